@@ -1,0 +1,60 @@
+/**
+ * The PegasusMetaRecovery engine: rebuilds lost ZooKeeper metadata from the replica servers
+ * (`recover -f nodes [--skip_bad_nodes] [--skip_lost_partitions]`) with a reviewable plan.
+ */
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import type {Finding, PlanBody} from '../../../plan/types.js'
+import {connectZk, readTree} from '../../../zk/index.js'
+import type {Engine} from '../../types.js'
+import {appsRootPath} from '../zk-layout.js'
+import {gatherMetaRecovery, metaClientFor} from './gather.js'
+import {STEP_KINDS, planMetaRecovery} from './planner.js'
+import {metaRecoverySteps, readMetaConfigHttp, type MetaRecoveryContext} from './steps.js'
+import type {MetaReadParams, MetaRecoveryLive, MetaRecoverySpec} from './types.js'
+import {VERIFY_CODES, compareRecoveredTree} from './verify.js'
+
+/** The engine the registry lists for kind `PegasusMetaRecovery`. */
+export const metaRecoveryEngine: Engine<MetaRecoverySpec, MetaRecoveryLive, MetaRecoveryContext> = {
+  kind: 'PegasusMetaRecovery',
+  cluster(spec) {
+    return {name: spec.cluster.name, zookeeper: {hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root}, endpoints: [...spec.cluster.meta_servers]}
+  },
+  lockTarget(spec) {
+    return {zookeeper: {hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root, auth: spec.cluster.zookeeper.auth}}
+  },
+  gather: gatherMetaRecovery,
+  plan: (spec, live, opts) => planMetaRecovery(spec, live, opts),
+  async connect(spec, io) {
+    const zk = await connectZk({hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root, auth: spec.cluster.zookeeper.auth, env: io.env})
+    return {spec, zk, meta: metaClientFor(spec, zk), sleep: (ms) => sleep(ms), readMetaConfig: readMetaConfigHttp}
+  },
+  async close(ctx) {
+    ctx.meta.close()
+    await ctx.zk.close()
+  },
+  steps: metaRecoverySteps,
+  async verify(ctx, plan: PlanBody): Promise<Finding[]> {
+    const appsRoot = appsRootPath(ctx.spec.cluster.zookeeper.root)
+    const verifyStep = plan.steps.find((s) => s.kind === STEP_KINDS.verify)
+    const params = verifyStep?.params as unknown as MetaReadParams | undefined
+    if (!plan.changes.some((c) => c.address.startsWith('zk:'))) return []
+    const entries = await readTree(ctx.zk, appsRoot)
+    const tree = new Map(entries.map((e) => [e.path, e.data.toString('utf8')]))
+    const findings = compareRecoveredTree(plan.changes, tree, params?.volatile ?? [], appsRoot)
+    if (params) {
+      try {
+        const {response} = await ctx.meta.call('RPC_CM_LIST_APPS', {status: 0})
+        const listed = new Set(response.err === 'ERR_OK' ? response.infos.filter((i) => i.status === 1).map((i) => `${i.app_id}:${i.app_name}`) : [])
+        for (const t of params.expect_tables) {
+          if (!listed.has(t)) findings.push({code: VERIFY_CODES.notListed, severity: 'error', subject: t, message: `table ${t} is not listed by the meta server (list_apps: ${response.err})`})
+        }
+      } catch (err) {
+        findings.push({code: VERIFY_CODES.notListed, severity: 'error', subject: ctx.spec.cluster.meta_servers.join(','), message: `list_apps failed: ${(err as Error).message}`})
+      }
+    }
+    return findings
+  },
+}
+
+export default metaRecoveryEngine
