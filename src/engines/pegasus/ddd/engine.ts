@@ -1,0 +1,97 @@
+/**
+ * The PegasusDddRecovery engine: `ddd_diagnose -d -a` made reviewable. It gathers the meta's DDD
+ * list and the replicas' own facts, plans one ASSIGN_PRIMARY proposal per decided partition, and
+ * applies them, waits for the primaries and verifies.
+ */
+import type {ClusterIdentity, Finding, PlanBody} from '../../../plan/types.js'
+import type {Engine, EngineIo, PlanOptions} from '../../types.js'
+import {MetaClient} from '../client/meta-client.js'
+import {ReplicaClient} from '../client/replica-client.js'
+import {RpcPool} from '../client/rpc-pool.js'
+import {gatherDdd} from './gather.js'
+import {planDddRecovery} from './planner.js'
+import {dddSteps, verifyDdd, type DddContext} from './steps.js'
+import {DDD_KIND, STEP_VERIFY, type DddLiveState, type DddRecoverySpec, type VerifyParams} from './types.js'
+
+/** Tunables of the engine; the defaults suit a production cluster. */
+export interface DddEngineOptions {
+  /** Deadline of each RPC (default 5000 ms, as rDSN's). */
+  timeoutMs?: number
+  /** Servers and tables asked at once (default 32). */
+  concurrency?: number
+  /** Pause between polls while waiting for primaries (default 1000 ms, as the shell). */
+  pollMs?: number
+}
+
+function openClients(spec: DddRecoverySpec, opts: DddEngineOptions): {pool: RpcPool; meta: MetaClient; replica: ReplicaClient} {
+  const pool = new RpcPool({timeoutMs: opts.timeoutMs})
+  return {
+    pool,
+    meta: new MetaClient({metaServers: spec.cluster.meta_servers, pool, timeoutMs: opts.timeoutMs}),
+    replica: new ReplicaClient({pool, timeoutMs: opts.timeoutMs}),
+  }
+}
+
+/** Builds the engine; {@link dddRecoveryEngine} is the one with default options. */
+export function createDddRecoveryEngine(opts: DddEngineOptions = {}): Engine<DddRecoverySpec, DddLiveState, DddContext> {
+  const concurrency = opts.concurrency ?? 32
+  const pools = new WeakMap<DddContext, RpcPool>()
+  return {
+    kind: DDD_KIND,
+
+    cluster(spec): ClusterIdentity {
+      const id: ClusterIdentity = {name: spec.cluster.name, endpoints: [...spec.cluster.meta_servers].sort()}
+      if (spec.cluster.zookeeper) id.zookeeper = {hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root}
+      return id
+    },
+
+    lockTarget(spec) {
+      if (spec.cluster.zookeeper) return {zookeeper: spec.cluster.zookeeper}
+      return {file: `.lifeboat/locks/pegasus-${spec.cluster.name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`}
+    },
+
+    async gather(spec, io: EngineIo): Promise<DddLiveState> {
+      const {pool, meta, replica} = openClients(spec, opts)
+      try {
+        return await gatherDdd(spec, io, {meta, replica}, {timeoutMs: opts.timeoutMs, concurrency})
+      } finally {
+        pool.close()
+      }
+    },
+
+    plan(spec, live, planOpts: PlanOptions): PlanBody {
+      return planDddRecovery(spec, live, planOpts)
+    },
+
+    async connect(spec): Promise<DddContext> {
+      const {pool, meta, replica} = openClients(spec, opts)
+      const ctx: DddContext = {
+        meta,
+        replica,
+        timeoutMs: opts.timeoutMs,
+        concurrency,
+        pollMs: opts.pollMs ?? 1000,
+        now: () => performance.now(),
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      }
+      pools.set(ctx, pool)
+      return ctx
+    },
+
+    async close(ctx) {
+      pools.get(ctx)?.close()
+      pools.delete(ctx)
+    },
+
+    steps: dddSteps,
+
+    async verify(ctx, plan: PlanBody): Promise<Finding[]> {
+      const step = plan.steps.find((s) => s.kind === STEP_VERIFY)
+      if (step === undefined) return []
+      return verifyDdd(ctx, step.params as unknown as VerifyParams)
+    },
+  }
+}
+
+/** The PegasusDddRecovery engine, for the registry. */
+export const dddRecoveryEngine: Engine<DddRecoverySpec, DddLiveState, DddContext> = createDddRecoveryEngine()

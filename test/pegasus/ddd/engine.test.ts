@@ -1,0 +1,193 @@
+// Gather and the step executors over the real THFT wire, against a scripted meta and replica
+// servers built from the fixtures (fake-pegasus.ts). The lab's simulator is tested against the
+// planner elsewhere; this checks that what lifeboat reads and sends is what the plan assumes.
+import {readdirSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {afterEach, beforeAll, describe, expect, it} from 'vitest'
+
+import {LifeboatError} from '../../../src/errors.js'
+import {createDddRecoveryEngine, dddRecoveryEngine} from '../../../src/engines/pegasus/ddd/engine.js'
+import type {AnyEngine} from '../../../src/engines/registry.js'
+import type {DddContext} from '../../../src/engines/pegasus/ddd/steps.js'
+import type {DddLiveState, DddRecoverySpec} from '../../../src/engines/pegasus/ddd/types.js'
+import type {PlanBody, Step} from '../../../src/plan/types.js'
+import {loadSpecFile} from '../../../src/spec/index.js'
+import {FakePegasus} from './fake-pegasus.js'
+
+const FIXTURES = fileURLToPath(new URL('../../fixtures/PegasusDddRecovery/', import.meta.url))
+const SCENARIOS = readdirSync(FIXTURES, {withFileTypes: true}).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+const NOW = {now: '2026-01-01T00:00:00.000Z'}
+const io = {env: {}, specDir: FIXTURES, progress: () => {}}
+const engine = createDddRecoveryEngine({timeoutMs: 400, pollMs: 5, concurrency: 4})
+
+const specs = new Map<string, DddRecoverySpec>()
+beforeAll(async () => {
+  for (const s of SCENARIOS) {
+    const loaded = await loadSpecFile(join(FIXTURES, s, 'spec.yaml'))
+    specs.set(s, loaded.spec!.spec as DddRecoverySpec)
+  }
+})
+
+let open: {fake: FakePegasus; ctx?: DddContext}[] = []
+afterEach(async () => {
+  for (const o of open) {
+    if (o.ctx) await engine.close(o.ctx)
+    await o.fake.close()
+  }
+  open = []
+})
+
+function fixtureLive(scenario: string): DddLiveState {
+  return JSON.parse(readFileSync(join(FIXTURES, scenario, 'live.json'), 'utf8')) as DddLiveState
+}
+
+/** A fake cluster for a scenario, and the scenario's spec pointing at it. */
+async function cluster(scenario: string): Promise<{fake: FakePegasus; spec: DddRecoverySpec}> {
+  const fake = await FakePegasus.start(fixtureLive(scenario))
+  open.push({fake})
+  const renamed = JSON.stringify(specs.get(scenario)).replace(/\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d{1,5}\b/g, (m) => fake.names.get(m) ?? m)
+  return {fake, spec: JSON.parse(renamed) as DddRecoverySpec}
+}
+
+async function connect(fake: FakePegasus, spec: DddRecoverySpec): Promise<DddContext> {
+  const ctx = await engine.connect(spec, io)
+  open.find((o) => o.fake === fake)!.ctx = ctx
+  return ctx
+}
+
+/** Runs one step as the apply core does: skip when done, else run then verify. */
+async function runStep(ctx: DddContext, step: Step, progress: string[] = []): Promise<'skipped' | 'done'> {
+  const ex = engine.steps[step.kind]
+  if (await ex.isDone(ctx, step)) return 'skipped'
+  await ex.run(ctx, step, (m) => progress.push(m))
+  const errors = (await ex.verify(ctx, step)).filter((f) => f.severity === 'error')
+  if (errors.length > 0) throw new Error(`step ${step.id} not verified: ${JSON.stringify(errors)}`)
+  return 'done'
+}
+
+async function failure(p: Promise<unknown>): Promise<LifeboatError> {
+  try {
+    await p
+  } catch (err) {
+    if (err instanceof LifeboatError) return err
+    throw err
+  }
+  throw new Error('expected a failure')
+}
+
+const decisionsOf = (body: PlanBody, names: Map<string, string>) => {
+  const back = new Map([...names.entries()].map(([k, v]) => [v, k]))
+  const text = JSON.stringify({primaries: body.primaries, steps: body.steps, findings: body.findings})
+  return JSON.parse(text.replace(/127\.0\.0\.1:\d+/g, (m) => back.get(m) ?? m)) as Omit<PlanBody, 'observed' | 'changes'>
+}
+
+describe('the engine', () => {
+  it('is an Engine the registry can hold, with an executor for every step kind it plans', () => {
+    const e: AnyEngine = dddRecoveryEngine
+    expect(e.kind).toBe('PegasusDddRecovery')
+    expect(Object.keys(e.steps).sort()).toEqual(['pegasus.ddd.propose-primary', 'pegasus.ddd.verify', 'pegasus.ddd.wait-primaries'])
+    const spec = specs.get('one-last-drop-dead')!
+    expect(e.cluster(spec)).toEqual({name: 'onebox', endpoints: ['10.0.0.100:34601'], zookeeper: {hosts: '127.0.0.1:2181', root: '/pegasus/onebox'}})
+    expect(e.lockTarget({...spec, cluster: {name: 'on box', meta_servers: []}})).toEqual({file: '.lifeboat/locks/pegasus-on_box.lock'})
+  })
+})
+
+describe('gather over the wire', () => {
+  for (const scenario of SCENARIOS) {
+    it(`${scenario}: reads back the fixture's live state, and plans the same`, async () => {
+      const {fake, spec} = await cluster(scenario)
+      const live = await engine.gather(spec, io)
+      expect(live).toEqual(fake.live)
+      const fromWire = decisionsOf(engine.plan(spec, live, NOW), fake.names)
+      const fromFixture = decisionsOf(engine.plan(specs.get(scenario)!, fixtureLive(scenario), NOW), new Map())
+      expect(fromWire).toEqual(fromFixture)
+    })
+  }
+})
+
+describe('apply', () => {
+  it('proposes, waits, verifies; the undecided partition stays untouched; a second run skips everything', async () => {
+    const {fake, spec} = await cluster('one-last-drop-dead')
+    const body = engine.plan(spec, await engine.gather(spec, io), NOW)
+    const ctx = await connect(fake, spec)
+    // The fake meta runs a partition check each time the wait step pauses.
+    ctx.sleep = async () => fake.check()
+    const progress: string[] = []
+    for (const step of body.steps) expect(await runStep(ctx, step, progress)).toBe('done')
+    const b = fake.names.get('10.0.0.2:34801')!
+    expect(fake.proposals).toEqual([{gpid: '2.2', node: b, force: false}])
+    expect(fake.configs.get('2.2')?.primary).toBe(b)
+    expect(fake.configs.get('2.3')?.primary).toBeNull()
+    expect(progress).toContain('Proposed count: 1/1')
+    expect(progress).toEqual(expect.arrayContaining(['Proposed count: 1/1, primaries in place: 0/1', 'Proposed count: 1/1, primaries in place: 1/1']))
+    expect((await engine.verify(ctx, body)).filter((f) => f.severity !== 'info')).toEqual([])
+    for (const step of body.steps.filter((s) => s.risk !== 'read' || s.kind.endsWith('wait-primaries'))) expect(await runStep(ctx, step)).toBe('skipped')
+    expect(fake.proposals).toHaveLength(1)
+  })
+
+  it('fails a proposal the meta rejects, with its words', async () => {
+    const {fake, spec} = await cluster('larger-ballot-smaller-committed')
+    const body = engine.plan(spec, await engine.gather(spec, io), NOW)
+    const ctx = await connect(fake, spec)
+    fake.pending.set('2.1', 'someone-else:1')
+    const err = await failure(engine.steps[body.steps[0].kind].run(ctx, body.steps[0], () => {}))
+    expect(err.code).toBe('PEGASUS_DDD_PROPOSAL_REJECTED')
+    expect(err.message).toMatch(/rejected `propose -g 2\.1 -p ASSIGN_PRIMARY -t 127\.0\.0\.1:\d+ -n 127\.0\.0\.1:\d+`: propose_response: ERR_INVALID_PARAMETERS/)
+    expect(err.hints.join(' ')).toMatch(/proposal pending/)
+  })
+
+  it('fails the wait when the chosen node died and the meta cleared the proposal', async () => {
+    const {fake, spec} = await cluster('larger-ballot-smaller-committed')
+    const body = engine.plan(spec, await engine.gather(spec, io), NOW)
+    const ctx = await connect(fake, spec)
+    await runStep(ctx, body.steps[0])
+    const chosen = body.primaries[0].after!
+    await fake.kill(chosen)
+    fake.check()
+    expect(fake.log).toEqual(['proposal action(CT_ASSIGN_PRIMARY) for gpid(2.1) is invalid, clear all proposal actions'])
+    const err = await failure(engine.steps[body.steps[1].kind].run(ctx, body.steps[1], () => {}))
+    expect(err.code).toBe('PEGASUS_DDD_PROPOSAL_CLEARED')
+    expect(err.message).toBe(`proposal action(CT_ASSIGN_PRIMARY target=${chosen} node=${chosen}) for gpid(2.1) is invalid, clear all proposal actions: node(${chosen}) is not alive`)
+  })
+
+  it('stops the wait at its deadline with what is missing', async () => {
+    const {fake, spec} = await cluster('larger-ballot-smaller-committed')
+    const body = engine.plan(spec, await engine.gather(spec, io), NOW)
+    const ctx = await connect(fake, spec)
+    await runStep(ctx, body.steps[0])
+    // A clock that only moves when the step sleeps: no real waiting, and no partition check ever runs.
+    let t = 0
+    ctx.pollMs = 10_000
+    ctx.now = () => t
+    ctx.sleep = async (ms) => { t += ms }
+    const progress: string[] = []
+    const err = await failure(engine.steps[body.steps[1].kind].run(ctx, body.steps[1], (m) => progress.push(m)))
+    expect(err.code).toBe('PEGASUS_DDD_WAIT_TIMEOUT')
+    expect(err.message).toBe('after 60 s, 0 of 1 partitions have their primary')
+    expect(err.detail).toMatch(/partition\(2\.1\): no primary yet/)
+    expect(t).toBe(60_000)
+    expect(progress.at(-1)).toBe('Proposed count: 1/1, primaries in place: 0/1')
+  })
+
+  it('refuses to wait below fl_steady, where the meta executes no proposal', async () => {
+    const {fake, spec} = await cluster('larger-ballot-smaller-committed')
+    const body = engine.plan(spec, await engine.gather(spec, io), NOW)
+    const ctx = await connect(fake, spec)
+    fake.level = 'fl_freezed'
+    const err = await failure(engine.steps[body.steps[1].kind].run(ctx, body.steps[1], () => {}))
+    expect(err.code).toBe('PEGASUS_META_LEVEL_BELOW_STEADY')
+  })
+
+  it('verify reports a partition that got another primary', async () => {
+    const {fake, spec} = await cluster('larger-ballot-smaller-committed')
+    const body = engine.plan(spec, await engine.gather(spec, io), NOW)
+    const ctx = await connect(fake, spec)
+    const other = fake.names.get('10.0.0.3:34801')!
+    fake.configs.get('2.1')!.primary = other
+    const findings = await engine.verify(ctx, body)
+    expect(findings.map((f) => [f.code, f.severity, f.subject])).toEqual([['PEGASUS_DDD_OTHER_PRIMARY', 'error', '2.1']])
+    expect(await engine.steps[body.steps[0].kind].isDone(ctx, body.steps[0])).toBe(false)
+  })
+})
