@@ -1,0 +1,334 @@
+/**
+ * The hash-chained, append-only JSONL audit log (DESIGN.md section 6).
+ *
+ * Each record is fsynced before append() resolves, so a caller that awaits it may touch the
+ * cluster knowing the record is on disk. The log fails closed: after any failed append every
+ * later append throws, so a run cannot carry on unaudited. It never decides anything about a
+ * run and never stores a secret (see redactSecrets).
+ */
+import {mkdir, open, readFile, stat} from 'node:fs/promises'
+import {dirname} from 'node:path'
+
+import {LifeboatError, describeError} from '../errors.js'
+import {canonicalJson, sha256Hex} from '../plan/canonical.js'
+import {describeSchemaErrors, schemaValidator} from '../plan/file.js'
+import {type AuditEvent, isAuditEvent} from './events.js'
+
+/** `prev` of the first record of a log. */
+export const GENESIS_HASH = '0'.repeat(64)
+
+/** The default log, relative to the working directory. */
+export const DEFAULT_AUDIT_LOG = '.lifeboat/audit.jsonl'
+
+/** One line of the log. */
+export interface AuditRecord {
+  seq: number
+  time: string
+  run: string
+  actor: string
+  host: string
+  event: AuditEvent
+  data: Record<string, unknown>
+  prev: string
+  hash: string
+}
+
+/** Who writes: the run id of this invocation, the user and the host. `now` is for tests. */
+export interface AuditLogIdentity {
+  run: string
+  actor: string
+  host: string
+  /** The clock; defaults to the system clock in ISO 8601. */
+  now?: () => string
+}
+
+/** An open audit log. */
+export interface AuditLog {
+  readonly path: string
+  /** Appends one record and fsyncs it. Throws AUDIT_WRITE_FAILED on failure, and on every call after one. */
+  append(event: AuditEvent, data: object): Promise<AuditRecord>
+  /** The hash of the last record (GENESIS_HASH for an empty log). */
+  head(): string
+}
+
+/** The hash a record must carry. */
+export function recordHash(record: Omit<AuditRecord, 'hash'> | AuditRecord): string {
+  const {hash: _hash, ...rest} = record as AuditRecord
+  return sha256Hex(canonicalJson(rest))
+}
+
+const SECRET_KEY = /password|secret|token|credential|passwd/i
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+const REDACTED = '[redacted]'
+
+/**
+ * A copy of `value` with secrets replaced by `[redacted]`: the value of any key that looks like a
+ * secret (password, secret, token, credential, passwd), unless the value merely names an
+ * environment variable (`credentials_env: LIFEBOAT_ZK_AUTH`, `$VAR`, `env:VAR`); and, inside
+ * strings, `token=...` / `--password xyz` style pairs, as they appear in argv.
+ */
+export function redactSecrets<T>(value: T): T {
+  return redact(value, undefined) as T
+}
+
+function namesEnvironmentVariable(key: string, value: unknown): boolean {
+  if (typeof value !== 'string') return false
+  if (/^(\$\{?|env:)[A-Za-z_][A-Za-z0-9_]*\}?$/.test(value)) return true
+  return /env/i.test(key) && ENV_NAME.test(value)
+}
+
+function redact(value: unknown, key: string | undefined): unknown {
+  if (key !== undefined && SECRET_KEY.test(key) && !namesEnvironmentVariable(key, value)) {
+    return value === null || value === undefined || value === '' ? value : REDACTED
+  }
+  if (typeof value === 'string') return redactInline(value)
+  if (Array.isArray(value)) {
+    const out: unknown[] = []
+    for (let i = 0; i < value.length; i++) {
+      const prev = value[i - 1]
+      // `--password hunter2` in argv: the item after a secret-looking flag is the secret.
+      if (typeof prev === 'string' && /^--?[\w-]*$/.test(prev) && SECRET_KEY.test(prev) && !/env/i.test(prev) && typeof value[i] === 'string') {
+        out.push(REDACTED)
+      } else {
+        out.push(redact(value[i], undefined))
+      }
+    }
+    return out
+  }
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = redact(v, k)
+    return out
+  }
+  return value
+}
+
+function redactInline(text: string): string {
+  return text.replace(/([\w-]*(?:password|secret|token|credential|passwd)[\w-]*)(\s*[=:]\s*)([^\s&,;]+)/gi, (whole, name: string, sep: string, v: string) =>
+    /env/i.test(name) && ENV_NAME.test(v) ? whole : `${name}${sep}${REDACTED}`)
+}
+
+/** Where verification stopped, and why. `seq` is the record concerned (for a missing record, the one expected). */
+export interface AuditBadRecord {
+  seq?: number
+  line: number
+  reason: string
+}
+
+/** The result of verifying a log: the records verified good, the head hash, or the first bad record. */
+export interface AuditVerification {
+  ok: boolean
+  /** Records verified good (all of them when ok). */
+  records: number
+  /** Hash of the last good record; absent for an empty log. */
+  head?: string
+  firstBad?: AuditBadRecord
+}
+
+function notFound(path: string, err: unknown): LifeboatError {
+  return new LifeboatError('AUDIT_LOG_NOT_FOUND', `No audit log at ${path}`, {
+    cause: err,
+    hints: ['Pass --audit-log FILE to name another log; apply writes .lifeboat/audit.jsonl in the directory it runs in.'],
+  })
+}
+
+async function readLogText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(path, err)
+    throw new LifeboatError('AUDIT_LOG_UNREADABLE', `Could not read the audit log ${path}: ${describeError(err)}`, {cause: err})
+  }
+}
+
+/** Verifies a whole log's text. Pure apart from the schema lookup; shared by verifyAuditLog and openAuditLog. */
+export function verifyAuditText(text: string): AuditVerification {
+  if (text === '') return {ok: true, records: 0}
+  const lines = text.split('\n')
+  const complete = text.endsWith('\n')
+  if (complete) lines.pop()
+  // Parse every line first: reordering is recognised by finding the expected seq further down.
+  const parsed = lines.map((line) => {
+    try {
+      return JSON.parse(line) as unknown
+    } catch {
+      return undefined
+    }
+  })
+  const seqAt = parsed.map((p) => (p && typeof p === 'object' && typeof (p as AuditRecord).seq === 'number' ? (p as AuditRecord).seq : undefined))
+  const validate = schemaValidator('audit-record.schema.json')
+
+  let prevHash = GENESIS_HASH
+  let good = 0
+  const fail = (bad: AuditBadRecord): AuditVerification => ({ok: false, records: good, ...(good > 0 ? {head: prevHash} : {}), firstBad: bad})
+  for (let i = 0; i < lines.length; i++) {
+    const lineNo = i + 1
+    const expected = good + 1
+    const isLast = i === lines.length - 1
+    if (isLast && !complete) {
+      return fail({seq: seqAt[i], line: lineNo, reason: `line ${lineNo} is incomplete: the log was truncated in the middle of a record`})
+    }
+    if (lines[i]!.trim() === '') return fail({seq: expected, line: lineNo, reason: `line ${lineNo} is blank where record seq ${expected} should be`})
+    const doc = parsed[i]
+    if (doc === undefined) return fail({line: lineNo, reason: `line ${lineNo} is not valid JSON (a damaged or truncated record)`})
+    if (!validate(doc)) {
+      return fail({seq: seqAt[i], line: lineNo, reason: `line ${lineNo} is not an audit record: ${describeSchemaErrors(validate.errors, 2).replace(/\n/g, '; ')}`})
+    }
+    const record = doc as AuditRecord
+    if (recordHash(record) !== record.hash) {
+      return fail({seq: record.seq, line: lineNo, reason: `record seq ${record.seq} (line ${lineNo}) was altered: its hash does not match its content`})
+    }
+    if (record.seq !== expected) {
+      if (record.seq < expected) {
+        return fail({seq: record.seq, line: lineNo, reason: `record seq ${record.seq} at line ${lineNo} repeats or is out of order: record seq ${expected} was expected`})
+      }
+      const laterAt = seqAt.findIndex((s, j) => j > i && s === expected)
+      if (laterAt >= 0) {
+        return fail({seq: record.seq, line: lineNo, reason: `records are out of order: seq ${record.seq} at line ${lineNo} comes before seq ${expected} (line ${laterAt + 1})`})
+      }
+      const missing = record.seq - expected === 1 ? `record seq ${expected} is` : `records seq ${expected} to ${record.seq - 1} are`
+      return fail({seq: expected, line: lineNo, reason: `${missing} missing: line ${lineNo} holds seq ${record.seq}`})
+    }
+    if (record.prev !== prevHash) {
+      return fail({seq: record.seq, line: lineNo, reason: `record seq ${record.seq} (line ${lineNo}) does not follow the record before it: its prev is not that record's hash (a record was inserted, removed or replaced)`})
+    }
+    prevHash = record.hash
+    good++
+  }
+  return {ok: true, records: good, ...(good > 0 ? {head: prevHash} : {})}
+}
+
+/** Verifies the log at `path`: every record's hash, its seq, and its link to the one before. Throws AUDIT_LOG_NOT_FOUND when missing. */
+export async function verifyAuditLog(path: string): Promise<AuditVerification> {
+  return verifyAuditText(await readLogText(path))
+}
+
+/** One line that could not be read as a record, for a lenient read. */
+export interface AuditUnreadableLine {
+  line: number
+  text: string
+}
+
+/**
+ * The records of a log, in file order, without verifying the chain (use verifyAuditLog for that).
+ * Strict by default: a line that is not a JSON object is an AUDIT_LOG_CORRUPT error naming it.
+ * With `lenient`, such lines are returned in `unreadable` instead, so a damaged log can still be shown.
+ */
+export async function readAuditLog(path: string, opts: {lenient?: boolean} = {}): Promise<AuditRecord[] & {unreadable?: AuditUnreadableLine[]}> {
+  const text = await readLogText(path)
+  const records: AuditRecord[] & {unreadable?: AuditUnreadableLine[]} = []
+  const unreadable: AuditUnreadableLine[] = []
+  const lines = text.split('\n')
+  if (lines.at(-1) === '') lines.pop()
+  lines.forEach((line, i) => {
+    let doc: unknown
+    try {
+      doc = JSON.parse(line)
+    } catch {
+      doc = undefined
+    }
+    if (doc !== null && typeof doc === 'object' && !Array.isArray(doc) && isAuditEvent((doc as AuditRecord).event)) {
+      records.push(doc as AuditRecord)
+    } else if (opts.lenient) {
+      unreadable.push({line: i + 1, text: line})
+    } else {
+      throw new LifeboatError('AUDIT_LOG_CORRUPT', `Line ${i + 1} of the audit log ${path} is not an audit record`, {
+        hints: [`Run \`lifeboat audit verify --audit-log ${path}\` to find the first damaged record.`],
+      })
+    }
+  })
+  if (opts.lenient) records.unreadable = unreadable
+  return records
+}
+
+function writeFailed(path: string, err: unknown, first: boolean): LifeboatError {
+  const why = err instanceof LifeboatError ? `${err.message}${err.detail ? `: ${err.detail}` : ''}` : describeError(err)
+  return new LifeboatError('AUDIT_WRITE_FAILED', first ? `Could not write to the audit log ${path}: ${why}` : `The audit log ${path} failed earlier (${why}); nothing more is written`, {
+    cause: err,
+    detail: 'lifeboat stops rather than act on the cluster without an audit record (fail closed).',
+    hints: ['Free disk space or fix the permissions of the log, then continue with `lifeboat apply --resume`.', `Check the log with \`lifeboat audit verify --audit-log ${path}\`.`],
+  })
+}
+
+/**
+ * Opens (creating if needed) the log at `path` for appending. An existing log is verified first
+ * and a broken one is refused (AUDIT_LOG_BROKEN): appending would bury the damage under a valid
+ * tail. Writability is checked now, so a run fails before it has done anything.
+ */
+export async function openAuditLog(path: string, who: AuditLogIdentity): Promise<AuditLog> {
+  const now = who.now ?? (() => new Date().toISOString())
+  let text = ''
+  try {
+    await mkdir(dirname(path), {recursive: true})
+    const fh = await open(path, 'a', 0o644)
+    await fh.close()
+    const st = await stat(path)
+    if (!st.isFile()) throw new Error('not a regular file')
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw writeFailed(path, err, true)
+  }
+  const state = resume(path, text)
+  let failure: unknown
+  let queue: Promise<unknown> = Promise.resolve()
+
+  const appendNow = async (event: AuditEvent, data: object): Promise<AuditRecord> => {
+    if (failure !== undefined) throw writeFailed(path, failure, false)
+    try {
+      if (!isAuditEvent(event)) throw new Error(`unknown audit event ${JSON.stringify(event)}`)
+      const st = await stat(path)
+      // Another process appended since our last write (two clusters sharing the default log):
+      // continue its chain rather than fork it.
+      if (st.size !== state.size) Object.assign(state, resume(path, await readFile(path, 'utf8')))
+      const clean = JSON.parse(JSON.stringify(redactSecrets(data ?? {}))) as Record<string, unknown>
+      const body: Omit<AuditRecord, 'hash'> = {
+        seq: state.seq + 1, time: now(), run: who.run, actor: who.actor, host: who.host, event, data: clean, prev: state.head,
+      }
+      const record: AuditRecord = {...body, hash: recordHash(body)}
+      const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8')
+      const fh = await open(path, 'a')
+      try {
+        await fh.write(line)
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      state.seq = record.seq
+      state.head = record.hash
+      state.size += line.length
+      return record
+    } catch (err) {
+      failure = err
+      throw writeFailed(path, err, true)
+    }
+  }
+
+  return {
+    path,
+    head: () => state.head,
+    // Appends are serialised so that concurrent callers still get consecutive seqs.
+    append(event, data) {
+      const next = queue.then(() => appendNow(event, data))
+      queue = next.catch(() => undefined)
+      return next
+    },
+  }
+}
+
+function resume(path: string, text: string): {seq: number; head: string; size: number} {
+  const v = verifyAuditText(text)
+  if (!v.ok) {
+    throw new LifeboatError('AUDIT_LOG_BROKEN', `The audit log ${path} is damaged; lifeboat will not append to it`, {
+      detail: `${v.firstBad!.reason}. Appending would hide the damage under valid records.`,
+      hints: [
+        `Inspect it with \`lifeboat audit verify --audit-log ${path}\` and \`lifeboat audit show --audit-log ${path}\`.`,
+        'Keep the damaged file as evidence and pass --audit-log NEWFILE to start a new log.',
+      ],
+    })
+  }
+  return {seq: v.records, head: v.head ?? GENESIS_HASH, size: Buffer.byteLength(text, 'utf8')}
+}
+
+export {renderAuditTimeline} from './timeline.js'
+export {runProgress, type RunProgress} from './progress.js'
+export {AUDIT_EVENTS, type AuditEvent, type AuditEventData, type RunStatus} from './events.js'

@@ -1,0 +1,44 @@
+import {Flags} from '@oclif/core'
+
+import {DEFAULT_AUDIT_LOG, verifyAuditLog, type AuditVerification} from '../../audit/log.js'
+import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
+import {ExitCode} from '../../errors.js'
+
+/** `lifeboat audit verify`: checks the hash chain and names the first bad record. Wiring only. */
+export default class AuditVerify extends BaseCommand {
+  static override summary = 'Check that the audit log is intact: every record unaltered, none missing, reordered or truncated.'
+  static override description = withExitCodes(
+    'Recomputes each record\'s hash, checks that seq numbers run 1, 2, 3... and that each record names the hash of the one ' +
+      'before it. Prints the head hash (compare it with the one posted in the ticket when the run finished: deleting the ' +
+      'last records of a log can only be detected against such an outside copy). Exits 1 and names the first bad record ' +
+      'by seq and line when the log is damaged.',
+  )
+
+  static override examples = ['<%= config.bin %> audit verify', '<%= config.bin %> audit verify --audit-log /var/log/lifeboat/audit.jsonl --json']
+
+  static override flags = {
+    'audit-log': Flags.string({description: 'The audit log to check.', default: DEFAULT_AUDIT_LOG}),
+  }
+
+  async run(): Promise<AuditVerification> {
+    const {flags} = await this.parse(AuditVerify)
+    const path = flags['audit-log']
+    const result = await verifyAuditLog(path)
+    if (!result.ok) {
+      const bad = result.firstBad!
+      if (this.jsonEnabled()) {
+        this.printJson({path, ...result})
+      } else {
+        process.stderr.write(
+          `audit log BROKEN: ${path}, line ${bad.line}${bad.seq !== undefined ? `, record seq ${bad.seq}` : ''}\n  ${bad.reason}\n` +
+            `  ${result.records} record${result.records === 1 ? '' : 's'} before it verified${result.head ? `, last good hash ${result.head}` : ''}\n`,
+        )
+      }
+      this.exit(ExitCode.ERROR)
+    }
+    if (!this.jsonEnabled()) {
+      this.log(`audit log OK: ${result.records} record${result.records === 1 ? '' : 's'}${result.head ? `, head ${result.head}` : ''}`)
+    }
+    return {...result}
+  }
+}

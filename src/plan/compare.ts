@@ -1,0 +1,126 @@
+/**
+ * What differs between a saved plan and a fresh one, for the `Saved plan is stale` refusal.
+ *
+ * Pure. It compares only what apply acts on or what the plan rests on (steps, changes,
+ * primaries, the observed fingerprint, findings, the spec and cluster); display-only text such
+ * as a change's `reason` or a step's description never makes a plan stale.
+ */
+import {canonicalJson, compareCodeUnits} from './canonical.js'
+import {groupDigits} from './numbers.js'
+import {compareNatural} from './order.js'
+import type {Finding, Plan, PrimaryChange, Step} from './types.js'
+
+/** One difference. `path` reads like `steps[02-assign].params.app_id` or `changes[zk:/a/b].after.status`. */
+export interface PlanDifference {
+  path: string
+  kind: 'added' | 'removed' | 'changed'
+  before?: unknown
+  after?: unknown
+}
+
+const SECTIONS = ['spec', 'cluster', 'observed', 'steps', 'changes', 'primaries', 'findings']
+
+/** Every difference between two plans, sorted by section then path (natural order). Empty when they agree. */
+export function comparePlans(saved: Plan, fresh: Plan): PlanDifference[] {
+  const out: PlanDifference[] = []
+  diffValue('spec.sha256', saved.spec.sha256, fresh.spec.sha256, out)
+  diffValue('cluster', saved.cluster, fresh.cluster, out)
+  diffValue('observed.fingerprint', saved.observed.fingerprint, fresh.observed.fingerprint, out)
+
+  const stepFacts = (s: Step) => ({kind: s.kind, risk: s.risk, params: s.params})
+  diffKeyed('steps', saved.steps, fresh.steps, (s) => s.id, stepFacts, out)
+  const savedOrder = saved.steps.map((s) => s.id).filter((id) => fresh.steps.some((s) => s.id === id))
+  const freshOrder = fresh.steps.map((s) => s.id).filter((id) => saved.steps.some((s) => s.id === id))
+  if (savedOrder.join('\n') !== freshOrder.join('\n')) out.push({path: 'steps.order', kind: 'changed', before: savedOrder, after: freshOrder})
+
+  diffKeyed('changes', saved.changes, fresh.changes, (c) => c.address, (c) => ({action: c.action, before: c.before, after: c.after}), out)
+  const primaryFacts = (p: PrimaryChange) => ({
+    before: p.before, after: p.after, risk: p.risk, table: p.table ?? null, candidates: p.candidates, lastDrops: p.lastDrops ?? [],
+  })
+  diffKeyed('primaries', saved.primaries, fresh.primaries, (p) => p.partition, primaryFacts, out)
+  const findingKey = (f: Finding) => `${f.severity} ${f.code}${f.subject ? ` ${f.subject}` : ''}`
+  diffKeyed('findings', saved.findings, fresh.findings, findingKey, (f) => ({message: f.message}), out)
+
+  return out.sort(compareDifferences)
+}
+
+function compareDifferences(a: PlanDifference, b: PlanDifference): number {
+  const sa = SECTIONS.indexOf(a.path.split(/[.[]/)[0]!)
+  const sb = SECTIONS.indexOf(b.path.split(/[.[]/)[0]!)
+  return sa - sb || compareNatural(a.path, b.path) || compareCodeUnits(a.kind, b.kind)
+}
+
+function diffKeyed<T>(
+  section: string, before: T[], after: T[], key: (t: T) => string, facts: (t: T) => unknown, out: PlanDifference[],
+): void {
+  const a = new Map(before.map((t) => [key(t), t]))
+  const b = new Map(after.map((t) => [key(t), t]))
+  for (const [k, t] of a) {
+    const other = b.get(k)
+    if (other === undefined) out.push({path: `${section}[${k}]`, kind: 'removed', before: facts(t)})
+    else diffValue(`${section}[${k}]`, facts(t), facts(other), out)
+  }
+  for (const [k, t] of b) {
+    if (!a.has(k)) out.push({path: `${section}[${k}]`, kind: 'added', after: facts(t)})
+  }
+}
+
+/** A structural diff down to the leaves; unequal arrays are compared item by item. */
+function diffValue(path: string, a: unknown, b: unknown, out: PlanDifference[]): void {
+  if (a === b) return
+  const aObj = isPlainObject(a)
+  const bObj = isPlainObject(b)
+  if (aObj && bObj) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)])
+    for (const k of keys) {
+      const p = /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`
+      if (a[k] === undefined && b[k] !== undefined) out.push({path: p, kind: 'added', after: b[k]})
+      else if (a[k] !== undefined && b[k] === undefined) out.push({path: p, kind: 'removed', before: a[k]})
+      else diffValue(p, a[k], b[k], out)
+    }
+    return
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (canonicalJson(a) === canonicalJson(b)) return
+    const n = Math.max(a.length, b.length)
+    for (let i = 0; i < n; i++) {
+      const p = `${path}[${i}]`
+      if (i >= a.length) out.push({path: p, kind: 'added', after: b[i]})
+      else if (i >= b.length) out.push({path: p, kind: 'removed', before: a[i]})
+      else diffValue(p, a[i], b[i], out)
+    }
+    return
+  }
+  if (canonicalJson(a ?? null) !== canonicalJson(b ?? null)) out.push({path, kind: 'changed', before: a, after: b})
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+/** How many differences renderPlanDifferences lists before it summarises the rest. */
+export const MAX_LISTED_DIFFERENCES = 40
+
+/** The differences as lines for a human (`~ path: before → after`), the first 40 and a count of the rest. */
+export function renderPlanDifferences(diffs: PlanDifference[]): string {
+  if (diffs.length === 0) return 'The saved plan and a fresh plan agree.'
+  const lines = diffs.slice(0, MAX_LISTED_DIFFERENCES).map((d) => {
+    switch (d.kind) {
+      case 'added':
+        return `  + ${d.path}: now ${brief(d.after)}`
+      case 'removed':
+        return `  - ${d.path}: no longer (was ${brief(d.before)})`
+      default:
+        return `  ~ ${d.path}: ${brief(d.before)} → ${brief(d.after)}`
+    }
+  })
+  if (diffs.length > MAX_LISTED_DIFFERENCES) {
+    lines.push(`  ... and ${groupDigits(diffs.length - MAX_LISTED_DIFFERENCES)} more differences`)
+  }
+  return lines.join('\n')
+}
+
+function brief(v: unknown): string {
+  const text = v === undefined ? 'nothing' : canonicalJson(v)
+  return text.length > 100 ? `${text.slice(0, 99)}…` : text
+}

@@ -1,0 +1,262 @@
+/**
+ * The plan file: written atomically, read back only after every check passes.
+ *
+ * The one module of plan/ allowed to do I/O. A plan file that is missing, unreadable, truncated,
+ * not JSON, of another format version, not a plan, edited after it was made, or for another
+ * cluster is refused with a LifeboatError that says which and what to do; it is never repaired.
+ */
+import {randomBytes} from 'node:crypto'
+import {existsSync, readFileSync} from 'node:fs'
+import {open, readFile, rename, unlink} from 'node:fs/promises'
+import {basename, dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {Ajv2020} from 'ajv/dist/2020.js'
+import type {ErrorObject, ValidateFunction} from 'ajv/dist/2020.js'
+import addFormatsModule from 'ajv-formats'
+
+import {InternalError, LifeboatError, describeError} from '../errors.js'
+import {planDigest} from './build.js'
+import {compareCodeUnits} from './canonical.js'
+import {serializePlan} from './serialize.js'
+export {serializePlan} from './serialize.js'
+import {PLAN_FORMAT_VERSION, type Approval, type ClusterIdentity, type Plan} from './types.js'
+
+// ajv-formats is CommonJS; under NodeNext its default import may arrive wrapped.
+const addFormats = ((addFormatsModule as unknown as {default?: unknown}).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020
+
+/**
+ * The package root: the nearest ancestor of this module with `package.json` and `schemas/`.
+ * This module runs from `src/plan/` under vitest and from `dist/src/plan/` when built.
+ */
+export function lifeboatRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    if (existsSync(join(dir, 'schemas', 'plan.schema.json')) && existsSync(join(dir, 'package.json'))) return dir
+    const parent = dirname(dir)
+    if (parent === dir) throw new InternalError('schemas/plan.schema.json not found above the lifeboat installation')
+    dir = parent
+  }
+}
+
+const validators = new Map<string, ValidateFunction>()
+
+/**
+ * A compiled validator for `schemas/<name>` (draft 2020-12, strict, with formats), cached.
+ * Shared with the audit log, which validates its records the same way.
+ */
+export function schemaValidator(name: 'plan.schema.json' | 'audit-record.schema.json'): ValidateFunction {
+  const cached = validators.get(name)
+  if (cached) return cached
+  const schema = JSON.parse(readFileSync(join(lifeboatRoot(), 'schemas', name), 'utf8')) as object
+  const ajv = new Ajv2020({allErrors: true, strict: true, allowUnionTypes: true})
+  addFormats(ajv)
+  const v = ajv.compile(schema)
+  validators.set(name, v)
+  return v
+}
+
+/** ajv errors as short lines: `/steps/0/risk: must be equal to one of the allowed values`. */
+export function describeSchemaErrors(errors: ErrorObject[] | null | undefined, max = 5): string {
+  const list = (errors ?? []).map((e) => {
+    const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as {additionalProperty?: string}).additionalProperty)})` : ''
+    return `${e.instancePath || '/'}: ${e.message ?? e.keyword}${extra}`
+  })
+  const unique = [...new Set(list)]
+  const shown = unique.slice(0, max)
+  if (unique.length > max) shown.push(`... and ${unique.length - max} more`)
+  return shown.join('\n')
+}
+
+/**
+ * Writes a plan file atomically: a temporary file in the same directory, fsynced, then renamed
+ * over the target, so a crash leaves the old file or the new one, never half of one. The plan is
+ * checked against the schema first; an invalid plan is a bug and is never written.
+ */
+export async function writePlanFile(path: string, plan: Plan): Promise<void> {
+  const validate = schemaValidator('plan.schema.json')
+  if (!validate(plan)) throw new InternalError(`refusing to write an invalid plan:\n${describeSchemaErrors(validate.errors)}`)
+  if (plan.digest !== planDigest(plan)) throw new InternalError('refusing to write a plan whose digest does not match its content')
+  try {
+    await writeFileAtomic(path, serializePlan(plan))
+  } catch (err) {
+    throw new LifeboatError('PLAN_FILE_WRITE_FAILED', `Could not write the plan file ${path}: ${describeError(err)}`, {
+      cause: err,
+      detail: 'Nothing was written in its place; an existing file at that path is unchanged.',
+      hints: ['Check that the directory exists and is writable, and that the disk is not full.'],
+    })
+  }
+}
+
+async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const dir = dirname(path)
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+  const fh = await open(tmp, 'wx', 0o644)
+  let renamed = false
+  try {
+    await fh.writeFile(text, 'utf8')
+    await fh.sync()
+    await fh.close()
+    await rename(tmp, path)
+    renamed = true
+  } finally {
+    if (!renamed) {
+      await fh.close().catch(() => undefined)
+      await unlink(tmp).catch(() => undefined)
+    }
+  }
+  // The rename itself is durable only once the directory is synced; not every platform allows
+  // opening a directory, and the file is already complete either way.
+  try {
+    const dh = await open(dir, 'r')
+    try {
+      await dh.sync()
+    } finally {
+      await dh.close()
+    }
+  } catch {
+    // best effort: see above
+  }
+}
+
+const REPLAN_HINT = 'Make a new plan with `lifeboat plan SPEC --out FILE`.'
+
+/**
+ * Reads and checks a plan file: JSON, format version, schema, digest, and that every approval is
+ * for this plan. Every refusal is a LifeboatError with its own code (see the module comment).
+ */
+export async function readPlanFile(path: string): Promise<Plan> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') {
+      throw new LifeboatError('PLAN_FILE_NOT_FOUND', `No plan file at ${path}`, {
+        cause: err,
+        hints: ['Check the path, or make a plan with `lifeboat plan SPEC --out FILE`.'],
+      })
+    }
+    throw new LifeboatError('PLAN_FILE_UNREADABLE', `Could not read the plan file ${path}: ${describeError(err)}`, {
+      cause: err,
+      hints: code === 'EISDIR' ? ['The path is a directory; give the plan file inside it.'] : ['Check the file permissions.'],
+    })
+  }
+
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch (err) {
+    const trimmed = text.trimEnd()
+    const truncated = trimmed.startsWith('{') && !trimmed.endsWith('}')
+    throw new LifeboatError('PLAN_FILE_CORRUPT', `The plan file ${path} is not valid JSON${truncated ? ' (it looks truncated)' : ''}`, {
+      cause: err,
+      detail: `${describeError(err)}. A plan file is written whole or not at all, so it was damaged or replaced after it was written.`,
+      hints: [REPLAN_HINT],
+    })
+  }
+
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new LifeboatError('PLAN_FILE_INVALID', `The file ${path} is not a lifeboat plan`, {
+      detail: 'A plan file holds one JSON object.',
+      hints: [REPLAN_HINT],
+    })
+  }
+  const version = (doc as {formatVersion?: unknown}).formatVersion
+  if (version !== PLAN_FORMAT_VERSION) {
+    throw new LifeboatError(
+      'PLAN_FILE_VERSION',
+      version === undefined
+        ? `The file ${path} is not a lifeboat plan (it has no formatVersion)`
+        : `The plan file ${path} has format version ${JSON.stringify(version)}; this lifeboat reads only version ${PLAN_FORMAT_VERSION}`,
+      {hints: ['Use the lifeboat release that made the plan, or make a new plan with this one: `lifeboat plan SPEC --out FILE`.']},
+    )
+  }
+
+  const validate = schemaValidator('plan.schema.json')
+  if (!validate(doc)) {
+    throw new LifeboatError('PLAN_FILE_INVALID', `The plan file ${path} does not match the plan schema`, {
+      detail: describeSchemaErrors(validate.errors),
+      hints: ['A plan file is made by `lifeboat plan` and never edited by hand.', REPLAN_HINT],
+    })
+  }
+  const plan = doc as Plan
+
+  const digest = planDigest(plan)
+  if (digest !== plan.digest) {
+    throw new LifeboatError('PLAN_FILE_EDITED', `The plan file ${path} was changed after it was made`, {
+      detail: `Its digest says ${plan.digest} but its content hashes to ${digest}. A plan that was edited is not the plan that was reviewed.`,
+      hints: [REPLAN_HINT, 'Review and approve the new plan again.'],
+    })
+  }
+  const foreign = plan.approvals.filter((a) => a.digest !== plan.digest)
+  if (foreign.length > 0) {
+    throw new LifeboatError('PLAN_FILE_EDITED', `The plan file ${path} carries approvals made for another plan`, {
+      detail: `Approved by ${foreign.map((a) => a.name).join(', ')} for a different digest; approvals cannot be carried over.`,
+      hints: [REPLAN_HINT, 'Ask the approvers to approve the new plan with `lifeboat approve PLAN --as NAME`.'],
+    })
+  }
+  const names = plan.approvals.map((a) => a.name)
+  if (new Set(names).size !== names.length) {
+    throw new LifeboatError('PLAN_FILE_INVALID', `The plan file ${path} records the same approver twice`, {
+      detail: 'Each approver appears once; `lifeboat approve` replaces an earlier approval by the same name.',
+      hints: [REPLAN_HINT],
+    })
+  }
+  return plan
+}
+
+/** Refuses a plan made for another cluster (name, ZooKeeper hosts and root, endpoints). */
+export function assertPlanForCluster(plan: Plan, cluster: ClusterIdentity): void {
+  const differences = clusterDifferences(plan.cluster, cluster)
+  if (differences.length === 0) return
+  throw new LifeboatError('PLAN_WRONG_CLUSTER', `The plan is for cluster ${plan.cluster.name}, not this one (${cluster.name})`, {
+    detail: differences.join('\n'),
+    hints: ['Apply the plan made for this cluster, or make one: `lifeboat plan SPEC --out FILE`.'],
+  })
+}
+
+function clusterDifferences(planned: ClusterIdentity, actual: ClusterIdentity): string[] {
+  const out: string[] = []
+  if (planned.name !== actual.name) out.push(`name: plan ${planned.name}, cluster ${actual.name}`)
+  const zk = (c: ClusterIdentity) => (c.zookeeper ? `${setKey(c.zookeeper.hosts.split(','))}${c.zookeeper.root}` : '(none)')
+  if (zk(planned) !== zk(actual)) {
+    const show = (c: ClusterIdentity) => (c.zookeeper ? `${c.zookeeper.hosts}${c.zookeeper.root}` : '(none)')
+    out.push(`zookeeper: plan ${show(planned)}, cluster ${show(actual)}`)
+  }
+  if (setKey(planned.endpoints ?? []) !== setKey(actual.endpoints ?? [])) {
+    out.push(`endpoints: plan ${(planned.endpoints ?? []).join(',') || '(none)'}, cluster ${(actual.endpoints ?? []).join(',') || '(none)'}`)
+  }
+  return out
+}
+
+function setKey(items: string[]): string {
+  return [...new Set(items.map((s) => s.trim()).filter(Boolean))].sort(compareCodeUnits).join(',')
+}
+
+/** An approval to record: who, when (ISO time, passed in), and an optional comment. */
+export interface ApprovalInput {
+  name: string
+  comment?: string
+  at: string
+}
+
+/**
+ * Records an approval on a plan file (atomic rewrite). The plan must pass readPlanFile. One
+ * approval per distinct name: approving again replaces the earlier one and never counts twice.
+ * Approvals are kept sorted by name. Two approvers writing the same file at the same instant can
+ * lose one update (last rename wins); approvals are normally collected one after the other.
+ */
+export async function addApproval(path: string, approval: ApprovalInput): Promise<Plan> {
+  const name = approval.name.trim()
+  if (name === '') {
+    throw new LifeboatError('APPROVAL_NAME_EMPTY', 'An approval needs a name', {hints: ['Pass --as NAME.']})
+  }
+  if (Number.isNaN(Date.parse(approval.at))) throw new InternalError(`approval time ${JSON.stringify(approval.at)} is not an ISO time`)
+  const plan = await readPlanFile(path)
+  const record: Approval = {name, ...(approval.comment ? {comment: approval.comment} : {}), at: approval.at, digest: plan.digest}
+  const approvals = [...plan.approvals.filter((a) => a.name !== name), record].sort((a, b) => compareCodeUnits(a.name, b.name))
+  const updated: Plan = {...plan, approvals}
+  await writePlanFile(path, updated)
+  return updated
+}

@@ -1,0 +1,160 @@
+/**
+ * What the text and markdown renderers share: symbols, phrases, nouns for addresses, JSON diffs
+ * and the collapsing of long runs of same-shape items. Pure; holds no UI state.
+ */
+import {structuredPatch} from 'diff'
+
+import {sortKeysDeep} from '../plan/canonical.js'
+import {countOf, groupDigits} from '../plan/numbers.js'
+import type {Change, ChangeAction, Finding, PrimaryChange, Step} from '../plan/types.js'
+
+/** Terraform's symbols: the plan model holds no UI, so they live here. */
+export const ACTION_SYMBOL: Record<ChangeAction, string> = {create: '+', update: '~', delete: '-', 'no-op': ' '}
+
+/** Legend lines, in Terraform's order. */
+export const LEGEND: readonly [ChangeAction, string][] = [['create', 'create'], ['update', 'update in-place'], ['delete', 'destroy']]
+
+/** `# <address> will be created` and friends. */
+export const ACTION_PHRASE: Record<ChangeAction, string> = {
+  create: 'will be created',
+  update: 'will be updated in-place',
+  delete: 'will be destroyed',
+  'no-op': 'is unchanged',
+}
+
+/** How many items of a same-shape run are shown before the rest is counted. */
+export const COLLAPSE_KEEP = 3
+/** Runs up to this long are shown whole: collapsing two items would save nothing. */
+export const COLLAPSE_MIN_RUN = 6
+
+/** A noun for what an address names, for counts (`8 partitions`). A heuristic over the address conventions of the engines. */
+export function addressNoun(address: string): [singular: string, plural: string] {
+  const a = address.toLowerCase()
+  if (/\/apps\/\d+\/\d+$/.test(a) || /partition/.test(a) || /^table:[^/]+\/\d+$/.test(a)) return ['partition', 'partitions']
+  if (/\/apps\/\d+$/.test(a) || /^table:/.test(a) || /\/tables?\/[^/]+$/.test(a)) return ['table', 'tables']
+  if (/^region/.test(a)) return ['region', 'regions']
+  if (/^store/.test(a)) return ['store', 'stores']
+  if (/^zk:/.test(a)) return ['ZooKeeper node', 'ZooKeeper nodes']
+  return ['setting', 'settings']
+}
+
+/** Counts by noun, in order of first appearance: `1 table, 8 partitions`. */
+export function countByNoun(addresses: string[]): string {
+  const counts = new Map<string, {n: number; noun: [string, string]}>()
+  for (const a of addresses) {
+    const noun = addressNoun(a)
+    const entry = counts.get(noun[0])
+    if (entry) entry.n++
+    else counts.set(noun[0], {n: 1, noun})
+  }
+  return [...counts.values()].map(({n, noun}) => countOf(n, noun[0], noun[1])).join(', ')
+}
+
+/** Pretty JSON with sorted keys: the form before/after documents are diffed in. */
+export function prettyJson(value: unknown): string {
+  if (value === undefined) return 'null'
+  return JSON.stringify(sortKeysDeep(value), null, 2)
+}
+
+/** A line of a change's diff: `marker` is `+`, `-`, ` ` (context) or `@` (a gap between hunks). */
+export interface DiffLine {
+  marker: '+' | '-' | ' ' | '@'
+  text: string
+}
+
+/**
+ * The unified diff of a change's JSON documents (pretty, sorted keys), without file headers.
+ * A create is all `+`, a delete all `-`; an update keeps 3 lines of context and marks the gaps
+ * between hunks with `@`. A no-op has no lines.
+ */
+export function changeDiff(change: Change): DiffLine[] {
+  switch (change.action) {
+    case 'create':
+      return prettyJson(change.after).split('\n').map((text) => ({marker: '+', text}))
+    case 'delete':
+      return prettyJson(change.before).split('\n').map((text) => ({marker: '-', text}))
+    case 'no-op':
+      return []
+    case 'update': {
+      const before = `${prettyJson(change.before)}\n`
+      const after = `${prettyJson(change.after)}\n`
+      const patch = structuredPatch('before', 'after', before, after, undefined, undefined, {context: 3})
+      const out: DiffLine[] = []
+      const total = before.split('\n').length - 1
+      patch.hunks.forEach((hunk, i) => {
+        if (i > 0 || hunk.oldStart > 1) out.push({marker: '@', text: `… (${hunk.oldStart > 1 && i === 0 ? `lines 1-${hunk.oldStart - 1}` : 'unchanged lines'} not shown)`})
+        for (const line of hunk.lines) {
+          if (line.startsWith('\\')) continue // "\ No newline at end of file": both sides end with one
+          const marker = line[0] as '+' | '-' | ' '
+          out.push({marker, text: line.slice(1)})
+        }
+        if (i === patch.hunks.length - 1 && hunk.oldStart + hunk.oldLines - 1 < total) out.push({marker: '@', text: '… (unchanged lines not shown)'})
+      })
+      return out
+    }
+  }
+}
+
+/** The shape of a JSON value: its key structure and types, not its values. */
+export function valueShape(value: unknown): string {
+  if (value === null || value === undefined) return 'z'
+  if (Array.isArray(value)) return `[${[...new Set(value.map(valueShape))].join('|')}]`
+  if (typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${k}:${valueShape((value as Record<string, unknown>)[k])}`).join(',')}}`
+  }
+  return (typeof value)[0]!
+}
+
+/** Digits replaced by `#`: `zk:/a/apps/1/17` and `zk:/a/apps/1/3` share the template `zk:/a/apps/#/#`. */
+export function digitTemplate(text: string): string {
+  return text.replace(/\d+/g, '#')
+}
+
+export function changeShape(c: Change): string {
+  return `${c.action}\u0000${digitTemplate(c.address)}\u0000${valueShape(c.before)}\u0000${valueShape(c.after)}`
+}
+
+export function primaryShape(p: PrimaryChange): string {
+  return [p.risk, p.table ?? '', p.before === null, p.after === null, digitTemplate(p.reason), p.candidates.length, digitTemplate(p.atStake ?? '')].join('\u0000')
+}
+
+export function stepShape(s: Step): string {
+  return [s.kind, s.risk, digitTemplate(s.description), Boolean(s.manual), valueShape(s.params)].join('\u0000')
+}
+
+export function findingShape(f: Finding): string {
+  return `${f.severity}\u0000${f.code}`
+}
+
+/** An item to show, or a count of the same-shape items not shown after it. */
+export type Collapsed<T> = {item: T; index: number} | {more: number; like: T}
+
+/**
+ * Consecutive runs of items with the same shape, longer than COLLAPSE_MIN_RUN, keep their first
+ * COLLAPSE_KEEP items and a count of the rest. Linear in the number of items.
+ */
+export function collapseRuns<T>(items: readonly T[], shape: (t: T) => string): Collapsed<T>[] {
+  const out: Collapsed<T>[] = []
+  let i = 0
+  while (i < items.length) {
+    const s = shape(items[i]!)
+    let j = i + 1
+    while (j < items.length && shape(items[j]!) === s) j++
+    const run = j - i
+    const shown = run >= COLLAPSE_MIN_RUN ? COLLAPSE_KEEP : run
+    for (let k = i; k < i + shown; k++) out.push({item: items[k]!, index: k})
+    if (shown < run) out.push({more: run - shown, like: items[i]!})
+    i = j
+  }
+  return out
+}
+
+/** `(none)` for a missing node. */
+export function nodeOrNone(node: string | null): string {
+  return node ?? '(none)'
+}
+
+/** The observed summary as `key value` pairs in the order the plan holds them (sorted keys). */
+export function observedPairs(summary: Record<string, number | string>): string[] {
+  return Object.entries(summary).map(([k, v]) => `${k.replace(/_/g, ' ')}: ${typeof v === 'number' && Number.isInteger(v) ? groupDigits(v) : String(v)}`)
+}

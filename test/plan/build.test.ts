@@ -1,0 +1,119 @@
+import {describe, expect, test} from 'vitest'
+
+import {buildPlan, planDigest, planHasChanges} from '../../src/plan/build.js'
+import {canonicalJson, sha256Hex} from '../../src/plan/canonical.js'
+import {compareNatural} from '../../src/plan/order.js'
+import {serializePlan} from '../../src/plan/serialize.js'
+import {fixtureInput, largeInput} from './helpers.js'
+
+/** A deterministic shuffle (no Math.random: a failing order must be reproducible). */
+function shuffled<T>(items: T[], seed: number): T[] {
+  const out = [...items]
+  let s = seed
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) % 2147483648
+    const j = s % (i + 1)
+    ;[out[i], out[j]] = [out[j]!, out[i]!]
+  }
+  return out
+}
+
+describe('canonicalJson', () => {
+  test('sorts keys at every depth, drops undefined, keeps array order', () => {
+    expect(canonicalJson({b: 1, a: {d: [3, {z: 1, y: undefined}], c: 'x'}})).toBe('{"a":{"c":"x","d":[3,{"z":1}]},"b":1}')
+  })
+  test('hashes the same before and after a JSON round trip', () => {
+    const v = {k: [1, undefined, 'é'], n: null, o: {q: undefined}}
+    expect(canonicalJson(JSON.parse(JSON.stringify(v)))).toBe(canonicalJson(v))
+  })
+  test('refuses values JSON cannot carry', () => {
+    expect(() => canonicalJson({x: Number.NaN})).toThrow(/cannot be represented/)
+    expect(() => canonicalJson({x: 1n})).toThrow(/bigint/)
+  })
+  test('sha256Hex of a known vector', () => {
+    expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+  })
+})
+
+describe('compareNatural', () => {
+  test('orders digit runs as numbers, also beyond 2^53', () => {
+    const items = ['1.10', '1.2', '1.0', '10.0', '2.1', 'zk:/a/apps/9', 'zk:/a/apps/10', '18446744073709551615', '18446744073709551614']
+    expect([...items].sort(compareNatural)).toEqual(['1.0', '1.2', '1.10', '2.1', '10.0', '18446744073709551614', '18446744073709551615', 'zk:/a/apps/9', 'zk:/a/apps/10'])
+  })
+  test('is a total order: equal-looking numbers still order by text', () => {
+    expect(compareNatural('a01', 'a1')).not.toBe(0)
+    expect(Math.sign(compareNatural('a01', 'a1'))).toBe(-Math.sign(compareNatural('a1', 'a01')))
+  })
+})
+
+describe('buildPlan', () => {
+  test('sorts changes, primaries and findings; keeps steps in order; digests', () => {
+    const plan = buildPlan(fixtureInput('ddd'))
+    expect(plan.primaries.map((p) => p.partition)).toEqual(['1.0', '1.3', '2.10'])
+    expect(plan.steps.map((s) => s.id)).toEqual(['01-diagnose', '02-assign-1.0', '03-assign-1.3', '04-assign-2.10', '05-verify'])
+    expect(plan.digest).toBe(planDigest(plan))
+    expect(plan.approvals).toEqual([])
+    expect(plan.applyable).toBe(true)
+    const meta = buildPlan(fixtureInput('meta-recovery'))
+    expect(meta.changes.map((c) => c.address).slice(0, 4)).toEqual(['zk:/pegasus/onebox/apps', 'zk:/pegasus/onebox/apps/1', 'zk:/pegasus/onebox/apps/1/0', 'zk:/pegasus/onebox/apps/1/1'])
+    expect(meta.findings.map((f) => `${f.severity} ${f.subject}`)).toEqual(['warning 1.2', 'warning 1.5', 'info 127.0.0.1:34803'])
+  })
+
+  test('an error finding makes the plan not applyable, and errors sort first', () => {
+    const plan = buildPlan(fixtureInput('error-finding'))
+    expect(plan.applyable).toBe(false)
+    expect(plan.findings[0]!.severity).toBe('error')
+  })
+
+  test('shuffled input lists and reordered keys give a byte-identical plan', () => {
+    const input = fixtureInput('meta-recovery')
+    const reference = serializePlan(buildPlan(input))
+    for (const seed of [1, 2, 3]) {
+      const body = input.body
+      const shuffledInput = {
+        ...input,
+        body: {
+          ...body,
+          changes: shuffled(body.changes, seed).map((c) => ({after: c.after, before: c.before, action: c.action, address: c.address, ...(c.reason ? {reason: c.reason} : {})})),
+          findings: shuffled(body.findings, seed),
+        },
+      }
+      expect(serializePlan(buildPlan(shuffledInput))).toBe(reference)
+    }
+    const ddd = fixtureInput('ddd')
+    expect(serializePlan(buildPlan({...ddd, body: {...ddd.body, primaries: shuffled(ddd.body.primaries, 7)}}))).toBe(serializePlan(buildPlan(ddd)))
+  })
+
+  test('the digest covers every decision-relevant field', () => {
+    const plan = buildPlan(fixtureInput('ddd'))
+    const edited = structuredClone(plan)
+    edited.steps[1]!.params.node = '127.0.0.1:34801'
+    expect(planDigest(edited)).not.toBe(plan.digest)
+    const approved = {...plan, approvals: [{name: 'bob', at: '2025-03-02T09:00:00.000Z', digest: plan.digest}]}
+    expect(planDigest(approved)).toBe(plan.digest)
+  })
+
+  test('planHasChanges', () => {
+    expect(planHasChanges(buildPlan(fixtureInput('no-change')))).toBe(false)
+    expect(planHasChanges(buildPlan(fixtureInput('meta-recovery')))).toBe(true)
+    expect(planHasChanges(buildPlan(fixtureInput('ddd')))).toBe(true)
+    expect(planHasChanges(buildPlan(fixtureInput('error-finding')))).toBe(true)
+  })
+
+  test('refuses bodies that break the invariants apply relies on', () => {
+    const input = fixtureInput('ddd')
+    const dupStep = {...input, body: {...input.body, steps: [...input.body.steps, input.body.steps[0]!]}}
+    expect(() => buildPlan(dupStep)).toThrow(/duplicate step id/)
+    const noReason = {...input, body: {...input.body, steps: input.body.steps.map((s) => ({...s, riskReason: undefined}))}}
+    expect(() => buildPlan(noReason)).toThrow(/riskReason/)
+    const meta = fixtureInput('meta-recovery')
+    const badCreate = {...meta, body: {...meta.body, changes: [{address: 'x', action: 'create' as const, before: 1, after: 2}]}}
+    expect(() => buildPlan(badCreate)).toThrow(/before = null/)
+  })
+
+  test('large plans keep every change, in natural order', () => {
+    const plan = buildPlan(largeInput(2000))
+    expect(plan.changes).toHaveLength(2001)
+    expect(plan.changes[11]!.address).toBe('zk:/pegasus/onebox/apps/2/10')
+  })
+})
