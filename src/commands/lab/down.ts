@@ -1,0 +1,52 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
+import {controlRequest} from '../../lab/control.js'
+import {processAlive, readLabState, removeLabState, stateDirOf} from '../../lab/state.js'
+
+export default class LabDown extends BaseCommand {
+  static override summary = 'Stop the lab and everything it started.'
+  static override description = withExitCodes('Stops the simulated servers and the ZooKeeper the lab started (each by its process id), and removes the lab state. Replica data stays in the state directory.')
+  static override flags = {'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'})}
+
+  async run(): Promise<unknown> {
+    const {flags} = await this.parse(LabDown)
+    const dir = stateDirOf(flags['state-dir'])
+    const state = readLabState(dir)
+    if (!state) {
+      if (!this.jsonEnabled()) this.log(`No lab is running in ${dir}; nothing to stop.`)
+      return {stopped: false}
+    }
+    const pids: number[] = []
+    if (processAlive(state.daemon.pid)) {
+      try {
+        await controlRequest(state, 'POST', '/down', {}, 10_000)
+      } catch {
+        // Unreachable control channel: the signals below still stop it.
+      }
+      if (!(await exited(state.daemon.pid, 20_000)) && state.daemon.pid !== process.pid) {
+        process.kill(state.daemon.pid, 'SIGKILL')
+        await exited(state.daemon.pid, 5_000)
+      }
+      pids.push(state.daemon.pid)
+    }
+    // The ZooKeeper the lab started dies with its host; if the host was killed, stop it here.
+    if (state.zookeeper.started_by_lab && processAlive(state.zookeeper.pid)) {
+      process.kill(state.zookeeper.pid as number, 'SIGTERM')
+      if (!(await exited(state.zookeeper.pid as number, 10_000))) process.kill(state.zookeeper.pid as number, 'SIGKILL')
+      pids.push(state.zookeeper.pid as number)
+    }
+    removeLabState(dir)
+    if (!this.jsonEnabled()) this.log(`Lab "${state.scenario.name}" stopped (${dir}).`)
+    return {stopped: true, pids}
+  }
+}
+
+async function exited(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (!processAlive(pid)) return true
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return !processAlive(pid)
+}

@@ -1,0 +1,451 @@
+/**
+ * A whole simulated Pegasus cluster in one process: meta servers and replica servers on loopback
+ * ports, metadata in a real ZooKeeper, replicas in the lab's state directory. It brings a scenario
+ * up (tables, rows, faults), applies faults on demand, and reports its state.
+ */
+import {mkdirSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {AppStatus, PartitionStatus, type AppInfo, type PartitionConfiguration} from '../../engines/pegasus/wire/index.js'
+import {LifeboatError} from '../../errors.js'
+import {connectZk, removeTree} from '../../zk/index.js'
+import {freePort} from '../zookeeper/server.js'
+import type {FaultSpec, PegasusScenario} from '../scenario.js'
+import {LEVELS, MetaServer, levelName, type MetaServerConfig} from './meta-server.js'
+import {ReplicaServer} from './replica-server.js'
+
+/** A table as the lab created it (what `lab verify` counts). */
+export interface LabTable {
+  app_id: number
+  name: string
+  partitions: number
+  replicas: number
+  rows: number
+  dropped: boolean
+}
+
+/** Everything needed to find (and restart) a lab's servers; saved in the lab state. */
+export interface PegasusLabLayout {
+  cluster_name: string
+  cluster_root: string
+  zk_hosts: string
+  meta_servers: {name: string; address: string}[]
+  replica_servers: {name: string; address: string}[]
+  tables: LabTable[]
+  /** How many times the metadata was lost (names the next recovery root). */
+  recoveries: number
+}
+
+export interface PegasusLabOptions {
+  scenario: PegasusScenario
+  stateDir: string
+  zkHosts: string
+  log?: (line: string) => void
+}
+
+/** Rows of partition `p` when `rows` are spread over `n` partitions (evenly, the first ones get the rest). */
+export function rowsOfPartition(rows: number, n: number, p: number): number {
+  return Math.floor(rows / n) + (p < rows % n ? 1 : 0)
+}
+
+/** Table ids: fixed ones first; then dropped tables (they predate any live table of the same name), then live ones. */
+export function assignTableIds(tables: PegasusScenario['tables']): LabTable[] {
+  const used = new Set(tables.filter((t) => t.app_id !== undefined).map((t) => t.app_id as number))
+  let next = 1
+  const take = (): number => {
+    while (used.has(next)) next++
+    used.add(next)
+    return next
+  }
+  const ids = new Map<number, number>()
+  tables.forEach((t, i) => t.app_id !== undefined && ids.set(i, t.app_id))
+  tables.forEach((t, i) => t.app_id === undefined && t.dropped && ids.set(i, take()))
+  tables.forEach((t, i) => t.app_id === undefined && !t.dropped && ids.set(i, take()))
+  return tables.map((t, i) => ({
+    app_id: ids.get(i) as number,
+    name: t.name,
+    partitions: t.partitions,
+    replicas: t.replicas ?? 3,
+    rows: t.rows ?? 0,
+    dropped: t.dropped ?? false,
+  }))
+}
+
+/** A running simulated Pegasus cluster. */
+export class PegasusLab {
+  readonly scenario: PegasusScenario
+  readonly stateDir: string
+  layout: PegasusLabLayout
+  metas: MetaServer[] = []
+  readonly replicas: ReplicaServer[] = []
+  private readonly byAddress = new Map<string, ReplicaServer>()
+  private readonly log: (line: string) => void
+
+  private constructor(opts: PegasusLabOptions, layout: PegasusLabLayout) {
+    this.scenario = opts.scenario
+    this.stateDir = opts.stateDir
+    this.layout = layout
+    this.log = opts.log ?? (() => {})
+  }
+
+  /** Brings a scenario up from nothing: ports, replicas with rows, metadata, servers, faults. */
+  static async up(opts: PegasusLabOptions): Promise<PegasusLab> {
+    const s = opts.scenario
+    const tables = assignTableIds(s.tables)
+    const metaPorts = await distinctPorts(s.meta_servers)
+    const replicaPorts = await distinctPorts(s.replica_servers, metaPorts)
+    const layout: PegasusLabLayout = {
+      cluster_name: s.name,
+      cluster_root: s.meta.cluster_root ?? `/pegasus/${s.name}`,
+      zk_hosts: opts.zkHosts,
+      meta_servers: metaPorts.map((p, i) => ({name: `meta${i + 1}`, address: `127.0.0.1:${p}`})),
+      replica_servers: replicaPorts.map((p, i) => ({name: `replica${i + 1}`, address: `127.0.0.1:${p}`})),
+      tables,
+      recoveries: 0,
+    }
+    const lab = new PegasusLab(opts, layout)
+    // A fresh lab must not inherit metadata from an earlier one on the same ZooKeeper.
+    const zk = await connectZk({hosts: opts.zkHosts})
+    try {
+      await removeTree(zk, layout.cluster_root)
+    } finally {
+      await zk.close()
+    }
+    lab.createReplicaServers()
+    const apps = lab.placeTables()
+    for (const r of lab.replicas) r.saveNow()
+    try {
+      await lab.startMetas(false, layout.cluster_root, opts.zkHosts)
+      const leader = lab.leader()
+      if (!leader) throw new LifeboatError('LAB_META_FAILED', 'no meta server became the leader', {hints: ['See the lab log in the state directory.']})
+      await leader.bootstrap(apps)
+      await leader.flush()
+      await Promise.all(lab.replicas.map((r) => r.start()))
+      for (const f of s.faults) await lab.fault(f)
+    } catch (err) {
+      await lab.down()
+      throw err
+    }
+    return lab
+  }
+
+  private createReplicaServers(): void {
+    const s = this.scenario
+    for (const rs of this.layout.replica_servers) {
+      const r = new ReplicaServer({
+        name: rs.name,
+        port: Number(rs.address.split(':')[1]),
+        file: join(this.stateDir, 'nodes', `${rs.name}.json`),
+        beaconIntervalMs: s.replica.beacon_interval_ms ?? 300,
+        configSyncIntervalMs: s.replica.config_sync_interval_ms ?? 1000,
+        meta: () => this.leader(),
+      })
+      this.replicas.push(r)
+      this.byAddress.set(r.address, r)
+    }
+    mkdirSync(join(this.stateDir, 'nodes'), {recursive: true})
+  }
+
+  /**
+   * Places every table's partitions round-robin over the replica servers (primary first), puts
+   * the replicas with their rows on the nodes, and returns the metadata create_app would have
+   * left: ballot = replicas (one ASSIGN_PRIMARY and one change per secondary), committed decree 0
+   * in ZooKeeper (writes come after the last reconfiguration). Dropped tables went through
+   * CT_DROP_PARTITION; their replicas stay on disk, closed, with the app info of their creation.
+   */
+  private placeTables(): {info: AppInfo; pcs: PartitionConfiguration[]}[] {
+    const n = this.replicas.length
+    const created = Math.floor(Date.now() / 1000) - 3600
+    let offset = 0
+    const apps: {info: AppInfo; pcs: PartitionConfiguration[]}[] = []
+    for (const t of [...this.layout.tables].sort((a, b) => a.app_id - b.app_id)) {
+      const info: AppInfo = {
+        status: AppStatus.AS_AVAILABLE,
+        app_type: 'pegasus',
+        app_name: t.name,
+        app_id: t.app_id,
+        partition_count: t.partitions,
+        envs: {},
+        is_stateful: true,
+        max_replica_count: t.replicas,
+        expire_second: 0,
+        create_second: created + t.app_id,
+        drop_second: 0,
+        duplicating: false,
+        init_partition_count: t.partitions,
+        is_bulk_loading: false,
+        atomic_idempotent: false,
+      }
+      const pcs: PartitionConfiguration[] = []
+      for (let p = 0; p < t.partitions; p++) {
+        const members = Array.from({length: t.replicas}, (_, k) => this.replicas[(offset + p + k) % n])
+        const rows = rowsOfPartition(t.rows, t.partitions, p)
+        const pid = `${t.app_id}.${p}`
+        members.forEach((node, k) =>
+          node.putReplica(info, {
+            pid,
+            ballot: t.replicas,
+            status: t.dropped ? PartitionStatus.PS_INACTIVE : k === 0 ? PartitionStatus.PS_PRIMARY : PartitionStatus.PS_SECONDARY,
+            last_committed_decree: rows,
+            last_prepared_decree: rows,
+            last_durable_decree: rows,
+            disk_tag: 'default',
+            rows,
+          }),
+        )
+        const addrs = members.map((m) => m.address)
+        pcs.push(
+          t.dropped
+            ? {pid, ballot: t.replicas + 1, max_replica_count: t.replicas, primary: '', secondaries: [], last_drops: addrs.slice(-3), last_committed_decree: 0,
+               partition_flags: 1, hp_primary: '', hp_secondaries: [], hp_last_drops: addrs.slice(-3)}
+            : {pid, ballot: t.replicas, max_replica_count: t.replicas, primary: addrs[0], secondaries: addrs.slice(1), last_drops: [], last_committed_decree: 0,
+               partition_flags: 0, hp_primary: addrs[0], hp_secondaries: addrs.slice(1), hp_last_drops: []},
+        )
+      }
+      offset += t.partitions
+      const meta = t.dropped ? {...info, status: AppStatus.AS_DROPPED, drop_second: created + 1800, expire_second: created + 1800 + 604800} : info
+      apps.push({info: meta, pcs})
+    }
+    return apps
+  }
+
+  private metaConfig(i: number, recover: boolean, root: string, zkHosts: string): MetaServerConfig {
+    const m = this.scenario.meta
+    const ms = this.layout.meta_servers[i]
+    return {
+      name: ms.name,
+      port: Number(ms.address.split(':')[1]),
+      clusterName: this.layout.cluster_name,
+      metaServers: this.layout.meta_servers.map((x) => x.address),
+      zkHosts,
+      clusterRoot: root,
+      recover,
+      levelOnStart: LEVELS[m.meta_function_level_on_start ?? 'steady'],
+      lbIntervalMs: m.lb_interval_ms ?? 1000,
+      fdGraceMs: m.fd_grace_ms ?? 1500,
+      minLiveNodeCountForUnfreeze: m.min_live_node_count_for_unfreeze ?? 1,
+      nodeLivePercentageThresholdForUpdate: m.node_live_percentage_threshold_for_update ?? 65,
+      maxReservedDroppedReplicas: m.max_reserved_dropped_replicas ?? 1,
+      mutation2pcMinReplicaCount: m.mutation_2pc_min_replica_count ?? 2,
+      replicaAssignDelayMsForDropouts: m.replica_assign_delay_ms_for_dropouts ?? 600000,
+      maxReplicasInGroup: 4,
+      recoveryRpcTimeoutMs: m.recovery_rpc_timeout_ms ?? 5000,
+      replicas: (address) => this.byAddress.get(address),
+      log: this.log,
+    }
+  }
+
+  private async startMetas(recover: boolean, root: string, zkHosts: string): Promise<void> {
+    this.metas = this.layout.meta_servers.map((_, i) => new MetaServer(this.metaConfig(i, recover, root, zkHosts)))
+    // One after the other, so meta1 takes the lock first and leads, as in onebox.
+    for (const m of this.metas) await m.start()
+  }
+
+  /** The meta server that holds the leader lock and runs, if any. */
+  leader(): MetaServer | undefined {
+    return this.metas.find((m) => m.phase === 'serving' || m.phase === 'recovering')
+  }
+
+  /** A replica server by lab name (`replica2`) or address (`127.0.0.1:PORT`). */
+  node(ref: string): ReplicaServer {
+    const r = this.replicas.find((x) => x.name === ref || x.address === ref)
+    if (!r) {
+      throw new LifeboatError('LAB_UNKNOWN_NODE', `no replica server "${ref}" in this lab`, {
+        hints: [`Replica servers: ${this.replicas.map((x) => `${x.name} (${x.address})`).join(', ')}.`],
+      })
+    }
+    return r
+  }
+
+  /** Restarts the meta servers with another ZooKeeper, root or recovery flag (the operator's edit of config.ini). */
+  async restartMeta(opts: {zk?: string; root?: string; recover?: boolean}): Promise<void> {
+    for (const m of this.metas) await m.stop()
+    if (opts.zk) this.layout.zk_hosts = opts.zk
+    if (opts.root) this.layout.cluster_root = opts.root
+    await this.startMetas(opts.recover ?? false, this.layout.cluster_root, this.layout.zk_hosts)
+  }
+
+  /** Applies one fault; returns a line for the operator. */
+  async fault(f: FaultSpec): Promise<string> {
+    switch (f.type) {
+      case 'zk-loss':
+        return this.zkLoss(f.root)
+      case 'kill-node': {
+        const r = this.node(f.node)
+        await r.stop()
+        return `${r.name} (${r.address}) is down; its replicas stay on disk`
+      }
+      case 'start-node': {
+        const r = this.node(f.node)
+        r.configSyncMuted = false
+        if (r.mode === 'stopped') r.load()
+        await r.start()
+        return `${r.name} (${r.address}) is up`
+      }
+      case 'hang-node': {
+        const r = this.node(f.node)
+        r.hang()
+        return `${r.name} (${r.address}) hangs: it accepts connections and answers nothing`
+      }
+      case 'remove-replica': {
+        const r = this.node(f.node)
+        if (!r.removeReplica(f.gpid)) throw new LifeboatError('LAB_NO_REPLICA', `${r.name} holds no replica of ${f.gpid}`, {hints: ['Name a node that holds it (lab status shows the placement).']})
+        this.leader()?.dropMember(f.gpid, r.address)
+        return `the replica of ${f.gpid} on ${r.name} is gone`
+      }
+      case 'lose-partition': {
+        const holders = this.replicas.filter((r) => r.replica(f.gpid))
+        if (holders.length === 0) throw new LifeboatError('LAB_NO_REPLICA', `no replica server holds ${f.gpid}`, {hints: ['Give the gpid of an existing partition, as app_id.partition_index.']})
+        for (const r of holders) {
+          r.removeReplica(f.gpid)
+          this.leader()?.dropMember(f.gpid, r.address)
+        }
+        return `every replica of ${f.gpid} is gone (${holders.map((h) => h.name).join(', ')})`
+      }
+      case 'ddd':
+        return this.ddd(f)
+      case 'meta-level': {
+        const leader = this.requireServingMeta()
+        const old = leader.setLevel(LEVELS[f.level])
+        return `meta level changed from ${levelName(old)} to ${f.level}`
+      }
+      case 'restart-meta': {
+        await this.restartMeta(f)
+        const l = this.leader()
+        return `meta restarted on ${this.layout.zk_hosts} root ${this.layout.cluster_root}${f.recover ? ' in recovery mode' : ''}: ${l ? l.phase : this.metas.map((m) => `${m.name} ${m.phase}${m.crashReason ? ` (${m.crashReason})` : ''}`).join(', ')}`
+      }
+    }
+  }
+
+  private requireServingMeta(): MetaServer {
+    const l = this.leader()
+    if (!l || l.phase !== 'serving') {
+      throw new LifeboatError('LAB_META_NOT_SERVING', 'the meta server is not serving (it is in recovery mode or down)', {
+        hints: ['Recover the metadata first (start_recovery through a PegasusMetaRecovery spec), or restart the meta: lifeboat lab fault restart-meta.'],
+      })
+    }
+    return l
+  }
+
+  /**
+   * The metadata root is lost, as in the Pegasus meta-recovery guide: the metas stop, the old
+   * cluster_root is deleted, the replica servers lose their lease (their replicas go inactive),
+   * and one meta restarts with recover_from_replica_server = true on a fresh root.
+   */
+  private async zkLoss(root?: string): Promise<string> {
+    for (const m of this.metas) await m.stop()
+    const zk = await connectZk({hosts: this.layout.zk_hosts})
+    try {
+      await removeTree(zk, this.layout.cluster_root)
+    } finally {
+      await zk.close()
+    }
+    for (const r of this.replicas) {
+      for (const rep of r.allReplicas()) {
+        if (rep.status === PartitionStatus.PS_PRIMARY || rep.status === PartitionStatus.PS_SECONDARY) r.updateReplica(rep.pid, {status: PartitionStatus.PS_INACTIVE})
+      }
+    }
+    this.layout.recoveries++
+    const old = this.layout.cluster_root
+    const base = `/pegasus/${this.layout.cluster_name}_recovery`
+    const fresh = root ?? (this.layout.recoveries === 1 ? base : `${base}${this.layout.recoveries}`)
+    await this.restartMeta({root: fresh, recover: true})
+    return `metadata under ${old} is lost; the meta waits in recovery mode on ${fresh}`
+  }
+
+  private async ddd(f: Extract<FaultSpec, {type: 'ddd'}>): Promise<string> {
+    const meta = this.requireServingMeta()
+    const done: string[] = []
+    for (const gpid of f.gpids) {
+      const pc = meta.partition(gpid)
+      if (!pc) throw new LifeboatError('LAB_NO_PARTITION', `the meta serves no partition ${gpid}`, {hints: ['Give app_id.partition_index of an available table (lab status lists the tables).']})
+      const members = [...(pc.hp_secondaries ?? []), ...(pc.hp_primary ? [pc.hp_primary] : [])]
+      const drops = f.drops ? f.drops.map((d) => this.node(d).address) : members.length > 0 ? members : (pc.hp_last_drops ?? [])
+      if (drops.length === 0) throw new LifeboatError('LAB_NO_REPLICA', `partition ${gpid} has no member to drop`, {hints: ['Pass --drops NODE,... explicitly.']})
+      // Members leave one after the other; each departure raises the ballot the rest carry.
+      let maxBallot = pc.ballot
+      drops.forEach((addr, k) => {
+        const r = this.byAddress.get(addr)
+        if (r?.replica(gpid)) {
+          r.updateReplica(gpid, {ballot: pc.ballot + k, status: PartitionStatus.PS_INACTIVE})
+          maxBallot = Math.max(maxBallot, pc.ballot + k)
+        }
+      })
+      for (const m of members) if (!drops.includes(m)) this.byAddress.get(m)?.updateReplica(gpid, {status: PartitionStatus.PS_INACTIVE})
+      for (const spec of f.decrees ?? []) {
+        const m = /^(.+)=(\d+):(\d+):(\d+)$/.exec(spec)
+        if (!m) throw new LifeboatError('LAB_BAD_DECREES', `"${spec}" is not NODE=BALLOT:LAST_COMMITTED:LAST_PREPARED`, {hints: ['Example: --decrees replica2=5:1000:1000']})
+        const r = this.node(m[1])
+        const rep = r.replica(gpid)
+        if (!rep) throw new LifeboatError('LAB_NO_REPLICA', `${r.name} holds no replica of ${gpid}`, {hints: ['Use --missing for a node whose replica is gone.']})
+        const [ballot, lcd, lpd] = [Number(m[2]), Number(m[3]), Number(m[4])]
+        if (lpd < lcd) throw new LifeboatError('LAB_BAD_DECREES', `${spec}: the last prepared decree is below the last committed one`, {hints: ['A replica prepares before it commits: LAST_PREPARED >= LAST_COMMITTED.']})
+        r.updateReplica(gpid, {ballot, last_committed_decree: lcd, last_prepared_decree: lpd, last_durable_decree: Math.min(rep.last_durable_decree, lcd), rows: Math.min(rep.rows, lpd)})
+        maxBallot = Math.max(maxBallot, ballot)
+      }
+      for (const ref of f.missing ?? []) this.node(ref).removeReplica(gpid)
+      meta.forceDdd(gpid, drops, Math.max(pc.ballot + drops.length, maxBallot + 1), f.config_lcd ?? pc.last_committed_decree)
+      done.push(gpid)
+    }
+    for (const ref of f.uncollected ?? []) {
+      const r = this.node(ref)
+      r.configSyncMuted = true
+      meta.forgetCollected(r.address)
+    }
+    // The survivors report at once, so the next check sees the drops with their decrees.
+    for (const r of this.replicas) r.syncWithMeta()
+    for (const ref of f.dead ?? []) await this.node(ref).stop()
+    await meta.flush()
+    return `partitions ${done.join(', ')} are in DDD (no primary, no secondaries)`
+  }
+
+  /** Stops every server (the ZooKeeper is the caller's). */
+  async down(): Promise<void> {
+    for (const m of this.metas) await m.stop().catch(() => {})
+    await Promise.all(this.replicas.map((r) => r.stop().catch(() => {})))
+  }
+
+  /** A summary for `lab status`. */
+  status(): Record<string, unknown> {
+    const leader = this.leader()
+    let partitions = 0
+    let healthy = 0
+    let ddd = 0
+    if (leader?.phase === 'serving') {
+      for (const app of leader.allApps()) {
+        if (app.info.status !== AppStatus.AS_AVAILABLE) continue
+        for (const pc of app.pcs) {
+          partitions++
+          if (pc.hp_primary && (pc.hp_secondaries ?? []).length + 1 >= pc.max_replica_count) healthy++
+        }
+      }
+      ddd = leader.dddPartitions().length
+    }
+    const alive = new Map((leader?.nodeStates() ?? []).map((n) => [n.node, n.alive]))
+    return {
+      cluster: this.layout.cluster_name,
+      zookeeper: {hosts: this.layout.zk_hosts, root: this.layout.cluster_root},
+      meta_servers: this.metas.map((m) => ({
+        name: m.name,
+        address: m.address,
+        phase: m.phase,
+        level: levelName(m.functionLevel()),
+        ...(m.crashReason ? {crash: m.crashReason} : {}),
+      })),
+      replica_servers: this.replicas.map((r) => ({name: r.name, address: r.address, mode: r.mode, replicas: r.allReplicas().length, alive_in_meta: alive.get(r.address) ?? false})),
+      partitions: {total: partitions, fully_healthy: healthy, ddd},
+    }
+  }
+}
+
+async function distinctPorts(n: number, avoid: number[] = []): Promise<number[]> {
+  const out: number[] = []
+  const seen = new Set(avoid)
+  while (out.length < n) {
+    const p = await freePort()
+    if (seen.has(p)) continue
+    seen.add(p)
+    out.push(p)
+  }
+  return out
+}

@@ -1,0 +1,344 @@
+/**
+ * A simulated Pegasus replica server: it holds replicas (gpid, ballot, decrees, status, disk tag,
+ * the app's info as its `.app-info` keeps it) in a file under the lab's state directory, so a
+ * restart keeps them; it answers RPC_QUERY_APP_INFO and RPC_QUERY_REPLICA_INFO over THFT, beacons
+ * to the meta and sends it config-sync reports, and takes the roles the meta's proposals give it.
+ *
+ * Rows: a replica physically holds rows with decrees 1..rows; a row is readable on it iff its
+ * decree <= the replica's last committed decree.
+ */
+import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import http from 'node:http'
+import {dirname} from 'node:path'
+
+import {PartitionStatus, startRpcServer, type AppInfo, type ReplicaInfo, type RpcServer} from '../../engines/pegasus/wire/index.js'
+
+/** One replica as the replica server keeps it. */
+export interface StoredReplica {
+  pid: string
+  ballot: number
+  status: PartitionStatus
+  last_committed_decree: number
+  last_prepared_decree: number
+  last_durable_decree: number
+  disk_tag: string
+  /** Rows physically held, with decrees 1..rows. */
+  rows: number
+}
+
+/** What the meta answers to a config-sync report. */
+export interface ConfigSyncReply {
+  err: string
+  /** The partitions the meta says this node serves, with its role and the partition's ballot. */
+  serving: Map<string, {status: PartitionStatus; ballot: number}>
+  /** Replicas the meta tells the node to delete. */
+  gc: string[]
+}
+
+/** The meta as a replica server reaches it (beacons and config sync: rDSN's native channel, not THFT). */
+export interface MetaChannel {
+  beacon(node: string): void
+  configSync(node: string, replicas: ReplicaInfo[]): ConfigSyncReply | undefined
+}
+
+/** How a replica server behaves now. */
+export type ReplicaServerMode = 'running' | 'stopped' | 'hung'
+
+export interface ReplicaServerOptions {
+  /** Display name, e.g. `replica1`. */
+  name: string
+  /** Fixed port (kept across restarts). */
+  port: number
+  host?: string
+  /** The JSON file that keeps this node's replicas. */
+  file: string
+  beaconIntervalMs: number
+  configSyncIntervalMs: number
+  meta: () => MetaChannel | undefined
+}
+
+interface NodeFile {
+  name: string
+  address: string
+  apps: AppInfo[]
+  /** [pid, ballot, status, lcd, lpd, ldd, disk_tag, rows] per replica, compact for big labs. */
+  replicas: [string, number, number, number, number, number, string, number][]
+}
+
+/** A simulated replica server. */
+export class ReplicaServer {
+  readonly name: string
+  readonly address: string
+  readonly port: number
+  private readonly host: string
+  private readonly file: string
+  private readonly opts: ReplicaServerOptions
+  private readonly apps = new Map<number, AppInfo>()
+  private readonly replicas = new Map<string, StoredReplica>()
+  private server: RpcServer | undefined
+  private timers: NodeJS.Timeout[] = []
+  private saveTimer: NodeJS.Timeout | undefined
+  private _mode: ReplicaServerMode = 'stopped'
+  /** When true the node beacons but sends no config sync (the meta has not collected it). */
+  configSyncMuted = false
+
+  constructor(opts: ReplicaServerOptions) {
+    this.opts = opts
+    this.name = opts.name
+    this.host = opts.host ?? '127.0.0.1'
+    this.port = opts.port
+    this.address = `${this.host}:${opts.port}`
+    this.file = opts.file
+  }
+
+  get mode(): ReplicaServerMode {
+    return this._mode
+  }
+
+  /** Whether the node answers RPCs and heartbeats. */
+  get serving(): boolean {
+    return this._mode === 'running'
+  }
+
+  // ---- storage ----
+
+  /** Loads the replicas from the state file (absent file: no replicas). */
+  load(): void {
+    let parsed: NodeFile
+    try {
+      parsed = JSON.parse(readFileSync(this.file, 'utf8')) as NodeFile
+    } catch {
+      return
+    }
+    this.apps.clear()
+    this.replicas.clear()
+    for (const a of parsed.apps) this.apps.set(a.app_id, a)
+    for (const [pid, ballot, status, lcd, lpd, ldd, disk_tag, rows] of parsed.replicas) {
+      this.replicas.set(pid, {
+        pid,
+        ballot,
+        status: status as PartitionStatus,
+        last_committed_decree: lcd,
+        last_prepared_decree: lpd,
+        last_durable_decree: ldd,
+        disk_tag,
+        rows,
+      })
+    }
+  }
+
+  /** Writes the replicas now (atomically: temp file, then rename). */
+  saveNow(): void {
+    if (this.saveTimer) clearTimeout(this.saveTimer)
+    this.saveTimer = undefined
+    const data: NodeFile = {
+      name: this.name,
+      address: this.address,
+      apps: [...this.apps.values()],
+      replicas: [...this.replicas.values()].map((r) => [
+        r.pid,
+        r.ballot,
+        r.status,
+        r.last_committed_decree,
+        r.last_prepared_decree,
+        r.last_durable_decree,
+        r.disk_tag,
+        r.rows,
+      ]),
+    }
+    mkdirSync(dirname(this.file), {recursive: true})
+    const tmp = `${this.file}.tmp`
+    writeFileSync(tmp, JSON.stringify(data))
+    renameSync(tmp, this.file)
+  }
+
+  /** Schedules a write soon: many changes in one burst cost one write. */
+  private markDirty(): void {
+    if (this.saveTimer) return
+    this.saveTimer = setTimeout(() => this.saveNow(), 50)
+    this.saveTimer.unref()
+  }
+
+  // ---- replica state, as the meta's proposals and the lab's faults change it ----
+
+  /** The replica of `pid`, if this node holds one. */
+  replica(pid: string): StoredReplica | undefined {
+    return this.replicas.get(pid)
+  }
+
+  /** Every replica this node holds. */
+  allReplicas(): StoredReplica[] {
+    return [...this.replicas.values()]
+  }
+
+  /** The app info this node keeps for an app id (what its `.app-info` files say). */
+  appInfo(appId: number): AppInfo | undefined {
+    return this.apps.get(appId)
+  }
+
+  /** Puts (or replaces) a replica, with its app's info. */
+  putReplica(info: AppInfo, r: StoredReplica): void {
+    if (!this.apps.has(info.app_id)) this.apps.set(info.app_id, {...info, envs: {...info.envs}})
+    this.replicas.set(r.pid, r)
+    this.markDirty()
+  }
+
+  /** Changes fields of a replica this node holds. */
+  updateReplica(pid: string, patch: Partial<Omit<StoredReplica, 'pid'>>): void {
+    const r = this.replicas.get(pid)
+    if (!r) return
+    Object.assign(r, patch)
+    this.markDirty()
+  }
+
+  /** Deletes a replica (garbage collection, or a lost disk); the app info goes with its last replica. */
+  removeReplica(pid: string): boolean {
+    const had = this.replicas.delete(pid)
+    if (had) {
+      const appId = Number(pid.split('.')[0])
+      if (![...this.replicas.keys()].some((k) => Number(k.split('.')[0]) === appId)) this.apps.delete(appId)
+      this.markDirty()
+    }
+    return had
+  }
+
+  /** Rows readable on this node's replica of `pid` (0 when it holds none). */
+  readableRows(pid: string): number {
+    const r = this.replicas.get(pid)
+    if (!r) return 0
+    return Math.max(0, Math.min(r.rows, r.last_committed_decree))
+  }
+
+  /** The replica_info list this node reports (query_replica_info, config sync). */
+  replicaInfos(): ReplicaInfo[] {
+    const out: ReplicaInfo[] = []
+    for (const r of this.replicas.values()) {
+      const app = this.apps.get(Number(r.pid.split('.')[0]))
+      out.push({
+        pid: r.pid,
+        ballot: r.ballot,
+        status: r.status,
+        last_committed_decree: r.last_committed_decree,
+        last_prepared_decree: r.last_prepared_decree,
+        last_durable_decree: r.last_durable_decree,
+        app_type: app?.app_type ?? 'pegasus',
+        disk_tag: r.disk_tag,
+      })
+    }
+    return out
+  }
+
+  // ---- life cycle ----
+
+  /** Starts serving on its fixed port: RPCs, HTTP, beacons and config sync. */
+  async start(): Promise<void> {
+    if (this._mode === 'running') return
+    if (this._mode === 'hung') {
+      this._mode = 'running'
+      this.startTimers()
+      return
+    }
+    this.server = await startRpcServer({
+      host: this.host,
+      port: this.port,
+      handlers: {
+        RPC_QUERY_APP_INFO: async () => {
+          if (this._mode === 'hung') return new Promise(() => {})
+          return {err: 'ERR_OK', response: {err: 'ERR_OK', apps: [...this.apps.values()].sort((a, b) => a.app_id - b.app_id)}}
+        },
+        RPC_QUERY_REPLICA_INFO: async () => {
+          if (this._mode === 'hung') return new Promise(() => {})
+          return {err: 'ERR_OK', response: {err: 'ERR_OK', replicas: this.replicaInfos()}}
+        },
+      },
+      http: (req, res) => this.serveHttp(req, res),
+    })
+    this._mode = 'running'
+    this.startTimers()
+  }
+
+  /** Stops the process as `kill -9` would: no more answers, beacons or reports; replicas stay on disk. */
+  async stop(): Promise<void> {
+    this.stopTimers()
+    this._mode = 'stopped'
+    this.saveNow()
+    const s = this.server
+    this.server = undefined
+    await s?.close()
+  }
+
+  /** The process hangs: connections are accepted but nothing is answered, and beacons stop. */
+  hang(): void {
+    if (this._mode !== 'running') return
+    this.stopTimers()
+    this._mode = 'hung'
+  }
+
+  private startTimers(): void {
+    this.stopTimers()
+    const beat = (): void => {
+      if (this._mode === 'running') this.opts.meta()?.beacon(this.address)
+    }
+    beat()
+    this.syncWithMeta()
+    this.timers.push(setInterval(beat, this.opts.beaconIntervalMs), setInterval(() => this.syncWithMeta(), this.opts.configSyncIntervalMs))
+    for (const t of this.timers) t.unref()
+  }
+
+  private stopTimers(): void {
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+  }
+
+  /** One config-sync round: report the stored replicas, take the roles the meta gives, drop garbage. */
+  syncWithMeta(): void {
+    if (this._mode !== 'running' || this.configSyncMuted) return
+    const reply = this.opts.meta()?.configSync(this.address, this.replicaInfos())
+    if (!reply || reply.err !== 'ERR_OK') return
+    let changed = false
+    for (const r of this.replicas.values()) {
+      const role = reply.serving.get(r.pid)
+      if (role) {
+        if (r.status !== role.status || r.ballot !== role.ballot) {
+          // A replica taking a role with a newer ballot commits what it had prepared.
+          if (role.status === PartitionStatus.PS_PRIMARY && r.status !== PartitionStatus.PS_PRIMARY) {
+            r.last_committed_decree = Math.max(r.last_committed_decree, r.last_prepared_decree)
+          }
+          r.status = role.status
+          r.ballot = Math.max(r.ballot, role.ballot)
+          changed = true
+        }
+      } else if (r.status === PartitionStatus.PS_PRIMARY || r.status === PartitionStatus.PS_SECONDARY) {
+        r.status = PartitionStatus.PS_INACTIVE
+        changed = true
+      }
+    }
+    for (const pid of reply.gc) if (this.removeReplica(pid)) changed = true
+    if (changed) this.markDirty()
+  }
+
+  private serveHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    if (this._mode === 'hung') return // hung: never answer
+    if (url.pathname === '/lab/rows') {
+      // Lab extension (no Pegasus equivalent): rows readable per replica, for `lab verify`.
+      const out: Record<string, {status: string; readable: number}> = {}
+      for (const r of this.replicas.values()) {
+        out[r.pid] = {status: PartitionStatusName[r.status] ?? String(r.status), readable: this.readableRows(r.pid)}
+      }
+      res.writeHead(200, {'content-type': 'application/json'})
+      res.end(JSON.stringify(out))
+      return
+    }
+    if (url.pathname === '/version') {
+      res.writeHead(200, {'content-type': 'application/json'})
+      res.end(JSON.stringify({Version: 'lifeboat-lab', GitCommit: 'simulated'}))
+      return
+    }
+    res.writeHead(404, {'content-type': 'text/plain'})
+    res.end('not found\n')
+  }
+}
+
+/** Partition status names by value. */
+export const PartitionStatusName: Record<number, string> = Object.fromEntries(Object.entries(PartitionStatus).map(([k, v]) => [v, k]))
