@@ -18,7 +18,7 @@ const USAGE: Record<(typeof FAULTS)[number], string> = {
   'lose-partition': 'lab fault lose-partition GPID',
   ddd: 'lab fault ddd GPID... [--drops N1,N2,N3] [--decrees NODE=BALLOT:LCD:LPD]... [--dead NODE]... [--missing NODE]... [--uncollected NODE]... [--config-lcd N]',
   'meta-level': `lab fault meta-level ${LEVELS.join('|')}`,
-  'restart-meta': 'lab fault restart-meta [--zk HOST:PORT] [--root PATH] [--recover]',
+  'restart-meta': 'lab fault restart-meta [--zk HOST:PORT] [--root PATH] [--recover|--no-recover]',
 }
 
 export default class LabFault extends BaseCommand {
@@ -46,7 +46,7 @@ export default class LabFault extends BaseCommand {
     'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'}),
     root: Flags.string({description: 'zk-loss, restart-meta: the new cluster_root'}),
     zk: Flags.string({description: 'restart-meta: the ZooKeeper (host:port) to use'}),
-    recover: Flags.boolean({description: 'restart-meta: with recover_from_replica_server = true'}),
+    recover: Flags.boolean({allowNo: true, description: 'restart-meta: with recover_from_replica_server = true (--no-recover, the default: false)'}),
     drops: Flags.string({description: 'ddd: the last drops, oldest first, comma-separated'}),
     decrees: Flags.string({description: 'ddd: NODE=BALLOT:LAST_COMMITTED:LAST_PREPARED', multiple: true}),
     dead: Flags.string({description: 'ddd: a node to kill once the partitions are in DDD', multiple: true}),
@@ -68,9 +68,13 @@ export default class LabFault extends BaseCommand {
       if (rest.length !== 1) throw usage(`${name} takes exactly one NODE`)
       return rest[0]
     }
+    const none = (): void => {
+      if (rest.length > 0) throw usage(`${name} takes no further argument, got "${rest.join(' ')}"`)
+    }
     let fault: FaultSpec
     switch (name) {
       case 'zk-loss':
+        none()
         fault = {type: 'zk-loss', ...(flags.root ? {root: flags.root} : {})}
         break
       case 'kill-node':
@@ -106,7 +110,8 @@ export default class LabFault extends BaseCommand {
         break
       }
       case 'restart-meta':
-        fault = {type: 'restart-meta', ...(flags.zk ? {zk: flags.zk} : {}), ...(flags.root ? {root: flags.root} : {}), recover: flags.recover}
+        none()
+        fault = {type: 'restart-meta', ...(flags.zk ? {zk: flags.zk} : {}), ...(flags.root ? {root: flags.root} : {}), recover: flags.recover ?? false}
         break
     }
     const state = requireRunningLab(stateDirOf(flags['state-dir']))
