@@ -1,0 +1,127 @@
+/**
+ * Planning: load a spec, gather the live state through its engine, plan, and wrap the body into a
+ * Plan. Also re-planning a saved plan from the spec embedded in it, for the stale check.
+ */
+import {readFile} from 'node:fs/promises'
+import {dirname, resolve} from 'node:path'
+
+import {LifeboatError, describeError} from '../errors.js'
+import {engineFor, loadEngineRegistry, type EngineModule} from '../engines/registry.js'
+import type {EngineIo} from '../engines/types.js'
+import {buildPlan} from '../plan/build.js'
+import type {Plan, PlanSpec} from '../plan/types.js'
+import {loadSpecFile, validateSpecText} from '../spec/index.js'
+import type {Diagnostic, LoadResult, LoadedSpec} from '../spec/index.js'
+
+/** What planning needs from the outside world. */
+export interface PlanIo {
+  env: Record<string, string | undefined>
+  /** The plan's `createdAt`, ISO 8601; planners never read a clock. */
+  now: string
+  toolVersion: string
+  /** Progress for humans (gathering can take a while). */
+  progress?: (message: string) => void
+}
+
+/** A spec ready for its engine. */
+export interface SpecForEngine {
+  engine: EngineModule
+  /** The spec with the schema's defaults filled in: what engines receive. */
+  spec: unknown
+  /** The spec as embedded in plans. */
+  planSpec: PlanSpec
+  /** The spec's directory, for relative paths inside it. */
+  dir: string
+}
+
+/** A planned spec: the plan and what made it. */
+export interface PlannedSpec extends SpecForEngine {
+  plan: Plan
+}
+
+/** The diagnostics of a spec as one error that lists them, each as `file:line:col code message`. */
+export function specInvalidError(path: string, diagnostics: Diagnostic[]): LifeboatError {
+  const errors = diagnostics.filter((d) => d.severity === 'error')
+  const lines = errors.map((d) => `${d.file}:${d.line}:${d.col} ${d.code} ${d.message}${d.hint ? ` (${d.hint})` : ''}`)
+  return new LifeboatError('SPEC_INVALID', `${path} is not a valid spec: ${errors.length} ${errors.length === 1 ? 'error' : 'errors'}`, {
+    detail: lines.join('\n'),
+    hints: [`Fix the spec, then check it with \`lifeboat validate ${path}\`.`],
+  })
+}
+
+async function forEngine(result: LoadResult, label: string): Promise<{loaded: LoadedSpec}> {
+  if (!result.ok || !result.spec) throw specInvalidError(label, result.diagnostics)
+  return {loaded: result.spec}
+}
+
+function toPlanSpec(loaded: LoadedSpec): PlanSpec {
+  const spec: PlanSpec = {kind: loaded.kind, name: loaded.name, sha256: loaded.sha256, source: loaded.source, path: loaded.path, document: loaded.document}
+  if (loaded.ticket !== undefined) spec.ticket = loaded.ticket
+  return spec
+}
+
+/** Loads and validates a spec file and finds its engine. */
+export async function loadSpecForEngine(specPath: string, env: Record<string, string | undefined>): Promise<SpecForEngine> {
+  const registry = await loadEngineRegistry(env)
+  const {loaded} = await forEngine(await loadSpecFile(specPath, {extraKinds: registry.extraKinds}), specPath)
+  const engine = await engineFor(loaded.kind, env)
+  return {engine, spec: loaded.spec, planSpec: toPlanSpec(loaded), dir: loaded.dir}
+}
+
+/**
+ * The spec embedded in a saved plan, validated again with this build's schema and made ready for
+ * its engine. Relative paths in it resolve from where the spec was when the plan was made.
+ */
+export async function specOfPlan(plan: Plan, env: Record<string, string | undefined>): Promise<SpecForEngine> {
+  const registry = await loadEngineRegistry(env)
+  const label = plan.spec.path ?? `the spec embedded in the plan (${plan.spec.name})`
+  const baseDir = dirname(resolve(plan.spec.path ?? '.'))
+  const {loaded} = await forEngine(await validateSpecText(plan.spec.source, plan.spec.path ?? 'plan.spec', {extraKinds: registry.extraKinds, baseDir}), label)
+  const engine = await engineFor(loaded.kind, env)
+  // The plan's own copy stays authoritative: same sha256, path and document as when it was made.
+  return {engine, spec: loaded.spec, planSpec: plan.spec, dir: baseDir}
+}
+
+function engineIo(dir: string, io: PlanIo): EngineIo {
+  return {env: io.env, specDir: dir, progress: io.progress ?? (() => undefined)}
+}
+
+/** Gathers and plans a loaded spec. */
+export async function planLoadedSpec(ready: SpecForEngine, io: PlanIo): Promise<Plan> {
+  const {engine, spec} = ready
+  const live = await engine.gather(spec, engineIo(ready.dir, io))
+  const body = engine.plan(spec, live, {now: io.now})
+  return buildPlan({spec: ready.planSpec, cluster: engine.cluster(spec), body, createdAt: io.now, toolVersion: io.toolVersion})
+}
+
+/** `lifeboat plan SPEC`: load, validate, gather, plan. */
+export async function planSpec(specPath: string, io: PlanIo): Promise<PlannedSpec> {
+  const ready = await loadSpecForEngine(specPath, io.env)
+  return {...ready, plan: await planLoadedSpec(ready, io)}
+}
+
+/**
+ * Whether a path on the command line holds a saved plan (a JSON object with `formatVersion`) or
+ * a spec (YAML). Decided by content, not by the file name.
+ */
+export async function isPlanFile(path: string): Promise<boolean> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new LifeboatError(code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE', `could not read ${path}: ${code === 'ENOENT' ? 'no such file' : describeError(err)}`, {
+      hints: ['Give a spec (YAML) or a plan file made by `lifeboat plan SPEC --out FILE`.'],
+      cause: err,
+    })
+  }
+  if (!text.trimStart().startsWith('{')) return false
+  // A spec may be written as JSON too (YAML is a superset); a plan file is the only JSON with formatVersion.
+  // Anything else that starts like JSON is treated as a plan, so a truncated plan file is reported as one.
+  try {
+    const doc = JSON.parse(text) as Record<string, unknown>
+    return !(doc !== null && typeof doc === 'object' && doc.formatVersion === undefined && typeof doc.apiVersion === 'string')
+  } catch {
+    return true
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Questions at a terminal: the approval gate and manual-step confirmations.
+ *
+ * Only a terminal counts: a script piping `yes` into apply must use --auto-approve instead, so
+ * that an unattended approval is always visible in the command line and the audit log.
+ */
+import {createInterface} from 'node:readline'
+
+/** Asks one question and resolves with the answer (without the line end). */
+export interface Prompter {
+  ask(question: string): Promise<string>
+}
+
+/**
+ * A prompter on the process's terminal, or undefined when stdin or stdout is not one. EOF (Ctrl-D)
+ * answers with an empty string, which no gate accepts.
+ */
+export function terminalPrompter(input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stdout): Prompter | undefined {
+  if (!input.isTTY || !output.isTTY) return undefined
+  return {
+    ask(question: string): Promise<string> {
+      return new Promise((resolve) => {
+        const rl = createInterface({input, output, terminal: true})
+        let answered = false
+        rl.question(question, (answer) => {
+          answered = true
+          rl.close()
+          resolve(answer.trim())
+        })
+        rl.once('close', () => {
+          if (!answered) {
+            output.write('\n')
+            resolve('')
+          }
+        })
+      })
+    },
+  }
+}

@@ -1,0 +1,110 @@
+// Through the real binary: every refusal of the gates happens before any write, with exit 4;
+// a plan with error findings is refused; approvals recorded with `approve` count per distinct name.
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+
+import type {ZkClient} from '../../src/zk/index.js'
+import {auditRecords, readEffects, readStore, runCli, setKey, storeClient, workspace} from './helpers.js'
+
+const zk = inject('zookeeper')
+let client: ZkClient
+
+beforeAll(async () => {
+  client = await storeClient(zk)
+})
+afterAll(async () => {
+  await client.close()
+})
+
+async function expectUntouched(root: string, before: Record<string, string>): Promise<void> {
+  expect(await readStore(client, root)).toEqual(before)
+  expect(await readEffects(client, root)).toEqual({})
+}
+
+describe('gates', () => {
+  it('without a terminal and without --auto-approve, exits 4 before any write', async () => {
+    const ws = workspace(zk, 'set: {a: "1"}')
+    const fromSpec = await runCli(['apply', ws.spec], {cwd: ws.dir})
+    expect(fromSpec.code).toBe(4)
+    expect(fromSpec.stdout).toContain('kv:a will be created')
+    expect(fromSpec.stderr).toContain('Error: apply needs approval, and there is no terminal to ask at')
+    expect(fromSpec.stderr).toContain('--auto-approve')
+    await expectUntouched(ws.root, {})
+
+    expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
+    const fromPlan = await runCli(['apply', 'plan.json', '--json'], {cwd: ws.dir})
+    expect(fromPlan.code).toBe(4)
+    expect(JSON.parse(fromPlan.stdout)).toMatchObject({error: {code: 'APPROVAL_REQUIRED', exit: 4}})
+    await expectUntouched(ws.root, {})
+    const refused = auditRecords(ws.audit).filter((r) => r.event === 'gate.refused')
+    expect(refused).toHaveLength(2)
+    expect(auditRecords(ws.audit).some((r) => r.event === 'step.started')).toBe(false)
+  })
+
+  it('with a lossy step, --auto-approve alone exits 4; --allow-data-loss lets it run', async () => {
+    const ws = workspace(zk, 'set: {a: "new"}\nrisk: {a: lossy}')
+    await setKey(client, ws.root, 'a', 'precious')
+    expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
+    const r = await runCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir})
+    expect(r.code).toBe(4)
+    expect(r.stderr).toContain('may lose data, and --allow-data-loss was not given')
+    expect(r.stderr).toContain('01-set-a')
+    await expectUntouched(ws.root, {a: 'precious'})
+
+    const ok = await runCli(['apply', 'plan.json', '--auto-approve', '--allow-data-loss'], {cwd: ws.dir})
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(await readStore(client, ws.root)).toEqual({a: 'new'})
+    const passed = auditRecords(ws.audit).find((r) => r.event === 'gate.passed')
+    expect(passed?.data).toMatchObject({gate: 'plan', how: '--auto-approve --allow-data-loss'})
+  })
+
+  it('with approvers {lossy: 2}, one approval is not enough; a second distinct one is', async () => {
+    const ws = workspace(zk, 'set: {a: "new", b: "x"}\nrisk: {a: lossy}', 'approval:\n  approvers: {lossy: 2}')
+    await setKey(client, ws.root, 'a', 'precious')
+    expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
+    const alice = await runCli(['approve', 'plan.json', '--as', 'alice', '--comment', 'looked at a'], {cwd: ws.dir})
+    expect(alice.code, alice.stderr).toBe(0)
+    expect(alice.stdout).toContain('1 so far, 1 more needed')
+    // Approving twice under one name does not count twice.
+    expect((await runCli(['approve', 'plan.json', '--as', 'alice'], {cwd: ws.dir})).code).toBe(0)
+
+    const one = await runCli(['apply', 'plan.json', '--auto-approve', '--allow-data-loss'], {cwd: ws.dir})
+    expect(one.code).toBe(4)
+    expect(one.stderr).toContain('needs 2 distinct approvals for its lossy steps; 1 is recorded (alice)')
+    expect(one.stderr).toContain('lifeboat approve plan.json --as NAME')
+    await expectUntouched(ws.root, {a: 'precious'})
+
+    const bob = await runCli(['approve', 'plan.json', '--as', 'bob', '--json'], {cwd: ws.dir})
+    expect(JSON.parse(bob.stdout)).toMatchObject({required: {risk: 'lossy', needed: 2, have: 2}})
+    const plan = JSON.parse(readFileSync(join(ws.dir, 'plan.json'), 'utf8'))
+    expect(plan.approvals.map((a: {name: string}) => a.name)).toEqual(['alice', 'bob'])
+    const recorded = auditRecords(ws.audit).filter((r) => r.event === 'approval.recorded').map((r) => r.data.name)
+    expect(recorded).toEqual(['alice', 'alice', 'bob'])
+
+    const two = await runCli(['apply', 'plan.json', '--auto-approve', '--allow-data-loss'], {cwd: ws.dir})
+    expect(two.code, two.stderr).toBe(0)
+    expect(await readStore(client, ws.root)).toEqual({a: 'new', b: 'x'})
+  })
+
+  it('an applied spec cannot carry approvals: it says how to collect them', async () => {
+    const ws = workspace(zk, 'set: {a: "1"}\nrisk: {a: disruptive}', 'approval:\n  approvers: {disruptive: 1}')
+    const r = await runCli(['apply', ws.spec, '--auto-approve'], {cwd: ws.dir})
+    expect(r.code).toBe(4)
+    expect(r.stderr).toContain('lifeboat plan SPEC --out plan.json')
+    await expectUntouched(ws.root, {})
+  })
+
+  it('refuses a plan with error findings', async () => {
+    const ws = workspace(zk, 'set: {a: "1"}\nfindings: [{code: TESTKV_BROKEN, severity: error, message: the store is on fire}]')
+    const planned = await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})
+    expect(planned.code).toBe(1)
+    expect(planned.stderr).toContain('apply refuses it')
+    const r = await runCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir})
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('the plan has 1 error and cannot be applied')
+    expect(r.stderr).toContain('TESTKV_BROKEN: the store is on fire')
+    await expectUntouched(ws.root, {})
+  })
+})
