@@ -5,6 +5,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand, withExitCodes} from '../cli/base-command.js'
+import {loadEngineRegistry} from '../engines/registry.js'
 import {ExitCode} from '../errors.js'
 import {loadSpecFile, type Diagnostic} from '../spec/index.js'
 
@@ -42,8 +43,10 @@ export default class Validate extends BaseCommand {
     const color = this.useColor(flags)
     const all: Diagnostic[] = []
     let valid = true
+    // Plugin engines (LIFEBOAT_ENGINE_MODULES) bring the schemas of their own spec kinds.
+    const registry = await loadEngineRegistry()
     for (const file of files) {
-      const result = await loadSpecFile(file)
+      const result = await loadSpecFile(file, {extraKinds: registry.extraKinds})
       all.push(...result.diagnostics)
       if (!result.ok) valid = false
       if (this.jsonEnabled()) continue
