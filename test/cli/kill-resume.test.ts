@@ -67,8 +67,9 @@ describe('kill -9 at every step boundary, then apply --resume', () => {
       } else {
         if (status.locked) {
           expect(status.lock.plan).toMatch(/^[0-9a-f]{64}$/)
-          const unlocked = await runCli(['lock', 'force-unlock', ws.spec, status.lock.id, '--force'], {cwd: ws.dir})
-          expect(unlocked.code, unlocked.stderr).toBe(0)
+          const unlocked = await runCli(['lock', 'force-unlock', ws.spec, status.lock.id, '--force', '--json'], {cwd: ws.dir})
+          // The dead session may expire between status and force-unlock: the lock then frees itself.
+          if (unlocked.code !== 0) expect(JSON.parse(unlocked.stdout).error.code, unlocked.stdout).toBe('LOCK_NOT_HELD')
         }
         args = ['apply', 'plan.json', '--resume']
       }
