@@ -19,6 +19,7 @@ import {pathToFileURL} from 'node:url'
 import {LifeboatError, describeError} from '../errors.js'
 import {dddRecoveryEngine} from './pegasus/ddd/engine.js'
 import {metaRecoveryEngine} from './pegasus/meta-recovery/engine.js'
+import {zkMigrationEngine} from './pegasus/zk-migration/engine.js'
 import type {Engine} from './types.js'
 
 /** Any engine, whatever its spec, live-state and context types. */
@@ -37,7 +38,7 @@ export const ENGINE_MODULES_ENV = 'LIFEBOAT_ENGINE_MODULES'
  * The engines shipped with lifeboat, one entry per store kind. The store engines register here
  * as they land, e.g. `pegasusMetaRecoveryEngine,` after importing it.
  */
-const BUILT_IN: readonly AnyEngine[] = [metaRecoveryEngine as AnyEngine, dddRecoveryEngine as AnyEngine]
+const BUILT_IN: readonly AnyEngine[] = [metaRecoveryEngine as AnyEngine, dddRecoveryEngine as AnyEngine, zkMigrationEngine as AnyEngine]
 
 /** Every engine known in this process, by kind, with where it came from. */
 export interface EngineRegistry {
