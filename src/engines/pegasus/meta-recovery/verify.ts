@@ -7,11 +7,18 @@
  * - partitions the meta already reconfigured: once it serves, the meta adds secondaries at once
  *   (the recovered drops have time 0, so every partition is an emergency), which bumps the ballot
  *   and rewrites the node. Such a node must keep its pid, max_replica_count and flags and carry a
- *   higher ballot; it is counted in an info finding.
+ *   higher ballot; it is counted in an info finding;
+ * - partitions of tables the recovery writes as dropped (drop holders, tables reported as not
+ *   available): when the meta starts again with recover_from_replica_server = false (the manual
+ *   step), `sync_apps_from_remote_storage` finds an AS_DROPPED app whose partition lacks the
+ *   dropped flag and runs `drop_partition` on it (server_state.cpp): ballot + 1,
+ *   `partition_flags |= dropped`, members moved to last_drops. Such a node must keep its pid and
+ *   max_replica_count, carry the planned ballot + 1, the dropped flag, and no primary or
+ *   secondary; it is counted in an info finding.
  */
 import type {Change, Finding} from '../../../plan/types.js'
 import {compareNatural} from '../../../plan/order.js'
-import {parseNodeData} from '../zk-layout.js'
+import {INVALID_ADDRESS, INVALID_HOST_PORT, parseNodeData} from '../zk-layout.js'
 import type {VolatileFields} from './types.js'
 
 /** Finding codes of verification. */
@@ -20,9 +27,13 @@ export const VERIFY_CODES = {
   differs: 'PEGASUS_VERIFY_NODE_DIFFERS',
   unexpected: 'PEGASUS_VERIFY_UNEXPECTED_NODE',
   reconfigured: 'PEGASUS_VERIFY_RECONFIGURED',
+  droppedOnRestart: 'PEGASUS_VERIFY_DROPPED_ON_RESTART',
   notListed: 'PEGASUS_VERIFY_TABLE_NOT_LISTED',
   hintMismatch: 'PEGASUS_VERIFY_HINT_MISMATCH',
 } as const
+
+/** `pc_flags::dropped`. */
+const PC_FLAG_DROPPED = 1
 
 /** At most this many findings per code; the rest are counted in one more. */
 const MAX_PER_CODE = 20
@@ -70,7 +81,11 @@ export function compareRecoveredTree(changes: Change[], tree: ReadonlyMap<string
   }
   const ignore = new Map(volatile.map((v) => [v.address, new Set(v.fields)]))
   const planned = new Set<string>()
+  // App nodes the recovery writes as dropped: their partitions are dropped at the meta's next start.
+  const droppedApps = new Set(changes.filter((c) => c.address.startsWith('zk:') && typeof c.after === 'object' && c.after !== null &&
+    (c.after as Record<string, unknown>).status === 'app_status::AS_DROPPED').map((c) => c.address.slice(3)))
   let reconfigured = 0
+  let droppedOnRestart = 0
   for (const c of changes) {
     if (!c.address.startsWith('zk:') || c.action === 'delete') continue
     const path = c.address.slice(3)
@@ -90,6 +105,15 @@ export function compareRecoveredTree(changes: Change[], tree: ReadonlyMap<string
       const stable = ['pid', 'max_replica_count', 'partition_flags'].every((k) => sameJson(a[k], e[k]))
       if (stable && typeof a.ballot === 'number' && typeof e.ballot === 'number' && a.ballot > e.ballot) {
         reconfigured++
+        continue
+      }
+      const flags = typeof a.partition_flags === 'number' ? a.partition_flags : 0
+      const wasFlags = typeof e.partition_flags === 'number' ? e.partition_flags : 0
+      const empty = (v: unknown) => v === undefined || v === '' || v === INVALID_ADDRESS || v === INVALID_HOST_PORT || (Array.isArray(v) && v.length === 0)
+      if (droppedApps.has(path.slice(0, path.lastIndexOf('/'))) && (wasFlags & PC_FLAG_DROPPED) === 0 && flags === (wasFlags | PC_FLAG_DROPPED) &&
+        ['pid', 'max_replica_count'].every((k) => sameJson(a[k], e[k])) && typeof a.ballot === 'number' && a.ballot === (e.ballot as number) + 1 &&
+        ['primary', 'hp_primary', 'secondaries', 'hp_secondaries'].every((k) => empty(a[k]))) {
+        droppedOnRestart++
         continue
       }
     }
@@ -115,6 +139,10 @@ export function compareRecoveredTree(changes: Change[], tree: ReadonlyMap<string
   if (reconfigured > 0) {
     out.push({code: VERIFY_CODES.reconfigured, severity: 'info', subject: appsRoot,
       message: `${reconfigured} partition node(s) were already reconfigured by the meta server (higher ballot, same pid, replica count and flags): compared on those fields only`})
+  }
+  if (droppedOnRestart > 0) {
+    out.push({code: VERIFY_CODES.droppedOnRestart, severity: 'info', subject: appsRoot,
+      message: `${droppedOnRestart} partition node(s) of dropped tables were marked dropped by the restarted meta server (drop_partition: ballot + 1, dropped flag), as Pegasus does when it loads a dropped table`})
   }
   return out
 }
