@@ -369,13 +369,21 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
       const best = maxLastPrepared(facts, p)
       if (best !== undefined) {
         const s = stakes(facts, p, best)
-        const lossy = s.knownLoss || s.unknown
+        // Always lossy (issue 6): Pegasus's rule declined this partition "for security reason", so
+        // nothing proves the guide's pick holds every acknowledged write. Say the most precise
+        // reason known: decrees on other replicas, or the later drops whose replicas are gone.
+        const drops = p.config.last_drops
+        const later = drops.slice(drops.lastIndexOf(best.node) + 1).filter((n, i, a) => a.indexOf(n) === i && n !== best.node)
+          .filter((n) => facts.known(p, n).hasReplica === false)
+        const gone = later.length > 0
+          ? `${later.map((n) => `node(${n})`).join(' and ')} dropped after node(${best.node}) and hold${later.length === 1 ? 's' : ''} no replica now: decrees acknowledged after node(${best.node}) left are held by no known replica`
+          : `Pegasus's diagnose_recommend picks none, so nothing proves node(${best.node}) (last_committed(${best.lcd}), last_prepared(${best.lpd})) holds every acknowledged write`
         decisions.push({
           gpid,
           node: best.node,
-          risk: lossy ? 'lossy' : 'disruptive',
+          risk: 'lossy',
           reason: `undecided: max_last_prepared: the alive node with the largest last_prepared(${best.lpd}) (the replica-recovery guide's advice); Pegasus's diagnose_recommend picks none: ${rec.why}`,
-          atStake: lossy ? s.text : undefined,
+          atStake: s.knownLoss || s.unknown ? s.text : gone,
           candidates: candidatesOf(facts, p, undefined, rec),
         })
         continue
