@@ -11,6 +11,7 @@ import {join} from 'node:path'
 
 import {LifeboatError, describeError} from '../errors.js'
 import {PegasusLab} from './pegasus/cluster.js'
+import {clearTarget, migrationTargetRoot, startTargetZooKeeper, wantsMigration, writeMigrationSpecs, type LabMigration} from './pegasus/migration.js'
 import {writePegasusSpecs} from './pegasus/specs.js'
 import {loadScenario, type FaultSpec} from './scenario.js'
 import {removeLabState, writeLabState, type LabState} from './state.js'
@@ -49,18 +50,33 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
   let zk: RunningZooKeeper | undefined
   if (!opts.zk) zk = await startZooKeeper({dir: join(opts.stateDir, 'zookeeper'), heap: loaded.scenario.replica_servers > 20 ? '1g' : '512m'})
   const zkHosts = opts.zk ?? (zk as RunningZooKeeper).connectString
+  // A scenario with a migration target: a second ZooKeeper (zookeepers: 2) or another root, emptied.
+  let zk2: RunningZooKeeper | undefined
+  let migration: LabMigration | undefined
   let lab: PegasusLab
   try {
+    if (wantsMigration(loaded.scenario)) {
+      if ((loaded.scenario.zookeepers ?? 1) === 2) zk2 = await startTargetZooKeeper(opts.stateDir)
+      const target = {hosts: zk2?.connectString ?? zkHosts, root: migrationTargetRoot(loaded.scenario)}
+      await clearTarget(target)
+      migration = {source: {hosts: zkHosts, root: ''}, target, ...(zk2 ? {zookeeper: {hosts: zk2.connectString, pid: zk2.pid, started_by_lab: true as const}} : {})}
+    }
     lab = await PegasusLab.up({scenario: loaded.scenario, stateDir: opts.stateDir, zkHosts, log})
+    if (migration) migration.source.root = lab.layout.cluster_root
   } catch (err) {
+    await zk2?.stop()
     await zk?.stop()
     throw err
   }
+  const writeSpecs = (): Record<string, string> => ({
+    ...writePegasusSpecs(opts.stateDir, lab.layout),
+    ...(migration ? writeMigrationSpecs(opts.stateDir, lab.layout, migration) : {}),
+  })
   const token = randomBytes(24).toString('hex')
   let resolveStopped!: () => void
   const stopped = new Promise<void>((r) => (resolveStopped = r))
   let stopping: Promise<void> | undefined
-  const state: LabState = {
+  const state: LabState & {migration?: LabMigration} = {
     engine: 'pegasus',
     scenario: {name: loaded.builtin ?? loaded.scenario.name, path: loaded.path},
     state_dir: opts.stateDir,
@@ -68,7 +84,8 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
     daemon: {pid: process.pid, control: '', token, detached: opts.detached},
     zookeeper: {hosts: zkHosts, pid: zk?.pid, started_by_lab: zk !== undefined},
     cluster: lab.layout,
-    specs: writePegasusSpecs(opts.stateDir, lab.layout),
+    specs: writeSpecs(),
+    ...(migration ? {migration} : {}),
   }
 
   const stop = (): Promise<void> => {
@@ -77,6 +94,7 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
       await new Promise<void>((r) => control.close(() => r()))
       await lab.down()
       await zk?.stop()
+      await zk2?.stop()
       removeLabState(opts.stateDir)
       resolveStopped()
     })()
@@ -95,13 +113,13 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
     req.on('end', () => {
       void (async () => {
         try {
-          if (req.method === 'GET' && req.url === '/status') return reply(200, {...lab.status(), specs: state.specs, scenario: state.scenario})
+          if (req.method === 'GET' && req.url === '/status') return reply(200, {...lab.status(), specs: state.specs, scenario: state.scenario, ...(migration ? {migration} : {})})
           if (req.method === 'POST' && req.url === '/fault') {
             const fault = JSON.parse(body) as FaultSpec
             log(`fault ${JSON.stringify(fault)}`)
             const message = await lab.fault(fault)
             state.cluster = lab.layout
-            state.specs = writePegasusSpecs(opts.stateDir, lab.layout)
+            state.specs = writeSpecs()
             writeLabState(opts.stateDir, state)
             return reply(200, {message, specs: state.specs, zookeeper: {hosts: lab.layout.zk_hosts, root: lab.layout.cluster_root}})
           }
@@ -126,7 +144,7 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
   const addr = control.address()
   state.daemon.control = `127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
   writeLabState(opts.stateDir, state)
-  log(`lab up: ${lab.layout.meta_servers.length} meta, ${lab.layout.replica_servers.length} replica servers, ZooKeeper ${zkHosts}`)
+  log(`lab up: ${lab.layout.meta_servers.length} meta, ${lab.layout.replica_servers.length} replica servers, ZooKeeper ${zkHosts}${zk2 ? `, second ZooKeeper ${zk2.connectString}` : ''}`)
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop())
   return {state, lab, stopped, stop}
 }

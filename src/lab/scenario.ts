@@ -63,6 +63,10 @@ export interface PegasusScenario {
     recovery_rpc_timeout_ms?: number
   }
   replica: {beacon_interval_ms?: number; config_sync_interval_ms?: number}
+  /** ZooKeepers the lab runs: 2 adds one for a ZooKeeper migration's target (see ./pegasus/migration.ts). */
+  zookeepers?: 1 | 2
+  /** Where the PegasusZkMigration specs the lab writes move the metadata (implied by `zookeepers: 2`). */
+  migration_target?: {root?: string}
 }
 
 /** A loaded scenario and where it came from. */
@@ -168,6 +172,8 @@ export function loadScenario(nameOrPath: string, cwd = process.cwd()): LoadedSce
     faults: raw.faults ?? [],
     meta: raw.meta ?? {},
     replica: raw.replica ?? {},
+    zookeepers: raw.zookeepers ?? 1,
+    ...(raw.migration_target ? {migration_target: raw.migration_target} : {}),
   }
   checkSemantics(scenario, path)
   return {scenario, path, builtin}
@@ -189,6 +195,12 @@ function checkSemantics(s: PegasusScenario, path: string): void {
       liveNames.set(t.name, i)
     }
   })
+  const target = s.migration_target?.root
+  if (target !== undefined && (s.zookeepers ?? 1) === 1) {
+    const source = s.meta.cluster_root ?? `/pegasus/${s.name}`
+    const within = (a: string, b: string): boolean => a === b || a.startsWith(`${b.replace(/\/$/, '')}/`)
+    if (within(target, source) || within(source, target)) problems.push(`/migration_target/root: ${target} overlaps the cluster root ${source} on the same ZooKeeper (add zookeepers: 2, or choose a root outside it)`)
+  }
   if (problems.length > 0) {
     throw new LifeboatError('LAB_SCENARIO_INVALID', `scenario ${path} is not a cluster Pegasus could have`, {
       detail: problems.join('\n'),

@@ -2,11 +2,12 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {controlRequest} from '../../lab/control.js'
+import type {LabMigration} from '../../lab/pegasus/migration.js'
 import {processAlive, readLabState, removeLabState, stateDirOf} from '../../lab/state.js'
 
 export default class LabDown extends BaseCommand {
   static override summary = 'Stop the lab and everything it started.'
-  static override description = withExitCodes('Stops the simulated servers and the ZooKeeper the lab started (each by its process id), and removes the lab state. Replica data stays in the state directory.')
+  static override description = withExitCodes('Stops the simulated servers and the ZooKeeper(s) the lab started (each by its process id), and removes the lab state. Replica data stays in the state directory.')
   static override flags = {'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'})}
 
   async run(): Promise<unknown> {
@@ -30,11 +31,14 @@ export default class LabDown extends BaseCommand {
       }
       pids.push(state.daemon.pid)
     }
-    // The ZooKeeper the lab started dies with its host; if the host was killed, stop it here.
-    if (state.zookeeper.started_by_lab && processAlive(state.zookeeper.pid)) {
-      process.kill(state.zookeeper.pid as number, 'SIGTERM')
-      if (!(await exited(state.zookeeper.pid as number, 10_000))) process.kill(state.zookeeper.pid as number, 'SIGKILL')
-      pids.push(state.zookeeper.pid as number)
+    // The ZooKeepers the lab started die with their host; if the host was killed, stop them here.
+    const second = (state as {migration?: LabMigration}).migration?.zookeeper
+    for (const z of [state.zookeeper, ...(second ? [second] : [])]) {
+      if (z.started_by_lab && processAlive(z.pid)) {
+        process.kill(z.pid as number, 'SIGTERM')
+        if (!(await exited(z.pid as number, 10_000))) process.kill(z.pid as number, 'SIGKILL')
+        pids.push(z.pid as number)
+      }
     }
     removeLabState(dir)
     if (!this.jsonEnabled()) this.log(`Lab "${state.scenario.name}" stopped (${dir}).`)

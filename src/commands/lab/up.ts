@@ -8,6 +8,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {LifeboatError} from '../../errors.js'
 import {hostLab} from '../../lab/daemon.js'
+import type {LabMigration} from '../../lab/pegasus/migration.js'
 import {builtinScenarios, loadScenario} from '../../lab/scenario.js'
 import {processAlive, readLabState, stateDirOf, type LabState} from '../../lab/state.js'
 
@@ -77,8 +78,10 @@ export default class LabUp extends BaseCommand {
   }
 
   private report(state: LabState): unknown {
+    const migration = (state as {migration?: LabMigration}).migration
     const json = {
       zookeeper: {hosts: state.zookeeper.hosts, root: state.cluster.cluster_root},
+      ...(migration ? {migration_target: migration.target} : {}),
       meta_servers: state.cluster.meta_servers.map((m) => m.address),
       replica_servers: state.cluster.replica_servers.map((r) => r.address),
       specs: state.specs,
@@ -86,6 +89,7 @@ export default class LabUp extends BaseCommand {
     if (this.jsonEnabled()) return json
     this.log(`Lab "${state.scenario.name}" is up (state in ${state.state_dir}, process ${state.daemon.pid}).`)
     this.log(`  zookeeper:       ${state.zookeeper.hosts}  root ${state.cluster.cluster_root}${state.zookeeper.started_by_lab ? '  (started by the lab)' : ''}`)
+    if (migration) this.log(`  migration target: ${migration.target.hosts}  root ${migration.target.root}${migration.zookeeper ? '  (a second ZooKeeper, started by the lab)' : ''}`)
     this.log(`  meta servers:    ${json.meta_servers.join(', ')}`)
     this.log(`  replica servers: ${state.cluster.replica_servers.map((r) => `${r.name}=${r.address}`).join(', ')}`)
     this.log(`  tables:          ${state.cluster.tables.map((t) => `${t.name}(${t.app_id}${t.dropped ? ', dropped' : ''}): ${t.partitions}x${t.replicas}, ${t.rows} rows`).join('; ')}`)

@@ -1,0 +1,111 @@
+/**
+ * The lab's side of a ZooKeeper migration (issue 7): a scenario that declares `zookeepers: 2` (or a
+ * `migration_target`) gets a second, empty ZooKeeper (or root) as the place its metadata can move
+ * to, and two ready PegasusZkMigration specs, one per method, with the real endpoints. The lab's
+ * meta plays the operator's part with `lab fault restart-meta --zk ... --root ... [--recover]`.
+ */
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {stringify} from 'yaml'
+
+import {connectZk, removeTree} from '../../zk/index.js'
+import type {PegasusScenario} from '../scenario.js'
+import {startZooKeeper, type RunningZooKeeper} from '../zookeeper/server.js'
+import type {PegasusLabLayout} from './cluster.js'
+
+/** A ZooKeeper ensemble and a root in it. */
+export interface ZkPlace {
+  hosts: string
+  root: string
+}
+
+/** What `lab.json` keeps about the migration (under `migration`). */
+export interface LabMigration {
+  /** Where the cluster's metadata was when the lab came up. */
+  source: ZkPlace
+  /** Where the specs move it. */
+  target: ZkPlace
+  /** The second ZooKeeper, when the scenario asked for one (always started by the lab). */
+  zookeeper?: {hosts: string; pid: number; started_by_lab: true}
+}
+
+/** Spec names (files `<state-dir>/specs/<name>.yaml`). */
+export const MIGRATION_SPECS = {copy: 'pegasus-zk-migration-copy', recovery: 'pegasus-zk-migration-recovery'} as const
+
+/** Whether the scenario asks for a migration target. */
+export function wantsMigration(s: PegasusScenario): boolean {
+  return (s.zookeepers ?? 1) === 2 || s.migration_target !== undefined
+}
+
+/** The target root: as declared, else `/pegasus/<name>` on a second ZooKeeper or `/pegasus/<name>_target` on the same one. */
+export function migrationTargetRoot(s: PegasusScenario): string {
+  return s.migration_target?.root ?? ((s.zookeepers ?? 1) === 2 ? `/pegasus/${s.name}` : `/pegasus/${s.name}_target`)
+}
+
+/**
+ * Starts the second ZooKeeper in `<stateDir>/zookeeper-target`, emptied first: a lab brought up
+ * again in the same state directory must not find the tree an earlier migration copied there.
+ */
+export async function startTargetZooKeeper(stateDir: string, heap = '256m'): Promise<RunningZooKeeper> {
+  const dir = join(stateDir, 'zookeeper-target')
+  rmSync(dir, {recursive: true, force: true})
+  return startZooKeeper({dir, heap})
+}
+
+/** Removes whatever an earlier lab left at the target (a shared ZooKeeper keeps it). */
+export async function clearTarget(target: ZkPlace): Promise<void> {
+  const zk = await connectZk({hosts: target.hosts})
+  try {
+    await removeTree(zk, target.root)
+  } finally {
+    await zk.close()
+  }
+}
+
+/**
+ * Where the specs move the metadata now: to the target, or back to the source once the meta runs
+ * at the target (so that a rewritten spec never points at the place the cluster already is).
+ */
+export function currentTarget(layout: PegasusLabLayout, m: LabMigration): ZkPlace {
+  const atTarget = layout.zk_hosts === m.target.hosts && layout.cluster_root === m.target.root
+  return atTarget ? m.source : m.target
+}
+
+/** Writes the two PegasusZkMigration specs for the lab's current endpoints; returns {spec name: path}. */
+export function writeMigrationSpecs(stateDir: string, layout: PegasusLabLayout, m: LabMigration): Record<string, string> {
+  const dir = join(stateDir, 'specs')
+  mkdirSync(dir, {recursive: true})
+  const target = currentTarget(layout, m)
+  const cluster = {
+    name: layout.cluster_name,
+    meta_servers: layout.meta_servers.map((x) => x.address),
+    zookeeper: {hosts: layout.zk_hosts, root: layout.cluster_root},
+  }
+  const out: Record<string, string> = {}
+  for (const method of ['copy', 'recovery'] as const) {
+    const spec = {
+      apiVersion: 'lifeboat/v1',
+      kind: 'PegasusZkMigration',
+      metadata: {name: `${layout.cluster_name}-zk-migration-${method}`, ticket: 'LAB'},
+      cluster,
+      migration: {
+        method,
+        target,
+        ...(method === 'copy' ? {ignore_ephemeral: true} : {}),
+        remove_source_after: false,
+        ...(method === 'recovery' ? {wait_seconds: 100} : {}),
+      },
+    }
+    const path = join(dir, `${MIGRATION_SPECS[method]}.yaml`)
+    writeFileSync(
+      path,
+      `# Written by lifeboat lab for the lab's current endpoints: move the metadata from ${cluster.zookeeper.hosts} ${cluster.zookeeper.root}\n` +
+        `# to ${target.hosts} ${target.root} (${method} method). The lab plays the operator's part at the manual steps:\n` +
+        `#   lifeboat lab fault restart-meta --zk ${target.hosts} --root ${target.root}${method === 'recovery' ? ' --recover   (then --no-recover)' : ''}\n` +
+        stringify(spec),
+    )
+    out[MIGRATION_SPECS[method]] = path
+  }
+  return out
+}
