@@ -6,8 +6,8 @@
  * the invariants every consumer (apply, renderers, the plan file) relies on.
  */
 import {InternalError} from '../errors.js'
-import {canonicalJson, sha256Hex, sortKeysDeep} from './canonical.js'
-import {compareFindings, compareNatural} from './order.js'
+import {canonicalSha256, sortKeysDeep} from './canonical.js'
+import {compareFindings, compareNatural, sortByNatural} from './order.js'
 import {
   PLAN_FORMAT_VERSION,
   type Candidate,
@@ -38,8 +38,8 @@ export interface BuildPlanInput {
  */
 export function buildPlan(input: BuildPlanInput): Plan {
   const {body} = input
-  const changes = body.changes.map(normaliseChange).sort((a, b) => compareNatural(a.address, b.address))
-  const primaries = body.primaries.map(normalisePrimary).sort((a, b) => compareNatural(a.partition, b.partition))
+  const changes = sortByNatural(body.changes.map(normaliseChange), (c) => c.address)
+  const primaries = sortByNatural(body.primaries.map(normalisePrimary), (p) => p.partition)
   const steps = body.steps.map(normaliseStep)
   const findings = body.findings.map(normaliseFinding).sort(compareFindings)
   assertUnique(changes.map((c) => c.address), 'change address')
@@ -67,7 +67,7 @@ export function buildPlan(input: BuildPlanInput): Plan {
 /** The digest a plan must carry: sha256 of the canonical plan without `digest` and `approvals`. */
 export function planDigest(plan: Plan): string {
   const {digest: _digest, approvals: _approvals, ...rest} = plan
-  return sha256Hex(canonicalJson(rest))
+  return canonicalSha256(rest)
 }
 
 /** True when applying would do anything beyond reading: a real change, a primary change, or a non-read step. */

@@ -4,7 +4,7 @@
  * Plan digests and audit-record hashes must not depend on key order or whitespace, so they are
  * computed over `canonicalJson`, never over a file's bytes. Pure: no I/O, no clock.
  */
-import {createHash} from 'node:crypto'
+import {createHash, type Hash} from 'node:crypto'
 
 import {InternalError} from '../errors.js'
 
@@ -16,19 +16,43 @@ import {InternalError} from '../errors.js'
  * a digest over a value that would change on reading it back would be a lie.
  */
 export function canonicalJson(value: unknown): string {
-  return encode(value, new Set())
+  const out: string[] = []
+  encode(value, new Set(), out, null)
+  return out.join('')
 }
 
-function encode(value: unknown, seen: Set<object>): string {
-  if (value === null) return 'null'
+/**
+ * Lower-case hex SHA-256 of `canonicalJson(value)`, streamed into the hash in chunks: a 64,000-
+ * partition plan is never held as one string.
+ */
+export function canonicalSha256(value: unknown): string {
+  const hash = createHash('sha256')
+  const out: string[] = []
+  encode(value, new Set(), out, hash)
+  hash.update(out.join(''))
+  return hash.digest('hex')
+}
+
+/** Parts collected before they are joined and fed to the hash, when streaming. */
+const FLUSH_PARTS = 16_384
+
+/** Appends the canonical form of `value` to `out` (flushing into `hash` when one is given). */
+function encode(value: unknown, seen: Set<object>, out: string[], hash: Hash | null): void {
+  if (value === null) {
+    out.push('null')
+    return
+  }
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value)
+      out.push(JSON.stringify(value))
+      return
     case 'boolean':
-      return value ? 'true' : 'false'
+      out.push(value ? 'true' : 'false')
+      return
     case 'number':
       if (!Number.isFinite(value)) throw new InternalError(`canonicalJson: ${String(value)} cannot be represented in JSON`)
-      return JSON.stringify(value)
+      out.push(JSON.stringify(value))
+      return
     case 'object':
       break
     default:
@@ -37,15 +61,35 @@ function encode(value: unknown, seen: Set<object>): string {
   const obj = value as object
   if (seen.has(obj)) throw new InternalError('canonicalJson: the value contains a cycle')
   seen.add(obj)
-  try {
-    if (Array.isArray(obj)) {
-      return `[${obj.map((item) => (item === undefined || typeof item === 'function' ? 'null' : encode(item, seen))).join(',')}]`
+  if (Array.isArray(obj)) {
+    out.push('[')
+    for (let i = 0; i < obj.length; i++) {
+      if (i > 0) out.push(',')
+      const item: unknown = obj[i]
+      if (item === undefined || typeof item === 'function') out.push('null')
+      else encode(item, seen, out, hash)
     }
+    out.push(']')
+  } else {
     const record = obj as Record<string, unknown>
-    const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort(compareCodeUnits)
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${encode(record[k], seen)}`).join(',')}}`
-  } finally {
-    seen.delete(obj)
+    // Array.prototype.sort without a comparator orders strings by UTF-16 code units, as compareCodeUnits does.
+    const keys = Object.keys(record).sort()
+    out.push('{')
+    let first = true
+    for (const k of keys) {
+      const v = record[k]
+      if (v === undefined) continue
+      if (!first) out.push(',')
+      first = false
+      out.push(JSON.stringify(k), ':')
+      encode(v, seen, out, hash)
+    }
+    out.push('}')
+  }
+  seen.delete(obj)
+  if (hash !== null && out.length >= FLUSH_PARTS) {
+    hash.update(out.join(''))
+    out.length = 0
   }
 }
 
@@ -68,7 +112,7 @@ export function sortKeysDeep<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
     const record = value as Record<string, unknown>
     const out: Record<string, unknown> = {}
-    for (const k of Object.keys(record).sort(compareCodeUnits)) {
+    for (const k of Object.keys(record).sort()) {
       if (record[k] !== undefined) out[k] = sortKeysDeep(record[k])
     }
     return out as T

@@ -115,7 +115,7 @@ export function changeShape(c: Change): string {
 }
 
 export function primaryShape(p: PrimaryChange): string {
-  return [p.risk, p.table ?? '', p.before === null, p.after === null, digitTemplate(p.reason), p.candidates.length, digitTemplate(p.atStake ?? '')].join('\u0000')
+  return [p.risk, p.before === null, p.after === null, digitTemplate(p.reason), p.candidates.length, digitTemplate(p.atStake ?? '')].join('\u0000')
 }
 
 export function stepShape(s: Step): string {
@@ -130,21 +130,29 @@ export function findingShape(f: Finding): string {
 export type Collapsed<T> = {item: T; index: number} | {more: number; like: T}
 
 /**
- * Consecutive runs of items with the same shape, longer than COLLAPSE_MIN_RUN, keep their first
- * COLLAPSE_KEEP items and a count of the rest. Linear in the number of items.
+ * Collapses what repeats: for every shape that occurs at least COLLAPSE_MIN_RUN times in the list
+ * (in one run or scattered), the first COLLAPSE_KEEP items are shown and a count of the others
+ * follows the last one shown. Shapes that occur less often are shown in full. The order of what is
+ * shown is the order of the list. Linear in the number of items.
  */
 export function collapseRuns<T>(items: readonly T[], shape: (t: T) => string): Collapsed<T>[] {
+  const shapes = items.map(shape)
+  const total = new Map<string, number>()
+  for (const s of shapes) total.set(s, (total.get(s) ?? 0) + 1)
+  const shown = new Map<string, number>()
   const out: Collapsed<T>[] = []
-  let i = 0
-  while (i < items.length) {
-    const s = shape(items[i]!)
-    let j = i + 1
-    while (j < items.length && shape(items[j]!) === s) j++
-    const run = j - i
-    const shown = run >= COLLAPSE_MIN_RUN ? COLLAPSE_KEEP : run
-    for (let k = i; k < i + shown; k++) out.push({item: items[k]!, index: k})
-    if (shown < run) out.push({more: run - shown, like: items[i]!})
-    i = j
+  for (let i = 0; i < items.length; i++) {
+    const s = shapes[i]!
+    const count = total.get(s)!
+    if (count < COLLAPSE_MIN_RUN) {
+      out.push({item: items[i]!, index: i})
+      continue
+    }
+    const seen = shown.get(s) ?? 0
+    if (seen >= COLLAPSE_KEEP) continue
+    out.push({item: items[i]!, index: i})
+    shown.set(s, seen + 1)
+    if (seen + 1 === COLLAPSE_KEEP) out.push({more: count - COLLAPSE_KEEP, like: items[i]!})
   }
   return out
 }

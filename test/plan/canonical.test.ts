@@ -1,0 +1,49 @@
+import {describe, expect, it} from 'vitest'
+
+import {canonicalJson, canonicalSha256, sha256Hex, sortKeysDeep} from '../../src/plan/canonical.js'
+
+describe('canonicalJson', () => {
+  it('sorts keys by code unit, drops undefined properties, keeps JSON escapes', () => {
+    expect(canonicalJson({b: 1, a: [1, undefined, 'x"y'], '10': true, '9': null, u: undefined})).toBe('{"10":true,"9":null,"a":[1,null,"x\\"y"],"b":1}')
+  })
+
+  it('is the same before and after a JSON round trip, whatever the key order', () => {
+    const doc = {z: {y: [3, {b: 2, a: 1}], x: 'é'}, a: 0.5}
+    const shuffled = JSON.parse(JSON.stringify({a: 0.5, z: {x: 'é', y: [3, {a: 1, b: 2}]}}))
+    expect(canonicalJson(doc)).toBe(canonicalJson(shuffled))
+    expect(JSON.parse(canonicalJson(doc))).toEqual(doc)
+  })
+
+  it('refuses what JSON cannot carry', () => {
+    expect(() => canonicalJson({n: Number.NaN})).toThrow(/cannot be represented/)
+    expect(() => canonicalJson({n: 1n})).toThrow(/bigint/)
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    expect(() => canonicalJson(cyclic)).toThrow(/cycle/)
+  })
+
+  it('accepts a value shared by two branches (not a cycle)', () => {
+    const shared = {k: 1}
+    expect(canonicalJson({a: shared, b: shared})).toBe('{"a":{"k":1},"b":{"k":1}}')
+  })
+})
+
+describe('canonicalSha256', () => {
+  it('equals the sha256 of canonicalJson, also for values large enough to be hashed in chunks', () => {
+    const small = {b: [1, 2], a: 'x'}
+    expect(canonicalSha256(small)).toBe(sha256Hex(canonicalJson(small)))
+    const large = Array.from({length: 20_000}, (_, i) => ({pid: `1.${i}`, ballot: i % 7, nodes: [`10.0.0.${i % 250}:34801`], ok: i % 2 === 0}))
+    expect(canonicalSha256(large)).toBe(sha256Hex(canonicalJson(large)))
+  })
+
+  it('changes with any value', () => {
+    expect(canonicalSha256({a: 1})).not.toBe(canonicalSha256({a: 2}))
+  })
+})
+
+describe('sortKeysDeep', () => {
+  it('orders keys by code unit at every depth', () => {
+    expect(JSON.stringify(Object.keys(sortKeysDeep({b: 1, a: 2, B: 3})))).toBe('["B","a","b"]')
+    expect(Object.keys(sortKeysDeep({x: {d: 1, c: 2}}).x)).toEqual(['c', 'd'])
+  })
+})
