@@ -30,9 +30,11 @@ import {currentOperator} from './identity.js'
  * Session timeout of the lock's ZooKeeper session. It bounds how long a lock outlives a killed
  * apply (the ephemeral node goes when the session expires) and how long a network outage may last
  * before the lock is lost; apply checks the lock before every step, so a lost lock stops it before
- * its next write.
+ * its next write. 30 s, as for ZooKeeper bulk work: at 64,000 partitions re-planning keeps the
+ * event loop busy for seconds, and node-zookeeper-client pings only when the socket is idle, so a
+ * shorter session expired under load and stopped a healthy apply.
  */
-export const LOCK_SESSION_TIMEOUT_MS = 10_000
+export const LOCK_SESSION_TIMEOUT_MS = 30_000
 
 /** Where an engine says the lock lives (Engine.lockTarget). */
 export interface LockTarget {
