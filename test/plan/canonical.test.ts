@@ -28,6 +28,22 @@ describe('canonicalJson', () => {
   })
 })
 
+describe('canonicalJson key order', () => {
+  it('gives the same bytes whether the input is sorted or not', () => {
+    const sorted = {a: [1, {b: 'x', c: null}], d: {e: 2.5, f: [true, 'q']}}
+    const unsorted = {d: {f: [true, 'q'], e: 2.5}, a: [1, {c: null, b: 'x'}]}
+    expect(canonicalJson(sorted)).toBe(canonicalJson(unsorted))
+    expect(canonicalJson(sorted)).toBe('{"a":[1,{"b":"x","c":null}],"d":{"e":2.5,"f":[true,"q"]}}')
+  })
+
+  it('orders index-like keys by code unit, unlike JSON.stringify, and encodes undefined items and null-prototype objects', () => {
+    // Index-like keys come first in engine order, but last in code-unit order here.
+    expect(canonicalJson({'2': 'b', '10': 'a', x: 1})).toBe('{"10":"a","2":"b","x":1}')
+    expect(canonicalJson({a: [undefined, 1]})).toBe('{"a":[null,1]}')
+    expect(canonicalJson(Object.assign(Object.create(null), {b: 1, a: 2}))).toBe('{"a":2,"b":1}')
+  })
+})
+
 describe('canonicalSha256', () => {
   it('equals the sha256 of canonicalJson, also for values large enough to be hashed in chunks', () => {
     const small = {b: [1, 2], a: 'x'}
