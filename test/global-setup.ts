@@ -1,6 +1,7 @@
 // One real ZooKeeper for the whole test run; tests reach it through inject('zookeeper').
 import type {TestProject} from 'vitest/node'
 
+import {LifeboatError} from '../src/errors.js'
 import {startZooKeeper, type RunningZooKeeper} from '../src/lab/zookeeper/server.js'
 
 declare module 'vitest' {
@@ -12,7 +13,13 @@ declare module 'vitest' {
 let server: RunningZooKeeper | undefined
 
 export async function setup(project: TestProject): Promise<void> {
-  server = await startZooKeeper({heap: '1g'})
+  try {
+    server = await startZooKeeper({heap: '1g'})
+  } catch (err) {
+    // vitest prints only the message: put the hints (how to install ZooKeeper) into it.
+    if (err instanceof LifeboatError) throw new Error(`The test suite needs a real ZooKeeper: ${err.message}\n${err.hints.join('\n')}`)
+    throw err
+  }
   project.provide('zookeeper', server.connectString)
 }
 

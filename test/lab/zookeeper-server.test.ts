@@ -1,7 +1,11 @@
 import {afterAll, describe, expect, inject, it} from 'vitest'
 
-import {fourLetterWord, startZooKeeper, type RunningZooKeeper} from '../../src/lab/zookeeper/server.js'
-import {existsSync} from 'node:fs'
+import {existsSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {LifeboatError} from '../../src/errors.js'
+import {findZooKeeperClasspath, fourLetterWord, startZooKeeper, type RunningZooKeeper} from '../../src/lab/zookeeper/server.js'
 
 describe('lab ZooKeeper server', () => {
   const started: RunningZooKeeper[] = []
@@ -23,5 +27,24 @@ describe('lab ZooKeeper server', () => {
     await zk.stop()
     expect(existsSync(zk.dir)).toBe(false)
     expect(await fourLetterWord(zk.port, 'srvr', 300)).toBeNull()
+  })
+
+  it('finds the Debian jars, and without them says exactly how to install ZooKeeper', () => {
+    expect(findZooKeeperClasspath()).toContain('/usr/share/java/zookeeper.jar')
+    const empty = mkdtempSync(join(tmpdir(), 'lifeboat-nojars-'))
+    try {
+      let err: unknown
+      try {
+        findZooKeeperClasspath(empty)
+      } catch (e) {
+        err = e
+      }
+      expect(err).toBeInstanceOf(LifeboatError)
+      expect((err as LifeboatError).code).toBe('ZK_NOT_INSTALLED')
+      expect((err as LifeboatError).message).toContain(join(empty, 'zookeeper.jar'))
+      expect((err as LifeboatError).hints).toContain('Install ZooKeeper from Debian: apt-get update && apt-get install -y zookeeper (as root; it starts no service).')
+    } finally {
+      rmSync(empty, {recursive: true, force: true})
+    }
   })
 })

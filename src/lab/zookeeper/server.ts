@@ -39,16 +39,16 @@ export interface RunningZooKeeper {
   stop(): Promise<void>
 }
 
-/** Where the jars are, or a LifeboatError that says how to install them. */
-export function findZooKeeperClasspath(): string {
-  const missing = REQUIRED_JARS.filter((jar) => !existsSync(join(JAVA_DIR, jar)))
+/** Where the jars are (in Debian's `/usr/share/java` unless told), or a LifeboatError that says how to install them. */
+export function findZooKeeperClasspath(javaDir = JAVA_DIR): string {
+  const missing = REQUIRED_JARS.filter((jar) => !existsSync(join(javaDir, jar)))
   if (missing.length > 0) {
-    throw new LifeboatError('ZK_NOT_INSTALLED', `ZooKeeper is not installed: ${missing.map((m) => join(JAVA_DIR, m)).join(', ')} not found`, {
+    throw new LifeboatError('ZK_NOT_INSTALLED', `ZooKeeper is not installed: ${missing.map((m) => join(javaDir, m)).join(', ')} not found`, {
       hints: [ZOOKEEPER_INSTALL_HINT],
     })
   }
-  const jars = [...REQUIRED_JARS, ...LOG_JARS.filter((jar) => existsSync(join(JAVA_DIR, jar)))]
-  return jars.map((jar) => join(JAVA_DIR, jar)).join(':')
+  const jars = [...REQUIRED_JARS, ...LOG_JARS.filter((jar) => existsSync(join(javaDir, jar)))]
+  return jars.map((jar) => join(javaDir, jar)).join(':')
 }
 
 /** A TCP port nobody listens on now, on 127.0.0.1. */
