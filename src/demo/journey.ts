@@ -228,3 +228,40 @@ export async function runJourney(journey: Journey, opts: RunJourneyOptions): Pro
   if (interrupted && outcome.ok) outcome = {ok: false, closing: [], error: new DemoInterrupted(interrupted), labLeftUp: false}
   return outcome
 }
+
+/** A `N of M found` line of `lab verify`. */
+export interface RowCount {
+  line: string
+  found: number
+  total: number
+}
+
+/** `N of M found` from `lab verify`'s output, or undefined. */
+export function foundLine(text: string): RowCount | undefined {
+  const m = /^(\d+) of (\d+) found$/m.exec(text)
+  return m ? {line: m[0], found: Number(m[1]), total: Number(m[2])} : undefined
+}
+
+/**
+ * `lab verify` until the count is what the journey expects: after a meta restart or a new primary,
+ * the replica servers take their roles at their next config sync (about a second in the lab), so a
+ * first count may be short.
+ */
+export async function verifyRowsUntil(ctx: DemoContext, dir: string[], want: {describe: string; met: (count: RowCount) => boolean}, attempts = 10): Promise<RowCount> {
+  let last: RowCount | undefined
+  for (let i = 0; i < attempts; i++) {
+    if (i > 0) {
+      ctx.say(`Not ${want.describe} yet: the replica servers take their roles at their next config sync. Checking again.`)
+      await ctx.pause(1000)
+    }
+    const r = await ctx.lifeboat(['lab', 'verify', ...dir], {expect: [0, 1]})
+    last = foundLine(r.stdout)
+    if (last && want.met(last)) return last
+  }
+  throw new DemoFailed(`lab verify found ${last ? last.line : 'no count'}; expected ${want.describe}`, {
+    hints: ['Look at `lifeboat lab status` and the lab log (lab.log in the state directory).'],
+  })
+}
+
+/** Every row readable (and some rows at all). */
+export const EVERY_ROW = {describe: 'every row readable', met: (c: RowCount): boolean => c.total > 0 && c.found === c.total}

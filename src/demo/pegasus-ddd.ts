@@ -15,7 +15,7 @@ import {join, resolve} from 'node:path'
 
 import {parse, stringify} from 'yaml'
 
-import {DemoFailed, type DemoContext, type Journey} from './journey.js'
+import {DemoFailed, verifyRowsUntil, type DemoContext, type Journey, type RowCount} from './journey.js'
 
 const SPEC = 'pegasus-ddd-recovery'
 const PLAN = 'plan.json'
@@ -73,27 +73,9 @@ function expectedRows(servedBy: (c: Case) => string | null): number {
   return total
 }
 
-/** `N of M found` from `lab verify`'s output, or undefined. */
-function foundLine(text: string): {line: string; found: number; total: number} | undefined {
-  const m = /^(\d+) of (\d+) found$/m.exec(text)
-  return m ? {line: m[0], found: Number(m[1]), total: Number(m[2])} : undefined
-}
-
-/** `lab verify` until it finds `expected` rows (roles settle at the replica servers' next config sync). */
-async function verifyRows(ctx: DemoContext, dir: string[], expected: number, attempts = 10): Promise<string> {
-  let last: ReturnType<typeof foundLine>
-  for (let i = 0; i < attempts; i++) {
-    if (i > 0) {
-      ctx.say(`Not ${expected} yet: the replica servers take their roles at their next config sync. Checking again.`)
-      await ctx.pause(1000)
-    }
-    const r = await ctx.lifeboat(['lab', 'verify', ...dir], {expect: [0, 1]})
-    last = foundLine(r.stdout)
-    if (last?.found === expected) return last.line
-  }
-  throw new DemoFailed(`lab verify found ${last ? last.line : 'no count'}, expected ${expected} rows`, {
-    hints: ['Look at `lifeboat lab status` and the lab log (lab.log in the state directory).'],
-  })
+/** What `lab verify` must find: exactly `expected` rows. */
+function rows(expected: number): {describe: string; met: (c: RowCount) => boolean} {
+  return {describe: `${expected} rows readable`, met: (c) => c.found === expected}
 }
 
 /** `lab status` until the meta lists `n` partitions in DDD (it refreshes its list at each partition check). */
@@ -122,7 +104,7 @@ export const pegasusDdd: Journey = {
     ctx.say('Start a simulated Pegasus cluster on loopback: a real ZooKeeper, one meta server and eight replica',
       'servers speaking Pegasus\'s wire protocol, a table "temp" of 8 partitions x 3 replicas holding 8,000 rows.')
     await ctx.lifeboat(['lab', 'up', this.scenario, '--detach', ...dir, ...(ctx.zk ? ['--zk', ctx.zk] : [])])
-    await verifyRows(ctx, dir, PARTITIONS * ROWS_PER_PARTITION)
+    await verifyRowsUntil(ctx, dir, rows(PARTITIONS * ROWS_PER_PARTITION))
 
     ctx.section('2. The incident: partitions lose every replica')
     ctx.say('Replica servers restart one after the other while writes go on; some partitions end with no primary',
@@ -134,7 +116,7 @@ export const pegasusDdd: Journey = {
     }
     await waitForDdd(ctx, dir, ddd.length)
     ctx.say('Clients can read only the partitions that have a primary (1.0 again, once the guardian assigned it):')
-    await verifyRows(ctx, dir, expectedRows((c) => (c.args.length === 0 ? c.safe : null)))
+    await verifyRowsUntil(ctx, dir, rows(expectedRows((c) => (c.args.length === 0 ? c.safe : null))))
 
     ctx.section('3. Plan: ddd_diagnose -d, reviewable')
     ctx.say('Check the spec offline, as CI would on the pull request that carries it.')
@@ -152,7 +134,7 @@ export const pegasusDdd: Journey = {
     await ctx.lifeboat(['apply', PLAN, '--auto-approve'])
     const safeRows = expectedRows((c) => c.safe)
     ctx.say(`Expected now: every partition but ${undecided.map((c) => c.gpid).join(', ')} (untouched), computed from the decrees above: ${safeRows} rows.`)
-    await verifyRows(ctx, dir, safeRows)
+    await verifyRowsUntil(ctx, dir, rows(safeRows))
 
     ctx.section('5. A decision beyond Pegasus\'s rule: max_last_prepared')
     ctx.say(`For ${undecided.map((c) => c.gpid).join(', ')}, Pegasus recommends nothing. The guide's advice is the alive node with the`,
@@ -173,7 +155,7 @@ export const pegasusDdd: Journey = {
     ctx.section('6. Verify')
     const lossyRows = expectedRows((c) => c.lossy)
     ctx.say(`Expected, from the decrees: ${lossyRows} rows (each recovered partition serves what its new primary had prepared).`)
-    const line = await verifyRows(ctx, dir, lossyRows)
+    const line = (await verifyRowsUntil(ctx, dir, rows(lossyRows))).line
     ctx.say('The audit log\'s hash chain is intact, and tells the whole story:')
     await ctx.lifeboat(['audit', 'verify'])
     await ctx.lifeboat(['audit', 'show'])

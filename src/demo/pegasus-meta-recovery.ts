@@ -7,41 +7,15 @@
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {DemoFailed, type DemoContext, type Journey} from './journey.js'
+import {DemoFailed, EVERY_ROW, foundLine, verifyRowsUntil, type Journey} from './journey.js'
 
 const SPEC = 'pegasus-meta-recovery'
 const PLAN = 'plan.json'
-
-/** `N of M found` from `lab verify`'s output, or undefined. */
-function foundLine(text: string): {line: string; found: number; total: number} | undefined {
-  const m = /^(\d+) of (\d+) found$/m.exec(text)
-  return m ? {line: m[0], found: Number(m[1]), total: Number(m[2])} : undefined
-}
 
 /** The manual steps of the saved plan, by id. */
 function manualSteps(workDir: string): string[] {
   const plan = JSON.parse(readFileSync(join(workDir, PLAN), 'utf8')) as {steps?: {id: string; manual?: unknown}[]}
   return (plan.steps ?? []).filter((s) => s.manual).map((s) => s.id)
-}
-
-/**
- * `lab verify` until every row is found: after a meta restart the replica servers take their
- * roles at their next config sync (about a second in the lab), so a first count may be short.
- */
-async function verifyAll(ctx: DemoContext, dir: string[], attempts = 10): Promise<{line: string; found: number; total: number}> {
-  let last: {line: string; found: number; total: number} | undefined
-  for (let i = 0; i < attempts; i++) {
-    if (i > 0) {
-      ctx.say('Not every row is readable yet: the replica servers take their roles at their next config sync. Checking again.')
-      await ctx.pause(1000)
-    }
-    const r = await ctx.lifeboat(['lab', 'verify', ...dir], {expect: [0, 1]})
-    last = foundLine(r.stdout)
-    if (last && last.total > 0 && last.found === last.total) return last
-  }
-  throw new DemoFailed(`the rows are not all readable: ${last ? last.line : 'lab verify printed no count'}`, {
-    hints: ['Look at `lifeboat lab status` and the lab log (lab.log in the state directory).'],
-  })
 }
 
 export const pegasusMetaRecovery: Journey = {
@@ -95,7 +69,7 @@ export const pegasusMetaRecovery: Journey = {
 
     ctx.section('6. Verify')
     ctx.say('Every row is readable again:')
-    const after = await verifyAll(ctx, dir)
+    const after = await verifyRowsUntil(ctx, dir, EVERY_ROW)
     ctx.say('The audit log\'s hash chain is intact:')
     await ctx.lifeboat(['audit', 'verify'])
     return [

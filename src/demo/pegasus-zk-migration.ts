@@ -12,33 +12,11 @@ import {join, resolve} from 'node:path'
 
 import {parse} from 'yaml'
 
-import {DemoFailed, type CommandResult, type DemoContext, type Journey} from './journey.js'
+import {DemoFailed, EVERY_ROW, foundLine, verifyRowsUntil, type CommandResult, type DemoContext, type Journey} from './journey.js'
 
 const COPY_SPEC = 'pegasus-zk-migration-copy'
 const RECOVERY_SPEC = 'pegasus-zk-migration-recovery'
 
-/** `N of M found` from `lab verify`'s output, or undefined. */
-function foundLine(text: string): {line: string; found: number; total: number} | undefined {
-  const m = /^(\d+) of (\d+) found$/m.exec(text)
-  return m ? {line: m[0], found: Number(m[1]), total: Number(m[2])} : undefined
-}
-
-/** `lab verify` until every row is found (replica servers take their roles at their next config sync). */
-async function verifyAll(ctx: DemoContext, dir: string[], attempts = 10): Promise<string> {
-  let last: ReturnType<typeof foundLine>
-  for (let i = 0; i < attempts; i++) {
-    if (i > 0) {
-      ctx.say('Not every row is readable yet: the replica servers take their roles at their next config sync. Checking again.')
-      await ctx.pause(1000)
-    }
-    const r = await ctx.lifeboat(['lab', 'verify', ...dir], {expect: [0, 1]})
-    last = foundLine(r.stdout)
-    if (last && last.total > 0 && last.found === last.total) return last.line
-  }
-  throw new DemoFailed(`the rows are not all readable: ${last ? last.line : 'lab verify printed no count'}`, {
-    hints: ['Look at `lifeboat lab status` and the lab log (lab.log in the state directory).'],
-  })
-}
 
 /** Where the spec moves the metadata (its `migration.target`). */
 function targetOf(ctx: DemoContext, spec: string): {hosts: string; root: string} {
@@ -105,7 +83,7 @@ export const pegasusZkMigration: Journey = {
     await ctx.lifeboat(['apply', 'plan-copy.json', '--resume', '--confirm', '05-switch-metas-to-target'])
     ctx.say('The meta now serves from the second ZooKeeper, and every row is readable:')
     await ctx.lifeboat(['lab', 'status', ...dir])
-    const copyLine = await verifyAll(ctx, dir)
+    const copyLine = (await verifyRowsUntil(ctx, dir, EVERY_ROW)).line
 
     // ---- The recovery method, on a fresh lab.
     ctx.section('4. The recovery method, on a fresh lab')
@@ -133,7 +111,7 @@ export const pegasusZkMigration: Journey = {
 
     ctx.section('6. Verify')
     ctx.say('Every row is readable through the metadata rebuilt on the second ZooKeeper:')
-    const recoveryLine = await verifyAll(ctx, dir)
+    const recoveryLine = (await verifyRowsUntil(ctx, dir, EVERY_ROW)).line
     ctx.say('The audit log\'s hash chain is intact; it holds both migrations:')
     await ctx.lifeboat(['audit', 'verify'])
     return [

@@ -53,7 +53,9 @@ describe('kill -9 at every step boundary, then apply --resume', () => {
     for (const [i, boundary] of boundaries.entries()) {
       const proc = startCli(args, {cwd: ws.dir, env: DELAY})
       const pid = proc.child.pid!
-      const run = await waitFor(`run.started of pid ${pid}`, () => runOf(ws.audit, pid))
+      // After the first kill the resumed run waits for the dead session's lock to expire (up to the
+      // 30 s lock session) before it records run.started.
+      const run = await waitFor(`run.started of pid ${pid}`, () => runOf(ws.audit, pid), 90_000)
       await waitFor(boundary.what, async () => ((await boundary.reached(ws, run)) ? true : undefined))
       proc.child.kill('SIGKILL')
       const ended = await proc.done
@@ -63,7 +65,7 @@ describe('kill -9 at every step boundary, then apply --resume', () => {
       // for that; otherwise the operator, knowing the run is dead, force-unlocks it.
       const status = JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)
       if (i === 0) {
-        args = ['apply', 'plan.json', '--resume', '--lock-timeout', '60s']
+        args = ['apply', 'plan.json', '--resume', '--lock-timeout', '90s']
       } else {
         if (status.locked) {
           expect(status.lock.plan).toMatch(/^[0-9a-f]{64}$/)

@@ -8,7 +8,7 @@
  * Pegasus master (2.6): partition nodes carry `hp_*` fields and app nodes `atomic_idempotent`;
  * pass layout '2.5' for the older field sets.
  */
-import type {AppInfo} from './wire/types.js'
+import type {AppInfo, PartitionConfiguration} from './wire/types.js'
 
 /** Which Pegasus field set to write: '2.6' (master, with `hp_*` and `atomic_idempotent`) or '2.5'. */
 export type ZkLayout = '2.5' | '2.6'
@@ -82,20 +82,11 @@ export interface AppNodeJson {
   atomic_idempotent?: number
 }
 
-/** A partition node as Pegasus writes it, keys in declaration order. */
-export interface PartitionNodeJson {
-  pid: string
-  ballot: number
-  max_replica_count: number
-  primary: string
-  secondaries: string[]
-  last_drops: string[]
-  last_committed_decree: number
-  partition_flags: number
-  hp_primary?: string
-  hp_secondaries?: string[]
-  hp_last_drops?: string[]
-}
+/**
+ * A partition node as Pegasus writes it: the fields of `partition_configuration` in declaration
+ * order, addresses as strings (the wire type's shape).
+ */
+export type PartitionNodeJson = PartitionConfiguration
 
 /** A partition configuration to encode; addresses as `ip:port`, host_ports as `host:port`, '' = invalid. */
 export interface PartitionConfigInput {

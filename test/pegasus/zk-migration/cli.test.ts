@@ -93,7 +93,7 @@ describe('lifeboat apply, copy method, killed with SIGKILL during the copy', () 
       expect(partial.extra).toEqual([])
 
       // Resume: the lock of the killed run expires with its session; the copy completes; apply stops at the manual switch.
-      const resumed = await cli(['apply', 'plan.json', '--resume', '--auto-approve', '--lock-timeout', '40s'])
+      const resumed = await cli(['apply', 'plan.json', '--resume', '--auto-approve', '--lock-timeout', '90s'])
       expect(resumed.status, resumed.out).toBe(3)
       expect(resumed.out).toContain('05-switch-metas-to-target')
       const whole = await compareTrees(a, source, b, target.root, true)
