@@ -2,8 +2,10 @@
  * Entry of `npm run bench`: runs every `*.bench.js` module compiled next to this file, in name
  * order, or only those whose name contains the first argument (`node dist/bench/run.js zk`).
  * Each module exports `run(): Promise<void>`, which prints its own figures. Benchmarks print;
- * they never assert on time.
+ * they never assert on time. Each bench runs in a process of its own, so that its peak RSS and its
+ * timings owe nothing to the benches before it.
  */
+import {spawn} from 'node:child_process'
 import {readdir} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
@@ -27,16 +29,28 @@ async function main(): Promise<number> {
   let failed = 0
   for (const name of chosen) {
     console.log(`== bench ${name}`)
-    try {
-      const mod = (await import(pathToFileURL(join(here, `${name}.bench.js`)).href)) as Partial<BenchModule>
-      if (typeof mod.run !== 'function') throw new Error(`${name}.bench.js exports no run() function`)
-      await mod.run()
-    } catch (err) {
-      failed++
-      console.error(`bench ${name} failed: ${describeError(err)}`)
-    }
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--one', name], {stdio: 'inherit'})
+      child.on('error', () => resolve(1))
+      child.on('exit', (c, signal) => resolve(signal ? 1 : (c ?? 1)))
+    })
+    if (code !== 0) failed++
   }
   return failed === 0 ? 0 : 1
 }
 
-process.exitCode = await main()
+/** Runs one bench in this process (the child side of main). */
+async function one(name: string): Promise<number> {
+  const here = dirname(fileURLToPath(import.meta.url))
+  try {
+    const mod = (await import(pathToFileURL(join(here, `${name}.bench.js`)).href)) as Partial<BenchModule>
+    if (typeof mod.run !== 'function') throw new Error(`${name}.bench.js exports no run() function`)
+    await mod.run()
+    return 0
+  } catch (err) {
+    console.error(`bench ${name} failed: ${describeError(err)}`)
+    return 1
+  }
+}
+
+process.exitCode = process.argv[2] === '--one' && process.argv[3] !== undefined ? await one(process.argv[3]) : await main()
