@@ -1,6 +1,7 @@
 /**
  * Pegasus's metadata layout in ZooKeeper (reference/pegasus.md section 1): the paths of the apps
- * root, app and partition nodes, and the JSON the meta server writes into them.
+ * root, app and partition nodes and the meta leader's lock nodes, and the JSON the meta server
+ * writes into them.
  *
  * Pure. The encoders build objects whose key order is Pegasus's declaration order, so
  * `JSON.stringify` of them gives the bytes rapidjson writes (compact, bools as 0/1, enums as
@@ -46,6 +47,18 @@ export function appStatusFromJson(text: string): number | undefined {
 export function appsRootPath(clusterRoot: string): string {
   const base = clusterRoot.endsWith('/') ? clusterRoot.slice(0, -1) : clusterRoot
   return `${base}/apps`
+}
+
+/** The directory of the meta leader's lock nodes (`LOCKNODE<seq>`) under a lock root. */
+export const META_LEADER_LOCK_DIR = 'dsn.meta.server.leader'
+
+/**
+ * Where the meta leader's lock nodes may live under a cluster root: `<root>/dsn.meta.server.leader`
+ * (onebox, lock root = cluster root) and `<root>/lock/dsn.meta.server.leader` (config.ini).
+ */
+export function metaLeaderLockDirs(clusterRoot: string): string[] {
+  const base = clusterRoot.replace(/\/+$/, '')
+  return [`${base}/${META_LEADER_LOCK_DIR}`, `${base}/lock/${META_LEADER_LOCK_DIR}`]
 }
 
 /** `<apps_root>/<app_id>` (server_state get_app_path). */

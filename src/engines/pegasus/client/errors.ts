@@ -82,6 +82,12 @@ export function rpcError(server: string, rpc: string, err: string, detail?: stri
   })
 }
 
+/** Throws PEGASUS_RPC_ERROR naming the server and RPC unless the response's err is ERR_OK; returns the response. */
+export function expectOk<R extends {err: string}>(response: R, server: string, rpc: string): R {
+  if (response.err !== 'ERR_OK') throw rpcError(server, rpc, response.err)
+  return response
+}
+
 /** The reply could not be parsed. */
 export function badReply(server: string, rpc: string, why: string, cause?: unknown): PegasusClientError {
   return new PegasusClientError('PEGASUS_BAD_REPLY', `Pegasus server ${server} sent a malformed reply to ${rpc}: ${why}`, {

@@ -1,7 +1,7 @@
 /**
- * The meta server's HTTP API (served on the RPC port): `/meta/cluster`, `/meta/apps`, `/meta/nodes`.
- * Every value in these documents is a string (rDSN's table_printer JSON). A non-leader meta answers
- * 307 to the leader, which fetch follows.
+ * The HTTP API of Pegasus servers (served on the RPC port): the meta's `/meta/cluster`,
+ * `/meta/apps`, `/meta/nodes`, and `/config`. Every value in the meta documents is a string (rDSN's
+ * table_printer JSON). A non-leader meta answers 307 to the leader, which fetch follows.
  */
 import {describeError} from '../../../errors.js'
 import {PegasusClientError, timedOut, unreachable} from './errors.js'
@@ -87,4 +87,32 @@ export function getMetaApps(server: string, opts: {timeoutMs?: number; detail?: 
 /** `GET /meta/nodes` (with `?detail` for replica counts). */
 export function getMetaNodes(server: string, opts: {timeoutMs?: number; detail?: boolean} = {}): Promise<MetaNodesJson> {
   return getPegasusJson(server, opts.detail ? '/meta/nodes?detail' : '/meta/nodes', opts)
+}
+
+/** Reads `/config?name=` from a Pegasus server's HTTP API; null when it cannot be read. */
+export async function readMetaConfigHttp(server: string, name: string): Promise<string | null> {
+  try {
+    const v = await getPegasusJson<unknown>(server, `/config?name=${encodeURIComponent(name)}`, {timeoutMs: 3000})
+    return typeof v === 'string' || typeof v === 'boolean' ? String(v) : null
+  } catch (err) {
+    // The endpoint answers raw text (not JSON) in some versions: the value is then in the error detail.
+    if (err instanceof PegasusClientError && err.code === 'PEGASUS_BAD_REPLY' && err.detail) return err.detail.trim()
+    return null
+  }
+}
+
+/**
+ * The first value of the config `name` that one of `servers` reports through `read` (a failed read
+ * counts as none), trimmed and unquoted; null when none answers.
+ */
+export async function firstConfigValue(
+  read: (server: string, name: string) => Promise<string | null>,
+  servers: readonly string[],
+  name: string,
+): Promise<string | null> {
+  for (const server of servers) {
+    const v = await read(server, name).catch(() => null)
+    if (v !== null) return v.trim().replace(/^"|"$/g, '')
+  }
+  return null
 }

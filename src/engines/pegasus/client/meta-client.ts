@@ -24,7 +24,8 @@ import {
   type RpcRequest,
   type RpcResponse,
 } from '../wire/index.js'
-import {PegasusClientError, rpcError} from './errors.js'
+import {META_LEADER_LOCK_DIR, metaLeaderLockDirs} from '../zk-layout.js'
+import {PegasusClientError, expectOk} from './errors.js'
 import {RpcPool, type CallOptions} from './rpc-pool.js'
 
 /** Options of {@link MetaClient}. */
@@ -67,16 +68,22 @@ export function leaderLockNode(children: readonly string[]): string | null {
   return best?.name ?? null
 }
 
+/** The two ZooKeeper reads a leader lookup makes (see {@link leaderFromLockNodes}). */
+export interface LockNodeReads {
+  getChildren(path: string): Promise<string[]>
+  getData(path: string): Promise<Buffer | string | null>
+}
+
 /**
  * Builds a `leaderFromZk` function from two ZooKeeper reads (getChildren and getData of a path),
  * so this module needs no ZooKeeper library: `lockRoot` is the first argument of
  * `[meta_server] distributed_lock_service_parameters` (the cluster root in onebox).
  */
-export function leaderFromLockNodes(
-  lockRoot: string,
-  zk: {getChildren(path: string): Promise<string[]>; getData(path: string): Promise<Buffer | string | null>},
-): () => Promise<string | null> {
-  const dir = `${lockRoot.replace(/\/+$/, '')}/dsn.meta.server.leader`
+export function leaderFromLockNodes(lockRoot: string, zk: LockNodeReads): () => Promise<string | null> {
+  return leaderFromLockDir(`${lockRoot.replace(/\/+$/, '')}/${META_LEADER_LOCK_DIR}`, zk)
+}
+
+function leaderFromLockDir(dir: string, zk: LockNodeReads): () => Promise<string | null> {
   return async () => {
     let children: string[]
     try {
@@ -91,6 +98,32 @@ export function leaderFromLockNodes(
     const value = data === null ? '' : data.toString().trim()
     return value === '' ? null : value
   }
+}
+
+/** A ZooKeeper session's reads, as a `ZkClient` offers them. */
+export interface ZkSessionReads {
+  getChildren(path: string): Promise<string[]>
+  get(path: string): Promise<{data: Buffer}>
+}
+
+/**
+ * A meta client that reads the leader from the lock nodes under each given cluster root first
+ * (`<root>/dsn.meta.server.leader`, then `<root>/lock/...`, see {@link metaLeaderLockDirs}; a failed
+ * read counts as no leader), then tries the listed meta servers.
+ */
+export function metaClientFor(metaServers: string[], clusterRoots: ReadonlyArray<{zk: ZkSessionReads; root: string}> = []): MetaClient {
+  const candidates = clusterRoots.flatMap(({zk, root}) => {
+    const read: LockNodeReads = {getChildren: (p) => zk.getChildren(p), getData: async (p) => (await zk.get(p)).data}
+    return metaLeaderLockDirs(root).map((dir) => leaderFromLockDir(dir, read))
+  })
+  const leaderFromZk = candidates.length === 0 ? undefined : async (): Promise<string | null> => {
+    for (const c of candidates) {
+      const leader = await c().catch(() => null)
+      if (leader) return leader
+    }
+    return null
+  }
+  return new MetaClient({metaServers, leaderFromZk})
 }
 
 /** The response field that carries a forward address, if the RPC has one. */
@@ -223,17 +256,14 @@ export class MetaClient {
   }
 
   /** The current meta function level (control_meta with fl_invalid); throws on a response error. */
-  async getMetaLevel(o?: CallOptions): Promise<MetaFunctionLevel> {
-    const {server, response} = await this.call('RPC_CM_CONTROL_META', {level: MetaFunctionLevel.fl_invalid}, o)
-    if (response.err !== 'ERR_OK') throw rpcError(server, 'RPC_CM_CONTROL_META', response.err)
-    return response.old_level
+  getMetaLevel(o?: CallOptions): Promise<MetaFunctionLevel> {
+    return this.setMetaLevel(MetaFunctionLevel.fl_invalid, o)
   }
 
   /** Sets the meta function level and returns the previous one; throws on a response error. */
   async setMetaLevel(level: MetaFunctionLevel, o?: CallOptions): Promise<MetaFunctionLevel> {
     const {server, response} = await this.call('RPC_CM_CONTROL_META', {level}, o)
-    if (response.err !== 'ERR_OK') throw rpcError(server, 'RPC_CM_CONTROL_META', response.err)
-    return response.old_level
+    return expectOk(response, server, 'RPC_CM_CONTROL_META').old_level
   }
 
   /** RPC_CM_CLUSTER_INFO (see {@link clusterInfoMap} for the keys and values as an object). */
@@ -269,10 +299,4 @@ export function clusterInfoMap(r: ConfigurationClusterInfoResponse): Record<stri
     out[k] = r.values[i] ?? ''
   })
   return out
-}
-
-/** Throws PEGASUS_RPC_ERROR naming the server and RPC unless the response's err is ERR_OK; returns the response. */
-export function expectOk<R extends {err: string}>(response: R, server: string, rpc: string): R {
-  if (response.err !== 'ERR_OK') throw rpcError(server, rpc, response.err)
-  return response
 }

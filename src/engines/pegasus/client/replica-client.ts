@@ -3,11 +3,10 @@
  * (RPC_QUERY_APP_INFO, RPC_QUERY_REPLICA_INFO), one node or many in parallel.
  */
 import type {AppInfo, QueryAppInfoResponse, QueryReplicaInfoResponse, ReplicaInfo} from '../wire/index.js'
-import {PegasusClientError, rpcError} from './errors.js'
+import {isIpv4Address} from './address.js'
+import {PegasusClientError, expectOk} from './errors.js'
 import {mapLimitSettled} from './map-limit.js'
 import {RpcPool, type CallOptions} from './rpc-pool.js'
-
-const IPV4_ADDR = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d{1,5}$/
 
 /** Options of {@link ReplicaClient}. */
 export interface ReplicaClientOptions {
@@ -48,7 +47,7 @@ export class ReplicaClient {
     return this.pool.call(
       node,
       'RPC_QUERY_APP_INFO',
-      IPV4_ADDR.test(meta) || meta === '' ? {meta_server: meta} : {meta_server: '', hp_meta_server: meta},
+      isIpv4Address(meta) || meta === '' ? {meta_server: meta} : {meta_server: '', hp_meta_server: meta},
       this.opts(o),
     )
   }
@@ -56,7 +55,7 @@ export class ReplicaClient {
   /** RPC_QUERY_REPLICA_INFO: ballot, decrees and status of every replica on the node. */
   async queryReplicaInfo(node: string, o?: CallOptions): Promise<QueryReplicaInfoResponse> {
     // Like the meta, fill both the IPv4 address and the host_port of the node asked.
-    const node1 = IPV4_ADDR.test(node) ? node : ''
+    const node1 = isIpv4Address(node) ? node : ''
     return this.pool.call(node, 'RPC_QUERY_REPLICA_INFO', {node1, hp_node1: node}, this.opts(o))
   }
 
@@ -67,8 +66,8 @@ export class ReplicaClient {
   async collect(node: string, o?: CallOptions): Promise<NodeCollection> {
     try {
       const [a, r] = await Promise.all([this.queryAppInfo(node, o), this.queryReplicaInfo(node, o)])
-      if (a.err !== 'ERR_OK') throw rpcError(node, 'RPC_QUERY_APP_INFO', a.err)
-      if (r.err !== 'ERR_OK') throw rpcError(node, 'RPC_QUERY_REPLICA_INFO', r.err)
+      expectOk(a, node, 'RPC_QUERY_APP_INFO')
+      expectOk(r, node, 'RPC_QUERY_REPLICA_INFO')
       return {node, ok: true, apps: a.apps, replicas: r.replicas}
     } catch (err) {
       if (err instanceof PegasusClientError) return {node, ok: false, error: err, pegasusError: err.pegasusError}

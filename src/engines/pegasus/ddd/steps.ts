@@ -11,6 +11,7 @@
 import {LifeboatError} from '../../../errors.js'
 import type {Finding, Step} from '../../../plan/types.js'
 import type {StepExecutor, StepProgress, StepResult} from '../../types.js'
+import {isIpv4Address} from '../client/address.js'
 import {mapLimit, mapLimitSettled} from '../client/map-limit.js'
 import type {MetaClient} from '../client/meta-client.js'
 import {PegasusClientError} from '../client/errors.js'
@@ -37,8 +38,6 @@ export interface DddContext {
   appNames?: Map<number, string>
 }
 
-const IPV4_ADDR = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d{1,5}$/
-
 /** The shell's manual equivalent of a proposal, for messages. */
 export function proposeCommand(gpid: string, node: string): string {
   return `propose -g ${gpid} -p ASSIGN_PRIMARY -t ${node} -n ${node}`
@@ -46,7 +45,7 @@ export function proposeCommand(gpid: string, node: string): string {
 
 /** `new_proposal_action(node, node, CT_ASSIGN_PRIMARY)`: target and node both set, as address and host_port. */
 export function assignPrimaryAction(node: string): ConfigurationProposalAction {
-  const address = IPV4_ADDR.test(node) ? node : ''
+  const address = isIpv4Address(node) ? node : ''
   return {target: address, node: address, type: ConfigType.CT_ASSIGN_PRIMARY, hp_target: node, hp_node: node}
 }
 

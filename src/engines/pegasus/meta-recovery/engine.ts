@@ -8,9 +8,10 @@ import type {Finding, PlanBody} from '../../../plan/types.js'
 import {connectZk, readTree} from '../../../zk/index.js'
 import type {Engine} from '../../types.js'
 import {appsRootPath} from '../zk-layout.js'
-import {gatherMetaRecovery, metaClientFor} from './gather.js'
+import {metaClientFor, readMetaConfigHttp} from '../client/index.js'
+import {gatherMetaRecovery} from './gather.js'
 import {STEP_KINDS, planMetaRecovery} from './planner.js'
-import {metaRecoverySteps, readMetaConfigHttp, type MetaRecoveryContext} from './steps.js'
+import {metaRecoverySteps, type MetaRecoveryContext} from './steps.js'
 import type {MetaReadParams, MetaRecoveryLive, MetaRecoverySpec} from './types.js'
 import {VERIFY_CODES, compareRecoveredTree} from './verify.js'
 
@@ -27,7 +28,7 @@ export const metaRecoveryEngine: Engine<MetaRecoverySpec, MetaRecoveryLive, Meta
   plan: (spec, live, opts) => planMetaRecovery(spec, live, opts),
   async connect(spec, io) {
     const zk = await connectZk({hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root, auth: spec.cluster.zookeeper.auth, env: io.env})
-    return {spec, zk, meta: metaClientFor(spec, zk), sleep: (ms) => sleep(ms), readMetaConfig: readMetaConfigHttp}
+    return {spec, zk, meta: metaClientFor(spec.cluster.meta_servers, [{zk, root: spec.cluster.zookeeper.root}]), sleep: (ms) => sleep(ms), readMetaConfig: readMetaConfigHttp}
   },
   async close(ctx) {
     ctx.meta.close()

@@ -9,7 +9,6 @@
  * The I/O sits behind {@link MetaRecoveryPorts} so the logic is testable without a cluster;
  * {@link openMetaRecoveryPorts} builds the real ports (ZooKeeper, meta and replica clients).
  */
-import {lookup} from 'node:dns/promises'
 import {readFile} from 'node:fs/promises'
 import {isAbsolute, join} from 'node:path'
 
@@ -18,7 +17,7 @@ import {compareNatural} from '../../../plan/order.js'
 import {parseNodeList} from '../../../spec/node-list.js'
 import {connectZk, type ZkClient} from '../../../zk/index.js'
 import type {EngineIo} from '../../types.js'
-import {MetaClient, PegasusClientError, ReplicaClient, leaderFromLockNodes} from '../client/index.js'
+import {PegasusClientError, ReplicaClient, metaClientFor, resolveIpv4, type MetaClient} from '../client/index.js'
 import {appsRootPath} from '../zk-layout.js'
 import {META_RECOVERY_LIVE_VERSION, type MetaRecoveryAppsRoot, type MetaRecoveryLive, type MetaRecoveryMetaState, type MetaRecoveryNode, type MetaRecoverySpec} from './types.js'
 
@@ -44,8 +43,6 @@ export interface MetaRecoveryPorts {
   resolve(node: string): Promise<string | null>
   close(): Promise<void>
 }
-
-const IPV4_HOST_PORT = /^\d{1,3}(\.\d{1,3}){3}:\d+$/
 
 /** The node list of the spec: target_nodes, or target_nodes_file read relative to the spec's directory. */
 export async function targetNodesOf(spec: MetaRecoverySpec, specDir: string): Promise<string[]> {
@@ -91,18 +88,6 @@ export async function gatherWithPorts(spec: MetaRecoverySpec, targetNodes: strin
   return {formatVersion: META_RECOVERY_LIVE_VERSION, targetNodes: nodes, meta, appsRoot: root, nodes: records}
 }
 
-/** Resolves `host:port` to `ip:port` (IPv4), as the meta's DNS resolver does before it calls a node. */
-export async function resolveIpv4(node: string): Promise<string | null> {
-  if (IPV4_HOST_PORT.test(node)) return node
-  const i = node.lastIndexOf(':')
-  try {
-    const {address} = await lookup(node.slice(0, i), {family: 4})
-    return `${address}:${node.slice(i + 1)}`
-  } catch {
-    return null
-  }
-}
-
 /** Reads the apps root; a missing node is `exists: false`. */
 export async function readAppsRoot(zk: ZkClient, path: string): Promise<MetaRecoveryAppsRoot> {
   const stat = await zk.exists(path)
@@ -123,28 +108,10 @@ export async function probeMeta(meta: MetaClient): Promise<MetaRecoveryMetaState
   }
 }
 
-/** The meta client of a spec: the leader from the lock node under the cluster root (onebox) or `<root>/lock`, else the listed servers. */
-export function metaClientFor(spec: MetaRecoverySpec, zk: ZkClient | undefined, timeoutMs?: number): MetaClient {
-  const root = spec.cluster.zookeeper.root.replace(/\/+$/, '') || '/'
-  let leaderFromZk: (() => Promise<string | null>) | undefined
-  if (zk) {
-    const read = {getChildren: (p: string) => zk.getChildren(p), getData: async (p: string) => (await zk.get(p)).data}
-    const candidates = [leaderFromLockNodes(root, read), leaderFromLockNodes(`${root === '/' ? '' : root}/lock`, read)]
-    leaderFromZk = async () => {
-      for (const c of candidates) {
-        const leader = await c().catch(() => null)
-        if (leader) return leader
-      }
-      return null
-    }
-  }
-  return new MetaClient({metaServers: spec.cluster.meta_servers, leaderFromZk, timeoutMs})
-}
-
 /** Opens the real ports of a spec: a ZooKeeper session, a meta client and a replica client. */
 export async function openMetaRecoveryPorts(spec: MetaRecoverySpec, io: EngineIo): Promise<MetaRecoveryPorts> {
   const zk = await connectZk({hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root, auth: spec.cluster.zookeeper.auth, env: io.env})
-  const meta = metaClientFor(spec, zk)
+  const meta = metaClientFor(spec.cluster.meta_servers, [{zk, root: spec.cluster.zookeeper.root}])
   const replicas = new ReplicaClient({timeoutMs: COLLECT_TIMEOUT_MS})
   return {
     probeMeta: () => probeMeta(meta),

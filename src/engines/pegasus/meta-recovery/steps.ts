@@ -7,7 +7,7 @@ import {LifeboatError, describeError} from '../../../errors.js'
 import type {Finding, Step} from '../../../plan/types.js'
 import {readTree, type ZkClient} from '../../../zk/index.js'
 import type {StepExecutor, StepProgress, StepResult} from '../../types.js'
-import {PegasusClientError, getPegasusJson, type MetaClient} from '../client/index.js'
+import {PegasusClientError, firstConfigValue, type MetaClient} from '../client/index.js'
 import {APPS_ROOT_UNLOCKED, parseNodeData} from '../zk-layout.js'
 import {readAppsRoot, probeMeta} from './gather.js'
 import {STEP_KINDS, splitHintMessage} from './planner.js'
@@ -216,12 +216,8 @@ const verifyStep: StepExecutor<MetaRecoveryContext> = {
 }
 
 /** The recovery flag as the meta's HTTP `/config` reports it: 'true', 'false', or null when unreadable. */
-async function recoveryFlag(ctx: MetaRecoveryContext): Promise<string | null> {
-  for (const server of ctx.spec.cluster.meta_servers) {
-    const v = await ctx.readMetaConfig(server, 'recover_from_replica_server').catch(() => null)
-    if (v !== null) return v.trim().replace(/^"|"$/g, '')
-  }
-  return null
+function recoveryFlag(ctx: MetaRecoveryContext): Promise<string | null> {
+  return firstConfigValue(ctx.readMetaConfig, ctx.spec.cluster.meta_servers, 'recover_from_replica_server')
 }
 
 /** 05 (manual): the meta restarted with recover_from_replica_server = false. */
@@ -267,16 +263,4 @@ export const metaRecoverySteps: Record<string, StepExecutor<MetaRecoveryContext>
   [STEP_KINDS.wait]: waitStep,
   [STEP_KINDS.verify]: verifyStep,
   [STEP_KINDS.restart]: restartStep,
-}
-
-/** Reads `/config?name=` from a Pegasus server's HTTP API (same port as RPC). */
-export async function readMetaConfigHttp(server: string, name: string): Promise<string | null> {
-  try {
-    const v = await getPegasusJson<unknown>(server, `/config?name=${encodeURIComponent(name)}`, {timeoutMs: 3000})
-    return typeof v === 'string' || typeof v === 'boolean' ? String(v) : null
-  } catch (err) {
-    // The endpoint answers raw text (not JSON) in some versions: the value is then in the error detail.
-    if (err instanceof PegasusClientError && err.code === 'PEGASUS_BAD_REPLY' && err.detail) return err.detail.trim()
-    return null
-  }
 }

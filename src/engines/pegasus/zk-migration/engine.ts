@@ -8,9 +8,10 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import type {Finding, PlanBody} from '../../../plan/types.js'
 import type {ZkClient} from '../../../zk/index.js'
 import type {Engine, EngineIo} from '../../types.js'
-import {connectPlace, gatherZkMigration, metaClientFor} from './gather.js'
+import {metaClientFor, readMetaConfigHttp} from '../client/index.js'
+import {connectPlace, gatherZkMigration} from './gather.js'
 import {planZkMigration} from './planner.js'
-import {metaZookeeperHttp, readMetaConfigHttp, zkMigrationSteps, type ZkMigrationContext} from './steps.js'
+import {metaZookeeperHttp, zkMigrationSteps, type ZkMigrationContext} from './steps.js'
 import {STEP_KINDS, type ZkMigrationLive, type ZkMigrationSpec} from './types.js'
 
 /** Sessions on the source and target ZooKeepers, opened on first use and reopened after one died. */

@@ -13,9 +13,8 @@ import {describeError} from '../../../errors.js'
 import {compareNatural} from '../../../plan/order.js'
 import {ZkError, connectZk, walkTree, type ZkClient} from '../../../zk/index.js'
 import type {EngineIo} from '../../types.js'
-import {MetaClient, PegasusClientError, getMetaCluster, leaderFromLockNodes, mapLimit} from '../client/index.js'
+import {PegasusClientError, getMetaCluster, mapLimit, metaClientFor, type MetaClient} from '../client/index.js'
 import {AppStatus, MetaFunctionLevel, NodeStatus, enumName} from '../wire/index.js'
-import {lockDirsOf} from './planner.js'
 import {
   ZK_MIGRATION_LIVE_VERSION,
   type EphemeralNode,
@@ -116,22 +115,6 @@ function appOf(id: string, text: string): TreeApp {
     // Not an app_info document: counted, not described.
   }
   return app
-}
-
-/** A meta client that reads the leader from the lock nodes of the given ZooKeeper roots first. */
-export function metaClientFor(metaServers: string[], lockReaders: Array<{zk: ZkClient; root: string}> = [], timeoutMs?: number): MetaClient {
-  const candidates = lockReaders.flatMap(({zk, root}) => {
-    const read = {getChildren: (p: string) => zk.getChildren(p), getData: async (p: string) => (await zk.get(p)).data}
-    return lockDirsOf(root).map((dir) => leaderFromLockNodes(dir.replace(/\/dsn\.meta\.server\.leader$/, ''), read))
-  })
-  const leaderFromZk = candidates.length === 0 ? undefined : async (): Promise<string | null> => {
-    for (const c of candidates) {
-      const leader = await c().catch(() => null)
-      if (leader) return leader
-    }
-    return null
-  }
-  return new MetaClient({metaServers, leaderFromZk, timeoutMs})
 }
 
 /** The meta leader, its function level (control_meta with fl_invalid) and its ZooKeeper as `/meta/cluster` reports it. */

@@ -12,12 +12,12 @@
  *
  * PURE (DESIGN.md section 3): no I/O, no clock, no randomness. Every list is sorted.
  */
-import {createHash} from 'node:crypto'
 
-import {canonicalJson} from '../../../plan/canonical.js'
+import {canonicalJson, sha256Hex} from '../../../plan/canonical.js'
 import {compareFindings, compareNatural} from '../../../plan/order.js'
 import type {Change, Finding, PlanBody, Step} from '../../../plan/types.js'
 import type {PlanOptions} from '../../types.js'
+import {metaLeaderLockDirs} from '../zk-layout.js'
 import {
   FINDING_CODES,
   STEP_KINDS,
@@ -106,7 +106,7 @@ function fingerprintOf(spec: ZkMigrationSpec, live: ZkMigrationLive): string {
     ephemeral: t.ephemeral.length,
   })
   const recovery = spec.migration.method === 'recovery'
-  return createHash('sha256').update(canonicalJson({
+  return sha256Hex(canonicalJson({
     method: spec.migration.method,
     source: tree(live.source),
     target: tree(live.target),
@@ -114,7 +114,7 @@ function fingerprintOf(spec: ZkMigrationSpec, live: ZkMigrationLive): string {
     tables: live.tables.map((t) => [t.app_id, t.app_name, t.status, t.partition_count, t.replica_count]),
     // Replica counts move with balancing; only the recovery method rests on them.
     nodes: live.nodes.map((n) => (recovery ? [n.address, n.status, n.replica_count] : [n.address, n.status])),
-  })).digest('hex')
+  }))
 }
 
 /** Meta addresses holding a leader lock node in the source tree, sorted. */
@@ -382,9 +382,9 @@ export function planZkMigration(spec: ZkMigrationSpec, live: ZkMigrationLive, _o
     const total = copiedCount(live.source, ignoreEphemeral)
     steps = [
       {id: '01-stop-follower-metas', kind: STEP_KINDS.singleMeta, risk: 'safe',
-        params: {meta_servers: metas, source: src, lock_dirs: lockDirsOf(src.root)} satisfies SingleMetaParams,
+        params: {meta_servers: metas, source: src, lock_dirs: metaLeaderLockDirs(src.root)} satisfies SingleMetaParams,
         description: 'Only the meta leader runs: stop the follower meta servers',
-        expect: `exactly one LOCKNODE under ${lockDirsOf(src.root).join(' or ')}`,
+        expect: `exactly one LOCKNODE under ${metaLeaderLockDirs(src.root).join(' or ')}`,
         manual: {instructions: [
           `Find the meta leader: ${live.meta.leader ? `${live.meta.leader} answered as leader when the plan was made` : 'the meta server `cluster_info` names as primary_meta_server'}.`,
           `Stop every other meta server of ${metas.join(', ')} (e.g. minos_stop / supervisorctl stop), leaving the leader running.`,
@@ -491,10 +491,4 @@ export function planZkMigration(spec: ZkMigrationSpec, live: ZkMigrationLive, _o
     steps,
     findings,
   }
-}
-
-/** Where the meta leader lock lives under a root: `<root>/dsn.meta.server.leader` (onebox) and `<root>/lock/dsn.meta.server.leader` (config.ini). */
-export function lockDirsOf(root: string): string[] {
-  const base = normalRoot(root) === '/' ? '' : normalRoot(root)
-  return [`${base}/dsn.meta.server.leader`, `${base}/lock/dsn.meta.server.leader`]
 }

@@ -12,9 +12,8 @@ import {LifeboatError, describeError} from '../../../errors.js'
 import type {Finding, Step} from '../../../plan/types.js'
 import {ZkError, copyTree, removeTree, walkTree, type CopyTreeOptions, type CopyTreeResult, type ZkClient} from '../../../zk/index.js'
 import type {StepExecutor, StepProgress, StepResult} from '../../types.js'
-import {PegasusClientError, getMetaCluster, type MetaClient} from '../client/index.js'
-import {resolveIpv4} from '../meta-recovery/gather.js'
-import {readMetaConfigHttp} from '../meta-recovery/steps.js'
+import {PegasusClientError, firstConfigValue, getMetaCluster, readMetaConfigHttp, resolveIpv4, type MetaClient} from '../client/index.js'
+import {appsRootPath, metaLeaderLockDirs} from '../zk-layout.js'
 import {levelName, levelValue, listNodeRows, listTables} from './gather.js'
 import {ensembleKey, normalRoot} from './planner.js'
 import {
@@ -297,14 +296,7 @@ async function lookAtMetas(ctx: ZkMigrationContext, servers: string[]): Promise<
   } catch (err) {
     listApps = err instanceof PegasusClientError ? err.pegasusError : describeError(err)
   }
-  let recoverFlag: string | null = null
-  for (const a of answers) {
-    const v = await ctx.readMetaConfig(a.server, 'recover_from_replica_server').catch(() => null)
-    if (v !== null) {
-      recoverFlag = v.trim().replace(/^"|"$/g, '')
-      break
-    }
-  }
+  const recoverFlag = await firstConfigValue(ctx.readMetaConfig, answers.map((a) => a.server), 'recover_from_replica_server')
   return {answers, listApps, recoverFlag}
 }
 
@@ -359,7 +351,7 @@ const switchMetaStep: StepExecutor<ZkMigrationContext> = {
     if (p.recover && findings.length === 0) {
       // A meta in recovery mode crashes if the apps root already holds apps.
       const dst = await ctx.zk('target')
-      const apps = `${normalRoot(p.zookeeper.root) === '/' ? '' : normalRoot(p.zookeeper.root)}/apps`
+      const apps = appsRootPath(normalRoot(p.zookeeper.root))
       const children = await dst.getChildren(apps).catch(() => [] as string[])
       if (children.length > 0) {
         findings.push({code: VERIFY_CODES.metaNotSwitched, severity: 'error', subject: apps, message: `${apps} already holds ${children.length} app node(s): the recovery cannot write there`})
@@ -461,7 +453,7 @@ const startRecoveryStep: StepExecutor<ZkMigrationContext> = {
 
 async function appsRootPopulated(ctx: ZkMigrationContext, target: ZkPlace): Promise<boolean> {
   const zk = await ctx.zk('target')
-  const apps = `${normalRoot(target.root) === '/' ? '' : normalRoot(target.root)}/apps`
+  const apps = appsRootPath(normalRoot(target.root))
   try {
     const [{data}, children] = await Promise.all([zk.get(apps), zk.getChildren(apps)])
     const marker = data.toString('utf8')
@@ -558,7 +550,7 @@ const removeSourceStep: StepExecutor<ZkMigrationContext> = {
       })
     }
     const src = await ctx.zk('source')
-    const holders = await lockHolders(src, [`${normalRoot(p.source.root)}/dsn.meta.server.leader`, `${normalRoot(p.source.root)}/lock/dsn.meta.server.leader`])
+    const holders = await lockHolders(src, metaLeaderLockDirs(p.source.root))
     if (holders.length > 0) {
       throw new LifeboatError('PEGASUS_META_ON_SOURCE', `refusing to delete the source tree: ${holders.join(', ')} still hold a leader lock node in it`, {
         hints: ['A meta still runs against the source ZooKeeper; stop it or point it at the target, then `apply --resume`.'],
@@ -603,5 +595,3 @@ export async function metaZookeeperHttp(server: string): Promise<{hosts: string;
   const [hosts, root] = await Promise.all([readMetaConfigHttp(server, 'hosts_list'), readMetaConfigHttp(server, 'cluster_root')])
   return hosts !== null && root !== null ? {hosts: hosts.trim(), root: root.trim()} : null
 }
-
-export {readMetaConfigHttp}
