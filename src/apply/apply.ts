@@ -20,7 +20,7 @@ import {mkdir} from 'node:fs/promises'
 import {dirname, join, relative, resolve} from 'node:path'
 
 import {DEFAULT_AUDIT_LOG, openAuditLog, readAuditLog, type AuditLog, type AuditRecord} from '../audit/log.js'
-import {groupByRun, runPlanDigest, runProgress, runStatus, type RunProgress} from '../audit/progress.js'
+import {latestAttempt, runProgress, runStatus, runsOfPlan, type RunProgress} from '../audit/progress.js'
 import type {RunStatus} from '../audit/events.js'
 import {ExitCode, LifeboatError, describeError, type ExitCodeValue} from '../errors.js'
 import type {EngineIo, StepExecutor} from '../engines/types.js'
@@ -115,16 +115,9 @@ async function readRecords(path: string): Promise<AuditRecord[]> {
   return readAuditLog(path)
 }
 
-/** Runs of a plan digest, newest last, with their records. */
-function runsOf(records: readonly AuditRecord[], digest: string): Array<[string, AuditRecord[]]> {
-  return [...groupByRun(records)].filter(([, recs]) => runPlanDigest(recs) === digest)
-}
-
-/** True when some run of the current attempt passed the plan gate: its approval carries over to a resume. */
+/** The first run of the current attempt that passed the plan gate: its approval carries over to a resume. */
 function attemptPassedGate(records: readonly AuditRecord[], digest: string): {run: string; by: string; how?: string} | undefined {
-  const runs = runsOf(records, digest)
-  const lastSuccess = runs.findLastIndex(([, recs]) => runStatus(recs) === 'succeeded')
-  for (const [run, recs] of runs.slice(lastSuccess + 1)) {
+  for (const [run, recs] of latestAttempt(records, digest)) {
     const passed = recs.find((r) => r.event === 'gate.passed' && (r.data as {gate?: unknown}).gate === 'plan')
     if (passed) return {run, by: passed.actor, how: (passed.data as {how?: string}).how}
   }
@@ -182,7 +175,7 @@ async function loadTarget(req: ApplyRequest, ui: ApplyUi, now: string): Promise<
 }
 
 function notApplyable(plan: Plan): LifeboatError {
-  const errors = plan.findings.filter((f) => f.severity === 'error')
+  const errors = errorsOf(plan.findings)
   return new LifeboatError('PLAN_NOT_APPLYABLE', `the plan has ${errors.length} ${errors.length === 1 ? 'error' : 'errors'} and cannot be applied`, {
     detail: errors.map((f) => `${f.code}${f.subject ? ` (${f.subject})` : ''}: ${f.message}${f.hint ? `\n  ${f.hint}` : ''}`).join('\n'),
     hints: ['Resolve the errors (the plan says what each means), then plan again: `lifeboat plan SPEC --out plan.json`.'],
@@ -278,7 +271,7 @@ async function underLock(c: RunContext): Promise<ApplyResult> {
   const records = await readRecords(auditPath)
   const progress: RunProgress = runProgress(records, plan.digest)
   if (req.resume && progress.run === undefined) {
-    const applied = runsOf(records, plan.digest).findLast(([, recs]) => runStatus(recs) === 'succeeded')
+    const applied = runsOfPlan(records, plan.digest).findLast(([, recs]) => runStatus(recs) === 'succeeded')
     throw new LifeboatError('NOTHING_TO_RESUME', applied ? `this plan was already applied completely (run ${applied[0]})` : `no earlier run of this plan in the audit log ${auditPath}`, {
       detail: applied ? 'There is nothing left to resume.' : 'apply --resume continues a run of the same plan that stopped part-way; the audit log records none.',
       hints: applied
@@ -292,7 +285,7 @@ async function underLock(c: RunContext): Promise<ApplyResult> {
   const planFile = target.fromSpec ? savedPlanPath(auditPath, plan) : target.planFile
 
   // Closes the run on a refusal or a failure; an audit log that already failed stays silent.
-  const finishRun = async (status: RunStatus, extra: Record<string, unknown> = {}): Promise<void> => {
+  const finishRun: FinishRun = async (status, extra = {}) => {
     try {
       await log.append('run.finished', {status, head: log.head(), ...extra})
     } catch {
@@ -366,6 +359,9 @@ async function underLock(c: RunContext): Promise<ApplyResult> {
   }
 }
 
+/** Writes the run's run.finished with this status, on a refusal or a failure. */
+type FinishRun = (status: RunStatus, extra?: Record<string, unknown>) => Promise<void>
+
 /** Thrown inside a run that already wrote its run.finished: carries the error to raise. */
 class RunClosed extends Error {
   constructor(readonly error: unknown) {
@@ -381,7 +377,7 @@ function engineIo(c: RunContext): EngineIo {
   return {env: c.req.env, specDir: c.target.ready.dir, progress: () => undefined}
 }
 
-async function staleCheck(c: RunContext, log: AuditLog, records: readonly AuditRecord[], finishRun: (s: RunStatus, extra?: Record<string, unknown>) => Promise<void>): Promise<void> {
+async function staleCheck(c: RunContext, log: AuditLog, records: readonly AuditRecord[], finishRun: FinishRun): Promise<void> {
   const {plan, ready} = c.target
   const fresh = await planLoadedSpec({...ready, planSpec: plan.spec}, {env: c.req.env, now: plan.createdAt, toolVersion: plan.tool.version})
   await log.append('plan.computed', {planDigest: fresh.digest, changes: planHasChanges(fresh), applyable: fresh.applyable, fingerprint: fresh.observed.fingerprint})
@@ -405,10 +401,7 @@ async function staleCheck(c: RunContext, log: AuditLog, records: readonly AuditR
   }))
 }
 
-async function passGates(
-  c: RunContext, log: AuditLog, carried: {run: string; by: string; how?: string} | undefined,
-  finishRun: (s: RunStatus, extra?: Record<string, unknown>) => Promise<void>,
-): Promise<void> {
+async function passGates(c: RunContext, log: AuditLog, carried: {run: string; by: string; how?: string} | undefined, finishRun: FinishRun): Promise<void> {
   const {req, ui, target} = c
   const {plan} = target
   if (carried) {
@@ -478,7 +471,7 @@ async function runSteps(c: RunContext, log: AuditLog, progress: RunProgress, pla
       await lock.assertHeld()
       const executor = executors.get(step.id)
       if (step.manual) {
-        const result = await manualStep(c, log, ctx, step, executor, confirmed, tasks)
+        const result = await manualStep(c, log, ctx, step, executor, confirmed, tasks, planFile)
         if (result === 'waiting') {
           outcomes.push({id: step.id, status: 'waiting'})
           tasks.finish()
@@ -530,11 +523,7 @@ async function automaticStep(log: AuditLog, ctx: unknown, step: Step, executor: 
     tasks.update(step.id, 'failed', describeError(err))
     throw stepFailed(step, err)
   }
-  if (done) {
-    await log.append('step.skipped', {step: step.id, reason: 'already done'})
-    tasks.update(step.id, 'skipped', 'already done')
-    return {id: step.id, status: 'skipped', summary: 'already done'}
-  }
+  if (done) return skipDone(log, step, tasks)
   // Written and fsynced before the step touches the cluster: a crash from here on is resumable.
   await log.append('step.started', {step: step.id, kind: step.kind, risk: step.risk})
   tasks.update(step.id, 'running', step.description)
@@ -557,14 +546,18 @@ async function automaticStep(log: AuditLog, ctx: unknown, step: Step, executor: 
   return {id: step.id, status: 'done', ...(summary ? {summary} : {})}
 }
 
+/** Records a step whose effect is already there as skipped. */
+async function skipDone(log: AuditLog, step: Step, tasks: TaskReporter): Promise<StepOutcome> {
+  await log.append('step.skipped', {step: step.id, reason: 'already done'})
+  tasks.update(step.id, 'skipped', 'already done')
+  return {id: step.id, status: 'skipped', summary: 'already done'}
+}
+
 async function manualStep(
   c: RunContext, log: AuditLog, ctx: unknown, step: Step, executor: StepExecutor<unknown> | undefined, confirmed: Set<string>, tasks: TaskReporter,
+  planFile: string | undefined,
 ): Promise<StepOutcome | 'waiting'> {
-  if (executor && (await executor.isDone(ctx, step))) {
-    await log.append('step.skipped', {step: step.id, reason: 'already done'})
-    tasks.update(step.id, 'skipped', 'already done')
-    return {id: step.id, status: 'skipped', summary: 'already done'}
-  }
+  if (executor && (await executor.isDone(ctx, step))) return skipDone(log, step, tasks)
   let how = '--confirm'
   if (!confirmed.has(step.id)) {
     await log.append('step.waiting', {step: step.id})
@@ -585,7 +578,7 @@ async function manualStep(
     tasks.update(step.id, 'failed', 'the work is not there')
     throw new LifeboatError('STEP_FAILED', `manual step ${step.id} was confirmed, but its effect is not there`, {
       detail: describeFindings(problems),
-      hints: [`Do the step as its instructions say, then continue with \`${resumeCommand(c, c.target.fromSpec ? savedPlanPath(c.auditPath, c.target.plan) : c.target.planFile, step.id)}\`.`],
+      hints: [`Do the step as its instructions say, then continue with \`${resumeCommand(c, planFile, step.id)}\`.`],
     })
   }
   await log.append('step.finished', {step: step.id, summary: `confirmed by ${c.operator.user} (${how})`})

@@ -30,13 +30,6 @@ function rank(risk: RiskClass): number {
   return RISK_ORDER.indexOf(risk)
 }
 
-/** The most dangerous risk class among the plan's steps, or undefined for a plan without steps. */
-export function highestRisk(steps: readonly Step[]): RiskClass | undefined {
-  let top: RiskClass | undefined
-  for (const s of steps) if (top === undefined || rank(s.risk) > rank(top)) top = s.risk
-  return top
-}
-
 /** What the approver policy asks of this plan, and what the plan carries. */
 export interface ApproverRequirement {
   /** The risk class whose rule sets the number (the strictest one that applies). */

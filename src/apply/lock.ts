@@ -16,11 +16,14 @@ import {
   acquireLock,
   connectZk,
   forceUnlock,
+  formatLockBlock,
   formatLockInfo,
   lockDirFor,
+  lockInfoOf,
   lockPath,
   readLock,
   releaseLock,
+  type LockHolder,
   type LockInfo,
   type ZkClient,
 } from '../zk/index.js'
@@ -76,8 +79,6 @@ export interface TakeLockOptions {
   env: Record<string, string | undefined>
   /** How long to keep trying while someone else holds the lock (Terraform's -lock-timeout); 0: fail at once. */
   timeoutMs?: number
-  /** Base for a relative lock-file path. */
-  cwd?: string
 }
 
 const ZK_AUTH_SCHEME = 'digest'
@@ -100,7 +101,7 @@ export async function takeClusterLock(target: LockTarget, opts: TakeLockOptions)
 
 async function takeOnce(target: LockTarget, info: LockInfo, opts: TakeLockOptions): Promise<HeldLock> {
   if (target.zookeeper) return takeZkLock(target.zookeeper, info, opts)
-  if (target.file) return takeFileLock(lockFilePath(target.file, opts.cwd), info)
+  if (target.file) return takeFileLock(lockFilePath(target.file), info)
   throw noTarget()
 }
 
@@ -179,9 +180,9 @@ function decorateHeld(err: unknown, opts: TakeLockOptions): unknown {
   })
 }
 
-/** A lock file path, absolute. */
-export function lockFilePath(file: string, cwd = process.cwd()): string {
-  return isAbsolute(file) ? file : resolve(cwd, file)
+/** A lock file path, absolute (a relative one is taken from the working directory). */
+function lockFilePath(file: string): string {
+  return isAbsolute(file) ? file : resolve(file)
 }
 
 interface FileLockContent extends LockInfo {
@@ -207,37 +208,25 @@ async function readFileLock(path: string): Promise<LockState | null> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw new LifeboatError('LOCK_UNREADABLE', `could not read the lock file ${path}: ${describeError(err)}`, {hints: ['Check the file permissions.'], cause: err})
   }
-  let parsed: Partial<FileLockContent> = {}
+  let parsed: unknown
   try {
-    parsed = JSON.parse(text) as Partial<FileLockContent>
+    parsed = JSON.parse(text)
   } catch {
     // A lock file cut short by a crash during its creation: still a lock, with unknown details.
   }
-  const str = (v: unknown) => (typeof v === 'string' ? v : '(unknown)')
-  const info: LockInfo = {id: str(parsed.id), operation: str(parsed.operation), who: str(parsed.who), created: str(parsed.created)}
-  if (typeof parsed.plan === 'string') info.plan = parsed.plan
-  const state: LockState = {info, kind: 'file', where: path, text: ''}
-  if (typeof parsed.pid === 'number') state.pid = parsed.pid
-  if (typeof parsed.host === 'string') state.host = parsed.host
+  const {pid, host} = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Partial<FileLockContent>
+  const state: LockState = {info: lockInfoOf(parsed), kind: 'file', where: path, text: ''}
+  if (typeof pid === 'number') state.pid = pid
+  if (typeof host === 'string') state.host = host
   if (state.pid !== undefined && state.host === currentOperator().host) state.alive = isAlive(state.pid)
   state.text = formatFileLock(state)
   return state
 }
 
 function formatFileLock(state: LockState): string {
-  const rows: Array<[string, string]> = [
-    ['ID', state.info.id],
-    ['Path', state.where],
-    ['Operation', state.info.operation],
-    ['Who', state.info.who],
-    ['Created', state.info.created],
-  ]
-  if (state.info.plan !== undefined) rows.push(['Plan', state.info.plan])
-  if (state.pid !== undefined) {
-    const status = state.alive === undefined ? 'on another host' : state.alive ? 'running' : 'no longer running'
-    rows.push(['Process', `PID ${state.pid} on ${state.host ?? '(unknown host)'} (${status})`])
-  }
-  return ['Lock Info:', ...rows.map(([k, v]) => `  ${`${k}:`.padEnd(11)}${v}`)].join('\n')
+  if (state.pid === undefined) return formatLockBlock(state.info, state.where)
+  const status = state.alive === undefined ? 'on another host' : state.alive ? 'running' : 'no longer running'
+  return formatLockBlock(state.info, state.where, [['Process', `PID ${state.pid} on ${state.host ?? '(unknown host)'} (${status})`]])
 }
 
 function fileHeldError(state: LockState): LifeboatError {
@@ -304,19 +293,28 @@ async function takeFileLock(path: string, info: LockInfo): Promise<HeldLock> {
   }
 }
 
-/** Who holds the cluster's lock, or null. */
-export async function readClusterLock(target: LockTarget, clusterName: string, opts: {env: Record<string, string | undefined>; cwd?: string}): Promise<LockState | null> {
-  if (target.zookeeper) {
-    const client = await connectForLock(target.zookeeper, opts.env)
-    try {
-      const holder = await readLock(client, lockDirFor(clusterName))
-      if (holder === null) return null
-      return {info: holder.info, kind: 'zookeeper', where: holder.path, text: formatLockInfo(holder)}
-    } finally {
-      await client.close()
-    }
+/** A lock node's holder as a LockState. */
+function zkLockState(holder: LockHolder): LockState {
+  return {info: holder.info, kind: 'zookeeper', where: holder.path, text: formatLockInfo(holder)}
+}
+
+/** Runs `fn` on a short-lived session to the lock's ZooKeeper, closed afterwards. */
+async function withLockClient<T>(zk: NonNullable<LockTarget['zookeeper']>, env: Record<string, string | undefined>, fn: (client: ZkClient) => Promise<T>): Promise<T> {
+  const client = await connectForLock(zk, env)
+  try {
+    return await fn(client)
+  } finally {
+    await client.close()
   }
-  if (target.file) return readFileLock(lockFilePath(target.file, opts.cwd))
+}
+
+/** Who holds the cluster's lock, or null. */
+export async function readClusterLock(target: LockTarget, clusterName: string, opts: {env: Record<string, string | undefined>}): Promise<LockState | null> {
+  if (target.zookeeper) {
+    const holder = await withLockClient(target.zookeeper, opts.env, (client) => readLock(client, lockDirFor(clusterName)))
+    return holder === null ? null : zkLockState(holder)
+  }
+  if (target.file) return readFileLock(lockFilePath(target.file))
   throw noTarget()
 }
 
@@ -324,18 +322,12 @@ export async function readClusterLock(target: LockTarget, clusterName: string, o
  * Removes the lock whose ID is `id`, whoever holds it: for a holder that crashed. Refuses when
  * the lock is not held or is held under another ID.
  */
-export async function forceUnlockCluster(target: LockTarget, clusterName: string, id: string, opts: {env: Record<string, string | undefined>; cwd?: string}): Promise<LockState> {
+export async function forceUnlockCluster(target: LockTarget, clusterName: string, id: string, opts: {env: Record<string, string | undefined>}): Promise<LockState> {
   if (target.zookeeper) {
-    const client = await connectForLock(target.zookeeper, opts.env)
-    try {
-      const holder = await forceUnlock(client, lockDirFor(clusterName), id)
-      return {info: holder.info, kind: 'zookeeper', where: holder.path, text: formatLockInfo(holder)}
-    } finally {
-      await client.close()
-    }
+    return zkLockState(await withLockClient(target.zookeeper, opts.env, (client) => forceUnlock(client, lockDirFor(clusterName), id)))
   }
   if (!target.file) throw noTarget()
-  const path = lockFilePath(target.file, opts.cwd)
+  const path = lockFilePath(target.file)
   const holder = await readFileLock(path)
   if (holder === null) {
     throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at ${path}`, {hints: ['Nothing to unlock; `lifeboat lock status SPEC` shows the lock.']})

@@ -26,6 +26,20 @@ export function runPlanDigest(records: readonly AuditRecord[]): string | undefin
   return undefined
 }
 
+/** The runs that worked on the plan with this digest, in log order, each with its records. */
+export function runsOfPlan(records: readonly AuditRecord[], planDigest: string): Array<[string, AuditRecord[]]> {
+  return [...groupByRun(records)].filter(([, recs]) => runPlanDigest(recs) === planDigest)
+}
+
+/**
+ * The latest attempt at a plan: every run for it since its last run that finished `succeeded`
+ * (a resumed run continues its predecessors). Empty when there is none.
+ */
+export function latestAttempt(records: readonly AuditRecord[], planDigest: string): Array<[string, AuditRecord[]]> {
+  const runs = runsOfPlan(records, planDigest)
+  return runs.slice(runs.findLastIndex(([, recs]) => runStatus(recs) === 'succeeded') + 1)
+}
+
 /** Steps of a run that started and have no finished, failed or skipped record after it. */
 export function openSteps(records: readonly AuditRecord[]): string[] {
   const open = new Set<string>()
@@ -58,14 +72,11 @@ export interface RunProgress {
 }
 
 /**
- * What the log says about the latest attempt to apply the plan with this digest: every run for
- * it since its last run that finished `succeeded` (a resumed run continues its predecessors, so
- * their finished steps count).
+ * What the log says about the latest attempt to apply the plan with this digest (see
+ * latestAttempt): the finished steps of all its runs count.
  */
 export function runProgress(records: readonly AuditRecord[], planDigest: string): RunProgress {
-  const runs = [...groupByRun(records)].filter(([, recs]) => runPlanDigest(recs) === planDigest)
-  const lastSuccess = runs.findLastIndex(([, recs]) => runStatus(recs) === 'succeeded')
-  const attempt = runs.slice(lastSuccess + 1)
+  const attempt = latestAttempt(records, planDigest)
   if (attempt.length === 0) return {finished: [], confirmed: [], interrupted: false}
   const finished: string[] = []
   const confirmed: string[] = []

@@ -2,16 +2,19 @@
  * The base of every lifeboat command: `--json`, `--no-color`, and one way of turning errors into
  * a message, hints and an exit code, never a stack trace for a user error.
  */
-import {Command, Errors, Flags, Interfaces} from '@oclif/core'
+import {Command, Errors, Flags} from '@oclif/core'
 
-import {EXIT_CODE_HELP, ExitCode, LifeboatError, describeError} from '../errors.js'
+import {EXIT_CODE_HELP, LifeboatError, describeError} from '../errors.js'
 
 /** A command description followed by the exit-code table, for `--help`. */
 export function withExitCodes(description: string): string {
   return `${description}\n\nEXIT CODES\n${EXIT_CODE_HELP.split('\n').map((l) => `  ${l}`).join('\n')}`
 }
 
-export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+/** `s` in the ANSI colour `code` (31 red, 32 green, 33 yellow) when `on`, else as it is. */
+export function paint(on: boolean, code: number, s: string): string {
+  return on ? `\u001B[${code}m${s}\u001B[0m` : s
+}
 
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
@@ -32,16 +35,11 @@ export abstract class BaseCommand extends Command {
     process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
   }
 
-  protected override toErrorJson(err: unknown): unknown {
-    if (err instanceof LifeboatError) return {error: err.toJSON()}
-    return {error: {code: 'ERROR', message: describeError(err), hints: [], exit: ExitCode.ERROR}}
-  }
-
   protected override async catch(err: Error & {exitCode?: number}): Promise<never> {
     if (err instanceof Errors.ExitError) throw err
     const lifeboat = toLifeboatError(err)
     if (this.jsonEnabled()) {
-      this.printJson(this.toErrorJson(lifeboat))
+      this.printJson({error: lifeboat.toJSON()})
     } else {
       process.stderr.write(formatError(lifeboat))
     }

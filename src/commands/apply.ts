@@ -8,11 +8,9 @@ import {parseDuration} from '../apply/duration.js'
 import {LiveTaskList, PlainTaskList, silentReporter} from '../apply/progress.js'
 import {terminalPrompter} from '../apply/prompt.js'
 import {DEFAULT_AUDIT_LOG} from '../audit/log.js'
-import {BaseCommand, withExitCodes} from '../cli/base-command.js'
+import {BaseCommand, paint, withExitCodes} from '../cli/base-command.js'
 import {renderPlanText} from '../render/text.js'
 import {planSummaryLine} from '../render/summary.js'
-
-const paint = (on: boolean, code: number, s: string) => (on ? `\u001B[${code}m${s}\u001B[0m` : s)
 
 export default class Apply extends BaseCommand {
   static override summary = 'Apply a saved plan or a spec: lock, re-check, approve, run the steps, verify.'

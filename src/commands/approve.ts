@@ -9,8 +9,7 @@ import {approverPolicyOf, approverRequirement} from '../apply/gates.js'
 import {currentOperator} from '../apply/identity.js'
 import {DEFAULT_AUDIT_LOG, openAuditLog} from '../audit/log.js'
 import {BaseCommand, withExitCodes} from '../cli/base-command.js'
-import {LifeboatError} from '../errors.js'
-import {addApproval, readPlanFile} from '../plan/file.js'
+import {addApproval, approverName, readPlanFile} from '../plan/file.js'
 import {planSummaryLine} from '../render/summary.js'
 
 export default class Approve extends BaseCommand {
@@ -43,20 +42,20 @@ export default class Approve extends BaseCommand {
     const {args, flags} = await this.parse(Approve)
     // Checked before anything is written: a plan that is edited, truncated or of another version is refused here.
     const before = await readPlanFile(args.plan)
-    if (flags.as.trim() === '') throw new LifeboatError('APPROVAL_NAME_EMPTY', 'An approval needs a name', {hints: ['Pass --as NAME.']})
+    const name = approverName(flags.as)
     const operator = currentOperator()
     const log = await openAuditLog(flags['audit-log'], {run: randomUUID(), actor: operator.user, host: operator.host})
     const at = new Date().toISOString()
     // The audit record comes first: an approval that is not audited must not count.
     await log.append('approval.recorded', {
-      name: flags.as.trim(),
+      name,
       ...(flags.comment ? {comment: flags.comment} : {}),
       planDigest: before.digest,
       planFile: args.plan,
       cluster: before.cluster.name,
       spec: {sha256: before.spec.sha256, kind: before.spec.kind, name: before.spec.name},
     })
-    const plan = await addApproval(args.plan, {name: flags.as, ...(flags.comment ? {comment: flags.comment} : {}), at})
+    const plan = await addApproval(args.plan, {name, ...(flags.comment ? {comment: flags.comment} : {}), at})
     const requirement = approverRequirement(plan, approverPolicyOf(plan.spec.document))
     const names = plan.approvals.map((a) => a.name)
     const result = {
@@ -67,7 +66,7 @@ export default class Approve extends BaseCommand {
     }
     if (this.jsonEnabled()) return result
     const lines = [
-      `Approval by ${flags.as.trim()} recorded on ${args.plan} (plan ${plan.digest.slice(0, 12)}, ${plan.spec.kind} ${plan.spec.name} on cluster ${plan.cluster.name}).`,
+      `Approval by ${name} recorded on ${args.plan} (plan ${plan.digest.slice(0, 12)}, ${plan.spec.kind} ${plan.spec.name} on cluster ${plan.cluster.name}).`,
       planSummaryLine(plan),
       `Approved by: ${names.join(', ')}.`,
     ]

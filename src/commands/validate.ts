@@ -4,12 +4,10 @@
  */
 import {Args} from '@oclif/core'
 
-import {BaseCommand, withExitCodes} from '../cli/base-command.js'
+import {BaseCommand, paint, withExitCodes} from '../cli/base-command.js'
 import {loadEngineRegistry} from '../engines/registry.js'
 import {ExitCode} from '../errors.js'
 import {loadSpecFile, type Diagnostic} from '../spec/index.js'
-
-const paint = (on: boolean, code: number, s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s)
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`

@@ -34,10 +34,7 @@ export type EngineModule = AnyEngine & {
 /** The environment variable of the engine plugin hook. */
 export const ENGINE_MODULES_ENV = 'LIFEBOAT_ENGINE_MODULES'
 
-/**
- * The engines shipped with lifeboat, one entry per store kind. The store engines register here
- * as they land, e.g. `pegasusMetaRecoveryEngine,` after importing it.
- */
+/** The engines shipped with lifeboat, one entry per store kind: a new store's engine is added here. */
 const BUILT_IN: readonly AnyEngine[] = [metaRecoveryEngine as AnyEngine, dddRecoveryEngine as AnyEngine, zkMigrationEngine as AnyEngine]
 
 /** Every engine known in this process, by kind, with where it came from. */

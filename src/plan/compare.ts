@@ -29,8 +29,11 @@ export function comparePlans(saved: Plan, fresh: Plan): PlanDifference[] {
 
   const stepFacts = (s: Step) => ({kind: s.kind, risk: s.risk, params: s.params})
   diffKeyed('steps', saved.steps, fresh.steps, (s) => s.id, stepFacts, out)
-  const savedOrder = saved.steps.map((s) => s.id).filter((id) => fresh.steps.some((s) => s.id === id))
-  const freshOrder = fresh.steps.map((s) => s.id).filter((id) => saved.steps.some((s) => s.id === id))
+  // The order of the steps both plans have.
+  const savedIds = new Set(saved.steps.map((s) => s.id))
+  const freshIds = new Set(fresh.steps.map((s) => s.id))
+  const savedOrder = saved.steps.map((s) => s.id).filter((id) => freshIds.has(id))
+  const freshOrder = fresh.steps.map((s) => s.id).filter((id) => savedIds.has(id))
   if (savedOrder.join('\n') !== freshOrder.join('\n')) out.push({path: 'steps.order', kind: 'changed', before: savedOrder, after: freshOrder})
 
   diffKeyed('changes', saved.changes, fresh.changes, (c) => c.address, (c) => ({action: c.action, before: c.before, after: c.after}), out)

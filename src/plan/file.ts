@@ -19,7 +19,6 @@ import {InternalError, LifeboatError, describeError} from '../errors.js'
 import {planDigest} from './build.js'
 import {compareCodeUnits} from './canonical.js'
 import {serializePlan} from './serialize.js'
-export {serializePlan} from './serialize.js'
 import {PLAN_FORMAT_VERSION, type Approval, type ClusterIdentity, type Plan} from './types.js'
 
 // ajv-formats is CommonJS; under NodeNext its default import may arrive wrapped.
@@ -235,6 +234,13 @@ function setKey(items: string[]): string {
   return [...new Set(items.map((s) => s.trim()).filter(Boolean))].sort(compareCodeUnits).join(',')
 }
 
+/** An approver's name as an approval records it: trimmed, and never empty (APPROVAL_NAME_EMPTY). */
+export function approverName(name: string): string {
+  const trimmed = name.trim()
+  if (trimmed === '') throw new LifeboatError('APPROVAL_NAME_EMPTY', 'An approval needs a name', {hints: ['Pass --as NAME.']})
+  return trimmed
+}
+
 /** An approval to record: who, when (ISO time, passed in), and an optional comment. */
 export interface ApprovalInput {
   name: string
@@ -249,10 +255,7 @@ export interface ApprovalInput {
  * lose one update (last rename wins); approvals are normally collected one after the other.
  */
 export async function addApproval(path: string, approval: ApprovalInput): Promise<Plan> {
-  const name = approval.name.trim()
-  if (name === '') {
-    throw new LifeboatError('APPROVAL_NAME_EMPTY', 'An approval needs a name', {hints: ['Pass --as NAME.']})
-  }
+  const name = approverName(approval.name)
   if (Number.isNaN(Date.parse(approval.at))) throw new InternalError(`approval time ${JSON.stringify(approval.at)} is not an ISO time`)
   const plan = await readPlanFile(path)
   const record: Approval = {name, ...(approval.comment ? {comment: approval.comment} : {}), at: approval.at, digest: plan.digest}

@@ -8,7 +8,7 @@ import type {Plan} from '../plan/types.js'
 import {countByNoun} from './common.js'
 
 /** The line a reviewer reads first; it names only what the plan holds. */
-export const NO_CHANGES_LINE = 'No changes. The cluster matches the spec.'
+const NO_CHANGES_LINE = 'No changes. The cluster matches the spec.'
 
 /**
  * Terraform's summary, generalised: what is created (by noun), changed and destroyed; primaries

@@ -13,7 +13,7 @@ import {
   ACTION_PHRASE, ACTION_SYMBOL, LEGEND, addressNoun, changeDiff, changeShape, collapseRuns, digitTemplate,
   findingShape, nodeOrNone, observedPairs, primaryShape, stepShape,
 } from './common.js'
-import {NO_CHANGES_LINE, planSummaryLine} from './summary.js'
+import {planSummaryLine} from './summary.js'
 
 /** How to render: colour (ANSI) or not, and the terminal width in columns. */
 export interface TextOptions {
@@ -271,5 +271,3 @@ function wrap(text: string, width: number, indent: string, hanging = indent): st
   }
   return lines.map((l) => l.replace(/\u00a0/g, ' '))
 }
-
-export {NO_CHANGES_LINE}

@@ -21,7 +21,7 @@ import zookeeper from 'node-zookeeper-client'
 import type {Client as RawClient, Stat as RawStat} from 'node-zookeeper-client'
 
 import {LifeboatError} from '../errors.js'
-import {ZkError, toZkError} from './errors.js'
+import {ZkError, isZkError, toZkError} from './errors.js'
 
 /**
  * The largest request we send, path and framing included. ZooKeeper's jute.maxbuffer is
@@ -288,7 +288,7 @@ export class ZkClient {
     return this.connected ? 'connected' : 'disconnected'
   }
 
-  /** The session id as 16 hex digits (the ephemeralOwner of its ephemeral nodes). */
+  /** The session id (the ephemeralOwner of its ephemeral nodes). */
   get sessionId(): bigint {
     return this.raw.getSessionId().readBigInt64BE(0)
   }
@@ -405,7 +405,7 @@ export class ZkClient {
       try {
         await this.create(current, last ? data : null, opts)
       } catch (err) {
-        if (!(err instanceof ZkError && err.code === 'ZK_NODE_EXISTS')) throw err
+        if (!isZkError(err, 'ZK_NODE_EXISTS')) throw err
       }
     }
     return path
@@ -742,7 +742,7 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkClient> {
     await client.exists('/', {deadlineMs: left})
   } catch (err) {
     await client.close()
-    if (err instanceof ZkError && err.code === 'ZK_TIMEOUT') {
+    if (isZkError(err, 'ZK_TIMEOUT')) {
       throw new ZkError('ZK_TIMEOUT', {server: opts.hosts, op: 'connect', reason: `could not connect within ${deadlineMs} ms`})
     }
     throw err

@@ -9,7 +9,7 @@
  */
 import {LifeboatError} from '../errors.js'
 import type {ZkClient, ZkStat} from './client.js'
-import {ZkError} from './errors.js'
+import {isZkError} from './errors.js'
 
 /** What the lock node holds. */
 export interface LockInfo {
@@ -48,32 +48,46 @@ export function lockPath(lockDir: string): string {
   return `${lockDir}/lock`
 }
 
-/** The holder's details as a Terraform-style "Lock Info:" block. */
-export function formatLockInfo(holder: LockHolder): string {
+/**
+ * A lock's details as a Terraform-style "Lock Info:" block: its info, where it is, and `extra`
+ * rows (the holding session or process). Shared with the lock files of apply/lock.ts.
+ */
+export function formatLockBlock(info: LockInfo, where: string, extra: Array<[string, string]> = []): string {
   const rows: Array<[string, string]> = [
-    ['ID', holder.info.id],
-    ['Path', holder.path],
-    ['Operation', holder.info.operation],
-    ['Who', holder.info.who],
-    ['Created', holder.info.created],
+    ['ID', info.id],
+    ['Path', where],
+    ['Operation', info.operation],
+    ['Who', info.who],
+    ['Created', info.created],
   ]
-  if (holder.info.plan !== undefined) rows.push(['Plan', holder.info.plan])
-  rows.push(['Session', `0x${holder.session.toString(16)}`])
+  if (info.plan !== undefined) rows.push(['Plan', info.plan])
+  rows.push(...extra)
   return ['Lock Info:', ...rows.map(([k, v]) => `  ${`${k}:`.padEnd(11)}${v}`)].join('\n')
 }
 
-function parseInfo(data: Buffer): LockInfo {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(data.toString('utf8'))
-  } catch {
-    parsed = undefined
-  }
+/** The holder's details as a Terraform-style "Lock Info:" block. */
+export function formatLockInfo(holder: LockHolder): string {
+  return formatLockBlock(holder.info, holder.path, [['Session', `0x${holder.session.toString(16)}`]])
+}
+
+/**
+ * The LockInfo in a parsed lock document (a lock node's data or a lock file); what is missing or
+ * not a string reads `(unknown)`, so a lock cut short by a crash is still a lock.
+ */
+export function lockInfoOf(parsed: unknown): LockInfo {
   const o = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>
   const str = (v: unknown): string => (typeof v === 'string' ? v : '(unknown)')
   const info: LockInfo = {id: str(o.id), operation: str(o.operation), who: str(o.who), created: str(o.created)}
   if (typeof o.plan === 'string') info.plan = o.plan
   return info
+}
+
+function parseInfo(data: Buffer): LockInfo {
+  try {
+    return lockInfoOf(JSON.parse(data.toString('utf8')))
+  } catch {
+    return lockInfoOf(undefined)
+  }
 }
 
 /** Who holds the lock, or null when nobody does. For `lifeboat lock status`. */
@@ -83,7 +97,7 @@ export async function readLock(client: ZkClient, lockDir: string): Promise<LockH
     const {data, stat} = await client.get(path)
     return {info: parseInfo(data), path, session: stat.ephemeralOwner, stat}
   } catch (err) {
-    if (err instanceof ZkError && err.code === 'ZK_NO_NODE') return null
+    if (isZkError(err, 'ZK_NO_NODE')) return null
     throw err
   }
 }
@@ -115,7 +129,7 @@ export async function acquireLock(client: ZkClient, lockDir: string, info: LockI
       if (mine === null || mine.info.id !== info.id) throw new LifeboatError('LOCK_LOST', `the lock at ${path} disappeared right after it was taken`, {hints: ['Run the command again.']})
       return mine
     } catch (err) {
-      if (!(err instanceof ZkError && err.code === 'ZK_NODE_EXISTS')) throw err
+      if (!isZkError(err, 'ZK_NODE_EXISTS')) throw err
     }
     const holder = await readLock(client, lockDir)
     if (holder !== null) throw heldError(holder)
@@ -134,7 +148,7 @@ export async function releaseLock(client: ZkClient, lockDir: string, id: string)
     await client.remove(holder.path, holder.stat.version)
     return true
   } catch (err) {
-    if (err instanceof ZkError && (err.code === 'ZK_NO_NODE' || err.code === 'ZK_BAD_VERSION')) return false
+    if (isZkError(err, 'ZK_NO_NODE', 'ZK_BAD_VERSION')) return false
     throw err
   }
 }
@@ -158,7 +172,7 @@ export async function forceUnlock(client: ZkClient, lockDir: string, id: string)
   try {
     await client.remove(holder.path, holder.stat.version)
   } catch (err) {
-    if (err instanceof ZkError && (err.code === 'ZK_NO_NODE' || err.code === 'ZK_BAD_VERSION')) {
+    if (isZkError(err, 'ZK_NO_NODE', 'ZK_BAD_VERSION')) {
       throw new LifeboatError('LOCK_CHANGED', `the lock at ${holder.path} changed while it was being removed`, {hints: ['Run `lifeboat lock status` and try again.'], cause: err})
     }
     throw err

@@ -10,7 +10,12 @@ import {createHash} from 'node:crypto'
 
 import {LifeboatError} from '../errors.js'
 import {MAX_REQUEST_BYTES, joinPath, opBytes, type ZkClient, type ZkOp, type ZkStat} from './client.js'
-import {ZkError} from './errors.js'
+import {ZkError, isZkError} from './errors.js'
+
+/** Code-unit order of paths: the same on every machine, whatever its locale. */
+function comparePaths(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
 
 /** One node of a tree read. */
 export interface TreeEntry {
@@ -72,7 +77,7 @@ export function walkTree(client: ZkClient, root: string, opts: ReadTreeOptions =
         for (const child of children) queue.push(joinPath(path, child))
         finish()
       }, (err: unknown) => {
-        if (err instanceof ZkError && err.code === 'ZK_NO_NODE') finish()
+        if (isZkError(err, 'ZK_NO_NODE')) finish()
         else fail(err)
       })
     }
@@ -96,7 +101,7 @@ export function walkTree(client: ZkClient, root: string, opts: ReadTreeOptions =
         if (held instanceof Promise) held.then(() => (failed ? undefined : next()), fail)
         else next()
       }, (err: unknown) => {
-        if (err instanceof ZkError && err.code === 'ZK_NO_NODE' && path !== root) {
+        if (isZkError(err, 'ZK_NO_NODE') && path !== root) {
           result.vanished++
           finish()
         } else fail(err)
@@ -130,7 +135,7 @@ export async function readTree(client: ZkClient, root: string, opts: ReadTreeOpt
   }
   const entries: TreeEntry[] = []
   await walkTree(client, root, {...opts, onNode: (e) => void entries.push(e)})
-  return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  return entries.sort((a, b) => comparePaths(a.path, b.path))
 }
 
 /**
@@ -148,21 +153,21 @@ export async function removeTree(client: ZkClient, path: string, opts: {inFlight
     try {
       await walkTree(client, path, {inFlight, includeEphemeral: true, onNode: (e) => void paths.push(e.path)})
     } catch (err) {
-      if (err instanceof ZkError && err.code === 'ZK_NO_NODE') return removed
+      if (isZkError(err, 'ZK_NO_NODE')) return removed
       throw err
     }
     // Deepest first; one session runs requests in order, so a parent's remove is processed after
     // its children's even though we do not wait for their replies.
     const depth = (p: string): number => p.split('/').length
-    paths.sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : a > b ? 1 : 0))
+    paths.sort((a, b) => depth(b) - depth(a) || comparePaths(a, b))
     let notEmpty = false
     await runBounded(paths, inFlight, async (p) => {
       try {
         await client.remove(p, -1)
         removed++
       } catch (err) {
-        if (err instanceof ZkError && err.code === 'ZK_NO_NODE') return
-        if (err instanceof ZkError && err.code === 'ZK_NOT_EMPTY') {
+        if (isZkError(err, 'ZK_NO_NODE')) return
+        if (isZkError(err, 'ZK_NOT_EMPTY')) {
           notEmpty = true
           return
         }
@@ -296,7 +301,7 @@ export async function copyTree(src: ZkClient, srcRoot: string, dst: ZkClient, ds
     const creates = ops.map((op) => {
       const data = op.op === 'create' ? (op.data ?? Buffer.alloc(0)) : Buffer.alloc(0)
       return dst.create(op.path, data).then(() => 'created' as const, (err: unknown) => {
-        if (err instanceof ZkError && err.code === 'ZK_NODE_EXISTS') return 'exists' as const
+        if (isZkError(err, 'ZK_NODE_EXISTS')) return 'exists' as const
         throw err
       })
     })
@@ -320,7 +325,7 @@ export async function copyTree(src: ZkClient, srcRoot: string, dst: ZkClient, ds
     }))
   }
 
-  const recoverable = (err: ZkError | LifeboatError): boolean => err instanceof ZkError && (err.code === 'ZK_NODE_EXISTS' || err.code === 'ZK_NO_NODE')
+  const recoverable = (err: ZkError | LifeboatError): boolean => isZkError(err, 'ZK_NODE_EXISTS', 'ZK_NO_NODE')
 
   // Settles the oldest batch. After a recoverable failure, every later batch is awaited too and
   // then redone in order where it failed, so a child's fallback never runs before its parent's.
@@ -420,7 +425,7 @@ export async function diffTrees(a: ZkClient, aRoot: string, b: ZkClient, bRoot: 
       })
     } catch (err) {
       // A missing root is an empty tree: everything on the other side differs.
-      if (!(err instanceof ZkError && err.code === 'ZK_NO_NODE' && err.path === root)) throw err
+      if (!(isZkError(err, 'ZK_NO_NODE') && err.path === root)) throw err
     }
     return out
   }
@@ -432,5 +437,5 @@ export async function diffTrees(a: ZkClient, aRoot: string, b: ZkClient, bRoot: 
     else if (other !== hash) diffs.push({path, kind: 'data'})
   }
   for (const path of right.keys()) if (!left.has(path)) diffs.push({path, kind: 'extra'})
-  return diffs.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0))
+  return diffs.sort((x, y) => comparePaths(x.path, y.path))
 }

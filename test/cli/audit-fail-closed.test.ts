@@ -2,20 +2,12 @@
 // next write to the cluster (fail closed) and releases its lock.
 import {mkdirSync, rmSync} from 'node:fs'
 
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import type {ZkClient} from '../../src/zk/index.js'
-import {auditRecords, readEffects, runCli, startCli, storeClient, waitFor, workspace} from './helpers.js'
+import {auditRecords, readEffects, runCli, startCli, testStore, waitFor, workspace} from './helpers.js'
 
-const zk = inject('zookeeper')
-let client: ZkClient
-
-beforeAll(async () => {
-  client = await storeClient(zk)
-})
-afterAll(async () => {
-  await client.close()
-})
+const store = testStore()
+const zk = store.zk
 
 describe('audit log failure', () => {
   it('stops the run before its next write and releases the lock', async () => {
@@ -31,7 +23,7 @@ describe('audit log failure', () => {
     expect(r.stderr).toContain('Could not write to the audit log')
     expect(r.stderr).toContain('fail closed')
     // Step 01 may have written (its record came first); step 02 never ran.
-    const effects = await readEffects(client, ws.root)
+    const effects = await readEffects(store.client, ws.root)
     expect(effects['02-set-b']).toBeUndefined()
     const lock = JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)
     expect(lock.locked).toBe(false)

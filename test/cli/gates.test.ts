@@ -3,24 +3,16 @@
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import type {ZkClient} from '../../src/zk/index.js'
-import {auditRecords, readEffects, readStore, runCli, setKey, storeClient, workspace} from './helpers.js'
+import {auditRecords, readEffects, readStore, runCli, setKey, testStore, workspace} from './helpers.js'
 
-const zk = inject('zookeeper')
-let client: ZkClient
-
-beforeAll(async () => {
-  client = await storeClient(zk)
-})
-afterAll(async () => {
-  await client.close()
-})
+const store = testStore()
+const zk = store.zk
 
 async function expectUntouched(root: string, before: Record<string, string>): Promise<void> {
-  expect(await readStore(client, root)).toEqual(before)
-  expect(await readEffects(client, root)).toEqual({})
+  expect(await readStore(store.client, root)).toEqual(before)
+  expect(await readEffects(store.client, root)).toEqual({})
 }
 
 describe('gates', () => {
@@ -45,7 +37,7 @@ describe('gates', () => {
 
   it('with a lossy step, --auto-approve alone exits 4; --allow-data-loss lets it run', async () => {
     const ws = workspace(zk, 'set: {a: "new"}\nrisk: {a: lossy}')
-    await setKey(client, ws.root, 'a', 'precious')
+    await setKey(store.client, ws.root, 'a', 'precious')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
     const r = await runCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir})
     expect(r.code).toBe(4)
@@ -55,14 +47,14 @@ describe('gates', () => {
 
     const ok = await runCli(['apply', 'plan.json', '--auto-approve', '--allow-data-loss'], {cwd: ws.dir})
     expect(ok.code, ok.stderr).toBe(0)
-    expect(await readStore(client, ws.root)).toEqual({a: 'new'})
+    expect(await readStore(store.client, ws.root)).toEqual({a: 'new'})
     const passed = auditRecords(ws.audit).find((r) => r.event === 'gate.passed')
     expect(passed?.data).toMatchObject({gate: 'plan', how: '--auto-approve --allow-data-loss'})
   })
 
   it('with approvers {lossy: 2}, one approval is not enough; a second distinct one is', async () => {
     const ws = workspace(zk, 'set: {a: "new", b: "x"}\nrisk: {a: lossy}', 'approval:\n  approvers: {lossy: 2}')
-    await setKey(client, ws.root, 'a', 'precious')
+    await setKey(store.client, ws.root, 'a', 'precious')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
     const alice = await runCli(['approve', 'plan.json', '--as', 'alice', '--comment', 'looked at a'], {cwd: ws.dir})
     expect(alice.code, alice.stderr).toBe(0)
@@ -85,7 +77,7 @@ describe('gates', () => {
 
     const two = await runCli(['apply', 'plan.json', '--auto-approve', '--allow-data-loss'], {cwd: ws.dir})
     expect(two.code, two.stderr).toBe(0)
-    expect(await readStore(client, ws.root)).toEqual({a: 'new', b: 'x'})
+    expect(await readStore(store.client, ws.root)).toEqual({a: 'new', b: 'x'})
   })
 
   it('an applied spec cannot carry approvals: it says how to collect them', async () => {

@@ -7,6 +7,8 @@ import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {afterAll, beforeAll, inject} from 'vitest'
+
 import {connectZk, isZkError, type ZkClient} from '../../src/zk/index.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -130,35 +132,50 @@ export async function waitFor<T>(what: string, check: () => T | undefined | Prom
   }
 }
 
-/** A client on the test ZooKeeper for reading the store back. */
-export function storeClient(zk: string): Promise<ZkClient> {
-  return connectZk({hosts: zk})
+/**
+ * The test ZooKeeper of this run, and a client on it for reading the store back: opened before the
+ * file's tests and closed after them. Call it once, at the top of a test file.
+ */
+export function testStore(): {zk: string; readonly client: ZkClient} {
+  const zk = inject('zookeeper')
+  let client: ZkClient | undefined
+  beforeAll(async () => {
+    client = await connectZk({hosts: zk})
+  })
+  afterAll(async () => {
+    await client?.close()
+  })
+  return {
+    zk,
+    get client(): ZkClient {
+      if (client === undefined) throw new Error('the store client is opened in beforeAll: use it inside a test')
+      return client
+    },
+  }
 }
 
-/** The store's keys and values under the workspace's root. */
-export async function readStore(client: ZkClient, root: string): Promise<Record<string, string>> {
+/** The data of each child of `path`, by name (empty when `path` does not exist). */
+async function readChildren(client: ZkClient, path: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {}
   let names: string[] = []
   try {
-    names = await client.getChildren(`${root}/data`)
+    names = await client.getChildren(path)
   } catch (err) {
     if (!isZkError(err, 'ZK_NO_NODE')) throw err
   }
-  for (const name of names.sort()) out[name] = (await client.get(`${root}/data/${name}`)).data.toString('utf8')
+  for (const name of names.sort()) out[name] = (await client.get(`${path}/${name}`)).data.toString('utf8')
   return out
+}
+
+/** The store's keys and values under the workspace's root. */
+export function readStore(client: ZkClient, root: string): Promise<Record<string, string>> {
+  return readChildren(client, `${root}/data`)
 }
 
 /** How many times each step's write really happened (the test engine's effect counters). */
 export async function readEffects(client: ZkClient, root: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {}
-  let names: string[] = []
-  try {
-    names = await client.getChildren(`${root}/effects`)
-  } catch (err) {
-    if (!isZkError(err, 'ZK_NO_NODE')) throw err
-  }
-  for (const name of names.sort()) out[name] = Number((await client.get(`${root}/effects/${name}`)).data.toString('utf8'))
-  return out
+  const counters = await readChildren(client, `${root}/effects`)
+  return Object.fromEntries(Object.entries(counters).map(([step, n]) => [step, Number(n)]))
 }
 
 /** Sets a key directly, as something outside lifeboat would. */

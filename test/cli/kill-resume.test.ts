@@ -2,20 +2,12 @@
 // start record, after its write but before its finish record, after its finish record, and while
 // verifying), each time resumed with `apply --resume`. Every step's write happens exactly once
 // overall, the store ends right, and the audit chain verifies with the interruptions visible.
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import type {ZkClient} from '../../src/zk/index.js'
-import {auditRecords, readEffects, readStore, runCli, startCli, storeClient, waitFor, workspace} from './helpers.js'
+import {auditRecords, readEffects, readStore, runCli, startCli, testStore, waitFor, workspace} from './helpers.js'
 
-const zk = inject('zookeeper')
-let client: ZkClient
-
-beforeAll(async () => {
-  client = await storeClient(zk)
-})
-afterAll(async () => {
-  await client.close()
-})
+const store = testStore()
+const zk = store.zk
 
 const STEPS = ['01-set-a', '02-set-b', '03-delete-c']
 // Long enough that a kill sent on seeing a record lands inside the pause that follows it.
@@ -30,7 +22,7 @@ function record(event: string | string[], step?: string): Boundary['reached'] {
 
 const boundaries: Boundary[] = STEPS.flatMap((step): Boundary[] => [
   {what: `after ${step} started`, reached: record('step.started', step)},
-  {what: `after ${step} wrote, before its record`, reached: async (ws) => (await readEffects(client, ws.root))[step] === 1},
+  {what: `after ${step} wrote, before its record`, reached: async (ws) => (await readEffects(store.client, ws.root))[step] === 1},
   {what: `after ${step} ended`, reached: record(['step.finished', 'step.skipped'], step)},
 ])
 // The run before was killed right after its last step, so this one has every step done earlier:
@@ -46,7 +38,7 @@ describe('kill -9 at every step boundary, then apply --resume', () => {
   it('runs every step exactly once overall and leaves a verifiable, readable audit trail', {timeout: 240_000}, async () => {
     const ws = workspace(zk, 'set: {a: "1", b: "2", c: null}')
     // c exists before, so that one step deletes.
-    await client.mkdirp(`${ws.root}/data/c`)
+    await store.client.mkdirp(`${ws.root}/data/c`)
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
 
     let args = ['apply', 'plan.json', '--auto-approve']
@@ -76,14 +68,14 @@ describe('kill -9 at every step boundary, then apply --resume', () => {
         args = ['apply', 'plan.json', '--resume']
       }
       // No step ever ran twice, whatever the boundary.
-      for (const count of Object.values(await readEffects(client, ws.root))) expect(count).toBe(1)
+      for (const count of Object.values(await readEffects(store.client, ws.root))) expect(count).toBe(1)
     }
 
     const last = await runCli(args, {cwd: ws.dir})
     expect(last.code, last.stderr).toBe(0)
     expect(last.stdout).toContain('Verified: the cluster matches the plan.')
-    expect(await readStore(client, ws.root)).toEqual({a: '1', b: '2'})
-    expect(await readEffects(client, ws.root)).toEqual(Object.fromEntries(STEPS.map((s) => [s, 1])))
+    expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2'})
+    expect(await readEffects(store.client, ws.root)).toEqual(Object.fromEntries(STEPS.map((s) => [s, 1])))
 
     // Every resume names the run it continues.
     const records = auditRecords(ws.audit)

@@ -1,20 +1,12 @@
 // Through the real binary: a manual step stops apply without a terminal (exit 3) and
 // `--resume --confirm ID` continues it; at a terminal (a real pseudo-terminal) the typed answers
 // approve, refuse, and confirm.
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import type {ZkClient} from '../../src/zk/index.js'
-import {auditRecords, createNodeCommand, readEffects, readStore, runCli, runInPty, setKey, storeClient, workspace} from './helpers.js'
+import {auditRecords, createNodeCommand, readEffects, readStore, runCli, runInPty, setKey, testStore, workspace} from './helpers.js'
 
-const zk = inject('zookeeper')
-let client: ZkClient
-
-beforeAll(async () => {
-  client = await storeClient(zk)
-})
-afterAll(async () => {
-  await client.close()
-})
+const store = testStore()
+const zk = store.zk
 
 const MANUAL = 'set: {a: "1", b: "2"}\nmanual: [{name: restart, after: a, instructions: ["Restart the meta server with the edited config."]}]'
 
@@ -28,13 +20,13 @@ describe('manual steps', () => {
     expect(stopped.stdout).toContain('1. Restart the meta server with the edited config.')
     expect(stopped.stdout).toContain('lifeboat apply plan.json --resume --confirm 02-manual-restart')
     // The step before it ran; the one after it did not.
-    expect(await readStore(client, ws.root)).toEqual({a: '1'})
+    expect(await readStore(store.client, ws.root)).toEqual({a: '1'})
     expect(auditRecords(ws.audit).at(-1)).toMatchObject({event: 'run.finished', data: {status: 'stopped'}})
 
     // Resuming without the confirmation stops at the same place again, repeating nothing.
     const again = await runCli(['apply', 'plan.json', '--resume'], {cwd: ws.dir})
     expect(again.code).toBe(3)
-    expect(await readEffects(client, ws.root)).toEqual({'01-set-a': 1})
+    expect(await readEffects(store.client, ws.root)).toEqual({'01-set-a': 1})
 
     // Confirming a step whose work is not there fails the step (the engine checks the work).
     const premature = await runCli(['apply', 'plan.json', '--resume', '--confirm', '02-manual-restart'], {cwd: ws.dir})
@@ -42,12 +34,12 @@ describe('manual steps', () => {
     expect(premature.stderr).toContain('manual step 02-manual-restart was confirmed, but its effect is not there')
 
     // The operator does the work, then confirms.
-    await client.mkdirp(`${ws.root}/manual/restart`)
+    await store.client.mkdirp(`${ws.root}/manual/restart`)
     const resumed = await runCli(['apply', 'plan.json', '--resume', '--confirm', '02-manual-restart'], {cwd: ws.dir})
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(resumed.stdout).toContain('Resuming: approved by')
-    expect(await readStore(client, ws.root)).toEqual({a: '1', b: '2'})
-    expect(await readEffects(client, ws.root)).toEqual({'01-set-a': 1, '03-set-b': 1})
+    expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2'})
+    expect(await readEffects(store.client, ws.root)).toEqual({'01-set-a': 1, '03-set-b': 1})
     const confirmed = auditRecords(ws.audit).find((r) => r.event === 'gate.passed' && r.data.gate === 'manual')
     expect(confirmed?.data).toMatchObject({step: '02-manual-restart', how: '--confirm'})
 
@@ -66,11 +58,11 @@ describe('applying a spec that stops', () => {
     expect(result).toMatchObject({status: 'stopped', exit: 3, waiting: {step: '02-manual-restart'}, steps: [{id: '01-set-a', status: 'done'}, {id: '02-manual-restart', status: 'waiting'}]})
     expect(result.resumeCommand).toMatch(/^lifeboat apply \.lifeboat\/plans\/[0-9a-f]{16}\.json --resume --confirm 02-manual-restart$/)
 
-    await client.mkdirp(`${ws.root}/manual/restart`)
+    await store.client.mkdirp(`${ws.root}/manual/restart`)
     const resumed = await runCli(['apply', ws.spec, '--resume', '--json'], {cwd: ws.dir})
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout)).toMatchObject({status: 'succeeded', resumes: result.run, planDigest: result.planDigest})
-    expect(await readEffects(client, ws.root)).toEqual({'01-set-a': 1, '03-set-b': 1})
+    expect(await readEffects(store.client, ws.root)).toEqual({'01-set-a': 1, '03-set-b': 1})
   })
 })
 
@@ -98,7 +90,7 @@ describe('at a terminal', () => {
     const no = runInPty(['apply', ws.spec], [['Enter a value:', 'no']], {cwd: ws.dir})
     expect(no.code).toBe(4)
     expect(no.stdout).toContain('Apply cancelled.')
-    expect(await readStore(client, ws.root)).toEqual({})
+    expect(await readStore(store.client, ws.root)).toEqual({})
 
     const yes = runInPty(['apply', ws.spec], [['Enter a value:', 'yes']], {cwd: ws.dir})
     expect(yes.code, yes.stdout).toBe(0)
@@ -107,21 +99,21 @@ describe('at a terminal', () => {
     expect(yes.stdout).toMatch(new RegExp(`${String.fromCharCode(27)}\\[\\d+A`))
     expect(yes.stdout).toMatch(/✓ 02-set-b\s+done/)
     expect(yes.stdout).toContain('Apply complete!')
-    expect(await readStore(client, ws.root)).toEqual({a: '1', b: '2'})
+    expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2'})
     const passed = auditRecords(ws.audit).find((r) => r.event === 'gate.passed')
     expect(passed?.data).toMatchObject({how: 'typed yes'})
   })
 
   it('for a lossy step, yes is not enough: the operator types the cluster name', async () => {
     const ws = workspace(zk, 'set: {a: "new"}\nrisk: {a: lossy}')
-    await setKey(client, ws.root, 'a', 'precious')
+    await setKey(store.client, ws.root, 'a', 'precious')
     const yes = runInPty(['apply', ws.spec], [['Enter a value:', 'yes']], {cwd: ws.dir})
     expect(yes.code).toBe(4)
     expect(yes.stdout).toContain(`Only the cluster name '${ws.cluster}' will be accepted to approve.`)
-    expect(await readStore(client, ws.root)).toEqual({a: 'precious'})
+    expect(await readStore(store.client, ws.root)).toEqual({a: 'precious'})
 
     const named = runInPty(['apply', ws.spec], [['Enter a value:', ws.cluster]], {cwd: ws.dir})
     expect(named.code, named.stdout).toBe(0)
-    expect(await readStore(client, ws.root)).toEqual({a: 'new'})
+    expect(await readStore(store.client, ws.root)).toEqual({a: 'new'})
   })
 })

@@ -1,23 +1,15 @@
 // Through the real binary: `plan` output formats and exit codes, and errors without stack traces.
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import type {ZkClient} from '../../src/zk/index.js'
-import {runCli, setKey, storeClient, workspace} from './helpers.js'
+import {runCli, setKey, testStore, workspace} from './helpers.js'
 
-const zk = inject('zookeeper')
-let client: ZkClient
-
-beforeAll(async () => {
-  client = await storeClient(zk)
-})
-afterAll(async () => {
-  await client.close()
-})
+const store = testStore()
+const zk = store.zk
 
 describe('lifeboat plan', () => {
   it('exits 2 with changes under --detailed-exitcode, 0 without, and 0 once nothing is left to do', async () => {
     const ws = workspace(zk, 'set: {a: "1", b: null}')
-    await setKey(client, ws.root, 'b', 'gone-soon')
+    await setKey(store.client, ws.root, 'b', 'gone-soon')
     const text = await runCli(['plan', ws.spec], {cwd: ws.dir})
     expect(text.code, text.stderr).toBe(0)
     expect(text.stdout).toContain('kv:a will be created')

@@ -3,31 +3,23 @@
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import type {ZkClient} from '../../src/zk/index.js'
-import {auditRecords, readEffects, readStore, runCli, setKey, startCli, storeClient, waitFor, workspace} from './helpers.js'
+import {auditRecords, readEffects, readStore, runCli, setKey, startCli, testStore, waitFor, workspace} from './helpers.js'
 
-const zk = inject('zookeeper')
-let client: ZkClient
-
-beforeAll(async () => {
-  client = await storeClient(zk)
-})
-afterAll(async () => {
-  await client.close()
-})
+const store = testStore()
+const zk = store.zk
 
 describe('saved plans and the stale check', () => {
   it('refuses a saved plan after the store changed, writing nothing, and applies one that still matches', async () => {
     const ws = workspace(zk, 'set: {a: "1", b: "2"}')
-    await setKey(client, ws.root, 'a', 'old')
+    await setKey(store.client, ws.root, 'a', 'old')
     const planned = await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})
     expect(planned.code, planned.stderr).toBe(0)
     expect(planned.stdout).toContain('lifeboat apply plan.json')
 
     // Someone changes the store after the plan was made.
-    await setKey(client, ws.root, 'a', 'changed-meanwhile')
+    await setKey(store.client, ws.root, 'a', 'changed-meanwhile')
     const stale = await runCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir})
     expect(stale.code, stale.stderr).toBe(5)
     expect(stale.stderr).toContain('Error: Saved plan is stale')
@@ -36,8 +28,8 @@ describe('saved plans and the stale check', () => {
     expect(stale.stderr).toContain('observed.fingerprint')
     expect(stale.stderr).toMatch(/changes\[kv:a\]\.before: "old" → "changed-meanwhile"/)
     expect(stale.stderr).not.toMatch(/\n\s+at /)
-    expect(await readStore(client, ws.root)).toEqual({a: 'changed-meanwhile'})
-    expect(await readEffects(client, ws.root)).toEqual({})
+    expect(await readStore(store.client, ws.root)).toEqual({a: 'changed-meanwhile'})
+    expect(await readEffects(store.client, ws.root)).toEqual({})
     const events = auditRecords(ws.audit).map((r) => r.event)
     expect(events).toContain('plan.stale')
     expect(events).not.toContain('step.started')
@@ -49,8 +41,8 @@ describe('saved plans and the stale check', () => {
     expect(applied.code, applied.stderr).toBe(0)
     expect(applied.stdout).toContain('Apply complete!')
     expect(applied.stdout).toContain('[1/2] 01-set-a: running')
-    expect(await readStore(client, ws.root)).toEqual({a: '1', b: '2'})
-    expect(await readEffects(client, ws.root)).toEqual({'01-set-a': 1, '02-set-b': 1})
+    expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2'})
+    expect(await readEffects(store.client, ws.root)).toEqual({'01-set-a': 1, '02-set-b': 1})
 
     // Applying the same plan again is stale: the store moved on.
     expect((await runCli(['apply', 'plan2.json', '--auto-approve'], {cwd: ws.dir})).code).toBe(5)
@@ -66,7 +58,7 @@ describe('saved plans and the stale check', () => {
     const r = await runCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir})
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('was changed after it was made')
-    expect(await readStore(client, ws.root)).toEqual({})
+    expect(await readStore(store.client, ws.root)).toEqual({})
   })
 })
 
@@ -91,7 +83,7 @@ describe('the apply lock', () => {
     expect(second.stderr).toContain('lifeboat lock force-unlock SPEC')
     // "At once": the first apply is still in its first step when the second has already given up.
     expect(first.child.exitCode).toBeNull()
-    expect(await readEffects(client, ws.root)).toEqual({})
+    expect(await readEffects(store.client, ws.root)).toEqual({})
     first.child.kill('SIGKILL')
     await first.done
   })
@@ -114,7 +106,7 @@ describe('the apply lock', () => {
     expect(refused.stderr).toContain('locked by ghost@nowhere')
     expect(refused.stderr).toContain('no longer running')
     expect(refused.stderr).toContain(`lifeboat lock force-unlock SPEC ${id}`)
-    expect(await readStore(client, ws.root)).toEqual({})
+    expect(await readStore(store.client, ws.root)).toEqual({})
 
     const wrongId = await runCli(['lock', 'force-unlock', ws.spec, 'not-the-id', '--force'], {cwd: ws.dir})
     expect(wrongId.code).toBe(1)
@@ -128,6 +120,6 @@ describe('the apply lock', () => {
     expect(unlocked.stdout).toContain('successfully force-unlocked')
     const applied = await runCli(['apply', ws.spec, '--auto-approve'], {cwd: ws.dir})
     expect(applied.code, applied.stderr).toBe(0)
-    expect(await readStore(client, ws.root)).toEqual({a: '1'})
+    expect(await readStore(store.client, ws.root)).toEqual({a: '1'})
   })
 })

@@ -24,6 +24,7 @@ export default class AuditVerify extends BaseCommand {
     const {flags} = await this.parse(AuditVerify)
     const path = flags['audit-log']
     const result = await verifyAuditLog(path)
+    const records = `${result.records} record${result.records === 1 ? '' : 's'}`
     if (!result.ok) {
       const bad = result.firstBad!
       if (this.jsonEnabled()) {
@@ -31,14 +32,14 @@ export default class AuditVerify extends BaseCommand {
       } else {
         process.stderr.write(
           `audit log BROKEN: ${path}, line ${bad.line}${bad.seq !== undefined ? `, record seq ${bad.seq}` : ''}\n  ${bad.reason}\n` +
-            `  ${result.records} record${result.records === 1 ? '' : 's'} before it verified${result.head ? `, last good hash ${result.head}` : ''}\n`,
+            `  ${records} before it verified${result.head ? `, last good hash ${result.head}` : ''}\n`,
         )
       }
       this.exit(ExitCode.ERROR)
     }
     if (!this.jsonEnabled()) {
-      this.log(`audit log OK: ${result.records} record${result.records === 1 ? '' : 's'}${result.head ? `, head ${result.head}` : ''}`)
+      this.log(`audit log OK: ${records}${result.head ? `, head ${result.head}` : ''}`)
     }
-    return {...result}
+    return result
   }
 }
