@@ -161,19 +161,19 @@ export async function releaseLock(client: ZkClient, lockDir: string, id: string)
 export async function forceUnlock(client: ZkClient, lockDir: string, id: string): Promise<LockHolder> {
   const holder = await readLock(client, lockDir)
   if (holder === null) {
-    throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at ${lockPath(lockDir)}`, {hints: ['Nothing to unlock; `lifeboat lock status` shows the lock.']})
+    throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at ${lockPath(lockDir)}`, {hints: ['Nothing to unlock; `lifeboat lock status SPEC` shows the lock.']})
   }
   if (holder.info.id !== id) {
     throw new LifeboatError('LOCK_ID_MISMATCH', `lock id ${id} does not match the holder's id ${holder.info.id}`, {
       detail: formatLockInfo(holder),
-      hints: ['Check the ID with `lifeboat lock status`; force-unlock only removes the lock whose ID you name.'],
+      hints: ['Check the ID with `lifeboat lock status SPEC`; force-unlock only removes the lock whose ID you name.'],
     })
   }
   try {
     await client.remove(holder.path, holder.stat.version)
   } catch (err) {
     if (isZkError(err, 'ZK_NO_NODE', 'ZK_BAD_VERSION')) {
-      throw new LifeboatError('LOCK_CHANGED', `the lock at ${holder.path} changed while it was being removed`, {hints: ['Run `lifeboat lock status` and try again.'], cause: err})
+      throw new LifeboatError('LOCK_CHANGED', `the lock at ${holder.path} changed while it was being removed`, {hints: ['Run `lifeboat lock status SPEC` and try again.'], cause: err})
     }
     throw err
   }
