@@ -11,7 +11,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {join, relative} from 'node:path'
 
 import {LifeboatError} from '../errors.js'
-import {packageRoot} from '../lab/scenario.js'
+import {packageRoot} from '../spec/index.js'
 import {readLabState} from '../lab/state.js'
 
 /** What a command printed and how it ended. */
@@ -227,6 +227,18 @@ export async function runJourney(journey: Journey, opts: RunJourneyOptions): Pro
   process.off('SIGTERM', onSignal)
   if (interrupted && outcome.ok) outcome = {ok: false, closing: [], error: new DemoInterrupted(interrupted), labLeftUp: false}
   return outcome
+}
+
+/** `lab up SCENARIO --detach` in the demo's state directory (`dir`: `--state-dir X`), on the operator's `--zk` if given. */
+export async function labUp(ctx: DemoContext, scenario: string, dir: string[]): Promise<void> {
+  await ctx.lifeboat(['lab', 'up', scenario, '--detach', ...dir, ...(ctx.zk ? ['--zk', ctx.zk] : [])])
+}
+
+/** `lab verify` on a lab just brought up: every row the scenario loaded must be readable. */
+export async function expectRowsLoaded(ctx: DemoContext, dir: string[]): Promise<void> {
+  const r = await ctx.lifeboat(['lab', 'verify', ...dir])
+  const loaded = foundLine(r.stdout)
+  if (!loaded || loaded.total === 0 || loaded.found !== loaded.total) throw new DemoFailed(`the lab did not load its rows: ${loaded?.line ?? 'no count'}`)
 }
 
 /** A `N of M found` line of `lab verify`. */

@@ -15,7 +15,7 @@ import {join, resolve} from 'node:path'
 
 import {parse, stringify} from 'yaml'
 
-import {DemoFailed, verifyRowsUntil, type DemoContext, type Journey, type RowCount} from './journey.js'
+import {DemoFailed, labUp, verifyRowsUntil, type DemoContext, type Journey, type RowCount} from './journey.js'
 
 const SPEC = 'pegasus-ddd-recovery'
 const PLAN = 'plan.json'
@@ -103,7 +103,7 @@ export const pegasusDdd: Journey = {
     ctx.section('1. A healthy Pegasus cluster')
     ctx.say('Start a simulated Pegasus cluster on loopback: a real ZooKeeper, one meta server and eight replica',
       'servers speaking Pegasus\'s wire protocol, a table "temp" of 8 partitions x 3 replicas holding 8,000 rows.')
-    await ctx.lifeboat(['lab', 'up', this.scenario, '--detach', ...dir, ...(ctx.zk ? ['--zk', ctx.zk] : [])])
+    await labUp(ctx, this.scenario, dir)
     await verifyRowsUntil(ctx, dir, rows(PARTITIONS * ROWS_PER_PARTITION))
 
     ctx.section('2. The incident: partitions lose every replica')

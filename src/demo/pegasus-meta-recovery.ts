@@ -7,7 +7,7 @@
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {DemoFailed, EVERY_ROW, foundLine, verifyRowsUntil, type Journey} from './journey.js'
+import {DemoFailed, EVERY_ROW, expectRowsLoaded, labUp, verifyRowsUntil, type Journey} from './journey.js'
 
 const SPEC = 'pegasus-meta-recovery'
 const PLAN = 'plan.json'
@@ -30,11 +30,9 @@ export const pegasusMetaRecovery: Journey = {
     ctx.say('Start a simulated Pegasus cluster on loopback: a real ZooKeeper, one meta server and three replica',
       'servers speaking Pegasus\'s wire protocol, a table "temp" of 8 partitions holding 10,000 rows, and a',
       'soft-deleted table that was also called "temp".')
-    await ctx.lifeboat(['lab', 'up', this.scenario, '--detach', ...dir, ...(ctx.zk ? ['--zk', ctx.zk] : [])])
+    await labUp(ctx, this.scenario, dir)
     ctx.say('Every row is readable through the primaries the meta server assigns.')
-    const before = await ctx.lifeboat(['lab', 'verify', ...dir])
-    const loaded = foundLine(before.stdout)
-    if (!loaded || loaded.found !== loaded.total || loaded.total === 0) throw new DemoFailed(`the lab did not load its rows: ${loaded?.line ?? 'no count'}`)
+    await expectRowsLoaded(ctx, dir)
 
     ctx.section('2. The incident: the metadata is lost')
     ctx.say('The ZooKeeper tree of the cluster is lost. As in the Pegasus guide, the meta server is restarted with',

@@ -12,11 +12,10 @@ import {join, resolve} from 'node:path'
 
 import {parse} from 'yaml'
 
-import {DemoFailed, EVERY_ROW, foundLine, verifyRowsUntil, type CommandResult, type DemoContext, type Journey} from './journey.js'
+import {DemoFailed, EVERY_ROW, expectRowsLoaded, labUp, verifyRowsUntil, type CommandResult, type DemoContext, type Journey} from './journey.js'
 
 const COPY_SPEC = 'pegasus-zk-migration-copy'
 const RECOVERY_SPEC = 'pegasus-zk-migration-recovery'
-
 
 /** Where the spec moves the metadata (its `migration.target`). */
 function targetOf(ctx: DemoContext, spec: string): {hosts: string; root: string} {
@@ -36,14 +35,6 @@ function expectWaiting(r: CommandResult, step: string): void {
   }
 }
 
-/** Brings a fresh lab up (two ZooKeepers) and checks it serves every row. */
-async function freshLab(ctx: DemoContext, scenario: string, dir: string[]): Promise<void> {
-  await ctx.lifeboat(['lab', 'up', scenario, '--detach', ...dir, ...(ctx.zk ? ['--zk', ctx.zk] : [])])
-  const r = await ctx.lifeboat(['lab', 'verify', ...dir])
-  const loaded = foundLine(r.stdout)
-  if (!loaded || loaded.total === 0 || loaded.found !== loaded.total) throw new DemoFailed(`the lab did not load its rows: ${loaded?.line ?? 'no count'}`)
-}
-
 export const pegasusZkMigration: Journey = {
   name: 'pegasus-zk-migration',
   summary: 'Move Pegasus metadata to another ZooKeeper, both ways: tree copy (zkcopy) and metadata recovery (pegasus_migrate_zookeeper.sh), reviewed and audited',
@@ -58,7 +49,8 @@ export const pegasusZkMigration: Journey = {
     ctx.say('Start a simulated Pegasus cluster on loopback: one meta server and three replica servers speaking',
       'Pegasus\'s wire protocol, a table "temp" of 8 partitions holding 10,000 rows, its metadata in a real',
       'ZooKeeper; and a second, empty ZooKeeper: the target. The lab writes a PegasusZkMigration spec per method.')
-    await freshLab(ctx, this.scenario, dir)
+    await labUp(ctx, this.scenario, dir)
+    await expectRowsLoaded(ctx, dir)
     await ctx.lifeboat(['lab', 'status', ...dir])
 
     ctx.section('2. The copy method: plan')
@@ -89,7 +81,8 @@ export const pegasusZkMigration: Journey = {
     ctx.section('4. The recovery method, on a fresh lab')
     ctx.say('Start again from a cluster on the first ZooKeeper and an empty second one.')
     await ctx.lifeboat(['lab', 'down', ...dir])
-    await freshLab(ctx, this.scenario, dir)
+    await labUp(ctx, this.scenario, dir)
+    await expectRowsLoaded(ctx, dir)
     await ctx.lifeboat(['validate', recoverySpec])
     ctx.say('The plan records the tables (ls -o) and the alive nodes (nodes -d) and predicts what start_recovery',
       'rebuilds on the target. Every table is unavailable from step 02 until the node list matches again (step 04).')

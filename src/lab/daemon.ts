@@ -11,8 +11,9 @@ import {join} from 'node:path'
 
 import {LifeboatError, describeError} from '../errors.js'
 import {PegasusLab} from './pegasus/cluster.js'
-import {clearTarget, migrationTargetRoot, startTargetZooKeeper, wantsMigration, writeMigrationSpecs, type LabMigration} from './pegasus/migration.js'
+import {migrationTargetRoot, startTargetZooKeeper, wantsMigration, writeMigrationSpecs, type LabMigration} from './pegasus/migration.js'
 import {writePegasusSpecs} from './pegasus/specs.js'
+import {removeRoot} from './pegasus/zk-batch.js'
 import {loadScenario, type FaultSpec} from './scenario.js'
 import {removeLabState, writeLabState, type LabState} from './state.js'
 import {startZooKeeper, type RunningZooKeeper} from './zookeeper/server.js'
@@ -58,7 +59,8 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
     if (wantsMigration(loaded.scenario)) {
       if ((loaded.scenario.zookeepers ?? 1) === 2) zk2 = await startTargetZooKeeper(opts.stateDir)
       const target = {hosts: zk2?.connectString ?? zkHosts, root: migrationTargetRoot(loaded.scenario)}
-      await clearTarget(target)
+      // Whatever an earlier lab left at the target goes (a shared ZooKeeper keeps it).
+      await removeRoot(target.hosts, target.root)
       migration = {source: {hosts: zkHosts, root: ''}, target, ...(zk2 ? {zookeeper: {hosts: zk2.connectString, pid: zk2.pid, started_by_lab: true as const}} : {})}
     }
     lab = await PegasusLab.up({scenario: loaded.scenario, stateDir: opts.stateDir, zkHosts, log})
@@ -76,7 +78,7 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
   let resolveStopped!: () => void
   const stopped = new Promise<void>((r) => (resolveStopped = r))
   let stopping: Promise<void> | undefined
-  const state: LabState & {migration?: LabMigration} = {
+  const state: LabState = {
     engine: 'pegasus',
     scenario: {name: loaded.builtin ?? loaded.scenario.name, path: loaded.path},
     state_dir: opts.stateDir,

@@ -3,13 +3,16 @@
  * (`src/lab/scenarios/<name>.yaml`, by name) or any path.
  */
 import {existsSync, readFileSync, readdirSync} from 'node:fs'
-import {basename, dirname, extname, join, resolve} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {basename, extname, join, resolve} from 'node:path'
 
 import Ajv2020 from 'ajv/dist/2020.js'
 import {parseDocument} from 'yaml'
 
 import {LifeboatError} from '../errors.js'
+import {packageRoot} from '../spec/index.js'
+
+// bench/*-apply.bench.ts find the binary through it here.
+export {packageRoot}
 
 /** A table of a Pegasus scenario. */
 export interface ScenarioTable {
@@ -21,6 +24,9 @@ export interface ScenarioTable {
   dropped?: boolean
   envs?: Record<string, string>
 }
+
+/** A meta function level by name (Pegasus's `fl_*` without the prefix). */
+export type MetaLevelName = 'stopped' | 'blind' | 'freezed' | 'steady' | 'lively'
 
 /** A fault, in a scenario's `faults:` list or from `lifeboat lab fault`. */
 export type FaultSpec =
@@ -38,7 +44,7 @@ export type FaultSpec =
       uncollected?: string[]
       config_lcd?: number
     }
-  | {type: 'meta-level'; level: 'stopped' | 'blind' | 'freezed' | 'steady' | 'lively'}
+  | {type: 'meta-level'; level: MetaLevelName}
   | {type: 'restart-meta'; zk?: string; root?: string; recover?: boolean}
 
 /** A Pegasus scenario, as validated. */
@@ -54,7 +60,7 @@ export interface PegasusScenario {
     cluster_root?: string
     lb_interval_ms?: number
     fd_grace_ms?: number
-    meta_function_level_on_start?: 'stopped' | 'blind' | 'freezed' | 'steady' | 'lively'
+    meta_function_level_on_start?: MetaLevelName
     min_live_node_count_for_unfreeze?: number
     node_live_percentage_threshold_for_update?: number
     max_reserved_dropped_replicas?: number
@@ -76,16 +82,6 @@ export interface LoadedScenario {
   path: string
   /** The built-in name, when it is one. */
   builtin?: string
-}
-
-/** The package root (where package.json is), from src/lab or dist/src/lab. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json'))) return dir
-    dir = dirname(dir)
-  }
-  throw new LifeboatError('INTERNAL', 'internal error: cannot find the lifeboat package root', {hints: ['Reinstall lifeboat.']})
 }
 
 /** Where the built-in scenarios are. */

@@ -8,6 +8,7 @@ import {join, resolve} from 'node:path'
 
 import {LifeboatError} from '../errors.js'
 import type {PegasusLabLayout} from './pegasus/cluster.js'
+import type {LabMigration} from './pegasus/migration.js'
 
 /** Default state directory, relative to the working directory. */
 export const DEFAULT_STATE_DIR = '.lifeboat/lab'
@@ -22,6 +23,8 @@ export interface LabState {
   zookeeper: {hosts: string; pid?: number; started_by_lab: boolean}
   cluster: PegasusLabLayout
   specs: Record<string, string>
+  /** Where the migration specs move the metadata, when the scenario declares a target. */
+  migration?: LabMigration
 }
 
 /** The absolute state directory for a flag value. */

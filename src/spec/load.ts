@@ -18,6 +18,9 @@ import {SPEC_KINDS, type Diagnostic, type LoadedSpec, type LoadOptions, type Loa
 /** Aliases allowed per document: enough for shared blocks, far too few for a "billion laughs". */
 const MAX_ALIAS_COUNT = 100
 
+const DUPLICATE_KEY_HINT = 'a key may appear once per map; remove or merge the repeated one'
+const EMPTY_SPEC_HINT = 'a spec needs apiVersion, kind, metadata, cluster and recovery'
+
 /** Problems listed per file; past this a file is not a spec with typos but something else. */
 export const MAX_DIAGNOSTICS = 200
 
@@ -41,7 +44,7 @@ function duplicateKeys(doc: Document, lc: LineCounter, file: string): Diagnostic
         }
         const pos = lc.linePos(pair.key.range[0])
         out.push(diag('DUPLICATE_KEY', file, pos.line, pos.col, `key "${key}" appears twice in the same map (first on line ${lc.linePos(first).line})`,
-          'a key may appear once per map; remove or merge the repeated one'))
+          DUPLICATE_KEY_HINT))
       }
     },
   })
@@ -57,9 +60,10 @@ export async function loadSpecFile(path: string, opts: LoadOptions = {}): Promis
 
 /** Validates spec text as if read from `fileName` (relative paths in it resolve from `opts.baseDir` or the file's directory). */
 export async function validateSpecText(text: string, fileName: string, opts: LoadOptions = {}): Promise<LoadResult> {
-  const decoded = decodeText(Buffer.from(text, 'utf8'))
+  const bytes = Buffer.from(text, 'utf8')
+  const decoded = decodeText(bytes)
   if (!decoded.ok) return result([diag('BINARY_FILE', fileName, 1, 1, `${fileName} is not text: ${decoded.reason}`)])
-  return validate(decoded.text, Buffer.from(text, 'utf8'), fileName, opts)
+  return validate(decoded.text, bytes, fileName, opts)
 }
 
 function diag(code: string, file: string, line: number, col: number, message: string, hint?: string, path = ''): Diagnostic {
@@ -69,7 +73,7 @@ function diag(code: string, file: string, line: number, col: number, message: st
 function yamlCode(e: YAMLError): {code: string; hint?: string} {
   switch (e.code) {
     case 'DUPLICATE_KEY':
-      return {code: 'DUPLICATE_KEY', hint: 'a key may appear once per map; remove or merge the repeated one'}
+      return {code: 'DUPLICATE_KEY', hint: DUPLICATE_KEY_HINT}
     case 'TAB_AS_INDENT':
       return {code: 'YAML_SYNTAX', hint: 'YAML indentation must use spaces, not tabs'}
     case 'MULTIPLE_DOCS':
@@ -105,7 +109,7 @@ function result(diagnostics: Diagnostic[], spec?: LoadedSpec, file = ''): LoadRe
 }
 
 async function validate(text: string, bytes: Buffer, file: string, opts: LoadOptions): Promise<LoadResult> {
-  if (text.trim() === '') return result([diag('EMPTY_FILE', file, 1, 1, `${file} is empty`, 'a spec needs apiVersion, kind, metadata, cluster and recovery')])
+  if (text.trim() === '') return result([diag('EMPTY_FILE', file, 1, 1, `${file} is empty`, EMPTY_SPEC_HINT)])
 
   const lc = new LineCounter()
   let doc: Document
@@ -143,7 +147,7 @@ async function validate(text: string, bytes: Buffer, file: string, opts: LoadOpt
     return result(diagnostics, undefined, file)
   }
   if (data === null || data === undefined) {
-    diagnostics.push(diag('EMPTY_FILE', file, 1, 1, `${file} holds no document (only comments or an empty value)`, 'a spec needs apiVersion, kind, metadata, cluster and recovery'))
+    diagnostics.push(diag('EMPTY_FILE', file, 1, 1, `${file} holds no document (only comments or an empty value)`, EMPTY_SPEC_HINT))
     return result(diagnostics, undefined, file)
   }
   if (typeof data !== 'object' || Array.isArray(data)) {

@@ -66,6 +66,8 @@ export async function semanticChecks(ctx: SemanticContext): Promise<SemanticResu
   const at = (p: string) => valuePos(doc, lc, p)
   const keyAt = (p: string) => keyPos(doc, lc, p)
   const skip = (p: string) => ctx.reported.has(p)
+  const badHostPort = (p: string, pos: {line: number; col: number}, text: string, r: {message: string; hint?: string}) =>
+    add('BAD_HOST_PORT', p, pos, `${text}: ${r.message}`, r.hint ?? 'write host:port with a port 1-65535')
 
   /** A list of endpoints: each parsed, duplicates reported at the later item. Returns key → pointer. */
   const endpointList = (pointer: string, value: unknown, parse: (s: string) => HostPortResult = parseHostPort): Map<string, string> => {
@@ -75,7 +77,7 @@ export async function semanticChecks(ctx: SemanticContext): Promise<SemanticResu
       if (typeof item !== 'string' || skip(p)) return
       const r = parse(item)
       if (!r.ok) {
-        add('BAD_HOST_PORT', p, at(p), `${item}: ${r.message}`, r.hint ?? 'write host:port with a port 1-65535')
+        badHostPort(p, at(p), item, r)
         return
       }
       const first = seen.get(r.value.key)
@@ -92,7 +94,7 @@ export async function semanticChecks(ctx: SemanticContext): Promise<SemanticResu
     if (typeof value !== 'string' || skip(pointer)) return undefined
     const r = parseHostPort(value)
     if (!r.ok) {
-      add('BAD_HOST_PORT', pointer, at(pointer), `${value}: ${r.message}`, r.hint ?? 'write host:port with a port 1-65535')
+      badHostPort(pointer, at(pointer), value, r)
       return undefined
     }
     return r.value.key
@@ -126,7 +128,7 @@ export async function semanticChecks(ctx: SemanticContext): Promise<SemanticResu
         }
         const r = parseHostPort(trimmed)
         if (!r.ok) {
-          add('BAD_HOST_PORT', hp, pos, `${trimmed}: ${r.message}`, r.hint ?? 'write host:port with a port 1-65535')
+          badHostPort(hp, pos, trimmed, r)
           continue
         }
         if (seen.has(r.value.key)) {

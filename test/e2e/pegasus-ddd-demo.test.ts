@@ -2,44 +2,26 @@
 // The rows it must end with are computed here from the decrees the demo sets up (src/demo/pegasus-ddd.ts):
 // 8 partitions of 1,000 rows; 1.1 served by a replica that prepared up to 920, 1.5 by one that
 // prepared up to 870, 1.3 (lossy, max_last_prepared) by one that prepared up to 660.
-import {spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {dirname, join, resolve} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {existsSync, readFileSync, rmSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {afterAll, expect, inject, it} from 'vitest'
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const BIN = join(REPO, 'bin', 'run.js')
+import {lifeboat, tempDir} from './helpers.js'
 
-function lifeboat(args: string[], cwd: string): Promise<{code: number | null; stdout: string; stderr: string}> {
-  return new Promise((done, fail) => {
-    const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1'}
-    delete env.LIFEBOAT_ENGINE_MODULES
-    const child = spawn(process.execPath, [BIN, ...args], {cwd, env, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')))
-    child.on('error', fail)
-    child.on('close', (code) => done({code, stdout, stderr}))
-  })
-}
-
-const base = mkdtempSync(join(tmpdir(), 'lifeboat-ddd-demo-test-'))
+const base = tempDir('lifeboat-ddd-demo-test-')
 const stateDir = join(base, 'lab')
 let workDir: string | undefined
 
 afterAll(async () => {
   // The demo tears its lab down itself; this is only for a demo that died half-way.
-  if (existsSync(join(stateDir, 'lab.json'))) await lifeboat(['lab', 'down', '--state-dir', stateDir], base)
+  if (existsSync(join(stateDir, 'lab.json'))) await lifeboat(['lab', 'down', '--state-dir', stateDir], {cwd: base})
   rmSync(base, {recursive: true, force: true})
   if (workDir) rmSync(workDir, {recursive: true, force: true})
 })
 
 it('runs the whole journey and ends with the rows the decrees leave readable', async () => {
-  const r = await lifeboat(['demo', 'pegasus-ddd', '--zk', inject('zookeeper'), '--state-dir', stateDir], base)
+  const r = await lifeboat(['demo', 'pegasus-ddd', '--zk', inject('zookeeper'), '--state-dir', stateDir], {cwd: base})
   workDir = /^Working directory: (.+)$/m.exec(r.stdout)?.[1]
   expect(r.code, r.stdout.slice(-3000) + r.stderr).toBe(0)
   const expected = 8 * 1000 - (1000 - 920) - (1000 - 870) - (1000 - 660)
@@ -59,5 +41,5 @@ it('runs the whole journey and ends with the rows the decrees leave readable', a
   const audit = readFileSync(join(workDir!, '.lifeboat', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {event: string})
   expect(audit.filter((a) => a.event === 'gate.refused')).toHaveLength(1)
   expect(audit.filter((a) => a.event === 'run.finished')).toHaveLength(3)
-  expect((await lifeboat(['audit', 'verify'], workDir!)).code).toBe(0)
+  expect((await lifeboat(['audit', 'verify'], {cwd: workDir!})).code).toBe(0)
 }, 240_000)

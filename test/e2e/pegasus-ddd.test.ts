@@ -7,12 +7,9 @@
 // taking the primary role commits what it had prepared, so a recovered partition serves
 // min(rows written, the chosen replica's last prepared decree) rows). The plan is also compared with
 // the engine's own diagnose_recommend applied to the raw ddd_diagnose answer of the lab's meta.
-import {spawn} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
-import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {dirname, join, resolve} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {parse, stringify} from 'yaml'
@@ -23,33 +20,10 @@ import type {DddPartitionFacts} from '../../src/engines/pegasus/ddd/types.js'
 import {configFacts, nodeName} from '../../src/engines/pegasus/ddd/gather.js'
 import {connectZk} from '../../src/zk/index.js'
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const BIN = join(REPO, 'bin', 'run.js')
+import {expectExit, lifeboat, tempDir, type CliResult} from './helpers.js'
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function lifeboat(args: string[], cwd: string): Promise<Run> {
-  return new Promise((done, fail) => {
-    const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1'}
-    delete env.LIFEBOAT_ENGINE_MODULES
-    const child = spawn(process.execPath, [BIN, ...args], {cwd, env, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')))
-    child.on('error', fail)
-    child.on('close', (code) => done({code, stdout, stderr}))
-  })
-}
-
-async function ok(args: string[], cwd: string): Promise<Run> {
-  const r = await lifeboat(args, cwd)
-  if (r.code !== 0) throw new Error(`lifeboat ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`)
-  return r
+async function ok(args: string[], cwd: string): Promise<CliResult> {
+  return expectExit(await lifeboat(args, {cwd}), 0)
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -187,7 +161,7 @@ async function zkPartitions(pidx: number[]): Promise<Record<string, string>> {
 }
 
 async function labVerify(): Promise<number> {
-  const r = await lifeboat(['lab', 'verify', '--state-dir', stateDir, '--json'], work)
+  const r = await lifeboat(['lab', 'verify', '--state-dir', stateDir, '--json'], {cwd: work})
   return (JSON.parse(r.stdout) as {found: number}).found
 }
 
@@ -203,7 +177,7 @@ async function auditRuns(): Promise<Map<string, string[]>> {
 }
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'lifeboat-ddd-e2e-'))
+  work = tempDir('lifeboat-ddd-e2e-')
   stateDir = join(work, 'lab')
   const scenario = join(work, 'scenario.yaml')
   writeFileSync(scenario, stringify({
@@ -239,7 +213,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   meta?.close()
-  if (stateDir) await lifeboat(['lab', 'down', '--state-dir', stateDir], work)
+  if (stateDir) await lifeboat(['lab', 'down', '--state-dir', stateDir], {cwd: work})
   if (work) rmSync(work, {recursive: true, force: true})
 })
 
@@ -333,7 +307,7 @@ describe('PegasusDddRecovery against the lab', () => {
 
     const idx = undecided.map((g) => Number(g.split('.')[1]))
     const runsBefore = new Set((await auditRuns()).keys())
-    const refused = await lifeboat(['apply', planPath, '--auto-approve'], work)
+    const refused = await lifeboat(['apply', planPath, '--auto-approve'], {cwd: work})
     expect(refused.code).toBe(4)
     expect(refused.stderr).toContain('--allow-data-loss')
     expect(refused.stderr).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/)

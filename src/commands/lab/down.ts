@@ -2,7 +2,6 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {controlRequest} from '../../lab/control.js'
-import type {LabMigration} from '../../lab/pegasus/migration.js'
 import {processAlive, readLabState, removeLabState, stateDirOf} from '../../lab/state.js'
 
 export default class LabDown extends BaseCommand {
@@ -32,13 +31,13 @@ export default class LabDown extends BaseCommand {
       pids.push(state.daemon.pid)
     }
     // The ZooKeepers the lab started die with their host; if the host was killed, stop them here.
-    const second = (state as {migration?: LabMigration}).migration?.zookeeper
+    const second = state.migration?.zookeeper
     for (const z of [state.zookeeper, ...(second ? [second] : [])]) {
-      if (z.started_by_lab && processAlive(z.pid)) {
-        process.kill(z.pid as number, 'SIGTERM')
-        if (!(await exited(z.pid as number, 10_000))) process.kill(z.pid as number, 'SIGKILL')
-        pids.push(z.pid as number)
-      }
+      const pid = z.pid
+      if (!z.started_by_lab || pid === undefined || !processAlive(pid)) continue
+      process.kill(pid, 'SIGTERM')
+      if (!(await exited(pid, 10_000))) process.kill(pid, 'SIGKILL')
+      pids.push(pid)
     }
     removeLabState(dir)
     if (!this.jsonEnabled()) this.log(`Lab "${state.scenario.name}" stopped (${dir}).`)

@@ -8,7 +8,6 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {LifeboatError} from '../../errors.js'
 import {hostLab} from '../../lab/daemon.js'
-import type {LabMigration} from '../../lab/pegasus/migration.js'
 import {builtinScenarios, loadScenario} from '../../lab/scenario.js'
 import {processAlive, readLabState, stateDirOf, type LabState} from '../../lab/state.js'
 
@@ -78,7 +77,7 @@ export default class LabUp extends BaseCommand {
   }
 
   private report(state: LabState): unknown {
-    const migration = (state as {migration?: LabMigration}).migration
+    const migration = state.migration
     const json = {
       zookeeper: {hosts: state.zookeeper.hosts, root: state.cluster.cluster_root},
       ...(migration ? {migration_target: migration.target} : {}),

@@ -8,11 +8,11 @@ import {join} from 'node:path'
 
 import {AppStatus, PartitionStatus, type AppInfo, type PartitionConfiguration} from '../../engines/pegasus/wire/index.js'
 import {LifeboatError} from '../../errors.js'
-import {connectZk, removeTree} from '../../zk/index.js'
 import {freePort} from '../zookeeper/server.js'
 import type {FaultSpec, PegasusScenario} from '../scenario.js'
 import {LEVELS, MetaServer, levelName, type MetaServerConfig} from './meta-server.js'
 import {ReplicaServer} from './replica-server.js'
+import {removeRoot} from './zk-batch.js'
 
 /** A table as the lab created it (what `lab verify` counts). */
 export interface LabTable {
@@ -105,12 +105,7 @@ export class PegasusLab {
     }
     const lab = new PegasusLab(opts, layout)
     // A fresh lab must not inherit metadata from an earlier one on the same ZooKeeper.
-    const zk = await connectZk({hosts: opts.zkHosts})
-    try {
-      await removeTree(zk, layout.cluster_root)
-    } finally {
-      await zk.close()
-    }
+    await removeRoot(opts.zkHosts, layout.cluster_root)
     lab.createReplicaServers()
     const apps = lab.placeTables()
     for (const r of lab.replicas) r.saveNow()
@@ -228,7 +223,6 @@ export class PegasusLab {
       maxReservedDroppedReplicas: m.max_reserved_dropped_replicas ?? 1,
       mutation2pcMinReplicaCount: m.mutation_2pc_min_replica_count ?? 2,
       replicaAssignDelayMsForDropouts: m.replica_assign_delay_ms_for_dropouts ?? 600000,
-      maxReplicasInGroup: 4,
       recoveryRpcTimeoutMs: m.recovery_rpc_timeout_ms ?? 5000,
       replicas: (address) => this.byAddress.get(address),
       log: this.log,
@@ -334,12 +328,7 @@ export class PegasusLab {
    */
   private async zkLoss(root?: string): Promise<string> {
     for (const m of this.metas) await m.stop()
-    const zk = await connectZk({hosts: this.layout.zk_hosts})
-    try {
-      await removeTree(zk, this.layout.cluster_root)
-    } finally {
-      await zk.close()
-    }
+    await removeRoot(this.layout.zk_hosts, this.layout.cluster_root)
     for (const r of this.replicas) {
       for (const rep of r.allReplicas()) {
         if (rep.status === PartitionStatus.PS_PRIMARY || rep.status === PartitionStatus.PS_SECONDARY) r.updateReplica(rep.pid, {status: PartitionStatus.PS_INACTIVE})

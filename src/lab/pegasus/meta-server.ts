@@ -35,6 +35,8 @@ import {ZkError, connectZk, type ZkClient, type ZkOp} from '../../zk/index.js'
 import {decodeAppInfo, decodePartitionConfig, encodeAppInfo, encodePartitionConfig} from './json.js'
 import {
   INVALID_BALLOT,
+  appInfoCompatibleEqual,
+  appInfoEqual,
   checkSize,
   clonePc,
   collectReplica,
@@ -44,6 +46,7 @@ import {
   isMember,
   isSecondary,
   maintainDrops,
+  members,
   min2pcCount,
   recordDropHistory,
   removeFromDropped,
@@ -53,11 +56,11 @@ import {
   type StateRules,
 } from './meta-state.js'
 import {callRpc} from './rpc-call.js'
+import {createTolerant, joinZk, mapBounded} from './zk-batch.js'
 import type {ConfigSyncReply, MetaChannel, ReplicaServer} from './replica-server.js'
 
 /** Meta function levels by name (without `fl_`). */
 export const LEVELS = {stopped: 100, blind: 200, freezed: 300, steady: 400, lively: 500} as const
-export type LevelName = keyof typeof LEVELS
 
 /** The name of a level value without `fl_`, e.g. `steady`. */
 export function levelName(level: number): string {
@@ -92,7 +95,6 @@ export interface MetaServerConfig {
   maxReservedDroppedReplicas: number
   mutation2pcMinReplicaCount: number
   replicaAssignDelayMsForDropouts: number
-  maxReplicasInGroup: number
   /** Per-node RPC timeout of the recovery collection (rDSN's default RPC timeout: 5000 ms). */
   recoveryRpcTimeoutMs: number
   /** The replica servers as the meta reaches them for proposals (rDSN's native channel). */
@@ -323,9 +325,8 @@ export class MetaServer implements MetaChannel {
     await mapBounded(jobs, 500, async ([app, i]) => {
       const path = joinZk(this.appsRoot, `${app.info.app_id}/${i}`)
       try {
-        const pc = decodePartitionConfig((await zk.get(path)).data.toString('utf8'))
-        app.pcs[i] = pc
-        for (const d of pc.hp_last_drops ?? []) recordDropHistory(pc, app.ccs[i], d, now, this.rules)
+        app.pcs[i] = decodePartitionConfig((await zk.get(path)).data.toString('utf8'))
+        this.recordLastDrops(app, i, now)
       } catch (err) {
         if (!(err instanceof ZkError && err.code === 'ZK_NO_NODE')) throw err
         // "partition node ... not exist on remote storage, may half create before": create it.
@@ -341,9 +342,8 @@ export class MetaServer implements MetaChannel {
   /** `drop_partition` (CT_DROP_PARTITION): members move to last_drops, the dropped flag is set. */
   private dropPartition(app: AppState, i: number): void {
     const pc = clonePc(app.pcs[i])
-    const members = [...(pc.hp_primary ? [pc.hp_primary] : []), ...(pc.hp_secondaries ?? [])]
     pc.ballot++
-    for (const m of members) {
+    for (const m of members(pc)) {
       maintainDrops(pc.last_drops, m, ConfigType.CT_DROP_PARTITION)
       maintainDrops(pc.hp_last_drops as string[], m, ConfigType.CT_DROP_PARTITION)
     }
@@ -354,8 +354,14 @@ export class MetaServer implements MetaChannel {
     pc.partition_flags |= 1
     app.pcs[i] = pc
     app.ccs[i] = emptyContext()
-    for (const d of pc.hp_last_drops ?? []) recordDropHistory(pc, app.ccs[i], d, Date.now(), this.rules)
+    this.recordLastDrops(app, i, Date.now())
     this.writePartition(app, i)
+  }
+
+  /** The partition's last_drops enter its drop history (as loaded or just written). */
+  private recordLastDrops(app: AppState, i: number, now: number): void {
+    const pc = app.pcs[i]
+    for (const d of pc.hp_last_drops ?? []) recordDropHistory(pc, app.ccs[i], d, now, this.rules)
   }
 
   private writePartition(app: AppState, i: number, create = false): void {
@@ -399,13 +405,24 @@ export class MetaServer implements MetaChannel {
     return true
   }
 
+  /** After `syncAppsToRemote`: creating apps are available (and found by name), the others dropped. */
+  private markSynced(): void {
+    for (const app of this.apps.values()) {
+      if (app.info.status === AppStatus.AS_CREATING) {
+        app.info.status = AppStatus.AS_AVAILABLE
+        this.existApps.set(app.info.app_name, app)
+      } else {
+        app.info.status = AppStatus.AS_DROPPED
+      }
+    }
+  }
+
   /** `initialize_node_state`: every node serving a partition starts alive. */
   private initializeNodeState(): void {
     const now = Date.now()
     for (const app of this.apps.values()) {
       for (const pc of app.pcs) {
-        for (const n of [pc.hp_primary ?? '', ...(pc.hp_secondaries ?? [])]) {
-          if (n === '') continue
+        for (const n of members(pc)) {
           const ns = this.nodes.get(n)
           if (ns) {
             ns.alive = true
@@ -565,14 +582,7 @@ export class MetaServer implements MetaChannel {
       await this.crash('sync apps to remote storage failed when do recovery, need to manually clear contents from remote storage and restart the service')
       return new Promise(() => {})
     }
-    for (const app of this.apps.values()) {
-      if (app.info.status === AppStatus.AS_CREATING) {
-        app.info.status = AppStatus.AS_AVAILABLE
-        this.existApps.set(app.info.app_name, app)
-      } else {
-        app.info.status = AppStatus.AS_DROPPED
-      }
-    }
+    this.markSynced()
     this.initializeNodeState()
     this.startService()
     return {err: OK, hint_message: hint.text}
@@ -804,6 +814,18 @@ export class MetaServer implements MetaChannel {
     return counts
   }
 
+  /** Replicas (primaries and secondaries) per node, for the "fewest partitions" choices. */
+  private replicaCounts(): Map<string, number> {
+    const counts = new Map<string, number>()
+    for (const app of this.existApps.values()) for (const pc of app.pcs) for (const m of members(pc)) counts.set(m, (counts.get(m) ?? 0) + 1)
+    return counts
+  }
+
+  /** The nodes the meta knows, by address. */
+  private sortedNodes(): [string, NodeState][] {
+    return [...this.nodes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  }
+
   private onMissingPrimary(app: AppState, i: number): void {
     const pc = app.pcs[i]
     const cc = app.ccs[i]
@@ -823,7 +845,7 @@ export class MetaServer implements MetaChannel {
       // A new (or force-emptied) partition: the alive node with the fewest primaries.
       const counts = this.primaryCounts()
       let best = ''
-      for (const [node, ns] of [...this.nodes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      for (const [node, ns] of this.sortedNodes()) {
         if (!ns.alive) continue
         if (best === '' || (counts.get(node) ?? 0) < (counts.get(best) ?? 0)) best = node
       }
@@ -927,9 +949,8 @@ export class MetaServer implements MetaChannel {
       }
       if (!node) {
         // A new node with the fewest partitions.
-        const load = new Map<string, number>()
-        for (const a of this.existApps.values()) for (const p of a.pcs) for (const m of [p.hp_primary ?? '', ...(p.hp_secondaries ?? [])]) if (m) load.set(m, (load.get(m) ?? 0) + 1)
-        for (const [n, ns] of [...this.nodes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        const load = this.replicaCounts()
+        for (const [n, ns] of this.sortedNodes()) {
           if (!ns.alive || isMember(pc, n)) continue
           if (!node || (load.get(n) ?? 0) < (load.get(node) ?? 0)) node = n
         }
@@ -943,8 +964,7 @@ export class MetaServer implements MetaChannel {
   private onRedundantSecondary(app: AppState, i: number): void {
     const pc = app.pcs[i]
     const secs = pc.hp_secondaries ?? []
-    const load = new Map<string, number>()
-    for (const a of this.existApps.values()) for (const p of a.pcs) for (const m of [p.hp_primary ?? '', ...(p.hp_secondaries ?? [])]) if (m) load.set(m, (load.get(m) ?? 0) + 1)
+    const load = this.replicaCounts()
     let target = 0
     for (let k = 1; k < secs.length; k++) if ((load.get(secs[k]) ?? 0) > (load.get(secs[target]) ?? 0)) target = k
     this.propose(app.ccs[i], ConfigType.CT_REMOVE, pc.hp_primary ?? '', secs[target], true)
@@ -1065,8 +1085,7 @@ export class MetaServer implements MetaChannel {
       checkSize(pc, cc, this.rules)
     }
     // Serving members follow the new ballot (the primary propagates it).
-    for (const m of [pc.hp_primary ?? '', ...(pc.hp_secondaries ?? [])]) {
-      if (!m) continue
+    for (const m of members(pc)) {
       const p = this.config.replicas(m)
       if (p?.serving && p.replica(pc.pid)) {
         p.updateReplica(pc.pid, {ballot: pc.ballot, status: m === pc.hp_primary ? PartitionStatus.PS_PRIMARY : PartitionStatus.PS_SECONDARY})
@@ -1148,14 +1167,9 @@ export class MetaServer implements MetaChannel {
       this.apps.set(a.info.app_id, app)
     }
     if (!(await this.syncAppsToRemote())) throw new Error('bootstrap: writing the metadata to ZooKeeper failed')
+    this.markSynced()
     const now = Date.now()
-    for (const app of this.apps.values()) {
-      app.info.status = app.info.status === AppStatus.AS_CREATING ? AppStatus.AS_AVAILABLE : AppStatus.AS_DROPPED
-      if (app.info.status === AppStatus.AS_AVAILABLE) this.existApps.set(app.info.app_name, app)
-      app.pcs.forEach((pc, i) => {
-        for (const d of pc.hp_last_drops ?? []) recordDropHistory(pc, app.ccs[i], d, now, this.rules)
-      })
-    }
+    for (const app of this.apps.values()) for (let i = 0; i < app.pcs.length; i++) this.recordLastDrops(app, i, now)
     this.initializeNodeState()
     if (this._phase !== 'serving') this.startService()
   }
@@ -1209,8 +1223,7 @@ export class MetaServer implements MetaChannel {
       RPC_CM_LIST_NODES: async (req: {status: number}) => {
         const no = this.refusal()
         if (no) return {err: OK, response: {err: no, infos: []}}
-        const infos = [...this.nodes]
-          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        const infos = this.sortedNodes()
           .map(([node, ns]) => ({status: ns.alive ? NodeStatus.NS_ALIVE : NodeStatus.NS_UNALIVE, node, hp_node: node}))
           .filter((n) => req.status === NodeStatus.NS_INVALID || n.status === req.status)
         // The real meta lists the alive set first, then the dead set.
@@ -1287,7 +1300,7 @@ export class MetaServer implements MetaChannel {
     for (const app of this.existApps.values()) {
       for (const pc of app.pcs) {
         if (pc.hp_primary && prim.has(pc.hp_primary)) prim.set(pc.hp_primary, (prim.get(pc.hp_primary) ?? 0) + 1)
-        for (const m of [pc.hp_primary ?? '', ...(pc.hp_secondaries ?? [])]) if (m && total.has(m)) total.set(m, (total.get(m) ?? 0) + 1)
+        for (const m of members(pc)) if (total.has(m)) total.set(m, (total.get(m) ?? 0) + 1)
       }
     }
     return {
@@ -1304,7 +1317,7 @@ export class MetaServer implements MetaChannel {
 
   /** Node liveness as the meta sees it. */
   nodeStates(): {node: string; alive: boolean; collected: boolean}[] {
-    return [...this.nodes].map(([node, ns]) => ({node, alive: ns.alive, collected: ns.collected})).sort((a, b) => (a.node < b.node ? -1 : 1))
+    return this.sortedNodes().map(([node, ns]) => ({node, alive: ns.alive, collected: ns.collected}))
   }
 
   /** The DDD partitions found by the last check. */
@@ -1425,7 +1438,7 @@ export class MetaServer implements MetaChannel {
       }
     }
     let alive = 0
-    for (const [node, ns] of [...this.nodes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [node, ns] of this.sortedNodes()) {
       if (ns.alive) alive++
       const row: Record<string, string> = {address: node, status: ns.alive ? 'ALIVE' : 'UNALIVE'}
       if (detail) {
@@ -1445,39 +1458,6 @@ export class MetaServer implements MetaChannel {
 }
 
 // ---------------------------------------------------------------- helpers
-
-/** Joins ZooKeeper path parts. */
-export function joinZk(base: string, rel: string): string {
-  if (base === '/' || base === '') return `/${rel}`
-  return `${base.replace(/\/$/, '')}/${rel}`
-}
-
-function appInfoEqual(a: AppInfo, b: AppInfo): boolean {
-  return (
-    appInfoCompatibleEqual(a, b) &&
-    JSON.stringify(a.envs) === JSON.stringify(b.envs) &&
-    Boolean(a.duplicating) === Boolean(b.duplicating) &&
-    a.init_partition_count === b.init_partition_count &&
-    Boolean(a.is_bulk_loading) === Boolean(b.is_bulk_loading)
-  )
-}
-
-/** The fields `app_info_compatible_equal` compares (§2.4). */
-function appInfoCompatibleEqual(a: AppInfo, b: AppInfo): boolean {
-  return (
-    a.status === b.status &&
-    a.app_type === b.app_type &&
-    a.app_name === b.app_name &&
-    a.app_id === b.app_id &&
-    a.partition_count === b.partition_count &&
-    a.is_stateful === b.is_stateful &&
-    a.max_replica_count === b.max_replica_count &&
-    a.expire_second === b.expire_second &&
-    a.create_second === b.create_second &&
-    a.drop_second === b.drop_second &&
-    Boolean(a.atomic_idempotent) === Boolean(b.atomic_idempotent)
-  )
-}
 
 function matches(name: string, pattern: string, type: number): boolean {
   switch (type) {
@@ -1507,47 +1487,8 @@ function stddev(xs: number[]): number {
 }
 
 /** `time_ms_to_string`: `YYYY-mm-dd HH:MM:SS.mmm` in local time. */
-export function timeMsToString(ms: number): string {
+function timeMsToString(ms: number): string {
   const d = new Date(ms)
   const p = (n: number, w = 2): string => String(n).padStart(w, '0')
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
-export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length)
-  let next = 0
-  const workers = Array.from({length: Math.min(limit, items.length)}, async () => {
-    while (next < items.length) {
-      const k = next++
-      out[k] = await fn(items[k])
-    }
-  })
-  await Promise.all(workers)
-  return out
-}
-
-/**
- * Creates nodes in multis of 100 with up to 8 in flight (the fastest shape on this machine, see
- * reference/zookeeper-performance.md). A batch that fails because a node exists is redone one
- * create at a time, tolerating the existing nodes as Pegasus does.
- */
-async function createTolerant(zk: ZkClient, ops: ZkOp[]): Promise<void> {
-  const batches: ZkOp[][] = []
-  for (let k = 0; k < ops.length; k += 100) batches.push(ops.slice(k, k + 100))
-  await mapBounded(batches, 8, async (batch) => {
-    try {
-      await zk.multi(batch)
-    } catch (err) {
-      if (!(err instanceof ZkError && err.code === 'ZK_NODE_EXISTS')) throw err
-      for (const op of batch) {
-        if (op.op !== 'create') continue
-        try {
-          await zk.create(op.path, op.data ?? null)
-        } catch (e) {
-          if (!(e instanceof ZkError && e.code === 'ZK_NODE_EXISTS')) throw e
-        }
-      }
-    }
-  })
 }

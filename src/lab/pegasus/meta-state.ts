@@ -42,7 +42,7 @@ export interface StateRules {
 export const INVALID_BALLOT = -1
 
 /** An empty partition configuration of an app, as `app_state`'s constructor makes it. */
-export function emptyPartition(appId: number, pidx: number, maxReplicaCount: number): PartitionConfiguration {
+function emptyPartition(appId: number, pidx: number, maxReplicaCount: number): PartitionConfiguration {
   return {
     pid: `${appId}.${pidx}`,
     ballot: 0,
@@ -90,6 +90,11 @@ export function replicaCount(pc: PartitionConfiguration): number {
   return (pc.hp_primary ? 1 : 0) + (pc.hp_secondaries ?? []).length
 }
 
+/** The serving members: the primary (when there is one), then the secondaries. */
+export function members(pc: PartitionConfiguration): string[] {
+  return [pc.hp_primary ?? '', ...(pc.hp_secondaries ?? [])].filter((m) => m !== '')
+}
+
 export function isMember(pc: PartitionConfiguration, node: string): boolean {
   return pc.hp_primary === node || (pc.hp_secondaries ?? []).includes(node)
 }
@@ -99,7 +104,7 @@ export function isSecondary(pc: PartitionConfiguration, node: string): boolean {
 }
 
 /** `dropped_cmp`: by (time, ballot, last committed, last prepared). */
-export function droppedCmp(a: DroppedReplica, b: DroppedReplica): number {
+function droppedCmp(a: DroppedReplica, b: DroppedReplica): number {
   if (a.time !== b.time) return a.time < b.time ? -1 : 1
   if (a.ballot !== b.ballot) return a.ballot < b.ballot ? -1 : 1
   if (a.last_committed_decree !== b.last_committed_decree) return a.last_committed_decree < b.last_committed_decree ? -1 : 1
@@ -229,16 +234,32 @@ export function constructReplica(pc: PartitionConfiguration, cc: ConfigContext, 
   return true
 }
 
-/**
- * Pegasus's health classes of a partition (meta_data.h `health_status`), with
- * `mutation_2pc_min_replica_count` as configured.
- */
-export function partitionHealth(pc: PartitionConfiguration, min2pc: number): 'HS_DEAD' | 'HS_UNREADABLE' | 'HS_UNWRITABLE' | 'HS_WRITABLE_ILL' | 'HS_HEALTHY' {
-  const secs = (pc.hp_secondaries ?? []).length
-  if (!pc.hp_primary) return secs === 0 ? 'HS_DEAD' : 'HS_UNREADABLE'
-  if (1 + secs < min2pc) return 'HS_UNWRITABLE'
-  if (1 + secs < pc.max_replica_count) return 'HS_WRITABLE_ILL'
-  return 'HS_HEALTHY'
+/** Every field of two app infos agrees (`app_info::operator==`). */
+export function appInfoEqual(a: AppInfo, b: AppInfo): boolean {
+  return (
+    appInfoCompatibleEqual(a, b) &&
+    JSON.stringify(a.envs) === JSON.stringify(b.envs) &&
+    Boolean(a.duplicating) === Boolean(b.duplicating) &&
+    a.init_partition_count === b.init_partition_count &&
+    Boolean(a.is_bulk_loading) === Boolean(b.is_bulk_loading)
+  )
+}
+
+/** The fields `app_info_compatible_equal` compares (§2.4). */
+export function appInfoCompatibleEqual(a: AppInfo, b: AppInfo): boolean {
+  return (
+    a.status === b.status &&
+    a.app_type === b.app_type &&
+    a.app_name === b.app_name &&
+    a.app_id === b.app_id &&
+    a.partition_count === b.partition_count &&
+    a.is_stateful === b.is_stateful &&
+    a.max_replica_count === b.max_replica_count &&
+    a.expire_second === b.expire_second &&
+    a.create_second === b.create_second &&
+    a.drop_second === b.drop_second &&
+    Boolean(a.atomic_idempotent) === Boolean(b.atomic_idempotent)
+  )
 }
 
 /** `app_mutation_2pc_min_replica_count`: the flag, or a majority when it is <= 0. */

@@ -4,15 +4,15 @@
  * to, and two ready PegasusZkMigration specs, one per method, with the real endpoints. The lab's
  * meta plays the operator's part with `lab fault restart-meta --zk ... --root ... [--recover]`.
  */
-import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {stringify} from 'yaml'
 
-import {connectZk, removeTree} from '../../zk/index.js'
 import type {PegasusScenario} from '../scenario.js'
 import {startZooKeeper, type RunningZooKeeper} from '../zookeeper/server.js'
 import type {PegasusLabLayout} from './cluster.js'
+import {specCluster, specDir} from './specs.js'
 
 /** A ZooKeeper ensemble and a root in it. */
 export interface ZkPlace {
@@ -53,16 +53,6 @@ export async function startTargetZooKeeper(stateDir: string, heap = '256m'): Pro
   return startZooKeeper({dir, heap})
 }
 
-/** Removes whatever an earlier lab left at the target (a shared ZooKeeper keeps it). */
-export async function clearTarget(target: ZkPlace): Promise<void> {
-  const zk = await connectZk({hosts: target.hosts})
-  try {
-    await removeTree(zk, target.root)
-  } finally {
-    await zk.close()
-  }
-}
-
 /**
  * Where the specs move the metadata now: to the target, or back to the source once the meta runs
  * at the target (so that a rewritten spec never points at the place the cluster already is).
@@ -74,14 +64,9 @@ export function currentTarget(layout: PegasusLabLayout, m: LabMigration): ZkPlac
 
 /** Writes the two PegasusZkMigration specs for the lab's current endpoints; returns {spec name: path}. */
 export function writeMigrationSpecs(stateDir: string, layout: PegasusLabLayout, m: LabMigration): Record<string, string> {
-  const dir = join(stateDir, 'specs')
-  mkdirSync(dir, {recursive: true})
+  const dir = specDir(stateDir)
   const target = currentTarget(layout, m)
-  const cluster = {
-    name: layout.cluster_name,
-    meta_servers: layout.meta_servers.map((x) => x.address),
-    zookeeper: {hosts: layout.zk_hosts, root: layout.cluster_root},
-  }
+  const cluster = specCluster(layout)
   const out: Record<string, string> = {}
   for (const method of ['copy', 'recovery'] as const) {
     const spec = {

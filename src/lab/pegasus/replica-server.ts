@@ -171,11 +171,6 @@ export class ReplicaServer {
     return [...this.replicas.values()]
   }
 
-  /** The app info this node keeps for an app id (what its `.app-info` files say). */
-  appInfo(appId: number): AppInfo | undefined {
-    return this.apps.get(appId)
-  }
-
   /** Puts (or replaces) a replica, with its app's info. */
   putReplica(info: AppInfo, r: StoredReplica): void {
     if (!this.apps.has(info.app_id)) this.apps.set(info.app_id, {...info, envs: {...info.envs}})
@@ -341,4 +336,4 @@ export class ReplicaServer {
 }
 
 /** Partition status names by value. */
-export const PartitionStatusName: Record<number, string> = Object.fromEntries(Object.entries(PartitionStatus).map(([k, v]) => [v, k]))
+const PartitionStatusName: Record<number, string> = Object.fromEntries(Object.entries(PartitionStatus).map(([k, v]) => [v, k]))

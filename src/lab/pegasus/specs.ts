@@ -9,15 +9,26 @@ import {stringify} from 'yaml'
 
 import type {PegasusLabLayout} from './cluster.js'
 
-/** Writes `<stateDir>/specs/*.yaml`; returns {spec name: path}. */
-export function writePegasusSpecs(stateDir: string, layout: PegasusLabLayout): Record<string, string> {
+/** `<stateDir>/specs`, created if need be. */
+export function specDir(stateDir: string): string {
   const dir = join(stateDir, 'specs')
   mkdirSync(dir, {recursive: true})
-  const cluster = {
+  return dir
+}
+
+/** A spec's `cluster` block: the lab's name, meta servers and where its metadata is now. */
+export function specCluster(layout: PegasusLabLayout): {name: string; meta_servers: string[]; zookeeper: {hosts: string; root: string}} {
+  return {
     name: layout.cluster_name,
     meta_servers: layout.meta_servers.map((m) => m.address),
     zookeeper: {hosts: layout.zk_hosts, root: layout.cluster_root},
   }
+}
+
+/** Writes `<stateDir>/specs/*.yaml`; returns {spec name: path}. */
+export function writePegasusSpecs(stateDir: string, layout: PegasusLabLayout): Record<string, string> {
+  const dir = specDir(stateDir)
+  const cluster = specCluster(layout)
   const specs: Record<string, object> = {
     'pegasus-meta-recovery': {
       apiVersion: 'lifeboat/v1',

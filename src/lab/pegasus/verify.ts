@@ -10,7 +10,7 @@ import http from 'node:http'
 import {AppStatus} from '../../engines/pegasus/wire/index.js'
 import {callRpc} from './rpc-call.js'
 import {rowsOfPartition, type LabTable} from './cluster.js'
-import {mapBounded} from './meta-server.js'
+import {mapBounded} from './zk-batch.js'
 
 /** The outcome of a verification. */
 export interface VerifyResult {
@@ -22,8 +22,11 @@ export interface VerifyResult {
   note?: string
 }
 
+/** A replica server's `GET /lab/rows` report: per gpid, the replica's status and readable rows. */
+type RowReport = Record<string, {status: string; readable: number}>
+
 /** Fetches a replica server's lab row report, or undefined when it does not answer. */
-function fetchRows(address: string, timeoutMs: number): Promise<Record<string, {status: string; readable: number}> | undefined> {
+function fetchRows(address: string, timeoutMs: number): Promise<RowReport | undefined> {
   return new Promise((resolve) => {
     const req = http.get(`http://${address}/lab/rows`, {timeout: timeoutMs}, (res) => {
       let body = ''
@@ -31,7 +34,7 @@ function fetchRows(address: string, timeoutMs: number): Promise<Record<string, {
       res.on('data', (c: string) => (body += c))
       res.on('end', () => {
         try {
-          resolve(res.statusCode === 200 ? (JSON.parse(body) as Record<string, {status: string; readable: number}>) : undefined)
+          resolve(res.statusCode === 200 ? (JSON.parse(body) as RowReport) : undefined)
         } catch {
           resolve(undefined)
         }
@@ -53,8 +56,8 @@ export async function verifyRows(meta: string, tables: LabTable[], timeoutMs = 5
     return {found: 0, total, note, tables: live.map((t) => ({app_id: t.app_id, name: t.name, found: 0, total: t.rows, note}))}
   }
   const byId = new Map(listed.response.infos.map((a) => [a.app_id, a]))
-  const nodeRows = new Map<string, Promise<Record<string, {status: string; readable: number}> | undefined>>()
-  const rowsOn = (node: string): Promise<Record<string, {status: string; readable: number}> | undefined> => {
+  const nodeRows = new Map<string, Promise<RowReport | undefined>>()
+  const rowsOn = (node: string): Promise<RowReport | undefined> => {
     let p = nodeRows.get(node)
     if (!p) {
       p = fetchRows(node, timeoutMs)

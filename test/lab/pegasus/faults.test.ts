@@ -1,25 +1,16 @@
 // Faults, the partition guardian (DDD, proposals, levels), the ZooKeeper JSON layout and the HTTP
 // endpoints of the simulated meta, through the real wire protocol and a real ZooKeeper.
-import {afterEach, describe, expect, inject, it} from 'vitest'
+import {describe, expect, inject, it} from 'vitest'
 
 import {ConfigType, MetaFunctionLevel, type DddPartitionInfo} from '../../../src/engines/pegasus/wire/index.js'
 import {connectZk} from '../../../src/zk/index.js'
 import {callRpc} from '../../../src/lab/pegasus/rpc-call.js'
 import {verifyRows} from '../../../src/lab/pegasus/verify.js'
 import type {PegasusLab} from '../../../src/lab/pegasus/cluster.js'
-import {scenario, startLab, waitFor} from './helpers.js'
+import {labPerTest, waitFor} from './helpers.js'
 
 const zk = inject('zookeeper')
-const closers: (() => Promise<void>)[] = []
-afterEach(async () => {
-  while (closers.length > 0) await closers.pop()?.()
-})
-
-async function lab(...args: Parameters<typeof scenario>): Promise<PegasusLab> {
-  const l = await startLab(zk, scenario(...args))
-  closers.push(l.close)
-  return l.lab
-}
+const lab = labPerTest(zk)
 
 const meta = (l: PegasusLab): string => l.layout.meta_servers[0].address
 const addr = (l: PegasusLab, i: number): string => l.layout.replica_servers[i - 1].address

@@ -3,6 +3,8 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {afterEach} from 'vitest'
+
 import {PegasusLab} from '../../../src/lab/pegasus/cluster.js'
 import type {PegasusScenario, ScenarioTable, FaultSpec} from '../../../src/lab/scenario.js'
 
@@ -34,6 +36,19 @@ export async function startLab(zk: string, s: PegasusScenario): Promise<{lab: Pe
       await lab.down()
       rmSync(dir, {recursive: true, force: true})
     },
+  }
+}
+
+/** `lab(tables, opts)` for a test file: brings a lab up on `zk`; every lab is stopped after each test. */
+export function labPerTest(zk: string): (...args: Parameters<typeof scenario>) => Promise<PegasusLab> {
+  const closers: (() => Promise<void>)[] = []
+  afterEach(async () => {
+    while (closers.length > 0) await closers.pop()?.()
+  })
+  return async (...args) => {
+    const l = await startLab(zk, scenario(...args))
+    closers.push(l.close)
+    return l.lab
   }
 }
 

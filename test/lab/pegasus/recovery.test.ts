@@ -1,25 +1,16 @@
 // The simulated meta server's documented recovery outcomes (reference pegasus.md §2), driven
 // through the real THFT wire protocol against real servers and a real ZooKeeper.
-import {afterEach, describe, expect, inject, it} from 'vitest'
+import {describe, expect, inject, it} from 'vitest'
 
 import {AppStatus, type ConfigurationRecoveryResponse} from '../../../src/engines/pegasus/wire/index.js'
 import {connectZk} from '../../../src/zk/index.js'
 import {callRpc} from '../../../src/lab/pegasus/rpc-call.js'
 import {verifyRows} from '../../../src/lab/pegasus/verify.js'
 import type {PegasusLab} from '../../../src/lab/pegasus/cluster.js'
-import {scenario, startLab, waitFor} from './helpers.js'
+import {labPerTest, waitFor} from './helpers.js'
 
 const zk = inject('zookeeper')
-const closers: (() => Promise<void>)[] = []
-afterEach(async () => {
-  while (closers.length > 0) await closers.pop()?.()
-})
-
-async function lab(...args: Parameters<typeof scenario>): Promise<PegasusLab> {
-  const l = await startLab(zk, scenario(...args))
-  closers.push(l.close)
-  return l.lab
-}
+const lab = labPerTest(zk)
 
 async function recover(l: PegasusLab, opts: {nodes?: string[]; skipBad?: boolean; skipLost?: boolean} = {}): Promise<ConfigurationRecoveryResponse> {
   const meta = l.layout.meta_servers[0].address
