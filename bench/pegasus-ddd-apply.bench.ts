@@ -13,7 +13,7 @@ import {join} from 'node:path'
 
 import {parse, stringify} from 'yaml'
 
-import {packageRoot} from '../src/lab/scenario.js'
+import {packageRoot} from '../src/package-root.js'
 
 const GNU_TIME = '/usr/bin/time'
 

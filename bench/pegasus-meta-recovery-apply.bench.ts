@@ -19,7 +19,7 @@ import {performance} from 'node:perf_hooks'
 import {apply, type ApplyResult} from '../src/apply/apply.js'
 import {silentReporter} from '../src/apply/progress.js'
 import {loadSpecForEngine} from '../src/apply/plan-spec.js'
-import {packageRoot} from '../src/lab/scenario.js'
+import {packageRoot} from '../src/package-root.js'
 import {buildPlan} from '../src/plan/build.js'
 import {writePlanFile} from '../src/plan/file.js'
 

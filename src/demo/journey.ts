@@ -11,7 +11,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {join, relative} from 'node:path'
 
 import {LifeboatError} from '../errors.js'
-import {packageRoot} from '../spec/index.js'
+import {packageRoot} from '../package-root.js'
 import {readLabState} from '../lab/state.js'
 
 /** What a command printed and how it ended. */

@@ -9,10 +9,9 @@ import Ajv2020 from 'ajv/dist/2020.js'
 import {parseDocument} from 'yaml'
 
 import {LifeboatError} from '../errors.js'
-import {packageRoot} from '../spec/index.js'
+import {packageRoot} from '../package-root.js'
 
 // bench/*-apply.bench.ts find the binary through it here.
-export {packageRoot}
 
 /** A table of a Pegasus scenario. */
 export interface ScenarioTable {

@@ -6,15 +6,15 @@
  * cluster is refused with a LifeboatError that says which and what to do; it is never repaired.
  */
 import {randomBytes} from 'node:crypto'
-import {existsSync, readFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {open, readFile, rename, unlink} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
 
 import {Ajv2020} from 'ajv/dist/2020.js'
 import type {ErrorObject, ValidateFunction} from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
 
+import {packageRoot} from '../package-root.js'
 import {InternalError, LifeboatError, describeError} from '../errors.js'
 import {planDigest} from './build.js'
 import {compareCodeUnits} from './canonical.js'
@@ -24,19 +24,6 @@ import {PLAN_FORMAT_VERSION, type Approval, type ClusterIdentity, type Plan} fro
 // ajv-formats is CommonJS; under NodeNext its default import may arrive wrapped.
 const addFormats = ((addFormatsModule as unknown as {default?: unknown}).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020
 
-/**
- * The package root: the nearest ancestor of this module with `package.json` and `schemas/`.
- * This module runs from `src/plan/` under vitest and from `dist/src/plan/` when built.
- */
-export function lifeboatRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    if (existsSync(join(dir, 'schemas', 'plan.schema.json')) && existsSync(join(dir, 'package.json'))) return dir
-    const parent = dirname(dir)
-    if (parent === dir) throw new InternalError('schemas/plan.schema.json not found above the lifeboat installation')
-    dir = parent
-  }
-}
 
 const validators = new Map<string, ValidateFunction>()
 
@@ -47,7 +34,7 @@ const validators = new Map<string, ValidateFunction>()
 export function schemaValidator(name: 'plan.schema.json' | 'audit-record.schema.json'): ValidateFunction {
   const cached = validators.get(name)
   if (cached) return cached
-  const schema = JSON.parse(readFileSync(join(lifeboatRoot(), 'schemas', name), 'utf8')) as object
+  const schema = JSON.parse(readFileSync(join(packageRoot(), 'schemas', name), 'utf8')) as object
   const ajv = new Ajv2020({allErrors: true, strict: true, allowUnionTypes: true})
   addFormats(ajv)
   const v = ajv.compile(schema)

@@ -2,33 +2,19 @@
  * The spec schema (`schemas/spec.schema.json`), found relative to the package root and compiled
  * once per process with ajv's draft 2020-12 dialect.
  */
-import {existsSync, readFileSync} from 'node:fs'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {Ajv2020} from 'ajv/dist/2020.js'
 import type {ValidateFunction} from 'ajv/dist/2020.js'
 
-import {InternalError} from '../errors.js'
+import {packageRoot} from '../package-root.js'
 import {SPEC_KINDS} from './types.js'
 
 /** `$id` of the spec schema; `#/$defs/<Kind>` is the schema of a whole document of that kind. */
 export const SPEC_SCHEMA_ID = 'https://lifeboat.dev/schemas/spec.schema.json'
 
-/**
- * The package root: the nearest ancestor of this module holding `schemas/spec.schema.json`.
- * This module runs from `src/spec/` under vitest and from `dist/src/spec/` when built, so the
- * depth differs; walking up covers both without a build-time copy. The lab and the demos use it too.
- */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    if (existsSync(join(dir, 'schemas', 'spec.schema.json')) && existsSync(join(dir, 'package.json'))) return dir
-    const parent = dirname(dir)
-    if (parent === dir) throw new InternalError('schemas/spec.schema.json not found above the lifeboat installation')
-    dir = parent
-  }
-}
+export {packageRoot}
 
 /** Absolute path of `schemas/spec.schema.json`. */
 export function specSchemaPath(): string {
