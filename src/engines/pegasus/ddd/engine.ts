@@ -3,9 +3,10 @@
  * list and the replicas' own facts, plans one ASSIGN_PRIMARY proposal per decided partition, and
  * applies them, waits for the primaries and verifies.
  */
-import type {ClusterIdentity, Finding, PlanBody} from '../../../plan/types.js'
+import type {Finding, PlanBody} from '../../../plan/types.js'
 import type {Engine, EngineIo, PlanOptions} from '../../types.js'
 import {MetaClient} from '../client/meta-client.js'
+import {pegasusClusterIdentity, pegasusLockTarget} from '../cluster-identity.js'
 import {ReplicaClient} from '../client/replica-client.js'
 import {RpcPool} from '../client/rpc-pool.js'
 import {gatherDdd} from './gather.js'
@@ -39,16 +40,9 @@ export function createDddRecoveryEngine(opts: DddEngineOptions = {}): Engine<Ddd
   return {
     kind: DDD_KIND,
 
-    cluster(spec): ClusterIdentity {
-      const id: ClusterIdentity = {name: spec.cluster.name, endpoints: [...spec.cluster.meta_servers].sort()}
-      if (spec.cluster.zookeeper) id.zookeeper = {hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root}
-      return id
-    },
+    cluster: (spec) => pegasusClusterIdentity(spec.cluster),
 
-    lockTarget(spec) {
-      if (spec.cluster.zookeeper) return {zookeeper: spec.cluster.zookeeper}
-      return {file: `.lifeboat/locks/pegasus-${spec.cluster.name.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`}
-    },
+    lockTarget: (spec) => pegasusLockTarget(spec.cluster),
 
     async gather(spec, io: EngineIo): Promise<DddLiveState> {
       const {pool, meta, replica} = openClients(spec, opts)

@@ -9,6 +9,7 @@ import {connectZk, readTree} from '../../../zk/index.js'
 import type {Engine} from '../../types.js'
 import {appsRootPath} from '../zk-layout.js'
 import {metaClientFor, readMetaConfigHttp} from '../client/index.js'
+import {pegasusClusterIdentity, pegasusLockTarget} from '../cluster-identity.js'
 import {gatherMetaRecovery} from './gather.js'
 import {STEP_KINDS, planMetaRecovery} from './planner.js'
 import {metaRecoverySteps, type MetaRecoveryContext} from './steps.js'
@@ -18,12 +19,8 @@ import {VERIFY_CODES, compareRecoveredTree} from './verify.js'
 /** The engine the registry lists for kind `PegasusMetaRecovery`. */
 export const metaRecoveryEngine: Engine<MetaRecoverySpec, MetaRecoveryLive, MetaRecoveryContext> = {
   kind: 'PegasusMetaRecovery',
-  cluster(spec) {
-    return {name: spec.cluster.name, zookeeper: {hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root}, endpoints: [...spec.cluster.meta_servers]}
-  },
-  lockTarget(spec) {
-    return {zookeeper: {hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root, auth: spec.cluster.zookeeper.auth}}
-  },
+  cluster: (spec) => pegasusClusterIdentity(spec.cluster),
+  lockTarget: (spec) => pegasusLockTarget(spec.cluster),
   gather: gatherMetaRecovery,
   plan: (spec, live, opts) => planMetaRecovery(spec, live, opts),
   async connect(spec, io) {

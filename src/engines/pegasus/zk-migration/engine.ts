@@ -9,6 +9,7 @@ import type {Finding, PlanBody} from '../../../plan/types.js'
 import type {ZkClient} from '../../../zk/index.js'
 import type {Engine, EngineIo} from '../../types.js'
 import {metaClientFor, readMetaConfigHttp} from '../client/index.js'
+import {pegasusClusterIdentity, pegasusLockTarget} from '../cluster-identity.js'
 import {connectPlace, gatherZkMigration} from './gather.js'
 import {planZkMigration} from './planner.js'
 import {metaZookeeperHttp, zkMigrationSteps, type ZkMigrationContext} from './steps.js'
@@ -68,13 +69,9 @@ export async function closeZkMigrationContext(ctx: ZkMigrationContext): Promise<
 /** The engine the registry lists for kind `PegasusZkMigration`. */
 export const zkMigrationEngine: Engine<ZkMigrationSpec, ZkMigrationLive, ZkMigrationContext> = {
   kind: 'PegasusZkMigration',
-  cluster(spec) {
-    return {name: spec.cluster.name, zookeeper: {hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root}, endpoints: [...spec.cluster.meta_servers]}
-  },
-  lockTarget(spec) {
-    // The source holds the lock: it is the ensemble every meta runs on until the switch.
-    return {zookeeper: {hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root, auth: spec.cluster.zookeeper.auth}}
-  },
+  cluster: (spec) => pegasusClusterIdentity(spec.cluster),
+  // The source holds the lock: it is the ensemble every meta runs on until the switch.
+  lockTarget: (spec) => pegasusLockTarget(spec.cluster),
   gather: gatherZkMigration,
   plan: (spec, live, opts) => planZkMigration(spec, live, opts),
   async connect(spec, io) {
