@@ -308,4 +308,16 @@ describe('meta HTTP', () => {
     const dead = `127.0.0.1:${await deadPort()}`
     expect((await getMetaCluster(dead).catch((e) => e)).code).toBe('PEGASUS_UNREACHABLE')
   })
+
+  test('a non-leader meta\'s 307 is followed to the leader', async () => {
+    const leader = await serve({}, (_req, res) => {
+      res.writeHead(200)
+      res.end('{"meta_function_level":"lively","primary_meta_server":"leader"}')
+    })
+    const follower = await serve({}, (req, res) => {
+      res.writeHead(307, {location: `http://${leader.address}${req.url}`})
+      res.end()
+    })
+    expect((await getMetaCluster(follower.address)).meta_function_level).toBe('lively')
+  })
 })

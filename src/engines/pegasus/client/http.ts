@@ -4,6 +4,7 @@
  * table_printer JSON). A non-leader meta answers 307 to the leader, which fetch follows.
  */
 import {describeError} from '../../../errors.js'
+import {HttpError, httpRequest, type HttpCall} from '../../../http/index.js'
 import {PegasusClientError, timedOut, unreachable} from './errors.js'
 import {DEFAULT_RPC_TIMEOUT_MS} from './rpc-pool.js'
 
@@ -33,44 +34,58 @@ export interface MetaNodesJson {
   summary: Record<string, string>
 }
 
-/** Fetches a JSON document from a Pegasus server's HTTP API with a deadline. */
+/** Redirects followed (a non-leader meta answers 307 to the leader). */
+const MAX_REDIRECTS = 3
+
+/** The Pegasus error for an HTTP failure: what a meta would log for the same condition. */
+function pegasusErrorOf(err: HttpError, server: string, rpc: string, timeoutMs: number): PegasusClientError {
+  switch (err.code) {
+    case 'HTTP_TIMEOUT':
+      return timedOut(server, rpc, timeoutMs, true)
+    case 'HTTP_STATUS':
+      return new PegasusClientError('PEGASUS_HTTP_ERROR', `Pegasus server ${server} answered ${rpc} with HTTP ${err.status}`, {
+        server,
+        rpc,
+        pegasusError: err.status === 404 ? 'ERR_OBJECT_NOT_FOUND' : 'ERR_UNKNOWN',
+        detail: err.body,
+        hints: [`Check that ${server} is a meta server (these paths exist on meta servers only).`],
+        cause: err,
+      })
+    case 'HTTP_BAD_JSON':
+      return new PegasusClientError('PEGASUS_BAD_REPLY', `Pegasus server ${server} sent invalid JSON for ${rpc}`, {
+        server,
+        rpc,
+        pegasusError: 'ERR_INVALID_DATA',
+        detail: err.body,
+        cause: err,
+      })
+    default:
+      return unreachable(server, rpc, err.code === 'HTTP_CONNECTION_REFUSED' ? 'connection refused' : describeError(err.cause ?? err), err)
+  }
+}
+
+/** Fetches a JSON document from a Pegasus server's HTTP API with a deadline, following a 307 to the meta leader. */
 export async function getPegasusJson<T>(server: string, path: string, opts: {timeoutMs?: number} = {}): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS
-  const url = `http://${server}${path.startsWith('/') ? path : `/${path}`}`
-  let res: Response
+  const rpc = `GET ${path.startsWith('/') ? path : `/${path}`}`
+  let call: HttpCall = {server, method: 'GET', path: path.startsWith('/') ? path : `/${path}`, timeoutMs}
   try {
-    res = await fetch(url, {signal: AbortSignal.timeout(timeoutMs), redirect: 'follow'})
+    for (let hop = 0; ; hop++) {
+      const reply = await httpRequest(call)
+      const location = reply.headers.location
+      if (reply.status >= 300 && reply.status < 400 && typeof location === 'string' && hop < MAX_REDIRECTS) {
+        const next = new URL(location, `http://${call.server}${call.path}`)
+        call = {...call, server: next.host, path: `${next.pathname}${next.search}`}
+        continue
+      }
+      if (reply.status < 200 || reply.status > 299) {
+        throw new HttpError('HTTP_STATUS', `HTTP ${reply.status}`, call, {status: reply.status, body: reply.text.slice(0, 500)})
+      }
+      return reply.json() as T
+    }
   } catch (err) {
-    if ((err as {name?: string}).name === 'TimeoutError') throw timedOut(server, `GET ${path}`, timeoutMs, true)
-    const cause = (err as {cause?: unknown}).cause
-    throw unreachable(server, `GET ${path}`, describeError(cause ?? err), err)
-  }
-  let text: string
-  try {
-    text = await res.text()
-  } catch (err) {
-    if ((err as {name?: string}).name === 'TimeoutError') throw timedOut(server, `GET ${path}`, timeoutMs, true)
-    throw unreachable(server, `GET ${path}`, describeError(err), err)
-  }
-  if (!res.ok) {
-    throw new PegasusClientError('PEGASUS_HTTP_ERROR', `Pegasus server ${server} answered GET ${path} with HTTP ${res.status}`, {
-      server,
-      rpc: `GET ${path}`,
-      pegasusError: res.status === 404 ? 'ERR_OBJECT_NOT_FOUND' : 'ERR_UNKNOWN',
-      detail: text.slice(0, 500),
-      hints: [`Check that ${server} is a meta server (these paths exist on meta servers only).`],
-    })
-  }
-  try {
-    return JSON.parse(text) as T
-  } catch (err) {
-    throw new PegasusClientError('PEGASUS_BAD_REPLY', `Pegasus server ${server} sent invalid JSON for GET ${path}`, {
-      server,
-      rpc: `GET ${path}`,
-      pegasusError: 'ERR_INVALID_DATA',
-      detail: text.slice(0, 500),
-      cause: err,
-    })
+    if (err instanceof HttpError) throw pegasusErrorOf(err, server, rpc, timeoutMs)
+    throw err
   }
 }
 
