@@ -242,8 +242,8 @@ export async function apply(req: ApplyRequest, ui: ApplyUi): Promise<ApplyResult
   const executors = executorsFor(engine, plan)
 
   const operator = currentOperator(req.env)
-  const lock = await takeClusterLock(engine.lockTarget(ready.spec), {
-    clusterName: plan.cluster.name, operation: 'apply', plan: plan.digest, env: req.env, timeoutMs: req.lockTimeoutMs,
+  const lock = await takeClusterLock(engine.lock(ready.spec, {env: req.env}), {
+    operation: 'apply', plan: plan.digest, env: req.env, timeoutMs: req.lockTimeoutMs,
   })
   // Everything below runs under the lock, and the lock is released on every way out.
   try {

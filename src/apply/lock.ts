@@ -27,7 +27,11 @@ import {
   type LockInfo,
   type ZkClient,
 } from '../zk/index.js'
+import type {HeldLock, LockIo, LockProvider, LockState} from '../engines/types.js'
+import type {Finding} from '../plan/types.js'
 import {currentOperator} from './identity.js'
+
+export type {HeldLock, LockProvider, LockState} from '../engines/types.js'
 
 /**
  * Session timeout of the lock's ZooKeeper session. It bounds how long a lock outlives a killed
@@ -39,86 +43,122 @@ import {currentOperator} from './identity.js'
  */
 export const LOCK_SESSION_TIMEOUT_MS = 30_000
 
-/** Where an engine says the lock lives (Engine.lockTarget). */
-export interface LockTarget {
-  zookeeper?: {hosts: string; root: string; auth?: {scheme: string; credentials_env: string}}
-  file?: string
-}
-
-/** A lock as read: its info plus, for lock files, the holding process. */
-export interface LockState {
-  info: LockInfo
-  /** `zookeeper` (ephemeral node) or `file`. */
-  kind: 'zookeeper' | 'file'
-  /** The znode or the file that is the lock. */
-  where: string
-  /** Lock files only: the holder's PID and host, and whether that PID still runs (on this host only). */
+/** A lock file's state: its info plus the holding process. */
+interface FileLockState extends LockState {
+  /** The holder's PID and host, and whether that PID still runs (on this host only). */
   pid?: number
   host?: string
   alive?: boolean
-  /** A Terraform-style "Lock Info:" block. */
-  text: string
-}
-
-/** A lock this process holds. */
-export interface HeldLock {
-  info: LockInfo
-  kind: 'zookeeper' | 'file'
-  where: string
-  /** Throws LOCK_LOST when the lock is no longer ours (session expired, node or file removed). */
-  assertHeld(): Promise<void>
-  /** Releases the lock; safe to call twice; never removes another holder's lock. */
-  release(): Promise<void>
 }
 
 export interface TakeLockOptions {
-  clusterName: string
   operation: string
   /** The plan digest being applied. */
   plan?: string
   env: Record<string, string | undefined>
   /** How long to keep trying while someone else holds the lock (Terraform's -lock-timeout); 0: fail at once. */
   timeoutMs?: number
+  /** Stops waiting for a held lock (Ctrl-C). */
+  signal?: AbortSignal
 }
 
 const ZK_AUTH_SCHEME = 'digest'
 
-/** Takes the cluster's lock or throws LOCK_HELD with the holder's details. */
-export async function takeClusterLock(target: LockTarget, opts: TakeLockOptions): Promise<HeldLock> {
+/** Where a ZooKeeper lock lives: the ensemble (and optional digest auth) and the cluster name it is filed under. */
+export interface ZookeeperLockTarget {
+  hosts: string
+  root: string
+  auth?: {scheme: string; credentials_env: string}
+}
+
+/**
+ * The ZooKeeper lock provider: an ephemeral node `/lifeboat/locks/<clusterName>/lock` holding the
+ * LockInfo; it vanishes by itself when the holder's session ends.
+ */
+export function zookeeperLock(zk: ZookeeperLockTarget, clusterName: string, io: LockIo): LockProvider {
+  const dir = lockDirFor(clusterName)
+  return {
+    kind: 'zookeeper',
+    where: lockPath(dir),
+    acquire: (info) => takeZkLock(zk, dir, clusterName, info, io.env),
+    async read() {
+      const holder = await withLockClient(zk, io.env, (client) => readLock(client, dir))
+      return holder === null ? null : zkLockState(holder)
+    },
+    async forceUnlock(id) {
+      return zkLockState(await withLockClient(zk, io.env, (client) => forceUnlock(client, dir, id)))
+    },
+  }
+}
+
+/**
+ * The host-local lock provider: a lock file created with O_EXCL, for an engine whose store has
+ * nothing shared to hold a lock. Plans of such engines carry a LOCK_HOST_LOCAL warning, because
+ * operators on two machines do not see each other's lock file. A relative path is taken from the
+ * working directory.
+ */
+export function hostLocalLock(file: string): LockProvider {
+  const path = lockFilePath(file)
+  return {
+    kind: 'file',
+    where: path,
+    hostLocal: true,
+    acquire: (info) => takeFileLock(path, info),
+    read: () => readFileLock(path),
+    async forceUnlock(id) {
+      const holder = await readFileLock(path)
+      if (holder === null) {
+        throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at ${path}`, {hints: ['Nothing to unlock; `lifeboat lock status SPEC` shows the lock.']})
+      }
+      if (holder.info.id !== id) {
+        throw new LifeboatError('LOCK_ID_MISMATCH', `lock id ${id} does not match the holder's id ${holder.info.id}`, {
+          detail: holder.text,
+          hints: ['Check the ID with `lifeboat lock status SPEC`; force-unlock only removes the lock whose ID you name.'],
+        })
+      }
+      await unlink(path)
+      return holder
+    },
+  }
+}
+
+/** The finding a plan carries when its engine's lock is host-local. */
+export function hostLocalLockFinding(provider: LockProvider): Finding | undefined {
+  if (!provider.hostLocal) return undefined
+  return {
+    code: 'LOCK_HOST_LOCAL',
+    severity: 'warning',
+    message: `the apply lock is a file on this host (${provider.where}): a run started on another machine would not see it`,
+    hint: 'Apply this plan from one machine only, and check with the other operators that nobody else is applying to this cluster.',
+  }
+}
+
+/**
+ * Takes the cluster's lock through the engine's provider, or throws LOCK_HELD with the holder's
+ * details (after waiting up to `timeoutMs`, with the --lock-timeout hint added).
+ */
+export async function takeClusterLock(provider: LockProvider, opts: TakeLockOptions): Promise<HeldLock> {
   const operator = currentOperator(opts.env)
   const info: LockInfo = {id: randomUUID(), operation: opts.operation, who: operator.who, created: new Date().toISOString()}
   if (opts.plan !== undefined) info.plan = opts.plan
   const deadline = Date.now() + (opts.timeoutMs ?? 0)
   for (;;) {
     try {
-      return await takeOnce(target, info, opts)
+      return await provider.acquire(info)
     } catch (err) {
-      if (!(err instanceof LifeboatError && err.code === 'LOCK_HELD') || Date.now() >= deadline) throw err
+      if (!(err instanceof LifeboatError && err.code === 'LOCK_HELD') || Date.now() >= deadline || opts.signal?.aborted) throw decorateHeld(err, opts)
     }
     await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(50, deadline - Date.now()))))
   }
 }
 
-async function takeOnce(target: LockTarget, info: LockInfo, opts: TakeLockOptions): Promise<HeldLock> {
-  if (target.zookeeper) return takeZkLock(target.zookeeper, info, opts)
-  if (target.file) return takeFileLock(lockFilePath(target.file), info)
-  throw noTarget()
-}
-
-function noTarget(): LifeboatError {
-  return new LifeboatError('LOCK_NO_TARGET', 'the engine named no place for the apply lock', {
-    hints: ['This is a bug in the engine: lockTarget must return a ZooKeeper or a lock file.'],
-  })
-}
-
-async function connectForLock(zk: NonNullable<LockTarget['zookeeper']>, env: Record<string, string | undefined>): Promise<ZkClient> {
+async function connectForLock(zk: ZookeeperLockTarget, env: Record<string, string | undefined>): Promise<ZkClient> {
   const auth = zk.auth && zk.auth.scheme === ZK_AUTH_SCHEME ? {scheme: 'digest' as const, credentials_env: zk.auth.credentials_env} : undefined
   return connectZk({hosts: zk.hosts, root: zk.root, auth, env, sessionTimeoutMs: LOCK_SESSION_TIMEOUT_MS})
 }
 
-async function takeZkLock(zk: NonNullable<LockTarget['zookeeper']>, info: LockInfo, opts: TakeLockOptions): Promise<HeldLock> {
-  const dir = lockDirFor(opts.clusterName)
-  const client = await connectForLock(zk, opts.env)
+async function takeZkLock(zk: ZookeeperLockTarget, dir: string, clusterName: string, info: LockInfo, env: Record<string, string | undefined>): Promise<HeldLock> {
+  const client = await connectForLock(zk, env)
   let expired = false
   const unsubscribe = client.onState((state) => {
     if (state === 'expired' || state === 'auth_failed') expired = true
@@ -128,11 +168,11 @@ async function takeZkLock(zk: NonNullable<LockTarget['zookeeper']>, info: LockIn
   } catch (err) {
     unsubscribe()
     await client.close()
-    throw decorateHeld(err, opts)
+    throw err
   }
   let released = false
   const lost = (why: string) =>
-    new LifeboatError('LOCK_LOST', `the apply lock on ${opts.clusterName} was lost: ${why}`, {
+    new LifeboatError('LOCK_LOST', `the apply lock on ${clusterName} was lost: ${why}`, {
       detail: 'Nothing further was written to the cluster after the lock was lost.',
       hints: ['Another run may hold the lock now; check with `lifeboat lock status SPEC`, then continue with `lifeboat apply PLAN --resume`.'],
     })
@@ -169,7 +209,7 @@ async function takeZkLock(zk: NonNullable<LockTarget['zookeeper']>, info: LockIn
 
 /** Adds the lock-timeout hint to a LOCK_HELD error. */
 function decorateHeld(err: unknown, opts: TakeLockOptions): unknown {
-  if (!(err instanceof LifeboatError) || err.code !== 'LOCK_HELD') return err
+  if (!(err instanceof LifeboatError) || err.code !== 'LOCK_HELD' || err.hints.some((h) => h.includes('--lock-timeout'))) return err
   const waited = opts.timeoutMs ? ` after waiting ${Math.round(opts.timeoutMs / 1000)} s` : ''
   return new LifeboatError('LOCK_HELD', `${err.message}${waited}`, {
     detail: err.detail,
@@ -200,7 +240,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function readFileLock(path: string): Promise<LockState | null> {
+async function readFileLock(path: string): Promise<FileLockState | null> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -215,21 +255,22 @@ async function readFileLock(path: string): Promise<LockState | null> {
     // A lock file cut short by a crash during its creation: still a lock, with unknown details.
   }
   const {pid, host} = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Partial<FileLockContent>
-  const state: LockState = {info: lockInfoOf(parsed), kind: 'file', where: path, text: ''}
+  const state: FileLockState = {info: lockInfoOf(parsed), kind: 'file', where: path, text: ''}
   if (typeof pid === 'number') state.pid = pid
   if (typeof host === 'string') state.host = host
   if (state.pid !== undefined && state.host === currentOperator().host) state.alive = isAlive(state.pid)
   state.text = formatFileLock(state)
+  if (state.pid !== undefined) state.details = {pid: state.pid, host: state.host ?? null, alive: state.alive ?? null}
   return state
 }
 
-function formatFileLock(state: LockState): string {
+function formatFileLock(state: FileLockState): string {
   if (state.pid === undefined) return formatLockBlock(state.info, state.where)
   const status = state.alive === undefined ? 'on another host' : state.alive ? 'running' : 'no longer running'
   return formatLockBlock(state.info, state.where, [['Process', `PID ${state.pid} on ${state.host ?? '(unknown host)'} (${status})`]])
 }
 
-function fileHeldError(state: LockState): LifeboatError {
+function fileHeldError(state: FileLockState): LifeboatError {
   const dead = state.alive === false
   return new LifeboatError('LOCK_HELD', `the cluster is locked by ${state.info.who} (${state.info.operation}, since ${state.info.created})`, {
     detail: dead
@@ -299,7 +340,7 @@ function zkLockState(holder: LockHolder): LockState {
 }
 
 /** Runs `fn` on a short-lived session to the lock's ZooKeeper, closed afterwards. */
-async function withLockClient<T>(zk: NonNullable<LockTarget['zookeeper']>, env: Record<string, string | undefined>, fn: (client: ZkClient) => Promise<T>): Promise<T> {
+async function withLockClient<T>(zk: ZookeeperLockTarget, env: Record<string, string | undefined>, fn: (client: ZkClient) => Promise<T>): Promise<T> {
   const client = await connectForLock(zk, env)
   try {
     return await fn(client)
@@ -308,36 +349,3 @@ async function withLockClient<T>(zk: NonNullable<LockTarget['zookeeper']>, env: 
   }
 }
 
-/** Who holds the cluster's lock, or null. */
-export async function readClusterLock(target: LockTarget, clusterName: string, opts: {env: Record<string, string | undefined>}): Promise<LockState | null> {
-  if (target.zookeeper) {
-    const holder = await withLockClient(target.zookeeper, opts.env, (client) => readLock(client, lockDirFor(clusterName)))
-    return holder === null ? null : zkLockState(holder)
-  }
-  if (target.file) return readFileLock(lockFilePath(target.file))
-  throw noTarget()
-}
-
-/**
- * Removes the lock whose ID is `id`, whoever holds it: for a holder that crashed. Refuses when
- * the lock is not held or is held under another ID.
- */
-export async function forceUnlockCluster(target: LockTarget, clusterName: string, id: string, opts: {env: Record<string, string | undefined>}): Promise<LockState> {
-  if (target.zookeeper) {
-    return zkLockState(await withLockClient(target.zookeeper, opts.env, (client) => forceUnlock(client, lockDirFor(clusterName), id)))
-  }
-  if (!target.file) throw noTarget()
-  const path = lockFilePath(target.file)
-  const holder = await readFileLock(path)
-  if (holder === null) {
-    throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at ${path}`, {hints: ['Nothing to unlock; `lifeboat lock status SPEC` shows the lock.']})
-  }
-  if (holder.info.id !== id) {
-    throw new LifeboatError('LOCK_ID_MISMATCH', `lock id ${id} does not match the holder's id ${holder.info.id}`, {
-      detail: holder.text,
-      hints: ['Check the ID with `lifeboat lock status SPEC`; force-unlock only removes the lock whose ID you name.'],
-    })
-  }
-  await unlink(path)
-  return holder
-}

@@ -104,7 +104,7 @@ async function importEngineModule(path: string): Promise<EngineModule> {
 function missingMembers(engine: Partial<EngineModule>): string[] {
   const missing: string[] = []
   if (typeof engine.kind !== 'string' || engine.kind === '') missing.push('kind')
-  for (const fn of ['cluster', 'lockTarget', 'gather', 'plan', 'connect', 'close', 'verify'] as const) {
+  for (const fn of ['cluster', 'lock', 'gather', 'plan', 'connect', 'close', 'verify'] as const) {
     if (typeof engine[fn] !== 'function') missing.push(fn)
   }
   if (typeof engine.steps !== 'object' || engine.steps === null) missing.push('steps')

@@ -5,6 +5,9 @@
  * and knows how to run, detect and verify each kind of step it puts in a plan.
  */
 import type {ClusterIdentity, Finding, PlanBody, Step} from '../plan/types.js'
+import type {LockInfo} from '../zk/lock.js'
+
+export type {LockInfo} from '../zk/lock.js'
 
 /** Side effects the core lends an engine; everything an engine needs from the outside world. */
 export interface EngineIo {
@@ -14,6 +17,12 @@ export interface EngineIo {
   specDir: string
   /** Progress for humans; not part of any result. */
   progress(message: string): void
+  /**
+   * Aborted when the operator presses Ctrl-C or the process gets SIGTERM during apply. A step's
+   * executor finishes or abandons its current call within that call's deadline and starts no
+   * new write; apply records `run.interrupted` and stops. Absent outside apply.
+   */
+  signal?: AbortSignal
 }
 
 export interface PlanOptions {
@@ -35,8 +44,12 @@ export interface StepResult {
 export interface StepExecutor<C = unknown> {
   /** Idempotency: is the step's effect already there? */
   isDone(ctx: C, step: Step): Promise<boolean>
-  /** Does the step; safe to call again after a crash part-way. */
-  run(ctx: C, step: Step, progress: StepProgress): Promise<StepResult>
+  /**
+   * Does the step; safe to call again after a crash part-way. `signal` is aborted on Ctrl-C or
+   * SIGTERM: stop polling, let (or make) the call in flight end within its deadline, and write
+   * nothing more; throwing after the abort is fine (apply records the interruption, not a failure).
+   */
+  run(ctx: C, step: Step, progress: StepProgress, signal?: AbortSignal): Promise<StepResult>
   /** Checks that the effect really happened; findings with severity error fail the step. */
   verify(ctx: C, step: Step): Promise<Finding[]>
 }
@@ -46,8 +59,15 @@ export interface Engine<S = unknown, L = unknown, C = unknown> {
   kind: string
   /** Which cluster a spec is about; plans carry it and are refused against any other. */
   cluster(spec: S): ClusterIdentity
-  /** Where the apply lock lives: a ZooKeeper ensemble (ephemeral node) or, without one, a lock file. */
-  lockTarget(spec: S): {zookeeper?: {hosts: string; root: string; auth?: {scheme: string; credentials_env: string}}; file?: string}
+  /**
+   * The cluster's apply lock (DESIGN.md section 5, step 1). The core ships two providers in
+   * src/apply/lock.ts: `zookeeperLock` (an ephemeral node under `/lifeboat/locks/<cluster>`, for
+   * Pegasus and OpenMLDB) and `hostLocalLock` (a lock file, only where the store has nothing
+   * shared; its plans carry a LOCK_HOST_LOCAL warning). An engine with another shared store
+   * implements LockProvider itself (TiKV: a lease-bound key in PD's etcd). Creating the provider
+   * must not do I/O; `lock status`, `lock force-unlock` and apply all go through it.
+   */
+  lock(spec: S, io: LockIo): LockProvider
   /** Reads the live state. Read-only. */
   gather(spec: S, io: EngineIo): Promise<L>
   /** Pure: the same inputs give a byte-identical body. */
@@ -59,4 +79,73 @@ export interface Engine<S = unknown, L = unknown, C = unknown> {
   steps: Record<string, StepExecutor<C>>
   /** After the last step: does the cluster now match the plan? */
   verify(ctx: C, plan: PlanBody): Promise<Finding[]>
+}
+
+/** What a lock provider gets from the core. */
+export interface LockIo {
+  /** Environment variables (credentials named in the spec). */
+  env: Record<string, string | undefined>
+}
+
+/** A lock as read by `lock status` or by a failed acquire. */
+export interface LockState {
+  info: LockInfo
+  /** The provider's kind: `zookeeper`, `etcd`, `file`. */
+  kind: string
+  /** The lock itself, for a human: a znode path, an etcd key, a file path. */
+  where: string
+  /**
+   * A Terraform-style `Lock Info:` block (`formatLockBlock` in src/zk/lock.ts makes one): ID, Path,
+   * Operation, Who, Created, Plan, plus the provider's own rows (Session, Lease, Process).
+   */
+  text: string
+  /** The provider's own facts for `lock status --json` (a lock file: pid, host, alive; etcd: lease). */
+  details?: Record<string, string | number | boolean | null>
+}
+
+/** A lock this process holds. */
+export interface HeldLock {
+  info: LockInfo
+  kind: string
+  where: string
+  /**
+   * Throws a LifeboatError LOCK_LOST when the lock is no longer ours (session expired, lease
+   * revoked or expired, node/key/file removed or replaced). Apply calls it before every step.
+   */
+  assertHeld(): Promise<void>
+  /** Releases the lock; safe to call twice; never removes another holder's lock. Stops any keep-alive. */
+  release(): Promise<void>
+}
+
+/**
+ * Where and how a cluster's apply lock is taken. The holder's LockInfo (id, operation, who,
+ * created, plan) is stored with the lock so that a failed acquire and `lock status` can show it.
+ *
+ * For implementers (e.g. the TiKV engine's PD-etcd lock): take the lock atomically (an etcd txn
+ * `create_revision == 0` on the key, put with a lease; keep the lease alive while held); on
+ * contention throw `LifeboatError('LOCK_HELD', ...)` whose detail is the holder's LockState.text and
+ * whose hints say to wait or, when sure no run is active, `lifeboat lock force-unlock SPEC ID`.
+ * The core retries LOCK_HELD for --lock-timeout; any other error ends the apply. A held lock
+ * that is lost must make `assertHeld` throw LOCK_LOST.
+ */
+export interface LockProvider {
+  /** `zookeeper`, `etcd`, `file`. */
+  kind: string
+  /** The lock's place for a human (znode, etcd key, file path); shown by `lock status`. */
+  where: string
+  /**
+   * True when the lock is local to this host (a lock file): two operators on two machines would
+   * not see each other's lock. The plan then carries a LOCK_HOST_LOCAL warning.
+   */
+  hostLocal?: boolean
+  /** Takes the lock holding `info`, or throws LOCK_HELD with the holder's details. */
+  acquire(info: LockInfo): Promise<HeldLock>
+  /** Who holds the lock, or null. */
+  read(): Promise<LockState | null>
+  /**
+   * Removes the lock whose ID is `id`, whoever holds it (for a holder that crashed). Throws
+   * LOCK_NOT_HELD when nobody holds it and LOCK_ID_MISMATCH when it is held under another ID.
+   * Returns the state that was removed.
+   */
+  forceUnlock(id: string): Promise<LockState>
 }

@@ -7,18 +7,20 @@
  */
 import {InternalError} from '../errors.js'
 import {canonicalSha256, sortKeysDeep} from './canonical.js'
-import {compareFindings, compareNatural, sortByNatural} from './order.js'
+import {compareFindings, sortByNatural} from './order.js'
 import {
   PLAN_FORMAT_VERSION,
   type Candidate,
   type Change,
   type ClusterIdentity,
+  type FactValue,
   type Finding,
   type Plan,
   type PlanBody,
   type PlanSpec,
   type PrimaryChange,
   type Step,
+  type Vocabulary,
 } from './types.js'
 
 /** What buildPlan needs; `createdAt` and `toolVersion` are passed in because planning never reads a clock. */
@@ -45,9 +47,17 @@ export function buildPlan(input: BuildPlanInput): Plan {
   assertUnique(changes.map((c) => c.address), 'change address')
   assertUnique(primaries.map((p) => p.partition), 'primary partition')
   assertUnique(steps.map((s) => s.id), 'step id')
+  const vocabulary = normaliseVocabulary(body.vocabulary)
+  if (primaries.length > 0 && !vocabulary.leadership) {
+    throw new InternalError('the plan body has primaries but its vocabulary declares no leadership section')
+  }
+  for (const c of changes) {
+    if (c.noun !== undefined && !(c.noun in vocabulary.nouns)) throw new InternalError(`change ${c.address}: noun ${c.noun} is not declared in the vocabulary`)
+  }
 
   const withoutDigest: Omit<Plan, 'digest' | 'approvals'> = {
     formatVersion: PLAN_FORMAT_VERSION,
+    vocabulary,
     tool: {name: 'lifeboat', version: input.toolVersion},
     createdAt: input.createdAt,
     spec: normaliseSpec(input.spec),
@@ -92,11 +102,37 @@ function normaliseSpec(spec: PlanSpec): PlanSpec {
 }
 
 function normaliseCluster(cluster: ClusterIdentity): ClusterIdentity {
-  return omitUndefined({
-    name: cluster.name,
-    zookeeper: cluster.zookeeper && {hosts: cluster.zookeeper.hosts, root: cluster.zookeeper.root},
-    endpoints: cluster.endpoints && [...cluster.endpoints].sort(compareNatural),
-  })
+  assertUnique(cluster.facts.map((f) => f.name), 'cluster fact')
+  // The engine's order is the display order; comparison is by name (plan/file.ts).
+  return {name: cluster.name, facts: cluster.facts.map((f) => ({name: f.name, label: f.label, value: String(f.value)}))}
+}
+
+function normaliseVocabulary(v: Vocabulary | undefined): Vocabulary {
+  const nouns: Vocabulary['nouns'] = {}
+  for (const k of Object.keys(v?.nouns ?? {}).sort()) nouns[k] = {one: v!.nouns[k]!.one, many: v!.nouns[k]!.many}
+  const l = v?.leadership
+  if (!l) return {nouns}
+  const columns = (cs: {name: string; label: string}[]) => cs.map((c) => ({name: c.name, label: c.label}))
+  return {
+    nouns,
+    leadership: omitUndefined({
+      heading: l.heading,
+      item: {one: l.item.one, many: l.item.many},
+      role: {one: l.role.one, many: l.role.many},
+      candidateFacts: columns(l.candidateFacts),
+      changeFacts: l.changeFacts && columns(l.changeFacts),
+    }),
+  }
+}
+
+/** Facts as plan data: sorted keys, every bigint as its decimal string, undefined dropped. */
+function normaliseFacts(facts: Record<string, FactValue | undefined>): Record<string, FactValue> {
+  const out: Record<string, FactValue> = {}
+  for (const k of Object.keys(facts).sort()) {
+    const v = facts[k]
+    if (v !== undefined) out[k] = typeof v === 'bigint' ? v.toString() : v
+  }
+  return out
 }
 
 function normaliseChange(c: Change): Change {
@@ -108,6 +144,7 @@ function normaliseChange(c: Change): Change {
   }
   return omitUndefined({
     address: c.address,
+    noun: c.noun,
     action: c.action,
     reason: c.reason,
     before: sortKeysDeep(c.before ?? null),
@@ -116,17 +153,7 @@ function normaliseChange(c: Change): Change {
 }
 
 function normaliseCandidate(c: Candidate): Candidate {
-  return omitUndefined({
-    node: c.node,
-    alive: c.alive,
-    collected: c.collected,
-    ballot: c.ballot,
-    lastCommittedDecree: c.lastCommittedDecree,
-    lastPreparedDecree: c.lastPreparedDecree,
-    offset: c.offset,
-    term: c.term,
-    marks: c.marks && [...c.marks],
-  })
+  return omitUndefined({node: c.node, facts: normaliseFacts(c.facts), marks: c.marks && [...c.marks]})
 }
 
 function normalisePrimary(p: PrimaryChange): PrimaryChange {
@@ -143,7 +170,7 @@ function normalisePrimary(p: PrimaryChange): PrimaryChange {
     atStake: p.atStake,
     // Candidates keep the store's order: it is part of how the store decides.
     candidates: p.candidates.map(normaliseCandidate),
-    lastDrops: p.lastDrops && [...p.lastDrops],
+    facts: p.facts && normaliseFacts(p.facts),
   })
 }
 
@@ -151,6 +178,7 @@ function normaliseStep(s: Step): Step {
   if ((s.risk === 'disruptive' || s.risk === 'lossy') && !s.riskReason) {
     throw new InternalError(`step ${s.id}: a ${s.risk} step must carry riskReason (why, and what may be lost)`)
   }
+  if (s.always && s.manual) throw new InternalError(`step ${s.id}: a manual step cannot be an always step`)
   return omitUndefined({
     id: s.id,
     kind: s.kind,
@@ -159,6 +187,7 @@ function normaliseStep(s: Step): Step {
     expect: s.expect,
     riskReason: s.riskReason,
     manual: s.manual && {instructions: [...s.manual.instructions]},
+    always: s.always ? true : undefined,
     params: sortKeysDeep(s.params),
   })
 }

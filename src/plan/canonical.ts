@@ -12,8 +12,10 @@ import {InternalError} from '../errors.js'
  * JSON with object keys sorted by code unit and no whitespace, for hashing. It follows
  * `JSON.stringify`'s treatment of values (undefined properties are dropped, undefined array
  * items become null) so that a document hashes the same before and after a JSON round trip.
- * It refuses what JSON cannot carry faithfully (non-finite numbers, bigint, functions, cycles):
- * a digest over a value that would change on reading it back would be a lie.
+ * A bigint is written as its decimal string, the form a plan and an audit record keep it in, so a
+ * value hashes the same as a bigint in code and as the string read back from a file. It refuses
+ * what JSON cannot carry faithfully (non-finite numbers, functions, cycles): a digest over a value
+ * that would change on reading it back would be a lie.
  */
 export function canonicalJson(value: unknown): string {
   const out: string[] = []
@@ -52,6 +54,9 @@ function encode(value: unknown, seen: Set<object>, out: string[], hash: Hash | n
     case 'number':
       if (!Number.isFinite(value)) throw new InternalError(`canonicalJson: ${String(value)} cannot be represented in JSON`)
       out.push(JSON.stringify(value))
+      return
+    case 'bigint':
+      out.push(`"${value.toString()}"`)
       return
     case 'object':
       break
@@ -106,8 +111,10 @@ export function sha256Hex(input: string | Uint8Array): string {
 /**
  * A deep copy with every object's keys in sorted order, for documents whose key order carries no
  * meaning (JSON before/after values, step params). Pretty-printing the copy gives stable bytes.
+ * Every bigint becomes its decimal string (the JSON form of an exact integer).
  */
 export function sortKeysDeep<T>(value: T): T {
+  if (typeof value === 'bigint') return value.toString() as T
   if (Array.isArray(value)) return value.map((v) => sortKeysDeep(v)) as T
   if (value !== null && typeof value === 'object') {
     const record = value as Record<string, unknown>
@@ -118,4 +125,12 @@ export function sortKeysDeep<T>(value: T): T {
     return out as T
   }
   return value
+}
+
+/**
+ * `JSON.stringify` with exact integers: a bigint is written as its decimal string. For the plan
+ * file, `--json` output and audit records.
+ */
+export function jsonStringify(value: unknown, indent?: number): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), indent)
 }

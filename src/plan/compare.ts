@@ -18,13 +18,14 @@ export interface PlanDifference {
   after?: unknown
 }
 
-const SECTIONS = ['spec', 'cluster', 'observed', 'steps', 'changes', 'primaries', 'findings']
+const SECTIONS = ['spec', 'cluster', 'vocabulary', 'observed', 'steps', 'changes', 'primaries', 'findings']
 
 /** Every difference between two plans, sorted by section then path (natural order). Empty when they agree. */
 export function comparePlans(saved: Plan, fresh: Plan): PlanDifference[] {
   const out: PlanDifference[] = []
   diffValue('spec.sha256', saved.spec.sha256, fresh.spec.sha256, out)
   diffValue('cluster', saved.cluster, fresh.cluster, out)
+  diffValue('vocabulary', saved.vocabulary, fresh.vocabulary, out)
   diffValue('observed.fingerprint', saved.observed.fingerprint, fresh.observed.fingerprint, out)
 
   const stepFacts = (s: Step) => ({kind: s.kind, risk: s.risk, params: s.params})
@@ -38,7 +39,7 @@ export function comparePlans(saved: Plan, fresh: Plan): PlanDifference[] {
 
   diffKeyed('changes', saved.changes, fresh.changes, (c) => c.address, (c) => ({action: c.action, before: c.before, after: c.after}), out)
   const primaryFacts = (p: PrimaryChange) => ({
-    before: p.before, after: p.after, risk: p.risk, table: p.table ?? null, candidates: p.candidates, lastDrops: p.lastDrops ?? [],
+    before: p.before, after: p.after, risk: p.risk, table: p.table ?? null, candidates: p.candidates, facts: p.facts ?? {},
   })
   diffKeyed('primaries', saved.primaries, fresh.primaries, (p) => p.partition, primaryFacts, out)
   const findingKey = (f: Finding) => `${f.severity} ${f.code}${f.subject ? ` ${f.subject}` : ''}`

@@ -151,12 +151,20 @@ export async function readPlanFile(path: string): Promise<Plan> {
   }
   const version = (doc as {formatVersion?: unknown}).formatVersion
   if (version !== PLAN_FORMAT_VERSION) {
+    const older = typeof version === 'number' && Number.isInteger(version) && version < PLAN_FORMAT_VERSION
     throw new LifeboatError(
       'PLAN_FILE_VERSION',
       version === undefined
         ? `The file ${path} is not a lifeboat plan (it has no formatVersion)`
-        : `The plan file ${path} has format version ${JSON.stringify(version)}; this lifeboat reads only version ${PLAN_FORMAT_VERSION}`,
-      {hints: ['Use the lifeboat release that made the plan, or make a new plan with this one: `lifeboat plan SPEC --out FILE`.']},
+        : older
+          ? `The plan file ${path} was made by an older lifeboat (plan format ${version}); this lifeboat reads only format ${PLAN_FORMAT_VERSION}`
+          : `The plan file ${path} has format version ${JSON.stringify(version)}; this lifeboat reads only version ${PLAN_FORMAT_VERSION}`,
+      {
+        detail: older ? 'A plan is never converted: the plan that is applied must be the plan that was reviewed.' : undefined,
+        hints: older
+          ? ['Plan again with this lifeboat and review the new plan: `lifeboat plan SPEC --out FILE`.']
+          : ['Use the lifeboat release that made the plan, or make a new plan with this one: `lifeboat plan SPEC --out FILE`.'],
+      },
     )
   }
 
@@ -193,7 +201,7 @@ export async function readPlanFile(path: string): Promise<Plan> {
   return plan
 }
 
-/** Refuses a plan made for another cluster (name, ZooKeeper hosts and root, endpoints). */
+/** Refuses a plan made for another cluster: its name or any of the engine's identity facts differ. */
 export function assertPlanForCluster(plan: Plan, cluster: ClusterIdentity): void {
   const differences = clusterDifferences(plan.cluster, cluster)
   if (differences.length === 0) return
@@ -203,22 +211,19 @@ export function assertPlanForCluster(plan: Plan, cluster: ClusterIdentity): void
   })
 }
 
+/** The identity facts that differ, compared as a whole by name (values are the engine's normalised strings). */
 function clusterDifferences(planned: ClusterIdentity, actual: ClusterIdentity): string[] {
   const out: string[] = []
   if (planned.name !== actual.name) out.push(`name: plan ${planned.name}, cluster ${actual.name}`)
-  const zk = (c: ClusterIdentity) => (c.zookeeper ? `${setKey(c.zookeeper.hosts.split(','))}${c.zookeeper.root}` : '(none)')
-  if (zk(planned) !== zk(actual)) {
-    const show = (c: ClusterIdentity) => (c.zookeeper ? `${c.zookeeper.hosts}${c.zookeeper.root}` : '(none)')
-    out.push(`zookeeper: plan ${show(planned)}, cluster ${show(actual)}`)
-  }
-  if (setKey(planned.endpoints ?? []) !== setKey(actual.endpoints ?? [])) {
-    out.push(`endpoints: plan ${(planned.endpoints ?? []).join(',') || '(none)'}, cluster ${(actual.endpoints ?? []).join(',') || '(none)'}`)
+  const a = new Map(planned.facts.map((f) => [f.name, f]))
+  const b = new Map(actual.facts.map((f) => [f.name, f]))
+  const names = [...new Set([...a.keys(), ...b.keys()])].sort(compareCodeUnits)
+  for (const name of names) {
+    const pv = a.get(name)?.value
+    const cv = b.get(name)?.value === undefined ? undefined : String(b.get(name)!.value)
+    if (pv !== cv) out.push(`${a.get(name)?.label ?? b.get(name)?.label ?? name}: plan ${pv ?? '(none)'}, cluster ${cv ?? '(none)'}`)
   }
   return out
-}
-
-function setKey(items: string[]): string {
-  return [...new Set(items.map((s) => s.trim()).filter(Boolean))].sort(compareCodeUnits).join(',')
 }
 
 /** An approver's name as an approval records it: trimmed, and never empty (APPROVAL_NAME_EMPTY). */

@@ -3,7 +3,6 @@
  */
 import {Args, Flags} from '@oclif/core'
 
-import {forceUnlockCluster, readClusterLock} from '../../apply/lock.js'
 import {loadSpecForEngine} from '../../apply/plan-spec.js'
 import {terminalPrompter} from '../../apply/prompt.js'
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
@@ -36,7 +35,7 @@ export default class LockForceUnlock extends BaseCommand {
     const {args, flags} = await this.parse(LockForceUnlock)
     const {engine, spec} = await loadSpecForEngine(args.spec, process.env)
     const cluster = engine.cluster(spec).name
-    const target = engine.lockTarget(spec)
+    const provider = engine.lock(spec, {env: process.env})
     if (!flags.force) {
       const prompter = this.jsonEnabled() ? undefined : terminalPrompter()
       if (!prompter) {
@@ -46,7 +45,7 @@ export default class LockForceUnlock extends BaseCommand {
           exit: ExitCode.APPROVAL,
         })
       }
-      const holder = await readClusterLock(target, cluster, {env: process.env})
+      const holder = await provider.read()
       if (holder) this.log(holder.text)
       const answer = await prompter.ask([
         '',
@@ -60,7 +59,7 @@ export default class LockForceUnlock extends BaseCommand {
         throw new LifeboatError('APPROVAL_REFUSED', 'Force-unlock cancelled.', {detail: 'The lock was left in place.', exit: ExitCode.APPROVAL})
       }
     }
-    const removed = await forceUnlockCluster(target, cluster, args.id, {env: process.env})
+    const removed = await provider.forceUnlock(args.id)
     const result = {cluster, unlocked: true, lock: removed.info}
     if (this.jsonEnabled()) return result
     this.log(`\nlifeboat successfully force-unlocked the cluster ${cluster} (lock ${removed.info.id}, held by ${removed.info.who} for ${removed.info.operation} since ${removed.info.created}).`)

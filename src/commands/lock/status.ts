@@ -3,7 +3,6 @@
  */
 import {Args} from '@oclif/core'
 
-import {readClusterLock} from '../../apply/lock.js'
 import {loadSpecForEngine} from '../../apply/plan-spec.js'
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 
@@ -11,8 +10,8 @@ export default class LockStatus extends BaseCommand {
   static override summary = 'Show who holds the apply lock of a cluster.'
 
   static override description = withExitCodes(
-    'Reads the lock of the cluster named in SPEC: an ephemeral node under /lifeboat/locks/ in the cluster\'s ' +
-      'ZooKeeper, or the engine\'s lock file where there is none. Prints the holder (ID, who, what, since when) ' +
+    'Reads the lock of the cluster named in SPEC through its engine: an ephemeral node under /lifeboat/locks/ in the ' +
+      'cluster\'s ZooKeeper, a lease-bound key in PD\'s etcd, or a lock file where the store has nothing shared. Prints the holder (ID, who, what, since when) ' +
       'or that the cluster is not locked. Exit 0 either way.',
   )
 
@@ -26,8 +25,8 @@ export default class LockStatus extends BaseCommand {
     const {args} = await this.parse(LockStatus)
     const {engine, spec} = await loadSpecForEngine(args.spec, process.env)
     const cluster = engine.cluster(spec).name
-    const state = await readClusterLock(engine.lockTarget(spec), cluster, {env: process.env})
-    const result = {cluster, locked: state !== null, lock: state === null ? null : {...state.info, kind: state.kind, where: state.where, ...(state.pid === undefined ? {} : {pid: state.pid, host: state.host, alive: state.alive ?? null})}}
+    const state = await engine.lock(spec, {env: process.env}).read()
+    const result = {cluster, locked: state !== null, lock: state === null ? null : {...state.info, kind: state.kind, where: state.where, ...state.details}}
     if (this.jsonEnabled()) return result
     if (state === null) {
       this.log(`The cluster ${cluster} is not locked.`)

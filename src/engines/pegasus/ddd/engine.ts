@@ -6,7 +6,7 @@
 import type {Finding, PlanBody} from '../../../plan/types.js'
 import type {Engine, EngineIo, PlanOptions} from '../../types.js'
 import {MetaClient} from '../client/meta-client.js'
-import {pegasusClusterIdentity, pegasusLockTarget} from '../cluster-identity.js'
+import {pegasusClusterIdentity, pegasusLock} from '../cluster-identity.js'
 import {ReplicaClient} from '../client/replica-client.js'
 import {RpcPool} from '../client/rpc-pool.js'
 import {gatherDdd} from './gather.js'
@@ -42,7 +42,7 @@ export function createDddRecoveryEngine(opts: DddEngineOptions = {}): Engine<Ddd
 
     cluster: (spec) => pegasusClusterIdentity(spec.cluster),
 
-    lockTarget: (spec) => pegasusLockTarget(spec.cluster),
+    lock: (spec, io) => pegasusLock(spec.cluster, io),
 
     async gather(spec, io: EngineIo): Promise<DddLiveState> {
       const {pool, meta, replica} = openClients(spec, opts)

@@ -9,7 +9,7 @@ import {connectZk, readTree} from '../../../zk/index.js'
 import type {Engine} from '../../types.js'
 import {appsRootPath} from '../zk-layout.js'
 import {metaClientFor, readMetaConfigHttp} from '../client/index.js'
-import {pegasusClusterIdentity, pegasusLockTarget} from '../cluster-identity.js'
+import {pegasusClusterIdentity, pegasusLock} from '../cluster-identity.js'
 import {gatherMetaRecovery} from './gather.js'
 import {STEP_KINDS, planMetaRecovery} from './planner.js'
 import {metaRecoverySteps, type MetaRecoveryContext} from './steps.js'
@@ -20,7 +20,7 @@ import {VERIFY_CODES, compareRecoveredTree} from './verify.js'
 export const metaRecoveryEngine: Engine<MetaRecoverySpec, MetaRecoveryLive, MetaRecoveryContext> = {
   kind: 'PegasusMetaRecovery',
   cluster: (spec) => pegasusClusterIdentity(spec.cluster),
-  lockTarget: (spec) => pegasusLockTarget(spec.cluster),
+  lock: (spec, io) => pegasusLock(spec.cluster, io),
   gather: gatherMetaRecovery,
   plan: (spec, live, opts) => planMetaRecovery(spec, live, opts),
   async connect(spec, io) {

@@ -9,7 +9,7 @@ import type {Finding, PlanBody} from '../../../plan/types.js'
 import type {ZkClient} from '../../../zk/index.js'
 import type {Engine, EngineIo} from '../../types.js'
 import {metaClientFor, readMetaConfigHttp} from '../client/index.js'
-import {pegasusClusterIdentity, pegasusLockTarget} from '../cluster-identity.js'
+import {pegasusClusterIdentity, pegasusLock} from '../cluster-identity.js'
 import {connectPlace, gatherZkMigration} from './gather.js'
 import {planZkMigration} from './planner.js'
 import {metaZookeeperHttp, zkMigrationSteps, type ZkMigrationContext} from './steps.js'
@@ -71,7 +71,7 @@ export const zkMigrationEngine: Engine<ZkMigrationSpec, ZkMigrationLive, ZkMigra
   kind: 'PegasusZkMigration',
   cluster: (spec) => pegasusClusterIdentity(spec.cluster),
   // The source holds the lock: it is the ensemble every meta runs on until the switch.
-  lockTarget: (spec) => pegasusLockTarget(spec.cluster),
+  lock: (spec, io) => pegasusLock(spec.cluster, io),
   gather: gatherZkMigration,
   plan: (spec, live, opts) => planZkMigration(spec, live, opts),
   async connect(spec, io) {
