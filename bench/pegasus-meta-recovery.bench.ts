@@ -6,6 +6,7 @@
  */
 import {performance} from 'node:perf_hooks'
 
+import {pegasusClusterIdentity} from '../src/engines/pegasus/cluster-identity.js'
 import {planMetaRecovery} from '../src/engines/pegasus/meta-recovery/planner.js'
 import {buildPlan} from '../src/plan/build.js'
 import {renderPlanText} from '../src/render/text.js'
@@ -60,7 +61,7 @@ export async function run(): Promise<void> {
   const planned = performance.now() - t
   t = performance.now()
   const plan = buildPlan({spec: {kind: spec.kind, name: spec.metadata.name, sha256: '0'.repeat(64), source: '', document: {}},
-    cluster: {name: spec.cluster.name, zookeeper: spec.cluster.zookeeper}, body, createdAt: '2026-01-01T00:00:00.000Z', toolVersion: 'bench'})
+    cluster: pegasusClusterIdentity(spec.cluster), body, createdAt: '2026-01-01T00:00:00.000Z', toolVersion: 'bench'})
   const assembled = performance.now() - t
   t = performance.now()
   const text = renderPlanText(plan, {color: false, width: 100})

@@ -119,6 +119,7 @@ function normaliseVocabulary(v: Vocabulary | undefined): Vocabulary {
       heading: l.heading,
       item: {one: l.item.one, many: l.item.many},
       role: {one: l.role.one, many: l.role.many},
+      verb: l.verb,
       candidateFacts: columns(l.candidateFacts),
       changeFacts: l.changeFacts && columns(l.changeFacts),
     }),

@@ -56,13 +56,15 @@ export interface Vocabulary {
   /**
    * The leadership section (`primaries`), required when the plan has any: the heading
    * (`Primaries to assign`, `Leaders to assign`, `Regions to recover`), what one item is
-   * (`partition`, `region`), what is assigned (`primary`, `leader`), the candidate table's columns in
+   * (`partition`, `region`), what is assigned (`primary`, `leader`) and how (`assign`), the candidate table's columns in
    * order, and the columns of facts about the change itself (`last drops`).
    */
   leadership?: {
     heading: string
     item: Noun
     role: Noun
+    /** The verb of the summary line, `assign` (default) or `recover`: `8 primaries to assign`. */
+    verb?: string
     candidateFacts: FactColumn[]
     changeFacts?: FactColumn[]
   }

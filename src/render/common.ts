@@ -1,12 +1,12 @@
 /**
- * What the text and markdown renderers share: symbols, phrases, nouns for addresses, JSON diffs
+ * What the text and markdown renderers share: symbols, phrases, the engine's declared nouns and facts, JSON diffs
  * and the collapsing of long runs of same-shape items. Pure; holds no UI state.
  */
 import {structuredPatch} from 'diff'
 
 import {sortKeysDeep} from '../plan/canonical.js'
 import {countOf, groupDigits} from '../plan/numbers.js'
-import type {Change, ChangeAction, Finding, PrimaryChange, Step} from '../plan/types.js'
+import type {Candidate, Change, ChangeAction, FactColumn, FactValue, Finding, Noun, Plan, PrimaryChange, Step, Vocabulary} from '../plan/types.js'
 
 /** Terraform's symbols: the plan model holds no UI, so they live here. */
 export const ACTION_SYMBOL: Record<ChangeAction, string> = {create: '+', update: '~', delete: '-', 'no-op': ' '}
@@ -27,27 +27,51 @@ export const COLLAPSE_KEEP = 3
 /** Runs up to this long are shown whole: collapsing two items would save nothing. */
 export const COLLAPSE_MIN_RUN = 6
 
-/** A noun for what an address names, for counts (`8 partitions`). A heuristic over the address conventions of the engines. */
-export function addressNoun(address: string): [singular: string, plural: string] {
-  const a = address.toLowerCase()
-  if (/\/apps\/\d+\/\d+$/.test(a) || /partition/.test(a) || /^table:[^/]+\/\d+$/.test(a)) return ['partition', 'partitions']
-  if (/\/apps\/\d+$/.test(a) || /^table:/.test(a) || /\/tables?\/[^/]+$/.test(a)) return ['table', 'tables']
-  if (/^region/.test(a)) return ['region', 'regions']
-  if (/^store/.test(a)) return ['store', 'stores']
-  if (/^zk:/.test(a)) return ['ZooKeeper node', 'ZooKeeper nodes']
-  return ['setting', 'settings']
+/** What a change without a declared noun counts as. */
+const DEFAULT_NOUN: Noun = {one: 'setting', many: 'settings'}
+
+/** The noun a change counts as: the one its engine declared for it, else `setting`. */
+export function changeNoun(change: Change, vocabulary: Vocabulary): Noun {
+  return (change.noun !== undefined ? vocabulary.nouns[change.noun] : undefined) ?? DEFAULT_NOUN
 }
 
-/** Counts by noun, in order of first appearance: `1 table, 8 partitions`. */
-export function countByNoun(addresses: string[]): string {
-  const counts = new Map<string, {n: number; noun: [string, string]}>()
-  for (const a of addresses) {
-    const noun = addressNoun(a)
-    const entry = counts.get(noun[0])
+/** Counts by declared noun, in order of first appearance: `1 table, 8 partitions`. */
+export function countByNoun(changes: readonly Change[], vocabulary: Vocabulary): string {
+  const counts = new Map<string, {n: number; noun: Noun}>()
+  for (const c of changes) {
+    const noun = changeNoun(c, vocabulary)
+    const entry = counts.get(noun.one)
     if (entry) entry.n++
-    else counts.set(noun[0], {n: 1, noun})
+    else counts.set(noun.one, {n: 1, noun})
   }
-  return [...counts.values()].map(({n, noun}) => countOf(n, noun[0], noun[1])).join(', ')
+  return [...counts.values()].map(({n, noun}) => countOf(n, noun.one, noun.many)).join(', ')
+}
+
+/** A fact for a human: yes/no for booleans, numbers and exact decimal strings as they are. */
+export function factText(value: FactValue | undefined): string {
+  if (value === undefined) return ''
+  if (typeof value === 'boolean') return value ? 'yes' : 'no'
+  return String(value)
+}
+
+/** True when a fact reads as a number (a number or an exact decimal string): tables right-align it. */
+export function isNumericFact(value: FactValue | undefined): boolean {
+  return typeof value === 'number' || typeof value === 'bigint' || (typeof value === 'string' && /^-?\d+$/.test(value))
+}
+
+/** The declared candidate columns that some candidate has a value for, in declared order. */
+export function presentColumns(columns: readonly FactColumn[], candidates: readonly Candidate[]): FactColumn[] {
+  return columns.filter((col) => candidates.some((c) => c.facts[col.name] !== undefined))
+}
+
+/** The leadership section's words; a plan with primaries always declares them (buildPlan checks). */
+export function leadershipOf(plan: Plan): NonNullable<Vocabulary['leadership']> {
+  return plan.vocabulary.leadership ?? {heading: 'Leadership changes', item: {one: 'item', many: 'items'}, role: {one: 'change', many: 'changes'}, candidateFacts: []}
+}
+
+/** The cluster line: the name, then each identity fact as `label value`. */
+export function clusterFacts(plan: Plan): Array<[label: string, value: string]> {
+  return plan.cluster.facts.map((f) => [f.label, f.value])
 }
 
 /** Pretty JSON with sorted keys: the form before/after documents are diffed in. */

@@ -9,10 +9,10 @@
  */
 import {planHasChanges} from '../plan/build.js'
 import {countOf, groupDigits} from '../plan/numbers.js'
-import type {Candidate, Plan, RiskClass} from '../plan/types.js'
+import type {Candidate, FactColumn, Plan, RiskClass} from '../plan/types.js'
 import {
-  ACTION_PHRASE, addressNoun, changeDiff, changeShape, collapseRuns, digitTemplate, findingShape, nodeOrNone,
-  observedPairs, primaryShape, stepShape,
+  ACTION_PHRASE, changeDiff, changeNoun, changeShape, clusterFacts, collapseRuns, digitTemplate, factText, findingShape,
+  isNumericFact, leadershipOf, nodeOrNone, observedPairs, presentColumns, primaryShape, stepShape,
 } from './common.js'
 import {planSummaryLine} from './summary.js'
 
@@ -36,15 +36,14 @@ export function renderPlanMarkdown(plan: Plan, limit = MARKDOWN_CHUNK_LIMIT): st
 function planBlocks(plan: Plan, title: string): Block[] {
   const blocks: Block[] = [{kind: 'text', text: `## ${title}\n\n**${escapeText(planSummaryLine(plan))}**`}]
   const errors = plan.findings.filter((f) => f.severity === 'error').length
-  const zk = plan.cluster.zookeeper ? ` · ZooKeeper ${code(`${plan.cluster.zookeeper.hosts}${plan.cluster.zookeeper.root}`)}` : ''
-  const endpoints = plan.cluster.endpoints?.length ? ` · endpoints ${plan.cluster.endpoints.map(code).join(' ')}` : ''
+  const facts = clusterFacts(plan).map(([label, value]) => ` · ${escapeText(label)} ${value.split(' ').map(code).join(' ')}`).join('')
   blocks.push({
     kind: 'table',
     header: ['| | |', '|---|---|'],
     rows: [
       ...(plan.spec.ticket ? [row(['Ticket', escapeText(plan.spec.ticket)])] : []),
       row(['Spec', `${code(plan.spec.name)} (${escapeText(plan.spec.kind)})${plan.spec.path ? ` from ${code(plan.spec.path)}` : ''}, sha256 ${code(plan.spec.sha256.slice(0, 12))}`]),
-      row(['Cluster', `${escapeText(plan.cluster.name)}${zk}${endpoints}`]),
+      row(['Cluster', `${escapeText(plan.cluster.name)}${facts}`]),
       row(['Observed', `${escapeText(observedPairs(plan.observed.summary).join(', '))} · fingerprint ${code(plan.observed.fingerprint.slice(0, 12))}`]),
       row(['Plan', `digest ${code(plan.digest)}, made ${escapeText(plan.createdAt)} by lifeboat ${escapeText(plan.tool.version)}`]),
       row(['Applyable', plan.applyable ? 'yes' : `**no**: ${countOf(errors, 'error')} must be resolved first`]),
@@ -63,7 +62,7 @@ function planBlocks(plan: Plan, title: string): Block[] {
     const width = Math.min(72, Math.max(...changes.slice(0, 1000).map((c) => c.address.length)))
     const overview = collapsed.map((e) => {
       if ('more' in e) {
-        const [one, many] = addressNoun(e.like.address)
+        const {one, many} = changeNoun(e.like, plan.vocabulary)
         return `  ... and ${groupDigits(e.more)} more ${e.more === 1 ? one : many} like these (${digitTemplate(e.like.address)})`
       }
       const marker = e.item.action === 'create' ? '+' : e.item.action === 'delete' ? '-' : '!'
@@ -80,19 +79,22 @@ function planBlocks(plan: Plan, title: string): Block[] {
   }
 
   if (plan.primaries.length > 0) {
-    blocks.push({kind: 'text', text: `### Primaries to assign (${groupDigits(plan.primaries.length)})`})
+    const words = leadershipOf(plan)
+    blocks.push({kind: 'text', text: `### ${escapeText(words.heading)} (${groupDigits(plan.primaries.length)})`})
     const collapsed = collapseRuns(plan.primaries, primaryShape)
+    const changeFacts = (words.changeFacts ?? []).filter((col) => plan.primaries.some((p) => p.facts?.[col.name] !== undefined))
     blocks.push({
       kind: 'table',
-      header: [row(['Partition', 'Table', 'Before → after', 'Risk', 'Why', 'At stake']), row(['---', '---', '---', '---', '---', '---'])],
+      header: [row([capitalise(words.item.one), 'Table', 'Before → after', 'Risk', 'Why', 'At stake', ...changeFacts.map((c) => escapeText(capitalise(c.label)))]),
+        row(['---', '---', '---', '---', '---', '---', ...changeFacts.map(() => '---')])],
       rows: collapsed.map((e) => 'more' in e
-        ? row([`… and ${groupDigits(e.more)} more like these`, '', '', riskCell(e.like.risk), escapeText(digitTemplate(e.like.reason)), ''])
+        ? row([`… and ${groupDigits(e.more)} more like these`, '', '', riskCell(e.like.risk), escapeText(digitTemplate(e.like.reason)), '', ...changeFacts.map(() => '')])
         : row([code(e.item.partition), escapeText(e.item.table ?? ''), `${escapeText(nodeOrNone(e.item.before))} → **${escapeText(nodeOrNone(e.item.after))}**`,
-          riskCell(e.item.risk), escapeText(e.item.reason), escapeText(e.item.atStake ?? '')])),
+          riskCell(e.item.risk), escapeText(e.item.reason), escapeText(e.item.atStake ?? ''), ...changeFacts.map((c) => escapeText(factText(e.item.facts?.[c.name])))])),
     })
     for (const e of collapsed) {
       if ('more' in e || e.item.candidates.length === 0) continue
-      blocks.push({kind: 'text', text: `<details><summary>Candidates for ${escapeText(e.item.partition)}</summary>\n\n${candidateTable(e.item.candidates, e.item.after)}\n\n</details>`})
+      blocks.push({kind: 'text', text: `<details><summary>Candidates for ${escapeText(e.item.partition)}</summary>\n\n${candidateTable(e.item.candidates, e.item.after, words.candidateFacts)}\n\n</details>`})
     }
   }
 
@@ -134,14 +136,22 @@ function findingBlocks(plan: Plan, blocks: Block[]): void {
   })
 }
 
-function candidateTable(candidates: Candidate[], chosen: string | null): string {
-  const yn = (v?: boolean) => (v === undefined ? '' : v ? 'yes' : 'no')
-  const n = (v?: number) => (v === undefined ? '' : String(v))
-  const lines = [row(['', 'Node', 'Alive', 'Ballot', 'Committed', 'Prepared', 'Offset', 'Term', 'Marks']), row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---'])]
+/** The candidates: the node, the engine's declared columns some candidate has a value for, and marks. */
+function candidateTable(candidates: Candidate[], chosen: string | null, declared: readonly FactColumn[]): string {
+  const columns = presentColumns(declared, candidates)
+  const numeric = columns.map((col) => candidates.every((c) => c.facts[col.name] === undefined || isNumericFact(c.facts[col.name])))
+  const lines = [
+    row(['', 'Node', ...columns.map((c) => escapeText(capitalise(c.label))), 'Marks']),
+    row(['---', '---', ...numeric.map((n) => (n ? '---:' : '---')), '---']),
+  ]
   for (const c of candidates) {
-    lines.push(row([c.node === chosen ? '**→**' : '', code(c.node), yn(c.alive), n(c.ballot), n(c.lastCommittedDecree), n(c.lastPreparedDecree), n(c.offset), n(c.term), escapeText((c.marks ?? []).join(', '))]))
+    lines.push(row([c.node === chosen ? '**→**' : '', code(c.node), ...columns.map((col) => escapeText(factText(c.facts[col.name]))), escapeText((c.marks ?? []).join(', '))]))
   }
   return lines.join('\n')
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
 }
 
 function riskCell(risk: RiskClass): string {

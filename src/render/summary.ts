@@ -5,14 +5,14 @@
 import {planHasChanges} from '../plan/build.js'
 import {countOf} from '../plan/numbers.js'
 import type {Plan} from '../plan/types.js'
-import {countByNoun} from './common.js'
+import {countByNoun, leadershipOf} from './common.js'
 
 /** The line a reviewer reads first; it names only what the plan holds. */
 const NO_CHANGES_LINE = 'No changes. The cluster matches the spec.'
 
 /**
  * Terraform's summary, generalised: what is created (by noun), changed and destroyed; primaries
- * to assign; steps when nothing else describes the work; how much of it is lossy; errors and
+ * (or leaders, regions: the engine's words) to assign; steps when nothing else describes the work; how much of it is lossy; errors and
  * warnings. A plan that does nothing says so.
  */
 export function planSummaryLine(plan: Plan): string {
@@ -25,16 +25,17 @@ export function planSummaryLine(plan: Plan): string {
     return findings ? `${NO_CHANGES_LINE} ${capitalise(findings)}.` : NO_CHANGES_LINE
   }
 
-  const creates = plan.changes.filter((c) => c.action === 'create').map((c) => c.address)
+  const creates = plan.changes.filter((c) => c.action === 'create')
   const updates = plan.changes.filter((c) => c.action === 'update').length
   const deletes = plan.changes.filter((c) => c.action === 'delete').length
   const changed = creates.length + updates + deletes
   const work: string[] = []
   if (changed > 0) {
-    work.push(`${creates.length > 0 ? countByNoun(creates) : '0'} to create`, `${updates} to change`)
+    work.push(`${creates.length > 0 ? countByNoun(creates, plan.vocabulary) : '0'} to create`, `${updates} to change`)
     if (deletes > 0) work.push(`${deletes} to destroy`)
   }
-  if (plan.primaries.length > 0) work.push(`${countOf(plan.primaries.length, 'primary', 'primaries')} to assign`)
+  const leadership = plan.primaries.length > 0 ? leadershipOf(plan) : undefined
+  if (leadership) work.push(`${countOf(plan.primaries.length, leadership.role.one, leadership.role.many)} to ${leadership.verb ?? 'assign'}`)
   // Only steps (a TiKV unsafe recovery, say): they are the work.
   if (work.length === 0) work.push(`${countOf(plan.steps.filter((s) => s.risk !== 'read').length, 'step')} to run`)
 
@@ -43,7 +44,7 @@ export function planSummaryLine(plan: Plan): string {
   const tail: string[] = []
   // Lossy primaries are usually carried out by lossy steps: count one or the other, never both.
   if (lossySteps > 0) tail.push(`${countOf(lossySteps, 'step')} may lose data`)
-  else if (lossyPrimaries > 0) tail.push(`${countOf(lossyPrimaries, 'primary', 'primaries')} may lose data`)
+  else if (lossyPrimaries > 0 && leadership) tail.push(`${countOf(lossyPrimaries, leadership.role.one, leadership.role.many)} may lose data`)
   if (findings) tail.push(findings)
   return `Plan: ${work.join(', ')}${tail.length > 0 ? `; ${tail.join('; ')}` : ''}.`
 }

@@ -8,10 +8,10 @@
  */
 import {planHasChanges} from '../plan/build.js'
 import {countOf, groupDigits} from '../plan/numbers.js'
-import type {Candidate, Change, Finding, Plan, PrimaryChange, RiskClass, Step} from '../plan/types.js'
+import type {Candidate, Change, FactColumn, Finding, Plan, PrimaryChange, RiskClass, Step} from '../plan/types.js'
 import {
-  ACTION_PHRASE, ACTION_SYMBOL, LEGEND, addressNoun, changeDiff, changeShape, collapseRuns, digitTemplate,
-  findingShape, nodeOrNone, observedPairs, primaryShape, stepShape,
+  ACTION_PHRASE, ACTION_SYMBOL, LEGEND, changeDiff, changeNoun, changeShape, clusterFacts, collapseRuns, digitTemplate,
+  factText, findingShape, leadershipOf, nodeOrNone, observedPairs, presentColumns, primaryShape, stepShape,
 } from './common.js'
 import {planSummaryLine} from './summary.js'
 
@@ -69,7 +69,7 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
     for (const entry of collapseRuns(changes, changeShape)) {
       out.push('')
       if ('more' in entry) {
-        const [one, many] = addressNoun(entry.like.address)
+        const {one, many} = changeNoun(entry.like, plan.vocabulary)
         prose(`... and ${groupDigits(entry.more)} more ${entry.more === 1 ? one : many} like these (${digitTemplate(entry.like.address)}, ${ACTION_PHRASE[entry.like.action].replace('will be ', '')})`, '  ', '      ')
         continue
       }
@@ -78,14 +78,15 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
   }
 
   if (plan.primaries.length > 0) {
-    out.push('', st.bold(`Primaries to assign (${groupDigits(plan.primaries.length)}):`))
+    const words = leadershipOf(plan)
+    out.push('', st.bold(`${words.heading} (${groupDigits(plan.primaries.length)}):`))
     for (const entry of collapseRuns(plan.primaries, primaryShape)) {
       out.push('')
       if ('more' in entry) {
-        prose(`... and ${countOf(entry.more, 'more partition', 'more partitions')} like these (${paintRisk(entry.like.risk, entry.like.risk, st)}: ${digitTemplate(entry.like.reason)})`, '  ', '      ')
+        prose(`... and ${countOf(entry.more, `more ${words.item.one}`, `more ${words.item.many}`)} like these (${paintRisk(entry.like.risk, entry.like.risk, st)}: ${digitTemplate(entry.like.reason)})`, '  ', '      ')
         continue
       }
-      renderPrimary(entry.item, st, width, prose, out)
+      renderPrimary(entry.item, words, st, width, prose, out)
     }
   }
 
@@ -115,9 +116,8 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
 
 function renderHeader(plan: Plan, st: Style, prose: (t: string, i: string, h?: string) => void): void {
   prose(st.bold(`lifeboat plan: ${plan.spec.kind} "${plan.spec.name}"${plan.spec.ticket ? ` (ticket ${plan.spec.ticket})` : ''}`), '')
-  const zk = plan.cluster.zookeeper ? `, ZooKeeper ${plan.cluster.zookeeper.hosts}${plan.cluster.zookeeper.root}` : ''
-  const endpoints = plan.cluster.endpoints?.length ? `, endpoints ${plan.cluster.endpoints.join(' ')}` : ''
-  prose(`Cluster:  ${plan.cluster.name}${zk}${endpoints}`, '', '          ')
+  const facts = clusterFacts(plan).map(([label, value]) => `, ${label} ${value}`).join('')
+  prose(`Cluster:  ${plan.cluster.name}${facts}`, '', '          ')
   const pairs = observedPairs(plan.observed.summary)
   prose(`Observed: ${[...pairs, `fingerprint\u00a0${plan.observed.fingerprint.slice(0, 12)}`].join(', ')}`, '', '          ')
   prose(`Plan:     digest ${plan.digest.slice(0, 12)}, made ${plan.createdAt} by lifeboat ${plan.tool.version}`, '', '          ')
@@ -137,33 +137,33 @@ function renderChange(c: Change, st: Style, width: number, prose: (t: string, i:
   }
 }
 
-function renderPrimary(p: PrimaryChange, st: Style, width: number, prose: (t: string, i: string, h?: string) => void, out: string[]): void {
+function renderPrimary(
+  p: PrimaryChange, words: ReturnType<typeof leadershipOf>, st: Style, width: number, prose: (t: string, i: string, h?: string) => void, out: string[],
+): void {
   const head = `  ${paintAction('update', '~', st)} ${p.partition}${p.table ? ` (${p.table})` : ''}: ${nodeOrNone(p.before)} → ${st.bold(nodeOrNone(p.after))}  ${paintRisk(p.risk, `[${p.risk}]`, st)}`
   out.push(head)
   prose(`because: ${p.reason}`, '      ', '               ')
   if (p.atStake) prose(st.red(`at stake: ${p.atStake}`), '      ', '                ')
-  if (p.lastDrops?.length) prose(`last drops: ${p.lastDrops.join(', ')}`, '      ', '                  ')
+  for (const col of words.changeFacts ?? []) {
+    const value = factText(p.facts?.[col.name])
+    if (value !== '') prose(`${col.label}: ${value}`, '      ', ' '.repeat(8 + col.label.length))
+  }
   if (p.candidates.length > 0) {
-    for (const line of candidateTable(p.candidates, p.after)) out.push(cut(`      ${line}`, width))
+    for (const line of candidateTable(p.candidates, p.after, words.candidateFacts)) out.push(cut(`      ${line}`, width))
   }
 }
 
-/** The candidates as a small table; only the columns some candidate has a value for. `*` marks the chosen one. */
-function candidateTable(candidates: Candidate[], chosen: string | null): string[] {
-  const yesNo = (v: boolean | undefined) => (v === undefined ? '' : v ? 'yes' : 'no')
-  const num = (v: number | undefined) => (v === undefined ? '' : String(v))
+/**
+ * The candidates as a small table: the node, the engine's declared columns that some candidate has
+ * a value for (in declared order), and marks. `*` marks the chosen one.
+ */
+function candidateTable(candidates: Candidate[], chosen: string | null, declared: readonly FactColumn[]): string[] {
   const columns: [string, (c: Candidate) => string][] = [
     ['node', (c) => c.node],
-    ['alive', (c) => yesNo(c.alive)],
-    ['collected', (c) => yesNo(c.collected)],
-    ['ballot', (c) => num(c.ballot)],
-    ['committed', (c) => num(c.lastCommittedDecree)],
-    ['prepared', (c) => num(c.lastPreparedDecree)],
-    ['offset', (c) => num(c.offset)],
-    ['term', (c) => num(c.term)],
+    ...presentColumns(declared, candidates).map((col): [string, (c: Candidate) => string] => [col.label, (c) => factText(c.facts[col.name])]),
     ['marks', (c) => (c.marks ?? []).join(', ')],
   ]
-  const present = columns.filter(([, get], i) => i === 0 || candidates.some((c) => get(c) !== ''))
+  const present = columns.filter(([, get], i) => i < columns.length - 1 || candidates.some((c) => get(c) !== ''))
   const rows = [present.map(([h]) => h), ...candidates.map((c) => present.map(([, get]) => get(c)))]
   const widths = present.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   return rows.map((r, i) => {

@@ -54,7 +54,11 @@ describe('plan file', () => {
     const truncated = await put('truncated.json', good.slice(0, Math.floor(good.length / 2)))
     await expect(readPlanFile(truncated)).rejects.toThrow(/looks truncated/)
     expect(await refusal(readPlanFile(await put('array.json', '[1, 2]')))).toBe('PLAN_FILE_INVALID')
-    expect(await refusal(readPlanFile(await put('v2.json', good.replace('"formatVersion": 1', '"formatVersion": 2'))))).toBe('PLAN_FILE_VERSION')
+    expect(await refusal(readPlanFile(await put('v3.json', good.replace('"formatVersion": 2', '"formatVersion": 3'))))).toBe('PLAN_FILE_VERSION')
+    // A plan made by an older lifeboat (format 1) is refused with the advice to plan again.
+    await expect(readPlanFile(await put('v1.json', good.replace('"formatVersion": 2', '"formatVersion": 1')))).rejects.toMatchObject({
+      code: 'PLAN_FILE_VERSION', message: expect.stringMatching(/made by an older lifeboat/), hints: [expect.stringMatching(/Plan again.*lifeboat plan SPEC/)],
+    })
     expect(await refusal(readPlanFile(await put('noversion.json', '{"hello": 1}')))).toBe('PLAN_FILE_VERSION')
     const noSteps = JSON.parse(good) as Record<string, unknown>
     delete noSteps.steps
@@ -72,15 +76,18 @@ describe('plan file', () => {
   test('another cluster is refused; the same cluster in another order is not', () => {
     const p = plan()
     expect(() => assertPlanForCluster(p, {...p.cluster})).not.toThrow()
-    expect(() => assertPlanForCluster(p, {...p.cluster, endpoints: [...(p.cluster.endpoints ?? [])].reverse()})).not.toThrow()
+    // The facts are compared by name, whatever their order.
+    expect(() => assertPlanForCluster(p, {...p.cluster, facts: [...p.cluster.facts].reverse()})).not.toThrow()
     try {
-      assertPlanForCluster(p, {name: 'staging', zookeeper: {hosts: '10.9.9.9:2181', root: '/pegasus/staging'}})
+      assertPlanForCluster(p, {name: 'staging', facts: [{name: 'zookeeper', label: 'ZooKeeper', value: '10.9.9.9:2181/pegasus/staging'}]})
       throw new Error('expected a refusal')
     } catch (err) {
       expect((err as LifeboatError).code).toBe('PLAN_WRONG_CLUSTER')
-      expect((err as LifeboatError).detail).toMatch(/zookeeper: plan 127.0.0.1:2181\/pegasus\/onebox, cluster 10.9.9.9:2181\/pegasus\/staging/)
+      expect((err as LifeboatError).detail).toMatch(/ZooKeeper: plan 127.0.0.1:2181\/pegasus\/onebox, cluster 10.9.9.9:2181\/pegasus\/staging/)
+      expect((err as LifeboatError).detail).toMatch(/endpoints: plan 127.0.0.1:34601, cluster \(none\)/)
     }
-    expect(() => assertPlanForCluster(p, {...p.cluster, zookeeper: {hosts: '127.0.0.1:2181', root: '/pegasus/other'}})).toThrow(/not this one/)
+    const otherRoot = p.cluster.facts.map((f) => (f.name === 'zookeeper' ? {...f, value: '127.0.0.1:2181/pegasus/other'} : f))
+    expect(() => assertPlanForCluster(p, {...p.cluster, facts: otherRoot})).toThrow(/not this one/)
   })
 
   test('approvals: one per name, replaced not counted twice, bound to the digest', async () => {

@@ -31,6 +31,7 @@ export function largeInput(partitions: number): BuildPlanInput {
   const nodes = ['10.0.0.1:34801', '10.0.0.2:34801', '10.0.0.3:34801', '10.0.0.4:34801']
   const changes: Change[] = [{
     address: 'zk:/pegasus/onebox/apps/2',
+    noun: 'table',
     action: 'create',
     before: null,
     after: {app_id: 2, app_name: 'big', app_type: 'pegasus', partition_count: partitions, status: 'AS_AVAILABLE', max_replica_count: 3},
@@ -40,6 +41,7 @@ export function largeInput(partitions: number): BuildPlanInput {
     const primary = nodes[p % nodes.length]!
     changes.push({
       address: `zk:/pegasus/onebox/apps/2/${p}`,
+      noun: 'partition',
       action: 'create',
       before: null,
       after: {pid: `2.${p}`, ballot: 3 + (p % 5), primary, secondaries: nodes.filter((n) => n !== primary).slice(0, 2), last_committed_decree: 1000 + p, max_replica_count: 3},
@@ -52,6 +54,7 @@ export function largeInput(partitions: number): BuildPlanInput {
     ...base,
     spec: {...base.spec, name: 'big-meta-recovery'},
     body: {
+      vocabulary: base.body.vocabulary,
       observed: {fingerprint: sha256Hex(`large-${partitions}`), summary: {nodes_reached: 4, tables: 1, partitions}},
       changes,
       primaries: [],

@@ -89,8 +89,13 @@ describe('the engine', () => {
     expect(e.kind).toBe('PegasusDddRecovery')
     expect(Object.keys(e.steps).sort()).toEqual(['pegasus.ddd.propose-primary', 'pegasus.ddd.verify', 'pegasus.ddd.wait-primaries'])
     const spec = specs.get('one-last-drop-dead')!
-    expect(e.cluster(spec)).toEqual({name: 'onebox', endpoints: ['10.0.0.100:34601'], zookeeper: {hosts: '127.0.0.1:2181', root: '/pegasus/onebox'}})
-    expect(e.lockTarget({...spec, cluster: {name: 'on box', meta_servers: []}})).toEqual({file: '.lifeboat/locks/pegasus-on_box.lock'})
+    expect(e.cluster(spec)).toEqual({name: 'onebox', facts: [
+      {name: 'zookeeper', label: 'ZooKeeper', value: '127.0.0.1:2181/pegasus/onebox'},
+      {name: 'meta_servers', label: 'endpoints', value: '10.0.0.100:34601'},
+    ]})
+    const lock = e.lock({...spec, cluster: {name: 'on box', meta_servers: []}}, {env: {}})
+    expect(lock.hostLocal).toBe(true)
+    expect(lock.where).toMatch(/\/\.lifeboat\/locks\/pegasus-on_box\.lock$/)
   })
 })
 

@@ -7,7 +7,9 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {observedFingerprint, planDddRecovery} from '../../../src/engines/pegasus/ddd/planner.js'
 import type {DddLiveState, DddRecoverySpec} from '../../../src/engines/pegasus/ddd/types.js'
+import {dddRecoveryEngine} from '../../../src/engines/pegasus/ddd/engine.js'
 import type {PlanBody} from '../../../src/plan/types.js'
+import {expectGoldens} from '../../plan/goldens.js'
 import {loadSpecFile} from '../../../src/spec/index.js'
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/PegasusDddRecovery/', import.meta.url))
@@ -50,9 +52,9 @@ describe('golden plans', () => {
   })
 
   for (const scenario of scenarios) {
-    it(`${scenario}: plan.json`, async () => {
-      const body = planOf(scenario)
-      await expect(`${JSON.stringify(body, null, 2)}\n`).toMatchFileSnapshot(join(FIXTURES, scenario, 'plan.json'))
+    it(`${scenario}: plan.json, plan.txt and plan.md`, async () => {
+      const {spec} = load(scenario)
+      await expectGoldens(join(FIXTURES, scenario), dddRecoveryEngine.cluster(spec), planOf(scenario))
     })
   }
 })

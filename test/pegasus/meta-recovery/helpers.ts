@@ -43,3 +43,9 @@ export function makeLive(nodes: MetaRecoveryNode[]): MetaRecoveryLive {
     meta: {address: '127.0.0.1:34601', error: 'ERR_UNDER_RECOVERY', recovering: true},
     appsRoot: {path: `${ROOT}/apps`, exists: false, children: []}, nodes}
 }
+
+/** The last_drops a primary change states (its `last_drops` fact, `a, b`), as a list. */
+export function lastDropsOf(p: {facts?: Record<string, unknown>} | undefined): string[] {
+  const v = p?.facts?.last_drops
+  return typeof v === 'string' && v !== '' ? v.split(', ') : []
+}

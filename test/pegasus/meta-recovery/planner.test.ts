@@ -3,8 +3,10 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {planMetaRecovery, splitHintMessage} from '../../../src/engines/pegasus/meta-recovery/planner.js'
+import {metaRecoveryEngine} from '../../../src/engines/pegasus/meta-recovery/engine.js'
 import type {PlanBody} from '../../../src/plan/types.js'
-import {FIXTURES, NOW, ROOT, loadFixture} from './helpers.js'
+import {expectGoldens} from '../../plan/goldens.js'
+import {FIXTURES, NOW, ROOT, lastDropsOf, loadFixture} from './helpers.js'
 
 const scenarios = readdirSync(FIXTURES, {withFileTypes: true}).filter((d) => d.isDirectory()).map((d) => d.name).sort()
 
@@ -24,14 +26,14 @@ describe('PegasusMetaRecovery planner: golden plans', () => {
       'conflicting-app-info', 'root-not-empty', 'drop-holder']))
   })
   for (const name of scenarios) {
-    it(`${name}: matches plan.json and is deterministic`, async () => {
+    it(`${name}: matches plan.json, plan.txt and plan.md; deterministic`, async () => {
       const body = planFixture(name)
       const text = `${JSON.stringify(body, null, 2)}\n`
       // The same inputs, with the live node records in another order, give the same bytes.
       const {spec, live} = loadFixture(name)
       live.nodes.reverse()
       expect(`${JSON.stringify(planMetaRecovery(spec, live, {now: NOW}), null, 2)}\n`).toBe(text)
-      await expect(text).toMatchFileSnapshot(join(FIXTURES, name, 'plan.json'))
+      await expectGoldens(join(FIXTURES, name), metaRecoveryEngine.cluster(spec), body)
     })
   }
 })
@@ -47,7 +49,7 @@ describe('PegasusMetaRecovery planner: outcomes and Pegasus wording (reference/p
     // 1.1: ballots 4, 6, 5 -> primary is the ballot-6 node despite its smaller decrees.
     const p11 = body.primaries.find((p) => p.partition === '1.1')!
     expect(p11.after).toBe('127.0.0.1:34802')
-    expect(p11.lastDrops).toEqual(['127.0.0.1:34801', '127.0.0.1:34803'])
+    expect(lastDropsOf(p11)).toEqual(['127.0.0.1:34801', '127.0.0.1:34803'])
     expect(p11.risk).toBe('lossy') // it had prepared only up to 81 while others committed 100
     const pc11 = body.changes.find((c) => c.address.endsWith('/apps/1/1'))!.after
     expect(pc11).toEqual({pid: '1.1', ballot: 6, max_replica_count: 3, primary: '127.0.0.1:34802', secondaries: [],
@@ -56,7 +58,7 @@ describe('PegasusMetaRecovery planner: outcomes and Pegasus wording (reference/p
     // 1.3: a full tie -> the first node in the request keeps it; last_drops ascending, so the second node is the latest.
     const p13 = body.primaries.find((p) => p.partition === '1.3')!
     expect(p13.after).toBe('127.0.0.1:34801')
-    expect(p13.lastDrops).toEqual(['127.0.0.1:34803', '127.0.0.1:34802'])
+    expect(lastDropsOf(p13)).toEqual(['127.0.0.1:34803', '127.0.0.1:34802'])
     const app = body.changes.find((c) => c.address === `zk:${ROOT}/apps/1`)!.after
     expect(app).toMatchObject({status: 'app_status::AS_AVAILABLE', app_name: 'temp', app_id: 1, partition_count: 4, is_stateful: 1})
     expect(startStep(body).params).toMatchObject({expect_err: 'ERR_OK', expect_hints: [], recovery_nodes: ['127.0.0.1:34801', '127.0.0.1:34802', '127.0.0.1:34803']})
@@ -85,10 +87,12 @@ describe('PegasusMetaRecovery planner: outcomes and Pegasus wording (reference/p
   it('partitions with 1/3 and 2/3 replicas warn in Pegasus words; primary and last_drops follow the collected ones', () => {
     const one = planFixture('partition-one-of-three')
     expect(messages(one, 'PEGASUS_PARTITION_UNDER_REPLICATED')).toEqual(['WARNING: partition(1.2) only collects 1/3 of replicas, may lost data'])
-    expect(one.primaries.find((p) => p.partition === '1.2')).toMatchObject({after: '127.0.0.1:34802', lastDrops: []})
+    expect(one.primaries.find((p) => p.partition === '1.2')).toMatchObject({after: '127.0.0.1:34802'})
+    expect(lastDropsOf(one.primaries.find((p) => p.partition === '1.2'))).toEqual([])
     const two = planFixture('partition-two-of-three')
     expect(messages(two, 'PEGASUS_PARTITION_UNDER_REPLICATED')).toEqual(['WARNING: partition(1.1) only collects 2/3 of replicas, may lost data'])
-    expect(two.primaries.find((p) => p.partition === '1.1')).toMatchObject({after: '127.0.0.1:34803', lastDrops: ['127.0.0.1:34801']})
+    expect(two.primaries.find((p) => p.partition === '1.1')).toMatchObject({after: '127.0.0.1:34803'})
+    expect(lastDropsOf(two.primaries.find((p) => p.partition === '1.1'))).toEqual(['127.0.0.1:34801'])
     expect(errors(one)).toEqual([])
     expect(errors(two)).toEqual([])
   })

@@ -15,6 +15,7 @@ import {compareFindings, compareNatural} from '../../../plan/order.js'
 import type {Candidate, Finding, PlanBody, PrimaryChange, RiskClass, Step} from '../../../plan/types.js'
 import type {PlanOptions} from '../../types.js'
 import {diagnoseRecommend, dropMark, type Recommendation} from './planner-recommend.js'
+import {FACT, PEGASUS_VOCABULARY} from '../vocabulary.js'
 import {
   META_LEVELS,
   STEP_PROPOSE,
@@ -168,9 +169,9 @@ function candidatesOf(facts: Facts, p: DddPartitionFacts, extra: string | undefi
     if (k.hasReplica === false) marks.push('no replica')
     if (k.unreachable) marks.push('query_replica_info failed')
     if (!p.dropped.some((d) => d.node === node)) marks.push('not in the dropped list')
-    const c: Candidate = {node, alive: k.alive}
-    if (k.collected !== undefined) c.collected = k.collected
-    Object.assign(c, {ballot: k.ballot, lastCommittedDecree: k.lcd, lastPreparedDecree: k.lpd})
+    const c: Candidate = {node, facts: {[FACT.alive]: k.alive}}
+    if (k.collected !== undefined) c.facts[FACT.collected] = k.collected
+    Object.assign(c.facts, {[FACT.ballot]: k.ballot, [FACT.lastCommitted]: k.lcd, [FACT.lastPrepared]: k.lpd})
     if (marks.length > 0) c.marks = marks
     out.push(c)
   }
@@ -423,7 +424,7 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
       before: null,
       after: d.node,
       candidates: d.candidates,
-      lastDrops: [...p.config.last_drops],
+      ...(p.config.last_drops.length > 0 ? {facts: {[FACT.lastDrops]: p.config.last_drops.join(', ')}} : {}),
       risk: d.risk,
       reason: d.reason,
     }
@@ -494,6 +495,7 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
   }
 
   return {
+    vocabulary: PEGASUS_VOCABULARY,
     observed: {fingerprint: observedFingerprint(live), summary},
     changes: [],
     primaries,

@@ -41,6 +41,7 @@ import {
   type ZkLayout,
 } from '../zk-layout.js'
 import type {AppInfo} from '../wire/types.js'
+import {FACT, NOUN, PEGASUS_VOCABULARY} from '../vocabulary.js'
 import type {
   MetaReadParams,
   MetaRecoveryLive,
@@ -535,15 +536,15 @@ export function planMetaRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive,
   if (ok) {
     const rootData = live.appsRoot.data ?? ''
     changes.push(!live.appsRoot.exists
-      ? {address: zkAddress(appsRoot), action: 'create', before: null, after: APPS_ROOT_UNLOCKED, reason: 'the apps root, unlocked once every node is written'}
-      : {address: zkAddress(appsRoot), action: rootData === APPS_ROOT_UNLOCKED ? 'no-op' : 'update', before: rootData, after: APPS_ROOT_UNLOCKED,
+      ? {address: zkAddress(appsRoot), noun: NOUN.zkNode, action: 'create', before: null, after: APPS_ROOT_UNLOCKED, reason: 'the apps root, unlocked once every node is written'}
+      : {address: zkAddress(appsRoot), noun: NOUN.zkNode, action: rootData === APPS_ROOT_UNLOCKED ? 'no-op' : 'update', before: rootData, after: APPS_ROOT_UNLOCKED,
           reason: 'start_recovery locks the apps root while it writes and unlocks it at the end'})
     const expireSecond = nowSeconds(opts.now)
     for (const app of prediction.apps) {
       const info: AppInfo = {...app.info, app_name: app.name, expire_second: app.holder ? expireSecond : app.info.expire_second}
       const address = zkAddress(appPath(appsRoot, app.id))
       if (app.holder) volatile.push({address, fields: ['expire_second']})
-      changes.push({address, action: 'create', before: null, after: encodeAppInfo(info, app.available ? AS_AVAILABLE : AS_DROPPED, layout),
+      changes.push({address, noun: NOUN.table, action: 'create', before: null, after: encodeAppInfo(info, app.available ? AS_AVAILABLE : AS_DROPPED, layout),
         reason: app.holder ? `placeholder for dropped table id ${app.id} (no replica server reported it)`
           : app.available ? `table ${app.name}${app.name !== app.originalName ? ` (was ${app.originalName})` : ''}, reported first by ${app.from}`
             : `table ${app.name} reported as not available by ${app.from}: kept as dropped`})
@@ -582,14 +583,15 @@ export function planMetaRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive,
             }
             primaries.push({
               partition: `${app.id}.${p}`, table: app.name, before: null, after: primary.node, risk, atStake,
-              candidates: list.map((c, i): Candidate => ({node: c.node, collected: true, ballot: c.ballot, lastCommittedDecree: c.lcd, lastPreparedDecree: c.lpd,
+              candidates: list.map((c, i): Candidate => ({node: c.node,
+                facts: {[FACT.collected]: true, [FACT.ballot]: c.ballot, [FACT.lastCommitted]: c.lcd, [FACT.lastPrepared]: c.lpd},
                 marks: [i === 0 ? 'primary' : i < max ? 'last_drops' : `kept in the meta's dropped list only (max_replica_count + max_reserved_dropped_replicas = ${max + reserved})`]})),
-              lastDrops: drops.map((d) => d.node),
+              ...(drops.length > 0 ? {facts: {[FACT.lastDrops]: drops.map((d) => d.node).join(', ')}} : {}),
               reason: `greatest (ballot, last_committed_decree, last_prepared_decree) of ${list.length} collected replica(s); the next ${drops.length} become last_drops; secondaries are added by the meta afterwards`,
             })
           }
         }
-        changes.push({address: zkAddress(partitionPath(appsRoot, app.id, p)), action: 'create', before: null, after: encodePartitionConfig(pc, layout)})
+        changes.push({address: zkAddress(partitionPath(appsRoot, app.id, p)), noun: NOUN.partition, action: 'create', before: null, after: encodePartitionConfig(pc, layout)})
       }
     }
   } else {
@@ -659,6 +661,7 @@ export function planMetaRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive,
   primaries.sort((a, b) => compareNatural(a.partition, b.partition))
   const reached = live.nodes.filter((n) => n.ok).length
   return {
+    vocabulary: PEGASUS_VOCABULARY,
     observed: {
       fingerprint: fingerprintOf(live, order),
       summary: {

@@ -18,6 +18,7 @@ import {compareFindings, compareNatural} from '../../../plan/order.js'
 import type {Change, Finding, PlanBody, Step} from '../../../plan/types.js'
 import type {PlanOptions} from '../../types.js'
 import {metaLeaderLockDirs} from '../zk-layout.js'
+import {NOUN, PEGASUS_VOCABULARY} from '../vocabulary.js'
 import {
   FINDING_CODES,
   STEP_KINDS,
@@ -269,9 +270,9 @@ function copyChanges(spec: ZkMigrationSpec, live: ZkMigrationLive, ignoreEphemer
   const partitions = source.apps.reduce((n, a) => n + a.partitions, 0)
   const rootAfter = {nodes: total, apps: source.apps.length, partitions}
   out.push(target.exists
-    ? {address: address(''), action: 'update', before: {nodes: target.nodes + target.ephemeral.length}, after: rootAfter,
+    ? {address: address(''), noun: NOUN.zkNode, action: 'update', before: {nodes: target.nodes + target.ephemeral.length}, after: rootAfter,
         reason: `the target root exists already; the copy fills it from ${spec.cluster.zookeeper.hosts}${normalRoot(spec.cluster.zookeeper.root)}`}
-    : {address: address(''), action: 'create', before: null, after: rootAfter,
+    : {address: address(''), noun: NOUN.zkNode, action: 'create', before: null, after: rootAfter,
         reason: `copied from ${spec.cluster.zookeeper.hosts}${normalRoot(spec.cluster.zookeeper.root)}`})
   const there = new Map(target.children.map((c) => [c.name, c]))
   const names = new Set([...source.children.map((c) => c.name), ...there.keys()])
@@ -282,21 +283,21 @@ function copyChanges(spec: ZkMigrationSpec, live: ZkMigrationLive, ignoreEphemer
     const after = s ? {nodes: s.nodes + (ignoreEphemeral ? 0 : s.ephemeral)} : null
     const before = t ? {nodes: t.nodes + t.ephemeral} : null
     if (!s) {
-      out.push({address: address(name), action: 'no-op', before, after: before, reason: 'on the target only: the copy leaves it alone'})
+      out.push({address: address(name), noun: NOUN.zkNode, action: 'no-op', before, after: before, reason: 'on the target only: the copy leaves it alone'})
       continue
     }
     const skipped = ignoreEphemeral && s.ephemeral > 0 ? `; ${plural(s.ephemeral, 'ephemeral node')} left out` : ''
     out.push(t
-      ? {address: address(name), action: 'update', before, after, reason: `exists on the target already: nodes the source also has are overwritten${skipped}`}
-      : {address: address(name), action: 'create', before: null, after, reason: `${plural(s.nodes, 'persistent node')}${skipped}`})
+      ? {address: address(name), noun: NOUN.zkNode, action: 'update', before, after, reason: `exists on the target already: nodes the source also has are overwritten${skipped}`}
+      : {address: address(name), noun: NOUN.zkNode, action: 'create', before: null, after, reason: `${plural(s.nodes, 'persistent node')}${skipped}`})
   }
   const targetApps = new Map(target.apps.map((a) => [a.id, a]))
   for (const a of source.apps) {
     const after = {app_name: a.name, status: a.status, partition_count: a.partition_count, partitions: a.partitions, nodes: a.nodes}
     const t = targetApps.get(a.id)
     out.push(t
-      ? {address: address(`apps/${a.id}`), action: 'update', before: {app_name: t.name, status: t.status, partition_count: t.partition_count, partitions: t.partitions, nodes: t.nodes}, after}
-      : {address: address(`apps/${a.id}`), action: 'create', before: null, after})
+      ? {address: address(`apps/${a.id}`), noun: NOUN.table, action: 'update', before: {app_name: t.name, status: t.status, partition_count: t.partition_count, partitions: t.partitions, nodes: t.nodes}, after}
+      : {address: address(`apps/${a.id}`), noun: NOUN.table, action: 'create', before: null, after})
   }
   return out
 }
@@ -309,13 +310,13 @@ function recoveryChanges(spec: ZkMigrationSpec, live: ZkMigrationLive): Change[]
   const targetApps = new Map(live.target.apps.map((a) => [a.id, a]))
   const out: Change[] = [
     live.target.appsRootData === null
-      ? {address: zkAddress(dstHosts, appsRoot), action: 'create', before: null, after: 'unlock', reason: 'start_recovery writes the apps root and unlocks it at the end'}
-      : {address: zkAddress(dstHosts, appsRoot), action: live.target.appsRootData === 'unlock' ? 'no-op' : 'update', before: live.target.appsRootData, after: 'unlock'},
+      ? {address: zkAddress(dstHosts, appsRoot), noun: NOUN.zkNode, action: 'create', before: null, after: 'unlock', reason: 'start_recovery writes the apps root and unlocks it at the end'}
+      : {address: zkAddress(dstHosts, appsRoot), noun: NOUN.zkNode, action: live.target.appsRootData === 'unlock' ? 'no-op' : 'update', before: live.target.appsRootData, after: 'unlock'},
   ]
   for (const t of live.tables.filter((x) => x.status === 'AVAILABLE')) {
     const after = {app_name: t.app_name, status: 'app_status::AS_AVAILABLE', partition_count: t.partition_count, max_replica_count: t.replica_count}
     const there = targetApps.get(String(t.app_id))
-    out.push({address: zkAddress(dstHosts, `${appsRoot}/${t.app_id}`), action: there ? 'update' : 'create',
+    out.push({address: zkAddress(dstHosts, `${appsRoot}/${t.app_id}`), noun: NOUN.table, action: there ? 'update' : 'create',
       before: there ? {app_name: there.name, status: there.status, partition_count: there.partition_count} : null, after,
       reason: `rebuilt from the replica servers with ${plural(t.partition_count, 'partition node')}`})
   }
@@ -467,6 +468,7 @@ export function planZkMigration(spec: ZkMigrationSpec, live: ZkMigrationLive, _o
   changes.sort((a, b) => compareNatural(a.address, b.address))
   const partitions = live.source.apps.reduce((n, a) => n + a.partitions, 0)
   return {
+    vocabulary: PEGASUS_VOCABULARY,
     observed: {
       fingerprint: fingerprintOf(spec, live),
       summary: {
