@@ -20,6 +20,7 @@ import {LifeboatError, describeError} from '../errors.js'
 import {dddRecoveryEngine} from './pegasus/ddd/engine.js'
 import {metaRecoveryEngine} from './pegasus/meta-recovery/engine.js'
 import {zkMigrationEngine} from './pegasus/zk-migration/engine.js'
+import {tikvUnsafeRecoveryEngine} from './tikv/engine.js'
 import type {Engine} from './types.js'
 
 /** Any engine, whatever its spec, live-state and context types. */
@@ -35,7 +36,7 @@ export type EngineModule = AnyEngine & {
 export const ENGINE_MODULES_ENV = 'LIFEBOAT_ENGINE_MODULES'
 
 /** The engines shipped with lifeboat, one entry per store kind: a new store's engine is added here. */
-const BUILT_IN: readonly AnyEngine[] = [metaRecoveryEngine as AnyEngine, dddRecoveryEngine as AnyEngine, zkMigrationEngine as AnyEngine]
+const BUILT_IN: readonly AnyEngine[] = [metaRecoveryEngine as AnyEngine, dddRecoveryEngine as AnyEngine, zkMigrationEngine as AnyEngine, tikvUnsafeRecoveryEngine as AnyEngine]
 
 /** Every engine known in this process, by kind, with where it came from. */
 export interface EngineRegistry {
