@@ -1,20 +1,17 @@
 /**
- * The process that hosts a lab: it starts ZooKeeper unless one is given, brings the scenario up,
- * writes the specs and `lab.json`, and serves the control channel until told to stop (or
- * SIGTERM/SIGINT), then stops everything it started. `lab up` runs it in the foreground, or
- * detached through `daemon-main.ts`.
+ * The process that hosts a lab: it starts ZooKeeper when the scenario's lab needs one (unless one
+ * is given), brings the scenario up through its lab (./registry.ts), writes the specs and
+ * `lab.json`, and serves the control channel until told to stop (or SIGTERM/SIGINT), then stops
+ * everything it started. `lab up` runs it in the foreground, or detached through `daemon-main.ts`.
  */
 import {randomBytes} from 'node:crypto'
-import {appendFileSync, mkdirSync} from 'node:fs'
+import {appendFileSync, mkdirSync, readFileSync} from 'node:fs'
 import http from 'node:http'
 import {join} from 'node:path'
 
 import {LifeboatError, describeError} from '../errors.js'
-import {PegasusLab} from './pegasus/cluster.js'
-import {migrationTargetRoot, startTargetZooKeeper, wantsMigration, writeMigrationSpecs, type LabMigration} from './pegasus/migration.js'
-import {writePegasusSpecs} from './pegasus/specs.js'
-import {removeRoot} from './pegasus/zk-batch.js'
-import {loadScenario, type FaultSpec} from './scenario.js'
+import type {RunningLab} from './engine.js'
+import {loadScenario} from './scenario.js'
 import {removeLabState, writeLabState, type LabState} from './state.js'
 import {startZooKeeper, type RunningZooKeeper} from './zookeeper/server.js'
 
@@ -22,7 +19,7 @@ export interface HostLabOptions {
   /** A built-in scenario name or a path. */
   scenario: string
   stateDir: string
-  /** An existing ZooKeeper (`host:port`); one is started when absent. */
+  /** An existing ZooKeeper (`host:port`); one is started when absent and the lab needs it. */
   zk?: string
   detached: boolean
 }
@@ -30,10 +27,23 @@ export interface HostLabOptions {
 /** A lab hosted by this process. */
 export interface HostedLab {
   state: LabState
-  lab: PegasusLab
+  lab: RunningLab
   /** Resolves when the lab has stopped (after `stop()` or a control `POST /down`). */
   stopped: Promise<void>
   stop(): Promise<void>
+}
+
+/** The contents of each spec file, to tell which ones a fault rewrote. */
+function specContents(specs: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, path] of Object.entries(specs)) {
+    try {
+      out[name] = readFileSync(path, 'utf8')
+    } catch {
+      out[name] = ''
+    }
+  }
+  return out
 }
 
 /** Brings the lab up in this process and serves its control channel. */
@@ -49,45 +59,36 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
     }
   }
   let zk: RunningZooKeeper | undefined
-  if (!opts.zk) zk = await startZooKeeper({dir: join(opts.stateDir, 'zookeeper'), heap: loaded.scenario.replica_servers > 20 ? '1g' : '512m'})
-  const zkHosts = opts.zk ?? (zk as RunningZooKeeper).connectString
-  // A scenario with a migration target: a second ZooKeeper (zookeepers: 2) or another root, emptied.
-  let zk2: RunningZooKeeper | undefined
-  let migration: LabMigration | undefined
-  let lab: PegasusLab
-  try {
-    if (wantsMigration(loaded.scenario)) {
-      if ((loaded.scenario.zookeepers ?? 1) === 2) zk2 = await startTargetZooKeeper(opts.stateDir)
-      const target = {hosts: zk2?.connectString ?? zkHosts, root: migrationTargetRoot(loaded.scenario)}
-      // Whatever an earlier lab left at the target goes (a shared ZooKeeper keeps it).
-      await removeRoot(target.hosts, target.root)
-      migration = {source: {hosts: zkHosts, root: ''}, target, ...(zk2 ? {zookeeper: {hosts: zk2.connectString, pid: zk2.pid, started_by_lab: true as const}} : {})}
+  let zkHosts: string | undefined
+  if (loaded.lab.needsZooKeeper) {
+    if (!opts.zk) {
+      const big = (loaded.scenario as {replica_servers?: number}).replica_servers ?? 0
+      zk = await startZooKeeper({dir: join(opts.stateDir, 'zookeeper'), heap: big > 20 ? '1g' : '512m'})
     }
-    lab = await PegasusLab.up({scenario: loaded.scenario, stateDir: opts.stateDir, zkHosts, log})
-    if (migration) migration.source.root = lab.layout.cluster_root
+    zkHosts = opts.zk ?? (zk as RunningZooKeeper).connectString
+  }
+  let lab: RunningLab
+  try {
+    lab = await loaded.lab.up({scenario: loaded.scenario, stateDir: opts.stateDir, zkHosts, zkPid: zk?.pid, log})
   } catch (err) {
-    await zk2?.stop()
     await zk?.stop()
     throw err
   }
-  const writeSpecs = (): Record<string, string> => ({
-    ...writePegasusSpecs(opts.stateDir, lab.layout),
-    ...(migration ? writeMigrationSpecs(opts.stateDir, lab.layout, migration) : {}),
-  })
   const token = randomBytes(24).toString('hex')
   let resolveStopped!: () => void
   const stopped = new Promise<void>((r) => (resolveStopped = r))
   let stopping: Promise<void> | undefined
+  const processes = lab.processes?.() ?? []
   const state: LabState = {
-    engine: 'pegasus',
+    engine: loaded.scenario.engine,
     scenario: {name: loaded.builtin ?? loaded.scenario.name, path: loaded.path},
     state_dir: opts.stateDir,
     started: new Date().toISOString(),
     daemon: {pid: process.pid, control: '', token, detached: opts.detached},
-    zookeeper: {hosts: zkHosts, pid: zk?.pid, started_by_lab: zk !== undefined},
-    cluster: lab.layout,
-    specs: writeSpecs(),
-    ...(migration ? {migration} : {}),
+    ...(zkHosts ? {zookeeper: {hosts: zkHosts, pid: zk?.pid, started_by_lab: zk !== undefined}} : {}),
+    cluster: lab.layout(),
+    specs: lab.writeSpecs(),
+    ...(processes.length > 0 ? {processes} : {}),
   }
 
   const stop = (): Promise<void> => {
@@ -96,7 +97,6 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
       await new Promise<void>((r) => control.close(() => r()))
       await lab.down()
       await zk?.stop()
-      await zk2?.stop()
       removeLabState(opts.stateDir)
       resolveStopped()
     })()
@@ -115,15 +115,18 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
     req.on('end', () => {
       void (async () => {
         try {
-          if (req.method === 'GET' && req.url === '/status') return reply(200, {...lab.status(), specs: state.specs, scenario: state.scenario, ...(migration ? {migration} : {})})
+          if (req.method === 'GET' && req.url === '/status') return reply(200, {...(await lab.status()), specs: state.specs, scenario: state.scenario})
           if (req.method === 'POST' && req.url === '/fault') {
-            const fault = JSON.parse(body) as FaultSpec
+            const fault = JSON.parse(body) as unknown
             log(`fault ${JSON.stringify(fault)}`)
+            const before = specContents(state.specs)
             const message = await lab.fault(fault)
-            state.cluster = lab.layout
-            state.specs = writeSpecs()
+            state.cluster = lab.layout()
+            state.specs = lab.writeSpecs()
             writeLabState(opts.stateDir, state)
-            return reply(200, {message, specs: state.specs, zookeeper: {hosts: lab.layout.zk_hosts, root: lab.layout.cluster_root}})
+            const after = specContents(state.specs)
+            const rewritten = Object.keys(after).filter((n) => after[n] !== before[n]).sort()
+            return reply(200, {message, specs: state.specs, rewritten})
           }
           if (req.method === 'POST' && req.url === '/down') {
             reply(200, {message: 'stopping'})
@@ -146,7 +149,7 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
   const addr = control.address()
   state.daemon.control = `127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
   writeLabState(opts.stateDir, state)
-  log(`lab up: ${lab.layout.meta_servers.length} meta, ${lab.layout.replica_servers.length} replica servers, ZooKeeper ${zkHosts}${zk2 ? `, second ZooKeeper ${zk2.connectString}` : ''}`)
+  log(`lab up: ${state.engine} scenario ${state.scenario.name}${zkHosts ? `, ZooKeeper ${zkHosts}` : ''}`)
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop())
   return {state, lab, stopped, stop}
 }

@@ -38,6 +38,8 @@ export interface LabUpContext<S> {
   stateDir: string
   /** `host:port` of the ZooKeeper the lab uses, when the engine needs one (`needsZooKeeper`). */
   zkHosts?: string
+  /** The process id of that ZooKeeper when the daemon started it (absent when given with `--zk`). */
+  zkPid?: number
   /** Appends a line to the lab's log. */
   log(line: string): void
 }
@@ -54,6 +56,17 @@ export interface RunningLab {
   writeSpecs(): Record<string, string>
   /** Stops every simulated server (not the ZooKeeper the daemon started). */
   down(): Promise<void>
+  /**
+   * Other processes the lab started (e.g. a second ZooKeeper), stored in lab.json so that
+   * `lab down` can stop them by pid when the daemon itself is gone.
+   */
+  processes?(): {pid: number; what: string}[]
+}
+
+/** What `lab up` shows of a lab: its JSON (`--json`) and lines for the operator. */
+export interface LabDescription {
+  json: Record<string, unknown>
+  lines: string[]
 }
 
 /** A store's lab. */
@@ -73,8 +86,16 @@ export interface LabEngine<S extends {engine: string; name: string} = {engine: s
   faults: readonly LabFaultHelp[]
   /** CLI side: the arguments after the fault name → the payload `RunningLab.fault` takes. Throws `USAGE` errors. */
   parseFault(name: string, argv: string[]): unknown
-  /** CLI side: reads every row back through the store's own read path; `layout` is what `RunningLab.layout()` gave. */
-  verify(layout: Record<string, unknown>): Promise<LabVerifyResult>
+  /**
+   * CLI side: reads every row back through the store's own read path; `layout` is what
+   * `RunningLab.layout()` gave, `status` what `RunningLab.status()` answers now.
+   */
+  verify(layout: Record<string, unknown>, status: Record<string, unknown>): Promise<LabVerifyResult>
   /** CLI side: lines for `lab status` from `RunningLab.status()`. */
   formatStatus(status: Record<string, unknown>): string[]
+  /**
+   * CLI side: what `lab up` prints about the layout (endpoints, tables) before the specs. Without
+   * it, `--json` gives the layout as `cluster` and the text only the specs.
+   */
+  describe?(layout: Record<string, unknown>): LabDescription
 }

@@ -7,24 +7,25 @@ import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} 
 import {join, resolve} from 'node:path'
 
 import {LifeboatError} from '../errors.js'
-import type {PegasusLabLayout} from './pegasus/cluster.js'
-import type {LabMigration} from './pegasus/migration.js'
 
 /** Default state directory, relative to the working directory. */
 export const DEFAULT_STATE_DIR = '.lifeboat/lab'
 
-/** What `lab.json` holds. */
+/** What `lab.json` holds, whatever the engine. */
 export interface LabState {
-  engine: 'pegasus'
+  /** The scenario's `engine:`, which picks the lab (./registry.ts) for every later command. */
+  engine: string
   scenario: {name: string; path: string}
   state_dir: string
   started: string
   daemon: {pid: number; control: string; token: string; detached: boolean}
-  zookeeper: {hosts: string; pid?: number; started_by_lab: boolean}
-  cluster: PegasusLabLayout
+  /** The ZooKeeper the lab uses, for an engine that needs one. */
+  zookeeper?: {hosts: string; pid?: number; started_by_lab: boolean}
+  /** The lab's endpoints: what its `RunningLab.layout()` gave (the engine's own shape). */
+  cluster: Record<string, unknown>
   specs: Record<string, string>
-  /** Where the migration specs move the metadata, when the scenario declares a target. */
-  migration?: LabMigration
+  /** Other processes the lab started, stopped by `lab down` when the daemon is gone. */
+  processes?: {pid: number; what: string}[]
 }
 
 /** The absolute state directory for a flag value. */

@@ -6,7 +6,7 @@ import {processAlive, readLabState, removeLabState, stateDirOf} from '../../lab/
 
 export default class LabDown extends BaseCommand {
   static override summary = 'Stop the lab and everything it started.'
-  static override description = withExitCodes('Stops the simulated servers and the ZooKeeper(s) the lab started (each by its process id), and removes the lab state. Replica data stays in the state directory.')
+  static override description = withExitCodes('Stops the simulated servers and every process the lab started, such as its ZooKeeper(s) (each by its process id), and removes the lab state. Replica data stays in the state directory.')
   static override flags = {'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'})}
 
   async run(): Promise<unknown> {
@@ -30,11 +30,10 @@ export default class LabDown extends BaseCommand {
       }
       pids.push(state.daemon.pid)
     }
-    // The ZooKeepers the lab started die with their host; if the host was killed, stop them here.
-    const second = state.migration?.zookeeper
-    for (const z of [state.zookeeper, ...(second ? [second] : [])]) {
-      const pid = z.pid
-      if (!z.started_by_lab || pid === undefined || !processAlive(pid)) continue
+    // What the lab started dies with its host; if the host was killed, stop it here, by pid.
+    const started = [...(state.zookeeper?.started_by_lab && state.zookeeper.pid !== undefined ? [state.zookeeper.pid] : []), ...(state.processes ?? []).map((p) => p.pid)]
+    for (const pid of started) {
+      if (!processAlive(pid)) continue
       process.kill(pid, 'SIGTERM')
       if (!(await exited(pid, 10_000))) process.kill(pid, 'SIGKILL')
       pids.push(pid)

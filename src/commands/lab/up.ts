@@ -8,13 +8,14 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {LifeboatError} from '../../errors.js'
 import {hostLab} from '../../lab/daemon.js'
+import {labEngine} from '../../lab/registry.js'
 import {builtinScenarios, loadScenario} from '../../lab/scenario.js'
 import {processAlive, readLabState, stateDirOf, type LabState} from '../../lab/state.js'
 
 export default class LabUp extends BaseCommand {
   static override summary = 'Start a simulated cluster on loopback from a scenario.'
   static override description = withExitCodes(
-    'Starts ZooKeeper (unless --zk is given) and the simulated servers of SCENARIO (a built-in name or a YAML path), loads the rows, applies the scenario\'s faults, and writes ready-to-use specs to <state-dir>/specs/. With --detach the lab keeps running in the background; otherwise it runs until Ctrl-C.',
+    'Starts the simulated servers of SCENARIO (a built-in name or a YAML path; its engine: picks the store) and ZooKeeper when that store needs one (unless --zk is given), loads the rows, applies the scenario\'s faults, and writes ready-to-use specs to <state-dir>/specs/. With --detach the lab keeps running in the background; otherwise it runs until Ctrl-C.',
   )
   static override examples = ['<%= config.bin %> lab up pegasus-meta-recovery --detach', '<%= config.bin %> lab up ./my-scenario.yaml --state-dir /tmp/lab --zk 127.0.0.1:2181']
   static override args = {scenario: Args.string({description: `built-in scenario (${builtinScenarios().join(', ')}) or a scenario file`, required: true})}
@@ -77,21 +78,17 @@ export default class LabUp extends BaseCommand {
   }
 
   private report(state: LabState): unknown {
-    const migration = state.migration
+    const described = labEngine(state.engine).describe?.(state.cluster)
+    const zk = state.zookeeper
     const json = {
-      zookeeper: {hosts: state.zookeeper.hosts, root: state.cluster.cluster_root},
-      ...(migration ? {migration_target: migration.target} : {}),
-      meta_servers: state.cluster.meta_servers.map((m) => m.address),
-      replica_servers: state.cluster.replica_servers.map((r) => r.address),
+      engine: state.engine,
+      ...(described ? described.json : {cluster: state.cluster}),
       specs: state.specs,
     }
     if (this.jsonEnabled()) return json
     this.log(`Lab "${state.scenario.name}" is up (state in ${state.state_dir}, process ${state.daemon.pid}).`)
-    this.log(`  zookeeper:       ${state.zookeeper.hosts}  root ${state.cluster.cluster_root}${state.zookeeper.started_by_lab ? '  (started by the lab)' : ''}`)
-    if (migration) this.log(`  migration target: ${migration.target.hosts}  root ${migration.target.root}${migration.zookeeper ? '  (a second ZooKeeper, started by the lab)' : ''}`)
-    this.log(`  meta servers:    ${json.meta_servers.join(', ')}`)
-    this.log(`  replica servers: ${state.cluster.replica_servers.map((r) => `${r.name}=${r.address}`).join(', ')}`)
-    this.log(`  tables:          ${state.cluster.tables.map((t) => `${t.name}(${t.app_id}${t.dropped ? ', dropped' : ''}): ${t.partitions}x${t.replicas}, ${t.rows} rows`).join('; ')}`)
+    if (zk) this.log(`  zookeeper:       ${zk.hosts}${zk.started_by_lab ? '  (started by the lab)' : ''}`)
+    for (const line of described?.lines ?? []) this.log(line)
     for (const [name, path] of Object.entries(state.specs)) {
       this.log(`\n# ${name}: ${path}`)
       this.log(readFileSync(path, 'utf8').trimEnd())

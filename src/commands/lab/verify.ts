@@ -2,28 +2,33 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {controlRequest} from '../../lab/control.js'
-import {verifyRows} from '../../lab/pegasus/verify.js'
+import {labEngine} from '../../lab/registry.js'
 import {requireRunningLab, stateDirOf} from '../../lab/state.js'
 
 export default class LabVerify extends BaseCommand {
-  static override summary = 'Count the rows still readable through the current primaries.'
+  static override summary = 'Count the rows a client can read back now.'
   static override description = withExitCodes(
-    'Asks the meta server for the partition configurations (over THFT, as a client would) and each primary for the rows it serves; tables that were dropped in the scenario are not counted. Exits 1 when rows are missing.',
+    "Reads every row the scenario wrote back through the store's own read path, over the wire, as a client would (Pegasus: the partition configurations from the meta server over THFT, then each primary for the rows it serves); tables that were dropped in the scenario are not counted. Exits 1 when rows are missing.",
   )
   static override flags = {'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'})}
 
   async run(): Promise<unknown> {
     const {flags} = await this.parse(LabVerify)
     const state = requireRunningLab(stateDirOf(flags['state-dir']))
-    const status = await controlRequest<{meta_servers: {address: string; phase: string}[]}>(state, 'GET', '/status')
-    const leader = status.meta_servers.find((m) => m.phase === 'serving' || m.phase === 'recovering') ?? status.meta_servers[0]
-    const result = await verifyRows(leader.address, state.cluster.tables)
+    const lab = labEngine(state.engine, `the lab state in ${state.state_dir}`)
+    const status = await controlRequest<Record<string, unknown>>(state, 'GET', '/status')
+    const result = await lab.verify(state.cluster, status)
+    const tables = [...result.tables].sort((a, b) => Number(b.found < b.total) - Number(a.found < a.total))
     if (this.jsonEnabled()) {
       this.printJson({found: result.found, total: result.total, tables: result.tables, ...(result.note ? {note: result.note} : {})})
     } else {
       this.log(`${result.found} of ${result.total} found`)
       if (result.note) this.log(`  ${result.note}`)
-      for (const t of result.tables) if (t.found < t.total) this.log(`  ${t.name} (app ${t.app_id}): ${t.found} of ${t.total}${t.note ? ` (${t.note})` : ''}`)
+      for (const t of tables) {
+        if (t.found >= t.total) continue
+        const id = (t as {app_id?: unknown}).app_id
+        this.log(`  ${t.name}${id === undefined ? '' : ` (app ${String(id)})`}: ${t.found} of ${t.total}${t.note ? ` (${t.note})` : ''}`)
+      }
     }
     if (result.found < result.total) {
       this.exit(1)

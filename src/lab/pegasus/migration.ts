@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import {stringify} from 'yaml'
 
-import type {PegasusScenario} from '../scenario.js'
+import type {PegasusScenario} from './scenario.js'
 import {startZooKeeper, type RunningZooKeeper} from '../zookeeper/server.js'
 import type {PegasusLabLayout} from './cluster.js'
 import {specCluster, specDir} from './specs.js'
@@ -57,7 +57,7 @@ export async function startTargetZooKeeper(stateDir: string, heap = '256m'): Pro
  * Where the specs move the metadata now: to the target, or back to the source once the meta runs
  * at the target (so that a rewritten spec never points at the place the cluster already is).
  */
-export function currentTarget(layout: PegasusLabLayout, m: LabMigration): ZkPlace {
+export function currentTarget(layout: Pick<PegasusLabLayout, 'zk_hosts' | 'cluster_root'>, m: LabMigration): ZkPlace {
   const atTarget = layout.zk_hosts === m.target.hosts && layout.cluster_root === m.target.root
   return atTarget ? m.source : m.target
 }

@@ -9,7 +9,7 @@ import {promisify} from 'node:util'
 import {afterAll, describe, expect, inject, it} from 'vitest'
 import {parse} from 'yaml'
 
-import {loadScenario} from '../../../src/lab/scenario.js'
+import {loadScenario, type PegasusScenario} from '../../../src/lab/scenario.js'
 import {processAlive} from '../../../src/lab/state.js'
 
 const run = promisify(execFile)
@@ -107,7 +107,7 @@ describe('scenarios', () => {
     for (const name of ['pegasus-meta-recovery', 'pegasus-meta-recovery-lossy', 'pegasus-ddd', 'pegasus-scale']) {
       expect(loadScenario(name).builtin).toBe(name)
     }
-    expect(loadScenario('pegasus-scale').scenario.tables.reduce((n, t) => n + t.partitions, 0)).toBe(64000)
+    expect(loadScenario<PegasusScenario>('pegasus-scale').scenario.tables.reduce((n, t) => n + t.partitions, 0)).toBe(64000)
   })
 
   it('rejects schema violations and impossible clusters with their location', () => {

@@ -36,8 +36,10 @@ interface MigrationState {
   daemon: {pid: number}
 }
 
+/** lab.json, with the Pegasus lab's migration (kept under `cluster`) lifted up for the assertions. */
 function labState(lab: Lab): MigrationState {
-  return JSON.parse(readFileSync(join(lab.stateDir, 'lab.json'), 'utf8')) as MigrationState
+  const state = JSON.parse(readFileSync(join(lab.stateDir, 'lab.json'), 'utf8')) as Omit<MigrationState, 'migration'> & {cluster: {migration: MigrationState['migration']}}
+  return {...state, migration: state.cluster.migration}
 }
 
 describe('a lab with two ZooKeepers', () => {
