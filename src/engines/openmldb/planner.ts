@@ -221,7 +221,8 @@ function childOp(facts: Facts, table: TableFacts, p: PartitionMetaFacts, ep: str
 /**
  * Plans an OpenMLDB recovery. Pure.
  */
-export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, live: OpenMLDBLiveState, _opts: PlanOptions): PlanBody {
+export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, given: OpenMLDBLiveState, _opts: PlanOptions): PlanBody {
+  const live = sortedLive(given)
   const rec: OpenMLDBRecoverySettings = normalizeRecovery(spec.recovery)
   const facts = new Facts(live)
   const w: Work = {findings: [], changes: [], primaries: [], loads: [], alive: [], changeLeaders: [], recoverTables: [], lost: [], expected: [], offline: new Map(), recover: new Map()}
@@ -291,6 +292,8 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, live: OpenMLDBL
     overrides.set(key, ep)
   }
 
+  for (const ep of rec.offline_endpoints) w.offline.set(ep, [])
+  for (const ep of rec.recover_endpoints) w.recover.set(ep, [])
   const offlineSet = new Set(rec.offline_endpoints)
   const recoverSet = new Set(rec.recover_endpoints)
   let healthyCount = 0
@@ -306,12 +309,16 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, live: OpenMLDBL
       if (healthy) healthyCount++
       else unhealthyCount++
       const offlineHere = p.replicas.filter((r) => offlineSet.has(r.endpoint))
-      const recoverHere = p.replicas.filter((r) => recoverSet.has(r.endpoint))
+      // RecoverEndpoint skips a replica that is alive in a partition with more than one (RecoverEndpointDBInternal).
+      const recoverHere = p.replicas.filter((r) => recoverSet.has(r.endpoint) && (!r.is_alive || p.replicas.length === 1))
+      const override = overrides.get(key)
       if (offlineHere.length > 0 || recoverHere.length > 0) {
-        planEndpointPartition(facts, w, table, p, key, offlineHere, recoverHere, overrides.get(key), rec)
+        if (override !== undefined && offlineHere.length === 0) {
+          f.push({code: 'OPENMLDB_LEADER_OVERRIDE_DEFERRED', severity: 'warning', subject: key, message: `recovery.leaders["${key}"] is not applied: recoverendpoint re-adds a replica of this partition in the same run`, hint: 'Plan the leader change in a second run, once the replica is recovered.'})
+        }
+        planEndpointPartition(facts, w, table, p, key, offlineHere, recoverHere, override, rec)
         continue
       }
-      const override = overrides.get(key)
       if (!healthy && inScope.has(tname)) {
         planDataRecovery(facts, w, table, p, key, override, rec)
       } else if (override !== undefined && override !== 'auto') {
@@ -407,6 +414,16 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, live: OpenMLDBL
     primaries: w.primaries.sort((a, b) => compareNatural(a.partition, b.partition)),
     steps,
     findings: f.sort(compareFindings),
+  }
+}
+
+/** The live state in canonical order: tablets by endpoint, tables by db and name, partitions by pid, ops by id (replicas keep the nameserver's order, which the upstream rule reads). */
+function sortedLive(live: OpenMLDBLiveState): OpenMLDBLiveState {
+  return {
+    ...live,
+    tablets: [...live.tablets].sort((a, b) => compareNatural(a.endpoint, b.endpoint)).map((t) => ({...t, tables: [...t.tables].sort((a, b) => a.tid - b.tid || a.pid - b.pid)})),
+    tables: [...live.tables].sort((a, b) => compareCodeUnits(a.db, b.db) || compareCodeUnits(a.name, b.name)).map((t) => ({...t, partitions: [...t.partitions].sort((a, b) => a.pid - b.pid)})),
+    running_ops: [...live.running_ops].sort((a, b) => a.op_id.length - b.op_id.length || compareCodeUnits(a.op_id, b.op_id)),
   }
 }
 
@@ -591,15 +608,19 @@ function planOverride(facts: Facts, w: Work, table: TableFacts, p: PartitionMeta
   }
   const loss = aliveLeader ? lossText(facts, table, p, r) : {lossy: false}
   w.changeLeaders.push({db: table.db, name: table.name, pid: p.pid, candidate: ep})
+  // ChangeLeader leaves the old leader flagged leader but not alive; RecoverTable turns it into a follower again.
+  const old = aliveLeader !== undefined && facts.available(aliveLeader.endpoint) ? aliveLeader : undefined
+  if (old) w.recoverTables.push({db: table.db, name: table.name, pid: p.pid, endpoint: old.endpoint, then: childOp(facts, table, p, old.endpoint), mark_dead: false})
   w.primaries.push({
     partition: key, table: tname, before: aliveLeader?.endpoint ?? null, after: ep, risk: loss.lossy ? 'lossy' : 'disruptive',
     candidates: candidatesOf(facts, table, p, ep, undefined, () => []),
-    reason: `recovery.leaders names ${ep} (ChangeLeader; the old leader is marked not alive and must be recovered)`,
+    reason: `recovery.leaders names ${ep} (ChangeLeader${old ? `, then RecoverTable of the old leader ${old.endpoint} as a follower` : ''})`,
     ...(loss.text ? {atStake: loss.text} : {}),
   })
-  w.changes.push(partitionChange(key, p, p.replicas.map((x) => ({endpoint: x.endpoint, is_leader: x.endpoint === ep || x.is_leader, is_alive: x.endpoint === ep || (x.is_alive && x.endpoint !== aliveLeader?.endpoint)})), 'changeleader'))
+  const stays = (x: ReplicaMeta): boolean => x.endpoint === ep || x.endpoint === old?.endpoint || (x.is_alive && x.endpoint !== aliveLeader?.endpoint)
+  w.changes.push(partitionChange(key, p, p.replicas.map((x) => ({endpoint: x.endpoint, is_leader: x.endpoint === ep, is_alive: stays(x)})), 'changeleader'))
   w.expected.push({db: table.db, name: table.name, pid: p.pid, tid: table.tid, leader: ep,
-    followers: p.replicas.filter((x) => x.endpoint !== ep && x.endpoint !== aliveLeader?.endpoint && x.is_alive).map((x) => x.endpoint).sort(compareNatural)})
+    followers: p.replicas.filter((x) => x.endpoint !== ep && stays(x)).map((x) => x.endpoint).sort(compareNatural)})
 }
 
 /**
@@ -617,8 +638,7 @@ function planEndpointPartition(facts: Facts, w: Work, table: TableFacts, p: Part
 
   for (const r of offlineHere) {
     const ep = r.endpoint
-    const list = w.offline.get(ep) ?? []
-    w.offline.set(ep, list)
+    const list = w.offline.get(ep)!
     if (p.replicas.length === 1) {
       list.push({...ref, endpoint: ep, op_type: 'kUpdatePartitionStatusOP'})
       after.set(ep, {endpoint: ep, is_leader: true, is_alive: false})
@@ -664,9 +684,7 @@ function planEndpointPartition(facts: Facts, w: Work, table: TableFacts, p: Part
 
   for (const r of recoverHere) {
     const ep = r.endpoint
-    const list = w.recover.get(ep) ?? []
-    w.recover.set(ep, list)
-    if (r.is_alive && p.replicas.length > 1) continue
+    const list = w.recover.get(ep)!
     list.push({...ref, endpoint: ep, op_type: 'kRecoverTableOP', then: childOp(facts, table, p, ep)})
     after.set(ep, {endpoint: ep, is_leader: p.replicas.length === 1, is_alive: true})
   }
