@@ -17,6 +17,7 @@ import {isAbsolute} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import {LifeboatError, describeError} from '../errors.js'
+import {openmldbRecoveryEngine} from './openmldb/engine.js'
 import {dddRecoveryEngine} from './pegasus/ddd/engine.js'
 import {metaRecoveryEngine} from './pegasus/meta-recovery/engine.js'
 import {zkMigrationEngine} from './pegasus/zk-migration/engine.js'
@@ -36,7 +37,7 @@ export type EngineModule = AnyEngine & {
 export const ENGINE_MODULES_ENV = 'LIFEBOAT_ENGINE_MODULES'
 
 /** The engines shipped with lifeboat, one entry per store kind: a new store's engine is added here. */
-const BUILT_IN: readonly AnyEngine[] = [metaRecoveryEngine as AnyEngine, dddRecoveryEngine as AnyEngine, zkMigrationEngine as AnyEngine, tikvUnsafeRecoveryEngine as AnyEngine]
+const BUILT_IN: readonly AnyEngine[] = [metaRecoveryEngine as AnyEngine, dddRecoveryEngine as AnyEngine, zkMigrationEngine as AnyEngine, tikvUnsafeRecoveryEngine as AnyEngine, openmldbRecoveryEngine as AnyEngine]
 
 /** Every engine known in this process, by kind, with where it came from. */
 export interface EngineRegistry {
