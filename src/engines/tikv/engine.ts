@@ -14,6 +14,7 @@ import {planUnsafeRecovery} from './planner.js'
 import {tikvClusterIdentity, toTiKVSpec} from './spec.js'
 import {tikvSteps, verifyRecovery, type TiKVContext} from './steps.js'
 import {STEP_VERIFY, TIKV_KIND, type TiKVLiveState, type TiKVSpec, type VerifyParams} from './types.js'
+import {checkTiKVUnsafeRecoverySpec} from './spec-checks.js'
 
 /** Tunables; the defaults suit a production cluster. */
 export interface TiKVEngineOptions {
@@ -41,6 +42,7 @@ export function createTiKVEngine(opts: TiKVEngineOptions = {}): Engine<TiKVSpec,
   const client = (spec: TiKVSpec): PdClient => new PdClient(toTiKVSpec(spec).cluster.pd, {timeoutMs: opts.timeoutMs})
   return {
     kind: TIKV_KIND,
+    checkSpec: checkTiKVUnsafeRecoverySpec,
 
     cluster: (spec) => tikvClusterIdentity(toTiKVSpec(spec)),
 

@@ -14,9 +14,7 @@ const SIGN_MASK = 0x8000000000000000n
 /** Bytes of an upper- or lower-case hex string; undefined when it is not hex. */
 export function hexToBytes(hex: string): Uint8Array | undefined {
   if (hex.length % 2 !== 0 || !/^[0-9A-Fa-f]*$/.test(hex)) return undefined
-  const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
-  return out
+  return Uint8Array.from(Buffer.from(hex, 'hex'))
 }
 
 /** Upper-case hex, as PD prints keys. */
