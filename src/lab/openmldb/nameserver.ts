@@ -360,10 +360,11 @@ export class NameServer {
 
   /** CreateOPData + AddOPData: a new op id, its node, its tasks. Not queued. */
   private async newOp(type: string, data: Buffer, name: string, db: string, pid: number, vecIdx: number, parent?: bigint): Promise<Op> {
-    this.opIndex += 1n
+    // The id is taken before the await: concurrent requests must not share the latest value.
+    const opId = ++this.opIndex
     await this.zkc.set(this.paths.opIndex, Buffer.from(String(this.opIndex)), -1)
     const info: OpInfo = {
-      op_id: this.opIndex, op_type: type, task_index: 0, data, task_status: 'kInited', start_time: 0n, end_time: 0n,
+      op_id: opId, op_type: type, task_index: 0, data, task_status: 'kInited', start_time: 0n, end_time: 0n,
       name, pid, vec_idx: vecIdx, for_replica_cluster: 0, db, ...(parent === undefined ? {} : {parent_id: parent}),
     }
     const op: Op = {info, tasks: []}
