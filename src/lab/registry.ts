@@ -4,10 +4,12 @@
 import {LifeboatError} from '../errors.js'
 import type {LabEngine} from './engine.js'
 import {pegasusLab} from './pegasus/index.js'
+import {tikvLab} from './tikv/index.js'
 
 /** Every lab, by engine name. */
 const LABS: readonly LabEngine[] = [
   pegasusLab as unknown as LabEngine,
+  tikvLab as unknown as LabEngine,
 ]
 
 /** The labs, sorted by engine name. */
