@@ -144,11 +144,27 @@ export class NameServer {
 
   // ---- leader election (DistLock) ----
 
+  /** One lock check at a time: a watch firing during a check (or during Recover) asks for another. */
+  private checking = false
+  private recheck = false
+
   private async checkLock(): Promise<void> {
-    if (!this.running || this.leader) return
-    const children = await this.zkc.getChildren(this.paths.leader, {watch: () => void this.checkLock().catch((e) => this.fail(e))})
-    const first = children.filter((c) => c.startsWith('lock_request')).sort(byNumber)[0]
-    if (first && `${this.paths.leader}/${first}` === this.lockNode) await this.becomeLeader()
+    if (this.checking) {
+      this.recheck = true
+      return
+    }
+    this.checking = true
+    try {
+      do {
+        this.recheck = false
+        if (!this.running || this.leader) return
+        const children = await this.zkc.getChildren(this.paths.leader, {watch: () => void this.checkLock().catch((e) => this.fail(e))})
+        const first = children.filter((c) => c.startsWith('lock_request')).sort(byNumber)[0]
+        if (first && `${this.paths.leader}/${first}` === this.lockNode) await this.becomeLeader()
+      } while (this.recheck)
+    } finally {
+      this.checking = false
+    }
   }
 
   private fail(err: unknown): void {

@@ -52,6 +52,7 @@ export function decodeMessage<T = Record<string, unknown>>(type: string, bytes: 
 function toLongs(v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString()
   if (Array.isArray(v)) return v.map(toLongs)
+  if (v instanceof Uint8Array) return v
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {}
     for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = toLongs(x)
