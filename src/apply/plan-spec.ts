@@ -64,7 +64,7 @@ function toPlanSpec(loaded: LoadedSpec): PlanSpec {
 /** Loads and validates a spec file and finds its engine. */
 export async function loadSpecForEngine(specPath: string, env: Record<string, string | undefined>): Promise<SpecForEngine> {
   const registry = await loadEngineRegistry(env)
-  const loaded = loadedOrThrow(await loadSpecFile(specPath, {extraKinds: registry.extraKinds}), specPath)
+  const loaded = loadedOrThrow(await loadSpecFile(specPath, {extraKinds: registry.extraKinds, engines: registry.engines}), specPath)
   const engine = await engineFor(loaded.kind, env)
   return {engine, spec: loaded.spec, planSpec: toPlanSpec(loaded), dir: loaded.dir}
 }
@@ -77,7 +77,7 @@ export async function specOfPlan(plan: Plan, env: Record<string, string | undefi
   const registry = await loadEngineRegistry(env)
   const label = plan.spec.path ?? `the spec embedded in the plan (${plan.spec.name})`
   const baseDir = dirname(resolve(plan.spec.path ?? '.'))
-  const loaded = loadedOrThrow(await validateSpecText(plan.spec.source, plan.spec.path ?? 'plan.spec', {extraKinds: registry.extraKinds, baseDir}), label)
+  const loaded = loadedOrThrow(await validateSpecText(plan.spec.source, plan.spec.path ?? 'plan.spec', {extraKinds: registry.extraKinds, engines: registry.engines, baseDir}), label)
   const engine = await engineFor(loaded.kind, env)
   // The plan's own copy stays authoritative: same sha256, path and document as when it was made.
   return {engine, spec: loaded.spec, planSpec: plan.spec, dir: baseDir}

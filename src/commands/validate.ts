@@ -44,7 +44,7 @@ export default class Validate extends BaseCommand {
     // Plugin engines (LIFEBOAT_ENGINE_MODULES) bring the schemas of their own spec kinds.
     const registry = await loadEngineRegistry()
     for (const file of files) {
-      const result = await loadSpecFile(file, {extraKinds: registry.extraKinds})
+      const result = await loadSpecFile(file, {extraKinds: registry.extraKinds, engines: registry.engines})
       all.push(...result.diagnostics)
       if (!result.ok) valid = false
       if (this.jsonEnabled()) continue

@@ -5,6 +5,7 @@
  * and knows how to run, detect and verify each kind of step it puts in a plan.
  */
 import type {ClusterIdentity, Finding, PlanBody, Step} from '../plan/types.js'
+import type {SpecCheck} from '../spec/semantic.js'
 import type {LockInfo} from '../zk/lock.js'
 
 export type {LockInfo} from '../zk/lock.js'
@@ -79,6 +80,11 @@ export interface Engine<S = unknown, L = unknown, C = unknown> {
   steps: Record<string, StepExecutor<C>>
   /** After the last step: does the cluster now match the plan? */
   verify(ctx: C, plan: PlanBody): Promise<Finding[]>
+  /**
+   * What the kind's schema (`schemas/kinds/<Kind>.schema.json`) cannot express, checked by the
+   * spec loader on the document as written with the toolkit of src/spec/semantic.ts.
+   */
+  checkSpec?: SpecCheck
 }
 
 /** What a lock provider gets from the core. */

@@ -10,10 +10,10 @@ import type {Document, YAMLError} from 'yaml'
 
 import {topPos} from './positions.js'
 import {decodeText, readTextFile} from './read-file.js'
-import {extraKindValidator, specValidators} from './schema.js'
+import {extraKindValidator, specKinds, specValidators} from './schema.js'
 import {errorPaths, schemaDiagnostics} from './schema-errors.js'
 import {semanticChecks} from './semantic.js'
-import {SPEC_KINDS, type Diagnostic, type LoadedSpec, type LoadOptions, type LoadResult, type Spec} from './types.js'
+import {type Diagnostic, type LoadedSpec, type LoadOptions, type LoadResult, type Spec} from './types.js'
 
 /** Aliases allowed per document: enough for shared blocks, far too few for a "billion laughs". */
 const MAX_ALIAS_COUNT = 100
@@ -159,7 +159,8 @@ async function validate(text: string, bytes: Buffer, file: string, opts: LoadOpt
   const document = data as Record<string, unknown>
 
   const extra = opts.extraKinds ?? {}
-  const kinds = [...SPEC_KINDS, ...Object.keys(extra).filter((k) => !(SPEC_KINDS as readonly string[]).includes(k))]
+  const known = specKinds()
+  const kinds = [...known, ...Object.keys(extra).filter((k) => !known.includes(k))]
   const {root, kinds: builtIn, schema} = specValidators()
   const kind = typeof document.kind === 'string' ? document.kind : undefined
   const validator = kind === undefined ? root : builtIn.get(kind) ?? (kind in extra ? extraKindValidator(extra[kind]!) : root)
@@ -173,8 +174,9 @@ async function validate(text: string, bytes: Buffer, file: string, opts: LoadOpt
   diagnostics.push(...schemaDiags)
 
   const dir = opts.baseDir ?? dirname(resolve(file))
-  const semantic = kind !== undefined && builtIn.has(kind)
-    ? await semanticChecks({doc, lc, file, dir, data: document, kind, reported: errorPaths(schemaDiags)})
+  const check = kind === undefined ? undefined : opts.engines?.get(kind)?.engine.checkSpec
+  const semantic = kind !== undefined && check
+    ? await semanticChecks({doc, lc, file, dir, data: document, kind, reported: errorPaths(schemaDiags)}, check)
     : {diagnostics: [] as Diagnostic[], targetNodes: undefined}
   diagnostics.push(...semantic.diagnostics)
 

@@ -6,6 +6,8 @@
  * the schema is filled in, which is why such fields are not optional here.
  */
 
+import type {SpecCheck} from './semantic.js'
+
 /** The apiVersion every spec of this release carries. */
 export const API_VERSION = 'lifeboat/v1'
 
@@ -219,6 +221,11 @@ export interface LoadOptions {
   extraKinds?: Record<string, object>
   /** Directory for relative paths when validating text that has no file (defaults to the file name's directory). */
   baseDir?: string
+  /**
+   * The engines by kind (the engine registry's `engines`): a kind's semantic checks are its
+   * engine's `checkSpec`. Without it only the schema is checked.
+   */
+  engines?: ReadonlyMap<string, {engine: {checkSpec?: SpecCheck}}>
 }
 
 export interface LoadResult {

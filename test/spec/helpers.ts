@@ -1,7 +1,24 @@
 /** Shared helpers of the spec tests. */
 import {fileURLToPath} from 'node:url'
 
-import type {Diagnostic, LoadResult} from '../../src/spec/index.js'
+import {loadEngineRegistry} from '../../src/engines/registry.js'
+import * as spec from '../../src/spec/index.js'
+import type {Diagnostic, LoadOptions, LoadResult} from '../../src/spec/index.js'
+
+/** The built-in engines by kind: their `checkSpec` are the semantic checks, as plan and validate run them. */
+async function engines(): Promise<NonNullable<LoadOptions['engines']>> {
+  return (await loadEngineRegistry({})).engines
+}
+
+/** `loadSpecFile` with the built-in engines' checks. */
+export async function loadSpecFile(path: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  return spec.loadSpecFile(path, {engines: await engines(), ...opts})
+}
+
+/** `validateSpecText` with the built-in engines' checks. */
+export async function validateSpecText(text: string, file: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  return spec.validateSpecText(text, file, {engines: await engines(), ...opts})
+}
 
 /** Absolute path of a file under test/fixtures/specs. */
 export function fixture(name: string): string {

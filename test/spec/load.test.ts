@@ -5,8 +5,8 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {MAX_DIAGNOSTICS, MAX_FILE_BYTES, loadSpecFile, validateSpecText} from '../../src/spec/index.js'
-import {META_SPEC, fixture, where} from './helpers.js'
+import {MAX_DIAGNOSTICS, MAX_FILE_BYTES} from '../../src/spec/index.js'
+import {META_SPEC, fixture, loadSpecFile, validateSpecText, where} from './helpers.js'
 
 const VALID = [
   ['pegasus-meta-recovery.yaml', 'PegasusMetaRecovery'],
@@ -334,5 +334,19 @@ recovery:
     } finally {
       await rm(dir, {recursive: true, force: true})
     }
+  })
+})
+
+describe('semantic checks come from the engine of the kind', () => {
+  const text = 'apiVersion: lifeboat/v1\nkind: ToyKV\nmetadata: {name: t}\ncluster: {nodes: [a:1, b:2, a:1]}\n'
+  const extraKinds = {ToyKV: {type: 'object'}}
+
+  it('runs checkSpec with the toolkit (a plugin kind here), and nothing without it', async () => {
+    const checkSpec = async (c: import('../../src/spec/semantic.js').SpecChecks) => {
+      c.endpointList('/cluster/nodes', (c.data.cluster as {nodes: unknown}).nodes)
+    }
+    const r = await validateSpecText(text, 'toy.yaml', {extraKinds, engines: new Map([['ToyKV', {engine: {checkSpec}}]])})
+    expect(r.diagnostics.map((d) => [d.code, d.path, d.line])).toEqual([['DUPLICATE_NODE', '/cluster/nodes/2', 4]])
+    expect((await validateSpecText(text, 'toy.yaml', {extraKinds, engines: new Map()})).diagnostics).toEqual([])
   })
 })

@@ -7,8 +7,7 @@ import {readFile} from 'node:fs/promises'
 import {describe, expect, it} from 'vitest'
 import {stringify, parse} from 'yaml'
 
-import {validateSpecText} from '../../src/spec/index.js'
-import {fixture} from './helpers.js'
+import {fixture, validateSpecText} from './helpers.js'
 
 const EXAMPLES = ['pegasus-meta-recovery.yaml', 'pegasus-ddd-recovery.yaml', 'pegasus-zk-migration.yaml', 'openmldb-recovery.yaml', 'tikv-unsafe-recovery.yaml']
 const HOSTILE: unknown[] = [null, [], {}, -1, 'x', {'a/b~c': [1e300]}]

@@ -2,7 +2,7 @@ import {readFileSync} from 'node:fs'
 
 import {describe, expect, it} from 'vitest'
 
-import {SPEC_KINDS, specSchemaPath} from '../../src/spec/index.js'
+import {SPEC_KINDS, composeSpecSchema, specKinds, specSchemaPath} from '../../src/spec/index.js'
 
 type Schema = Record<string, unknown>
 const schema = JSON.parse(readFileSync(specSchemaPath(), 'utf8')) as Schema
@@ -33,7 +33,12 @@ describe('schemas/spec.schema.json', () => {
   it('is draft 2020-12 and defines every kind', () => {
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema')
     for (const kind of SPEC_KINDS) expect(defs[kind], kind).toBeDefined()
-    expect(((schema.properties as Schema).kind as Schema).enum).toEqual([...SPEC_KINDS])
+    expect(((schema.properties as Schema).kind as Schema).enum).toEqual(specKinds())
+    expect(specKinds()).toEqual([...SPEC_KINDS].sort())
+  })
+
+  it('is the composition of schemas/spec/base.schema.json and schemas/kinds/* (npm run schemas writes it)', () => {
+    expect(schema).toEqual(composeSpecSchema())
   })
 
   it('closes every object that lists its properties', () => {

@@ -13,6 +13,7 @@ import {planOpenMLDBRecovery} from './planner.js'
 import {assertRecovery, normalizeSpec} from './spec.js'
 import {openmldbSteps, verifyOpenMLDB, type OpenMLDBContext} from './steps.js'
 import {OPENMLDB_KIND, STEP_VERIFY, type OpenMLDBLiveState, type OpenMLDBRecoverySpec, type VerifyParams} from './types.js'
+import {checkOpenMLDBRecoverySpec} from './spec-checks.js'
 
 /** Tunables of the engine; the defaults suit a production cluster. */
 export interface OpenMLDBEngineOptions {
@@ -39,6 +40,7 @@ export function createOpenMLDBRecoveryEngine(opts: OpenMLDBEngineOptions = {}): 
   const timeoutMs = opts.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS
   return {
     kind: OPENMLDB_KIND,
+    checkSpec: checkOpenMLDBRecoverySpec,
 
     cluster: (spec) => openmldbClusterIdentity(spec),
 

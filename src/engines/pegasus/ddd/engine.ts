@@ -13,6 +13,7 @@ import {gatherDdd} from './gather.js'
 import {planDddRecovery} from './planner.js'
 import {dddSteps, verifyDdd, type DddContext} from './steps.js'
 import {DDD_KIND, STEP_VERIFY, type DddLiveState, type DddRecoverySpec, type VerifyParams} from './types.js'
+import {checkDddRecoverySpec} from './spec-checks.js'
 
 /** Tunables of the engine; the defaults suit a production cluster. */
 export interface DddEngineOptions {
@@ -39,6 +40,7 @@ export function createDddRecoveryEngine(opts: DddEngineOptions = {}): Engine<Ddd
   const pools = new WeakMap<DddContext, RpcPool>()
   return {
     kind: DDD_KIND,
+    checkSpec: checkDddRecoverySpec,
 
     cluster: (spec) => pegasusClusterIdentity(spec.cluster),
 

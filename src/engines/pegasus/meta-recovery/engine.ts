@@ -15,10 +15,12 @@ import {STEP_KINDS, planMetaRecovery} from './planner.js'
 import {metaRecoverySteps, type MetaRecoveryContext} from './steps.js'
 import type {MetaReadParams, MetaRecoveryLive, MetaRecoverySpec} from './types.js'
 import {VERIFY_CODES, compareRecoveredTree} from './verify.js'
+import {checkMetaRecoverySpec} from './spec-checks.js'
 
 /** The engine the registry lists for kind `PegasusMetaRecovery`. */
 export const metaRecoveryEngine: Engine<MetaRecoverySpec, MetaRecoveryLive, MetaRecoveryContext> = {
   kind: 'PegasusMetaRecovery',
+  checkSpec: checkMetaRecoverySpec,
   cluster: (spec) => pegasusClusterIdentity(spec.cluster),
   lock: (spec, io) => pegasusLock(spec.cluster, io),
   gather: gatherMetaRecovery,

@@ -14,6 +14,7 @@ import {connectPlace, gatherZkMigration} from './gather.js'
 import {planZkMigration} from './planner.js'
 import {metaZookeeperHttp, zkMigrationSteps, type ZkMigrationContext} from './steps.js'
 import {STEP_KINDS, type ZkMigrationLive, type ZkMigrationSpec} from './types.js'
+import {checkZkMigrationSpec} from './spec-checks.js'
 
 /** Sessions on the source and target ZooKeepers, opened on first use and reopened after one died. */
 class Sessions {
@@ -69,6 +70,7 @@ export async function closeZkMigrationContext(ctx: ZkMigrationContext): Promise<
 /** The engine the registry lists for kind `PegasusZkMigration`. */
 export const zkMigrationEngine: Engine<ZkMigrationSpec, ZkMigrationLive, ZkMigrationContext> = {
   kind: 'PegasusZkMigration',
+  checkSpec: checkZkMigrationSpec,
   cluster: (spec) => pegasusClusterIdentity(spec.cluster),
   // The source holds the lock: it is the ensemble every meta runs on until the switch.
   lock: (spec, io) => pegasusLock(spec.cluster, io),
