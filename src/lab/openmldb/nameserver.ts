@@ -54,6 +54,8 @@ interface TabletState {
   offlineSince?: number
   /** The offline flow ran for this outage. */
   offlineHandled?: boolean
+  /** tablet_heartbeat_timeout passed and the nameserver looked at it (with auto_failover off: did nothing). */
+  offlineChecked?: boolean
 }
 
 const nowSec = (): bigint => BigInt(Math.floor(Date.now() / 1000))
@@ -252,6 +254,7 @@ export class NameServer {
 
   private async onTabletOffline(ep: string, st: TabletState, epoch: number): Promise<void> {
     if (epoch !== this.epoch || this.tablets.get(ep) !== st || st.state !== 'kOffline') return
+    st.offlineChecked = true
     if (!this.autoFailover) return
     await this.offlineFlow(ep, st)
   }
