@@ -16,6 +16,7 @@ import {
   RpcPool,
 } from '../../../src/engines/pegasus/client/index.js'
 import {startRpcServer, type AppInfo, type RpcHandlers, type RpcServer} from '../../../src/engines/pegasus/wire/index.js'
+import {toZkError} from '../../../src/zk/index.js'
 
 const app: AppInfo = {
   status: 1, app_type: 'pegasus', app_name: 'temp', app_id: 2, partition_count: 2, envs: {}, is_stateful: true,
@@ -144,7 +145,8 @@ describe('meta client', () => {
       return {err: 'ERR_OK', response: {err: 'ERR_OK', keys: ['k'], values: ['v']}}
     }})
     const z = {
-      getChildren: (p: string) => new Promise<string[]>((res, rej) => zk.getChildren(p, (e, c) => (e ? rej(e) : res(c)))),
+      // As src/zk's client does: the raw client's exceptions become typed ZkErrors where they arise.
+      getChildren: (p: string) => new Promise<string[]>((res, rej) => zk.getChildren(p, (e, c) => (e ? rej(toZkError(e, {server: 'test', op: 'getChildren', path: p})) : res(c)))),
       getData: (p: string) => new Promise<Buffer | null>((res, rej) => zk.getData(p, (e, d) => (e ? rej(e) : res(d ?? null)))),
       create: (p: string, data: string, mode: number) => new Promise<string>((res, rej) => zk.create(p, Buffer.from(data), mode, (e, path) => (e ? rej(e) : res(path)))),
       mkdirp: (p: string) => new Promise<void>((res, rej) => zk.mkdirp(p, (e) => (e ? rej(e) : res()))),

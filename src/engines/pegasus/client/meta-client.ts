@@ -24,6 +24,7 @@ import {
   type RpcRequest,
   type RpcResponse,
 } from '../wire/index.js'
+import {isZkError} from '../../../zk/index.js'
 import {META_LEADER_LOCK_DIR, metaLeaderLockDirs} from '../zk-layout.js'
 import {PegasusClientError, expectOk} from './errors.js'
 import {RpcPool, type CallOptions} from './rpc-pool.js'
@@ -89,7 +90,7 @@ function leaderFromLockDir(dir: string, zk: LockNodeReads): () => Promise<string
     try {
       children = await zk.getChildren(dir)
     } catch (err) {
-      if ((err as {code?: unknown}).code === 'NO_NODE' || /NO_NODE|no node/i.test(describeError(err))) return null
+      if (isZkError(err, 'ZK_NO_NODE')) return null
       throw err
     }
     const node = leaderLockNode(children)

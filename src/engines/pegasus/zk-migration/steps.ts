@@ -300,21 +300,29 @@ async function lookAtMetas(ctx: ZkMigrationContext, servers: string[]): Promise<
   return {answers, listApps, recoverFlag}
 }
 
-/** What is wrong with the metas for `p`, in words; empty when they run as the step wants. */
-function switchProblems(p: SwitchMetaParams, sight: MetaSight): string[] {
-  const problems: string[] = []
-  if (sight.answers.length === 0) return [`no meta server of ${p.meta_servers.join(', ')} answers /meta/cluster or /config`]
+/** A way the metas differ from what the step wants, with its finding code assigned where it is found. */
+interface SwitchProblem {
+  code: string
+  message: string
+}
+
+/** What is wrong with the metas for `p`; empty when they run as the step wants. */
+function switchProblems(p: SwitchMetaParams, sight: MetaSight): SwitchProblem[] {
+  const problems: SwitchProblem[] = []
+  if (sight.answers.length === 0) return [{code: VERIFY_CODES.metaNotSwitched, message: `no meta server of ${p.meta_servers.join(', ')} answers /meta/cluster or /config`}]
   for (const a of sight.answers) {
-    if (!samePlace(a, p.zookeeper)) problems.push(`meta ${a.server} reports zookeeper_hosts ${a.hosts} and zookeeper_root ${a.root}, not ${p.zookeeper.hosts} and ${p.zookeeper.root}`)
+    if (!samePlace(a, p.zookeeper)) {
+      problems.push({code: VERIFY_CODES.metaNotSwitched, message: `meta ${a.server} reports zookeeper_hosts ${a.hosts} and zookeeper_root ${a.root}, not ${p.zookeeper.hosts} and ${p.zookeeper.root}`})
+    }
   }
   const wantApps = p.recover ? 'ERR_UNDER_RECOVERY' : 'ERR_OK'
   if (sight.listApps !== wantApps) {
-    problems.push(p.recover
+    problems.push({code: VERIFY_CODES.metaNotServing, message: p.recover
       ? `the meta answers list_apps with ${sight.listApps}, not ERR_UNDER_RECOVERY: it is not waiting for a recovery`
-      : `the meta answers list_apps with ${sight.listApps}, not ERR_OK: it does not serve`)
+      : `the meta answers list_apps with ${sight.listApps}, not ERR_OK: it does not serve`})
   }
   if (sight.recoverFlag !== null && sight.recoverFlag !== String(p.recover)) {
-    problems.push(`recover_from_replica_server is ${sight.recoverFlag}, not ${String(p.recover)}`)
+    problems.push({code: VERIFY_CODES.recoveryFlag, message: `recover_from_replica_server is ${sight.recoverFlag}, not ${String(p.recover)}`})
   }
   return problems
 }
@@ -334,7 +342,7 @@ const switchMetaStep: StepExecutor<ZkMigrationContext> = {
     // answers with the wrong ZooKeeper is asked again briefly, then the confirmation fails.
     const deadline = Date.now() + p.wait_seconds * 1000
     let wrongSince: number | undefined
-    let problems: string[]
+    let problems: SwitchProblem[]
     for (;;) {
       const sight = await lookAtMetas(ctx, p.meta_servers)
       problems = switchProblems(p, sight)
@@ -345,9 +353,7 @@ const switchMetaStep: StepExecutor<ZkMigrationContext> = {
       if (Date.now() >= deadline || (wrongSince !== undefined && Date.now() - wrongSince >= WRONG_ANSWER_GRACE_MS)) break
       await ctx.sleep(POLL_MS)
     }
-    const findings: Finding[] = problems.map((message) => ({code: message.includes('recover_from_replica_server') ? VERIFY_CODES.recoveryFlag
-      : message.includes('list_apps') ? VERIFY_CODES.metaNotServing : VERIFY_CODES.metaNotSwitched, severity: 'error' as const,
-    subject: p.meta_servers.join(','), message}))
+    const findings: Finding[] = problems.map(({code, message}) => ({code, severity: 'error' as const, subject: p.meta_servers.join(','), message}))
     if (p.recover && findings.length === 0) {
       // A meta in recovery mode crashes if the apps root already holds apps.
       const dst = await ctx.zk('target')
