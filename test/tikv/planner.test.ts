@@ -56,9 +56,9 @@ describe('TiKVUnsafeRecovery planner: what each case predicts', () => {
     expect(codes(b, 'error')).toEqual([])
     expect(leaders(b)).toEqual(['1002@1', '1003@2', '1005@3'])
     expect(verifyOf(b).demotes).toEqual([
-      {region: '1002', store: '1', peer_stores: ['4', '5']},
-      {region: '1003', store: '2', peer_stores: ['4', '5']},
-      {region: '1005', store: '3', peer_stores: ['4', '5']},
+      {region: '1002', store: '1', peer_stores: ['4', '5'], maybe_peer_stores: []},
+      {region: '1003', store: '2', peer_stores: ['4', '5'], maybe_peer_stores: []},
+      {region: '1005', store: '3', peer_stores: ['4', '5'], maybe_peer_stores: []},
     ])
     expect(verifyOf(b).empty_regions).toEqual([])
     expect(verifyOf(b).affected_table_ids).toEqual(['64', '65'])
@@ -111,7 +111,9 @@ describe('TiKVUnsafeRecovery planner: what each case predicts', () => {
     expect(v.empty_regions.map((h) => h.stores)).toEqual([['1', '2', '3']])
     expect(b.changes.filter((c) => c.noun === 'peer' && c.action === 'delete').map((c) => c.address)).toEqual(['region/1003/peer/10036'])
     // 1002's TiFlash learner is not a failed voter: only the peers on stores 4 and 5 are demoted.
-    expect(v.demotes).toEqual([{region: '1002', store: '2', peer_stores: ['4', '5']}])
+    // ...unless its log is ahead of store 2's: then PD tombstones it first and demotes it as an orphan.
+    expect(v.demotes).toEqual([{region: '1002', store: '2', peer_stores: ['4', '5'], maybe_peer_stores: ['6']}])
+    expect(v.possible_tiflash_tombstones).toEqual([{region: '1002', store: '6'}])
     expect(v.affected_table_ids).toEqual(['64', '65'])
   })
 

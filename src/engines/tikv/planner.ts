@@ -117,7 +117,7 @@ function selectLeader(peers: PeerFacts[], view: (s: string) => StoreView): {peer
   else {
     const behind = peers.filter((p) => p.pending).map((p) => p.store_id)
     if (behind.length > 0 && !best.pending) reasons.push(`store ${behind.join(', ')} is a pending peer (its log is behind), so not chosen`)
-    if (!view(best.store_id).tiflash && peers.some((p) => view(p.store_id).tiflash)) reasons.push('a TiKV peer is preferred over TiFlash')
+    if (!view(best.store_id).tiflash && peers.some((p) => view(p.store_id).tiflash)) reasons.push('a TiKV peer is preferred over TiFlash (were the TiFlash log ahead, PD would tombstone that learner first)')
     if (r[2] === 0 && peers.some((p) => p.role === 'Learner' || p.role === 'DemotingVoter')) reasons.push('a voter is preferred over a learner')
     if (tied.length > 0) reasons.push(`ties with store ${tied.join(', ')} on everything PD shows; PD takes the report it meets first`)
   }
@@ -313,6 +313,7 @@ export function planUnsafeRecovery(spec: TiKVSpec, input: TiKVLiveState, _opts: 
   const forceLeaders: PredictedForceLeader[] = []
   const demotes: PredictedDemote[] = []
   const tiflashTombstones: Array<{region: string; store: string}> = []
+  const possibleTombstones: Array<{region: string; store: string}> = []
   for (const f of fates) {
     const r = f.region
     const range = rangeOf(r.start_key, r.end_key)
@@ -323,9 +324,12 @@ export function planUnsafeRecovery(spec: TiKVSpec, input: TiKVLiveState, _opts: 
     }
     if (f.forceLeader) {
       const leader = f.forceLeader.peer
-      forceLeaders.push({region: r.id, store: leader.store_id, tied_with: f.forceLeader.tied})
+      forceLeaders.push({region: r.id, store: leader.store_id, tied_with: f.forceLeader.tied, keys_before: r.approximate_keys})
+      // A TiFlash learner whose log is ahead of the TiKV peers is chosen first and tombstoned (PD's view cannot tell).
+      for (const p of f.survivors) if (view(p.store_id).tiflash && !f.tiflashTombstones.includes(p)) possibleTombstones.push({region: r.id, store: p.store_id})
       // PD sends a demote for every force-led region, with no peer when the incoming voters alone have a quorum.
-      demotes.push({region: r.id, store: leader.store_id, peer_stores: f.demoted.map((p) => p.store_id).sort(compareId)})
+      const maybe = canElectLeader(r, failed, true) ? [] : f.survivors.filter((p) => view(p.store_id).tiflash && !f.demoted.includes(p)).map((p) => p.store_id)
+      demotes.push({region: r.id, store: leader.store_id, peer_stores: f.demoted.map((p) => p.store_id).sort(compareId), maybe_peer_stores: maybe.sort(compareId)})
       for (const p of f.demoted) {
         if (p.role === 'Learner') continue
         changes.push({address: `region/${r.id}/peer/${p.id}`, noun: 'peer', action: 'update', before: {store_id: p.store_id, role: p.role}, after: {store_id: p.store_id, role: 'Learner'},
@@ -386,6 +390,7 @@ export function planUnsafeRecovery(spec: TiKVSpec, input: TiKVLiveState, _opts: 
     force_leaders: forceLeaders,
     demotes,
     tiflash_tombstones: tiflashTombstones,
+    possible_tiflash_tombstones: possibleTombstones,
     empty_regions: holes.map(({lost: _l, ...h}) => h),
     affected_table_ids: [...tableIds].sort(compareId),
     affected_meta_regions: [...metaRegions].sort(compareId),

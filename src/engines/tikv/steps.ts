@@ -190,13 +190,27 @@ export async function verifyRecovery(ctx: TiKVContext, p: VerifyParams): Promise
   for (const dm of p.demotes) {
     const got = d.demotes.get(dm.region)
     if (!got) err('TIKV_VERIFY_DEMOTE', `region ${dm.region}`, `the plan predicted region ${dm.region} demoting stores ${listText(dm.peer_stores)}; PD sent no demotion`)
-    else if (!sameSet(got.peerStores, dm.peer_stores)) err('TIKV_VERIFY_DEMOTE', `region ${dm.region}`, `region ${dm.region} demoted the peers on stores ${listText(got.peerStores)}; the plan predicted ${listText(dm.peer_stores)}`)
+    else {
+      const extra = got.peerStores.filter((s) => !dm.peer_stores.includes(s))
+      const missing = dm.peer_stores.filter((s) => !got.peerStores.includes(s))
+      if (missing.length > 0 || !extra.every((s) => (dm.maybe_peer_stores ?? []).includes(s))) {
+        err('TIKV_VERIFY_DEMOTE', `region ${dm.region}`, `region ${dm.region} demoted the peers on stores ${listText(got.peerStores)}; the plan predicted ${listText(dm.peer_stores)}${dm.maybe_peer_stores?.length ? ` (or with ${listText(dm.maybe_peer_stores)})` : ''}`)
+      }
+    }
   }
   for (const region of d.demotes.keys()) if (!p.demotes.some((x) => x.region === region)) err('TIKV_VERIFY_DEMOTE', `region ${region}`, `PD demoted peers of region ${region}, which the plan did not predict`)
 
   // TiFlash learners tombstoned.
   for (const t of p.tiflash_tombstones) {
     if (!d.tombstones.has(`${t.region}/${t.store}`)) err('TIKV_VERIFY_TOMBSTONE', `region ${t.region}`, `the plan predicted the TiFlash learner of region ${t.region} on store ${t.store} tombstoned; PD did not`)
+  }
+
+  const expectedTombstones = new Set([...p.tiflash_tombstones, ...(p.possible_tiflash_tombstones ?? [])].map((t) => `${t.region}/${t.store}`))
+  for (const t of d.tombstones) {
+    if (!expectedTombstones.has(t)) {
+      const [region, store] = t.split('/')
+      out.push({code: 'TIKV_VERIFY_TOMBSTONE', severity: 'warning', subject: `region ${region}`, message: `PD tombstoned the peer of region ${region} on store ${store}, which the plan did not predict`})
+    }
   }
 
   // PD's digest: table ids, meta regions, new empty regions.
@@ -232,16 +246,27 @@ export async function verifyRecovery(ctx: TiKVContext, p: VerifyParams): Promise
     if (s?.state_name !== 'Tombstone') err('TIKV_VERIFY_STORE', `store ${id}`, `store ${id} is ${s?.state_name ?? 'gone from PD'}, not Tombstone`)
   }
 
-  // Every region has a leader on a live store (PD learns it from region heartbeats: wait for them).
+  // Every region has a leader on a live store, and PD's regions cover the key space again: PD resets
+  // its region cache when the recovery finishes and relearns regions from heartbeats, so wait for them.
   const dead = new Set(stores.filter((s) => s.state_name === 'Tombstone' || p.failed_stores.includes(s.id)).map((s) => s.id))
   const until = ctx.now() + ctx.leaderWaitMs
   for (;;) {
     const regions = await gatherRegions(ctx.pd)
     const leaderless = regions.filter((r) => r.leader_store === null || dead.has(r.leader_store))
-    if (leaderless.length === 0) break
+    const gaps = coverageGaps(regions)
+    if (leaderless.length === 0 && gaps.length === 0) {
+      keysDropped(regions, p, out)
+      break
+    }
     if (ctx.now() >= until) {
-      err('TIKV_VERIFY_NO_LEADER', 'pd', `${leaderless.length} region(s) have no leader on a live store in PD's view: ${leaderless.slice(0, 10).map((r) => r.id).join(', ')}${leaderless.length > 10 ? ', ...' : ''}`,
-        'PD learns leaders from region heartbeats; check `pd-ctl region check miss-peer` and the stores\' logs.')
+      if (leaderless.length > 0) {
+        err('TIKV_VERIFY_NO_LEADER', 'pd', `${leaderless.length} region(s) have no leader on a live store in PD's view: ${leaderless.slice(0, 10).map((r) => r.id).join(', ')}${leaderless.length > 10 ? ', ...' : ''}`,
+          'PD learns leaders from region heartbeats; check `pd-ctl region check miss-peer` and the stores\' logs.')
+      }
+      if (gaps.length > 0) {
+        err('TIKV_VERIFY_GAPS', 'pd', `PD knows no region for ${gaps.length} key range(s): ${gaps.slice(0, 5).join(', ')}${gaps.length > 5 ? ', ...' : ''}`,
+          'PD relearns regions from heartbeats after the recovery; a range still missing has no live replica.')
+      }
       break
     }
     await ctx.sleep(ctx.pollMs)
@@ -251,6 +276,36 @@ export async function verifyRecovery(ctx: TiKVContext, p: VerifyParams): Promise
 
 /** Findings of the verify step's run, handed to its verify() so PD is read once. */
 const lastVerify = new WeakMap<TiKVContext, Finding[]>()
+
+/** Key ranges no region covers, from the start of the key space to its end; `[]` when covered. */
+export function coverageGaps(regions: Array<{start_key: string; end_key: string}>): string[] {
+  const gaps: string[] = []
+  let at = ''
+  let first = true
+  for (const r of regions) {
+    if (r.start_key > at || (first && r.start_key !== '')) gaps.push(`[${describeKey(at)}, ${describeKey(r.start_key, true)})`)
+    first = false
+    if (r.end_key === '') return gaps
+    if (r.end_key > at) at = r.end_key
+  }
+  gaps.push(`[${describeKey(at)}, +inf)`)
+  return gaps
+}
+
+/**
+ * Force-led regions that hold fewer keys than when planned: the force leader's log was behind the
+ * failed peers' (which PD's view could not show), and the difference is lost. PD's key counts are
+ * approximate, so this is a warning with the figures.
+ */
+function keysDropped(regions: Array<{id: string; approximate_keys: number}>, p: VerifyParams, out: Finding[]): void {
+  const byId = new Map(regions.map((r) => [r.id, r.approximate_keys]))
+  for (const f of p.force_leaders) {
+    const now = byId.get(f.region)
+    if (now === undefined || f.keys_before === undefined || now >= f.keys_before) continue
+    out.push({code: 'TIKV_VERIFY_KEYS_DROPPED', severity: 'warning', subject: `region ${f.region}`,
+      message: `region ${f.region} holds about ${now} keys after the recovery, ${f.keys_before} when planned: its force leader on store ${f.store} lacked about ${f.keys_before - now} keys that only the failed stores had`})
+  }
+}
 
 const verifyStep: StepExecutor<TiKVContext> = {
   async isDone() {

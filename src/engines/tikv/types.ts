@@ -140,6 +140,8 @@ export interface PredictedForceLeader {
   store: string
   /** Other stores whose peers tie with the chosen one on everything PD's view shows. */
   tied_with: string[]
+  /** PD's approximate keys of the region when planned: verify compares them with PD's view afterwards. */
+  keys_before: number
 }
 
 /** A demotion the plan predicts: on the force leader's store, the region's failed peers become learners. */
@@ -148,6 +150,8 @@ export interface PredictedDemote {
   store: string
   /** Store ids of the peers demoted (sorted). */
   peer_stores: string[]
+  /** Peers demoted too if PD tombstones a possible TiFlash learner first (it is then an orphan). */
+  maybe_peer_stores: string[]
 }
 
 /** A range the plan predicts PD will fill with a new empty region. */
@@ -165,6 +169,11 @@ export interface VerifyParams {
   force_leaders: PredictedForceLeader[]
   demotes: PredictedDemote[]
   tiflash_tombstones: Array<{region: string; store: string}>
+  /**
+   * TiFlash learners PD tombstones only if their log is ahead of every surviving TiKV peer, which
+   * only the stores' reports tell: accepted either way.
+   */
+  possible_tiflash_tombstones: Array<{region: string; store: string}>
   empty_regions: PredictedEmptyRegion[]
   /** Table ids PD's digest will list (decoded from the affected regions' start keys), sorted. */
   affected_table_ids: string[]
