@@ -17,7 +17,7 @@ import {join} from 'node:path'
 import {performance} from 'node:perf_hooks'
 
 import {apply, type ApplyResult} from '../src/apply/apply.js'
-import {silentReporter} from '../src/apply/progress.js'
+import {silentReporter} from '../src/apply/ui.js'
 import {loadSpecForEngine} from '../src/apply/plan-spec.js'
 import {packageRoot} from '../src/package-root.js'
 import {buildPlan} from '../src/plan/build.js'

@@ -214,7 +214,7 @@ function decorateHeld(err: unknown, opts: TakeLockOptions): unknown {
   return new LifeboatError('LOCK_HELD', `${err.message}${waited}`, {
     detail: err.detail,
     hints: [
-      ...err.hints.map((h) => h.replace('`lifeboat lock force-unlock ', `\`lifeboat lock force-unlock SPEC `)),
+      ...err.hints.map((h) => h.replace(/`lifeboat lock force-unlock (?!SPEC )/, '`lifeboat lock force-unlock SPEC ')),
       'To wait for the lock instead of failing, pass --lock-timeout 60s.',
     ],
   })

@@ -9,6 +9,7 @@ import {LifeboatError, describeError} from '../errors.js'
 import {engineFor, loadEngineRegistry, type EngineModule} from '../engines/registry.js'
 import type {EngineIo} from '../engines/types.js'
 import {buildPlan} from '../plan/build.js'
+import {hostLocalLockFinding} from './lock.js'
 import type {Plan, PlanSpec} from '../plan/types.js'
 import {loadSpecFile, validateSpecText} from '../spec/index.js'
 import type {Diagnostic, LoadResult, LoadedSpec} from '../spec/index.js'
@@ -87,12 +88,17 @@ function engineIo(dir: string, io: PlanIo): EngineIo {
   return {env: io.env, specDir: dir, progress: io.progress ?? (() => undefined)}
 }
 
-/** Gathers and plans a loaded spec. */
+/**
+ * Gathers and plans a loaded spec. A plan whose engine can only lock on this host (a lock file)
+ * carries the LOCK_HOST_LOCAL warning.
+ */
 export async function planLoadedSpec(ready: SpecForEngine, io: PlanIo): Promise<Plan> {
   const {engine, spec} = ready
   const live = await engine.gather(spec, engineIo(ready.dir, io))
   const body = engine.plan(spec, live, {now: io.now})
-  return buildPlan({spec: ready.planSpec, cluster: engine.cluster(spec), body, createdAt: io.now, toolVersion: io.toolVersion})
+  const lockWarning = hostLocalLockFinding(engine.lock(spec, {env: io.env}))
+  const findings = lockWarning ? [...body.findings, lockWarning] : body.findings
+  return buildPlan({spec: ready.planSpec, cluster: engine.cluster(spec), body: {...body, findings}, createdAt: io.now, toolVersion: io.toolVersion})
 }
 
 /** `lifeboat plan SPEC`: load, validate, gather, plan. */

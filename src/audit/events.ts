@@ -20,6 +20,8 @@ export const AUDIT_EVENTS = [
   'step.skipped',
   'step.finished',
   'step.failed',
+  'step.interrupted',
+  'run.interrupted',
   'verify.finished',
   'run.finished',
 ] as const
@@ -27,7 +29,7 @@ export const AUDIT_EVENTS = [
 export type AuditEvent = (typeof AUDIT_EVENTS)[number]
 
 /** How a run ended, as `run.finished` records it. */
-export type RunStatus = 'succeeded' | 'failed' | 'stopped' | 'refused' | 'stale' | 'no-changes'
+export type RunStatus = 'succeeded' | 'failed' | 'stopped' | 'interrupted' | 'refused' | 'stale' | 'no-changes'
 
 /**
  * The data of each event. Extra fields are allowed (the log stores any JSON object); these are
@@ -49,7 +51,11 @@ export interface AuditEventData {
   'step.waiting': {step: string}
   'step.skipped': {step: string; reason?: string}
   'step.finished': {step: string; summary?: string}
-  'step.failed': {step: string; error: {code?: string; message: string}}
+  'step.failed': {step: string; error: {code?: string; message: string}; always?: boolean}
+  /** The step in flight when Ctrl-C or SIGTERM came; its executor gave up within its deadline. */
+  'step.interrupted': {step: string; error?: {code?: string; message: string}}
+  /** Ctrl-C or SIGTERM: the step it came during (or null), the steps done in this run, the always steps run after it, and the state left. */
+  'run.interrupted': {step: string | null; done: string[]; always: string[]; state: string}
   'verify.finished': {ok: boolean; findings?: number}
   /** `head` is the hash of the record before this one: post it in the ticket to anchor the chain. */
   'run.finished': {status: RunStatus; head?: string}

@@ -10,7 +10,7 @@ import {mkdir, open, readFile, stat} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
 import {LifeboatError, describeError} from '../errors.js'
-import {canonicalJson, sha256Hex} from '../plan/canonical.js'
+import {canonicalJson, jsonStringify, sha256Hex} from '../plan/canonical.js'
 import {describeSchemaErrors, schemaValidator} from '../plan/file.js'
 import {type AuditEvent, isAuditEvent} from './events.js'
 
@@ -280,7 +280,7 @@ export async function openAuditLog(path: string, who: AuditLogIdentity): Promise
       // Another process appended since our last write (two clusters sharing the default log):
       // continue its chain rather than fork it.
       if (st.size !== state.size) Object.assign(state, resume(path, await readFile(path, 'utf8')))
-      const clean = JSON.parse(JSON.stringify(redactSecrets(data ?? {}))) as Record<string, unknown>
+      const clean = JSON.parse(jsonStringify(redactSecrets(data ?? {}))) as Record<string, unknown>
       const body: Omit<AuditRecord, 'hash'> = {
         seq: state.seq + 1, time: now(), run: who.run, actor: who.actor, host: who.host, event, data: clean, prev: state.head,
       }

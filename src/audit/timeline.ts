@@ -60,7 +60,7 @@ function describe(r: AuditRecord): [string, string] {
   const step = str(d.step)
   switch (r.event) {
     case 'step.started':
-      return [step, `started${d.risk ? ` (${str(d.risk)})` : ''}`]
+      return [step, `started${d.risk ? ` (${str(d.risk)})` : ''}${d.always ? ', always step' : ''}`]
     case 'step.finished':
       return [step, `finished${d.summary ? `: ${str(d.summary)}` : ''}`]
     case 'step.skipped':
@@ -71,6 +71,10 @@ function describe(r: AuditRecord): [string, string] {
       const e = (d.error ?? {}) as {code?: unknown; message?: unknown}
       return [step, `FAILED${e.code ? ` ${str(e.code)}` : ''}${e.message ? `: ${str(e.message)}` : ''}`]
     }
+    case 'step.interrupted':
+      return [step, 'INTERRUPTED (Ctrl-C or SIGTERM)']
+    case 'run.interrupted':
+      return [step, `interrupted${d.state ? `: ${str(d.state)}` : ''}`]
     case 'gate.passed':
       return [step || str(d.gate), `passed${d.how ? ` (${str(d.how)})` : ''}${d.by ? ` by ${str(d.by)}` : ''}`]
     case 'gate.refused':

@@ -5,6 +5,7 @@
 import {Command, Errors, Flags} from '@oclif/core'
 
 import {EXIT_CODE_HELP, LifeboatError, describeError} from '../errors.js'
+import {jsonStringify} from '../plan/canonical.js'
 
 /** A command description followed by the exit-code table, for `--help`. */
 export function withExitCodes(description: string): string {
@@ -32,7 +33,7 @@ export abstract class BaseCommand extends Command {
 
   /** Prints a JSON document to stdout whatever the mode (for results that come with a non-zero exit). */
   protected printJson(value: unknown): void {
-    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+    process.stdout.write(`${jsonStringify(value, 2)}\n`)
   }
 
   protected override async catch(err: Error & {exitCode?: number}): Promise<never> {

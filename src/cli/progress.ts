@@ -3,8 +3,10 @@
  * progress lines otherwise (CI logs, pipes). Never part of any result: the audit log is the record.
  */
 
-/** Where a step stands. */
-export type TaskStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed' | 'waiting'
+import type {TaskReporter, TaskStatus} from '../apply/ui.js'
+
+export type {TaskReporter, TaskStatus} from '../apply/ui.js'
+export {silentReporter} from '../apply/ui.js'
 
 /** One line of the task list. */
 export interface Task {
@@ -15,8 +17,8 @@ export interface Task {
   note?: string
 }
 
-const SYMBOL: Record<TaskStatus, string> = {pending: '·', running: '›', done: '✓', skipped: '↷', failed: '✗', waiting: '⏸'}
-const COLOR: Record<TaskStatus, string> = {pending: '2', running: '36', done: '32', skipped: '2', failed: '31', waiting: '33'}
+const SYMBOL: Record<TaskStatus, string> = {pending: '·', running: '›', done: '✓', skipped: '↷', failed: '✗', waiting: '⏸', interrupted: '⏹'}
+const COLOR: Record<TaskStatus, string> = {pending: '2', running: '36', done: '32', skipped: '2', failed: '31', waiting: '33', interrupted: '33'}
 
 /** The task list as lines, each cut to `width` columns so that a redraw never wraps. Pure. */
 export function renderTaskLines(tasks: readonly Task[], opts: {color: boolean; width: number}): string[] {
@@ -29,18 +31,6 @@ export function renderTaskLines(tasks: readonly Task[], opts: {color: boolean; w
   })
 }
 
-/** Receives step progress from apply. */
-export interface TaskReporter {
-  /** Updates one task. */
-  update(id: string, status: TaskStatus, note?: string): void
-  /** Stops drawing until the next update, so that a prompt or a message can be written below. */
-  pause(): void
-  /** Draws the final state. */
-  finish(): void
-}
-
-/** A reporter that shows nothing (--json). */
-export const silentReporter: TaskReporter = {update() {}, pause() {}, finish() {}}
 
 /**
  * The live task list: the whole list redrawn in place (cursor up, clear line) on every update.

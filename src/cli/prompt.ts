@@ -6,10 +6,9 @@
  */
 import {createInterface} from 'node:readline'
 
-/** Asks one question and resolves with the answer (without the line end). */
-export interface Prompter {
-  ask(question: string): Promise<string>
-}
+import type {Prompter} from '../apply/ui.js'
+
+export type {Prompter} from '../apply/ui.js'
 
 /**
  * A prompter on the process's terminal, or undefined when stdin or stdout is not one. EOF (Ctrl-D)

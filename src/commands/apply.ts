@@ -5,10 +5,11 @@ import {Args, Flags} from '@oclif/core'
 
 import {apply, type ApplyResult, type ApplyUi} from '../apply/apply.js'
 import {parseDuration} from '../apply/duration.js'
-import {LiveTaskList, PlainTaskList, silentReporter} from '../apply/progress.js'
-import {terminalPrompter} from '../apply/prompt.js'
+import {LiveTaskList, PlainTaskList, silentReporter} from '../cli/progress.js'
+import {terminalPrompter} from '../cli/prompt.js'
 import {DEFAULT_AUDIT_LOG} from '../audit/log.js'
 import {BaseCommand, paint, withExitCodes} from '../cli/base-command.js'
+import {ExitCode} from '../errors.js'
 import {renderPlanText} from '../render/text.js'
 import {planSummaryLine} from '../render/summary.js'
 
@@ -23,7 +24,9 @@ export default class Apply extends BaseCommand {
       'must carry their `lifeboat approve` records. Without a terminal and without --auto-approve nothing is written ' +
       '(exit 4). Steps run in order, each recorded in the audit log before it touches the cluster; a step whose ' +
       'effect is already there is skipped. A manual step shows its instructions and waits; without a terminal apply ' +
-      'stops there (exit 3) and prints the command that continues. After the last step the cluster is verified ' +
+      'stops there (exit 3) and prints the command that continues. Steps marked always (restore a setting, release a ' +
+      'pause) run even after a failure, a stop or Ctrl-C. Ctrl-C or SIGTERM lets the call in flight finish, writes ' +
+      'nothing more, records the interruption, releases the lock and exits 3; --resume continues. After the last step the cluster is verified ' +
       'against the plan. After a crash or a kill, `apply PLAN --resume` finishes the run without repeating a step. ' +
       'Given a SPEC instead of a plan, apply plans first and shows the plan before asking.',
   )
@@ -71,7 +74,25 @@ export default class Apply extends BaseCommand {
           prompter: terminalPrompter(),
           tasks: (tasks) => (process.stdout.isTTY ? new LiveTaskList(tasks, write, {color, width}) : new PlainTaskList(tasks, write)),
         }
-    const result = await apply(
+    // Ctrl-C or SIGTERM: let the call in flight end within its deadline, write nothing more (but the
+    // always steps), record run.interrupted, release the lock, exit 3. A second one exits at once.
+    const controller = new AbortController()
+    let signals = 0
+    const onSignal = (name: NodeJS.Signals) => {
+      signals++
+      if (signals === 1) {
+        process.stderr.write(`\n${name} received: finishing the call in flight, then stopping (the always steps still run). Press Ctrl-C again to exit at once.\n`)
+        controller.abort()
+        return
+      }
+      process.stderr.write(`\nSecond ${name}: exiting at once. The lock goes with this process's session; \`lifeboat apply PLAN --resume\` continues.\n`)
+      process.exit(ExitCode.STOPPED)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    let result: ApplyResult
+    try {
+      result = await apply(
       {
         target: args.target,
         autoApprove: flags['auto-approve'],
@@ -83,9 +104,14 @@ export default class Apply extends BaseCommand {
         argv: process.argv.slice(2),
         toolVersion: this.config.version,
         env: process.env,
+        signal: controller.signal,
       },
       ui,
     )
+    } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
     if (json) this.printJson(result)
     else this.report(result, color)
     if (result.exit !== 0) this.exit(result.exit)
@@ -95,6 +121,8 @@ export default class Apply extends BaseCommand {
     const lines: string[] = ['']
     if (result.status === 'succeeded' || result.status === 'no-changes') {
       lines.push(paint(color, 32, result.message))
+    } else if (result.status === 'interrupted') {
+      lines.push(paint(color, 33, result.message))
     } else if (result.waiting) {
       lines.push(paint(color, 33, `Waiting for manual step ${result.waiting.step}: ${result.waiting.description}`))
       lines.push(...result.waiting.instructions.map((l, i) => `  ${i + 1}. ${l}`))

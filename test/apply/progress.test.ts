@@ -3,7 +3,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {parseDuration} from '../../src/apply/duration.js'
-import {LiveTaskList, PlainTaskList, renderTaskLines} from '../../src/apply/progress.js'
+import {LiveTaskList, PlainTaskList, renderTaskLines} from '../../src/cli/progress.js'
 
 describe('task list', () => {
   it('renders one line per step with its status, cut to the width', () => {

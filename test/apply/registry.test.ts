@@ -30,7 +30,7 @@ describe('engine registry', () => {
     await expect(loadEngineRegistry({LIFEBOAT_ENGINE_MODULES: 'engine.js'})).rejects.toMatchObject({code: 'ENGINE_MODULE_INVALID', message: expect.stringContaining('not absolute')})
     await expect(loadEngineRegistry({LIFEBOAT_ENGINE_MODULES: join(dir, 'missing.mjs')})).rejects.toMatchObject({code: 'ENGINE_MODULE_INVALID'})
     await expect(loadEngineRegistry({LIFEBOAT_ENGINE_MODULES: half})).rejects.toMatchObject({
-      code: 'ENGINE_MODULE_INVALID', message: expect.stringContaining('missing cluster, lockTarget, plan, connect, close, verify, steps'),
+      code: 'ENGINE_MODULE_INVALID', message: expect.stringContaining('missing cluster, lock, plan, connect, close, verify, steps'),
     })
     await expect(loadEngineRegistry({LIFEBOAT_ENGINE_MODULES: `${TEST_ENGINE},${TEST_ENGINE}`})).rejects.toMatchObject({code: 'ENGINE_DUPLICATE_KIND'})
   })

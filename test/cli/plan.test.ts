@@ -18,7 +18,7 @@ describe('lifeboat plan', () => {
     const detailed = await runCli(['plan', ws.spec, '--detailed-exitcode', '--json'], {cwd: ws.dir})
     expect(detailed.code).toBe(2)
     const plan = JSON.parse(detailed.stdout)
-    expect(plan).toMatchObject({formatVersion: 1, applyable: true, cluster: {name: ws.cluster}})
+    expect(plan).toMatchObject({formatVersion: 2, applyable: true, cluster: {name: ws.cluster}})
     expect(plan.steps.map((s: {id: string}) => s.id)).toEqual(['01-set-a', '02-delete-b'])
 
     const md = await runCli(['plan', ws.spec, '--format', 'markdown'], {cwd: ws.dir})

@@ -19,14 +19,17 @@
 //     manual: [{name, after?, instructions?}]   a manual step, after the step of key `after` (default: first)
 //     fail: [key]                     that key's step throws once it has written nothing (failure path)
 //     findings: [{code, severity, message}]    extra findings, e.g. an error to make the plan not applyable
+//     always: {key: value}            the last steps, marked always: they run after a failure, a stop or Ctrl-C too
 //
 // Test-only knob: LIFEBOAT_TEST_STEP_DELAY_MS pauses inside run(), before and after the write, and
 // at the start of the final verify, so that a test can kill the process at a chosen step boundary.
-// Nothing else reads it.
+// Nothing else reads it. The pause before the write ends early when apply's signal is aborted
+// (Ctrl-C, SIGTERM): the step then gives up without writing, as a real executor abandons its call.
 import {createHash} from 'node:crypto'
 
 import {connectZk, isZkError} from '../../dist/src/zk/index.js'
 import {LifeboatError} from '../../dist/src/errors.js'
+import {hostLocalLock, zookeeperLock} from '../../dist/src/apply/lock.js'
 
 const KEY_PATTERN = '^[a-z0-9][a-z0-9_.-]{0,63}$'
 
@@ -81,6 +84,7 @@ const specSchema = {
           },
         },
         fail: {type: 'array', items: {type: 'string', pattern: KEY_PATTERN}},
+        always: {type: 'object', propertyNames: {pattern: KEY_PATTERN}, additionalProperties: {type: 'string'}},
         findings: {
           type: 'array',
           items: {
@@ -116,6 +120,23 @@ function connect(spec) {
 
 async function sleep(ms) {
   if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Sleeps, or throws INTERRUPTED as soon as the signal is aborted. */
+async function abortableSleep(ms, signal) {
+  if (signal?.aborted) throw new LifeboatError('INTERRUPTED', 'interrupted before the write')
+  if (ms <= 0) return
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(new LifeboatError('INTERRUPTED', 'interrupted before the write'))
+    }
+    signal?.addEventListener('abort', onAbort, {once: true})
+  })
 }
 
 function stepDelay() {
@@ -155,9 +176,9 @@ function conflict(step, err) {
 }
 
 /** Runs one write of a step, atomically with its effect counter. */
-async function writeWithEffect(client, spec, step, op) {
+async function writeWithEffect(client, spec, step, op, signal) {
   const delay = stepDelay()
-  await sleep(delay)
+  await abortableSleep(delay, signal)
   if ((spec.recovery.fail ?? []).includes(step.params.key)) {
     throw new LifeboatError('TESTKV_INJECTED_FAILURE', `step ${step.id} failed on purpose (recovery.fail names ${step.params.key})`)
   }
@@ -180,13 +201,15 @@ const setExecutor = {
     const current = await readValue(ctx.client, step.params.path)
     return current !== undefined && current.value === step.params.value
   },
-  async run(ctx, step, progress) {
+  async run(ctx, step, progress, signal) {
     progress(`writing ${step.params.path}`)
-    const op = step.params.version === undefined
+    // An always step writes whatever is there now (it restores a value); the others carry the version the plan saw.
+    const version = step.always ? (await readValue(ctx.client, step.params.path))?.version : step.params.version
+    const op = version === undefined
       ? {op: 'create', path: step.params.path, data: Buffer.from(step.params.value)}
-      : {op: 'setData', path: step.params.path, data: Buffer.from(step.params.value), version: step.params.version}
+      : {op: 'setData', path: step.params.path, data: Buffer.from(step.params.value), version}
     if (op.op === 'create') await ctx.client.mkdirp(dataDir(ctx.spec))
-    await writeWithEffect(ctx.client, ctx.spec, step, op)
+    await writeWithEffect(ctx.client, ctx.spec, step, op, step.always ? undefined : signal)
     return {summary: `${step.params.key} = ${JSON.stringify(step.params.value)}`, data: {key: step.params.key}}
   },
   async verify(ctx, step) {
@@ -199,9 +222,9 @@ const deleteExecutor = {
   async isDone(ctx, step) {
     return (await readValue(ctx.client, step.params.path)) === undefined
   },
-  async run(ctx, step, progress) {
+  async run(ctx, step, progress, signal) {
     progress(`removing ${step.params.path}`)
-    await writeWithEffect(ctx.client, ctx.spec, step, {op: 'remove', path: step.params.path, version: step.params.version})
+    await writeWithEffect(ctx.client, ctx.spec, step, {op: 'remove', path: step.params.path, version: step.params.version}, signal)
     return {summary: `${step.params.key} deleted`, data: {key: step.params.key}}
   },
   async verify(ctx, step) {
@@ -256,15 +279,15 @@ function plan(spec, live) {
     const base = {risk, ...(reason ? {riskReason: reason} : {})}
     if (want === null) {
       if (have === undefined) continue
-      changes.push({address: `kv:${key}`, action: 'delete', before: have.value, after: null})
+      changes.push({address: `kv:${key}`, noun: 'key', action: 'delete', before: have.value, after: null})
       keySteps.push({key, step: {...base, kind: 'kv.delete', params: {key, path, value: null, version: have.version},
         description: `Delete ${key}`, expect: `${key} does not exist`}})
     } else if (have === undefined) {
-      changes.push({address: `kv:${key}`, action: 'create', before: null, after: want})
+      changes.push({address: `kv:${key}`, noun: 'key', action: 'create', before: null, after: want})
       keySteps.push({key, step: {...base, kind: 'kv.set', params: {key, path, value: want},
         description: `Create ${key} = ${JSON.stringify(want)}`, expect: `${key} is ${JSON.stringify(want)}`}})
     } else if (have.value !== want) {
-      changes.push({address: `kv:${key}`, action: 'update', before: have.value, after: want})
+      changes.push({address: `kv:${key}`, noun: 'key', action: 'update', before: have.value, after: want})
       keySteps.push({key, step: {...base, kind: 'kv.set', params: {key, path, value: want, version: have.version},
         description: `Set ${key} to ${JSON.stringify(want)}`, expect: `${key} is ${JSON.stringify(want)}`}})
     }
@@ -285,6 +308,13 @@ function plan(spec, live) {
     ordered.push({name: ks.key, step: ks.step})
     for (const m of manual.filter((m) => m.after === ks.key)) ordered.push({name: m.name, step: manualStep(m)})
   }
+  // The always steps come last: a value the store must end with whatever happened (a setting restored).
+  const always = spec.recovery.always ?? {}
+  for (const key of Object.keys(always).sort()) {
+    const path = `${dataDir(spec)}/${key}`
+    ordered.push({name: key, step: {kind: 'kv.set', risk: 'safe', always: true, params: {key, path, value: always[key]},
+      description: `Always: set ${key} to ${JSON.stringify(always[key])}`, expect: `${key} is ${JSON.stringify(always[key])}`}})
+  }
   const steps = ordered.map(({name, step}, i) => ({
     ...step,
     id: `${String(i + 1).padStart(2, '0')}-${step.kind === 'manual.confirm' ? 'manual' : step.kind === 'kv.delete' ? 'delete' : 'set'}-${name}`,
@@ -292,6 +322,7 @@ function plan(spec, live) {
   const findings = (spec.recovery.findings ?? []).map((f) => ({...f}))
   const fingerprint = sha256(JSON.stringify(sorted(live)))
   return {
+    vocabulary: {nouns: {key: {one: 'key', many: 'keys'}}},
     observed: {fingerprint, summary: {keys: Object.keys(live.keys).length, root: spec.cluster.zookeeper.root}},
     changes,
     primaries: [],
@@ -305,11 +336,11 @@ const testKvEngine = {
   kind: 'TestKV',
   specSchema,
   cluster(spec) {
-    return {name: spec.cluster.name, zookeeper: {hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root}}
+    return {name: spec.cluster.name, facts: [{name: 'zookeeper', label: 'ZooKeeper', value: `${spec.cluster.zookeeper.hosts}${spec.cluster.zookeeper.root}`}]}
   },
-  lockTarget(spec) {
-    if (spec.cluster.lock_file) return {file: spec.cluster.lock_file}
-    return {zookeeper: {hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root}}
+  lock(spec, io) {
+    if (spec.cluster.lock_file) return hostLocalLock(spec.cluster.lock_file)
+    return zookeeperLock({hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root}, spec.cluster.name, io)
   },
   async gather(spec, io) {
     const client = await connect(spec)

@@ -4,7 +4,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {loadSpecForEngine} from '../../apply/plan-spec.js'
-import {terminalPrompter} from '../../apply/prompt.js'
+import {terminalPrompter} from '../../cli/prompt.js'
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {ExitCode, LifeboatError} from '../../errors.js'
 
