@@ -218,7 +218,7 @@ function convertScalar(f: protobuf.Field, v: unknown, errors: string[]): unknown
 
 /** An HTTP client for these servers: keep-alive, `Authorization` sent, replies parsed losslessly. */
 export class BrpcClient {
-  private readonly agent = new http.Agent({keepAlive: true, maxSockets: 16})
+  private readonly agent = new http.Agent({keepAlive: true, maxSockets: 64})
 
   /** Calls `/<service>/<method>` on `endpoint` (`host:port`); resolves the reply, rejects on transport or HTTP errors. */
   call<T = Record<string, unknown>>(endpoint: string, service: string, method: string, body: Record<string, unknown>, timeoutMs = 10_000): Promise<T> {

@@ -140,6 +140,7 @@ export class OpenMLDBLab {
       }
       infos.push(info)
     }
+    this.log('openmldb lab: writing the ZooKeeper layout')
     const zk = await connectZk({hosts: L.zk_hosts})
     try {
       await removeTree(zk, p.root)
@@ -162,7 +163,9 @@ export class OpenMLDBLab {
     for (const ns of this.nameservers) await ns.start()
     await waitFor('no nameserver became the leader', () => this.leader() !== undefined)
     await waitFor('the leader nameserver does not see every tablet', () => (this.leader()?.tablets.size ?? 0) === this.tablets.length)
+    const t0 = Date.now()
     await this.writeRows()
+    this.log(`rows written through Put in ${Date.now() - t0} ms`)
     this.log(`openmldb lab ${s.name} up: ${this.nameservers.length} nameservers, ${this.tablets.length} tablets, ${infos.reduce((n, t) => n + t.partition_num, 0)} partitions`)
   }
 
@@ -178,7 +181,7 @@ export class OpenMLDBLab {
         jobs.push({ep, body: {tid: t.tid, pid, dimensions: [{key, idx: 0}], time: 1_700_000_000_000 + i, value: rowValue(t.name, i)}})
       }
     }
-    await eachBounded(jobs, 32, async (j) => {
+    await eachBounded(jobs, 64, async (j) => {
       const r = await this.client.call(j.ep, 'TabletServer', 'Put', j.body)
       if (r.code !== 0) throw new LifeboatError('LAB_UP_FAILED', `Put on ${j.ep} answered ${String(r.code)} ${String(r.msg)}`)
     })

@@ -2,6 +2,8 @@
  * OpenMLDB lab scenarios (`engine: openmldb`), checked in code: servers, timings, tables and the
  * faults applied once the lab is up.
  */
+import {basename} from 'node:path'
+
 import {LifeboatError} from '../../errors.js'
 
 export interface OpenMLDBScenarioTable {
@@ -75,7 +77,8 @@ export function parseOpenMLDBScenario(doc: unknown, path: string): OpenMLDBScena
     return v
   }
   if (d.engine !== 'openmldb') bad('/engine', 'must be openmldb')
-  const name = str(d.name, '/name')
+  // The name defaults to the scenario file's name.
+  const name = d.name === undefined ? str(basename(path).replace(/\.ya?ml$/, ''), '/name') : str(d.name, '/name')
   const tablets = int(d.tablets, '/tablets', 1, 200, 3)
   const nameservers = int(d.nameservers, '/nameservers', 1, 9, 2)
   const zkRoot = d.zk_root === undefined ? `/openmldb/${name}` : str(d.zk_root, '/zk_root', /^\/[A-Za-z0-9_./-]*[A-Za-z0-9_-]$/)
