@@ -3,11 +3,13 @@
  */
 import {LifeboatError} from '../errors.js'
 import type {LabEngine} from './engine.js'
+import {openmldbLab} from './openmldb/index.js'
 import {pegasusLab} from './pegasus/index.js'
 import {tikvLab} from './tikv/index.js'
 
 /** Every lab, by engine name. */
 const LABS: readonly LabEngine[] = [
+  openmldbLab as unknown as LabEngine,
   pegasusLab as unknown as LabEngine,
   tikvLab as unknown as LabEngine,
 ]
