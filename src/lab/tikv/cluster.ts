@@ -100,7 +100,8 @@ export class TikvLab {
     const total = s.stores + s.tiflash_stores
     for (let id = 1; id <= total; id++) {
       const tiflash = id > s.stores
-      this.set.stores.set(id, new TikvStore({id, tiflash, heartbeatMs: s.timing.heartbeat_ms, peerDownMs: s.timing.peer_down_seconds * 1000, capacity: CAPACITY, log: this.log}, this.set, () => this.pd))
+      const opts = {id, tiflash, heartbeatMs: s.timing.heartbeat_ms, peerDownMs: s.timing.peer_down_seconds * 1000, capacity: CAPACITY, regionSweepTicks: 10, log: this.log}
+      this.set.stores.set(id, new TikvStore(opts, this.set, () => this.pd))
     }
     // Rows: every table's handles 1..rows, plus a meta key per table, in key order.
     const rows: Buffer[] = []
@@ -218,6 +219,7 @@ export class TikvLab {
         r.lastIndex = f.index
         r.commit = Math.min(r.commit, f.index)
         r.applied = Math.min(r.applied, f.index)
+        this.set.touch(f.region)
         return `region ${f.region}'s peer on store ${f.store} now ends at index ${f.index} (last ${r.lastIndex}, commit ${r.commit}, applied ${r.applied})`
       }
       case 'restart-pd':
@@ -269,6 +271,8 @@ export class TikvLab {
       nl.leader = r.leader
       st.replicas.set(newId, nl)
     }
+    this.set.touch(regionId)
+    this.set.touch(newId)
     return `region ${regionId} split at ${hexKey(key)}: region ${newId} [${hexKey(left.start_key)}, ${hexKey(key)}) is new${lagging.length ? `; the peers on stores ${lagging.join(', ')} lag and still have the old range (split in flight)` : ''}`
   }
 
@@ -343,7 +347,7 @@ export class TikvLab {
   }
 
   async down(): Promise<void> {
-    for (const st of this.set.stores.values()) await st.stop()
+    for (const st of this.set.stores.values()) await st.stop(true)
     await this.pd.shutdown()
   }
 }

@@ -662,12 +662,24 @@ export class RecoveryController {
       if (e) return [false, e]
     }
     if (!this.disableParanoidCheck) {
+      // The new regions are in key order and disjoint: a binary search finds the one a peer could overlap.
+      const empty = creates.map((c) => c.region)
       for (const list of peers.values()) {
         for (const p of list) {
           const r = region(p)
           if (r.peers.length === 0) continue
-          const hit = creates.find((c) => overlaps(c.region, r))
-          if (hit) return [false, `Find overlap peer ${regionHexMeta(r)} with newly created empty region ${regionHexMeta(hit.region)}`]
+          let lo = 0
+          let hi = empty.length
+          while (lo < hi) {
+            const mid = (lo + hi) >> 1
+            const end = empty[mid].end_key
+            if (end.length === 0 || Buffer.compare(end, r.start_key) > 0) hi = mid
+            else lo = mid + 1
+          }
+          const hit = empty[lo]
+          if (hit && (r.end_key.length === 0 || Buffer.compare(hit.start_key, r.end_key) < 0)) {
+            return [false, `Find overlap peer ${regionHexMeta(r)} with newly created empty region ${regionHexMeta(hit)}`]
+          }
         }
       }
     }

@@ -92,6 +92,8 @@ export interface StoreOptions {
   /** TiKV's `max-peer-down-duration`: a peer's store unreachable this long makes it a down peer. */
   peerDownMs: number
   capacity: number
+  /** Every this many heartbeats, a region heartbeat for every region it leads. */
+  regionSweepTicks: number
   log(line: string): void
 }
 
@@ -109,6 +111,8 @@ export class TikvStore {
   statusPort = 0
   private readonly lastSent = new Map<number, string>()
   private lastGeneration = -1
+  /** Regions whose leader, meta or log changed since the last region heartbeats. */
+  readonly dirty = new Set<number>()
   /** Set when PD said this store is tombstone: it exits and cannot be started again. */
   tombstoned = false
   heartbeats = 0
@@ -135,6 +139,7 @@ export class TikvStore {
         res.end(body)
       })
     })
+    this.server.keepAliveTimeout = 0
     await new Promise<void>((resolve, reject) => {
       const srv = this.server as Server
       srv.once('error', reject)
@@ -159,8 +164,8 @@ export class TikvStore {
     this.tick()
   }
 
-  /** Stops the store (a crash): no heartbeats, no reads; its peers keep their state. */
-  async stop(): Promise<void> {
+  /** Stops the store (a crash): no heartbeats, no reads; its peers keep their state. `final`: the lab is going down, no elections. */
+  async stop(final = false): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
     const wasAlive = this.alive
@@ -176,7 +181,7 @@ export class TikvStore {
       srv.closeAllConnections()
       await new Promise<void>((resolve) => srv.close(() => resolve()))
     }
-    if (wasAlive) for (const id of this.replicas.keys()) this.set.electLeader(id)
+    if (wasAlive && !final) for (const id of this.replicas.keys()) this.set.electLeader(id)
   }
 
   /** One heartbeat round: region heartbeats for the regions it leads, then the store heartbeat. */
@@ -213,12 +218,20 @@ export class TikvStore {
     }
   }
 
+  /**
+   * Region heartbeats: at once for the regions that changed, and for every region it leads on each
+   * sweep (TiKV's periodic region heartbeat; also after PD dropped its region cache).
+   */
   private sendRegionHeartbeats(pd: PdServer): void {
     const resend = pd.cacheGeneration !== this.lastGeneration
     this.lastGeneration = pd.cacheGeneration
+    const sweep = resend || this.heartbeats % this.opts.regionSweepTicks === 1
     const now = Date.now()
-    for (const [id, r] of this.replicas) {
-      if (!r.leader) continue
+    const ids = sweep ? [...this.replicas.keys()] : [...this.dirty]
+    this.dirty.clear()
+    for (const id of ids) {
+      const r = this.replicas.get(id)
+      if (!r || !r.leader) continue
       const hb = this.regionHeartbeat(r, now)
       const sig = `${r.region.epoch.version}/${r.region.epoch.conf_ver}/${hb.leader.id}/${r.region.peers.map((p) => `${p.id}.${p.role}`).join(',')}/${hb.down_peers.map((d) => `${d.peer.id}:${d.down_seconds}`).join(',')}/${hb.pending_peers.map((p) => p.id).join(',')}/${hb.approximate_keys}`
       if (!resend && this.lastSent.get(id) === sig) continue
@@ -322,6 +335,11 @@ export class StoreSet {
     return out
   }
 
+  /** Marks a region changed on every store that has a peer of it (its leader sends a region heartbeat). */
+  touch(regionId: number): void {
+    for (const s of this.stores.values()) if (s.replicas.has(regionId)) s.dirty.add(regionId)
+  }
+
   private alive(storeId: number): boolean {
     return this.stores.get(storeId)?.alive === true
   }
@@ -346,6 +364,7 @@ export class StoreSet {
 
   /** Keeps a leader that still has quorum, else elects the best live voter, else leaves none. */
   electLeader(regionId: number): void {
+    this.touch(regionId)
     const live = this.livePeers(regionId)
     if (live.some(([, r]) => r.forceLeader)) return
     const current = live.find(([, r]) => r.leader)
@@ -392,6 +411,7 @@ export class StoreSet {
     r.applied = r.commit
     r.leader = true
     r.forceLeader = true
+    this.touch(r.region.id)
     for (const [, x] of live) {
       if (x === r) continue
       x.leader = false
@@ -433,6 +453,7 @@ export class StoreSet {
     r.lastIndex += 2
     r.commit = r.lastIndex
     r.applied = r.commit
+    this.touch(r.region.id)
     for (const [, x] of this.livePeers(r.region.id)) {
       x.region = region
       x.lastIndex = r.lastIndex
@@ -454,6 +475,7 @@ export class StoreSet {
     if (!r) return
     store.replicas.delete(regionId)
     if (r.leader) this.electLeader(regionId)
+    else this.touch(regionId)
   }
 
   /** Applies a pending CommitMerge on the target's live peers: the source's range and rows join it. */
@@ -477,6 +499,7 @@ export class StoreSet {
       x.hasCommitMerge = false
       x.pendingMergeSource = undefined
     }
+    this.touch(t.id)
     for (const st of this.stores.values()) st.replicas.delete(sourceId)
     this.log(`region ${sourceId} merged into region ${t.id}`)
   }
