@@ -7,6 +7,7 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
+import {loadEngineRegistry} from '../../src/engines/registry.js'
 import {planUnsafeRecovery} from '../../src/engines/tikv/planner.js'
 import {tikvClusterIdentity} from '../../src/engines/tikv/spec.js'
 import type {VerifyParams} from '../../src/engines/tikv/types.js'
@@ -14,6 +15,7 @@ import {buildPlan} from '../../src/plan/build.js'
 import type {PlanBody} from '../../src/plan/types.js'
 import {renderPlanMarkdown} from '../../src/render/markdown.js'
 import {renderPlanText} from '../../src/render/text.js'
+import {validateSpecText} from '../../src/spec/index.js'
 import {FIXTURES, NOW, loadFixture} from './helpers.js'
 
 const scenarios = readdirSync(FIXTURES, {withFileTypes: true}).filter((d) => d.isDirectory()).map((d) => d.name).sort()
@@ -30,8 +32,11 @@ describe('TiKVUnsafeRecovery planner: golden plans', () => {
     expect(scenarios).toEqual(expect.arrayContaining(['quorum-lost', 'every-replica-lost', 'lagging-peer', 'tiflash-learner', 'auto-detect', 'meta-region', 'errors']))
   })
   for (const name of scenarios) {
-    it(`${name}: plan.json, plan.txt and plan.md; deterministic whatever the list order`, async () => {
+    it(`${name}: a valid spec; plan.json, plan.txt and plan.md; deterministic whatever the list order`, async () => {
       const {spec, live, source, document} = loadFixture(name)
+      // The fixture spec passes the real loader: the kind's schema and the engine's checks.
+      const loaded = await validateSpecText(source, 'spec.yaml', {engines: (await loadEngineRegistry()).engines})
+      expect(loaded.diagnostics).toEqual([])
       const body = planUnsafeRecovery(spec, live, {now: NOW})
       const text = `${JSON.stringify(body, null, 2)}\n`
       const shuffled = loadFixture(name)

@@ -39,7 +39,7 @@ export function toTiKVSpec(doc: unknown): TiKVSpec {
   const cluster = (d.cluster ?? {}) as Record<string, unknown>
   const recovery = (d.recovery ?? {}) as Record<string, unknown>
   const meta = (d.metadata ?? {}) as Record<string, unknown>
-  const rawPd = (Array.isArray(cluster.pd) ? cluster.pd : Array.isArray(cluster.pd_endpoints) ? cluster.pd_endpoints : []) as unknown[]
+  const rawPd = (Array.isArray(cluster.pd) ? cluster.pd : []) as unknown[]
   const pd: string[] = []
   for (const e of rawPd) {
     const ep = typeof e === 'string' ? pdEndpoint(e) : undefined
