@@ -17,7 +17,7 @@ function approval(name: string, digest = DIGEST): Approval {
 
 function input(steps: Step[], over: Partial<GateInput> = {}): GateInput {
   return {
-    plan: {steps, approvals: [], digest: DIGEST, cluster: {name: 'c1'}},
+    plan: {steps, approvals: [], digest: DIGEST, cluster: {name: 'c1', facts: []}},
     policy: {}, autoApprove: false, allowDataLoss: false, interactive: false, savedPlan: true, planRef: 'plan.json', ...over,
   }
 }
@@ -48,9 +48,9 @@ describe('decideGate', () => {
   it('counts distinct approvals for this digest only, and refuses before any prompt when short', () => {
     const steps = [step('01', 'lossy')]
     const policy = {lossy: 2}
-    const one = decideGate(input(steps, {policy, autoApprove: true, allowDataLoss: true, plan: {steps, digest: DIGEST, cluster: {name: 'c1'}, approvals: [approval('alice'), approval('bob', 'e'.repeat(64))]}}))
+    const one = decideGate(input(steps, {policy, autoApprove: true, allowDataLoss: true, plan: {steps, digest: DIGEST, cluster: {name: 'c1', facts: []}, approvals: [approval('alice'), approval('bob', 'e'.repeat(64))]}}))
     expect(one).toMatchObject({kind: 'refuse', code: 'APPROVALS_MISSING', message: expect.stringContaining('1 is recorded (alice)')})
-    const two = decideGate(input(steps, {policy, interactive: true, plan: {steps, digest: DIGEST, cluster: {name: 'c1'}, approvals: [approval('alice'), approval('bob')]}}))
+    const two = decideGate(input(steps, {policy, interactive: true, plan: {steps, digest: DIGEST, cluster: {name: 'c1', facts: []}, approvals: [approval('alice'), approval('bob')]}}))
     expect(two.kind).toBe('prompt')
   })
 })

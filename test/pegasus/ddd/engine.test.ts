@@ -7,6 +7,8 @@ import {fileURLToPath} from 'node:url'
 
 import {afterEach, beforeAll, describe, expect, it} from 'vitest'
 
+import {memoryRecorder, runSteps} from '../../../src/apply/runner.js'
+import {silentReporter} from '../../../src/apply/ui.js'
 import {LifeboatError} from '../../../src/errors.js'
 import {createDddRecoveryEngine, dddRecoveryEngine} from '../../../src/engines/pegasus/ddd/engine.js'
 import type {AnyEngine} from '../../../src/engines/registry.js'
@@ -57,14 +59,14 @@ async function connect(fake: FakePegasus, spec: DddRecoverySpec): Promise<DddCon
   return ctx
 }
 
-/** Runs one step as the apply core does: skip when done, else run then verify. */
+/** Runs one step through apply's own step runner: skip when done, else run then verify. A failure throws. */
 async function runStep(ctx: DddContext, step: Step, progress: string[] = []): Promise<'skipped' | 'done'> {
-  const ex = engine.steps[step.kind]
-  if (await ex.isDone(ctx, step)) return 'skipped'
-  await ex.run(ctx, step, (m) => progress.push(m))
-  const errors = (await ex.verify(ctx, step)).filter((f) => f.severity === 'error')
-  if (errors.length > 0) throw new Error(`step ${step.id} not verified: ${JSON.stringify(errors)}`)
-  return 'done'
+  const tasks = {...silentReporter, update: (_id: string, status: string, note?: string) => {
+    if (status === 'running' && note !== undefined && note !== step.description) progress.push(note)
+  }}
+  const result = await runSteps({steps: [step], executors: new Map([[step.id, engine.steps[step.kind]]]), ctx, recorder: memoryRecorder(), tasks, actor: 'test'})
+  if (result.end.kind === 'failed') throw result.end.error
+  return result.steps[0]!.status === 'skipped' ? 'skipped' : 'done'
 }
 
 async function failure(p: Promise<unknown>): Promise<LifeboatError> {

@@ -5,6 +5,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parse} from 'yaml'
 
+import {memoryRecorder, runSteps as runPlanSteps} from '../../../src/apply/runner.js'
+import {silentReporter} from '../../../src/apply/ui.js'
 import type {ZkMigrationContext} from '../../../src/engines/pegasus/zk-migration/steps.js'
 import {zkMigrationSteps} from '../../../src/engines/pegasus/zk-migration/steps.js'
 import type {ZkMigrationLive, ZkMigrationSpec} from '../../../src/engines/pegasus/zk-migration/types.js'
@@ -63,23 +65,23 @@ export function specFor(lab: PegasusLab, method: 'copy' | 'recovery', target: {h
 export const errorsOf = (findings: Finding[]) => findings.filter((f) => f.severity === 'error')
 
 /**
- * Runs a plan's steps the way apply does (isDone, then run and verify; manual steps: isDone, else
- * the operator acts and verify confirms). Returns the step ids that were skipped as already done.
+ * Runs a plan's steps through apply's own step runner (src/apply/runner.ts: isDone, then run and
+ * verify; a manual step not yet done: the operator acts, then verify confirms), up to and
+ * including `until`. Returns the step ids that were skipped as already done; a failed step throws.
  */
 export async function runSteps(ctx: ZkMigrationContext, body: PlanBody, operator: (step: Step) => Promise<void>, until?: string): Promise<string[]> {
-  const skipped: string[] = []
-  for (const step of body.steps) {
-    const ex = zkMigrationSteps[step.kind]
-    if (!ex) throw new Error(`no executor for ${step.kind}`)
-    if (await ex.isDone(ctx, step)) {
-      skipped.push(step.id)
-    } else {
-      if (step.manual) await operator(step)
-      else await ex.run(ctx, step, () => {})
-      const bad = errorsOf(await ex.verify(ctx, step))
-      if (bad.length > 0) throw new Error(`step ${step.id} not verified: ${bad.map((f) => f.message).join('; ')}`)
-    }
-    if (step.id === until) break
-  }
-  return skipped
+  const last = until === undefined ? body.steps.length : body.steps.findIndex((s) => s.id === until) + 1
+  const steps = body.steps.slice(0, last)
+  const executors = new Map(steps.map((s) => [s.id, zkMigrationSteps[s.kind]]))
+  for (const s of steps) if (!executors.get(s.id) && !s.manual) throw new Error(`no executor for ${s.kind}`)
+  const result = await runPlanSteps({
+    steps, executors, ctx, recorder: memoryRecorder(), tasks: silentReporter, actor: 'test',
+    askManual: async (step) => {
+      await operator(step)
+      return true
+    },
+  })
+  if (result.end.kind === 'failed') throw result.end.error
+  if (result.end.kind !== 'completed') throw new Error(`the steps ended ${result.end.kind}`)
+  return result.steps.filter((o) => o.status === 'skipped').map((o) => o.id)
 }

@@ -1,17 +1,12 @@
 // The PegasusZkMigration planner on fixtures (live states gathered from the lab, ports normalised):
 // golden plans for both methods, a non-empty target, remove_source_after, an UNALIVE node.
-import {createHash} from 'node:crypto'
 import {readFileSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {zkMigrationEngine} from '../../../src/engines/pegasus/zk-migration/engine.js'
 import {planZkMigration} from '../../../src/engines/pegasus/zk-migration/planner.js'
-import {buildPlan} from '../../../src/plan/build.js'
-import {schemaValidator} from '../../../src/plan/file.js'
 import type {PlanBody} from '../../../src/plan/types.js'
-import {renderPlanMarkdown} from '../../../src/render/markdown.js'
-import {renderPlanText} from '../../../src/render/text.js'
 import {validateSpecText} from '../../../src/spec/index.js'
 import {expectGoldens} from '../../plan/goldens.js'
 import {FIXTURES, NOW, loadFixture} from './helpers.js'
