@@ -85,7 +85,7 @@ export class TikvLab {
       : generateLayout(scenario, scenario.generate?.regions ?? 1)
     const peerCount = layouts.reduce((n, l) => n + l.voters.length + l.learners.length, 0)
     let nextId = FIRST_REGION_ID + layouts.length
-    const lab = new TikvLab(scenario, stateDir, log, nextId + peerCount)
+    const lab = new TikvLab(scenario, stateDir, log, nextId + peerCount - 1)
     try {
       await lab.build(layouts, () => nextId++)
     } catch (e) {
