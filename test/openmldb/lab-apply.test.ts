@@ -16,6 +16,7 @@ import type {EngineIo} from '../../src/engines/types.js'
 import {OpenMLDBLab} from '../../src/lab/openmldb/cluster.js'
 import {parseOpenMLDBScenario} from '../../src/lab/openmldb/scenario.js'
 import {verifyOpenMLDBRows} from '../../src/lab/openmldb/verify.js'
+import {restartEveryTablet} from './restart.js'
 import type {PlanBody} from '../../src/plan/types.js'
 
 const engine = createOpenMLDBRecoveryEngine({pollMs: 20})
@@ -128,8 +129,10 @@ describe('OpenMLDBRecovery on the lab', () => {
     expect(body.steps).toEqual([])
   })
 
-  it('recoverdata after restart-all: leaders loaded, followers recovered, auto_failover restored, every row found', async () => {
-    await lab.fault({type: 'restart-all'})
+  it('recoverdata after every tablet restarted: leaders loaded, followers recovered, auto_failover restored, every row found', async () => {
+    await lab.fault({type: 'auto-failover', on: false})
+    await restartEveryTablet(lab)
+    await lab.fault({type: 'auto-failover', on: true})
     const spec = specFor({auto_failover: true})
     const {body} = await planOf(spec)
     expect(body.findings.filter((f) => f.severity === 'error')).toEqual([])
