@@ -4,7 +4,7 @@ import {request} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {parseJson} from '../../../src/http/json.js'
+import {parseJson, stringifyJson} from '../../../src/http/json.js'
 import {OpenMLDBLab} from '../../../src/lab/openmldb/cluster.js'
 import {parseOpenMLDBScenario, type OpenMLDBScenario} from '../../../src/lab/openmldb/scenario.js'
 
@@ -70,7 +70,7 @@ export function post(endpoint: string, path: string, body: string, headers: Reco
 
 /** POST /NameServer/<method> (or TabletServer) with a JSON body; the parsed reply. */
 export async function rpc(endpoint: string, service: 'NameServer' | 'TabletServer', method: string, body: unknown = {}): Promise<Record<string, unknown>> {
-  const r = await post(endpoint, `/${service}/${method}`, JSON.stringify(body))
+  const r = await post(endpoint, `/${service}/${method}`, stringifyJson(body))
   if (r.status !== 200 || !r.json) throw new Error(`${method}: HTTP ${r.status} ${r.text}`)
   return r.json
 }
