@@ -247,6 +247,7 @@ export class NameServer {
       if (present.has(ep) || st.state === 'kOffline') continue
       st.state = 'kOffline'
       st.offlineSince = now
+      st.ctime = now
       this.opts.log(`nameserver ${this.name}: tablet ${ep} is offline`)
       this.later(this.opts.tabletHeartbeatTimeoutMs, () => void this.onTabletOffline(ep, st, epoch).catch((e) => this.fail(e)))
     }

@@ -69,6 +69,13 @@ describe('OpenMLDB lab: auto_failover', () => {
       const roles = (ps: Part[]) => ps.map((p) => p.partition_meta.map((m) => [m.endpoint, m.is_leader, m.is_alive]))
       expect(roles(await parts(ns))).toEqual(roles(before))
       expect(await rpc(ns, 'NameServer', 'ShowOPStatus', {})).toEqual({code: 0, msg: 'ok'})
+      // Back with startup_: healthy again, and still nothing recovered (auto_failover off).
+      await lab.fault({type: 'start-tablet', tablet: 'tablet1'})
+      await until('tablet1 healthy', () => (lab.leader()?.tablets.get(lab.layout.tablets[0].endpoint)?.state === 'kHealthy' ? true : undefined))
+      await lab.settle()
+      expect(roles(await parts(ns))).toEqual(roles(before))
+      expect(await rpc(ns, 'NameServer', 'ShowOPStatus', {})).toEqual({code: 0, msg: 'ok'})
+      expect(await rpc(lab.layout.tablets[0].endpoint, 'TabletServer', 'GetTableStatus', {})).toEqual({code: 0, msg: 'ok'})
       // The flag says false; ZooKeeper says true: the next leader takes ZooKeeper's value.
       const zk = await connectZk({hosts: zkHosts})
       try {
