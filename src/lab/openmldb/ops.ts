@@ -285,7 +285,7 @@ export function buildTasks(host: OpHost, op: Op): Task[] {
       const d = decodeData.recoverTable(i.data)
       const tasks: Task[] = []
       if (!d.is_leader) tasks.push(delReplica(d.endpoint))
-      tasks.push(t('kRecoverTable', () => recoverTableTask(host, op, d, table, partition, ids)))
+      tasks.push(t('kRecoverTable', () => recoverTableTask(host, op, d, partition, ids)))
       return tasks
     }
     case 'kReAddReplicaSimplifyOP': {
@@ -333,7 +333,7 @@ export function matchTermOffset(termOffset: {term: bigint; offset: bigint}[], ha
 }
 
 /** The RecoverTable task (RecoverEndpointTable): inspects the target and spawns the child op that fits it. */
-async function recoverTableTask(host: OpHost, op: Op, d: RecoverTableData, table: () => TableInfo, partition: () => TableInfo['table_partition'][number], ids: () => {tid: number; pid: number}): Promise<void> {
+async function recoverTableTask(host: OpHost, op: Op, d: RecoverTableData, partition: () => TableInfo['table_partition'][number], ids: () => {tid: number; pid: number}): Promise<void> {
   const i = op.info
   const p = partition()
   const tp = await host.tablet(d.endpoint, 'GetTermPair', ids())
@@ -371,5 +371,4 @@ async function recoverTableTask(host: OpHost, op: Op, d: RecoverTableData, table
   }
   host.log(`RecoverTable ${i.name} pid ${i.pid} on ${d.endpoint}: has_table=${hasTable} term=${term} offset=${offset} -> ${child}`)
   await host.addChildOp(op, child, data, i.name, i.db, i.pid)
-  void table
 }

@@ -3,6 +3,7 @@
  * asks it for the tables (ShowTable), and reads every row the lab wrote with Get from the alive
  * leader replica of its partition, over HTTP+JSON: a client's count, not the lab's bookkeeping.
  */
+import {LifeboatError} from '../../errors.js'
 import {connectZk} from '../../zk/index.js'
 import type {LabVerifyResult} from '../engine.js'
 import {BrpcClient} from './brpc.js'
@@ -34,7 +35,18 @@ export async function verifyOpenMLDBRows(layout: OpenMLDBLabLayout): Promise<Lab
       const total = layout.tables.reduce((n, t) => n + t.rows, 0)
       return {found: 0, total, tables: layout.tables.map((t) => ({name: `${t.db}.${t.name}`, found: 0, total: t.rows, note: 'no nameserver'})), note: 'no nameserver holds the leader lock'}
     }
-    const shown = await client.call(ns, 'NameServer', 'ShowTable', {show_all: true})
+    let shown: Record<string, unknown>
+    try {
+      shown = await client.call(ns, 'NameServer', 'ShowTable', {show_all: true})
+    } catch (err) {
+      throw new LifeboatError('LAB_VERIFY_FAILED', `the leader nameserver ${ns} did not answer ShowTable`, {
+        detail: err instanceof Error ? err.message : String(err),
+        hints: ['lifeboat lab status shows which servers run; lifeboat lab fault start-nameserver starts a killed one.'],
+      })
+    }
+    if (shown.code !== 0) {
+      throw new LifeboatError('LAB_VERIFY_FAILED', `ShowTable on ${ns} answered ${String(shown.code)} ${String(shown.msg)}`, {hints: ['Run lifeboat lab verify again once a nameserver leads.']})
+    }
     const infos = (shown.table_info as {name: string; db: string; table_partition?: {pid: number; partition_meta?: Meta[]}[]}[] | undefined) ?? []
     const tables: LabVerifyResult['tables'] = []
     for (const t of layout.tables) {
