@@ -16,11 +16,11 @@ import {FIXTURES, NOW, loadFixture} from './helpers.js'
 
 const scenarios = readdirSync(FIXTURES, {withFileTypes: true}).filter((d) => d.isDirectory()).map((d) => d.name).sort()
 
-function full(name: string): {body: PlanBody; plan: Plan} {
-  const {source, spec, live} = loadFixture(name)
+async function full(name: string): Promise<{body: PlanBody; plan: Plan}> {
+  const {source, spec, document, live} = await loadFixture(name)
   const body = planOpenMLDBRecovery(spec, live, {now: NOW})
   const plan = buildPlan({
-    spec: {kind: spec.kind, name: spec.metadata.name, ticket: spec.metadata.ticket, sha256: createHash('sha256').update(source).digest('hex'), source, document: spec as unknown as Record<string, unknown>},
+    spec: {kind: spec.kind, name: spec.metadata.name, ticket: spec.metadata.ticket, sha256: createHash('sha256').update(source).digest('hex'), source, document},
     cluster: openmldbRecoveryEngine.cluster(spec), body, createdAt: NOW, toolVersion: '0.0.0-test',
   })
   return {body, plan}
@@ -33,7 +33,7 @@ const T2 = '127.0.0.1:10922'
 const T3 = '127.0.0.1:10923'
 
 describe('OpenMLDBRecovery planner: golden plans', () => {
-  it('has a fixture for each case of the issue', () => {
+  it('has a fixture for each case of the issue', async () => {
     expect(scenarios).toEqual(expect.arrayContaining([
       'tablet-down-auto-failover-off', 'recoverdata-restart-all', 'two-leaders-different-offsets', 'lagging-follower',
       'unreachable-tablet', 'unreachable-tablet-skip-bad-nodes', 'lost-partition', 'lost-partition-skip-lost-partitions',
@@ -41,10 +41,10 @@ describe('OpenMLDBRecovery planner: golden plans', () => {
   })
   for (const name of scenarios) {
     it(`${name}: matches plan.json, plan.txt and plan.md; deterministic whatever the list order`, async () => {
-      const {plan} = full(name)
+      const {plan} = await full(name)
       const dir = join(FIXTURES, name)
       const json = `${JSON.stringify(plan, null, 2)}\n`
-      const {spec, live} = loadFixture(name)
+      const {spec, live} = await loadFixture(name)
       live.tablets.reverse()
       live.tables.reverse()
       const again = buildPlan({spec: plan.spec, cluster: plan.cluster, body: planOpenMLDBRecovery(spec, live, {now: NOW}), createdAt: NOW, toolVersion: '0.0.0-test'})
@@ -57,8 +57,8 @@ describe('OpenMLDBRecovery planner: golden plans', () => {
 })
 
 describe('OpenMLDBRecovery planner: what each case says', () => {
-  it('a tablet down with auto_failover off: ChangeLeader to the follower with the largest offset, then OfflineEndpoint creates kOfflineReplicaOP for the follower replica', () => {
-    const {plan} = full('tablet-down-auto-failover-off')
+  it('a tablet down with auto_failover off: ChangeLeader to the follower with the largest offset, then OfflineEndpoint creates kOfflineReplicaOP for the follower replica', async () => {
+    const {plan} = await full('tablet-down-auto-failover-off')
     expect(plan.applyable).toBe(true)
     expect(plan.primaries.map((p) => [p.partition, p.before, p.after, p.risk])).toEqual([['demo_db.orders/0', T3, T2, 'disruptive']])
     expect(stepsOf(plan)).toEqual([
@@ -68,8 +68,8 @@ describe('OpenMLDBRecovery planner: what each case says', () => {
     expect(plan.changes.find((c) => c.address === 'conf:auto_failover')).toMatchObject({action: 'update', before: false, after: true})
   })
 
-  it('recoverdata after restart-all: auto_failover off first, every leader loaded, followers recovered, the setting restored as an always step', () => {
-    const {plan} = full('recoverdata-restart-all')
+  it('recoverdata after restart-all: auto_failover off first, every leader loaded, followers recovered, the setting restored as an always step', async () => {
+    const {plan} = await full('recoverdata-restart-all')
     expect(stepsOf(plan)).toEqual([
       '01-auto-failover-off openmldb.confset safe', '02-load-leaders openmldb.load-leaders disruptive', '03-recover-tables openmldb.recover-tables safe',
       '04-auto-failover-restore openmldb.confset safe always', '05-verify openmldb.verify read'])
@@ -80,8 +80,8 @@ describe('OpenMLDBRecovery planner: what each case says', () => {
     expect(codes(plan, 'warning')).toEqual([])
   })
 
-  it('two is_leader=true replicas with different offsets: the larger offset wins, and the upstream pick and its loss are named', () => {
-    const {plan} = full('two-leaders-different-offsets')
+  it('two is_leader=true replicas with different offsets: the larger offset wins, and the upstream pick and its loss are named', async () => {
+    const {plan} = await full('two-leaders-different-offsets')
     const p0 = plan.primaries.find((p) => p.partition === 'demo_db.orders/0')!
     expect([p0.before, p0.after]).toEqual([T2, T1])
     expect(p0.candidates.map((c) => [c.node, c.facts.offset, c.facts.is_leader, c.facts.is_alive])).toEqual([[T1, '1500', true, false], [T2, '1420', true, true], [T3, '1420', false, true]])
@@ -90,8 +90,8 @@ describe('OpenMLDBRecovery planner: what each case says', () => {
     expect(diff.message).toContain('would lose 80 offset(s)')
   })
 
-  it('a lagging follower stays a follower; a follower ahead of its flagged leader becomes leader through ChangeLeader', () => {
-    const {plan} = full('lagging-follower')
+  it('a lagging follower stays a follower; a follower ahead of its flagged leader becomes leader through ChangeLeader', async () => {
+    const {plan} = await full('lagging-follower')
     expect(plan.primaries.map((p) => [p.partition, p.after])).toEqual([['demo_db.orders/0', T1], ['demo_db.orders/1', T2]])
     expect(plan.steps.find((s) => s.kind === 'openmldb.change-leaders')!.params.ops).toEqual([{db: 'demo_db', name: 'orders', pid: 1, candidate: T2}])
     const loads = plan.steps.find((s) => s.kind === 'openmldb.load-leaders')!.params.loads as Array<{pid: number; mode: string}>
@@ -100,19 +100,19 @@ describe('OpenMLDBRecovery planner: what each case says', () => {
     expect(plan.steps.filter((s) => s.kind === 'openmldb.confset').map((s) => `${s.params.value} ${s.always === true}`)).toEqual(['false true'])
   })
 
-  it('an unreachable tablet: an error without skip_bad_nodes; with it, a warning and its replicas marked not alive', () => {
-    expect(full('unreachable-tablet').plan.applyable).toBe(false)
-    expect(codes(full('unreachable-tablet').plan, 'error')).toEqual([`OPENMLDB_TABLET_UNREACHABLE ${T3}`])
-    const {plan} = full('unreachable-tablet-skip-bad-nodes')
+  it('an unreachable tablet: an error without skip_bad_nodes; with it, a warning and its replicas marked not alive', async () => {
+    expect((await full('unreachable-tablet')).plan.applyable).toBe(false)
+    expect(codes((await full('unreachable-tablet')).plan, 'error')).toEqual([`OPENMLDB_TABLET_UNREACHABLE ${T3}`])
+    const {plan} = await full('unreachable-tablet-skip-bad-nodes')
     expect(plan.applyable).toBe(true)
     expect(codes(plan, 'warning')).toContain(`OPENMLDB_TABLET_UNREACHABLE ${T3}`)
     const updates = plan.steps.find((s) => s.kind === 'openmldb.set-alive')!.params.updates as Array<{endpoint: string; is_alive: boolean; pid: number}>
     expect(updates.filter((u) => u.endpoint === T3).map((u) => `${u.pid} ${u.is_alive}`)).toEqual(['0 false', '1 false'])
   })
 
-  it('a partition with no surviving replica: an error without skip_lost_partitions; with it, a lossy step naming what is lost', () => {
-    expect(codes(full('lost-partition').plan, 'error')).toEqual(['OPENMLDB_PARTITION_LOST demo_db.orders/1'])
-    const {plan} = full('lost-partition-skip-lost-partitions')
+  it('a partition with no surviving replica: an error without skip_lost_partitions; with it, a lossy step naming what is lost', async () => {
+    expect(codes((await full('lost-partition')).plan, 'error')).toEqual(['OPENMLDB_PARTITION_LOST demo_db.orders/1'])
+    const {plan} = await full('lost-partition-skip-lost-partitions')
     expect(plan.applyable).toBe(true)
     const lossy = plan.steps.filter((s) => s.risk === 'lossy')
     expect(lossy.map((s) => s.kind)).toEqual(['openmldb.accept-lost-partitions'])
@@ -120,22 +120,22 @@ describe('OpenMLDBRecovery planner: what each case says', () => {
     expect(plan.primaries.find((p) => p.partition === 'demo_db.orders/1')).toMatchObject({after: null, risk: 'lossy'})
   })
 
-  it('a leader override and a tablet to recover: ChangeLeader then RecoverTable of the old leader; RecoverEndpoint predicts its ops', () => {
-    const {plan} = full('override-and-recover-endpoint')
+  it('a leader override and a tablet to recover: ChangeLeader then RecoverTable of the old leader; RecoverEndpoint predicts its ops', async () => {
+    const {plan} = await full('override-and-recover-endpoint')
     expect(plan.steps.find((s) => s.kind === 'openmldb.change-leaders')!.params.ops).toEqual([{db: 'demo_db', name: 'orders', pid: 0, candidate: T2}])
     expect(plan.steps.find((s) => s.kind === 'openmldb.recover-endpoint')!.params.predicted).toEqual([
       {db: 'demo_db', name: 'orders', pid: 1, endpoint: T3, op_type: 'kRecoverTableOP', then: 'kReAddReplicaNoSendOP|kReAddReplicaOP'}])
     expect(plan.steps.find((s) => s.kind === 'openmldb.recover-tables')!.params.ops).toMatchObject([{pid: 0, endpoint: T1}])
   })
 
-  it('ops still running block the plan; op ids past 2^53 stay exact', () => {
-    const {plan} = full('ops-running')
+  it('ops still running block the plan; op ids past 2^53 stay exact', async () => {
+    const {plan} = await full('ops-running')
     expect(plan.applyable).toBe(false)
     expect(plan.findings.find((f) => f.code === 'OPENMLDB_OP_RUNNING')!.message).toContain('op 18446744073709551600 kRecoverTableOP')
   })
 
-  it('a healthy cluster: nothing to do', () => {
-    const {plan} = full('healthy')
+  it('a healthy cluster: nothing to do', async () => {
+    const {plan} = await full('healthy')
     expect(plan.steps).toEqual([])
     expect(codes(plan, 'info')).toEqual(['OPENMLDB_NOTHING_TO_RECOVER'])
   })
