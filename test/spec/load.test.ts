@@ -153,10 +153,10 @@ recovery:
     expect(where(await validateSpecText(otherEnsemble, 'spec.yaml'))).toEqual([])
   })
 
-  it('OpenMLDB: chroot in hosts, reserved root, range, bad candidate, duplicate, pattern', async () => {
+  it('OpenMLDB: chroot in hosts, reserved root, range, duplicate, bad endpoint, offlined and recovered, leader key and table patterns', async () => {
     const r = await loadSpecFile(fixture('invalid/openmldb-bad.yaml'))
-    expect(where(r)).toEqual(['BAD_HOST_PORT@7:23', 'BAD_ZK_ROOT@7:55', 'SCHEMA_RANGE@9:16', 'BAD_HOST_PORT@11:44',
-      'DUPLICATE_ENTRY@12:7', 'SCHEMA_RANGE@14:30', 'SCHEMA_PATTERN@15:27'])
+    expect(where(r)).toEqual(['BAD_HOST_PORT@7:23', 'BAD_ZK_ROOT@7:55', 'SCHEMA_RANGE@9:16', 'DUPLICATE_ENTRY@10:39',
+      'BAD_HOST_PORT@11:23', 'CONTRADICTORY_OPTIONS@11:47', 'SCHEMA_PATTERN@12:32', 'SCHEMA_PATTERN@13:12'])
   })
 
   it('TiKV: URL with a path, unquoted id, id beyond uint64, id 0, both auto_detect and stores, zero timeout', async () => {
