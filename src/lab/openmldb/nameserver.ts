@@ -488,12 +488,14 @@ export class NameServer {
   }
 
   /** CreateChangeLeaderOP: 0 ops when no follower qualifies, -1 when the candidate is not one. */
-  private async createChangeLeaderOp(t: TableInfo, pid: number, candidate: string, concurrency: number): Promise<number> {
+  private async createChangeLeaderOp(t: TableInfo, pid: number, candidate: string, concurrency: number, needRestore = false): Promise<number> {
     const p = partitionOf(t, pid)
     if (!p) return -1
     const followers = p.partition_meta
       .filter((m) => m.is_alive && !m.is_leader && this.tablets.get(m.endpoint)?.state === 'kHealthy')
       .map((m) => m.endpoint)
+    // need_restore: the candidate is being recovered right now and will be a follower by then.
+    if (needRestore && candidate && !followers.includes(candidate)) followers.push(candidate)
     if (followers.length === 0) return 0
     if (candidate && !followers.includes(candidate)) return -1
     const data = encodeData.changeLeader({name: t.name, tid: t.tid, pid, follower: followers, db: t.db, ...(candidate ? {candidate_leader: candidate} : {})})
@@ -508,7 +510,7 @@ export class NameServer {
         if (!m) continue
         if (m.is_alive && p.partition_meta.length > 1) continue
         await this.addOp('kRecoverTableOP', encodeData.recoverTable({endpoint: ep, offset_delta: needRestore ? 0n : OFFSET_DELTA, is_leader: m.is_leader, concurrency}), t, p.pid, concurrency)
-        if (needRestore && m.is_leader) await this.createChangeLeaderOp(t, p.pid, ep, concurrency)
+        if (needRestore && m.is_leader) await this.createChangeLeaderOp(t, p.pid, ep, concurrency, true)
       }
     }
   }
