@@ -6,6 +6,7 @@ import {Command, Errors, Flags} from '@oclif/core'
 
 import {EXIT_CODE_HELP, LifeboatError, describeError} from '../errors.js'
 import {jsonStringify} from '../plan/canonical.js'
+import {palette} from '../util/colour.js'
 
 /** A command description followed by the exit-code table, for `--help`. */
 export function withExitCodes(description: string): string {
@@ -14,7 +15,7 @@ export function withExitCodes(description: string): string {
 
 /** `s` in the ANSI colour `code` (31 red, 32 green, 33 yellow) when `on`, else as it is. */
 export function paint(on: boolean, code: number, s: string): string {
-  return on ? `\u001B[${code}m${s}\u001B[0m` : s
+  return palette(on).sgr(code)(s)
 }
 
 export abstract class BaseCommand extends Command {

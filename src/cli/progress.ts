@@ -4,6 +4,7 @@
  */
 
 import type {TaskReporter, TaskStatus} from '../apply/ui.js'
+import {palette} from '../util/colour.js'
 
 export type {TaskReporter, TaskStatus} from '../apply/ui.js'
 export {silentReporter} from '../apply/ui.js'
@@ -27,7 +28,7 @@ export function renderTaskLines(tasks: readonly Task[], opts: {color: boolean; w
     const status = t.status.padEnd(7)
     const text = `${SYMBOL[t.status]} ${t.id.padEnd(idWidth)}  ${status}  ${t.note ?? t.description}`
     const cut = [...text].length > opts.width ? `${[...text].slice(0, Math.max(1, opts.width - 1)).join('')}…` : text
-    return opts.color ? `\u001B[${COLOR[t.status]}m${cut}\u001B[0m` : cut
+    return palette(opts.color).sgr(COLOR[t.status])(cut)
   })
 }
 

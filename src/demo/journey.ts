@@ -13,6 +13,7 @@ import {join, relative} from 'node:path'
 import {LifeboatError} from '../errors.js'
 import {packageRoot} from '../package-root.js'
 import {readLabState} from '../lab/state.js'
+import {poll} from '../util/poll.js'
 
 /** What a command printed and how it ended. */
 export interface CommandResult {
@@ -208,9 +209,7 @@ export async function runJourney(journey: Journey, opts: RunJourneyOptions): Pro
   if (labStarted && (!outcome.ok || !opts.keep || interrupted)) {
     tearingDown = true
     // Interrupted while `lab up` waited: the detached lab process may still be coming up.
-    for (let i = 0; interruptedDuringUp && i < 200 && readLabState(opts.stateDir)?.daemon.control === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    if (interruptedDuringUp) await poll(() => (readLabState(opts.stateDir)?.daemon.control === undefined ? undefined : true), {timeoutMs: 20_000, intervalMs: 100})
     const down = ['lab', 'down', '--state-dir', stateDirArg]
     out(`\n$ lifeboat ${down.map(shellQuote).join(' ')}\n`)
     // Not interruptible: a second Ctrl-C must not leave the lab behind.

@@ -10,19 +10,15 @@ import {readFileSync} from 'node:fs'
 import {open, readFile, rename, unlink} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
-import {Ajv2020} from 'ajv/dist/2020.js'
 import type {ErrorObject, ValidateFunction} from 'ajv/dist/2020.js'
-import addFormatsModule from 'ajv-formats'
 
 import {packageRoot} from '../package-root.js'
+import {createAjv} from '../util/ajv.js'
 import {InternalError, LifeboatError, describeError} from '../errors.js'
 import {planDigest} from './build.js'
 import {compareCodeUnits} from './canonical.js'
 import {serializePlan} from './serialize.js'
 import {PLAN_FORMAT_VERSION, type Approval, type ClusterIdentity, type Plan} from './types.js'
-
-// ajv-formats is CommonJS; under NodeNext its default import may arrive wrapped.
-const addFormats = ((addFormatsModule as unknown as {default?: unknown}).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020
 
 
 const validators = new Map<string, ValidateFunction>()
@@ -35,9 +31,7 @@ export function schemaValidator(name: 'plan.schema.json' | 'audit-record.schema.
   const cached = validators.get(name)
   if (cached) return cached
   const schema = JSON.parse(readFileSync(join(packageRoot(), 'schemas', name), 'utf8')) as object
-  const ajv = new Ajv2020({allErrors: true, strict: true, allowUnionTypes: true})
-  addFormats(ajv)
-  const v = ajv.compile(schema)
+  const v = createAjv({allowUnionTypes: true}).compile(schema)
   validators.set(name, v)
   return v
 }

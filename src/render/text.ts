@@ -14,6 +14,7 @@ import {
   factText, findingShape, leadershipOf, nodeOrNone, observedPairs, presentColumns, primaryShape, stepShape,
 } from './common.js'
 import {planSummaryLine} from './summary.js'
+import {palette} from '../util/colour.js'
 
 /** How to render: colour (ANSI) or not, and the terminal width in columns. */
 export interface TextOptions {
@@ -32,8 +33,8 @@ interface Style {
 }
 
 function style(color: boolean): Style {
-  const sgr = (code: string): Paint => (color ? (t) => (t === '' ? t : `\u001b[${code}m${t}\u001b[0m`) : (t) => t)
-  return {bold: sgr('1'), dim: sgr('2'), green: sgr('32'), yellow: sgr('33'), red: sgr('31')}
+  const p = palette(color)
+  return {bold: p.bold, dim: p.dim, green: p.green, yellow: p.yellow, red: p.red}
 }
 
 /** The narrowest width honoured; below it the layout would be unreadable anyway. */

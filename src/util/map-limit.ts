@@ -1,6 +1,6 @@
 /**
- * Bounded-concurrency mapping, so that hundreds of servers are queried in parallel without opening
- * hundreds of connections at the same instant.
+ * Bounded-concurrency mapping, the one limiter of engines and labs: hundreds of servers are queried
+ * (or ZooKeeper batches written) in parallel without opening hundreds of connections at once.
  */
 
 /**

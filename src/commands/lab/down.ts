@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {controlRequest} from '../../lab/control.js'
 import {processAlive, readLabState, removeLabState, stateDirOf} from '../../lab/state.js'
+import {poll} from '../../util/poll.js'
 
 export default class LabDown extends BaseCommand {
   static override summary = 'Stop the lab and everything it started.'
@@ -45,10 +46,5 @@ export default class LabDown extends BaseCommand {
 }
 
 async function exited(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (!processAlive(pid)) return true
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return !processAlive(pid)
+  return (await poll(() => (processAlive(pid) ? undefined : true), {timeoutMs: ms, intervalMs: 100})) === true
 }

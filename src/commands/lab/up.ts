@@ -11,6 +11,7 @@ import {hostLab} from '../../lab/daemon.js'
 import {labEngine} from '../../lab/registry.js'
 import {builtinScenarios, loadScenario} from '../../lab/scenario.js'
 import {processAlive, readLabState, stateDirOf, type LabState} from '../../lab/state.js'
+import {poll} from '../../util/poll.js'
 
 export default class LabUp extends BaseCommand {
   static override summary = 'Start a simulated cluster on loopback from a scenario.'
@@ -57,9 +58,7 @@ export default class LabUp extends BaseCommand {
       stdio: ['ignore', log, log],
     })
     child.unref()
-    const deadline = Date.now() + 180_000
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 100))
+    const up = await poll(() => {
       if (existsSync(errFile)) {
         const e = JSON.parse(readFileSync(errFile, 'utf8')) as {code: string; message: string; detail?: string; hints?: string[]}
         throw new LifeboatError(e.code, e.message, {detail: e.detail, hints: e.hints})
@@ -69,12 +68,12 @@ export default class LabUp extends BaseCommand {
       if (!processAlive(child.pid)) {
         throw new LifeboatError('LAB_START_FAILED', `the lab process exited before the lab was up`, {hints: [`See ${join(dir, 'lab.log')}.`]})
       }
-      if (Date.now() > deadline) {
-        throw new LifeboatError('LAB_START_FAILED', `the lab was not up within 180 s (process ${child.pid} still runs)`, {
-          hints: [`See ${join(dir, 'lab.log')}; stop it with: lifeboat lab down --state-dir ${dir}`],
-        })
-      }
-    }
+      return undefined
+    }, {timeoutMs: 180_000, intervalMs: 100})
+    if (up) return up
+    throw new LifeboatError('LAB_START_FAILED', `the lab was not up within 180 s (process ${child.pid} still runs)`, {
+      hints: [`See ${join(dir, 'lab.log')}; stop it with: lifeboat lab down --state-dir ${dir}`],
+    })
   }
 
   private report(state: LabState): unknown {

@@ -6,11 +6,11 @@
 import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {AppStatus, PartitionStatus, type AppInfo, type PartitionConfiguration} from '../../engines/pegasus/wire/index.js'
+import {AppStatus, META_LEVEL_VALUES, PartitionStatus, metaLevelName, type AppInfo, type PartitionConfiguration} from '../../engines/pegasus/wire/index.js'
 import {LifeboatError} from '../../errors.js'
 import {freePort} from '../zookeeper/server.js'
 import type {FaultSpec, PegasusScenario} from './scenario.js'
-import {LEVELS, MetaServer, levelName, type MetaServerConfig} from './meta-server.js'
+import {MetaServer, type MetaServerConfig} from './meta-server.js'
 import {ReplicaServer} from './replica-server.js'
 import {removeRoot} from './zk-batch.js'
 
@@ -215,7 +215,7 @@ export class PegasusLab {
       zkHosts,
       clusterRoot: root,
       recover,
-      levelOnStart: LEVELS[m.meta_function_level_on_start ?? 'steady'],
+      levelOnStart: META_LEVEL_VALUES[m.meta_function_level_on_start ?? 'steady'],
       lbIntervalMs: m.lb_interval_ms ?? 1000,
       fdGraceMs: m.fd_grace_ms ?? 1500,
       minLiveNodeCountForUnfreeze: m.min_live_node_count_for_unfreeze ?? 1,
@@ -300,8 +300,8 @@ export class PegasusLab {
         return this.ddd(f)
       case 'meta-level': {
         const leader = this.requireServingMeta()
-        const old = leader.setLevel(LEVELS[f.level])
-        return `meta level changed from ${levelName(old)} to ${f.level}`
+        const old = leader.setLevel(META_LEVEL_VALUES[f.level])
+        return `meta level changed from ${metaLevelName(old)} to ${f.level}`
       }
       case 'restart-meta': {
         await this.restartMeta(f)
@@ -418,7 +418,7 @@ export class PegasusLab {
         name: m.name,
         address: m.address,
         phase: m.phase,
-        level: levelName(m.functionLevel()),
+        level: metaLevelName(m.functionLevel()),
         ...(m.crashReason ? {crash: m.crashReason} : {}),
       })),
       replica_servers: this.replicas.map((r) => ({name: r.name, address: r.address, mode: r.mode, replicas: r.allReplicas().length, alive_in_meta: alive.get(r.address) ?? false})),

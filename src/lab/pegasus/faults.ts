@@ -6,9 +6,10 @@ import {parseArgs} from 'node:util'
 
 import {LifeboatError, describeError} from '../../errors.js'
 import type {LabFaultHelp} from '../engine.js'
+import {META_LEVEL_NAMES} from '../../engines/pegasus/wire/meta-level.js'
 import type {FaultSpec, MetaLevelName} from './scenario.js'
 
-const LEVELS: readonly MetaLevelName[] = ['stopped', 'blind', 'freezed', 'steady', 'lively']
+const LEVELS: readonly string[] = META_LEVEL_NAMES
 
 /** Every fault, its usage and what it does (for `lab fault --help`). */
 export const FAULT_HELP: readonly LabFaultHelp[] = [

@@ -13,7 +13,9 @@ import http from 'node:http'
 import {
   AppStatus,
   ConfigType,
+  META_LEVEL_VALUES,
   MetaFunctionLevel,
+  metaLevelName,
   NodeStatus,
   PartitionStatus,
   PatternMatchType,
@@ -56,16 +58,12 @@ import {
   type StateRules,
 } from './meta-state.js'
 import {callRpc} from './rpc-call.js'
-import {createTolerant, joinZk, mapBounded} from './zk-batch.js'
+import {mapLimit} from '../../util/map-limit.js'
+import {createTolerant, joinZk} from './zk-batch.js'
 import type {ConfigSyncReply, MetaChannel, ReplicaServer} from './replica-server.js'
 
 /** Meta function levels by name (without `fl_`). */
-export const LEVELS = {stopped: 100, blind: 200, freezed: 300, steady: 400, lively: 500} as const
-
-/** The name of a level value without `fl_`, e.g. `steady`. */
-export function levelName(level: number): string {
-  return enumName(MetaFunctionLevel, level).replace(/^fl_/, '')
-}
+const LEVELS = META_LEVEL_VALUES
 
 /** The meta's configuration (Pegasus's `[meta_server]`, `[replication]` and `[zookeeper]` flags). */
 export interface MetaServerConfig {
@@ -313,7 +311,7 @@ export class MetaServer implements MetaChannel {
     this.apps.clear()
     this.existApps.clear()
     const now = Date.now()
-    const infos = await mapBounded(ids, 64, async (id) => decodeAppInfo((await zk.get(joinZk(this.appsRoot, id))).data.toString('utf8')))
+    const infos = await mapLimit(ids, 64, async (id) => decodeAppInfo((await zk.get(joinZk(this.appsRoot, id))).data.toString('utf8')))
     for (const info of infos) {
       const app = createAppState(info)
       this.apps.set(info.app_id, app)
@@ -322,7 +320,7 @@ export class MetaServer implements MetaChannel {
     }
     const jobs: [AppState, number][] = []
     for (const app of this.apps.values()) for (let i = 0; i < app.info.partition_count; i++) jobs.push([app, i])
-    await mapBounded(jobs, 500, async ([app, i]) => {
+    await mapLimit(jobs, 500, async ([app, i]) => {
       const path = joinZk(this.appsRoot, `${app.info.app_id}/${i}`)
       try {
         app.pcs[i] = decodePartitionConfig((await zk.get(path)).data.toString('utf8'))
@@ -1308,7 +1306,7 @@ export class MetaServer implements MetaChannel {
       primary_meta_server: this.leader ?? this.address,
       zookeeper_hosts: this.config.zkHosts,
       zookeeper_root: this.config.clusterRoot,
-      meta_function_level: levelName(this.functionLevel()),
+      meta_function_level: metaLevelName(this.functionLevel()),
       balance_operation_count: 'move_pri=0,copy_pri=0,copy_sec=0,total=0',
       primary_replica_count_stddev: stddev([...prim.values()]).toFixed(2),
       total_replica_count_stddev: stddev([...total.values()]).toFixed(2),
@@ -1351,7 +1349,7 @@ export class MetaServer implements MetaChannel {
           recover_from_replica_server: String(this.config.recover),
           cluster_root: this.config.clusterRoot,
           hosts_list: this.config.zkHosts,
-          meta_function_level_on_start: levelName(this.config.levelOnStart),
+          meta_function_level_on_start: metaLevelName(this.config.levelOnStart),
         }
         const name = url.searchParams.get('name') ?? ''
         if (name in flags) return send(200, flags[name], 'text/plain')

@@ -11,7 +11,7 @@ import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import {dirname} from 'node:path'
 
-import {PartitionStatus, startRpcServer, type AppInfo, type ReplicaInfo, type RpcServer} from '../../engines/pegasus/wire/index.js'
+import {PartitionStatus, parseGpid, startRpcServer, type AppInfo, type ReplicaInfo, type RpcServer} from '../../engines/pegasus/wire/index.js'
 
 /** One replica as the replica server keeps it. */
 export interface StoredReplica {
@@ -190,8 +190,8 @@ export class ReplicaServer {
   removeReplica(pid: string): boolean {
     const had = this.replicas.delete(pid)
     if (had) {
-      const appId = Number(pid.split('.')[0])
-      if (![...this.replicas.keys()].some((k) => Number(k.split('.')[0]) === appId)) this.apps.delete(appId)
+      const appId = parseGpid(pid).app_id
+      if (![...this.replicas.keys()].some((k) => parseGpid(k).app_id === appId)) this.apps.delete(appId)
       this.markDirty()
     }
     return had
@@ -208,7 +208,7 @@ export class ReplicaServer {
   replicaInfos(): ReplicaInfo[] {
     const out: ReplicaInfo[] = []
     for (const r of this.replicas.values()) {
-      const app = this.apps.get(Number(r.pid.split('.')[0]))
+      const app = this.apps.get(parseGpid(r.pid).app_id)
       out.push({
         pid: r.pid,
         ballot: r.ballot,

@@ -4,6 +4,7 @@
  */
 import {basename, extname} from 'node:path'
 
+import type {MetaLevelName} from '../../engines/pegasus/wire/meta-level.js'
 import {LifeboatError} from '../../errors.js'
 import {checkScenarioSchema} from '../scenario-schema.js'
 
@@ -19,7 +20,7 @@ export interface ScenarioTable {
 }
 
 /** A meta function level by name (Pegasus's `fl_*` without the prefix). */
-export type MetaLevelName = 'stopped' | 'blind' | 'freezed' | 'steady' | 'lively'
+export type {MetaLevelName} from '../../engines/pegasus/wire/meta-level.js'
 
 /** A fault, in a scenario's `faults:` list or from `lifeboat lab fault`. */
 export type FaultSpec =

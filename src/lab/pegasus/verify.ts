@@ -7,10 +7,10 @@
  */
 import http from 'node:http'
 
-import {AppStatus} from '../../engines/pegasus/wire/index.js'
+import {AppStatus, parseGpid} from '../../engines/pegasus/wire/index.js'
 import {callRpc} from './rpc-call.js'
 import {rowsOfPartition, type LabTable} from './cluster.js'
-import {mapBounded} from './zk-batch.js'
+import {mapLimit} from '../../util/map-limit.js'
 
 /** The outcome of a verification. */
 export interface VerifyResult {
@@ -65,7 +65,7 @@ export async function verifyRows(meta: string, tables: LabTable[], timeoutMs = 5
     }
     return p
   }
-  const perTable = await mapBounded(live, 16, async (t) => {
+  const perTable = await mapLimit(live, 16, async (t) => {
     const app = byId.get(t.app_id)
     if (!app || app.status !== AppStatus.AS_AVAILABLE) {
       return {app_id: t.app_id, name: app?.app_name ?? t.name, found: 0, total: t.rows, note: app ? 'the table is not available' : 'the meta does not know the table'}
@@ -80,7 +80,7 @@ export async function verifyRows(meta: string, tables: LabTable[], timeoutMs = 5
       const rows = await rowsOn(primary)
       const r = rows?.[pc.pid]
       if (!r || r.status !== 'PS_PRIMARY') continue
-      const p = Number(pc.pid.split('.')[1])
+      const p = parseGpid(pc.pid).partition_index
       found += Math.min(r.readable, rowsOfPartition(t.rows, t.partitions, p))
     }
     return {app_id: t.app_id, name: app.app_name, found, total: t.rows}

@@ -3,6 +3,7 @@
  * batched creates a bulk metadata write (bring-up, recovery) is made of.
  */
 import {ZkError, connectZk, removeTree, type ZkClient, type ZkOp} from '../../zk/index.js'
+import {mapLimit} from '../../util/map-limit.js'
 
 /** Joins ZooKeeper path parts. */
 export function joinZk(base: string, rel: string): string {
@@ -20,20 +21,6 @@ export async function removeRoot(hosts: string, root: string): Promise<void> {
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
-export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length)
-  let next = 0
-  const workers = Array.from({length: Math.min(limit, items.length)}, async () => {
-    while (next < items.length) {
-      const k = next++
-      out[k] = await fn(items[k])
-    }
-  })
-  await Promise.all(workers)
-  return out
-}
-
 /**
  * Creates nodes in multis of 100 with up to 8 in flight (the fastest shape on this machine, see
  * reference/zookeeper-performance.md). A batch that fails because a node exists is redone one
@@ -42,7 +29,7 @@ export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) 
 export async function createTolerant(zk: ZkClient, ops: ZkOp[]): Promise<void> {
   const batches: ZkOp[][] = []
   for (let k = 0; k < ops.length; k += 100) batches.push(ops.slice(k, k + 100))
-  await mapBounded(batches, 8, async (batch) => {
+  await mapLimit(batches, 8, async (batch) => {
     try {
       await zk.multi(batch)
     } catch (err) {

@@ -10,6 +10,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {LifeboatError} from '../../errors.js'
+import {poll} from '../../util/poll.js'
 
 const JAVA_DIR = '/usr/share/java'
 const REQUIRED_JARS = ['zookeeper.jar', 'zookeeper-jute.jar', 'slf4j-api.jar']
@@ -155,8 +156,7 @@ export async function startZooKeeper(opts: ZooKeeperServerOptions = {}): Promise
     if (ownDir) await rm(dir, {recursive: true, force: true})
   }
 
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000)
-  for (;;) {
+  const served = await poll(async () => {
     if (exited !== null) {
       await stop()
       throw new LifeboatError('ZK_START_FAILED', `ZooKeeper exited with code ${exited} before serving on 127.0.0.1:${port}`, {
@@ -170,14 +170,13 @@ export async function startZooKeeper(opts: ZooKeeperServerOptions = {}): Promise
       throw new LifeboatError('ZK_START_FAILED', `could not start java for ZooKeeper: ${failed.message}`, {hints: [ZOOKEEPER_INSTALL_HINT]})
     }
     const srvr = await fourLetterWord(port, 'srvr', 500)
-    if (srvr?.includes('Mode:')) break
-    if (Date.now() > deadline) {
-      await stop()
-      throw new LifeboatError('ZK_START_FAILED', `ZooKeeper did not serve on 127.0.0.1:${port} within ${opts.startTimeoutMs ?? 30_000} ms`, {
-        hints: ['The machine may be overloaded; try again.'],
-      })
-    }
-    await new Promise((r) => setTimeout(r, 100))
+    return srvr?.includes('Mode:') ? true : undefined
+  }, {timeoutMs: opts.startTimeoutMs ?? 30_000, intervalMs: 100})
+  if (!served) {
+    await stop()
+    throw new LifeboatError('ZK_START_FAILED', `ZooKeeper did not serve on 127.0.0.1:${port} within ${opts.startTimeoutMs ?? 30_000} ms`, {
+      hints: ['The machine may be overloaded; try again.'],
+    })
   }
   return {host: '127.0.0.1', port, connectString: `127.0.0.1:${port}`, dir, pid: child.pid ?? -1, stop}
 }

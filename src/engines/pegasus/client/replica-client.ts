@@ -5,7 +5,7 @@
 import type {AppInfo, QueryAppInfoResponse, QueryReplicaInfoResponse, ReplicaInfo} from '../wire/index.js'
 import {isIpv4Address} from './address.js'
 import {PegasusClientError, expectOk} from './errors.js'
-import {mapLimitSettled} from './map-limit.js'
+import {mapLimitSettled} from '../../../util/map-limit.js'
 import {RpcPool, type CallOptions} from './rpc-pool.js'
 
 /** Options of {@link ReplicaClient}. */

@@ -7,14 +7,13 @@
 import {LifeboatError} from '../../../errors.js'
 import {compareCodeUnits} from '../../../plan/canonical.js'
 import type {EngineIo} from '../../types.js'
-import {mapLimit, mapLimitSettled} from '../client/map-limit.js'
+import {mapLimit, mapLimitSettled} from '../../../util/map-limit.js'
 import type {MetaClient} from '../client/meta-client.js'
 import {PegasusClientError} from '../client/errors.js'
 import type {ReplicaClient} from '../client/replica-client.js'
-import {AppStatus, enumName, MetaFunctionLevel, NodeStatus, PartitionStatus, type DddPartitionInfo, type PartitionConfiguration} from '../wire/index.js'
+import {AppStatus, enumName, MetaFunctionLevel, metaLevelIdlName, NodeStatus, PartitionStatus, type DddPartitionInfo, type PartitionConfiguration} from '../wire/index.js'
 import {compareGpid, parseGpid} from './planner.js'
-import type {DddLiveState, DddRecoverySpec, MetaLevelName, NodeReplicas, PartitionConfigFacts} from './types.js'
-import {META_LEVELS} from './types.js'
+import type {DddLiveState, DddRecoverySpec, NodeReplicas, PartitionConfigFacts} from './types.js'
 
 /** How hard gathering may push the cluster. */
 export interface DddGatherOptions {
@@ -55,11 +54,6 @@ export function configFacts(pc: PartitionConfiguration): PartitionConfigFacts {
   }
 }
 
-/** The meta level's name, e.g. `fl_steady`. */
-export function levelName(level: number): MetaLevelName {
-  const name = enumName(MetaFunctionLevel, level)
-  return (name in META_LEVELS ? name : 'fl_invalid') as MetaLevelName
-}
 
 /** The ddd_diagnose request ids for the spec's `recovery.gpids`. */
 export function dddQueries(gpids: DddRecoverySpec['recovery']['gpids']): string[] {
@@ -80,7 +74,7 @@ export async function gatherDdd(spec: DddRecoverySpec, io: Pick<EngineIo, 'progr
   const call = {timeoutMs: opts.timeoutMs}
   const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY
 
-  const level = levelName(await meta.getMetaLevel(call))
+  const level = metaLevelIdlName(await meta.getMetaLevel(call))
   const server = meta.knownLeader ?? spec.cluster.meta_servers[0] ?? ''
   io.progress(`meta ${server}: current meta level is ${level}`)
 
@@ -95,7 +89,7 @@ export async function gatherDdd(spec: DddRecoverySpec, io: Pick<EngineIo, 'progr
 
   const queries = dddQueries(spec.recovery.gpids)
   // Below steady the meta does not check partitions, so its DDD list is stale or empty: do not ask.
-  const diagnosed = META_LEVELS[level] >= META_LEVELS.fl_steady
+  const diagnosed = MetaFunctionLevel[level] >= MetaFunctionLevel.fl_steady
   const infos: DddPartitionInfo[] = []
   if (diagnosed) {
     const answers = await mapLimit(queries, concurrency, async (q) => {

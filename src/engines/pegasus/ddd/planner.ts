@@ -29,6 +29,7 @@ import {
   type VerifyParams,
   type WaitParams,
 } from './types.js'
+import {gpidParts} from '../wire/protocol.js'
 
 /** Default deadline of the wait step, as the shell's `recover -w` default. */
 export const DEFAULT_WAIT_SECONDS = 100
@@ -37,10 +38,7 @@ export const DEFAULT_WAIT_SECONDS = 100
 export const compareGpid = compareNatural
 
 /** `"1.3"` as `[1, 3]`, or undefined when it is not a partition id. */
-export function parseGpid(gpid: string): [number, number] | undefined {
-  const m = /^(-?\d+)\.(-?\d+)$/.exec(gpid)
-  return m ? [Number(m[1]), Number(m[2])] : undefined
-}
+export const parseGpid = gpidParts
 
 /**
  * The decision-relevant live state: ballots, decrees, liveness, collection, drops and configs.

@@ -12,14 +12,16 @@ import {LifeboatError} from '../../../errors.js'
 import type {Finding, Step} from '../../../plan/types.js'
 import type {StepExecutor, StepProgress, StepResult} from '../../types.js'
 import {isIpv4Address} from '../client/address.js'
-import {mapLimit, mapLimitSettled} from '../client/map-limit.js'
+import {mapLimit, mapLimitSettled} from '../../../util/map-limit.js'
+import {poll} from '../../../util/poll.js'
 import type {MetaClient} from '../client/meta-client.js'
 import {PegasusClientError} from '../client/errors.js'
 import type {ReplicaClient} from '../client/replica-client.js'
 import {ConfigType, NodeStatus, PartitionStatus, type ConfigurationProposalAction} from '../wire/index.js'
-import {configFacts, levelName, nodeName} from './gather.js'
+import {MetaFunctionLevel, metaLevelIdlName} from '../wire/index.js'
+import {configFacts, nodeName} from './gather.js'
 import {compareGpid, parseGpid} from './planner.js'
-import {META_LEVELS, STEP_PROPOSE, STEP_VERIFY, STEP_WAIT, type Assignment, type PartitionConfigFacts, type ProposeParams, type VerifyParams, type WaitParams} from './types.js'
+import {STEP_PROPOSE, STEP_VERIFY, STEP_WAIT, type Assignment, type PartitionConfigFacts, type ProposeParams, type VerifyParams, type WaitParams} from './types.js'
 
 /** What the executors need: clients, limits and a clock (injected, so tests never wait for real time). */
 export interface DddContext {
@@ -191,34 +193,31 @@ export const waitExecutor: StepExecutor<DddContext> = {
   async run(ctx, step, progress: StepProgress): Promise<StepResult> {
     const p = step.params as unknown as WaitParams
     const total = p.partitions.length
-    const level = levelName(await ctx.meta.getMetaLevel({timeoutMs: ctx.timeoutMs}))
-    if (META_LEVELS[level] < META_LEVELS.fl_steady) {
+    const level = metaLevelIdlName(await ctx.meta.getMetaLevel({timeoutMs: ctx.timeoutMs}))
+    if (MetaFunctionLevel[level] < MetaFunctionLevel.fl_steady) {
       throw new LifeboatError('PEGASUS_META_LEVEL_BELOW_STEADY', `meta level is ${level}: the meta executes proposals only at fl_steady or above`, {
         hints: ['Raise it in the Pegasus shell (set_meta_level steady), then `lifeboat apply --resume`.'],
       })
     }
-    const started = ctx.now()
-    const deadline = started + p.wait_seconds * 1000
-    for (;;) {
+    let last: Awaited<ReturnType<typeof standing>> | undefined
+    const done = await poll(async ({elapsedMs}) => {
       const s = await standing(ctx, p.partitions)
+      last = s
       if (s.other.length > 0) throw otherPrimaryError(s.other)
       if (s.cleared.length > 0) throw clearedError(s.cleared)
       progress(`Proposed count: ${total}/${total}, primaries in place: ${s.inPlace.length}/${total}`)
-      if (s.inPlace.length === total) {
-        return {summary: `${total}/${total} partitions have their primary`, data: {in_place: total, waited_ms: ctx.now() - started}}
-      }
-      if (ctx.now() >= deadline) {
-        const missing = s.pending.map((a) => `partition(${a.gpid}): no primary yet (proposed ${a.node})`)
-        throw new LifeboatError('PEGASUS_DDD_WAIT_TIMEOUT', `after ${p.wait_seconds} s, ${s.inPlace.length} of ${total} partitions have their primary`, {
-          detail: missing.join('\n'),
-          hints: [
-            'The meta executes proposals at its partition check ([replication] lb_interval_ms, 10 s by default) while its level is steady or lively.',
-            'Look at the meta log for "proposal action(...) is invalid"; `lifeboat apply --resume` waits again.',
-          ],
-        })
-      }
-      await ctx.sleep(Math.min(ctx.pollMs, Math.max(0, deadline - ctx.now())))
-    }
+      return s.inPlace.length === total ? {summary: `${total}/${total} partitions have their primary`, data: {in_place: total, waited_ms: elapsedMs}} : undefined
+    }, {timeoutMs: p.wait_seconds * 1000, intervalMs: ctx.pollMs, clock: {now: () => ctx.now(), sleep: (ms) => ctx.sleep(ms)}})
+    if (done) return done
+    const s = last as NonNullable<typeof last>
+    const missing = s.pending.map((a) => `partition(${a.gpid}): no primary yet (proposed ${a.node})`)
+    throw new LifeboatError('PEGASUS_DDD_WAIT_TIMEOUT', `after ${p.wait_seconds} s, ${s.inPlace.length} of ${total} partitions have their primary`, {
+      detail: missing.join('\n'),
+      hints: [
+        'The meta executes proposals at its partition check ([replication] lb_interval_ms, 10 s by default) while its level is steady or lively.',
+        'Look at the meta log for "proposal action(...) is invalid"; `lifeboat apply --resume` waits again.',
+      ],
+    })
   },
 
   async verify(ctx, step): Promise<Finding[]> {

@@ -7,6 +7,8 @@
  */
 
 import type {PegasusDddRecoverySpec} from '../../../spec/types.js'
+import type {MetaLevelIdlName} from '../wire/meta-level.js'
+import {MetaFunctionLevel} from '../wire/types.js'
 
 /** The spec kind this engine handles. */
 export const DDD_KIND = 'PegasusDddRecovery'
@@ -15,8 +17,8 @@ export const DDD_KIND = 'PegasusDddRecovery'
 export type DddRecoverySpec = PegasusDddRecoverySpec
 
 /** Meta function levels (`idl/meta_admin.thrift` meta_function_level), by name. */
-export const META_LEVELS = {fl_stopped: 100, fl_blind: 200, fl_freezed: 300, fl_steady: 400, fl_lively: 500, fl_invalid: 10000} as const
-export type MetaLevelName = keyof typeof META_LEVELS
+export const META_LEVELS = MetaFunctionLevel
+export type MetaLevelName = MetaLevelIdlName
 
 /** One entry of `ddd_partition_info.dropped` (`ddd_node_info`). Ballot and decrees are -1 when unknown. */
 export interface DddNodeFacts {

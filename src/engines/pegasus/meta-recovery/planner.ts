@@ -51,6 +51,7 @@ import type {
   StartRecoveryParams,
   VolatileFields,
 } from './types.js'
+import {gpidParts} from '../wire/protocol.js'
 
 /** app_status values the planner needs (dsn.layer2.app_status). */
 const AS_AVAILABLE = 1
@@ -191,14 +192,7 @@ function incompatibleFields(a: AppInfo, b: AppInfo): (keyof AppInfo)[] {
 }
 
 /** `app.pidx` → [app, pidx], or undefined when malformed. */
-function parseGpid(pid: string): [number, number] | undefined {
-  const dot = pid.indexOf('.')
-  if (dot <= 0) return undefined
-  const a = Number(pid.slice(0, dot))
-  const p = Number(pid.slice(dot + 1))
-  if (!Number.isInteger(a) || !Number.isInteger(p)) return undefined
-  return [a, p]
-}
+const parseGpid = gpidParts
 
 /** Greatest first: (ballot, lcd, lpd) descending, then collection order. */
 function compareCollectedDesc(x: Collected, y: Collected): number {

@@ -4,6 +4,7 @@
  * anything remembered.
  */
 import {LifeboatError, describeError} from '../../../errors.js'
+import {poll, sleepClock} from '../../../util/poll.js'
 import type {Finding, Step} from '../../../plan/types.js'
 import {readTree, type ZkClient} from '../../../zk/index.js'
 import type {StepExecutor, StepProgress, StepResult} from '../../types.js'
@@ -57,13 +58,13 @@ async function missingTables(ctx: MetaRecoveryContext, expected: string[]): Prom
 
 /** Polls `check` once a second for up to `seconds`; true when it held. */
 async function pollFor(ctx: MetaRecoveryContext, seconds: number, progress: StepProgress, label: string, check: () => Promise<boolean>): Promise<boolean> {
-  for (let i = 0; ; i++) {
-    const ok = await check().catch(() => false)
-    if (ok) return true
-    if (i >= seconds) return false
-    progress(`${label} for ${i + 1} seconds`)
-    await ctx.sleep(1000)
-  }
+  const held = await poll(async () => ((await check().catch(() => false)) ? true : undefined), {
+    timeoutMs: seconds * 1000,
+    intervalMs: 1000,
+    clock: sleepClock(ctx.sleep),
+    onWait: ({attempt}) => progress(`${label} for ${attempt + 1} seconds`),
+  })
+  return held === true
 }
 
 /** Checks the tables are listed and the apps root holds what the plan said, as findings. */

@@ -209,12 +209,17 @@ export function readRpcAddress(p: TProtocol): string {
 
 const GPID = /^(-?\d+)\.(-?\d+)$/
 
-/** Splits `"app.pidx"` into its numbers. */
-export function parseGpid(gpid: string): {app_id: number; partition_index: number} {
+/** `"1.3"` as `[1, 3]`, or undefined when it is not `app_id.partition_index` (the one gpid reader). */
+export function gpidParts(gpid: string): [number, number] | undefined {
   const m = GPID.exec(gpid)
-  if (!m) throw new WireError(`gpid "${gpid}" is not "app_id.partition_index"`)
-  const app_id = Number(m[1])
-  const partition_index = Number(m[2])
+  return m ? [Number(m[1]), Number(m[2])] : undefined
+}
+
+/** Splits `"app.pidx"` into its numbers; throws WireError when it is not a gpid of two int32. */
+export function parseGpid(gpid: string): {app_id: number; partition_index: number} {
+  const parts = gpidParts(gpid)
+  if (!parts) throw new WireError(`gpid "${gpid}" is not "app_id.partition_index"`)
+  const [app_id, partition_index] = parts
   for (const n of [app_id, partition_index]) {
     if (n < -2147483648 || n > 2147483647) throw new WireError(`gpid "${gpid}" does not fit two int32`)
   }

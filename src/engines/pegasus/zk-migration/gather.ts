@@ -14,7 +14,7 @@ import {compareNatural} from '../../../plan/order.js'
 import {ZkError, connectZk, walkTree, type ZkClient} from '../../../zk/index.js'
 import type {EngineIo} from '../../types.js'
 import {PegasusClientError, getMetaCluster, mapLimit, metaClientFor, type MetaClient} from '../client/index.js'
-import {AppStatus, MetaFunctionLevel, NodeStatus, enumName} from '../wire/index.js'
+import {AppStatus, MetaFunctionLevel, NodeStatus, enumName, metaLevelName} from '../wire/index.js'
 import {
   ZK_MIGRATION_LIVE_VERSION,
   type EphemeralNode,
@@ -30,16 +30,6 @@ import {
 /** Tables whose partition configuration is read at once for `nodes -d`. */
 const QUERY_CONCURRENCY = 16
 
-/** The name of a level without `fl_` (`steady`). */
-export function levelName(level: number): string {
-  return enumName(MetaFunctionLevel, level).replace(/^fl_/, '')
-}
-
-/** The level value of a name with or without `fl_`, or undefined. */
-export function levelValue(name: string): MetaFunctionLevel | undefined {
-  const key = name.startsWith('fl_') ? name : `fl_${name}`
-  return (MetaFunctionLevel as Record<string, MetaFunctionLevel>)[key]
-}
 
 function relative(root: string, path: string): string {
   if (root === '/') return path.slice(1)
@@ -123,7 +113,7 @@ export async function observeMeta(meta: MetaClient): Promise<MetaObserved> {
   try {
     const {server, response} = await meta.call('RPC_CM_CONTROL_META', {level: MetaFunctionLevel.fl_invalid})
     out.leader = server
-    if (response.err === 'ERR_OK') out.level = levelName(response.old_level)
+    if (response.err === 'ERR_OK') out.level = metaLevelName(response.old_level)
     else out.error = response.err
   } catch (err) {
     if (!(err instanceof PegasusClientError)) throw err

@@ -17,6 +17,7 @@ import {canonicalJson, sha256Hex} from '../../../plan/canonical.js'
 import {compareFindings, compareNatural} from '../../../plan/order.js'
 import type {Change, Finding, PlanBody, Step} from '../../../plan/types.js'
 import type {PlanOptions} from '../../types.js'
+import {META_LEVEL_VALUES} from '../wire/meta-level.js'
 import {metaLeaderLockDirs} from '../zk-layout.js'
 import {NOUN, PEGASUS_VOCABULARY} from '../vocabulary.js'
 import {
@@ -35,7 +36,7 @@ import {
 } from './types.js'
 
 /** Level values by name, to compare levels (meta_admin.thrift). */
-const LEVEL_VALUES: Record<string, number> = {stopped: 100, blind: 200, freezed: 300, steady: 400, lively: 500}
+const LEVEL_VALUES: Record<string, number> = META_LEVEL_VALUES
 /** The level a meta starts at unless `meta_function_level_on_start` says otherwise. */
 const DEFAULT_LEVEL = 'steady'
 /** The only env a replica server keeps in its `.app-info` (reference/pegasus.md section 5). */

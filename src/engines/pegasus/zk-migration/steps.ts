@@ -9,12 +9,14 @@
 import {createHash} from 'node:crypto'
 
 import {LifeboatError, describeError} from '../../../errors.js'
+import {poll, sleepClock, type Clock} from '../../../util/poll.js'
 import type {Finding, Step} from '../../../plan/types.js'
 import {ZkError, copyTree, removeTree, walkTree, type CopyTreeOptions, type CopyTreeResult, type ZkClient} from '../../../zk/index.js'
 import type {StepExecutor, StepProgress, StepResult} from '../../types.js'
 import {PegasusClientError, firstConfigValue, getMetaCluster, readMetaConfigHttp, resolveIpv4, type MetaClient} from '../client/index.js'
 import {appsRootPath, metaLeaderLockDirs} from '../zk-layout.js'
-import {levelName, levelValue, listNodeRows, listTables} from './gather.js'
+import {metaLevelName, metaLevelValue} from '../wire/index.js'
+import {listNodeRows, listTables} from './gather.js'
 import {ensembleKey, normalRoot} from './planner.js'
 import {
   STEP_KINDS,
@@ -112,7 +114,7 @@ const singleMetaStep: StepExecutor<ZkMigrationContext> = {
 // ------------------------------------------------------------------------------ meta level
 
 async function currentLevel(ctx: ZkMigrationContext): Promise<string> {
-  return levelName(await ctx.meta.getMetaLevel())
+  return metaLevelName(await ctx.meta.getMetaLevel())
 }
 
 /** set-meta-level: control_meta to the planned level. */
@@ -122,9 +124,9 @@ const setLevelStep: StepExecutor<ZkMigrationContext> = {
   },
   async run(ctx, step): Promise<StepResult> {
     const p = params<SetLevelParams>(step)
-    const value = levelValue(p.level)
+    const value = metaLevelValue(p.level)
     if (value === undefined) throw new LifeboatError('PEGASUS_BAD_LEVEL', `"${p.level}" is not a meta function level`, {hints: ['Plan again.']})
-    const old = levelName(await ctx.meta.setMetaLevel(value))
+    const old = metaLevelName(await ctx.meta.setMetaLevel(value))
     return {summary: `meta level ${old} -> ${p.level}${old !== p.from ? ` (the plan saw ${p.from})` : ''}`, data: {from: old, to: p.level}}
   },
   async verify(ctx, step) {
@@ -340,19 +342,17 @@ const switchMetaStep: StepExecutor<ZkMigrationContext> = {
     const p = params<SwitchMetaParams>(step)
     // A restarted meta needs a moment: wait while none answers or it is still loading; a meta that
     // answers with the wrong ZooKeeper is asked again briefly, then the confirmation fails.
-    const deadline = Date.now() + p.wait_seconds * 1000
+    const clock: Clock = {now: () => Date.now(), sleep: ctx.sleep}
     let wrongSince: number | undefined
-    let problems: SwitchProblem[]
-    for (;;) {
+    let problems: SwitchProblem[] = []
+    await poll(async () => {
       const sight = await lookAtMetas(ctx, p.meta_servers)
       problems = switchProblems(p, sight)
-      if (problems.length === 0) break
-      const wrongZk = sight.answers.some((a) => !samePlace(a, p.zookeeper))
-      if (wrongZk) wrongSince ??= Date.now()
-      else wrongSince = undefined
-      if (Date.now() >= deadline || (wrongSince !== undefined && Date.now() - wrongSince >= WRONG_ANSWER_GRACE_MS)) break
-      await ctx.sleep(POLL_MS)
-    }
+      if (problems.length === 0) return true
+      if (!sight.answers.some((a) => !samePlace(a, p.zookeeper))) wrongSince = undefined
+      else wrongSince ??= clock.now()
+      return wrongSince !== undefined && clock.now() - wrongSince >= WRONG_ANSWER_GRACE_MS ? false : undefined
+    }, {timeoutMs: p.wait_seconds * 1000, intervalMs: POLL_MS, clock})
     const findings: Finding[] = problems.map(({code, message}) => ({code, severity: 'error' as const, subject: p.meta_servers.join(','), message}))
     if (p.recover && findings.length === 0) {
       // A meta in recovery mode crashes if the apps root already holds apps.
@@ -487,13 +487,16 @@ const waitNodesStep: StepExecutor<ZkMigrationContext> = {
   async run(ctx, step, progress: StepProgress): Promise<StepResult> {
     const p = params<ClusterParams>(step)
     let diffs: string[] = []
-    for (let i = 0; ; i++) {
+    const matched = await poll(async ({attempt}) => {
       diffs = await clusterDifferences(ctx, p, true).catch((err: unknown) => [describeError(err)])
-      if (diffs.length === 0) return {summary: `the node list matches after ${i} s`, data: {seconds: i}}
-      if (i >= p.wait_seconds) break
-      progress(`waiting for the node list (${i + 1} s): ${diffs[0]}${diffs.length > 1 ? ` and ${diffs.length - 1} more` : ''}`)
-      await ctx.sleep(1000)
-    }
+      return diffs.length === 0 ? {summary: `the node list matches after ${attempt} s`, data: {seconds: attempt}} : undefined
+    }, {
+      timeoutMs: p.wait_seconds * 1000,
+      intervalMs: 1000,
+      clock: sleepClock(ctx.sleep),
+      onWait: ({attempt}) => progress(`waiting for the node list (${attempt + 1} s): ${diffs[0]}${diffs.length > 1 ? ` and ${diffs.length - 1} more` : ''}`),
+    })
+    if (matched) return matched
     throw new LifeboatError('PEGASUS_NODES_DIFFER', `the node list does not match the recorded one after ${p.wait_seconds} s`, {
       detail: diffs.join('\n'),
       hints: ['The meta may still be curing partitions: `apply --resume` waits again. Check the meta log for nodes that do not come back.'],
