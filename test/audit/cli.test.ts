@@ -1,22 +1,16 @@
 // `lifeboat audit verify` and `audit show` through the real binary (build first; npm test does).
-import {execFile} from 'node:child_process'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, test} from 'vitest'
 
 import {openAuditLog} from '../../src/audit/log.js'
+import {REPO, runCli} from '../cli/helpers.js'
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-function lifeboat(args: string[], cwd = ROOT): Promise<{code: number; stdout: string; stderr: string}> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin', 'run.js'), ...args], {cwd}, (err, stdout, stderr) => {
-      resolve({code: err ? Number((err as {code?: number}).code ?? 1) : 0, stdout, stderr})
-    })
-  })
+async function lifeboat(args: string[], cwd = REPO): Promise<{code: number; stdout: string; stderr: string}> {
+  const r = await runCli(args, {cwd})
+  return {code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr}
 }
 
 let dir: string

@@ -1,25 +1,19 @@
 // `lifeboat show` through the real binary (build first: `npx tsc -p tsconfig.json`; npm test does).
-import {execFile} from 'node:child_process'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, test} from 'vitest'
 
 import {buildPlan} from '../../src/plan/build.js'
 import {writePlanFile} from '../../src/plan/file.js'
 import {renderPlanText} from '../../src/render/text.js'
+import {REPO, runCli} from '../cli/helpers.js'
 import {fixtureInput} from './helpers.js'
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-function lifeboat(args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin', 'run.js'), ...args], {env: {...process.env, NO_COLOR: '', COLUMNS: '100'}}, (err, stdout, stderr) => {
-      resolve({code: err ? Number((err as {code?: number}).code ?? 1) : 0, stdout, stderr})
-    })
-  })
+async function lifeboat(args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
+  const r = await runCli(args, {cwd: REPO, env: {NO_COLOR: '', COLUMNS: '100'}})
+  return {code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr}
 }
 
 let dir: string

@@ -1,7 +1,6 @@
 // PegasusZkMigration through the real CLI (`lifeboat plan` / `lifeboat apply`), against the lab
 // and two real ZooKeepers: an apply killed with SIGKILL in the middle of the copy resumes and
 // completes it without losing or duplicating a node, then the operator's restart is confirmed.
-import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -12,10 +11,9 @@ import {compareTrees} from '../../../src/engines/pegasus/zk-migration/steps.js'
 import {verifyRows} from '../../../src/lab/pegasus/verify.js'
 import {startZooKeeper, type RunningZooKeeper} from '../../../src/lab/zookeeper/server.js'
 import {connectZk, type ZkClient, type ZkOp} from '../../../src/zk/index.js'
+import {runCli, startCli} from '../../cli/helpers.js'
 import {scenario, specFor, startLab} from './helpers.js'
 
-const ROOT = join(import.meta.dirname, '..', '..', '..')
-const BIN = join(ROOT, 'bin', 'run.js')
 const zkA = inject('zookeeper')
 let zkB: RunningZooKeeper
 let a: ZkClient
@@ -33,17 +31,10 @@ afterAll(async () => {
   if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
-const env = {...process.env, NO_COLOR: '1'}
-
-/** Runs the CLI without blocking: the lab's servers live in this process and must keep answering. */
-function cli(args: string[]): Promise<{status: number | null; out: string}> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {cwd: dir, env})
-    let out = ''
-    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')))
-    child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')))
-    child.on('close', (status) => resolve({status, out}))
-  })
+/** Runs the CLI without blocking (the shared helper spawns it): the lab's servers live in this process and must keep answering. */
+async function cli(args: string[]): Promise<{status: number | null; out: string}> {
+  const r = await runCli(args, {cwd: dir})
+  return {status: r.code, out: r.stdout + r.stderr}
 }
 
 /** Adds `groups` x `per` persistent nodes under `<root>/backup` (cold-backup metadata), in multis. */
@@ -74,8 +65,7 @@ describe('lifeboat apply, copy method, killed with SIGKILL during the copy', () 
       expect(planned.status, planned.out).toBe(0)
 
       // apply, killed once the copy is well under way.
-      const child = spawn(process.execPath, [BIN, 'apply', 'plan.json', '--auto-approve'], {cwd: dir, env, stdio: 'ignore'})
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+      const {child, done: exited} = startCli(['apply', 'plan.json', '--auto-approve'], {cwd: dir})
       let killed = false
       for (let i = 0; i < 3000 && !killed; i++) {
         const n = (await b.getChildren(`${target.root}/backup/p30`).catch(() => [])).length
