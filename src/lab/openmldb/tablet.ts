@@ -212,12 +212,13 @@ export class Tablet {
   }
 
   private loadTable(r: Reply): Reply {
-    const meta = r.table_meta as Reply | undefined
-    if (!meta) return {code: 129, msg: 'table_meta is empty'}
+    // SchemaAdapter::CheckTableMeta, then "table already exists".
+    const meta = (r.table_meta as Reply | undefined) ?? {}
     const tid = Number(meta.tid ?? 0)
     const pid = Number(meta.pid ?? 0)
     if (!meta.name) return {code: 129, msg: 'table name is empty'}
     if (tid <= 0) return {code: 129, msg: 'tid <= 0, invalid tid'}
+    if (meta.storage_mode === 'kUnknown') return {code: 129, msg: 'storage_mode is unknown'}
     const key = partKey(tid, pid)
     if (this.mem.has(key)) return {code: 101, msg: 'table already exists'}
     const stored: StoredPartition = this.disk.get(key) ?? {

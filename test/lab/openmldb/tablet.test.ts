@@ -65,5 +65,7 @@ describe('OpenMLDB lab: tablets', () => {
     expect(normal).toMatchObject({offset: before[0].offset, record_cnt: before[0].record_cnt, mode: 'kTableLeader'})
     expect((await rpc(t1, 'TabletServer', 'Get', {tid: 1, pid: 0, key: 'x1'})).value).toBe('hello')
     expect(await rpc(t1, 'TabletServer', 'LoadTable', {table_meta: {name: 't1', pid: 0}})).toEqual({code: 129, msg: 'tid <= 0, invalid tid'})
+    expect(await rpc(t1, 'TabletServer', 'LoadTable', {})).toEqual({code: 129, msg: 'table name is empty'})
+    expect(await rpc(t1, 'TabletServer', 'LoadTable', {table_meta: {name: 't1', tid: 1, pid: 1, storage_mode: 'kUnknown'}})).toEqual({code: 129, msg: 'storage_mode is unknown'})
   })
 })
