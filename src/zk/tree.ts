@@ -408,11 +408,23 @@ export interface TreeDiff {
   kind: 'missing' | 'extra' | 'data'
 }
 
+/** Two subtrees compared: how many nodes each has, and the differences sorted by path. */
+export interface TreeComparison {
+  aNodes: number
+  bNodes: number
+  diffs: TreeDiff[]
+}
+
 /**
  * Compares the subtree `aRoot` of `a` with `bRoot` of `b` node for node (paths and data; not
  * stats or ACLs). Keeps a SHA-1 per node, not the data. Returns the differences sorted by path.
  */
 export async function diffTrees(a: ZkClient, aRoot: string, b: ZkClient, bRoot: string, opts: DiffTreesOptions = {}): Promise<TreeDiff[]> {
+  return (await compareTrees(a, aRoot, b, bRoot, opts)).diffs
+}
+
+/** {@link diffTrees} with the node counts of both sides; a missing root is an empty tree. */
+export async function compareTrees(a: ZkClient, aRoot: string, b: ZkClient, bRoot: string, opts: DiffTreesOptions = {}): Promise<TreeComparison> {
   const includeEphemeral = !(opts.ignoreEphemeral ?? true)
   const collect = async (client: ZkClient, root: string): Promise<Map<string, string>> => {
     const out = new Map<string, string>()
@@ -437,5 +449,5 @@ export async function diffTrees(a: ZkClient, aRoot: string, b: ZkClient, bRoot: 
     else if (other !== hash) diffs.push({path, kind: 'data'})
   }
   for (const path of right.keys()) if (!left.has(path)) diffs.push({path, kind: 'extra'})
-  return diffs.sort((x, y) => comparePaths(x.path, y.path))
+  return {aNodes: left.size, bNodes: right.size, diffs: diffs.sort((x, y) => comparePaths(x.path, y.path))}
 }

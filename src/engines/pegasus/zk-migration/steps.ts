@@ -6,12 +6,11 @@
  * the meta's own report of its ZooKeeper (`/meta/cluster`, else `/config`), so a confirmation that
  * does not match reality fails with what was seen.
  */
-import {createHash} from 'node:crypto'
 
 import {LifeboatError, describeError} from '../../../errors.js'
 import {poll, sleepClock, type Clock} from '../../../util/poll.js'
 import type {Finding, Step} from '../../../plan/types.js'
-import {ZkError, copyTree, removeTree, walkTree, type CopyTreeOptions, type CopyTreeResult, type ZkClient} from '../../../zk/index.js'
+import {ZkError, compareTrees as compareZkTrees, copyTree, removeTree, type CopyTreeOptions, type CopyTreeResult, type ZkClient} from '../../../zk/index.js'
 import type {StepExecutor, StepProgress, StepResult} from '../../types.js'
 import {PegasusClientError, firstConfigValue, getMetaCluster, readMetaConfigHttp, resolveIpv4, type MetaClient} from '../client/index.js'
 import {appsRootPath, metaLeaderLockDirs} from '../zk-layout.js'
@@ -150,28 +149,11 @@ export interface TreeComparison {
   differs: string[]
 }
 
-/** Reads both subtrees (path and a SHA-1 of the data per node) and compares them. A missing root is an empty tree. */
+/** Both subtrees compared through zk/'s tree comparison (SHA-1 per node). A missing root is an empty tree. */
 export async function compareTrees(src: ZkClient, srcRoot: string, dst: ZkClient, dstRoot: string, ignoreEphemeral: boolean): Promise<TreeComparison> {
-  const collect = async (zk: ZkClient, root: string): Promise<Map<string, string>> => {
-    const out = new Map<string, string>()
-    const cut = root === '/' ? 0 : root.length
-    try {
-      await walkTree(zk, root, {includeEphemeral: !ignoreEphemeral, onNode: (e) => void out.set(e.path.slice(cut), createHash('sha1').update(e.data).digest('base64'))})
-    } catch (err) {
-      if (!(err instanceof ZkError && err.code === 'ZK_NO_NODE' && err.path === root)) throw err
-    }
-    return out
-  }
-  const [a, b] = await Promise.all([collect(src, srcRoot), collect(dst, dstRoot)])
-  const cmp: TreeComparison = {sourceNodes: a.size, targetNodes: b.size, missing: [], extra: [], differs: []}
-  for (const [path, hash] of a) {
-    const other = b.get(path)
-    if (other === undefined) cmp.missing.push(path)
-    else if (other !== hash) cmp.differs.push(path)
-  }
-  for (const path of b.keys()) if (!a.has(path)) cmp.extra.push(path)
-  for (const list of [cmp.missing, cmp.extra, cmp.differs]) list.sort()
-  return cmp
+  const {aNodes, bNodes, diffs} = await compareZkTrees(src, srcRoot, dst, dstRoot, {ignoreEphemeral})
+  const of = (kind: 'missing' | 'extra' | 'data'): string[] => diffs.filter((d) => d.kind === kind).map((d) => d.path).sort()
+  return {sourceNodes: aNodes, targetNodes: bNodes, missing: of('missing'), extra: of('extra'), differs: of('data')}
 }
 
 function clean(cmp: TreeComparison): boolean {
