@@ -107,6 +107,18 @@ describe('TiKVUnsafeRecovery planner: what each case predicts', () => {
     expect(b.primaries.map((x) => x.partition)).toEqual(['region/1002'])
   })
 
+  it('among equal survivors, the one PD last saw lead wins (its log is the longest); without one, every tie is named', () => {
+    const {spec, live} = loadFixture('lagging-peer')
+    const r = live.regions.find((x) => x.id === '1002')!
+    for (const p of r.peers) p.pending = false
+    r.leader_store = '2'
+    const led = planUnsafeRecovery(spec, live, {now: NOW})
+    expect(leaders(led)).toEqual(['1002@2'])
+    expect(led.primaries[0].reason).toMatch(/PD last saw it lead the region/)
+    r.leader_store = '4'
+    expect(leaders(planUnsafeRecovery(spec, live, {now: NOW}))).toEqual(['1002@1~2'])
+  })
+
   it('a TiFlash learner: never force leader; tombstoned where it is the only survivor, and that range recreated empty', () => {
     const b = plan('tiflash-learner')
     const v = verifyOf(b)

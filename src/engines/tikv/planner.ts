@@ -95,10 +95,12 @@ interface RegionFate {
   lost: boolean
 }
 
-const rank = (p: PeerFacts, view: (s: string) => StoreView): [number, number, number] => [
+const rank = (p: PeerFacts, view: (s: string) => StoreView, leader: string | null): [number, number, number, number] => [
   p.pending ? 1 : 0,
   view(p.store_id).tiflash ? 1 : 0,
   p.role === 'Learner' || p.role === 'DemotingVoter' ? 1 : 0,
+  // A surviving leader has the highest term and every entry it committed: its log is the longest.
+  p.store_id === leader ? 0 : 1,
 ]
 
 function compareRank(a: number[], b: number[]): number {
@@ -107,11 +109,11 @@ function compareRank(a: number[], b: number[]): number {
 }
 
 /** PD's selectLeader on what PD's view shows: see the module comment for the assumptions. */
-function selectLeader(peers: PeerFacts[], view: (s: string) => StoreView): {peer: PeerFacts; tied: string[]; why: string} {
-  const sorted = [...peers].sort((a, b) => compareRank(rank(a, view), rank(b, view)) || compareId(a.store_id, b.store_id))
+function selectLeader(peers: PeerFacts[], view: (s: string) => StoreView, leader: string | null): {peer: PeerFacts; tied: string[]; why: string} {
+  const sorted = [...peers].sort((a, b) => compareRank(rank(a, view, leader), rank(b, view, leader)) || compareId(a.store_id, b.store_id))
   const best = sorted[0]
-  const r = rank(best, view)
-  const tied = sorted.slice(1).filter((p) => compareRank(rank(p, view), r) === 0).map((p) => p.store_id)
+  const r = rank(best, view, leader)
+  const tied = sorted.slice(1).filter((p) => compareRank(rank(p, view, leader), r) === 0).map((p) => p.store_id)
   const reasons: string[] = []
   if (peers.length === 1) reasons.push('the only peer left on a live store')
   else {
@@ -119,6 +121,9 @@ function selectLeader(peers: PeerFacts[], view: (s: string) => StoreView): {peer
     if (behind.length > 0 && !best.pending) reasons.push(`store ${behind.join(', ')} is a pending peer (its log is behind), so not chosen`)
     if (!view(best.store_id).tiflash && peers.some((p) => view(p.store_id).tiflash)) reasons.push('a TiKV peer is preferred over TiFlash (were the TiFlash log ahead, PD would tombstone that learner first)')
     if (r[2] === 0 && peers.some((p) => p.role === 'Learner' || p.role === 'DemotingVoter')) reasons.push('a voter is preferred over a learner')
+    if (r[3] === 0 && peers.some((p) => p !== best && compareRank(rank(p, view, leader).slice(0, 3), r.slice(0, 3)) === 0)) {
+      reasons.push('PD last saw it lead the region, so its log holds the highest term and every committed entry')
+    }
     if (tied.length > 0) reasons.push(`ties with store ${tied.join(', ')} on everything PD shows; PD takes the report it meets first`)
   }
   if (best.pending) reasons.push('every surviving peer lags; this one is assumed the furthest ahead')
@@ -250,7 +255,7 @@ export function planUnsafeRecovery(spec: TiKVSpec, input: TiKVLiveState, _opts: 
     const fate: RegionFate = {region, survivors: region.peers.filter((p) => view(p.store_id).reporter && !view(p.store_id).failed), tiflashTombstones: [], demoted: [], lost: false}
     let candidates = fate.survivors
     while (candidates.length > 0) {
-      const choice = selectLeader(candidates, view)
+      const choice = selectLeader(candidates, view, region.leader_store)
       if (!view(choice.peer.store_id).tiflash) {
         fate.forceLeader = choice
         break
