@@ -332,6 +332,18 @@ const recoverTablesExecutor: StepExecutor<OpenMLDBContext> = {
     let done = p.ops.length - todo.length
     await mapLimit(todo, p.concurrency, async (op) => {
       aborted(signal, 'recovering tables')
+      // An op of an earlier, interrupted run may still be running for this partition: let it end and
+      // look again, rather than create a second op for the same replica.
+      const earlier = opsOf(await ctx.client.ns('ShowOPStatus', {name: op.name, db: op.db, pid: op.pid}, signal))
+        .filter((o) => compareDecimal(o.op_id, p.since_op_id) > 0 && compareDecimal(o.op_id, baseline) <= 0 && o.db === op.db && o.name === op.name && o.pid === op.pid)
+      if (earlier.some((o) => o.status !== DONE && !FAILED.has(o.status))) {
+        await waitPartitionOps(ctx, op, earlier.map((o) => o.op_type), p.since_op_id, deadline, signal)
+        const now = partitionOf(await showTables(ctx, signal), op)?.p.replicas.find((x) => x.endpoint === op.endpoint)
+        if (now?.is_alive && !now.is_leader) {
+          progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`)
+          return
+        }
+      }
       const r = partitionOf(tables, op)?.p.replicas.find((x) => x.endpoint === op.endpoint)
       if (r?.is_alive) await ctx.client.ns('UpdateTableAliveStatus', {name: op.name, db: op.db, pid: op.pid, endpoint: op.endpoint, is_alive: false}, signal)
       await ctx.client.ns('RecoverTable', {name: op.name, db: op.db, pid: op.pid, endpoint: op.endpoint}, signal)
