@@ -85,6 +85,23 @@ export interface Engine<S = unknown, L = unknown, C = unknown> {
    * spec loader on the document as written with the toolkit of src/spec/semantic.ts.
    */
   checkSpec?: SpecCheck
+  /**
+   * `lifeboat status SPEC`: the live state an operator reads before writing a spec. Read-only,
+   * like gather; an engine without it is refused by `status` with a hint to use `plan`.
+   */
+  status?(spec: S, io: EngineIo): Promise<ClusterStatus>
+}
+
+/** What `lifeboat status` prints and returns as JSON. Sections and rows come in print order, sorted by the engine. */
+export interface ClusterStatus {
+  /** False when something needs recovery (exit 2). */
+  healthy: boolean
+  /** What needs recovery, one line each in the store's terms; empty when healthy. */
+  problems: string[]
+  /** Titled blocks of `[label, value]` rows for the terminal. */
+  sections: Array<{title: string; rows: Array<[string, string]>}>
+  /** The same facts as plain JSON for `status --json`. */
+  facts: Record<string, unknown>
 }
 
 /** What a lock provider gets from the core. */

@@ -14,6 +14,7 @@ import {assertRecovery, normalizeSpec} from './spec.js'
 import {openmldbSteps, verifyOpenMLDB, type OpenMLDBContext} from './steps.js'
 import {OPENMLDB_KIND, STEP_VERIFY, type OpenMLDBLiveState, type OpenMLDBRecoverySpec, type VerifyParams} from './types.js'
 import {checkOpenMLDBRecoverySpec} from './spec-checks.js'
+import {summarizeOpenMLDBStatus} from './status.js'
 
 /** Tunables of the engine; the defaults suit a production cluster. */
 export interface OpenMLDBEngineOptions {
@@ -41,6 +42,7 @@ export function createOpenMLDBRecoveryEngine(opts: OpenMLDBEngineOptions = {}): 
   return {
     kind: OPENMLDB_KIND,
     checkSpec: checkOpenMLDBRecoverySpec,
+    async status(spec, io) { return summarizeOpenMLDBStatus(spec.cluster.name, await this.gather(spec, io)) },
 
     cluster: (spec) => openmldbClusterIdentity(spec),
 

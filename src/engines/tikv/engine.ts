@@ -15,6 +15,7 @@ import {tikvClusterIdentity, toTiKVSpec} from './spec.js'
 import {tikvSteps, verifyRecovery, type TiKVContext} from './steps.js'
 import {STEP_VERIFY, TIKV_KIND, type TiKVLiveState, type TiKVSpec, type VerifyParams} from './types.js'
 import {checkTiKVUnsafeRecoverySpec} from './spec-checks.js'
+import {summarizeTiKVStatus} from './status.js'
 
 /** Tunables; the defaults suit a production cluster. */
 export interface TiKVEngineOptions {
@@ -43,6 +44,7 @@ export function createTiKVEngine(opts: TiKVEngineOptions = {}): Engine<TiKVSpec,
   return {
     kind: TIKV_KIND,
     checkSpec: checkTiKVUnsafeRecoverySpec,
+    async status(spec, io) { return summarizeTiKVStatus(toTiKVSpec(spec).cluster.name, await this.gather(spec, io)) },
 
     cluster: (spec) => tikvClusterIdentity(toTiKVSpec(spec)),
 

@@ -14,6 +14,7 @@ import {planDddRecovery} from './planner.js'
 import {dddSteps, verifyDdd, type DddContext} from './steps.js'
 import {DDD_KIND, STEP_VERIFY, type DddLiveState, type DddRecoverySpec, type VerifyParams} from './types.js'
 import {checkDddRecoverySpec} from './spec-checks.js'
+import {pegasusStatus} from '../status.js'
 
 /** Tunables of the engine; the defaults suit a production cluster. */
 export interface DddEngineOptions {
@@ -41,6 +42,7 @@ export function createDddRecoveryEngine(opts: DddEngineOptions = {}): Engine<Ddd
   return {
     kind: DDD_KIND,
     checkSpec: checkDddRecoverySpec,
+    status: (spec, io) => pegasusStatus(spec.cluster, io),
 
     cluster: (spec) => pegasusClusterIdentity(spec.cluster),
 

@@ -16,11 +16,13 @@ import {metaRecoverySteps, type MetaRecoveryContext} from './steps.js'
 import type {MetaReadParams, MetaRecoveryLive, MetaRecoverySpec} from './types.js'
 import {VERIFY_CODES, compareRecoveredTree} from './verify.js'
 import {checkMetaRecoverySpec} from './spec-checks.js'
+import {pegasusStatus} from '../status.js'
 
 /** The engine the registry lists for kind `PegasusMetaRecovery`. */
 export const metaRecoveryEngine: Engine<MetaRecoverySpec, MetaRecoveryLive, MetaRecoveryContext> = {
   kind: 'PegasusMetaRecovery',
   checkSpec: checkMetaRecoverySpec,
+  status: (spec, io) => pegasusStatus(spec.cluster, io),
   cluster: (spec) => pegasusClusterIdentity(spec.cluster),
   lock: (spec, io) => pegasusLock(spec.cluster, io),
   gather: gatherMetaRecovery,

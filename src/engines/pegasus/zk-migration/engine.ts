@@ -15,6 +15,7 @@ import {planZkMigration} from './planner.js'
 import {metaZookeeperHttp, zkMigrationSteps, type ZkMigrationContext} from './steps.js'
 import {STEP_KINDS, type ZkMigrationLive, type ZkMigrationSpec} from './types.js'
 import {checkZkMigrationSpec} from './spec-checks.js'
+import {pegasusStatus} from '../status.js'
 
 /** Sessions on the source and target ZooKeepers, opened on first use and reopened after one died. */
 class Sessions {
@@ -71,6 +72,7 @@ export async function closeZkMigrationContext(ctx: ZkMigrationContext): Promise<
 export const zkMigrationEngine: Engine<ZkMigrationSpec, ZkMigrationLive, ZkMigrationContext> = {
   kind: 'PegasusZkMigration',
   checkSpec: checkZkMigrationSpec,
+  status: (spec, io) => pegasusStatus(spec.cluster, io),
   cluster: (spec) => pegasusClusterIdentity(spec.cluster),
   // The source holds the lock: it is the ensemble every meta runs on until the switch.
   lock: (spec, io) => pegasusLock(spec.cluster, io),
