@@ -197,20 +197,16 @@ export class PdServer {
     return resp
   }
 
-  /** The gRPC `RegionHeartbeat`: a stale epoch is dropped; newer ranges replace what they overlap. */
+  /**
+   * The gRPC `RegionHeartbeat`: a stale epoch of a known region is dropped. Overlaps between ranges
+   * are settled when the sorted view is next built (see sortedRegions), as PD's cache settles them:
+   * the higher version stays, a region overlapping one of a higher version is refused.
+   */
   regionHeartbeat(rh: RegionHeartbeat): void {
     if (!this.up) throw new Error('PD is not serving')
     const old = this.regions.get(rh.region.id)
     if (old && epochStale(rh.region.epoch, old.region.epoch)) return
     const rangeChanged = !old || !old.region.start_key.equals(rh.region.start_key) || !old.region.end_key.equals(rh.region.end_key)
-    if (rangeChanged) {
-      // PD's stale check: a region overlapping one of a higher version is refused (ErrRegionIsStale).
-      for (const o of this.overlapping(rh.region.start_key, rh.region.end_key)) {
-        if (o.region.id !== rh.region.id && o.region.epoch.version > rh.region.epoch.version) return
-      }
-      for (const o of this.overlapping(rh.region.start_key, rh.region.end_key)) if (o.region.id !== rh.region.id) this.regions.delete(o.region.id)
-      this.sorted = undefined
-    }
     this.regions.set(rh.region.id, {...rh})
     if (rangeChanged) this.sorted = undefined
   }
@@ -231,9 +227,29 @@ export class PdServer {
     return {regionIds, peerIds}
   }
 
+  /** The regions in key order; overlapping ranges resolved in favour of the higher version (the other one leaves the cache). */
   private sortedRegions(): RegionInfo[] {
-    if (!this.sorted) this.sorted = [...this.regions.values()].sort((a, b) => Buffer.compare(a.region.start_key, b.region.start_key))
-    return this.sorted
+    if (this.sorted) return this.sorted
+    const all = [...this.regions.values()].sort((a, b) => Buffer.compare(a.region.start_key, b.region.start_key) || b.region.epoch.version - a.region.epoch.version)
+    const kept: RegionInfo[] = []
+    for (const r of all) {
+      let drop = false
+      for (;;) {
+        const last = kept.at(-1)
+        if (!last || (last.region.end_key.length !== 0 && Buffer.compare(last.region.end_key, r.region.start_key) <= 0)) break
+        if (r.region.epoch.version > last.region.epoch.version) {
+          kept.pop()
+          this.regions.delete(last.region.id)
+          continue
+        }
+        drop = true
+        break
+      }
+      if (drop) this.regions.delete(r.region.id)
+      else kept.push(r)
+    }
+    this.sorted = kept
+    return kept
   }
 
   /** Index of the first region whose end is after `key`. */
@@ -250,22 +266,13 @@ export class PdServer {
     return lo
   }
 
-  private overlapping(start: Buffer, end: Buffer): RegionInfo[] {
-    const list = this.sortedRegions()
-    const out: RegionInfo[] = []
-    for (let i = this.firstEndingAfter(start); i < list.length; i++) {
-      if (end.length !== 0 && Buffer.compare(list[i].region.start_key, end) >= 0) break
-      out.push(list[i])
-    }
-    return out
-  }
-
   regionCount(): number {
-    return this.regions.size
+    return this.sortedRegions().length
   }
 
   /** PD's region record (for the lab's own checks and status). */
   getRegion(id: number): RegionInfo | undefined {
+    this.sortedRegions()
     return this.regions.get(id)
   }
 
@@ -315,7 +322,7 @@ export class PdServer {
 
   private storeCounts(): Map<number, {leaders: number; regions: number; learners: number; pending: number; leaderSize: number; regionSize: number}> {
     const m = new Map<number, {leaders: number; regions: number; learners: number; pending: number; leaderSize: number; regionSize: number}>()
-    for (const r of this.regions.values()) {
+    for (const r of this.sortedRegions()) {
       for (const p of r.region.peers) {
         let c = m.get(p.store_id)
         if (!c) m.set(p.store_id, (c = {leaders: 0, regions: 0, learners: 0, pending: 0, leaderSize: 0, regionSize: 0}))
@@ -497,7 +504,7 @@ export class PdServer {
       return json(200, this.storeJson(s, this.storeCounts()))
     }
     if (get && sub === '/regions') return sendParts(res, 200, this.regionsBody(this.sortedRegions()))
-    if (get && sub === '/regions/count') return json(200, {count: this.regions.size})
+    if (get && sub === '/regions/count') return json(200, {count: this.sortedRegions().length})
     if (get && sub === '/regions/key') {
       const hex = q.get('format') === 'hex'
       const key = decodeKeyParam(q.get('key') ?? '', hex)
@@ -524,7 +531,7 @@ export class PdServer {
     if (get && (m = sub.match(/^\/region\/id\/([^/]+)$/))) {
       const id = parseUint(m[1])
       if (id === 0) return msg(400, 'invalid region id')
-      const r = this.regions.get(id)
+      const r = this.getRegion(id)
       return send(res, 200, r ? this.regionJson(r) : 'null')
     }
     if (get && (m = sub.match(/^\/regions\/check\/([^/]+)$/))) return sendParts(res, 200, this.regionsBody(this.checkRegions(m[1])))
