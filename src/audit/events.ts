@@ -24,6 +24,7 @@ export const AUDIT_EVENTS = [
   'run.interrupted',
   'verify.finished',
   'run.finished',
+  'lock.force-unlocked',
 ] as const
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number]
@@ -59,6 +60,8 @@ export interface AuditEventData {
   'verify.finished': {ok: boolean; findings?: number}
   /** `head` is the hash of the record before this one: post it in the ticket to anchor the chain. */
   'run.finished': {status: RunStatus; head?: string}
+  /** `lifeboat lock force-unlock`: the lock removed (its holder's info), where it was, and the cluster. */
+  'lock.force-unlocked': {cluster: string; kind: string; where: string; removed: {id: string; who: string; operation: string; created: string}}
 }
 
 /** True for a string that names a known event. */

@@ -73,6 +73,10 @@ function describe(r: AuditRecord): [string, string] {
     }
     case 'step.interrupted':
       return [step, 'INTERRUPTED (Ctrl-C or SIGTERM)']
+    case 'lock.force-unlocked': {
+      const r = (d.removed ?? {}) as {id?: unknown; who?: unknown}
+      return [str(d.cluster), `lock ${str(r.id)} of ${str(r.who)} force-unlocked`]
+    }
     case 'run.interrupted':
       return [step, `interrupted${d.state ? `: ${str(d.state)}` : ''}`]
     case 'gate.passed':

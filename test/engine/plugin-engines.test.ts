@@ -37,7 +37,7 @@ function ledger(): {dir: string; spec: string; store: string; audit: string; reg
 }
 
 describe('TestLedger: its own lock, vocabulary and exact integers', () => {
-  it('plans, renders, fails with the always step run, resumes and audits through the CLI', {timeout: 120_000}, async () => {
+  it('plans, renders, fails with the always step run, resumes and audits through the CLI', {timeout: 300_000}, async () => {
     const l = ledger()
     const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, {cwd: l.dir, env: {...BOTH, ...env}})
 
@@ -78,6 +78,8 @@ describe('TestLedger: its own lock, vocabulary and exact integers', () => {
     const status = JSON.parse((await cli(['lock', 'status', l.spec, '--json'])).stdout)
     expect(status).toMatchObject({locked: true, lock: {id: 'ghost-1', kind: 'ledger-dir', store: l.store}})
     expect((await cli(['lock', 'force-unlock', l.spec, 'ghost-1', '--force'])).code).toBe(0)
+    // The removal is audited.
+    expect(auditRecords(l.audit).find((r) => r.event === 'lock.force-unlocked')?.data).toMatchObject({cluster: 'ledger-1', kind: 'ledger-dir', removed: {id: 'ghost-1', who: 'ghost@elsewhere'}})
 
     // Region 2's election fails: the run stops there, and the always step still resumes the scheduler.
     const failed = await cli(['apply', 'plan.json', '--auto-approve'], {LIFEBOAT_TEST_LEDGER_FAIL: '2'})
@@ -109,7 +111,7 @@ describe('TestLedger: its own lock, vocabulary and exact integers', () => {
 })
 
 describe('TestKV: Ctrl-C during apply', () => {
-  it('abandons the call in flight, runs the always step, records run.interrupted, releases the lock, exits 3; --resume finishes', {timeout: 120_000}, async () => {
+  it('abandons the call in flight, runs the always step, records run.interrupted, releases the lock, exits 3; --resume finishes', {timeout: 300_000}, async () => {
     const ws = workspace(store.zk, 'set: {a: "1", b: "2"}\nalways: {restored: "yes"}')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
     const proc = startCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir, env: {LIFEBOAT_TEST_STEP_DELAY_MS: '5000'}})

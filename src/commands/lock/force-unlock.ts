@@ -1,9 +1,13 @@
 /**
  * `lifeboat lock force-unlock SPEC ID`: remove the apply lock of a run that died.
  */
+import {randomUUID} from 'node:crypto'
+
 import {Args, Flags} from '@oclif/core'
 
+import {currentOperator} from '../../apply/identity.js'
 import {loadSpecForEngine} from '../../apply/plan-spec.js'
+import {DEFAULT_AUDIT_LOG, openAuditLog} from '../../audit/log.js'
 import {terminalPrompter} from '../../cli/prompt.js'
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {ExitCode, LifeboatError} from '../../errors.js'
@@ -17,7 +21,8 @@ export default class LockForceUnlock extends BaseCommand {
   static override description = withExitCodes(
     `Removes the lock whose ID you name (see \`lifeboat lock status SPEC\`); a lock held under any other ID is left alone, so a ` +
       `typo or a lock taken meanwhile by another run is never removed. ${DANGER} A ZooKeeper lock goes away by itself when ` +
-      'its holder\'s session expires; a lock file left by a crashed run stays until removed. Asks for confirmation unless --force.',
+      'its holder\'s session expires; a lock file left by a crashed run stays until removed. Asks for confirmation unless --force. ' +
+      'The removal is recorded in the audit log (lock.force-unlocked).',
   )
 
   static override examples = ['<%= config.bin %> lock force-unlock spec.yaml 6f1c0c1e-5d4e-4a57-9c1e-2a0f6f0e8b7d']
@@ -29,6 +34,7 @@ export default class LockForceUnlock extends BaseCommand {
 
   static override flags = {
     force: Flags.boolean({description: 'Do not ask for confirmation.'}),
+    'audit-log': Flags.string({description: 'The audit log that records the removal.', default: DEFAULT_AUDIT_LOG, helpValue: 'FILE'}),
   }
 
   async run(): Promise<unknown> {
@@ -60,6 +66,13 @@ export default class LockForceUnlock extends BaseCommand {
       }
     }
     const removed = await provider.forceUnlock(args.id)
+    // Audited like any action on the cluster: its own run of one record.
+    const operator = currentOperator(process.env)
+    const log = await openAuditLog(flags['audit-log'], {run: randomUUID(), actor: operator.user, host: operator.host})
+    await log.append('lock.force-unlocked', {
+      cluster, kind: removed.kind, where: removed.where,
+      removed: {id: removed.info.id, who: removed.info.who, operation: removed.info.operation, created: removed.info.created},
+    })
     const result = {cluster, unlocked: true, lock: removed.info}
     if (this.jsonEnabled()) return result
     this.log(`\nlifeboat successfully force-unlocked the cluster ${cluster} (lock ${removed.info.id}, held by ${removed.info.who} for ${removed.info.operation} since ${removed.info.created}).`)
