@@ -198,14 +198,20 @@ export class OpenMLDBLab {
     return t
   }
 
-  /** Waits until the leader nameserver has no queued op and no pending auto-failover (or no change for a while). */
+  /**
+   * Waits until the leader nameserver sees every tablet as it is (killed ones kOffline, running
+   * ones kHealthy), handles no tablet event, and has no op queued, for a quiet while.
+   */
   async settle(): Promise<void> {
     const quiet = this.scenario.settings.task_ms * 3 + this.scenario.settings.table_status_interval_ms
     let since = 0
     await waitFor('ops still queued on the leader nameserver', () => {
       const ns = this.leader()
-      const pending = ns && ns.autoFailover && [...ns.tablets.values()].some((t) => t.state === 'kOffline' && !t.offlineHandled)
-      const idle = ns !== undefined && ns.idle() && !pending
+      const seen = ns !== undefined && this.tablets.every((t) => {
+        const st = ns.tablets.get(t.endpoint)
+        return t.running ? st?.state === 'kHealthy' : st === undefined || st.state === 'kOffline'
+      })
+      const idle = ns !== undefined && seen && ns.idle()
       if (!idle) since = 0
       else if (since === 0) since = Date.now()
       return idle && Date.now() - since >= quiet

@@ -84,6 +84,8 @@ export class NameServer {
   done: Op[] = []
   private readonly pumping = new Set<number>()
   private readonly timers = new Set<NodeJS.Timeout>()
+  /** Tablet online/offline handling scheduled or running (the lab's settle waits for none). */
+  private readonly handling = new Set<symbol>()
 
   constructor(private readonly opts: NameServerOptions) {
     this.name = opts.name
@@ -119,9 +121,9 @@ export class NameServer {
     this.opts.log(`nameserver ${this.name} ${this.endpoint} killed`)
   }
 
-  /** Resolves when no op is queued (the lab's settle point). */
+  /** True when no op is queued and no tablet event is being handled (the lab's settle point). */
   idle(): boolean {
-    return this.queues.every((q) => q.length === 0)
+    return this.handling.size === 0 && this.queues.every((q) => q.length === 0)
   }
 
   private loseLeadership(): void {
@@ -129,6 +131,21 @@ export class NameServer {
     this.epoch++
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
+    this.handling.clear()
+  }
+
+  /** Runs a tablet event handler, counted by idle(). */
+  private handle(run: () => Promise<void>): void {
+    const token = Symbol('tablet event')
+    this.handling.add(token)
+    void run().catch((e) => this.fail(e)).finally(() => this.handling.delete(token))
+  }
+
+  /** Schedules a tablet event handler after `ms`, counted by idle() from now on. */
+  private handleLater(ms: number, run: () => Promise<void>): void {
+    const token = Symbol('tablet event')
+    this.handling.add(token)
+    this.later(ms, () => void run().catch((e) => this.fail(e)).finally(() => this.handling.delete(token)))
   }
 
   private later(ms: number, fn: () => void): void {
@@ -213,11 +230,13 @@ export class NameServer {
       else this.queues[op.info.vec_idx % MAX_CONCURRENCY].push(op)
     }
     this.tablets.clear()
-    this.leader = true
     this.epoch++
     const epoch = this.epoch
-    this.opts.log(`nameserver ${this.name} is the leader: ${this.tables.size} tables, ${ops.length} ops reloaded, auto_failover=${this.autoFailover}`)
+    // The tablets first (UpdateTablets in Recover), then running_: a new leader answers with them.
     await this.watchTablets(epoch)
+    if (epoch !== this.epoch || !this.running) return
+    this.leader = true
+    this.opts.log(`nameserver ${this.name} is the leader: ${this.tables.size} tables, ${this.tablets.size} tablets, ${ops.length} ops reloaded, auto_failover=${this.autoFailover}`)
     this.scheduleTableStatus(epoch)
     for (let i = 0; i < this.queues.length; i++) this.pump(i)
   }
@@ -225,7 +244,7 @@ export class NameServer {
   // ---- tablet liveness (UpdateTablets, OnTabletOffline, OnTabletOnline) ----
 
   private async watchTablets(epoch: number): Promise<void> {
-    if (epoch !== this.epoch || !this.leader) return
+    if (epoch !== this.epoch || !this.running) return
     const children = await this.zkc.getChildren(this.paths.nodes, {watch: () => void this.watchTablets(epoch).catch((e) => this.fail(e))})
     const now = Date.now()
     const present = new Set(children)
@@ -241,7 +260,7 @@ export class NameServer {
       }
       if (epoch !== this.epoch) return
       this.tablets.set(ep, {state: 'kHealthy', ctime: now})
-      if (cur) void this.onTabletOnline(ep, value.startsWith('startup_'), cur, epoch).catch((e) => this.fail(e))
+      if (cur) this.handle(() => this.onTabletOnline(ep, value.startsWith('startup_'), cur, epoch))
     }
     for (const [ep, st] of this.tablets) {
       if (present.has(ep) || st.state === 'kOffline') continue
@@ -249,7 +268,7 @@ export class NameServer {
       st.offlineSince = now
       st.ctime = now
       this.opts.log(`nameserver ${this.name}: tablet ${ep} is offline`)
-      this.later(this.opts.tabletHeartbeatTimeoutMs, () => void this.onTabletOffline(ep, st, epoch).catch((e) => this.fail(e)))
+      this.handleLater(this.opts.tabletHeartbeatTimeoutMs, () => this.onTabletOffline(ep, st, epoch))
     }
   }
 
