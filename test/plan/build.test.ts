@@ -101,6 +101,35 @@ describe('buildPlan', () => {
     expect(planHasChanges(buildPlan(fixtureInput('error-finding')))).toBe(true)
   })
 
+  test('integers past 2^53 stay exact: bigint facts and params become decimal strings, digested as such', () => {
+    const input = fixtureInput('ddd')
+    const big = 18446744073709551615n
+    const withBig = (value: bigint | string) => ({
+      ...input,
+      body: {
+        ...input.body,
+        primaries: input.body.primaries.map((p, i) => (i === 0 ? {...p, facts: {...p.facts, last_drops: 'x'}, candidates: p.candidates.map((c) => ({...c, facts: {...c.facts, ballot: value}}))} : p)),
+        steps: input.body.steps.map((st, i) => (i === 0 ? {...st, params: {...st.params, index: value}} : st)),
+      },
+    })
+    const plan = buildPlan(withBig(big))
+    const first = plan.primaries.find((p) => p.partition === input.body.primaries[0]!.partition)!
+    expect(first.candidates[0]!.facts.ballot).toBe('18446744073709551615')
+    expect(plan.steps[0]!.params.index).toBe('18446744073709551615')
+    expect(serializePlan(plan)).toContain('"ballot": "18446744073709551615"')
+    // The same plan with the decimal string written by hand: the same bytes and digest.
+    const asString = buildPlan(withBig('18446744073709551615'))
+    expect(asString.digest).toBe(plan.digest)
+    expect(serializePlan(asString)).toBe(serializePlan(plan))
+  })
+
+  test('a plan with primaries needs the engine leadership words; nouns must be declared', () => {
+    const ddd = fixtureInput('ddd')
+    expect(() => buildPlan({...ddd, body: {...ddd.body, vocabulary: {nouns: {}}}})).toThrow(/declares no leadership section/)
+    const mr = fixtureInput('meta-recovery')
+    expect(() => buildPlan({...mr, body: {...mr.body, vocabulary: {nouns: {}}}})).toThrow(/noun .* is not declared/)
+  })
+
   test('refuses bodies that break the invariants apply relies on', () => {
     const input = fixtureInput('ddd')
     const dupStep = {...input, body: {...input.body, steps: [...input.body.steps, input.body.steps[0]!]}}
