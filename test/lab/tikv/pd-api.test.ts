@@ -78,6 +78,14 @@ describe('regions', () => {
     expect((byId.get(1008) as R).end_key).toBe('')
   })
 
+  test('the hand-written region JSON is the generic writer\'s, key for key', async () => {
+    const pd = t.lab.pd as unknown as {regionJson(r: unknown): string; regionJsonGeneric(r: unknown): string; getRegion(id: number): unknown}
+    for (const id of [1001, 1003, 1005, 1008]) {
+      const r = pd.getRegion(id)
+      expect(pd.regionJson(r)).toBe(pd.regionJsonGeneric(r))
+    }
+  })
+
   test('region/id: an unknown id is 200 null, id 0 is 400', async () => {
     const r = await t.get(`${API}/region/id/1004`)
     expect((r.json as R).id).toBe(1004)
