@@ -4,9 +4,11 @@
  */
 import {LifeboatError} from '../errors.js'
 import type {Journey} from './journey.js'
+import {openmldbRecoverdata} from './openmldb-recoverdata.js'
 import {pegasusDdd} from './pegasus-ddd.js'
 import {pegasusMetaRecovery} from './pegasus-meta-recovery.js'
 import {pegasusZkMigration} from './pegasus-zk-migration.js'
+import {tikvUnsafeRecovery} from './tikv-unsafe-recovery.js'
 
 export {runJourney, DemoFailed, DemoInterrupted, type Journey, type DemoContext, type JourneyOutcome} from './journey.js'
 
@@ -14,7 +16,7 @@ export {runJourney, DemoFailed, DemoInterrupted, type Journey, type DemoContext,
 export const DEFAULT_JOURNEY = 'pegasus-meta-recovery'
 
 /** Every journey, by name. */
-export const JOURNEYS: ReadonlyMap<string, Journey> = new Map([pegasusMetaRecovery, pegasusDdd, pegasusZkMigration].map((j) => [j.name, j]))
+export const JOURNEYS: ReadonlyMap<string, Journey> = new Map([pegasusMetaRecovery, pegasusDdd, pegasusZkMigration, openmldbRecoverdata, tikvUnsafeRecovery].map((j) => [j.name, j]))
 
 /** The journey of that name, or a LifeboatError listing the known ones. */
 export function findJourney(name: string): Journey {
