@@ -206,7 +206,8 @@ export class RecoveryController {
 
   private checkTimeout(): string | undefined {
     if (this.stage === Stage.Finished || this.stage === Stage.Failed) return undefined
-    if (this.cluster.now() > this.deadline) return `Exceeds timeout ${new Date(this.deadline).toISOString()}`
+    // Go's %v of a time.Time (PD's local time; the lab runs in UTC).
+    if (this.cluster.now() > this.deadline) return `Exceeds timeout ${showTime(this.deadline)} +0000 UTC`
     return undefined
   }
 

@@ -133,7 +133,7 @@ describe('while a recovery runs', () => {
       'Unsafe recovery enters exit force leader stage',
       'Unsafe recovery Failed: Exceeds timeout …',
     ])
-    expect(show[1].details?.[0]).toMatch(/^triggered by error: Exceeds timeout /)
+    expect(show[1].details?.[0]).toMatch(/^triggered by error: Exceeds timeout \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \+0000 UTC$/)
     expect(show[2].details?.slice(0, 1)).toEqual(['no newly created empty regions'])
     expect(show[2].details).toContain('Stores that have not dispatched plan: 4, 5')
     expect(t.lab.pd.schedulingHalted()).toBe(false)
