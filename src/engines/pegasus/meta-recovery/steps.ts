@@ -8,7 +8,7 @@ import {poll, sleepClock} from '../../../util/poll.js'
 import type {Finding, Step} from '../../../plan/types.js'
 import {readTree, type ZkClient} from '../../../zk/index.js'
 import type {StepExecutor, StepProgress, StepResult} from '../../types.js'
-import {PegasusClientError, firstConfigValue, type MetaClient} from '../client/index.js'
+import {firstConfigValue, recoveryFailed, startRecoveryAndWait, type MetaClient} from '../client/index.js'
 import {APPS_ROOT_UNLOCKED, parseNodeData} from '../zk-layout.js'
 import {readAppsRoot, probeMeta} from './gather.js'
 import {STEP_KINDS, splitHintMessage} from './planner.js'
@@ -144,30 +144,18 @@ const startStep: StepExecutor<MetaRecoveryContext> = {
     ticker.unref()
     let response
     try {
-      response = await ctx.meta.startRecovery(
+      response = await startRecoveryAndWait(ctx.meta,
         {recovery_nodes: p.recovery_addresses, skip_bad_nodes: p.skip_bad_nodes, skip_lost_partitions: p.skip_lost_partitions, hp_recovery_nodes: p.recovery_nodes},
-        {timeoutMs: p.wait_seconds * 1000},
-      )
-    } catch (err) {
-      if (err instanceof PegasusClientError && err.code === 'PEGASUS_TIMEOUT') {
-        throw new LifeboatError('PEGASUS_RECOVERY_TIMEOUT', 'Wait recovery failed, administrator should check the meta for progress', {
-          detail: `start_recovery did not answer within ${p.wait_seconds} s.`,
-          hints: ['Look at the meta server log. If the apps root gets populated, `apply --resume` sees the step as done; otherwise raise recovery.wait_seconds and plan again.'],
-        })
-      }
-      throw err
+        p.wait_seconds, 'Look at the meta server log. If the apps root gets populated, `apply --resume` sees the step as done; otherwise raise recovery.wait_seconds and plan again.')
     } finally {
       clearInterval(ticker)
     }
     const hintLines = splitHintMessage(response.hint_message ?? '')
     ctx.lastRecovery = {err: response.err, hintLines}
     if (response.err !== 'ERR_OK') {
-      throw new LifeboatError('PEGASUS_RECOVERY_FAILED', `Recover result: ${response.err}`, {
-        detail: hintLines.join('\n') || undefined,
-        hints: response.err === 'ERR_SERVICE_ALREADY_RUNNING'
-          ? ['The meta server has already started; check the apps root and plan again.']
-          : ['Nothing was written to ZooKeeper; the recovery can be retried. Plan again to see why.'],
-      })
+      throw recoveryFailed(response.err, hintLines.join('\n'), response.err === 'ERR_SERVICE_ALREADY_RUNNING'
+        ? ['The meta server has already started; check the apps root and plan again.']
+        : ['Nothing was written to ZooKeeper; the recovery can be retried. Plan again to see why.'])
     }
     return {summary: `Recover result: ERR_OK${hintLines.length > 0 ? ` (${hintLines.length} hint line(s))` : ''}`, data: {err: response.err, hints: hintLines}}
   },

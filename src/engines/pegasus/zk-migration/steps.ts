@@ -12,7 +12,7 @@ import {poll, sleepClock, type Clock} from '../../../util/poll.js'
 import type {Finding, Step} from '../../../plan/types.js'
 import {ZkError, compareTrees as compareZkTrees, copyTree, removeTree, type CopyTreeOptions, type CopyTreeResult, type ZkClient} from '../../../zk/index.js'
 import type {StepExecutor, StepProgress, StepResult} from '../../types.js'
-import {PegasusClientError, firstConfigValue, getMetaCluster, readMetaConfigHttp, resolveIpv4, type MetaClient} from '../client/index.js'
+import {PegasusClientError, firstConfigValue, getMetaCluster, readMetaConfigHttp, recoveryFailed, resolveIpv4, startRecoveryAndWait, type MetaClient} from '../client/index.js'
 import {appsRootPath, metaLeaderLockDirs} from '../zk-layout.js'
 import {metaLevelName, metaLevelValue} from '../wire/index.js'
 import {listNodeRows, listTables} from './gather.js'
@@ -411,24 +411,12 @@ const startRecoveryStep: StepExecutor<ZkMigrationContext> = {
     const p = params<StartRecoveryParams>(step)
     const addresses = await Promise.all(p.recovery_nodes.map(async (n) => (await resolveIpv4(n)) ?? n))
     progress(`Wait seconds: ${p.wait_seconds}; Skip bad nodes: false; Skip lost partitions: false; ${p.recovery_nodes.length} node(s)`)
-    let response
-    try {
-      response = await ctx.meta.startRecovery({recovery_nodes: addresses, skip_bad_nodes: false, skip_lost_partitions: false, hp_recovery_nodes: p.recovery_nodes},
-        {timeoutMs: p.wait_seconds * 1000})
-    } catch (err) {
-      if (err instanceof PegasusClientError && err.code === 'PEGASUS_TIMEOUT') {
-        throw new LifeboatError('PEGASUS_RECOVERY_TIMEOUT', 'Wait recovery failed, administrator should check the meta for progress', {
-          detail: `start_recovery did not answer within ${p.wait_seconds} s.`,
-          hints: ['Look at the meta server log; if the apps root gets populated, `apply --resume` sees the step as done.'],
-        })
-      }
-      throw err
-    }
+    const response = await startRecoveryAndWait(ctx.meta, {recovery_nodes: addresses, skip_bad_nodes: false, skip_lost_partitions: false, hp_recovery_nodes: p.recovery_nodes},
+      p.wait_seconds, 'Look at the meta server log; if the apps root gets populated, `apply --resume` sees the step as done.')
     if (response.err !== 'ERR_OK') {
-      throw new LifeboatError('PEGASUS_RECOVERY_FAILED', `Recover result: ${response.err}`, {
-        detail: response.hint_message || undefined,
-        hints: ['The source tree is untouched: to roll back, restore the metas\' old config (source hosts_list, recover_from_replica_server = false) and restart them, as the migration script\'s undo does.'],
-      })
+      throw recoveryFailed(response.err, response.hint_message, [
+        'The source tree is untouched: to roll back, restore the metas\' old config (source hosts_list, recover_from_replica_server = false) and restart them, as the migration script\'s undo does.',
+      ])
     }
     return {summary: 'Recover result: ERR_OK', data: {err: response.err, hint: response.hint_message ?? ''}}
   },
