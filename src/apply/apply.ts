@@ -7,8 +7,9 @@
  *   gates have passed.
  * - `step.started` is on disk before a step's executor runs; when an audit append fails, no
  *   further step runs (the log fails closed and every later append throws).
- * - A step recorded finished is never run again (always steps are re-checked); any other step is
- *   asked `isDone` first, so a run killed between a write and its record resumes without repeating it.
+ * - A step recorded finished is never run again (always steps are re-checked, and so is every step
+ *   once an always step has run in the attempt); any other step is asked `isDone` first, so a run
+ *   killed between a write and its record resumes without repeating it.
  * - Ctrl-C or SIGTERM (the request's signal) lets the call in flight end, starts no new step except
  *   the always steps, records `run.interrupted`, and ends the run resumable (exit 3).
  * - The lock is released on every path out of here.
@@ -320,7 +321,9 @@ async function runUnderLock(c: RunContext, log: AuditLog, records: readonly Audi
   }
 
   // 4. Steps.
-  const finishedEarlier = new Set(req.resume ? progress.finished : [])
+  // Steps finished in an earlier run are not run again, unless an always step ran since: it may have
+  // undone what they set up (auto_failover back on), so then every step is re-checked with isDone.
+  const finishedEarlier = new Set(req.resume && !progress.alwaysRan ? progress.finished : [])
   const confirmed = new Set([...c.confirm, ...(req.resume ? progress.confirmed : [])])
   const tasks = ui.tasks(plan.steps.map((s) => ({id: s.id, description: s.description})))
   const ctx = await engine.connect(ready.spec, engineIo(c))

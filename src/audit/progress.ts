@@ -69,6 +69,11 @@ export interface RunProgress {
   confirmed: string[]
   /** The latest run has no `run.finished`, or left a step started and never ended. */
   interrupted: boolean
+  /**
+   * An always step finished in some run of the attempt after that run stopped (or at its place):
+   * it may have undone what earlier steps set up (auto_failover back on, a pause released).
+   */
+  alwaysRan: boolean
 }
 
 /**
@@ -77,17 +82,19 @@ export interface RunProgress {
  */
 export function runProgress(records: readonly AuditRecord[], planDigest: string): RunProgress {
   const attempt = latestAttempt(records, planDigest)
-  if (attempt.length === 0) return {finished: [], confirmed: [], interrupted: false}
+  if (attempt.length === 0) return {finished: [], confirmed: [], interrupted: false, alwaysRan: false}
   const finished: string[] = []
   const confirmed: string[] = []
+  let alwaysRan = false
   for (const [, recs] of attempt) {
     for (const r of recs) {
-      const d = r.data as {step?: unknown; gate?: unknown}
+      const d = r.data as {step?: unknown; gate?: unknown; always?: unknown}
       if (typeof d.step !== 'string') continue
+      if (r.event === 'step.finished' && d.always === true) alwaysRan = true
       if ((r.event === 'step.finished' || r.event === 'step.skipped') && !finished.includes(d.step)) finished.push(d.step)
       if (r.event === 'gate.passed' && d.gate === 'manual' && !confirmed.includes(d.step)) confirmed.push(d.step)
     }
   }
   const [run, last] = attempt.at(-1)!
-  return {run, finished, confirmed, interrupted: runStatus(last) === undefined || openSteps(last).length > 0}
+  return {run, finished, confirmed, interrupted: runStatus(last) === undefined || openSteps(last).length > 0, alwaysRan}
 }

@@ -195,17 +195,24 @@ describe('timeline and progress', () => {
 
   test('runProgress unions the finished steps of the runs of one attempt', async () => {
     const records = await interruptedThenResumed()
-    expect(runProgress(records, digest)).toEqual({run: 'run-2', finished: ['01-a', '02-manual', '03-b'], confirmed: ['02-manual'], interrupted: true})
-    expect(runProgress(records, 'f'.repeat(64))).toEqual({finished: [], confirmed: [], interrupted: false})
+    expect(runProgress(records, digest)).toEqual({run: 'run-2', finished: ['01-a', '02-manual', '03-b'], confirmed: ['02-manual'], interrupted: true, alwaysRan: false})
+    expect(runProgress(records, 'f'.repeat(64))).toEqual({finished: [], confirmed: [], interrupted: false, alwaysRan: false})
+  })
+
+  test('an always step that finished marks the attempt, so that a resume re-checks every step', async () => {
+    const records = await interruptedThenResumed()
+    expect(runProgress(records, digest).alwaysRan).toBe(false)
+    const withAlways = [...records, {...records.at(-1)!, seq: 98, event: 'step.finished' as const, data: {step: '05-restore', always: true}}]
+    expect(runProgress(withAlways, digest)).toMatchObject({alwaysRan: true, finished: ['01-a', '02-manual', '03-b', '05-restore']})
   })
 
   test('a succeeded run closes the attempt', async () => {
     const records = await interruptedThenResumed()
     const done = [...records, {...records.at(-1)!, seq: 99, event: 'run.finished' as const, data: {status: 'succeeded'}}]
     // Nothing to resume after a success: a later apply of the same plan starts a new attempt.
-    expect(runProgress(done, digest)).toEqual({finished: [], confirmed: [], interrupted: false})
+    expect(runProgress(done, digest)).toEqual({finished: [], confirmed: [], interrupted: false, alwaysRan: false})
     const next = [...done, {...records[0]!, seq: 100, run: 'run-3', data: {planDigest: digest}}]
-    expect(runProgress(next, digest)).toEqual({run: 'run-3', finished: [], confirmed: [], interrupted: true})
+    expect(runProgress(next, digest)).toEqual({run: 'run-3', finished: [], confirmed: [], interrupted: true, alwaysRan: false})
   })
 
   test('the timeline shows the interruption and the run that resumed it', async () => {
