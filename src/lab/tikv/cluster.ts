@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {stringify} from 'yaml'
 
 import {LifeboatError} from '../../errors.js'
-import {hexKey, metaKey, metaStartKey, rowKey, tableStartKey} from './keys.js'
+import {compareKeys, hexKey, metaKey, metaStartKey, rowKey, tableStartKey} from './keys.js'
 import {NodeState, type Peer, type Region, type RegionHeartbeat, Role, StoreState} from './model.js'
 import {PdServer} from './pd.js'
 import {type RegionStart, type TikvFault, type TikvScenario} from './scenario.js'
@@ -109,7 +109,7 @@ export class TikvLab {
     for (const t of s.tables) rows.push(metaKey(`Table:${t.id}`))
     const metaRows = rows.length
     for (const t of s.tables) for (let h = 1; h <= t.rows; h++) rows.push(rowKey(t.id, h))
-    rows.sort(Buffer.compare)
+    rows.sort(compareKeys)
     // Regions and peers.
     let r = 0
     const boot: RegionHeartbeat[] = []
@@ -122,7 +122,7 @@ export class TikvLab {
       ]
       const region: Region = {id, start_key: l.start, end_key: end, epoch: {conf_ver: peers.length, version: 1 + i}, peers}
       const regionRows: Row[] = []
-      while (r < rows.length && (end.length === 0 || Buffer.compare(rows[r], end) < 0)) {
+      while (r < rows.length && (end.length === 0 || compareKeys(rows[r], end) < 0)) {
         regionRows.push({key: rows[r], value: Buffer.from(`v${hexKey(rows[r]).slice(-8)}`), index: TERM + 1 + regionRows.length})
         r++
       }

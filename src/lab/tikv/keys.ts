@@ -113,3 +113,25 @@ export function compareEnd(a: Uint8Array, b: Uint8Array): number {
 export function inRange(key: Uint8Array, start: Uint8Array, end: Uint8Array): boolean {
   return Buffer.compare(key, start) >= 0 && (end.length === 0 || Buffer.compare(key, end) < 0)
 }
+
+const SORT_KEYS = new WeakMap<Uint8Array, string>()
+
+/**
+ * A string that sorts like the key's bytes (latin1: one code unit per byte), cached per buffer:
+ * comparing these with < is much cheaper than Buffer.compare in sorts of 100,000 regions.
+ */
+export function sortKey(key: Buffer): string {
+  let s = SORT_KEYS.get(key)
+  if (s === undefined) {
+    s = key.toString('latin1')
+    SORT_KEYS.set(key, s)
+  }
+  return s
+}
+
+/** Orders two keys by their bytes through sortKey. */
+export function compareKeys(a: Buffer, b: Buffer): number {
+  const x = sortKey(a)
+  const y = sortKey(b)
+  return x < y ? -1 : x > y ? 1 : 0
+}

@@ -11,7 +11,7 @@ import {type AddressInfo} from 'node:net'
 
 import {EmbeddedEtcd, EtcdError} from './etcd.js'
 import {byteSize, goDuration, type JsonValue, parseBody, rfc3339, toJson} from './json.js'
-import {hexKey} from './keys.js'
+import {compareKeys, hexKey} from './keys.js'
 import {
   epochStale,
   type Peer,
@@ -230,7 +230,7 @@ export class PdServer {
   /** The regions in key order; overlapping ranges resolved in favour of the higher version (the other one leaves the cache). */
   private sortedRegions(): RegionInfo[] {
     if (this.sorted) return this.sorted
-    const all = [...this.regions.values()].sort((a, b) => Buffer.compare(a.region.start_key, b.region.start_key) || b.region.epoch.version - a.region.epoch.version)
+    const all = [...this.regions.values()].sort((a, b) => compareKeys(a.region.start_key, b.region.start_key) || b.region.epoch.version - a.region.epoch.version)
     const kept: RegionInfo[] = []
     for (const r of all) {
       let drop = false

@@ -3,7 +3,7 @@
  * behaviour: driven only by store heartbeats, stage by stage, with the same plans, stage outputs,
  * errors, deadlines and plan re-dispatch. In memory only: a PD restart loses it.
  */
-import {metaOrTable} from './keys.js'
+import {compareKeys, metaOrTable} from './keys.js'
 import {
   epochStale,
   type Peer,
@@ -424,13 +424,13 @@ export class RecoveryController {
     // Insert in descending epoch order; an overlap with an already inserted (newer) region drops the
     // older one, and an overlap with a staler one is an error. Overlaps only occur between items whose
     // ranges intersect, so resolve each connected group of intersecting ranges on its own.
-    const byKey = [...newest].sort((a, b) => Buffer.compare(region(a).start_key, region(b).start_key) || region(a).id - region(b).id)
+    const byKey = [...newest].sort((a, b) => compareKeys(region(a).start_key, region(b).start_key) || region(a).id - region(b).id)
     const tree: Item[] = []
     let group: Item[] = []
     let groupEnd: Buffer | undefined
     const flush = (): void => {
       if (group.length === 1) tree.push(group[0])
-      else if (group.length > 1) tree.push(...resolveGroup(group))
+      else if (group.length > 1) tree.push(...resolveGroup(group).sort((a, b) => compareKeys(region(a).start_key, region(b).start_key)))
       group = []
     }
     for (const it of byKey) {
@@ -445,7 +445,6 @@ export class RecoveryController {
       }
     }
     flush()
-    tree.sort((a, b) => Buffer.compare(region(a).start_key, region(b).start_key))
     return {tree, peers}
   }
 

@@ -116,6 +116,7 @@ export class TikvStore {
   /** Set when PD said this store is tombstone: it exits and cannot be started again. */
   tombstoned = false
   heartbeats = 0
+  private used = 0
 
   constructor(
     readonly opts: StoreOptions,
@@ -197,7 +198,9 @@ export class TikvStore {
         report = {step: this.pendingReport, peer_reports: [...this.replicas.values()].map((r) => r.report())}
         this.pendingReport = undefined
       }
-      const used = [...this.replicas.values()].reduce((n, r) => n + r.log.rows.length * 64, 0)
+      // The used size is recounted on region sweeps only (it is a rough figure anyway).
+      if (this.heartbeats % this.opts.regionSweepTicks === 1) this.used = [...this.replicas.values()].reduce((n, r) => n + r.log.rows.length * 64, 0)
+      const used = this.used
       const resp = pd.storeHeartbeat({
         store_id: this.id,
         capacity: this.opts.capacity,
