@@ -14,9 +14,6 @@ import {readLabState, processAlive} from '../lab/state.js'
 import {findZooKeeperClasspath} from '../lab/zookeeper/server.js'
 
 export default class Demo extends BaseCommand {
-  // The demo is a narration for a person; its commands have --json of their own.
-  static override enableJsonFlag = false
-
   static override summary = 'Run a whole recovery journey on a simulated cluster, narrated.'
 
   static override description = withExitCodes(
@@ -24,11 +21,12 @@ export default class Demo extends BaseCommand {
       'plans, applies (approval given on the command line), plays the operator\'s part at manual steps, ' +
       'verifies the data and the audit log, and tears the lab down (also on failure or Ctrl-C; --keep ' +
       'leaves it up). Every command is printed as `$ lifeboat ...` before it runs, so the journey can be ' +
-      'repeated by hand. Exits 0 only when the journey verified.\n\nDEMOS\n' +
+      'repeated by hand. Exits 0 only when the journey verified. With --json the narration goes to stderr and stdout ' +
+      'carries one JSON result: {journey, ok, closing, workDir, stateDir, labLeftUp}.\n\nDEMOS\n' +
       [...JOURNEYS.values()].map((j) => `  ${j.name}: ${j.summary}`).join('\n'),
   )
 
-  static override examples = ['<%= config.bin %> demo', '<%= config.bin %> demo pegasus-meta-recovery --keep', '<%= config.bin %> demo --state-dir /tmp/lab']
+  static override examples = ['<%= config.bin %> demo', '<%= config.bin %> demo pegasus-meta-recovery --keep', '<%= config.bin %> demo --state-dir /tmp/lab', '<%= config.bin %> demo pegasus-ddd --json 2>demo.log | jq .closing']
 
   static override args = {
     scenario: Args.string({description: `the journey to run (default ${DEFAULT_JOURNEY})`, default: DEFAULT_JOURNEY}),
@@ -40,8 +38,9 @@ export default class Demo extends BaseCommand {
     zk: Flags.string({description: 'use this ZooKeeper (host:port) instead of starting one', helpValue: 'HOST:PORT'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Demo)
+    const json = this.jsonEnabled()
     const journey = findJourney(args.scenario)
     // Before anything starts: the lab needs ZooKeeper's jars unless one is given.
     if (!flags.zk) findZooKeeperClasspath()
@@ -55,11 +54,17 @@ export default class Demo extends BaseCommand {
     }
     const workDir = mkdtempSync(join(tmpdir(), `lifeboat-demo-${journey.name}-`))
     const stateDir = flags['state-dir'] ? resolve(flags['state-dir']) : join(workDir, 'lab')
-    const outcome = await runJourney(journey, {workDir, stateDir, zk: flags.zk, keep: flags.keep})
+    // With --json, stdout carries the result alone: the narration goes to stderr.
+    const out = json ? (t: string) => void process.stderr.write(t) : undefined
+    const outcome = await runJourney(journey, {workDir, stateDir, zk: flags.zk, keep: flags.keep, out})
 
     if (!outcome.ok) {
-      process.stdout.write(`\nThe demo did not complete. Its files are kept in ${workDir}${flags['state-dir'] ? ` and ${stateDir}` : ''}.\n`)
+      ;(json ? process.stderr : process.stdout).write(`\nThe demo did not complete. Its files are kept in ${workDir}${flags['state-dir'] ? ` and ${stateDir}` : ''}.\n`)
       throw outcome.error ?? new LifeboatError('DEMO_FAILED', 'the demo failed', {exit: ExitCode.ERROR})
+    }
+    if (json) {
+      if (!outcome.labLeftUp && !flags['state-dir']) rmSync(stateDir, {recursive: true, force: true})
+      return {journey: journey.name, ok: true, closing: outcome.closing, workDir, stateDir, labLeftUp: outcome.labLeftUp}
     }
     if (outcome.labLeftUp) {
       process.stdout.write(`\nThe lab is still up (--keep). Continue by hand in ${workDir}; stop it with:\n  lifeboat lab down --state-dir ${stateDir}\n`)
@@ -68,5 +73,6 @@ export default class Demo extends BaseCommand {
       rmSync(stateDir, {recursive: true, force: true})
     }
     process.stdout.write(`${outcome.closing.join('\n')}\n`)
+    return undefined
   }
 }
