@@ -22,6 +22,7 @@ import type {Client as RawClient, Stat as RawStat} from 'node-zookeeper-client'
 
 import {LifeboatError} from '../errors.js'
 import {ZkError, isZkError, toZkError} from './errors.js'
+import {checkClientInternals, closeRaw, discardUnsent, frameSocketData, rawSocket, setLastOpVersion} from './nzk-internals.js'
 
 /**
  * The largest request we send, path and framing included. ZooKeeper's jute.maxbuffer is
@@ -219,21 +220,6 @@ export function opBytes(op: ZkOp): number {
   }
 }
 
-// The parts of the client's internals we touch: the unsent queue (so nothing queued while
-// disconnected is ever sent late), the socket (to close it for good and to coalesce writes), and
-// the per-connection data handler (to hand it whole frames; see frameSocketData).
-interface RawInternals {
-  connectionManager?: {
-    packetQueue?: {queue?: Array<{callback?: (err: unknown) => void}>}
-    socket?: {destroy(): void; once(event: 'close', cb: () => void): void; destroyed?: boolean; cork?(): void; uncork?(): void}
-    onSocketData?: (chunk: Buffer) => void
-    connectTimeoutHandler?: ReturnType<typeof setTimeout> | null
-    state?: number
-  }
-}
-const CM_CONNECTED = 2
-const CM_CLOSED = -2
-
 interface Pending {
   fail(err: ZkError): void
 }
@@ -426,7 +412,7 @@ export class ZkClient {
    */
   private corkForTick(): void {
     if (this.corked) return
-    const socket = (this.raw as unknown as RawInternals).connectionManager?.socket
+    const socket = rawSocket(this.raw)
     if (!this.connected || !socket || socket.destroyed || typeof socket.cork !== 'function') return
     socket.cork()
     this.corked = true
@@ -548,14 +534,6 @@ export class ZkClient {
   }
 }
 
-/** Overwrites the version of the operation just added to a transaction (see multi). */
-function setLastOpVersion(tx: object, version: number): void {
-  const ops = (tx as {ops?: Array<{version?: number}>}).ops
-  const last = ops?.[ops.length - 1]
-  if (!last || typeof last.version !== 'number') throw new Error('unexpected transaction internals: cannot set the operation version')
-  last.version = version
-}
-
 /** The callback shape every client call takes: an error, then up to two results. */
 type RawCallback = (err: unknown, a?: unknown, b?: unknown) => void
 
@@ -597,102 +575,6 @@ export function joinPath(base: string, rel: string): string {
   return base === '/' ? r : `${base}${r}`
 }
 
-/** The client's own CONNECTION_LOSS exception (its typings omit Exception.create). */
-function connectionLoss(): unknown {
-  const create = (zookeeper.Exception as unknown as {create(code: number): unknown}).create
-  return create(zookeeper.Exception.CONNECTION_LOSS)
-}
-
-/**
- * Hands the client's response parser one whole frame at a time. The parser, given a socket chunk
- * holding many responses, re-copies the rest of the chunk after each one (quadratic in the chunk,
- * and most of the client's garbage in a pipelined read), and it keeps a partial frame across a
- * reconnect, where it would corrupt the first reply of the new connection. Split here once, and
- * start clean on each new socket. Without the expected internals this does nothing.
- */
-function frameSocketData(raw: RawClient): void {
-  const cm = (raw as unknown as RawInternals).connectionManager
-  const original = cm?.onSocketData
-  if (!cm || typeof original !== 'function') return
-  let rest: Buffer | null = null
-  let from: unknown = null
-  cm.onSocketData = (chunk: Buffer): void => {
-    // The parser calls itself with an empty buffer when it kept a remainder: let that through.
-    if (chunk.length === 0) return original.call(cm, chunk)
-    if (cm.socket !== from) {
-      rest = null
-      from = cm.socket
-    }
-    const buf: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk
-    let off = 0
-    while (buf.length - off >= 4) {
-      const size = buf.readInt32BE(off)
-      if (buf.length - off - 4 < size) break
-      original.call(cm, buf.subarray(off, off + 4 + size))
-      off += 4 + size
-    }
-    rest = off < buf.length ? buf.subarray(off) : null
-  }
-}
-
-/** Fails every request queued but not yet sent, so none of them can reach a server later. */
-function discardUnsent(raw: RawClient): void {
-  const cm = (raw as unknown as RawInternals).connectionManager
-  const queue = cm?.packetQueue?.queue
-  if (!queue) return
-  const unsent = queue.splice(0, queue.length)
-  for (const packet of unsent) {
-    try {
-      packet.callback?.(connectionLoss())
-    } catch {
-      // The callback belongs to a call we already failed.
-    }
-  }
-}
-
-const closing = new WeakMap<RawClient, Promise<void>>()
-
-/**
- * Closes a raw client for good. Connected: sends closeSession (ephemeral nodes vanish now) and
- * waits for the server to drop the socket. Otherwise: destroys the socket so the client stops
- * retrying (it would retry a dead port forever).
- */
-function closeRaw(raw: RawClient): Promise<void> {
-  const existing = closing.get(raw)
-  if (existing) return existing
-  const done = new Promise<void>((resolve) => {
-    const cm = (raw as unknown as RawInternals).connectionManager
-    const wasConnected = cm?.state === CM_CONNECTED
-    discardUnsent(raw)
-    try {
-      raw.close()
-    } catch {
-      // close() on a client that never connected may throw in its internals; we destroy below.
-    }
-    const socket = cm?.socket
-    const hardStop = (): void => {
-      if (cm?.connectTimeoutHandler) clearTimeout(cm.connectTimeoutHandler)
-      cm?.socket?.destroy()
-    }
-    if (!wasConnected || !socket || socket.destroyed) {
-      hardStop()
-      resolve()
-      return
-    }
-    const timer = setTimeout(() => {
-      hardStop()
-      resolve()
-    }, 2000)
-    socket.once('close', () => {
-      clearTimeout(timer)
-      if (cm?.state !== CM_CLOSED) hardStop()
-      resolve()
-    })
-  })
-  closing.set(raw, done)
-  return done
-}
-
 /**
  * Connects, authenticates (digest credentials from the environment variable named in `auth`),
  * and proves the session with one round trip, all within `deadlineMs`. On expiry the client is
@@ -701,6 +583,7 @@ function closeRaw(raw: RawClient): Promise<void> {
 export async function connectZk(opts: ZkConnectOptions): Promise<ZkClient> {
   const credentials = opts.auth ? credentialsFromEnv(opts.auth, opts.env ?? process.env) : undefined
   const deadlineMs = opts.deadlineMs ?? DEFAULT_CONNECT_DEADLINE_MS
+  checkClientInternals()
   let raw: RawClient
   try {
     raw = zookeeper.createClient(opts.hosts, {sessionTimeout: opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS, retries: 0, spinDelay: 200})
