@@ -52,8 +52,6 @@ interface TabletState {
   ctime: number
   /** When it went offline (ms), while it is offline. */
   offlineSince?: number
-  /** The offline flow ran for this outage. */
-  offlineHandled?: boolean
   /** tablet_heartbeat_timeout passed and the nameserver looked at it (with auto_failover off: did nothing). */
   offlineChecked?: boolean
 }
@@ -272,27 +270,32 @@ export class NameServer {
     }
   }
 
+  /** OnTabletOffline once tablet_heartbeat_timeout has passed: the offline flow, only with auto_failover. */
   private async onTabletOffline(ep: string, st: TabletState, epoch: number): Promise<void> {
     if (epoch !== this.epoch || this.tablets.get(ep) !== st || st.state !== 'kOffline') return
     st.offlineChecked = true
-    if (!this.autoFailover) return
-    await this.offlineFlow(ep, st)
+    if (!this.autoFailover || this.tables.size === 0) return
+    await this.offlineFlow(ep)
   }
 
-  private async offlineFlow(ep: string, st: TabletState): Promise<void> {
-    if (st.offlineHandled) return
-    st.offlineHandled = true
+  private async offlineFlow(ep: string): Promise<void> {
     this.opts.log(`nameserver ${this.name}: auto_failover takes ${ep} offline`)
     await this.updateEndpointTableAlive(ep, false)
     await this.offlineEndpointInternal(ep, this.opts.taskConcurrency)
   }
 
+  /**
+   * OnTabletOnline: nothing without auto_failover, nor after a short outage of a process that did
+   * not restart. A restarted tablet (startup_) goes through OnTabletOffline(ep, true) first,
+   * which runs the offline flow again (OpenMLDB queues its kOfflineReplicaOPs once more), then
+   * RecoverEndpoint.
+   */
   private async onTabletOnline(ep: string, startup: boolean, before: TabletState, epoch: number): Promise<void> {
-    if (epoch !== this.epoch || !this.autoFailover) return
+    if (epoch !== this.epoch || !this.autoFailover || this.tables.size === 0) return
     const outage = before.offlineSince === undefined ? 0 : Date.now() - before.offlineSince
     if (!startup && outage < this.opts.tabletHeartbeatTimeoutMs) return
     this.opts.log(`nameserver ${this.name}: tablet ${ep} is back${startup ? ' (restarted)' : ''}, recovering it`)
-    await this.offlineFlow(ep, before)
+    if (startup) await this.offlineFlow(ep)
     await this.recoverEndpointInternal(ep, false, this.opts.taskConcurrency)
   }
 

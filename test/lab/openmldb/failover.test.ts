@@ -49,6 +49,8 @@ describe('OpenMLDB lab: auto_failover', () => {
       for (const p of back) expect(p.partition_meta.every((m) => m.is_alive !== false)).toBe(true)
       const recovered = ((await rpc(ns, 'NameServer', 'ShowOPStatus', {})).op_status as {op_type: string; status: string}[])
       expect(recovered.filter((o) => o.op_type === 'kRecoverTableOP')).toHaveLength(6)
+      // startup_: OnTabletOffline(ep, true) ran the offline flow again, re-queuing the followers' kOfflineReplicaOPs.
+      expect(recovered.filter((o) => o.op_type === 'kOfflineReplicaOP')).toHaveLength(8)
       expect(recovered.every((o) => o.status === 'kDone')).toBe(true)
       const st = (await rpc(ep[0], 'TabletServer', 'GetTableStatus', {})).all_table_status as {state: string}[]
       expect(st.map((s) => s.state)).toEqual(Array(6).fill('kTableNormal'))
