@@ -115,7 +115,7 @@ describe('TestKV: Ctrl-C during apply', () => {
     const ws = workspace(store.zk, 'set: {a: "1", b: "2"}\nalways: {restored: "yes"}')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
     const proc = startCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir, env: {LIFEBOAT_TEST_STEP_DELAY_MS: '5000'}})
-    await waitFor('step 01-set-a to start', () => (auditRecords(ws.audit).some((r) => r.event === 'step.started' && r.data.step === '01-set-a') ? true : undefined))
+    await waitFor('step 01-set-a to start', () => (auditRecords(ws.audit).some((r) => r.event === 'step.started' && r.data.step === '01-set-a') ? true : undefined), 180_000)
     proc.child.kill('SIGINT')
     const ended = await proc.done
     expect(ended.code, ended.stdout + ended.stderr).toBe(3)
