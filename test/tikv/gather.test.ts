@@ -3,6 +3,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {regionFacts, storeFacts} from '../../src/engines/tikv/gather.js'
+import {parsePdJson} from '../../src/engines/tikv/pd-client.js'
 import {parseJson} from '../../src/http/json.js'
 
 describe('PD JSON to facts', () => {
@@ -30,5 +31,16 @@ describe('PD JSON to facts', () => {
       leader_store: null, approximate_size: 2, approximate_keys: 300,
     })
     expect(regionFacts(parseJson('{"id":9,"peers":[{"id":91,"store_id":2}],"leader":{"id":91,"store_id":2}}')).leader_store).toBe('2')
+  })
+})
+
+describe('parsePdJson', () => {
+  it('keeps uint64 ids exact as decimal strings and never touches strings', () => {
+    expect(parsePdJson('{"id":18446744073709551615,"s":"a\\"b:12345678901234567890","n":-12345678901234567,"f":1234567890123456.5,"a":[9007199254740993, 3],"k":"7480000000000000FF"}'))
+      .toEqual({id: '18446744073709551615', s: 'a"b:12345678901234567890', n: '-12345678901234567', f: 1234567890123456.5, a: ['9007199254740993', 3], k: '7480000000000000FF'})
+    // A string that looks like a value position: the fast path breaks, the lossless parser reads it.
+    expect(parsePdJson('{"v":"x:12345678901234567890,","id":18446744073709551615}')).toEqual({v: 'x:12345678901234567890,', id: 18446744073709551615n})
+    expect(regionFacts(parsePdJson('{"id":18446744073709551615,"peers":[{"id":18446744073709551614,"store_id":9007199254740993}]}')).peers[0])
+      .toEqual({id: '18446744073709551614', store_id: '9007199254740993', role: 'Voter', pending: false, down: false})
   })
 })

@@ -7,6 +7,7 @@
  */
 import {LifeboatError} from '../../errors.js'
 import {HttpError, httpRequest, type HttpMethod, type HttpReply} from '../../http/client.js'
+import {parseJson} from '../../http/json.js'
 
 export const PD_API = '/pd/api/v1'
 /** PD's cap on `/regions/key?limit=` (maxRegionLimit). */
@@ -31,6 +32,24 @@ export function num(v: unknown): number {
   if (typeof v === 'number') return v
   if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v)
   return 0
+}
+
+/** An integer literal of 16 digits or more in value position (after `:`, `,` or `[`; before `,`, `]` or `}`). */
+const BIG_INTEGER_VALUE = /([:,[]\s*)(-?\d{16,})(?=\s*[,\]}])/g
+
+/**
+ * PD's JSON with every integer of 16 digits or more as its decimal string, so uint64 ids stay
+ * exact ({@link idText} and {@link num} read both forms). This is the fast path for 100,000-region
+ * replies (native JSON.parse after one regex pass is several times faster than a lossless parser).
+ * Should the pattern ever match inside a string, the quotes it adds break the JSON, never silently
+ * change it: the lossless parser then reads the text instead.
+ */
+export function parsePdJson(text: string): unknown {
+  try {
+    return JSON.parse(text.replace(BIG_INTEGER_VALUE, '$1"$2"'))
+  } catch {
+    return parseJson(text)
+  }
 }
 
 /** PD's reply bodies are JSON strings (`"Request has been accepted."\n`); their text, unquoted. */
@@ -89,6 +108,13 @@ export class PdClient {
         hints: ['Check that cluster.pd names PD client endpoints (not TiKV or TiDB) and look at the PD leader\'s log.'],
       })
     }
-    return reply.json()
+    try {
+      return parsePdJson(reply.text)
+    } catch (err) {
+      throw new LifeboatError('TIKV_PD_ERROR', `PD ${this.endpoint} sent invalid JSON for GET ${path}`, {
+        detail: `${err instanceof Error ? err.message : String(err)}; the reply began: ${JSON.stringify(reply.text.slice(0, 200))}`,
+        hints: ['Check that cluster.pd names PD client endpoints (not TiKV or TiDB).'],
+      })
+    }
   }
 }
