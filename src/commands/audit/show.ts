@@ -12,18 +12,20 @@ export default class AuditShow extends BaseCommand {
       'verification is still shown, with a warning; check it with `lifeboat audit verify`.',
   )
 
-  static override examples = ['<%= config.bin %> audit show', '<%= config.bin %> audit show --run 20250301T100000Z-1a2b3c']
+  static override examples = ['<%= config.bin %> audit show', '<%= config.bin %> audit show --run 0b6f3c52-7d1e-4f0a-9a57-3c2e1d9b8a41   # a run id as audit show and apply print it']
 
   static override flags = {
     run: Flags.string({description: 'Show only this run.'}),
     'audit-log': Flags.string({description: 'The audit log to read.', default: DEFAULT_AUDIT_LOG}),
   }
 
-  async run(): Promise<{records: AuditRecord[]; verified: boolean}> {
+  async run(): Promise<{records: AuditRecord[]; verified: boolean; head: {hash: string; seq: number; run: string; event: string} | null}> {
     const {flags} = await this.parse(AuditShow)
     const path = flags['audit-log']
     const verification = await verifyAuditLog(path)
     const records = await readAuditLog(path, {lenient: true})
+    // The chain's head: the last record that verifies, and the run that wrote it.
+    const head = verification.head === undefined ? undefined : records.find((r) => r.hash === verification.head)
     const shown = flags.run === undefined ? [...records] : records.filter((r) => r.run === flags.run)
     if (!this.jsonEnabled()) {
       if (!verification.ok) {
@@ -32,7 +34,8 @@ export default class AuditShow extends BaseCommand {
       }
       for (const u of records.unreadable ?? []) process.stderr.write(`warning: line ${u.line} is not an audit record and is not shown\n`)
       process.stdout.write(renderAuditTimeline(records, {run: flags.run}))
+      if (head) process.stdout.write(`\nChain head: ${head.hash} (record ${head.seq}, ${head.event} of run ${head.run})${verification.ok ? '' : ', last good record'}\n`)
     }
-    return {records: shown, verified: verification.ok}
+    return {records: shown, verified: verification.ok, head: head ? {hash: head.hash, seq: head.seq, run: head.run, event: head.event} : null}
   }
 }

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {DEFAULT_AUDIT_LOG, verifyAuditLog, type AuditVerification} from '../../audit/log.js'
+import {DEFAULT_AUDIT_LOG, readAuditLog, verifyAuditLog, type AuditVerification} from '../../audit/log.js'
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {ExitCode} from '../../errors.js'
 
@@ -20,26 +20,30 @@ export default class AuditVerify extends BaseCommand {
     'audit-log': Flags.string({description: 'The audit log to check.', default: DEFAULT_AUDIT_LOG}),
   }
 
-  async run(): Promise<AuditVerification> {
+  async run(): Promise<AuditVerification & {headRecord?: {seq: number; run: string; event: string; time: string}}> {
     const {flags} = await this.parse(AuditVerify)
     const path = flags['audit-log']
     const result = await verifyAuditLog(path)
+    // Which run wrote the head: the run whose record a later run (or a deletion) would have to follow.
+    const head = result.head === undefined ? undefined : (await readAuditLog(path, {lenient: true})).find((r) => r.hash === result.head)
+    const headRecord = head && {seq: head.seq, run: head.run, event: head.event, time: head.time}
+    const headText = headRecord ? ` (record ${headRecord.seq}, ${headRecord.event} of run ${headRecord.run} at ${headRecord.time})` : ''
     const records = `${result.records} record${result.records === 1 ? '' : 's'}`
     if (!result.ok) {
       const bad = result.firstBad!
       if (this.jsonEnabled()) {
-        this.printJson({path, ...result})
+        this.printJson({path, ...result, ...(headRecord ? {headRecord} : {})})
       } else {
         process.stderr.write(
           `audit log BROKEN: ${path}, line ${bad.line}${bad.seq !== undefined ? `, record seq ${bad.seq}` : ''}\n  ${bad.reason}\n` +
-            `  ${records} before it verified${result.head ? `, last good hash ${result.head}` : ''}\n`,
+            `  ${records} before it verified${result.head ? `, last good hash ${result.head}${headText}` : ''}\n`,
         )
       }
       this.exit(ExitCode.ERROR)
     }
     if (!this.jsonEnabled()) {
-      this.log(`audit log OK: ${records}${result.head ? `, head ${result.head}` : ''}`)
+      this.log(`audit log OK: ${records}${result.head ? `, head ${result.head}${headText}` : ''}`)
     }
-    return result
+    return {...result, ...(headRecord ? {headRecord} : {})}
   }
 }

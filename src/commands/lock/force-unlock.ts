@@ -25,7 +25,7 @@ export default class LockForceUnlock extends BaseCommand {
       'The removal is recorded in the audit log (lock.force-unlocked).',
   )
 
-  static override examples = ['<%= config.bin %> lock force-unlock spec.yaml 6f1c0c1e-5d4e-4a57-9c1e-2a0f6f0e8b7d']
+  static override examples = ['<%= config.bin %> lock force-unlock spec.yaml 6f1c0c1e-5d4e-4a57-9c1e-2a0f6f0e8b7d --reason "apply on host-7 died, INC-1234"']
 
   static override args = {
     spec: Args.string({description: 'The recovery spec naming the cluster.', required: true}),
@@ -34,6 +34,7 @@ export default class LockForceUnlock extends BaseCommand {
 
   static override flags = {
     force: Flags.boolean({description: 'Do not ask for confirmation.'}),
+    reason: Flags.string({description: 'Why the lock is removed, for the audit record (e.g. "apply on host-7 killed by OOM, INC-1234").', helpValue: 'TEXT'}),
     'audit-log': Flags.string({description: 'The audit log that records the removal.', default: DEFAULT_AUDIT_LOG, helpValue: 'FILE'}),
   }
 
@@ -70,7 +71,7 @@ export default class LockForceUnlock extends BaseCommand {
     const operator = currentOperator(process.env)
     const log = await openAuditLog(flags['audit-log'], {run: randomUUID(), actor: operator.user, host: operator.host})
     await log.append('lock.force-unlocked', {
-      cluster, kind: removed.kind, where: removed.where,
+      cluster, kind: removed.kind, where: removed.where, reason: flags.reason ?? null,
       removed: {id: removed.info.id, who: removed.info.who, operation: removed.info.operation, created: removed.info.created},
     })
     const result = {cluster, unlocked: true, lock: removed.info}
