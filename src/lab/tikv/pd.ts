@@ -497,6 +497,16 @@ export class PdServer {
       for (const [id, s] of this.stores) if (s.state === StoreState.Tombstone) this.stores.delete(id)
       return msg(200, 'Remove tombstone successfully.')
     }
+    if (method === 'DELETE' && (m = sub.match(/^\/store\/([^/]+)$/))) {
+      // pd-ctl `store delete ID`: the store goes Offline (Removing) and its regions are to move away.
+      const id = parseUint(m[1])
+      const s = this.stores.get(id)
+      if (!s) return msg(404, `[PD:core:ErrStoreNotFound]store ${id} not found`)
+      if (s.state === StoreState.Tombstone) return msg(410, `[PD:core:ErrStoreRemoved]store ${id} has been removed`)
+      s.state = StoreState.Offline
+      s.node_state = NodeState.Removing
+      return msg(200, 'The store is set as Offline.')
+    }
     if (get && (m = sub.match(/^\/store\/([^/]+)$/))) {
       const id = parseUint(m[1])
       const s = this.stores.get(id)
@@ -623,6 +633,9 @@ export class PdServer {
     if (!auto) {
       const raw = input.stores
       if (!Array.isArray(raw) || !raw.every((x) => typeof x === 'number' || typeof x === 'bigint')) return msg(400, 'Store ids are invalid')
+      // A uint64 past 2^53 is no store of the lab's: say so with its exact digits.
+      const big = raw.find((x) => typeof x === 'bigint')
+      if (big !== undefined && !this.controller.isRunning()) return msg(500, `[PD:unsaferecovery:ErrUnsafeRecoveryInvalidInput]invalid input store ${String(big)} doesn't exist`)
       stores = raw.map((x) => Math.trunc(Number(x)))
     }
     let timeout = 600

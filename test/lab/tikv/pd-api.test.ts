@@ -178,3 +178,17 @@ describe('remove-failed-stores refusals (nothing starts)', () => {
     expect([a.status, a.json]).toEqual([400, '[PD:unsaferecovery:ErrUnsafeRecoveryInvalidInput]invalid input no ongoing unsafe recovery'])
   })
 })
+
+describe('an Offline store (pd-ctl store delete)', () => {
+  test('DELETE store/{id} makes it Offline; remove-failed-stores accepts an Offline store; a uint64 id is exact', async () => {
+    const big = await t.post(`${API}/admin/unsafe/remove-failed-stores`, '{"stores":[18446744073709551615]}')
+    expect([big.status, big.json]).toEqual([500, "[PD:unsaferecovery:ErrUnsafeRecoveryInvalidInput]invalid input store 18446744073709551615 doesn't exist"])
+    const del = await fetch(`http://${t.lab.layout.pd}${API}/store/2`, {method: 'DELETE'})
+    expect([del.status, await del.text()]).toEqual([200, '"The store is set as Offline."\n'])
+    const s = ((await t.get(`${API}/store/2`)).json as StoreInfo).store
+    expect([s.state, s.node_state, s.state_name]).toEqual([1, 2, 'Offline'])
+    expect(((await t.get(`${API}/stores`)).json as {count: number}).count).toBe(6)
+    const r = await t.post(`${API}/admin/unsafe/remove-failed-stores`, {stores: [2]})
+    expect([r.status, r.json]).toEqual([200, 'Request has been accepted.'])
+  })
+})
