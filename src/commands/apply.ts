@@ -35,7 +35,7 @@ export default class Apply extends BaseCommand {
     '<%= config.bin %> apply plan.json',
     '<%= config.bin %> apply plan.json --auto-approve --allow-data-loss',
     '<%= config.bin %> apply runbooks/pegasus-ddd-recovery.yaml',
-    '<%= config.bin %> apply plan.json --resume --confirm 05-restart-meta-normal-mode   # the meta recovery's manual restart',
+    '<%= config.bin %> apply plan.json --resume --confirm 05-restart-meta-normal-mode   # the meta recovery: its manual restart',
     '<%= config.bin %> apply plan.json --auto-approve --json | jq .steps',
   ]
 
