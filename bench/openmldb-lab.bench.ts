@@ -1,6 +1,6 @@
 /**
  * OpenMLDB lab at scale: the built-in `openmldb-scale` scenario (2 nameservers, 20 tablets, 1,024
- * partitions with 3 replicas, 5,000 rows written through Put over HTTP) brought up on a fresh
+ * partitions with 3 replicas, 3,000 rows written through Put over HTTP) brought up on a fresh
  * ZooKeeper, then read back over HTTP+JSON. Prints the bring-up time (target < 30 s), ShowTable's
  * time and size, `lab verify`'s time and the peak RSS.
  */
