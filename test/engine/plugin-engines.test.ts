@@ -134,7 +134,8 @@ describe('TestKV: Ctrl-C during apply', () => {
     // The lock went with the run.
     expect(JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)).toMatchObject({locked: false})
 
-    const resumed = await runCli(['apply', 'plan.json', '--resume'], {cwd: ws.dir})
+    // A resume passes the gates again (the audit log grants nothing).
+    const resumed = await runCli(['apply', 'plan.json', '--resume', '--auto-approve'], {cwd: ws.dir})
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0)
     expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2', restored: 'yes'})
     // The always step was re-checked, found done, and not written again.
