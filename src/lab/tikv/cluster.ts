@@ -100,7 +100,7 @@ export class TikvLab {
     const total = s.stores + s.tiflash_stores
     for (let id = 1; id <= total; id++) {
       const tiflash = id > s.stores
-      const opts = {id, tiflash, heartbeatMs: s.timing.heartbeat_ms, peerDownMs: s.timing.peer_down_seconds * 1000, capacity: CAPACITY, regionSweepTicks: 10, log: this.log}
+      const opts = {id, tiflash, heartbeatMs: s.timing.heartbeat_ms, peerDownMs: s.timing.peer_down_seconds * 1000, capacity: CAPACITY, regionSweepTicks: 20, log: this.log}
       this.set.stores.set(id, new TikvStore(opts, this.set, () => this.pd))
     }
     // Rows: every table's handles 1..rows, plus a meta key per table, in key order.

@@ -365,19 +365,27 @@ export class RecoveryController {
     return this.failedStores.has(p.store_id) || (this.autoDetect && !this.storeReports.has(p.store_id))
   }
 
+  /** Both halves of a joint configuration need more live than failed voters (counted without allocating: it runs per region per stage). */
   private canElectLeader(r: Region, onlyIncoming: boolean): boolean {
-    const quorum = (voters: readonly Peer[]): boolean => {
-      let failed = 0
-      let live = 0
-      for (const v of voters) {
-        if (this.isFailed(v)) failed++
-        else live++
+    let inFailed = 0
+    let inLive = 0
+    let outFailed = 0
+    let outLive = 0
+    for (const p of r.peers) {
+      const incoming = p.role === Role.Voter || p.role === Role.IncomingVoter
+      const outgoing = p.role === Role.Voter || p.role === Role.DemotingVoter
+      if (!incoming && !outgoing) continue
+      const failed = this.isFailed(p)
+      if (incoming) {
+        if (failed) inFailed++
+        else inLive++
       }
-      return failed < live
+      if (outgoing) {
+        if (failed) outFailed++
+        else outLive++
+      }
     }
-    const incoming = r.peers.filter((p) => p.role === Role.Voter || p.role === Role.IncomingVoter)
-    const outgoing = r.peers.filter((p) => p.role === Role.Voter || p.role === Role.DemotingVoter)
-    return quorum(incoming) && (onlyIncoming || quorum(outgoing))
+    return inFailed < inLive && (onlyIncoming || outFailed < outLive)
   }
 
   private failedPeers(r: Region): Peer[] {
