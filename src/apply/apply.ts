@@ -28,14 +28,15 @@ import {ExitCode, LifeboatError, type ExitCodeValue} from '../errors.js'
 import type {EngineIo, StepExecutor} from '../engines/types.js'
 import type {EngineModule} from '../engines/registry.js'
 import {planHasChanges} from '../plan/build.js'
-import {comparePlans, renderPlanDifferences} from '../plan/compare.js'
+import {comparePlans, compareRemaining, renderPlanDifferences} from '../plan/compare.js'
 import {assertPlanForCluster, readPlanFile, writePlanFile} from '../plan/file.js'
 import type {Finding, Plan} from '../plan/types.js'
-import {approvalPrompt, approverPolicyOf, decideGate, manualPrompt} from './gates.js'
+import {approvalPrompt, decideGate, manualPrompt} from './gates.js'
+import {gatePolicyFor, type GatePolicy} from './approvals.js'
 import {currentOperator, type Operator} from './identity.js'
 import {takeClusterLock, type HeldLock} from './lock.js'
 import {isPlanFile, loadSpecForEngine, planLoadedSpec, specOfPlan, type SpecForEngine} from './plan-spec.js'
-import {attemptPassedGate, quote, readRecords, resumeCommand, savedPlanPath, shown, unfinishedPlanFileOfSpec} from './resume.js'
+import {attemptMayHaveWritten, quote, readRecords, resumeCommand, savedPlanPath, shown, unfinishedPlanFileOfSpec} from './resume.js'
 import {errorData, runSteps, type RunStepsResult, type StepOutcome} from './runner.js'
 import type {Prompter, TaskReporter} from './ui.js'
 
@@ -193,8 +194,8 @@ export async function apply(req: ApplyRequest, ui: ApplyUi): Promise<ApplyResult
     })
   }
 
-  if (plan.steps.length === 0 && !planHasChanges(plan)) {
-    if (target.fromSpec) ui.showPlan(plan, 'full')
+  if (target.fromSpec && plan.steps.length === 0 && !planHasChanges(plan)) {
+    ui.showPlan(plan, 'full')
     return {
       status: 'no-changes', exit: ExitCode.OK, message: 'No changes. The cluster already matches the spec.',
       planDigest: plan.digest, planFile: target.planFile, auditLog: auditPath, steps: [], findings: [],
@@ -203,13 +204,15 @@ export async function apply(req: ApplyRequest, ui: ApplyUi): Promise<ApplyResult
   const executors = executorsFor(engine, plan)
   if (req.signal?.aborted) throw interruptedBeforeStart()
 
+  // The policy and the approvals that count are settled before the lock: a refusal here writes nothing.
+  const policy = await gatePolicyFor(plan, target, req.env)
   const operator = currentOperator(req.env)
   const lock = await takeClusterLock(engine.lock(ready.spec, {env: req.env}), {
     operation: 'apply', plan: plan.digest, env: req.env, timeoutMs: req.lockTimeoutMs, signal: req.signal,
   })
   // Everything below runs under the lock, and the lock is released on every way out.
   try {
-    return await underLock({req, ui, target, executors, lock, operator, auditPath, confirm})
+    return await underLock({req, ui, target, executors, lock, operator, auditPath, confirm, policy})
   } finally {
     await lock.release()
   }
@@ -224,6 +227,8 @@ interface RunContext {
   operator: Operator
   auditPath: string
   confirm: string[]
+  /** The approval policy and the approvals that count, from outside the plan (approvals.ts). */
+  policy: GatePolicy
 }
 
 /** How the run under the lock ended: a result to return, or a refusal to raise (after run.finished). */
@@ -299,20 +304,33 @@ async function runUnderLock(c: RunContext, log: AuditLog, records: readonly Audi
   const {plan, ready} = target
   const engine = ready.engine
   const resumes = req.resume ? progress.run : undefined
-  const gateCarried = resumes ? attemptPassedGate(records, plan.digest) : undefined
-  // 2. Re-gather and re-plan. A resumed run whose earlier part passed the gate has changed the
-  // cluster (or the operator did a manual step), so a fresh plan would differ by design; there
-  // each step is re-checked with isDone and writes carry the versions the plan saw.
-  if (!gateCarried) {
-    const stale = await staleCheck(c, log, records)
-    if (stale) return {refused: 'stale', error: stale}
+  // 2. Re-gather and re-plan. Resume is a fresh apply of the steps left: the audit log says where
+  // the attempt stopped and never grants anything. When an earlier run may have written, the
+  // cluster has moved by design, so the fresh plan must want nothing the saved plan did not.
+  const partial = resumes !== undefined && attemptMayHaveWritten(records, plan.digest)
+  const stale = await staleCheck(c, log, records, partial)
+  if (stale) return {refused: 'stale', error: stale}
+  if (req.signal?.aborted) return interruptedBeforeSteps(log)
+  if (plan.steps.length === 0 && !planHasChanges(plan)) {
+    // A saved plan with nothing to do, re-checked like any other: the cluster still needs nothing.
+    await log.append('run.finished', {status: 'no-changes', head: log.head()})
+    return {result: {status: 'no-changes', exit: ExitCode.OK, message: 'No changes. Re-checked just now: the cluster still matches the plan.', steps: [], findings: []}}
   }
-  if (req.signal?.aborted) return interruptedBeforeSteps(log)
 
-  // 3. Gates.
-  const refusal = await passGates(c, log, gateCarried)
-  if (refusal) return refusal
+  // Steps finished in an earlier run are not run again, unless an always step ran since: it may have
+  // undone what they set up (auto_failover back on), so then every step is re-checked with isDone.
+  const finishedEarlier = new Set(req.resume && !progress.alwaysRan ? progress.finished : [])
+  // 3. Gates, for the steps still to run, whatever earlier runs passed.
+  const remaining = plan.steps.filter((s) => s.always || !finishedEarlier.has(s.id))
+  const gate = await passGates(c, log, remaining, resumes === undefined ? undefined : plan.steps.length - remaining.length)
+  if ('refused' in gate) return gate
   if (req.signal?.aborted) return interruptedBeforeSteps(log)
+  if (gate.prompted) {
+    // The operator took their time answering: check once more right before the first write.
+    const late = await staleCheck(c, log, records, partial, 'after the approval prompt')
+    if (late) return {refused: 'stale', error: late}
+    if (req.signal?.aborted) return interruptedBeforeSteps(log)
+  }
 
   if (target.fromSpec && planFile) {
     await mkdir(dirname(planFile), {recursive: true})
@@ -321,9 +339,6 @@ async function runUnderLock(c: RunContext, log: AuditLog, records: readonly Audi
   }
 
   // 4. Steps.
-  // Steps finished in an earlier run are not run again, unless an always step ran since: it may have
-  // undone what they set up (auto_failover back on), so then every step is re-checked with isDone.
-  const finishedEarlier = new Set(req.resume && !progress.alwaysRan ? progress.finished : [])
   const confirmed = new Set([...c.confirm, ...(req.resume ? progress.confirmed : [])])
   const tasks = ui.tasks(plan.steps.map((s) => ({id: s.id, description: s.description})))
   const ctx = await engine.connect(ready.spec, engineIo(c))
@@ -427,13 +442,21 @@ async function interruptedBeforeSteps(log: AuditLog): Promise<RunEnding> {
   return {refused: 'interrupted', error: interruptedBeforeStart()}
 }
 
-async function staleCheck(c: RunContext, log: AuditLog, records: readonly AuditRecord[]): Promise<LifeboatError | undefined> {
+/**
+ * Re-gathers, re-plans and compares with the plan to apply. `partial`: an earlier run of the
+ * attempt may have written, so only what is left is compared (compareRemaining). `when` names a
+ * check other than the first (right after the approval prompt).
+ */
+async function staleCheck(c: RunContext, log: AuditLog, records: readonly AuditRecord[], partial: boolean, when?: string): Promise<LifeboatError | undefined> {
   const {plan, ready} = c.target
   const fresh = await planLoadedSpec({...ready, planSpec: plan.spec}, {env: c.req.env, now: plan.createdAt, toolVersion: plan.tool.version})
-  await log.append('plan.computed', {planDigest: fresh.digest, changes: planHasChanges(fresh), applyable: fresh.applyable, fingerprint: fresh.observed.fingerprint})
-  const diffs = comparePlans(plan, fresh)
+  await log.append('plan.computed', {
+    planDigest: fresh.digest, changes: planHasChanges(fresh), applyable: fresh.applyable, fingerprint: fresh.observed.fingerprint,
+    ...(partial ? {compared: 'remaining'} : {}), ...(when ? {when} : {}),
+  })
+  const diffs = partial ? compareRemaining(plan, fresh) : comparePlans(plan, fresh)
   if (diffs.length === 0) return undefined
-  await log.append('plan.stale', {savedDigest: plan.digest, freshDigest: fresh.digest, differences: diffs.length, first: diffs.slice(0, 20)})
+  await log.append('plan.stale', {savedDigest: plan.digest, freshDigest: fresh.digest, differences: diffs.length, first: diffs.slice(0, 20), ...(when ? {when} : {})})
   const unfinished = runProgress(records, plan.digest)
   const hints = [
     c.target.fromSpec
@@ -443,48 +466,53 @@ async function staleCheck(c: RunContext, log: AuditLog, records: readonly AuditR
   if (unfinished.run !== undefined && unfinished.finished.length + (unfinished.interrupted ? 1 : 0) > 0) {
     hints.unshift(`An earlier run of this plan (${unfinished.run}) stopped part-way and may have made these changes: continue it with \`lifeboat apply ${quote(c.target.planFile ?? c.req.target)} --resume\`.`)
   }
+  if (when) hints.unshift(`The cluster changed ${when}, before anything was written.`)
+  if (partial) hints.unshift('An earlier run of this plan wrote part of it; the cluster has since changed in ways the plan did not foresee.')
   return new LifeboatError('PLAN_STALE', 'Saved plan is stale', {
-    detail: `The plan can no longer be applied because the cluster changed after the plan was made. Nothing was written.\n\n${renderPlanDifferences(diffs)}`,
+    detail: `The plan can no longer be applied because the cluster changed after the plan was made. Nothing ${partial ? 'more ' : ''}was written.\n\n${renderPlanDifferences(diffs)}`,
     hints,
     exit: ExitCode.STALE,
   })
 }
 
-/** Passes the plan gate, or returns the refusal (after recording gate.refused). */
-async function passGates(c: RunContext, log: AuditLog, carried: {run: string; by: string; how?: string} | undefined): Promise<RunEnding | undefined> {
+/**
+ * Passes the plan gate for the steps still to run, or returns the refusal (after recording
+ * gate.refused). A resume (`doneEarlier` set) passes the same gates as a first apply: nothing an
+ * earlier run recorded counts. `prompted`: the operator answered a prompt, so time has passed.
+ */
+async function passGates(c: RunContext, log: AuditLog, steps: Plan['steps'], doneEarlier: number | undefined): Promise<Extract<RunEnding, {refused: RunStatus}> | {prompted: boolean}> {
   const {req, ui, target} = c
   const {plan} = target
-  if (carried) {
-    await log.append('gate.passed', {gate: 'plan', how: 'resumed', by: c.operator.user, approvedIn: carried.run, approvedBy: carried.by, approvedHow: carried.how})
-    ui.showPlan(plan, 'summary')
-    ui.print(`Resuming: approved by ${carried.by} in run ${carried.run}${carried.how ? ` (${carried.how})` : ''}.\n`)
-    return undefined
-  }
+  const gated = {...plan, steps}
+  const policy = c.policy
   const decision = decideGate({
-    plan, policy: approverPolicyOf(plan.spec.document), autoApprove: req.autoApprove, allowDataLoss: req.allowDataLoss,
+    plan: gated, policy: policy.approvers, autoApprove: req.autoApprove, allowDataLoss: req.allowDataLoss,
     interactive: ui.prompter !== undefined, savedPlan: !target.fromSpec, planRef: target.planFile ?? 'plan.json',
+    approvals: policy.approvals,
   })
-  const approvals = plan.approvals.map((a) => a.name)
+  const approvals = policy.approvals
+  const resumeNote = doneEarlier === undefined ? {} : {resumed: true, doneEarlier}
+  if (doneEarlier !== undefined) ui.print(`Resuming: ${doneEarlier} of ${plan.steps.length} steps finished earlier; the gates apply to the ${steps.length} left.\n`)
   if (decision.kind === 'refuse') {
-    await log.append('gate.refused', {gate: decision.gate, reason: decision.message, approvals})
+    await log.append('gate.refused', {gate: decision.gate, reason: decision.message, approvals, ...resumeNote})
     ui.showPlan(plan, target.fromSpec ? 'full' : 'summary')
     return {refused: 'refused', error: new LifeboatError(decision.code, decision.message, {detail: decision.detail, hints: decision.hints, exit: decision.exit as ExitCodeValue})}
   }
   if (decision.kind === 'none' || decision.kind === 'auto') {
     ui.showPlan(plan, target.fromSpec ? 'full' : 'summary')
-    await log.append('gate.passed', {gate: 'plan', how: decision.kind === 'auto' ? decision.how : decision.reason, by: c.operator.user, approvals})
-    return undefined
+    await log.append('gate.passed', {gate: 'plan', how: decision.kind === 'auto' ? decision.how : decision.reason, by: c.operator.user, approvals, ...resumeNote})
+    return {prompted: false}
   }
   ui.showPlan(plan, 'full')
   const answer = await ui.prompter!.ask(`\n${approvalPrompt(decision)}`)
   if (answer !== decision.expect) {
-    await log.append('gate.refused', {gate: decision.lossy.length > 0 ? 'lossy' : 'plan', reason: 'the operator did not confirm', approvals})
+    await log.append('gate.refused', {gate: decision.lossy.length > 0 ? 'lossy' : 'plan', reason: 'the operator did not confirm', approvals, ...resumeNote})
     return {refused: 'refused', error: new LifeboatError('APPROVAL_REFUSED', 'Apply cancelled.', {
       detail: `Only '${decision.expect}' approves; nothing was written to the cluster.`,
       exit: ExitCode.APPROVAL,
     })}
   }
-  await log.append('gate.passed', {gate: 'plan', how: decision.lossy.length > 0 ? 'typed the cluster name' : 'typed yes', by: c.operator.user, approvals})
+  await log.append('gate.passed', {gate: 'plan', how: decision.lossy.length > 0 ? 'typed the cluster name' : 'typed yes', by: c.operator.user, approvals, ...resumeNote})
   ui.print('\n')
-  return undefined
+  return {prompted: true}
 }

@@ -46,7 +46,7 @@ export interface ApproverRequirement {
  * or of a more dangerous class: a plan that may lose data is at least as disruptive as one that
  * restarts a primary. The strictest applicable rule wins. Undefined when no rule applies.
  */
-export function approverRequirement(plan: Pick<Plan, 'steps' | 'approvals' | 'digest'>, policy: ApproverPolicy): ApproverRequirement | undefined {
+export function approverRequirement(plan: Pick<Plan, 'steps' | 'approvals' | 'digest'>, policy: ApproverPolicy, approvals?: readonly string[]): ApproverRequirement | undefined {
   let found: ApproverRequirement | undefined
   for (const risk of RISK_ORDER) {
     const needed = policy[risk]
@@ -58,7 +58,7 @@ export function approverRequirement(plan: Pick<Plan, 'steps' | 'approvals' | 'di
     }
   }
   if (found) {
-    found.have = [...new Set(plan.approvals.filter((a) => a.digest === plan.digest).map((a) => a.name))].sort()
+    found.have = [...new Set(approvals ?? plan.approvals.filter((a) => a.digest === plan.digest).map((a) => a.name))].sort()
   }
   return found
 }
@@ -81,6 +81,8 @@ export interface GateInput {
   savedPlan: boolean
   /** How to name the plan in hints: its path, or `plan.json`. */
   planRef: string
+  /** The approvers that count (verified signatures); when absent, the names recorded on the plan. */
+  approvals?: readonly string[]
 }
 
 /** The gate decision for a plan. Pure. */
@@ -90,7 +92,7 @@ export function decideGate(input: GateInput): GateDecision {
   if (acting.length === 0) return {kind: 'none', reason: 'every step only reads'}
   const lossy = plan.steps.filter((s) => s.risk === 'lossy').map((s) => s.id)
 
-  const requirement = approverRequirement(plan, input.policy)
+  const requirement = approverRequirement(plan, input.policy, input.approvals)
   if (requirement && requirement.have.length < requirement.needed) {
     const haveText = requirement.have.length === 0 ? 'none is recorded' : `${requirement.have.length} ${requirement.have.length === 1 ? 'is' : 'are'} recorded (${requirement.have.join(', ')})`
     return {

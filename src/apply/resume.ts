@@ -16,13 +16,15 @@ export async function readRecords(path: string): Promise<AuditRecord[]> {
   return readAuditLog(path)
 }
 
-/** The first run of the current attempt that passed the plan gate: its approval carries over to a resume. */
-export function attemptPassedGate(records: readonly AuditRecord[], digest: string): {run: string; by: string; how?: string} | undefined {
-  for (const [run, recs] of latestAttempt(records, digest)) {
-    const passed = recs.find((r) => r.event === 'gate.passed' && (r.data as {gate?: unknown}).gate === 'plan')
-    if (passed) return {run, by: passed.actor, how: (passed.data as {how?: string}).how}
-  }
-  return undefined
+/**
+ * Whether some run of the current attempt may have written to the cluster: it recorded a step as
+ * started (or confirmed a manual step). The log only tells resume where it stopped; a resume of an
+ * attempt that wrote nothing is checked against the plan exactly like a first apply, and nothing
+ * in the log ever stands in for a gate (approvals, --allow-data-loss, confirmation).
+ */
+export function attemptMayHaveWritten(records: readonly AuditRecord[], digest: string): boolean {
+  return latestAttempt(records, digest).some(([, recs]) => recs.some((r) =>
+    r.event === 'step.started' || (r.event === 'gate.passed' && (r.data as {gate?: unknown}).gate === 'manual')))
 }
 
 /** The plan file of the latest unfinished apply of this spec, recorded in its run.started. */

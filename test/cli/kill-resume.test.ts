@@ -57,7 +57,7 @@ describe('kill -9 at every step boundary, then apply --resume', () => {
       // for that; otherwise the operator, knowing the run is dead, force-unlocks it.
       const status = JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)
       if (i === 0) {
-        args = ['apply', 'plan.json', '--resume', '--lock-timeout', '90s']
+        args = ['apply', 'plan.json', '--resume', '--auto-approve', '--lock-timeout', '90s']
       } else {
         if (status.locked) {
           expect(status.lock.plan).toMatch(/^[0-9a-f]{64}$/)
@@ -65,7 +65,7 @@ describe('kill -9 at every step boundary, then apply --resume', () => {
           // The dead session may expire between status and force-unlock: the lock then frees itself.
           if (unlocked.code !== 0) expect(JSON.parse(unlocked.stdout).error.code, unlocked.stdout).toBe('LOCK_NOT_HELD')
         }
-        args = ['apply', 'plan.json', '--resume']
+        args = ['apply', 'plan.json', '--resume', '--auto-approve']
       }
       // No step ever ran twice, whatever the boundary.
       for (const count of Object.values(await readEffects(store.client, ws.root))) expect(count).toBe(1)

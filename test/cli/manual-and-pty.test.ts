@@ -24,20 +24,20 @@ describe('manual steps', () => {
     expect(auditRecords(ws.audit).at(-1)).toMatchObject({event: 'run.finished', data: {status: 'stopped'}})
 
     // Resuming without the confirmation stops at the same place again, repeating nothing.
-    const again = await runCli(['apply', 'plan.json', '--resume'], {cwd: ws.dir})
+    const again = await runCli(['apply', 'plan.json', '--resume', '--auto-approve'], {cwd: ws.dir})
     expect(again.code).toBe(3)
     expect(await readEffects(store.client, ws.root)).toEqual({'01-set-a': 1})
 
     // Confirming a step whose work is not there fails the step (the engine checks the work).
-    const premature = await runCli(['apply', 'plan.json', '--resume', '--confirm', '02-manual-restart'], {cwd: ws.dir})
+    const premature = await runCli(['apply', 'plan.json', '--resume', '--auto-approve', '--confirm', '02-manual-restart'], {cwd: ws.dir})
     expect(premature.code).toBe(1)
     expect(premature.stderr).toContain('manual step 02-manual-restart was confirmed, but its effect is not there')
 
     // The operator does the work, then confirms.
     await store.client.mkdirp(`${ws.root}/manual/restart`)
-    const resumed = await runCli(['apply', 'plan.json', '--resume', '--confirm', '02-manual-restart'], {cwd: ws.dir})
+    const resumed = await runCli(['apply', 'plan.json', '--resume', '--auto-approve', '--confirm', '02-manual-restart'], {cwd: ws.dir})
     expect(resumed.code, resumed.stderr).toBe(0)
-    expect(resumed.stdout).toContain('Resuming: approved by')
+    expect(resumed.stdout).toContain('Resuming: 1 of 3 steps finished earlier')
     expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2'})
     expect(await readEffects(store.client, ws.root)).toEqual({'01-set-a': 1, '03-set-b': 1})
     const confirmed = auditRecords(ws.audit).find((r) => r.event === 'gate.passed' && r.data.gate === 'manual')
@@ -59,7 +59,7 @@ describe('applying a spec that stops', () => {
     expect(result.resumeCommand).toMatch(/^lifeboat apply \.lifeboat\/plans\/[0-9a-f]{16}\.json --resume --confirm 02-manual-restart$/)
 
     await store.client.mkdirp(`${ws.root}/manual/restart`)
-    const resumed = await runCli(['apply', ws.spec, '--resume', '--json'], {cwd: ws.dir})
+    const resumed = await runCli(['apply', ws.spec, '--resume', '--auto-approve', '--json'], {cwd: ws.dir})
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout)).toMatchObject({status: 'succeeded', resumes: result.run, planDigest: result.planDigest})
     expect(await readEffects(store.client, ws.root)).toEqual({'01-set-a': 1, '03-set-b': 1})
