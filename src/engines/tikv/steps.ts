@@ -109,6 +109,7 @@ const followStep: StepExecutor<TiKVContext> = {
     for (;;) {
       if (signal?.aborted) {
         const outcome = await abortRecovery(ctx)
+        progress(`Ctrl-C: ${outcome}`)
         throw new LifeboatError('TIKV_RECOVERY_INTERRUPTED', `stopped following the unsafe recovery: ${outcome}`, {
           hints: ['Check `pd-ctl unsafe remove-failed-stores show`; `lifeboat apply PLAN --resume` follows it again.'],
         })
