@@ -22,6 +22,7 @@ import {mkdir} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 
 import {DEFAULT_AUDIT_LOG, openAuditLog, type AuditLog, type AuditRecord} from '../audit/log.js'
+import {assertRegularFile} from '../util/files.js'
 import {runProgress, runStatus, runsOfPlan, type RunProgress} from '../audit/progress.js'
 import type {RunStatus} from '../audit/events.js'
 import {ExitCode, LifeboatError, type ExitCodeValue} from '../errors.js'
@@ -58,6 +59,8 @@ export interface ApplyUi {
 export interface ApplyRequest {
   /** A spec (YAML) or a saved plan (JSON). */
   target: string
+  /** For a saved plan: the spec file it was made from (default: the path the plan names); the approval policy is read from it. */
+  specFile?: string
   autoApprove: boolean
   allowDataLoss: boolean
   resume: boolean
@@ -205,8 +208,10 @@ export async function apply(req: ApplyRequest, ui: ApplyUi): Promise<ApplyResult
   if (req.signal?.aborted) throw interruptedBeforeStart()
 
   // The policy and the approvals that count are settled before the lock: a refusal here writes nothing.
-  const policy = await gatePolicyFor(plan, target, req.env)
+  const policy = await gatePolicyFor(plan, target, req.env, req.specFile)
   const operator = currentOperator(req.env)
+  // The audit log must be a regular file (or absent) before the lock is taken: a FIFO would hang under it.
+  await assertRegularFile(auditPath, 'the audit log', 'AUDIT_LOG', {mayBeAbsent: true})
   const lock = await takeClusterLock(engine.lock(ready.spec, {env: req.env}), {
     operation: 'apply', plan: plan.digest, env: req.env, timeoutMs: req.lockTimeoutMs, signal: req.signal,
   })

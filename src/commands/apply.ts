@@ -49,6 +49,7 @@ export default class Apply extends BaseCommand {
     resume: Flags.boolean({description: 'Continue the run of this plan that stopped part-way, without repeating finished steps.'}),
     confirm: Flags.string({description: 'Confirm that a manual step is done (repeatable).', multiple: true, helpValue: 'STEP_ID'}),
     'audit-log': Flags.string({description: 'The audit log to write.', default: DEFAULT_AUDIT_LOG, helpValue: 'FILE'}),
+    spec: Flags.string({description: 'For a saved plan: the reviewed spec file it was made from (default: the path the plan names). The approval policy is read from it; it must match the plan.', helpValue: 'FILE'}),
     'lock-timeout': Flags.string({description: 'How long to wait for the cluster lock when another run holds it.', default: '0s', helpValue: 'DURATION'}),
   }
 
@@ -95,6 +96,7 @@ export default class Apply extends BaseCommand {
       result = await apply(
       {
         target: args.target,
+        specFile: flags.spec,
         autoApprove: flags['auto-approve'],
         allowDataLoss: flags['allow-data-loss'],
         resume: flags.resume,
