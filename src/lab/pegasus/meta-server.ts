@@ -8,7 +8,6 @@
  * Where the real meta would CHECK-fail (coredump), this one "crashes": it stops serving, drops its
  * ZooKeeper session and records the message, so the lab shows what an operator would see.
  */
-import http from 'node:http'
 
 import {
   AppStatus,
@@ -61,6 +60,7 @@ import {callRpc} from './rpc-call.js'
 import {mapLimit} from '../../util/map-limit.js'
 import {createTolerant, joinZk} from './zk-batch.js'
 import type {ConfigSyncReply, MetaChannel, ReplicaServer} from './replica-server.js'
+import {serveMetaHttp, type MetaHttpView} from './meta-http.js'
 
 /** Meta function levels by name (without `fl_`). */
 const LEVELS = META_LEVEL_VALUES
@@ -179,7 +179,7 @@ export class MetaServer implements MetaChannel {
       host: this.config.host ?? '127.0.0.1',
       port: this.config.port,
       handlers: this.handlers(),
-      http: (req, res) => this.serveHttp(req, res),
+      http: (req, res) => serveMetaHttp(this.httpView(), req, res),
     })
     const created = await this.zk.create(joinZk(this.lockDir, 'LOCKNODE'), Buffer.from(this.address), {mode: 'ephemeral_sequential'})
     this.lockNode = created
@@ -1323,134 +1323,17 @@ export class MetaServer implements MetaChannel {
     return [...this.ddd.values()]
   }
 
-  private serveHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://localhost')
-    const send = (code: number, body: string, type = 'application/json'): void => {
-      res.writeHead(code, {'content-type': type})
-      res.end(body)
-    }
-    if (this._phase === 'follower' && this.leader && url.pathname.startsWith('/meta/')) {
-      res.writeHead(307, {location: `http://${this.leader}${url.pathname}${url.search}`})
-      res.end()
-      return
-    }
-    const detail = url.searchParams.has('detail')
-    switch (url.pathname) {
-      case '/meta/cluster':
-        return send(200, JSON.stringify(this.clusterInfo()))
-      case '/meta/apps':
-        return send(200, JSON.stringify(this.httpApps(detail)))
-      case '/meta/nodes':
-        return send(200, JSON.stringify(this.httpNodes(detail)))
-      case '/version':
-        return send(200, JSON.stringify({Version: 'lifeboat-lab', GitCommit: 'simulated'}))
-      case '/config': {
-        const flags: Record<string, string> = {
-          recover_from_replica_server: String(this.config.recover),
-          cluster_root: this.config.clusterRoot,
-          hosts_list: this.config.zkHosts,
-          meta_function_level_on_start: metaLevelName(this.config.levelOnStart),
-        }
-        const name = url.searchParams.get('name') ?? ''
-        if (name in flags) return send(200, flags[name], 'text/plain')
-        return send(404, `flag "${name}" not found\n`, 'text/plain')
-      }
-      default:
-        return send(404, 'not found\n', 'text/plain')
-    }
-  }
-
-  private httpApps(detail: boolean): Record<string, unknown> {
-    const general: Record<string, Record<string, string>> = {}
-    const healthy: Record<string, Record<string, string>> = {}
-    let available = 0
-    const counts = {fully: 0, unhealthy: 0, write: 0, read: 0}
-    for (const app of this.listApps(AppStatus.AS_AVAILABLE)) {
-      available++
-      general[String(app.app_id)] = {
-        app_id: String(app.app_id),
-        status: 'AVAILABLE',
-        app_name: app.app_name,
-        app_type: app.app_type,
-        partition_count: String(app.partition_count),
-        replica_count: String(app.max_replica_count),
-        is_stateful: String(app.is_stateful),
-        create_time: app.create_second > 0 ? timeMsToString(app.create_second * 1000) : '-',
-        drop_time: '-',
-        drop_expire: '-',
-        envs_count: String(Object.keys(app.envs).length),
-      }
-      if (!detail) continue
-      const state = this.apps.get(app.app_id) as AppState
-      let fully = 0
-      let write = 0
-      let read = 0
-      for (const pc of state.pcs) {
-        const n = (pc.hp_primary ? 1 : 0) + (pc.hp_secondaries ?? []).length
-        if (pc.hp_primary) {
-          if (n >= pc.max_replica_count) fully++
-          else if (n < 2) write++
-        } else {
-          write++
-          read++
-        }
-      }
-      healthy[String(app.app_id)] = {
-        app_id: String(app.app_id),
-        app_name: app.app_name,
-        partition_count: String(app.partition_count),
-        fully_healthy: String(fully),
-        unhealthy: String(app.partition_count - fully),
-        write_unhealthy: String(write),
-        read_unhealthy: String(read),
-      }
-      if (fully === app.partition_count) counts.fully++
-      else counts.unhealthy++
-      if (write > 0) counts.write++
-      if (read > 0) counts.read++
-    }
-    const out: Record<string, unknown> = {general_info: general}
-    if (detail && available > 0) out.healthy_info = healthy
-    out.summary = detail
-      ? {
-          total_app_count: String(available),
-          fully_healthy_app_count: String(counts.fully),
-          unhealthy_app_count: String(counts.unhealthy),
-          write_unhealthy_app_count: String(counts.write),
-          read_unhealthy_app_count: String(counts.read),
-        }
-      : {total_app_count: String(available)}
-    return out
-  }
-
-  private httpNodes(detail: boolean): Record<string, unknown> {
-    const details: Record<string, Record<string, string>> = {}
-    const prim = new Map<string, number>()
-    const sec = new Map<string, number>()
-    if (detail) {
-      for (const app of this.existApps.values()) {
-        for (const pc of app.pcs) {
-          if (pc.hp_primary) prim.set(pc.hp_primary, (prim.get(pc.hp_primary) ?? 0) + 1)
-          for (const s of pc.hp_secondaries ?? []) sec.set(s, (sec.get(s) ?? 0) + 1)
-        }
-      }
-    }
-    let alive = 0
-    for (const [node, ns] of this.sortedNodes()) {
-      if (ns.alive) alive++
-      const row: Record<string, string> = {address: node, status: ns.alive ? 'ALIVE' : 'UNALIVE'}
-      if (detail) {
-        const p = prim.get(node) ?? 0
-        const s = sec.get(node) ?? 0
-        row.replica_count = String(p + s)
-        row.primary_count = String(p)
-        row.secondary_count = String(s)
-      }
-      details[node] = row
-    }
+  /** What the HTTP pages (./meta-http.ts) read of this meta. */
+  private httpView(): MetaHttpView {
     return {
-      details,
-      summary: {total_node_count: String(this.nodes.size), alive_node_count: String(alive), unalive_node_count: String(this.nodes.size - alive)},
+      phase: this._phase,
+      leader: this.leader,
+      config: this.config,
+      clusterInfo: () => this.clusterInfo(),
+      availableApps: () => this.listApps(AppStatus.AS_AVAILABLE),
+      partitionsOf: (appId) => (this.apps.get(appId) as AppState).pcs,
+      existingApps: () => this.existApps.values(),
+      sortedNodes: () => this.sortedNodes(),
     }
   }
 }
@@ -1482,11 +1365,4 @@ function stddev(xs: number[]): number {
   if (xs.length === 0) return 0
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length
   return Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length)
-}
-
-/** `time_ms_to_string`: `YYYY-mm-dd HH:MM:SS.mmm` in local time. */
-function timeMsToString(ms: number): string {
-  const d = new Date(ms)
-  const p = (n: number, w = 2): string => String(n).padStart(w, '0')
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`
 }
