@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-import {readFileSync, readdirSync, statSync, unlinkSync} from 'node:fs'
+import {readFileSync, unlinkSync} from 'node:fs'
 import {join} from 'node:path'
+
+import {digestCommands} from './commands-digest.js'
 import {fileURLToPath} from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -15,14 +17,13 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
 }
 
 // `npm run build` writes oclif.manifest.json (scripts/oclif-manifest.js), so that a command starts
-// without importing every command module. A manifest older than the compiled commands (a bare
-// `tsc` run) would hide new commands and flags: drop it, and oclif loads the commands themselves.
+// without importing every command module. It carries a digest of the compiled command files; a
+// manifest that does not match them (commands added or changed since) would hide new commands and
+// flags: it is dropped, and oclif loads the commands themselves.
 const manifest = join(root, 'oclif.manifest.json')
 try {
-  const written = statSync(manifest).mtimeMs
-  const newer = (dir) => readdirSync(dir, {withFileTypes: true}).some((e) =>
-    e.isDirectory() ? newer(join(dir, e.name)) : e.name.endsWith('.js') && statSync(join(dir, e.name)).mtimeMs > written)
-  if (newer(join(root, 'dist', 'src', 'commands'))) unlinkSync(manifest)
+  const {commandsDigest} = JSON.parse(readFileSync(manifest, 'utf8'))
+  if (commandsDigest !== digestCommands(join(root, 'dist', 'src', 'commands'))) unlinkSync(manifest)
 } catch {
   // No manifest, or another run removed it meanwhile.
 }
