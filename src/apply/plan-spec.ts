@@ -2,14 +2,14 @@
  * Planning: load a spec, gather the live state through its engine, plan, and wrap the body into a
  * Plan. Also re-planning a saved plan from the spec embedded in it, for the stale check.
  */
-import {readFile} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 
-import {LifeboatError, describeError} from '../errors.js'
+import {LifeboatError} from '../errors.js'
 import {engineFor, loadEngineRegistry, type EngineModule} from '../engines/registry.js'
 import type {EngineIo} from '../engines/types.js'
 import {buildPlan} from '../plan/build.js'
 import {hostLocalLockFinding} from './lock.js'
+import {fileProblemHint, readRegularFile} from '../util/files.js'
 import type {Plan, PlanSpec} from '../plan/types.js'
 import {loadSpecFile, validateSpecText} from '../spec/index.js'
 import type {Diagnostic, LoadResult, LoadedSpec} from '../spec/index.js'
@@ -112,16 +112,15 @@ export async function planSpec(specPath: string, io: PlanIo): Promise<PlannedSpe
  * a spec (YAML). Decided by content, not by the file name.
  */
 export async function isPlanFile(path: string): Promise<boolean> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    throw new LifeboatError(code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE', `could not read ${path}: ${code === 'ENOENT' ? 'no such file' : describeError(err)}`, {
-      hints: ['Give a spec (YAML) or a plan file made by `lifeboat plan SPEC --out FILE`.'],
-      cause: err,
+  // Only a regular file is read (a FIFO or a device would hang or never end): see util/files.ts.
+  const read = await readRegularFile(path, 'the file')
+  if (!read.ok) {
+    const code = {missing: 'FILE_NOT_FOUND', directory: 'NOT_A_FILE', 'not-regular': 'NOT_A_FILE', 'too-large': 'FILE_TOO_LARGE', unreadable: 'FILE_UNREADABLE'}[read.problem.kind]
+    throw new LifeboatError(code, `could not read ${path}: ${read.problem.message.replace(`the file ${path} `, '')}`, {
+      hints: [fileProblemHint(read.problem), 'Give a spec (YAML) or a plan file made by `lifeboat plan SPEC --out FILE`.'],
     })
   }
+  const text = read.bytes.toString('utf8')
   if (!text.trimStart().startsWith('{')) return false
   // A spec may be written as JSON too (YAML is a superset); a plan file is the only JSON with formatVersion.
   // Anything else that starts like JSON is treated as a plan, so a truncated plan file is reported as one.

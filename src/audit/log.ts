@@ -12,6 +12,7 @@ import {dirname} from 'node:path'
 import {LifeboatError, describeError} from '../errors.js'
 import {canonicalJson, jsonStringify, sha256Hex} from '../plan/canonical.js'
 import {describeSchemaErrors, schemaValidator} from '../plan/file.js'
+import {assertRegularFile, fileProblemError, readRegularFile} from '../util/files.js'
 import {type AuditEvent, isAuditEvent} from './events.js'
 
 /** `prev` of the first record of a log. */
@@ -133,12 +134,11 @@ function notFound(path: string, err: unknown): LifeboatError {
 }
 
 async function readLogText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(path, err)
-    throw new LifeboatError('AUDIT_LOG_UNREADABLE', `Could not read the audit log ${path}: ${describeError(err)}`, {cause: err})
-  }
+  const read = await readRegularFile(path, 'the audit log')
+  if (read.ok) return read.bytes.toString('utf8')
+  const {problem} = read
+  if (problem.kind === 'missing') throw notFound(path, undefined)
+  throw fileProblemError(problem, 'AUDIT_LOG')
 }
 
 /** Verifies a whole log's text. Pure apart from the schema lookup; shared by verifyAuditLog and openAuditLog. */
@@ -258,6 +258,8 @@ function writeFailed(path: string, err: unknown, first: boolean): LifeboatError 
 export async function openAuditLog(path: string, who: AuditLogIdentity): Promise<AuditLog> {
   const now = who.now ?? (() => new Date().toISOString())
   let text = ''
+  // A FIFO would block the open for ever, a device would swallow the records: checked before anything is opened.
+  await assertRegularFile(path, 'the audit log', 'AUDIT_LOG', {mayBeAbsent: true})
   try {
     await mkdir(dirname(path), {recursive: true})
     const fh = await open(path, 'a', 0o644)

@@ -7,13 +7,14 @@
  */
 import {randomBytes} from 'node:crypto'
 import {readFileSync} from 'node:fs'
-import {open, readFile, rename, unlink} from 'node:fs/promises'
+import {open, rename, unlink} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import type {ErrorObject, ValidateFunction} from 'ajv/dist/2020.js'
 
 import {packageRoot} from '../package-root.js'
 import {createAjv} from '../util/ajv.js'
+import {assertRegularFile, fileProblemHint, readRegularFile} from '../util/files.js'
 import {InternalError, LifeboatError, describeError} from '../errors.js'
 import {planDigest} from './build.js'
 import {compareCodeUnits} from './canonical.js'
@@ -58,6 +59,8 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined, m
 export async function writePlanFile(path: string, plan: Plan): Promise<void> {
   const validate = schemaValidator('plan.schema.json')
   if (!validate(plan)) throw new InternalError(`refusing to write an invalid plan:\n${describeSchemaErrors(validate.errors)}`)
+  // Never replace a device, a FIFO or a file under /proc with a plan (the rename would, as root).
+  await assertRegularFile(path, 'the plan file', 'PLAN_FILE', {mayBeAbsent: true})
   try {
     await writeFileAtomic(path, serializePlan(plan))
   } catch (err) {
@@ -107,22 +110,20 @@ const REPLAN_HINT = 'Make a new plan with `lifeboat plan SPEC --out FILE`.'
  * for this plan. Every refusal is a LifeboatError with its own code (see the module comment).
  */
 export async function readPlanFile(path: string): Promise<Plan> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') {
+  const read = await readRegularFile(path, 'the plan file')
+  if (!read.ok) {
+    const {problem} = read
+    if (problem.kind === 'missing') {
       throw new LifeboatError('PLAN_FILE_NOT_FOUND', `No plan file at ${path}`, {
-        cause: err,
         hints: ['Check the path, or make a plan with `lifeboat plan SPEC --out FILE`.'],
       })
     }
-    throw new LifeboatError('PLAN_FILE_UNREADABLE', `Could not read the plan file ${path}: ${describeError(err)}`, {
-      cause: err,
-      hints: code === 'EISDIR' ? ['The path is a directory; give the plan file inside it.'] : ['Check the file permissions.'],
+    throw new LifeboatError(problem.kind === 'not-regular' ? 'PLAN_FILE_NOT_REGULAR' : 'PLAN_FILE_UNREADABLE', `Could not read the plan file ${path}: ${problem.message.replace(`the plan file ${path} `, '')}`, {
+      cause: problem.kind === 'unreadable' ? problem.cause : undefined,
+      hints: problem.kind === 'directory' ? ['The path is a directory; give the plan file inside it.'] : [fileProblemHint(problem)],
     })
   }
+  const text = read.bytes.toString('utf8')
 
   let doc: unknown
   try {

@@ -5,6 +5,7 @@
 import {constants} from 'node:fs'
 import {open} from 'node:fs/promises'
 
+import {regularFileProblem} from '../util/files.js'
 import type {Diagnostic} from './types.js'
 
 /**
@@ -36,6 +37,9 @@ export async function readTextFile(path: string, at: ReportAt, what = 'file', co
   const code = (c: string) => codes?.all ?? c
   // The operator's own spelling of the path where there is one (relative to the spec, say).
   const shown = codes?.shown ?? path
+  // The type first (following symlinks): a device, a FIFO or a file under /proc is never opened.
+  const problem = await regularFileProblem(path, what)
+  if (problem?.kind === 'not-regular') return fail(at, code('NOT_A_FILE'), problem.message.replace(path, shown), 'name a regular file (not a device, FIFO, socket or a file under /proc, /sys or /dev)')
   let handle
   try {
     // O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever.
