@@ -12,7 +12,7 @@ export type {Prompter} from '../apply/ui.js'
 
 /**
  * A prompter on the process's terminal, or undefined when stdin or stdout is not one. EOF (Ctrl-D)
- * answers with an empty string, which no gate accepts.
+ * and Ctrl-C answer with an empty string, which no gate accepts.
  */
 export function terminalPrompter(input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stdout): Prompter | undefined {
   if (!input.isTTY || !output.isTTY) return undefined
@@ -26,6 +26,9 @@ export function terminalPrompter(input: NodeJS.ReadStream = process.stdin, outpu
           rl.close()
           resolve(answer.trim())
         })
+        // Ctrl-C at a prompt (the terminal is in raw mode, so readline receives it, not the process):
+        // an empty answer, which no gate accepts, so apply cancels or stops before any further write.
+        rl.on('SIGINT', () => rl.close())
         rl.once('close', () => {
           if (!answered) {
             output.write('\n')
