@@ -12,7 +12,7 @@ import {freePort} from '../zookeeper/server.js'
 import type {FaultSpec, PegasusScenario} from './scenario.js'
 import {MetaServer, type MetaServerConfig} from './meta-server.js'
 import {ReplicaServer} from './replica-server.js'
-import {removeRoot} from './zk-batch.js'
+import {freshZooKeeper, removeRoot, unusedRecoveryRoot} from './zk-batch.js'
 
 /** A table as the lab created it (what `lab verify` counts). */
 export interface LabTable {
@@ -40,6 +40,8 @@ export interface PegasusLabOptions {
   scenario: PegasusScenario
   stateDir: string
   zkHosts: string
+  /** The lab started this ZooKeeper (nobody else's data on it): a fresh lab empties all of it. */
+  ownZooKeeper?: boolean
   log?: (line: string) => void
 }
 
@@ -104,8 +106,12 @@ export class PegasusLab {
       recoveries: 0,
     }
     const lab = new PegasusLab(opts, layout)
-    // A fresh lab must not inherit metadata from an earlier one on the same ZooKeeper.
-    await removeRoot(opts.zkHosts, layout.cluster_root)
+    // A fresh lab must not inherit metadata from an earlier one: an empty ZooKeeper (or, on a
+    // shared one, none of this cluster's roots), unless the scenario keeps it.
+    if (!s.keep_zookeeper) {
+      const removed = await freshZooKeeper(opts.zkHosts, layout.cluster_root, opts.ownZooKeeper === true)
+      if (removed.length > 0) lab.log(`fresh ZooKeeper: removed ${removed.join(', ')}`)
+    }
     lab.createReplicaServers()
     const apps = lab.placeTables()
     for (const r of lab.replicas) r.saveNow()
@@ -328,18 +334,35 @@ export class PegasusLab {
    */
   private async zkLoss(root?: string): Promise<string> {
     for (const m of this.metas) await m.stop()
-    await removeRoot(this.layout.zk_hosts, this.layout.cluster_root)
+    const old = this.layout.cluster_root
+    await removeRoot(this.layout.zk_hosts, old)
     for (const r of this.replicas) {
       for (const rep of r.allReplicas()) {
         if (rep.status === PartitionStatus.PS_PRIMARY || rep.status === PartitionStatus.PS_SECONDARY) r.updateReplica(rep.pid, {status: PartitionStatus.PS_INACTIVE})
       }
     }
-    this.layout.recoveries++
-    const old = this.layout.cluster_root
-    const base = `/pegasus/${this.layout.cluster_name}_recovery`
-    const fresh = root ?? (this.layout.recoveries === 1 ? base : `${base}${this.layout.recoveries}`)
+    // A root nobody used: an old tree there would make the meta crash (apps found with the recovery flag).
+    const base = this.scenario.meta.cluster_root ?? `/pegasus/${this.layout.cluster_name}`
+    let fresh = root
+    if (fresh === undefined) {
+      const next = await unusedRecoveryRoot(this.layout.zk_hosts, base, this.layout.recoveries + 1)
+      fresh = next.root
+      this.layout.recoveries = next.n
+    } else {
+      this.layout.recoveries++
+    }
     await this.restartMeta({root: fresh, recover: true})
-    return `metadata under ${old} is lost; the meta waits in recovery mode on ${fresh}`
+    const leader = this.leader()
+    if (leader?.phase !== 'recovering') {
+      const why = this.metas.map((m) => `${m.name} ${m.phase}${m.crashReason ? ` (${m.crashReason})` : ''}`).join(', ')
+      throw new LifeboatError('LAB_ZK_LOSS_FAILED', `metadata under ${old} is lost, but the meta does not wait in recovery mode on ${fresh}: ${why}`, {
+        hints: [
+          root !== undefined ? `${fresh} probably holds an earlier tree; give an unused root (or omit --root and the lab picks one).` : 'See lab.log in the state directory.',
+          'Restart the meta on an empty root: lifeboat lab fault restart-meta --root PATH --recover',
+        ],
+      })
+    }
+    return `metadata under ${old} is lost; the meta waits in recovery mode on ${fresh} (${leader.name} answers ERR_UNDER_RECOVERY)`
   }
 
   private async ddd(f: Extract<FaultSpec, {type: 'ddd'}>): Promise<string> {

@@ -53,7 +53,7 @@ async function up(ctx: LabUpContext<PegasusScenario>): Promise<RunningLab> {
       await removeRoot(target.hosts, target.root)
       migration = {source: {hosts: zkHosts, root: ''}, target, ...(zk2 ? {zookeeper: {hosts: zk2.connectString, pid: zk2.pid, started_by_lab: true as const}} : {})}
     }
-    lab = await PegasusLab.up({scenario: s, stateDir: ctx.stateDir, zkHosts, log: ctx.log})
+    lab = await PegasusLab.up({scenario: s, stateDir: ctx.stateDir, zkHosts, ownZooKeeper: ctx.zkPid !== undefined, log: ctx.log})
     if (migration) migration.source.root = lab.layout.cluster_root
   } catch (err) {
     await zk2?.stop()

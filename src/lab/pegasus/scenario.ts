@@ -65,6 +65,8 @@ export interface PegasusScenario {
   replica: {beacon_interval_ms?: number; config_sync_interval_ms?: number}
   /** ZooKeepers the lab runs: 2 adds one for a ZooKeeper migration's target (see ./migration.ts). */
   zookeepers?: 1 | 2
+  /** Keep what an earlier lab left in ZooKeeper (default false: lab up starts from an empty one). */
+  keep_zookeeper?: boolean
   /** Where the PegasusZkMigration specs the lab writes move the metadata (implied by `zookeepers: 2`). */
   migration_target?: {root?: string}
 }
@@ -84,6 +86,7 @@ export function parsePegasusScenario(doc: unknown, path: string): PegasusScenari
     meta: raw.meta ?? {},
     replica: raw.replica ?? {},
     zookeepers: raw.zookeepers ?? 1,
+    keep_zookeeper: raw.keep_zookeeper ?? false,
     ...(raw.migration_target ? {migration_target: raw.migration_target} : {}),
   }
   checkSemantics(scenario, path)

@@ -21,6 +21,64 @@ export async function removeRoot(hosts: string, root: string): Promise<void> {
   }
 }
 
+/** `<root>_recovery`, `<root>_recovery2`, …: the roots `lab fault zk-loss` moves a cluster to. */
+export function recoveryRoot(clusterRoot: string, n: number): string {
+  return `${clusterRoot.replace(/\/$/, '')}_recovery${n === 1 ? '' : n}`
+}
+
+/**
+ * Makes a fresh lab start from nothing in ZooKeeper. `whole`: the lab started this ZooKeeper, so
+ * every top-level node but `/zookeeper` goes. Otherwise (a shared ZooKeeper) only the cluster's
+ * roots: `clusterRoot` and the `<clusterRoot>_recovery*` roots earlier zk-loss faults made.
+ * Returns the paths removed.
+ */
+export async function freshZooKeeper(hosts: string, clusterRoot: string, whole: boolean): Promise<string[]> {
+  const zk = await connectZk({hosts})
+  try {
+    const removed: string[] = []
+    if (whole) {
+      for (const child of (await zk.getChildren('/')).sort()) {
+        if (child === 'zookeeper') continue
+        await removeTree(zk, `/${child}`)
+        removed.push(`/${child}`)
+      }
+      return removed
+    }
+    const root = clusterRoot.replace(/\/$/, '')
+    const slash = root.lastIndexOf('/')
+    const parent = slash <= 0 ? '/' : root.slice(0, slash)
+    const base = root.slice(slash + 1)
+    let siblings: string[] = []
+    try {
+      siblings = await zk.getChildren(parent)
+    } catch (err) {
+      if (!(err instanceof ZkError && err.code === 'ZK_NO_NODE')) throw err
+    }
+    const mine = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(_recovery\\d*)?$`)
+    for (const s of siblings.filter((c) => mine.test(c)).sort()) {
+      const path = joinZk(parent, s)
+      await removeTree(zk, path)
+      removed.push(path)
+    }
+    return removed
+  } finally {
+    await zk.close()
+  }
+}
+
+/** The first of `<clusterRoot>_recovery`, `_recovery2`, … with no node in ZooKeeper (from `start` on). */
+export async function unusedRecoveryRoot(hosts: string, clusterRoot: string, start: number): Promise<{root: string; n: number}> {
+  const zk = await connectZk({hosts})
+  try {
+    for (let n = Math.max(1, start); ; n++) {
+      const root = recoveryRoot(clusterRoot, n)
+      if ((await zk.exists(root)) === null) return {root, n}
+    }
+  } finally {
+    await zk.close()
+  }
+}
+
 /**
  * Creates nodes in multis of 100 with up to 8 in flight (the fastest shape on this machine, see
  * reference/zookeeper-performance.md). A batch that fails because a node exists is redone one
