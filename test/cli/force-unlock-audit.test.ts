@@ -45,5 +45,5 @@ describe('lock force-unlock in the audit log', () => {
     expect(show.code, show.stderr).toBe(0)
     expect(show.stdout).toContain(`Chain head: `)
     expect(show.stdout).toContain(`of run ${last.run})`)
-  }, 300_000)
+  })
 })

@@ -21,12 +21,12 @@ beforeAll(async () => {
   const up = await cli('lab', 'up', 'pegasus-ddd', '--detach', '--state-dir', stateDir, '--zk', zk)
   expect(up.code, up.stderr).toBe(0)
   dddSpec = join(stateDir, 'specs', 'pegasus-ddd-recovery.yaml')
-}, 120_000)
+})
 
 afterAll(async () => {
   if (stateDir) await cli('lab', 'down', '--state-dir', stateDir)
   if (dir) rmSync(dir, {recursive: true, force: true})
-}, 60_000)
+})
 
 interface StatusJson {
   cluster: string
