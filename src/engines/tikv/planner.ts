@@ -130,19 +130,24 @@ function selectLeader(peers: PeerFacts[], view: (s: string) => StoreView, leader
   return {peer: best, tied, why: reasons.join('; ')}
 }
 
-function quorum(peers: PeerFacts[], failed: (p: PeerFacts) => boolean): boolean {
-  let dead = 0
-  let live = 0
-  for (const p of peers) if (failed(p)) dead++
-  else live++
-  return dead < live
-}
-
-/** PD's canElectLeader: joint-consensus aware (incoming and outgoing voter sets). */
+/** PD's canElectLeader: joint-consensus aware (incoming and outgoing voter sets), counted without allocating. */
 function canElectLeader(region: RegionFacts, failed: (p: PeerFacts) => boolean, onlyIncoming: boolean): boolean {
-  const incoming = region.peers.filter((p) => p.role === 'Voter' || p.role === 'IncomingVoter')
-  const outgoing = region.peers.filter((p) => p.role === 'Voter' || p.role === 'DemotingVoter')
-  return quorum(incoming, failed) && (onlyIncoming || quorum(outgoing, failed))
+  let inDead = 0
+  let inLive = 0
+  let outDead = 0
+  let outLive = 0
+  for (const p of region.peers) {
+    const dead = failed(p)
+    if (p.role === 'Voter' || p.role === 'IncomingVoter') {
+      if (dead) inDead++
+      else inLive++
+    }
+    if (p.role === 'Voter' || p.role === 'DemotingVoter') {
+      if (dead) outDead++
+      else outLive++
+    }
+  }
+  return inDead < inLive && (onlyIncoming || outDead < outLive)
 }
 
 const rangeOf = (start: string, end: string): string => `[${describeKey(start)}, ${describeKey(end, true)})`
@@ -248,7 +253,7 @@ export function planUnsafeRecovery(spec: TiKVSpec, input: TiKVLiveState, _opts: 
   const fates: RegionFate[] = []
   let leaderOnFailed = 0
   for (const region of live.regions) {
-    if (canElectLeader(region, failed, false)) {
+    if (!region.peers.some(failed) || canElectLeader(region, failed, false)) {
       if (region.leader_store !== null && view(region.leader_store).failed) leaderOnFailed++
       continue
     }
@@ -284,8 +289,12 @@ export function planUnsafeRecovery(spec: TiKVSpec, input: TiKVLiveState, _opts: 
     const tikv = alive.filter((p) => !view(p.store_id).tiflash).map((p) => p.store_id)
     return (alive.length > tikv.length || tikv.length === 0 ? [...new Set([...tikv, ...tikvReporters])] : tikv).sort(compareId)
   }
+  // Holes come in key order, and so do the lost regions: one pass hands each hole the regions it covers.
+  let nextLost = 0
   const addHole = (start: string, end: string, storeRegion: RegionFacts | undefined): void => {
-    const lost = lostByStart.filter((r) => compareStart(r.start_key, start) >= 0 && (end === '' || compareStart(r.start_key, end) < 0))
+    while (nextLost < lostByStart.length && compareStart(lostByStart[nextLost].start_key, start) < 0) nextLost++
+    const lost: RegionFacts[] = []
+    while (nextLost < lostByStart.length && (end === '' || compareStart(lostByStart[nextLost].start_key, end) < 0)) lost.push(lostByStart[nextLost++])
     holes.push({start_key: start, end_key: end, stores: storesOf(storeRegion), lost})
   }
   let lastEnd = ''
