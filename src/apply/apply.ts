@@ -499,7 +499,13 @@ async function passGates(c: RunContext, log: AuditLog, steps: Plan['steps'], don
   const resumeNote = doneEarlier === undefined ? {} : {resumed: true, doneEarlier}
   if (doneEarlier !== undefined) ui.print(`Resuming: ${doneEarlier} of ${plan.steps.length} steps finished earlier; the gates apply to the ${steps.length} left.\n`)
   if (decision.kind === 'refuse') {
-    await log.append('gate.refused', {gate: decision.gate, reason: decision.message, approvals, ...resumeNote})
+    await log.append('gate.refused', {gate: decision.gate, reason: decision.message, approvals, ...(policy.rejected.length > 0 ? {rejected: policy.rejected} : {}), ...resumeNote})
+    if (decision.gate === 'approvers' && policy.rejected.length > 0) {
+      return {refused: 'refused', error: new LifeboatError(decision.code, decision.message, {
+        detail: [decision.detail, `Approvals that do not count:\n${policy.rejected.map((r) => `  ${r}`).join('\n')}`].filter(Boolean).join('\n\n'),
+        hints: decision.hints, exit: decision.exit as ExitCodeValue,
+      })}
+    }
     ui.showPlan(plan, target.fromSpec ? 'full' : 'summary')
     return {refused: 'refused', error: new LifeboatError(decision.code, decision.message, {detail: decision.detail, hints: decision.hints, exit: decision.exit as ExitCodeValue})}
   }

@@ -8,9 +8,11 @@
  */
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {resolve} from 'node:path'
+import {readFile} from 'node:fs/promises'
+import {dirname, resolve} from 'node:path'
 
-import {ExitCode, LifeboatError} from '../errors.js'
+import {ExitCode, LifeboatError, describeError} from '../errors.js'
+import {APPROVAL_NAMESPACE, keyFingerprint, parseAllowedSigners, principalsOf, verifySshSignature, type AllowedSigner} from '../sign/sshsig.js'
 import type {Plan} from '../plan/types.js'
 import {approverPolicyOf, type ApproverPolicy} from './gates.js'
 import {loadSpecForEngine} from './plan-spec.js'
@@ -23,6 +25,8 @@ export interface GatePolicy {
   approvals: string[]
   /** Where the policy was read, for the audit log and messages. */
   source: string
+  /** Approvals on the plan that do not count, each with the reason. */
+  rejected: string[]
 }
 
 interface TargetLike {
@@ -62,10 +66,90 @@ export async function specFileOfPlan(plan: Plan, env: Record<string, string | un
   return {document: loaded.planSpec.document, path}
 }
 
+/** Whether a policy asks for any approver. */
+export function asksForApprovers(policy: ApproverPolicy): boolean {
+  return Object.values(policy).some((n) => typeof n === 'number' && n > 0)
+}
+
+/** The allowed-signers file a spec document names, resolved from the spec's directory, or undefined. */
+export function allowedSignersPath(document: Record<string, unknown>, specPath: string): string | undefined {
+  const approval = document.approval as {allowed_signers?: unknown} | undefined
+  const file = approval && typeof approval === 'object' ? approval.allowed_signers : undefined
+  return typeof file === 'string' ? resolve(dirname(resolve(specPath)), file) : undefined
+}
+
+/** Reads an allowed-signers file, or refuses (exit 4) saying what is wrong with it. */
+export async function readAllowedSigners(path: string): Promise<AllowedSigner[]> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw refused('ALLOWED_SIGNERS_UNREADABLE', `could not read the allowed-signers file ${path}: ${describeError(err)}`,
+      'Approvals are checked against the keys in this file; without it none can count. Nothing was written.',
+      ['Check approval.allowed_signers in the spec: a path relative to the spec file.'])
+  }
+  try {
+    return parseAllowedSigners(text)
+  } catch (err) {
+    throw refused('ALLOWED_SIGNERS_INVALID', `the allowed-signers file ${path} is not valid: ${describeError(err)}`,
+      'Each line is `principal[,principal] [options] keytype base64key`, as git and ssh-keygen read it.',
+      ['Fix the file; `ssh-keygen -Y find-principals` reads the same format.'])
+  }
+}
+
+/**
+ * The approvals that count: each carries an SSH signature of this plan's digest in namespace
+ * `lifeboat` by a key the allowed signers list; each key counts once, under its approval's name
+ * when that is one of the key's principals, else under the key's first principal. Approvals
+ * that fail are listed in `rejected` with the reason.
+ */
+export function countedApprovals(plan: Plan, signers: readonly AllowedSigner[]): {approvals: string[]; rejected: string[]} {
+  const byKey = new Map<string, string>()
+  const rejected: string[] = []
+  for (const a of plan.approvals) {
+    if (a.digest !== plan.digest) continue
+    if (a.signature === undefined) {
+      rejected.push(`${a.name}: not signed`)
+      continue
+    }
+    let result: ReturnType<typeof verifySshSignature>
+    try {
+      result = verifySshSignature(a.signature, plan.digest, APPROVAL_NAMESPACE)
+    } catch (err) {
+      rejected.push(`${a.name}: ${describeError(err)}`)
+      continue
+    }
+    if (!result.ok) {
+      rejected.push(`${a.name}: ${result.reason ?? 'the signature does not verify'}`)
+      continue
+    }
+    const principals = principalsOf(signers, result.publicKey, APPROVAL_NAMESPACE)
+    if (principals.length === 0) {
+      rejected.push(`${a.name}: key ${keyFingerprint(result.publicKey)} is not in the allowed signers`)
+      continue
+    }
+    const fp = keyFingerprint(result.publicKey)
+    if (!byKey.has(fp)) byKey.set(fp, principals.includes(a.name) ? a.name : principals[0]!)
+  }
+  return {approvals: [...new Set(byKey.values())].sort(), rejected}
+}
+
 /** The policy and the counted approvals for a plan about to be applied. */
 export async function gatePolicyFor(plan: Plan, target: TargetLike, env: Record<string, string | undefined>, specFile?: string): Promise<GatePolicy> {
-  const approvals = [...new Set(plan.approvals.filter((a) => a.digest === plan.digest).map((a) => a.name))].sort()
-  if (target.fromSpec) return {approvers: approverPolicyOf(plan.spec.document), approvals, source: plan.spec.path ?? 'the spec'}
-  const spec = await specFileOfPlan(plan, env, specFile)
-  return {approvers: approverPolicyOf(spec.document), approvals, source: spec.path}
+  const spec = target.fromSpec ? {document: plan.spec.document, path: plan.spec.path ?? '.'} : await specFileOfPlan(plan, env, specFile)
+  const approvers = approverPolicyOf(spec.document)
+  if (!asksForApprovers(approvers)) {
+    // Approvals are only notes here: nothing is counted, so nothing needs to verify.
+    return {approvers, approvals: [...new Set(plan.approvals.map((a) => a.name))].sort(), source: spec.path, rejected: []}
+  }
+  // A spec applied straight away carries no approvals: the gate refuses and says how to collect them.
+  if (target.fromSpec) return {approvers, approvals: [], source: spec.path, rejected: []}
+  const signersFile = allowedSignersPath(spec.document, spec.path)
+  if (signersFile === undefined) {
+    throw refused('ALLOWED_SIGNERS_MISSING', 'the spec asks for approvers but names no allowed-signers file',
+      'Only approvals signed with a known SSH key count (`lifeboat approve PLAN --key KEY`): the spec must say whose keys those are. Nothing was written.',
+      ['Add `approval.allowed_signers: FILE` to the spec (git\'s allowed-signers format), then plan and approve again.'])
+  }
+  const counted = countedApprovals(plan, await readAllowedSigners(signersFile))
+  return {approvers, approvals: counted.approvals, source: spec.path, rejected: counted.rejected}
 }

@@ -102,9 +102,9 @@ export function decideGate(input: GateInput): GateDecision {
       message: `this plan needs ${requirement.needed} distinct approvals for its ${requirement.risk} steps; ${haveText}`,
       detail: `The spec asks for approval.approvers.${requirement.risk}: ${requirement.needed}. Steps that bring this rule into force: ${requirement.steps.join(', ')}.`,
       hints: input.savedPlan
-        ? [`Each approver runs \`lifeboat approve ${input.planRef} --as NAME\` after reviewing \`lifeboat show ${input.planRef}\`.`]
+        ? [`Each approver runs \`lifeboat approve ${input.planRef} --key ~/.ssh/id_ed25519\` (a key listed in approval.allowed_signers) after reviewing \`lifeboat show ${input.planRef}\`.`]
         : [
-            'Approvals are recorded on a saved plan: `lifeboat plan SPEC --out plan.json`, then each approver runs `lifeboat approve plan.json --as NAME`, then `lifeboat apply plan.json`.',
+            'Approvals are recorded on a saved plan: `lifeboat plan SPEC --out plan.json`, then each approver runs `lifeboat approve plan.json --key KEY`, then `lifeboat apply plan.json`.',
           ],
       exit: ExitCode.APPROVAL,
     }

@@ -233,6 +233,9 @@ export interface ApprovalInput {
   name: string
   comment?: string
   at: string
+  /** An SSH signature of the plan digest, and its key's fingerprint. */
+  signature?: string
+  key?: string
 }
 
 /**
@@ -245,8 +248,12 @@ export async function addApproval(path: string, approval: ApprovalInput): Promis
   const name = approverName(approval.name)
   if (Number.isNaN(Date.parse(approval.at))) throw new InternalError(`approval time ${JSON.stringify(approval.at)} is not an ISO time`)
   const plan = await readPlanFile(path)
-  const record: Approval = {name, ...(approval.comment ? {comment: approval.comment} : {}), at: approval.at, digest: plan.digest}
-  const approvals = [...plan.approvals.filter((a) => a.name !== name), record].sort((a, b) => compareCodeUnits(a.name, b.name))
+  const record: Approval = {
+    name, ...(approval.comment ? {comment: approval.comment} : {}), at: approval.at, digest: plan.digest,
+    ...(approval.signature ? {signature: approval.signature} : {}), ...(approval.key ? {key: approval.key} : {}),
+  }
+  // One approval per name and per key: signing again replaces the earlier one.
+  const approvals = [...plan.approvals.filter((a) => a.name !== name && (record.key === undefined || a.key !== record.key)), record].sort((a, b) => compareCodeUnits(a.name, b.name))
   const updated: Plan = {...plan, approvals}
   await writePlanFile(path, updated)
   return updated

@@ -195,6 +195,10 @@ export interface Approval {
   at: string
   /** The plan digest this approval is for. */
   digest: string
+  /** An SSH signature (`ssh-keygen -Y sign -n lifeboat`) of the digest; required where the policy asks for approvers. */
+  signature?: string
+  /** The SHA256 fingerprint of the signing key. */
+  key?: string
 }
 
 /** What an engine's planner returns; the core wraps it into a Plan. */

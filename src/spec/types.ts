@@ -45,6 +45,8 @@ export interface ZookeeperTarget {
 /** Distinct approvers needed per risk class (`approval.approvers`). */
 export interface ApprovalPolicy {
   approvers?: {safe?: number; disruptive?: number; lossy?: number}
+  /** git's allowed-signers file, relative to the spec: whose signed approvals count. */
+  allowed_signers?: string
 }
 
 interface SpecEnvelope<K extends string> {
@@ -226,6 +228,11 @@ export interface LoadOptions {
    * engine's `checkSpec`. Without it only the schema is checked.
    */
   engines?: ReadonlyMap<string, {engine: {checkSpec?: SpecCheck}}>
+  /**
+   * Refuse files a spec names (a node list) outside the spec's directory: `validate` runs on pull
+   * requests, where a spec must not be able to make it read /etc/shadow. `validate --allow-outside-paths` lifts it.
+   */
+  restrictPaths?: boolean
 }
 
 export interface LoadResult {

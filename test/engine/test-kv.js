@@ -105,6 +105,7 @@ const specSchema = {
           additionalProperties: false,
           properties: {safe: {type: 'integer', minimum: 0}, disruptive: {type: 'integer', minimum: 0}, lossy: {type: 'integer', minimum: 0}},
         },
+        allowed_signers: {type: 'string', minLength: 1},
       },
     },
   },
