@@ -224,7 +224,8 @@ export class PegasusLab {
       levelOnStart: META_LEVEL_VALUES[m.meta_function_level_on_start ?? 'steady'],
       lbIntervalMs: m.lb_interval_ms ?? 1000,
       fdGraceMs: m.fd_grace_ms ?? 1500,
-      minLiveNodeCountForUnfreeze: m.min_live_node_count_for_unfreeze ?? 1,
+      // Upstream's shipped default; onebox configs lower it to 1 (a scenario may too).
+      minLiveNodeCountForUnfreeze: m.min_live_node_count_for_unfreeze ?? 3,
       nodeLivePercentageThresholdForUpdate: m.node_live_percentage_threshold_for_update ?? 65,
       maxReservedDroppedReplicas: m.max_reserved_dropped_replicas ?? 1,
       mutation2pcMinReplicaCount: m.mutation_2pc_min_replica_count ?? 2,

@@ -122,6 +122,8 @@ export class FakePegasus {
         }
         return ok({err: 'ERR_OK', old_level: old})
       },
+      // The level as get_function_level reports it (this fake never freezes by itself).
+      RPC_CM_CLUSTER_INFO: () => ok({err: 'ERR_OK', keys: ['meta_function_level'], values: [this.level.slice(3)]}),
       RPC_CM_LIST_NODES: () => ok({err: 'ERR_OK', infos: [...this.alive.entries()].map(([node, alive]) => ({
         node, hp_node: node, status: alive ? NodeStatus.NS_ALIVE : NodeStatus.NS_UNALIVE}))}),
       RPC_CM_LIST_APPS: () => ok({err: 'ERR_OK', infos: this.live.apps.map((a) => ({

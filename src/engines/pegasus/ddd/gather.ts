@@ -8,10 +8,10 @@ import {LifeboatError} from '../../../errors.js'
 import {compareCodeUnits} from '../../../plan/canonical.js'
 import type {EngineIo} from '../../types.js'
 import {mapLimit, mapLimitSettled} from '../../../util/map-limit.js'
-import type {MetaClient} from '../client/meta-client.js'
+import {clusterInfoMap, type MetaClient} from '../client/meta-client.js'
 import {PegasusClientError} from '../client/errors.js'
 import type {ReplicaClient} from '../client/replica-client.js'
-import {AppStatus, enumName, MetaFunctionLevel, metaLevelIdlName, NodeStatus, PartitionStatus, type DddPartitionInfo, type PartitionConfiguration} from '../wire/index.js'
+import {AppStatus, enumName, MetaFunctionLevel, metaLevelIdlName, metaLevelValue, type MetaLevelIdlName, NodeStatus, PartitionStatus, type DddPartitionInfo, type PartitionConfiguration} from '../wire/index.js'
 import {compareGpid, parseGpid} from './planner.js'
 import type {DddLiveState, DddRecoverySpec, NodeReplicas, PartitionConfigFacts} from './types.js'
 
@@ -62,6 +62,12 @@ export function dddQueries(gpids: DddRecoverySpec['recovery']['gpids']): string[
   return [...new Set(gpids)].sort(compareGpid)
 }
 
+/** cluster_info's `meta_function_level` (`freezed`, without the `fl_` prefix) as an IDL name; `stored` when absent or unknown. */
+export function effectiveLevel(reported: string | undefined, stored: MetaLevelIdlName): MetaLevelIdlName {
+  const value = reported === undefined ? undefined : metaLevelValue(reported)
+  return value === undefined || value === MetaFunctionLevel.fl_invalid ? stored : metaLevelIdlName(value)
+}
+
 function metaError(server: string, what: string, err: string): LifeboatError {
   const hints = [`Look at the log of the meta server ${server} for ${err}.`]
   if (err === 'ERR_UNDER_RECOVERY') hints.unshift('The meta is in recovery mode: finish the metadata recovery (PegasusMetaRecovery) first.')
@@ -74,9 +80,14 @@ export async function gatherDdd(spec: DddRecoverySpec, io: Pick<EngineIo, 'progr
   const call = {timeoutMs: opts.timeoutMs}
   const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY
 
-  const level = metaLevelIdlName(await meta.getMetaLevel(call))
+  // control_meta reports the stored level; cluster_info the one the meta acts on (get_function_level:
+  // freezed while fewer than min_live_node_count_for_unfreeze replica servers are alive).
+  const stored = metaLevelIdlName(await meta.getMetaLevel(call))
   const server = meta.knownLeader ?? spec.cluster.meta_servers[0] ?? ''
-  io.progress(`meta ${server}: current meta level is ${level}`)
+  const info = await meta.clusterInfo(call)
+  if (info.err !== 'ERR_OK') throw metaError(server, 'cluster_info', info.err)
+  const level = effectiveLevel(clusterInfoMap(info).meta_function_level, stored)
+  io.progress(`meta ${server}: current meta level is ${level}${level !== stored ? ` (stored ${stored})` : ''}`)
 
   const nodesResp = await meta.listNodes(NodeStatus.NS_INVALID, call)
   if (nodesResp.err !== 'ERR_OK') throw metaError(server, 'list_nodes', nodesResp.err)
@@ -174,5 +185,5 @@ export async function gatherDdd(spec: DddRecoverySpec, io: Pick<EngineIo, 'progr
     return a === undefined ? [] : [{app_id: id, app_name: a.app_name, status: enumName(AppStatus, a.status)}]
   })
 
-  return {meta_server: server, meta_level: level, queries, diagnosed, ddd, configs, apps, nodes, replicas}
+  return {meta_server: server, meta_level: level, ...(level !== stored ? {stored_meta_level: stored} : {}), queries, diagnosed, ddd, configs, apps, nodes, replicas}
 }

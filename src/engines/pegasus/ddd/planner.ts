@@ -251,7 +251,22 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
   const waitSeconds = spec.recovery.wait_seconds ?? DEFAULT_WAIT_SECONDS
   const levelValue = META_LEVELS[live.meta_level]
 
-  if (levelValue < META_LEVELS.fl_steady) {
+  const storedValue = live.stored_meta_level === undefined ? levelValue : META_LEVELS[live.stored_meta_level]
+  if (live.meta_level === 'fl_freezed' && storedValue >= META_LEVELS.fl_steady) {
+    // Frozen by the freeze check, not by an operator: too few replica servers are alive.
+    const alive = live.nodes.filter((n) => n.alive)
+    const dead = live.nodes.filter((n) => !n.alive).map((n) => n.node)
+    findings.push({
+      code: 'PEGASUS_META_FROZEN',
+      severity: 'error',
+      subject: live.meta_server,
+      message: `the meta is freezed (its stored level is ${live.stored_meta_level ?? live.meta_level}): only ${alive.length} of ${live.nodes.length} replica servers are alive, ` +
+        'fewer than [meta_server] min_live_node_count_for_unfreeze (3 by default) or node_live_percentage_threshold_for_update (65% by default); ' +
+        'a freezed meta neither refreshes its DDD list nor executes proposals',
+      hint: `Start the dead replica servers${dead.length > 0 ? ` (${dead.join(', ')})` : ''} until enough are alive, ` +
+        'or lower [meta_server] min_live_node_count_for_unfreeze in the meta\'s config.ini and restart it; then plan again.',
+    })
+  } else if (levelValue < META_LEVELS.fl_steady) {
     findings.push({
       code: 'PEGASUS_META_LEVEL_BELOW_STEADY',
       severity: 'error',

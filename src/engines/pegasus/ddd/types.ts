@@ -81,8 +81,13 @@ export interface NodeReplicas {
 export interface DddLiveState {
   /** The meta server that answered (the leader). */
   meta_server: string
-  /** The meta function level by name, e.g. `fl_steady`. */
+  /**
+   * The meta function level by name, e.g. `fl_steady`: the freeze-adjusted one cluster_info
+   * reports (`fl_freezed` while too few replica servers are alive), not control_meta's raw level.
+   */
   meta_level: MetaLevelName
+  /** The stored level control_meta reports, when it differs from `meta_level` (a frozen meta). */
+  stored_meta_level?: MetaLevelName
   /** What was asked of ddd_diagnose: `-1.-1`, `<app>.-1`, or each listed gpid. */
   queries: string[]
   /** False when ddd_diagnose was not asked (meta level below steady: its cache is meaningless). */
