@@ -4,11 +4,14 @@
  * Pure text from records; it neither verifies the chain (audit verify does) nor hides records
  * it does not understand (they are shown with their event name).
  */
+import {escapeControlsDeep} from '../render/escape.js'
 import type {AuditRecord} from './log.js'
 import {groupByRun, openSteps, runPlanDigest, runStatus} from './progress.js'
 
 /** The timeline of every run (or only `run`), in log order. */
-export function renderAuditTimeline(records: readonly AuditRecord[], opts: {run?: string} = {}): string {
+export function renderAuditTimeline(input: readonly AuditRecord[], opts: {run?: string} = {}): string {
+  // Recorded free text (a comment, a message from the cluster) cannot drive the terminal.
+  const records = escapeControlsDeep(input)
   const runs = groupByRun(records)
   const resumedBy = new Map<string, string[]>()
   for (const r of records) {

@@ -7,6 +7,7 @@ import {Command, Errors, Flags} from '@oclif/core'
 import {EXIT_CODE_HELP, LifeboatError, describeError} from '../errors.js'
 import {jsonStringify} from '../plan/canonical.js'
 import {palette} from '../util/colour.js'
+import {escapeControls} from '../render/escape.js'
 
 /** A command description followed by the exit-code table, for `--help`. */
 export function withExitCodes(description: string): string {
@@ -70,5 +71,6 @@ export function formatError(err: LifeboatError): string {
   const lines = [`Error: ${err.message}`]
   if (err.detail) lines.push('', ...err.detail.split('\n').map((l) => `  ${l}`))
   if (err.hints.length > 0) lines.push('', ...err.hints.map((h) => `  hint: ${h}`))
-  return `${lines.join('\n')}\n`
+  // Messages name things from the spec and the cluster: their control characters are shown, never obeyed.
+  return `${lines.map(escapeControls).join('\n')}\n`
 }

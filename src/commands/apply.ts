@@ -12,6 +12,7 @@ import {BaseCommand, paint, withExitCodes} from '../cli/base-command.js'
 import {ExitCode} from '../errors.js'
 import {renderPlanText} from '../render/text.js'
 import {planSummaryLine} from '../render/summary.js'
+import {escapeControls, escapeControlsDeep} from '../render/escape.js'
 
 export default class Apply extends BaseCommand {
   static override summary = 'Apply a saved plan or a spec: lock, re-check, approve, run the steps, verify.'
@@ -62,8 +63,10 @@ export default class Apply extends BaseCommand {
     const ui: ApplyUi = json
       ? {print() {}, showPlan() {}, tasks: () => silentReporter}
       : {
-          print: write,
-          showPlan(plan, how) {
+          // Messages built from the plan and the cluster: their control characters are shown, never obeyed.
+          print: (text: string) => write(escapeControls(text)),
+          showPlan(unescaped, how) {
+            const plan = escapeControlsDeep(unescaped)
             if (how === 'full') {
               const text = renderPlanText(plan, {color, width})
               write(text.endsWith('\n') ? text : `${text}\n`)
@@ -119,7 +122,9 @@ export default class Apply extends BaseCommand {
     if (result.exit !== 0) this.exit(result.exit)
   }
 
-  private report(result: ApplyResult, color: boolean): void {
+  private report(unescaped: ApplyResult, color: boolean): void {
+    // Step descriptions, instructions and messages from the cluster cannot drive the terminal.
+    const result = escapeControlsDeep(unescaped)
     const lines: string[] = ['']
     if (result.status === 'succeeded' || result.status === 'no-changes') {
       lines.push(paint(color, 32, result.message))

@@ -8,6 +8,7 @@ import {BaseCommand, paint, withExitCodes} from '../cli/base-command.js'
 import {knownKinds, loadEngineRegistry} from '../engines/registry.js'
 import {ExitCode} from '../errors.js'
 import {loadSpecFile, type Diagnostic} from '../spec/index.js'
+import {escapeControls} from '../render/escape.js'
 
 /** GitHub workflow-command escaping of a message (`%`, CR, LF). */
 function escapeData(s: string): string {
@@ -77,6 +78,7 @@ export default class Validate extends BaseCommand {
       default: 'text',
       description: 'text: FILE:LINE:COL  CODE  message. github: GitHub Actions workflow commands, shown as annotations on the pull request\'s lines.',
     })(),
+    'allow-outside-paths': Flags.boolean({description: 'Read files the spec names (a node list) even outside the spec\'s directory; only for trusted specs.'}),
   }
 
   async run(): Promise<void> {
@@ -89,7 +91,7 @@ export default class Validate extends BaseCommand {
     const registry = await loadEngineRegistry()
     const github = flags.format === 'github'
     for (const file of files) {
-      const result = await loadSpecFile(file, {extraKinds: registry.extraKinds, engines: registry.engines})
+      const result = await loadSpecFile(file, {extraKinds: registry.extraKinds, engines: registry.engines, restrictPaths: !flags['allow-outside-paths']})
       if (result.ok && result.spec && !registry.engines.has(result.spec.kind)) {
         result.diagnostics.push(noEngineDiagnostic(result.spec.path, result.spec.source, result.spec.kind, knownKinds(registry)))
         result.ok = false
@@ -106,13 +108,14 @@ export default class Validate extends BaseCommand {
       const lines: string[] = []
       for (const d of result.diagnostics) {
         const code = paint(color, d.severity === 'error' ? 31 : 33, d.code)
-        lines.push(`${d.file}:${d.line}:${d.col}  ${code}  ${d.message}`)
-        if (d.hint) lines.push(`    hint: ${d.hint}`)
+        // A message quotes the spec (or a node list): its control characters are shown, never obeyed.
+        lines.push(`${escapeControls(d.file)}:${d.line}:${d.col}  ${code}  ${escapeControls(d.message)}`)
+        if (d.hint) lines.push(`    hint: ${escapeControls(d.hint)}`)
       }
       const errors = result.diagnostics.filter((d) => d.severity === 'error').length
       const warnings = result.diagnostics.length - errors
       if (result.ok) {
-        const what = result.spec ? ` (${result.spec.kind} ${result.spec.name})` : ''
+        const what = result.spec ? escapeControls(` (${result.spec.kind} ${result.spec.name})`) : ''
         lines.push(`${file}: ${paint(color, 32, 'valid')}${what}${warnings > 0 ? `, ${plural(warnings, 'warning')}` : ''}`)
       } else {
         const parts = [plural(errors, 'error'), ...(warnings > 0 ? [plural(warnings, 'warning')] : [])]

@@ -15,6 +15,7 @@ import {
   isNumericFact, leadershipOf, nodeOrNone, observedPairs, presentColumns, primaryShape, stepShape,
 } from './common.js'
 import {planSummaryLine} from './summary.js'
+import {escapeControlsDeep} from './escape.js'
 
 /** GitHub's limit on a comment, and so on a chunk. */
 export const MARKDOWN_CHUNK_LIMIT = 65_536
@@ -28,7 +29,9 @@ type Block =
   | {kind: 'fence'; title?: string; summary?: string; lines: string[]}
 
 /** The plan as markdown chunks of at most `limit` characters (default 65,536), each ending with a newline. */
-export function renderPlanMarkdown(plan: Plan, limit = MARKDOWN_CHUNK_LIMIT): string[] {
+export function renderPlanMarkdown(input: Plan, limit = MARKDOWN_CHUNK_LIMIT): string[] {
+  // Free text from the spec and the cluster cannot drive a terminal the markdown is shown in (render/escape.ts).
+  const plan = escapeControlsDeep(input)
   const title = `lifeboat plan: ${plan.spec.kind} ${code(plan.spec.name)}`
   return packChunks(planBlocks(plan, title), title, limit)
 }

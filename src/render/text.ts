@@ -14,6 +14,7 @@ import {
   factText, findingShape, leadershipOf, nodeOrNone, observedPairs, presentColumns, primaryShape, stepShape,
 } from './common.js'
 import {planSummaryLine} from './summary.js'
+import {escapeControlsDeep} from './escape.js'
 import {palette} from '../util/colour.js'
 
 /** How to render: colour (ANSI) or not, and the terminal width in columns. */
@@ -41,7 +42,9 @@ function style(color: boolean): Style {
 const MIN_WIDTH = 40
 
 /** The whole plan for a terminal, ending with a newline. */
-export function renderPlanText(plan: Plan, opts: TextOptions): string {
+export function renderPlanText(input: Plan, opts: TextOptions): string {
+  // Free text from the spec and the cluster cannot drive the terminal (render/escape.ts).
+  const plan = escapeControlsDeep(input)
   const width = Math.max(MIN_WIDTH, Math.floor(opts.width) || 80)
   const st = style(opts.color)
   const out: string[] = []
