@@ -176,7 +176,7 @@ async function validate(text: string, bytes: Buffer, file: string, opts: LoadOpt
   const dir = opts.baseDir ?? dirname(resolve(file))
   const check = kind === undefined ? undefined : opts.engines?.get(kind)?.engine.checkSpec
   const semantic = kind !== undefined && check
-    ? await semanticChecks({doc, lc, file, dir, data: document, kind, reported: errorPaths(schemaDiags)}, check)
+    ? await semanticChecks({doc, lc, file, dir, data: document, kind, reported: errorPaths(schemaDiags), restrictPaths: opts.restrictPaths}, check)
     : {diagnostics: [] as Diagnostic[], targetNodes: undefined}
   diagnostics.push(...semantic.diagnostics)
 

@@ -6,6 +6,17 @@
 import {parseHostPort} from './host-port.js'
 import type {Diagnostic} from './types.js'
 
+/** Malformed lines reported one by one; past this the file is not a node list. */
+const MAX_REPORTED = 5
+/** How much of an offending token a message quotes: file contents are never echoed beyond it. */
+const EXCERPT_CHARS = 24
+
+/** The first word of `text`, cut to EXCERPT_CHARS. */
+function excerpt(text: string): string {
+  const word = text.split(/\s/)[0] ?? ''
+  return word.length > EXCERPT_CHARS ? `${word.slice(0, EXCERPT_CHARS)}…` : word
+}
+
 export interface NodeListResult {
   /** The nodes in file order, each as written (trimmed). */
   nodes: string[]
@@ -22,6 +33,8 @@ export function parseNodeList(text: string, fileName: string, path = ''): NodeLi
   const seen = new Map<string, number>()
   const lines = text.split(/\r\n|\n|\r/)
   lines.forEach((raw, i) => {
+    // A file that is not a node list at all is reported by its first few lines, never echoed whole.
+    if (diagnostics.length > MAX_REPORTED) return
     const line = i + 1
     const trimmed = raw.trim()
     if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) return
@@ -29,13 +42,13 @@ export function parseNodeList(text: string, fileName: string, path = ''): NodeLi
     const at = {file: fileName, line, col, path}
     if (/\s/.test(trimmed)) {
       diagnostics.push({...at, code: 'NODES_FILE_MALFORMED', severity: 'error',
-        message: `line ${line} is not a single host:port: "${trimmed}"`,
+        message: `line ${line} is not a single host:port: "${excerpt(trimmed)}"`,
         hint: 'Pegasus reads the whole trimmed line as one node: put one host:port on each line, comments on lines of their own starting with # or ;'})
       return
     }
     const r = parseHostPort(trimmed)
     if (!r.ok) {
-      diagnostics.push({...at, code: 'NODES_FILE_MALFORMED', severity: 'error', message: `line ${line}: ${r.message}`,
+      diagnostics.push({...at, code: 'NODES_FILE_MALFORMED', severity: 'error', message: `line ${line} is not a host:port: "${excerpt(trimmed)}"`,
         hint: r.hint ?? 'each line must be host:port with a port 1-65535'})
       return
     }
@@ -48,6 +61,11 @@ export function parseNodeList(text: string, fileName: string, path = ''): NodeLi
     seen.set(r.value.key, line)
     nodes.push(trimmed)
   })
+  if (diagnostics.length > MAX_REPORTED) {
+    diagnostics.length = MAX_REPORTED
+    diagnostics.push({file: fileName, line: 1, col: 1, path, code: 'NODES_FILE_MALFORMED', severity: 'error',
+      message: `more lines are not host:port; this does not look like a node list`, hint: 'check that target_nodes_file names the right file'})
+  }
   if (nodes.length === 0 && diagnostics.length === 0) {
     diagnostics.push({file: fileName, line: 1, col: 1, path, code: 'NODES_FILE_MALFORMED', severity: 'error',
       message: 'the node list names no node', hint: 'list the replica servers, one host:port per line'})

@@ -28,6 +28,8 @@ export interface SemanticContext {
   kind: string
   /** Pointers the schema already reported. */
   reported: Set<string>
+  /** Files the spec names must stay inside `dir` (LoadOptions.restrictPaths). */
+  restrictPaths?: boolean
 }
 
 export interface SemanticResult {
@@ -83,6 +85,8 @@ export interface SpecChecks {
   oneEndpoint(pointer: string, value: unknown): string | undefined
   /** Hosts and root of a ZooKeeper block; the normalised identity for comparisons. */
   zookeeper(pointer: string, value: unknown): {hosts: string[]; root: string} | undefined
+  /** Files the spec names must stay inside `dir` (`validate` without --allow-outside-paths). */
+  restrictPaths?: boolean
 }
 
 /** What a kind's checks found besides diagnostics. */
@@ -191,7 +195,7 @@ export async function semanticChecks(ctx: SemanticContext, check?: SpecCheck): P
 
   if (!check) return {diagnostics: out}
   const checks: SpecChecks = {doc, lc, file, dir: ctx.dir, data: ctx.data, kind: ctx.kind, add, push: (...d) => out.push(...d), at, keyAt, skip,
-    markReported: (p) => void ctx.reported.add(p), endpointList, oneEndpoint, zookeeper}
+    markReported: (p) => void ctx.reported.add(p), endpointList, oneEndpoint, zookeeper, restrictPaths: ctx.restrictPaths}
   const found = await check(checks)
   return {diagnostics: out, ...(found?.targetNodes ? {targetNodes: found.targetNodes} : {})}
 }

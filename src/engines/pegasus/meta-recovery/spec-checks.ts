@@ -2,7 +2,8 @@
  * What the PegasusMetaRecovery schema cannot express, checked on the document as written (before defaults);
  * quiet where the schema already complained. Run by the spec loader through the engine's `checkSpec`.
  */
-import {isAbsolute, join, resolve} from 'node:path'
+import {realpath} from 'node:fs/promises'
+import {isAbsolute, join, relative, resolve} from 'node:path'
 
 import {type SpecCheckResult, type SpecChecks, arr, obj, specDirOf} from '../../../spec/semantic.js'
 import {parseNodeList} from '../../../spec/node-list.js'
@@ -42,6 +43,12 @@ export async function checkMetaRecoverySpec(c: SpecChecks): Promise<SpecCheckRes
     // Shown relative to the spec as the operator named it, so the path is one they recognise.
     const shown = isAbsolute(name) ? name : join(c.file === '' ? '.' : specDirOf(c.file), name)
     const pos = at(fp)
+    const outside = c.restrictPaths ? await outsideDir(abs, c.dir) : false
+    if (outside) {
+      add('NODES_FILE_OUTSIDE_SPEC_DIR', fp, pos, `target_nodes_file ${shown} is outside the spec's directory`,
+        'keep the node list next to the spec, or pass --allow-outside-paths when the spec is trusted')
+      return {targetNodes}
+    }
     const read = await readTextFile(abs, {file, line: pos.line, col: pos.col, path: fp}, 'node list',
       {all: 'NODES_FILE_UNREADABLE', shown, notFoundHint: `target_nodes_file is relative to the spec's directory (${c.dir})`})
     if (!read.ok) {
@@ -53,4 +60,12 @@ export async function checkMetaRecoverySpec(c: SpecChecks): Promise<SpecCheckRes
     }
   }
   return {targetNodes}
+}
+
+/** Whether `file` (symlinks followed, where it exists) lies outside `dir`. */
+async function outsideDir(file: string, dir: string): Promise<boolean> {
+  const realDir = await realpath(dir).catch(() => resolve(dir))
+  const realFile = await realpath(file).catch(() => resolve(file))
+  const rel = relative(realDir, realFile)
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel)
 }
