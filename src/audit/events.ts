@@ -25,6 +25,7 @@ export const AUDIT_EVENTS = [
   'verify.finished',
   'run.finished',
   'lock.force-unlocked',
+  'audit.repaired',
 ] as const
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number]
@@ -62,6 +63,8 @@ export interface AuditEventData {
   'run.finished': {status: RunStatus; head?: string}
   /** `lifeboat lock force-unlock`: the lock removed (its holder's info), where it was, and the cluster. */
   'lock.force-unlocked': {cluster: string; kind: string; where: string; removed: {id: string; who: string; operation: string; created: string}}
+  /** `lifeboat audit repair`: the partial last line cut from the log (its line, size and sha256; never its text). */
+  'audit.repaired': {cutLine: number; cutBytes: number; cutSha256: string; reason: string}
 }
 
 /** True for a string that names a known event. */

@@ -6,7 +6,9 @@
  * later append throws, so a run cannot carry on unaudited. It never decides anything about a
  * run and never stores a secret (see redactSecrets).
  */
-import {mkdir, open, readFile, stat} from 'node:fs/promises'
+import {constants} from 'node:fs'
+import {mkdir, open, readFile, stat, unlink} from 'node:fs/promises'
+import {hostname} from 'node:os'
 import {dirname} from 'node:path'
 
 import {LifeboatError, describeError} from '../errors.js'
@@ -266,7 +268,7 @@ export async function openAuditLog(path: string, who: AuditLogIdentity): Promise
     await fh.close()
     const st = await stat(path)
     if (!st.isFile()) throw new Error('not a regular file')
-    text = await readFile(path, 'utf8')
+    text = await readLogText(path)
   } catch (err) {
     throw writeFailed(path, err, true)
   }
@@ -278,27 +280,24 @@ export async function openAuditLog(path: string, who: AuditLogIdentity): Promise
     if (failure !== undefined) throw writeFailed(path, failure, false)
     try {
       if (!isAuditEvent(event)) throw new Error(`unknown audit event ${JSON.stringify(event)}`)
-      const st = await stat(path)
-      // Another process appended since our last write (two clusters sharing the default log):
-      // continue its chain rather than fork it.
-      if (st.size !== state.size) Object.assign(state, resume(path, await readFile(path, 'utf8')))
-      const clean = JSON.parse(jsonStringify(redactSecrets(data ?? {}))) as Record<string, unknown>
-      const body: Omit<AuditRecord, 'hash'> = {
-        seq: state.seq + 1, time: now(), run: who.run, actor: who.actor, host: who.host, event, data: clean, prev: state.head,
-      }
-      const record: AuditRecord = {...body, hash: recordHash(body)}
-      const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8')
-      const fh = await open(path, 'a')
-      try {
-        await fh.write(line)
-        await fh.sync()
-      } finally {
-        await fh.close()
-      }
-      state.seq = record.seq
-      state.head = record.hash
-      state.size += line.length
-      return record
+      // One writer at a time: every append holds the log's lock file from reading the tail to the fsync.
+      return await withLogLock(path, async () => {
+        const st = await stat(path)
+        // Another process appended since our last write (two clusters sharing the default log, an
+        // approve during an apply): continue its chain rather than fork it.
+        if (st.size !== state.size) Object.assign(state, resume(path, await readLogText(path)))
+        const clean = JSON.parse(jsonStringify(redactSecrets(data ?? {}))) as Record<string, unknown>
+        const body: Omit<AuditRecord, 'hash'> = {
+          seq: state.seq + 1, time: now(), run: who.run, actor: who.actor, host: who.host, event, data: clean, prev: state.head,
+        }
+        const record: AuditRecord = {...body, hash: recordHash(body)}
+        const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8')
+        await appendDurably(path, line, state.size)
+        state.seq = record.seq
+        state.head = record.hash
+        state.size += line.length
+        return record
+      })
     } catch (err) {
       failure = err
       throw writeFailed(path, err, true)
@@ -317,6 +316,95 @@ export async function openAuditLog(path: string, who: AuditLogIdentity): Promise
   }
 }
 
+/**
+ * Appends one record with a single write, then checks it: every byte written (a full disk gives a
+ * short write), fsynced, and read back from where it should be. Any failure throws, so the caller
+ * never touches the cluster under a record that is not whole on disk.
+ */
+async function appendDurably(path: string, line: Buffer, expectedOffset: number): Promise<void> {
+  const fh = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NONBLOCK)
+  try {
+    const st = await fh.stat()
+    if (!st.isFile()) throw new Error('the log is not a regular file')
+    if (st.size !== expectedOffset) throw new Error(`the log changed size while locked (${st.size} bytes, ${expectedOffset} expected)`)
+    const {bytesWritten} = await fh.write(line, 0, line.length)
+    if (bytesWritten !== line.length) throw new Error(`only ${bytesWritten} of the record's ${line.length} bytes were written (is the disk full?)`)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  // Read the tail back through a new handle: what is on disk is the record, at its offset.
+  const rh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
+  try {
+    const back = Buffer.alloc(line.length + 1)
+    const {bytesRead} = await rh.read(back, 0, back.length, expectedOffset)
+    if (bytesRead !== line.length || !back.subarray(0, line.length).equals(line)) {
+      throw new Error('the record read back from the log is not the record written')
+    }
+  } finally {
+    await rh.close()
+  }
+}
+
+/** How long an append waits for another writer's lock before giving up. */
+const LOCK_WAIT_MS = 30_000
+
+/**
+ * Runs `fn` holding `<log>.lock`, created exclusively (O_EXCL) and holding this process's pid and
+ * host. A lock left by a process of this host that no longer runs is taken over; any other lock
+ * is waited for, up to LOCK_WAIT_MS.
+ */
+export async function withLogLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const lockPath = `${path}.lock`
+  const me = `${process.pid} ${hostname()}\n`
+  const deadline = Date.now() + LOCK_WAIT_MS
+  let delay = 5
+  for (;;) {
+    try {
+      const fh = await open(lockPath, 'wx', 0o644)
+      try {
+        await fh.writeFile(me)
+      } finally {
+        await fh.close()
+      }
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      if (await staleLock(lockPath)) {
+        await unlink(lockPath).catch(() => undefined)
+        continue
+      }
+      if (Date.now() > deadline) throw new Error(`another lifeboat holds the log's lock ${lockPath}; if no lifeboat runs, remove that file`)
+      await new Promise((r) => setTimeout(r, delay))
+      delay = Math.min(delay * 2, 100)
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    await unlink(lockPath).catch(() => undefined)
+  }
+}
+
+/** A lock file whose process (on this host) is gone. */
+async function staleLock(lockPath: string): Promise<boolean> {
+  const text = await readFile(lockPath, 'utf8').catch(() => undefined)
+  if (text === undefined) return false
+  const [pid, host] = text.trim().split(' ')
+  // An empty file: its writer is between creating and filling it, or died there.
+  if (!pid) {
+    const st = await stat(lockPath).catch(() => undefined)
+    return st !== undefined && Date.now() - st.mtimeMs > 5_000
+  }
+  if (host !== hostname()) return false
+  try {
+    process.kill(Number(pid), 0)
+    return false
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
+
 function resume(path: string, text: string): {seq: number; head: string; size: number} {
   const v = verifyAuditText(text)
   if (!v.ok) {
@@ -324,11 +412,58 @@ function resume(path: string, text: string): {seq: number; head: string; size: n
       detail: `${v.firstBad!.reason}. Appending would hide the damage under valid records.`,
       hints: [
         `Inspect it with \`lifeboat audit verify --audit-log ${path}\` and \`lifeboat audit show --audit-log ${path}\`.`,
+        ...(partialLastLine(text, v) ? [`The last line is a record cut short (a crash or a full disk): \`lifeboat audit repair --audit-log ${path}\` removes it and records that it did.`] : []),
         'Keep the damaged file as evidence and pass --audit-log NEWFILE to start a new log.',
       ],
     })
   }
   return {seq: v.records, head: v.head ?? GENESIS_HASH, size: Buffer.byteLength(text, 'utf8')}
+}
+
+/** Whether the only damage is an incomplete last line (no newline after it): what `audit repair` cuts. */
+function partialLastLine(text: string, v: AuditVerification): boolean {
+  if (v.ok || text.endsWith('\n')) return false
+  return v.firstBad?.line === text.split('\n').length
+}
+
+/** What `audit repair` did. */
+export interface AuditRepair {
+  repaired: boolean
+  /** The line cut, its size and sha256 (when repaired). */
+  cut?: {line: number; bytes: number; sha256: string}
+  /** The record saying so. */
+  record?: AuditRecord
+}
+
+/**
+ * Cuts a partial last line (a record a crash or a full disk left incomplete) and appends an
+ * `audit.repaired` record naming what was cut (line, size, sha256). Only that damage is repaired:
+ * anything else (an altered, missing or reordered record) is refused as AUDIT_LOG_BROKEN. An
+ * intact log is left as it is. Holds the log's lock while it cuts.
+ */
+export async function repairAuditLog(path: string, who: AuditLogIdentity): Promise<AuditRepair> {
+  const text = await readLogText(path)
+  const v = verifyAuditText(text)
+  if (v.ok) return {repaired: false}
+  if (!partialLastLine(text, v)) resume(path, text) // throws AUDIT_LOG_BROKEN with the reason
+  const cut = await withLogLock(path, async () => {
+    const again = await readLogText(path)
+    if (again !== text) throw new LifeboatError('AUDIT_LOG_CHANGED', `The audit log ${path} changed while it was being repaired`, {hints: ['Run `lifeboat audit repair` again.']})
+    const keep = text.lastIndexOf('\n') + 1
+    const keepBytes = Buffer.byteLength(text.slice(0, keep), 'utf8')
+    const cutBytes = Buffer.from(text.slice(keep), 'utf8')
+    const fh = await open(path, 'r+')
+    try {
+      await fh.truncate(keepBytes)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    return {line: text.split('\n').length, bytes: cutBytes.length, sha256: sha256Hex(cutBytes)}
+  })
+  const log = await openAuditLog(path, who)
+  const record = await log.append('audit.repaired', {cutLine: cut.line, cutBytes: cut.bytes, cutSha256: cut.sha256, reason: 'the last line was an incomplete record'})
+  return {repaired: true, cut, record}
 }
 
 export {renderAuditTimeline} from './timeline.js'
