@@ -101,7 +101,8 @@ export default class Approve extends BaseCommand {
         exit: ExitCode.APPROVAL,
       })
     }
-    const name = approverName(flags.as ?? principals[0] ?? '')
+    // A signed approval goes by the key's principal: --as picks among them, it cannot name someone else.
+    const name = approverName(principals.length > 0 && !(flags.as !== undefined && principals.includes(flags.as)) ? principals[0]! : flags.as ?? '')
     const operator = currentOperator()
     const log = await openAuditLog(flags['audit-log'], {run: randomUUID(), actor: operator.user, host: operator.host})
     const at = new Date().toISOString()
