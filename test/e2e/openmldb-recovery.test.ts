@@ -102,13 +102,8 @@ describe('OpenMLDB recoverdata through the CLI', () => {
     expect(killed.signal).toBe('SIGKILL')
     expect(confOf(await client.ns('ConfGet', {})).auto_failover).toBe('false')
 
-    // The dead run's lock outlives it until its session expires: the operator, knowing it is dead, unlocks it.
-    const status = JSON.parse(expectExit(await lab.cli(['lock', 'status', spec, '--json']), 0).stdout)
-    if (status.locked) {
-      const unlocked = await lab.cli(['lock', 'force-unlock', spec, status.lock.id, '--force', '--json'])
-      if (unlocked.code !== 0) expect(JSON.parse(unlocked.stdout).error.code).toBe('LOCK_NOT_HELD')
-    }
-    const resumed = await lab.cli(['apply', 'plan.json', '--resume'])
+    // The dead run's lock outlives it until its ZooKeeper session expires: resume waits for that.
+    const resumed = await lab.cli(['apply', 'plan.json', '--resume', '--auto-approve', '--lock-timeout', '90s'])
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0)
     expect(resumed.stdout).toContain('Verified: the cluster matches the plan.')
     expect(confOf(await client.ns('ConfGet', {})).auto_failover).toBe('true')

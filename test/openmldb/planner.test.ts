@@ -84,7 +84,10 @@ describe('OpenMLDBRecovery planner: what each case says', () => {
     const {plan} = await full('two-leaders-different-offsets')
     const p0 = plan.primaries.find((p) => p.partition === 'demo_db.orders/0')!
     expect([p0.before, p0.after]).toEqual([T2, T1])
-    expect(p0.candidates.map((c) => [c.node, c.facts.offset, c.facts.is_leader, c.facts.is_alive])).toEqual([[T1, '1500', true, false], [T2, '1420', true, true], [T3, '1420', false, true]])
+    expect(p0.candidates.map((c) => [c.node, c.facts.offset, c.facts.is_leader])).toEqual([[T1, '1500', true], [T2, '1420', true], [T3, '1420', false]])
+    // pid 1 keeps its serving leader: no leader to assign, only the dead follower to recover.
+    expect(plan.primaries.map((p) => p.partition)).toEqual(['demo_db.orders/0'])
+    expect(plan.changes.map((c) => `${c.action} ${c.address}`)).toEqual(['no-op conf:auto_failover', 'update partition:demo_db.orders/0'])
     const diff = plan.findings.find((f) => f.code === 'OPENMLDB_UPSTREAM_LEADER_DIFFERS')!
     expect(diff.message).toContain(`would pick ${T2} (the last replica flagged is_leader, offset 1420)`)
     expect(diff.message).toContain('would lose 80 offset(s)')

@@ -75,8 +75,6 @@ export const VOCABULARY: Vocabulary = {
       {name: 'offset', label: 'offset'},
       {name: 'ns_offset', label: 'ns offset'},
       {name: 'is_leader', label: 'is_leader'},
-      {name: 'is_alive', label: 'is_alive'},
-      {name: 'tablet', label: 'on tablet'},
     ],
   },
 }
@@ -186,15 +184,14 @@ function candidatesOf(facts: Facts, table: TableFacts, p: PartitionMetaFacts, ch
     const marks = marksFor(r)
     if (r.endpoint === chosen) marks.unshift('chosen')
     if (r.endpoint === upstream) marks.push('openmldb_ops.py pick (last is_leader)')
-    if (r.is_leader && r.is_alive) marks.push('nameserver alive leader')
+    // Only facts that stay put until this partition's leader is in place (alive flags and load states
+    // move while apply works; a resumed run compares what is left with the saved plan).
     const c: Candidate = {
       node: r.endpoint,
       facts: {
         offset: facts.offset(table, p.pid, r),
         ns_offset: big(r.offset),
         is_leader: r.is_leader,
-        is_alive: r.is_alive,
-        tablet: facts.tabletWord(table, p.pid, r),
       },
     }
     if (marks.length > 0) c.marks = marks
@@ -202,13 +199,14 @@ function candidatesOf(facts: Facts, table: TableFacts, p: PartitionMetaFacts, ch
   })
 }
 
-/** The metadata the partition shows now and the one it must end with, as a change. */
-function partitionChange(key: string, p: PartitionMetaFacts, after: Array<{endpoint: string; is_leader: boolean; is_alive: boolean}>, reason: string): Change {
-  const before = p.replicas.map((r) => ({endpoint: r.endpoint, is_leader: r.is_leader, is_alive: r.is_alive}))
-  const sortEp = <T extends {endpoint: string}>(xs: T[]): T[] => [...xs].sort((a, b) => compareNatural(a.endpoint, b.endpoint))
-  const b = sortEp(before)
-  const a = sortEp(after)
-  return {address: `partition:${key}`, noun: 'partition', action: canonicalJson(a) === canonicalJson(b) ? 'no-op' : 'update', before: {replicas: b}, after: {replicas: a}, reason}
+/**
+ * The partition's serving leader now (the nameserver's alive leader) and after, as a change; none
+ * when they are the same. Only leadership: it stays put until the leader is in place, while alive
+ * flags move step by step (a resumed run compares what is left with the saved plan).
+ */
+function leaderChange(w: Work, key: string, before: string | null, after: string | null, reason: string): void {
+  if (before === after) return
+  w.changes.push({address: `partition:${key}`, noun: 'partition', action: 'update', before: {leader: before}, after: {leader: after}, reason})
 }
 
 /** What the child op of a RecoverTable will be, from whether the target tablet still has the table. */
@@ -372,7 +370,7 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, given: OpenMLDB
     steps.push({id: id(`recover-${ep}`), kind: STEP_RECOVER_ENDPOINT, params: {...params}, risk: 'safe', description: `recoverendpoint ${ep}: ${opSummary(predicted)}`, expect: `every replica on ${ep} alive and in sync with its leader`})
   }
   if (w.recoverTables.length > 0) {
-    const params: RecoverTablesParams = {ops: sortRefs(w.recoverTables), since_op_id: live.last_op_id, concurrency: conc, wait_seconds: wait}
+    const params: RecoverTablesParams = {ops: sortRefs(w.recoverTables), since_op_id: live.last_op_id, by_endpoint: recoverableByEndpoint(facts, live, w, rec), concurrency: conc, wait_seconds: wait}
     steps.push({id: id('recover-tables'), kind: STEP_RECOVER_TABLES, params: {...params}, risk: 'safe', description: `recovertable ${w.recoverTables.length} follower replica(s) (kRecoverTableOP each)`, expect: 'each replica alive, loaded as follower and within the binlog delta of its leader'})
   }
   if (work > 0 || live.auto_failover !== rec.auto_failover) {
@@ -425,6 +423,37 @@ function sortedLive(live: OpenMLDBLiveState): OpenMLDBLiveState {
     tables: [...live.tables].sort((a, b) => compareCodeUnits(a.db, b.db) || compareCodeUnits(a.name, b.name)).map((t) => ({...t, partitions: [...t.partitions].sort((a, b) => a.pid - b.pid)})),
     running_ops: [...live.running_ops].sort((a, b) => a.op_id.length - b.op_id.length || compareCodeUnits(a.op_id, b.op_id)),
   }
+}
+
+/**
+ * Endpoints where one RecoverEndpoint creates exactly this plan's RecoverTable ops: after the plan's
+ * alive flags, every replica on the endpoint is either one of the step's targets, or alive in a
+ * partition of more than one replica (which RecoverEndpointDBInternal skips).
+ */
+function recoverableByEndpoint(facts: Facts, live: OpenMLDBLiveState, w: Work, rec: OpenMLDBRecoverySettings): string[] {
+  const key = (db: string, name: string, pid: number, ep: string): string => `${db}\u0000${name}\u0000${pid}\u0000${ep}`
+  const targets = new Set(w.recoverTables.map((o) => key(o.db, o.name, o.pid, o.endpoint)))
+  const flags = new Map(w.alive.map((u) => [key(u.db, u.name, u.pid, u.endpoint), u.is_alive]))
+  const candidates = new Set(w.recoverTables.map((o) => o.endpoint))
+  for (const ep of candidates) if (!facts.available(ep) || rec.offline_endpoints.includes(ep) || rec.recover_endpoints.includes(ep)) candidates.delete(ep)
+  for (const t of live.tables) {
+    for (const p of t.partitions) {
+      for (const r of p.replicas) {
+        if (!candidates.has(r.endpoint)) continue
+        const k = key(t.db, t.name, p.pid, r.endpoint)
+        if (targets.has(k)) continue
+        const alive = flags.get(k) ?? r.is_alive
+        if (!alive || p.replicas.length === 1) candidates.delete(r.endpoint)
+      }
+    }
+  }
+  // A ChangeLeader marks the old alive leader not alive: its endpoint would get an op the plan does not list.
+  for (const c of w.changeLeaders) {
+    const t = live.tables.find((x) => x.db === c.db && x.name === c.name)
+    const old = t?.partitions.find((x) => x.pid === c.pid)?.replicas.find((r) => r.is_leader && r.is_alive && (flags.get(key(c.db, c.name, c.pid, r.endpoint)) ?? true))
+    if (old && !targets.has(key(c.db, c.name, c.pid, old.endpoint))) candidates.delete(old.endpoint)
+  }
+  return [...candidates].sort(compareNatural)
 }
 
 function opSummary(predicted: PredictedOp[]): string {
@@ -558,18 +587,17 @@ function planDataRecovery(facts: Facts, w: Work, table: TableFacts, p: Partition
   }
   // Lagging followers that stay followers (not re-added): the nameserver catches them up, but say so.
   const steps = [needsLoad ? 'LoadTable' : undefined, !chosen.is_alive ? 'alive yes' : undefined, !isNsLeader ? 'ChangeLeader' : undefined].filter((x) => x !== undefined)
-  w.primaries.push({
-    partition: key, table: tname, before: aliveLeader?.endpoint ?? null, after: chosen.endpoint,
-    risk: loss.lossy ? 'lossy' : 'disruptive',
-    candidates: candidatesOf(facts, table, p, chosen.endpoint, upstream?.endpoint, (r) => (facts.available(r.endpoint) ? [] : ['cannot load'])),
-    reason: `${reason}${steps.length > 0 ? ` (${steps.join(', ')})` : ''}`,
-    ...(loss.text ? {atStake: loss.text} : {}),
-  })
-  w.changes.push(partitionChange(key, p, p.replicas.map((r) => ({
-    endpoint: r.endpoint,
-    is_leader: r.endpoint === chosen.endpoint || (r.is_leader && !usable.includes(r)),
-    is_alive: usable.includes(r),
-  })), 'data recovery (recoverdata)'))
+  // A leader to put in place; a partition whose leader serves already only has followers to recover.
+  if (steps.length > 0) {
+    w.primaries.push({
+      partition: key, table: tname, before: aliveLeader?.endpoint ?? null, after: chosen.endpoint,
+      risk: loss.lossy ? 'lossy' : 'disruptive',
+      candidates: candidatesOf(facts, table, p, chosen.endpoint, upstream?.endpoint, (r) => (facts.available(r.endpoint) ? [] : ['cannot load'])),
+      reason: `${reason} (${steps.join(', ')})`,
+      ...(loss.text ? {atStake: loss.text} : {}),
+    })
+  }
+  leaderChange(w, key, aliveLeader?.endpoint ?? null, chosen.endpoint, 'data recovery (recoverdata)')
   w.expected.push({db: table.db, name: table.name, pid: p.pid, tid: table.tid, leader: chosen.endpoint, followers: followers.sort(compareNatural)})
   w.findings.push({code: 'OPENMLDB_PARTITION_UNHEALTHY', severity: 'info', subject: key, message: unhealthyWhy(facts, table, p)})
 }
@@ -618,7 +646,7 @@ function planOverride(facts: Facts, w: Work, table: TableFacts, p: PartitionMeta
     ...(loss.text ? {atStake: loss.text} : {}),
   })
   const stays = (x: ReplicaMeta): boolean => x.endpoint === ep || x.endpoint === old?.endpoint || (x.is_alive && x.endpoint !== aliveLeader?.endpoint)
-  w.changes.push(partitionChange(key, p, p.replicas.map((x) => ({endpoint: x.endpoint, is_leader: x.endpoint === ep, is_alive: stays(x)})), 'changeleader'))
+  leaderChange(w, key, aliveLeader?.endpoint ?? null, ep, 'changeleader')
   w.expected.push({db: table.db, name: table.name, pid: p.pid, tid: table.tid, leader: ep,
     followers: p.replicas.filter((x) => x.endpoint !== ep && stays(x)).map((x) => x.endpoint).sort(compareNatural)})
 }
@@ -693,7 +721,7 @@ function planEndpointPartition(facts: Facts, w: Work, table: TableFacts, p: Part
     w.findings.push({code: 'OPENMLDB_NO_ALIVE_LEADER', severity: 'warning', subject: key, message: `table ${tname} pid ${p.pid} has no alive leader; recoverendpoint does not give it one`, hint: 'Leave the partition to data recovery (recovery.tables) instead.'})
   }
   const replicas = [...after.values()]
-  w.changes.push(partitionChange(key, p, replicas, [offlineHere.length > 0 ? 'offlineendpoint' : '', recoverHere.length > 0 ? 'recoverendpoint' : ''].filter((x) => x).join(', ')))
+  leaderChange(w, key, aliveLeader?.endpoint ?? null, leader ?? null, [offlineHere.length > 0 ? 'offlineendpoint' : '', recoverHere.length > 0 ? 'recoverendpoint' : ''].filter((x) => x).join(', '))
   if (leader !== undefined) {
     w.expected.push({...ref, tid: table.tid, leader,
       followers: replicas.filter((x) => x.endpoint !== leader && x.is_alive && !offlineHere.some((o) => o.endpoint === x.endpoint) && facts.available(x.endpoint)).map((x) => x.endpoint).sort(compareNatural)})

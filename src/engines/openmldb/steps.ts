@@ -35,6 +35,7 @@ import {
   type OpFacts,
   type PartitionMetaFacts,
   type PartitionRef,
+  type RecoverTableOp,
   type RecoverTablesParams,
   type SetAliveParams,
   type TableFacts,
@@ -303,18 +304,27 @@ const loadLeadersExecutor: StepExecutor<OpenMLDBContext> = {
   },
 }
 
-/** A replica counts as recovered when it is an alive follower and its partition has had, since the plan, as many kDone kRecoverTableOPs as the plan asks for. */
+/**
+ * A replica counts as recovered when it is an alive follower and its partition has had, since the
+ * plan, at least as many kDone kRecoverTableOPs as it has targets that are alive followers now:
+ * targets are marked not alive before their op, so each alive one was brought back by one of them.
+ */
 async function recoveredOps(ctx: OpenMLDBContext, p: RecoverTablesParams, signal?: AbortSignal): Promise<boolean[]> {
   const tables = await showTables(ctx, signal)
   const ops = opsOf(await ctx.client.ns('ShowOPStatus', {}, signal)).filter((o) => o.op_type === 'kRecoverTableOP' && o.status === DONE && compareDecimal(o.op_id, p.since_op_id) > 0)
   const doneOps = new Map<string, number>()
   for (const o of ops) doneOps.set(partitionKey(o.db, o.name, o.pid), (doneOps.get(partitionKey(o.db, o.name, o.pid)) ?? 0) + 1)
-  const wanted = new Map<string, number>()
-  for (const op of p.ops) wanted.set(partitionKey(op.db, op.name, op.pid), (wanted.get(partitionKey(op.db, op.name, op.pid)) ?? 0) + 1)
-  return p.ops.map((op) => {
-    const key = partitionKey(op.db, op.name, op.pid)
+  const follower = p.ops.map((op) => {
     const r = partitionOf(tables, op)?.p.replicas.find((x) => x.endpoint === op.endpoint)
-    return r !== undefined && r.is_alive && !r.is_leader && (doneOps.get(key) ?? 0) >= (wanted.get(key) ?? 0)
+    return r !== undefined && r.is_alive && !r.is_leader
+  })
+  const aliveTargets = new Map<string, number>()
+  p.ops.forEach((op, i) => {
+    if (follower[i]) aliveTargets.set(partitionKey(op.db, op.name, op.pid), (aliveTargets.get(partitionKey(op.db, op.name, op.pid)) ?? 0) + 1)
+  })
+  return p.ops.map((op, i) => {
+    const key = partitionKey(op.db, op.name, op.pid)
+    return follower[i] && (doneOps.get(key) ?? 0) >= (aliveTargets.get(key) ?? 0)
   })
 }
 
@@ -330,27 +340,57 @@ const recoverTablesExecutor: StepExecutor<OpenMLDBContext> = {
     const todo = p.ops.filter((_op, i) => !already[i])
     const deadline = ctx.now() + p.wait_seconds * 1000
     let done = p.ops.length - todo.length
-    await mapLimit(todo, p.concurrency, async (op) => {
-      aborted(signal, 'recovering tables')
-      // An op of an earlier, interrupted run may still be running for this partition: let it end and
-      // look again, rather than create a second op for the same replica.
+
+    /** Waits for an earlier, interrupted run's op on this partition; true when it recovered this replica. */
+    const finishedEarlier = async (op: RecoverTableOp): Promise<boolean> => {
       const earlier = opsOf(await ctx.client.ns('ShowOPStatus', {name: op.name, db: op.db, pid: op.pid}, signal))
         .filter((o) => compareDecimal(o.op_id, p.since_op_id) > 0 && compareDecimal(o.op_id, baseline) <= 0 && o.db === op.db && o.name === op.name && o.pid === op.pid)
-      if (earlier.some((o) => o.status !== DONE && !FAILED.has(o.status))) {
-        await waitPartitionOps(ctx, op, earlier.map((o) => o.op_type), p.since_op_id, deadline, signal)
-        const now = partitionOf(await showTables(ctx, signal), op)?.p.replicas.find((x) => x.endpoint === op.endpoint)
-        if (now?.is_alive && !now.is_leader) {
-          progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`)
-          return
-        }
-      }
+      if (!earlier.some((o) => o.status !== DONE && !FAILED.has(o.status))) return false
+      await waitPartitionOps(ctx, op, earlier.map((o) => o.op_type), p.since_op_id, deadline, signal)
+      const now = partitionOf(await showTables(ctx, signal), op)?.p.replicas.find((x) => x.endpoint === op.endpoint)
+      return now !== undefined && now.is_alive && !now.is_leader
+    }
+    /** RecoverTable refuses an alive replica (311 "table is alive, need not recover"). */
+    const markDead = async (op: RecoverTableOp): Promise<void> => {
       const r = partitionOf(tables, op)?.p.replicas.find((x) => x.endpoint === op.endpoint)
       if (r?.is_alive) await ctx.client.ns('UpdateTableAliveStatus', {name: op.name, db: op.db, pid: op.pid, endpoint: op.endpoint, is_alive: false}, signal)
+    }
+
+    // Endpoints whose every replica to recover is in this step: one RecoverEndpoint each, whose ops the
+    // nameserver spreads over `concurrency` queues (RecoverTable ops share name_server_task_concurrency's).
+    const byEndpoint = new Set(p.by_endpoint ?? [])
+    const viaEndpoint: RecoverTableOp[] = []
+    await mapLimit(todo.filter((op) => byEndpoint.has(op.endpoint)), p.concurrency, async (op) => {
+      aborted(signal, 'recovering tables')
+      if (await finishedEarlier(op)) {
+        progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`)
+        return
+      }
+      await markDead(op)
+      viaEndpoint.push(op)
+    })
+    for (const ep of [...byEndpoint].sort()) {
+      if (!viaEndpoint.some((op) => op.endpoint === ep)) continue
+      aborted(signal, 'recovering tables')
+      await ctx.client.ns('RecoverEndpoint', {endpoint: ep, concurrency: p.concurrency}, signal)
+    }
+    await mapLimit(viaEndpoint, p.concurrency, async (op) => {
+      await waitPartitionOps(ctx, op, ['kRecoverTableOP'], baseline, deadline, signal)
+      progress(`recover table ${++done}/${p.ops.length}`)
+    })
+
+    await mapLimit(todo.filter((op) => !byEndpoint.has(op.endpoint)), p.concurrency, async (op) => {
+      aborted(signal, 'recovering tables')
+      if (await finishedEarlier(op)) {
+        progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`)
+        return
+      }
+      await markDead(op)
       await ctx.client.ns('RecoverTable', {name: op.name, db: op.db, pid: op.pid, endpoint: op.endpoint}, signal)
       await waitPartitionOps(ctx, op, ['kRecoverTableOP'], baseline, deadline, signal)
       progress(`recover table ${++done}/${p.ops.length}`)
     })
-    return {summary: `recover table ok: ${todo.length} replica(s) (${p.ops.length - todo.length} already recovered)`, data: {recovered: todo.length}}
+    return {summary: `recover table ok: ${todo.length} replica(s) (${p.ops.length - todo.length} already recovered)`, data: {recovered: todo.length, by_endpoint: [...byEndpoint]}}
   },
   async verify(ctx, step): Promise<Finding[]> {
     const p = params<RecoverTablesParams>(step)

@@ -223,7 +223,7 @@ export interface RecoverTableOp extends PartitionRef {
   endpoint: string
   /** The predicted child op (kReAddReplicaSimplifyOP | ... ), or an alternative list joined by `|`. */
   then: string
-  /** UpdateTableAliveStatus no first (RecoverTable refuses an alive replica: 311 "table is alive, need not recover"). */
+  /** Alive when planned: marked not alive first (RecoverTable refuses an alive replica: 311 "table is alive, need not recover"). */
   mark_dead: boolean
 }
 
@@ -231,6 +231,12 @@ export interface RecoverTablesParams {
   ops: RecoverTableOp[]
   /** The last op id when the plan was made: a kRecoverTableOP above it, kDone, is this plan's. */
   since_op_id: string
+  /**
+   * Endpoints whose every replica RecoverEndpoint would recover is among `ops`: their replicas are
+   * marked not alive, then one RecoverEndpoint each creates the same kRecoverTableOPs, spread over
+   * `concurrency` nameserver queues (a RecoverTable request's ops share name_server_task_concurrency's).
+   */
+  by_endpoint: string[]
   concurrency: number
   wait_seconds: number
 }
