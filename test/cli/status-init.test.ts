@@ -141,3 +141,32 @@ describe('lifeboat status as the meta level changes', () => {
     expect(text.stdout).toContain('not asked')
   })
 })
+
+describe('a meta waiting in recovery mode', () => {
+  it('status says so and exits 2; init --meta refuses with a hint; init --from keeps the cluster and asks for the nodes', async () => {
+    const f = await cli('lab', 'fault', 'restart-meta', '--recover', '--state-dir', stateDir)
+    expect(f.code, f.stderr).toBe(0)
+    const s = await waitFor('the meta in recovery mode', async () => {
+      const r = await cli('status', dddSpec, '--json')
+      const doc = r.stdout.trim() === '' ? undefined : (JSON.parse(r.stdout) as StatusJson)
+      return doc?.facts?.recovery_mode ? {r, doc} : undefined
+    })
+    expect(s.r.code).toBe(2)
+    expect(s.doc.problems).toHaveLength(1)
+    expect(s.doc.problems[0]).toContain('ERR_UNDER_RECOVERY')
+    const text = await cli('status', dddSpec)
+    expect(text.stdout).toMatch(/phase\s+recovery mode: waits for start_recovery/)
+
+    const byMeta = await cli('init', 'PegasusMetaRecovery', '--meta', s.doc.facts.meta_server)
+    expect(byMeta.code).toBe(1)
+    expect(byMeta.stderr).toContain('waits in recovery mode')
+    expect(byMeta.stderr).toContain('--from SPEC')
+
+    const out = join(dir, 'recover.yaml')
+    const byFrom = await cli('init', 'PegasusMetaRecovery', '--from', dddSpec, '-o', out)
+    expect(byFrom.code, byFrom.stderr).toBe(0)
+    expect(byFrom.stdout).toContain('fill in recovery.target_nodes')
+    // An empty node list is left for the operator, and validate says so.
+    expect((await cli('validate', out)).code).toBe(1)
+  })
+})

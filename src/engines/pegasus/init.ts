@@ -80,14 +80,18 @@ async function askMeta(meta: MetaClient, known: {zookeeper?: {hosts: string; roo
   try {
     info = await meta.call('RPC_CM_CLUSTER_INFO', {})
   } catch (err) {
-    if (err instanceof PegasusClientError) {
+    // A meta that refuses the call itself in recovery mode answers like one that replies so.
+    if (err instanceof PegasusClientError && err.pegasusError === 'ERR_UNDER_RECOVERY') {
+      info = {server: err.server, response: {err: 'ERR_UNDER_RECOVERY', keys: [], values: []}}
+    } else if (err instanceof PegasusClientError) {
       throw new LifeboatError('INIT_META_UNREACHABLE', `no meta server answered: ${err.message}`, {
         detail: err.detail,
         hints: ['Check the address (the meta servers\' RPC port, 34601 on a onebox) and that the meta runs; `lifeboat lab status` shows a lab\'s servers.'],
         cause: err,
       })
+    } else {
+      throw err
     }
-    throw err
   }
   const server = info.server
   if (info.response.err === 'ERR_UNDER_RECOVERY') {

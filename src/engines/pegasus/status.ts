@@ -66,11 +66,18 @@ export async function gatherPegasusStatus(cluster: PegasusCluster, io: Pick<Engi
   const base = {store: 'pegasus' as const, cluster: cluster.name}
   try {
     io.progress(`asking the meta servers (${cluster.meta_servers.join(', ')}) for the cluster's state`)
-    const listed = await meta.call('RPC_CM_LIST_APPS', {status: AppStatus.AS_INVALID})
-    const server = listed.server
-    if (listed.response.err === 'ERR_UNDER_RECOVERY') {
-      return {...base, meta_server: server, recovery_mode: true, stored_level: null, effective_level: null, cluster_name: null, zookeeper: null, nodes: [], tables: [], ddd: null}
+    const recovering = (server: string | null): PegasusStatusFacts =>
+      ({...base, meta_server: server, recovery_mode: true, stored_level: null, effective_level: null, cluster_name: null, zookeeper: null, nodes: [], tables: [], ddd: null})
+    let listed
+    try {
+      listed = await meta.call('RPC_CM_LIST_APPS', {status: AppStatus.AS_INVALID})
+    } catch (err) {
+      // The meta may refuse the call itself with ERR_UNDER_RECOVERY: that is an answer too.
+      if (err instanceof PegasusClientError && err.pegasusError === 'ERR_UNDER_RECOVERY') return recovering(err.server || null)
+      throw err
     }
+    const server = listed.server
+    if (listed.response.err === 'ERR_UNDER_RECOVERY') return recovering(server)
     if (listed.response.err !== 'ERR_OK') {
       throw new PegasusClientError('PEGASUS_RPC_ERROR', `the meta server ${server} answered list_apps with ${listed.response.err}`, {
         server, rpc: 'RPC_CM_LIST_APPS', pegasusError: listed.response.err,
