@@ -177,6 +177,15 @@ export function verifyAuditText(text: string): AuditVerification {
       return fail({seq: seqAt[i], line: lineNo, reason: `line ${lineNo} is not an audit record: ${describeSchemaErrors(validate.errors, 2).replace(/\n/g, '; ')}`})
     }
     const record = doc as AuditRecord
+    // One spelling per record: the exact line append writes. A duplicate key (which readers resolve
+    // differently), reordered keys, extra spaces or needless escapes are refused, so every reader sees the same record.
+    const {seq, time, run, actor, host, event, data, prev, hash} = record
+    if (JSON.stringify({seq, time, run, actor, host, event, data, prev, hash}) !== lines[i]) {
+      const dup = duplicateKey(lines[i]!)
+      return fail({seq: record.seq, line: lineNo, reason: dup !== undefined
+        ? `record seq ${record.seq} (line ${lineNo}) has the key ${JSON.stringify(dup)} twice: readers could see different contents`
+        : `record seq ${record.seq} (line ${lineNo}) is not in the canonical form lifeboat writes (keys reordered, spaces or escapes added)`})
+    }
     if (recordHash(record) !== record.hash) {
       return fail({seq: record.seq, line: lineNo, reason: `record seq ${record.seq} (line ${lineNo}) was altered: its hash does not match its content`})
     }
@@ -198,6 +207,41 @@ export function verifyAuditText(text: string): AuditVerification {
     good++
   }
   return {ok: true, records: good, ...(good > 0 ? {head: prevHash} : {})}
+}
+
+/** The first key that appears twice in one JSON object of `line` (a valid JSON text), if any. */
+export function duplicateKey(line: string): string | undefined {
+  const stack: Array<Set<string> | null> = []
+  let i = 0
+  let expectKey = false
+  while (i < line.length) {
+    const ch = line[i]!
+    if (ch === '"') {
+      let j = i + 1
+      while (line[j] !== '"') j += line[j] === '\\' ? 2 : 1
+      const str = JSON.parse(line.slice(i, j + 1)) as string
+      const top = stack.at(-1)
+      if (expectKey && top) {
+        if (top.has(str)) return str
+        top.add(str)
+      }
+      expectKey = false
+      i = j + 1
+      continue
+    }
+    if (ch === '{') {
+      stack.push(new Set())
+      expectKey = true
+    } else if (ch === '[') {
+      stack.push(null)
+    } else if (ch === '}' || ch === ']') {
+      stack.pop()
+    } else if (ch === ',') {
+      expectKey = stack.at(-1) !== null && stack.length > 0
+    }
+    i++
+  }
+  return undefined
 }
 
 /** Verifies the log at `path`: every record's hash, its seq, and its link to the one before. Throws AUDIT_LOG_NOT_FOUND when missing. */
