@@ -15,6 +15,7 @@ import {LifeboatError, describeError} from '../errors.js'
 import {canonicalJson, jsonStringify, sha256Hex} from '../plan/canonical.js'
 import {describeSchemaErrors, schemaValidator} from '../plan/file.js'
 import {assertRegularFile, fileProblemError, readRegularFile} from '../util/files.js'
+import {redactSecrets} from '../util/redact.js'
 import {type AuditEvent, isAuditEvent} from './events.js'
 
 /** `prev` of the first record of a log. */
@@ -60,56 +61,7 @@ export function recordHash(record: Omit<AuditRecord, 'hash'> | AuditRecord): str
   return sha256Hex(canonicalJson(rest))
 }
 
-const SECRET_KEY = /password|secret|token|credential|passwd/i
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
-const REDACTED = '[redacted]'
-
-/**
- * A copy of `value` with secrets replaced by `[redacted]`: the value of any key that looks like a
- * secret (password, secret, token, credential, passwd), unless the value merely names an
- * environment variable (`credentials_env: LIFEBOAT_ZK_AUTH`, `$VAR`, `env:VAR`); and, inside
- * strings, `token=...` / `--password xyz` style pairs, as they appear in argv.
- */
-export function redactSecrets<T>(value: T): T {
-  return redact(value, undefined) as T
-}
-
-function namesEnvironmentVariable(key: string, value: unknown): boolean {
-  if (typeof value !== 'string') return false
-  if (/^(\$\{?|env:)[A-Za-z_][A-Za-z0-9_]*\}?$/.test(value)) return true
-  return /env/i.test(key) && ENV_NAME.test(value)
-}
-
-function redact(value: unknown, key: string | undefined): unknown {
-  if (key !== undefined && SECRET_KEY.test(key) && !namesEnvironmentVariable(key, value)) {
-    return value === null || value === undefined || value === '' ? value : REDACTED
-  }
-  if (typeof value === 'string') return redactInline(value)
-  if (Array.isArray(value)) {
-    const out: unknown[] = []
-    for (let i = 0; i < value.length; i++) {
-      const prev = value[i - 1]
-      // `--password hunter2` in argv: the item after a secret-looking flag is the secret.
-      if (typeof prev === 'string' && /^--?[\w-]*$/.test(prev) && SECRET_KEY.test(prev) && !/env/i.test(prev) && typeof value[i] === 'string') {
-        out.push(REDACTED)
-      } else {
-        out.push(redact(value[i], undefined))
-      }
-    }
-    return out
-  }
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) out[k] = redact(v, k)
-    return out
-  }
-  return value
-}
-
-function redactInline(text: string): string {
-  return text.replace(/([\w-]*(?:password|secret|token|credential|passwd)[\w-]*)(\s*[=:]\s*)([^\s&,;]+)/gi, (whole, name: string, sep: string, v: string) =>
-    /env/i.test(name) && ENV_NAME.test(v) ? whole : `${name}${sep}${REDACTED}`)
-}
+export {redactSecrets, redactInline} from '../util/redact.js'
 
 /** Where verification stopped, and why. `seq` is the record concerned (for a missing record, the one expected). */
 export interface AuditBadRecord {

@@ -8,6 +8,7 @@ import {EXIT_CODE_HELP, LifeboatError, describeError} from '../errors.js'
 import {jsonStringify} from '../plan/canonical.js'
 import {palette} from '../util/colour.js'
 import {escapeControls} from '../render/escape.js'
+import {redactInlineDeep} from '../util/redact.js'
 
 /** A command description followed by the exit-code table, for `--help`. */
 export function withExitCodes(description: string): string {
@@ -35,7 +36,8 @@ export abstract class BaseCommand extends Command {
 
   /** Prints a JSON document to stdout whatever the mode (for results that come with a non-zero exit). */
   protected printJson(value: unknown): void {
-    process.stdout.write(`${jsonStringify(value, 2)}\n`)
+    // --json output is kept, pasted and logged: `password=...` and `--token X` in any string are redacted.
+    process.stdout.write(`${jsonStringify(redactInlineDeep(value), 2)}\n`)
   }
 
   protected override async catch(err: Error & {exitCode?: number}): Promise<never> {

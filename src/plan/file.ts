@@ -15,6 +15,7 @@ import type {ErrorObject, ValidateFunction} from 'ajv/dist/2020.js'
 import {packageRoot} from '../package-root.js'
 import {createAjv} from '../util/ajv.js'
 import {assertRegularFile, fileProblemHint, readRegularFile} from '../util/files.js'
+import {redactInline} from '../util/redact.js'
 import {InternalError, LifeboatError, describeError} from '../errors.js'
 import {planDigest} from './build.js'
 import {compareCodeUnits} from './canonical.js'
@@ -249,7 +250,7 @@ export async function addApproval(path: string, approval: ApprovalInput): Promis
   if (Number.isNaN(Date.parse(approval.at))) throw new InternalError(`approval time ${JSON.stringify(approval.at)} is not an ISO time`)
   const plan = await readPlanFile(path)
   const record: Approval = {
-    name, ...(approval.comment ? {comment: approval.comment} : {}), at: approval.at, digest: plan.digest,
+    name, ...(approval.comment ? {comment: redactInline(approval.comment)} : {}), at: approval.at, digest: plan.digest,
     ...(approval.signature ? {signature: approval.signature} : {}), ...(approval.key ? {key: approval.key} : {}),
   }
   // One approval per name and per key: signing again replaces the earlier one.
