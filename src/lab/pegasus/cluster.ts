@@ -195,10 +195,12 @@ export class PegasusLab {
           }),
         )
         const addrs = members.map((m) => m.address)
+        // CT_DROP_PARTITION moves the secondaries to last_drops first and the primary last.
+        const dropOrder = [...addrs.slice(1), addrs[0]].slice(-3)
         pcs.push(
           t.dropped
-            ? {pid, ballot: t.replicas + 1, max_replica_count: t.replicas, primary: '', secondaries: [], last_drops: addrs.slice(-3), last_committed_decree: 0,
-               partition_flags: 1, hp_primary: '', hp_secondaries: [], hp_last_drops: addrs.slice(-3)}
+            ? {pid, ballot: t.replicas + 1, max_replica_count: t.replicas, primary: '', secondaries: [], last_drops: dropOrder, last_committed_decree: 0,
+               partition_flags: 1, hp_primary: '', hp_secondaries: [], hp_last_drops: dropOrder}
             : {pid, ballot: t.replicas, max_replica_count: t.replicas, primary: addrs[0], secondaries: addrs.slice(1), last_drops: [], last_committed_decree: 0,
                partition_flags: 0, hp_primary: addrs[0], hp_secondaries: addrs.slice(1), hp_last_drops: []},
         )
@@ -227,7 +229,7 @@ export class PegasusLab {
       // Upstream's shipped default; onebox configs lower it to 1 (a scenario may too).
       minLiveNodeCountForUnfreeze: m.min_live_node_count_for_unfreeze ?? 3,
       nodeLivePercentageThresholdForUpdate: m.node_live_percentage_threshold_for_update ?? 65,
-      maxReservedDroppedReplicas: m.max_reserved_dropped_replicas ?? 1,
+      maxReservedDroppedReplicas: m.max_reserved_dropped_replicas ?? 0, // upstream's shipped config.ini
       mutation2pcMinReplicaCount: m.mutation_2pc_min_replica_count ?? 2,
       replicaAssignDelayMsForDropouts: m.replica_assign_delay_ms_for_dropouts ?? 600000,
       recoveryRpcTimeoutMs: m.recovery_rpc_timeout_ms ?? 5000,

@@ -805,11 +805,23 @@ export class MetaServer implements MetaChannel {
     cc.from_balancer = fromBalancer
   }
 
-  /** Primaries per node, for the "fewest primaries" choices. */
-  private primaryCounts(): Map<string, number> {
-    const counts = new Map<string, number>()
-    for (const app of this.existApps.values()) for (const pc of app.pcs) if (pc.hp_primary) counts.set(pc.hp_primary, (counts.get(pc.hp_primary) ?? 0) + 1)
-    return counts
+  /**
+   * The "fewest primaries" order of newly_partitions::less_primaries: a node's primaries of this
+   * table, then its partitions of this table (both counted per app_id, as Pegasus does).
+   */
+  private fewerPrimaries(app: AppState): (a: string, b: string) => boolean {
+    const prim = new Map<string, number>()
+    const all = new Map<string, number>()
+    for (const pc of app.pcs) {
+      if (pc.hp_primary) prim.set(pc.hp_primary, (prim.get(pc.hp_primary) ?? 0) + 1)
+      for (const m of members(pc)) all.set(m, (all.get(m) ?? 0) + 1)
+    }
+    return (a, b) => {
+      const pa = prim.get(a) ?? 0
+      const pb = prim.get(b) ?? 0
+      if (pa !== pb) return pa < pb
+      return (all.get(a) ?? 0) < (all.get(b) ?? 0)
+    }
   }
 
   /** Replicas (primaries and secondaries) per node, for the "fewest partitions" choices. */
@@ -829,11 +841,11 @@ export class MetaServer implements MetaChannel {
     const cc = app.ccs[i]
     const secondaries = pc.hp_secondaries ?? []
     if (secondaries.length > 0) {
-      const counts = this.primaryCounts()
+      const less = this.fewerPrimaries(app)
       let best = ''
       for (const s of secondaries) {
         if (!this.alive(s)) continue
-        if (best === '' || (counts.get(s) ?? 0) < (counts.get(best) ?? 0)) best = s
+        if (best === '' || less(s, best)) best = s
       }
       if (best) this.propose(cc, ConfigType.CT_UPGRADE_TO_PRIMARY, best, best)
       return
@@ -841,11 +853,11 @@ export class MetaServer implements MetaChannel {
     const lastDrops = pc.hp_last_drops ?? []
     if (lastDrops.length === 0) {
       // A new (or force-emptied) partition: the alive node with the fewest primaries.
-      const counts = this.primaryCounts()
+      const less = this.fewerPrimaries(app)
       let best = ''
       for (const [node, ns] of this.sortedNodes()) {
         if (!ns.alive) continue
-        if (best === '' || (counts.get(node) ?? 0) < (counts.get(best) ?? 0)) best = node
+        if (best === '' || less(node, best)) best = node
       }
       if (best) this.propose(cc, ConfigType.CT_ASSIGN_PRIMARY, best, best)
       return

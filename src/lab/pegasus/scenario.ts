@@ -7,6 +7,7 @@ import {basename, extname} from 'node:path'
 import type {MetaLevelName} from '../../engines/pegasus/wire/meta-level.js'
 import {LifeboatError} from '../../errors.js'
 import {checkScenarioSchema} from '../scenario-schema.js'
+import {assignTableIds} from './cluster.js'
 
 /** A table of a Pegasus scenario. */
 export interface ScenarioTable {
@@ -107,6 +108,16 @@ function checkSemantics(s: PegasusScenario, path: string): void {
     if (!t.dropped) {
       if (liveNames.has(t.name)) problems.push(`/tables/${i}: a live table named "${t.name}" already exists (/tables/${liveNames.get(t.name)}); Pegasus refuses the second create`)
       liveNames.set(t.name, i)
+    }
+  })
+  // Pegasus creates a name only while no live table holds it, so a dropped table of a live
+  // table's name was created (and dropped) first: its id must be the lower one.
+  const assigned = assignTableIds(s.tables)
+  assigned.forEach((t, i) => {
+    if (!t.dropped) return
+    const live = assigned.findIndex((x) => !x.dropped && x.name === t.name)
+    if (live >= 0 && assigned[live].app_id < t.app_id) {
+      problems.push(`/tables/${i}: the dropped table "${t.name}" (app_id ${t.app_id}) is newer than the live one (/tables/${live}, app_id ${assigned[live].app_id}); Pegasus refuses to create a name in use, so the dropped one must have the lower app_id`)
     }
   })
   const target = s.migration_target?.root
