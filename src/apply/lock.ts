@@ -25,7 +25,11 @@ import {
   releaseLock,
   type LockHolder,
   type LockInfo,
+  type ZkAcl,
   type ZkClient,
+  ZK_PERMS,
+  credentialsFromEnv,
+  digestId,
 } from '../zk/index.js'
 import type {HeldLock, LockIo, LockProvider, LockState} from '../engines/types.js'
 import type {Finding} from '../plan/types.js'
@@ -157,6 +161,16 @@ async function connectForLock(zk: ZookeeperLockTarget, env: Record<string, strin
   return connectZk({hosts: zk.hosts, root: zk.root, auth, env, sessionTimeoutMs: LOCK_SESSION_TIMEOUT_MS})
 }
 
+/**
+ * The lock's ACL where the spec uses digest auth: everything for the spec's digest identity, read
+ * for anyone (so `lock status` shows who holds it); others cannot create, change or delete it.
+ */
+function lockAcl(zk: ZookeeperLockTarget, env: Record<string, string | undefined>): ZkAcl[] | undefined {
+  if (!zk.auth || zk.auth.scheme !== ZK_AUTH_SCHEME) return undefined
+  const credentials = credentialsFromEnv({scheme: 'digest', credentials_env: zk.auth.credentials_env}, env)
+  return [{perms: ZK_PERMS.ALL, scheme: 'digest', id: digestId(credentials)}, {perms: ZK_PERMS.READ, scheme: 'world', id: 'anyone'}]
+}
+
 async function takeZkLock(zk: ZookeeperLockTarget, dir: string, clusterName: string, info: LockInfo, env: Record<string, string | undefined>): Promise<HeldLock> {
   const client = await connectForLock(zk, env)
   let expired = false
@@ -164,7 +178,7 @@ async function takeZkLock(zk: ZookeeperLockTarget, dir: string, clusterName: str
     if (state === 'expired' || state === 'auth_failed') expired = true
   })
   try {
-    await acquireLock(client, dir, info)
+    await acquireLock(client, dir, info, lockAcl(zk, env))
   } catch (err) {
     unsubscribe()
     await client.close()

@@ -8,7 +8,7 @@
  * never leaves a stale lock behind for longer than the session timeout.
  */
 import {LifeboatError} from '../errors.js'
-import type {ZkClient, ZkStat} from './client.js'
+import type {ZkAcl, ZkClient, ZkStat} from './client.js'
 import {isZkError} from './errors.js'
 
 /** What the lock node holds. */
@@ -115,16 +115,27 @@ function heldError(holder: LockHolder): LifeboatError {
 /**
  * Takes the lock: creates the ephemeral `<lockDir>/lock` holding `info`. Throws LOCK_HELD with the
  * holder's details when someone holds it. The lock lives as long as `client`'s session: do not
- * close that client while the work it protects runs.
+ * close that client while the work it protects runs. `acl`: the ACL of the lock node and of the
+ * directories this creates (the spec's digest identity where it uses digest auth); default open.
  */
-export async function acquireLock(client: ZkClient, lockDir: string, info: LockInfo): Promise<LockHolder> {
+export async function acquireLock(client: ZkClient, lockDir: string, info: LockInfo, acl?: ZkAcl[]): Promise<LockHolder> {
   const path = lockPath(lockDir)
-  await client.mkdirp(lockDir)
+  if (acl) {
+    // The lock's own directory carries the ACL too: deleting the lock needs DELETE on it.
+    await client.mkdirp(lockDir.slice(0, lockDir.lastIndexOf('/')) || '/')
+    try {
+      await client.create(lockDir, null, {acl})
+    } catch (err) {
+      if (!isZkError(err, 'ZK_NODE_EXISTS')) throw err
+    }
+  } else {
+    await client.mkdirp(lockDir)
+  }
   const data = Buffer.from(JSON.stringify(info))
   // A holder can vanish between our failed create and our read; try again a few times then.
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      await client.create(path, data, {mode: 'ephemeral'})
+      await client.create(path, data, {mode: 'ephemeral', ...(acl ? {acl} : {})})
       const mine = await readLock(client, lockDir)
       if (mine === null || mine.info.id !== info.id) throw new LifeboatError('LOCK_LOST', `the lock at ${path} disappeared right after it was taken`, {hints: ['Run the command again.']})
       return mine
