@@ -5,7 +5,7 @@
  * everything it started. `lab up` runs it in the foreground, or detached through `daemon-main.ts`.
  */
 import {randomBytes} from 'node:crypto'
-import {appendFileSync, mkdirSync, readFileSync} from 'node:fs'
+import {appendFileSync, mkdirSync, readFileSync, renameSync, statSync} from 'node:fs'
 import http from 'node:http'
 import {join} from 'node:path'
 
@@ -50,14 +50,7 @@ function specContents(specs: Record<string, string>): Record<string, string> {
 export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
   const loaded = loadScenario(opts.scenario)
   mkdirSync(opts.stateDir, {recursive: true})
-  const logFile = join(opts.stateDir, 'lab.log')
-  const log = (line: string): void => {
-    try {
-      appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`)
-    } catch {
-      // Logging never stops the lab.
-    }
-  }
+  const log = labLogger(join(opts.stateDir, 'lab.log'), {verbose: process.env.LIFEBOAT_LAB_VERBOSE === '1'})
   let zk: RunningZooKeeper | undefined
   let zkHosts: string | undefined
   if (loaded.lab.needsZooKeeper) {
@@ -152,4 +145,55 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
   log(`lab up: ${state.engine} scenario ${state.scenario.name}${zkHosts ? `, ZooKeeper ${zkHosts}` : ''}`)
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop())
   return {state, lab, stopped, stop}
+}
+
+/** lab.log is rotated to lab.log.1 past this size: one old generation is kept. */
+export const LAB_LOG_MAX_BYTES = 8 * 1024 * 1024
+/** Quiet by default: at most this many lines a minute (LIFEBOAT_LAB_VERBOSE=1 writes every line). */
+const QUIET_LINES_PER_MINUTE = 120
+
+/**
+ * The lab's log: timestamped lines appended to `file`, rotated past LAB_LOG_MAX_BYTES (the file
+ * becomes `file.1`, replacing the older one). Unless `verbose`, a burst is cut to
+ * QUIET_LINES_PER_MINUTE lines a minute and the rest is counted in one line. Never throws.
+ */
+export function labLogger(file: string, opts: {verbose?: boolean; maxBytes?: number} = {}): (line: string) => void {
+  const maxBytes = opts.maxBytes ?? LAB_LOG_MAX_BYTES
+  let size = 0
+  try {
+    size = statSync(file).size
+  } catch {
+    // a new log
+  }
+  let minute = -1
+  let written = 0
+  let dropped = 0
+  const write = (text: string): void => {
+    try {
+      if (size + text.length > maxBytes && size > 0) {
+        renameSync(file, `${file}.1`)
+        size = 0
+      }
+      appendFileSync(file, text)
+      size += Buffer.byteLength(text)
+    } catch {
+      // Logging never stops the lab.
+    }
+  }
+  return (line: string): void => {
+    const now = new Date()
+    const m = Math.floor(now.getTime() / 60_000)
+    if (m !== minute) {
+      if (dropped > 0) write(`${now.toISOString()} (${dropped} more lines in the last minute not logged; LIFEBOAT_LAB_VERBOSE=1 logs every line)\n`)
+      minute = m
+      written = 0
+      dropped = 0
+    }
+    if (!opts.verbose && written >= QUIET_LINES_PER_MINUTE) {
+      dropped++
+      return
+    }
+    written++
+    write(`${now.toISOString()} ${line}\n`)
+  }
 }
