@@ -409,9 +409,25 @@ export class PegasusLab {
     }
     // The survivors report at once, so the next check sees the drops with their decrees.
     for (const r of this.replicas) r.syncWithMeta()
-    for (const ref of f.dead ?? []) await this.node(ref).stop()
+    const dead = f.dead ?? []
+    for (const ref of dead) await this.node(ref).stop()
+    if (dead.length > 0) {
+      // The meta notices the dead node only after fd_grace_ms; its checks decide then.
+      await meta.flush()
+      return `partitions ${done.join(', ')} have no primary and no secondaries; the meta reports DDD once it sees ${dead.join(', ')} dead`
+    }
+    // One partition check now (the guardian's next round would do the same) tells DDD from
+    // what the guardian cures by itself, e.g. both last drops alive and consistent.
+    meta.checkAllPartitions()
     await meta.flush()
-    return `partitions ${done.join(', ')} are in DDD (no primary, no secondaries)`
+    const inDdd = new Set(meta.dddPartitions().map((p) => p.config.pid))
+    const lines = done.map((gpid) => {
+      const pc = meta.partition(gpid)
+      if (inDdd.has(gpid)) return `${gpid} is in DDD`
+      if (pc?.hp_primary) return `${gpid} is not DDD: the guardian assigned primary ${pc.hp_primary} by itself`
+      return `${gpid} has no primary but is not DDD (the meta waits for one of its last drops)`
+    })
+    return lines.join('; ')
   }
 
   /** Stops every server (the ZooKeeper is the caller's). */

@@ -47,3 +47,15 @@ describe('dropped tables', () => {
     }
   })
 })
+
+describe('lab fault ddd', () => {
+  it('says when the guardian cures the partition by itself instead of reporting DDD', async () => {
+    const l = await lab([{name: 'temp', partitions: 8, replicas: 3, rows: 8000}], {replica_servers: 5})
+    // Both last drops alive and consistent: the guardian assigns the larger ballot itself.
+    const healed = await l.fault({type: 'ddd', gpids: ['1.5']})
+    expect(healed).toMatch(/^1\.5 is not DDD: the guardian assigned primary 127\.0\.0\.1:\d+ by itself$/)
+    expect(l.leader()?.partition('1.5')?.hp_primary).not.toBe('')
+    // The meta's committed decree ahead of both: DDD.
+    expect(await l.fault({type: 'ddd', gpids: ['1.0'], config_lcd: 5000})).toBe('1.0 is in DDD')
+  })
+})
