@@ -346,11 +346,13 @@ async function runUnderLock(c: RunContext, log: AuditLog, records: readonly Audi
   // 4. Steps.
   const confirmed = new Set([...c.confirm, ...(req.resume ? progress.confirmed : [])])
   const tasks = ui.tasks(plan.steps.map((s) => ({id: s.id, description: s.description})))
-  const ctx = await engine.connect(ready.spec, engineIo(c))
+  // A lost lock stops the step in flight at once, like Ctrl-C, and then ends the run as LOCK_LOST.
+  const stepSignal = lock.lost ? (req.signal ? AbortSignal.any([req.signal, lock.lost]) : lock.lost) : req.signal
+  const ctx = await engine.connect(ready.spec, {...engineIo(c), signal: stepSignal})
   let ran: RunStepsResult
   try {
     ran = await runSteps({
-      steps: plan.steps, executors: c.executors, ctx, recorder: log, tasks, signal: req.signal, finishedEarlier, confirmed,
+      steps: plan.steps, executors: c.executors, ctx, recorder: log, tasks, signal: stepSignal, finishedEarlier, confirmed,
       actor: c.operator.user,
       askManual: ui.prompter && (async (step) => {
         const answer = await ui.prompter!.ask(`\n${manualPrompt(step)}`)
@@ -381,6 +383,7 @@ async function runUnderLock(c: RunContext, log: AuditLog, records: readonly Audi
     }
     case 'interrupted': {
       const command = resumeCommand(target1, auditPath)
+      if (lock.lost?.aborted && !req.signal?.aborted) return lockLostDuring(ran, log, command, lock.lost)
       const done = ran.steps.filter((s) => s.status === 'done' && !s.earlier && !s.always).map((s) => s.id)
       const always = ran.steps.filter((s) => s.always).map((s) => `${s.id} (${s.status})`)
       const state = done.length > 0
@@ -526,4 +529,21 @@ async function passGates(c: RunContext, log: AuditLog, steps: Plan['steps'], don
   await log.append('gate.passed', {gate: 'plan', how: decision.lossy.length > 0 ? 'typed the cluster name' : 'typed yes', by: c.operator.user, approvals, ...resumeNote})
   ui.print('\n')
   return {prompted: true}
+}
+
+/** The run stopped because the lock was lost mid-step: say exactly which steps wrote. */
+async function lockLostDuring(ran: RunStepsResult, log: AuditLog, command: string, lost: AbortSignal): Promise<RunEnding> {
+  const why = String((lost.reason as Error | undefined)?.message ?? 'it was lost')
+  const done = ran.steps.filter((s) => s.status === 'done' && !s.earlier && !s.always).map((s) => s.id)
+  const cut = ran.end.kind === 'interrupted' ? ran.end.step : undefined
+  const lines = [
+    done.length > 0 ? `Steps done in this run before the lock was lost: ${done.join(', ')}.` : 'No step finished in this run.',
+    cut ? `Step ${cut} was stopped when the lock was lost; it may have written part of its changes (its next write was not sent). The steps after it were not started.` : 'No further step was started.',
+  ]
+  await log.append('run.interrupted', {step: cut ?? null, done, always: [], state: lines.join(' '), lockLost: why})
+  return {refused: 'failed', extra: {error: {code: 'LOCK_LOST', message: why}}, error: new LifeboatError('LOCK_LOST', `The apply lock was lost (${why}); writes stopped at once.`, {
+    detail: lines.join('\n'),
+    hints: ['Another run may hold the lock now: check with `lifeboat lock status SPEC`.', `When no other run is active, continue with:\n  ${command}`],
+    exit: ExitCode.STOPPED,
+  })}
 }

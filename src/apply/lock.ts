@@ -185,6 +185,22 @@ async function takeZkLock(zk: ZookeeperLockTarget, dir: string, clusterName: str
     throw err
   }
   let released = false
+  // Watched: a lost lock aborts this signal at once, so apply stops the current step's writes.
+  const lostController = new AbortController()
+  const stopState = client.onState((state) => {
+    if (!released && (state === 'expired' || state === 'auth_failed')) lostController.abort(new Error('the ZooKeeper session expired'))
+  })
+  const watchNode = (): void => {
+    if (released || lostController.signal.aborted) return
+    client.exists(lockPath(dir), {watch: (event) => {
+      if (released) return
+      if (event.type === 'deleted') lostController.abort(new Error('the lock node was removed'))
+      else watchNode()
+    }}).then((stat) => {
+      if (stat === null && !released) lostController.abort(new Error('the lock node is gone'))
+    }, () => undefined)
+  }
+  watchNode()
   const lost = (why: string) =>
     new LifeboatError('LOCK_LOST', `the apply lock on ${clusterName} was lost: ${why}`, {
       detail: 'Nothing further was written to the cluster after the lock was lost.',
@@ -194,8 +210,10 @@ async function takeZkLock(zk: ZookeeperLockTarget, dir: string, clusterName: str
     info,
     kind: 'zookeeper',
     where: lockPath(dir),
+    lost: lostController.signal,
     async assertHeld() {
       if (released) throw lost('it was released')
+      if (lostController.signal.aborted) throw lost(String((lostController.signal.reason as Error | undefined)?.message ?? 'it was lost'))
       if (expired) throw lost('the ZooKeeper session expired')
       let holder
       try {
@@ -210,6 +228,7 @@ async function takeZkLock(zk: ZookeeperLockTarget, dir: string, clusterName: str
       if (released) return
       released = true
       unsubscribe()
+      stopState()
       try {
         if (!expired) await releaseLock(client, dir, info.id)
       } catch {

@@ -136,6 +136,11 @@ export interface HeldLock {
    * revoked or expired, node/key/file removed or replaced). Apply calls it before every step.
    */
   assertHeld(): Promise<void>
+  /**
+   * Optional: aborted the moment the provider sees the lock lost (session expired, node removed),
+   * so that apply stops the current step's writes at once instead of at the next step.
+   */
+  lost?: AbortSignal
   /** Releases the lock; safe to call twice; never removes another holder's lock. Stops any keep-alive. */
   release(): Promise<void>
 }
