@@ -35,6 +35,10 @@ export function serveMetaHttp(meta: MetaHttpView, req: http.IncomingMessage, res
     return
   }
   const detail = url.searchParams.has('detail')
+  // Pegasus's handlers answer 400 (empty body) to any query argument they do not take.
+  const accepts: Record<string, readonly string[]> = {'/meta/cluster': [], '/meta/apps': ['detail'], '/meta/nodes': ['detail']}
+  const allowed = accepts[url.pathname]
+  if (allowed !== undefined && [...url.searchParams.keys()].some((k) => !allowed.includes(k))) return send(400, '', 'text/plain')
   switch (url.pathname) {
     case '/meta/cluster':
       return send(200, JSON.stringify(meta.clusterInfo()))

@@ -59,3 +59,16 @@ describe('lab fault ddd', () => {
     expect(await l.fault({type: 'ddd', gpids: ['1.0'], config_lcd: 5000})).toBe('1.0 is in DDD')
   })
 })
+
+describe('meta HTTP', () => {
+  it('/meta/* answer 400 to an argument they do not take, and 200 to the ones they do', async () => {
+    const l = await lab([{name: 'temp', partitions: 2, replicas: 3, rows: 10}])
+    const status = async (path: string): Promise<number> => (await fetch(`http://${l.layout.meta_servers[0].address}${path}`)).status
+    expect(await status('/meta/apps?detail')).toBe(200)
+    expect(await status('/meta/nodes?detail')).toBe(200)
+    expect(await status('/meta/cluster')).toBe(200)
+    expect(await status('/meta/apps?details')).toBe(400)
+    expect(await status('/meta/nodes?detail&x=1')).toBe(400)
+    expect(await status('/meta/cluster?detail')).toBe(400)
+  })
+})
