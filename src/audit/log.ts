@@ -465,3 +465,28 @@ export async function repairAuditLog(path: string, who: AuditLogIdentity): Promi
 export {renderAuditTimeline} from './timeline.js'
 export {runProgress, type RunProgress} from './progress.js'
 export {AUDIT_EVENTS, type AuditEvent, type AuditEventData, type RunStatus} from './events.js'
+
+/** A copy of the chain's head kept outside the log (posted in the ticket, stored in the cluster). */
+export interface AuditAnchor {
+  /** Records in the log when the anchor was taken. */
+  records: number
+  /** The hash of record `records`. */
+  head: string
+}
+
+/**
+ * Checks a log's records against an anchor: the log must hold at least `records` records and record
+ * `records` must carry the anchor's hash. Returns undefined when it does, else what is wrong: a log
+ * behind its anchor was truncated; a different hash means the chain up to there was rewritten.
+ */
+export function checkAnchor(records: readonly AuditRecord[], anchor: AuditAnchor): string | undefined {
+  if (records.length < anchor.records) {
+    return `the log was truncated: it holds ${records.length} record${records.length === 1 ? '' : 's'}, the anchor says ${anchor.records}`
+  }
+  if (anchor.records === 0) return undefined
+  const at = records[anchor.records - 1]!
+  if (at.seq !== anchor.records || at.hash !== anchor.head) {
+    return `the log was rewritten: record ${anchor.records} has hash ${at.hash}, the anchor says ${anchor.head}`
+  }
+  return undefined
+}

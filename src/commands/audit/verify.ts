@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {DEFAULT_AUDIT_LOG, readAuditLog, verifyAuditLog, type AuditVerification} from '../../audit/log.js'
+import {DEFAULT_AUDIT_LOG, checkAnchor, readAuditLog, verifyAuditLog, type AuditVerification} from '../../audit/log.js'
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {ExitCode} from '../../errors.js'
 
@@ -18,6 +18,8 @@ export default class AuditVerify extends BaseCommand {
 
   static override flags = {
     'audit-log': Flags.string({description: 'The audit log to check.', default: DEFAULT_AUDIT_LOG}),
+    'expect-head': Flags.string({description: 'An anchor kept outside the log (as posted in the ticket): the hash record --expect-records must carry.', helpValue: 'HASH', dependsOn: ['expect-records']}),
+    'expect-records': Flags.integer({description: 'With --expect-head: how many records the log held when the anchor was taken. A log behind it was truncated.', min: 0, helpValue: 'N', dependsOn: ['expect-head']}),
   }
 
   async run(): Promise<AuditVerification & {headRecord?: {seq: number; run: string; event: string; time: string}}> {
@@ -29,6 +31,14 @@ export default class AuditVerify extends BaseCommand {
     const headRecord = head && {seq: head.seq, run: head.run, event: head.event, time: head.time}
     const headText = headRecord ? ` (record ${headRecord.seq}, ${headRecord.event} of run ${headRecord.run} at ${headRecord.time})` : ''
     const records = `${result.records} record${result.records === 1 ? '' : 's'}`
+    if (result.ok && flags['expect-head'] !== undefined && flags['expect-records'] !== undefined) {
+      const problem = checkAnchor(await readAuditLog(path), {head: flags['expect-head'], records: flags['expect-records']})
+      if (problem) {
+        if (this.jsonEnabled()) this.printJson({path, ...result, ok: false, anchor: problem})
+        else process.stderr.write(`audit log BROKEN: ${path}: ${problem}\n  the chain itself verifies (${records}); it does not match the anchor kept outside it\n`)
+        this.exit(ExitCode.ERROR)
+      }
+    }
     if (!result.ok) {
       const bad = result.firstBad!
       if (this.jsonEnabled()) {
