@@ -208,11 +208,12 @@ export async function apply(req: ApplyRequest, ui: ApplyUi): Promise<ApplyResult
   if (req.signal?.aborted) throw interruptedBeforeStart()
 
   // The policy and the approvals that count are settled before the lock: a refusal here writes nothing.
-  const policy = await gatePolicyFor(plan, target, req.env, req.specFile)
+  const lockProvider = engine.lock(ready.spec, {env: req.env})
+  const policy = await gatePolicyFor(plan, target, req.env, req.specFile, lockProvider)
   const operator = currentOperator(req.env)
   // The audit log must be a regular file (or absent) before the lock is taken: a FIFO would hang under it.
   await assertRegularFile(auditPath, 'the audit log', 'AUDIT_LOG', {mayBeAbsent: true})
-  const lock = await takeClusterLock(engine.lock(ready.spec, {env: req.env}), {
+  const lock = await takeClusterLock(lockProvider, {
     operation: 'apply', plan: plan.digest, env: req.env, timeoutMs: req.lockTimeoutMs, signal: req.signal,
   })
   // Everything below runs under the lock, and the lock is released on every way out.

@@ -13,6 +13,7 @@ import {dirname, resolve} from 'node:path'
 
 import {ExitCode, LifeboatError, describeError} from '../errors.js'
 import {APPROVAL_NAMESPACE, keyFingerprint, parseAllowedSigners, principalsOf, verifySshSignature, type AllowedSigner} from '../sign/sshsig.js'
+import type {LockProvider} from '../engines/types.js'
 import type {Plan} from '../plan/types.js'
 import {approverPolicyOf, type ApproverPolicy} from './gates.js'
 import {loadSpecForEngine} from './plan-spec.js'
@@ -134,10 +135,36 @@ export function countedApprovals(plan: Plan, signers: readonly AllowedSigner[]):
   return {approvals: [...new Set(byKey.values())].sort(), rejected}
 }
 
+/** Where the cluster's minimum policy is kept (LockProvider.readValue/writeValue). */
+export const CLUSTER_POLICY_VALUE = 'policy'
+
+/** The cluster's minimum approver policy (`lifeboat policy set`), or {} when none is set or the store cannot keep one. */
+export async function clusterPolicy(provider: LockProvider | undefined): Promise<ApproverPolicy> {
+  if (!provider?.readValue) return {}
+  const text = await provider.readValue(CLUSTER_POLICY_VALUE)
+  if (text === null) return {}
+  try {
+    return approverPolicyOf({approval: {approvers: (JSON.parse(text) as {approvers?: unknown}).approvers}})
+  } catch {
+    throw refused('CLUSTER_POLICY_INVALID', `the cluster's approval policy at ${provider.where} cannot be read`, 'It is not the JSON `lifeboat policy set` writes. Nothing was written.',
+      ['Set it again: `lifeboat policy set SPEC --lossy N ...`.'])
+  }
+}
+
+/** The stricter of two policies, class by class: a spec can raise the cluster's minimum, never lower it. */
+export function stricterPolicy(a: ApproverPolicy, b: ApproverPolicy): ApproverPolicy {
+  const out: ApproverPolicy = {}
+  for (const risk of ['safe', 'disruptive', 'lossy'] as const) {
+    const n = Math.max(a[risk] ?? 0, b[risk] ?? 0)
+    if (n > 0) out[risk] = n
+  }
+  return out
+}
+
 /** The policy and the counted approvals for a plan about to be applied. */
-export async function gatePolicyFor(plan: Plan, target: TargetLike, env: Record<string, string | undefined>, specFile?: string): Promise<GatePolicy> {
+export async function gatePolicyFor(plan: Plan, target: TargetLike, env: Record<string, string | undefined>, specFile?: string, provider?: LockProvider): Promise<GatePolicy> {
   const spec = target.fromSpec ? {document: plan.spec.document, path: plan.spec.path ?? '.'} : await specFileOfPlan(plan, env, specFile)
-  const approvers = approverPolicyOf(spec.document)
+  const approvers = stricterPolicy(approverPolicyOf(spec.document), await clusterPolicy(provider))
   if (!asksForApprovers(approvers)) {
     // Approvals are only notes here: nothing is counted, so nothing needs to verify.
     return {approvers, approvals: [...new Set(plan.approvals.map((a) => a.name))].sort(), source: spec.path, rejected: []}

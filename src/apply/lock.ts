@@ -30,6 +30,7 @@ import {
   ZK_PERMS,
   credentialsFromEnv,
   digestId,
+  isZkError,
 } from '../zk/index.js'
 import type {HeldLock, LockIo, LockProvider, LockState} from '../engines/types.js'
 import type {Finding} from '../plan/types.js'
@@ -92,7 +93,39 @@ export function zookeeperLock(zk: ZookeeperLockTarget, clusterName: string, io: 
     async forceUnlock(id) {
       return zkLockState(await withLockClient(zk, io.env, (client) => forceUnlock(client, dir, id)))
     },
+    // Values live beside the locks: /lifeboat/<name>/<cluster> (e.g. /lifeboat/policy/<cluster>).
+    async readValue(name) {
+      const path = valuePath(dir, name)
+      return withLockClient(zk, io.env, async (client) => {
+        try {
+          return (await client.get(path)).data.toString('utf8')
+        } catch (err) {
+          if (isZkError(err, 'ZK_NO_NODE')) return null
+          throw err
+        }
+      })
+    },
+    async writeValue(name, value) {
+      const path = valuePath(dir, name)
+      const acl = lockAcl(zk, io.env)
+      await withLockClient(zk, io.env, async (client) => {
+        await client.mkdirp(path.slice(0, path.lastIndexOf('/')))
+        try {
+          await client.create(path, Buffer.from(value, 'utf8'), acl ? {acl} : {})
+        } catch (err) {
+          if (!isZkError(err, 'ZK_NODE_EXISTS')) throw err
+          await client.set(path, Buffer.from(value, 'utf8'), -1)
+        }
+      })
+    },
   }
+}
+
+/** `/lifeboat/locks/<cluster>` -> `/lifeboat/<name>/<cluster>`. */
+function valuePath(lockDir: string, name: string): string {
+  const cluster = lockDir.slice(lockDir.lastIndexOf('/') + 1)
+  const base = lockDir.slice(0, lockDir.lastIndexOf('/'))
+  return `${base.slice(0, base.lastIndexOf('/'))}/${name}/${cluster}`
 }
 
 /**

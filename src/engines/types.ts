@@ -176,4 +176,10 @@ export interface LockProvider {
    * Returns the state that was removed.
    */
   forceUnlock(id: string): Promise<LockState>
+  /**
+   * Optional: a small value kept in the same shared store as the lock, for the cluster's minimum
+   * approval policy (`lifeboat policy set`), JSON text. `readValue` returns null when none is set.
+   */
+  readValue?(name: string): Promise<string | null>
+  writeValue?(name: string, value: string): Promise<void>
 }
