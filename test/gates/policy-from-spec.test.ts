@@ -26,10 +26,11 @@ function withoutApproval(plan: Plan): void {
 }
 
 describe('the approval policy is read from the spec file', () => {
-  const POLICY = 'approval:\n  approvers: {safe: 1}'
+  const POLICY = 'approval:\n  approvers: {safe: 1}\n  allowed_signers: signers'
 
   it('an embedded spec stripped of approval: (source, sha256, digest recomputed) is refused: exit 4', async () => {
     const ws = workspace(zk, 'set: {a: "1"}', POLICY)
+    writeFileSync(join(ws.dir, 'signers'), '# nobody yet\n')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
     const honest = await runCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir})
     expect(honest.code).toBe(4)
@@ -37,7 +38,7 @@ describe('the approval policy is read from the spec file', () => {
 
     rewrite(join(ws.dir, 'plan.json'), (plan) => {
       withoutApproval(plan)
-      plan.spec.source = plan.spec.source.replace(/approval:\n.*\n?/, '')
+      plan.spec.source = plan.spec.source.replace(/approval:\n( {2}.*\n?)*/, '')
       plan.spec.sha256 = createHash('sha256').update(plan.spec.source).digest('hex')
     })
     const forged = await runCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir})
@@ -48,6 +49,7 @@ describe('the approval policy is read from the spec file', () => {
 
   it('an edited document with the source left alone still gets the file\'s policy; a source edited alone is caught', async () => {
     const ws = workspace(zk, 'set: {a: "1"}', POLICY)
+    writeFileSync(join(ws.dir, 'signers'), '# nobody yet\n')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
     const plan = join(ws.dir, 'plan.json')
     rewrite(plan, withoutApproval)
@@ -56,7 +58,7 @@ describe('the approval policy is read from the spec file', () => {
     expect(r.stderr).toContain('needs 1 distinct approvals')
 
     rewrite(plan, (p) => {
-      p.spec.source = p.spec.source.replace(/approval:\n.*\n?/, '')
+      p.spec.source = p.spec.source.replace(/approval:\n( {2}.*\n?)*/, '')
     })
     const s = await runCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir})
     expect(s.code, s.stderr).toBe(4)
