@@ -1,7 +1,5 @@
 // Through the real binary: every refusal of the gates happens before any write, with exit 4;
-// a plan with error findings is refused; approvals recorded with `approve` count per distinct name.
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
+// a plan with error findings is refused. (Signed approvals are tested in test/gates/.)
 
 import {describe, expect, it} from 'vitest'
 
