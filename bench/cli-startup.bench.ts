@@ -35,7 +35,9 @@ export async function run(): Promise<void> {
   // Interleaved, so that a burst of load elsewhere hits every case alike.
   for (let i = 0; i < RUNS; i++) for (const [name, args] of cases) times.get(name)!.push(timeOnce(args))
   const base = median(times.get('node -e 0')!)
-  console.log(`oclif manifest: ${manifest ? 'present' : 'absent (npm run build writes it)'} at the start; median of ${RUNS} runs each`)
+  console.log(
+    `oclif manifest: ${manifest ? 'present' : 'absent (npm run build writes it)'} at the start; median of ${RUNS} runs each`,
+  )
   for (const [name] of cases) {
     const m = median(times.get(name)!)
     console.log(`  ${name.padEnd(30)} ${m.toFixed(0).padStart(6)} ms  ${(m / base).toFixed(2)}x node -e 0`)

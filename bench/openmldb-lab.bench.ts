@@ -34,10 +34,16 @@ export async function run(): Promise<void> {
     const verifyMs = performance.now() - t2
     const partitions = lab.layout.tables.reduce((n, t) => n + t.partitions, 0)
     const rows = lab.layout.tables.reduce((n, t) => n + t.rows, 0)
-    console.log(`openmldb lab: ${lab.layout.nameservers.length} nameservers, ${lab.layout.tablets.length} tablets, ${lab.layout.tables.length} tables, ${partitions} partitions x 3 replicas, ${rows} rows`)
-    console.log(`  bring-up (ZooKeeper layout, tablets, election, ${rows} Puts over HTTP, kill-tablet): ${(upMs / 1000).toFixed(2)} s  (target < 30 s)`)
+    console.log(
+      `openmldb lab: ${lab.layout.nameservers.length} nameservers, ${lab.layout.tablets.length} tablets, ${lab.layout.tables.length} tables, ${partitions} partitions x 3 replicas, ${rows} rows`,
+    )
+    console.log(
+      `  bring-up (ZooKeeper layout, tablets, election, ${rows} Puts over HTTP, kill-tablet): ${(upMs / 1000).toFixed(2)} s  (target < 30 s)`,
+    )
     console.log(`  ShowTable show_all: ${(shown.table_info as unknown[]).length} tables in ${showMs.toFixed(0)} ms`)
-    console.log(`  lab verify: ${v.found} of ${v.total} found in ${(verifyMs / 1000).toFixed(2)} s (a tablet is down: its led partitions have no serving leader)`)
+    console.log(
+      `  lab verify: ${v.found} of ${v.total} found in ${(verifyMs / 1000).toFixed(2)} s (a tablet is down: its led partitions have no serving leader)`,
+    )
     console.log(`  peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`)
     await lab.down()
   } finally {

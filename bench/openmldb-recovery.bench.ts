@@ -71,40 +71,87 @@ function syntheticLive(tables: number, partitions: number): OpenMLDBLiveState {
   const eps = Array.from({length: 30}, (_, i) => `10.0.${Math.floor(i / 10)}.${i % 10}:10921`)
   let slot = 0
   const facts: TableFacts[] = Array.from({length: tables}, (_, t) => ({
-    db: 'bench', name: `t${t}`, tid: t + 1, storage_mode: 'kMemory',
+    db: 'bench',
+    name: `t${t}`,
+    tid: t + 1,
+    storage_mode: 'kMemory',
     partitions: Array.from({length: partitions}, (_, pid) => {
       const s = slot++
-      return {pid, replicas: [0, 1, 2].map((r) => ({endpoint: eps[(s + r) % eps.length], is_leader: r === 0, is_alive: true, offset: String(100_000 + ((pid * 7 + r * 13) % 50))}))}
+      return {
+        pid,
+        replicas: [0, 1, 2].map((r) => ({
+          endpoint: eps[(s + r) % eps.length],
+          is_leader: r === 0,
+          is_alive: true,
+          offset: String(100_000 + ((pid * 7 + r * 13) % 50)),
+        })),
+      }
     }),
   }))
-  return {nameserver: '10.0.9.9:7527', auto_failover: true, tablets: eps.map((endpoint) => ({endpoint, state: 'kHealthy', reachable: true, tables: []})), tables: facts, running_ops: [], last_op_id: '0'}
+  return {
+    nameserver: '10.0.9.9:7527',
+    auto_failover: true,
+    tablets: eps.map((endpoint) => ({endpoint, state: 'kHealthy', reachable: true, tables: []})),
+    tables: facts,
+    running_ops: [],
+    last_op_id: '0',
+  }
 }
 
 function planTime(): void {
-  const spec = normalizeSpec({apiVersion: 'lifeboat/v1', kind: 'OpenMLDBRecovery', metadata: {name: 'bench'}, cluster: {name: 'bench', zookeeper: {hosts: '10.0.9.9:2181', root: '/openmldb'}}, recovery: {}} as unknown as OpenMLDBRecoverySpec)
+  const spec = normalizeSpec({
+    apiVersion: 'lifeboat/v1',
+    kind: 'OpenMLDBRecovery',
+    metadata: {name: 'bench'},
+    cluster: {name: 'bench', zookeeper: {hosts: '10.0.9.9:2181', root: '/openmldb'}},
+    recovery: {},
+  } as unknown as OpenMLDBRecoverySpec)
   const live = syntheticLive(10, 100)
   const times: number[] = []
   let steps = 0
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now()
     const body = planOpenMLDBRecovery(spec, live, {now: NOW})
-    const plan = buildPlan({spec: {kind: spec.kind, name: 'bench', sha256: '0'.repeat(64), source: '', document: {}}, cluster: {name: 'bench', facts: []}, body, createdAt: NOW, toolVersion: 'bench'})
+    const plan = buildPlan({
+      spec: {kind: spec.kind, name: 'bench', sha256: '0'.repeat(64), source: '', document: {}},
+      cluster: {name: 'bench', facts: []},
+      body,
+      createdAt: NOW,
+      toolVersion: 'bench',
+    })
     times.push(performance.now() - t0)
     steps = plan.steps.length
   }
   times.sort((a, b) => a - b)
-  console.log(`plan 1,000 partitions (planner + buildPlan, restart-all state): median ${times[2].toFixed(0)} ms, min ${times[0].toFixed(0)} ms, ${steps} steps`)
+  console.log(
+    `plan 1,000 partitions (planner + buildPlan, restart-all state): median ${times[2].toFixed(0)} ms, min ${times[0].toFixed(0)} ms, ${steps} steps`,
+  )
 }
 
 function scenario(root: string): OpenMLDBScenario {
   const file = join(packageRoot(), 'src', 'lab', 'scenarios', 'openmldb-scale.yaml')
-  if (process.env.OPENMLDB_BENCH_SCENARIO === 'openmldb-scale' && existsSync(file)) return {...parseOpenMLDBScenario(parse(readFileSync(file, 'utf8')), file), zk_root: root, faults: []}
+  if (process.env.OPENMLDB_BENCH_SCENARIO === 'openmldb-scale' && existsSync(file))
+    return {...parseOpenMLDBScenario(parse(readFileSync(file, 'utf8')), file), zk_root: root, faults: []}
   const tables = Number(process.env.OPENMLDB_BENCH_TABLES ?? 4)
   const partitions = Number(process.env.OPENMLDB_BENCH_PARTITIONS ?? 4)
-  return parseOpenMLDBScenario({
-    engine: 'openmldb', name: 'openmldb-bench', nameservers: 2, tablets: 6, zk_root: root, auto_failover: true,
-    tables: Array.from({length: tables}, (_, i) => ({db: 'bench', name: `t${i}`, partitions, replicas: 3, rows: partitions * 20})),
-  }, 'inline')
+  return parseOpenMLDBScenario(
+    {
+      engine: 'openmldb',
+      name: 'openmldb-bench',
+      nameservers: 2,
+      tablets: 6,
+      zk_root: root,
+      auto_failover: true,
+      tables: Array.from({length: tables}, (_, i) => ({
+        db: 'bench',
+        name: `t${i}`,
+        partitions,
+        replicas: 3,
+        rows: partitions * 20,
+      })),
+    },
+    'inline',
+  )
 }
 
 /** openmldb_ops.py --cmd=recoverdata, RPC for RPC, with its sleeps. */
@@ -130,17 +177,35 @@ async function baseline(client: OpenMLDBClient): Promise<{rpcs: number}> {
       for (const r of p.replicas) if (r.is_leader) leader = r
       if (!leader) continue
       if (!status.get(leader.endpoint)?.has(`${t.tid}_${p.pid}`)) {
-        await tablet(leader.endpoint, 'LoadTable', {table_meta: {name: t.name, tid: t.tid, pid: p.pid, ttl: 0, seg_cnt: 8, storage_mode: t.storage_mode}})
+        await tablet(leader.endpoint, 'LoadTable', {
+          table_meta: {name: t.name, tid: t.tid, pid: p.pid, ttl: 0, seg_cnt: 8, storage_mode: t.storage_mode},
+        })
         for (;;) {
-          const s = tableStatusOf(await tablet(leader.endpoint, 'GetTableStatus', {tid: t.tid, pid: p.pid})).find((x) => x.tid === t.tid && x.pid === p.pid)
+          const s = tableStatusOf(await tablet(leader.endpoint, 'GetTableStatus', {tid: t.tid, pid: p.pid})).find(
+            (x) => x.tid === t.tid && x.pid === p.pid,
+          )
           if (s?.state === 'kTableNormal') break
           await sleep(2000)
         }
       }
-      if (!leader.is_alive) await ns('UpdateTableAliveStatus', {name: t.name, db: t.db, pid: p.pid, endpoint: leader.endpoint, is_alive: true})
+      if (!leader.is_alive)
+        await ns('UpdateTableAliveStatus', {
+          name: t.name,
+          db: t.db,
+          pid: p.pid,
+          endpoint: leader.endpoint,
+          is_alive: true,
+        })
       for (const r of p.replicas) {
         if (r === leader) continue
-        if (r.is_alive) await ns('UpdateTableAliveStatus', {name: t.name, db: t.db, pid: p.pid, endpoint: r.endpoint, is_alive: false})
+        if (r.is_alive)
+          await ns('UpdateTableAliveStatus', {
+            name: t.name,
+            db: t.db,
+            pid: p.pid,
+            endpoint: r.endpoint,
+            is_alive: false,
+          })
         await ns('RecoverTable', {name: t.name, db: t.db, pid: p.pid, endpoint: r.endpoint})
       }
     }
@@ -163,11 +228,24 @@ export async function run(): Promise<void> {
   const zk = await startZooKeeper({})
   const root = '/openmldb-bench'
   const sc = scenario(root)
-  const lab = await OpenMLDBLab.up({scenario: sc, stateDir: dir, zkHosts: zk.connectString, log: process.env.OPENMLDB_BENCH_LOG ? (l) => console.log(l) : undefined})
+  const lab = await OpenMLDBLab.up({
+    scenario: sc,
+    stateDir: dir,
+    zkHosts: zk.connectString,
+    log: process.env.OPENMLDB_BENCH_LOG ? (l) => console.log(l) : undefined,
+  })
   try {
     const partitions = lab.layout.tables.reduce((n, t) => n + t.partitions, 0)
-    console.log(`lab ${sc.name}: ${lab.layout.tablets.length} tablets, ${lab.layout.tables.length} tables, ${partitions} partitions`)
-    const spec = normalizeSpec({apiVersion: 'lifeboat/v1', kind: 'OpenMLDBRecovery', metadata: {name: 'bench'}, cluster: {name: 'bench', zookeeper: {hosts: zk.connectString, root}}, recovery: {auto_failover: true}} as unknown as OpenMLDBRecoverySpec)
+    console.log(
+      `lab ${sc.name}: ${lab.layout.tablets.length} tablets, ${lab.layout.tables.length} tables, ${partitions} partitions`,
+    )
+    const spec = normalizeSpec({
+      apiVersion: 'lifeboat/v1',
+      kind: 'OpenMLDBRecovery',
+      metadata: {name: 'bench'},
+      cluster: {name: 'bench', zookeeper: {hosts: zk.connectString, root}},
+      recovery: {auto_failover: true},
+    } as unknown as OpenMLDBRecoverySpec)
     const engine = createOpenMLDBRecoveryEngine({pollMs: 50})
     const io: EngineIo = {env: {}, specDir: dir, progress: () => {}}
 
@@ -186,14 +264,18 @@ export async function run(): Promise<void> {
     const tApply = performance.now() - t0
     console.log(`  steps: ${stepTimes.join(', ')}`)
     const rowsA = await verifyOpenMLDBRows(lab.layout)
-    console.log(`lifeboat: gather + plan ${tPlan.toFixed(0)} ms, apply (incl. verify step) ${tApply.toFixed(0)} ms; lab verify ${rowsA.found} of ${rowsA.total} found`)
+    console.log(
+      `lifeboat: gather + plan ${tPlan.toFixed(0)} ms, apply (incl. verify step) ${tApply.toFixed(0)} ms; lab verify ${rowsA.found} of ${rowsA.total} found`,
+    )
 
     await restartEveryTablet(lab)
     const b0 = performance.now()
     const {rpcs} = await baseline(ctx.client)
     const tBase = performance.now() - b0
     const rowsB = await verifyOpenMLDBRows(lab.layout)
-    console.log(`openmldb_ops.py-style baseline: ${tBase.toFixed(0)} ms, ${rpcs} RPCs; lab verify ${rowsB.found} of ${rowsB.total} found`)
+    console.log(
+      `openmldb_ops.py-style baseline: ${tBase.toFixed(0)} ms, ${rpcs} RPCs; lab verify ${rowsB.found} of ${rowsB.total} found`,
+    )
     console.log(`ratio baseline / lifeboat apply: ${(tBase / tApply).toFixed(1)}x (target >= 20x)`)
   } finally {
     await lab.down()

@@ -30,10 +30,16 @@ function lifeboat(args: string[], cwd: string): Promise<Timed> {
   const bin = join(packageRoot(), 'bin', 'run.js')
   const measure = existsSync(GNU_TIME)
   const rssFile = join(cwd, `.rss-${process.pid}-${Date.now()}`)
-  const argv = measure ? [GNU_TIME, '-f', '%M', '-o', rssFile, process.execPath, bin, ...args] : [process.execPath, bin, ...args]
+  const argv = measure
+    ? [GNU_TIME, '-f', '%M', '-o', rssFile, process.execPath, bin, ...args]
+    : [process.execPath, bin, ...args]
   const t0 = performance.now()
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), {cwd, env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd,
+      env: {...process.env, NO_COLOR: '1'},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')))
@@ -54,7 +60,8 @@ function lifeboat(args: string[], cwd: string): Promise<Timed> {
 
 async function ok(args: string[], cwd: string): Promise<Timed> {
   const r = await lifeboat(args, cwd)
-  if (r.code !== 0) throw new Error(`lifeboat ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`)
+  if (r.code !== 0)
+    throw new Error(`lifeboat ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`)
   return r
 }
 
@@ -103,7 +110,11 @@ export async function run(): Promise<void> {
     let status: {partitions: {ddd: number}; replica_servers: {name: string; alive_in_meta: boolean}[]}
     for (;;) {
       status = JSON.parse((await ok(['lab', 'status', '--state-dir', stateDir, '--json'], dir)).stdout) as typeof status
-      if (status.partitions.ddd === 1000 && status.replica_servers.find((r) => r.name === 'replica50')?.alive_in_meta === false) break
+      if (
+        status.partitions.ddd === 1000 &&
+        status.replica_servers.find((r) => r.name === 'replica50')?.alive_in_meta === false
+      )
+        break
       await new Promise((r) => setTimeout(r, 500))
     }
     const upMs = performance.now() - t0
@@ -115,21 +126,40 @@ export async function run(): Promise<void> {
     writeFileSync(specPath, stringify(spec))
 
     const plan = await ok(['plan', specPath, '--out', join(dir, 'plan.json')], dir)
-    const body = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as {primaries: {risk: string}[]; steps: unknown[]}
+    const body = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as {
+      primaries: {risk: string}[]
+      steps: unknown[]
+    }
     const lossy = body.primaries.filter((p) => p.risk === 'lossy').length
     const apply = await ok(['apply', join(dir, 'plan.json'), '--auto-approve', '--allow-data-loss'], dir)
-    const verify = JSON.parse((await lifeboat(['lab', 'verify', '--state-dir', stateDir, '--json'], dir)).stdout) as {found: number; total: number}
+    const verify = JSON.parse((await lifeboat(['lab', 'verify', '--state-dir', stateDir, '--json'], dir)).stdout) as {
+      found: number
+      total: number
+    }
 
     const lab = JSON.parse(readFileSync(join(stateDir, 'lab.json'), 'utf8')) as {daemon?: {pid?: number}}
     const pid = lab.daemon?.pid
-    const hwm = pid !== undefined && existsSync(`/proc/${pid}/status`) ? /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] : undefined
+    const hwm =
+      pid !== undefined && existsSync(`/proc/${pid}/status`)
+        ? /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+        : undefined
 
-    console.log(`pegasus ddd apply: ${info.replica_servers.length} replica servers, ${status.partitions.ddd} DDD partitions (10 tables x 100), replica50 dead`)
+    console.log(
+      `pegasus ddd apply: ${info.replica_servers.length} replica servers, ${status.partitions.ddd} DDD partitions (10 tables x 100), replica50 dead`,
+    )
     console.log(`  lab up + DDD faults + guardian checks: ${s(upMs)}`)
-    console.log(`  plan:  ${s(plan.wallMs)} wall (process start included), peak RSS ${mb(plan.rssKb)}; ${body.primaries.length} primaries (${lossy} lossy), ${body.steps.length} steps`)
-    console.log(`  apply: ${s(apply.wallMs)} wall (re-plan, ${body.primaries.length} proposals, wait, verify), peak RSS ${mb(apply.rssKb)}`)
-    console.log(`  lab verify: ${verify.found} of ${verify.total} found; expected from the scenario's decrees: ${expectedRows()}${verify.found === expectedRows() ? '' : '  MISMATCH'}`)
-    console.log(`  peak RSS of the lab process (meta + 100 replica servers): ${mb(hwm === undefined ? undefined : Number(hwm))}`)
+    console.log(
+      `  plan:  ${s(plan.wallMs)} wall (process start included), peak RSS ${mb(plan.rssKb)}; ${body.primaries.length} primaries (${lossy} lossy), ${body.steps.length} steps`,
+    )
+    console.log(
+      `  apply: ${s(apply.wallMs)} wall (re-plan, ${body.primaries.length} proposals, wait, verify), peak RSS ${mb(apply.rssKb)}`,
+    )
+    console.log(
+      `  lab verify: ${verify.found} of ${verify.total} found; expected from the scenario's decrees: ${expectedRows()}${verify.found === expectedRows() ? '' : '  MISMATCH'}`,
+    )
+    console.log(
+      `  peak RSS of the lab process (meta + 100 replica servers): ${mb(hwm === undefined ? undefined : Number(hwm))}`,
+    )
   } finally {
     if (up) await lifeboat(['lab', 'down', '--state-dir', stateDir], dir)
     rmSync(dir, {recursive: true, force: true})

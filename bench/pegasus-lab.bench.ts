@@ -28,15 +28,26 @@ export async function run(): Promise<void> {
     const apps = await callRpc(meta, 'RPC_CM_LIST_APPS', {status: AppStatus.AS_AVAILABLE}, 30_000)
     const listMs = performance.now() - t1
     const t2 = performance.now()
-    const cfg = await callRpc(meta, 'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX', {app_name: 't0500', partition_indices: []}, 30_000)
+    const cfg = await callRpc(
+      meta,
+      'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX',
+      {app_name: 't0500', partition_indices: []},
+      30_000,
+    )
     const cfgMs = performance.now() - t2
     const t3 = performance.now()
     const v = await verifyRows(meta, lab.layout.tables, 60_000)
     const verifyMs = performance.now() - t3
     const partitions = lab.layout.tables.reduce((n, t) => n + t.partitions, 0)
-    console.log(`pegasus lab: ${lab.layout.replica_servers.length} replica servers, ${lab.layout.tables.length} tables, ${partitions} partitions x 3 replicas`)
-    console.log(`  bring-up (metadata ${partitions + lab.layout.tables.length} znodes, replicas, servers): ${(upMs / 1000).toFixed(2)} s  (target < 30 s)`)
-    console.log(`  list_apps: ${apps.response?.infos.length ?? 0} apps in ${listMs.toFixed(0)} ms; query_cfg t0500: ${cfg.response?.partitions.length ?? 0} partitions in ${cfgMs.toFixed(0)} ms`)
+    console.log(
+      `pegasus lab: ${lab.layout.replica_servers.length} replica servers, ${lab.layout.tables.length} tables, ${partitions} partitions x 3 replicas`,
+    )
+    console.log(
+      `  bring-up (metadata ${partitions + lab.layout.tables.length} znodes, replicas, servers): ${(upMs / 1000).toFixed(2)} s  (target < 30 s)`,
+    )
+    console.log(
+      `  list_apps: ${apps.response?.infos.length ?? 0} apps in ${listMs.toFixed(0)} ms; query_cfg t0500: ${cfg.response?.partitions.length ?? 0} partitions in ${cfgMs.toFixed(0)} ms`,
+    )
     console.log(`  lab verify: ${v.found} of ${v.total} found in ${(verifyMs / 1000).toFixed(2)} s`)
     console.log(`  peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`)
     await lab.down()

@@ -33,12 +33,18 @@ function peakMb(): number {
 /** Runs `lifeboat ARGS` as a child process; rejects on a non-zero exit with what it printed. */
 function lifeboat(args: string[], cwd: string): Promise<string> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'run.js'), ...args], {cwd, env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'run.js'), ...args], {
+      cwd,
+      env: {...process.env, NO_COLOR: '1'},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')))
     child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')))
     child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolveRun(out) : reject(new Error(`lifeboat ${args.join(' ')} exited ${code}:\n${out.trim()}`))))
+    child.on('close', (code) =>
+      code === 0 ? resolveRun(out) : reject(new Error(`lifeboat ${args.join(' ')} exited ${code}:\n${out.trim()}`)),
+    )
   })
 }
 
@@ -51,8 +57,16 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 function applyOnce(planFile: string, auditLog: string, resume: boolean): Promise<ApplyResult> {
   return apply(
     {
-      target: planFile, autoApprove: true, allowDataLoss: false, resume, confirm: resume ? [MANUAL_STEP] : [], auditLog, lockTimeoutMs: 0,
-      argv: ['apply', planFile, '--auto-approve', ...(resume ? ['--resume', '--confirm', MANUAL_STEP] : [])], toolVersion: 'bench', env: process.env,
+      target: planFile,
+      autoApprove: true,
+      allowDataLoss: false,
+      resume,
+      confirm: resume ? [MANUAL_STEP] : [],
+      auditLog,
+      lockTimeoutMs: 0,
+      argv: ['apply', planFile, '--auto-approve', ...(resume ? ['--resume', '--confirm', MANUAL_STEP] : [])],
+      toolVersion: 'bench',
+      env: process.env,
     },
     {print() {}, showPlan() {}, tasks: () => silentReporter},
   )
@@ -68,7 +82,9 @@ export async function run(): Promise<void> {
     const [, tUp] = await timed(() => lifeboat(['lab', 'up', SCENARIO, '--detach', '--state-dir', stateDir], dir))
     up = true
     const [, tLoss] = await timed(() => lifeboat(['lab', 'fault', 'zk-loss', '--state-dir', stateDir], dir))
-    console.log(`lab ${SCENARIO}: up in ${tUp.toFixed(1)} s, metadata lost (zk-loss) in ${tLoss.toFixed(1)} s (lab process, not measured below)`)
+    console.log(
+      `lab ${SCENARIO}: up in ${tUp.toFixed(1)} s, metadata lost (zk-loss) in ${tLoss.toFixed(1)} s (lab process, not measured below)`,
+    )
 
     // The lab's spec waits 100 s for start_recovery; at this size give it more room.
     const specPath = join(stateDir, 'specs', 'pegasus-meta-recovery.yaml')
@@ -80,35 +96,62 @@ export async function run(): Promise<void> {
     const now = new Date().toISOString()
     const t0 = performance.now()
     const ready = await loadSpecForEngine(spec, process.env)
-    const [live, tGather] = await timed(() => ready.engine.gather(ready.spec, {env: process.env, specDir: ready.dir, progress: () => undefined}))
+    const [live, tGather] = await timed(() =>
+      ready.engine.gather(ready.spec, {env: process.env, specDir: ready.dir, progress: () => undefined}),
+    )
     const [body, tPredict] = await timed(async () => ready.engine.plan(ready.spec, live, {now}))
-    const [plan, tBuild] = await timed(async () => buildPlan({spec: ready.planSpec, cluster: ready.engine.cluster(ready.spec), body, createdAt: now, toolVersion: 'bench'}))
+    const [plan, tBuild] = await timed(async () =>
+      buildPlan({
+        spec: ready.planSpec,
+        cluster: ready.engine.cluster(ready.spec),
+        body,
+        createdAt: now,
+        toolVersion: 'bench',
+      }),
+    )
     const tPlan = (performance.now() - t0) / 1000
     const rssPlan = peakMb()
     const planFile = join(dir, 'plan.json')
     const [, tWrite] = await timed(() => writePlanFile(planFile, plan))
     const summary = plan.observed.summary as Record<string, number | string>
-    console.log(`plan: ${tPlan.toFixed(2)} s (target < 5 s) = gather ${tGather.toFixed(2)} s (${summary.nodes_reached}/${summary.nodes_listed} replica servers, ${summary.replicas_collected} replicas) ` +
-      `+ predict ${tPredict.toFixed(2)} s + build (normalise, digest) ${tBuild.toFixed(2)} s; ` +
-      `${plan.changes.length} changes, ${plan.primaries.length} primaries, ${plan.findings.length} findings, applyable ${plan.applyable}; plan file written in ${tWrite.toFixed(2)} s`)
+    console.log(
+      `plan: ${tPlan.toFixed(2)} s (target < 5 s) = gather ${tGather.toFixed(2)} s (${summary.nodes_reached}/${summary.nodes_listed} replica servers, ${summary.replicas_collected} replicas) ` +
+        `+ predict ${tPredict.toFixed(2)} s + build (normalise, digest) ${tBuild.toFixed(2)} s; ` +
+        `${plan.changes.length} changes, ${plan.primaries.length} primaries, ${plan.findings.length} findings, applyable ${plan.applyable}; plan file written in ${tWrite.toFixed(2)} s`,
+    )
     console.log(`peak RSS after plan: ${rssPlan.toFixed(0)} MB (target < 1024 MB; ${rssBefore.toFixed(0)} MB before)`)
 
     const [first, tApply] = await timed(() => applyOnce(planFile, auditLog, false))
-    console.log(`apply to the manual step (re-plan + stale check, start_recovery writing ${plan.changes.length} nodes, wait, verify): ${tApply.toFixed(2)} s, exit ${first.exit} (${first.message})`)
-    if (first.exit !== 3 && first.exit !== 0) throw new Error(`apply ended with exit ${first.exit}: ${first.message}\n${first.findings.map((f) => f.message).join('\n')}`)
+    console.log(
+      `apply to the manual step (re-plan + stale check, start_recovery writing ${plan.changes.length} nodes, wait, verify): ${tApply.toFixed(2)} s, exit ${first.exit} (${first.message})`,
+    )
+    if (first.exit !== 3 && first.exit !== 0)
+      throw new Error(
+        `apply ended with exit ${first.exit}: ${first.message}\n${first.findings.map((f) => f.message).join('\n')}`,
+      )
     let tResume = 0
     let tRestart = 0
     if (first.exit === 3) {
-      ;[, tRestart] = await timed(() => lifeboat(['lab', 'fault', 'restart-meta', '--no-recover', '--state-dir', stateDir], dir))
+      ;[, tRestart] = await timed(() =>
+        lifeboat(['lab', 'fault', 'restart-meta', '--no-recover', '--state-dir', stateDir], dir),
+      )
       const [second, t] = await timed(() => applyOnce(planFile, auditLog, true))
       tResume = t
-      console.log(`operator's restart of the meta (lab): ${tRestart.toFixed(1)} s; apply --resume (check the restarted meta, verify ${plan.changes.length} nodes): ${tResume.toFixed(2)} s, exit ${second.exit} (${second.message})`)
-      if (second.exit !== 0) throw new Error(`apply --resume ended with exit ${second.exit}: ${second.message}\n${second.findings.map((f) => f.message).join('\n')}`)
+      console.log(
+        `operator's restart of the meta (lab): ${tRestart.toFixed(1)} s; apply --resume (check the restarted meta, verify ${plan.changes.length} nodes): ${tResume.toFixed(2)} s, exit ${second.exit} (${second.message})`,
+      )
+      if (second.exit !== 0)
+        throw new Error(
+          `apply --resume ended with exit ${second.exit}: ${second.message}\n${second.findings.map((f) => f.message).join('\n')}`,
+        )
     }
     console.log(`apply wall time: ${(tApply + tResume).toFixed(2)} s (excluding the operator's restart)`)
     console.log(`peak RSS (plan and apply): ${peakMb().toFixed(0)} MB (target < 1024 MB)`)
   } finally {
-    if (up) await lifeboat(['lab', 'down', '--state-dir', stateDir], dir).catch((err: Error) => console.error(`lab down failed: ${err.message}`))
+    if (up)
+      await lifeboat(['lab', 'down', '--state-dir', stateDir], dir).catch((err: Error) =>
+        console.error(`lab down failed: ${err.message}`),
+      )
     rmSync(dir, {recursive: true, force: true})
   }
 }

@@ -44,11 +44,32 @@ async function build(zk: ZkClient, base: string): Promise<number> {
     if (inFlight.length >= 8) await inFlight.shift()
   }
   for (let t = 1; t <= TABLES; t++) {
-    ops.push({op: 'create', path: `${base}/${t}`, data: json({status: 'app_status::AS_AVAILABLE', app_type: 'pegasus', app_name: `table_${t}`, app_id: t, partition_count: PARTITIONS})})
+    ops.push({
+      op: 'create',
+      path: `${base}/${t}`,
+      data: json({
+        status: 'app_status::AS_AVAILABLE',
+        app_type: 'pegasus',
+        app_name: `table_${t}`,
+        app_id: t,
+        partition_count: PARTITIONS,
+      }),
+    })
     count++
     for (let p = 0; p < PARTITIONS; p++) {
-      ops.push({op: 'create', path: `${base}/${t}/${p}`, data: json({pid: `${t}.${p}`, ballot: 3 + (p % 5), max_replica_count: 3, primary: `10.1.${t % 250}.${p % 250}:34801`,
-        secondaries: [`10.2.${t % 250}.${p % 250}:34802`, `10.3.${t % 250}.${p % 250}:34803`], last_drops: [], last_committed_decree: 100_000 + p})})
+      ops.push({
+        op: 'create',
+        path: `${base}/${t}/${p}`,
+        data: json({
+          pid: `${t}.${p}`,
+          ballot: 3 + (p % 5),
+          max_replica_count: 3,
+          primary: `10.1.${t % 250}.${p % 250}:34801`,
+          secondaries: [`10.2.${t % 250}.${p % 250}:34802`, `10.3.${t % 250}.${p % 250}:34803`],
+          last_drops: [],
+          last_committed_decree: 100_000 + p,
+        }),
+      })
       count++
       if (ops.length >= 100) await flush()
     }
@@ -69,12 +90,33 @@ async function viaExecutor(a: RunningZooKeeper, b: RunningZooKeeper): Promise<vo
   const nodes = await build(zk, `${root}/apps`).then((n) => n + 1)
   await zk.close()
   const spec: ZkMigrationSpec = {
-    apiVersion: 'lifeboat/v1', kind: 'PegasusZkMigration', metadata: {name: 'bench'},
+    apiVersion: 'lifeboat/v1',
+    kind: 'PegasusZkMigration',
+    metadata: {name: 'bench'},
     cluster: {name: 'bench', meta_servers: ['127.0.0.1:1'], zookeeper: {hosts: a.connectString, root}},
-    migration: {method: 'copy', target: {hosts: b.connectString, root}, ignore_ephemeral: true, remove_source_after: false, wait_seconds: 100},
+    migration: {
+      method: 'copy',
+      target: {hosts: b.connectString, root},
+      ignore_ephemeral: true,
+      remove_source_after: false,
+      wait_seconds: 100,
+    },
   }
-  const params: CopyParams = {source: {hosts: a.connectString, root}, target: {hosts: b.connectString, root}, ignore_ephemeral: true, expect_nodes: nodes, meta_servers: []}
-  const step: Step = {id: '03-copy-tree', kind: STEP_KINDS.copy, params: {...params}, risk: 'safe', description: 'copy', expect: ''}
+  const params: CopyParams = {
+    source: {hosts: a.connectString, root},
+    target: {hosts: b.connectString, root},
+    ignore_ephemeral: true,
+    expect_nodes: nodes,
+    meta_servers: [],
+  }
+  const step: Step = {
+    id: '03-copy-tree',
+    kind: STEP_KINDS.copy,
+    params: {...params},
+    risk: 'safe',
+    description: 'copy',
+    expect: '',
+  }
   const ex = zkMigrationSteps[STEP_KINDS.copy]!
   const ctx = openZkMigrationContext(spec, {env: process.env})
   try {
@@ -85,13 +127,17 @@ async function viaExecutor(a: RunningZooKeeper, b: RunningZooKeeper): Promise<vo
     const t2 = performance.now()
     const findings = await ex.verify(ctx, step)
     const t3 = performance.now()
-    console.log(`copy step executor, ${nodes.toLocaleString('en-US')} nodes: run ${((t2 - t1) / 1000).toFixed(2)} s = ${rate(nodes, t2 - t1)}` +
-      ` (isDone ${Math.round(t1 - t0)} ms -> ${done}, verify ${Math.round(t3 - t2)} ms, ${findings.length} finding(s)); ${result.summary}`)
+    console.log(
+      `copy step executor, ${nodes.toLocaleString('en-US')} nodes: run ${((t2 - t1) / 1000).toFixed(2)} s = ${rate(nodes, t2 - t1)}` +
+        ` (isDone ${Math.round(t1 - t0)} ms -> ${done}, verify ${Math.round(t3 - t2)} ms, ${findings.length} finding(s)); ${result.summary}`,
+    )
     const cmp = zkMigrationSteps[STEP_KINDS.verifyCopy]!
     const t4 = performance.now()
     await cmp.run(ctx, {...step, kind: STEP_KINDS.verifyCopy}, () => {})
     const bad = (await cmp.verify(ctx, {...step, kind: STEP_KINDS.verifyCopy})).filter((f) => f.severity === 'error')
-    console.log(`node-for-node verification: ${((performance.now() - t4) / 1000).toFixed(2)} s, ${bad.length === 0 ? 'identical' : bad.map((f) => f.message).join('; ')}`)
+    console.log(
+      `node-for-node verification: ${((performance.now() - t4) / 1000).toFixed(2)} s, ${bad.length === 0 ? 'identical' : bad.map((f) => f.message).join('; ')}`,
+    )
   } finally {
     await closeZkMigrationContext(ctx)
   }
@@ -113,9 +159,18 @@ function cli(cwd: string, env: NodeJS.ProcessEnv, args: string[]): Promise<{stat
 async function viaApply(a: RunningZooKeeper, b: RunningZooKeeper): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-zkm-bench-'))
   const lab = await PegasusLab.up({
-    scenario: {engine: 'pegasus', name: 'bench_apply', meta_servers: 1, replica_servers: 3, tables: [{name: 'temp', partitions: 8, replicas: 3, rows: 1000}], faults: [],
-      meta: {}, replica: {}},
-    stateDir: dir, zkHosts: a.connectString,
+    scenario: {
+      engine: 'pegasus',
+      name: 'bench_apply',
+      meta_servers: 1,
+      replica_servers: 3,
+      tables: [{name: 'temp', partitions: 8, replicas: 3, rows: 1000}],
+      faults: [],
+      meta: {},
+      replica: {},
+    },
+    stateDir: dir,
+    zkHosts: a.connectString,
   })
   try {
     const root = lab.layout.cluster_root
@@ -123,9 +178,17 @@ async function viaApply(a: RunningZooKeeper, b: RunningZooKeeper): Promise<void>
     // The 100k-node tree sits beside the lab's own apps (cold-backup metadata, say): the copy moves both.
     await build(zk, `${root}/backup`)
     await zk.close()
-    const spec = {apiVersion: 'lifeboat/v1', kind: 'PegasusZkMigration', metadata: {name: 'bench-apply'},
-      cluster: {name: lab.layout.cluster_name, meta_servers: lab.layout.meta_servers.map((m) => m.address), zookeeper: {hosts: a.connectString, root}},
-      migration: {method: 'copy', target: {hosts: b.connectString, root}}}
+    const spec = {
+      apiVersion: 'lifeboat/v1',
+      kind: 'PegasusZkMigration',
+      metadata: {name: 'bench-apply'},
+      cluster: {
+        name: lab.layout.cluster_name,
+        meta_servers: lab.layout.meta_servers.map((m) => m.address),
+        zookeeper: {hosts: a.connectString, root},
+      },
+      migration: {method: 'copy', target: {hosts: b.connectString, root}},
+    }
     writeFileSync(join(dir, 'spec.yaml'), stringify(spec))
     const env = {...process.env, NO_COLOR: '1'}
     const t0 = performance.now()
@@ -134,12 +197,19 @@ async function viaApply(a: RunningZooKeeper, b: RunningZooKeeper): Promise<void>
     if (planned.status !== 0) throw new Error(`lifeboat plan failed:\n${planned.out}`)
     const applied = await cli(dir, env, ['apply', 'plan.json', '--auto-approve'])
     const t2 = performance.now()
-    if (applied.status !== 3) throw new Error(`lifeboat apply did not stop at the manual switch (exit ${applied.status}):\n${applied.out}`)
-    const records = readFileSync(join(dir, '.lifeboat', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {event: string; data: Record<string, unknown>})
-    const copy = records.find((r) => r.event === 'step.finished' && r.data.step === '03-copy-tree')?.data.result as {nodes: number; ms: number; nodesPerSecond: number} | undefined
+    if (applied.status !== 3)
+      throw new Error(`lifeboat apply did not stop at the manual switch (exit ${applied.status}):\n${applied.out}`)
+    const records = readFileSync(join(dir, '.lifeboat', 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as {event: string; data: Record<string, unknown>})
+    const copy = records.find((r) => r.event === 'step.finished' && r.data.step === '03-copy-tree')?.data.result as
+      {nodes: number; ms: number; nodesPerSecond: number} | undefined
     if (!copy) throw new Error('the audit log has no finished copy step')
-    console.log(`lifeboat apply, copy step: ${copy.nodes.toLocaleString('en-US')} nodes in ${(copy.ms / 1000).toFixed(2)} s = ${copy.nodesPerSecond.toLocaleString('en-US')} nodes/s` +
-      ` (plan ${((t1 - t0) / 1000).toFixed(1)} s; apply up to the manual switch, with re-plan, copy and node-for-node verification: ${((t2 - t1) / 1000).toFixed(1)} s)`)
+    console.log(
+      `lifeboat apply, copy step: ${copy.nodes.toLocaleString('en-US')} nodes in ${(copy.ms / 1000).toFixed(2)} s = ${copy.nodesPerSecond.toLocaleString('en-US')} nodes/s` +
+        ` (plan ${((t1 - t0) / 1000).toFixed(1)} s; apply up to the manual switch, with re-plan, copy and node-for-node verification: ${((t2 - t1) / 1000).toFixed(1)} s)`,
+    )
   } finally {
     await lab.down()
     rmSync(dir, {recursive: true, force: true})

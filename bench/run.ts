@@ -19,9 +19,13 @@ interface BenchModule {
 async function main(): Promise<number> {
   const here = dirname(fileURLToPath(import.meta.url))
   const filter = process.argv[2]
-  const names = (await readdir(here)).filter((f) => f.endsWith('.bench.js')).map((f) => f.slice(0, -'.bench.js'.length)).sort()
+  const names = (await readdir(here))
+    .filter((f) => f.endsWith('.bench.js'))
+    .map((f) => f.slice(0, -'.bench.js'.length))
+    .sort()
   // An exact name picks that bench alone; otherwise every bench whose name contains the filter.
-  const chosen = filter === undefined ? names : names.includes(filter) ? [filter] : names.filter((n) => n.includes(filter))
+  const chosen =
+    filter === undefined ? names : names.includes(filter) ? [filter] : names.filter((n) => n.includes(filter))
   if (chosen.length === 0) {
     console.error(`no benchmark matches "${filter ?? ''}"; available: ${names.join(', ') || '(none)'}`)
     return 1
@@ -53,4 +57,5 @@ async function one(name: string): Promise<number> {
   }
 }
 
-process.exitCode = process.argv[2] === '--one' && process.argv[3] !== undefined ? await one(process.argv[3]) : await main()
+process.exitCode =
+  process.argv[2] === '--one' && process.argv[3] !== undefined ? await one(process.argv[3]) : await main()

@@ -46,7 +46,15 @@ function hexKey(table: number, handle: number): string {
 
 export function syntheticLive(): TiKVLiveState {
   const stores: StoreFacts[] = []
-  for (let s = 1; s <= STORES; s++) stores.push({id: String(s), address: `10.0.${Math.floor(s / 250)}.${s % 250}:20160`, state_name: s <= 2 ? 'Disconnected' : 'Up', engine: 'tikv', tiflash_compute: false, physically_destroyed: false})
+  for (let s = 1; s <= STORES; s++)
+    stores.push({
+      id: String(s),
+      address: `10.0.${Math.floor(s / 250)}.${s % 250}:20160`,
+      state_name: s <= 2 ? 'Disconnected' : 'Up',
+      engine: 'tikv',
+      tiflash_compute: false,
+      physically_destroyed: false,
+    })
   const regions: RegionFacts[] = []
   const keys: string[] = ['']
   for (let i = 1; i < REGIONS; i++) keys.push(hexKey(100 + Math.floor(i / 1000), (i % 1000) * 1000))
@@ -60,17 +68,38 @@ export function syntheticLive(): TiKVLiveState {
     const ids = [a + 1, b + 1, c + 1].sort((x, y) => x - y)
     const id = 1000 + i
     regions.push({
-      id: String(id), start_key: keys[i], end_key: keys[i + 1], epoch: {conf_ver: '5', version: '10'},
-      peers: ids.map((s) => ({id: String(id * 1000 + s), store_id: String(s), role: 'Voter' as const, pending: false, down: false})),
-      leader_store: String(ids[0]), approximate_size: 96, approximate_keys: 1000,
+      id: String(id),
+      start_key: keys[i],
+      end_key: keys[i + 1],
+      epoch: {conf_ver: '5', version: '10'},
+      peers: ids.map((s) => ({
+        id: String(id * 1000 + s),
+        store_id: String(s),
+        role: 'Voter' as const,
+        pending: false,
+        down: false,
+      })),
+      leader_store: String(ids[0]),
+      approximate_size: 96,
+      approximate_keys: 1000,
     })
   }
-  return {pd: {endpoint: '127.0.0.1:2379', members: ['pd-1'], leader: 'pd-1', version: '8.5.0'}, stores, regions,
-    schedule: {halt_scheduling: false, max_store_down_time: '30m0s'}, recovery: {state: 'idle', info: 'No on-going recovery.'}}
+  return {
+    pd: {endpoint: '127.0.0.1:2379', members: ['pd-1'], leader: 'pd-1', version: '8.5.0'},
+    stores,
+    regions,
+    schedule: {halt_scheduling: false, max_store_down_time: '30m0s'},
+    recovery: {state: 'idle', info: 'No on-going recovery.'},
+  }
 }
 
-const spec: TiKVSpec = {apiVersion: 'lifeboat/v1', kind: 'TiKVUnsafeRecovery', metadata: {name: 'bench'}, cluster: {name: 'bench', pd: ['127.0.0.1:2379']},
-  recovery: {failed_stores: ['1', '2'], auto_detect: false, timeout_seconds: 300, skip_lost_partitions: true}}
+const spec: TiKVSpec = {
+  apiVersion: 'lifeboat/v1',
+  kind: 'TiKVUnsafeRecovery',
+  metadata: {name: 'bench'},
+  cluster: {name: 'bench', pd: ['127.0.0.1:2379']},
+  recovery: {failed_stores: ['1', '2'], auto_detect: false, timeout_seconds: 300, skip_lost_partitions: true},
+}
 
 export async function run(): Promise<void> {
   let peak = process.memoryUsage().rss
@@ -80,28 +109,52 @@ export async function run(): Promise<void> {
   const body = planUnsafeRecovery(spec, live, {now: '2026-01-01T00:00:00.000Z'})
   const t1 = performance.now()
   const source = JSON.stringify(spec)
-  const plan = buildPlan({spec: {kind: spec.kind, name: 'bench', sha256: createHash('sha256').update(source).digest('hex'), source, document: spec as unknown as Record<string, unknown>},
-    cluster: tikvClusterIdentity(spec), body, createdAt: '2026-01-01T00:00:00.000Z', toolVersion: 'bench'})
+  const plan = buildPlan({
+    spec: {
+      kind: spec.kind,
+      name: 'bench',
+      sha256: createHash('sha256').update(source).digest('hex'),
+      source,
+      document: spec as unknown as Record<string, unknown>,
+    },
+    cluster: tikvClusterIdentity(spec),
+    body,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    toolVersion: 'bench',
+  })
   const t2 = performance.now()
   const text = renderPlanText(plan, {color: false, width: 100})
   const t3 = performance.now()
   clearInterval(sampler)
   peak = Math.max(peak, process.memoryUsage().rss)
   console.log(`planner, ${REGIONS.toLocaleString('en')} regions over ${STORES} stores, stores 1 and 2 failed:`)
-  console.log(`  regions without quorum: ${body.observed.summary['regions without quorum']}, force leaders: ${plan.primaries.length}, changes: ${plan.changes.length}`)
-  console.log(`  planUnsafeRecovery ${(t1 - t0).toFixed(0)} ms, buildPlan ${(t2 - t1).toFixed(0)} ms, text render ${(t3 - t2).toFixed(0)} ms (${text.split('\n').length} lines); peak RSS ${(peak / 2 ** 20).toFixed(0)} MB`)
+  console.log(
+    `  regions without quorum: ${body.observed.summary['regions without quorum']}, force leaders: ${plan.primaries.length}, changes: ${plan.changes.length}`,
+  )
+  console.log(
+    `  planUnsafeRecovery ${(t1 - t0).toFixed(0)} ms, buildPlan ${(t2 - t1).toFixed(0)} ms, text render ${(t3 - t2).toFixed(0)} ms (${text.split('\n').length} lines); peak RSS ${(peak / 2 ** 20).toFixed(0)} MB`,
+  )
   await runLabPart()
 }
 
 /** Runs `lifeboat ARGS` in `cwd`, with GNU time's peak RSS where installed. */
-function lifeboat(args: string[], cwd: string): Promise<{code: number | null; stdout: string; stderr: string; wallMs: number; rssKb?: number}> {
+function lifeboat(
+  args: string[],
+  cwd: string,
+): Promise<{code: number | null; stdout: string; stderr: string; wallMs: number; rssKb?: number}> {
   const bin = join(packageRoot(), 'bin', 'run.js')
   const measure = existsSync(GNU_TIME)
   const rssFile = join(cwd, `.rss-${process.pid}-${Date.now()}`)
-  const argv = measure ? [GNU_TIME, '-f', '%M', '-o', rssFile, process.execPath, bin, ...args] : [process.execPath, bin, ...args]
+  const argv = measure
+    ? [GNU_TIME, '-f', '%M', '-o', rssFile, process.execPath, bin, ...args]
+    : [process.execPath, bin, ...args]
   const t0 = performance.now()
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), {cwd, env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd,
+      env: {...process.env, NO_COLOR: '1'},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')))
@@ -133,7 +186,10 @@ async function runLabPart(): Promise<void> {
   const state = join(cwd, 'lab')
   const ok = async (args: string[]): Promise<Awaited<ReturnType<typeof lifeboat>>> => {
     const r = await lifeboat(args, cwd)
-    if (r.code !== 0) throw new Error(`lifeboat ${args.join(' ')} exited ${r.code}: ${(r.stderr.trim() || r.stdout.trim()).slice(-2000)}`)
+    if (r.code !== 0)
+      throw new Error(
+        `lifeboat ${args.join(' ')} exited ${r.code}: ${(r.stderr.trim() || r.stdout.trim()).slice(-2000)}`,
+      )
     return r
   }
   try {
@@ -141,13 +197,24 @@ async function runLabPart(): Promise<void> {
     console.log(`lab tikv-scale up in ${secs(up.wallMs)}`)
     const written = (JSON.parse(up.stdout) as {specs: Record<string, string>}).specs['tikv-unsafe-recovery']
     const doc = parse(readFileSync(written, 'utf8')) as {recovery: Record<string, unknown>}
-    writeFileSync(join(cwd, 'spec.yaml'), stringify({...doc, recovery: {...doc.recovery, skip_lost_partitions: true, timeout_seconds: 600}}))
+    writeFileSync(
+      join(cwd, 'spec.yaml'),
+      stringify({...doc, recovery: {...doc.recovery, skip_lost_partitions: true, timeout_seconds: 600}}),
+    )
     const plan = await ok(['plan', 'spec.yaml', '--out', 'plan.json'])
-    const body = JSON.parse(readFileSync(join(cwd, 'plan.json'), 'utf8')) as {primaries: unknown[]; changes: Array<{action: string}>; observed: {summary: Record<string, unknown>}}
-    console.log(`plan (gather ${body.observed.summary.regions} regions from PD, plan, render): ${secs(plan.wallMs)}, peak RSS ${mb(plan.rssKb)}; ` +
-      `${body.primaries.length} force leaders, ${body.changes.filter((c) => c.action === 'create').length} empty regions`)
+    const body = JSON.parse(readFileSync(join(cwd, 'plan.json'), 'utf8')) as {
+      primaries: unknown[]
+      changes: Array<{action: string}>
+      observed: {summary: Record<string, unknown>}
+    }
+    console.log(
+      `plan (gather ${body.observed.summary.regions} regions from PD, plan, render): ${secs(plan.wallMs)}, peak RSS ${mb(plan.rssKb)}; ` +
+        `${body.primaries.length} force leaders, ${body.changes.filter((c) => c.action === 'create').length} empty regions`,
+    )
     const apply = await ok(['apply', 'plan.json', '--auto-approve', '--allow-data-loss'])
-    console.log(`apply end to end (re-plan, POST, follow the stages, verify): ${secs(apply.wallMs)}, peak RSS ${mb(apply.rssKb)}`)
+    console.log(
+      `apply end to end (re-plan, POST, follow the stages, verify): ${secs(apply.wallMs)}, peak RSS ${mb(apply.rssKb)}`,
+    )
     const verify = await lifeboat(['lab', 'verify', '--state-dir', state], cwd)
     console.log(`lab verify: ${/^\d+ of \d+ found/m.exec(verify.stdout)?.[0] ?? verify.stdout.trim().split('\n')[0]}`)
   } finally {

@@ -30,8 +30,21 @@ function partitionJson(app: number, pidx: number): Buffer {
 }
 
 function tableJson(app: number): Buffer {
-  const doc = {status: 'AS_AVAILABLE', app_type: 'pegasus', app_name: `table_${String(app).padStart(4, '0')}`, app_id: app,
-    partition_count: PARTITIONS, envs: {}, is_stateful: true, max_replica_count: 3, expire_second: 0, create_second: 1_700_000_000, drop_second: 0, duplicating: false, init_partition_count: -1}
+  const doc = {
+    status: 'AS_AVAILABLE',
+    app_type: 'pegasus',
+    app_name: `table_${String(app).padStart(4, '0')}`,
+    app_id: app,
+    partition_count: PARTITIONS,
+    envs: {},
+    is_stateful: true,
+    max_replica_count: 3,
+    expire_second: 0,
+    create_second: 1_700_000_000,
+    drop_second: 0,
+    duplicating: false,
+    init_partition_count: -1,
+  }
   return Buffer.from(JSON.stringify(doc).padEnd(300, ' '))
 }
 
@@ -83,23 +96,31 @@ export async function run(): Promise<void> {
     let t0 = performance.now()
     const built = await build(src)
     let ms = performance.now() - t0
-    console.log(`build  ${built} nodes (multi 100 x 8)   ${(ms / 1000).toFixed(2)} s  ${rate(built, ms)}  peak RSS ${mb()}`)
+    console.log(
+      `build  ${built} nodes (multi 100 x 8)   ${(ms / 1000).toFixed(2)} s  ${rate(built, ms)}  peak RSS ${mb()}`,
+    )
 
     t0 = performance.now()
     const entries = await readTree(src, ROOT, {inFlight: 1000})
     ms = performance.now() - t0
     const bytes = entries.reduce((n, e) => n + e.data.length, 0)
-    console.log(`read   ${entries.length} nodes, ${(bytes / 1e6).toFixed(1)} MB (readTree, 1000 in flight)   ${(ms / 1000).toFixed(2)} s  ${rate(entries.length, ms)}  peak RSS ${mb()}`)
+    console.log(
+      `read   ${entries.length} nodes, ${(bytes / 1e6).toFixed(1)} MB (readTree, 1000 in flight)   ${(ms / 1000).toFixed(2)} s  ${rate(entries.length, ms)}  peak RSS ${mb()}`,
+    )
     if (entries.length !== built) throw new Error(`read ${entries.length} nodes, built ${built}`)
     entries.length = 0
 
     const copy = await copyTree(src, ROOT, dst, COPY_ROOT)
-    console.log(`copy   ${copy.nodesRead} nodes read, ${copy.created} created, ${copy.multis} multis (copyTree 100 ops/512 KiB x 8)   ${(copy.ms / 1000).toFixed(2)} s  ${rate(copy.nodesRead, copy.ms)}  peak RSS ${mb()}`)
+    console.log(
+      `copy   ${copy.nodesRead} nodes read, ${copy.created} created, ${copy.multis} multis (copyTree 100 ops/512 KiB x 8)   ${(copy.ms / 1000).toFixed(2)} s  ${rate(copy.nodesRead, copy.ms)}  peak RSS ${mb()}`,
+    )
 
     t0 = performance.now()
     const diffs = await diffTrees(src, ROOT, dst, COPY_ROOT)
     ms = performance.now() - t0
-    console.log(`verify ${diffs.length === 0 ? 'copy equals source, node for node' : `${diffs.length} differences, first: ${JSON.stringify(diffs.slice(0, 3))}`} (diffTrees ${(ms / 1000).toFixed(2)} s)`)
+    console.log(
+      `verify ${diffs.length === 0 ? 'copy equals source, node for node' : `${diffs.length} differences, first: ${JSON.stringify(diffs.slice(0, 3))}`} (diffTrees ${(ms / 1000).toFixed(2)} s)`,
+    )
     if (diffs.length > 0 || copy.created !== built) throw new Error('the copy does not equal the source')
   } finally {
     await Promise.all(clients.map((c) => c.close()))

@@ -15,6 +15,10 @@ export function digestCommands(dir) {
   }
   walk(dir)
   const hash = createHash('sha256')
-  for (const f of files.sort()) hash.update(`${relative(dir, f)}\0`).update(readFileSync(f)).update('\0')
+  for (const f of files.sort())
+    hash
+      .update(`${relative(dir, f)}\0`)
+      .update(readFileSync(f))
+      .update('\0')
   return hash.digest('hex')
 }

@@ -12,7 +12,9 @@ const argv = process.argv.slice(2)
 // node's start), in oclif's own words: `lifeboat/0.1.0 linux-x64 node-v20.19.0`.
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
-  process.stdout.write(`${pkg.oclif?.bin ?? pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
+  process.stdout.write(
+    `${pkg.oclif?.bin ?? pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
+  )
   process.exit(0)
 }
 

@@ -16,8 +16,18 @@ rmSync(file, {force: true})
 const plugin = new Plugin({root, isRoot: true, type: 'core', ignoreManifest: true, errorOnManifestCreate: true})
 try {
   await plugin.load()
-  writeFileSync(file, `${JSON.stringify({...plugin.manifest, commandsDigest: digestCommands(join(root, 'dist', 'src', 'commands'))}, null, 2)}\n`)
+  writeFileSync(
+    file,
+    `${JSON.stringify({...plugin.manifest, commandsDigest: digestCommands(join(root, 'dist', 'src', 'commands'))}, null, 2)}\n`,
+  )
   console.log(`oclif.manifest.json: ${Object.keys(plugin.manifest.commands).length} commands`)
 } catch (err) {
-  console.warn(`oclif.manifest.json not written (commands load at every start instead): ${String(err?.detail ?? err?.message ?? err).split('\n').slice(0, 3).join('; ')}`)
+  console.warn(
+    `oclif.manifest.json not written (commands load at every start instead): ${String(
+      err?.detail ?? err?.message ?? err,
+    )
+      .split('\n')
+      .slice(0, 3)
+      .join('; ')}`,
+  )
 }

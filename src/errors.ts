@@ -71,7 +71,9 @@ export class InternalError extends LifeboatError {
   constructor(message: string, cause?: unknown) {
     super('INTERNAL', `internal error: ${message}`, {
       cause,
-      hints: ['This is a bug in lifeboat. Nothing further was written; please report it with the audit log and the command you ran.'],
+      hints: [
+        'This is a bug in lifeboat. Nothing further was written; please report it with the audit log and the command you ran.',
+      ],
     })
   }
 }

@@ -15,7 +15,8 @@ export function packageRoot(): string {
   if (cached !== undefined) return cached
   let dir = dirname(fileURLToPath(import.meta.url))
   for (;;) {
-    if (existsSync(join(dir, 'schemas', 'spec.schema.json')) && existsSync(join(dir, 'package.json'))) return (cached = dir)
+    if (existsSync(join(dir, 'schemas', 'spec.schema.json')) && existsSync(join(dir, 'package.json')))
+      return (cached = dir)
     const parent = dirname(dir)
     if (parent === dir) throw new InternalError('schemas/spec.schema.json not found above the lifeboat installation')
     dir = parent

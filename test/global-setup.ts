@@ -17,7 +17,8 @@ export async function setup(project: TestProject): Promise<void> {
     server = await startZooKeeper({heap: '1g'})
   } catch (err) {
     // vitest prints only the message: put the hints (how to install ZooKeeper) into it.
-    if (err instanceof LifeboatError) throw new Error(`The test suite needs a real ZooKeeper: ${err.message}\n${err.hints.join('\n')}`)
+    if (err instanceof LifeboatError)
+      throw new Error(`The test suite needs a real ZooKeeper: ${err.message}\n${err.hints.join('\n')}`)
     throw err
   }
   project.provide('zookeeper', server.connectString)

@@ -37,7 +37,15 @@ import {gatePolicyFor, type GatePolicy} from './approvals.js'
 import {currentOperator, type Operator} from './identity.js'
 import {takeClusterLock, type HeldLock} from './lock.js'
 import {isPlanFile, loadSpecForEngine, planLoadedSpec, specOfPlan, type SpecForEngine} from './plan-spec.js'
-import {attemptMayHaveWritten, quote, readRecords, resumeCommand, savedPlanPath, shown, unfinishedPlanFileOfSpec} from './resume.js'
+import {
+  attemptMayHaveWritten,
+  quote,
+  readRecords,
+  resumeCommand,
+  savedPlanPath,
+  shown,
+  unfinishedPlanFileOfSpec,
+} from './resume.js'
 import {errorData, runSteps, type RunStepsResult, type StepOutcome} from './runner.js'
 import type {Prompter, TaskReporter} from './ui.js'
 
@@ -123,16 +131,29 @@ async function loadTarget(req: ApplyRequest, ui: ApplyUi, now: string): Promise<
     // A spec applied without a saved plan: its plan was saved next to the audit log when it ran.
     const planFile = unfinishedPlanFileOfSpec(await readRecords(auditPathOf(req)), ready.planSpec.sha256)
     if (planFile === undefined) {
-      throw new LifeboatError('NOTHING_TO_RESUME', `no unfinished apply of ${req.target} in the audit log ${auditPathOf(req)}`, {
-        detail: 'apply --resume continues a run that stopped part-way (killed, crashed, interrupted, waiting at a manual step); the audit log records none for this spec.',
-        hints: [`Apply it afresh: \`lifeboat apply ${quote(req.target)}\`.`, 'If the run was recorded in another log, pass it with --audit-log FILE.'],
-      })
+      throw new LifeboatError(
+        'NOTHING_TO_RESUME',
+        `no unfinished apply of ${req.target} in the audit log ${auditPathOf(req)}`,
+        {
+          detail:
+            'apply --resume continues a run that stopped part-way (killed, crashed, interrupted, waiting at a manual step); the audit log records none for this spec.',
+          hints: [
+            `Apply it afresh: \`lifeboat apply ${quote(req.target)}\`.`,
+            'If the run was recorded in another log, pass it with --audit-log FILE.',
+          ],
+        },
+      )
     }
     const plan = await readPlanFile(planFile)
     return {plan, ready: await specOfPlan(plan, req.env), planFile, fromSpec: false}
   }
   ui.print('Gathering the live state...\n')
-  const plan = await planLoadedSpec(ready, {env: req.env, now, toolVersion: req.toolVersion, progress: (m) => ui.print(`  ${m}\n`)})
+  const plan = await planLoadedSpec(ready, {
+    env: req.env,
+    now,
+    toolVersion: req.toolVersion,
+    progress: (m) => ui.print(`  ${m}\n`),
+  })
   return {plan, ready, fromSpec: true}
 }
 
@@ -142,10 +163,18 @@ function errorsOf(findings: Finding[]): Finding[] {
 
 function notApplyable(plan: Plan): LifeboatError {
   const errors = errorsOf(plan.findings)
-  return new LifeboatError('PLAN_NOT_APPLYABLE', `the plan has ${errors.length} ${errors.length === 1 ? 'error' : 'errors'} and cannot be applied`, {
-    detail: errors.map((f) => `${f.code}${f.subject ? ` (${f.subject})` : ''}: ${f.message}${f.hint ? `\n  ${f.hint}` : ''}`).join('\n'),
-    hints: ['Resolve the errors (the plan says what each means), then plan again: `lifeboat plan SPEC --out plan.json`.'],
-  })
+  return new LifeboatError(
+    'PLAN_NOT_APPLYABLE',
+    `the plan has ${errors.length} ${errors.length === 1 ? 'error' : 'errors'} and cannot be applied`,
+    {
+      detail: errors
+        .map((f) => `${f.code}${f.subject ? ` (${f.subject})` : ''}: ${f.message}${f.hint ? `\n  ${f.hint}` : ''}`)
+        .join('\n'),
+      hints: [
+        'Resolve the errors (the plan says what each means), then plan again: `lifeboat plan SPEC --out plan.json`.',
+      ],
+    },
+  )
 }
 
 /** Checks up front that the engine can run every step of the plan, before anything is written. */
@@ -158,10 +187,14 @@ function executorsFor(engine: EngineModule, plan: Plan): Map<string, StepExecuto
     map.set(step.id, executor)
   }
   if (missing.length > 0) {
-    throw new LifeboatError('STEP_KIND_UNKNOWN', `the ${engine.kind} engine cannot run ${missing.length === 1 ? 'step' : 'steps'} ${missing.join(', ')}`, {
-      detail: 'The plan was made by a lifeboat whose engine knows step kinds this one does not. Nothing was written.',
-      hints: [`Apply it with lifeboat ${plan.tool.version}, the release that made it, or plan again with this one.`],
-    })
+    throw new LifeboatError(
+      'STEP_KIND_UNKNOWN',
+      `the ${engine.kind} engine cannot run ${missing.length === 1 ? 'step' : 'steps'} ${missing.join(', ')}`,
+      {
+        detail: 'The plan was made by a lifeboat whose engine knows step kinds this one does not. Nothing was written.',
+        hints: [`Apply it with lifeboat ${plan.tool.version}, the release that made it, or plan again with this one.`],
+      },
+    )
   }
   return map
 }
@@ -191,17 +224,32 @@ export async function apply(req: ApplyRequest, ui: ApplyUi): Promise<ApplyResult
   const manualIds = plan.steps.filter((s) => s.manual).map((s) => s.id)
   const unknownConfirm = confirm.filter((id) => !manualIds.includes(id))
   if (unknownConfirm.length > 0) {
-    throw new LifeboatError('CONFIRM_UNKNOWN_STEP', `--confirm names ${unknownConfirm.join(', ')}, which ${unknownConfirm.length === 1 ? 'is not a manual step' : 'are not manual steps'} of this plan`, {
-      detail: manualIds.length > 0 ? `Manual steps of this plan: ${manualIds.join(', ')}.` : 'This plan has no manual step.',
-      hints: ['--confirm STEP_ID confirms a manual step you have done by hand; copy the ID from the command apply printed when it stopped.'],
-    })
+    throw new LifeboatError(
+      'CONFIRM_UNKNOWN_STEP',
+      `--confirm names ${unknownConfirm.join(', ')}, which ${unknownConfirm.length === 1 ? 'is not a manual step' : 'are not manual steps'} of this plan`,
+      {
+        detail:
+          manualIds.length > 0
+            ? `Manual steps of this plan: ${manualIds.join(', ')}.`
+            : 'This plan has no manual step.',
+        hints: [
+          '--confirm STEP_ID confirms a manual step you have done by hand; copy the ID from the command apply printed when it stopped.',
+        ],
+      },
+    )
   }
 
   if (target.fromSpec && plan.steps.length === 0 && !planHasChanges(plan)) {
     ui.showPlan(plan, 'full')
     return {
-      status: 'no-changes', exit: ExitCode.OK, message: 'No changes. The cluster already matches the spec.',
-      planDigest: plan.digest, planFile: target.planFile, auditLog: auditPath, steps: [], findings: [],
+      status: 'no-changes',
+      exit: ExitCode.OK,
+      message: 'No changes. The cluster already matches the spec.',
+      planDigest: plan.digest,
+      planFile: target.planFile,
+      auditLog: auditPath,
+      steps: [],
+      findings: [],
     }
   }
   const executors = executorsFor(engine, plan)
@@ -214,7 +262,11 @@ export async function apply(req: ApplyRequest, ui: ApplyUi): Promise<ApplyResult
   // The audit log must be a regular file (or absent) before the lock is taken: a FIFO would hang under it.
   await assertRegularFile(auditPath, 'the audit log', 'AUDIT_LOG', {mayBeAbsent: true})
   const lock = await takeClusterLock(lockProvider, {
-    operation: 'apply', plan: plan.digest, env: req.env, timeoutMs: req.lockTimeoutMs, signal: req.signal,
+    operation: 'apply',
+    plan: plan.digest,
+    env: req.env,
+    timeoutMs: req.lockTimeoutMs,
+    signal: req.signal,
   })
   // Everything below runs under the lock, and the lock is released on every way out.
   try {
@@ -245,12 +297,23 @@ type RunEnding =
 function nothingToResume(c: RunContext, records: readonly AuditRecord[]): LifeboatError {
   const {plan} = c.target
   const applied = runsOfPlan(records, plan.digest).findLast(([, recs]) => runStatus(recs) === 'succeeded')
-  return new LifeboatError('NOTHING_TO_RESUME', applied ? `this plan was already applied completely (run ${applied[0]})` : `no earlier run of this plan in the audit log ${c.auditPath}`, {
-    detail: applied ? 'There is nothing left to resume.' : 'apply --resume continues a run of the same plan that stopped part-way; the audit log records none.',
-    hints: applied
-      ? ['Make a new plan to see the cluster as it is now: `lifeboat plan SPEC`.']
-      : [`Apply it without --resume: \`lifeboat apply ${quote(c.target.planFile ?? c.req.target)}\`.`, 'If the run was recorded in another log, pass it with --audit-log FILE.'],
-  })
+  return new LifeboatError(
+    'NOTHING_TO_RESUME',
+    applied
+      ? `this plan was already applied completely (run ${applied[0]})`
+      : `no earlier run of this plan in the audit log ${c.auditPath}`,
+    {
+      detail: applied
+        ? 'There is nothing left to resume.'
+        : 'apply --resume continues a run of the same plan that stopped part-way; the audit log records none.',
+      hints: applied
+        ? ['Make a new plan to see the cluster as it is now: `lifeboat plan SPEC`.']
+        : [
+            `Apply it without --resume: \`lifeboat apply ${quote(c.target.planFile ?? c.req.target)}\`.`,
+            'If the run was recorded in another log, pass it with --audit-log FILE.',
+          ],
+    },
+  )
 }
 
 async function underLock(c: RunContext): Promise<ApplyResult> {
@@ -267,7 +330,12 @@ async function underLock(c: RunContext): Promise<ApplyResult> {
   await log.append('run.started', {
     argv: req.argv,
     toolVersion: req.toolVersion,
-    spec: {sha256: plan.spec.sha256, kind: plan.spec.kind, name: plan.spec.name, ...(plan.spec.path ? {path: plan.spec.path} : {})},
+    spec: {
+      sha256: plan.spec.sha256,
+      kind: plan.spec.kind,
+      name: plan.spec.name,
+      ...(plan.spec.path ? {path: plan.spec.path} : {}),
+    },
     planDigest: plan.digest,
     ...(planFile ? {planFile: resolve(planFile)} : {}),
     cluster: plan.cluster.name,
@@ -275,7 +343,13 @@ async function underLock(c: RunContext): Promise<ApplyResult> {
     lock: {id: lock.info.id, kind: lock.kind, where: lock.where},
     pid: process.pid,
   })
-  if (resumes) await log.append('run.resumed', {resumes, planDigest: plan.digest, finished: progress.finished, confirmed: progress.confirmed})
+  if (resumes)
+    await log.append('run.resumed', {
+      resumes,
+      planDigest: plan.digest,
+      finished: progress.finished,
+      confirmed: progress.confirmed,
+    })
 
   let ending: RunEnding
   try {
@@ -305,7 +379,13 @@ function engineIo(c: RunContext): EngineIo {
   return {env: c.req.env, specDir: c.target.ready.dir, progress: () => undefined, signal: c.req.signal}
 }
 
-async function runUnderLock(c: RunContext, log: AuditLog, records: readonly AuditRecord[], progress: RunProgress, planFile: string | undefined): Promise<RunEnding> {
+async function runUnderLock(
+  c: RunContext,
+  log: AuditLog,
+  records: readonly AuditRecord[],
+  progress: RunProgress,
+  planFile: string | undefined,
+): Promise<RunEnding> {
   const {req, ui, target, lock, auditPath} = c
   const {plan, ready} = target
   const engine = ready.engine
@@ -320,7 +400,15 @@ async function runUnderLock(c: RunContext, log: AuditLog, records: readonly Audi
   if (plan.steps.length === 0 && !planHasChanges(plan)) {
     // A saved plan with nothing to do, re-checked like any other: the cluster still needs nothing.
     await log.append('run.finished', {status: 'no-changes', head: log.head()})
-    return {result: {status: 'no-changes', exit: ExitCode.OK, message: 'No changes. Re-checked just now: the cluster still matches the plan.', steps: [], findings: []}}
+    return {
+      result: {
+        status: 'no-changes',
+        exit: ExitCode.OK,
+        message: 'No changes. Re-checked just now: the cluster still matches the plan.',
+        steps: [],
+        findings: [],
+      },
+    }
   }
 
   // Steps finished in an earlier run are not run again, unless an always step ran since: it may have
@@ -328,7 +416,12 @@ async function runUnderLock(c: RunContext, log: AuditLog, records: readonly Audi
   const finishedEarlier = new Set(req.resume && !progress.alwaysRan ? progress.finished : [])
   // 3. Gates, for the steps still to run, whatever earlier runs passed.
   const remaining = plan.steps.filter((s) => s.always || !finishedEarlier.has(s.id))
-  const gate = await passGates(c, log, remaining, resumes === undefined ? undefined : plan.steps.length - remaining.length)
+  const gate = await passGates(
+    c,
+    log,
+    remaining,
+    resumes === undefined ? undefined : plan.steps.length - remaining.length,
+  )
   if ('refused' in gate) return gate
   if (req.signal?.aborted) return interruptedBeforeSteps(log)
   if (gate.prompted) {
@@ -353,13 +446,22 @@ async function runUnderLock(c: RunContext, log: AuditLog, records: readonly Audi
   let ran: RunStepsResult
   try {
     ran = await runSteps({
-      steps: plan.steps, executors: c.executors, ctx, recorder: log, tasks, signal: stepSignal, finishedEarlier, confirmed,
+      steps: plan.steps,
+      executors: c.executors,
+      ctx,
+      recorder: log,
+      tasks,
+      signal: stepSignal,
+      finishedEarlier,
+      confirmed,
       actor: c.operator.user,
-      askManual: ui.prompter && (async (step) => {
-        const answer = await ui.prompter!.ask(`\n${manualPrompt(step)}`)
-        ui.print('\n')
-        return answer === 'yes'
-      }),
+      askManual:
+        ui.prompter &&
+        (async (step) => {
+          const answer = await ui.prompter!.ask(`\n${manualPrompt(step)}`)
+          ui.print('\n')
+          return answer === 'yes'
+        }),
       // The lock must still be ours before anything more touches the cluster.
       beforeStep: () => lock.assertHeld(),
     })
@@ -375,31 +477,46 @@ async function runUnderLock(c: RunContext, log: AuditLog, records: readonly Audi
       const step = ran.end.step
       const command = resumeCommand(target1, auditPath, step.id)
       await log.append('run.finished', {status: 'stopped', head: log.head(), waitingFor: step.id})
-      return {result: {
-        status: 'stopped', exit: ExitCode.STOPPED,
-        message: `Stopped at manual step ${step.id}: it is done by hand. When it is done, continue with:\n  ${command}`,
-        steps: ran.steps, findings: [], resumeCommand: command,
-        waiting: {step: step.id, description: step.description, instructions: step.manual?.instructions ?? []},
-      }}
+      return {
+        result: {
+          status: 'stopped',
+          exit: ExitCode.STOPPED,
+          message: `Stopped at manual step ${step.id}: it is done by hand. When it is done, continue with:\n  ${command}`,
+          steps: ran.steps,
+          findings: [],
+          resumeCommand: command,
+          waiting: {step: step.id, description: step.description, instructions: step.manual?.instructions ?? []},
+        },
+      }
     }
     case 'interrupted': {
       const command = resumeCommand(target1, auditPath)
       if (lock.lost?.aborted && !req.signal?.aborted) return lockLostDuring(ran, log, command, lock.lost)
       const done = ran.steps.filter((s) => s.status === 'done' && !s.earlier && !s.always).map((s) => s.id)
       const always = ran.steps.filter((s) => s.always).map((s) => `${s.id} (${s.status})`)
-      const state = done.length > 0
-        ? `Steps done in this run: ${done.join(', ')}; the steps after them were not started.`
-        : 'No step was started in this run.'
+      const state =
+        done.length > 0
+          ? `Steps done in this run: ${done.join(', ')}; the steps after them were not started.`
+          : 'No step was started in this run.'
       await log.append('run.interrupted', {step: ran.end.step ?? null, done, always, state})
       await log.append('run.finished', {status: 'interrupted', head: log.head()})
-      return {result: {
-        status: 'interrupted', exit: ExitCode.STOPPED,
-        message: `Apply interrupted: nothing further was written to the cluster${always.length > 0 ? ` after the always steps (${always.join(', ')})` : ''}. ${state} Continue with:\n  ${command}`,
-        steps: ran.steps, findings: [], resumeCommand: command,
-      }}
+      return {
+        result: {
+          status: 'interrupted',
+          exit: ExitCode.STOPPED,
+          message: `Apply interrupted: nothing further was written to the cluster${always.length > 0 ? ` after the always steps (${always.join(', ')})` : ''}. ${state} Continue with:\n  ${command}`,
+          steps: ran.steps,
+          findings: [],
+          resumeCommand: command,
+        },
+      }
     }
     case 'failed':
-      return {refused: 'failed', error: withAlwaysFailures(ran.end.error, ran), extra: {error: errorData(ran.end.error)}}
+      return {
+        refused: 'failed',
+        error: withAlwaysFailures(ran.end.error, ran),
+        extra: {error: errorData(ran.end.error)},
+      }
     case 'completed':
       break
   }
@@ -420,16 +537,25 @@ async function runUnderLock(c: RunContext, log: AuditLog, records: readonly Audi
   const done = ran.steps.filter((s) => s.status === 'done' && !s.earlier).length
   const skipped = ran.steps.filter((s) => s.status === 'skipped').length
   const earlier = ran.steps.filter((s) => s.earlier).length
-  const counts = [`${done} ${done === 1 ? 'step' : 'steps'} done`, skipped > 0 ? `${skipped} skipped (already done)` : '', earlier > 0 ? `${earlier} done in an earlier run` : '']
-    .filter(Boolean).join(', ')
-  return {result: {
-    status,
-    exit: bad.length === 0 ? ExitCode.OK : ExitCode.ERROR,
-    message: bad.length === 0
-      ? `Apply complete! ${counts}. Verified: the cluster matches the plan.`
-      : `Apply finished (${counts}), but verification found ${bad.length} ${bad.length === 1 ? 'difference' : 'differences'} from the plan.`,
-    steps: ran.steps, findings,
-  }}
+  const counts = [
+    `${done} ${done === 1 ? 'step' : 'steps'} done`,
+    skipped > 0 ? `${skipped} skipped (already done)` : '',
+    earlier > 0 ? `${earlier} done in an earlier run` : '',
+  ]
+    .filter(Boolean)
+    .join(', ')
+  return {
+    result: {
+      status,
+      exit: bad.length === 0 ? ExitCode.OK : ExitCode.ERROR,
+      message:
+        bad.length === 0
+          ? `Apply complete! ${counts}. Verified: the cluster matches the plan.`
+          : `Apply finished (${counts}), but verification found ${bad.length} ${bad.length === 1 ? 'difference' : 'differences'} from the plan.`,
+      steps: ran.steps,
+      findings,
+    },
+  }
 }
 
 /** The step failure, with what the always steps run after it did. */
@@ -439,7 +565,9 @@ function withAlwaysFailures(error: LifeboatError, ran: RunStepsResult): Lifeboat
   const lines = always.map((s) => `${s.id}: ${s.status}`)
   const failures = ran.alwaysFailures.map((f) => f.message)
   return new LifeboatError(error.code, error.message, {
-    detail: [error.detail, `Always steps run after the failure:\n${lines.map((l) => `  ${l}`).join('\n')}`, ...failures].filter(Boolean).join('\n\n'),
+    detail: [error.detail, `Always steps run after the failure:\n${lines.map((l) => `  ${l}`).join('\n')}`, ...failures]
+      .filter(Boolean)
+      .join('\n\n'),
     hints: error.hints,
     exit: error.exit,
     cause: error,
@@ -447,7 +575,12 @@ function withAlwaysFailures(error: LifeboatError, ran: RunStepsResult): Lifeboat
 }
 
 async function interruptedBeforeSteps(log: AuditLog): Promise<RunEnding> {
-  await log.append('run.interrupted', {step: null, done: [], always: [], state: 'No step was started; nothing was written to the cluster.'})
+  await log.append('run.interrupted', {
+    step: null,
+    done: [],
+    always: [],
+    state: 'No step was started; nothing was written to the cluster.',
+  })
   return {refused: 'interrupted', error: interruptedBeforeStart()}
 }
 
@@ -456,16 +589,35 @@ async function interruptedBeforeSteps(log: AuditLog): Promise<RunEnding> {
  * attempt may have written, so only what is left is compared (compareRemaining). `when` names a
  * check other than the first (right after the approval prompt).
  */
-async function staleCheck(c: RunContext, log: AuditLog, records: readonly AuditRecord[], partial: boolean, when?: string): Promise<LifeboatError | undefined> {
+async function staleCheck(
+  c: RunContext,
+  log: AuditLog,
+  records: readonly AuditRecord[],
+  partial: boolean,
+  when?: string,
+): Promise<LifeboatError | undefined> {
   const {plan, ready} = c.target
-  const fresh = await planLoadedSpec({...ready, planSpec: plan.spec}, {env: c.req.env, now: plan.createdAt, toolVersion: plan.tool.version})
+  const fresh = await planLoadedSpec(
+    {...ready, planSpec: plan.spec},
+    {env: c.req.env, now: plan.createdAt, toolVersion: plan.tool.version},
+  )
   await log.append('plan.computed', {
-    planDigest: fresh.digest, changes: planHasChanges(fresh), applyable: fresh.applyable, fingerprint: fresh.observed.fingerprint,
-    ...(partial ? {compared: 'remaining'} : {}), ...(when ? {when} : {}),
+    planDigest: fresh.digest,
+    changes: planHasChanges(fresh),
+    applyable: fresh.applyable,
+    fingerprint: fresh.observed.fingerprint,
+    ...(partial ? {compared: 'remaining'} : {}),
+    ...(when ? {when} : {}),
   })
   const diffs = partial ? compareRemaining(plan, fresh) : comparePlans(plan, fresh)
   if (diffs.length === 0) return undefined
-  await log.append('plan.stale', {savedDigest: plan.digest, freshDigest: fresh.digest, differences: diffs.length, first: diffs.slice(0, 20), ...(when ? {when} : {})})
+  await log.append('plan.stale', {
+    savedDigest: plan.digest,
+    freshDigest: fresh.digest,
+    differences: diffs.length,
+    first: diffs.slice(0, 20),
+    ...(when ? {when} : {}),
+  })
   const unfinished = runProgress(records, plan.digest)
   const hints = [
     c.target.fromSpec
@@ -473,10 +625,15 @@ async function staleCheck(c: RunContext, log: AuditLog, records: readonly AuditR
       : 'Make a new plan from the cluster as it is now, review it, and apply that: `lifeboat plan SPEC --out plan.json`.',
   ]
   if (unfinished.run !== undefined && unfinished.finished.length + (unfinished.interrupted ? 1 : 0) > 0) {
-    hints.unshift(`An earlier run of this plan (${unfinished.run}) stopped part-way and may have made these changes: continue it with \`lifeboat apply ${quote(c.target.planFile ?? c.req.target)} --resume\`.`)
+    hints.unshift(
+      `An earlier run of this plan (${unfinished.run}) stopped part-way and may have made these changes: continue it with \`lifeboat apply ${quote(c.target.planFile ?? c.req.target)} --resume\`.`,
+    )
   }
   if (when) hints.unshift(`The cluster changed ${when}, before anything was written.`)
-  if (partial) hints.unshift('An earlier run of this plan wrote part of it; the cluster has since changed in ways the plan did not foresee.')
+  if (partial)
+    hints.unshift(
+      'An earlier run of this plan wrote part of it; the cluster has since changed in ways the plan did not foresee.',
+    )
   return new LifeboatError('PLAN_STALE', 'Saved plan is stale', {
     detail: `The plan can no longer be applied because the cluster changed after the plan was made. Nothing ${partial ? 'more ' : ''}was written.\n\n${renderPlanDifferences(diffs)}`,
     hints,
@@ -489,62 +646,130 @@ async function staleCheck(c: RunContext, log: AuditLog, records: readonly AuditR
  * gate.refused). A resume (`doneEarlier` set) passes the same gates as a first apply: nothing an
  * earlier run recorded counts. `prompted`: the operator answered a prompt, so time has passed.
  */
-async function passGates(c: RunContext, log: AuditLog, steps: Plan['steps'], doneEarlier: number | undefined): Promise<Extract<RunEnding, {refused: RunStatus}> | {prompted: boolean}> {
+async function passGates(
+  c: RunContext,
+  log: AuditLog,
+  steps: Plan['steps'],
+  doneEarlier: number | undefined,
+): Promise<Extract<RunEnding, {refused: RunStatus}> | {prompted: boolean}> {
   const {req, ui, target} = c
   const {plan} = target
   const gated = {...plan, steps}
   const policy = c.policy
   const decision = decideGate({
-    plan: gated, policy: policy.approvers, autoApprove: req.autoApprove, allowDataLoss: req.allowDataLoss,
-    interactive: ui.prompter !== undefined, savedPlan: !target.fromSpec, planRef: target.planFile ?? 'plan.json',
+    plan: gated,
+    policy: policy.approvers,
+    autoApprove: req.autoApprove,
+    allowDataLoss: req.allowDataLoss,
+    interactive: ui.prompter !== undefined,
+    savedPlan: !target.fromSpec,
+    planRef: target.planFile ?? 'plan.json',
     approvals: policy.approvals,
   })
   const approvals = policy.approvals
   const resumeNote = doneEarlier === undefined ? {} : {resumed: true, doneEarlier}
-  if (doneEarlier !== undefined) ui.print(`Resuming: ${doneEarlier} of ${plan.steps.length} steps finished earlier; the gates apply to the ${steps.length} left.\n`)
+  if (doneEarlier !== undefined)
+    ui.print(
+      `Resuming: ${doneEarlier} of ${plan.steps.length} steps finished earlier; the gates apply to the ${steps.length} left.\n`,
+    )
   if (decision.kind === 'refuse') {
-    await log.append('gate.refused', {gate: decision.gate, reason: decision.message, approvals, ...(policy.rejected.length > 0 ? {rejected: policy.rejected} : {}), ...resumeNote})
+    await log.append('gate.refused', {
+      gate: decision.gate,
+      reason: decision.message,
+      approvals,
+      ...(policy.rejected.length > 0 ? {rejected: policy.rejected} : {}),
+      ...resumeNote,
+    })
     if (decision.gate === 'approvers' && policy.rejected.length > 0) {
-      return {refused: 'refused', error: new LifeboatError(decision.code, decision.message, {
-        detail: [decision.detail, `Approvals that do not count:\n${policy.rejected.map((r) => `  ${r}`).join('\n')}`].filter(Boolean).join('\n\n'),
-        hints: decision.hints, exit: decision.exit as ExitCodeValue,
-      })}
+      return {
+        refused: 'refused',
+        error: new LifeboatError(decision.code, decision.message, {
+          detail: [decision.detail, `Approvals that do not count:\n${policy.rejected.map((r) => `  ${r}`).join('\n')}`]
+            .filter(Boolean)
+            .join('\n\n'),
+          hints: decision.hints,
+          exit: decision.exit as ExitCodeValue,
+        }),
+      }
     }
     ui.showPlan(plan, target.fromSpec ? 'full' : 'summary')
-    return {refused: 'refused', error: new LifeboatError(decision.code, decision.message, {detail: decision.detail, hints: decision.hints, exit: decision.exit as ExitCodeValue})}
+    return {
+      refused: 'refused',
+      error: new LifeboatError(decision.code, decision.message, {
+        detail: decision.detail,
+        hints: decision.hints,
+        exit: decision.exit as ExitCodeValue,
+      }),
+    }
   }
   if (decision.kind === 'none' || decision.kind === 'auto') {
     ui.showPlan(plan, target.fromSpec ? 'full' : 'summary')
-    await log.append('gate.passed', {gate: 'plan', how: decision.kind === 'auto' ? decision.how : decision.reason, by: c.operator.user, approvals, ...resumeNote})
+    await log.append('gate.passed', {
+      gate: 'plan',
+      how: decision.kind === 'auto' ? decision.how : decision.reason,
+      by: c.operator.user,
+      approvals,
+      ...resumeNote,
+    })
     return {prompted: false}
   }
   ui.showPlan(plan, 'full')
   const answer = await ui.prompter!.ask(`\n${approvalPrompt(decision)}`)
   if (answer !== decision.expect) {
-    await log.append('gate.refused', {gate: decision.lossy.length > 0 ? 'lossy' : 'plan', reason: 'the operator did not confirm', approvals, ...resumeNote})
-    return {refused: 'refused', error: new LifeboatError('APPROVAL_REFUSED', 'Apply cancelled.', {
-      detail: `Only '${decision.expect}' approves; nothing was written to the cluster.`,
-      exit: ExitCode.APPROVAL,
-    })}
+    await log.append('gate.refused', {
+      gate: decision.lossy.length > 0 ? 'lossy' : 'plan',
+      reason: 'the operator did not confirm',
+      approvals,
+      ...resumeNote,
+    })
+    return {
+      refused: 'refused',
+      error: new LifeboatError('APPROVAL_REFUSED', 'Apply cancelled.', {
+        detail: `Only '${decision.expect}' approves; nothing was written to the cluster.`,
+        exit: ExitCode.APPROVAL,
+      }),
+    }
   }
-  await log.append('gate.passed', {gate: 'plan', how: decision.lossy.length > 0 ? 'typed the cluster name' : 'typed yes', by: c.operator.user, approvals, ...resumeNote})
+  await log.append('gate.passed', {
+    gate: 'plan',
+    how: decision.lossy.length > 0 ? 'typed the cluster name' : 'typed yes',
+    by: c.operator.user,
+    approvals,
+    ...resumeNote,
+  })
   ui.print('\n')
   return {prompted: true}
 }
 
 /** The run stopped because the lock was lost mid-step: say exactly which steps wrote. */
-async function lockLostDuring(ran: RunStepsResult, log: AuditLog, command: string, lost: AbortSignal): Promise<RunEnding> {
+async function lockLostDuring(
+  ran: RunStepsResult,
+  log: AuditLog,
+  command: string,
+  lost: AbortSignal,
+): Promise<RunEnding> {
   const why = String((lost.reason as Error | undefined)?.message ?? 'it was lost')
   const done = ran.steps.filter((s) => s.status === 'done' && !s.earlier && !s.always).map((s) => s.id)
   const cut = ran.end.kind === 'interrupted' ? ran.end.step : undefined
   const lines = [
-    done.length > 0 ? `Steps done in this run before the lock was lost: ${done.join(', ')}.` : 'No step finished in this run.',
-    cut ? `Step ${cut} was stopped when the lock was lost; it may have written part of its changes (its next write was not sent). The steps after it were not started.` : 'No further step was started.',
+    done.length > 0
+      ? `Steps done in this run before the lock was lost: ${done.join(', ')}.`
+      : 'No step finished in this run.',
+    cut
+      ? `Step ${cut} was stopped when the lock was lost; it may have written part of its changes (its next write was not sent). The steps after it were not started.`
+      : 'No further step was started.',
   ]
   await log.append('run.interrupted', {step: cut ?? null, done, always: [], state: lines.join(' '), lockLost: why})
-  return {refused: 'failed', extra: {error: {code: 'LOCK_LOST', message: why}}, error: new LifeboatError('LOCK_LOST', `The apply lock was lost (${why}); writes stopped at once.`, {
-    detail: lines.join('\n'),
-    hints: ['Another run may hold the lock now: check with `lifeboat lock status SPEC`.', `When no other run is active, continue with:\n  ${command}`],
-    exit: ExitCode.STOPPED,
-  })}
+  return {
+    refused: 'failed',
+    extra: {error: {code: 'LOCK_LOST', message: why}},
+    error: new LifeboatError('LOCK_LOST', `The apply lock was lost (${why}); writes stopped at once.`, {
+      detail: lines.join('\n'),
+      hints: [
+        'Another run may hold the lock now: check with `lifeboat lock status SPEC`.',
+        `When no other run is active, continue with:\n  ${command}`,
+      ],
+      exit: ExitCode.STOPPED,
+    }),
+  }
 }

@@ -12,7 +12,14 @@ import {readFile} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 
 import {ExitCode, LifeboatError, describeError} from '../errors.js'
-import {APPROVAL_NAMESPACE, keyFingerprint, parseAllowedSigners, principalsOf, verifySshSignature, type AllowedSigner} from '../sign/sshsig.js'
+import {
+  APPROVAL_NAMESPACE,
+  keyFingerprint,
+  parseAllowedSigners,
+  principalsOf,
+  verifySshSignature,
+  type AllowedSigner,
+} from '../sign/sshsig.js'
 import type {LockProvider} from '../engines/types.js'
 import type {Plan} from '../plan/types.js'
 import {approverPolicyOf, type ApproverPolicy} from './gates.js'
@@ -46,23 +53,41 @@ function refused(code: string, message: string, detail: string, hints: string[])
  * The spec a saved plan was made from, read again from disk: its document (with the approval
  * policy) and path. Refuses when the file is missing or differs from the plan's spec.
  */
-export async function specFileOfPlan(plan: Plan, env: Record<string, string | undefined>, specFile?: string): Promise<{document: Record<string, unknown>; path: string}> {
+export async function specFileOfPlan(
+  plan: Plan,
+  env: Record<string, string | undefined>,
+  specFile?: string,
+): Promise<{document: Record<string, unknown>; path: string}> {
   if (sha256(Buffer.from(plan.spec.source, 'utf8')) !== plan.spec.sha256) {
-    throw refused('PLAN_SPEC_EDITED', 'The spec embedded in the plan does not hash to the plan\'s spec sha256',
+    throw refused(
+      'PLAN_SPEC_EDITED',
+      "The spec embedded in the plan does not hash to the plan's spec sha256",
       'The plan was edited after it was made (its digest is a plain hash anyone can recompute). Nothing was written.',
-      ['Make a new plan from the reviewed spec: `lifeboat plan SPEC --out plan.json`.'])
+      ['Make a new plan from the reviewed spec: `lifeboat plan SPEC --out plan.json`.'],
+    )
   }
   const path = specFile ?? plan.spec.path
   if (path === undefined || !existsSync(resolve(path))) {
-    throw refused('SPEC_FILE_NEEDED', path === undefined ? 'apply needs the spec file this plan was made from' : `the spec file ${path} this plan was made from is not there`,
+    throw refused(
+      'SPEC_FILE_NEEDED',
+      path === undefined
+        ? 'apply needs the spec file this plan was made from'
+        : `the spec file ${path} this plan was made from is not there`,
       'The approval policy is read from the spec file, never from the copy inside the plan. Nothing was written.',
-      ['Pass the reviewed spec with --spec FILE (from your repository), or run apply where the plan was made.'])
+      ['Pass the reviewed spec with --spec FILE (from your repository), or run apply where the plan was made.'],
+    )
   }
   const loaded = await loadSpecForEngine(path, env)
   if (loaded.planSpec.sha256 !== plan.spec.sha256) {
-    throw refused('SPEC_CHANGED', `the spec file ${path} differs from the spec this plan was made from`,
+    throw refused(
+      'SPEC_CHANGED',
+      `the spec file ${path} differs from the spec this plan was made from`,
       `The file hashes to ${loaded.planSpec.sha256}; the plan names ${plan.spec.sha256}. The approval policy comes from the file, so the plan must match it. Nothing was written.`,
-      ['Plan again from the spec as it is now and have it approved: `lifeboat plan SPEC --out plan.json`.', 'Or pass the spec the plan was made from with --spec FILE.'])
+      [
+        'Plan again from the spec as it is now and have it approved: `lifeboat plan SPEC --out plan.json`.',
+        'Or pass the spec the plan was made from with --spec FILE.',
+      ],
+    )
   }
   return {document: loaded.planSpec.document, path}
 }
@@ -85,16 +110,22 @@ export async function readAllowedSigners(path: string): Promise<AllowedSigner[]>
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    throw refused('ALLOWED_SIGNERS_UNREADABLE', `could not read the allowed-signers file ${path}: ${describeError(err)}`,
+    throw refused(
+      'ALLOWED_SIGNERS_UNREADABLE',
+      `could not read the allowed-signers file ${path}: ${describeError(err)}`,
       'Approvals are checked against the keys in this file; without it none can count. Nothing was written.',
-      ['Check approval.allowed_signers in the spec: a path relative to the spec file.'])
+      ['Check approval.allowed_signers in the spec: a path relative to the spec file.'],
+    )
   }
   try {
     return parseAllowedSigners(text)
   } catch (err) {
-    throw refused('ALLOWED_SIGNERS_INVALID', `the allowed-signers file ${path} is not valid: ${describeError(err)}`,
+    throw refused(
+      'ALLOWED_SIGNERS_INVALID',
+      `the allowed-signers file ${path} is not valid: ${describeError(err)}`,
       'Each line is `principal[,principal] [options] keytype base64key`, as git and ssh-keygen read it.',
-      ['Fix the file; `ssh-keygen -Y find-principals` reads the same format.'])
+      ['Fix the file; `ssh-keygen -Y find-principals` reads the same format.'],
+    )
   }
 }
 
@@ -104,7 +135,10 @@ export async function readAllowedSigners(path: string): Promise<AllowedSigner[]>
  * when that is one of the key's principals, else under the key's first principal. Approvals
  * that fail are listed in `rejected` with the reason.
  */
-export function countedApprovals(plan: Plan, signers: readonly AllowedSigner[]): {approvals: string[]; rejected: string[]} {
+export function countedApprovals(
+  plan: Plan,
+  signers: readonly AllowedSigner[],
+): {approvals: string[]; rejected: string[]} {
   const byKey = new Map<string, string>()
   const rejected: string[] = []
   for (const a of plan.approvals) {
@@ -146,8 +180,12 @@ export async function clusterPolicy(provider: LockProvider | undefined): Promise
   try {
     return approverPolicyOf({approval: {approvers: (JSON.parse(text) as {approvers?: unknown}).approvers}})
   } catch {
-    throw refused('CLUSTER_POLICY_INVALID', `the cluster's approval policy at ${provider.where} cannot be read`, 'It is not the JSON `lifeboat policy set` writes. Nothing was written.',
-      ['Set it again: `lifeboat policy set SPEC --lossy N ...`.'])
+    throw refused(
+      'CLUSTER_POLICY_INVALID',
+      `the cluster's approval policy at ${provider.where} cannot be read`,
+      'It is not the JSON `lifeboat policy set` writes. Nothing was written.',
+      ['Set it again: `lifeboat policy set SPEC --lossy N ...`.'],
+    )
   }
 }
 
@@ -162,20 +200,36 @@ export function stricterPolicy(a: ApproverPolicy, b: ApproverPolicy): ApproverPo
 }
 
 /** The policy and the counted approvals for a plan about to be applied. */
-export async function gatePolicyFor(plan: Plan, target: TargetLike, env: Record<string, string | undefined>, specFile?: string, provider?: LockProvider): Promise<GatePolicy> {
-  const spec = target.fromSpec ? {document: plan.spec.document, path: plan.spec.path ?? '.'} : await specFileOfPlan(plan, env, specFile)
+export async function gatePolicyFor(
+  plan: Plan,
+  target: TargetLike,
+  env: Record<string, string | undefined>,
+  specFile?: string,
+  provider?: LockProvider,
+): Promise<GatePolicy> {
+  const spec = target.fromSpec
+    ? {document: plan.spec.document, path: plan.spec.path ?? '.'}
+    : await specFileOfPlan(plan, env, specFile)
   const approvers = stricterPolicy(approverPolicyOf(spec.document), await clusterPolicy(provider))
   if (!asksForApprovers(approvers)) {
     // Approvals are only notes here: nothing is counted, so nothing needs to verify.
-    return {approvers, approvals: [...new Set(plan.approvals.map((a) => a.name))].sort(), source: spec.path, rejected: []}
+    return {
+      approvers,
+      approvals: [...new Set(plan.approvals.map((a) => a.name))].sort(),
+      source: spec.path,
+      rejected: [],
+    }
   }
   // A spec applied straight away carries no approvals: the gate refuses and says how to collect them.
   if (target.fromSpec) return {approvers, approvals: [], source: spec.path, rejected: []}
   const signersFile = allowedSignersPath(spec.document, spec.path)
   if (signersFile === undefined) {
-    throw refused('ALLOWED_SIGNERS_MISSING', 'the spec asks for approvers but names no allowed-signers file',
+    throw refused(
+      'ALLOWED_SIGNERS_MISSING',
+      'the spec asks for approvers but names no allowed-signers file',
       'Only approvals signed with a known SSH key count (`lifeboat approve PLAN --key KEY`): the spec must say whose keys those are. Nothing was written.',
-      ['Add `approval.allowed_signers: FILE` to the spec (git\'s allowed-signers format), then plan and approve again.'])
+      ["Add `approval.allowed_signers: FILE` to the spec (git's allowed-signers format), then plan and approve again."],
+    )
   }
   const counted = countedApprovals(plan, await readAllowedSigners(signersFile))
   return {approvers, approvals: counted.approvals, source: spec.path, rejected: counted.rejected}

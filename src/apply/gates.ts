@@ -46,7 +46,11 @@ export interface ApproverRequirement {
  * or of a more dangerous class: a plan that may lose data is at least as disruptive as one that
  * restarts a primary. The strictest applicable rule wins. Undefined when no rule applies.
  */
-export function approverRequirement(plan: Pick<Plan, 'steps' | 'approvals' | 'digest'>, policy: ApproverPolicy, approvals?: readonly string[]): ApproverRequirement | undefined {
+export function approverRequirement(
+  plan: Pick<Plan, 'steps' | 'approvals' | 'digest'>,
+  policy: ApproverPolicy,
+  approvals?: readonly string[],
+): ApproverRequirement | undefined {
   let found: ApproverRequirement | undefined
   for (const risk of RISK_ORDER) {
     const needed = policy[risk]
@@ -58,7 +62,9 @@ export function approverRequirement(plan: Pick<Plan, 'steps' | 'approvals' | 'di
     }
   }
   if (found) {
-    found.have = [...new Set(approvals ?? plan.approvals.filter((a) => a.digest === plan.digest).map((a) => a.name))].sort()
+    found.have = [
+      ...new Set(approvals ?? plan.approvals.filter((a) => a.digest === plan.digest).map((a) => a.name)),
+    ].sort()
   }
   return found
 }
@@ -68,7 +74,15 @@ export type GateDecision =
   | {kind: 'none'; reason: string}
   | {kind: 'auto'; how: string}
   | {kind: 'prompt'; expect: string; lossy: string[]}
-  | {kind: 'refuse'; gate: 'approvers' | 'plan' | 'lossy'; code: string; message: string; detail?: string; hints: string[]; exit: number}
+  | {
+      kind: 'refuse'
+      gate: 'approvers' | 'plan' | 'lossy'
+      code: string
+      message: string
+      detail?: string
+      hints: string[]
+      exit: number
+    }
 
 export interface GateInput {
   plan: Pick<Plan, 'steps' | 'approvals' | 'digest' | 'cluster'>
@@ -94,7 +108,10 @@ export function decideGate(input: GateInput): GateDecision {
 
   const requirement = approverRequirement(plan, input.policy, input.approvals)
   if (requirement && requirement.have.length < requirement.needed) {
-    const haveText = requirement.have.length === 0 ? 'none is recorded' : `${requirement.have.length} ${requirement.have.length === 1 ? 'is' : 'are'} recorded (${requirement.have.join(', ')})`
+    const haveText =
+      requirement.have.length === 0
+        ? 'none is recorded'
+        : `${requirement.have.length} ${requirement.have.length === 1 ? 'is' : 'are'} recorded (${requirement.have.join(', ')})`
     return {
       kind: 'refuse',
       gate: 'approvers',
@@ -102,7 +119,9 @@ export function decideGate(input: GateInput): GateDecision {
       message: `this plan needs ${requirement.needed} distinct approvals for its ${requirement.risk} steps; ${haveText}`,
       detail: `The spec asks for approval.approvers.${requirement.risk}: ${requirement.needed}. Steps that bring this rule into force: ${requirement.steps.join(', ')}.`,
       hints: input.savedPlan
-        ? [`Each approver runs \`lifeboat approve ${input.planRef} --key ~/.ssh/id_ed25519\` (a key listed in approval.allowed_signers) after reviewing \`lifeboat show ${input.planRef}\`.`]
+        ? [
+            `Each approver runs \`lifeboat approve ${input.planRef} --key ~/.ssh/id_ed25519\` (a key listed in approval.allowed_signers) after reviewing \`lifeboat show ${input.planRef}\`.`,
+          ]
         : [
             'Approvals are recorded on a saved plan: `lifeboat plan SPEC --out plan.json`, then each approver runs `lifeboat approve plan.json --key KEY`, then `lifeboat apply plan.json`.',
           ],
@@ -118,7 +137,9 @@ export function decideGate(input: GateInput): GateDecision {
         code: 'DATA_LOSS_NOT_ALLOWED',
         message: `${lossy.length === 1 ? 'a step' : `${lossy.length} steps`} of this plan may lose data, and --allow-data-loss was not given`,
         detail: `Lossy steps: ${lossy.join(', ')}. The plan says what each may lose.`,
-        hints: ['Read what may be lost in the plan, then add --allow-data-loss to --auto-approve; or run apply at a terminal and type the cluster name.'],
+        hints: [
+          'Read what may be lost in the plan, then add --allow-data-loss to --auto-approve; or run apply at a terminal and type the cluster name.',
+        ],
         exit: ExitCode.APPROVAL,
       }
     }
@@ -130,7 +151,8 @@ export function decideGate(input: GateInput): GateDecision {
       gate: 'plan',
       code: 'APPROVAL_REQUIRED',
       message: 'apply needs approval, and there is no terminal to ask at',
-      detail: 'Nothing was written to the cluster. Every plan with a step that acts on the cluster is confirmed by the person applying it.',
+      detail:
+        'Nothing was written to the cluster. Every plan with a step that acts on the cluster is confirmed by the person applying it.',
       hints: [
         lossy.length > 0
           ? 'Run apply at a terminal and type the cluster name, or pass --auto-approve --allow-data-loss after reading the plan.'

@@ -145,12 +145,16 @@ export function hostLocalLock(file: string): LockProvider {
     async forceUnlock(id) {
       const holder = await readFileLock(path)
       if (holder === null) {
-        throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at ${path}`, {hints: ['Nothing to unlock; `lifeboat lock status SPEC` shows the lock.']})
+        throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at ${path}`, {
+          hints: ['Nothing to unlock; `lifeboat lock status SPEC` shows the lock.'],
+        })
       }
       if (holder.info.id !== id) {
         throw new LifeboatError('LOCK_ID_MISMATCH', `lock id ${id} does not match the holder's id ${holder.info.id}`, {
           detail: holder.text,
-          hints: ['Check the ID with `lifeboat lock status SPEC`; force-unlock only removes the lock whose ID you name.'],
+          hints: [
+            'Check the ID with `lifeboat lock status SPEC`; force-unlock only removes the lock whose ID you name.',
+          ],
         })
       }
       await unlink(path)
@@ -176,21 +180,30 @@ export function hostLocalLockFinding(provider: LockProvider): Finding | undefine
  */
 export async function takeClusterLock(provider: LockProvider, opts: TakeLockOptions): Promise<HeldLock> {
   const operator = currentOperator(opts.env)
-  const info: LockInfo = {id: randomUUID(), operation: opts.operation, who: operator.who, created: new Date().toISOString()}
+  const info: LockInfo = {
+    id: randomUUID(),
+    operation: opts.operation,
+    who: operator.who,
+    created: new Date().toISOString(),
+  }
   if (opts.plan !== undefined) info.plan = opts.plan
   const deadline = Date.now() + (opts.timeoutMs ?? 0)
   for (;;) {
     try {
       return await provider.acquire(info)
     } catch (err) {
-      if (!(err instanceof LifeboatError && err.code === 'LOCK_HELD') || Date.now() >= deadline || opts.signal?.aborted) throw decorateHeld(err, opts)
+      if (!(err instanceof LifeboatError && err.code === 'LOCK_HELD') || Date.now() >= deadline || opts.signal?.aborted)
+        throw decorateHeld(err, opts)
     }
     await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(50, deadline - Date.now()))))
   }
 }
 
 async function connectForLock(zk: ZookeeperLockTarget, env: Record<string, string | undefined>): Promise<ZkClient> {
-  const auth = zk.auth && zk.auth.scheme === ZK_AUTH_SCHEME ? {scheme: 'digest' as const, credentials_env: zk.auth.credentials_env} : undefined
+  const auth =
+    zk.auth && zk.auth.scheme === ZK_AUTH_SCHEME
+      ? {scheme: 'digest' as const, credentials_env: zk.auth.credentials_env}
+      : undefined
   return connectZk({hosts: zk.hosts, root: zk.root, auth, env, sessionTimeoutMs: LOCK_SESSION_TIMEOUT_MS})
 }
 
@@ -201,10 +214,19 @@ async function connectForLock(zk: ZookeeperLockTarget, env: Record<string, strin
 function lockAcl(zk: ZookeeperLockTarget, env: Record<string, string | undefined>): ZkAcl[] | undefined {
   if (!zk.auth || zk.auth.scheme !== ZK_AUTH_SCHEME) return undefined
   const credentials = credentialsFromEnv({scheme: 'digest', credentials_env: zk.auth.credentials_env}, env)
-  return [{perms: ZK_PERMS.ALL, scheme: 'digest', id: digestId(credentials)}, {perms: ZK_PERMS.READ, scheme: 'world', id: 'anyone'}]
+  return [
+    {perms: ZK_PERMS.ALL, scheme: 'digest', id: digestId(credentials)},
+    {perms: ZK_PERMS.READ, scheme: 'world', id: 'anyone'},
+  ]
 }
 
-async function takeZkLock(zk: ZookeeperLockTarget, dir: string, clusterName: string, info: LockInfo, env: Record<string, string | undefined>): Promise<HeldLock> {
+async function takeZkLock(
+  zk: ZookeeperLockTarget,
+  dir: string,
+  clusterName: string,
+  info: LockInfo,
+  env: Record<string, string | undefined>,
+): Promise<HeldLock> {
   const client = await connectForLock(zk, env)
   let expired = false
   const unsubscribe = client.onState((state) => {
@@ -221,23 +243,33 @@ async function takeZkLock(zk: ZookeeperLockTarget, dir: string, clusterName: str
   // Watched: a lost lock aborts this signal at once, so apply stops the current step's writes.
   const lostController = new AbortController()
   const stopState = client.onState((state) => {
-    if (!released && (state === 'expired' || state === 'auth_failed')) lostController.abort(new Error('the ZooKeeper session expired'))
+    if (!released && (state === 'expired' || state === 'auth_failed'))
+      lostController.abort(new Error('the ZooKeeper session expired'))
   })
   const watchNode = (): void => {
     if (released || lostController.signal.aborted) return
-    client.exists(lockPath(dir), {watch: (event) => {
-      if (released) return
-      if (event.type === 'deleted') lostController.abort(new Error('the lock node was removed'))
-      else watchNode()
-    }}).then((stat) => {
-      if (stat === null && !released) lostController.abort(new Error('the lock node is gone'))
-    }, () => undefined)
+    client
+      .exists(lockPath(dir), {
+        watch: (event) => {
+          if (released) return
+          if (event.type === 'deleted') lostController.abort(new Error('the lock node was removed'))
+          else watchNode()
+        },
+      })
+      .then(
+        (stat) => {
+          if (stat === null && !released) lostController.abort(new Error('the lock node is gone'))
+        },
+        () => undefined,
+      )
   }
   watchNode()
   const lost = (why: string) =>
     new LifeboatError('LOCK_LOST', `the apply lock on ${clusterName} was lost: ${why}`, {
       detail: 'Nothing further was written to the cluster after the lock was lost.',
-      hints: ['Another run may hold the lock now; check with `lifeboat lock status SPEC`, then continue with `lifeboat apply PLAN --resume`.'],
+      hints: [
+        'Another run may hold the lock now; check with `lifeboat lock status SPEC`, then continue with `lifeboat apply PLAN --resume`.',
+      ],
     })
   return {
     info,
@@ -246,7 +278,8 @@ async function takeZkLock(zk: ZookeeperLockTarget, dir: string, clusterName: str
     lost: lostController.signal,
     async assertHeld() {
       if (released) throw lost('it was released')
-      if (lostController.signal.aborted) throw lost(String((lostController.signal.reason as Error | undefined)?.message ?? 'it was lost'))
+      if (lostController.signal.aborted)
+        throw lost(String((lostController.signal.reason as Error | undefined)?.message ?? 'it was lost'))
       if (expired) throw lost('the ZooKeeper session expired')
       let holder
       try {
@@ -255,7 +288,8 @@ async function takeZkLock(zk: ZookeeperLockTarget, dir: string, clusterName: str
         throw lost(describeError(err))
       }
       if (holder === null) throw lost('the lock node is gone')
-      if (holder.info.id !== info.id || holder.session !== client.sessionId) throw lost(`it is now held by ${holder.info.who} (ID ${holder.info.id})`)
+      if (holder.info.id !== info.id || holder.session !== client.sessionId)
+        throw lost(`it is now held by ${holder.info.who} (ID ${holder.info.id})`)
     },
     async release() {
       if (released) return
@@ -275,7 +309,12 @@ async function takeZkLock(zk: ZookeeperLockTarget, dir: string, clusterName: str
 
 /** Adds the lock-timeout hint to a LOCK_HELD error. */
 function decorateHeld(err: unknown, opts: TakeLockOptions): unknown {
-  if (!(err instanceof LifeboatError) || err.code !== 'LOCK_HELD' || err.hints.some((h) => h.includes('--lock-timeout'))) return err
+  if (
+    !(err instanceof LifeboatError) ||
+    err.code !== 'LOCK_HELD' ||
+    err.hints.some((h) => h.includes('--lock-timeout'))
+  )
+    return err
   const waited = opts.timeoutMs ? ` after waiting ${Math.round(opts.timeoutMs / 1000)} s` : ''
   return new LifeboatError('LOCK_HELD', `${err.message}${waited}`, {
     detail: err.detail,
@@ -312,7 +351,10 @@ async function readFileLock(path: string): Promise<FileLockState | null> {
     text = await readFile(path, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw new LifeboatError('LOCK_UNREADABLE', `could not read the lock file ${path}: ${describeError(err)}`, {hints: ['Check the file permissions.'], cause: err})
+    throw new LifeboatError('LOCK_UNREADABLE', `could not read the lock file ${path}: ${describeError(err)}`, {
+      hints: ['Check the file permissions.'],
+      cause: err,
+    })
   }
   let parsed: unknown
   try {
@@ -333,24 +375,30 @@ async function readFileLock(path: string): Promise<FileLockState | null> {
 function formatFileLock(state: FileLockState): string {
   if (state.pid === undefined) return formatLockBlock(state.info, state.where)
   const status = state.alive === undefined ? 'on another host' : state.alive ? 'running' : 'no longer running'
-  return formatLockBlock(state.info, state.where, [['Process', `PID ${state.pid} on ${state.host ?? '(unknown host)'} (${status})`]])
+  return formatLockBlock(state.info, state.where, [
+    ['Process', `PID ${state.pid} on ${state.host ?? '(unknown host)'} (${status})`],
+  ])
 }
 
 function fileHeldError(state: FileLockState): LifeboatError {
   const dead = state.alive === false
-  return new LifeboatError('LOCK_HELD', `the cluster is locked by ${state.info.who} (${state.info.operation}, since ${state.info.created})`, {
-    detail: dead
-      ? `${state.text}\n\nThe process that took it is no longer running on this host: it crashed or was killed and left its lock file behind. A lock file is never removed for you.`
-      : state.text,
-    hints: dead
-      ? [
-          `If no lifeboat run is active on this cluster, remove the lock with \`lifeboat lock force-unlock SPEC ${state.info.id}\`, then continue with \`lifeboat apply PLAN --resume\`.`,
-        ]
-      : [
-          'Wait for that run to finish; it removes its lock file when it ends.',
-          `If you are sure no lifeboat run is active, \`lifeboat lock force-unlock SPEC ${state.info.id}\` removes it. This is dangerous: a run that is still active would keep writing to the cluster alongside yours.`,
-        ],
-  })
+  return new LifeboatError(
+    'LOCK_HELD',
+    `the cluster is locked by ${state.info.who} (${state.info.operation}, since ${state.info.created})`,
+    {
+      detail: dead
+        ? `${state.text}\n\nThe process that took it is no longer running on this host: it crashed or was killed and left its lock file behind. A lock file is never removed for you.`
+        : state.text,
+      hints: dead
+        ? [
+            `If no lifeboat run is active on this cluster, remove the lock with \`lifeboat lock force-unlock SPEC ${state.info.id}\`, then continue with \`lifeboat apply PLAN --resume\`.`,
+          ]
+        : [
+            'Wait for that run to finish; it removes its lock file when it ends.',
+            `If you are sure no lifeboat run is active, \`lifeboat lock force-unlock SPEC ${state.info.id}\` removes it. This is dangerous: a run that is still active would keep writing to the cluster alongside yours.`,
+          ],
+    },
+  )
 }
 
 async function takeFileLock(path: string, info: LockInfo): Promise<HeldLock> {
@@ -368,7 +416,10 @@ async function takeFileLock(path: string, info: LockInfo): Promise<HeldLock> {
     }
     const holder = await readFileLock(path)
     // Removed between our open and our read: the caller's retry loop (--lock-timeout) tries again.
-    if (holder === null) throw new LifeboatError('LOCK_HELD', `the lock file ${path} changed hands while it was read`, {hints: ['Run the command again.']})
+    if (holder === null)
+      throw new LifeboatError('LOCK_HELD', `the lock file ${path} changed hands while it was read`, {
+        hints: ['Run the command again.'],
+      })
     throw fileHeldError(holder)
   }
   try {
@@ -406,7 +457,11 @@ function zkLockState(holder: LockHolder): LockState {
 }
 
 /** Runs `fn` on a short-lived session to the lock's ZooKeeper, closed afterwards. */
-async function withLockClient<T>(zk: ZookeeperLockTarget, env: Record<string, string | undefined>, fn: (client: ZkClient) => Promise<T>): Promise<T> {
+async function withLockClient<T>(
+  zk: ZookeeperLockTarget,
+  env: Record<string, string | undefined>,
+  fn: (client: ZkClient) => Promise<T>,
+): Promise<T> {
   const client = await connectForLock(zk, env)
   try {
     return await fn(client)
@@ -414,4 +469,3 @@ async function withLockClient<T>(zk: ZookeeperLockTarget, env: Record<string, st
     await client.close()
   }
 }
-

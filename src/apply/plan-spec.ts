@@ -44,10 +44,14 @@ export interface PlannedSpec extends SpecForEngine {
 export function specInvalidError(path: string, diagnostics: Diagnostic[]): LifeboatError {
   const errors = diagnostics.filter((d) => d.severity === 'error')
   const lines = errors.map((d) => `${d.file}:${d.line}:${d.col} ${d.code} ${d.message}${d.hint ? ` (${d.hint})` : ''}`)
-  return new LifeboatError('SPEC_INVALID', `${path} is not a valid spec: ${errors.length} ${errors.length === 1 ? 'error' : 'errors'}`, {
-    detail: lines.join('\n'),
-    hints: [`Fix the spec, then check it with \`lifeboat validate ${path}\`.`],
-  })
+  return new LifeboatError(
+    'SPEC_INVALID',
+    `${path} is not a valid spec: ${errors.length} ${errors.length === 1 ? 'error' : 'errors'}`,
+    {
+      detail: lines.join('\n'),
+      hints: [`Fix the spec, then check it with \`lifeboat validate ${path}\`.`],
+    },
+  )
 }
 
 /** The loaded spec, or SPEC_INVALID listing its errors. */
@@ -57,15 +61,28 @@ function loadedOrThrow(result: LoadResult, label: string): LoadedSpec {
 }
 
 function toPlanSpec(loaded: LoadedSpec): PlanSpec {
-  const spec: PlanSpec = {kind: loaded.kind, name: loaded.name, sha256: loaded.sha256, source: loaded.source, path: loaded.path, document: loaded.document}
+  const spec: PlanSpec = {
+    kind: loaded.kind,
+    name: loaded.name,
+    sha256: loaded.sha256,
+    source: loaded.source,
+    path: loaded.path,
+    document: loaded.document,
+  }
   if (loaded.ticket !== undefined) spec.ticket = loaded.ticket
   return spec
 }
 
 /** Loads and validates a spec file and finds its engine. */
-export async function loadSpecForEngine(specPath: string, env: Record<string, string | undefined>): Promise<SpecForEngine> {
+export async function loadSpecForEngine(
+  specPath: string,
+  env: Record<string, string | undefined>,
+): Promise<SpecForEngine> {
   const registry = await loadEngineRegistry(env)
-  const loaded = loadedOrThrow(await loadSpecFile(specPath, {extraKinds: registry.extraKinds, engines: registry.engines}), specPath)
+  const loaded = loadedOrThrow(
+    await loadSpecFile(specPath, {extraKinds: registry.extraKinds, engines: registry.engines}),
+    specPath,
+  )
   const engine = await engineFor(loaded.kind, env)
   return {engine, spec: loaded.spec, planSpec: toPlanSpec(loaded), dir: loaded.dir}
 }
@@ -78,7 +95,14 @@ export async function specOfPlan(plan: Plan, env: Record<string, string | undefi
   const registry = await loadEngineRegistry(env)
   const label = plan.spec.path ?? `the spec embedded in the plan (${plan.spec.name})`
   const baseDir = dirname(resolve(plan.spec.path ?? '.'))
-  const loaded = loadedOrThrow(await validateSpecText(plan.spec.source, plan.spec.path ?? 'plan.spec', {extraKinds: registry.extraKinds, engines: registry.engines, baseDir}), label)
+  const loaded = loadedOrThrow(
+    await validateSpecText(plan.spec.source, plan.spec.path ?? 'plan.spec', {
+      extraKinds: registry.extraKinds,
+      engines: registry.engines,
+      baseDir,
+    }),
+    label,
+  )
   const engine = await engineFor(loaded.kind, env)
   // The plan's own copy stays authoritative: same sha256, path and document as when it was made.
   return {engine, spec: loaded.spec, planSpec: plan.spec, dir: baseDir}
@@ -98,7 +122,13 @@ export async function planLoadedSpec(ready: SpecForEngine, io: PlanIo): Promise<
   const body = engine.plan(spec, live, {now: io.now})
   const lockWarning = hostLocalLockFinding(engine.lock(spec, {env: io.env}))
   const findings = lockWarning ? [...body.findings, lockWarning] : body.findings
-  return buildPlan({spec: ready.planSpec, cluster: engine.cluster(spec), body: {...body, findings}, createdAt: io.now, toolVersion: io.toolVersion})
+  return buildPlan({
+    spec: ready.planSpec,
+    cluster: engine.cluster(spec),
+    body: {...body, findings},
+    createdAt: io.now,
+    toolVersion: io.toolVersion,
+  })
 }
 
 /** `lifeboat plan SPEC`: load, validate, gather, plan. */
@@ -115,9 +145,18 @@ export async function isPlanFile(path: string): Promise<boolean> {
   // Only a regular file is read (a FIFO or a device would hang or never end): see util/files.ts.
   const read = await readRegularFile(path, 'the file')
   if (!read.ok) {
-    const code = {missing: 'FILE_NOT_FOUND', directory: 'NOT_A_FILE', 'not-regular': 'NOT_A_FILE', 'too-large': 'FILE_TOO_LARGE', unreadable: 'FILE_UNREADABLE'}[read.problem.kind]
+    const code = {
+      missing: 'FILE_NOT_FOUND',
+      directory: 'NOT_A_FILE',
+      'not-regular': 'NOT_A_FILE',
+      'too-large': 'FILE_TOO_LARGE',
+      unreadable: 'FILE_UNREADABLE',
+    }[read.problem.kind]
     throw new LifeboatError(code, `could not read ${path}: ${read.problem.message.replace(`the file ${path} `, '')}`, {
-      hints: [fileProblemHint(read.problem), 'Give a spec (YAML) or a plan file made by `lifeboat plan SPEC --out FILE`.'],
+      hints: [
+        fileProblemHint(read.problem),
+        'Give a spec (YAML) or a plan file made by `lifeboat plan SPEC --out FILE`.',
+      ],
     })
   }
   const text = read.bytes.toString('utf8')
@@ -126,7 +165,12 @@ export async function isPlanFile(path: string): Promise<boolean> {
   // Anything else that starts like JSON is treated as a plan, so a truncated plan file is reported as one.
   try {
     const doc = JSON.parse(text) as Record<string, unknown>
-    return !(doc !== null && typeof doc === 'object' && doc.formatVersion === undefined && typeof doc.apiVersion === 'string')
+    return !(
+      doc !== null &&
+      typeof doc === 'object' &&
+      doc.formatVersion === undefined &&
+      typeof doc.apiVersion === 'string'
+    )
   } catch {
     return true
   }

@@ -23,13 +23,19 @@ export async function readRecords(path: string): Promise<AuditRecord[]> {
  * in the log ever stands in for a gate (approvals, --allow-data-loss, confirmation).
  */
 export function attemptMayHaveWritten(records: readonly AuditRecord[], digest: string): boolean {
-  return latestAttempt(records, digest).some(([, recs]) => recs.some((r) =>
-    r.event === 'step.started' || (r.event === 'gate.passed' && (r.data as {gate?: unknown}).gate === 'manual')))
+  return latestAttempt(records, digest).some(([, recs]) =>
+    recs.some(
+      (r) =>
+        r.event === 'step.started' || (r.event === 'gate.passed' && (r.data as {gate?: unknown}).gate === 'manual'),
+    ),
+  )
 }
 
 /** The plan file of the latest unfinished apply of this spec, recorded in its run.started. */
 export function unfinishedPlanFileOfSpec(records: readonly AuditRecord[], specSha: string): string | undefined {
-  const starts = records.filter((r) => r.event === 'run.started' && (r.data as {spec?: {sha256?: unknown}}).spec?.sha256 === specSha)
+  const starts = records.filter(
+    (r) => r.event === 'run.started' && (r.data as {spec?: {sha256?: unknown}}).spec?.sha256 === specSha,
+  )
   for (const start of starts.reverse()) {
     const d = start.data as {planDigest?: unknown; planFile?: unknown}
     if (typeof d.planDigest !== 'string' || typeof d.planFile !== 'string') continue

@@ -100,8 +100,16 @@ function isAuditFailure(err: unknown): boolean {
 function stepFailed(step: Step, err: unknown): LifeboatError {
   const inner = err instanceof LifeboatError ? err : undefined
   return new LifeboatError('STEP_FAILED', `step ${step.id} failed: ${inner ? inner.message : describeError(err)}`, {
-    detail: [inner?.detail, 'Steps before it are done; it and the steps after it are not. The audit log records where the run stopped.'].filter(Boolean).join('\n\n'),
-    hints: [...(inner?.hints ?? []), 'When the cause is fixed, continue with `lifeboat apply PLAN --resume`: steps already done are not repeated.'],
+    detail: [
+      inner?.detail,
+      'Steps before it are done; it and the steps after it are not. The audit log records where the run stopped.',
+    ]
+      .filter(Boolean)
+      .join('\n\n'),
+    hints: [
+      ...(inner?.hints ?? []),
+      'When the cause is fixed, continue with `lifeboat apply PLAN --resume`: steps already done are not repeated.',
+    ],
     cause: err,
   })
 }
@@ -118,7 +126,10 @@ export type StepEnd =
  * after the signal was aborted is an interruption (`step.interrupted`). An audit failure throws.
  */
 export async function runAutomaticStep<C>(
-  input: Pick<RunStepsInput<C>, 'ctx' | 'recorder' | 'tasks' | 'signal'>, step: Step, executor: StepExecutor<C>, always = false,
+  input: Pick<RunStepsInput<C>, 'ctx' | 'recorder' | 'tasks' | 'signal'>,
+  step: Step,
+  executor: StepExecutor<C>,
+  always = false,
 ): Promise<StepEnd> {
   const {ctx, recorder, tasks, signal} = input
   const mark = always ? {always: true} : {}
@@ -145,9 +156,16 @@ export async function runAutomaticStep<C>(
     summary = result.summary
     const problems = errorsOf(await executor.verify(ctx, step))
     if (problems.length > 0) {
-      throw new LifeboatError('STEP_NOT_VERIFIED', `the effect of step ${step.id} is not there after it ran`, {detail: describeFindings(problems)})
+      throw new LifeboatError('STEP_NOT_VERIFIED', `the effect of step ${step.id} is not there after it ran`, {
+        detail: describeFindings(problems),
+      })
     }
-    await recorder.append('step.finished', {step: step.id, ...(summary ? {summary} : {}), ...(result.data ? {result: result.data} : {}), ...mark})
+    await recorder.append('step.finished', {
+      step: step.id,
+      ...(summary ? {summary} : {}),
+      ...(result.data ? {result: result.data} : {}),
+      ...mark,
+    })
   } catch (err) {
     if (isAuditFailure(err)) throw err
     if (signal?.aborted && !always) {
@@ -164,7 +182,11 @@ export async function runAutomaticStep<C>(
 }
 
 /** A manual step: skip when its effect is there, else wait for the operator's confirmation and check the work. */
-async function runManualStep<C>(input: RunStepsInput<C>, step: Step, executor: StepExecutor<C> | undefined): Promise<StepEnd | 'waiting'> {
+async function runManualStep<C>(
+  input: RunStepsInput<C>,
+  step: Step,
+  executor: StepExecutor<C> | undefined,
+): Promise<StepEnd | 'waiting'> {
   const {ctx, recorder, tasks} = input
   if (executor && (await executor.isDone(ctx, step))) {
     await recorder.append('step.skipped', {step: step.id, reason: 'already done'})
@@ -185,14 +207,19 @@ async function runManualStep<C>(input: RunStepsInput<C>, step: Step, executor: S
   tasks.update(step.id, 'running', 'checking the work done by hand')
   const problems = executor ? errorsOf(await executor.verify(ctx, step)) : []
   if (problems.length > 0) {
-    await recorder.append('step.failed', {step: step.id, error: {code: 'MANUAL_STEP_NOT_DONE', message: describeFindings(problems)}})
+    await recorder.append('step.failed', {
+      step: step.id,
+      error: {code: 'MANUAL_STEP_NOT_DONE', message: describeFindings(problems)},
+    })
     tasks.update(step.id, 'failed', 'the work is not there')
     return {
       kind: 'failed',
       outcome: {id: step.id, status: 'failed'},
       error: new LifeboatError('STEP_FAILED', `manual step ${step.id} was confirmed, but its effect is not there`, {
         detail: describeFindings(problems),
-        hints: [`Do the step as its instructions say, then continue with \`lifeboat apply PLAN --resume --confirm ${step.id}\`.`],
+        hints: [
+          `Do the step as its instructions say, then continue with \`lifeboat apply PLAN --resume --confirm ${step.id}\`.`,
+        ],
       }),
     }
   }
@@ -227,7 +254,9 @@ export async function runSteps<C>(input: RunStepsInput<C>): Promise<RunStepsResu
     }
     await input.beforeStep?.()
     const executor = executors.get(step.id)
-    const result = step.manual ? await runManualStep(input, step, executor) : await runAutomaticStep(input, step, executor!)
+    const result = step.manual
+      ? await runManualStep(input, step, executor)
+      : await runAutomaticStep(input, step, executor!)
     if (result === 'waiting') {
       outcomes.push({id: step.id, status: 'waiting'})
       end = {kind: 'waiting', step}

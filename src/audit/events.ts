@@ -39,7 +39,14 @@ export type RunStatus = 'succeeded' | 'failed' | 'stopped' | 'interrupted' | 're
  */
 export interface AuditEventData {
   /** argv, tool version, spec and plan digests, cluster, ticket. */
-  'run.started': {argv?: string[]; toolVersion?: string; spec?: {sha256: string; kind?: string; name?: string; path?: string}; planDigest?: string; cluster?: string; ticket?: string}
+  'run.started': {
+    argv?: string[]
+    toolVersion?: string
+    spec?: {sha256: string; kind?: string; name?: string; path?: string}
+    planDigest?: string
+    cluster?: string
+    ticket?: string
+  }
   /** Written right after `run.started` by `apply --resume`: the run it continues, and the plan. */
   'run.resumed': {resumes: string; planDigest: string}
   'plan.computed': {planDigest: string; changes?: boolean; applyable?: boolean}
@@ -62,7 +69,12 @@ export interface AuditEventData {
   /** `head` is the hash of the record before this one: post it in the ticket to anchor the chain. */
   'run.finished': {status: RunStatus; head?: string}
   /** `lifeboat lock force-unlock`: the lock removed (its holder's info), where it was, and the cluster. */
-  'lock.force-unlocked': {cluster: string; kind: string; where: string; removed: {id: string; who: string; operation: string; created: string}}
+  'lock.force-unlocked': {
+    cluster: string
+    kind: string
+    where: string
+    removed: {id: string; who: string; operation: string; created: string}
+  }
   /** `lifeboat audit repair`: the partial last line cut from the log (its line, size and sha256; never its text). */
   'audit.repaired': {cutLine: number; cutBytes: number; cutSha256: string; reason: string}
 }

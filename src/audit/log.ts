@@ -83,7 +83,9 @@ export interface AuditVerification {
 function notFound(path: string, err: unknown): LifeboatError {
   return new LifeboatError('AUDIT_LOG_NOT_FOUND', `No audit log at ${path}`, {
     cause: err,
-    hints: ['Pass --audit-log FILE to name another log; apply writes .lifeboat/audit.jsonl in the directory it runs in.'],
+    hints: [
+      'Pass --audit-log FILE to name another log; apply writes .lifeboat/audit.jsonl in the directory it runs in.',
+    ],
   })
 }
 
@@ -109,24 +111,45 @@ export function verifyAuditText(text: string): AuditVerification {
       return undefined
     }
   })
-  const seqAt = parsed.map((p) => (p && typeof p === 'object' && typeof (p as AuditRecord).seq === 'number' ? (p as AuditRecord).seq : undefined))
+  const seqAt = parsed.map((p) =>
+    p && typeof p === 'object' && typeof (p as AuditRecord).seq === 'number' ? (p as AuditRecord).seq : undefined,
+  )
   const validate = schemaValidator('audit-record.schema.json')
 
   let prevHash = GENESIS_HASH
   let good = 0
-  const fail = (bad: AuditBadRecord): AuditVerification => ({ok: false, records: good, ...(good > 0 ? {head: prevHash} : {}), firstBad: bad})
+  const fail = (bad: AuditBadRecord): AuditVerification => ({
+    ok: false,
+    records: good,
+    ...(good > 0 ? {head: prevHash} : {}),
+    firstBad: bad,
+  })
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1
     const expected = good + 1
     const isLast = i === lines.length - 1
     if (isLast && !complete) {
-      return fail({seq: seqAt[i], line: lineNo, reason: `line ${lineNo} is incomplete: the log was truncated in the middle of a record`})
+      return fail({
+        seq: seqAt[i],
+        line: lineNo,
+        reason: `line ${lineNo} is incomplete: the log was truncated in the middle of a record`,
+      })
     }
-    if (lines[i]!.trim() === '') return fail({seq: expected, line: lineNo, reason: `line ${lineNo} is blank where record seq ${expected} should be`})
+    if (lines[i]!.trim() === '')
+      return fail({
+        seq: expected,
+        line: lineNo,
+        reason: `line ${lineNo} is blank where record seq ${expected} should be`,
+      })
     const doc = parsed[i]
-    if (doc === undefined) return fail({line: lineNo, reason: `line ${lineNo} is not valid JSON (a damaged or truncated record)`})
+    if (doc === undefined)
+      return fail({line: lineNo, reason: `line ${lineNo} is not valid JSON (a damaged or truncated record)`})
     if (!validate(doc)) {
-      return fail({seq: seqAt[i], line: lineNo, reason: `line ${lineNo} is not an audit record: ${describeSchemaErrors(validate.errors, 2).replace(/\n/g, '; ')}`})
+      return fail({
+        seq: seqAt[i],
+        line: lineNo,
+        reason: `line ${lineNo} is not an audit record: ${describeSchemaErrors(validate.errors, 2).replace(/\n/g, '; ')}`,
+      })
     }
     const record = doc as AuditRecord
     // One spelling per record: the exact line append writes. A duplicate key (which readers resolve
@@ -134,26 +157,48 @@ export function verifyAuditText(text: string): AuditVerification {
     const {seq, time, run, actor, host, event, data, prev, hash} = record
     if (JSON.stringify({seq, time, run, actor, host, event, data, prev, hash}) !== lines[i]) {
       const dup = duplicateKey(lines[i]!)
-      return fail({seq: record.seq, line: lineNo, reason: dup !== undefined
-        ? `record seq ${record.seq} (line ${lineNo}) has the key ${JSON.stringify(dup)} twice: readers could see different contents`
-        : `record seq ${record.seq} (line ${lineNo}) is not in the canonical form lifeboat writes (keys reordered, spaces or escapes added)`})
+      return fail({
+        seq: record.seq,
+        line: lineNo,
+        reason:
+          dup !== undefined
+            ? `record seq ${record.seq} (line ${lineNo}) has the key ${JSON.stringify(dup)} twice: readers could see different contents`
+            : `record seq ${record.seq} (line ${lineNo}) is not in the canonical form lifeboat writes (keys reordered, spaces or escapes added)`,
+      })
     }
     if (recordHash(record) !== record.hash) {
-      return fail({seq: record.seq, line: lineNo, reason: `record seq ${record.seq} (line ${lineNo}) was altered: its hash does not match its content`})
+      return fail({
+        seq: record.seq,
+        line: lineNo,
+        reason: `record seq ${record.seq} (line ${lineNo}) was altered: its hash does not match its content`,
+      })
     }
     if (record.seq !== expected) {
       if (record.seq < expected) {
-        return fail({seq: record.seq, line: lineNo, reason: `record seq ${record.seq} at line ${lineNo} repeats or is out of order: record seq ${expected} was expected`})
+        return fail({
+          seq: record.seq,
+          line: lineNo,
+          reason: `record seq ${record.seq} at line ${lineNo} repeats or is out of order: record seq ${expected} was expected`,
+        })
       }
       const laterAt = seqAt.findIndex((s, j) => j > i && s === expected)
       if (laterAt >= 0) {
-        return fail({seq: record.seq, line: lineNo, reason: `records are out of order: seq ${record.seq} at line ${lineNo} comes before seq ${expected} (line ${laterAt + 1})`})
+        return fail({
+          seq: record.seq,
+          line: lineNo,
+          reason: `records are out of order: seq ${record.seq} at line ${lineNo} comes before seq ${expected} (line ${laterAt + 1})`,
+        })
       }
-      const missing = record.seq - expected === 1 ? `record seq ${expected} is` : `records seq ${expected} to ${record.seq - 1} are`
+      const missing =
+        record.seq - expected === 1 ? `record seq ${expected} is` : `records seq ${expected} to ${record.seq - 1} are`
       return fail({seq: expected, line: lineNo, reason: `${missing} missing: line ${lineNo} holds seq ${record.seq}`})
     }
     if (record.prev !== prevHash) {
-      return fail({seq: record.seq, line: lineNo, reason: `record seq ${record.seq} (line ${lineNo}) does not follow the record before it: its prev is not that record's hash (a record was inserted, removed or replaced)`})
+      return fail({
+        seq: record.seq,
+        line: lineNo,
+        reason: `record seq ${record.seq} (line ${lineNo}) does not follow the record before it: its prev is not that record's hash (a record was inserted, removed or replaced)`,
+      })
     }
     prevHash = record.hash
     good++
@@ -212,7 +257,10 @@ export interface AuditUnreadableLine {
  * Strict by default: a line that is not a JSON object is an AUDIT_LOG_CORRUPT error naming it.
  * With `lenient`, such lines are returned in `unreadable` instead, so a damaged log can still be shown.
  */
-export async function readAuditLog(path: string, opts: {lenient?: boolean} = {}): Promise<AuditRecord[] & {unreadable?: AuditUnreadableLine[]}> {
+export async function readAuditLog(
+  path: string,
+  opts: {lenient?: boolean} = {},
+): Promise<AuditRecord[] & {unreadable?: AuditUnreadableLine[]}> {
   const text = await readLogText(path)
   const records: AuditRecord[] & {unreadable?: AuditUnreadableLine[]} = []
   const unreadable: AuditUnreadableLine[] = []
@@ -241,11 +289,20 @@ export async function readAuditLog(path: string, opts: {lenient?: boolean} = {})
 
 function writeFailed(path: string, err: unknown, first: boolean): LifeboatError {
   const why = err instanceof LifeboatError ? `${err.message}${err.detail ? `: ${err.detail}` : ''}` : describeError(err)
-  return new LifeboatError('AUDIT_WRITE_FAILED', first ? `Could not write to the audit log ${path}: ${why}` : `The audit log ${path} failed earlier (${why}); nothing more is written`, {
-    cause: err,
-    detail: 'lifeboat stops rather than act on the cluster without an audit record (fail closed).',
-    hints: ['Free disk space or fix the permissions of the log, then continue with `lifeboat apply --resume`.', `Check the log with \`lifeboat audit verify --audit-log ${path}\`.`],
-  })
+  return new LifeboatError(
+    'AUDIT_WRITE_FAILED',
+    first
+      ? `Could not write to the audit log ${path}: ${why}`
+      : `The audit log ${path} failed earlier (${why}); nothing more is written`,
+    {
+      cause: err,
+      detail: 'lifeboat stops rather than act on the cluster without an audit record (fail closed).',
+      hints: [
+        'Free disk space or fix the permissions of the log, then continue with `lifeboat apply --resume`.',
+        `Check the log with \`lifeboat audit verify --audit-log ${path}\`.`,
+      ],
+    },
+  )
 }
 
 /**
@@ -284,7 +341,14 @@ export async function openAuditLog(path: string, who: AuditLogIdentity): Promise
         if (st.size !== state.size) Object.assign(state, resume(path, await readLogText(path)))
         const clean = JSON.parse(jsonStringify(redactSecrets(data ?? {}))) as Record<string, unknown>
         const body: Omit<AuditRecord, 'hash'> = {
-          seq: state.seq + 1, time: now(), run: who.run, actor: who.actor, host: who.host, event, data: clean, prev: state.head,
+          seq: state.seq + 1,
+          time: now(),
+          run: who.run,
+          actor: who.actor,
+          host: who.host,
+          event,
+          data: clean,
+          prev: state.head,
         }
         const record: AuditRecord = {...body, hash: recordHash(body)}
         const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8')
@@ -322,9 +386,11 @@ async function appendDurably(path: string, line: Buffer, expectedOffset: number)
   try {
     const st = await fh.stat()
     if (!st.isFile()) throw new Error('the log is not a regular file')
-    if (st.size !== expectedOffset) throw new Error(`the log changed size while locked (${st.size} bytes, ${expectedOffset} expected)`)
+    if (st.size !== expectedOffset)
+      throw new Error(`the log changed size while locked (${st.size} bytes, ${expectedOffset} expected)`)
     const {bytesWritten} = await fh.write(line, 0, line.length)
-    if (bytesWritten !== line.length) throw new Error(`only ${bytesWritten} of the record's ${line.length} bytes were written (is the disk full?)`)
+    if (bytesWritten !== line.length)
+      throw new Error(`only ${bytesWritten} of the record's ${line.length} bytes were written (is the disk full?)`)
     await fh.sync()
   } finally {
     await fh.close()
@@ -370,7 +436,8 @@ export async function withLogLock<T>(path: string, fn: () => Promise<T>): Promis
         await unlink(lockPath).catch(() => undefined)
         continue
       }
-      if (Date.now() > deadline) throw new Error(`another lifeboat holds the log's lock ${lockPath}; if no lifeboat runs, remove that file`)
+      if (Date.now() > deadline)
+        throw new Error(`another lifeboat holds the log's lock ${lockPath}; if no lifeboat runs, remove that file`)
       await new Promise((r) => setTimeout(r, delay))
       delay = Math.min(delay * 2, 100)
     }
@@ -408,7 +475,11 @@ function resume(path: string, text: string): {seq: number; head: string; size: n
       detail: `${v.firstBad!.reason}. Appending would hide the damage under valid records.`,
       hints: [
         `Inspect it with \`lifeboat audit verify --audit-log ${path}\` and \`lifeboat audit show --audit-log ${path}\`.`,
-        ...(partialLastLine(text, v) ? [`The last line is a record cut short (a crash or a full disk): \`lifeboat audit repair --audit-log ${path}\` removes it and records that it did.`] : []),
+        ...(partialLastLine(text, v)
+          ? [
+              `The last line is a record cut short (a crash or a full disk): \`lifeboat audit repair --audit-log ${path}\` removes it and records that it did.`,
+            ]
+          : []),
         'Keep the damaged file as evidence and pass --audit-log NEWFILE to start a new log.',
       ],
     })
@@ -444,7 +515,10 @@ export async function repairAuditLog(path: string, who: AuditLogIdentity): Promi
   if (!partialLastLine(text, v)) resume(path, text) // throws AUDIT_LOG_BROKEN with the reason
   const cut = await withLogLock(path, async () => {
     const again = await readLogText(path)
-    if (again !== text) throw new LifeboatError('AUDIT_LOG_CHANGED', `The audit log ${path} changed while it was being repaired`, {hints: ['Run `lifeboat audit repair` again.']})
+    if (again !== text)
+      throw new LifeboatError('AUDIT_LOG_CHANGED', `The audit log ${path} changed while it was being repaired`, {
+        hints: ['Run `lifeboat audit repair` again.'],
+      })
     const keep = text.lastIndexOf('\n') + 1
     const keepBytes = Buffer.byteLength(text.slice(0, keep), 'utf8')
     const cutBytes = Buffer.from(text.slice(keep), 'utf8')
@@ -458,7 +532,12 @@ export async function repairAuditLog(path: string, who: AuditLogIdentity): Promi
     return {line: text.split('\n').length, bytes: cutBytes.length, sha256: sha256Hex(cutBytes)}
   })
   const log = await openAuditLog(path, who)
-  const record = await log.append('audit.repaired', {cutLine: cut.line, cutBytes: cut.bytes, cutSha256: cut.sha256, reason: 'the last line was an incomplete record'})
+  const record = await log.append('audit.repaired', {
+    cutLine: cut.line,
+    cutBytes: cut.bytes,
+    cutSha256: cut.sha256,
+    reason: 'the last line was an incomplete record',
+  })
   return {repaired: true, cut, record}
 }
 

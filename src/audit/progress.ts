@@ -21,7 +21,11 @@ export function groupByRun(records: readonly AuditRecord[]): Map<string, AuditRe
 export function runPlanDigest(records: readonly AuditRecord[]): string | undefined {
   for (const r of records) {
     const d = r.data as {planDigest?: unknown}
-    if ((r.event === 'run.started' || r.event === 'run.resumed' || r.event === 'plan.computed') && typeof d.planDigest === 'string') return d.planDigest
+    if (
+      (r.event === 'run.started' || r.event === 'run.resumed' || r.event === 'plan.computed') &&
+      typeof d.planDigest === 'string'
+    )
+      return d.planDigest
   }
   return undefined
 }
@@ -91,7 +95,8 @@ export function runProgress(records: readonly AuditRecord[], planDigest: string)
       const d = r.data as {step?: unknown; gate?: unknown; always?: unknown}
       if (typeof d.step !== 'string') continue
       if (r.event === 'step.finished' && d.always === true) alwaysRan = true
-      if ((r.event === 'step.finished' || r.event === 'step.skipped') && !finished.includes(d.step)) finished.push(d.step)
+      if ((r.event === 'step.finished' || r.event === 'step.skipped') && !finished.includes(d.step))
+        finished.push(d.step)
       if (r.event === 'gate.passed' && d.gate === 'manual' && !confirmed.includes(d.step)) confirmed.push(d.step)
     }
   }

@@ -16,14 +16,16 @@ export function renderAuditTimeline(input: readonly AuditRecord[], opts: {run?: 
   const resumedBy = new Map<string, string[]>()
   for (const r of records) {
     const resumes = (r.data as {resumes?: unknown}).resumes
-    if (r.event === 'run.resumed' && typeof resumes === 'string') resumedBy.set(resumes, [...(resumedBy.get(resumes) ?? []), r.run])
+    if (r.event === 'run.resumed' && typeof resumes === 'string')
+      resumedBy.set(resumes, [...(resumedBy.get(resumes) ?? []), r.run])
   }
   const blocks: string[] = []
   for (const [run, recs] of runs) {
     if (opts.run !== undefined && run !== opts.run) continue
     blocks.push(renderRun(run, recs, resumedBy.get(run) ?? []))
   }
-  if (blocks.length === 0) return opts.run === undefined ? 'The audit log has no records.\n' : `No records for run ${opts.run}.\n`
+  if (blocks.length === 0)
+    return opts.run === undefined ? 'The audit log has no records.\n' : `No records for run ${opts.run}.\n`
   return `${blocks.join('\n')}\n`
 }
 
@@ -36,7 +38,8 @@ function renderRun(run: string, recs: AuditRecord[], resumedBy: string[]): strin
   else if (open.length > 0) state = `INTERRUPTED during step ${open.join(', ')}`
   else state = 'INTERRUPTED (no run.finished record)'
   const lines = [`Run ${run}  ${first.actor}@${first.host}  ${state}`]
-  const started = recs.find((r) => r.event === 'run.started')?.data as {spec?: {name?: string}; cluster?: string; ticket?: string} | undefined
+  const started = recs.find((r) => r.event === 'run.started')?.data as
+    {spec?: {name?: string}; cluster?: string; ticket?: string} | undefined
   const facts: string[] = []
   if (started?.spec?.name) facts.push(`spec ${started.spec.name}`)
   const digest = runPlanDigest(recs)
@@ -46,10 +49,16 @@ function renderRun(run: string, recs: AuditRecord[], resumedBy: string[]): strin
   if (facts.length > 0) lines.push(`  ${facts.join(', ')}`)
   for (const r of recs) {
     const [subject, detail] = describe(r)
-    lines.push(`  ${r.time}  #${String(r.seq).padEnd(5)} ${r.event.padEnd(17)} ${subject.padEnd(24)} ${detail}`.trimEnd())
+    lines.push(
+      `  ${r.time}  #${String(r.seq).padEnd(5)} ${r.event.padEnd(17)} ${subject.padEnd(24)} ${detail}`.trimEnd(),
+    )
   }
   if (status === undefined) {
-    lines.push(resumedBy.length > 0 ? `  resumed by run ${resumedBy.join(', ')}` : '  not resumed yet: continue it with `lifeboat apply PLAN --resume`')
+    lines.push(
+      resumedBy.length > 0
+        ? `  resumed by run ${resumedBy.join(', ')}`
+        : '  not resumed yet: continue it with `lifeboat apply PLAN --resume`',
+    )
   } else if (resumedBy.length > 0) {
     lines.push(`  continued by run ${resumedBy.join(', ')}`)
   }
@@ -93,7 +102,12 @@ function describe(r: AuditRecord): [string, string] {
     case 'run.finished':
       return ['', str(d.status)]
     case 'verify.finished':
-      return ['', d.ok ? 'cluster matches the plan' : `MISMATCH${d.findings !== undefined ? ` (${str(d.findings)} findings)` : ''}`]
+      return [
+        '',
+        d.ok
+          ? 'cluster matches the plan'
+          : `MISMATCH${d.findings !== undefined ? ` (${str(d.findings)} findings)` : ''}`,
+      ]
     case 'plan.stale':
       return ['', `saved plan is stale${d.differences !== undefined ? ` (${str(d.differences)} differences)` : ''}`]
     case 'plan.computed':

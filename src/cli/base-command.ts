@@ -12,7 +12,9 @@ import {redactInlineDeep} from '../util/redact.js'
 
 /** A command description followed by the exit-code table, for `--help`. */
 export function withExitCodes(description: string): string {
-  return `${description}\n\nEXIT CODES\n${EXIT_CODE_HELP.split('\n').map((l) => `  ${l}`).join('\n')}`
+  return `${description}\n\nEXIT CODES\n${EXIT_CODE_HELP.split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n')}`
 }
 
 /** `s` in the ANSI colour `code` (31 red, 32 green, 33 yellow) when `on`, else as it is. */
@@ -64,7 +66,9 @@ export function toLifeboatError(err: unknown): LifeboatError {
   }
   return new LifeboatError('INTERNAL', `internal error: ${describeError(err)}`, {
     cause: err,
-    hints: ['This is a bug in lifeboat; nothing further was written. Run again with LIFEBOAT_DEBUG=1 for the stack trace and report it.'],
+    hints: [
+      'This is a bug in lifeboat; nothing further was written. Run again with LIFEBOAT_DEBUG=1 for the stack trace and report it.',
+    ],
   })
 }
 

@@ -18,8 +18,24 @@ export interface Task {
   note?: string
 }
 
-const SYMBOL: Record<TaskStatus, string> = {pending: '·', running: '›', done: '✓', skipped: '↷', failed: '✗', waiting: '⏸', interrupted: '⏹'}
-const COLOR: Record<TaskStatus, string> = {pending: '2', running: '36', done: '32', skipped: '2', failed: '31', waiting: '33', interrupted: '33'}
+const SYMBOL: Record<TaskStatus, string> = {
+  pending: '·',
+  running: '›',
+  done: '✓',
+  skipped: '↷',
+  failed: '✗',
+  waiting: '⏸',
+  interrupted: '⏹',
+}
+const COLOR: Record<TaskStatus, string> = {
+  pending: '2',
+  running: '36',
+  done: '32',
+  skipped: '2',
+  failed: '31',
+  waiting: '33',
+  interrupted: '33',
+}
 
 /** The task list as lines, each cut to `width` columns so that a redraw never wraps. Pure. */
 export function renderTaskLines(tasks: readonly Task[], opts: {color: boolean; width: number}): string[] {
@@ -31,7 +47,6 @@ export function renderTaskLines(tasks: readonly Task[], opts: {color: boolean; w
     return palette(opts.color).sgr(COLOR[t.status])(cut)
   })
 }
-
 
 /**
  * The live task list: the whole list redrawn in place (cursor up, clear line) on every update.

@@ -14,7 +14,10 @@ export type {Prompter} from '../apply/ui.js'
  * A prompter on the process's terminal, or undefined when stdin or stdout is not one. EOF (Ctrl-D)
  * and Ctrl-C answer with an empty string, which no gate accepts.
  */
-export function terminalPrompter(input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stdout): Prompter | undefined {
+export function terminalPrompter(
+  input: NodeJS.ReadStream = process.stdin,
+  output: NodeJS.WriteStream = process.stdout,
+): Prompter | undefined {
   if (!input.isTTY || !output.isTTY) return undefined
   return {
     ask(question: string): Promise<string> {

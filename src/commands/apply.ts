@@ -18,7 +18,7 @@ export default class Apply extends BaseCommand {
   static override summary = 'Apply a saved plan or a spec: lock, re-check, approve, run the steps, verify.'
 
   static override description = withExitCodes(
-    'Takes the cluster\'s lock, gathers the live state again and refuses a saved plan that no longer matches it ' +
+    "Takes the cluster's lock, gathers the live state again and refuses a saved plan that no longer matches it " +
       '(`Saved plan is stale`, exit 5). Then the gates: every plan that acts on the cluster is confirmed by the ' +
       'person applying it, typing yes at a terminal (the cluster name when a step may lose data) or passing ' +
       '--auto-approve (and --allow-data-loss for lossy steps); where the spec asks for several approvers, the plan ' +
@@ -45,13 +45,29 @@ export default class Apply extends BaseCommand {
   }
 
   static override flags = {
-    'auto-approve': Flags.boolean({description: 'Approve without asking (for automation, after the plan was reviewed).'}),
+    'auto-approve': Flags.boolean({
+      description: 'Approve without asking (for automation, after the plan was reviewed).',
+    }),
     'allow-data-loss': Flags.boolean({description: 'With --auto-approve: also approve steps that may lose data.'}),
-    resume: Flags.boolean({description: 'Continue the run of this plan that stopped part-way, without repeating finished steps.'}),
-    confirm: Flags.string({description: 'Confirm that a manual step is done (repeatable).', multiple: true, helpValue: 'STEP_ID'}),
+    resume: Flags.boolean({
+      description: 'Continue the run of this plan that stopped part-way, without repeating finished steps.',
+    }),
+    confirm: Flags.string({
+      description: 'Confirm that a manual step is done (repeatable).',
+      multiple: true,
+      helpValue: 'STEP_ID',
+    }),
     'audit-log': Flags.string({description: 'The audit log to write.', default: DEFAULT_AUDIT_LOG, helpValue: 'FILE'}),
-    spec: Flags.string({description: 'For a saved plan: the reviewed spec file it was made from (default: the path the plan names). The approval policy is read from it; it must match the plan.', helpValue: 'FILE'}),
-    'lock-timeout': Flags.string({description: 'How long to wait for the cluster lock when another run holds it.', default: '0s', helpValue: 'DURATION'}),
+    spec: Flags.string({
+      description:
+        'For a saved plan: the reviewed spec file it was made from (default: the path the plan names). The approval policy is read from it; it must match the plan.',
+      helpValue: 'FILE',
+    }),
+    'lock-timeout': Flags.string({
+      description: 'How long to wait for the cluster lock when another run holds it.',
+      default: '0s',
+      helpValue: 'DURATION',
+    }),
   }
 
   async run(): Promise<void> {
@@ -71,12 +87,16 @@ export default class Apply extends BaseCommand {
               const text = renderPlanText(plan, {color, width})
               write(text.endsWith('\n') ? text : `${text}\n`)
             } else {
-              const approvals = plan.approvals.length > 0 ? `; approved by ${plan.approvals.map((a) => a.name).join(', ')}` : ''
-              write(`Applying plan ${plan.digest.slice(0, 12)} of ${plan.spec.kind} ${plan.spec.name} to cluster ${plan.cluster.name} (made ${plan.createdAt}${approvals}).\n${planSummaryLine(plan)}\n\n`)
+              const approvals =
+                plan.approvals.length > 0 ? `; approved by ${plan.approvals.map((a) => a.name).join(', ')}` : ''
+              write(
+                `Applying plan ${plan.digest.slice(0, 12)} of ${plan.spec.kind} ${plan.spec.name} to cluster ${plan.cluster.name} (made ${plan.createdAt}${approvals}).\n${planSummaryLine(plan)}\n\n`,
+              )
             }
           },
           prompter: terminalPrompter(),
-          tasks: (tasks) => (process.stdout.isTTY ? new LiveTaskList(tasks, write, {color, width}) : new PlainTaskList(tasks, write)),
+          tasks: (tasks) =>
+            process.stdout.isTTY ? new LiveTaskList(tasks, write, {color, width}) : new PlainTaskList(tasks, write),
         }
     // Ctrl-C or SIGTERM: let the call in flight end within its deadline, write nothing more (but the
     // always steps), record run.interrupted, release the lock, exit 3. A second one exits at once.
@@ -85,11 +105,15 @@ export default class Apply extends BaseCommand {
     const onSignal = (name: NodeJS.Signals) => {
       signals++
       if (signals === 1) {
-        process.stderr.write(`\n${name} received: finishing the call in flight, then stopping (the always steps still run). Press Ctrl-C again to exit at once.\n`)
+        process.stderr.write(
+          `\n${name} received: finishing the call in flight, then stopping (the always steps still run). Press Ctrl-C again to exit at once.\n`,
+        )
         controller.abort()
         return
       }
-      process.stderr.write(`\nSecond ${name}: exiting at once. The lock goes with this process's session; \`lifeboat apply PLAN --resume\` continues.\n`)
+      process.stderr.write(
+        `\nSecond ${name}: exiting at once. The lock goes with this process's session; \`lifeboat apply PLAN --resume\` continues.\n`,
+      )
       process.exit(ExitCode.STOPPED)
     }
     process.on('SIGINT', onSignal)
@@ -97,22 +121,22 @@ export default class Apply extends BaseCommand {
     let result: ApplyResult
     try {
       result = await apply(
-      {
-        target: args.target,
-        specFile: flags.spec,
-        autoApprove: flags['auto-approve'],
-        allowDataLoss: flags['allow-data-loss'],
-        resume: flags.resume,
-        confirm: flags.confirm ?? [],
-        auditLog: flags['audit-log'],
-        lockTimeoutMs: parseDuration(flags['lock-timeout'], '--lock-timeout'),
-        argv: process.argv.slice(2),
-        toolVersion: this.config.version,
-        env: process.env,
-        signal: controller.signal,
-      },
-      ui,
-    )
+        {
+          target: args.target,
+          specFile: flags.spec,
+          autoApprove: flags['auto-approve'],
+          allowDataLoss: flags['allow-data-loss'],
+          resume: flags.resume,
+          confirm: flags.confirm ?? [],
+          auditLog: flags['audit-log'],
+          lockTimeoutMs: parseDuration(flags['lock-timeout'], '--lock-timeout'),
+          argv: process.argv.slice(2),
+          toolVersion: this.config.version,
+          env: process.env,
+          signal: controller.signal,
+        },
+        ui,
+      )
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
@@ -136,9 +160,14 @@ export default class Apply extends BaseCommand {
       lines.push('', 'When it is done, continue with:', `  ${result.resumeCommand}`)
     } else {
       lines.push(paint(color, 31, result.message))
-      for (const f of result.findings) lines.push(`  ${f.severity} ${f.code}${f.subject ? ` (${f.subject})` : ''}: ${f.message}`)
+      for (const f of result.findings)
+        lines.push(`  ${f.severity} ${f.code}${f.subject ? ` (${f.subject})` : ''}: ${f.message}`)
     }
-    if (result.run) lines.push('', `Audit log: ${result.auditLog} (run ${result.run}${result.resumes ? `, continuing ${result.resumes}` : ''})`)
+    if (result.run)
+      lines.push(
+        '',
+        `Audit log: ${result.auditLog} (run ${result.run}${result.resumes ? `, continuing ${result.resumes}` : ''})`,
+      )
     this.log(lines.join('\n'))
   }
 }

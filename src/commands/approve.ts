@@ -26,7 +26,7 @@ export default class Approve extends BaseCommand {
   static override description = withExitCodes(
     'Adds an approval by NAME to the plan file and records it in the audit log. Where the spec asks for ' +
       'several approvers of a risk class (approval.approvers), apply counts the distinct names approving this ' +
-      'exact plan: an approval names the plan\'s digest, so it is void for any other plan. Approving again ' +
+      "exact plan: an approval names the plan's digest, so it is void for any other plan. Approving again " +
       'under the same name replaces the earlier approval and never counts twice. Review the plan first with ' +
       '`lifeboat show PLAN`.',
   )
@@ -42,10 +42,25 @@ export default class Approve extends BaseCommand {
   }
 
   static override flags = {
-    key: Flags.string({description: 'Your SSH private key (or its .pub with ssh-agent): signs the plan digest with `ssh-keygen -Y sign -n lifeboat`.', helpValue: 'KEY'}),
-    signature: Flags.string({description: 'A signature of the plan digest made elsewhere: `printf %s DIGEST | ssh-keygen -Y sign -n lifeboat -f KEY`.', helpValue: 'FILE', exclusive: ['key']}),
-    as: Flags.string({description: 'Your name, as the approval records it (default with a key: your principal in the allowed signers).', helpValue: 'NAME'}),
-    spec: Flags.string({description: 'The reviewed spec file the plan was made from (default: the path the plan names).', helpValue: 'FILE'}),
+    key: Flags.string({
+      description:
+        'Your SSH private key (or its .pub with ssh-agent): signs the plan digest with `ssh-keygen -Y sign -n lifeboat`.',
+      helpValue: 'KEY',
+    }),
+    signature: Flags.string({
+      description:
+        'A signature of the plan digest made elsewhere: `printf %s DIGEST | ssh-keygen -Y sign -n lifeboat -f KEY`.',
+      helpValue: 'FILE',
+      exclusive: ['key'],
+    }),
+    as: Flags.string({
+      description: 'Your name, as the approval records it (default with a key: your principal in the allowed signers).',
+      helpValue: 'NAME',
+    }),
+    spec: Flags.string({
+      description: 'The reviewed spec file the plan was made from (default: the path the plan names).',
+      helpValue: 'FILE',
+    }),
     comment: Flags.string({description: 'Why you approve, or what you checked.', helpValue: 'TEXT'}),
     'audit-log': Flags.string({description: 'The audit log to write.', default: DEFAULT_AUDIT_LOG, helpValue: 'FILE'}),
   }
@@ -59,7 +74,8 @@ export default class Approve extends BaseCommand {
     try {
       spec = await specFileOfPlan(before, process.env, flags.spec)
     } catch (err) {
-      if (flags.key === undefined && flags.signature === undefined) spec = {document: before.spec.document, path: before.spec.path ?? '.'}
+      if (flags.key === undefined && flags.signature === undefined)
+        spec = {document: before.spec.document, path: before.spec.path ?? '.'}
       else throw err
     }
     const policy = approverPolicyOf(spec.document)
@@ -76,33 +92,55 @@ export default class Approve extends BaseCommand {
         }
       })()
       if (!checked.ok) {
-        throw new LifeboatError('APPROVAL_SIGNATURE_INVALID', `the signature is not a valid signature of this plan: ${checked.reason ?? 'it does not verify'}`, {
-          detail: `It must sign the plan digest ${before.digest} (64 hex characters, no newline) in namespace ${APPROVAL_NAMESPACE}.`,
-          hints: [`printf %s ${before.digest} | ssh-keygen -Y sign -n ${APPROVAL_NAMESPACE} -f KEY > approval.sig`],
-          exit: ExitCode.APPROVAL,
-        })
+        throw new LifeboatError(
+          'APPROVAL_SIGNATURE_INVALID',
+          `the signature is not a valid signature of this plan: ${checked.reason ?? 'it does not verify'}`,
+          {
+            detail: `It must sign the plan digest ${before.digest} (64 hex characters, no newline) in namespace ${APPROVAL_NAMESPACE}.`,
+            hints: [`printf %s ${before.digest} | ssh-keygen -Y sign -n ${APPROVAL_NAMESPACE} -f KEY > approval.sig`],
+            exit: ExitCode.APPROVAL,
+          },
+        )
       }
       key = keyFingerprint(checked.publicKey)
       const signersFile = allowedSignersPath(spec.document, spec.path)
       if (signersFile !== undefined) {
         principals = principalsOf(await readAllowedSigners(signersFile), checked.publicKey, APPROVAL_NAMESPACE)
         if (principals.length === 0 && asksForApprovers(policy)) {
-          throw new LifeboatError('APPROVAL_KEY_NOT_ALLOWED', `key ${key} is not in the allowed signers (${signersFile})`, {
-            detail: 'Only approvals signed by keys the spec\'s allowed-signers file lists count. Nothing was recorded.',
-            hints: ['Sign with your key that is listed there, or have it added to the file (reviewed like the spec).'],
-            exit: ExitCode.APPROVAL,
-          })
+          throw new LifeboatError(
+            'APPROVAL_KEY_NOT_ALLOWED',
+            `key ${key} is not in the allowed signers (${signersFile})`,
+            {
+              detail:
+                "Only approvals signed by keys the spec's allowed-signers file lists count. Nothing was recorded.",
+              hints: [
+                'Sign with your key that is listed there, or have it added to the file (reviewed like the spec).',
+              ],
+              exit: ExitCode.APPROVAL,
+            },
+          )
         }
       }
     } else if (asksForApprovers(policy)) {
-      throw new LifeboatError('APPROVAL_UNSIGNED', 'the spec asks for approvers, and an approval by name alone does not count', {
-        detail: '--as NAME only says who you are; anyone can type any name. Approvals count when signed with a key listed in approval.allowed_signers. Nothing was recorded.',
-        hints: [`\`lifeboat approve ${args.plan} --key ~/.ssh/id_ed25519\` (ssh-keygen -Y sign, as git signs commits).`],
-        exit: ExitCode.APPROVAL,
-      })
+      throw new LifeboatError(
+        'APPROVAL_UNSIGNED',
+        'the spec asks for approvers, and an approval by name alone does not count',
+        {
+          detail:
+            '--as NAME only says who you are; anyone can type any name. Approvals count when signed with a key listed in approval.allowed_signers. Nothing was recorded.',
+          hints: [
+            `\`lifeboat approve ${args.plan} --key ~/.ssh/id_ed25519\` (ssh-keygen -Y sign, as git signs commits).`,
+          ],
+          exit: ExitCode.APPROVAL,
+        },
+      )
     }
     // A signed approval goes by the key's principal: --as picks among them, it cannot name someone else.
-    const name = approverName(principals.length > 0 && !(flags.as !== undefined && principals.includes(flags.as)) ? principals[0]! : flags.as ?? '')
+    const name = approverName(
+      principals.length > 0 && !(flags.as !== undefined && principals.includes(flags.as))
+        ? principals[0]!
+        : (flags.as ?? ''),
+    )
     const operator = currentOperator()
     const log = await openAuditLog(flags['audit-log'], {run: randomUUID(), actor: operator.user, host: operator.host})
     const at = new Date().toISOString()
@@ -116,15 +154,24 @@ export default class Approve extends BaseCommand {
       cluster: before.cluster.name,
       spec: {sha256: before.spec.sha256, kind: before.spec.kind, name: before.spec.name},
     })
-    const plan = await addApproval(args.plan, {name, ...(flags.comment ? {comment: flags.comment} : {}), at, ...(signature ? {signature, key} : {})})
-    const counted = asksForApprovers(policy) ? plan.approvals.filter((a) => a.signature !== undefined).map((a) => a.name) : undefined
+    const plan = await addApproval(args.plan, {
+      name,
+      ...(flags.comment ? {comment: flags.comment} : {}),
+      at,
+      ...(signature ? {signature, key} : {}),
+    })
+    const counted = asksForApprovers(policy)
+      ? plan.approvals.filter((a) => a.signature !== undefined).map((a) => a.name)
+      : undefined
     const requirement = approverRequirement(plan, policy, counted)
     const names = plan.approvals.map((a) => a.name)
     const result = {
       plan: args.plan,
       digest: plan.digest,
       approvals: plan.approvals,
-      required: requirement ? {risk: requirement.risk, needed: requirement.needed, have: requirement.have.length} : null,
+      required: requirement
+        ? {risk: requirement.risk, needed: requirement.needed, have: requirement.have.length}
+        : null,
     }
     if (this.jsonEnabled()) return result
     const lines = [
@@ -134,9 +181,11 @@ export default class Approve extends BaseCommand {
     ]
     if (requirement) {
       const left = requirement.needed - requirement.have.length
-      lines.push(left > 0
-        ? `The spec asks for ${requirement.needed} approvers of its ${requirement.risk} steps: ${requirement.have.length} so far, ${left} more needed.`
-        : `The spec asks for ${requirement.needed} approvers of its ${requirement.risk} steps: that many have approved.`)
+      lines.push(
+        left > 0
+          ? `The spec asks for ${requirement.needed} approvers of its ${requirement.risk} steps: ${requirement.have.length} so far, ${left} more needed.`
+          : `The spec asks for ${requirement.needed} approvers of its ${requirement.risk} steps: that many have approved.`,
+      )
     }
     if (!plan.applyable) lines.push('Note: this plan has error findings; apply refuses it whatever its approvals.')
     this.log(lines.join('\n'))
@@ -146,11 +195,17 @@ export default class Approve extends BaseCommand {
 
 /** Signs the digest with `ssh-keygen -Y sign` (it reads the key, or asks ssh-agent for a .pub). */
 function signWithKey(keyPath: string, digest: string): string {
-  const r = spawnSync('ssh-keygen', ['-Y', 'sign', '-n', APPROVAL_NAMESPACE, '-f', keyPath], {input: digest, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe']})
+  const r = spawnSync('ssh-keygen', ['-Y', 'sign', '-n', APPROVAL_NAMESPACE, '-f', keyPath], {
+    input: digest,
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
   if (r.error || r.status !== 0) {
     throw new LifeboatError('APPROVAL_SIGN_FAILED', `ssh-keygen could not sign with ${keyPath}`, {
       detail: r.error ? describeError(r.error) : (r.stderr || '').trim() || `ssh-keygen exited with ${r.status}`,
-      hints: ['Check the key path (ssh-keygen -Y sign needs OpenSSH 8.1 or later); a passphrase-protected key needs a terminal or ssh-agent.'],
+      hints: [
+        'Check the key path (ssh-keygen -Y sign needs OpenSSH 8.1 or later); a passphrase-protected key needs a terminal or ssh-agent.',
+      ],
       exit: ExitCode.APPROVAL,
     })
   }
@@ -161,6 +216,10 @@ function readSignature(path: string): string {
   try {
     return readFileSync(path, 'utf8')
   } catch (err) {
-    throw new LifeboatError('APPROVAL_SIGNATURE_UNREADABLE', `could not read the signature ${path}: ${describeError(err)}`, {hints: ['Give the file ssh-keygen -Y sign wrote.']})
+    throw new LifeboatError(
+      'APPROVAL_SIGNATURE_UNREADABLE',
+      `could not read the signature ${path}: ${describeError(err)}`,
+      {hints: ['Give the file ssh-keygen -Y sign wrote.']},
+    )
   }
 }

@@ -35,9 +35,19 @@ export default class Plan extends BaseCommand {
   }
 
   static override flags = {
-    out: Flags.string({char: 'o', description: 'Save the plan to this file, for show, approve and apply.', helpValue: 'FILE'}),
-    format: Flags.option({options: ['text', 'markdown', 'json'] as const, default: 'text', description: 'How to print the plan.'})(),
-    'detailed-exitcode': Flags.boolean({description: 'Exit 2 when the plan has changes, 0 when it has none (1 on error).'}),
+    out: Flags.string({
+      char: 'o',
+      description: 'Save the plan to this file, for show, approve and apply.',
+      helpValue: 'FILE',
+    }),
+    format: Flags.option({
+      options: ['text', 'markdown', 'json'] as const,
+      default: 'text',
+      description: 'How to print the plan.',
+    })(),
+    'detailed-exitcode': Flags.boolean({
+      description: 'Exit 2 when the plan has changes, 0 when it has none (1 on error).',
+    }),
   }
 
   async run(): Promise<void> {
@@ -46,7 +56,12 @@ export default class Plan extends BaseCommand {
     const color = this.useColor(flags)
     // Progress goes to stderr, and only to a terminal: stdout carries the plan alone.
     const progress = !json && process.stderr.isTTY ? (m: string) => process.stderr.write(`${m}\n`) : undefined
-    const {plan} = await planSpec(args.spec, {env: process.env, now: new Date().toISOString(), toolVersion: this.config.version, progress})
+    const {plan} = await planSpec(args.spec, {
+      env: process.env,
+      now: new Date().toISOString(),
+      toolVersion: this.config.version,
+      progress,
+    })
     if (flags.out) await writePlanFile(flags.out, plan)
 
     if (json || flags.format === 'json') {
@@ -70,7 +85,10 @@ export default class Plan extends BaseCommand {
     }
 
     if (!plan.applyable) {
-      if (!json) process.stderr.write('\nError: the plan has error findings (above); apply refuses it until they are resolved.\n')
+      if (!json)
+        process.stderr.write(
+          '\nError: the plan has error findings (above); apply refuses it until they are resolved.\n',
+        )
       this.exit(ExitCode.ERROR)
     }
     if (flags['detailed-exitcode'] && planHasChanges(plan)) this.exit(ExitCode.CHANGES)

@@ -28,7 +28,12 @@ export default class Show extends BaseCommand {
   }
 
   static override flags = {
-    format: Flags.option({options: ['text', 'markdown', 'json'] as const, default: 'text' as const, description: 'How to print the plan.', char: 'f'})(),
+    format: Flags.option({
+      options: ['text', 'markdown', 'json'] as const,
+      default: 'text' as const,
+      description: 'How to print the plan.',
+      char: 'f',
+    })(),
   }
 
   async run(): Promise<Plan | undefined> {
@@ -41,7 +46,15 @@ export default class Show extends BaseCommand {
         break
       case 'markdown': {
         const chunks = renderPlanMarkdown(plan)
-        process.stdout.write(chunks.map((c, i) => (i === 0 ? c : `\n<!-- lifeboat: part ${i + 1} of ${chunks.length}, post as a separate comment -->\n\n${c}`)).join(''))
+        process.stdout.write(
+          chunks
+            .map((c, i) =>
+              i === 0
+                ? c
+                : `\n<!-- lifeboat: part ${i + 1} of ${chunks.length}, post as a separate comment -->\n\n${c}`,
+            )
+            .join(''),
+        )
         break
       }
       default:

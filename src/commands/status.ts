@@ -33,10 +33,10 @@ export default class Status extends BaseCommand {
   static override description = withExitCodes(
     'Reads the cluster named in SPEC, read-only, and prints what an operator looks at before writing a recovery spec. ' +
       'Pegasus: the meta server (leader, whether it waits in recovery mode, its stored level and the freeze-adjusted level it acts on), ' +
-      'replica servers alive and dead, tables with partitions lacking a primary, and the DDD partitions with the meta\'s reasons. ' +
+      "replica servers alive and dead, tables with partitions lacking a primary, and the DDD partitions with the meta's reasons. " +
       'OpenMLDB: the leader nameserver, auto_failover, tablets, unhealthy partitions and running ops. ' +
       'TiKV: the PD leader, store states, regions without a leader, and an unsafe recovery in progress. ' +
-      'Only the spec\'s cluster section is used; its recovery section is not acted on. ' +
+      "Only the spec's cluster section is used; its recovery section is not acted on. " +
       'Exit 0 when healthy, 2 when something needs recovery (the status codes of this command), 1 on error.',
   )
 
@@ -63,7 +63,13 @@ export default class Status extends BaseCommand {
     const status = await engine.status(spec, {env: process.env, specDir: dir, progress})
     const cluster = engine.cluster(spec).name
     if (json) {
-      this.printJson({cluster, kind: planSpec.kind, healthy: status.healthy, problems: status.problems, facts: status.facts})
+      this.printJson({
+        cluster,
+        kind: planSpec.kind,
+        healthy: status.healthy,
+        problems: status.problems,
+        facts: status.facts,
+      })
     } else {
       process.stdout.write(renderStatusText(cluster, planSpec.kind, status, this.useColor(flags)))
     }

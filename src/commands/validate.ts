@@ -25,7 +25,12 @@ function escapeProperty(s: string): string {
  * which the runner turns into an annotation on that line of the pull request. Pure.
  */
 export function githubAnnotation(d: Diagnostic): string {
-  const props = [`file=${escapeProperty(d.file)}`, `line=${d.line}`, `col=${d.col}`, `title=${escapeProperty(d.code)}`].join(',')
+  const props = [
+    `file=${escapeProperty(d.file)}`,
+    `line=${d.line}`,
+    `col=${d.col}`,
+    `title=${escapeProperty(d.code)}`,
+  ].join(',')
   return `::${d.severity === 'error' ? 'error' : 'warning'} ${props}::${escapeData(d.hint ? `${d.message}\nhint: ${d.hint}` : d.message)}`
 }
 
@@ -40,7 +45,7 @@ function noEngineDiagnostic(file: string, source: string, kind: string, known: s
     hint: `engines are available for: ${known.join(', ')}; an engine outside lifeboat is added through LIFEBOAT_ENGINE_MODULES`,
     file,
     line: i < 0 ? 1 : i + 1,
-    col: i < 0 ? 1 : (lines[i].indexOf(kind) + 1 || 1),
+    col: i < 0 ? 1 : lines[i].indexOf(kind) + 1 || 1,
     path: '/kind',
   }
 }
@@ -62,7 +67,7 @@ export default class Validate extends BaseCommand {
   static override examples = [
     '<%= config.bin %> validate runbooks/pegasus-meta-recovery.yaml',
     '<%= config.bin %> validate runbooks/*.yaml',
-    '<%= config.bin %> validate --format github $(git diff --name-only origin/main -- \'*.yaml\')   # in a GitHub Actions job',
+    "<%= config.bin %> validate --format github $(git diff --name-only origin/main -- '*.yaml')   # in a GitHub Actions job",
     '<%= config.bin %> validate spec.yaml --json | jq \'.diagnostics[] | select(.severity == "error")\'',
   ]
 
@@ -76,9 +81,12 @@ export default class Validate extends BaseCommand {
     format: Flags.option({
       options: ['text', 'github'] as const,
       default: 'text',
-      description: 'text: FILE:LINE:COL  CODE  message. github: GitHub Actions workflow commands, shown as annotations on the pull request\'s lines.',
+      description:
+        "text: FILE:LINE:COL  CODE  message. github: GitHub Actions workflow commands, shown as annotations on the pull request's lines.",
     })(),
-    'allow-outside-paths': Flags.boolean({description: 'Read files the spec names (a node list) even outside the spec\'s directory; only for trusted specs.'}),
+    'allow-outside-paths': Flags.boolean({
+      description: "Read files the spec names (a node list) even outside the spec's directory; only for trusted specs.",
+    }),
   }
 
   async run(): Promise<void> {
@@ -91,9 +99,15 @@ export default class Validate extends BaseCommand {
     const registry = await loadEngineRegistry()
     const github = flags.format === 'github'
     for (const file of files) {
-      const result = await loadSpecFile(file, {extraKinds: registry.extraKinds, engines: registry.engines, restrictPaths: !flags['allow-outside-paths']})
+      const result = await loadSpecFile(file, {
+        extraKinds: registry.extraKinds,
+        engines: registry.engines,
+        restrictPaths: !flags['allow-outside-paths'],
+      })
       if (result.ok && result.spec && !registry.engines.has(result.spec.kind)) {
-        result.diagnostics.push(noEngineDiagnostic(result.spec.path, result.spec.source, result.spec.kind, knownKinds(registry)))
+        result.diagnostics.push(
+          noEngineDiagnostic(result.spec.path, result.spec.source, result.spec.kind, knownKinds(registry)),
+        )
         result.ok = false
       }
       all.push(...result.diagnostics)
@@ -102,7 +116,9 @@ export default class Validate extends BaseCommand {
       if (github) {
         for (const d of result.diagnostics) this.log(githubAnnotation(d))
         const errors = result.diagnostics.filter((d) => d.severity === 'error').length
-        this.log(`${file}: ${result.ok ? 'valid' : `${plural(errors, 'error')}`}${result.diagnostics.length - errors > 0 ? `, ${plural(result.diagnostics.length - errors, 'warning')}` : ''}`)
+        this.log(
+          `${file}: ${result.ok ? 'valid' : `${plural(errors, 'error')}`}${result.diagnostics.length - errors > 0 ? `, ${plural(result.diagnostics.length - errors, 'warning')}` : ''}`,
+        )
         continue
       }
       const lines: string[] = []
@@ -116,7 +132,9 @@ export default class Validate extends BaseCommand {
       const warnings = result.diagnostics.length - errors
       if (result.ok) {
         const what = result.spec ? escapeControls(` (${result.spec.kind} ${result.spec.name})`) : ''
-        lines.push(`${file}: ${paint(color, 32, 'valid')}${what}${warnings > 0 ? `, ${plural(warnings, 'warning')}` : ''}`)
+        lines.push(
+          `${file}: ${paint(color, 32, 'valid')}${what}${warnings > 0 ? `, ${plural(warnings, 'warning')}` : ''}`,
+        )
       } else {
         const parts = [plural(errors, 'error'), ...(warnings > 0 ? [plural(warnings, 'warning')] : [])]
         lines.push(`${file}: ${paint(color, 31, plural(result.diagnostics.length, 'problem'))} (${parts.join(', ')})`)
@@ -126,7 +144,16 @@ export default class Validate extends BaseCommand {
     if (this.jsonEnabled()) {
       this.printJson({
         valid,
-        diagnostics: all.map((d) => ({code: d.code, severity: d.severity, message: d.message, hint: d.hint ?? null, file: d.file, line: d.line, col: d.col, path: d.path})),
+        diagnostics: all.map((d) => ({
+          code: d.code,
+          severity: d.severity,
+          message: d.message,
+          hint: d.hint ?? null,
+          file: d.file,
+          line: d.line,
+          col: d.col,
+          path: d.path,
+        })),
       })
     }
     if (!valid) this.exit(ExitCode.ERROR)

@@ -10,13 +10,25 @@ import {pegasusMetaRecovery} from './pegasus-meta-recovery.js'
 import {pegasusZkMigration} from './pegasus-zk-migration.js'
 import {tikvUnsafeRecovery} from './tikv-unsafe-recovery.js'
 
-export {runJourney, DemoFailed, DemoInterrupted, type Journey, type DemoContext, type JourneyOutcome} from './journey.js'
+export {
+  runJourney,
+  DemoFailed,
+  DemoInterrupted,
+  type Journey,
+  type DemoContext,
+  type JourneyOutcome,
+} from './journey.js'
 
 /** The journey `lifeboat demo` runs without an argument. */
 export const DEFAULT_JOURNEY = 'pegasus-meta-recovery'
 
 /** Every journey, by name. */
-export const JOURNEYS: ReadonlyMap<string, Journey> = new Map([pegasusMetaRecovery, pegasusDdd, pegasusZkMigration, openmldbRecoverdata, tikvUnsafeRecovery].map((j) => [j.name, j]))
+export const JOURNEYS: ReadonlyMap<string, Journey> = new Map(
+  [pegasusMetaRecovery, pegasusDdd, pegasusZkMigration, openmldbRecoverdata, tikvUnsafeRecovery].map((j) => [
+    j.name,
+    j,
+  ]),
+)
 
 /** The journey of that name, or a LifeboatError listing the known ones. */
 export function findJourney(name: string): Journey {

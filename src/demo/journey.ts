@@ -141,7 +141,12 @@ export async function runJourney(journey: Journey, opts: RunJourneyOptions): Pro
   // `shielded`: in its own process group, so that a Ctrl-C at the terminal does not reach it.
   const exec = (args: string[], show: boolean, shielded = false): Promise<CommandResult> =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [bin, ...args], {cwd: opts.workDir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: shielded})
+      const child = spawn(process.execPath, [bin, ...args], {
+        cwd: opts.workDir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: shielded,
+      })
       current = child
       let stdout = ''
       let stderr = ''
@@ -180,10 +185,13 @@ export async function runJourney(journey: Journey, opts: RunJourneyOptions): Pro
       const r = await exec(args, true).finally(() => (upRunning = false))
       if (interrupted) throw new DemoInterrupted(interrupted)
       if (r.code === null || !expect.includes(r.code)) {
-        throw new DemoFailed(`\`lifeboat ${args.join(' ')}\` ${r.code === null ? `was killed by ${r.signal}` : `exited ${r.code}`}, expected ${expect.join(' or ')}`, {
-          detail: (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-12).join('\n') || undefined,
-          hints: ['The output above shows what went wrong.'],
-        })
+        throw new DemoFailed(
+          `\`lifeboat ${args.join(' ')}\` ${r.code === null ? `was killed by ${r.signal}` : `exited ${r.code}`}, expected ${expect.join(' or ')}`,
+          {
+            detail: (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-12).join('\n') || undefined,
+            hints: ['The output above shows what went wrong.'],
+          },
+        )
       }
       return r
     },
@@ -200,8 +208,12 @@ export async function runJourney(journey: Journey, opts: RunJourneyOptions): Pro
     const closing = await journey.run(ctx)
     outcome = {ok: true, closing, labLeftUp: false}
   } catch (err) {
-    const error = err instanceof LifeboatError ? err
-      : new LifeboatError('DEMO_FAILED', `the demo failed: ${err instanceof Error ? err.message : String(err)}`, {cause: err})
+    const error =
+      err instanceof LifeboatError
+        ? err
+        : new LifeboatError('DEMO_FAILED', `the demo failed: ${err instanceof Error ? err.message : String(err)}`, {
+            cause: err,
+          })
     outcome = {ok: false, closing: [], error, labLeftUp: false}
   }
 
@@ -209,22 +221,32 @@ export async function runJourney(journey: Journey, opts: RunJourneyOptions): Pro
   if (labStarted && (!outcome.ok || !opts.keep || interrupted)) {
     tearingDown = true
     // Interrupted while `lab up` waited: the detached lab process may still be coming up.
-    if (interruptedDuringUp) await poll(() => (readLabState(opts.stateDir)?.daemon.control === undefined ? undefined : true), {timeoutMs: 20_000, intervalMs: 100})
+    if (interruptedDuringUp)
+      await poll(() => (readLabState(opts.stateDir)?.daemon.control === undefined ? undefined : true), {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      })
     const down = ['lab', 'down', '--state-dir', stateDirArg]
     out(`\n$ lifeboat ${down.map(shellQuote).join(' ')}\n`)
     // Not interruptible: a second Ctrl-C must not leave the lab behind.
     const r = await exec(down, true, true)
     if (r.code !== 0 && outcome.ok) {
-      outcome = {ok: false, closing: [], labLeftUp: true, error: new DemoFailed('`lifeboat lab down` failed; the lab may still run', {
-        hints: [`Stop it with: lifeboat lab down --state-dir ${opts.stateDir}`],
-      })}
+      outcome = {
+        ok: false,
+        closing: [],
+        labLeftUp: true,
+        error: new DemoFailed('`lifeboat lab down` failed; the lab may still run', {
+          hints: [`Stop it with: lifeboat lab down --state-dir ${opts.stateDir}`],
+        }),
+      }
     }
   } else if (labStarted) {
     outcome.labLeftUp = true
   }
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
-  if (interrupted && outcome.ok) outcome = {ok: false, closing: [], error: new DemoInterrupted(interrupted), labLeftUp: false}
+  if (interrupted && outcome.ok)
+    outcome = {ok: false, closing: [], error: new DemoInterrupted(interrupted), labLeftUp: false}
   return outcome
 }
 
@@ -237,7 +259,8 @@ export async function labUp(ctx: DemoContext, scenario: string, dir: string[]): 
 export async function expectRowsLoaded(ctx: DemoContext, dir: string[]): Promise<void> {
   const r = await ctx.lifeboat(['lab', 'verify', ...dir])
   const loaded = foundLine(r.stdout)
-  if (!loaded || loaded.total === 0 || loaded.found !== loaded.total) throw new DemoFailed(`the lab did not load its rows: ${loaded?.line ?? 'no count'}`)
+  if (!loaded || loaded.total === 0 || loaded.found !== loaded.total)
+    throw new DemoFailed(`the lab did not load its rows: ${loaded?.line ?? 'no count'}`)
 }
 
 /** A `N of M found` line of `lab verify`. */
@@ -258,11 +281,18 @@ export function foundLine(text: string): RowCount | undefined {
  * the replica servers take their roles at their next config sync (about a second in the lab), so a
  * first count may be short.
  */
-export async function verifyRowsUntil(ctx: DemoContext, dir: string[], want: {describe: string; met: (count: RowCount) => boolean}, attempts = 10): Promise<RowCount> {
+export async function verifyRowsUntil(
+  ctx: DemoContext,
+  dir: string[],
+  want: {describe: string; met: (count: RowCount) => boolean},
+  attempts = 10,
+): Promise<RowCount> {
   let last: RowCount | undefined
   for (let i = 0; i < attempts; i++) {
     if (i > 0) {
-      ctx.say(`Not ${want.describe} yet: the replica servers take their roles at their next config sync. Checking again.`)
+      ctx.say(
+        `Not ${want.describe} yet: the replica servers take their roles at their next config sync. Checking again.`,
+      )
       await ctx.pause(1000)
     }
     const r = await ctx.lifeboat(['lab', 'verify', ...dir], {expect: [0, 1]})
@@ -275,4 +305,7 @@ export async function verifyRowsUntil(ctx: DemoContext, dir: string[], want: {de
 }
 
 /** Every row readable (and some rows at all). */
-export const EVERY_ROW = {describe: 'every row readable', met: (c: RowCount): boolean => c.total > 0 && c.found === c.total}
+export const EVERY_ROW = {
+  describe: 'every row readable',
+  met: (c: RowCount): boolean => c.total > 0 && c.found === c.total,
+}

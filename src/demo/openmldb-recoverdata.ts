@@ -22,7 +22,8 @@ const TABLETS = ['tablet1', 'tablet2', 'tablet3']
 const SCENARIO = {
   engine: 'openmldb',
   name: 'openmldb-recoverdata-demo',
-  description: 'three tablets, two nameservers, two tables of three replicas; healthy until the demo restarts every tablet',
+  description:
+    'three tablets, two nameservers, two tables of three replicas; healthy until the demo restarts every tablet',
   nameservers: 2,
   tablets: TABLETS.length,
   auto_failover: true,
@@ -34,7 +35,8 @@ const SCENARIO = {
 
 export const openmldbRecoverdata: Journey = {
   name: 'openmldb-recoverdata',
-  summary: 'every OpenMLDB tablet restarts; one-click data recovery (openmldb_ops.py --cmd=recoverdata) with the largest-offset leaders, reviewed, gated and audited',
+  summary:
+    'every OpenMLDB tablet restarts; one-click data recovery (openmldb_ops.py --cmd=recoverdata) with the largest-offset leaders, reviewed, gated and audited',
   scenario: SCENARIO.name,
   async run(ctx) {
     const dir = ['--state-dir', ctx.stateDirArg]
@@ -43,43 +45,54 @@ export const openmldbRecoverdata: Journey = {
     const spec = join(ctx.stateDirArg, 'specs', `${SPEC}.yaml`)
 
     ctx.section('1. A healthy OpenMLDB cluster')
-    ctx.say('Start a simulated OpenMLDB cluster on loopback: a real ZooKeeper, two nameservers (the leader elected in',
-      'ZooKeeper) and three tablets speaking brpc\'s HTTP+JSON, tables shop.orders (8 partitions) and shop.users',
-      '(4 partitions), 3 replicas each, 2,600 rows written through the tablets.')
+    ctx.say(
+      'Start a simulated OpenMLDB cluster on loopback: a real ZooKeeper, two nameservers (the leader elected in',
+      "ZooKeeper) and three tablets speaking brpc's HTTP+JSON, tables shop.orders (8 partitions) and shop.users",
+      '(4 partitions), 3 replicas each, 2,600 rows written through the tablets.',
+    )
     await labUp(ctx, SCENARIO_FILE, dir)
     await expectRowsLoaded(ctx, dir)
 
     ctx.section('2. The incident: every tablet restarts')
-    ctx.say('A rack loses power. Every tablet process restarts: the nameserver keeps the tables\' metadata in ZooKeeper,',
-      'but a restarted tablet holds no table until one is loaded, so nothing is readable.')
+    ctx.say(
+      "A rack loses power. Every tablet process restarts: the nameserver keeps the tables' metadata in ZooKeeper,",
+      'but a restarted tablet holds no table until one is loaded, so nothing is readable.',
+    )
     for (const t of TABLETS) await ctx.lifeboat(['lab', 'fault', 'kill-tablet', t, ...dir])
     // The nameserver sees each tablet go (its ZooKeeper node ends with the session) before it comes back.
     await ctx.pause(1500)
     for (const t of TABLETS) await ctx.lifeboat(['lab', 'fault', 'start-tablet', t, ...dir])
     await ctx.pause(1500)
     const down = await ctx.lifeboat(['lab', 'verify', ...dir], {expect: [0, 1]})
-    if (!/^0 of \d+ found$/m.test(down.stdout)) throw new DemoFailed('rows are still readable after every tablet restarted', {hints: ['Look at `lifeboat lab status`.']})
+    if (!/^0 of \d+ found$/m.test(down.stdout))
+      throw new DemoFailed('rows are still readable after every tablet restarted', {
+        hints: ['Look at `lifeboat lab status`.'],
+      })
 
     ctx.section('3. Plan: recoverdata, reviewable')
     ctx.say('Check the spec offline, as CI would on the pull request that carries it.')
     await ctx.lifeboat(['validate', spec])
-    ctx.say('Read the nameserver\'s tables, tablets, auto_failover and running ops, and every tablet\'s table status',
+    ctx.say(
+      "Read the nameserver's tables, tablets, auto_failover and running ops, and every tablet's table status",
       '(read-only). Each partition gets the replica with the largest offset as leader; the plan says where',
-      'openmldb_ops.py (which takes the last replica flagged is_leader) would have chosen another.')
+      'openmldb_ops.py (which takes the last replica flagged is_leader) would have chosen another.',
+    )
     await ctx.lifeboat(['plan', spec, '--out', PLAN])
     ctx.say('The same plan as markdown, for the pull request or the incident ticket:')
     await ctx.lifeboat(['show', PLAN, '--format', 'markdown'])
 
     ctx.section('4. Apply')
-    ctx.say('Approval is given on the command line (--auto-approve): after a review of the plan above, in a real incident.',
+    ctx.say(
+      'Approval is given on the command line (--auto-approve): after a review of the plan above, in a real incident.',
       'apply re-checks the cluster, takes the lock, turns auto_failover off, loads every leader and waits for',
       'kTableNormal, recovers the followers through RecoverTable ops (up to 8 at a time, each waited on through',
-      'ShowOPStatus), turns auto_failover back on (a step that runs even after a failure or Ctrl-C), and verifies.')
+      'ShowOPStatus), turns auto_failover back on (a step that runs even after a failure or Ctrl-C), and verifies.',
+    )
     await ctx.lifeboat(['apply', PLAN, '--auto-approve'])
 
     ctx.section('5. Verify')
     const line = (await verifyRowsUntil(ctx, dir, EVERY_ROW)).line
-    ctx.say('The audit log\'s hash chain is intact, and tells the whole story:')
+    ctx.say("The audit log's hash chain is intact, and tells the whole story:")
     await ctx.lifeboat(['audit', 'verify'])
     await ctx.lifeboat(['audit', 'show'])
     return [

@@ -62,7 +62,8 @@ interface PlanDoc {
 
 export const tikvUnsafeRecovery: Journey = {
   name: 'tikv-unsafe-recovery',
-  summary: 'TiKV loses two stores for good; see which regions lose quorum and what data is lost before PD acts (pd-ctl unsafe remove-failed-stores), then apply, gated and audited',
+  summary:
+    'TiKV loses two stores for good; see which regions lose quorum and what data is lost before PD acts (pd-ctl unsafe remove-failed-stores), then apply, gated and audited',
   scenario: 'tikv-unsafe-recovery',
   async run(ctx) {
     const dir = ['--state-dir', ctx.stateDirArg]
@@ -70,28 +71,36 @@ export const tikvUnsafeRecovery: Journey = {
     writeFileSync(scenario, stringify(CLUSTER))
 
     ctx.section('1. A healthy TiKV cluster')
-    ctx.say('Start a simulated TiKV cluster on loopback: a PD speaking PD\'s HTTP API (with the etcd v3 gateway that',
-      'holds lifeboat\'s lock), five TiKV stores and a TiFlash store sending heartbeats, 8 regions x 3 replicas holding',
-      'four tables and TiDB\'s meta keys. Clients read every row through the region leaders.')
+    ctx.say(
+      "Start a simulated TiKV cluster on loopback: a PD speaking PD's HTTP API (with the etcd v3 gateway that",
+      "holds lifeboat's lock), five TiKV stores and a TiFlash store sending heartbeats, 8 regions x 3 replicas holding",
+      "four tables and TiDB's meta keys. Clients read every row through the region leaders.",
+    )
     await labUp(ctx, scenario, dir)
     const {total} = await verifyRowsUntil(ctx, dir, EVERY_ROW)
 
     ctx.section('2. The incident: stores 4 and 5 are gone for good')
-    ctx.say('Two machines die with their disks (their last heartbeat an hour ago). Regions with two of their three',
-      'replicas on them cannot elect a leader; regions with every replica on them are gone.')
+    ctx.say(
+      'Two machines die with their disks (their last heartbeat an hour ago). Regions with two of their three',
+      'replicas on them cannot elect a leader; regions with every replica on them are gone.',
+    )
     await ctx.lifeboat(['lab', 'fault', 'kill-store', '4', '--down-for', '3600', ...dir])
     await ctx.lifeboat(['lab', 'fault', 'kill-store', '5', '--down-for', '3600', ...dir])
     await ctx.lifeboat(['lab', 'verify', ...dir], {expect: [1]})
 
     ctx.section('3. Plan: what remove-failed-stores would do, before it does it')
     const written = join(ctx.stateDirArg, 'specs', SPEC)
-    ctx.say('The lab wrote a ready spec naming the failed stores. Check it offline, as CI would on its pull request,',
-      'then plan: lifeboat reads PD only (members, every store, every region, show) and applies PD\'s own unsafe',
-      'recovery rules to what it sees.')
+    ctx.say(
+      'The lab wrote a ready spec naming the failed stores. Check it offline, as CI would on its pull request,',
+      "then plan: lifeboat reads PD only (members, every store, every region, show) and applies PD's own unsafe",
+      'recovery rules to what it sees.',
+    )
     await ctx.lifeboat(['validate', written])
     await ctx.lifeboat(['plan', written], {expect: [1]})
-    ctx.say('Refused: two regions lose every replica, and this spec does not accept that (skip_lost_partitions: false).',
-      'The operator decides, knowingly, to let PD recreate those key ranges empty:')
+    ctx.say(
+      'Refused: two regions lose every replica, and this spec does not accept that (skip_lost_partitions: false).',
+      'The operator decides, knowingly, to let PD recreate those key ranges empty:',
+    )
     const doc = parse(readFileSync(resolve(ctx.workDir, written), 'utf8')) as {recovery: Record<string, unknown>}
     writeFileSync(join(ctx.workDir, SPEC), stringify({...doc, recovery: {...doc.recovery, skip_lost_partitions: true}}))
     await ctx.lifeboat(['plan', SPEC, '--out', PLAN])
@@ -101,22 +110,29 @@ export const tikvUnsafeRecovery: Journey = {
     const plan = JSON.parse(readFileSync(join(ctx.workDir, PLAN), 'utf8')) as PlanDoc
     const lost = plan.changes.filter((c) => /^region\/\d+$/.test(c.address) && c.action === 'delete')
     const lostKeys = lost.reduce((n, c) => n + (c.before?.approximate_keys ?? 0), 0)
-    if (lost.length === 0) throw new DemoFailed('the plan predicts no lost region, but stores 4 and 5 held every replica of two regions')
+    if (lost.length === 0)
+      throw new DemoFailed('the plan predicts no lost region, but stores 4 and 5 held every replica of two regions')
 
     ctx.section('4. Apply')
     ctx.say('Without --allow-data-loss the gate refuses (exit 4) and PD is not even asked:')
     await ctx.lifeboat(['apply', PLAN, '--auto-approve'], {expect: [4]})
-    ctx.say('With it: apply takes the lock (a lease-bound key in PD\'s etcd), re-plans and refuses if anything moved,',
-      'POSTs the failed stores with an explicit timeout, prints each stage as PD enters it, and compares PD\'s own',
-      'account (force leaders, demotions, empty regions, affected table ids) with the plan.')
+    ctx.say(
+      "With it: apply takes the lock (a lease-bound key in PD's etcd), re-plans and refuses if anything moved,",
+      "POSTs the failed stores with an explicit timeout, prints each stage as PD enters it, and compares PD's own",
+      'account (force leaders, demotions, empty regions, affected table ids) with the plan.',
+    )
     await ctx.lifeboat(['apply', PLAN, '--auto-approve', '--allow-data-loss'])
 
     ctx.section('5. Verify')
-    ctx.say(`The plan said ${lost.length} region(s) lose every replica: ${lost.map((c) => `${c.address} ${c.before?.range ?? ''}`).join(', ')},`,
-      `about ${lostKeys} keys. Every other row must be readable again.`)
+    ctx.say(
+      `The plan said ${lost.length} region(s) lose every replica: ${lost.map((c) => `${c.address} ${c.before?.range ?? ''}`).join(', ')},`,
+      `about ${lostKeys} keys. Every other row must be readable again.`,
+    )
     const expected = total - lostKeys
-    const line = (await verifyRowsUntil(ctx, dir, {describe: `${expected} rows readable`, met: (c) => c.found === expected})).line
-    ctx.say('The audit log\'s hash chain is intact, and tells the whole story:')
+    const line = (
+      await verifyRowsUntil(ctx, dir, {describe: `${expected} rows readable`, met: (c) => c.found === expected})
+    ).line
+    ctx.say("The audit log's hash chain is intact, and tells the whole story:")
     await ctx.lifeboat(['audit', 'verify'])
     await ctx.lifeboat(['audit', 'show'])
     return [

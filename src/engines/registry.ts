@@ -37,7 +37,13 @@ export type EngineModule = AnyEngine & {
 export const ENGINE_MODULES_ENV = 'LIFEBOAT_ENGINE_MODULES'
 
 /** The engines shipped with lifeboat, one entry per store kind: a new store's engine is added here. */
-const BUILT_IN: readonly AnyEngine[] = [metaRecoveryEngine as AnyEngine, dddRecoveryEngine as AnyEngine, zkMigrationEngine as AnyEngine, tikvUnsafeRecoveryEngine as AnyEngine, openmldbRecoveryEngine as AnyEngine]
+const BUILT_IN: readonly AnyEngine[] = [
+  metaRecoveryEngine as AnyEngine,
+  dddRecoveryEngine as AnyEngine,
+  zkMigrationEngine as AnyEngine,
+  tikvUnsafeRecoveryEngine as AnyEngine,
+  openmldbRecoveryEngine as AnyEngine,
+]
 
 /** Every engine known in this process, by kind, with where it came from. */
 export interface EngineRegistry {
@@ -68,14 +74,21 @@ async function buildRegistry(list: string): Promise<EngineRegistry> {
   const engines = new Map<string, {engine: EngineModule; source: string}>()
   const extraKinds: Record<string, Record<string, unknown>> = {}
   for (const engine of BUILT_IN) engines.set(engine.kind, {engine, source: 'built-in'})
-  const paths = list.split(',').map((p) => p.trim()).filter((p) => p !== '')
+  const paths = list
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
   for (const path of paths) {
     const engine = await importEngineModule(path)
     const existing = engines.get(engine.kind)
     if (existing) {
-      throw new LifeboatError('ENGINE_DUPLICATE_KIND', `two engines handle the kind ${engine.kind}: ${existing.source} and ${path}`, {
-        hints: [`Remove one of them from ${ENGINE_MODULES_ENV}; a plugin cannot replace a built-in engine.`],
-      })
+      throw new LifeboatError(
+        'ENGINE_DUPLICATE_KIND',
+        `two engines handle the kind ${engine.kind}: ${existing.source} and ${path}`,
+        {
+          hints: [`Remove one of them from ${ENGINE_MODULES_ENV}; a plugin cannot replace a built-in engine.`],
+        },
+      )
     }
     engines.set(engine.kind, {engine, source: path})
     if (engine.specSchema) extraKinds[engine.kind] = engine.specSchema
@@ -85,7 +98,9 @@ async function buildRegistry(list: string): Promise<EngineRegistry> {
 
 /** Imports one plugin module and checks that its default export looks like an Engine. */
 async function importEngineModule(path: string): Promise<EngineModule> {
-  const hints = [`${ENGINE_MODULES_ENV} lists absolute paths of ES modules, separated by commas; each default-exports an engine.`]
+  const hints = [
+    `${ENGINE_MODULES_ENV} lists absolute paths of ES modules, separated by commas; each default-exports an engine.`,
+  ]
   if (!isAbsolute(path)) {
     throw new LifeboatError('ENGINE_MODULE_INVALID', `engine module path ${path} is not absolute`, {hints})
   }
@@ -93,12 +108,20 @@ async function importEngineModule(path: string): Promise<EngineModule> {
   try {
     mod = (await import(pathToFileURL(path).href)) as {default?: unknown}
   } catch (err) {
-    throw new LifeboatError('ENGINE_MODULE_INVALID', `could not load the engine module ${path}`, {detail: describeError(err), hints, cause: err})
+    throw new LifeboatError('ENGINE_MODULE_INVALID', `could not load the engine module ${path}`, {
+      detail: describeError(err),
+      hints,
+      cause: err,
+    })
   }
   const engine = mod.default as Partial<EngineModule> | undefined
   const missing = engine === undefined || engine === null ? ['default export'] : missingMembers(engine)
   if (missing.length > 0) {
-    throw new LifeboatError('ENGINE_MODULE_INVALID', `${path} does not default-export an engine: missing ${missing.join(', ')}`, {hints})
+    throw new LifeboatError(
+      'ENGINE_MODULE_INVALID',
+      `${path} does not default-export an engine: missing ${missing.join(', ')}`,
+      {hints},
+    )
   }
   return engine as EngineModule
 }
@@ -110,7 +133,8 @@ function missingMembers(engine: Partial<EngineModule>): string[] {
     if (typeof engine[fn] !== 'function') missing.push(fn)
   }
   if (typeof engine.steps !== 'object' || engine.steps === null) missing.push('steps')
-  if (engine.specSchema !== undefined && (typeof engine.specSchema !== 'object' || engine.specSchema === null)) missing.push('specSchema (an object)')
+  if (engine.specSchema !== undefined && (typeof engine.specSchema !== 'object' || engine.specSchema === null))
+    missing.push('specSchema (an object)')
   return missing
 }
 
@@ -120,13 +144,21 @@ export function knownKinds(registry: EngineRegistry): string[] {
 }
 
 /** The engine for a spec kind, or a LifeboatError listing the kinds that have one. */
-export async function engineFor(kind: string, env: Record<string, string | undefined> = process.env): Promise<EngineModule> {
+export async function engineFor(
+  kind: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<EngineModule> {
   const registry = await loadEngineRegistry(env)
   const found = registry.engines.get(kind)
   if (found) return found.engine
   const known = knownKinds(registry)
   throw new LifeboatError('ENGINE_UNKNOWN_KIND', `no engine handles the kind ${kind}`, {
-    detail: known.length > 0 ? `Engines are available for: ${known.join(', ')}.` : 'No engine is available in this build of lifeboat.',
-    hints: [`Check the spec's kind; an engine outside lifeboat is added through ${ENGINE_MODULES_ENV}=/abs/path/engine.js.`],
+    detail:
+      known.length > 0
+        ? `Engines are available for: ${known.join(', ')}.`
+        : 'No engine is available in this build of lifeboat.',
+    hints: [
+      `Check the spec's kind; an engine outside lifeboat is added through ${ENGINE_MODULES_ENV}=/abs/path/engine.js.`,
+    ],
   })
 }

@@ -52,12 +52,7 @@ export interface HttpReply {
 }
 
 export type HttpErrorCode =
-  | 'HTTP_CONNECTION_REFUSED'
-  | 'HTTP_TIMEOUT'
-  | 'HTTP_UNREACHABLE'
-  | 'HTTP_BAD_JSON'
-  | 'HTTP_STATUS'
-  | 'HTTP_ABORTED'
+  'HTTP_CONNECTION_REFUSED' | 'HTTP_TIMEOUT' | 'HTTP_UNREACHABLE' | 'HTTP_BAD_JSON' | 'HTTP_STATUS' | 'HTTP_ABORTED'
 
 /** A failed HTTP call; the message names the server, the method and the path. */
 export class HttpError extends LifeboatError {
@@ -93,9 +88,14 @@ function splitServer(call: HttpCall): {host: string; port: number} {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(call.server) ?? /^([^:]+):(\d+)$/.exec(call.server)
   const port = m ? Number(m[2]) : NaN
   if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new HttpError('HTTP_UNREACHABLE', `cannot call ${call.method} ${call.path}: "${call.server}" is not host:port`, call, {
-      hints: ['Give the server as host:port, e.g. 127.0.0.1:9527 (an IPv6 host in brackets: [::1]:2379).'],
-    })
+    throw new HttpError(
+      'HTTP_UNREACHABLE',
+      `cannot call ${call.method} ${call.path}: "${call.server}" is not host:port`,
+      call,
+      {
+        hints: ['Give the server as host:port, e.g. 127.0.0.1:9527 (an IPv6 host in brackets: [::1]:2379).'],
+      },
+    )
   }
   return {host: m[1], port}
 }
@@ -109,17 +109,27 @@ function where(call: HttpCall): string {
 }
 
 function refused(call: HttpCall, cause: unknown): HttpError {
-  return new HttpError('HTTP_CONNECTION_REFUSED', `cannot connect to ${call.server} for ${where(call)}: connection refused`, call, {
-    cause,
-    hints: [`Check that the server on ${call.server} is running and listening on that port.`],
-  })
+  return new HttpError(
+    'HTTP_CONNECTION_REFUSED',
+    `cannot connect to ${call.server} for ${where(call)}: connection refused`,
+    call,
+    {
+      cause,
+      hints: [`Check that the server on ${call.server} is running and listening on that port.`],
+    },
+  )
 }
 
 function timedOut(call: HttpCall, timeoutMs: number, connected: boolean): HttpError {
   const how = connected ? '' : ' (the connection was not even established)'
-  return new HttpError('HTTP_TIMEOUT', `${call.server} did not answer ${where(call)} within ${timeoutMs} ms${how}`, call, {
-    hints: [`Check the load and health of ${call.server}; raise the timeout if the server is merely slow.`],
-  })
+  return new HttpError(
+    'HTTP_TIMEOUT',
+    `${call.server} did not answer ${where(call)} within ${timeoutMs} ms${how}`,
+    call,
+    {
+      hints: [`Check the load and health of ${call.server}; raise the timeout if the server is merely slow.`],
+    },
+  )
 }
 
 function unreachable(call: HttpCall, why: string, cause: unknown): HttpError {
@@ -130,9 +140,14 @@ function unreachable(call: HttpCall, why: string, cause: unknown): HttpError {
 }
 
 function aborted(call: HttpCall): HttpError {
-  return new HttpError('HTTP_ABORTED', `${where(call)} on ${call.server} was abandoned: the operation was cancelled`, call, {
-    hints: ['The call may or may not have taken effect on the server; re-read its state before acting again.'],
-  })
+  return new HttpError(
+    'HTTP_ABORTED',
+    `${where(call)} on ${call.server} was abandoned: the operation was cancelled`,
+    call,
+    {
+      hints: ['The call may or may not have taken effect on the server; re-read its state before acting again.'],
+    },
+  )
 }
 
 function makeReply(call: HttpCall, status: number, headers: HttpReply['headers'], text: string): HttpReply {
@@ -146,13 +161,20 @@ function makeReply(call: HttpCall, status: number, headers: HttpReply['headers']
         try {
           parsed = {value: parseJson(text)}
         } catch (err) {
-          throw new HttpError('HTTP_BAD_JSON', `${call.server} sent invalid JSON for ${where(call)} (HTTP ${status})`, call, {
-            status,
-            body: excerpt(text),
-            detail: `${describeError(err)}; the reply began: ${JSON.stringify(excerpt(text))}`,
-            cause: err,
-            hints: [`Check that ${call.server} is the right kind of server for ${call.path} and of a supported version.`],
-          })
+          throw new HttpError(
+            'HTTP_BAD_JSON',
+            `${call.server} sent invalid JSON for ${where(call)} (HTTP ${status})`,
+            call,
+            {
+              status,
+              body: excerpt(text),
+              detail: `${describeError(err)}; the reply began: ${JSON.stringify(excerpt(text))}`,
+              cause: err,
+              hints: [
+                `Check that ${call.server} is the right kind of server for ${call.path} and of a supported version.`,
+              ],
+            },
+          )
         }
       }
       return parsed.value
@@ -241,7 +263,9 @@ export async function httpJson<T = unknown>(call: HttpCall): Promise<T> {
       status: reply.status,
       body,
       detail: body ? `The reply began: ${JSON.stringify(body)}` : 'The reply had no body.',
-      hints: [`Check that ${call.server} serves ${call.path} (the right kind of server and version) and look at its log.`],
+      hints: [
+        `Check that ${call.server} serves ${call.path} (the right kind of server and version) and look at its log.`,
+      ],
     })
   }
   return reply.json() as T

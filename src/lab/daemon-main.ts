@@ -19,7 +19,10 @@ try {
   await hosted.stopped
   process.exit(0)
 } catch (err) {
-  const e = err instanceof LifeboatError ? err.toJSON() : {code: 'LAB_START_FAILED', message: describeError(err), hints: ['See lab.log in the state directory.'], exit: 1}
+  const e =
+    err instanceof LifeboatError
+      ? err.toJSON()
+      : {code: 'LAB_START_FAILED', message: describeError(err), hints: ['See lab.log in the state directory.'], exit: 1}
   writeFileSync(join(stateDir, 'daemon-error.json'), JSON.stringify(e))
   process.exit(1)
 }

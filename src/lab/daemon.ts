@@ -101,14 +101,16 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
       res.writeHead(code, {'content-type': 'application/json'})
       res.end(JSON.stringify(body))
     }
-    if (req.headers.authorization !== `Bearer ${token}`) return reply(401, {error: {code: 'LAB_UNAUTHORIZED', message: 'wrong or missing control token'}})
+    if (req.headers.authorization !== `Bearer ${token}`)
+      return reply(401, {error: {code: 'LAB_UNAUTHORIZED', message: 'wrong or missing control token'}})
     let body = ''
     req.setEncoding('utf8')
     req.on('data', (c: string) => (body += c))
     req.on('end', () => {
       void (async () => {
         try {
-          if (req.method === 'GET' && req.url === '/status') return reply(200, {...(await lab.status()), specs: state.specs, scenario: state.scenario})
+          if (req.method === 'GET' && req.url === '/status')
+            return reply(200, {...(await lab.status()), specs: state.specs, scenario: state.scenario})
           if (req.method === 'POST' && req.url === '/fault') {
             const fault = JSON.parse(body) as unknown
             log(`fault ${JSON.stringify(fault)}`)
@@ -118,7 +120,9 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
             state.specs = lab.writeSpecs()
             writeLabState(opts.stateDir, state)
             const after = specContents(state.specs)
-            const rewritten = Object.keys(after).filter((n) => after[n] !== before[n]).sort()
+            const rewritten = Object.keys(after)
+              .filter((n) => after[n] !== before[n])
+              .sort()
             return reply(200, {message, specs: state.specs, rewritten})
           }
           if (req.method === 'POST' && req.url === '/down') {
@@ -128,7 +132,12 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
           }
           reply(404, {error: {code: 'LAB_CONTROL_UNKNOWN', message: `no control endpoint ${req.method} ${req.url}`}})
         } catch (err) {
-          const e = err instanceof LifeboatError ? err : new LifeboatError('LAB_FAULT_FAILED', describeError(err), {hints: ['See lab.log in the state directory.']})
+          const e =
+            err instanceof LifeboatError
+              ? err
+              : new LifeboatError('LAB_FAULT_FAILED', describeError(err), {
+                  hints: ['See lab.log in the state directory.'],
+                })
           log(`error: ${e.message}`)
           reply(400, {error: e.toJSON()})
         }
@@ -184,7 +193,10 @@ export function labLogger(file: string, opts: {verbose?: boolean; maxBytes?: num
     const now = new Date()
     const m = Math.floor(now.getTime() / 60_000)
     if (m !== minute) {
-      if (dropped > 0) write(`${now.toISOString()} (${dropped} more lines in the last minute not logged; LIFEBOAT_LAB_VERBOSE=1 logs every line)\n`)
+      if (dropped > 0)
+        write(
+          `${now.toISOString()} (${dropped} more lines in the last minute not logged; LIFEBOAT_LAB_VERBOSE=1 logs every line)\n`,
+        )
       minute = m
       written = 0
       dropped = 0

@@ -24,6 +24,10 @@ export function labEngine(engine: string, where?: string): LabEngine {
   const lab = LABS.find((l) => l.engine === engine)
   if (lab) return lab
   throw new LifeboatError('LAB_ENGINE_UNKNOWN', `${where ? `${where}: ` : ''}the lab has no engine "${engine}"`, {
-    hints: [`Labs: ${labEngines().map((l) => l.engine).join(', ')}; set engine: to one of them.`],
+    hints: [
+      `Labs: ${labEngines()
+        .map((l) => l.engine)
+        .join(', ')}; set engine: to one of them.`,
+    ],
   })
 }

@@ -40,7 +40,12 @@ export function schemaProblems(errors: readonly ErrorObject[] | null | undefined
  * Validates a scenario document against `schemas/lab/<file>`; throws LAB_SCENARIO_INVALID naming
  * the scenario file, with one line per problem in the detail.
  */
-export function checkScenarioSchema(doc: unknown, path: string, file: string, hints: string[] = [`See schemas/lab/${file} for the vocabulary.`]): void {
+export function checkScenarioSchema(
+  doc: unknown,
+  path: string,
+  file: string,
+  hints: string[] = [`See schemas/lab/${file} for the vocabulary.`],
+): void {
   const v = validatorOf(file)
   if (v(doc)) return
   throw new LifeboatError('LAB_SCENARIO_INVALID', `scenario ${path} does not match the lab scenario schema`, {

@@ -54,7 +54,10 @@ export function builtinScenarios(): string[] {
 /** Loads a scenario by built-in name or path; every problem is a LifeboatError with hints. */
 // The lab is chosen by the document, so the caller that knows the engine narrows the type.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function loadScenario<S extends ScenarioEnvelope = any>(nameOrPath: string, cwd = process.cwd()): LoadedScenario<S> {
+export function loadScenario<S extends ScenarioEnvelope = any>(
+  nameOrPath: string,
+  cwd = process.cwd(),
+): LoadedScenario<S> {
   const builtins = builtinScenarios()
   let path: string
   let builtin: string | undefined
@@ -65,23 +68,35 @@ export function loadScenario<S extends ScenarioEnvelope = any>(nameOrPath: strin
     path = join(builtinScenarioDir(), `${nameOrPath}.yaml`)
     builtin = nameOrPath
   } else {
-    throw new LifeboatError('LAB_SCENARIO_NOT_FOUND', `scenario "${nameOrPath}" is neither a file nor a built-in scenario`, {
-      hints: [`Built-in scenarios: ${builtins.join(', ') || '(none found)'}.`, 'Or give the path of a scenario YAML file.'],
-    })
+    throw new LifeboatError(
+      'LAB_SCENARIO_NOT_FOUND',
+      `scenario "${nameOrPath}" is neither a file nor a built-in scenario`,
+      {
+        hints: [
+          `Built-in scenarios: ${builtins.join(', ') || '(none found)'}.`,
+          'Or give the path of a scenario YAML file.',
+        ],
+      },
+    )
   }
   const text = readFileSync(path, 'utf8')
   const doc = parseDocument(text)
   if (doc.errors.length > 0) {
     const e = doc.errors[0]
     const where = e.linePos ? `${path}:${e.linePos[0].line}:${e.linePos[0].col}` : path
-    throw new LifeboatError('LAB_SCENARIO_INVALID', `${where}: ${e.message.split('\n')[0]}`, {hints: ['Fix the YAML syntax of the scenario.']})
+    throw new LifeboatError('LAB_SCENARIO_INVALID', `${where}: ${e.message.split('\n')[0]}`, {
+      hints: ['Fix the YAML syntax of the scenario.'],
+    })
   }
   const data = doc.toJS() as unknown
-  const engine = data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as {engine?: unknown}).engine : undefined
+  const engine =
+    data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as {engine?: unknown}).engine : undefined
   if (typeof engine !== 'string') {
     throw new LifeboatError('LAB_SCENARIO_INVALID', `scenario ${path} does not say which store it simulates`, {
-      detail: '/: must have required property \'engine\'',
-      hints: ['Add engine: pegasus (or openmldb, tikv) at the top of the scenario; see schemas/lab-scenario.schema.json.'],
+      detail: "/: must have required property 'engine'",
+      hints: [
+        'Add engine: pegasus (or openmldb, tikv) at the top of the scenario; see schemas/lab-scenario.schema.json.',
+      ],
     })
   }
   const lab = labEngine(engine, path) as unknown as LabEngine<S>

@@ -46,7 +46,10 @@ export function readLabState(dir: string): LabState | undefined {
   } catch (err) {
     throw new LifeboatError('LAB_STATE_INVALID', `the lab state ${path} is unreadable`, {
       cause: err,
-      hints: [`Stop what is left with: lifeboat lab down --state-dir ${dir} --force`, `Or remove ${path} by hand once no lab process runs.`],
+      hints: [
+        `Stop what is left with: lifeboat lab down --state-dir ${dir} --force`,
+        `Or remove ${path} by hand once no lab process runs.`,
+      ],
     })
   }
 }
@@ -84,9 +87,16 @@ export function requireRunningLab(dir: string): LabState {
     })
   }
   if (!processAlive(state.daemon.pid)) {
-    throw new LifeboatError('LAB_NOT_RUNNING', `the lab in ${dir} is not running: its process ${state.daemon.pid} is gone`, {
-      hints: [`Clean up what is left: lifeboat lab down${flag}`, `Then start it again: lifeboat lab up ${state.scenario.name} --detach${flag}`],
-    })
+    throw new LifeboatError(
+      'LAB_NOT_RUNNING',
+      `the lab in ${dir} is not running: its process ${state.daemon.pid} is gone`,
+      {
+        hints: [
+          `Clean up what is left: lifeboat lab down${flag}`,
+          `Then start it again: lifeboat lab up ${state.scenario.name} --detach${flag}`,
+        ],
+      },
+    )
   }
   return state
 }

@@ -44,15 +44,25 @@ export function buildPlan(input: BuildPlanInput): Plan {
   const primaries = sortByNatural(body.primaries.map(normalisePrimary), (p) => p.partition)
   const steps = body.steps.map(normaliseStep)
   const findings = body.findings.map(normaliseFinding).sort(compareFindings)
-  assertUnique(changes.map((c) => c.address), 'change address')
-  assertUnique(primaries.map((p) => p.partition), 'primary partition')
-  assertUnique(steps.map((s) => s.id), 'step id')
+  assertUnique(
+    changes.map((c) => c.address),
+    'change address',
+  )
+  assertUnique(
+    primaries.map((p) => p.partition),
+    'primary partition',
+  )
+  assertUnique(
+    steps.map((s) => s.id),
+    'step id',
+  )
   const vocabulary = normaliseVocabulary(body.vocabulary)
   if (primaries.length > 0 && !vocabulary.leadership) {
     throw new InternalError('the plan body has primaries but its vocabulary declares no leadership section')
   }
   for (const c of changes) {
-    if (c.noun !== undefined && !(c.noun in vocabulary.nouns)) throw new InternalError(`change ${c.address}: noun ${c.noun} is not declared in the vocabulary`)
+    if (c.noun !== undefined && !(c.noun in vocabulary.nouns))
+      throw new InternalError(`change ${c.address}: noun ${c.noun} is not declared in the vocabulary`)
   }
 
   const withoutDigest: Omit<Plan, 'digest' | 'approvals'> = {
@@ -102,7 +112,10 @@ function normaliseSpec(spec: PlanSpec): PlanSpec {
 }
 
 function normaliseCluster(cluster: ClusterIdentity): ClusterIdentity {
-  assertUnique(cluster.facts.map((f) => f.name), 'cluster fact')
+  assertUnique(
+    cluster.facts.map((f) => f.name),
+    'cluster fact',
+  )
   // The engine's order is the display order; comparison is by name (plan/file.ts).
   return {name: cluster.name, facts: cluster.facts.map((f) => ({name: f.name, label: f.label, value: String(f.value)}))}
 }

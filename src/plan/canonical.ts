@@ -52,7 +52,8 @@ function encode(value: unknown, seen: Set<object>, out: string[], hash: Hash | n
       out.push(value ? 'true' : 'false')
       return
     case 'number':
-      if (!Number.isFinite(value)) throw new InternalError(`canonicalJson: ${String(value)} cannot be represented in JSON`)
+      if (!Number.isFinite(value))
+        throw new InternalError(`canonicalJson: ${String(value)} cannot be represented in JSON`)
       out.push(JSON.stringify(value))
       return
     case 'bigint':

@@ -35,11 +35,24 @@ export function comparePlans(saved: Plan, fresh: Plan): PlanDifference[] {
   const freshIds = new Set(fresh.steps.map((s) => s.id))
   const savedOrder = saved.steps.map((s) => s.id).filter((id) => freshIds.has(id))
   const freshOrder = fresh.steps.map((s) => s.id).filter((id) => savedIds.has(id))
-  if (savedOrder.join('\n') !== freshOrder.join('\n')) out.push({path: 'steps.order', kind: 'changed', before: savedOrder, after: freshOrder})
+  if (savedOrder.join('\n') !== freshOrder.join('\n'))
+    out.push({path: 'steps.order', kind: 'changed', before: savedOrder, after: freshOrder})
 
-  diffKeyed('changes', saved.changes, fresh.changes, (c) => c.address, (c) => ({action: c.action, before: c.before, after: c.after}), out)
+  diffKeyed(
+    'changes',
+    saved.changes,
+    fresh.changes,
+    (c) => c.address,
+    (c) => ({action: c.action, before: c.before, after: c.after}),
+    out,
+  )
   const primaryFacts = (p: PrimaryChange) => ({
-    before: p.before, after: p.after, risk: p.risk, table: p.table ?? null, candidates: p.candidates, facts: p.facts ?? {},
+    before: p.before,
+    after: p.after,
+    risk: p.risk,
+    table: p.table ?? null,
+    candidates: p.candidates,
+    facts: p.facts ?? {},
   })
   diffKeyed('primaries', saved.primaries, fresh.primaries, (p) => p.partition, primaryFacts, out)
   const findingKey = (f: Finding) => `${f.severity} ${f.code}${f.subject ? ` ${f.subject}` : ''}`
@@ -55,7 +68,12 @@ function compareDifferences(a: PlanDifference, b: PlanDifference): number {
 }
 
 function diffKeyed<T>(
-  section: string, before: T[], after: T[], key: (t: T) => string, facts: (t: T) => unknown, out: PlanDifference[],
+  section: string,
+  before: T[],
+  after: T[],
+  key: (t: T) => string,
+  facts: (t: T) => unknown,
+  out: PlanDifference[],
 ): void {
   const a = new Map(before.map((t) => [key(t), t]))
   const b = new Map(after.map((t) => [key(t), t]))
@@ -148,7 +166,12 @@ export function compareRemaining(saved: Plan, fresh: Plan): PlanDifference[] {
     if (was === undefined) out.push({path: `changes[${c.address}]`, kind: 'added', after: facts})
     else diffValue(`changes[${c.address}]`, {action: was.action, before: was.before, after: was.after}, facts, out)
   }
-  const primaryFacts = (p: PrimaryChange) => ({before: p.before, after: p.after, risk: p.risk, candidates: p.candidates})
+  const primaryFacts = (p: PrimaryChange) => ({
+    before: p.before,
+    after: p.after,
+    risk: p.risk,
+    candidates: p.candidates,
+  })
   const savedPrimaries = new Map(saved.primaries.map((p) => [p.partition, p]))
   for (const p of fresh.primaries) {
     const was = savedPrimaries.get(p.partition)
@@ -158,7 +181,8 @@ export function compareRemaining(saved: Plan, fresh: Plan): PlanDifference[] {
   const savedFindings = new Set(saved.findings.map((f) => `${f.severity} ${f.code}${f.subject ? ` ${f.subject}` : ''}`))
   for (const f of fresh.findings) {
     const key = `${f.severity} ${f.code}${f.subject ? ` ${f.subject}` : ''}`
-    if (f.severity === 'error' && !savedFindings.has(key)) out.push({path: `findings[${key}]`, kind: 'added', after: {message: f.message}})
+    if (f.severity === 'error' && !savedFindings.has(key))
+      out.push({path: `findings[${key}]`, kind: 'added', after: {message: f.message}})
   }
   return out.sort(compareDifferences)
 }

@@ -22,7 +22,6 @@ import {compareCodeUnits} from './canonical.js'
 import {serializePlan} from './serialize.js'
 import {PLAN_FORMAT_VERSION, type Approval, type ClusterIdentity, type Plan} from './types.js'
 
-
 const validators = new Map<string, ValidateFunction>()
 
 /**
@@ -41,7 +40,10 @@ export function schemaValidator(name: 'plan.schema.json' | 'audit-record.schema.
 /** ajv errors as short lines: `/steps/0/risk: must be equal to one of the allowed values`. */
 export function describeSchemaErrors(errors: ErrorObject[] | null | undefined, max = 5): string {
   const list = (errors ?? []).map((e) => {
-    const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as {additionalProperty?: string}).additionalProperty)})` : ''
+    const extra =
+      e.keyword === 'additionalProperties'
+        ? ` (${String((e.params as {additionalProperty?: string}).additionalProperty)})`
+        : ''
     return `${e.instancePath || '/'}: ${e.message ?? e.keyword}${extra}`
   })
   const unique = [...new Set(list)]
@@ -59,7 +61,8 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined, m
  */
 export async function writePlanFile(path: string, plan: Plan): Promise<void> {
   const validate = schemaValidator('plan.schema.json')
-  if (!validate(plan)) throw new InternalError(`refusing to write an invalid plan:\n${describeSchemaErrors(validate.errors)}`)
+  if (!validate(plan))
+    throw new InternalError(`refusing to write an invalid plan:\n${describeSchemaErrors(validate.errors)}`)
   // Never replace a device, a FIFO or a file under /proc with a plan (the rename would, as root).
   await assertRegularFile(path, 'the plan file', 'PLAN_FILE', {mayBeAbsent: true})
   try {
@@ -119,10 +122,17 @@ export async function readPlanFile(path: string): Promise<Plan> {
         hints: ['Check the path, or make a plan with `lifeboat plan SPEC --out FILE`.'],
       })
     }
-    throw new LifeboatError(problem.kind === 'not-regular' ? 'PLAN_FILE_NOT_REGULAR' : 'PLAN_FILE_UNREADABLE', `Could not read the plan file ${path}: ${problem.message.replace(`the plan file ${path} `, '')}`, {
-      cause: problem.kind === 'unreadable' ? problem.cause : undefined,
-      hints: problem.kind === 'directory' ? ['The path is a directory; give the plan file inside it.'] : [fileProblemHint(problem)],
-    })
+    throw new LifeboatError(
+      problem.kind === 'not-regular' ? 'PLAN_FILE_NOT_REGULAR' : 'PLAN_FILE_UNREADABLE',
+      `Could not read the plan file ${path}: ${problem.message.replace(`the plan file ${path} `, '')}`,
+      {
+        cause: problem.kind === 'unreadable' ? problem.cause : undefined,
+        hints:
+          problem.kind === 'directory'
+            ? ['The path is a directory; give the plan file inside it.']
+            : [fileProblemHint(problem)],
+      },
+    )
   }
   const text = read.bytes.toString('utf8')
 
@@ -132,11 +142,15 @@ export async function readPlanFile(path: string): Promise<Plan> {
   } catch (err) {
     const trimmed = text.trimEnd()
     const truncated = trimmed.startsWith('{') && !trimmed.endsWith('}')
-    throw new LifeboatError('PLAN_FILE_CORRUPT', `The plan file ${path} is not valid JSON${truncated ? ' (it looks truncated)' : ''}`, {
-      cause: err,
-      detail: `${describeError(err)}. A plan file is written whole or not at all, so it was damaged or replaced after it was written.`,
-      hints: [REPLAN_HINT],
-    })
+    throw new LifeboatError(
+      'PLAN_FILE_CORRUPT',
+      `The plan file ${path} is not valid JSON${truncated ? ' (it looks truncated)' : ''}`,
+      {
+        cause: err,
+        detail: `${describeError(err)}. A plan file is written whole or not at all, so it was damaged or replaced after it was written.`,
+        hints: [REPLAN_HINT],
+      },
+    )
   }
 
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
@@ -156,10 +170,14 @@ export async function readPlanFile(path: string): Promise<Plan> {
           ? `The plan file ${path} was made by an older lifeboat (plan format ${version}); this lifeboat reads only format ${PLAN_FORMAT_VERSION}`
           : `The plan file ${path} has format version ${JSON.stringify(version)}; this lifeboat reads only version ${PLAN_FORMAT_VERSION}`,
       {
-        detail: older ? 'A plan is never converted: the plan that is applied must be the plan that was reviewed.' : undefined,
+        detail: older
+          ? 'A plan is never converted: the plan that is applied must be the plan that was reviewed.'
+          : undefined,
         hints: older
           ? ['Plan again with this lifeboat and review the new plan: `lifeboat plan SPEC --out FILE`.']
-          : ['Use the lifeboat release that made the plan, or make a new plan with this one: `lifeboat plan SPEC --out FILE`.'],
+          : [
+              'Use the lifeboat release that made the plan, or make a new plan with this one: `lifeboat plan SPEC --out FILE`.',
+            ],
       },
     )
   }
@@ -201,10 +219,14 @@ export async function readPlanFile(path: string): Promise<Plan> {
 export function assertPlanForCluster(plan: Plan, cluster: ClusterIdentity): void {
   const differences = clusterDifferences(plan.cluster, cluster)
   if (differences.length === 0) return
-  throw new LifeboatError('PLAN_WRONG_CLUSTER', `The plan is for cluster ${plan.cluster.name}, not this one (${cluster.name})`, {
-    detail: differences.join('\n'),
-    hints: ['Apply the plan made for this cluster, or make one: `lifeboat plan SPEC --out FILE`.'],
-  })
+  throw new LifeboatError(
+    'PLAN_WRONG_CLUSTER',
+    `The plan is for cluster ${plan.cluster.name}, not this one (${cluster.name})`,
+    {
+      detail: differences.join('\n'),
+      hints: ['Apply the plan made for this cluster, or make one: `lifeboat plan SPEC --out FILE`.'],
+    },
+  )
 }
 
 /** The identity facts that differ, compared as a whole by name (values are the engine's normalised strings). */
@@ -217,7 +239,8 @@ function clusterDifferences(planned: ClusterIdentity, actual: ClusterIdentity): 
   for (const name of names) {
     const pv = a.get(name)?.value
     const cv = b.get(name)?.value === undefined ? undefined : String(b.get(name)!.value)
-    if (pv !== cv) out.push(`${a.get(name)?.label ?? b.get(name)?.label ?? name}: plan ${pv ?? '(none)'}, cluster ${cv ?? '(none)'}`)
+    if (pv !== cv)
+      out.push(`${a.get(name)?.label ?? b.get(name)?.label ?? name}: plan ${pv ?? '(none)'}, cluster ${cv ?? '(none)'}`)
   }
   return out
 }
@@ -225,7 +248,8 @@ function clusterDifferences(planned: ClusterIdentity, actual: ClusterIdentity): 
 /** An approver's name as an approval records it: trimmed, and never empty (APPROVAL_NAME_EMPTY). */
 export function approverName(name: string): string {
   const trimmed = name.trim()
-  if (trimmed === '') throw new LifeboatError('APPROVAL_NAME_EMPTY', 'An approval needs a name', {hints: ['Pass --as NAME.']})
+  if (trimmed === '')
+    throw new LifeboatError('APPROVAL_NAME_EMPTY', 'An approval needs a name', {hints: ['Pass --as NAME.']})
   return trimmed
 }
 
@@ -247,14 +271,22 @@ export interface ApprovalInput {
  */
 export async function addApproval(path: string, approval: ApprovalInput): Promise<Plan> {
   const name = approverName(approval.name)
-  if (Number.isNaN(Date.parse(approval.at))) throw new InternalError(`approval time ${JSON.stringify(approval.at)} is not an ISO time`)
+  if (Number.isNaN(Date.parse(approval.at)))
+    throw new InternalError(`approval time ${JSON.stringify(approval.at)} is not an ISO time`)
   const plan = await readPlanFile(path)
   const record: Approval = {
-    name, ...(approval.comment ? {comment: redactInline(approval.comment)} : {}), at: approval.at, digest: plan.digest,
-    ...(approval.signature ? {signature: approval.signature} : {}), ...(approval.key ? {key: approval.key} : {}),
+    name,
+    ...(approval.comment ? {comment: redactInline(approval.comment)} : {}),
+    at: approval.at,
+    digest: plan.digest,
+    ...(approval.signature ? {signature: approval.signature} : {}),
+    ...(approval.key ? {key: approval.key} : {}),
   }
   // One approval per name and per key: signing again replaces the earlier one.
-  const approvals = [...plan.approvals.filter((a) => a.name !== name && (record.key === undefined || a.key !== record.key)), record].sort((a, b) => compareCodeUnits(a.name, b.name))
+  const approvals = [
+    ...plan.approvals.filter((a) => a.name !== name && (record.key === undefined || a.key !== record.key)),
+    record,
+  ].sort((a, b) => compareCodeUnits(a.name, b.name))
   const updated: Plan = {...plan, approvals}
   await writePlanFile(path, updated)
   return updated

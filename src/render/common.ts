@@ -6,13 +6,29 @@ import {structuredPatch} from 'diff'
 
 import {sortKeysDeep} from '../plan/canonical.js'
 import {countOf, groupDigits} from '../plan/numbers.js'
-import type {Candidate, Change, ChangeAction, FactColumn, FactValue, Finding, Noun, Plan, PrimaryChange, Step, Vocabulary} from '../plan/types.js'
+import type {
+  Candidate,
+  Change,
+  ChangeAction,
+  FactColumn,
+  FactValue,
+  Finding,
+  Noun,
+  Plan,
+  PrimaryChange,
+  Step,
+  Vocabulary,
+} from '../plan/types.js'
 
 /** Terraform's symbols: the plan model holds no UI, so they live here. */
 export const ACTION_SYMBOL: Record<ChangeAction, string> = {create: '+', update: '~', delete: '-', 'no-op': ' '}
 
 /** Legend lines, in Terraform's order. */
-export const LEGEND: readonly [ChangeAction, string][] = [['create', 'create'], ['update', 'update in-place'], ['delete', 'destroy']]
+export const LEGEND: readonly [ChangeAction, string][] = [
+  ['create', 'create'],
+  ['update', 'update in-place'],
+  ['delete', 'destroy'],
+]
 
 /** `# <address> will be created` and friends. */
 export const ACTION_PHRASE: Record<ChangeAction, string> = {
@@ -66,7 +82,14 @@ export function presentColumns(columns: readonly FactColumn[], candidates: reado
 
 /** The leadership section's words; a plan with primaries always declares them (buildPlan checks). */
 export function leadershipOf(plan: Plan): NonNullable<Vocabulary['leadership']> {
-  return plan.vocabulary.leadership ?? {heading: 'Leadership changes', item: {one: 'item', many: 'items'}, role: {one: 'change', many: 'changes'}, candidateFacts: []}
+  return (
+    plan.vocabulary.leadership ?? {
+      heading: 'Leadership changes',
+      item: {one: 'item', many: 'items'},
+      role: {one: 'change', many: 'changes'},
+      candidateFacts: [],
+    }
+  )
 }
 
 /** The cluster line: the name, then each identity fact as `label value`. */
@@ -94,9 +117,13 @@ export interface DiffLine {
 export function changeDiff(change: Change): DiffLine[] {
   switch (change.action) {
     case 'create':
-      return prettyJson(change.after).split('\n').map((text) => ({marker: '+', text}))
+      return prettyJson(change.after)
+        .split('\n')
+        .map((text) => ({marker: '+', text}))
     case 'delete':
-      return prettyJson(change.before).split('\n').map((text) => ({marker: '-', text}))
+      return prettyJson(change.before)
+        .split('\n')
+        .map((text) => ({marker: '-', text}))
     case 'no-op':
       return []
     case 'update': {
@@ -106,13 +133,18 @@ export function changeDiff(change: Change): DiffLine[] {
       const out: DiffLine[] = []
       const total = before.split('\n').length - 1
       patch.hunks.forEach((hunk, i) => {
-        if (i > 0 || hunk.oldStart > 1) out.push({marker: '@', text: `… (${hunk.oldStart > 1 && i === 0 ? `lines 1-${hunk.oldStart - 1}` : 'unchanged lines'} not shown)`})
+        if (i > 0 || hunk.oldStart > 1)
+          out.push({
+            marker: '@',
+            text: `… (${hunk.oldStart > 1 && i === 0 ? `lines 1-${hunk.oldStart - 1}` : 'unchanged lines'} not shown)`,
+          })
         for (const line of hunk.lines) {
           if (line.startsWith('\\')) continue // "\ No newline at end of file": both sides end with one
           const marker = line[0] as '+' | '-' | ' '
           out.push({marker, text: line.slice(1)})
         }
-        if (i === patch.hunks.length - 1 && hunk.oldStart + hunk.oldLines - 1 < total) out.push({marker: '@', text: '… (unchanged lines not shown)'})
+        if (i === patch.hunks.length - 1 && hunk.oldStart + hunk.oldLines - 1 < total)
+          out.push({marker: '@', text: '… (unchanged lines not shown)'})
       })
       return out
     }
@@ -124,7 +156,10 @@ export function valueShape(value: unknown): string {
   if (value === null || value === undefined) return 'z'
   if (Array.isArray(value)) return `[${[...new Set(value.map(valueShape))].join('|')}]`
   if (typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${k}:${valueShape((value as Record<string, unknown>)[k])}`).join(',')}}`
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${k}:${valueShape((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`
   }
   return (typeof value)[0]!
 }
@@ -139,7 +174,14 @@ export function changeShape(c: Change): string {
 }
 
 export function primaryShape(p: PrimaryChange): string {
-  return [p.risk, p.before === null, p.after === null, digitTemplate(p.reason), p.candidates.length, digitTemplate(p.atStake ?? '')].join('\u0000')
+  return [
+    p.risk,
+    p.before === null,
+    p.after === null,
+    digitTemplate(p.reason),
+    p.candidates.length,
+    digitTemplate(p.atStake ?? ''),
+  ].join('\u0000')
 }
 
 export function stepShape(s: Step): string {
@@ -188,5 +230,7 @@ export function nodeOrNone(node: string | null): string {
 
 /** The observed summary as `key value` pairs in the order the plan holds them (sorted keys). */
 export function observedPairs(summary: Record<string, number | string>): string[] {
-  return Object.entries(summary).map(([k, v]) => `${k.replace(/_/g, ' ')}: ${typeof v === 'number' && Number.isInteger(v) ? groupDigits(v) : String(v)}`)
+  return Object.entries(summary).map(
+    ([k, v]) => `${k.replace(/_/g, ' ')}: ${typeof v === 'number' && Number.isInteger(v) ? groupDigits(v) : String(v)}`,
+  )
 }

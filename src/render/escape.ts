@@ -12,7 +12,15 @@
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
 
-const NAMED: Record<string, string> = {'\r': '\\r', '\u001b': '\\e', '\u0007': '\\a', '\b': '\\b', '\f': '\\f', '\v': '\\v', '\u0000': '\\0'}
+const NAMED: Record<string, string> = {
+  '\r': '\\r',
+  '\u001b': '\\e',
+  '\u0007': '\\a',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\v': '\\v',
+  '\u0000': '\\0',
+}
 
 /** `text` with each unsafe character shown as a visible escape: ESC as `\e`, others as `\xNN` or `\u{NNNN}`. */
 export function escapeControls(text: string): string {

@@ -11,8 +11,22 @@ import {planHasChanges} from '../plan/build.js'
 import {countOf, groupDigits} from '../plan/numbers.js'
 import type {Candidate, FactColumn, Plan, RiskClass} from '../plan/types.js'
 import {
-  ACTION_PHRASE, changeDiff, changeNoun, changeShape, clusterFacts, collapseRuns, digitTemplate, factText, findingShape,
-  isNumericFact, leadershipOf, nodeOrNone, observedPairs, presentColumns, primaryShape, stepShape,
+  ACTION_PHRASE,
+  changeDiff,
+  changeNoun,
+  changeShape,
+  clusterFacts,
+  collapseRuns,
+  digitTemplate,
+  factText,
+  findingShape,
+  isNumericFact,
+  leadershipOf,
+  nodeOrNone,
+  observedPairs,
+  presentColumns,
+  primaryShape,
+  stepShape,
 } from './common.js'
 import {planSummaryLine} from './summary.js'
 import {escapeControlsDeep} from './escape.js'
@@ -39,16 +53,27 @@ export function renderPlanMarkdown(input: Plan, limit = MARKDOWN_CHUNK_LIMIT): s
 function planBlocks(plan: Plan, title: string): Block[] {
   const blocks: Block[] = [{kind: 'text', text: `## ${title}\n\n**${escapeText(planSummaryLine(plan))}**`}]
   const errors = plan.findings.filter((f) => f.severity === 'error').length
-  const facts = clusterFacts(plan).map(([label, value]) => ` · ${escapeText(label)} ${value.split(' ').map(code).join(' ')}`).join('')
+  const facts = clusterFacts(plan)
+    .map(([label, value]) => ` · ${escapeText(label)} ${value.split(' ').map(code).join(' ')}`)
+    .join('')
   blocks.push({
     kind: 'table',
     header: ['| | |', '|---|---|'],
     rows: [
       ...(plan.spec.ticket ? [row(['Ticket', escapeText(plan.spec.ticket)])] : []),
-      row(['Spec', `${code(plan.spec.name)} (${escapeText(plan.spec.kind)})${plan.spec.path ? ` from ${code(plan.spec.path)}` : ''}, sha256 ${code(plan.spec.sha256.slice(0, 12))}`]),
+      row([
+        'Spec',
+        `${code(plan.spec.name)} (${escapeText(plan.spec.kind)})${plan.spec.path ? ` from ${code(plan.spec.path)}` : ''}, sha256 ${code(plan.spec.sha256.slice(0, 12))}`,
+      ]),
       row(['Cluster', `${escapeText(plan.cluster.name)}${facts}`]),
-      row(['Observed', `${escapeText(observedPairs(plan.observed.summary).join(', '))} · fingerprint ${code(plan.observed.fingerprint.slice(0, 12))}`]),
-      row(['Plan', `digest ${code(plan.digest)}, made ${escapeText(plan.createdAt)} by lifeboat ${escapeText(plan.tool.version)}`]),
+      row([
+        'Observed',
+        `${escapeText(observedPairs(plan.observed.summary).join(', '))} · fingerprint ${code(plan.observed.fingerprint.slice(0, 12))}`,
+      ]),
+      row([
+        'Plan',
+        `digest ${code(plan.digest)}, made ${escapeText(plan.createdAt)} by lifeboat ${escapeText(plan.tool.version)}`,
+      ]),
       row(['Applyable', plan.applyable ? 'yes' : `**no**: ${countOf(errors, 'error')} must be resolved first`]),
     ],
   })
@@ -85,19 +110,51 @@ function planBlocks(plan: Plan, title: string): Block[] {
     const words = leadershipOf(plan)
     blocks.push({kind: 'text', text: `### ${escapeText(words.heading)} (${groupDigits(plan.primaries.length)})`})
     const collapsed = collapseRuns(plan.primaries, primaryShape)
-    const changeFacts = (words.changeFacts ?? []).filter((col) => plan.primaries.some((p) => p.facts?.[col.name] !== undefined))
+    const changeFacts = (words.changeFacts ?? []).filter((col) =>
+      plan.primaries.some((p) => p.facts?.[col.name] !== undefined),
+    )
     blocks.push({
       kind: 'table',
-      header: [row([capitalise(words.item.one), 'Table', 'Before → after', 'Risk', 'Why', 'At stake', ...changeFacts.map((c) => escapeText(capitalise(c.label)))]),
-        row(['---', '---', '---', '---', '---', '---', ...changeFacts.map(() => '---')])],
-      rows: collapsed.map((e) => 'more' in e
-        ? row([`… and ${groupDigits(e.more)} more like these`, '', '', riskCell(e.like.risk), escapeText(digitTemplate(e.like.reason)), '', ...changeFacts.map(() => '')])
-        : row([code(e.item.partition), escapeText(e.item.table ?? ''), `${escapeText(nodeOrNone(e.item.before))} → **${escapeText(nodeOrNone(e.item.after))}**`,
-          riskCell(e.item.risk), escapeText(e.item.reason), escapeText(e.item.atStake ?? ''), ...changeFacts.map((c) => escapeText(factText(e.item.facts?.[c.name])))])),
+      header: [
+        row([
+          capitalise(words.item.one),
+          'Table',
+          'Before → after',
+          'Risk',
+          'Why',
+          'At stake',
+          ...changeFacts.map((c) => escapeText(capitalise(c.label))),
+        ]),
+        row(['---', '---', '---', '---', '---', '---', ...changeFacts.map(() => '---')]),
+      ],
+      rows: collapsed.map((e) =>
+        'more' in e
+          ? row([
+              `… and ${groupDigits(e.more)} more like these`,
+              '',
+              '',
+              riskCell(e.like.risk),
+              escapeText(digitTemplate(e.like.reason)),
+              '',
+              ...changeFacts.map(() => ''),
+            ])
+          : row([
+              code(e.item.partition),
+              escapeText(e.item.table ?? ''),
+              `${escapeText(nodeOrNone(e.item.before))} → **${escapeText(nodeOrNone(e.item.after))}**`,
+              riskCell(e.item.risk),
+              escapeText(e.item.reason),
+              escapeText(e.item.atStake ?? ''),
+              ...changeFacts.map((c) => escapeText(factText(e.item.facts?.[c.name]))),
+            ]),
+      ),
     })
     for (const e of collapsed) {
       if ('more' in e || e.item.candidates.length === 0) continue
-      blocks.push({kind: 'text', text: `<details><summary>Candidates for ${escapeText(e.item.partition)}</summary>\n\n${candidateTable(e.item.candidates, e.item.after, words.candidateFacts)}\n\n</details>`})
+      blocks.push({
+        kind: 'text',
+        text: `<details><summary>Candidates for ${escapeText(e.item.partition)}</summary>\n\n${candidateTable(e.item.candidates, e.item.after, words.candidateFacts)}\n\n</details>`,
+      })
     }
   }
 
@@ -107,22 +164,45 @@ function planBlocks(plan: Plan, title: string): Block[] {
     blocks.push({
       kind: 'table',
       header: [row(['#', 'Step', 'Risk', 'What', 'Why / what may be lost']), row(['---:', '---', '---', '---', '---'])],
-      rows: collapsed.map((e) => 'more' in e
-        ? row(['', `… and ${countOf(e.more, 'more step', 'more steps')} like these`, riskCell(e.like.risk), escapeText(e.like.kind), ''])
-        : row([String(e.index + 1), code(e.item.id), `${riskCell(e.item.risk)}${e.item.manual ? ' (manual)' : ''}`, escapeText(e.item.description), escapeText(e.item.riskReason ?? '')])),
+      rows: collapsed.map((e) =>
+        'more' in e
+          ? row([
+              '',
+              `… and ${countOf(e.more, 'more step', 'more steps')} like these`,
+              riskCell(e.like.risk),
+              escapeText(e.like.kind),
+              '',
+            ])
+          : row([
+              String(e.index + 1),
+              code(e.item.id),
+              `${riskCell(e.item.risk)}${e.item.manual ? ' (manual)' : ''}`,
+              escapeText(e.item.description),
+              escapeText(e.item.riskReason ?? ''),
+            ]),
+      ),
     })
     for (const s of plan.steps) {
       if (!s.manual) continue
-      blocks.push({kind: 'text', text: `**Manual step ${code(s.id)}**: apply shows these instructions and waits for a confirmation.\n\n${s.manual.instructions.map((l, i) => `${i + 1}. ${escapeText(l)}`).join('\n')}`})
+      blocks.push({
+        kind: 'text',
+        text: `**Manual step ${code(s.id)}**: apply shows these instructions and waits for a confirmation.\n\n${s.manual.instructions.map((l, i) => `${i + 1}. ${escapeText(l)}`).join('\n')}`,
+      })
     }
   }
 
   findingBlocks(plan, blocks)
 
   if (plan.approvals.length > 0) {
-    blocks.push({kind: 'text', text: `### Approvals\n\n${plan.approvals.map((a) => `- ${escapeText(a.name)} at ${escapeText(a.at)}${a.comment ? `: ${escapeText(a.comment)}` : ''}`).join('\n')}`})
+    blocks.push({
+      kind: 'text',
+      text: `### Approvals\n\n${plan.approvals.map((a) => `- ${escapeText(a.name)} at ${escapeText(a.at)}${a.comment ? `: ${escapeText(a.comment)}` : ''}`).join('\n')}`,
+    })
   }
-  blocks.push({kind: 'text', text: `> Approve with ${code('lifeboat approve PLAN --as NAME')}; ${code('lifeboat apply PLAN')} re-plans first and refuses a plan that no longer matches the cluster.`})
+  blocks.push({
+    kind: 'text',
+    text: `> Approve with ${code('lifeboat approve PLAN --as NAME')}; ${code('lifeboat apply PLAN')} re-plans first and refuses a plan that no longer matches the cluster.`,
+  })
   return blocks
 }
 
@@ -132,23 +212,38 @@ function findingBlocks(plan: Plan, blocks: Block[]): void {
   blocks.push({
     kind: 'table',
     header: [row(['Severity', 'Code', 'Subject', 'Message']), row(['---', '---', '---', '---'])],
-    rows: collapseRuns(plan.findings, findingShape).map((e) => 'more' in e
-      ? row([e.like.severity, code(e.like.code), '', `… and ${groupDigits(e.more)} more like these`])
-      : row([e.item.severity === 'error' ? '**error**' : e.item.severity, code(e.item.code), escapeText(e.item.subject ?? ''),
-        `${escapeText(e.item.message)}${e.item.hint ? `<br>_hint: ${escapeText(e.item.hint)}_` : ''}`])),
+    rows: collapseRuns(plan.findings, findingShape).map((e) =>
+      'more' in e
+        ? row([e.like.severity, code(e.like.code), '', `… and ${groupDigits(e.more)} more like these`])
+        : row([
+            e.item.severity === 'error' ? '**error**' : e.item.severity,
+            code(e.item.code),
+            escapeText(e.item.subject ?? ''),
+            `${escapeText(e.item.message)}${e.item.hint ? `<br>_hint: ${escapeText(e.item.hint)}_` : ''}`,
+          ]),
+    ),
   })
 }
 
 /** The candidates: the node, the engine's declared columns some candidate has a value for, and marks. */
 function candidateTable(candidates: Candidate[], chosen: string | null, declared: readonly FactColumn[]): string {
   const columns = presentColumns(declared, candidates)
-  const numeric = columns.map((col) => candidates.every((c) => c.facts[col.name] === undefined || isNumericFact(c.facts[col.name])))
+  const numeric = columns.map((col) =>
+    candidates.every((c) => c.facts[col.name] === undefined || isNumericFact(c.facts[col.name])),
+  )
   const lines = [
     row(['', 'Node', ...columns.map((c) => escapeText(capitalise(c.label))), 'Marks']),
     row(['---', '---', ...numeric.map((n) => (n ? '---:' : '---')), '---']),
   ]
   for (const c of candidates) {
-    lines.push(row([c.node === chosen ? '**→**' : '', code(c.node), ...columns.map((col) => escapeText(factText(c.facts[col.name]))), escapeText((c.marks ?? []).join(', '))]))
+    lines.push(
+      row([
+        c.node === chosen ? '**→**' : '',
+        code(c.node),
+        ...columns.map((col) => escapeText(factText(c.facts[col.name]))),
+        escapeText((c.marks ?? []).join(', ')),
+      ]),
+    )
   }
   return lines.join('\n')
 }
@@ -167,7 +262,12 @@ function row(cells: string[]): string {
 
 /** Text safe in a table cell or a paragraph: no raw HTML, no cell breaks, no line breaks. */
 function escapeText(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>')
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\|/g, '\\|')
+    .replace(/\r?\n/g, '<br>')
 }
 
 /** An inline code span that survives backticks and pipes in the text. */
@@ -187,7 +287,8 @@ function fenceFor(lines: string[]): string {
 function renderFence(title: string | undefined, summary: string | undefined, lines: string[], folded: boolean): string {
   const fence = fenceFor(lines)
   const body = `${fence}diff\n${lines.join('\n')}\n${fence}`
-  if (folded) return `<details><summary>${summaryHtml(summary ?? title ?? 'Diff')} (${groupDigits(lines.length)} lines)</summary>\n\n${body}\n\n</details>`
+  if (folded)
+    return `<details><summary>${summaryHtml(summary ?? title ?? 'Diff')} (${groupDigits(lines.length)} lines)</summary>\n\n${body}\n\n</details>`
   return title ? `${title}\n\n${body}` : body
 }
 
@@ -247,7 +348,10 @@ function packChunks(blocks: Block[], title: string, limit: number): string[] {
 
 function splitBlock(b: Block, budget: number): string[] {
   const maxLine = budget - 600
-  const clip = (line: string) => (line.length > maxLine ? `${line.slice(0, maxLine)} … (line cut: ${groupDigits(line.length - maxLine)} more characters)` : line)
+  const clip = (line: string) =>
+    line.length > maxLine
+      ? `${line.slice(0, maxLine)} … (line cut: ${groupDigits(line.length - maxLine)} more characters)`
+      : line
   const groups = (lines: string[], overhead: number): string[][] => {
     const out: string[][] = [[]]
     let size = overhead
@@ -272,7 +376,9 @@ function splitBlock(b: Block, budget: number): string[] {
     case 'fence': {
       const overhead = 300 + (b.summary ?? b.title ?? '').length
       const parts = groups(b.lines, overhead)
-      return parts.map((g, i) => renderFence(undefined, `${b.summary ?? b.title ?? 'Diff'}, part ${i + 1} of ${parts.length}`, g, true))
+      return parts.map((g, i) =>
+        renderFence(undefined, `${b.summary ?? b.title ?? 'Diff'}, part ${i + 1} of ${parts.length}`, g, true),
+      )
     }
   }
 }

@@ -18,7 +18,9 @@ const NO_CHANGES_LINE = 'No changes. The cluster matches the spec.'
 export function planSummaryLine(plan: Plan): string {
   const errors = plan.findings.filter((f) => f.severity === 'error').length
   const warnings = plan.findings.filter((f) => f.severity === 'warning').length
-  const findings = [errors > 0 ? countOf(errors, 'error') : '', warnings > 0 ? countOf(warnings, 'warning') : ''].filter(Boolean).join(', ')
+  const findings = [errors > 0 ? countOf(errors, 'error') : '', warnings > 0 ? countOf(warnings, 'warning') : '']
+    .filter(Boolean)
+    .join(', ')
 
   if (!planHasChanges(plan)) {
     if (errors > 0) return `Plan: nothing to do; ${findings}.`
@@ -35,7 +37,10 @@ export function planSummaryLine(plan: Plan): string {
     if (deletes > 0) work.push(`${deletes} to destroy`)
   }
   const leadership = plan.primaries.length > 0 ? leadershipOf(plan) : undefined
-  if (leadership) work.push(`${countOf(plan.primaries.length, leadership.role.one, leadership.role.many)} to ${leadership.verb ?? 'assign'}`)
+  if (leadership)
+    work.push(
+      `${countOf(plan.primaries.length, leadership.role.one, leadership.role.many)} to ${leadership.verb ?? 'assign'}`,
+    )
   // Only steps (a TiKV unsafe recovery, say): they are the work.
   if (work.length === 0) work.push(`${countOf(plan.steps.filter((s) => s.risk !== 'read').length, 'step')} to run`)
 
@@ -44,7 +49,8 @@ export function planSummaryLine(plan: Plan): string {
   const tail: string[] = []
   // Lossy primaries are usually carried out by lossy steps: count one or the other, never both.
   if (lossySteps > 0) tail.push(`${countOf(lossySteps, 'step')} may lose data`)
-  else if (lossyPrimaries > 0 && leadership) tail.push(`${countOf(lossyPrimaries, leadership.role.one, leadership.role.many)} may lose data`)
+  else if (lossyPrimaries > 0 && leadership)
+    tail.push(`${countOf(lossyPrimaries, leadership.role.one, leadership.role.many)} may lose data`)
   if (findings) tail.push(findings)
   return `Plan: ${work.join(', ')}${tail.length > 0 ? `; ${tail.join('; ')}` : ''}.`
 }

@@ -10,8 +10,23 @@ import {planHasChanges} from '../plan/build.js'
 import {countOf, groupDigits} from '../plan/numbers.js'
 import type {Candidate, Change, FactColumn, Finding, Plan, PrimaryChange, RiskClass, Step} from '../plan/types.js'
 import {
-  ACTION_PHRASE, ACTION_SYMBOL, LEGEND, changeDiff, changeNoun, changeShape, clusterFacts, collapseRuns, digitTemplate,
-  factText, findingShape, leadershipOf, nodeOrNone, observedPairs, presentColumns, primaryShape, stepShape,
+  ACTION_PHRASE,
+  ACTION_SYMBOL,
+  LEGEND,
+  changeDiff,
+  changeNoun,
+  changeShape,
+  clusterFacts,
+  collapseRuns,
+  digitTemplate,
+  factText,
+  findingShape,
+  leadershipOf,
+  nodeOrNone,
+  observedPairs,
+  presentColumns,
+  primaryShape,
+  stepShape,
 } from './common.js'
 import {planSummaryLine} from './summary.js'
 import {escapeControlsDeep} from './escape.js'
@@ -74,7 +89,11 @@ export function renderPlanText(input: Plan, opts: TextOptions): string {
       out.push('')
       if ('more' in entry) {
         const {one, many} = changeNoun(entry.like, plan.vocabulary)
-        prose(`... and ${groupDigits(entry.more)} more ${entry.more === 1 ? one : many} like these (${digitTemplate(entry.like.address)}, ${ACTION_PHRASE[entry.like.action].replace('will be ', '')})`, '  ', '      ')
+        prose(
+          `... and ${groupDigits(entry.more)} more ${entry.more === 1 ? one : many} like these (${digitTemplate(entry.like.address)}, ${ACTION_PHRASE[entry.like.action].replace('will be ', '')})`,
+          '  ',
+          '      ',
+        )
         continue
       }
       renderChange(entry.item, st, width, prose, out)
@@ -87,7 +106,11 @@ export function renderPlanText(input: Plan, opts: TextOptions): string {
     for (const entry of collapseRuns(plan.primaries, primaryShape)) {
       out.push('')
       if ('more' in entry) {
-        prose(`... and ${countOf(entry.more, `more ${words.item.one}`, `more ${words.item.many}`)} like these (${paintRisk(entry.like.risk, entry.like.risk, st)}: ${digitTemplate(entry.like.reason)})`, '  ', '      ')
+        prose(
+          `... and ${countOf(entry.more, `more ${words.item.one}`, `more ${words.item.many}`)} like these (${paintRisk(entry.like.risk, entry.like.risk, st)}: ${digitTemplate(entry.like.reason)})`,
+          '  ',
+          '      ',
+        )
         continue
       }
       renderPrimary(entry.item, words, st, width, prose, out)
@@ -99,7 +122,11 @@ export function renderPlanText(input: Plan, opts: TextOptions): string {
     const numberWidth = String(plan.steps.length).length
     for (const entry of collapseRuns(plan.steps, stepShape)) {
       if ('more' in entry) {
-        prose(`${' '.repeat(numberWidth + 2)}... and ${countOf(entry.more, 'more step', 'more steps')} like these (${entry.like.kind}, ${entry.like.risk})`, '  ', '      ')
+        prose(
+          `${' '.repeat(numberWidth + 2)}... and ${countOf(entry.more, 'more step', 'more steps')} like these (${entry.like.kind}, ${entry.like.risk})`,
+          '  ',
+          '      ',
+        )
         continue
       }
       renderStep(entry.item, entry.index + 1, numberWidth, st, prose)
@@ -119,15 +146,36 @@ export function renderPlanText(input: Plan, opts: TextOptions): string {
 }
 
 function renderHeader(plan: Plan, st: Style, prose: (t: string, i: string, h?: string) => void): void {
-  prose(st.bold(`lifeboat plan: ${plan.spec.kind} "${plan.spec.name}"${plan.spec.ticket ? ` (ticket ${plan.spec.ticket})` : ''}`), '')
-  const facts = clusterFacts(plan).map(([label, value]) => `, ${label} ${value}`).join('')
+  prose(
+    st.bold(
+      `lifeboat plan: ${plan.spec.kind} "${plan.spec.name}"${plan.spec.ticket ? ` (ticket ${plan.spec.ticket})` : ''}`,
+    ),
+    '',
+  )
+  const facts = clusterFacts(plan)
+    .map(([label, value]) => `, ${label} ${value}`)
+    .join('')
   prose(`Cluster:  ${plan.cluster.name}${facts}`, '', '          ')
   const pairs = observedPairs(plan.observed.summary)
-  prose(`Observed: ${[...pairs, `fingerprint\u00a0${plan.observed.fingerprint.slice(0, 12)}`].join(', ')}`, '', '          ')
-  prose(`Plan:     digest ${plan.digest.slice(0, 12)}, made ${plan.createdAt} by lifeboat ${plan.tool.version}`, '', '          ')
+  prose(
+    `Observed: ${[...pairs, `fingerprint\u00a0${plan.observed.fingerprint.slice(0, 12)}`].join(', ')}`,
+    '',
+    '          ',
+  )
+  prose(
+    `Plan:     digest ${plan.digest.slice(0, 12)}, made ${plan.createdAt} by lifeboat ${plan.tool.version}`,
+    '',
+    '          ',
+  )
 }
 
-function renderChange(c: Change, st: Style, width: number, prose: (t: string, i: string, h?: string) => void, out: string[]): void {
+function renderChange(
+  c: Change,
+  st: Style,
+  width: number,
+  prose: (t: string, i: string, h?: string) => void,
+  out: string[],
+): void {
   out.push(st.bold(cut(`  # ${c.address} ${ACTION_PHRASE[c.action]}`, width)))
   if (c.reason) prose(`(${c.reason})`, '    ', '     ')
   for (const line of changeDiff(c)) {
@@ -142,7 +190,12 @@ function renderChange(c: Change, st: Style, width: number, prose: (t: string, i:
 }
 
 function renderPrimary(
-  p: PrimaryChange, words: ReturnType<typeof leadershipOf>, st: Style, width: number, prose: (t: string, i: string, h?: string) => void, out: string[],
+  p: PrimaryChange,
+  words: ReturnType<typeof leadershipOf>,
+  st: Style,
+  width: number,
+  prose: (t: string, i: string, h?: string) => void,
+  out: string[],
 ): void {
   const head = `  ${paintAction('update', '~', st)} ${p.partition}${p.table ? ` (${p.table})` : ''}: ${nodeOrNone(p.before)} → ${st.bold(nodeOrNone(p.after))}  ${paintRisk(p.risk, `[${p.risk}]`, st)}`
   out.push(head)
@@ -153,7 +206,8 @@ function renderPrimary(
     if (value !== '') prose(`${col.label}: ${value}`, '      ', ' '.repeat(8 + col.label.length))
   }
   if (p.candidates.length > 0) {
-    for (const line of candidateTable(p.candidates, p.after, words.candidateFacts)) out.push(cut(`      ${line}`, width))
+    for (const line of candidateTable(p.candidates, p.after, words.candidateFacts))
+      out.push(cut(`      ${line}`, width))
   }
 }
 
@@ -164,7 +218,10 @@ function renderPrimary(
 function candidateTable(candidates: Candidate[], chosen: string | null, declared: readonly FactColumn[]): string[] {
   const columns: [string, (c: Candidate) => string][] = [
     ['node', (c) => c.node],
-    ...presentColumns(declared, candidates).map((col): [string, (c: Candidate) => string] => [col.label, (c) => factText(c.facts[col.name])]),
+    ...presentColumns(declared, candidates).map((col): [string, (c: Candidate) => string] => [
+      col.label,
+      (c) => factText(c.facts[col.name]),
+    ]),
     ['marks', (c) => (c.marks ?? []).join(', ')],
   ]
   const present = columns.filter(([, get], i) => i < columns.length - 1 || candidates.some((c) => get(c) !== ''))
@@ -176,10 +233,20 @@ function candidateTable(candidates: Candidate[], chosen: string | null, declared
   })
 }
 
-function renderStep(s: Step, n: number, numberWidth: number, st: Style, prose: (t: string, i: string, h?: string) => void): void {
+function renderStep(
+  s: Step,
+  n: number,
+  numberWidth: number,
+  st: Style,
+  prose: (t: string, i: string, h?: string) => void,
+): void {
   const indent = ' '.repeat(numberWidth + 4)
   const label = `${s.manual ? 'manual, ' : ''}${s.risk}`
-  prose(`${String(n).padStart(numberWidth)}. ${paintRisk(s.risk, `[${label}]`, st)} ${st.bold(s.id)}: ${s.description}`, '  ', indent)
+  prose(
+    `${String(n).padStart(numberWidth)}. ${paintRisk(s.risk, `[${label}]`, st)} ${st.bold(s.id)}: ${s.description}`,
+    '  ',
+    indent,
+  )
   if (s.riskReason) {
     const why = `${s.risk === 'lossy' ? 'may lose data' : 'why'}: ${s.riskReason}`
     prose(s.risk === 'lossy' ? st.red(why) : st.yellow(why), indent)
@@ -191,16 +258,30 @@ function renderStep(s: Step, n: number, numberWidth: number, st: Style, prose: (
   }
 }
 
-function renderFindings(findings: Finding[], st: Style, prose: (t: string, i: string, h?: string) => void, out: string[]): void {
+function renderFindings(
+  findings: Finding[],
+  st: Style,
+  prose: (t: string, i: string, h?: string) => void,
+  out: string[],
+): void {
   if (findings.length === 0) return
   out.push('', st.bold('Findings:'))
   for (const entry of collapseRuns(findings, findingShape)) {
     if ('more' in entry) {
-      prose(`... and ${groupDigits(entry.more)} more ${entry.like.code} ${entry.like.severity === 'info' ? 'notes' : `${entry.like.severity}s`} like these`, '  ', '      ')
+      prose(
+        `... and ${groupDigits(entry.more)} more ${entry.like.code} ${entry.like.severity === 'info' ? 'notes' : `${entry.like.severity}s`} like these`,
+        '  ',
+        '      ',
+      )
       continue
     }
     const f = entry.item
-    const label = f.severity === 'error' ? st.red(st.bold('Error:')) : f.severity === 'warning' ? st.yellow(st.bold('Warning:')) : st.bold('Info:')
+    const label =
+      f.severity === 'error'
+        ? st.red(st.bold('Error:'))
+        : f.severity === 'warning'
+          ? st.yellow(st.bold('Warning:'))
+          : st.bold('Info:')
     prose(`${label} ${f.code}${f.subject ? ` (${f.subject})` : ''}: ${f.message}`, '  ', '    ')
     if (f.hint) prose(`hint: ${f.hint}`, '    ', '          ')
   }
@@ -212,7 +293,13 @@ function notApplyable(plan: Plan, st: Style, width: number): string[] {
 }
 
 function paintAction(action: Change['action'], text: string, st: Style): string {
-  return action === 'create' ? st.green(text) : action === 'delete' ? st.red(text) : action === 'update' ? st.yellow(text) : text
+  return action === 'create'
+    ? st.green(text)
+    : action === 'delete'
+      ? st.red(text)
+      : action === 'update'
+        ? st.yellow(text)
+        : text
 }
 
 function paintRisk(risk: RiskClass, text: string, st: Style): string {

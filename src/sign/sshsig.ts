@@ -89,7 +89,18 @@ export function sshPublicKey(wire: Buffer): {type: string; key: KeyObject} {
     r.string()
     const q = r.bytes()
     if (q[0] !== 4 || q.length !== 1 + 2 * curve.size) throw new SshSigError('bad ecdsa key')
-    return {type, key: createPublicKey({key: {kty: 'EC', crv: curve.crv, x: b64url(q.subarray(1, 1 + curve.size)), y: b64url(q.subarray(1 + curve.size))}, format: 'jwk'})}
+    return {
+      type,
+      key: createPublicKey({
+        key: {
+          kty: 'EC',
+          crv: curve.crv,
+          x: b64url(q.subarray(1, 1 + curve.size)),
+          y: b64url(q.subarray(1 + curve.size)),
+        },
+        format: 'jwk',
+      }),
+    }
   }
   throw new SshSigError(`key type ${type} is not supported (use ed25519, rsa or ecdsa)`)
 }
@@ -133,24 +144,38 @@ export function parseSshSignature(armored: string): SshSignature {
  * wire-format key when it is; throws SshSigError when the signature cannot be read; false when it
  * does not verify.
  */
-export function verifySshSignature(armored: string, message: Buffer | string, namespace: string): {ok: boolean; publicKey: Buffer; reason?: string} {
+export function verifySshSignature(
+  armored: string,
+  message: Buffer | string,
+  namespace: string,
+): {ok: boolean; publicKey: Buffer; reason?: string} {
   const sig = parseSshSignature(armored)
-  if (sig.namespace !== namespace) return {ok: false, publicKey: sig.publicKey, reason: `signed in namespace "${sig.namespace}", not "${namespace}"`}
-  if (sig.hashAlgorithm !== 'sha512' && sig.hashAlgorithm !== 'sha256') return {ok: false, publicKey: sig.publicKey, reason: `hash algorithm ${sig.hashAlgorithm} is not supported`}
+  if (sig.namespace !== namespace)
+    return {ok: false, publicKey: sig.publicKey, reason: `signed in namespace "${sig.namespace}", not "${namespace}"`}
+  if (sig.hashAlgorithm !== 'sha512' && sig.hashAlgorithm !== 'sha256')
+    return {ok: false, publicKey: sig.publicKey, reason: `hash algorithm ${sig.hashAlgorithm} is not supported`}
   const {type, key} = sshPublicKey(sig.publicKey)
   const digest = createHash(sig.hashAlgorithm).update(message).digest()
-  const signed = Buffer.concat([Buffer.from('SSHSIG', 'latin1'), sshString(namespace), sshString(''), sshString(sig.hashAlgorithm), sshString(digest)])
+  const signed = Buffer.concat([
+    Buffer.from('SSHSIG', 'latin1'),
+    sshString(namespace),
+    sshString(''),
+    sshString(sig.hashAlgorithm),
+    sshString(digest),
+  ])
   let ok = false
   if (type === 'ssh-ed25519') {
     ok = sig.signatureType === 'ssh-ed25519' && verify(null, signed, key, sig.signature)
   } else if (type === 'ssh-rsa') {
-    const alg = sig.signatureType === 'rsa-sha2-512' ? 'sha512' : sig.signatureType === 'rsa-sha2-256' ? 'sha256' : undefined
+    const alg =
+      sig.signatureType === 'rsa-sha2-512' ? 'sha512' : sig.signatureType === 'rsa-sha2-256' ? 'sha256' : undefined
     ok = alg !== undefined && verify(alg, signed, key, sig.signature)
   } else {
     const curve = CURVES[type.replace('ecdsa-sha2-', '')]!
     if (sig.signatureType === type) {
       const rs = new Reader(sig.signature)
-      const pad = (b: Buffer) => Buffer.concat([Buffer.alloc(Math.max(0, curve.size - b.length)), b]).subarray(-curve.size)
+      const pad = (b: Buffer) =>
+        Buffer.concat([Buffer.alloc(Math.max(0, curve.size - b.length)), b]).subarray(-curve.size)
       const r = pad(unsigned(rs.bytes()))
       const s = pad(unsigned(rs.bytes()))
       ok = verify(curve.hash, signed, {key, dsaEncoding: 'ieee-p1363'}, Buffer.concat([r, s]))
@@ -188,7 +213,8 @@ export function parseAllowedSigners(text: string): AllowedSigner[] {
     if (!/^(ssh-|ecdsa-|sk-)/.test(words[1]!)) {
       for (const opt of words[1]!.match(/(?:[^,"]+|"[^"]*")+/g) ?? []) {
         const [name, value] = opt.split(/=(.*)/s)
-        if (name!.toLowerCase() === 'namespaces' && value !== undefined) namespaces = value.replace(/^"|"$/g, '').split(',')
+        if (name!.toLowerCase() === 'namespaces' && value !== undefined)
+          namespaces = value.replace(/^"|"$/g, '').split(',')
         if (name!.toLowerCase() === 'cert-authority') certAuthority = true
       }
       j = 2
@@ -198,7 +224,8 @@ export function parseAllowedSigners(text: string): AllowedSigner[] {
     if (keyType === undefined || b64 === undefined) throw new SshSigError(`line ${i + 1}: no key`)
     if (certAuthority) continue
     const key = Buffer.from(b64, 'base64')
-    if (new Reader(key).string() !== keyType) throw new SshSigError(`line ${i + 1}: the key does not match its type ${keyType}`)
+    if (new Reader(key).string() !== keyType)
+      throw new SshSigError(`line ${i + 1}: the key does not match its type ${keyType}`)
     out.push({principals, ...(namespaces ? {namespaces} : {}), keyType, key, line: i + 1})
   }
   return out

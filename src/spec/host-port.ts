@@ -44,7 +44,11 @@ export function parseHostPort(text: string): HostPortResult {
     return {ok: false, message: `"${text}" contains whitespace`, hint: 'write host:port with no spaces'}
   }
   if (text.startsWith('[') || (text.match(/:/g)?.length ?? 0) > 1) {
-    return {ok: false, message: `"${text}" looks like an IPv6 address, which is not supported`, hint: 'use an IPv4 address or a host name'}
+    return {
+      ok: false,
+      message: `"${text}" looks like an IPv6 address, which is not supported`,
+      hint: 'use an IPv4 address or a host name',
+    }
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
     return {ok: false, message: `"${text}" is a URL, not host:port`, hint: 'drop the scheme and any path'}
@@ -56,7 +60,10 @@ export function parseHostPort(text: string): HostPortResult {
   const problem = hostProblem(host)
   if (problem) return {ok: false, message: problem, hint: 'the host must be an IPv4 address or a host name'}
   if (!/^[0-9]{1,5}$/.test(portText)) {
-    return {ok: false, message: portText === '' ? `"${text}" has an empty port` : `port "${portText}" is not a number 1-65535`}
+    return {
+      ok: false,
+      message: portText === '' ? `"${text}" has an empty port` : `port "${portText}" is not a number 1-65535`,
+    }
   }
   const port = Number(portText)
   if (port < 1 || port > 65535) return {ok: false, message: `port ${port} is out of range 1-65535`}

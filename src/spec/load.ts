@@ -43,8 +43,16 @@ function duplicateKeys(doc: Document, lc: LineCounter, file: string): Diagnostic
           continue
         }
         const pos = lc.linePos(pair.key.range[0])
-        out.push(diag('DUPLICATE_KEY', file, pos.line, pos.col, `key "${key}" appears twice in the same map (first on line ${lc.linePos(first).line})`,
-          DUPLICATE_KEY_HINT))
+        out.push(
+          diag(
+            'DUPLICATE_KEY',
+            file,
+            pos.line,
+            pos.col,
+            `key "${key}" appears twice in the same map (first on line ${lc.linePos(first).line})`,
+            DUPLICATE_KEY_HINT,
+          ),
+        )
       }
     },
   })
@@ -66,7 +74,15 @@ export async function validateSpecText(text: string, fileName: string, opts: Loa
   return validate(decoded.text, bytes, fileName, opts)
 }
 
-function diag(code: string, file: string, line: number, col: number, message: string, hint?: string, path = ''): Diagnostic {
+function diag(
+  code: string,
+  file: string,
+  line: number,
+  col: number,
+  message: string,
+  hint?: string,
+  path = '',
+): Diagnostic {
   return {code, severity: 'error', message, hint, file, line, col, path}
 }
 
@@ -91,9 +107,15 @@ function yamlMessage(e: YAMLError): string {
 }
 
 function sortDiagnostics(ds: Diagnostic[], mainFile: string): Diagnostic[] {
-  return [...ds].sort((a, b) =>
-    (a.file === mainFile ? 0 : 1) - (b.file === mainFile ? 0 : 1) || a.file.localeCompare(b.file) ||
-    a.line - b.line || a.col - b.col || a.code.localeCompare(b.code) || a.path.localeCompare(b.path))
+  return [...ds].sort(
+    (a, b) =>
+      (a.file === mainFile ? 0 : 1) - (b.file === mainFile ? 0 : 1) ||
+      a.file.localeCompare(b.file) ||
+      a.line - b.line ||
+      a.col - b.col ||
+      a.code.localeCompare(b.code) ||
+      a.path.localeCompare(b.path),
+  )
 }
 
 function result(diagnostics: Diagnostic[], spec?: LoadedSpec, file = ''): LoadResult {
@@ -101,8 +123,17 @@ function result(diagnostics: Diagnostic[], spec?: LoadedSpec, file = ''): LoadRe
   if (sorted.length > MAX_DIAGNOSTICS) {
     const rest = sorted.length - MAX_DIAGNOSTICS
     const next = sorted[MAX_DIAGNOSTICS]!
-    sorted = [...sorted.slice(0, MAX_DIAGNOSTICS), {...next, code: 'TOO_MANY_PROBLEMS', severity: 'error', path: '',
-      message: `${rest} more ${rest === 1 ? 'problem' : 'problems'} not listed`, hint: 'fix the problems above first; is this the right file?'}]
+    sorted = [
+      ...sorted.slice(0, MAX_DIAGNOSTICS),
+      {
+        ...next,
+        code: 'TOO_MANY_PROBLEMS',
+        severity: 'error',
+        path: '',
+        message: `${rest} more ${rest === 1 ? 'problem' : 'problems'} not listed`,
+        hint: 'fix the problems above first; is this the right file?',
+      },
+    ]
   }
   const ok = !sorted.some((d) => d.severity === 'error')
   return ok && spec ? {ok, spec, diagnostics: sorted} : {ok, diagnostics: sorted}
@@ -117,7 +148,15 @@ async function validate(text: string, bytes: Buffer, file: string, opts: LoadOpt
     doc = parseDocument(text, {lineCounter: lc, prettyErrors: true, uniqueKeys: false, strict: true})
   } catch (err) {
     // The parser recurses per nesting level; absurd nesting exhausts the stack.
-    return result([diag('YAML_SYNTAX', file, 1, 1, `${file} cannot be parsed: ${err instanceof RangeError ? 'it is nested too deeply' : String(err)}`)])
+    return result([
+      diag(
+        'YAML_SYNTAX',
+        file,
+        1,
+        1,
+        `${file} cannot be parsed: ${err instanceof RangeError ? 'it is nested too deeply' : String(err)}`,
+      ),
+    ])
   }
 
   const diagnostics: Diagnostic[] = []
@@ -139,21 +178,41 @@ async function validate(text: string, bytes: Buffer, file: string, opts: LoadOpt
   try {
     data = doc.toJS({maxAliasCount: MAX_ALIAS_COUNT})
   } catch (err) {
-    const message = err instanceof RangeError ? 'it is nested too deeply' : err instanceof Error ? err.message : String(err)
+    const message =
+      err instanceof RangeError ? 'it is nested too deeply' : err instanceof Error ? err.message : String(err)
     const aliases = /alias/i.test(message)
-    diagnostics.push(diag(aliases ? 'YAML_ALIAS_LIMIT' : 'YAML_SYNTAX', file, 1, 1,
-      aliases ? `${file} expands aliases more than ${MAX_ALIAS_COUNT} times` : `${file} cannot be read as data: ${message}`,
-      aliases ? 'aliases that expand exponentially ("billion laughs") are refused; write the values out' : undefined))
+    diagnostics.push(
+      diag(
+        aliases ? 'YAML_ALIAS_LIMIT' : 'YAML_SYNTAX',
+        file,
+        1,
+        1,
+        aliases
+          ? `${file} expands aliases more than ${MAX_ALIAS_COUNT} times`
+          : `${file} cannot be read as data: ${message}`,
+        aliases ? 'aliases that expand exponentially ("billion laughs") are refused; write the values out' : undefined,
+      ),
+    )
     return result(diagnostics, undefined, file)
   }
   if (data === null || data === undefined) {
-    diagnostics.push(diag('EMPTY_FILE', file, 1, 1, `${file} holds no document (only comments or an empty value)`, EMPTY_SPEC_HINT))
+    diagnostics.push(
+      diag('EMPTY_FILE', file, 1, 1, `${file} holds no document (only comments or an empty value)`, EMPTY_SPEC_HINT),
+    )
     return result(diagnostics, undefined, file)
   }
   if (typeof data !== 'object' || Array.isArray(data)) {
     const pos = topPos(doc, lc)
-    diagnostics.push(diag('SCHEMA_TYPE', file, pos.line, pos.col, `a spec must be a map of fields, found ${Array.isArray(data) ? 'a list' : `a ${typeof data}`}`,
-      'start with apiVersion: lifeboat/v1 and kind: ...'))
+    diagnostics.push(
+      diag(
+        'SCHEMA_TYPE',
+        file,
+        pos.line,
+        pos.col,
+        `a spec must be a map of fields, found ${Array.isArray(data) ? 'a list' : `a ${typeof data}`}`,
+        'start with apiVersion: lifeboat/v1 and kind: ...',
+      ),
+    )
     return result(diagnostics, undefined, file)
   }
   const document = data as Record<string, unknown>
@@ -163,21 +222,43 @@ async function validate(text: string, bytes: Buffer, file: string, opts: LoadOpt
   const kinds = [...known, ...Object.keys(extra).filter((k) => !known.includes(k))]
   const {root, kinds: builtIn, schema} = specValidators()
   const kind = typeof document.kind === 'string' ? document.kind : undefined
-  const validator = kind === undefined ? root : builtIn.get(kind) ?? (kind in extra ? extraKindValidator(extra[kind]!) : root)
+  const validator =
+    kind === undefined ? root : (builtIn.get(kind) ?? (kind in extra ? extraKindValidator(extra[kind]!) : root))
 
   // Defaults go into a copy: `document` stays exactly as written (it is embedded in plans).
   const withDefaults = structuredClone(document)
   validator(withDefaults)
   // A few hundred of ajv's errors say all there is to say; mapping each costs a walk of the document.
-  const schemaDiags = schemaDiagnostics((validator.errors ?? []).slice(0, MAX_DIAGNOSTICS * 2), {doc, lc, text, file, data: document, kinds,
-    rootSchema: kind !== undefined && !builtIn.has(kind) && kind in extra ? extra[kind] as Record<string, unknown> : schema})
+  const schemaDiags = schemaDiagnostics((validator.errors ?? []).slice(0, MAX_DIAGNOSTICS * 2), {
+    doc,
+    lc,
+    text,
+    file,
+    data: document,
+    kinds,
+    rootSchema:
+      kind !== undefined && !builtIn.has(kind) && kind in extra ? (extra[kind] as Record<string, unknown>) : schema,
+  })
   diagnostics.push(...schemaDiags)
 
   const dir = opts.baseDir ?? dirname(resolve(file))
   const check = kind === undefined ? undefined : opts.engines?.get(kind)?.engine.checkSpec
-  const semantic = kind !== undefined && check
-    ? await semanticChecks({doc, lc, file, dir, data: document, kind, reported: errorPaths(schemaDiags), restrictPaths: opts.restrictPaths}, check)
-    : {diagnostics: [] as Diagnostic[], targetNodes: undefined}
+  const semantic =
+    kind !== undefined && check
+      ? await semanticChecks(
+          {
+            doc,
+            lc,
+            file,
+            dir,
+            data: document,
+            kind,
+            reported: errorPaths(schemaDiags),
+            restrictPaths: opts.restrictPaths,
+          },
+          check,
+        )
+      : {diagnostics: [] as Diagnostic[], targetNodes: undefined}
   diagnostics.push(...semantic.diagnostics)
 
   const metadata = (document.metadata ?? {}) as Record<string, unknown>

@@ -41,21 +41,35 @@ export function parseNodeList(text: string, fileName: string, path = ''): NodeLi
     const col = raw.indexOf(trimmed) + 1
     const at = {file: fileName, line, col, path}
     if (/\s/.test(trimmed)) {
-      diagnostics.push({...at, code: 'NODES_FILE_MALFORMED', severity: 'error',
+      diagnostics.push({
+        ...at,
+        code: 'NODES_FILE_MALFORMED',
+        severity: 'error',
         message: `line ${line} is not a single host:port: "${excerpt(trimmed)}"`,
-        hint: 'Pegasus reads the whole trimmed line as one node: put one host:port on each line, comments on lines of their own starting with # or ;'})
+        hint: 'Pegasus reads the whole trimmed line as one node: put one host:port on each line, comments on lines of their own starting with # or ;',
+      })
       return
     }
     const r = parseHostPort(trimmed)
     if (!r.ok) {
-      diagnostics.push({...at, code: 'NODES_FILE_MALFORMED', severity: 'error', message: `line ${line} is not a host:port: "${excerpt(trimmed)}"`,
-        hint: r.hint ?? 'each line must be host:port with a port 1-65535'})
+      diagnostics.push({
+        ...at,
+        code: 'NODES_FILE_MALFORMED',
+        severity: 'error',
+        message: `line ${line} is not a host:port: "${excerpt(trimmed)}"`,
+        hint: r.hint ?? 'each line must be host:port with a port 1-65535',
+      })
       return
     }
     const first = seen.get(r.value.key)
     if (first !== undefined) {
-      diagnostics.push({...at, code: 'DUPLICATE_NODE', severity: 'error', message: `${trimmed} is listed twice (first on line ${first})`,
-        hint: 'remove the repeated line; a duplicate usually means another node is missing from the list'})
+      diagnostics.push({
+        ...at,
+        code: 'DUPLICATE_NODE',
+        severity: 'error',
+        message: `${trimmed} is listed twice (first on line ${first})`,
+        hint: 'remove the repeated line; a duplicate usually means another node is missing from the list',
+      })
       return
     }
     seen.set(r.value.key, line)
@@ -63,12 +77,28 @@ export function parseNodeList(text: string, fileName: string, path = ''): NodeLi
   })
   if (diagnostics.length > MAX_REPORTED) {
     diagnostics.length = MAX_REPORTED
-    diagnostics.push({file: fileName, line: 1, col: 1, path, code: 'NODES_FILE_MALFORMED', severity: 'error',
-      message: `more lines are not host:port; this does not look like a node list`, hint: 'check that target_nodes_file names the right file'})
+    diagnostics.push({
+      file: fileName,
+      line: 1,
+      col: 1,
+      path,
+      code: 'NODES_FILE_MALFORMED',
+      severity: 'error',
+      message: `more lines are not host:port; this does not look like a node list`,
+      hint: 'check that target_nodes_file names the right file',
+    })
   }
   if (nodes.length === 0 && diagnostics.length === 0) {
-    diagnostics.push({file: fileName, line: 1, col: 1, path, code: 'NODES_FILE_MALFORMED', severity: 'error',
-      message: 'the node list names no node', hint: 'list the replica servers, one host:port per line'})
+    diagnostics.push({
+      file: fileName,
+      line: 1,
+      col: 1,
+      path,
+      code: 'NODES_FILE_MALFORMED',
+      severity: 'error',
+      message: 'the node list names no node',
+      hint: 'list the replica servers, one host:port per line',
+    })
   }
   return {nodes, diagnostics}
 }

@@ -13,7 +13,10 @@ export interface Position {
 /** `/a/b~1c/0` → `['a', 'b/c', '0']`. */
 export function splitPointer(pointer: string): string[] {
   if (pointer === '') return []
-  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
 }
 
 /** `['a', 'b/c', 0]` → `/a/b~1c/0`. */

@@ -40,8 +40,19 @@ function describedBy(prop: Schema | undefined, root: Schema | undefined): string
 
 type Schema = Record<string, unknown>
 
-const RANGE_KEYWORDS = new Set(['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf',
-  'minItems', 'maxItems', 'minLength', 'maxLength', 'minProperties', 'maxProperties'])
+const RANGE_KEYWORDS = new Set([
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minItems',
+  'maxItems',
+  'minLength',
+  'maxLength',
+  'minProperties',
+  'maxProperties',
+])
 
 function valueAt(data: unknown, pointer: string): unknown {
   let v = data
@@ -63,7 +74,19 @@ function describeType(v: unknown): string {
 }
 
 function typeName(t: string): string {
-  return ({object: 'a map', array: 'a list', string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false', null: 'null'} as Record<string, string>)[t] ?? t
+  return (
+    (
+      {
+        object: 'a map',
+        array: 'a list',
+        string: 'a string',
+        integer: 'an integer',
+        number: 'a number',
+        boolean: 'true or false',
+        null: 'null',
+      } as Record<string, string>
+    )[t] ?? t
+  )
 }
 
 function schemaOf(e: ErrorObject): Schema {
@@ -77,7 +100,12 @@ function example(s: Schema): string | undefined {
 
 function fieldName(pointer: string): string {
   const segs = splitPointer(pointer)
-  return segs.length === 0 ? 'the document' : segs.map((s) => (/^[0-9]+$/.test(s) ? `[${s}]` : s)).join('.').replace(/\.\[/g, '[')
+  return segs.length === 0
+    ? 'the document'
+    : segs
+        .map((s) => (/^[0-9]+$/.test(s) ? `[${s}]` : s))
+        .join('.')
+        .replace(/\.\[/g, '[')
 }
 
 /**
@@ -101,7 +129,8 @@ function collapseAlternatives(errors: ErrorObject[]): ErrorObject[] {
       branches.get(idx)!.push(e)
       drop.add(e)
     }
-    const shallow = (e: ErrorObject) => e.instancePath === c.instancePath && (e.keyword === 'type' || e.keyword === 'const' || e.keyword === 'enum')
+    const shallow = (e: ErrorObject) =>
+      e.instancePath === c.instancePath && (e.keyword === 'type' || e.keyword === 'const' || e.keyword === 'enum')
     const fitting = [...branches.values()].find((errs) => !errs.some(shallow))
     replaced.set(c, fitting ? fitting : [c])
   }
@@ -119,8 +148,12 @@ export function schemaDiagnostics(errors: readonly ErrorObject[], ctx: SchemaErr
   const {doc, lc, file} = ctx
   let list = errors.filter((e) => e.keyword !== 'if')
   // propertyNames: ajv reports the inner failure (with propertyName) and then an outer one.
-  const inner = new Set(list.filter((e) => e.propertyName !== undefined).map((e) => `${e.instancePath}\u0000${e.propertyName}`))
-  list = list.filter((e) => !(e.keyword === 'propertyNames' && inner.has(`${e.instancePath}\u0000${String(e.params.propertyName)}`)))
+  const inner = new Set(
+    list.filter((e) => e.propertyName !== undefined).map((e) => `${e.instancePath}\u0000${e.propertyName}`),
+  )
+  list = list.filter(
+    (e) => !(e.keyword === 'propertyNames' && inner.has(`${e.instancePath}\u0000${String(e.params.propertyName)}`)),
+  )
   const outerNames = new Map<string, Schema>()
   for (const e of errors) if (e.keyword === 'propertyNames') outerNames.set(e.instancePath, schemaOf(e))
   list = collapseAlternatives(list)
@@ -137,8 +170,13 @@ export function schemaDiagnostics(errors: readonly ErrorObject[], ctx: SchemaErr
     if (e.propertyName !== undefined) {
       const pointer = `${p}${joinPointer([e.propertyName])}`
       const map = outerNames.get(p) ?? {}
-      push('SCHEMA_PATTERN', pointer, keyPos(doc, lc, pointer), `"${e.propertyName}" is not a valid key in ${fieldName(p)}`,
-        typeof map.description === 'string' ? map.description : undefined)
+      push(
+        'SCHEMA_PATTERN',
+        pointer,
+        keyPos(doc, lc, pointer),
+        `"${e.propertyName}" is not a valid key in ${fieldName(p)}`,
+        typeof map.description === 'string' ? map.description : undefined,
+      )
       continue
     }
     switch (e.keyword) {
@@ -148,9 +186,14 @@ export function schemaDiagnostics(errors: readonly ErrorObject[], ctx: SchemaErr
         const pointer = `${p}${joinPointer([key])}`
         const allowed = Object.keys((s.properties ?? {}) as Schema)
         const guess = closest(key, allowed)
-        const hint = key === '<<'
-          ? 'YAML merge keys (<<) are not supported (YAML 1.2): write the fields out'
-          : guess ? `did you mean "${guess}"?` : allowed.length > 0 ? `allowed here: ${allowed.join(', ')}` : undefined
+        const hint =
+          key === '<<'
+            ? 'YAML merge keys (<<) are not supported (YAML 1.2): write the fields out'
+            : guess
+              ? `did you mean "${guess}"?`
+              : allowed.length > 0
+                ? `allowed here: ${allowed.join(', ')}`
+                : undefined
         push('SCHEMA_UNKNOWN_KEY', pointer, keyPos(doc, lc, pointer), `unknown key "${key}" in ${fieldName(p)}`, hint)
         break
       }
@@ -169,12 +212,22 @@ export function schemaDiagnostics(errors: readonly ErrorObject[], ctx: SchemaErr
         const src = sourceText(doc, ctx.text, p)
         if (String(e.params.type) === 'string' && (typeof value === 'number' || typeof value === 'boolean')) {
           hint = `quote it: "${src ?? String(value)}"${typeof value === 'number' && !Number.isSafeInteger(value) ? ' (unquoted, YAML reads it as a number and may change it)' : ''}`
-        } else if (String(e.params.type) === 'boolean' && typeof value === 'string' && /^(yes|no|on|off|y|n|true|false)$/i.test(value)) {
+        } else if (
+          String(e.params.type) === 'boolean' &&
+          typeof value === 'string' &&
+          /^(yes|no|on|off|y|n|true|false)$/i.test(value)
+        ) {
           hint = `YAML 1.2 reads "${value}" as a string: write true or false`
         } else if (String(e.params.type) === 'array' && typeof value === 'string') {
           hint = `write a list, e.g. [${JSON.stringify(value)}] or one "- item" per line`
         }
-        push('SCHEMA_TYPE', p, valuePos(doc, lc, p), `${fieldName(p)} must be ${expected}, found ${describeType(value)}`, hint)
+        push(
+          'SCHEMA_TYPE',
+          p,
+          valuePos(doc, lc, p),
+          `${fieldName(p)} must be ${expected}, found ${describeType(value)}`,
+          hint,
+        )
         break
       }
       case 'enum':
@@ -186,14 +239,29 @@ export function schemaDiagnostics(errors: readonly ErrorObject[], ctx: SchemaErr
         const list = names.map((n) => (isKind ? n : JSON.stringify(n))).join(', ')
         const hint = guess ? `did you mean "${guess}"? (one of: ${list})` : `one of: ${list}`
         const found = value === undefined ? '' : `, found ${describeType(value)}`
-        push('SCHEMA_ENUM', p, valuePos(doc, lc, p), names.length === 1 ? `${fieldName(p)} must be ${JSON.stringify(names[0])}${found}` : `${fieldName(p)} must be one of the allowed values${found}`, hint)
+        push(
+          'SCHEMA_ENUM',
+          p,
+          valuePos(doc, lc, p),
+          names.length === 1
+            ? `${fieldName(p)} must be ${JSON.stringify(names[0])}${found}`
+            : `${fieldName(p)} must be one of the allowed values${found}`,
+          hint,
+        )
         break
       }
       case 'anyOf':
       case 'oneOf': {
-        const alts = ((s[e.keyword] ?? []) as Schema[]).map((a) => (typeof a.title === 'string' ? a.title : typeof a.type === 'string' ? typeName(a.type) : 'another form'))
-        push('SCHEMA_TYPE', p, valuePos(doc, lc, p), `${fieldName(p)} must be ${alts.join(' or ')}, found ${describeType(value)}`,
-          typeof s.description === 'string' ? s.description : undefined)
+        const alts = ((s[e.keyword] ?? []) as Schema[]).map((a) =>
+          typeof a.title === 'string' ? a.title : typeof a.type === 'string' ? typeName(a.type) : 'another form',
+        )
+        push(
+          'SCHEMA_TYPE',
+          p,
+          valuePos(doc, lc, p),
+          `${fieldName(p)} must be ${alts.join(' or ')}, found ${describeType(value)}`,
+          typeof s.description === 'string' ? s.description : undefined,
+        )
         break
       }
       case 'pattern': {
@@ -202,29 +270,79 @@ export function schemaDiagnostics(errors: readonly ErrorObject[], ctx: SchemaErr
         // The example only when the description does not already show it.
         const ex = first !== undefined && !desc?.includes(first) ? `e.g. ${JSON.stringify(first)}` : undefined
         const hint = [desc, ex].filter(Boolean).join(' ')
-        push('SCHEMA_PATTERN', p, valuePos(doc, lc, p), `${fieldName(p)}: ${JSON.stringify(value)} is not in the expected form`, hint || undefined)
+        push(
+          'SCHEMA_PATTERN',
+          p,
+          valuePos(doc, lc, p),
+          `${fieldName(p)}: ${JSON.stringify(value)} is not in the expected form`,
+          hint || undefined,
+        )
         break
       }
       case 'format':
-        push('SCHEMA_FORMAT', p, valuePos(doc, lc, p), `${fieldName(p)} must be a valid ${String(e.params.format)}`, example(s))
+        push(
+          'SCHEMA_FORMAT',
+          p,
+          valuePos(doc, lc, p),
+          `${fieldName(p)} must be a valid ${String(e.params.format)}`,
+          example(s),
+        )
         break
       case 'uniqueItems': {
         const i = Math.max(Number(e.params.i), Number(e.params.j))
         const j = Math.min(Number(e.params.i), Number(e.params.j))
         const pointer = `${p}/${i}`
         const first = valuePos(doc, lc, `${p}/${j}`)
-        push('DUPLICATE_ENTRY', pointer, valuePos(doc, lc, pointer), `${fieldName(p)} lists ${JSON.stringify(valueAt(ctx.data, pointer))} twice`, `first listed on line ${first.line}; remove one`)
+        push(
+          'DUPLICATE_ENTRY',
+          pointer,
+          valuePos(doc, lc, pointer),
+          `${fieldName(p)} lists ${JSON.stringify(valueAt(ctx.data, pointer))} twice`,
+          `first listed on line ${first.line}; remove one`,
+        )
         break
       }
       default:
         if (RANGE_KEYWORDS.has(e.keyword)) {
-          const found = typeof value === 'number' ? `, found ${value}` : Array.isArray(value) ? `, found ${value.length}` : typeof value === 'string' ? `, found ${value.length} characters` : ''
-          const what = e.keyword.endsWith('Items') ? ' items' : e.keyword.endsWith('Length') ? ' characters' : e.keyword.endsWith('Properties') ? ' entries' : ''
+          const found =
+            typeof value === 'number'
+              ? `, found ${value}`
+              : Array.isArray(value)
+                ? `, found ${value.length}`
+                : typeof value === 'string'
+                  ? `, found ${value.length} characters`
+                  : ''
+          const what = e.keyword.endsWith('Items')
+            ? ' items'
+            : e.keyword.endsWith('Length')
+              ? ' characters'
+              : e.keyword.endsWith('Properties')
+                ? ' entries'
+                : ''
           const limit = e.params.limit ?? e.params.multipleOf
-          const rel = ({minimum: 'at least', exclusiveMinimum: 'more than', maximum: 'at most', exclusiveMaximum: 'less than', multipleOf: 'a multiple of',
-            minItems: 'at least', maxItems: 'at most', minLength: 'at least', maxLength: 'at most', minProperties: 'at least', maxProperties: 'at most'} as Record<string, string>)[e.keyword]
+          const rel = (
+            {
+              minimum: 'at least',
+              exclusiveMinimum: 'more than',
+              maximum: 'at most',
+              exclusiveMaximum: 'less than',
+              multipleOf: 'a multiple of',
+              minItems: 'at least',
+              maxItems: 'at most',
+              minLength: 'at least',
+              maxLength: 'at most',
+              minProperties: 'at least',
+              maxProperties: 'at most',
+            } as Record<string, string>
+          )[e.keyword]
           const desc = typeof s.description === 'string' ? s.description : undefined
-          push('SCHEMA_RANGE', p, valuePos(doc, lc, p), `${fieldName(p)} must be ${rel} ${String(limit)}${what}${found}`, desc)
+          push(
+            'SCHEMA_RANGE',
+            p,
+            valuePos(doc, lc, p),
+            `${fieldName(p)} must be ${rel} ${String(limit)}${what}${found}`,
+            desc,
+          )
         } else {
           push('SCHEMA_INVALID', p, valuePos(doc, lc, p), `${fieldName(p)} ${e.message ?? 'is invalid'}`)
         }
@@ -247,4 +365,3 @@ function dedupe(ds: Diagnostic[]): Diagnostic[] {
 export function errorPaths(ds: readonly Diagnostic[]): Set<string> {
   return new Set(ds.map((d) => d.path))
 }
-

@@ -55,13 +55,15 @@ export function composeSpecSchema(root = packageRoot()): Schema {
   const dir = join(root, 'schemas', 'kinds')
   const hoist = (file: string, more: unknown): void => {
     for (const [name, def] of Object.entries((more ?? {}) as Schema)) {
-      if (name in defs) throw new Error(`schemas/kinds/${file}: $defs/${name} is already defined elsewhere in the spec schema`)
+      if (name in defs)
+        throw new Error(`schemas/kinds/${file}: $defs/${name} is already defined elsewhere in the spec schema`)
       defs[name] = def
     }
   }
   for (const file of readdirSync(dir).sort()) {
     const m = KIND_FILE.exec(file)
-    if (!m && !DEFS_FILE.test(file)) throw new Error(`schemas/kinds/${file} is neither <Kind>.schema.json nor <name>.defs.json`)
+    if (!m && !DEFS_FILE.test(file))
+      throw new Error(`schemas/kinds/${file} is neither <Kind>.schema.json nor <name>.defs.json`)
     const {$schema: _schema, $defs: own, ...rest} = readSchema(join(dir, file))
     hoist(file, own)
     if (!m) continue
@@ -81,9 +83,13 @@ export function composeSpecSchema(root = packageRoot()): Schema {
   const {$comment: _comment, ...envelope} = base
   return {
     ...envelope,
-    $comment: 'Composed from schemas/spec/base.schema.json and schemas/kinds/* by `npm run schemas`: edit those, not this file.',
+    $comment:
+      'Composed from schemas/spec/base.schema.json and schemas/kinds/* by `npm run schemas`: edit those, not this file.',
     properties: props,
-    allOf: kinds.map((kind) => ({if: {type: 'object', properties: {kind: {const: kind}}, required: ['kind']}, then: {$ref: `#/$defs/${kind}`}})),
+    allOf: kinds.map((kind) => ({
+      if: {type: 'object', properties: {kind: {const: kind}}, required: ['kind']},
+      then: {$ref: `#/$defs/${kind}`},
+    })),
     $defs: defs,
   }
 }

@@ -39,7 +39,8 @@ export interface SemanticResult {
 }
 
 export type Obj = Record<string, unknown>
-export const obj = (v: unknown): Obj | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined)
+export const obj = (v: unknown): Obj | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined
 export const arr = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : undefined)
 
 /** ZooKeeper's own path rules (PathUtils.validatePath) plus ours: absolute, no trailing slash. */
@@ -51,7 +52,8 @@ export function zkRootProblem(root: string): string | undefined {
   if (parts.some((p) => p === '')) return `"${root}" has an empty path component ("//")`
   if (parts.some((p) => p === '.' || p === '..')) return `"${root}" has a relative component ("." or "..")`
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff]/.test(root)) return `"${root}" contains a character ZooKeeper refuses in paths`
+  if (/[\u0000-\u001f\u007f-\u009f\ud800-\uf8ff\ufff0-\uffff]/.test(root))
+    return `"${root}" contains a character ZooKeeper refuses in paths`
   if (parts[0] === 'zookeeper') return `"${root}" is under /zookeeper, which ZooKeeper reserves`
   return undefined
 }
@@ -104,7 +106,14 @@ type Pos = {line: number; col: number}
 export async function semanticChecks(ctx: SemanticContext, check?: SpecCheck): Promise<SemanticResult> {
   const out: Diagnostic[] = []
   const {doc, lc, file} = ctx
-  const add = (code: string, path: string, pos: Pos, message: string, hint?: string, severity: 'error' | 'warning' = 'error') => {
+  const add = (
+    code: string,
+    path: string,
+    pos: Pos,
+    message: string,
+    hint?: string,
+    severity: 'error' | 'warning' = 'error',
+  ) => {
     out.push({code, severity, message, hint, file, line: pos.line, col: pos.col, path})
   }
   const at = (p: string) => valuePos(doc, lc, p)
@@ -114,7 +123,11 @@ export async function semanticChecks(ctx: SemanticContext, check?: SpecCheck): P
     add('BAD_HOST_PORT', p, pos, `${text}: ${r.message}`, r.hint ?? 'write host:port with a port 1-65535')
 
   /** A list of endpoints: each parsed, duplicates reported at the later item. Returns key → pointer. */
-  const endpointList = (pointer: string, value: unknown, parse: (s: string) => HostPortResult = parseHostPort): Map<string, string> => {
+  const endpointList = (
+    pointer: string,
+    value: unknown,
+    parse: (s: string) => HostPortResult = parseHostPort,
+  ): Map<string, string> => {
     const seen = new Map<string, string>()
     arr(value)?.forEach((item, i) => {
       const p = `${pointer}/${i}`
@@ -153,7 +166,9 @@ export async function semanticChecks(ctx: SemanticContext, check?: SpecCheck): P
     if (typeof zk.hosts === 'string' && !skip(hp)) {
       hostKeys = []
       const node = locate(doc, hp).node
-      const start = node?.range ? node.range[0] + (isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') ? 1 : 0) : undefined
+      const start = node?.range
+        ? node.range[0] + (isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') ? 1 : 0)
+        : undefined
       const posOf = (offset: number) => (start === undefined ? at(hp) : lc.linePos(start + offset))
       const seen = new Set<string>()
       let offset = 0
@@ -162,12 +177,24 @@ export async function semanticChecks(ctx: SemanticContext, check?: SpecCheck): P
         const trimmed = part.trim()
         offset += part.length + 1
         if (trimmed === '') {
-          add('BAD_HOST_PORT', hp, pos, 'the connect string has an empty entry', 'separate host:port entries with single commas')
+          add(
+            'BAD_HOST_PORT',
+            hp,
+            pos,
+            'the connect string has an empty entry',
+            'separate host:port entries with single commas',
+          )
           continue
         }
         const slash = trimmed.indexOf('/')
         if (slash >= 0) {
-          add('BAD_HOST_PORT', hp, pos, `"${trimmed}" carries a chroot path`, `put the path in ${pointer.slice(1).replace(/\//g, '.')}.root and leave hosts as host:port[,host:port...]`)
+          add(
+            'BAD_HOST_PORT',
+            hp,
+            pos,
+            `"${trimmed}" carries a chroot path`,
+            `put the path in ${pointer.slice(1).replace(/\//g, '.')}.root and leave hosts as host:port[,host:port...]`,
+          )
           continue
         }
         const r = parseHostPort(trimmed)
@@ -187,15 +214,38 @@ export async function semanticChecks(ctx: SemanticContext, check?: SpecCheck): P
     let root: string | undefined
     if (typeof zk.root === 'string' && !skip(rp)) {
       const problem = zkRootProblem(zk.root)
-      if (problem) add('BAD_ZK_ROOT', rp, at(rp), `ZooKeeper root ${problem}`, 'write an absolute path without a trailing slash, e.g. /pegasus/onebox')
+      if (problem)
+        add(
+          'BAD_ZK_ROOT',
+          rp,
+          at(rp),
+          `ZooKeeper root ${problem}`,
+          'write an absolute path without a trailing slash, e.g. /pegasus/onebox',
+        )
       else root = zk.root
     }
     return hostKeys && hostKeys.length > 0 && root !== undefined ? {hosts: hostKeys.sort(), root} : undefined
   }
 
   if (!check) return {diagnostics: out}
-  const checks: SpecChecks = {doc, lc, file, dir: ctx.dir, data: ctx.data, kind: ctx.kind, add, push: (...d) => out.push(...d), at, keyAt, skip,
-    markReported: (p) => void ctx.reported.add(p), endpointList, oneEndpoint, zookeeper, restrictPaths: ctx.restrictPaths}
+  const checks: SpecChecks = {
+    doc,
+    lc,
+    file,
+    dir: ctx.dir,
+    data: ctx.data,
+    kind: ctx.kind,
+    add,
+    push: (...d) => out.push(...d),
+    at,
+    keyAt,
+    skip,
+    markReported: (p) => void ctx.reported.add(p),
+    endpointList,
+    oneEndpoint,
+    zookeeper,
+    restrictPaths: ctx.restrictPaths,
+  }
   const found = await check(checks)
   return {diagnostics: out, ...(found?.targetNodes ? {targetNodes: found.targetNodes} : {})}
 }

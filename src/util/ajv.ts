@@ -6,7 +6,9 @@ import {Ajv2020, type Options} from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
 
 // ajv-formats is CommonJS: under NodeNext its default import is the module object.
-const addFormats = ((addFormatsModule as unknown as {default?: unknown}).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020
+const addFormats = ((addFormatsModule as unknown as {default?: unknown}).default ?? addFormatsModule) as (
+  ajv: Ajv2020,
+) => Ajv2020
 
 /** A draft 2020-12 Ajv with every error reported (`allErrors`), strict mode, and the formats. */
 export function createAjv(opts: Options = {}): Ajv2020 {

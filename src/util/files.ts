@@ -24,7 +24,13 @@ export type FileProblem =
   | {kind: 'too-large'; message: string}
   | {kind: 'unreadable'; message: string; cause?: unknown}
 
-function describeType(st: {isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean; isDirectory(): boolean}): string {
+function describeType(st: {
+  isFIFO(): boolean
+  isCharacterDevice(): boolean
+  isBlockDevice(): boolean
+  isSocket(): boolean
+  isDirectory(): boolean
+}): string {
   if (st.isFIFO()) return 'a FIFO (named pipe)'
   if (st.isCharacterDevice()) return 'a character device'
   if (st.isBlockDevice()) return 'a block device'
@@ -42,7 +48,11 @@ function underPseudoFs(real: string): string | undefined {
  * opening it. Returns the problem, or undefined when the file is fine. With `mayBeAbsent`, a path
  * that does not exist yet is fine when its directory is an ordinary one (the file is about to be created).
  */
-export async function regularFileProblem(path: string, what: string, opts: {mayBeAbsent?: boolean} = {}): Promise<FileProblem | undefined> {
+export async function regularFileProblem(
+  path: string,
+  what: string,
+  opts: {mayBeAbsent?: boolean} = {},
+): Promise<FileProblem | undefined> {
   let st
   try {
     st = await stat(path)
@@ -52,7 +62,8 @@ export async function regularFileProblem(path: string, what: string, opts: {mayB
       if (!opts.mayBeAbsent) return {kind: 'missing', message: `${what} ${path} does not exist`}
       const dir = await realpath(dirname(resolve(path))).catch(() => undefined)
       const pseudo = dir && underPseudoFs(dir)
-      if (pseudo) return {kind: 'not-regular', message: `${what} ${path} is under ${pseudo}, which holds no ordinary files`}
+      if (pseudo)
+        return {kind: 'not-regular', message: `${what} ${path} is under ${pseudo}, which holds no ordinary files`}
       return undefined
     }
     if (code === 'ELOOP') return {kind: 'unreadable', message: `${what} ${path} is a symbolic link loop`, cause: err}
@@ -86,15 +97,29 @@ export function fileProblemHint(problem: FileProblem): string {
  * Throws a LifeboatError `<prefix>_NOT_FOUND`, `<prefix>_NOT_REGULAR` or `<prefix>_UNREADABLE`
  * when `path` is not a regular file (see regularFileProblem).
  */
-export async function assertRegularFile(path: string, what: string, codePrefix: string, opts: {mayBeAbsent?: boolean} = {}): Promise<void> {
+export async function assertRegularFile(
+  path: string,
+  what: string,
+  codePrefix: string,
+  opts: {mayBeAbsent?: boolean} = {},
+): Promise<void> {
   const problem = await regularFileProblem(path, what, opts)
   if (problem) throw fileProblemError(problem, codePrefix)
 }
 
 export function fileProblemError(problem: FileProblem, codePrefix: string): LifeboatError {
-  const suffix = {missing: 'NOT_FOUND', directory: 'NOT_REGULAR', 'not-regular': 'NOT_REGULAR', 'too-large': 'TOO_LARGE', unreadable: 'UNREADABLE'}[problem.kind]
+  const suffix = {
+    missing: 'NOT_FOUND',
+    directory: 'NOT_REGULAR',
+    'not-regular': 'NOT_REGULAR',
+    'too-large': 'TOO_LARGE',
+    unreadable: 'UNREADABLE',
+  }[problem.kind]
   const message = problem.message.charAt(0).toUpperCase() + problem.message.slice(1)
-  return new LifeboatError(`${codePrefix}_${suffix}`, message, {hints: [fileProblemHint(problem)], cause: problem.kind === 'unreadable' ? problem.cause : undefined})
+  return new LifeboatError(`${codePrefix}_${suffix}`, message, {
+    hints: [fileProblemHint(problem)],
+    cause: problem.kind === 'unreadable' ? problem.cause : undefined,
+  })
 }
 
 /**
@@ -102,7 +127,11 @@ export function fileProblemError(problem: FileProblem, codePrefix: string): Life
  * opened non-blocking (a FIFO swapped in after the check cannot hang the open) and checked again
  * on the open handle, and a file that grows past the cap while it is read is refused.
  */
-export async function readRegularFile(path: string, what: string, maxBytes = MAX_DOCUMENT_BYTES): Promise<{ok: true; bytes: Buffer} | {ok: false; problem: FileProblem}> {
+export async function readRegularFile(
+  path: string,
+  what: string,
+  maxBytes = MAX_DOCUMENT_BYTES,
+): Promise<{ok: true; bytes: Buffer} | {ok: false; problem: FileProblem}> {
   const problem = await regularFileProblem(path, what)
   if (problem) return {ok: false, problem}
   let handle
@@ -111,12 +140,27 @@ export async function readRegularFile(path: string, what: string, maxBytes = MAX
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return {ok: false, problem: {kind: 'missing', message: `${what} ${path} does not exist`}}
-    return {ok: false, problem: {kind: 'unreadable', message: `${what} ${path} cannot be read: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code ?? String(err)}`, cause: err}}
+    return {
+      ok: false,
+      problem: {
+        kind: 'unreadable',
+        message: `${what} ${path} cannot be read: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? String(err))}`,
+        cause: err,
+      },
+    }
   }
   try {
     const st = await handle.stat()
-    if (!st.isFile()) return {ok: false, problem: {kind: 'not-regular', message: `${what} ${path} is ${describeType(st)}, not a regular file`}}
-    if (st.size > maxBytes) return {ok: false, problem: {kind: 'too-large', message: `${what} ${path} is ${st.size} bytes, more than the ${maxBytes} allowed`}}
+    if (!st.isFile())
+      return {
+        ok: false,
+        problem: {kind: 'not-regular', message: `${what} ${path} is ${describeType(st)}, not a regular file`},
+      }
+    if (st.size > maxBytes)
+      return {
+        ok: false,
+        problem: {kind: 'too-large', message: `${what} ${path} is ${st.size} bytes, more than the ${maxBytes} allowed`},
+      }
     const chunks: Buffer[] = []
     let total = 0
     const chunk = Buffer.alloc(Math.min(maxBytes + 1, Math.max(st.size + 1, 64 * 1024)))
@@ -125,12 +169,16 @@ export async function readRegularFile(path: string, what: string, maxBytes = MAX
       if (bytesRead === 0) break
       chunks.push(Buffer.from(chunk.subarray(0, bytesRead)))
       total += bytesRead
-      if (total > maxBytes) return {ok: false, problem: {kind: 'too-large', message: `${what} ${path} is more than ${maxBytes} bytes`}}
+      if (total > maxBytes)
+        return {ok: false, problem: {kind: 'too-large', message: `${what} ${path} is more than ${maxBytes} bytes`}}
     }
     return {ok: true, bytes: Buffer.concat(chunks, total)}
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    return {ok: false, problem: {kind: 'unreadable', message: `${what} ${path} cannot be read: ${code ?? String(err)}`, cause: err}}
+    return {
+      ok: false,
+      problem: {kind: 'unreadable', message: `${what} ${path} cannot be read: ${code ?? String(err)}`, cause: err},
+    }
   } finally {
     await handle.close().catch(() => undefined)
   }

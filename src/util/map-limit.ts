@@ -7,7 +7,11 @@
  * Maps `items` through `fn` with at most `limit` calls in flight; results keep the input order.
  * The first rejection rejects the whole map, and no new call starts after it.
  */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length)
   let next = 0
   let failed = false

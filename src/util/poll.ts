@@ -57,7 +57,10 @@ export interface PollOptions {
  * undefined when the time is up (or the signal aborts) with no answer. The probe runs at least
  * once; whatever it throws ends the poll.
  */
-export async function poll<T>(probe: (tick: PollTick) => Promise<T | undefined> | T | undefined, opts: PollOptions): Promise<T | undefined> {
+export async function poll<T>(
+  probe: (tick: PollTick) => Promise<T | undefined> | T | undefined,
+  opts: PollOptions,
+): Promise<T | undefined> {
   const clock = opts.clock ?? systemClock
   const start = clock.now()
   const deadline = start + opts.timeoutMs

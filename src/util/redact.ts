@@ -33,7 +33,13 @@ function redact(value: unknown, key: string | undefined): unknown {
     for (let i = 0; i < value.length; i++) {
       const prev = value[i - 1]
       // `--password hunter2` in argv: the item after a secret-looking flag is the secret.
-      if (typeof prev === 'string' && /^--?[\w-]*$/.test(prev) && SECRET_KEY.test(prev) && !/env/i.test(prev) && typeof value[i] === 'string') {
+      if (
+        typeof prev === 'string' &&
+        /^--?[\w-]*$/.test(prev) &&
+        SECRET_KEY.test(prev) &&
+        !/env/i.test(prev) &&
+        typeof value[i] === 'string'
+      ) {
         out.push(REDACTED)
       } else {
         out.push(redact(value[i], undefined))
@@ -50,12 +56,20 @@ function redact(value: unknown, key: string | undefined): unknown {
 }
 
 export function redactInline(text: string): string {
-  return text
-    .replace(/([\w-]*(?:password|secret|token|credential|passwd)[\w-]*)(\s*[=:]\s*)([^\s&,;]+)/gi, (whole, name: string, sep: string, v: string) =>
-      /env/i.test(name) && ENV_NAME.test(v) ? whole : `${name}${sep}${REDACTED}`)
-    // `--password hunter2` written out in prose or a command line kept as one string.
-    .replace(/(^|\s)(--?[\w-]*(?:password|secret|token|credential|passwd)[\w-]*)(\s+)(?!-|\[redacted\])(\S+)/gi, (whole, pre: string, flag: string, sp: string, v: string) =>
-      /env/i.test(flag) && ENV_NAME.test(v) ? whole : `${pre}${flag}${sp}${REDACTED}`)
+  return (
+    text
+      .replace(
+        /([\w-]*(?:password|secret|token|credential|passwd)[\w-]*)(\s*[=:]\s*)([^\s&,;]+)/gi,
+        (whole, name: string, sep: string, v: string) =>
+          /env/i.test(name) && ENV_NAME.test(v) ? whole : `${name}${sep}${REDACTED}`,
+      )
+      // `--password hunter2` written out in prose or a command line kept as one string.
+      .replace(
+        /(^|\s)(--?[\w-]*(?:password|secret|token|credential|passwd)[\w-]*)(\s+)(?!-|\[redacted\])(\S+)/gi,
+        (whole, pre: string, flag: string, sp: string, v: string) =>
+          /env/i.test(flag) && ENV_NAME.test(v) ? whole : `${pre}${flag}${sp}${REDACTED}`,
+      )
+  )
 }
 
 /**
@@ -72,4 +86,3 @@ export function redactInlineDeep<T>(value: T): T {
   }
   return value
 }
-

@@ -22,7 +22,14 @@ import type {Client as RawClient, Stat as RawStat} from 'node-zookeeper-client'
 
 import {LifeboatError} from '../errors.js'
 import {ZkError, isZkError, toZkError} from './errors.js'
-import {checkClientInternals, closeRaw, discardUnsent, frameSocketData, rawSocket, setLastOpVersion} from './nzk-internals.js'
+import {
+  checkClientInternals,
+  closeRaw,
+  discardUnsent,
+  frameSocketData,
+  rawSocket,
+  setLastOpVersion,
+} from './nzk-internals.js'
 
 /**
  * The largest request we send, path and framing included. ZooKeeper's jute.maxbuffer is
@@ -145,19 +152,31 @@ export function digestId(credentials: string): string {
  */
 export function credentialsFromEnv(auth: ZkAuth, env: Record<string, string | undefined>): string {
   if (auth.scheme !== 'digest') {
-    throw new LifeboatError('ZK_AUTH_CONFIG', `unsupported ZooKeeper auth scheme "${String(auth.scheme)}"`, {hints: ['Use auth: {scheme: digest, credentials_env: VAR}.']})
+    throw new LifeboatError('ZK_AUTH_CONFIG', `unsupported ZooKeeper auth scheme "${String(auth.scheme)}"`, {
+      hints: ['Use auth: {scheme: digest, credentials_env: VAR}.'],
+    })
   }
   const value = env[auth.credentials_env]
   if (value === undefined || value === '') {
-    throw new LifeboatError('ZK_AUTH_CONFIG', `environment variable ${auth.credentials_env} is not set; it must hold the ZooKeeper digest credentials`, {
-      hints: [`export ${auth.credentials_env}=USER:PASSWORD before running lifeboat (the spec names this variable in zookeeper.auth.credentials_env).`],
-    })
+    throw new LifeboatError(
+      'ZK_AUTH_CONFIG',
+      `environment variable ${auth.credentials_env} is not set; it must hold the ZooKeeper digest credentials`,
+      {
+        hints: [
+          `export ${auth.credentials_env}=USER:PASSWORD before running lifeboat (the spec names this variable in zookeeper.auth.credentials_env).`,
+        ],
+      },
+    )
   }
   const colon = value.indexOf(':')
   if (colon <= 0 || colon === value.length - 1) {
-    throw new LifeboatError('ZK_AUTH_CONFIG', `environment variable ${auth.credentials_env} does not hold digest credentials of the form user:password`, {
-      hints: [`export ${auth.credentials_env}=USER:PASSWORD (a user name, a colon, then the password).`],
-    })
+    throw new LifeboatError(
+      'ZK_AUTH_CONFIG',
+      `environment variable ${auth.credentials_env} does not hold digest credentials of the form user:password`,
+      {
+        hints: [`export ${auth.credentials_env}=USER:PASSWORD (a user name, a colon, then the password).`],
+      },
+    )
   }
   return value
 }
@@ -239,7 +258,9 @@ export class ZkClient {
   private readonly opts: ZkConnectOptions
   private readonly callDeadlineMs: number
   private readonly pending = new Set<Pending>()
-  private dead: {code: 'ZK_SESSION_EXPIRED' | 'ZK_CONNECTION_LOSS' | 'ZK_AUTH_FAILED'; reason: string; state: ZkClientState} | undefined
+  private dead:
+    | {code: 'ZK_SESSION_EXPIRED' | 'ZK_CONNECTION_LOSS' | 'ZK_AUTH_FAILED'; reason: string; state: ZkClientState}
+    | undefined
   private connected = true
   private corked = false
   private readonly listeners = new Set<(state: ZkClientState) => void>()
@@ -260,7 +281,9 @@ export class ZkClient {
       this.emit('connected')
     })
     raw.on('expired', () => this.kill('ZK_SESSION_EXPIRED', 'the server expired the session', 'expired'))
-    raw.on('authenticationFailed', () => this.kill('ZK_AUTH_FAILED', 'the server refused the credentials', 'auth_failed'))
+    raw.on('authenticationFailed', () =>
+      this.kill('ZK_AUTH_FAILED', 'the server refused the credentials', 'auth_failed'),
+    )
   }
 
   /** @internal Wraps a connected raw client; only connectZk calls it. */
@@ -303,26 +326,44 @@ export class ZkClient {
 
   /** The node's Stat, or null when it does not exist. */
   exists(path: string, opts: ZkWatchOptions = {}): Promise<ZkStat | null> {
-    return this.call('exists', path, opts.deadlineMs, (cb) => {
-      if (opts.watch) this.raw.exists(path, watcher(opts.watch), cb)
-      else this.raw.exists(path, cb)
-    }, (stat) => (stat ? toStat(stat as RawStat) : null))
+    return this.call(
+      'exists',
+      path,
+      opts.deadlineMs,
+      (cb) => {
+        if (opts.watch) this.raw.exists(path, watcher(opts.watch), cb)
+        else this.raw.exists(path, cb)
+      },
+      (stat) => (stat ? toStat(stat as RawStat) : null),
+    )
   }
 
   /** The node's data and Stat. */
   get(path: string, opts: ZkWatchOptions = {}): Promise<{data: Buffer; stat: ZkStat}> {
-    return this.call('get', path, opts.deadlineMs, (cb) => {
-      if (opts.watch) this.raw.getData(path, watcher(opts.watch), cb)
-      else this.raw.getData(path, cb)
-    }, (data, stat) => ({data: (data as Buffer | null) ?? Buffer.alloc(0), stat: toStat(stat as RawStat)}))
+    return this.call(
+      'get',
+      path,
+      opts.deadlineMs,
+      (cb) => {
+        if (opts.watch) this.raw.getData(path, watcher(opts.watch), cb)
+        else this.raw.getData(path, cb)
+      },
+      (data, stat) => ({data: (data as Buffer | null) ?? Buffer.alloc(0), stat: toStat(stat as RawStat)}),
+    )
   }
 
   /** The names of the node's children, unsorted as the server gives them. */
   getChildren(path: string, opts: ZkWatchOptions = {}): Promise<string[]> {
-    return this.call('getChildren', path, opts.deadlineMs, (cb) => {
-      if (opts.watch) this.raw.getChildren(path, watcher(opts.watch), cb)
-      else this.raw.getChildren(path, cb)
-    }, (children) => children as string[])
+    return this.call(
+      'getChildren',
+      path,
+      opts.deadlineMs,
+      (cb) => {
+        if (opts.watch) this.raw.getChildren(path, watcher(opts.watch), cb)
+        else this.raw.getChildren(path, cb)
+      },
+      (children) => children as string[],
+    )
   }
 
   /** Creates a node; returns its path (with the sequence suffix for sequential modes). */
@@ -330,21 +371,39 @@ export class ZkClient {
     const size = 4 + Buffer.byteLength(path) + 4 + (data?.length ?? 0) + aclBytes(opts.acl) + 4 + 16
     const tooBig = this.checkSize('create', path, size)
     if (tooBig) return Promise.reject(tooBig)
-    return this.call('create', path, opts.deadlineMs, (cb) => {
-      this.raw.create(path, data ?? Buffer.alloc(0), rawAcls(opts.acl), MODES[opts.mode ?? 'persistent'], cb)
-    }, (created) => created as string)
+    return this.call(
+      'create',
+      path,
+      opts.deadlineMs,
+      (cb) => {
+        this.raw.create(path, data ?? Buffer.alloc(0), rawAcls(opts.acl), MODES[opts.mode ?? 'persistent'], cb)
+      },
+      (created) => created as string,
+    )
   }
 
   /** Sets the node's data only if its version is still `version` (-1: any version). */
   set(path: string, data: Buffer, version: number, opts: ZkCallOptions = {}): Promise<ZkStat> {
     const tooBig = this.checkSize('set', path, 4 + Buffer.byteLength(path) + 4 + data.length + 4 + 16)
     if (tooBig) return Promise.reject(tooBig)
-    return this.call('set', path, opts.deadlineMs, (cb) => this.raw.setData(path, data, version, cb), (stat) => toStat(stat as RawStat))
+    return this.call(
+      'set',
+      path,
+      opts.deadlineMs,
+      (cb) => this.raw.setData(path, data, version, cb),
+      (stat) => toStat(stat as RawStat),
+    )
   }
 
   /** Removes the node only if its version is still `version` (-1: any version). */
   remove(path: string, version: number, opts: ZkCallOptions = {}): Promise<void> {
-    return this.call('remove', path, opts.deadlineMs, (cb) => this.raw.remove(path, version, cb), () => undefined)
+    return this.call(
+      'remove',
+      path,
+      opts.deadlineMs,
+      (cb) => this.raw.remove(path, version, cb),
+      () => undefined,
+    )
   }
 
   /**
@@ -363,7 +422,8 @@ export class ZkClient {
       try {
         for (const op of ops) {
           if (op.op === 'check') tx.check(op.path, op.version)
-          else if (op.op === 'create') tx.create(op.path, op.data ?? Buffer.alloc(0), rawAcls(op.acl), MODES[op.mode ?? 'persistent'])
+          else if (op.op === 'create')
+            tx.create(op.path, op.data ?? Buffer.alloc(0), rawAcls(op.acl), MODES[op.mode ?? 'persistent'])
           else if (op.op === 'setData') tx.setData(op.path, op.data, op.version)
           else tx.remove(op.path, op.version)
           // The client turns version 0 into -1 (`version || -1`), which would make a check or a
@@ -374,7 +434,14 @@ export class ZkClient {
         reject(toZkError(err, {server: this.server, path: first, op: 'multi'}))
         return
       }
-      this.call('multi', first, opts.deadlineMs, (cb) => tx.commit(cb), (results) => results, true).then(
+      this.call(
+        'multi',
+        first,
+        opts.deadlineMs,
+        (cb) => tx.commit(cb),
+        (results) => results,
+        true,
+      ).then(
         (results) => resolve(mapResults(ops, results as RawResult[])),
         (err: unknown) => reject(this.multiError(ops, err)),
       )
@@ -433,7 +500,11 @@ export class ZkClient {
   }
 
   /** Marks the client dead, fails every pending call, and discards the unsent queue. */
-  private kill(code: 'ZK_SESSION_EXPIRED' | 'ZK_CONNECTION_LOSS' | 'ZK_AUTH_FAILED', reason: string, state: ZkClientState): void {
+  private kill(
+    code: 'ZK_SESSION_EXPIRED' | 'ZK_CONNECTION_LOSS' | 'ZK_AUTH_FAILED',
+    reason: string,
+    state: ZkClientState,
+  ): void {
     if (this.dead) return
     this.dead = {code, reason, state}
     const err = new ZkError(code, {server: this.server, op: 'session', reason})
@@ -447,7 +518,12 @@ export class ZkClient {
 
   private deadError(op: string, path?: string): ZkError {
     const d = this.dead ?? {code: 'ZK_CONNECTION_LOSS' as const, reason: 'the client was closed'}
-    return new ZkError(d.code, {server: this.server, path, op, reason: `${d.reason}; connect again (reopen) for a fresh session`})
+    return new ZkError(d.code, {
+      server: this.server,
+      path,
+      op,
+      reason: `${d.reason}; connect again (reopen) for a fresh session`,
+    })
   }
 
   private checkSize(op: string, path: string | undefined, bytes: number, what?: string): ZkError | undefined {
@@ -461,7 +537,13 @@ export class ZkClient {
   }
 
   private multiError(ops: ZkOp[], err: unknown): ZkError {
-    if (!(err instanceof ZkError) || err.zkCode === undefined || (err.code === 'ZK_CONNECTION_LOSS' || err.code === 'ZK_SESSION_EXPIRED')) return err as ZkError
+    if (
+      !(err instanceof ZkError) ||
+      err.zkCode === undefined ||
+      err.code === 'ZK_CONNECTION_LOSS' ||
+      err.code === 'ZK_SESSION_EXPIRED'
+    )
+      return err as ZkError
     const results = (err.cause as {results?: RawResult[]} | undefined)?.results
     let index = results ? results.findIndex((r) => r.err !== undefined && r.err !== 0 && r.err !== -2) : -1
     if (index < 0) index = 0
@@ -481,8 +563,14 @@ export class ZkClient {
    * the request may sit in the client's unsent queue, and a write must never reach the server after
    * we reported it as failed.
    */
-  private call<T>(op: string, path: string | undefined, deadlineMs: number | undefined, invoke: (cb: RawCallback) => void,
-    map: (a: unknown, b: unknown) => T, keepResultsOnError = false): Promise<T> {
+  private call<T>(
+    op: string,
+    path: string | undefined,
+    deadlineMs: number | undefined,
+    invoke: (cb: RawCallback) => void,
+    map: (a: unknown, b: unknown) => T,
+    keepResultsOnError = false,
+  ): Promise<T> {
     if (this.dead) return Promise.reject(this.deadError(op, path))
     return new Promise<T>((resolve, reject) => {
       const ms = deadlineMs ?? this.callDeadlineMs
@@ -492,7 +580,14 @@ export class ZkClient {
           if (settled) return
           settled = true
           clearTimeout(timer)
-          reject(new ZkError(err.code as ConstructorParameters<typeof ZkError>[0], {server: this.server, path, op, reason: err.detail}))
+          reject(
+            new ZkError(err.code as ConstructorParameters<typeof ZkError>[0], {
+              server: this.server,
+              path,
+              op,
+              reason: err.detail,
+            }),
+          )
         },
       }
       const timer = setTimeout(() => {
@@ -500,9 +595,18 @@ export class ZkClient {
         settled = true
         this.pending.delete(entry)
         const state = this.connected ? 'connected' : 'disconnected from the server'
-        const err = new ZkError('ZK_TIMEOUT', {server: this.server, path, op, reason: `no answer within ${ms} ms (client ${state}); the client was closed`})
+        const err = new ZkError('ZK_TIMEOUT', {
+          server: this.server,
+          path,
+          op,
+          reason: `no answer within ${ms} ms (client ${state}); the client was closed`,
+        })
         reject(err)
-        this.kill('ZK_CONNECTION_LOSS', `the client was closed after ${op}${path ? ` ${path}` : ''} passed its ${ms} ms deadline`, 'closed')
+        this.kill(
+          'ZK_CONNECTION_LOSS',
+          `the client was closed after ${op}${path ? ` ${path}` : ''} passed its ${ms} ms deadline`,
+          'closed',
+        )
       }, ms)
       this.pending.add(entry)
       this.corkForTick()
@@ -586,9 +690,17 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkClient> {
   checkClientInternals()
   let raw: RawClient
   try {
-    raw = zookeeper.createClient(opts.hosts, {sessionTimeout: opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS, retries: 0, spinDelay: 200})
+    raw = zookeeper.createClient(opts.hosts, {
+      sessionTimeout: opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+      retries: 0,
+      spinDelay: 200,
+    })
   } catch (err) {
-    throw new ZkError('ZK_BAD_ARGUMENTS', {server: opts.hosts, op: 'connect', reason: `invalid connect string: ${err instanceof Error ? err.message : String(err)}`})
+    throw new ZkError('ZK_BAD_ARGUMENTS', {
+      server: opts.hosts,
+      op: 'connect',
+      reason: `invalid connect string: ${err instanceof Error ? err.message : String(err)}`,
+    })
   }
   frameSocketData(raw)
   if (credentials) raw.addAuthInfo('digest', Buffer.from(credentials))
@@ -605,7 +717,17 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkClient> {
       void closeRaw(raw)
       reject(err)
     }
-    const timer = setTimeout(() => fail(new ZkError('ZK_TIMEOUT', {server: opts.hosts, op: 'connect', reason: `could not connect within ${deadlineMs} ms`})), deadlineMs)
+    const timer = setTimeout(
+      () =>
+        fail(
+          new ZkError('ZK_TIMEOUT', {
+            server: opts.hosts,
+            op: 'connect',
+            reason: `could not connect within ${deadlineMs} ms`,
+          }),
+        ),
+      deadlineMs,
+    )
     const onConnected = (): void => {
       cleanup()
       resolve()
@@ -626,7 +748,11 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkClient> {
   } catch (err) {
     await client.close()
     if (isZkError(err, 'ZK_TIMEOUT')) {
-      throw new ZkError('ZK_TIMEOUT', {server: opts.hosts, op: 'connect', reason: `could not connect within ${deadlineMs} ms`})
+      throw new ZkError('ZK_TIMEOUT', {
+        server: opts.hosts,
+        op: 'connect',
+        reason: `could not connect within ${deadlineMs} ms`,
+      })
     }
     throw err
   }

@@ -131,22 +131,34 @@ function hintsFor(code: ZkErrorCode, ctx: ZkErrorContext): string[] {
       return ['Remove the children first, or remove the whole subtree.']
     case 'ZK_CONNECTION_LOSS':
       return write
-        ? ['The outcome of this write is unknown: it may or may not have been applied. Re-read the node before retrying.',
-            `Check that ZooKeeper ${ctx.server} is up: echo srvr | nc HOST PORT.`]
+        ? [
+            'The outcome of this write is unknown: it may or may not have been applied. Re-read the node before retrying.',
+            `Check that ZooKeeper ${ctx.server} is up: echo srvr | nc HOST PORT.`,
+          ]
         : [`Check that ZooKeeper ${ctx.server} is up (echo srvr | nc HOST PORT), then run the command again.`]
     case 'ZK_SESSION_EXPIRED':
-      return ['The session is gone (and with it any ephemeral node, such as the lifeboat lock). Connect again and re-read the state before continuing.']
+      return [
+        'The session is gone (and with it any ephemeral node, such as the lifeboat lock). Connect again and re-read the state before continuing.',
+      ]
     case 'ZK_AUTH_FAILED':
-      return ['Check the credentials in the environment variable named by `auth.credentials_env` (format user:password).']
+      return [
+        'Check the credentials in the environment variable named by `auth.credentials_env` (format user:password).',
+      ]
     case 'ZK_NO_AUTH':
-      return ['The node\'s ACL refuses this client. Set `auth: {scheme: digest, credentials_env: VAR}` in the spec and export VAR=user:password.']
+      return [
+        "The node's ACL refuses this client. Set `auth: {scheme: digest, credentials_env: VAR}` in the spec and export VAR=user:password.",
+      ]
     case 'ZK_TIMEOUT':
       return write
-        ? ['The outcome of this write is unknown. The client was closed so the request can never be sent late; re-read the state before retrying.',
-            `Check that ZooKeeper ${ctx.server} is reachable, or raise the deadline.`]
+        ? [
+            'The outcome of this write is unknown. The client was closed so the request can never be sent late; re-read the state before retrying.',
+            `Check that ZooKeeper ${ctx.server} is reachable, or raise the deadline.`,
+          ]
         : [`Check that ZooKeeper ${ctx.server} is reachable (echo srvr | nc HOST PORT), or raise the deadline.`]
     case 'ZK_REQUEST_TOO_LARGE':
-      return ['ZooKeeper drops the connection for requests over jute.maxbuffer (1 MiB by default). Write less data per node or per batch.']
+      return [
+        'ZooKeeper drops the connection for requests over jute.maxbuffer (1 MiB by default). Write less data per node or per batch.',
+      ]
     case 'ZK_BAD_ARGUMENTS':
       return ['Paths are absolute, start with /, and have no trailing /, empty segment, "." or "..".']
     default:
@@ -165,7 +177,10 @@ export function codeFromNumber(n: number): ZkErrorCode {
  */
 export function toZkError(err: unknown, ctx: Omit<ZkErrorContext, 'zkCode' | 'cause'>): ZkError {
   if (err instanceof ZkError) return err
-  const numeric = typeof err === 'object' && err !== null && typeof (err as {code?: unknown}).code === 'number' ? (err as {code: number}).code : undefined
+  const numeric =
+    typeof err === 'object' && err !== null && typeof (err as {code?: unknown}).code === 'number'
+      ? (err as {code: number}).code
+      : undefined
   if (numeric !== undefined) return new ZkError(codeFromNumber(numeric), {...ctx, zkCode: numeric, cause: err})
   // The client validates paths and sizes with assert(): a synchronous AssertionError.
   const message = err instanceof Error ? err.message : String(err)

@@ -33,7 +33,25 @@ export type {
 } from './client.js'
 export {ZkError, codeFromNumber, isZkError, toZkError} from './errors.js'
 export type {ZkErrorCode, ZkErrorContext} from './errors.js'
-export {acquireLock, forceUnlock, formatLockBlock, formatLockInfo, lockDirFor, lockInfoOf, lockPath, readLock, releaseLock} from './lock.js'
+export {
+  acquireLock,
+  forceUnlock,
+  formatLockBlock,
+  formatLockInfo,
+  lockDirFor,
+  lockInfoOf,
+  lockPath,
+  readLock,
+  releaseLock,
+} from './lock.js'
 export type {LockHolder, LockInfo} from './lock.js'
 export {compareTrees, copyTree, diffTrees, readTree, removeTree, walkTree} from './tree.js'
-export type {CopyTreeOptions, CopyTreeResult, DiffTreesOptions, ReadTreeOptions, TreeDiff, TreeEntry, WalkResult} from './tree.js'
+export type {
+  CopyTreeOptions,
+  CopyTreeResult,
+  DiffTreesOptions,
+  ReadTreeOptions,
+  TreeDiff,
+  TreeEntry,
+  WalkResult,
+} from './tree.js'

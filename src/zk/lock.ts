@@ -38,7 +38,9 @@ export interface LockHolder {
 /** The lock directory of a cluster: `/lifeboat/locks/<name>`. */
 export function lockDirFor(clusterName: string, base = '/lifeboat/locks'): string {
   if (clusterName === '' || clusterName.includes('/')) {
-    throw new LifeboatError('LOCK_BAD_NAME', `cluster name "${clusterName}" cannot name a lock node`, {hints: ['Use a cluster name without "/" in the spec (cluster.name).']})
+    throw new LifeboatError('LOCK_BAD_NAME', `cluster name "${clusterName}" cannot name a lock node`, {
+      hints: ['Use a cluster name without "/" in the spec (cluster.name).'],
+    })
   }
   return `${base}/${clusterName}`
 }
@@ -103,13 +105,17 @@ export async function readLock(client: ZkClient, lockDir: string): Promise<LockH
 }
 
 function heldError(holder: LockHolder): LifeboatError {
-  return new LifeboatError('LOCK_HELD', `the cluster is locked by ${holder.info.who} (${holder.info.operation}, since ${holder.info.created})`, {
-    detail: formatLockInfo(holder),
-    hints: [
-      'Wait for that run to finish; the lock goes away by itself when its session ends.',
-      `If you are sure no lifeboat run is active, \`lifeboat lock force-unlock ${holder.info.id}\` removes it. This is dangerous: a run that is still active would keep writing to the cluster alongside yours.`,
-    ],
-  })
+  return new LifeboatError(
+    'LOCK_HELD',
+    `the cluster is locked by ${holder.info.who} (${holder.info.operation}, since ${holder.info.created})`,
+    {
+      detail: formatLockInfo(holder),
+      hints: [
+        'Wait for that run to finish; the lock goes away by itself when its session ends.',
+        `If you are sure no lifeboat run is active, \`lifeboat lock force-unlock ${holder.info.id}\` removes it. This is dangerous: a run that is still active would keep writing to the cluster alongside yours.`,
+      ],
+    },
+  )
 }
 
 /**
@@ -118,7 +124,12 @@ function heldError(holder: LockHolder): LifeboatError {
  * close that client while the work it protects runs. `acl`: the ACL of the lock node and of the
  * directories this creates (the spec's digest identity where it uses digest auth); default open.
  */
-export async function acquireLock(client: ZkClient, lockDir: string, info: LockInfo, acl?: ZkAcl[]): Promise<LockHolder> {
+export async function acquireLock(
+  client: ZkClient,
+  lockDir: string,
+  info: LockInfo,
+  acl?: ZkAcl[],
+): Promise<LockHolder> {
   const path = lockPath(lockDir)
   if (acl) {
     // The lock's own directory carries the ACL too: deleting the lock needs DELETE on it.
@@ -137,7 +148,10 @@ export async function acquireLock(client: ZkClient, lockDir: string, info: LockI
     try {
       await client.create(path, data, {mode: 'ephemeral', ...(acl ? {acl} : {})})
       const mine = await readLock(client, lockDir)
-      if (mine === null || mine.info.id !== info.id) throw new LifeboatError('LOCK_LOST', `the lock at ${path} disappeared right after it was taken`, {hints: ['Run the command again.']})
+      if (mine === null || mine.info.id !== info.id)
+        throw new LifeboatError('LOCK_LOST', `the lock at ${path} disappeared right after it was taken`, {
+          hints: ['Run the command again.'],
+        })
       return mine
     } catch (err) {
       if (!isZkError(err, 'ZK_NODE_EXISTS')) throw err
@@ -145,7 +159,9 @@ export async function acquireLock(client: ZkClient, lockDir: string, info: LockI
     const holder = await readLock(client, lockDir)
     if (holder !== null) throw heldError(holder)
   }
-  throw new LifeboatError('LOCK_CONTENDED', `the lock at ${path} keeps changing hands`, {hints: ['Another lifeboat run is starting at the same time; wait for it and try again.']})
+  throw new LifeboatError('LOCK_CONTENDED', `the lock at ${path} keeps changing hands`, {
+    hints: ['Another lifeboat run is starting at the same time; wait for it and try again.'],
+  })
 }
 
 /**
@@ -172,7 +188,9 @@ export async function releaseLock(client: ZkClient, lockDir: string, id: string)
 export async function forceUnlock(client: ZkClient, lockDir: string, id: string): Promise<LockHolder> {
   const holder = await readLock(client, lockDir)
   if (holder === null) {
-    throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at ${lockPath(lockDir)}`, {hints: ['Nothing to unlock; `lifeboat lock status SPEC` shows the lock.']})
+    throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at ${lockPath(lockDir)}`, {
+      hints: ['Nothing to unlock; `lifeboat lock status SPEC` shows the lock.'],
+    })
   }
   if (holder.info.id !== id) {
     throw new LifeboatError('LOCK_ID_MISMATCH', `lock id ${id} does not match the holder's id ${holder.info.id}`, {
@@ -184,7 +202,10 @@ export async function forceUnlock(client: ZkClient, lockDir: string, id: string)
     await client.remove(holder.path, holder.stat.version)
   } catch (err) {
     if (isZkError(err, 'ZK_NO_NODE', 'ZK_BAD_VERSION')) {
-      throw new LifeboatError('LOCK_CHANGED', `the lock at ${holder.path} changed while it was being removed`, {hints: ['Run `lifeboat lock status SPEC` and try again.'], cause: err})
+      throw new LifeboatError('LOCK_CHANGED', `the lock at ${holder.path} changed while it was being removed`, {
+        hints: ['Run `lifeboat lock status SPEC` and try again.'],
+        cause: err,
+      })
     }
     throw err
   }

@@ -26,7 +26,13 @@ export const NZK_VERSION = '1.1.3'
 interface RawInternals {
   connectionManager?: {
     packetQueue?: {queue?: Array<{callback?: (err: unknown) => void}>}
-    socket?: {destroy(): void; once(event: 'close', cb: () => void): void; destroyed?: boolean; cork?(): void; uncork?(): void}
+    socket?: {
+      destroy(): void
+      once(event: 'close', cb: () => void): void
+      destroyed?: boolean
+      cork?(): void
+      uncork?(): void
+    }
     onSocketData?: (chunk: Buffer) => void
     connectTimeoutHandler?: ReturnType<typeof setTimeout> | null
     state?: number
@@ -49,7 +55,8 @@ export function rawSocket(raw: RawClient): NonNullable<RawInternals['connectionM
 export function setLastOpVersion(tx: object, version: number): void {
   const ops = (tx as {ops?: Array<{version?: number}>}).ops
   const last = ops?.[ops.length - 1]
-  if (!last || typeof last.version !== 'number') throw new Error('unexpected transaction internals: cannot set the operation version')
+  if (!last || typeof last.version !== 'number')
+    throw new Error('unexpected transaction internals: cannot set the operation version')
   last.version = version
 }
 
@@ -149,7 +156,6 @@ export function closeRaw(raw: RawClient): Promise<void> {
   return done
 }
 
-
 /** What the self-check looks at: the installed version and a client that never connects. */
 export interface InternalsProbe {
   version: string | undefined
@@ -170,21 +176,27 @@ function installedProbe(): InternalsProbe {
 /** Why the internals are not the known ones; empty when they are. */
 export function internalsProblems(probe: InternalsProbe): string[] {
   const problems: string[] = []
-  if (probe.version !== NZK_VERSION) problems.push(`node-zookeeper-client is ${probe.version ?? 'of unknown version'}, not ${NZK_VERSION}`)
+  if (probe.version !== NZK_VERSION)
+    problems.push(`node-zookeeper-client is ${probe.version ?? 'of unknown version'}, not ${NZK_VERSION}`)
   const raw = probe.client()
   const cm = (raw as unknown as {connectionManager?: Record<string, unknown>}).connectionManager
   if (!cm) {
     problems.push('the client has no connectionManager')
   } else {
-    if (!Array.isArray((cm.packetQueue as {queue?: unknown} | undefined)?.queue)) problems.push('connectionManager.packetQueue.queue is not an array')
+    if (!Array.isArray((cm.packetQueue as {queue?: unknown} | undefined)?.queue))
+      problems.push('connectionManager.packetQueue.queue is not an array')
     if (typeof cm.onSocketData !== 'function') problems.push('connectionManager.onSocketData is not a function')
     if (typeof cm.state !== 'number') problems.push('connectionManager.state is not a number')
     if (!('connectTimeoutHandler' in cm)) problems.push('connectionManager.connectTimeoutHandler is missing')
   }
-  const tx = (raw as unknown as {transaction?: () => {check(path: string, version: number): unknown; ops?: {version?: number}[]}}).transaction?.()
+  const tx = (
+    raw as unknown as {transaction?: () => {check(path: string, version: number): unknown; ops?: {version?: number}[]}}
+  ).transaction?.()
   tx?.check('/', 1)
-  if (typeof tx?.ops?.[0]?.version !== 'number') problems.push('a transaction does not keep its ops with their versions in .ops')
-  if (typeof (zookeeper.Exception as unknown as {create?: unknown}).create !== 'function') problems.push('Exception.create is not a function')
+  if (typeof tx?.ops?.[0]?.version !== 'number')
+    problems.push('a transaction does not keep its ops with their versions in .ops')
+  if (typeof (zookeeper.Exception as unknown as {create?: unknown}).create !== 'function')
+    problems.push('Exception.create is not a function')
   return problems
 }
 
@@ -198,13 +210,17 @@ export function checkClientInternals(probe?: InternalsProbe): void {
   if (checked && !probe) return
   const problems = internalsProblems(probe ?? installedProbe())
   if (problems.length > 0) {
-    throw new LifeboatError('ZK_CLIENT_INTERNALS', `node-zookeeper-client is not the version lifeboat's ZooKeeper client was written for (${NZK_VERSION})`, {
-      detail: problems.join('\n'),
-      hints: [
-        `Install the pinned version: npm install --save-exact node-zookeeper-client@${NZK_VERSION}.`,
-        'This is a packaging problem, not a cluster problem: nothing was sent to ZooKeeper.',
-      ],
-    })
+    throw new LifeboatError(
+      'ZK_CLIENT_INTERNALS',
+      `node-zookeeper-client is not the version lifeboat's ZooKeeper client was written for (${NZK_VERSION})`,
+      {
+        detail: problems.join('\n'),
+        hints: [
+          `Install the pinned version: npm install --save-exact node-zookeeper-client@${NZK_VERSION}.`,
+          'This is a packaging problem, not a cluster problem: nothing was sent to ZooKeeper.',
+        ],
+      },
+    )
   }
   if (!probe) checked = true
 }

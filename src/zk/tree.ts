@@ -71,41 +71,47 @@ export function walkTree(client: ZkClient, root: string, opts: ReadTreeOptions =
       pump()
     }
     const expand = (path: string): void => {
-      client.getChildren(path).then((children) => {
-        if (failed) return
-        children.sort()
-        for (const child of children) queue.push(joinPath(path, child))
-        finish()
-      }, (err: unknown) => {
-        if (isZkError(err, 'ZK_NO_NODE')) finish()
-        else fail(err)
-      })
+      client.getChildren(path).then(
+        (children) => {
+          if (failed) return
+          children.sort()
+          for (const child of children) queue.push(joinPath(path, child))
+          finish()
+        },
+        (err: unknown) => {
+          if (isZkError(err, 'ZK_NO_NODE')) finish()
+          else fail(err)
+        },
+      )
     }
     const visit = (path: string): void => {
-      client.get(path).then(({data, stat}) => {
-        if (failed) return
-        if (stat.ephemeralOwner !== 0n && opts.includeEphemeral !== true) {
-          result.skippedEphemeral++
-          finish()
-          return
-        }
-        result.nodes++
-        let held: void | Promise<void>
-        try {
-          held = opts.onNode?.({path, data, stat})
-        } catch (err) {
-          fail(err)
-          return
-        }
-        const next = (): void => (stat.numChildren > 0 ? expand(path) : finish())
-        if (held instanceof Promise) held.then(() => (failed ? undefined : next()), fail)
-        else next()
-      }, (err: unknown) => {
-        if (isZkError(err, 'ZK_NO_NODE') && path !== root) {
-          result.vanished++
-          finish()
-        } else fail(err)
-      })
+      client.get(path).then(
+        ({data, stat}) => {
+          if (failed) return
+          if (stat.ephemeralOwner !== 0n && opts.includeEphemeral !== true) {
+            result.skippedEphemeral++
+            finish()
+            return
+          }
+          result.nodes++
+          let held: void | Promise<void>
+          try {
+            held = opts.onNode?.({path, data, stat})
+          } catch (err) {
+            fail(err)
+            return
+          }
+          const next = (): void => (stat.numChildren > 0 ? expand(path) : finish())
+          if (held instanceof Promise) held.then(() => (failed ? undefined : next()), fail)
+          else next()
+        },
+        (err: unknown) => {
+          if (isZkError(err, 'ZK_NO_NODE') && path !== root) {
+            result.vanished++
+            finish()
+          } else fail(err)
+        },
+      )
     }
     const pump = (): void => {
       if (failed) return
@@ -144,7 +150,9 @@ export async function readTree(client: ZkClient, root: string, opts: ReadTreeOpt
  */
 export async function removeTree(client: ZkClient, path: string, opts: {inFlight?: number} = {}): Promise<number> {
   if (path === '/' || path === '') {
-    throw new LifeboatError('ZK_REMOVE_ROOT', 'refusing to remove the ZooKeeper root /', {hints: ['Name the subtree to remove.']})
+    throw new LifeboatError('ZK_REMOVE_ROOT', 'refusing to remove the ZooKeeper root /', {
+      hints: ['Name the subtree to remove.'],
+    })
   }
   const inFlight = Math.max(1, opts.inFlight ?? 1000)
   let removed = 0
@@ -176,7 +184,12 @@ export async function removeTree(client: ZkClient, path: string, opts: {inFlight
     })
     if (!notEmpty) return removed
     if (attempt >= 4) {
-      throw new ZkError('ZK_NOT_EMPTY', {server: client.server, path, op: 'removeTree', reason: 'nodes keep being created under it while it is removed'})
+      throw new ZkError('ZK_NOT_EMPTY', {
+        server: client.server,
+        path,
+        op: 'removeTree',
+        reason: 'nodes keep being created under it while it is removed',
+      })
     }
   }
 }
@@ -245,7 +258,13 @@ export interface CopyTreeResult extends CopyProgress {
  * On any other error (connection loss, deadline) it stops issuing requests and throws
  * ZK_COPY_INCOMPLETE; running it again completes the copy.
  */
-export async function copyTree(src: ZkClient, srcRoot: string, dst: ZkClient, dstRoot: string, opts: CopyTreeOptions = {}): Promise<CopyTreeResult> {
+export async function copyTree(
+  src: ZkClient,
+  srcRoot: string,
+  dst: ZkClient,
+  dstRoot: string,
+  opts: CopyTreeOptions = {},
+): Promise<CopyTreeResult> {
   const batchOps = Math.max(1, opts.batchOps ?? 100)
   const batchBytes = Math.min(MAX_REQUEST_BYTES - 1024, Math.max(1, opts.batchBytes ?? 512 * 1024))
   const inFlightMultis = Math.max(1, opts.inFlightMultis ?? 8)
@@ -265,11 +284,18 @@ export async function copyTree(src: ZkClient, srcRoot: string, dst: ZkClient, ds
 
   const fail = (err: unknown): never => {
     const cause = err instanceof LifeboatError ? err : undefined
-    throw new LifeboatError('ZK_COPY_INCOMPLETE', `copy of ${src.server}:${srcRoot} to ${dst.server}:${dstRoot} stopped after ${counts.nodesRead} nodes read: ${err instanceof Error ? err.message : String(err)}`, {
-      detail: cause?.detail,
-      hints: [...(cause?.hints ?? []), 'Nothing is lost: run the same copy again once ZooKeeper is reachable; it resumes, skipping nodes already copied.'],
-      cause: err,
-    })
+    throw new LifeboatError(
+      'ZK_COPY_INCOMPLETE',
+      `copy of ${src.server}:${srcRoot} to ${dst.server}:${dstRoot} stopped after ${counts.nodesRead} nodes read: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        detail: cause?.detail,
+        hints: [
+          ...(cause?.hints ?? []),
+          'Nothing is lost: run the same copy again once ZooKeeper is reachable; it resumes, skipping nodes already copied.',
+        ],
+        cause: err,
+      },
+    )
   }
 
   // The destination's parent must exist; the root itself is created by the stream.
@@ -291,7 +317,13 @@ export async function copyTree(src: ZkClient, srcRoot: string, dst: ZkClient, ds
     batch = []
     bytes = 16
     multis++
-    const result = dst.multi(ops).then(() => null, (err: unknown) => (err instanceof LifeboatError ? err : new ZkError('ZK_OTHER', {server: dst.server, op: 'multi', reason: String(err)})))
+    const result = dst.multi(ops).then(
+      () => null,
+      (err: unknown) =>
+        err instanceof LifeboatError
+          ? err
+          : new ZkError('ZK_OTHER', {server: dst.server, op: 'multi', reason: String(err)}),
+    )
     inFlight.push({ops, result})
   }
 
@@ -300,10 +332,13 @@ export async function copyTree(src: ZkClient, srcRoot: string, dst: ZkClient, ds
     fallbacks++
     const creates = ops.map((op) => {
       const data = op.op === 'create' ? (op.data ?? Buffer.alloc(0)) : Buffer.alloc(0)
-      return dst.create(op.path, data).then(() => 'created' as const, (err: unknown) => {
-        if (isZkError(err, 'ZK_NODE_EXISTS')) return 'exists' as const
-        throw err
-      })
+      return dst.create(op.path, data).then(
+        () => 'created' as const,
+        (err: unknown) => {
+          if (isZkError(err, 'ZK_NODE_EXISTS')) return 'exists' as const
+          throw err
+        },
+      )
     })
     const outcomes = await Promise.allSettled(creates)
     const existing: Array<{path: string; data: Buffer}> = []
@@ -314,15 +349,17 @@ export async function copyTree(src: ZkClient, srcRoot: string, dst: ZkClient, ds
       if (o.value === 'created') counts.created++
       else if (op.op === 'create') existing.push({path: op.path, data: op.data ?? Buffer.alloc(0)})
     }
-    await Promise.all(existing.map(async ({path, data}) => {
-      const current = await dst.get(path)
-      if (current.data.equals(data)) {
-        counts.unchanged++
-        return
-      }
-      await dst.set(path, data, current.stat.version)
-      counts.updated++
-    }))
+    await Promise.all(
+      existing.map(async ({path, data}) => {
+        const current = await dst.get(path)
+        if (current.data.equals(data)) {
+          counts.unchanged++
+          return
+        }
+        await dst.set(path, data, current.stat.version)
+        counts.updated++
+      }),
+    )
   }
 
   const recoverable = (err: ZkError | LifeboatError): boolean => isZkError(err, 'ZK_NODE_EXISTS', 'ZK_NO_NODE')
@@ -392,7 +429,14 @@ export async function copyTree(src: ZkClient, srcRoot: string, dst: ZkClient, ds
   counts.skippedEphemeral = walk.skippedEphemeral
   report()
   const ms = performance.now() - started
-  return {...counts, vanished: walk.vanished, multis, fallbacks, ms, nodesPerSecond: ms > 0 ? (counts.nodesRead * 1000) / ms : 0}
+  return {
+    ...counts,
+    vanished: walk.vanished,
+    multis,
+    fallbacks,
+    ms,
+    nodesPerSecond: ms > 0 ? (counts.nodesRead * 1000) / ms : 0,
+  }
 }
 
 export interface DiffTreesOptions {
@@ -419,12 +463,24 @@ export interface TreeComparison {
  * Compares the subtree `aRoot` of `a` with `bRoot` of `b` node for node (paths and data; not
  * stats or ACLs). Keeps a SHA-1 per node, not the data. Returns the differences sorted by path.
  */
-export async function diffTrees(a: ZkClient, aRoot: string, b: ZkClient, bRoot: string, opts: DiffTreesOptions = {}): Promise<TreeDiff[]> {
+export async function diffTrees(
+  a: ZkClient,
+  aRoot: string,
+  b: ZkClient,
+  bRoot: string,
+  opts: DiffTreesOptions = {},
+): Promise<TreeDiff[]> {
   return (await compareTrees(a, aRoot, b, bRoot, opts)).diffs
 }
 
 /** {@link diffTrees} with the node counts of both sides; a missing root is an empty tree. */
-export async function compareTrees(a: ZkClient, aRoot: string, b: ZkClient, bRoot: string, opts: DiffTreesOptions = {}): Promise<TreeComparison> {
+export async function compareTrees(
+  a: ZkClient,
+  aRoot: string,
+  b: ZkClient,
+  bRoot: string,
+  opts: DiffTreesOptions = {},
+): Promise<TreeComparison> {
   const includeEphemeral = !(opts.ignoreEphemeral ?? true)
   const collect = async (client: ZkClient, root: string): Promise<Map<string, string>> => {
     const out = new Map<string, string>()

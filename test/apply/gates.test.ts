@@ -2,13 +2,27 @@
 // without any cluster.
 import {describe, expect, it} from 'vitest'
 
-import {approvalPrompt, approverPolicyOf, approverRequirement, decideGate, type GateInput} from '../../src/apply/gates.js'
+import {
+  approvalPrompt,
+  approverPolicyOf,
+  approverRequirement,
+  decideGate,
+  type GateInput,
+} from '../../src/apply/gates.js'
 import type {Approval, RiskClass, Step} from '../../src/plan/types.js'
 
 const DIGEST = 'd'.repeat(64)
 
 function step(id: string, risk: RiskClass): Step {
-  return {id, kind: 'kv.set', params: {}, risk, description: id, expect: '', ...(risk === 'lossy' || risk === 'disruptive' ? {riskReason: 'why'} : {})}
+  return {
+    id,
+    kind: 'kv.set',
+    params: {},
+    risk,
+    description: id,
+    expect: '',
+    ...(risk === 'lossy' || risk === 'disruptive' ? {riskReason: 'why'} : {}),
+  }
 }
 
 function approval(name: string, digest = DIGEST): Approval {
@@ -18,7 +32,13 @@ function approval(name: string, digest = DIGEST): Approval {
 function input(steps: Step[], over: Partial<GateInput> = {}): GateInput {
   return {
     plan: {steps, approvals: [], digest: DIGEST, cluster: {name: 'c1', facts: []}},
-    policy: {}, autoApprove: false, allowDataLoss: false, interactive: false, savedPlan: true, planRef: 'plan.json', ...over,
+    policy: {},
+    autoApprove: false,
+    allowDataLoss: false,
+    interactive: false,
+    savedPlan: true,
+    planRef: 'plan.json',
+    ...over,
   }
 }
 
@@ -33,24 +53,66 @@ describe('decideGate', () => {
   })
 
   it('asks for yes at a terminal, and for the cluster name when a step is lossy', () => {
-    expect(decideGate(input([step('01', 'safe')], {interactive: true}))).toEqual({kind: 'prompt', expect: 'yes', lossy: []})
+    expect(decideGate(input([step('01', 'safe')], {interactive: true}))).toEqual({
+      kind: 'prompt',
+      expect: 'yes',
+      lossy: [],
+    })
     const lossy = decideGate(input([step('01', 'safe'), step('02', 'lossy')], {interactive: true}))
     expect(lossy).toEqual({kind: 'prompt', expect: 'c1', lossy: ['02']})
-    if (lossy.kind === 'prompt') expect(approvalPrompt(lossy)).toContain("Only the cluster name 'c1' will be accepted to approve.")
+    if (lossy.kind === 'prompt')
+      expect(approvalPrompt(lossy)).toContain("Only the cluster name 'c1' will be accepted to approve.")
   })
 
   it('--auto-approve needs --allow-data-loss for lossy steps', () => {
-    expect(decideGate(input([step('01', 'lossy')], {autoApprove: true}))).toMatchObject({kind: 'refuse', code: 'DATA_LOSS_NOT_ALLOWED', exit: 4})
-    expect(decideGate(input([step('01', 'lossy')], {autoApprove: true, allowDataLoss: true}))).toEqual({kind: 'auto', how: '--auto-approve --allow-data-loss'})
-    expect(decideGate(input([step('01', 'disruptive')], {autoApprove: true}))).toEqual({kind: 'auto', how: '--auto-approve'})
+    expect(decideGate(input([step('01', 'lossy')], {autoApprove: true}))).toMatchObject({
+      kind: 'refuse',
+      code: 'DATA_LOSS_NOT_ALLOWED',
+      exit: 4,
+    })
+    expect(decideGate(input([step('01', 'lossy')], {autoApprove: true, allowDataLoss: true}))).toEqual({
+      kind: 'auto',
+      how: '--auto-approve --allow-data-loss',
+    })
+    expect(decideGate(input([step('01', 'disruptive')], {autoApprove: true}))).toEqual({
+      kind: 'auto',
+      how: '--auto-approve',
+    })
   })
 
   it('counts distinct approvals for this digest only, and refuses before any prompt when short', () => {
     const steps = [step('01', 'lossy')]
     const policy = {lossy: 2}
-    const one = decideGate(input(steps, {policy, autoApprove: true, allowDataLoss: true, plan: {steps, digest: DIGEST, cluster: {name: 'c1', facts: []}, approvals: [approval('alice'), approval('bob', 'e'.repeat(64))]}}))
-    expect(one).toMatchObject({kind: 'refuse', code: 'APPROVALS_MISSING', message: expect.stringContaining('1 is recorded (alice)')})
-    const two = decideGate(input(steps, {policy, interactive: true, plan: {steps, digest: DIGEST, cluster: {name: 'c1', facts: []}, approvals: [approval('alice'), approval('bob')]}}))
+    const one = decideGate(
+      input(steps, {
+        policy,
+        autoApprove: true,
+        allowDataLoss: true,
+        plan: {
+          steps,
+          digest: DIGEST,
+          cluster: {name: 'c1', facts: []},
+          approvals: [approval('alice'), approval('bob', 'e'.repeat(64))],
+        },
+      }),
+    )
+    expect(one).toMatchObject({
+      kind: 'refuse',
+      code: 'APPROVALS_MISSING',
+      message: expect.stringContaining('1 is recorded (alice)'),
+    })
+    const two = decideGate(
+      input(steps, {
+        policy,
+        interactive: true,
+        plan: {
+          steps,
+          digest: DIGEST,
+          cluster: {name: 'c1', facts: []},
+          approvals: [approval('alice'), approval('bob')],
+        },
+      }),
+    )
     expect(two.kind).toBe('prompt')
   })
 })

@@ -23,9 +23,16 @@ describe('ZooKeeper lock', () => {
     const held = await takeClusterLock(target, {operation: 'apply', plan: 'p'.repeat(64), env})
     try {
       await held.assertHeld()
-      await expect(takeClusterLock(target, {operation: 'apply', env})).rejects.toMatchObject({code: 'LOCK_HELD', detail: expect.stringContaining(held.info.id)})
+      await expect(takeClusterLock(target, {operation: 'apply', env})).rejects.toMatchObject({
+        code: 'LOCK_HELD',
+        detail: expect.stringContaining(held.info.id),
+      })
       const state = await target.read()
-      expect(state).toMatchObject({kind: 'zookeeper', where: `/lifeboat/locks/${clusterName}/lock`, info: {id: held.info.id, operation: 'apply', plan: 'p'.repeat(64)}})
+      expect(state).toMatchObject({
+        kind: 'zookeeper',
+        where: `/lifeboat/locks/${clusterName}/lock`,
+        info: {id: held.info.id, operation: 'apply', plan: 'p'.repeat(64)},
+      })
       await expect(target.forceUnlock('wrong')).rejects.toMatchObject({code: 'LOCK_ID_MISMATCH'})
       await target.forceUnlock(held.info.id)
       await expect(held.assertHeld()).rejects.toMatchObject({code: 'LOCK_LOST'})
@@ -55,7 +62,8 @@ describe('lock file', () => {
     expect(hostLocalLockFinding(target)).toMatchObject({code: 'LOCK_HOST_LOCAL', severity: 'warning'})
     const held = await takeClusterLock(target, {operation: 'apply', env})
     await expect(takeClusterLock(target, {operation: 'apply', env})).rejects.toMatchObject({
-      code: 'LOCK_HELD', detail: expect.stringContaining(`PID ${process.pid}`),
+      code: 'LOCK_HELD',
+      detail: expect.stringContaining(`PID ${process.pid}`),
     })
     const state = await target.read()
     expect(state).toMatchObject({kind: 'file', details: {pid: process.pid, alive: true}})
@@ -67,9 +75,20 @@ describe('lock file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-lock-'))
     const file = join(dir, 'c.lock')
     // PID 2^22 + 1 is above Linux's pid_max limit, so no process has it.
-    writeFileSync(file, JSON.stringify({id: 'old', operation: 'apply', who: 'x@y', created: 't', pid: 4194305, host: (await import('node:os')).hostname()}))
+    writeFileSync(
+      file,
+      JSON.stringify({
+        id: 'old',
+        operation: 'apply',
+        who: 'x@y',
+        created: 't',
+        pid: 4194305,
+        host: (await import('node:os')).hostname(),
+      }),
+    )
     await expect(takeClusterLock(hostLocalLock(file), {operation: 'apply', env})).rejects.toMatchObject({
-      code: 'LOCK_HELD', detail: expect.stringContaining('no longer running'),
+      code: 'LOCK_HELD',
+      detail: expect.stringContaining('no longer running'),
     })
     expect(await hostLocalLock(file).read()).toMatchObject({details: {alive: false}, info: {id: 'old'}})
   })

@@ -7,10 +7,13 @@ import {LiveTaskList, PlainTaskList, renderTaskLines} from '../../src/cli/progre
 
 describe('task list', () => {
   it('renders one line per step with its status, cut to the width', () => {
-    const lines = renderTaskLines([
-      {id: '01-a', description: 'Set a', status: 'done', note: 'a = 1'},
-      {id: '02-long-id', description: 'x'.repeat(200), status: 'running'},
-    ], {color: false, width: 40})
+    const lines = renderTaskLines(
+      [
+        {id: '01-a', description: 'Set a', status: 'done', note: 'a = 1'},
+        {id: '02-long-id', description: 'x'.repeat(200), status: 'running'},
+      ],
+      {color: false, width: 40},
+    )
     expect(lines[0]).toBe('✓ 01-a        done     a = 1')
     expect([...lines[1]!].length).toBe(40)
     expect(lines[1]!.endsWith('…')).toBe(true)
@@ -18,7 +21,14 @@ describe('task list', () => {
 
   it('redraws the whole list in place on a terminal', () => {
     let out = ''
-    const list = new LiveTaskList([{id: '01', description: 'one'}, {id: '02', description: 'two'}], (t) => (out += t), {color: false, width: 80})
+    const list = new LiveTaskList(
+      [
+        {id: '01', description: 'one'},
+        {id: '02', description: 'two'},
+      ],
+      (t) => (out += t),
+      {color: false, width: 80},
+    )
     list.update('01', 'running')
     expect(out).not.toContain('\u001B[2A')
     list.update('01', 'done')
@@ -28,7 +38,13 @@ describe('task list', () => {
 
   it('prints one plain line per change otherwise', () => {
     let out = ''
-    const list = new PlainTaskList([{id: '01', description: 'one'}, {id: '02', description: 'two'}], (t) => (out += t))
+    const list = new PlainTaskList(
+      [
+        {id: '01', description: 'one'},
+        {id: '02', description: 'two'},
+      ],
+      (t) => (out += t),
+    )
     list.update('02', 'skipped', 'already done')
     expect(out).toBe('[2/2] 02: skipped (already done)\n')
   })

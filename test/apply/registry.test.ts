@@ -19,7 +19,8 @@ describe('engine registry', () => {
 
   it('says which kinds it knows when asked for another', async () => {
     await expect(engineFor('NoSuchKind', {LIFEBOAT_ENGINE_MODULES: TEST_ENGINE})).rejects.toMatchObject({
-      code: 'ENGINE_UNKNOWN_KIND', detail: expect.stringContaining('TestKV'),
+      code: 'ENGINE_UNKNOWN_KIND',
+      detail: expect.stringContaining('TestKV'),
     })
   })
 
@@ -27,11 +28,19 @@ describe('engine registry', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-engine-'))
     const half = join(dir, 'half.mjs')
     writeFileSync(half, "export default {kind: 'Half', gather() {}}\n")
-    await expect(loadEngineRegistry({LIFEBOAT_ENGINE_MODULES: 'engine.js'})).rejects.toMatchObject({code: 'ENGINE_MODULE_INVALID', message: expect.stringContaining('not absolute')})
-    await expect(loadEngineRegistry({LIFEBOAT_ENGINE_MODULES: join(dir, 'missing.mjs')})).rejects.toMatchObject({code: 'ENGINE_MODULE_INVALID'})
-    await expect(loadEngineRegistry({LIFEBOAT_ENGINE_MODULES: half})).rejects.toMatchObject({
-      code: 'ENGINE_MODULE_INVALID', message: expect.stringContaining('missing cluster, lock, plan, connect, close, verify, steps'),
+    await expect(loadEngineRegistry({LIFEBOAT_ENGINE_MODULES: 'engine.js'})).rejects.toMatchObject({
+      code: 'ENGINE_MODULE_INVALID',
+      message: expect.stringContaining('not absolute'),
     })
-    await expect(loadEngineRegistry({LIFEBOAT_ENGINE_MODULES: `${TEST_ENGINE},${TEST_ENGINE}`})).rejects.toMatchObject({code: 'ENGINE_DUPLICATE_KIND'})
+    await expect(loadEngineRegistry({LIFEBOAT_ENGINE_MODULES: join(dir, 'missing.mjs')})).rejects.toMatchObject({
+      code: 'ENGINE_MODULE_INVALID',
+    })
+    await expect(loadEngineRegistry({LIFEBOAT_ENGINE_MODULES: half})).rejects.toMatchObject({
+      code: 'ENGINE_MODULE_INVALID',
+      message: expect.stringContaining('missing cluster, lock, plan, connect, close, verify, steps'),
+    })
+    await expect(loadEngineRegistry({LIFEBOAT_ENGINE_MODULES: `${TEST_ENGINE},${TEST_ENGINE}`})).rejects.toMatchObject({
+      code: 'ENGINE_DUPLICATE_KIND',
+    })
   })
 })

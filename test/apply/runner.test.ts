@@ -24,24 +24,48 @@ function store() {
       done.add(step.id)
       return {summary: `${step.id} written`}
     },
-    verify: async (_ctx, step) => (done.has(step.id) ? [] : [{code: 'NOT_THERE', severity: 'error', message: `${step.id} is missing`}]),
+    verify: async (_ctx, step) =>
+      done.has(step.id) ? [] : [{code: 'NOT_THERE', severity: 'error', message: `${step.id} is missing`}],
   }
-  return {done, writes, failing, executor, set onRun(f: (id: string) => void) {
-    onRun = f
-  }}
+  return {
+    done,
+    writes,
+    failing,
+    executor,
+    set onRun(f: (id: string) => void) {
+      onRun = f
+    },
+  }
 }
 
-const step = (id: string, extra: Partial<Step> = {}): Step => ({id, kind: 'k', params: {}, risk: 'safe', description: id, expect: '', ...extra})
+const step = (id: string, extra: Partial<Step> = {}): Step => ({
+  id,
+  kind: 'k',
+  params: {},
+  risk: 'safe',
+  description: id,
+  expect: '',
+  ...extra,
+})
 
 function input(steps: Step[], s: ReturnType<typeof store>, extra: Partial<RunStepsInput<unknown>> = {}) {
   const recorder = memoryRecorder()
   return {
     recorder,
-    input: {steps, executors: new Map(steps.map((st) => [st.id, s.executor])), ctx: undefined, recorder, tasks: silentReporter, actor: 'tester', ...extra},
+    input: {
+      steps,
+      executors: new Map(steps.map((st) => [st.id, s.executor])),
+      ctx: undefined,
+      recorder,
+      tasks: silentReporter,
+      actor: 'tester',
+      ...extra,
+    },
   }
 }
 
-const events = (r: ReturnType<typeof memoryRecorder>) => r.records.map((x) => `${x.event} ${String(x.data.step)}${x.data.always ? ' always' : ''}`)
+const events = (r: ReturnType<typeof memoryRecorder>) =>
+  r.records.map((x) => `${x.event} ${String(x.data.step)}${x.data.always ? ' always' : ''}`)
 
 describe('runSteps', () => {
   it('runs in order, records before each write, skips what is done', async () => {
@@ -51,7 +75,13 @@ describe('runSteps', () => {
     const r = await runSteps(i)
     expect(r.end).toEqual({kind: 'completed'})
     expect(s.writes).toEqual(['01', '03'])
-    expect(events(recorder)).toEqual(['step.started 01', 'step.finished 01', 'step.skipped 02', 'step.started 03', 'step.finished 03'])
+    expect(events(recorder)).toEqual([
+      'step.started 01',
+      'step.finished 01',
+      'step.skipped 02',
+      'step.started 03',
+      'step.finished 03',
+    ])
   })
 
   it('never runs a step finished earlier again, but re-checks an always step', async () => {
@@ -59,7 +89,11 @@ describe('runSteps', () => {
     const steps = [step('01'), step('02'), step('03', {always: true})]
     const {recorder, input: i} = input(steps, s, {finishedEarlier: new Set(['01', '03'])})
     const r = await runSteps(i)
-    expect(r.steps.map((o) => `${o.id}:${o.status}${o.earlier ? ':earlier' : ''}`)).toEqual(['01:done:earlier', '02:done', '03:done'])
+    expect(r.steps.map((o) => `${o.id}:${o.status}${o.earlier ? ':earlier' : ''}`)).toEqual([
+      '01:done:earlier',
+      '02:done',
+      '03:done',
+    ])
     expect(s.writes).toEqual(['02', '03'])
     expect(events(recorder)).toEqual(['step.started 02', 'step.finished 02', 'step.started 03', 'step.finished 03'])
   })
@@ -73,7 +107,14 @@ describe('runSteps', () => {
     expect(r.end.kind).toBe('failed')
     expect(r.end.kind === 'failed' && r.end.error.message).toMatch(/step 02 failed: 02 broke/)
     expect(s.writes).toEqual(['01', '04'])
-    expect(events(recorder)).toEqual(['step.started 01', 'step.finished 01', 'step.started 02', 'step.failed 02', 'step.started 04 always', 'step.finished 04 always'])
+    expect(events(recorder)).toEqual([
+      'step.started 01',
+      'step.finished 01',
+      'step.started 02',
+      'step.failed 02',
+      'step.started 04 always',
+      'step.finished 04 always',
+    ])
   })
 
   it('a failing always step after a stop is reported, and the others still run', async () => {
@@ -102,11 +143,13 @@ describe('runSteps', () => {
     s.done.add('never') // unrelated
     const steps = [step('01', {manual: {instructions: ['do it']}})]
     const asked: string[] = []
-    const {recorder, input: i} = input(steps, s, {askManual: async (st) => {
-      asked.push(st.id)
-      s.done.add(st.id) // the operator did the work
-      return true
-    }})
+    const {recorder, input: i} = input(steps, s, {
+      askManual: async (st) => {
+        asked.push(st.id)
+        s.done.add(st.id) // the operator did the work
+        return true
+      },
+    })
     // isDone is asked first: not done yet, so the operator is asked.
     const r = await runSteps(i)
     expect(asked).toEqual(['01'])
@@ -125,7 +168,14 @@ describe('runSteps', () => {
     const r = await runSteps(i)
     expect(r.end).toEqual({kind: 'interrupted', step: '02'})
     expect(s.writes).toEqual(['01', '04'])
-    expect(events(recorder)).toEqual(['step.started 01', 'step.finished 01', 'step.started 02', 'step.interrupted 02', 'step.started 04 always', 'step.finished 04 always'])
+    expect(events(recorder)).toEqual([
+      'step.started 01',
+      'step.finished 01',
+      'step.started 02',
+      'step.interrupted 02',
+      'step.started 04 always',
+      'step.finished 04 always',
+    ])
   })
 
   it('on an abort between steps: the next step never starts', async () => {
@@ -144,9 +194,11 @@ describe('runSteps', () => {
     const steps = [step('01'), step('02', {always: true})]
     const {input: i} = input(steps, s)
     let n = 0
-    i.recorder = {async append() {
-      if (++n === 2) throw new LifeboatError('AUDIT_WRITE_FAILED', 'disk full')
-    }}
+    i.recorder = {
+      async append() {
+        if (++n === 2) throw new LifeboatError('AUDIT_WRITE_FAILED', 'disk full')
+      },
+    }
     await expect(runSteps(i)).rejects.toMatchObject({code: 'AUDIT_WRITE_FAILED'})
     expect(s.writes).toEqual([])
   })

@@ -8,7 +8,11 @@ import {describe, expect, it} from 'vitest'
 
 import {checkAnchor, openAuditLog, readAuditLog, verifyAuditLog} from '../../src/audit/log.js'
 
-async function log(run: string, steps: string[], path = join(mkdtempSync(join(tmpdir(), 'lifeboat-anchor-')), 'audit.jsonl')): Promise<string> {
+async function log(
+  run: string,
+  steps: string[],
+  path = join(mkdtempSync(join(tmpdir(), 'lifeboat-anchor-')), 'audit.jsonl'),
+): Promise<string> {
   const l = await openAuditLog(path, {run, actor: 'alice', host: 'h'})
   await l.append('run.started', {argv: ['apply']})
   for (const s of steps) await l.append('step.started', {step: s})
@@ -36,6 +40,8 @@ describe('anchors', () => {
     expect(checkAnchor(await readAuditLog(forged), anchor)).toMatch(/rewritten/)
     // An appended forgery after the anchor point still matches the anchor's prefix (later anchors catch it).
     const longer = await log('r1', ['01', '02', '03', '04'])
-    expect(checkAnchor(await readAuditLog(longer), {records: 5, head: (await readAuditLog(longer))[4]!.hash})).toBeUndefined()
+    expect(
+      checkAnchor(await readAuditLog(longer), {records: 5, head: (await readAuditLog(longer))[4]!.hash}),
+    ).toBeUndefined()
   })
 })

@@ -6,7 +6,14 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {duplicateKey, openAuditLog, recordHash, verifyAuditLog, verifyAuditText, type AuditRecord} from '../../src/audit/log.js'
+import {
+  duplicateKey,
+  openAuditLog,
+  recordHash,
+  verifyAuditLog,
+  verifyAuditText,
+  type AuditRecord,
+} from '../../src/audit/log.js'
 
 async function twoRecords(): Promise<{path: string; lines: string[]}> {
   const path = join(mkdtempSync(join(tmpdir(), 'lifeboat-canon-')), 'audit.jsonl')
@@ -29,7 +36,10 @@ describe('canonical records', () => {
     // A forged step id: parsers keeping the first key see "01-a", JSON.parse sees "99-evil" and a matching hash.
     const forged = {...rec, data: {step: '99-evil'}}
     const hash = recordHash(forged)
-    const line = JSON.stringify({...forged, hash}).replace('"data":{"step":"99-evil"}', '"data":{"step":"01-a","step":"99-evil"}')
+    const line = JSON.stringify({...forged, hash}).replace(
+      '"data":{"step":"99-evil"}',
+      '"data":{"step":"01-a","step":"99-evil"}',
+    )
     writeFileSync(path, `${lines[0]}\n${line}\n`)
     const v = await verifyAuditLog(path)
     expect(v.ok).toBe(false)

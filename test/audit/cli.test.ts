@@ -37,9 +37,16 @@ describe('lifeboat audit', () => {
   test('verify: OK with the record count and head; the default path is .lifeboat/audit.jsonl', async () => {
     const r = await lifeboat(['audit', 'verify'], dir)
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(new RegExp(`^audit log OK: 6 records, head ${head} \\(record 6, run.finished of run run-2 at [^)]+\\)\n$`))
+    expect(r.stdout).toMatch(
+      new RegExp(`^audit log OK: 6 records, head ${head} \\(record 6, run.finished of run run-2 at [^)]+\\)\n$`),
+    )
     const j = await lifeboat(['audit', 'verify', '--audit-log', logPath, '--json'])
-    expect(JSON.parse(j.stdout)).toMatchObject({ok: true, records: 6, head, headRecord: {seq: 6, run: 'run-2', event: 'run.finished'}})
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      ok: true,
+      records: 6,
+      head,
+      headRecord: {seq: 6, run: 'run-2', event: 'run.finished'},
+    })
   })
 
   test('verify: names the first bad record and exits 1', async () => {

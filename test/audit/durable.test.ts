@@ -59,7 +59,9 @@ describe('a full disk', () => {
     // Now fill every other page of the disk: only the log's last page has room, less than a record.
     const filler = fill(disk!)
     const before = statSync(path).size
-    await expect(log.append('step.started', {step: '01-write', reason: 'y'.repeat(900)})).rejects.toMatchObject({code: 'AUDIT_WRITE_FAILED'})
+    await expect(log.append('step.started', {step: '01-write', reason: 'y'.repeat(900)})).rejects.toMatchObject({
+      code: 'AUDIT_WRITE_FAILED',
+    })
     // Fail closed: nothing more is appended by this log.
     await expect(log.append('step.finished', {step: '01-write'})).rejects.toThrow(/failed earlier/)
     const after = statSync(path).size
@@ -114,7 +116,9 @@ describe('audit repair', () => {
   it('works through the binary: audit repair --json', () => {
     const path = join(dir, 'cli.jsonl')
     mkdirSync(dir, {recursive: true})
-    const good = spawnSync(process.execPath, [join(REPO, 'bin', 'run.js'), 'audit', 'repair', '--audit-log', path], {encoding: 'utf8'})
+    const good = spawnSync(process.execPath, [join(REPO, 'bin', 'run.js'), 'audit', 'repair', '--audit-log', path], {
+      encoding: 'utf8',
+    })
     expect(good.status).toBe(1)
     expect(good.stderr).toContain('No audit log')
   })
@@ -127,13 +131,22 @@ describe('one writer at a time', () => {
     const mod = join(REPO, 'dist', 'src', 'audit', 'log.js')
     const writers = 6
     const each = 8
-    const code = (i: number) => `const {openAuditLog} = await import(${JSON.stringify(mod)}); ` +
+    const code = (i: number) =>
+      `const {openAuditLog} = await import(${JSON.stringify(mod)}); ` +
       `const log = await openAuditLog(${JSON.stringify(path)}, {run: 'w${i}', actor: 'a', host: 'h'}); ` +
       `for (let k = 0; k < ${each}; k++) await log.append('approval.recorded', {name: 'w${i}-' + k})`
-    const results = await Promise.all(Array.from({length: writers}, (_, i) => new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', code(i)], {stdio: ['ignore', 'ignore', 'inherit']})
-      child.on('close', (c) => resolve(c))
-    })))
+    const results = await Promise.all(
+      Array.from(
+        {length: writers},
+        (_, i) =>
+          new Promise<number | null>((resolve) => {
+            const child = spawn(process.execPath, ['--input-type=module', '-e', code(i)], {
+              stdio: ['ignore', 'ignore', 'inherit'],
+            })
+            child.on('close', (c) => resolve(c))
+          }),
+      ),
+    )
     expect(results).toEqual(Array.from({length: writers}, () => 0))
     const v = await verifyAuditLog(path)
     expect(v).toMatchObject({ok: true, records: writers * each})

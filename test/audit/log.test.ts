@@ -5,7 +5,14 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, test} from 'vitest'
 
 import {
-  GENESIS_HASH, openAuditLog, readAuditLog, recordHash, redactSecrets, renderAuditTimeline, runProgress, verifyAuditLog,
+  GENESIS_HASH,
+  openAuditLog,
+  readAuditLog,
+  recordHash,
+  redactSecrets,
+  renderAuditTimeline,
+  runProgress,
+  verifyAuditLog,
   type AuditRecord,
 } from '../../src/audit/log.js'
 import {LifeboatError} from '../../src/errors.js'
@@ -64,7 +71,11 @@ describe('audit log', () => {
     expect([c.seq, c.prev]).toEqual([3, b.hash])
     expect(await verifyAuditLog(path)).toEqual({ok: true, records: 3, head: c.hash})
     const records = await readAuditLog(path)
-    expect(records.map((r) => `${r.seq} ${r.run} ${r.event}`)).toEqual(['1 r1 run.started', '2 r1 run.finished', '3 r2 run.started'])
+    expect(records.map((r) => `${r.seq} ${r.run} ${r.event}`)).toEqual([
+      '1 r1 run.started',
+      '2 r1 run.finished',
+      '3 r2 run.started',
+    ])
   })
 
   test('concurrent appends still get consecutive seqs', async () => {
@@ -80,7 +91,10 @@ describe('audit log', () => {
     const check = async (mutated: string[], expected: {seq?: number; line: number; reason: RegExp}, newline = true) => {
       const v = await verifyAuditLog(await tampered(mutated, newline))
       expect(v.ok).toBe(false)
-      expect(v.firstBad).toMatchObject({line: expected.line, ...(expected.seq === undefined ? {} : {seq: expected.seq})})
+      expect(v.firstBad).toMatchObject({
+        line: expected.line,
+        ...(expected.seq === undefined ? {} : {seq: expected.seq}),
+      })
       expect(v.firstBad!.reason).toMatch(expected.reason)
     }
     // Editing a field of record 3.
@@ -102,13 +116,21 @@ describe('audit log', () => {
     cut[5] = cut[5]!.slice(0, 40)
     await check(cut, {line: 6, reason: /truncated/}, false)
     // Inserting a record: a copy of record 2 after record 2.
-    await check([...lines.slice(0, 2), lines[1]!, ...lines.slice(2)], {seq: 2, line: 3, reason: /repeats or is out of order/})
+    await check([...lines.slice(0, 2), lines[1]!, ...lines.slice(2)], {
+      seq: 2,
+      line: 3,
+      reason: /repeats or is out of order/,
+    })
     // Inserting a forged record with a valid hash of its own but a wrong link.
     const forged = JSON.parse(lines[2]!) as AuditRecord
     forged.data = {step: '01-a', note: 'forged'}
     forged.prev = 'e'.repeat(64)
     forged.hash = recordHash(forged)
-    await check([...lines.slice(0, 2), JSON.stringify(forged), ...lines.slice(3)], {seq: 3, line: 3, reason: /does not follow/})
+    await check([...lines.slice(0, 2), JSON.stringify(forged), ...lines.slice(3)], {
+      seq: 3,
+      line: 3,
+      reason: /does not follow/,
+    })
     // A blank line and a non-record line.
     await check([...lines.slice(0, 2), '', ...lines.slice(2)], {line: 3, reason: /blank/})
     await check([...lines.slice(0, 2), '{"hello": 1}', ...lines.slice(2)], {line: 3, reason: /not an audit record/})
@@ -119,13 +141,17 @@ describe('audit log', () => {
   test('a broken log is refused for appending', async () => {
     const {path, lines} = await sixRecords()
     await writeFile(path, [lines[0]!, lines[2]!].join('\n') + '\n')
-    await expect(openAuditLog(path, {run: 'r', actor: 'a', host: 'h'})).rejects.toMatchObject({code: 'AUDIT_LOG_BROKEN'})
+    await expect(openAuditLog(path, {run: 'r', actor: 'a', host: 'h'})).rejects.toMatchObject({
+      code: 'AUDIT_LOG_BROKEN',
+    })
   })
 
   test('fails closed: an unwritable log fails at open, a failed append fails every later append', async () => {
     const blocker = join(dir, 'a-file')
     await writeFile(blocker, 'x')
-    await expect(openAuditLog(join(blocker, 'audit.jsonl'), {run: 'r', actor: 'a', host: 'h'})).rejects.toMatchObject({code: 'AUDIT_WRITE_FAILED'})
+    await expect(openAuditLog(join(blocker, 'audit.jsonl'), {run: 'r', actor: 'a', host: 'h'})).rejects.toMatchObject({
+      code: 'AUDIT_WRITE_FAILED',
+    })
 
     const {path, clock} = fresh()
     const log = await openAuditLog(path, {run: 'r', actor: 'a', host: 'h', now: clock})
@@ -163,7 +189,15 @@ describe('audit log', () => {
       password: '[redacted]',
       apiToken: '[redacted]',
       nested: [{client_secret: '[redacted]'}],
-      argv: ['apply', '--token', '[redacted]', '--password=[redacted]', 'plan.json', '--zk-auth-env', 'LIFEBOAT_ZK_AUTH'],
+      argv: [
+        'apply',
+        '--token',
+        '[redacted]',
+        '--password=[redacted]',
+        'plan.json',
+        '--zk-auth-env',
+        'LIFEBOAT_ZK_AUTH',
+      ],
       note: 'connect with password=[redacted] to retry',
       count: 3,
     })
@@ -177,7 +211,11 @@ describe('timeline and progress', () => {
   async function interruptedThenResumed(): Promise<AuditRecord[]> {
     const {path, clock} = fresh()
     const first = await openAuditLog(path, {run: 'run-1', actor: 'alice', host: 'h1', now: clock})
-    await first.append('run.started', {planDigest: digest, spec: {sha256: 'b'.repeat(64), name: 'onebox-ddd'}, cluster: 'onebox'})
+    await first.append('run.started', {
+      planDigest: digest,
+      spec: {sha256: 'b'.repeat(64), name: 'onebox-ddd'},
+      cluster: 'onebox',
+    })
     await first.append('step.started', {step: '01-a'})
     await first.append('step.finished', {step: '01-a'})
     await first.append('step.waiting', {step: '02-manual'})
@@ -195,24 +233,50 @@ describe('timeline and progress', () => {
 
   test('runProgress unions the finished steps of the runs of one attempt', async () => {
     const records = await interruptedThenResumed()
-    expect(runProgress(records, digest)).toEqual({run: 'run-2', finished: ['01-a', '02-manual', '03-b'], confirmed: ['02-manual'], interrupted: true, alwaysRan: false})
-    expect(runProgress(records, 'f'.repeat(64))).toEqual({finished: [], confirmed: [], interrupted: false, alwaysRan: false})
+    expect(runProgress(records, digest)).toEqual({
+      run: 'run-2',
+      finished: ['01-a', '02-manual', '03-b'],
+      confirmed: ['02-manual'],
+      interrupted: true,
+      alwaysRan: false,
+    })
+    expect(runProgress(records, 'f'.repeat(64))).toEqual({
+      finished: [],
+      confirmed: [],
+      interrupted: false,
+      alwaysRan: false,
+    })
   })
 
   test('an always step that finished marks the attempt, so that a resume re-checks every step', async () => {
     const records = await interruptedThenResumed()
     expect(runProgress(records, digest).alwaysRan).toBe(false)
-    const withAlways = [...records, {...records.at(-1)!, seq: 98, event: 'step.finished' as const, data: {step: '05-restore', always: true}}]
-    expect(runProgress(withAlways, digest)).toMatchObject({alwaysRan: true, finished: ['01-a', '02-manual', '03-b', '05-restore']})
+    const withAlways = [
+      ...records,
+      {...records.at(-1)!, seq: 98, event: 'step.finished' as const, data: {step: '05-restore', always: true}},
+    ]
+    expect(runProgress(withAlways, digest)).toMatchObject({
+      alwaysRan: true,
+      finished: ['01-a', '02-manual', '03-b', '05-restore'],
+    })
   })
 
   test('a succeeded run closes the attempt', async () => {
     const records = await interruptedThenResumed()
-    const done = [...records, {...records.at(-1)!, seq: 99, event: 'run.finished' as const, data: {status: 'succeeded'}}]
+    const done = [
+      ...records,
+      {...records.at(-1)!, seq: 99, event: 'run.finished' as const, data: {status: 'succeeded'}},
+    ]
     // Nothing to resume after a success: a later apply of the same plan starts a new attempt.
     expect(runProgress(done, digest)).toEqual({finished: [], confirmed: [], interrupted: false, alwaysRan: false})
     const next = [...done, {...records[0]!, seq: 100, run: 'run-3', data: {planDigest: digest}}]
-    expect(runProgress(next, digest)).toEqual({run: 'run-3', finished: [], confirmed: [], interrupted: true, alwaysRan: false})
+    expect(runProgress(next, digest)).toEqual({
+      run: 'run-3',
+      finished: [],
+      confirmed: [],
+      interrupted: true,
+      alwaysRan: false,
+    })
   })
 
   test('the timeline shows the interruption and the run that resumed it', async () => {

@@ -12,12 +12,19 @@ import {REPO} from '../cli/helpers.js'
 
 describe('redaction', () => {
   it('redacts key=value, key: value and --flag value pairs, and keeps environment variable names', () => {
-    expect(redactInline('ran with password=hunter2 and token: abc123')).toBe('ran with password=[redacted] and token: [redacted]')
-    expect(redactInline('used --password hunter2 --db-token xyz --verbose')).toBe('used --password [redacted] --db-token [redacted] --verbose')
+    expect(redactInline('ran with password=hunter2 and token: abc123')).toBe(
+      'ran with password=[redacted] and token: [redacted]',
+    )
+    expect(redactInline('used --password hunter2 --db-token xyz --verbose')).toBe(
+      'used --password [redacted] --db-token [redacted] --verbose',
+    )
     expect(redactInline('credentials_env: LIFEBOAT_ZK_AUTH')).toBe('credentials_env: LIFEBOAT_ZK_AUTH')
     expect(redactInline('--password-env LIFEBOAT_PW')).toBe('--password-env LIFEBOAT_PW')
     expect(redactInline('checked the lossy partitions with the DBA')).toBe('checked the lossy partitions with the DBA')
-    expect(redactSecrets({argv: ['apply', '--password', 'hunter2'], zk_password: 'p'})).toEqual({argv: ['apply', '--password', '[redacted]'], zk_password: '[redacted]'})
+    expect(redactSecrets({argv: ['apply', '--password', 'hunter2'], zk_password: 'p'})).toEqual({
+      argv: ['apply', '--password', '[redacted]'],
+      zk_password: '[redacted]',
+    })
     expect(redactInlineDeep({a: ['x token=t0k'], b: 1})).toEqual({a: ['x token=[redacted]'], b: 1})
   })
 
@@ -27,9 +34,15 @@ describe('redaction', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'lifeboat-redact-')), 'plan.json')
     copyFileSync(join(dir, scenario, 'plan.json'), path)
     await readPlanFile(path)
-    await addApproval(path, {name: 'alice', comment: 'ok; reran with --password hunter2 token=abc', at: '2026-01-01T00:00:00Z'})
+    await addApproval(path, {
+      name: 'alice',
+      comment: 'ok; reran with --password hunter2 token=abc',
+      at: '2026-01-01T00:00:00Z',
+    })
     expect(readFileSync(path, 'utf8')).not.toContain('hunter2')
     expect(readFileSync(path, 'utf8')).not.toContain('abc"')
-    expect((await readPlanFile(path)).approvals[0]!.comment).toBe('ok; reran with --password [redacted] token=[redacted]')
+    expect((await readPlanFile(path)).approvals[0]!.comment).toBe(
+      'ok; reran with --password [redacted] token=[redacted]',
+    )
   })
 })

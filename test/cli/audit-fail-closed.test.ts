@@ -13,7 +13,10 @@ describe('audit log failure', () => {
   it('stops the run before its next write and releases the lock', async () => {
     const ws = workspace(zk, 'set: {a: "1", b: "2"}')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
-    const proc = startCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir, env: {LIFEBOAT_TEST_STEP_DELAY_MS: '800'}})
+    const proc = startCli(['apply', 'plan.json', '--auto-approve'], {
+      cwd: ws.dir,
+      env: {LIFEBOAT_TEST_STEP_DELAY_MS: '800'},
+    })
     await waitFor('step 01 to start', () => auditRecords(ws.audit).find((r) => r.event === 'step.started'))
     // The log becomes unwritable while step 01 runs: its path is now a directory.
     rmSync(ws.audit)

@@ -32,7 +32,10 @@ describe('completion', () => {
       ].join('\n')
       const r = spawnSync('bash', ['-c', program], {encoding: 'utf8', env: {...process.env, ...env}})
       expect(r.status, r.stderr).toBe(0)
-      return r.stdout.split('\n').map((s) => s.trim()).filter((s) => s !== '')
+      return r.stdout
+        .split('\n')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
     }
     expect(complete('lifeboat sta')).toEqual(['status'])
     expect(complete('lifeboat in')).toEqual(['init'])

@@ -61,7 +61,10 @@ describe('gates', () => {
   })
 
   it('refuses a plan with error findings', async () => {
-    const ws = workspace(zk, 'set: {a: "1"}\nfindings: [{code: TESTKV_BROKEN, severity: error, message: the store is on fire}]')
+    const ws = workspace(
+      zk,
+      'set: {a: "1"}\nfindings: [{code: TESTKV_BROKEN, severity: error, message: the store is on fire}]',
+    )
     const planned = await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})
     expect(planned.code).toBe(1)
     expect(planned.stderr).toContain('apply refuses it')

@@ -18,7 +18,8 @@ describe('help', () => {
     expect(topics).toMatch(/audit\s+Read and check the hash-chained audit log/)
     expect(topics).toMatch(/lab\s+Simulated Pegasus, OpenMLDB and TiKV clusters/)
     expect(topics).toMatch(/lock\s+A cluster's apply lock/)
-    for (const cmd of ['status', 'init', 'help', 'autocomplete', 'validate', 'plan', 'apply']) expect(r.stdout).toMatch(new RegExp(`\\n  ${cmd}\\s`))
+    for (const cmd of ['status', 'init', 'help', 'autocomplete', 'validate', 'plan', 'apply'])
+      expect(r.stdout).toMatch(new RegExp(`\\n  ${cmd}\\s`))
   })
 
   it('`lifeboat help COMMAND` and `lifeboat COMMAND --help` print the same help', async () => {
@@ -43,7 +44,18 @@ describe('--json', () => {
   it('every lifeboat command takes --json', async () => {
     const config = await Config.load({root: REPO})
     const ours = config.commands.filter((c) => c.pluginName === 'lifeboat')
-    expect(ours.map((c) => c.id)).toEqual(expect.arrayContaining(['status', 'init', 'demo', 'validate', 'plan', 'apply', 'lock:force-unlock', 'audit:verify']))
+    expect(ours.map((c) => c.id)).toEqual(
+      expect.arrayContaining([
+        'status',
+        'init',
+        'demo',
+        'validate',
+        'plan',
+        'apply',
+        'lock:force-unlock',
+        'audit:verify',
+      ]),
+    )
     const without = ours.filter((c) => c.flags.json === undefined).map((c) => c.id)
     expect(without).toEqual([])
   })

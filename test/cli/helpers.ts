@@ -35,7 +35,11 @@ export interface CliResult {
 /** Runs `lifeboat ARGS` to completion, without a terminal (stdin is /dev/null). */
 export function runCli(args: string[], opts: {cwd: string; env?: Record<string, string>}): Promise<CliResult> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {cwd: opts.cwd, env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd,
+      env: cliEnv(opts.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')))
@@ -46,8 +50,15 @@ export function runCli(args: string[], opts: {cwd: string; env?: Record<string, 
 }
 
 /** Starts `lifeboat ARGS` in the background; `done` resolves when it exits. */
-export function startCli(args: string[], opts: {cwd: string; env?: Record<string, string>}): {child: ChildProcess; done: Promise<CliResult>} {
-  const child = spawn(process.execPath, [BIN, ...args], {cwd: opts.cwd, env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe']})
+export function startCli(
+  args: string[],
+  opts: {cwd: string; env?: Record<string, string>},
+): {child: ChildProcess; done: Promise<CliResult>} {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd,
+    env: cliEnv(opts.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('utf8')))
@@ -64,9 +75,18 @@ export function startCli(args: string[], opts: {cwd: string; env?: Record<string
  * the output since the last answer contains `expect`, it runs `before` (an argv) if given, then
  * types `answer` and Enter.
  */
-export function runInPty(args: string[], answers: Array<[expect: string, answer: string, before?: string[]]>, opts: {cwd: string; env?: Record<string, string>}): CliResult {
+export function runInPty(
+  args: string[],
+  answers: Array<[expect: string, answer: string, before?: string[]]>,
+  opts: {cwd: string; env?: Record<string, string>},
+): CliResult {
   const config = JSON.stringify({argv: [process.execPath, BIN, ...args], answers, cwd: opts.cwd, timeout: 60})
-  const r = spawnSync('python3', [PTY_RUN, config], {cwd: opts.cwd, env: cliEnv(opts.env), encoding: 'utf8', timeout: 90_000})
+  const r = spawnSync('python3', [PTY_RUN, config], {
+    cwd: opts.cwd,
+    env: cliEnv(opts.env),
+    encoding: 'utf8',
+    timeout: 90_000,
+  })
   return {code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr}
 }
 
@@ -88,20 +108,30 @@ export function workspace(zk: string, recovery: string, extra = ''): Workspace {
   const root = `/lifeboat-test/${id}`
   const spec = join(dir, 'spec.yaml')
   const ws: Workspace = {
-    dir, spec, cluster, root, audit: join(dir, '.lifeboat', 'audit.jsonl'),
+    dir,
+    spec,
+    cluster,
+    root,
+    audit: join(dir, '.lifeboat', 'audit.jsonl'),
     writeSpec(rec: string, more = '') {
-      writeFileSync(spec, [
-        'apiVersion: lifeboat/v1',
-        'kind: TestKV',
-        'metadata: {name: kv-test, ticket: INC-42}',
-        'cluster:',
-        `  name: ${cluster}`,
-        `  zookeeper: {hosts: "${zk}", root: ${root}}`,
-        'recovery:',
-        ...rec.trim().split('\n').map((l) => `  ${l}`),
-        more.trim(),
-        '',
-      ].join('\n'))
+      writeFileSync(
+        spec,
+        [
+          'apiVersion: lifeboat/v1',
+          'kind: TestKV',
+          'metadata: {name: kv-test, ticket: INC-42}',
+          'cluster:',
+          `  name: ${cluster}`,
+          `  zookeeper: {hosts: "${zk}", root: ${root}}`,
+          'recovery:',
+          ...rec
+            .trim()
+            .split('\n')
+            .map((l) => `  ${l}`),
+          more.trim(),
+          '',
+        ].join('\n'),
+      )
     },
   }
   ws.writeSpec(recovery, extra)
@@ -109,20 +139,29 @@ export function workspace(zk: string, recovery: string, extra = ''): Workspace {
 }
 
 /** The audit log's records (empty when there is none yet). */
-export function auditRecords(path: string): Array<{seq: number; run: string; event: string; data: Record<string, unknown>}> {
+export function auditRecords(
+  path: string,
+): Array<{seq: number; run: string; event: string; data: Record<string, unknown>}> {
   if (!existsSync(path)) return []
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').flatMap((l) => {
-    try {
-      return [JSON.parse(l)]
-    } catch {
-      // A line being written right now.
-      return []
-    }
-  })
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l)]
+      } catch {
+        // A line being written right now.
+        return []
+      }
+    })
 }
 
 /** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await check()
@@ -188,7 +227,8 @@ export async function setKey(client: ZkClient, root: string, key: string, value:
 
 /** An argv that creates a znode (with its parents) on the test ZooKeeper, for a pty answer's `before`. */
 export function createNodeCommand(zk: string, path: string): string[] {
-  const code = `const z = await import(${JSON.stringify(join(REPO, 'dist', 'src', 'zk', 'index.js'))}); ` +
+  const code =
+    `const z = await import(${JSON.stringify(join(REPO, 'dist', 'src', 'zk', 'index.js'))}); ` +
     `const c = await z.connectZk({hosts: ${JSON.stringify(zk)}}); await c.mkdirp(${JSON.stringify(path)}); await c.close()`
   return [process.execPath, '--input-type=module', '-e', code]
 }

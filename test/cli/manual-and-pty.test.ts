@@ -3,12 +3,23 @@
 // approve, refuse, and confirm.
 import {describe, expect, it} from 'vitest'
 
-import {auditRecords, createNodeCommand, readEffects, readStore, runCli, runInPty, setKey, testStore, workspace} from './helpers.js'
+import {
+  auditRecords,
+  createNodeCommand,
+  readEffects,
+  readStore,
+  runCli,
+  runInPty,
+  setKey,
+  testStore,
+  workspace,
+} from './helpers.js'
 
 const store = testStore()
 const zk = store.zk
 
-const MANUAL = 'set: {a: "1", b: "2"}\nmanual: [{name: restart, after: a, instructions: ["Restart the meta server with the edited config."]}]'
+const MANUAL =
+  'set: {a: "1", b: "2"}\nmanual: [{name: restart, after: a, instructions: ["Restart the meta server with the edited config."]}]'
 
 describe('manual steps', () => {
   it('without a terminal, stops with exit 3 and the exact command; --resume --confirm continues', async () => {
@@ -29,13 +40,19 @@ describe('manual steps', () => {
     expect(await readEffects(store.client, ws.root)).toEqual({'01-set-a': 1})
 
     // Confirming a step whose work is not there fails the step (the engine checks the work).
-    const premature = await runCli(['apply', 'plan.json', '--resume', '--auto-approve', '--confirm', '02-manual-restart'], {cwd: ws.dir})
+    const premature = await runCli(
+      ['apply', 'plan.json', '--resume', '--auto-approve', '--confirm', '02-manual-restart'],
+      {cwd: ws.dir},
+    )
     expect(premature.code).toBe(1)
     expect(premature.stderr).toContain('manual step 02-manual-restart was confirmed, but its effect is not there')
 
     // The operator does the work, then confirms.
     await store.client.mkdirp(`${ws.root}/manual/restart`)
-    const resumed = await runCli(['apply', 'plan.json', '--resume', '--auto-approve', '--confirm', '02-manual-restart'], {cwd: ws.dir})
+    const resumed = await runCli(
+      ['apply', 'plan.json', '--resume', '--auto-approve', '--confirm', '02-manual-restart'],
+      {cwd: ws.dir},
+    )
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(resumed.stdout).toContain('Resuming: 1 of 3 steps finished earlier')
     expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2'})
@@ -55,13 +72,27 @@ describe('applying a spec that stops', () => {
     const stopped = await runCli(['apply', ws.spec, '--auto-approve', '--json'], {cwd: ws.dir})
     expect(stopped.code, stopped.stderr).toBe(3)
     const result = JSON.parse(stopped.stdout)
-    expect(result).toMatchObject({status: 'stopped', exit: 3, waiting: {step: '02-manual-restart'}, steps: [{id: '01-set-a', status: 'done'}, {id: '02-manual-restart', status: 'waiting'}]})
-    expect(result.resumeCommand).toMatch(/^lifeboat apply \.lifeboat\/plans\/[0-9a-f]{16}\.json --resume --confirm 02-manual-restart$/)
+    expect(result).toMatchObject({
+      status: 'stopped',
+      exit: 3,
+      waiting: {step: '02-manual-restart'},
+      steps: [
+        {id: '01-set-a', status: 'done'},
+        {id: '02-manual-restart', status: 'waiting'},
+      ],
+    })
+    expect(result.resumeCommand).toMatch(
+      /^lifeboat apply \.lifeboat\/plans\/[0-9a-f]{16}\.json --resume --confirm 02-manual-restart$/,
+    )
 
     await store.client.mkdirp(`${ws.root}/manual/restart`)
     const resumed = await runCli(['apply', ws.spec, '--resume', '--auto-approve', '--json'], {cwd: ws.dir})
     expect(resumed.code, resumed.stderr).toBe(0)
-    expect(JSON.parse(resumed.stdout)).toMatchObject({status: 'succeeded', resumes: result.run, planDigest: result.planDigest})
+    expect(JSON.parse(resumed.stdout)).toMatchObject({
+      status: 'succeeded',
+      resumes: result.run,
+      planDigest: result.planDigest,
+    })
     expect(await readEffects(store.client, ws.root)).toEqual({'01-set-a': 1, '03-set-b': 1})
   })
 })
@@ -69,10 +100,14 @@ describe('applying a spec that stops', () => {
 describe('at a terminal', () => {
   it('confirms a manual step by a typed yes once the work is done, and fails it when the work is missing', () => {
     const ws = workspace(zk, MANUAL)
-    const done = runInPty(['apply', ws.spec], [
-      ['Enter a value:', 'yes'],
-      ['Have you done this?', 'yes', createNodeCommand(zk, `${ws.root}/manual/restart`)],
-    ], {cwd: ws.dir})
+    const done = runInPty(
+      ['apply', ws.spec],
+      [
+        ['Enter a value:', 'yes'],
+        ['Have you done this?', 'yes', createNodeCommand(zk, `${ws.root}/manual/restart`)],
+      ],
+      {cwd: ws.dir},
+    )
     expect(done.code, done.stdout).toBe(0)
     expect(done.stdout).toContain('Step 02-manual-restart is done by hand')
     expect(done.stdout).toContain("Only 'yes' will be accepted to confirm.")
@@ -80,7 +115,14 @@ describe('at a terminal', () => {
     expect(confirmed?.data).toMatchObject({step: '02-manual-restart', how: 'typed yes'})
 
     const other = workspace(zk, MANUAL)
-    const missing = runInPty(['apply', other.spec], [['Enter a value:', 'yes'], ['Have you done this?', 'yes']], {cwd: other.dir})
+    const missing = runInPty(
+      ['apply', other.spec],
+      [
+        ['Enter a value:', 'yes'],
+        ['Have you done this?', 'yes'],
+      ],
+      {cwd: other.dir},
+    )
     expect(missing.code).toBe(1)
     expect(missing.stdout).toContain('manual step 02-manual-restart was confirmed, but its effect is not there')
   })

@@ -5,7 +5,17 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {auditRecords, readEffects, readStore, runCli, setKey, startCli, testStore, waitFor, workspace} from './helpers.js'
+import {
+  auditRecords,
+  readEffects,
+  readStore,
+  runCli,
+  setKey,
+  startCli,
+  testStore,
+  waitFor,
+  workspace,
+} from './helpers.js'
 
 const store = testStore()
 const zk = store.zk
@@ -63,12 +73,17 @@ describe('saved plans and the stale check', () => {
 })
 
 describe('the apply lock', () => {
-  it('makes a second apply fail at once with the holder\'s who, when and what', async () => {
+  it("makes a second apply fail at once with the holder's who, when and what", async () => {
     const ws = workspace(zk, 'set: {a: "1", b: "2"}')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
     // The first apply pauses inside its steps, so it holds the lock while the second one starts.
-    const first = startCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir, env: {LIFEBOAT_TEST_STEP_DELAY_MS: '20000'}})
-    await waitFor('the first apply to start a step', () => auditRecords(ws.audit).find((r) => r.event === 'step.started'))
+    const first = startCli(['apply', 'plan.json', '--auto-approve'], {
+      cwd: ws.dir,
+      env: {LIFEBOAT_TEST_STEP_DELAY_MS: '20000'},
+    })
+    await waitFor('the first apply to start a step', () =>
+      auditRecords(ws.audit).find((r) => r.event === 'step.started'),
+    )
 
     const status = await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})
     expect(status.code, status.stderr).toBe(0)
@@ -93,13 +108,25 @@ describe('the apply lock', () => {
     const lockFile = join(ws.dir, 'cluster.lock')
     ws.writeSpec('set: {a: "1"}')
     // Same spec with a lock file instead of the ZooKeeper lock.
-    const text = (await import('node:fs')).readFileSync(ws.spec, 'utf8').replace('  zookeeper:', `  lock_file: ${lockFile}\n  zookeeper:`)
+    const text = (await import('node:fs'))
+      .readFileSync(ws.spec, 'utf8')
+      .replace('  zookeeper:', `  lock_file: ${lockFile}\n  zookeeper:`)
     writeFileSync(ws.spec, text)
     // A process that has exited: its PID is not running any more.
     const dead = startCli(['--version'], {cwd: ws.dir})
     await dead.done
     const id = 'c0ffee00-0000-4000-8000-000000000001'
-    writeFileSync(lockFile, JSON.stringify({id, operation: 'apply', who: 'ghost@nowhere', created: '2026-01-01T00:00:00.000Z', pid: dead.child.pid, host: (await import('node:os')).hostname()}))
+    writeFileSync(
+      lockFile,
+      JSON.stringify({
+        id,
+        operation: 'apply',
+        who: 'ghost@nowhere',
+        created: '2026-01-01T00:00:00.000Z',
+        pid: dead.child.pid,
+        host: (await import('node:os')).hostname(),
+      }),
+    )
 
     const refused = await runCli(['apply', ws.spec, '--auto-approve'], {cwd: ws.dir})
     expect(refused.code).toBe(1)

@@ -9,10 +9,19 @@ import {summarizeTiKVStatus} from '../../src/engines/tikv/status.js'
 import type {RegionFacts, TiKVLiveState} from '../../src/engines/tikv/types.js'
 
 const pegasusHealthy: PegasusStatusFacts = {
-  store: 'pegasus', cluster: 'onebox', meta_server: '127.0.0.1:34601', recovery_mode: false,
-  stored_level: 'fl_steady', effective_level: 'fl_steady', cluster_name: 'onebox',
+  store: 'pegasus',
+  cluster: 'onebox',
+  meta_server: '127.0.0.1:34601',
+  recovery_mode: false,
+  stored_level: 'fl_steady',
+  effective_level: 'fl_steady',
+  cluster_name: 'onebox',
   zookeeper: {hosts: '127.0.0.1:2181', root: '/pegasus/onebox'},
-  nodes: [{node: '127.0.0.1:34801', alive: true}, {node: '127.0.0.1:34802', alive: true}, {node: '127.0.0.1:34803', alive: true}],
+  nodes: [
+    {node: '127.0.0.1:34801', alive: true},
+    {node: '127.0.0.1:34802', alive: true},
+    {node: '127.0.0.1:34803', alive: true},
+  ],
   tables: [{app_id: 2, name: 'temp', partitions: 8, no_primary: 0, under_replicated: 0}],
   ddd: [],
 }
@@ -31,7 +40,11 @@ describe('Pegasus status', () => {
     const s = summarizePegasusStatus({
       ...pegasusHealthy,
       effective_level: 'fl_freezed',
-      nodes: [{node: '127.0.0.1:34801', alive: true}, {node: '127.0.0.1:34802', alive: false}, {node: '127.0.0.1:34803', alive: false}],
+      nodes: [
+        {node: '127.0.0.1:34801', alive: true},
+        {node: '127.0.0.1:34802', alive: false},
+        {node: '127.0.0.1:34803', alive: false},
+      ],
     })
     expect(s.healthy).toBe(false)
     const level = s.sections[0].rows.find(([l]) => l === 'level')![1]
@@ -41,7 +54,15 @@ describe('Pegasus status', () => {
   })
 
   it('recovery mode is the one problem, with nothing else asked', () => {
-    const s = summarizePegasusStatus({...pegasusHealthy, recovery_mode: true, stored_level: null, effective_level: null, nodes: [], tables: [], ddd: null})
+    const s = summarizePegasusStatus({
+      ...pegasusHealthy,
+      recovery_mode: true,
+      stored_level: null,
+      effective_level: null,
+      nodes: [],
+      tables: [],
+      ddd: null,
+    })
     expect(s.healthy).toBe(false)
     expect(s.problems).toHaveLength(1)
     expect(s.problems[0]).toContain('recovery mode')
@@ -50,14 +71,30 @@ describe('Pegasus status', () => {
 })
 
 const openmldbHealthy: OpenMLDBLiveState = {
-  nameserver: '127.0.0.1:7527', auto_failover: false, last_op_id: '12',
+  nameserver: '127.0.0.1:7527',
+  auto_failover: false,
+  last_op_id: '12',
   tablets: [
     {endpoint: '127.0.0.1:9527', state: 'kHealthy', reachable: true, tables: []},
     {endpoint: '127.0.0.1:9528', state: 'kHealthy', reachable: true, tables: []},
   ],
-  tables: [{db: 'db', name: 't1', tid: 1, storage_mode: 'kMemory', partitions: [
-    {pid: 0, replicas: [{endpoint: '127.0.0.1:9527', is_leader: true, is_alive: true, offset: '10'}, {endpoint: '127.0.0.1:9528', is_leader: false, is_alive: true, offset: '10'}]},
-  ]}],
+  tables: [
+    {
+      db: 'db',
+      name: 't1',
+      tid: 1,
+      storage_mode: 'kMemory',
+      partitions: [
+        {
+          pid: 0,
+          replicas: [
+            {endpoint: '127.0.0.1:9527', is_leader: true, is_alive: true, offset: '10'},
+            {endpoint: '127.0.0.1:9528', is_leader: false, is_alive: true, offset: '10'},
+          ],
+        },
+      ],
+    },
+  ],
   running_ops: [],
 }
 
@@ -70,8 +107,23 @@ describe('OpenMLDB status', () => {
     const live: OpenMLDBLiveState = {
       ...openmldbHealthy,
       tablets: [{...openmldbHealthy.tablets[0], state: 'kOffline', reachable: false}, openmldbHealthy.tablets[1]],
-      tables: [{...openmldbHealthy.tables[0], partitions: [{pid: 0, replicas: [{endpoint: '127.0.0.1:9527', is_leader: true, is_alive: false, offset: '10'}, {endpoint: '127.0.0.1:9528', is_leader: false, is_alive: true, offset: '10'}]}]}],
-      running_ops: [{op_id: '13', op_type: 'kChangeLeaderOP', status: 'kDoing', db: 'db', name: 't1', pid: 0, task_type: '-'}],
+      tables: [
+        {
+          ...openmldbHealthy.tables[0],
+          partitions: [
+            {
+              pid: 0,
+              replicas: [
+                {endpoint: '127.0.0.1:9527', is_leader: true, is_alive: false, offset: '10'},
+                {endpoint: '127.0.0.1:9528', is_leader: false, is_alive: true, offset: '10'},
+              ],
+            },
+          ],
+        },
+      ],
+      running_ops: [
+        {op_id: '13', op_type: 'kChangeLeaderOP', status: 'kDoing', db: 'db', name: 't1', pid: 0, task_type: '-'},
+      ],
     }
     const s = summarizeOpenMLDBStatus('c', live)
     expect(s.healthy).toBe(false)
@@ -86,13 +138,26 @@ describe('OpenMLDB status', () => {
 })
 
 const region = (id: string, leader: string | null, stores: string[]): RegionFacts => ({
-  id, start_key: '', end_key: '', epoch: {conf_ver: '1', version: '1'}, approximate_size: 1, approximate_keys: 1, leader_store: leader,
+  id,
+  start_key: '',
+  end_key: '',
+  epoch: {conf_ver: '1', version: '1'},
+  approximate_size: 1,
+  approximate_keys: 1,
+  leader_store: leader,
   peers: stores.map((s, i) => ({id: `${id}${i}`, store_id: s, role: 'Voter' as const, pending: false, down: false})),
 })
 
 const tikvHealthy: TiKVLiveState = {
   pd: {endpoint: '127.0.0.1:2379', members: ['pd-1'], leader: 'pd-1', version: '8.5.0'},
-  stores: ['1', '2', '3'].map((id) => ({id, address: `127.0.0.1:2016${id}`, state_name: 'Up', engine: 'tikv' as const, tiflash_compute: false, physically_destroyed: false})),
+  stores: ['1', '2', '3'].map((id) => ({
+    id,
+    address: `127.0.0.1:2016${id}`,
+    state_name: 'Up',
+    engine: 'tikv' as const,
+    tiflash_compute: false,
+    physically_destroyed: false,
+  })),
   regions: [region('10', '1', ['1', '2', '3'])],
   schedule: {halt_scheduling: false, max_store_down_time: '30m0s'},
   recovery: {state: 'idle', info: ''},
@@ -117,6 +182,8 @@ describe('TiKV status', () => {
       '1 region without a leader',
       'an unsafe recovery is in progress: Unsafe recovery enters force leader stage',
     ])
-    expect(s.sections.find((x) => x.title === 'Regions without a leader')!.rows).toEqual([['region 10', 'peers on stores 1, 2, 3']])
+    expect(s.sections.find((x) => x.title === 'Regions without a leader')!.rows).toEqual([
+      ['region 10', 'peers on stores 1, 2, 3'],
+    ])
   })
 })

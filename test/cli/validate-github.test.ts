@@ -23,7 +23,9 @@ describe('validate --format github', () => {
     expect(r.code).toBe(1)
     const annotations = r.stdout.split('\n').filter((l) => l.startsWith('::'))
     expect(annotations).toHaveLength(2)
-    expect(annotations[0]).toMatch(new RegExp(`^::error file=bad\\.yaml,line=${undecided},col=\\d+,title=SCHEMA_ENUM::`))
+    expect(annotations[0]).toMatch(
+      new RegExp(`^::error file=bad\\.yaml,line=${undecided},col=\\d+,title=SCHEMA_ENUM::`),
+    )
     // The hint rides on an escaped newline, never a raw one.
     expect(annotations[0]).toContain('%0Ahint: did you mean "skip"?')
     expect(annotations[1]).toMatch(/^::error file=other\.yaml,line=\d+,col=\d+,title=\w+::.*RedisRecovery/)
@@ -37,7 +39,13 @@ describe('validate --format github', () => {
   it('escapes the characters GitHub gives meaning to in properties', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-validate-gh-'))
     const name = 'a,b:c.yaml'
-    writeFileSync(join(dir, name), readFileSync(join(REPO, 'runbooks', 'pegasus-ddd-recovery.yaml'), 'utf8').replace('wait_seconds: 100', 'wait_seconds: -1'))
+    writeFileSync(
+      join(dir, name),
+      readFileSync(join(REPO, 'runbooks', 'pegasus-ddd-recovery.yaml'), 'utf8').replace(
+        'wait_seconds: 100',
+        'wait_seconds: -1',
+      ),
+    )
     const r = await runCli(['validate', '--format', 'github', name], {cwd: dir})
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/^::error file=a%2Cb%3Ac\.yaml,line=\d+,col=\d+,title=/m)

@@ -33,9 +33,16 @@ function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Runs `lifeboat ARGS` to completion in `cwd`, without a terminal (stdin is /dev/null). */
-export function lifeboat(args: string[], opts: {cwd: string; env?: Record<string, string>; timeoutMs?: number}): Promise<CliResult> {
+export function lifeboat(
+  args: string[],
+  opts: {cwd: string; env?: Record<string, string>; timeoutMs?: number},
+): Promise<CliResult> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {cwd: opts.cwd, env: cliEnv(opts.env ?? {}), stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd,
+      env: cliEnv(opts.env ?? {}),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 240_000)
@@ -52,7 +59,9 @@ export function lifeboat(args: string[], opts: {cwd: string; env?: Record<string
 /** The result, when it exited with `code`; otherwise an error that shows what it printed. */
 export function expectExit(r: CliResult, code: number): CliResult {
   if (r.code !== code) {
-    throw new Error(`lifeboat ${r.args.join(' ')} exited ${r.code ?? r.signal}, expected ${code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`)
+    throw new Error(
+      `lifeboat ${r.args.join(' ')} exited ${r.code ?? r.signal}, expected ${code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`,
+    )
   }
   return r
 }
@@ -83,9 +92,18 @@ export interface Lab {
   /** Runs `lifeboat lab SUB ARGS --state-dir DIR` and expects exit 0. */
   lab(sub: string, ...args: string[]): Promise<CliResult>
   /** `lab verify --json`: rows readable now (exit 1 when some are missing is not an error here). */
-  verify(): Promise<{found: number; total: number; tables: {app_id: number; name: string; found: number; total: number}[]}>
+  verify(): Promise<{
+    found: number
+    total: number
+    tables: {app_id: number; name: string; found: number; total: number}[]
+  }>
   /** `lab status --json`. */
-  status(): Promise<{meta_servers: {name: string; address: string; phase: string; crash?: string}[]; zookeeper: {hosts: string; root: string}} & Record<string, unknown>>
+  status(): Promise<
+    {
+      meta_servers: {name: string; address: string; phase: string; crash?: string}[]
+      zookeeper: {hosts: string; root: string}
+    } & Record<string, unknown>
+  >
   /** Stops the lab (by the CLI) and removes its directories; safe to call twice. */
   down(): Promise<void>
 }
@@ -106,7 +124,16 @@ export async function labUp(scenario: string, opts: {zk?: string; cwd?: string} 
     if (r.code === 0) rmSync(cwd, {recursive: true, force: true})
     else throw new Error(`lab down failed (files kept in ${cwd}):\n${r.stdout}\n${r.stderr}`)
   }
-  const up = await cli(['lab', 'up', scenario, '--detach', '--json', '--state-dir', stateDir, ...(opts.zk ? ['--zk', opts.zk] : [])])
+  const up = await cli([
+    'lab',
+    'up',
+    scenario,
+    '--detach',
+    '--json',
+    '--state-dir',
+    stateDir,
+    ...(opts.zk ? ['--zk', opts.zk] : []),
+  ])
   if (up.code !== 0) {
     // A lab that half started still holds processes: stop them before failing.
     if (existsSync(join(stateDir, 'lab.json'))) await down().catch(() => {})
@@ -114,7 +141,12 @@ export async function labUp(scenario: string, opts: {zk?: string; cwd?: string} 
   }
   const endpoints = JSON.parse(up.stdout) as LabEndpoints
   const lab: Lab = {
-    cwd, stateDir, endpoints, auditLog: join(cwd, '.lifeboat', 'audit.jsonl'), cli, down,
+    cwd,
+    stateDir,
+    endpoints,
+    auditLog: join(cwd, '.lifeboat', 'audit.jsonl'),
+    cli,
+    down,
     async lab(sub, ...args) {
       return expectExit(await cli(['lab', sub, ...args, '--state-dir', stateDir]), 0)
     },
@@ -159,7 +191,10 @@ export interface AuditRecord {
 /** The audit log's records (empty when there is none). */
 export function auditRecords(path: string): AuditRecord[] {
   if (!existsSync(path)) return []
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as AuditRecord)
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as AuditRecord)
 }
 
 /** A ZooKeeper node as read back: its data as text and its data version. */
@@ -214,10 +249,19 @@ function parseData(data: string): unknown {
  * under the root the changes create, the root included). Fields listed in `ignore` (by change
  * address: time-dependent values) are left out of the comparison. Empty when they are equal.
  */
-export function diffPlannedTree(changes: PlanDoc['changes'], tree: Map<string, ZkNode>, ignore: Map<string, string[]> = new Map()): string[] {
-  const planned = new Map(changes.filter((c) => c.address.startsWith('zk:') && c.action !== 'delete').map((c) => [c.address.slice(3), c.after]))
+export function diffPlannedTree(
+  changes: PlanDoc['changes'],
+  tree: Map<string, ZkNode>,
+  ignore: Map<string, string[]> = new Map(),
+): string[] {
+  const planned = new Map(
+    changes
+      .filter((c) => c.address.startsWith('zk:') && c.action !== 'delete')
+      .map((c) => [c.address.slice(3), c.after]),
+  )
   const out: string[] = []
-  for (const path of [...tree.keys()].filter((p) => !planned.has(p)).sort()) out.push(`${path}: in ZooKeeper, not in the plan`)
+  for (const path of [...tree.keys()].filter((p) => !planned.has(p)).sort())
+    out.push(`${path}: in ZooKeeper, not in the plan`)
   for (const [path, after] of [...planned].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const node = tree.get(path)
     if (!node) {
@@ -240,5 +284,9 @@ export function diffPlannedTree(changes: PlanDoc['changes'], tree: Map<string, Z
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys)
   if (typeof v !== 'object' || v === null) return v
-  return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]))
+  return Object.fromEntries(
+    Object.keys(v)
+      .sort()
+      .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+  )
 }

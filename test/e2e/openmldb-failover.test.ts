@@ -30,7 +30,11 @@ interface PlanJson {
 }
 
 /** The scenario's tables (src/lab/scenarios/openmldb-failover.yaml). */
-const TABLES = [{name: 'orders', partitions: 8, rows: 2000}, {name: 'users', partitions: 4, rows: 600}, {name: 'audit', partitions: 3, rows: 150}]
+const TABLES = [
+  {name: 'orders', partitions: 8, rows: 2000},
+  {name: 'users', partitions: 4, rows: 600},
+  {name: 'audit', partitions: 3, rows: 150},
+]
 const TOTAL = TABLES.reduce((n, t) => n + t.rows, 0)
 
 /** Rows the lab wrote into `table` pid `pid` (its key spread, as a client computes it). */
@@ -46,7 +50,10 @@ let up: OpenMLDBLabUp
 let client: OpenMLDBClient
 let dead: string
 
-async function planOf(name: string, recovery: Record<string, unknown>): Promise<{file: string; plan: PlanJson; code: number | null; out: string}> {
+async function planOf(
+  name: string,
+  recovery: Record<string, unknown>,
+): Promise<{file: string; plan: PlanJson; code: number | null; out: string}> {
   const spec = editSpec(up.specs['openmldb-failover-recover'], join(lab.cwd, `${name}.yaml`), recovery)
   const r = await lab.cli(['plan', spec, '--out', `${name}.plan.json`])
   const file = join(lab.cwd, `${name}.plan.json`)
@@ -54,7 +61,10 @@ async function planOf(name: string, recovery: Record<string, unknown>): Promise<
 }
 
 async function opsSince(since: string): Promise<string[]> {
-  return opsOf(await client.ns('ShowOPStatus', {})).filter((o) => BigInt(o.op_id) > BigInt(since)).map((o) => `${o.op_type} ${o.name}/${o.pid} ${o.status}`).sort()
+  return opsOf(await client.ns('ShowOPStatus', {}))
+    .filter((o) => BigInt(o.op_id) > BigInt(since))
+    .map((o) => `${o.op_type} ${o.name}/${o.pid} ${o.status}`)
+    .sort()
 }
 
 async function lastOpId(): Promise<string> {
@@ -64,7 +74,11 @@ async function lastOpId(): Promise<string> {
 async function aliveLeaders(): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>()
   for (const t of tablesOf(await client.ns('ShowTable', {show_all: true}))) {
-    for (const p of t.partitions) out.set(`${t.db}.${t.name}/${p.pid}`, p.replicas.filter((r) => r.is_leader && r.is_alive).map((r) => r.endpoint))
+    for (const p of t.partitions)
+      out.set(
+        `${t.db}.${t.name}/${p.pid}`,
+        p.replicas.filter((r) => r.is_leader && r.is_alive).map((r) => r.endpoint),
+      )
   }
   return out
 }
@@ -74,7 +88,9 @@ beforeAll(async () => {
   up = lab.endpoints as unknown as OpenMLDBLabUp
   client = new OpenMLDBClient({nameservers: up.nameservers, authorization: 'foo'})
   dead = up.tablets[1]
-  await waitFor('tablet2 kOffline in ShowTablet', async () => (tabletStatesOf(await client.ns('ShowTablet', {})).get(dead) === 'kOffline' ? true : undefined))
+  await waitFor('tablet2 kOffline in ShowTablet', async () =>
+    tabletStatesOf(await client.ns('ShowTablet', {})).get(dead) === 'kOffline' ? true : undefined,
+  )
 }, 180_000)
 
 afterAll(async () => {
@@ -89,7 +105,11 @@ describe('OpenMLDB tablet down with auto_failover off, through the CLI', () => {
     const lostPids = refused.plan.findings.filter((f) => f.code === 'OPENMLDB_PARTITION_LOST').map((f) => f.subject)
     expect(lostPids.length).toBe(1)
 
-    const {file, plan} = await planOf('lost-skip', {auto_failover: false, tables: ['shop.audit'], skip_lost_partitions: true})
+    const {file, plan} = await planOf('lost-skip', {
+      auto_failover: false,
+      tables: ['shop.audit'],
+      skip_lost_partitions: true,
+    })
     expect(plan.applyable).toBe(true)
     expect(plan.steps.filter((s) => s.risk === 'lossy').map((s) => s.kind)).toEqual(['openmldb.accept-lost-partitions'])
     const r = await lab.cli(['apply', file, '--auto-approve'])
@@ -104,14 +124,22 @@ describe('OpenMLDB tablet down with auto_failover off, through the CLI', () => {
     const since = await lastOpId()
     const {file, plan} = await planOf('offline', {auto_failover: false, tables: 'none', offline_endpoints: [dead]})
     expect(plan.applyable).toBe(true)
-    expect(plan.steps.map((s) => s.kind)).toEqual(['openmldb.change-leaders', 'openmldb.offline-endpoint', 'openmldb.confset', 'openmldb.verify'])
+    expect(plan.steps.map((s) => s.kind)).toEqual([
+      'openmldb.change-leaders',
+      'openmldb.offline-endpoint',
+      'openmldb.confset',
+      'openmldb.verify',
+    ])
     const changes = plan.steps[0].params.ops as {name: string; pid: number; candidate: string}[]
     const predicted = plan.steps[1].params.predicted as {name: string; pid: number; op_type: string}[]
     expect(predicted.filter((p) => p.op_type === 'kUpdatePartitionStatusOP').map((p) => p.name)).toEqual(['audit'])
     expect(plan.findings.some((f) => f.code === 'OPENMLDB_ONLY_REPLICA_OFFLINE')).toBe(true)
 
     expectExit(await lab.cli(['apply', file, '--auto-approve']), 0)
-    const expected = [...changes.map((c) => `kChangeLeaderOP ${c.name}/${c.pid} kDone`), ...predicted.map((p) => `${p.op_type} ${p.name}/${p.pid} kDone`)].sort()
+    const expected = [
+      ...changes.map((c) => `kChangeLeaderOP ${c.name}/${c.pid} kDone`),
+      ...predicted.map((p) => `${p.op_type} ${p.name}/${p.pid} kDone`),
+    ].sort()
     expect(await opsSince(since)).toEqual(expected)
     const leaders = await aliveLeaders()
     for (const p of plan.primaries) expect(leaders.get(p.partition), p.partition).toEqual([p.after])
@@ -125,11 +153,18 @@ describe('OpenMLDB tablet down with auto_failover off, through the CLI', () => {
 
   it('recoverendpoint once the tablet is back: kRecoverTableOP per replica with its predicted child op; every row readable, auto_failover on', async () => {
     await lab.lab('fault', 'start-tablet', 'tablet2')
-    await waitFor('tablet2 kHealthy', async () => (tabletStatesOf(await client.ns('ShowTablet', {})).get(dead) === 'kHealthy' ? true : undefined))
+    await waitFor('tablet2 kHealthy', async () =>
+      tabletStatesOf(await client.ns('ShowTablet', {})).get(dead) === 'kHealthy' ? true : undefined,
+    )
     const since = await lastOpId()
     const {file, plan} = await planOf('recover', {auto_failover: true, tables: 'none', recover_endpoints: [dead]})
     expect(plan.applyable).toBe(true)
-    const predicted = plan.steps.find((s) => s.kind === 'openmldb.recover-endpoint')!.params.predicted as {name: string; pid: number; op_type: string; then: string}[]
+    const predicted = plan.steps.find((s) => s.kind === 'openmldb.recover-endpoint')!.params.predicted as {
+      name: string
+      pid: number
+      op_type: string
+      then: string
+    }[]
     expect(predicted.length).toBe(TABLES.reduce((n, t) => n + t.partitions, 0) - 2)
     expectExit(await lab.cli(['apply', file, '--auto-approve']), 0)
     const left = await opsSince(since)

@@ -19,14 +19,28 @@ afterAll(async () => {
 })
 
 it('runs the whole journey: 0 rows readable after the restart, 2600 of 2600 after the apply', async () => {
-  const r = await lifeboat(['demo', 'openmldb-recoverdata', '--zk', inject('zookeeper'), '--state-dir', stateDir], {cwd: base})
+  const r = await lifeboat(['demo', 'openmldb-recoverdata', '--zk', inject('zookeeper'), '--state-dir', stateDir], {
+    cwd: base,
+  })
   workDir = /^Working directory: (.+)$/m.exec(r.stdout)?.[1]
   expect(r.code, r.stdout.slice(-3000) + r.stderr).toBe(0)
   const lines = r.stdout.trimEnd().split('\n')
   expect(lines[lines.length - 1]).toBe('2600 of 2600 found')
   expect(r.stdout).toMatch(/^0 of 2600 found$/m)
   const commands = lines.filter((l) => l.startsWith('$ lifeboat ')).map((l) => l.split(' ').slice(2, 4).join(' '))
-  const order = ['lab up', 'lab verify', 'lab fault', 'lab verify', 'validate', 'plan', 'show', 'apply', 'lab verify', 'audit verify', 'lab down']
+  const order = [
+    'lab up',
+    'lab verify',
+    'lab fault',
+    'lab verify',
+    'validate',
+    'plan',
+    'show',
+    'apply',
+    'lab verify',
+    'audit verify',
+    'lab down',
+  ]
   let at = 0
   for (const c of commands) if (at < order.length && c.startsWith(order[at])) at++
   expect(at).toBe(order.length)

@@ -37,7 +37,10 @@ async function labUpSettled(scenario: string): Promise<Lab> {
 
 /** The ops the nameserver created after `since`, as `type table/pid status`, sorted. */
 async function opsSince(since: string): Promise<string[]> {
-  return opsOf(await client.ns('ShowOPStatus', {})).filter((o) => BigInt(o.op_id) > BigInt(since)).map((o) => `${o.op_type} ${o.name}/${o.pid} ${o.status}`).sort()
+  return opsOf(await client.ns('ShowOPStatus', {}))
+    .filter((o) => BigInt(o.op_id) > BigInt(since))
+    .map((o) => `${o.op_type} ${o.name}/${o.pid} ${o.status}`)
+    .sort()
 }
 
 /** The largest op id the nameserver reports now. */
@@ -67,7 +70,12 @@ describe('OpenMLDB recoverdata through the CLI', () => {
     planned = JSON.parse(readFileSync(join(lab.cwd, 'plan.json'), 'utf8'))
     expect(plan.applyable).toBe(true)
     expect(plan.observed.summary).toMatchObject({partitions: 12, unhealthy: 12, healthy: 0, auto_failover: 'false'})
-    expect(plan.steps.map((s) => s.kind)).toEqual(['openmldb.load-leaders', 'openmldb.recover-tables', 'openmldb.confset', 'openmldb.verify'])
+    expect(plan.steps.map((s) => s.kind)).toEqual([
+      'openmldb.load-leaders',
+      'openmldb.recover-tables',
+      'openmldb.confset',
+      'openmldb.verify',
+    ])
     const restore = JSON.parse(readFileSync(join(lab.cwd, 'plan.json'), 'utf8')).steps[2]
     expect(restore).toMatchObject({always: true, params: {key: 'auto_failover', value: 'true'}})
     expect((plan.steps[0].params.loads as unknown[]).length).toBe(12)
@@ -76,8 +84,20 @@ describe('OpenMLDB recoverdata through the CLI', () => {
 
   it('refuses the saved plan with exit 5 once a tablet loaded a partition behind its back', async () => {
     // Someone loads shop.users pid 0 on its planned leader by hand: the tablet's state moved past the plan's.
-    const load = (plan.steps[0].params.loads as {name: string; pid: number; tid: number; endpoint: string; db: string}[]).find((l) => l.name === 'users' && l.pid === 0)!
-    await client.tablet(load.endpoint, 'LoadTable', {table_meta: {name: load.name, db: load.db, tid: load.tid, pid: load.pid, ttl: 0, seg_cnt: 8, storage_mode: 'kMemory'}})
+    const load = (
+      plan.steps[0].params.loads as {name: string; pid: number; tid: number; endpoint: string; db: string}[]
+    ).find((l) => l.name === 'users' && l.pid === 0)!
+    await client.tablet(load.endpoint, 'LoadTable', {
+      table_meta: {
+        name: load.name,
+        db: load.db,
+        tid: load.tid,
+        pid: load.pid,
+        ttl: 0,
+        seg_cnt: 8,
+        storage_mode: 'kMemory',
+      },
+    })
     await waitFor('the hand load', async () => {
       const s = await client.tablet(load.endpoint, 'GetTableStatus', {tid: load.tid, pid: load.pid})
       return JSON.stringify(s).includes('kTableNormal') ? true : undefined
@@ -96,7 +116,14 @@ describe('OpenMLDB recoverdata through the CLI', () => {
     const since = await lastOpId()
     const proc = startCli(['apply', 'plan.json', '--auto-approve'], {cwd: lab.cwd})
     // Killed once the nameserver has run some of the RecoverTable ops, not all of them.
-    await waitFor('RecoverTable ops under way', async () => ((await opsSince(since)).filter((o) => o.startsWith('kRecoverTableOP') && o.endsWith('kDone')).length >= 3 ? true : undefined), 120_000)
+    await waitFor(
+      'RecoverTable ops under way',
+      async () =>
+        (await opsSince(since)).filter((o) => o.startsWith('kRecoverTableOP') && o.endsWith('kDone')).length >= 3
+          ? true
+          : undefined,
+      120_000,
+    )
     proc.child.kill('SIGKILL')
     const killed = await proc.done
     expect(killed.signal).toBe('SIGKILL')
@@ -127,7 +154,10 @@ describe('OpenMLDB recoverdata through the CLI', () => {
     for (const p of planned.primaries) {
       const [dbTable, pid] = p.partition.split('/')
       const t = tables.find((x) => `${x.db}.${x.name}` === dbTable)!
-      expect(t.partitions[Number(pid)].replicas.filter((r) => r.is_leader && r.is_alive).map((r) => r.endpoint), p.partition).toEqual([p.after])
+      expect(
+        t.partitions[Number(pid)].replicas.filter((r) => r.is_leader && r.is_alive).map((r) => r.endpoint),
+        p.partition,
+      ).toEqual([p.after])
     }
     const records = auditRecords(lab.auditLog)
     expect(records.some((r) => r.event === 'run.resumed')).toBe(true)

@@ -29,7 +29,19 @@ it('runs the whole journey and ends with the rows the decrees leave readable', a
   expect(lines[lines.length - 1]).toMatch(new RegExp(`^${expected} of 8000 found`))
   // Every step the journey promises, in order.
   const commands = lines.filter((l) => l.startsWith('$ lifeboat ')).map((l) => l.split(' ').slice(2, 4).join(' '))
-  const order = ['lab up', 'lab fault', 'plan', 'show', 'apply', 'lab verify', 'apply', 'apply', 'lab verify', 'audit verify', 'lab down']
+  const order = [
+    'lab up',
+    'lab fault',
+    'plan',
+    'show',
+    'apply',
+    'lab verify',
+    'apply',
+    'apply',
+    'lab verify',
+    'audit verify',
+    'lab down',
+  ]
   let at = 0
   for (const c of commands) if (at < order.length && c.startsWith(order[at])) at++
   expect(at).toBe(order.length)
@@ -38,7 +50,10 @@ it('runs the whole journey and ends with the rows the decrees leave readable', a
   // The lab is down, and the audit log the demo wrote is intact.
   expect(existsSync(join(stateDir, 'lab.json'))).toBe(false)
   expect(workDir).toBeDefined()
-  const audit = readFileSync(join(workDir!, '.lifeboat', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {event: string})
+  const audit = readFileSync(join(workDir!, '.lifeboat', 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as {event: string})
   expect(audit.filter((a) => a.event === 'gate.refused')).toHaveLength(1)
   expect(audit.filter((a) => a.event === 'run.finished')).toHaveLength(3)
   expect((await lifeboat(['audit', 'verify'], {cwd: workDir!})).code).toBe(0)

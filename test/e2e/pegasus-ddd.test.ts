@@ -56,46 +56,62 @@ interface Case {
 
 const CASES: Case[] = [
   {
-    gpid: '1.0', what: 'both last drops alive and consistent: the guardian assigns the larger ballot itself',
+    gpid: '1.0',
+    what: 'both last drops alive and consistent: the guardian assigns the larger ballot itself',
     drops: ['replica1', 'replica2', 'replica3'],
     decrees: {replica1: [3, 980, 980], replica2: [4, 990, 995], replica3: [5, 990, 990]},
-    reason: () => null, recommend: 'replica3', maxLastPrepared: null,
+    reason: () => null,
+    recommend: 'replica3',
+    maxLastPrepared: null,
   },
   {
-    gpid: '1.1', what: "both last drops alive and consistent, but the meta's committed decree is ahead of them",
+    gpid: '1.1',
+    what: "both last drops alive and consistent, but the meta's committed decree is ahead of them",
     drops: ['replica2', 'replica3', 'replica4'],
     decrees: {replica2: [3, 900, 900], replica3: [4, 950, 960], replica4: [5, 950, 955]},
     configLcd: 5000,
-    reason: () => '', recommend: null, maxLastPrepared: 'replica3',
+    reason: () => '',
+    recommend: null,
+    maxLastPrepared: 'replica3',
   },
   {
-    gpid: '1.2', what: 'the latest drop has the larger ballot but the smaller committed decree',
+    gpid: '1.2',
+    what: 'the latest drop has the larger ballot but the smaller committed decree',
     drops: ['replica3', 'replica4', 'replica5'],
     decrees: {replica3: [4, 700, 700], replica4: [5, 900, 920], replica5: [6, 800, 950]},
     reason: () => 'for the last two drops, the node with larger ballot has smaller last committed decree',
-    recommend: 'replica4', maxLastPrepared: null,
+    recommend: 'replica4',
+    maxLastPrepared: null,
   },
   {
-    gpid: '1.3', what: 'no replica info collected from the last two drops (their replicas are gone)',
+    gpid: '1.3',
+    what: 'no replica info collected from the last two drops (their replicas are gone)',
     drops: ['replica4', 'replica5', 'replica6'],
     decrees: {replica4: [3, 640, 660]},
     missing: ['replica5', 'replica6'],
-    reason: () => 'no replica info collected from the last two drops', recommend: null, maxLastPrepared: 'replica4',
+    reason: () => 'no replica info collected from the last two drops',
+    recommend: null,
+    maxLastPrepared: 'replica4',
   },
   {
-    gpid: '1.4', what: "consistent last drops behind the meta's committed decree (the override target)",
+    gpid: '1.4',
+    what: "consistent last drops behind the meta's committed decree (the override target)",
     drops: ['replica5', 'replica6', 'replica7'],
     decrees: {replica5: [3, 500, 500], replica6: [4, 800, 800], replica7: [5, 800, 800]},
     configLcd: 1500,
-    reason: () => '', recommend: null, maxLastPrepared: 'replica6',
+    reason: () => '',
+    recommend: null,
+    maxLastPrepared: 'replica6',
   },
   {
-    gpid: '1.7', what: 'the latest drop is dead',
+    gpid: '1.7',
+    what: 'the latest drop is dead',
     drops: ['replica8', 'replica9', 'replica10'],
     decrees: {replica8: [4, 600, 600], replica9: [5, 850, 870]},
     dead: 'replica10',
     reason: (addr) => `the last dropped node(${addr('replica10')}) hasn't come back yet`,
-    recommend: 'replica9', maxLastPrepared: null,
+    recommend: 'replica9',
+    maxLastPrepared: null,
   },
 ]
 /** The override of the lossy phase: an older drop than Pegasus (or the guide) would take. */
@@ -169,7 +185,9 @@ async function auditRuns(): Promise<Map<string, string[]>> {
   const runs = new Map<string, string[]>()
   const path = join(work, '.lifeboat', 'audit.jsonl')
   if (!existsSync(path)) return runs
-  for (const line of readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '')) {
+  for (const line of readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')) {
     const rec = JSON.parse(line) as {run: string; event: string}
     runs.set(rec.run, [...(runs.get(rec.run) ?? []), rec.event])
   }
@@ -180,12 +198,22 @@ beforeAll(async () => {
   work = tempDir('lifeboat-ddd-e2e-')
   stateDir = join(work, 'lab')
   const scenario = join(work, 'scenario.yaml')
-  writeFileSync(scenario, stringify({
-    engine: 'pegasus', name: cluster, replica_servers: NODES, meta: {lb_interval_ms: 300},
-    tables: [{name: 'temp', partitions: PARTITIONS, replicas: 3, rows: ROWS}],
-  }))
+  writeFileSync(
+    scenario,
+    stringify({
+      engine: 'pegasus',
+      name: cluster,
+      replica_servers: NODES,
+      meta: {lb_interval_ms: 300},
+      tables: [{name: 'temp', partitions: PARTITIONS, replicas: 3, rows: ROWS}],
+    }),
+  )
   const up = await ok(['lab', 'up', scenario, '--detach', '--zk', zk, '--state-dir', stateDir, '--json'], work)
-  const info = JSON.parse(up.stdout) as {meta_servers: string[]; replica_servers: string[]; specs: Record<string, string>}
+  const info = JSON.parse(up.stdout) as {
+    meta_servers: string[]
+    replica_servers: string[]
+    specs: Record<string, string>
+  }
   addresses = info.replica_servers
   specPath = info.specs['pegasus-ddd-recovery']
   meta = new MetaClient({metaServers: info.meta_servers})
@@ -201,7 +229,9 @@ beforeAll(async () => {
     await ok(args, work)
   }
   // Wait for the guardian's checks: the DDD list complete, and its own pick in place.
-  const ddd = CASES.filter((c) => inDdd(c)).map((c) => c.gpid).sort()
+  const ddd = CASES.filter((c) => inDdd(c))
+    .map((c) => c.gpid)
+    .sort()
   for (;;) {
     const diag = await meta.dddDiagnose('-1.-1')
     const listed = diag.partitions.map((p) => p.config.pid).sort()
@@ -236,7 +266,10 @@ describe('PegasusDddRecovery against the lab', () => {
 
   it("plans each DDD partition with Pegasus's recommendation: the engine's rule on the lab's ddd_diagnose and the hand-computed pick agree", async () => {
     const diag = await meta.dddDiagnose('-1.-1')
-    before = {configs: await configs(undecided.map((g) => Number(g.split('.')[1]))), zk: await zkPartitions(undecided.map((g) => Number(g.split('.')[1])))}
+    before = {
+      configs: await configs(undecided.map((g) => Number(g.split('.')[1]))),
+      zk: await zkPartitions(undecided.map((g) => Number(g.split('.')[1]))),
+    }
     await ok(['plan', specPath, '--out', join(work, 'plan.json')], work)
     const plan = readPlan(join(work, 'plan.json'))
     expect(plan.applyable).toBe(true)
@@ -245,8 +278,15 @@ describe('PegasusDddRecovery against the lab', () => {
       const raw = diag.partitions.find((p) => p.config.pid === c.gpid)!
       const facts: DddPartitionFacts = {
         config: configFacts(raw.config),
-        dropped: raw.dropped.map((d) => ({node: nodeName(d.node, d.hp_node), drop_time_ms: d.drop_time_ms, is_alive: d.is_alive,
-          is_collected: d.is_collected, ballot: d.ballot, last_committed_decree: d.last_committed_decree, last_prepared_decree: d.last_prepared_decree})),
+        dropped: raw.dropped.map((d) => ({
+          node: nodeName(d.node, d.hp_node),
+          drop_time_ms: d.drop_time_ms,
+          is_alive: d.is_alive,
+          is_collected: d.is_collected,
+          ballot: d.ballot,
+          last_committed_decree: d.last_committed_decree,
+          last_prepared_decree: d.last_prepared_decree,
+        })),
         reason: raw.reason,
       }
       const engineRule = diagnoseRecommend(facts).node
@@ -266,14 +306,19 @@ describe('PegasusDddRecovery against the lab', () => {
     const untouched = plan.steps.find((s) => s.kind === 'pegasus.ddd.verify')?.params.untouched
     expect(untouched).toEqual(undecided)
     expect(plan.findings.filter((f) => f.code === 'PEGASUS_DDD_UNDECIDED').map((f) => f.subject)).toEqual(undecided)
-    expect(plan.steps.map((s) => s.kind)).toEqual([...decided.map(() => 'pegasus.ddd.propose-primary'), 'pegasus.ddd.wait-primaries', 'pegasus.ddd.verify'])
+    expect(plan.steps.map((s) => s.kind)).toEqual([
+      ...decided.map(() => 'pegasus.ddd.propose-primary'),
+      'pegasus.ddd.wait-primaries',
+      'pegasus.ddd.verify',
+    ])
   })
 
   it('apply brings every decided partition back to readable and leaves the undecided ones untouched', async () => {
     const r = await ok(['apply', join(work, 'plan.json'), '--auto-approve'], work)
     expect(r.stdout).toContain(`Proposed count: ${decided.length}/${decided.length}`)
     const now = await configs(CASES.map((c) => Number(c.gpid.split('.')[1])))
-    for (const c of decided) expect({gpid: c.gpid, primary: now.get(c.gpid)?.primary}).toEqual({gpid: c.gpid, primary: addr(c.recommend!)})
+    for (const c of decided)
+      expect({gpid: c.gpid, primary: now.get(c.gpid)?.primary}).toEqual({gpid: c.gpid, primary: addr(c.recommend!)})
     // Undecided: byte-identical partition nodes in ZooKeeper, and the same configuration from the meta.
     const idx = undecided.map((g) => Number(g.split('.')[1]))
     expect(await zkPartitions(idx)).toEqual(before.zk)
@@ -300,10 +345,13 @@ describe('PegasusDddRecovery against the lab', () => {
       const c = CASES.find((x) => x.gpid === gpid)!
       choice[gpid] = gpid === OVERRIDE.gpid ? OVERRIDE.node : c.maxLastPrepared!
     }
-    expect(Object.fromEntries(plan.primaries.map((p) => [p.partition, [nameOf(p.after), p.risk]])))
-      .toEqual(Object.fromEntries(Object.entries(choice).map(([g, n]) => [g, [n, 'lossy']])))
+    expect(Object.fromEntries(plan.primaries.map((p) => [p.partition, [nameOf(p.after), p.risk]]))).toEqual(
+      Object.fromEntries(Object.entries(choice).map(([g, n]) => [g, [n, 'lossy']])),
+    )
     for (const p of plan.primaries) expect(p.atStake ?? '').not.toBe('')
-    expect(plan.steps.filter((s) => s.kind === 'pegasus.ddd.propose-primary').every((s) => s.risk === 'lossy')).toBe(true)
+    expect(plan.steps.filter((s) => s.kind === 'pegasus.ddd.propose-primary').every((s) => s.risk === 'lossy')).toBe(
+      true,
+    )
 
     const idx = undecided.map((g) => Number(g.split('.')[1]))
     const runsBefore = new Set((await auditRuns()).keys())
@@ -322,8 +370,13 @@ describe('PegasusDddRecovery against the lab', () => {
 
     await ok(['apply', planPath, '--auto-approve', '--allow-data-loss'], work)
     const now = await configs(idx)
-    for (const [gpid, node] of Object.entries(choice)) expect({gpid, primary: now.get(gpid)?.primary}).toEqual({gpid, primary: addr(node)})
-    const served = Object.fromEntries([['1.0', 'replica3'], ...decided.map((c) => [c.gpid, c.recommend!]), ...Object.entries(choice)])
+    for (const [gpid, node] of Object.entries(choice))
+      expect({gpid, primary: now.get(gpid)?.primary}).toEqual({gpid, primary: addr(node)})
+    const served = Object.fromEntries([
+      ['1.0', 'replica3'],
+      ...decided.map((c) => [c.gpid, c.recommend!]),
+      ...Object.entries(choice),
+    ])
     const rows = expectedRows(served)
     expect(rows).toBe(990 + 920 + 870 + 2 * 1000 + 960 + 660 + 500)
     expect(await labVerify()).toBe(rows)

@@ -14,7 +14,8 @@ const cleanup: string[] = []
 afterAll(async () => {
   // A demo that failed half way leaves its lab up only if its own teardown failed: stop it here.
   for (const dir of cleanup) {
-    if (existsSync(join(dir, 'lab', 'lab.json'))) await lifeboat(['lab', 'down', '--state-dir', join(dir, 'lab')], {cwd: dir})
+    if (existsSync(join(dir, 'lab', 'lab.json')))
+      await lifeboat(['lab', 'down', '--state-dir', join(dir, 'lab')], {cwd: dir})
     rmSync(dir, {recursive: true, force: true})
   }
 })
@@ -57,8 +58,12 @@ describe('lifeboat demo', () => {
     cleanup.push(cwd)
     const stateDir = join(cwd, 'lab')
     // Its own process group, as a terminal's foreground job: Ctrl-C reaches the demo and its current child.
-    const child = spawn(process.execPath, [BIN, 'demo', '--state-dir', stateDir, '--zk', zk], {cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-      env: {...process.env, NO_COLOR: '1'}})
+    const child = spawn(process.execPath, [BIN, 'demo', '--state-dir', stateDir, '--zk', zk], {
+      cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {...process.env, NO_COLOR: '1'},
+    })
     let out = ''
     let daemon: number | undefined
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))

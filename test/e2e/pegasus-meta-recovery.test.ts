@@ -13,14 +13,29 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 
 import {callRpc} from '../../src/lab/pegasus/rpc-call.js'
 import {
-  auditRecords, diffPlannedTree, editSpec, expectExit, labUp, readPlan, readZkTree, stepFinished, tempDir, writeScenario,
-  type Lab, type PlanDoc,
+  auditRecords,
+  diffPlannedTree,
+  editSpec,
+  expectExit,
+  labUp,
+  readPlan,
+  readZkTree,
+  stepFinished,
+  tempDir,
+  writeScenario,
+  type Lab,
+  type PlanDoc,
 } from './helpers.js'
 
 const zk = inject('zookeeper')
 const NAME = `e2e_mr_${process.pid}_${Date.now() % 100000}`
 /** Findings that carry a start_recovery hint line in Pegasus's words. */
-const HINT_CODES = new Set(['PEGASUS_BAD_NODE', 'PEGASUS_APP_RENAMED', 'PEGASUS_PARTITION_UNDER_REPLICATED', 'PEGASUS_PARTITION_LOST'])
+const HINT_CODES = new Set([
+  'PEGASUS_BAD_NODE',
+  'PEGASUS_APP_RENAMED',
+  'PEGASUS_PARTITION_UNDER_REPLICATED',
+  'PEGASUS_PARTITION_LOST',
+])
 
 /** Text with every run of whitespace made one space: the terminal rendering wraps long lines. */
 function squash(text: string): string {
@@ -29,7 +44,11 @@ function squash(text: string): string {
 
 /** A hint_message as lines: some upstream messages end in a newline and some do not. */
 function hintLines(message: string): string[] {
-  return message.split('\n').flatMap((l) => l.split(/(?=(?:WARNING|ERROR): )/)).map((l) => l.trim()).filter((l) => l !== '')
+  return message
+    .split('\n')
+    .flatMap((l) => l.split(/(?=(?:WARNING|ERROR): )/))
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
 }
 
 interface StartParams {
@@ -49,7 +68,9 @@ function startParams(plan: PlanDoc): StartParams {
 
 /** Fields the plan marks as time-dependent, by change address. */
 function volatileFields(plan: PlanDoc): Map<string, string[]> {
-  const p = plan.steps.find((s) => s.id === '04-verify-metadata')!.params as {volatile: {address: string; fields: string[]}[]}
+  const p = plan.steps.find((s) => s.id === '04-verify-metadata')!.params as {
+    volatile: {address: string; fields: string[]}[]
+  }
   return new Map(p.volatile.map((v) => [v.address, v.fields]))
 }
 
@@ -64,9 +85,17 @@ function expectHintsMatch(plan: PlanDoc, err: string, lines: string[]): void {
 /** Sends start_recovery exactly as the plan's step would, straight to the lab's meta server. */
 async function askMeta(plan: PlanDoc): Promise<{err: string; lines: string[]}> {
   const sp = startParams(plan)
-  const res = await callRpc(sp.meta_servers[0]!, 'RPC_CM_START_RECOVERY', {
-    recovery_nodes: sp.recovery_addresses, skip_bad_nodes: sp.skip_bad_nodes, skip_lost_partitions: sp.skip_lost_partitions, hp_recovery_nodes: sp.recovery_nodes,
-  }, 30_000)
+  const res = await callRpc(
+    sp.meta_servers[0]!,
+    'RPC_CM_START_RECOVERY',
+    {
+      recovery_nodes: sp.recovery_addresses,
+      skip_bad_nodes: sp.skip_bad_nodes,
+      skip_lost_partitions: sp.skip_lost_partitions,
+      hp_recovery_nodes: sp.recovery_nodes,
+    },
+    30_000,
+  )
   expect(res.err).toBe('ERR_OK')
   const response = res.response as {err: string; hint_message: string}
   return {err: response.err, lines: hintLines(response.hint_message)}
@@ -92,7 +121,11 @@ async function expectTreeIsPlan(lab: Lab, plan: PlanDoc): Promise<void> {
 }
 
 /** apply (exit 3 at the manual step), the operator's restart, apply --resume (exit 0). */
-async function applyThroughRestart(lab: Lab, planFile: string, applyArgs: string[] = ['--auto-approve']): Promise<PlanDoc> {
+async function applyThroughRestart(
+  lab: Lab,
+  planFile: string,
+  applyArgs: string[] = ['--auto-approve'],
+): Promise<PlanDoc> {
   const plan = readPlan(`${lab.cwd}/${planFile}`)
   const first = expectExit(await lab.cli(['apply', planFile, ...applyArgs]), 3)
   expect(first.stdout).toContain('Waiting for manual step 05-restart-meta-normal-mode')
@@ -100,13 +133,19 @@ async function applyThroughRestart(lab: Lab, planFile: string, applyArgs: string
   expectHintsMatch(plan, answer.err, answer.lines)
   await expectTreeIsPlan(lab, plan)
   await lab.lab('fault', 'restart-meta', '--no-recover')
-  const resumed = expectExit(await lab.cli(['apply', planFile, '--resume', '--confirm', '05-restart-meta-normal-mode']), 0)
+  const resumed = expectExit(
+    await lab.cli(['apply', planFile, '--resume', '--confirm', '05-restart-meta-normal-mode']),
+    0,
+  )
   expect(resumed.stdout).toContain('Verified: the cluster matches the plan.')
   return plan
 }
 
 /** `lab verify` until the count stops growing short of `want` (replicas take their roles at their next config sync). */
-async function rowsFound(lab: Lab, want: number): Promise<{found: number; total: number; tables: {app_id: number; found: number; total: number}[]}> {
+async function rowsFound(
+  lab: Lab,
+  want: number,
+): Promise<{found: number; total: number; tables: {app_id: number; found: number; total: number}[]}> {
   let v = await lab.verify()
   for (let i = 0; i < 40 && v.found < want; i++) {
     await new Promise((r) => setTimeout(r, 250))
@@ -146,12 +185,17 @@ describe('PegasusMetaRecovery through the CLI: nodes and names', () => {
     await lab.lab('fault', 'zk-loss')
     const spec = lab.endpoints.specs['pegasus-meta-recovery']!
     const planned = expectExit(await lab.cli(['plan', spec, '--out', 'all-good.json']), 0)
-    expect(squash(planned.stdout)).toContain("WARNING: app(1)'s old name(temp) is conflict with others, rename it to (temp__1)")
+    expect(squash(planned.stdout)).toContain(
+      "WARNING: app(1)'s old name(temp) is conflict with others, rename it to (temp__1)",
+    )
     const plan = readPlan(`${lab.cwd}/all-good.json`)
     expect(plan.applyable).toBe(true)
     expect(plan.findings.filter((f) => f.severity === 'error')).toEqual([])
     expect(plan.findings.map((f) => f.code)).toContain('PEGASUS_SOFT_DELETED_RESTORED')
-    expect(plan.changes.find((c) => c.address.endsWith('/apps/2'))!.after).toMatchObject({app_name: '__drop_holder__2', status: 'app_status::AS_DROPPED'})
+    expect(plan.changes.find((c) => c.address.endsWith('/apps/2'))!.after).toMatchObject({
+      app_name: '__drop_holder__2',
+      status: 'app_status::AS_DROPPED',
+    })
 
     await applyThroughRestart(lab, 'all-good.json')
     const v = await rowsFound(lab, 10000)
@@ -188,15 +232,20 @@ describe('PegasusMetaRecovery through the CLI: nodes and names', () => {
 
   it('with skip_bad_nodes: plan warns (2/3 replicas where the node held one), apply succeeds, every partition serves', async () => {
     const dead = lab.endpoints.replica_servers[3]!
-    const spec = editSpec(lab.endpoints.specs['pegasus-meta-recovery']!, `${lab.cwd}/skip-bad.yaml`, {skip_bad_nodes: true})
+    const spec = editSpec(lab.endpoints.specs['pegasus-meta-recovery']!, `${lab.cwd}/skip-bad.yaml`, {
+      skip_bad_nodes: true,
+    })
     const planned = expectExit(await lab.cli(['plan', spec, '--out', 'skip-bad.json']), 0)
-    expect(squash(planned.stdout)).toContain(`WARNING: collect app and replica info from node(${dead}) failed with err(ERR_NETWORK_FAILURE), skip the bad node`)
+    expect(squash(planned.stdout)).toContain(
+      `WARNING: collect app and replica info from node(${dead}) failed with err(ERR_NETWORK_FAILURE), skip the bad node`,
+    )
     const plan = readPlan(`${lab.cwd}/skip-bad.json`)
     expect(plan.applyable).toBe(true)
     expect(plan.findings.filter((f) => f.severity === 'error')).toEqual([])
     const underReplicated = plan.findings.filter((f) => f.code === 'PEGASUS_PARTITION_UNDER_REPLICATED')
     expect(underReplicated.length).toBeGreaterThan(0)
-    for (const f of underReplicated) expect(f.message).toMatch(/^WARNING: partition\(\d+\.\d+\) only collects 2\/3 of replicas, may lost data$/)
+    for (const f of underReplicated)
+      expect(f.message).toMatch(/^WARNING: partition\(\d+\.\d+\) only collects 2\/3 of replicas, may lost data$/)
     // No primary on the dead node.
     expect(JSON.stringify(plan.changes)).not.toContain(`"hp_primary":"${dead}"`)
 
@@ -238,7 +287,8 @@ describe('PegasusMetaRecovery through the CLI: replicas lost, and a root that is
   it('a partition with no replica, without skip_lost_partitions: plan fails, exit 1; the meta answers the same', async () => {
     const spec = lab.endpoints.specs['pegasus-meta-recovery']!
     const planned = expectExit(await lab.cli(['plan', spec, '--out', 'lost.json']), 1)
-    const wording = 'ERROR: partition(1.3) has no replica collected, you can force recover it by set skip_lost_partitions option'
+    const wording =
+      'ERROR: partition(1.3) has no replica collected, you can force recover it by set skip_lost_partitions option'
     expect(squash(planned.stdout)).toContain(wording)
     const plan = readPlan(`${lab.cwd}/lost.json`)
     expect(plan.applyable).toBe(false)
@@ -254,9 +304,13 @@ describe('PegasusMetaRecovery through the CLI: replicas lost, and a root that is
   })
 
   it('with skip_lost_partitions: apply refuses without --allow-data-loss (exit 4, nothing written) and succeeds with it', async () => {
-    const spec = editSpec(lab.endpoints.specs['pegasus-meta-recovery']!, `${lab.cwd}/skip-lost.yaml`, {skip_lost_partitions: true})
+    const spec = editSpec(lab.endpoints.specs['pegasus-meta-recovery']!, `${lab.cwd}/skip-lost.yaml`, {
+      skip_lost_partitions: true,
+    })
     const planned = expectExit(await lab.cli(['plan', spec, '--out', 'skip-lost.json']), 0)
-    expect(squash(planned.stdout)).toContain('WARNING: partition(1.3) has no replica collected, force recover the lost partition to empty')
+    expect(squash(planned.stdout)).toContain(
+      'WARNING: partition(1.3) has no replica collected, force recover the lost partition to empty',
+    )
     const plan = readPlan(`${lab.cwd}/skip-lost.json`)
     expect(plan.applyable).toBe(true)
     expect(plan.steps.find((s) => s.id === '02-start-recovery')!.risk).toBe('lossy')

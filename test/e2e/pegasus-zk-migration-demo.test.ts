@@ -19,7 +19,10 @@ afterAll(async () => {
 })
 
 it('moves the metadata by copy, then by recovery on a fresh lab, and ends each with every row found', async () => {
-  const r = await lifeboat(['demo', 'pegasus-zk-migration', '--zk', inject('zookeeper'), '--state-dir', stateDir], {cwd: base, timeoutMs: 280_000})
+  const r = await lifeboat(['demo', 'pegasus-zk-migration', '--zk', inject('zookeeper'), '--state-dir', stateDir], {
+    cwd: base,
+    timeoutMs: 280_000,
+  })
   workDir = /^Working directory: (.+)$/m.exec(r.stdout)?.[1]
   expect(r.code, r.stdout.slice(-3000) + r.stderr).toBe(0)
   const lines = r.stdout.trimEnd().split('\n')
@@ -27,14 +30,30 @@ it('moves the metadata by copy, then by recovery on a fresh lab, and ends each w
 
   // Every command, printed as `$ lifeboat ...`, in the journey's order; the operator's part with the real target.
   const commands = lines.filter((l) => l.startsWith('$ lifeboat ')).map((l) => l.slice('$ lifeboat '.length))
-  const target = /^lab fault restart-meta --zk (127\.0\.0\.1:\d+) --root (\/\S+) --no-recover/m.exec(commands.join('\n'))
+  const target = /^lab fault restart-meta --zk (127\.0\.0\.1:\d+) --root (\/\S+) --no-recover/m.exec(
+    commands.join('\n'),
+  )
   expect(target).not.toBeNull()
   const order = [
-    'lab up pegasus-zk-migration', 'lab verify', 'validate', 'plan', 'apply plan-copy.json --auto-approve --confirm 01-stop-follower-metas',
-    'lab fault restart-meta --zk', 'apply plan-copy.json --resume --confirm 05-switch-metas-to-target', 'lab verify', 'lab down',
-    'lab up pegasus-zk-migration', 'plan', 'apply plan-recovery.json --auto-approve', 'lab fault restart-meta --zk',
-    'apply plan-recovery.json --resume --confirm 02-restart-meta-in-recovery-mode', 'lab fault restart-meta --zk',
-    'apply plan-recovery.json --resume --confirm 05-restart-metas-normal-mode', 'lab verify', 'audit verify', 'lab down',
+    'lab up pegasus-zk-migration',
+    'lab verify',
+    'validate',
+    'plan',
+    'apply plan-copy.json --auto-approve --confirm 01-stop-follower-metas',
+    'lab fault restart-meta --zk',
+    'apply plan-copy.json --resume --confirm 05-switch-metas-to-target',
+    'lab verify',
+    'lab down',
+    'lab up pegasus-zk-migration',
+    'plan',
+    'apply plan-recovery.json --auto-approve',
+    'lab fault restart-meta --zk',
+    'apply plan-recovery.json --resume --confirm 02-restart-meta-in-recovery-mode',
+    'lab fault restart-meta --zk',
+    'apply plan-recovery.json --resume --confirm 05-restart-metas-normal-mode',
+    'lab verify',
+    'audit verify',
+    'lab down',
   ]
   let at = 0
   for (const c of commands) if (at < order.length && c.startsWith(order[at]!)) at++
@@ -47,7 +66,16 @@ it('moves the metadata by copy, then by recovery on a fresh lab, and ends each w
   // The lab is down, and the audit log holds both migrations, intact.
   expect(existsSync(join(stateDir, 'lab.json'))).toBe(false)
   expect(workDir).toBeDefined()
-  const audit = readFileSync(join(workDir!, '.lifeboat', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {event: string; data: {status?: string}})
-  expect(audit.filter((a) => a.event === 'run.finished').map((a) => a.data.status)).toEqual(['stopped', 'succeeded', 'stopped', 'stopped', 'succeeded'])
+  const audit = readFileSync(join(workDir!, '.lifeboat', 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as {event: string; data: {status?: string}})
+  expect(audit.filter((a) => a.event === 'run.finished').map((a) => a.data.status)).toEqual([
+    'stopped',
+    'succeeded',
+    'stopped',
+    'stopped',
+    'succeeded',
+  ])
   expect((await lifeboat(['audit', 'verify'], {cwd: workDir!})).code).toBe(0)
 }, 300_000)

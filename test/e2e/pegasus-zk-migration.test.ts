@@ -29,7 +29,10 @@ async function migrationLab(name: string): Promise<{lab: Lab; target: Target}> {
   const dir = tempDir('lifeboat-e2e-scenario-')
   scenarioDirs.push(dir)
   const scenario = writeScenario(dir, name, {
-    engine: 'pegasus', name, replica_servers: 3, zookeepers: 2,
+    engine: 'pegasus',
+    name,
+    replica_servers: 3,
+    zookeepers: 2,
     tables: [{name: 'temp', partitions: 8, replicas: 3, rows: ROWS}],
   })
   const lab = await labUp(scenario, {zk})
@@ -82,14 +85,24 @@ describe('copy method through the CLI, and a target that is not empty', () => {
       await client.mkdirp(`${target.root}/backup`)
       const before = await relTree(target.hosts, target.root)
       for (const method of ['copy', 'recovery']) {
-        const planned = expectExit(await lab.cli(['plan', lab.endpoints.specs[`pegasus-zk-migration-${method}`]!, '--out', `busy-${method}.json`]), 1)
+        const planned = expectExit(
+          await lab.cli([
+            'plan',
+            lab.endpoints.specs[`pegasus-zk-migration-${method}`]!,
+            '--out',
+            `busy-${method}.json`,
+          ]),
+          1,
+        )
         const what = `the target root ${target.root} on ${target.hosts} is not empty: it holds 4 nodes under it: apps (3 nodes), backup (1 node)`
         expect(squash(planned.stdout)).toContain(what)
         expect(squash(planned.stderr)).toContain('the plan has error findings')
         expect(planned.stderr).not.toMatch(/\n\s+at /)
         const plan = readPlan(`${lab.cwd}/busy-${method}.json`)
         expect(plan.applyable).toBe(false)
-        expect(plan.findings.filter((f) => f.severity === 'error').map((f) => [f.code, f.message])).toEqual([['PEGASUS_ZK_TARGET_NOT_EMPTY', what]])
+        expect(plan.findings.filter((f) => f.severity === 'error').map((f) => [f.code, f.message])).toEqual([
+          ['PEGASUS_ZK_TARGET_NOT_EMPTY', what],
+        ])
         // apply refuses it.
         expectExit(await lab.cli(['apply', `busy-${method}.json`, '--auto-approve']), 1)
       }
@@ -106,11 +119,21 @@ describe('copy method through the CLI, and a target that is not empty', () => {
     expectExit(await lab.cli(['plan', spec, '--out', 'copy.json']), 0)
     const plan = readPlan(`${lab.cwd}/copy.json`)
     expect(plan.applyable).toBe(true)
-    expect(plan.steps.map((s) => s.id)).toEqual(['01-stop-follower-metas', '02-set-meta-level-blind', '03-copy-tree', '04-verify-copy',
-      '05-switch-metas-to-target', '06-restore-meta-level', '07-verify-tables'])
+    expect(plan.steps.map((s) => s.id)).toEqual([
+      '01-stop-follower-metas',
+      '02-set-meta-level-blind',
+      '03-copy-tree',
+      '04-verify-copy',
+      '05-switch-metas-to-target',
+      '06-restore-meta-level',
+      '07-verify-tables',
+    ])
 
     // One meta: no follower to stop; the operator confirms step 01 on the command line.
-    const first = expectExit(await lab.cli(['apply', 'copy.json', '--auto-approve', '--confirm', '01-stop-follower-metas']), 3)
+    const first = expectExit(
+      await lab.cli(['apply', 'copy.json', '--auto-approve', '--confirm', '01-stop-follower-metas']),
+      3,
+    )
     expect(first.stdout).toContain('Waiting for manual step 05-switch-metas-to-target')
     expect((await lab.status()).meta_servers[0]).toMatchObject({phase: 'serving', level: 'blind'})
     // The target holds the source's persistent nodes, data for data; only the leader's ephemeral lock node stays behind.
@@ -123,7 +146,10 @@ describe('copy method through the CLI, and a target that is not empty', () => {
     for (const [p, data] of dst) expect({p, data}).toEqual({p, data: src.get(p)})
 
     await lab.lab('fault', 'restart-meta', '--zk', target.hosts, '--root', target.root, '--no-recover')
-    const done = expectExit(await lab.cli(['apply', 'copy.json', '--resume', '--confirm', '05-switch-metas-to-target']), 0)
+    const done = expectExit(
+      await lab.cli(['apply', 'copy.json', '--resume', '--confirm', '05-switch-metas-to-target']),
+      0,
+    )
     expect(done.stdout).toContain('Verified: the cluster matches the plan.')
     const status = await lab.status()
     expect(status.zookeeper).toEqual(target)
@@ -147,8 +173,15 @@ describe('recovery method through the CLI', () => {
   it('rebuilds the metadata on the target from the replica servers; every row is readable', async () => {
     const spec = lab.endpoints.specs['pegasus-zk-migration-recovery']!
     expectExit(await lab.cli(['plan', spec, '--out', 'recovery.json']), 0)
-    expect(readPlan(`${lab.cwd}/recovery.json`).steps.map((s) => s.id)).toEqual(['01-record-cluster', '02-restart-meta-in-recovery-mode', '03-start-recovery',
-      '04-wait-for-nodes', '05-restart-metas-normal-mode', '06-restore-meta-level', '07-verify-tables'])
+    expect(readPlan(`${lab.cwd}/recovery.json`).steps.map((s) => s.id)).toEqual([
+      '01-record-cluster',
+      '02-restart-meta-in-recovery-mode',
+      '03-start-recovery',
+      '04-wait-for-nodes',
+      '05-restart-metas-normal-mode',
+      '06-restore-meta-level',
+      '07-verify-tables',
+    ])
     const first = expectExit(await lab.cli(['apply', 'recovery.json', '--auto-approve']), 3)
     expect(first.stdout).toContain('Waiting for manual step 02-restart-meta-in-recovery-mode')
 
@@ -156,11 +189,16 @@ describe('recovery method through the CLI', () => {
     const early = await lab.cli(['apply', 'recovery.json', '--resume', '--confirm', '02-restart-meta-in-recovery-mode'])
     expect(early.code).not.toBe(0)
     expect(early.code).not.toBe(3)
-    expect(squash(early.stderr)).toContain('manual step 02-restart-meta-in-recovery-mode was confirmed, but its effect is not there')
+    expect(squash(early.stderr)).toContain(
+      'manual step 02-restart-meta-in-recovery-mode was confirmed, but its effect is not there',
+    )
 
     await lab.lab('fault', 'restart-meta', '--zk', target.hosts, '--root', target.root, '--recover')
     expect((await lab.status()).meta_servers[0]!.phase).toBe('recovering')
-    const second = expectExit(await lab.cli(['apply', 'recovery.json', '--resume', '--confirm', '02-restart-meta-in-recovery-mode']), 3)
+    const second = expectExit(
+      await lab.cli(['apply', 'recovery.json', '--resume', '--confirm', '02-restart-meta-in-recovery-mode']),
+      3,
+    )
     expect(second.stdout).toContain('Waiting for manual step 05-restart-metas-normal-mode')
     // start_recovery wrote the app on the target.
     const apps = await relTree(target.hosts, `${target.root}/apps`)
@@ -168,7 +206,10 @@ describe('recovery method through the CLI', () => {
     expect(JSON.parse(apps.get('/1')!)).toMatchObject({app_name: 'temp', partition_count: 8})
 
     await lab.lab('fault', 'restart-meta', '--zk', target.hosts, '--root', target.root, '--no-recover')
-    const done = expectExit(await lab.cli(['apply', 'recovery.json', '--resume', '--confirm', '05-restart-metas-normal-mode']), 0)
+    const done = expectExit(
+      await lab.cli(['apply', 'recovery.json', '--resume', '--confirm', '05-restart-metas-normal-mode']),
+      0,
+    )
     expect(done.stdout).toContain('Verified: the cluster matches the plan.')
     expect((await lab.status()).zookeeper).toEqual(target)
     expect(await rowsFound(lab)).toMatchObject({found: ROWS, total: ROWS})

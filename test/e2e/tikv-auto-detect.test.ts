@@ -23,7 +23,9 @@ interface VerifyParams {
   affected_table_ids: string[]
 }
 const verifyParams = (path: string): VerifyParams =>
-  (readPlan(path) as unknown as {steps: Array<{kind: string; params: unknown}>}).steps.find((s) => s.kind === 'tikv.verify')!.params as VerifyParams
+  (readPlan(path) as unknown as {steps: Array<{kind: string; params: unknown}>}).steps.find(
+    (s) => s.kind === 'tikv.verify',
+  )!.params as VerifyParams
 /** Polls a condition (no clock assertions): 300 tries, 200 ms apart. */
 async function until(what: string, cond: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 300; i++) {
@@ -32,26 +34,59 @@ async function until(what: string, cond: () => Promise<boolean>): Promise<void> 
   }
   throw new Error(`timed out waiting for ${what}`)
 }
-const ids = (s: string): string[] => s.split(/[^0-9]+/).filter(Boolean).sort((a, b) => Number(a) - Number(b))
+const ids = (s: string): string[] =>
+  s
+    .split(/[^0-9]+/)
+    .filter(Boolean)
+    .sort((a, b) => Number(a) - Number(b))
 
 describe('TiKVUnsafeRecovery: a lagging peer, and auto-detect after a failed hand-run recovery', () => {
   let lab: Lab
   let pd: string
   const spec = (name: string, recovery: Record<string, unknown>): string => {
     const path = join(lab.cwd, `${name}.yaml`)
-    writeFileSync(path, stringify({apiVersion: 'lifeboat/v1', kind: 'TiKVUnsafeRecovery', metadata: {name, ticket: 'E2E'}, cluster: {name: 'lag', pd: [pd]}, recovery}))
+    writeFileSync(
+      path,
+      stringify({
+        apiVersion: 'lifeboat/v1',
+        kind: 'TiKVUnsafeRecovery',
+        metadata: {name, ticket: 'E2E'},
+        cluster: {name: 'lag', pd: [pd]},
+        recovery,
+      }),
+    )
     return path
   }
 
   beforeAll(async () => {
     const dir = tempDir()
-    lab = await labUp(writeScenario(dir, 'tikv-lagging', {
-      engine: 'tikv', name: 'tikv-lagging', stores: 5, tiflash_stores: 0, replicas: 3,
-      tables: [{id: 64, name: 'users', rows: 1000}],
-      regions: [{start: '', voters: [1, 2, 3]}, {start: {table: 64}, voters: [2, 1, 4, 5]}, {start: {table: 64, handle: 501}, voters: [3, 4, 5]}],
-      faults: [{type: 'lag-peer', region: 1002, store: 1, index: 100}, {type: 'kill-store', store: 4, down_for_seconds: 3600}, {type: 'kill-store', store: 5, down_for_seconds: 3600}],
-      timing: {heartbeat_ms: 1000, store_disconnect_seconds: 20, max_store_down_time: '30m0s', peer_down_seconds: 600},
-    }), {cwd: dir})
+    lab = await labUp(
+      writeScenario(dir, 'tikv-lagging', {
+        engine: 'tikv',
+        name: 'tikv-lagging',
+        stores: 5,
+        tiflash_stores: 0,
+        replicas: 3,
+        tables: [{id: 64, name: 'users', rows: 1000}],
+        regions: [
+          {start: '', voters: [1, 2, 3]},
+          {start: {table: 64}, voters: [2, 1, 4, 5]},
+          {start: {table: 64, handle: 501}, voters: [3, 4, 5]},
+        ],
+        faults: [
+          {type: 'lag-peer', region: 1002, store: 1, index: 100},
+          {type: 'kill-store', store: 4, down_for_seconds: 3600},
+          {type: 'kill-store', store: 5, down_for_seconds: 3600},
+        ],
+        timing: {
+          heartbeat_ms: 1000,
+          store_disconnect_seconds: 20,
+          max_store_down_time: '30m0s',
+          peer_down_seconds: 600,
+        },
+      }),
+      {cwd: dir},
+    )
     pd = (lab.endpoints as unknown as {pd: string}).pd
   }, 120_000)
 
@@ -59,7 +94,7 @@ describe('TiKVUnsafeRecovery: a lagging peer, and auto-detect after a failed han
     await lab?.down()
   })
 
-  it('the plan makes store 2 (PD\'s last leader) force leader of 1002, not the lagging store 1', async () => {
+  it("the plan makes store 2 (PD's last leader) force leader of 1002, not the lagging store 1", async () => {
     expectExit(await lab.cli(['plan', spec('listed', {failed_stores: [4, 5]}), '--out', 'listed.json']), 0)
     const v = verifyParams(join(lab.cwd, 'listed.json'))
     expect(v.force_leaders.map((f) => `${f.region}@${f.store}`)).toEqual(['1002@2', '1003@3'])
@@ -68,24 +103,44 @@ describe('TiKVUnsafeRecovery: a lagging peer, and auto-detect after a failed han
 
   it('auto-detect after a failed hand-run recovery: nothing buried, the same force leaders, no row lost', async () => {
     await lab.lab('fault', 'kill-store', '3')
-    const post = await httpRequest({server: pd, method: 'POST', path: '/pd/api/v1/admin/unsafe/remove-failed-stores', body: {stores: [4, 5], timeout: 3}})
+    const post = await httpRequest({
+      server: pd,
+      method: 'POST',
+      path: '/pd/api/v1/admin/unsafe/remove-failed-stores',
+      body: {stores: [4, 5], timeout: 3},
+    })
     expect(post.status).toBe(200)
     const show = (): Promise<Array<{info: string; actions?: Record<string, string[]>; details?: string[]}>> =>
       httpJson({server: pd, method: 'GET', path: '/pd/api/v1/admin/unsafe/remove-failed-stores/show'})
     // Past its timeout PD tries to release force leaders (exit force leader stage), which again needs
     // every store's report: store 3 comes back, and the round ends Failed.
-    await until('the hand-run recovery to time out', async () => (await show()).some((e) => /exit force leader/i.test(e.info)))
+    await until('the hand-run recovery to time out', async () =>
+      (await show()).some((e) => /exit force leader/i.test(e.info)),
+    )
     expect((await show()).flatMap((e) => e.details ?? []).join('\n')).toMatch(/triggered by error: Exceeds timeout/)
     await lab.lab('fault', 'start-store', '3')
-    await until('the hand-run recovery to fail', async () => /^Unsafe recovery failed/i.test((await show()).at(-1)?.info ?? ''))
+    await until('the hand-run recovery to fail', async () =>
+      /^Unsafe recovery failed/i.test((await show()).at(-1)?.info ?? ''),
+    )
     const states = async (): Promise<Map<number, string>> =>
-      new Map((await httpJson<{stores: Array<{store: {id: number; state_name: string}}>}>({server: pd, method: 'GET', path: '/pd/api/v1/stores?state=0&state=1&state=2'})).stores.map((x) => [x.store.id, x.store.state_name]))
+      new Map(
+        (
+          await httpJson<{stores: Array<{store: {id: number; state_name: string}}>}>({
+            server: pd,
+            method: 'GET',
+            path: '/pd/api/v1/stores?state=0&state=1&state=2',
+          })
+        ).stores.map((x) => [x.store.id, x.store.state_name]),
+      )
     await until('store 3 to heartbeat again', async () => (await states()).get(3) === 'Up')
     expect([(await states()).get(4), (await states()).get(5)]).toEqual(['Tombstone', 'Tombstone'])
 
     const auto = spec('auto', {auto_detect: true, timeout_seconds: 120})
     expectExit(await lab.cli(['plan', auto, '--out', 'auto.json']), 0)
-    const plan = readPlan(join(lab.cwd, 'auto.json')) as unknown as {changes: Array<{address: string}>; steps: Array<{params: Record<string, unknown>; risk: string}>}
+    const plan = readPlan(join(lab.cwd, 'auto.json')) as unknown as {
+      changes: Array<{address: string}>
+      steps: Array<{params: Record<string, unknown>; risk: string}>
+    }
     expect(plan.changes.filter((c) => c.address.startsWith('store/'))).toEqual([])
     expect(plan.steps[0].params).toEqual({stores: [], auto_detect: true, timeout_seconds: 120})
     expect(plan.steps[0].risk).toBe('disruptive')
@@ -96,7 +151,9 @@ describe('TiKVUnsafeRecovery: a lagging peer, and auto-detect after a failed han
     expectExit(await lab.cli(['apply', 'auto.json', '--auto-approve']), 0)
 
     const round = await show()
-    expect(round.filter((e) => /collect report/.test(e.info)).at(-1)?.details).toEqual(['auto detect mode with no specified Failed stores'])
+    expect(round.filter((e) => /collect report/.test(e.info)).at(-1)?.details).toEqual([
+      'auto detect mode with no specified Failed stores',
+    ])
     const last = round.at(-1)!
     expect(last.info).toMatch(/^Unsafe recovery finished/i)
     const mine = round.slice(round.map((e) => /collect report/.test(e.info)).lastIndexOf(true))

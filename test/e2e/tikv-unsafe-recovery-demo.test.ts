@@ -28,7 +28,22 @@ it('runs the whole journey and ends with every row but those the plan said were 
   expect(lines[lines.length - 1]).toBe('2255 of 3005 found (the plan predicted 750 keys lost)')
   // Every step the journey promises, in order.
   const commands = lines.filter((l) => l.startsWith('$ lifeboat ')).map((l) => l.split(' ').slice(2, 4).join(' '))
-  const order = ['lab up', 'lab verify', 'lab fault', 'lab fault', 'lab verify', 'validate', 'plan', 'plan', 'show', 'apply', 'apply', 'lab verify', 'audit verify', 'lab down']
+  const order = [
+    'lab up',
+    'lab verify',
+    'lab fault',
+    'lab fault',
+    'lab verify',
+    'validate',
+    'plan',
+    'plan',
+    'show',
+    'apply',
+    'apply',
+    'lab verify',
+    'audit verify',
+    'lab down',
+  ]
   let at = 0
   for (const c of commands) if (at < order.length && c.startsWith(order[at])) at++
   expect(at).toBe(order.length)
@@ -36,7 +51,13 @@ it('runs the whole journey and ends with every row but those the plan said were 
   expect(r.stdout).toContain('TIKV_REGION_LOST (region 1006)')
   expect(r.stdout).toContain('--allow-data-loss was not given')
   // The stages as PD entered them, and PD's account matching the plan.
-  for (const stage of ['collect report', 'tombstone TiFlash learner', 'force leader', 'demote Failed voter', 'create empty region']) {
+  for (const stage of [
+    'collect report',
+    'tombstone TiFlash learner',
+    'force leader',
+    'demote Failed voter',
+    'create empty region',
+  ]) {
     expect(r.stdout).toContain(`Unsafe recovery enters ${stage} stage`)
   }
   expect(r.stdout).toContain("PD's account matches the plan")

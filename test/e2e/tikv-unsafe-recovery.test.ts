@@ -25,12 +25,28 @@ interface VerifyParams {
   affected_table_ids: string[]
   affected_meta_regions: string[]
 }
-interface Stage {info: string; actions?: Record<string, string[]>; details?: string[]}
-interface ApiRegion {id: number; start_key: string; end_key: string; leader?: {store_id?: number}; approximate_keys?: number}
+interface Stage {
+  info: string
+  actions?: Record<string, string[]>
+  details?: string[]
+}
+interface ApiRegion {
+  id: number
+  start_key: string
+  end_key: string
+  leader?: {store_id?: number}
+  approximate_keys?: number
+}
 
 const verifyParams = (planPath: string): VerifyParams =>
-  (readPlan(planPath) as unknown as {steps: Array<{kind: string; params: unknown}>}).steps.find((s) => s.kind === 'tikv.verify')!.params as VerifyParams
-const ids = (s: string): string[] => s.split(/[^0-9]+/).filter(Boolean).sort((a, b) => Number(a) - Number(b))
+  (readPlan(planPath) as unknown as {steps: Array<{kind: string; params: unknown}>}).steps.find(
+    (s) => s.kind === 'tikv.verify',
+  )!.params as VerifyParams
+const ids = (s: string): string[] =>
+  s
+    .split(/[^0-9]+/)
+    .filter(Boolean)
+    .sort((a, b) => Number(a) - Number(b))
 
 describe('TiKVUnsafeRecovery on the tikv-unsafe-recovery lab', () => {
   let lab: Lab
@@ -41,8 +57,13 @@ describe('TiKVUnsafeRecovery on the tikv-unsafe-recovery lab', () => {
     // The built-in scenario with slower store heartbeats, so that the recovery (driven by them) runs
     // long enough for a second apply to meet the first one's lock.
     const dir = tempDir()
-    const scenario = parse(readFileSync(join(packageRoot(), 'src', 'lab', 'scenarios', 'tikv-unsafe-recovery.yaml'), 'utf8')) as {timing: Record<string, unknown>} & Record<string, unknown>
-    lab = await labUp(writeScenario(dir, 'tikv-unsafe-recovery', {...scenario, timing: {...scenario.timing, heartbeat_ms: 3000}}), {cwd: dir})
+    const scenario = parse(
+      readFileSync(join(packageRoot(), 'src', 'lab', 'scenarios', 'tikv-unsafe-recovery.yaml'), 'utf8'),
+    ) as {timing: Record<string, unknown>} & Record<string, unknown>
+    lab = await labUp(
+      writeScenario(dir, 'tikv-unsafe-recovery', {...scenario, timing: {...scenario.timing, heartbeat_ms: 3000}}),
+      {cwd: dir},
+    )
     const up = lab.endpoints as unknown as {pd: string; specs: Record<string, string>}
     pd = up.pd
     // The lab's ready spec, accepting that ranges which lose every replica are recreated empty.
@@ -56,11 +77,22 @@ describe('TiKVUnsafeRecovery on the tikv-unsafe-recovery lab', () => {
   })
 
   it('without skip_lost_partitions, the plan is refused for the regions that lose every replica', async () => {
-    const r = await lab.cli(['plan', (lab.endpoints as unknown as {specs: Record<string, string>}).specs['tikv-unsafe-recovery'], '--format', 'json'])
+    const r = await lab.cli([
+      'plan',
+      (lab.endpoints as unknown as {specs: Record<string, string>}).specs['tikv-unsafe-recovery'],
+      '--format',
+      'json',
+    ])
     expect(r.code).toBe(1)
-    const plan = JSON.parse(r.stdout) as {applyable: boolean; findings: Array<{code: string; severity: string; subject: string}>}
+    const plan = JSON.parse(r.stdout) as {
+      applyable: boolean
+      findings: Array<{code: string; severity: string; subject: string}>
+    }
     expect(plan.applyable).toBe(false)
-    expect(plan.findings.filter((f) => f.severity === 'error').map((f) => `${f.code} ${f.subject}`)).toEqual(['TIKV_REGION_LOST region 1006', 'TIKV_REGION_LOST region 1007'])
+    expect(plan.findings.filter((f) => f.severity === 'error').map((f) => `${f.code} ${f.subject}`)).toEqual([
+      'TIKV_REGION_LOST region 1006',
+      'TIKV_REGION_LOST region 1007',
+    ])
   }, 60_000)
 
   it('stale plans are refused with exit 5: a region split, then a failed store back', async () => {
@@ -75,11 +107,17 @@ describe('TiKVUnsafeRecovery on the tikv-unsafe-recovery lab', () => {
     const back = await lab.cli(['apply', 'back.json', '--auto-approve', '--allow-data-loss'])
     expectExit(back, 5)
     // Nothing was sent: store 5 is Up again and store 4 is not buried.
-    const stores = await httpJson<{stores: Array<{store: {id: number; state_name: string}}>}>({server: pd, method: 'GET', path: '/pd/api/v1/stores?state=0&state=1&state=2'})
+    const stores = await httpJson<{stores: Array<{store: {id: number; state_name: string}}>}>({
+      server: pd,
+      method: 'GET',
+      path: '/pd/api/v1/stores?state=0&state=1&state=2',
+    })
     expect(stores.stores.find((s) => s.store.id === 4)?.store.state_name).not.toBe('Tombstone')
     // A plan now would be refused: store 5 is up and connected.
     const refused = await lab.cli(['plan', spec, '--format', 'json'])
-    expect((JSON.parse(refused.stdout) as {findings: Array<{code: string}>}).findings.map((f) => f.code)).toContain('TIKV_STORE_UP')
+    expect((JSON.parse(refused.stdout) as {findings: Array<{code: string}>}).findings.map((f) => f.code)).toContain(
+      'TIKV_STORE_UP',
+    )
     await lab.lab('fault', 'kill-store', '5', '--down-for', '3600')
   }, 120_000)
 
@@ -110,7 +148,11 @@ describe('TiKVUnsafeRecovery on the tikv-unsafe-recovery lab', () => {
     expectExit(await first, 0)
 
     // PD's own account, read here from its HTTP API.
-    const show = await httpJson<Stage[]>({server: pd, method: 'GET', path: '/pd/api/v1/admin/unsafe/remove-failed-stores/show'})
+    const show = await httpJson<Stage[]>({
+      server: pd,
+      method: 'GET',
+      path: '/pd/api/v1/admin/unsafe/remove-failed-stores/show',
+    })
     expect(show[show.length - 1].info).toMatch(/^Unsafe recovery finished/i)
     const forced = new Map<string, string>()
     const demoted = new Map<string, string[]>()
@@ -133,7 +175,9 @@ describe('TiKVUnsafeRecovery on the tikv-unsafe-recovery lab', () => {
       expect(got.filter((s) => !dm.maybe_peer_stores.includes(s))).toEqual(dm.peer_stores)
     }
     expect([...demoted.keys()].sort()).toEqual(v.demotes.map((d) => d.region).sort())
-    const possible = new Set([...v.tiflash_tombstones, ...v.possible_tiflash_tombstones].map((t) => `${t.region}@${t.store}`))
+    const possible = new Set(
+      [...v.tiflash_tombstones, ...v.possible_tiflash_tombstones].map((t) => `${t.region}@${t.store}`),
+    )
     for (const t of v.tiflash_tombstones) expect(tombstoned).toContain(`${t.region}@${t.store}`)
     for (const t of tombstoned) expect(possible.has(t)).toBe(true)
     const digest = (show[show.length - 1].details ?? []).join('\n')
@@ -143,19 +187,33 @@ describe('TiKVUnsafeRecovery on the tikv-unsafe-recovery lab', () => {
     expect(created).toHaveLength(v.empty_regions.length)
     for (const id of created) {
       const r = await httpJson<ApiRegion>({server: pd, method: 'GET', path: `/pd/api/v1/region/id/${id}`})
-      const match = v.empty_regions.find((h) => h.start_key === r.start_key.toUpperCase() && h.end_key === r.end_key.toUpperCase())
+      const match = v.empty_regions.find(
+        (h) => h.start_key === r.start_key.toUpperCase() && h.end_key === r.end_key.toUpperCase(),
+      )
       expect(match, `new region ${id} [${r.start_key}, ${r.end_key})`).toBeDefined()
       expect(match!.stores).toContain(String(r.leader?.store_id))
     }
-    const stores = await httpJson<{stores: Array<{store: {id: number; state_name: string}}>}>({server: pd, method: 'GET', path: '/pd/api/v1/stores?state=0&state=1&state=2'})
-    expect(stores.stores.filter((s) => s.store.state_name === 'Tombstone').map((s) => String(s.store.id))).toEqual(v.failed_stores)
+    const stores = await httpJson<{stores: Array<{store: {id: number; state_name: string}}>}>({
+      server: pd,
+      method: 'GET',
+      path: '/pd/api/v1/stores?state=0&state=1&state=2',
+    })
+    expect(stores.stores.filter((s) => s.store.state_name === 'Tombstone').map((s) => String(s.store.id))).toEqual(
+      v.failed_stores,
+    )
 
     // The rows: everything but the lost regions' keys (exact in the lab) and what verify reported a
     // lagging force leader lacked.
-    const plan = readPlan(join(lab.cwd, 'plan.json')) as unknown as {changes: Array<{address: string; action: string; before: {approximate_keys?: number} | null}>}
-    const lost = plan.changes.filter((c) => /^region\/\d+$/.test(c.address) && c.action === 'delete').reduce((n, c) => n + (c.before?.approximate_keys ?? 0), 0)
+    const plan = readPlan(join(lab.cwd, 'plan.json')) as unknown as {
+      changes: Array<{address: string; action: string; before: {approximate_keys?: number} | null}>
+    }
+    const lost = plan.changes
+      .filter((c) => /^region\/\d+$/.test(c.address) && c.action === 'delete')
+      .reduce((n, c) => n + (c.before?.approximate_keys ?? 0), 0)
     expect(lost).toBe(750)
-    const dropped = auditRecords(lab.auditLog).flatMap((r) => JSON.stringify(r.data).match(/lacked about (\d+) keys/g) ?? []).map((m) => Number(/(\d+)/.exec(m)![1]))
+    const dropped = auditRecords(lab.auditLog)
+      .flatMap((r) => JSON.stringify(r.data).match(/lacked about (\d+) keys/g) ?? [])
+      .map((m) => Number(/(\d+)/.exec(m)![1]))
     const rows = await lab.verify()
     // Region 1005's force leader (store 3) may lag behind its failed peers: verify reports what it lacked.
     expect(dropped.length).toBeLessThanOrEqual(1)

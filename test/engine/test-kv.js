@@ -69,7 +69,11 @@ const specSchema = {
       additionalProperties: false,
       properties: {
         set: {type: 'object', propertyNames: {pattern: KEY_PATTERN}, additionalProperties: {type: ['string', 'null']}},
-        risk: {type: 'object', propertyNames: {pattern: KEY_PATTERN}, additionalProperties: {enum: ['safe', 'disruptive', 'lossy']}},
+        risk: {
+          type: 'object',
+          propertyNames: {pattern: KEY_PATTERN},
+          additionalProperties: {enum: ['safe', 'disruptive', 'lossy']},
+        },
         manual: {
           type: 'array',
           items: {
@@ -91,7 +95,11 @@ const specSchema = {
             type: 'object',
             required: ['code', 'severity', 'message'],
             additionalProperties: false,
-            properties: {code: {type: 'string'}, severity: {enum: ['error', 'warning', 'info']}, message: {type: 'string'}},
+            properties: {
+              code: {type: 'string'},
+              severity: {enum: ['error', 'warning', 'info']},
+              message: {type: 'string'},
+            },
           },
         },
       },
@@ -103,7 +111,11 @@ const specSchema = {
         approvers: {
           type: 'object',
           additionalProperties: false,
-          properties: {safe: {type: 'integer', minimum: 0}, disruptive: {type: 'integer', minimum: 0}, lossy: {type: 'integer', minimum: 0}},
+          properties: {
+            safe: {type: 'integer', minimum: 0},
+            disruptive: {type: 'integer', minimum: 0},
+            lossy: {type: 'integer', minimum: 0},
+          },
         },
         allowed_signers: {type: 'string', minLength: 1},
       },
@@ -181,7 +193,10 @@ async function writeWithEffect(client, spec, step, op, signal) {
   const delay = stepDelay()
   await abortableSleep(delay, signal)
   if ((spec.recovery.fail ?? []).includes(step.params.key)) {
-    throw new LifeboatError('TESTKV_INJECTED_FAILURE', `step ${step.id} failed on purpose (recovery.fail names ${step.params.key})`)
+    throw new LifeboatError(
+      'TESTKV_INJECTED_FAILURE',
+      `step ${step.id} failed on purpose (recovery.fail names ${step.params.key})`,
+    )
   }
   try {
     await client.multi([op, await effectOp(client, spec, step.id)])
@@ -194,7 +209,12 @@ async function writeWithEffect(client, spec, step, op, signal) {
 function valueFinding(step, actual) {
   const want = step.params.value === null ? 'absent' : JSON.stringify(step.params.value)
   const got = actual === undefined ? 'absent' : JSON.stringify(actual.value)
-  return {code: 'TESTKV_MISMATCH', severity: 'error', subject: `kv:${step.params.key}`, message: `key ${step.params.key} is ${got}, expected ${want}`}
+  return {
+    code: 'TESTKV_MISMATCH',
+    severity: 'error',
+    subject: `kv:${step.params.key}`,
+    message: `key ${step.params.key} is ${got}, expected ${want}`,
+  }
 }
 
 const setExecutor = {
@@ -206,9 +226,10 @@ const setExecutor = {
     progress(`writing ${step.params.path}`)
     // An always step writes whatever is there now (it restores a value); the others carry the version the plan saw.
     const version = step.always ? (await readValue(ctx.client, step.params.path))?.version : step.params.version
-    const op = version === undefined
-      ? {op: 'create', path: step.params.path, data: Buffer.from(step.params.value)}
-      : {op: 'setData', path: step.params.path, data: Buffer.from(step.params.value), version}
+    const op =
+      version === undefined
+        ? {op: 'create', path: step.params.path, data: Buffer.from(step.params.value)}
+        : {op: 'setData', path: step.params.path, data: Buffer.from(step.params.value), version}
     if (op.op === 'create') await ctx.client.mkdirp(dataDir(ctx.spec))
     await writeWithEffect(ctx.client, ctx.spec, step, op, step.always ? undefined : signal)
     return {summary: `${step.params.key} = ${JSON.stringify(step.params.value)}`, data: {key: step.params.key}}
@@ -225,7 +246,13 @@ const deleteExecutor = {
   },
   async run(ctx, step, progress, signal) {
     progress(`removing ${step.params.path}`)
-    await writeWithEffect(ctx.client, ctx.spec, step, {op: 'remove', path: step.params.path, version: step.params.version}, signal)
+    await writeWithEffect(
+      ctx.client,
+      ctx.spec,
+      step,
+      {op: 'remove', path: step.params.path, version: step.params.version},
+      signal,
+    )
     return {summary: `${step.params.key} deleted`, data: {key: step.params.key}}
   },
   async verify(ctx, step) {
@@ -244,7 +271,14 @@ const manualExecutor = {
   },
   async verify(ctx, step) {
     if ((await readValue(ctx.client, step.params.marker)) !== undefined) return []
-    return [{code: 'TESTKV_MANUAL_NOT_DONE', severity: 'error', subject: step.params.marker, message: `the operator's work is not there: ${step.params.marker} does not exist`}]
+    return [
+      {
+        code: 'TESTKV_MANUAL_NOT_DONE',
+        severity: 'error',
+        subject: step.params.marker,
+        message: `the operator's work is not there: ${step.params.marker} does not exist`,
+      },
+    ]
   },
 }
 
@@ -255,12 +289,20 @@ function sha256(text) {
 /** JSON with sorted keys, for the fingerprint. */
 function sorted(value) {
   if (Array.isArray(value)) return value.map(sorted)
-  if (value && typeof value === 'object') return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sorted(value[k])]))
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sorted(value[k])]),
+    )
   return value
 }
 
 function riskReason(risk, key, before) {
-  if (risk === 'lossy') return before === undefined ? `key ${key} is written blind` : `the current value of ${key} (${JSON.stringify(before)}) is discarded`
+  if (risk === 'lossy')
+    return before === undefined
+      ? `key ${key} is written blind`
+      : `the current value of ${key} (${JSON.stringify(before)}) is discarded`
   if (risk === 'disruptive') return `readers of ${key} see the new value at once`
   return undefined
 }
@@ -281,16 +323,40 @@ function plan(spec, live) {
     if (want === null) {
       if (have === undefined) continue
       changes.push({address: `kv:${key}`, noun: 'key', action: 'delete', before: have.value, after: null})
-      keySteps.push({key, step: {...base, kind: 'kv.delete', params: {key, path, value: null, version: have.version},
-        description: `Delete ${key}`, expect: `${key} does not exist`}})
+      keySteps.push({
+        key,
+        step: {
+          ...base,
+          kind: 'kv.delete',
+          params: {key, path, value: null, version: have.version},
+          description: `Delete ${key}`,
+          expect: `${key} does not exist`,
+        },
+      })
     } else if (have === undefined) {
       changes.push({address: `kv:${key}`, noun: 'key', action: 'create', before: null, after: want})
-      keySteps.push({key, step: {...base, kind: 'kv.set', params: {key, path, value: want},
-        description: `Create ${key} = ${JSON.stringify(want)}`, expect: `${key} is ${JSON.stringify(want)}`}})
+      keySteps.push({
+        key,
+        step: {
+          ...base,
+          kind: 'kv.set',
+          params: {key, path, value: want},
+          description: `Create ${key} = ${JSON.stringify(want)}`,
+          expect: `${key} is ${JSON.stringify(want)}`,
+        },
+      })
     } else if (have.value !== want) {
       changes.push({address: `kv:${key}`, noun: 'key', action: 'update', before: have.value, after: want})
-      keySteps.push({key, step: {...base, kind: 'kv.set', params: {key, path, value: want, version: have.version},
-        description: `Set ${key} to ${JSON.stringify(want)}`, expect: `${key} is ${JSON.stringify(want)}`}})
+      keySteps.push({
+        key,
+        step: {
+          ...base,
+          kind: 'kv.set',
+          params: {key, path, value: want, version: have.version},
+          description: `Set ${key} to ${JSON.stringify(want)}`,
+          expect: `${key} is ${JSON.stringify(want)}`,
+        },
+      })
     }
   }
   const ordered = []
@@ -302,7 +368,9 @@ function plan(spec, live) {
     params: {marker: `${manualDir(spec)}/${m.name}`},
     description: `By hand: ${m.name}`,
     expect: `${manualDir(spec)}/${m.name} exists`,
-    manual: {instructions: [...(m.instructions ?? [`Do ${m.name}.`]), `Then create the node ${manualDir(spec)}/${m.name}.`]},
+    manual: {
+      instructions: [...(m.instructions ?? [`Do ${m.name}.`]), `Then create the node ${manualDir(spec)}/${m.name}.`],
+    },
   })
   for (const m of manual.filter((m) => m.after === undefined)) ordered.push({name: m.name, step: manualStep(m)})
   for (const ks of keySteps) {
@@ -313,8 +381,17 @@ function plan(spec, live) {
   const always = spec.recovery.always ?? {}
   for (const key of Object.keys(always).sort()) {
     const path = `${dataDir(spec)}/${key}`
-    ordered.push({name: key, step: {kind: 'kv.set', risk: 'safe', always: true, params: {key, path, value: always[key]},
-      description: `Always: set ${key} to ${JSON.stringify(always[key])}`, expect: `${key} is ${JSON.stringify(always[key])}`}})
+    ordered.push({
+      name: key,
+      step: {
+        kind: 'kv.set',
+        risk: 'safe',
+        always: true,
+        params: {key, path, value: always[key]},
+        description: `Always: set ${key} to ${JSON.stringify(always[key])}`,
+        expect: `${key} is ${JSON.stringify(always[key])}`,
+      },
+    })
   }
   const steps = ordered.map(({name, step}, i) => ({
     ...step,
@@ -337,11 +414,20 @@ const testKvEngine = {
   kind: 'TestKV',
   specSchema,
   cluster(spec) {
-    return {name: spec.cluster.name, facts: [{name: 'zookeeper', label: 'ZooKeeper', value: `${spec.cluster.zookeeper.hosts}${spec.cluster.zookeeper.root}`}]}
+    return {
+      name: spec.cluster.name,
+      facts: [
+        {name: 'zookeeper', label: 'ZooKeeper', value: `${spec.cluster.zookeeper.hosts}${spec.cluster.zookeeper.root}`},
+      ],
+    }
   },
   lock(spec, io) {
     if (spec.cluster.lock_file) return hostLocalLock(spec.cluster.lock_file)
-    return zookeeperLock({hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root}, spec.cluster.name, io)
+    return zookeeperLock(
+      {hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root},
+      spec.cluster.name,
+      io,
+    )
   },
   async gather(spec, io) {
     const client = await connect(spec)

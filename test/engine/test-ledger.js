@@ -33,12 +33,23 @@ const specSchema = {
   properties: {
     apiVersion: {const: 'lifeboat/v1'},
     kind: {const: 'TestLedger'},
-    metadata: {type: 'object', required: ['name'], additionalProperties: false, properties: {name: {type: 'string', minLength: 1}, ticket: {type: 'string'}}},
+    metadata: {
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
+      properties: {name: {type: 'string', minLength: 1}, ticket: {type: 'string'}},
+    },
     cluster: {
-      type: 'object', required: ['name', 'dir'], additionalProperties: false,
+      type: 'object',
+      required: ['name', 'dir'],
+      additionalProperties: false,
       properties: {name: {type: 'string', pattern: '^[A-Za-z0-9_.-]+$'}, dir: {type: 'string', minLength: 1}},
     },
-    recovery: {type: 'object', additionalProperties: false, properties: {regions: {type: 'array', items: {type: 'string', pattern: '^[0-9]+$'}}}},
+    recovery: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {regions: {type: 'array', items: {type: 'string', pattern: '^[0-9]+$'}}},
+    },
   },
 }
 
@@ -65,7 +76,9 @@ async function readRegion(spec, id) {
 }
 
 async function writeRegion(spec, region) {
-  const peers = Object.fromEntries(Object.entries(region.peers).map(([n, p]) => [n, {term: p.term.toString(), index: p.index.toString()}]))
+  const peers = Object.fromEntries(
+    Object.entries(region.peers).map(([n, p]) => [n, {term: p.term.toString(), index: p.index.toString()}]),
+  )
   const path = join(regionsDir(spec), `${region.id}.json`)
   await writeFile(`${path}.tmp`, `${JSON.stringify({leader: region.leader, peers})}\n`)
   await rename(`${path}.tmp`, path)
@@ -85,7 +98,10 @@ const VOCABULARY = {
     item: {one: 'region', many: 'regions'},
     role: {one: 'region', many: 'regions'},
     verb: 'recover',
-    candidateFacts: [{name: 'term', label: 'term'}, {name: 'applied_index', label: 'applied index'}],
+    candidateFacts: [
+      {name: 'term', label: 'term'},
+      {name: 'applied_index', label: 'applied index'},
+    ],
     changeFacts: [{name: 'gap', label: 'entries behind the best peer'}],
   },
 }
@@ -95,23 +111,39 @@ function plan(spec, live) {
   const wanted = spec.recovery?.regions
   const targets = live.regions.filter((r) => r.leader === null && (wanted === undefined || wanted.includes(r.id)))
   const primaries = []
-  const steps = [{
-    id: '01-pause-scheduling', kind: 'ledger.pause', risk: 'safe', params: {},
-    description: 'Pause the scheduler so that it does not move peers while leaders are elected',
-    expect: 'scheduling.paused exists',
-  }]
+  const steps = [
+    {
+      id: '01-pause-scheduling',
+      kind: 'ledger.pause',
+      risk: 'safe',
+      params: {},
+      description: 'Pause the scheduler so that it does not move peers while leaders are elected',
+      expect: 'scheduling.paused exists',
+    },
+  ]
   targets.forEach((r, i) => {
-    const candidates = Object.entries(r.peers).map(([node, p]) => ({node, term: p.term, index: p.index})).sort(byProgress)
+    const candidates = Object.entries(r.peers)
+      .map(([node, p]) => ({node, term: p.term, index: p.index}))
+      .sort(byProgress)
     const best = candidates[0]
     const least = candidates.reduce((a, b) => (b.index < a.index ? b : a))
     primaries.push({
-      partition: `region/${r.id}`, before: null, after: best.node, risk: 'disruptive',
+      partition: `region/${r.id}`,
+      before: null,
+      after: best.node,
+      risk: 'disruptive',
       reason: `greatest (term, applied index) of ${candidates.length} peers`,
-      candidates: candidates.map((c) => ({node: c.node, facts: {term: c.term, applied_index: c.index}, ...(c === best ? {marks: ['elected']} : {})})),
+      candidates: candidates.map((c) => ({
+        node: c.node,
+        facts: {term: c.term, applied_index: c.index},
+        ...(c === best ? {marks: ['elected']} : {}),
+      })),
       facts: {gap: best.index - least.index},
     })
     steps.push({
-      id: `${String(i + 2).padStart(2, '0')}-elect-${r.id}`, kind: 'ledger.elect', risk: 'disruptive',
+      id: `${String(i + 2).padStart(2, '0')}-elect-${r.id}`,
+      kind: 'ledger.elect',
+      risk: 'disruptive',
       riskReason: `region ${r.id} starts serving from ${best.node}`,
       params: {region: r.id, node: best.node, term: best.term, index: best.index},
       description: `Elect ${best.node} leader of region ${r.id} at term ${best.term}, index ${best.index}`,
@@ -119,15 +151,43 @@ function plan(spec, live) {
     })
   })
   steps.push({
-    id: `${String(targets.length + 2).padStart(2, '0')}-resume-scheduling`, kind: 'ledger.resume', risk: 'safe', always: true, params: {},
-    description: 'Resume the scheduler (always: also after a failure, a stop or Ctrl-C)', expect: 'scheduling.paused is gone',
+    id: `${String(targets.length + 2).padStart(2, '0')}-resume-scheduling`,
+    kind: 'ledger.resume',
+    risk: 'safe',
+    always: true,
+    params: {},
+    description: 'Resume the scheduler (always: also after a failure, a stop or Ctrl-C)',
+    expect: 'scheduling.paused is gone',
   })
-  const maxIndex = live.regions.flatMap((r) => Object.values(r.peers).map((p) => p.index)).reduce((a, b) => (b > a ? b : a), 0n)
-  const canonical = JSON.stringify(live.regions.map((r) => [r.id, r.leader, Object.entries(r.peers).map(([n, p]) => [n, p.term.toString(), p.index.toString()])]))
+  const maxIndex = live.regions
+    .flatMap((r) => Object.values(r.peers).map((p) => p.index))
+    .reduce((a, b) => (b > a ? b : a), 0n)
+  const canonical = JSON.stringify(
+    live.regions.map((r) => [
+      r.id,
+      r.leader,
+      Object.entries(r.peers).map(([n, p]) => [n, p.term.toString(), p.index.toString()]),
+    ]),
+  )
   return {
     vocabulary: VOCABULARY,
-    observed: {fingerprint: createHash('sha256').update(canonical).digest('hex'), summary: {regions: live.regions.length, leaderless: targets.length, max_applied_index: maxIndex.toString()}},
-    changes: targets.length > 0 ? [{address: 'scheduling', noun: 'setting', action: 'no-op', before: 'running', after: 'running', reason: 'paused during the recovery, resumed at the end'}] : [],
+    observed: {
+      fingerprint: createHash('sha256').update(canonical).digest('hex'),
+      summary: {regions: live.regions.length, leaderless: targets.length, max_applied_index: maxIndex.toString()},
+    },
+    changes:
+      targets.length > 0
+        ? [
+            {
+              address: 'scheduling',
+              noun: 'setting',
+              action: 'no-op',
+              before: 'running',
+              after: 'running',
+              reason: 'paused during the recovery, resumed at the end',
+            },
+          ]
+        : [],
     primaries,
     steps: targets.length > 0 ? steps : [],
     findings: [],
@@ -156,7 +216,13 @@ function ledgerLock(spec) {
         throw err
       }
     }
-    return {info, kind: 'ledger-dir', where: dir, text: formatLockBlock(info, dir, [['Store', spec.cluster.dir]]), details: {store: spec.cluster.dir}}
+    return {
+      info,
+      kind: 'ledger-dir',
+      where: dir,
+      text: formatLockBlock(info, dir, [['Store', spec.cluster.dir]]),
+      details: {store: spec.cluster.dir},
+    }
   }
   return {
     kind: 'ledger-dir',
@@ -170,17 +236,24 @@ function ledgerLock(spec) {
         const holder = await read()
         throw new LifeboatError('LOCK_HELD', `the ledger is locked by ${holder?.info.who ?? '(unknown)'}`, {
           detail: holder?.text,
-          hints: ['Wait for that run to finish.', `If you are sure no run is active, \`lifeboat lock force-unlock SPEC ${holder?.info.id ?? 'ID'}\` removes it.`],
+          hints: [
+            'Wait for that run to finish.',
+            `If you are sure no run is active, \`lifeboat lock force-unlock SPEC ${holder?.info.id ?? 'ID'}\` removes it.`,
+          ],
         })
       }
       await writeFile(infoPath, JSON.stringify(info))
       let released = false
       return {
-        info, kind: 'ledger-dir', where: dir,
+        info,
+        kind: 'ledger-dir',
+        where: dir,
         async assertHeld() {
           const holder = released ? null : await read()
           if (holder === null || holder.info.id !== info.id) {
-            throw new LifeboatError('LOCK_LOST', `the ledger lock ${dir} was removed or replaced`, {hints: ['Check with `lifeboat lock status SPEC`.']})
+            throw new LifeboatError('LOCK_LOST', `the ledger lock ${dir} was removed or replaced`, {
+              hints: ['Check with `lifeboat lock status SPEC`.'],
+            })
           }
         },
         async release() {
@@ -194,9 +267,13 @@ function ledgerLock(spec) {
     read,
     async forceUnlock(id) {
       const holder = await read()
-      if (holder === null) throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at ${dir}`, {hints: ['Nothing to unlock.']})
+      if (holder === null)
+        throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at ${dir}`, {hints: ['Nothing to unlock.']})
       if (holder.info.id !== id) {
-        throw new LifeboatError('LOCK_ID_MISMATCH', `lock id ${id} does not match the holder's id ${holder.info.id}`, {detail: holder.text, hints: ['Check the ID with `lifeboat lock status SPEC`.']})
+        throw new LifeboatError('LOCK_ID_MISMATCH', `lock id ${id} does not match the holder's id ${holder.info.id}`, {
+          detail: holder.text,
+          hints: ['Check the ID with `lifeboat lock status SPEC`.'],
+        })
       }
       await rm(dir, {recursive: true, force: true})
       return holder
@@ -210,7 +287,10 @@ const pauseExecutor = {
     await writeFile(pausedFile(ctx.spec), 'paused by lifeboat\n')
     return {summary: 'scheduler paused'}
   },
-  verify: async (ctx) => ((await exists(pausedFile(ctx.spec))) ? [] : [{code: 'LEDGER_NOT_PAUSED', severity: 'error', message: 'the scheduler is not paused'}]),
+  verify: async (ctx) =>
+    (await exists(pausedFile(ctx.spec)))
+      ? []
+      : [{code: 'LEDGER_NOT_PAUSED', severity: 'error', message: 'the scheduler is not paused'}],
 }
 
 const resumeExecutor = {
@@ -219,7 +299,10 @@ const resumeExecutor = {
     await rm(pausedFile(ctx.spec), {force: true})
     return {summary: 'scheduler resumed'}
   },
-  verify: async (ctx) => ((await exists(pausedFile(ctx.spec))) ? [{code: 'LEDGER_STILL_PAUSED', severity: 'error', message: 'the scheduler is still paused'}] : []),
+  verify: async (ctx) =>
+    (await exists(pausedFile(ctx.spec)))
+      ? [{code: 'LEDGER_STILL_PAUSED', severity: 'error', message: 'the scheduler is still paused'}]
+      : [],
 }
 
 const electExecutor = {
@@ -228,22 +311,40 @@ const electExecutor = {
   },
   async run(ctx, step) {
     if (process.env.LIFEBOAT_TEST_LEDGER_FAIL === step.params.region) {
-      throw new LifeboatError('LEDGER_ELECTION_FAILED', `region ${step.params.region} refused the election (LIFEBOAT_TEST_LEDGER_FAIL)`)
+      throw new LifeboatError(
+        'LEDGER_ELECTION_FAILED',
+        `region ${step.params.region} refused the election (LIFEBOAT_TEST_LEDGER_FAIL)`,
+      )
     }
     const region = await readRegion(ctx.spec, step.params.region)
     // The plan carries the index as a decimal string: compared exactly with what the peer holds now.
     const peer = region.peers[step.params.node]
     if (peer === undefined || peer.index !== BigInt(step.params.index) || peer.term !== BigInt(step.params.term)) {
-      throw new LifeboatError('LEDGER_PEER_MOVED', `peer ${step.params.node} of region ${step.params.region} is no longer at term ${step.params.term}, index ${step.params.index}`)
+      throw new LifeboatError(
+        'LEDGER_PEER_MOVED',
+        `peer ${step.params.node} of region ${step.params.region} is no longer at term ${step.params.term}, index ${step.params.index}`,
+      )
     }
     region.leader = step.params.node
     region.peers[step.params.node] = {term: peer.term + 1n, index: peer.index}
     await writeRegion(ctx.spec, region)
-    return {summary: `${step.params.node} leads region ${step.params.region}`, data: {term: (peer.term + 1n).toString(), index: peer.index}}
+    return {
+      summary: `${step.params.node} leads region ${step.params.region}`,
+      data: {term: (peer.term + 1n).toString(), index: peer.index},
+    }
   },
   async verify(ctx, step) {
     const region = await readRegion(ctx.spec, step.params.region)
-    return region.leader === step.params.node ? [] : [{code: 'LEDGER_NO_LEADER', severity: 'error', subject: `region/${step.params.region}`, message: `region ${step.params.region} has leader ${region.leader}`}]
+    return region.leader === step.params.node
+      ? []
+      : [
+          {
+            code: 'LEDGER_NO_LEADER',
+            severity: 'error',
+            subject: `region/${step.params.region}`,
+            message: `region ${step.params.region} has leader ${region.leader}`,
+          },
+        ]
   },
 }
 
@@ -259,7 +360,10 @@ const testLedgerEngine = {
     } catch (err) {
       if (err.code !== 'ENOENT') throw err
     }
-    const ids = files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort((a, b) => Number(a) - Number(b))
+    const ids = files
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -5))
+      .sort((a, b) => Number(a) - Number(b))
     return {regions: await Promise.all(ids.map((id) => readRegion(spec, id)))}
   },
   plan,
@@ -270,7 +374,13 @@ const testLedgerEngine = {
     const findings = []
     for (const p of body.primaries) {
       const region = await readRegion(ctx.spec, p.partition.slice('region/'.length))
-      if (region.leader !== p.after) findings.push({code: 'LEDGER_NO_LEADER', severity: 'error', subject: p.partition, message: `${p.partition} has leader ${region.leader}`})
+      if (region.leader !== p.after)
+        findings.push({
+          code: 'LEDGER_NO_LEADER',
+          severity: 'error',
+          subject: p.partition,
+          message: `${p.partition} has leader ${region.leader}`,
+        })
     }
     return findings
   },

@@ -21,18 +21,29 @@ async function zkCode(p: Promise<unknown>): Promise<string> {
 }
 
 describe('the lock node under digest auth', () => {
-  it('carries the spec\'s digest ACL: others read it, cannot delete or replace it', async () => {
+  it("carries the spec's digest ACL: others read it, cannot delete or replace it", async () => {
     const cluster = `acl-${randomUUID().slice(0, 8)}`
     const env = {LB_TEST_ZK_AUTH: 'lifeboat:s3cret'}
-    const provider = zookeeperLock({hosts: store.zk, root: '/', auth: {scheme: 'digest', credentials_env: 'LB_TEST_ZK_AUTH'}}, cluster, {env})
-    const held = await provider.acquire({id: randomUUID(), operation: 'apply', who: 'test@host', created: new Date().toISOString()})
+    const provider = zookeeperLock(
+      {hosts: store.zk, root: '/', auth: {scheme: 'digest', credentials_env: 'LB_TEST_ZK_AUTH'}},
+      cluster,
+      {env},
+    )
+    const held = await provider.acquire({
+      id: randomUUID(),
+      operation: 'apply',
+      who: 'test@host',
+      created: new Date().toISOString(),
+    })
     const outsider = await connectZk({hosts: store.zk})
     try {
       const path = provider.where
       expect(JSON.parse((await outsider.get(path)).data.toString('utf8')).who).toBe('test@host')
       expect(await zkCode(outsider.remove(path, -1))).toBe('ZK_NO_AUTH')
       expect(await zkCode(outsider.set(path, Buffer.from('{}'), -1))).toBe('ZK_NO_AUTH')
-      expect(await zkCode(outsider.create(`${path.slice(0, path.lastIndexOf('/'))}/other`, Buffer.from('x')))).toBe('ZK_NO_AUTH')
+      expect(await zkCode(outsider.create(`${path.slice(0, path.lastIndexOf('/'))}/other`, Buffer.from('x')))).toBe(
+        'ZK_NO_AUTH',
+      )
     } finally {
       await outsider.close()
       await held.release()

@@ -12,8 +12,15 @@ describe('a lock lost mid-step', () => {
   it('aborts the step in flight and names what was written', {timeout: 300_000}, async () => {
     const ws = workspace(zk, 'set: {a: "1", b: "2"}')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
-    const proc = startCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir, env: {LIFEBOAT_TEST_STEP_DELAY_MS: '20000'}})
-    await waitFor('the first step started', () => auditRecords(ws.audit).some((r) => r.event === 'step.started') ? true : undefined, 200_000)
+    const proc = startCli(['apply', 'plan.json', '--auto-approve'], {
+      cwd: ws.dir,
+      env: {LIFEBOAT_TEST_STEP_DELAY_MS: '20000'},
+    })
+    await waitFor(
+      'the first step started',
+      () => (auditRecords(ws.audit).some((r) => r.event === 'step.started') ? true : undefined),
+      200_000,
+    )
     const status = JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)
     expect(status.locked).toBe(true)
     expect((await runCli(['lock', 'force-unlock', ws.spec, status.lock.id, '--force'], {cwd: ws.dir})).code).toBe(0)

@@ -47,7 +47,7 @@ describe('the approval policy is read from the spec file', () => {
     expect(await readStore(store.client, ws.root)).toEqual({})
   })
 
-  it('an edited document with the source left alone still gets the file\'s policy; a source edited alone is caught', async () => {
+  it("an edited document with the source left alone still gets the file's policy; a source edited alone is caught", async () => {
     const ws = workspace(zk, 'set: {a: "1"}', POLICY)
     writeFileSync(join(ws.dir, 'signers'), '# nobody yet\n')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)

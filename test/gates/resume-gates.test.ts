@@ -7,19 +7,41 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {openAuditLog} from '../../src/audit/log.js'
-import {auditRecords, createNodeCommand, readEffects, readStore, runCli, runInPty, setKey, startCli, testStore, waitFor, workspace} from '../cli/helpers.js'
+import {
+  auditRecords,
+  createNodeCommand,
+  readEffects,
+  readStore,
+  runCli,
+  runInPty,
+  setKey,
+  startCli,
+  testStore,
+  waitFor,
+  workspace,
+} from '../cli/helpers.js'
 
 const store = testStore()
 const zk = store.zk
 
 function planDigestOf(ws: {dir: string}): Promise<string> {
-  return import('node:fs/promises').then(async (fs) => JSON.parse(await fs.readFile(join(ws.dir, 'plan.json'), 'utf8')).digest as string)
+  return import('node:fs/promises').then(
+    async (fs) => JSON.parse(await fs.readFile(join(ws.dir, 'plan.json'), 'utf8')).digest as string,
+  )
 }
 
 /** A log that verifies and says a run of this plan started and passed its gate: what an attacker writes. */
 async function forgedLog(path: string, digest: string): Promise<void> {
   const log = await openAuditLog(path, {run: randomUUID(), actor: 'mallory', host: 'nowhere'})
-  await log.append('run.started', {argv: ['apply'], toolVersion: '0', spec: {sha256: '0'.repeat(64), kind: 'TestKV', name: 'x'}, planDigest: digest, cluster: 'x', lock: {id: 'x', kind: 'zookeeper', where: 'x'}, pid: 1})
+  await log.append('run.started', {
+    argv: ['apply'],
+    toolVersion: '0',
+    spec: {sha256: '0'.repeat(64), kind: 'TestKV', name: 'x'},
+    planDigest: digest,
+    cluster: 'x',
+    lock: {id: 'x', kind: 'zookeeper', where: 'x'},
+    pid: 1,
+  })
   await log.append('gate.passed', {gate: 'plan', how: '--auto-approve', by: 'mallory', approvals: []})
 }
 
@@ -47,44 +69,59 @@ describe('resume passes the gates again', {timeout: 400_000}, () => {
     expect(await readStore(store.client, ws.root)).toEqual({z: 'drift'})
   })
 
-  it('after a kill part-way: a lossy step left needs --allow-data-loss again, drift is refused, an honest resume applies', {timeout: 400_000}, async () => {
-    const ws = workspace(zk, 'set: {a: "1", b: "2", c: "3"}\nrisk: {c: lossy}')
-    expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
-    const proc = startCli(['apply', 'plan.json', '--auto-approve', '--allow-data-loss'], {cwd: ws.dir, env: {LIFEBOAT_TEST_STEP_DELAY_MS: '600'}})
-    await waitFor('the first step finished', () => auditRecords(ws.audit).some((r) => r.event === 'step.finished') ? true : undefined, 240_000)
-    proc.child.kill('SIGKILL')
-    await proc.done
-    const status = JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)
-    if (status.locked) await runCli(['lock', 'force-unlock', ws.spec, status.lock.id, '--force'], {cwd: ws.dir})
-    const afterKill = await readEffects(store.client, ws.root)
-    expect(Object.keys(afterKill).length).toBeGreaterThanOrEqual(1)
+  it(
+    'after a kill part-way: a lossy step left needs --allow-data-loss again, drift is refused, an honest resume applies',
+    {timeout: 400_000},
+    async () => {
+      const ws = workspace(zk, 'set: {a: "1", b: "2", c: "3"}\nrisk: {c: lossy}')
+      expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
+      const proc = startCli(['apply', 'plan.json', '--auto-approve', '--allow-data-loss'], {
+        cwd: ws.dir,
+        env: {LIFEBOAT_TEST_STEP_DELAY_MS: '600'},
+      })
+      await waitFor(
+        'the first step finished',
+        () => (auditRecords(ws.audit).some((r) => r.event === 'step.finished') ? true : undefined),
+        240_000,
+      )
+      proc.child.kill('SIGKILL')
+      await proc.done
+      const status = JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)
+      if (status.locked) await runCli(['lock', 'force-unlock', ws.spec, status.lock.id, '--force'], {cwd: ws.dir})
+      const afterKill = await readEffects(store.client, ws.root)
+      expect(Object.keys(afterKill).length).toBeGreaterThanOrEqual(1)
 
-    // The lossy step is still to run: --auto-approve alone is refused, whatever the first run passed.
-    const noLoss = await runCli(['apply', 'plan.json', '--resume', '--auto-approve'], {cwd: ws.dir})
-    expect(noLoss.code, noLoss.stderr).toBe(4)
-    expect(noLoss.stderr).toContain('--allow-data-loss was not given')
-    expect(await readEffects(store.client, ws.root)).toEqual(afterKill)
+      // The lossy step is still to run: --auto-approve alone is refused, whatever the first run passed.
+      const noLoss = await runCli(['apply', 'plan.json', '--resume', '--auto-approve'], {cwd: ws.dir})
+      expect(noLoss.code, noLoss.stderr).toBe(4)
+      expect(noLoss.stderr).toContain('--allow-data-loss was not given')
+      expect(await readEffects(store.client, ws.root)).toEqual(afterKill)
 
-    // Drift the earlier run did not make: the key of the lossy step still to run gets a value.
-    await setKey(store.client, ws.root, 'c', 'drift')
-    const drift = await runCli(['apply', 'plan.json', '--resume', '--auto-approve', '--allow-data-loss'], {cwd: ws.dir})
-    expect(drift.code, drift.stderr).toBe(5)
-    expect(drift.stderr).toContain('Saved plan is stale')
-    expect(await readEffects(store.client, ws.root)).toEqual(afterKill)
+      // Drift the earlier run did not make: the key of the lossy step still to run gets a value.
+      await setKey(store.client, ws.root, 'c', 'drift')
+      const drift = await runCli(['apply', 'plan.json', '--resume', '--auto-approve', '--allow-data-loss'], {
+        cwd: ws.dir,
+      })
+      expect(drift.code, drift.stderr).toBe(5)
+      expect(drift.stderr).toContain('Saved plan is stale')
+      expect(await readEffects(store.client, ws.root)).toEqual(afterKill)
 
-    // Honest: the drift undone, the resume applies what is left.
-    await store.client.remove(`${ws.root}/data/c`, -1)
-    const ok = await runCli(['apply', 'plan.json', '--resume', '--auto-approve', '--allow-data-loss'], {cwd: ws.dir})
-    expect(ok.code, ok.stderr).toBe(0)
-    expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2', c: '3'})
-    for (const n of Object.values(await readEffects(store.client, ws.root))) expect(n).toBe(1)
-  })
+      // Honest: the drift undone, the resume applies what is left.
+      await store.client.remove(`${ws.root}/data/c`, -1)
+      const ok = await runCli(['apply', 'plan.json', '--resume', '--auto-approve', '--allow-data-loss'], {cwd: ws.dir})
+      expect(ok.code, ok.stderr).toBe(0)
+      expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2', c: '3'})
+      for (const n of Object.values(await readEffects(store.client, ws.root))) expect(n).toBe(1)
+    },
+  )
 })
 
 describe('the check right before the first write', {timeout: 300_000}, () => {
   it('drift while the operator reads the prompt is refused after yes: exit 5, nothing written', () => {
     const ws = workspace(zk, 'set: {a: "1"}')
-    const r = runInPty(['apply', ws.spec], [['Enter a value:', 'yes', createNodeCommand(zk, `${ws.root}/data/zz`)]], {cwd: ws.dir})
+    const r = runInPty(['apply', ws.spec], [['Enter a value:', 'yes', createNodeCommand(zk, `${ws.root}/data/zz`)]], {
+      cwd: ws.dir,
+    })
     expect(r.code, r.stdout).toBe(5)
     expect(r.stdout).toContain('after the approval prompt')
     return readStore(store.client, ws.root).then((s) => expect(s).toEqual({zz: ''}))
@@ -99,7 +136,9 @@ describe('a saved plan with no changes', {timeout: 300_000}, () => {
     const same = await runCli(['apply', 'plan.json'], {cwd: ws.dir})
     expect(same.code, same.stderr).toBe(0)
     expect(same.stdout).toContain('Re-checked just now')
-    expect(auditRecords(ws.audit).map((r) => r.event)).toEqual(expect.arrayContaining(['run.started', 'plan.computed', 'run.finished']))
+    expect(auditRecords(ws.audit).map((r) => r.event)).toEqual(
+      expect.arrayContaining(['run.started', 'plan.computed', 'run.finished']),
+    )
 
     await setKey(store.client, ws.root, 'a', 'broken')
     const changed = await runCli(['apply', 'plan.json'], {cwd: ws.dir})

@@ -21,12 +21,19 @@ function keygen(dir: string, name: string): string {
 
 describe('signed approvals', () => {
   it('count only when signed by distinct allowed signers', {timeout: 400_000}, async () => {
-    const ws = workspace(zk, 'set: {a: "new", b: "x"}\nrisk: {a: lossy}', 'approval:\n  approvers: {lossy: 2}\n  allowed_signers: signers')
+    const ws = workspace(
+      zk,
+      'set: {a: "new", b: "x"}\nrisk: {a: lossy}',
+      'approval:\n  approvers: {lossy: 2}\n  allowed_signers: signers',
+    )
     const alice = keygen(ws.dir, 'alice')
     const bob = keygen(ws.dir, 'bob')
     const mallory = keygen(ws.dir, 'mallory')
     const pub = (k: string) => readFileSync(`${k}.pub`, 'utf8').trim()
-    writeFileSync(join(ws.dir, 'signers'), `alice@example.com ${pub(alice)}\nbob@example.com namespaces="lifeboat" ${pub(bob)}\n`)
+    writeFileSync(
+      join(ws.dir, 'signers'),
+      `alice@example.com ${pub(alice)}\nbob@example.com namespaces="lifeboat" ${pub(bob)}\n`,
+    )
     await setKey(store.client, ws.root, 'a', 'precious')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
     const apply = () => runCli(['apply', 'plan.json', '--auto-approve', '--allow-data-loss'], {cwd: ws.dir})
@@ -44,7 +51,9 @@ describe('signed approvals', () => {
     expect(a1.stdout).toContain('Signed approval by alice@example.com')
     expect(a1.stdout).toContain('1 so far, 1 more needed')
     // Alice's key under Bob's name counts once, as Alice.
-    expect((await runCli(['approve', 'plan.json', '--key', alice, '--as', 'bob@example.com'], {cwd: ws.dir})).code).toBe(0)
+    expect(
+      (await runCli(['approve', 'plan.json', '--key', alice, '--as', 'bob@example.com'], {cwd: ws.dir})).code,
+    ).toBe(0)
     // An approval written into the file by hand (approvals sit outside the digest).
     const planPath = join(ws.dir, 'plan.json')
     const plan = JSON.parse(readFileSync(planPath, 'utf8'))
@@ -57,7 +66,10 @@ describe('signed approvals', () => {
     expect(await readStore(store.client, ws.root)).toEqual({a: 'precious'})
 
     // Bob signs with ssh-keygen directly and attaches the signature: interoperable both ways.
-    const sig = execFileSync('ssh-keygen', ['-Y', 'sign', '-n', 'lifeboat', '-f', bob], {input: plan.digest, stdio: ['pipe', 'pipe', 'ignore']}).toString()
+    const sig = execFileSync('ssh-keygen', ['-Y', 'sign', '-n', 'lifeboat', '-f', bob], {
+      input: plan.digest,
+      stdio: ['pipe', 'pipe', 'ignore'],
+    }).toString()
     writeFileSync(join(ws.dir, 'bob.sig'), sig)
     const b1 = await runCli(['approve', 'plan.json', '--signature', 'bob.sig'], {cwd: ws.dir})
     expect(b1.code, b1.stderr).toBe(0)

@@ -8,7 +8,13 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {APPROVAL_NAMESPACE, keyFingerprint, parseAllowedSigners, principalsOf, verifySshSignature} from '../../src/sign/sshsig.js'
+import {
+  APPROVAL_NAMESPACE,
+  keyFingerprint,
+  parseAllowedSigners,
+  principalsOf,
+  verifySshSignature,
+} from '../../src/sign/sshsig.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-sshsig-'))
 
@@ -19,20 +25,33 @@ function keygen(name: string, type: string[]): {priv: string; pub: string} {
 }
 
 function sign(priv: string, message: string, ns = APPROVAL_NAMESPACE): string {
-  return execFileSync('ssh-keygen', ['-Y', 'sign', '-n', ns, '-f', priv], {input: message, stdio: ['pipe', 'pipe', 'ignore']}).toString('utf8')
+  return execFileSync('ssh-keygen', ['-Y', 'sign', '-n', ns, '-f', priv], {
+    input: message,
+    stdio: ['pipe', 'pipe', 'ignore'],
+  }).toString('utf8')
 }
 
 const MESSAGE = 'a'.repeat(64)
 
 describe('SSHSIG verification', () => {
-  for (const [name, type] of [['ed25519', ['-t', 'ed25519']], ['rsa', ['-t', 'rsa', '-b', '2048']], ['ecdsa256', ['-t', 'ecdsa', '-b', '256']], ['ecdsa384', ['-t', 'ecdsa', '-b', '384']], ['ecdsa521', ['-t', 'ecdsa', '-b', '521']]] as const) {
+  for (const [name, type] of [
+    ['ed25519', ['-t', 'ed25519']],
+    ['rsa', ['-t', 'rsa', '-b', '2048']],
+    ['ecdsa256', ['-t', 'ecdsa', '-b', '256']],
+    ['ecdsa384', ['-t', 'ecdsa', '-b', '384']],
+    ['ecdsa521', ['-t', 'ecdsa', '-b', '521']],
+  ] as const) {
     it(`verifies ssh-keygen's ${name} signatures and rejects forgeries`, () => {
       const k = keygen(name, [...type])
       const sig = sign(k.priv, MESSAGE)
       const good = verifySshSignature(sig, MESSAGE, APPROVAL_NAMESPACE)
       expect(good.ok).toBe(true)
       expect(good.publicKey.equals(Buffer.from(k.pub.split(' ')[1]!, 'base64'))).toBe(true)
-      expect(keyFingerprint(good.publicKey)).toBe(execFileSync('ssh-keygen', ['-l', '-f', `${k.priv}.pub`]).toString().split(' ')[1])
+      expect(keyFingerprint(good.publicKey)).toBe(
+        execFileSync('ssh-keygen', ['-l', '-f', `${k.priv}.pub`])
+          .toString()
+          .split(' ')[1],
+      )
       expect(verifySshSignature(sig, 'b'.repeat(64), APPROVAL_NAMESPACE).ok).toBe(false)
       expect(verifySshSignature(sign(k.priv, MESSAGE, 'file'), MESSAGE, APPROVAL_NAMESPACE).ok).toBe(false)
     })
@@ -66,6 +85,10 @@ describe('SSHSIG verification', () => {
     // ssh-keygen, given the same file, accepts the same signature for the same principal.
     const sig = join(dir, 'msg.sig')
     writeFileSync(sig, sign(b.priv, MESSAGE))
-    execFileSync('ssh-keygen', ['-Y', 'verify', '-f', file, '-I', 'bob@example.com', '-n', APPROVAL_NAMESPACE, '-s', sig], {input: MESSAGE})
+    execFileSync(
+      'ssh-keygen',
+      ['-Y', 'verify', '-f', file, '-I', 'bob@example.com', '-n', APPROVAL_NAMESPACE, '-s', sig],
+      {input: MESSAGE},
+    )
   })
 })

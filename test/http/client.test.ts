@@ -32,9 +32,20 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 
 describe('lossless JSON', () => {
   test('integers past 2^53 become bigint, others stay numbers, and bigint is written as digits', () => {
-    const v = parseJson('{"id":18446744073709551615,"neg":-9007199254740993,"safe":9007199254740991,"f":1.5,"e":1e3,"s":"7"}')
-    expect(v).toEqual({id: 18446744073709551615n, neg: -9007199254740993n, safe: 9007199254740991, f: 1.5, e: 1000, s: '7'})
-    expect(stringifyJson({id: 18446744073709551615n, list: [1n, 2], skip: undefined})).toBe('{"id":18446744073709551615,"list":[1,2]}')
+    const v = parseJson(
+      '{"id":18446744073709551615,"neg":-9007199254740993,"safe":9007199254740991,"f":1.5,"e":1e3,"s":"7"}',
+    )
+    expect(v).toEqual({
+      id: 18446744073709551615n,
+      neg: -9007199254740993n,
+      safe: 9007199254740991,
+      f: 1.5,
+      e: 1000,
+      s: '7',
+    })
+    expect(stringifyJson({id: 18446744073709551615n, list: [1n, 2], skip: undefined})).toBe(
+      '{"id":18446744073709551615,"list":[1,2]}',
+    )
     expect(parseJson(stringifyJson({x: 2n ** 64n + 1n}))).toEqual({x: 2n ** 64n + 1n})
     expect(() => parseJson('{"a":')).toThrow(SyntaxError)
   })
@@ -46,15 +57,37 @@ describe('httpRequest / httpJson against a real server', () => {
       const body = await readBody(req)
       res.setHeader('content-type', 'application/json')
       if (req.url === '/missing') return void res.writeHead(404).end('no such page')
-      res.end(`{"method":"${req.method}","path":"${req.url}","ct":"${req.headers['content-type'] ?? ''}","x":"${req.headers['x-token'] ?? ''}","echo":${body || 'null'},"big":12345678901234567890}`)
+      res.end(
+        `{"method":"${req.method}","path":"${req.url}","ct":"${req.headers['content-type'] ?? ''}","x":"${req.headers['x-token'] ?? ''}","echo":${body || 'null'},"big":12345678901234567890}`,
+      )
     })
-    const got = await httpJson<Record<string, unknown>>({server, method: 'POST', path: '/api?a=1', body: {op_id: 9007199254740993n}, headers: {'x-token': 't'}})
-    expect(got).toEqual({method: 'POST', path: '/api?a=1', ct: 'application/json', x: 't', echo: {op_id: 9007199254740993n}, big: 12345678901234567890n})
+    const got = await httpJson<Record<string, unknown>>({
+      server,
+      method: 'POST',
+      path: '/api?a=1',
+      body: {op_id: 9007199254740993n},
+      headers: {'x-token': 't'},
+    })
+    expect(got).toEqual({
+      method: 'POST',
+      path: '/api?a=1',
+      ct: 'application/json',
+      x: 't',
+      echo: {op_id: 9007199254740993n},
+      big: 12345678901234567890n,
+    })
     const reply = await httpRequest({server, method: 'GET', path: '/missing'})
     expect([reply.status, reply.text]).toEqual([404, 'no such page'])
     const err = (await httpJson({server, method: 'GET', path: '/missing'}).catch((e) => e)) as HttpError
     expect(err).toBeInstanceOf(HttpError)
-    expect([err.code, err.status, err.body, err.server, err.method, err.path]).toEqual(['HTTP_STATUS', 404, 'no such page', server, 'GET', '/missing'])
+    expect([err.code, err.status, err.body, err.server, err.method, err.path]).toEqual([
+      'HTTP_STATUS',
+      404,
+      'no such page',
+      server,
+      'GET',
+      '/missing',
+    ])
     expect(err.message).toBe(`${server} answered GET /missing with HTTP 404`)
     expect(err.hints.length).toBeGreaterThan(0)
   })
@@ -68,7 +101,9 @@ describe('httpRequest / httpJson against a real server', () => {
 
   test('a refused connection fails at once, without retries', async () => {
     const server = `127.0.0.1:${await deadPort()}`
-    const err = (await httpRequest({server, method: 'GET', path: '/meta/cluster', timeoutMs: 60_000}).catch((e) => e)) as HttpError
+    const err = (await httpRequest({server, method: 'GET', path: '/meta/cluster', timeoutMs: 60_000}).catch(
+      (e) => e,
+    )) as HttpError
     expect([err.code, err.server, err.path]).toEqual(['HTTP_CONNECTION_REFUSED', server, '/meta/cluster'])
     expect(err.message).toBe(`cannot connect to ${server} for GET /meta/cluster: connection refused`)
   })
@@ -81,7 +116,9 @@ describe('httpRequest / httpJson against a real server', () => {
     expect(get.message).toBe(`${server} did not answer GET /slow within 150 ms`)
     await expect.poll(() => seen.length).toBe(3)
     seen.length = 0
-    const post = (await httpRequest({server, method: 'POST', path: '/slow', body: {}, timeoutMs: 150}).catch((e) => e)) as HttpError
+    const post = (await httpRequest({server, method: 'POST', path: '/slow', body: {}, timeoutMs: 150}).catch(
+      (e) => e,
+    )) as HttpError
     expect(post.code).toBe('HTTP_TIMEOUT')
     await expect.poll(() => seen.length).toBe(1)
     // Explicitly idempotent PUT: retried like a GET.

@@ -16,7 +16,10 @@ function setup(): {dir: string; spec: string; outside: string} {
   const dir = join(root, 'specs')
   mkdirSync(dir)
   const outside = join(root, 'shadow')
-  writeFileSync(outside, Array.from({length: 30}, (_, i) => `user${i}:$6$salt$${SECRET}${i}:19000:0:99999:7:::\n`).join(''))
+  writeFileSync(
+    outside,
+    Array.from({length: 30}, (_, i) => `user${i}:$6$salt$${SECRET}${i}:19000:0:99999:7:::\n`).join(''),
+  )
   const spec = join(dir, 'spec.yaml')
   cpSync(join(REPO, 'test', 'fixtures', 'specs', 'pegasus-meta-recovery-file.yaml'), spec)
   return {dir, spec, outside}
@@ -36,7 +39,9 @@ describe('validate discloses no file', () => {
       }
     }
     const json = await runCli(['validate', spec, '--json'], {cwd: dir})
-    expect(JSON.parse(json.stdout).diagnostics.map((d: {code: string}) => d.code)).toContain('NODES_FILE_OUTSIDE_SPEC_DIR')
+    expect(JSON.parse(json.stdout).diagnostics.map((d: {code: string}) => d.code)).toContain(
+      'NODES_FILE_OUTSIDE_SPEC_DIR',
+    )
   }, 300_000)
 
   it('with --allow-outside-paths quotes only the start of the first bad tokens', async () => {

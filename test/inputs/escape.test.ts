@@ -16,8 +16,9 @@ import {REPO, runCli, testStore, workspace} from '../cli/helpers.js'
 
 const SPOOF = '\u001b[2J\u001b[H\u001b[8mhidden\u009b31m\u202eevil\r'
 /** Anything but an SGR colour sequence (which only the renderer itself writes). */
-// eslint-disable-next-line no-control-regex
-const NON_SGR_CONTROL = /\u001b(?!\[[0-9;]*m)|[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/
+const NON_SGR_CONTROL =
+  // eslint-disable-next-line no-control-regex
+  /\u001b(?!\[[0-9;]*m)|[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/
 
 function fixturePlan(): Plan {
   const dir = join(REPO, 'test', 'fixtures', 'PegasusMetaRecovery')
@@ -69,7 +70,19 @@ describe('renderers', () => {
   })
 
   it('the audit timeline and error messages escape too', () => {
-    const timeline = renderAuditTimeline([{seq: 1, time: '2026-01-01T00:00:00Z', run: `r${SPOOF}`, actor: 'a', host: 'h', event: 'run.started', data: {comment: SPOOF}, prev: '0'.repeat(64), hash: '1'.repeat(64)}])
+    const timeline = renderAuditTimeline([
+      {
+        seq: 1,
+        time: '2026-01-01T00:00:00Z',
+        run: `r${SPOOF}`,
+        actor: 'a',
+        host: 'h',
+        event: 'run.started',
+        data: {comment: SPOOF},
+        prev: '0'.repeat(64),
+        hash: '1'.repeat(64),
+      },
+    ])
     expect(timeline).not.toMatch(NON_SGR_CONTROL)
     const err = formatError(new LifeboatError('X', `table ${SPOOF} is gone`, {detail: SPOOF, hints: [SPOOF]}))
     expect(err).not.toMatch(NON_SGR_CONTROL)
@@ -84,8 +97,13 @@ describe('through the binary', () => {
     const ws = workspace(store.zk, 'set: {a: "1"}')
     const spec = readFileSync(ws.spec, 'utf8').replace('ticket: INC-42', 'ticket: "INC-42\\e[2J\\e[8m"')
     writeFileSync(ws.spec, spec)
-    for (const argv of [['plan', ws.spec, '--no-color'], ['plan', ws.spec, '--format', 'markdown'], ['show', 'plan.json']]) {
-      if (argv[0] === 'show') expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
+    for (const argv of [
+      ['plan', ws.spec, '--no-color'],
+      ['plan', ws.spec, '--format', 'markdown'],
+      ['show', 'plan.json'],
+    ]) {
+      if (argv[0] === 'show')
+        expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
       const r = await runCli(argv, {cwd: ws.dir})
       expect(r.code, `${argv.join(' ')}: ${r.stderr}`).toBe(0)
       expect(r.stdout).not.toContain('\u001b')

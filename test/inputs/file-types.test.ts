@@ -54,13 +54,15 @@ describe('only regular files', () => {
     const cases = COMMANDS.flatMap((c) => bad.map((b) => ({c, b})))
     // A hang would time the whole test out (40 runs of the binary: generous on a loaded two-core machine).
     for (let i = 0; i < cases.length; i += 4) {
-      await Promise.all(cases.slice(i, i + 4).map(async ({c, b}) => {
-        const r = await runCli(c.argv(ws, b.path), {cwd: ws.dir})
-        const said = `${r.stdout}\n${r.stderr}`
-        if (r.code !== 1 || !/not a regular file|under \/proc|FIFO|device/i.test(said) || /\n\s+at /.test(r.stderr)) {
-          failures.push(`${c.name} with a ${b.kind}: exit ${r.code}\n${said.slice(0, 600)}`)
-        }
-      }))
+      await Promise.all(
+        cases.slice(i, i + 4).map(async ({c, b}) => {
+          const r = await runCli(c.argv(ws, b.path), {cwd: ws.dir})
+          const said = `${r.stdout}\n${r.stderr}`
+          if (r.code !== 1 || !/not a regular file|under \/proc|FIFO|device/i.test(said) || /\n\s+at /.test(r.stderr)) {
+            failures.push(`${c.name} with a ${b.kind}: exit ${r.code}\n${said.slice(0, 600)}`)
+          }
+        }),
+      )
     }
     expect(failures).toEqual([])
     // Nothing reached the cluster, and the lock is free.

@@ -49,17 +49,39 @@ describe('lab registry', () => {
 
 describe('Pegasus lab faults from raw argv', () => {
   test('flags, repeated flags and positionals become the fault', () => {
-    expect(pegasusLab.parseFault('ddd', ['1.1', '2.0', '--drops', 'replica2, replica3', '--decrees', 'replica3=5:10:10', '--decrees', 'replica4=6:9:9', '--config-lcd', '7'])).toEqual({
-      type: 'ddd', gpids: ['1.1', '2.0'], drops: ['replica2', 'replica3'], decrees: ['replica3=5:10:10', 'replica4=6:9:9'], config_lcd: 7,
+    expect(
+      pegasusLab.parseFault('ddd', [
+        '1.1',
+        '2.0',
+        '--drops',
+        'replica2, replica3',
+        '--decrees',
+        'replica3=5:10:10',
+        '--decrees',
+        'replica4=6:9:9',
+        '--config-lcd',
+        '7',
+      ]),
+    ).toEqual({
+      type: 'ddd',
+      gpids: ['1.1', '2.0'],
+      drops: ['replica2', 'replica3'],
+      decrees: ['replica3=5:10:10', 'replica4=6:9:9'],
+      config_lcd: 7,
     })
-    expect(pegasusLab.parseFault('restart-meta', ['--zk', '127.0.0.1:2181', '--root', '/p', '--recover'])).toEqual({type: 'restart-meta', zk: '127.0.0.1:2181', root: '/p', recover: true})
+    expect(pegasusLab.parseFault('restart-meta', ['--zk', '127.0.0.1:2181', '--root', '/p', '--recover'])).toEqual({
+      type: 'restart-meta',
+      zk: '127.0.0.1:2181',
+      root: '/p',
+      recover: true,
+    })
     expect(pegasusLab.parseFault('restart-meta', ['--no-recover'])).toEqual({type: 'restart-meta', recover: false})
     expect(pegasusLab.parseFault('zk-loss', [])).toEqual({type: 'zk-loss'})
     expect(pegasusLab.parseFault('kill-node', ['replica3'])).toEqual({type: 'kill-node', node: 'replica3'})
     expect(pegasusLab.parseFault('meta-level', ['blind'])).toEqual({type: 'meta-level', level: 'blind'})
   })
 
-  test('mistakes are USAGE errors with the fault\'s usage as hint', () => {
+  test("mistakes are USAGE errors with the fault's usage as hint", () => {
     const bad = (name: string, argv: string[]) => thrown(() => pegasusLab.parseFault(name, argv))
     expect(bad('remove-replica', ['1.x', 'replica1']).message).toBe('"1.x" is not a gpid (app_id.partition_index)')
     expect(bad('kill-node', []).message).toBe('kill-node takes exactly one NODE')

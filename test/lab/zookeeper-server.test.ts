@@ -5,7 +5,12 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {LifeboatError} from '../../src/errors.js'
-import {findZooKeeperClasspath, fourLetterWord, startZooKeeper, type RunningZooKeeper} from '../../src/lab/zookeeper/server.js'
+import {
+  findZooKeeperClasspath,
+  fourLetterWord,
+  startZooKeeper,
+  type RunningZooKeeper,
+} from '../../src/lab/zookeeper/server.js'
 
 describe('lab ZooKeeper server', () => {
   const started: RunningZooKeeper[] = []
@@ -42,7 +47,9 @@ describe('lab ZooKeeper server', () => {
       expect(err).toBeInstanceOf(LifeboatError)
       expect((err as LifeboatError).code).toBe('ZK_NOT_INSTALLED')
       expect((err as LifeboatError).message).toContain(join(empty, 'zookeeper.jar'))
-      expect((err as LifeboatError).hints).toContain('Install ZooKeeper from Debian: apt-get update && apt-get install -y zookeeper (as root; it starts no service).')
+      expect((err as LifeboatError).hints).toContain(
+        'Install ZooKeeper from Debian: apt-get update && apt-get install -y zookeeper (as root; it starts no service).',
+      )
     } finally {
       rmSync(empty, {recursive: true, force: true})
     }

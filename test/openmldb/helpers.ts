@@ -12,10 +12,13 @@ import {loadSpecFile} from '../../src/spec/index.js'
 export const FIXTURES = fileURLToPath(new URL('../fixtures/OpenMLDBRecovery/', import.meta.url))
 export const NOW = '2026-01-01T00:00:00.000Z'
 
-export async function loadFixture(name: string): Promise<{source: string; spec: OpenMLDBRecoverySpec; document: Record<string, unknown>; live: OpenMLDBLiveState}> {
+export async function loadFixture(
+  name: string,
+): Promise<{source: string; spec: OpenMLDBRecoverySpec; document: Record<string, unknown>; live: OpenMLDBLiveState}> {
   const file = join(FIXTURES, name, 'spec.yaml')
   const loaded = await loadSpecFile(file, {engines: new Map([['OpenMLDBRecovery', {engine: openmldbRecoveryEngine}]])})
-  if (!loaded.ok || loaded.spec === undefined) throw new Error(`${name}/spec.yaml: ${JSON.stringify(loaded.diagnostics)}`)
+  if (!loaded.ok || loaded.spec === undefined)
+    throw new Error(`${name}/spec.yaml: ${JSON.stringify(loaded.diagnostics)}`)
   return {
     source: readFileSync(file, 'utf8'),
     spec: normalizeSpec(loaded.spec.spec as unknown as OpenMLDBRecoverySpec),

@@ -26,7 +26,13 @@ let lab: OpenMLDBLab
 let root: string
 
 function specFor(recovery: Record<string, unknown>): OpenMLDBRecoverySpec {
-  return normalizeSpec({apiVersion: 'lifeboat/v1', kind: 'OpenMLDBRecovery', metadata: {name: 'lab-test'}, cluster: {name: 'lab', zookeeper: {hosts: inject('zookeeper'), root}}, recovery} as unknown as OpenMLDBRecoverySpec)
+  return normalizeSpec({
+    apiVersion: 'lifeboat/v1',
+    kind: 'OpenMLDBRecovery',
+    metadata: {name: 'lab-test'},
+    cluster: {name: 'lab', zookeeper: {hosts: inject('zookeeper'), root}},
+    recovery,
+  } as unknown as OpenMLDBRecoverySpec)
 }
 
 async function planOf(spec: OpenMLDBRecoverySpec): Promise<{live: OpenMLDBLiveState; body: PlanBody}> {
@@ -38,7 +44,10 @@ async function planOf(spec: OpenMLDBRecoverySpec): Promise<{live: OpenMLDBLiveSt
 async function opsSincePlan(spec: OpenMLDBRecoverySpec, live: OpenMLDBLiveState): Promise<string[]> {
   const client = await openClient(spec, {})
   const ops = opsOf(await client.ns('ShowOPStatus', {}))
-  return ops.filter((o) => BigInt(o.op_id) > BigInt(live.last_op_id)).map((o) => `${o.op_type} ${o.name}/${o.pid} ${o.status}`).sort()
+  return ops
+    .filter((o) => BigInt(o.op_id) > BigInt(live.last_op_id))
+    .map((o) => `${o.op_type} ${o.name}/${o.pid} ${o.status}`)
+    .sort()
 }
 
 /** The ops a plan predicts, as `type pid` with the child op alternatives of each RecoverTable. */
@@ -47,7 +56,8 @@ function predictedOps(body: PlanBody): {exact: string[]; children: string[][]} {
   const children: string[][] = []
   for (const s of body.steps) {
     const p = s.params as Record<string, unknown>
-    if (s.kind === 'openmldb.change-leaders') for (const op of p.ops as {name: string; pid: number}[]) exact.push(`kChangeLeaderOP ${op.name}/${op.pid} kDone`)
+    if (s.kind === 'openmldb.change-leaders')
+      for (const op of p.ops as {name: string; pid: number}[]) exact.push(`kChangeLeaderOP ${op.name}/${op.pid} kDone`)
     if (s.kind === 'openmldb.offline-endpoint' || s.kind === 'openmldb.recover-endpoint') {
       for (const op of p.predicted as {name: string; pid: number; op_type: string; then?: string}[]) {
         exact.push(`${op.op_type} ${op.name}/${op.pid} kDone`)
@@ -88,7 +98,10 @@ async function expectLeadersAsPlanned(spec: OpenMLDBRecoverySpec, body: PlanBody
     if (p.after === null) continue
     const [dbName, pid] = p.partition.split('/')
     const t = live.tables.find((x) => `${x.db}.${x.name}` === dbName)!
-    const leaders = t.partitions.find((x) => x.pid === Number(pid))!.replicas.filter((r) => r.is_leader && r.is_alive).map((r) => r.endpoint)
+    const leaders = t.partitions
+      .find((x) => x.pid === Number(pid))!
+      .replicas.filter((r) => r.is_leader && r.is_alive)
+      .map((r) => r.endpoint)
     expect(leaders, p.partition).toEqual([p.after])
   }
   return live
@@ -98,7 +111,11 @@ async function applyBody(spec: OpenMLDBRecoverySpec, body: PlanBody): Promise<vo
   const ctx = await engine.connect(spec, io)
   for (const step of body.steps) {
     if (await engine.steps[step.kind].isDone(ctx, step)) continue
-    await engine.steps[step.kind].run(ctx, step, () => {}).catch((err: unknown) => { throw new Error(`${step.id}: ${String(err)} ${(err as {detail?: string}).detail ?? ""}`) })
+    await engine.steps[step.kind]
+      .run(ctx, step, () => {})
+      .catch((err: unknown) => {
+        throw new Error(`${step.id}: ${String(err)} ${(err as {detail?: string}).detail ?? ''}`)
+      })
     const bad = (await engine.steps[step.kind].verify(ctx, step)).filter((f) => f.severity === 'error')
     expect(bad, `${step.id}`).toEqual([])
   }
@@ -109,11 +126,27 @@ async function applyBody(spec: OpenMLDBRecoverySpec, body: PlanBody): Promise<vo
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lifeboat-omeng-'))
   root = `/openmldb-engine-test-${process.pid}`
-  const scenario = parseOpenMLDBScenario({
-    engine: 'openmldb', name: 'omeng', nameservers: 2, tablets: 3, zk_root: root, auto_failover: true,
-    tables: [{db: 'demo_db', name: 'orders', partitions: 4, replicas: 3, rows: 200}, {db: 'demo_db', name: 'users', partitions: 2, replicas: 2, rows: 60}],
-  }, 'inline')
-  lab = await OpenMLDBLab.up({scenario, stateDir: dir, zkHosts: inject('zookeeper'), log: process.env.OMLOG ? (l) => console.log(l) : undefined})
+  const scenario = parseOpenMLDBScenario(
+    {
+      engine: 'openmldb',
+      name: 'omeng',
+      nameservers: 2,
+      tablets: 3,
+      zk_root: root,
+      auto_failover: true,
+      tables: [
+        {db: 'demo_db', name: 'orders', partitions: 4, replicas: 3, rows: 200},
+        {db: 'demo_db', name: 'users', partitions: 2, replicas: 2, rows: 60},
+      ],
+    },
+    'inline',
+  )
+  lab = await OpenMLDBLab.up({
+    scenario,
+    stateDir: dir,
+    zkHosts: inject('zookeeper'),
+    log: process.env.OMLOG ? (l) => console.log(l) : undefined,
+  })
 }, 120_000)
 
 afterAll(async () => {
@@ -125,7 +158,10 @@ describe('OpenMLDBRecovery on the lab', () => {
   it('a healthy lab: nothing to recover', async () => {
     const {live, body} = await planOf(specFor({auto_failover: true}))
     expect(live.auto_failover).toBe(true)
-    expect(live.tables.map((t) => `${t.db}.${t.name} ${t.partitions.length}`)).toEqual(['demo_db.orders 4', 'demo_db.users 2'])
+    expect(live.tables.map((t) => `${t.db}.${t.name} ${t.partitions.length}`)).toEqual([
+      'demo_db.orders 4',
+      'demo_db.users 2',
+    ])
     expect(body.steps).toEqual([])
   })
 
@@ -136,7 +172,13 @@ describe('OpenMLDBRecovery on the lab', () => {
     const spec = specFor({auto_failover: true})
     const {body} = await planOf(spec)
     expect(body.findings.filter((f) => f.severity === 'error')).toEqual([])
-    expect(body.steps.map((s) => s.kind)).toEqual(['openmldb.confset', 'openmldb.load-leaders', 'openmldb.recover-tables', 'openmldb.confset', 'openmldb.verify'])
+    expect(body.steps.map((s) => s.kind)).toEqual([
+      'openmldb.confset',
+      'openmldb.load-leaders',
+      'openmldb.recover-tables',
+      'openmldb.confset',
+      'openmldb.verify',
+    ])
     const before = await engine.gather(spec, io)
     await applyBody(spec, body)
     expectOpsAsPredicted(await opsSincePlan(spec, before), body)
@@ -161,7 +203,12 @@ describe('OpenMLDBRecovery on the lab', () => {
     }
     const {live, body} = planned
     expect(body.findings.filter((f) => f.severity === 'error')).toEqual([])
-    expect(body.steps.map((s) => s.kind)).toEqual(['openmldb.change-leaders', 'openmldb.offline-endpoint', 'openmldb.confset', 'openmldb.verify'])
+    expect(body.steps.map((s) => s.kind)).toEqual([
+      'openmldb.change-leaders',
+      'openmldb.offline-endpoint',
+      'openmldb.confset',
+      'openmldb.verify',
+    ])
     await applyBody(spec, body)
     expectOpsAsPredicted(await opsSincePlan(spec, live), body)
     await expectLeadersAsPlanned(spec, body)
@@ -187,7 +234,8 @@ describe('OpenMLDBRecovery on the lab', () => {
     const live0 = await engine.gather(specFor({}), io)
     const part = live0.tables.find((t) => t.name === 'orders')!.partitions[0]
     const leader = part.replicas.find((r) => r.is_leader && r.is_alive)!.endpoint
-    for (const r of part.replicas.filter((x) => !x.is_leader)) await lab.fault({type: 'lag', replica: `demo_db.orders/0@${r.endpoint}`, offset: 3})
+    for (const r of part.replicas.filter((x) => !x.is_leader))
+      await lab.fault({type: 'lag', replica: `demo_db.orders/0@${r.endpoint}`, offset: 3})
     await lab.fault({type: 'auto-failover', on: true})
     await lab.fault({type: 'kill-tablet', tablet: leader})
     await lab.fault({type: 'settle'})
@@ -203,7 +251,10 @@ describe('OpenMLDBRecovery on the lab', () => {
     const p0 = body.primaries.find((p) => p.partition === 'demo_db.orders/0')!
     expect(p0.after).toBe(leader)
     expect(p0.candidates.filter((c) => c.facts.is_leader === true).length).toBe(2)
-    expect(body.findings.find((f) => f.code === 'OPENMLDB_UPSTREAM_LEADER_DIFFERS' && f.subject === 'demo_db.orders/0')?.message).toMatch(/would lose \d+ offset/)
+    expect(
+      body.findings.find((f) => f.code === 'OPENMLDB_UPSTREAM_LEADER_DIFFERS' && f.subject === 'demo_db.orders/0')
+        ?.message,
+    ).toMatch(/would lose \d+ offset/)
     await applyBody(spec, body)
     expectOpsAsPredicted(await opsSincePlan(spec, live), body)
     await expectLeadersAsPlanned(spec, body)

@@ -20,7 +20,9 @@ function shuffled<T>(items: T[], seed: number): T[] {
 
 describe('canonicalJson', () => {
   test('sorts keys at every depth, drops undefined, keeps array order', () => {
-    expect(canonicalJson({b: 1, a: {d: [3, {z: 1, y: undefined}], c: 'x'}})).toBe('{"a":{"c":"x","d":[3,{"z":1}]},"b":1}')
+    expect(canonicalJson({b: 1, a: {d: [3, {z: 1, y: undefined}], c: 'x'}})).toBe(
+      '{"a":{"c":"x","d":[3,{"z":1}]},"b":1}',
+    )
   })
   test('hashes the same before and after a JSON round trip', () => {
     const v = {k: [1, undefined, 'é'], n: null, o: {q: undefined}}
@@ -38,8 +40,28 @@ describe('canonicalJson', () => {
 
 describe('compareNatural', () => {
   test('orders digit runs as numbers, also beyond 2^53', () => {
-    const items = ['1.10', '1.2', '1.0', '10.0', '2.1', 'zk:/a/apps/9', 'zk:/a/apps/10', '18446744073709551615', '18446744073709551614']
-    expect([...items].sort(compareNatural)).toEqual(['1.0', '1.2', '1.10', '2.1', '10.0', '18446744073709551614', '18446744073709551615', 'zk:/a/apps/9', 'zk:/a/apps/10'])
+    const items = [
+      '1.10',
+      '1.2',
+      '1.0',
+      '10.0',
+      '2.1',
+      'zk:/a/apps/9',
+      'zk:/a/apps/10',
+      '18446744073709551615',
+      '18446744073709551614',
+    ]
+    expect([...items].sort(compareNatural)).toEqual([
+      '1.0',
+      '1.2',
+      '1.10',
+      '2.1',
+      '10.0',
+      '18446744073709551614',
+      '18446744073709551615',
+      'zk:/a/apps/9',
+      'zk:/a/apps/10',
+    ])
   })
   test('is a total order: equal-looking numbers still order by text', () => {
     expect(compareNatural('a01', 'a1')).not.toBe(0)
@@ -51,13 +73,28 @@ describe('buildPlan', () => {
   test('sorts changes, primaries and findings; keeps steps in order; digests', () => {
     const plan = buildPlan(fixtureInput('ddd'))
     expect(plan.primaries.map((p) => p.partition)).toEqual(['1.0', '1.3', '2.10'])
-    expect(plan.steps.map((s) => s.id)).toEqual(['01-diagnose', '02-assign-1.0', '03-assign-1.3', '04-assign-2.10', '05-verify'])
+    expect(plan.steps.map((s) => s.id)).toEqual([
+      '01-diagnose',
+      '02-assign-1.0',
+      '03-assign-1.3',
+      '04-assign-2.10',
+      '05-verify',
+    ])
     expect(plan.digest).toBe(planDigest(plan))
     expect(plan.approvals).toEqual([])
     expect(plan.applyable).toBe(true)
     const meta = buildPlan(fixtureInput('meta-recovery'))
-    expect(meta.changes.map((c) => c.address).slice(0, 4)).toEqual(['zk:/pegasus/onebox/apps', 'zk:/pegasus/onebox/apps/1', 'zk:/pegasus/onebox/apps/1/0', 'zk:/pegasus/onebox/apps/1/1'])
-    expect(meta.findings.map((f) => `${f.severity} ${f.subject}`)).toEqual(['warning 1.2', 'warning 1.5', 'info 127.0.0.1:34803'])
+    expect(meta.changes.map((c) => c.address).slice(0, 4)).toEqual([
+      'zk:/pegasus/onebox/apps',
+      'zk:/pegasus/onebox/apps/1',
+      'zk:/pegasus/onebox/apps/1/0',
+      'zk:/pegasus/onebox/apps/1/1',
+    ])
+    expect(meta.findings.map((f) => `${f.severity} ${f.subject}`)).toEqual([
+      'warning 1.2',
+      'warning 1.5',
+      'info 127.0.0.1:34803',
+    ])
   })
 
   test('an error finding makes the plan not applyable, and errors sort first', () => {
@@ -75,14 +112,23 @@ describe('buildPlan', () => {
         ...input,
         body: {
           ...body,
-          changes: shuffled(body.changes, seed).map((c) => ({after: c.after, before: c.before, action: c.action, ...(c.noun ? {noun: c.noun} : {}), address: c.address, ...(c.reason ? {reason: c.reason} : {})})),
+          changes: shuffled(body.changes, seed).map((c) => ({
+            after: c.after,
+            before: c.before,
+            action: c.action,
+            ...(c.noun ? {noun: c.noun} : {}),
+            address: c.address,
+            ...(c.reason ? {reason: c.reason} : {}),
+          })),
           findings: shuffled(body.findings, seed),
         },
       }
       expect(serializePlan(buildPlan(shuffledInput))).toBe(reference)
     }
     const ddd = fixtureInput('ddd')
-    expect(serializePlan(buildPlan({...ddd, body: {...ddd.body, primaries: shuffled(ddd.body.primaries, 7)}}))).toBe(serializePlan(buildPlan(ddd)))
+    expect(serializePlan(buildPlan({...ddd, body: {...ddd.body, primaries: shuffled(ddd.body.primaries, 7)}}))).toBe(
+      serializePlan(buildPlan(ddd)),
+    )
   })
 
   test('the digest covers every decision-relevant field', () => {
@@ -108,7 +154,15 @@ describe('buildPlan', () => {
       ...input,
       body: {
         ...input.body,
-        primaries: input.body.primaries.map((p, i) => (i === 0 ? {...p, facts: {...p.facts, last_drops: 'x'}, candidates: p.candidates.map((c) => ({...c, facts: {...c.facts, ballot: value}}))} : p)),
+        primaries: input.body.primaries.map((p, i) =>
+          i === 0
+            ? {
+                ...p,
+                facts: {...p.facts, last_drops: 'x'},
+                candidates: p.candidates.map((c) => ({...c, facts: {...c.facts, ballot: value}})),
+              }
+            : p,
+        ),
         steps: input.body.steps.map((st, i) => (i === 0 ? {...st, params: {...st.params, index: value}} : st)),
       },
     })
@@ -125,7 +179,9 @@ describe('buildPlan', () => {
 
   test('a plan with primaries needs the engine leadership words; nouns must be declared', () => {
     const ddd = fixtureInput('ddd')
-    expect(() => buildPlan({...ddd, body: {...ddd.body, vocabulary: {nouns: {}}}})).toThrow(/declares no leadership section/)
+    expect(() => buildPlan({...ddd, body: {...ddd.body, vocabulary: {nouns: {}}}})).toThrow(
+      /declares no leadership section/,
+    )
     const mr = fixtureInput('meta-recovery')
     expect(() => buildPlan({...mr, body: {...mr.body, vocabulary: {nouns: {}}}})).toThrow(/noun .* is not declared/)
   })
@@ -134,10 +190,16 @@ describe('buildPlan', () => {
     const input = fixtureInput('ddd')
     const dupStep = {...input, body: {...input.body, steps: [...input.body.steps, input.body.steps[0]!]}}
     expect(() => buildPlan(dupStep)).toThrow(/duplicate step id/)
-    const noReason = {...input, body: {...input.body, steps: input.body.steps.map((s) => ({...s, riskReason: undefined}))}}
+    const noReason = {
+      ...input,
+      body: {...input.body, steps: input.body.steps.map((s) => ({...s, riskReason: undefined}))},
+    }
     expect(() => buildPlan(noReason)).toThrow(/riskReason/)
     const meta = fixtureInput('meta-recovery')
-    const badCreate = {...meta, body: {...meta.body, changes: [{address: 'x', action: 'create' as const, before: 1, after: 2}]}}
+    const badCreate = {
+      ...meta,
+      body: {...meta.body, changes: [{address: 'x', action: 'create' as const, before: 1, after: 2}]},
+    }
     expect(() => buildPlan(badCreate)).toThrow(/before = null/)
   })
 

@@ -4,7 +4,9 @@ import {canonicalJson, canonicalSha256, sha256Hex, sortKeysDeep} from '../../src
 
 describe('canonicalJson', () => {
   it('sorts keys by code unit, drops undefined properties, keeps JSON escapes', () => {
-    expect(canonicalJson({b: 1, a: [1, undefined, 'x"y'], '10': true, '9': null, u: undefined})).toBe('{"10":true,"9":null,"a":[1,null,"x\\"y"],"b":1}')
+    expect(canonicalJson({b: 1, a: [1, undefined, 'x"y'], '10': true, '9': null, u: undefined})).toBe(
+      '{"10":true,"9":null,"a":[1,null,"x\\"y"],"b":1}',
+    )
   })
 
   it('is the same before and after a JSON round trip, whatever the key order', () => {
@@ -48,7 +50,12 @@ describe('canonicalSha256', () => {
   it('equals the sha256 of canonicalJson, also for values large enough to be hashed in chunks', () => {
     const small = {b: [1, 2], a: 'x'}
     expect(canonicalSha256(small)).toBe(sha256Hex(canonicalJson(small)))
-    const large = Array.from({length: 20_000}, (_, i) => ({pid: `1.${i}`, ballot: i % 7, nodes: [`10.0.0.${i % 250}:34801`], ok: i % 2 === 0}))
+    const large = Array.from({length: 20_000}, (_, i) => ({
+      pid: `1.${i}`,
+      ballot: i % 7,
+      nodes: [`10.0.0.${i % 250}:34801`],
+      ok: i % 2 === 0,
+    }))
     expect(canonicalSha256(large)).toBe(sha256Hex(canonicalJson(large)))
   })
 

@@ -18,7 +18,12 @@ describe('comparePlans', () => {
     body.observed.fingerprint = sha256Hex('moved on')
     body.steps[1]!.params.node = '127.0.0.1:34801'
     body.primaries = body.primaries.filter((p) => p.partition !== '2.10')
-    body.findings.push({code: 'PEGASUS_NODE_DOWN', severity: 'warning', subject: '127.0.0.1:34803', message: 'node down'})
+    body.findings.push({
+      code: 'PEGASUS_NODE_DOWN',
+      severity: 'warning',
+      subject: '127.0.0.1:34803',
+      message: 'node down',
+    })
     const diffs = comparePlans(buildPlan(input), buildPlan({...input, body}))
     expect(diffs.map((d) => `${d.kind} ${d.path}`)).toEqual([
       'changed observed.fingerprint',
@@ -49,7 +54,14 @@ describe('comparePlans', () => {
     body.changes = body.changes.map((c) => ({...c, address: `${c.address}-moved`}))
     const diffs = comparePlans(buildPlan(input), buildPlan({...input, body}))
     expect(diffs).toHaveLength(20)
-    body.steps = Array.from({length: 50}, (_, i) => ({id: `s${i}`, kind: 'k', params: {}, risk: 'read' as const, description: 'd', expect: 'e'}))
+    body.steps = Array.from({length: 50}, (_, i) => ({
+      id: `s${i}`,
+      kind: 'k',
+      params: {},
+      risk: 'read' as const,
+      description: 'd',
+      expect: 'e',
+    }))
     const many = comparePlans(buildPlan(input), buildPlan({...input, body}))
     expect(renderPlanDifferences(many)).toMatch(/\.\.\. and \d+ more differences$/)
   })

@@ -54,17 +54,26 @@ describe('plan file', () => {
     const truncated = await put('truncated.json', good.slice(0, Math.floor(good.length / 2)))
     await expect(readPlanFile(truncated)).rejects.toThrow(/looks truncated/)
     expect(await refusal(readPlanFile(await put('array.json', '[1, 2]')))).toBe('PLAN_FILE_INVALID')
-    expect(await refusal(readPlanFile(await put('v3.json', good.replace('"formatVersion": 2', '"formatVersion": 3'))))).toBe('PLAN_FILE_VERSION')
+    expect(
+      await refusal(readPlanFile(await put('v3.json', good.replace('"formatVersion": 2', '"formatVersion": 3')))),
+    ).toBe('PLAN_FILE_VERSION')
     // A plan made by an older lifeboat (format 1) is refused with the advice to plan again.
-    await expect(readPlanFile(await put('v1.json', good.replace('"formatVersion": 2', '"formatVersion": 1')))).rejects.toMatchObject({
-      code: 'PLAN_FILE_VERSION', message: expect.stringMatching(/made by an older lifeboat/), hints: [expect.stringMatching(/Plan again.*lifeboat plan SPEC/)],
+    await expect(
+      readPlanFile(await put('v1.json', good.replace('"formatVersion": 2', '"formatVersion": 1'))),
+    ).rejects.toMatchObject({
+      code: 'PLAN_FILE_VERSION',
+      message: expect.stringMatching(/made by an older lifeboat/),
+      hints: [expect.stringMatching(/Plan again.*lifeboat plan SPEC/)],
     })
     expect(await refusal(readPlanFile(await put('noversion.json', '{"hello": 1}')))).toBe('PLAN_FILE_VERSION')
     const noSteps = JSON.parse(good) as Record<string, unknown>
     delete noSteps.steps
     expect(await refusal(readPlanFile(await put('nosteps.json', JSON.stringify(noSteps))))).toBe('PLAN_FILE_INVALID')
     const badRisk = good.replace('"risk": "lossy"', '"risk": "harmless"')
-    await expect(readPlanFile(await put('badrisk.json', badRisk))).rejects.toMatchObject({code: 'PLAN_FILE_INVALID', detail: expect.stringMatching(/risk/)})
+    await expect(readPlanFile(await put('badrisk.json', badRisk))).rejects.toMatchObject({
+      code: 'PLAN_FILE_INVALID',
+      detail: expect.stringMatching(/risk/),
+    })
     const edited = good.replace('"node": "127.0.0.1:34803"', '"node": "127.0.0.1:34801"')
     expect(edited).not.toBe(good)
     expect(await refusal(readPlanFile(await put('edited.json', edited)))).toBe('PLAN_FILE_EDITED')
@@ -79,14 +88,21 @@ describe('plan file', () => {
     // The facts are compared by name, whatever their order.
     expect(() => assertPlanForCluster(p, {...p.cluster, facts: [...p.cluster.facts].reverse()})).not.toThrow()
     try {
-      assertPlanForCluster(p, {name: 'staging', facts: [{name: 'zookeeper', label: 'ZooKeeper', value: '10.9.9.9:2181/pegasus/staging'}]})
+      assertPlanForCluster(p, {
+        name: 'staging',
+        facts: [{name: 'zookeeper', label: 'ZooKeeper', value: '10.9.9.9:2181/pegasus/staging'}],
+      })
       throw new Error('expected a refusal')
     } catch (err) {
       expect((err as LifeboatError).code).toBe('PLAN_WRONG_CLUSTER')
-      expect((err as LifeboatError).detail).toMatch(/ZooKeeper: plan 127.0.0.1:2181\/pegasus\/onebox, cluster 10.9.9.9:2181\/pegasus\/staging/)
+      expect((err as LifeboatError).detail).toMatch(
+        /ZooKeeper: plan 127.0.0.1:2181\/pegasus\/onebox, cluster 10.9.9.9:2181\/pegasus\/staging/,
+      )
       expect((err as LifeboatError).detail).toMatch(/endpoints: plan 127.0.0.1:34601, cluster \(none\)/)
     }
-    const otherRoot = p.cluster.facts.map((f) => (f.name === 'zookeeper' ? {...f, value: '127.0.0.1:2181/pegasus/other'} : f))
+    const otherRoot = p.cluster.facts.map((f) =>
+      f.name === 'zookeeper' ? {...f, value: '127.0.0.1:2181/pegasus/other'} : f,
+    )
     expect(() => assertPlanForCluster(p, {...p.cluster, facts: otherRoot})).toThrow(/not this one/)
   })
 
@@ -96,7 +112,10 @@ describe('plan file', () => {
     await addApproval(path, {name: 'bob', at: '2025-03-02T09:00:00.000Z'})
     await addApproval(path, {name: 'alice', comment: 'checked decrees', at: '2025-03-02T09:05:00.000Z'})
     const again = await addApproval(path, {name: 'bob', comment: 'second look', at: '2025-03-02T09:10:00.000Z'})
-    expect(again.approvals.map((a) => [a.name, a.comment])).toEqual([['alice', 'checked decrees'], ['bob', 'second look']])
+    expect(again.approvals.map((a) => [a.name, a.comment])).toEqual([
+      ['alice', 'checked decrees'],
+      ['bob', 'second look'],
+    ])
     const read = await readPlanFile(path)
     expect(read.approvals).toHaveLength(2)
     expect(read.approvals.every((a) => a.digest === read.digest)).toBe(true)
@@ -111,7 +130,9 @@ describe('plan file', () => {
     const editedPath = join(dir, 'edited-approve.json')
     const editedText = serializePlan(plan()).replace('"node": "127.0.0.1:34803"', '"node": "127.0.0.1:34801"')
     await writeFile(editedPath, editedText)
-    expect(await refusal(addApproval(editedPath, {name: 'carol', at: '2025-03-02T09:00:00.000Z'}))).toBe('PLAN_FILE_EDITED')
+    expect(await refusal(addApproval(editedPath, {name: 'carol', at: '2025-03-02T09:00:00.000Z'}))).toBe(
+      'PLAN_FILE_EDITED',
+    )
     expect(await readFile(editedPath, 'utf8')).toBe(editedText)
     expect(await refusal(addApproval(path, {name: '  ', at: '2025-03-02T09:00:00.000Z'}))).toBe('APPROVAL_NAME_EMPTY')
   })

@@ -30,8 +30,18 @@ export async function expectGoldens(dir: string, cluster: ClusterIdentity, body:
   const document = loaded.spec!.document
   const meta = (document.metadata ?? {}) as {name?: string; ticket?: string}
   const plan = buildPlan({
-    spec: {kind: String(document.kind), name: String(meta.name), ticket: meta.ticket, sha256: createHash('sha256').update(source).digest('hex'), source, document},
-    cluster, body, createdAt: GOLDEN_NOW, toolVersion: GOLDEN_TOOL_VERSION,
+    spec: {
+      kind: String(document.kind),
+      name: String(meta.name),
+      ticket: meta.ticket,
+      sha256: createHash('sha256').update(source).digest('hex'),
+      source,
+      document,
+    },
+    cluster,
+    body,
+    createdAt: GOLDEN_NOW,
+    toolVersion: GOLDEN_TOOL_VERSION,
   })
   const json = serializePlan(plan)
   const validate = schemaValidator('plan.schema.json')

@@ -29,13 +29,22 @@ export function fixturePlan(scenario: string): Plan {
 export function largeInput(partitions: number): BuildPlanInput {
   const base = fixtureInput('meta-recovery')
   const nodes = ['10.0.0.1:34801', '10.0.0.2:34801', '10.0.0.3:34801', '10.0.0.4:34801']
-  const changes: Change[] = [{
-    address: 'zk:/pegasus/onebox/apps/2',
-    noun: 'table',
-    action: 'create',
-    before: null,
-    after: {app_id: 2, app_name: 'big', app_type: 'pegasus', partition_count: partitions, status: 'AS_AVAILABLE', max_replica_count: 3},
-  }]
+  const changes: Change[] = [
+    {
+      address: 'zk:/pegasus/onebox/apps/2',
+      noun: 'table',
+      action: 'create',
+      before: null,
+      after: {
+        app_id: 2,
+        app_name: 'big',
+        app_type: 'pegasus',
+        partition_count: partitions,
+        status: 'AS_AVAILABLE',
+        max_replica_count: 3,
+      },
+    },
+  ]
   const findings: Finding[] = []
   for (let p = 0; p < partitions; p++) {
     const primary = nodes[p % nodes.length]!
@@ -44,10 +53,22 @@ export function largeInput(partitions: number): BuildPlanInput {
       noun: 'partition',
       action: 'create',
       before: null,
-      after: {pid: `2.${p}`, ballot: 3 + (p % 5), primary, secondaries: nodes.filter((n) => n !== primary).slice(0, 2), last_committed_decree: 1000 + p, max_replica_count: 3},
+      after: {
+        pid: `2.${p}`,
+        ballot: 3 + (p % 5),
+        primary,
+        secondaries: nodes.filter((n) => n !== primary).slice(0, 2),
+        last_committed_decree: 1000 + p,
+        max_replica_count: 3,
+      },
     })
     if (p % 40 === 7) {
-      findings.push({code: 'PEGASUS_PARTITION_UNDER_REPLICATED', severity: 'warning', subject: `2.${p}`, message: `partition(2.${p}) only collects 2/3 of replicas, may lost data`})
+      findings.push({
+        code: 'PEGASUS_PARTITION_UNDER_REPLICATED',
+        severity: 'warning',
+        subject: `2.${p}`,
+        message: `partition(2.${p}) only collects 2/3 of replicas, may lost data`,
+      })
     }
   }
   return {

@@ -40,7 +40,10 @@ describe('lifeboat show', () => {
 
   test('refuses an edited plan with a clear message, no stack trace, exit 1', async () => {
     const edited = join(dir, 'edited.json')
-    await writeFile(edited, (await readFile(planPath, 'utf8')).replace('"node": "127.0.0.1:34803"', '"node": "127.0.0.1:34801"'))
+    await writeFile(
+      edited,
+      (await readFile(planPath, 'utf8')).replace('"node": "127.0.0.1:34803"', '"node": "127.0.0.1:34801"'),
+    )
     const r = await lifeboat(['show', edited])
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/^Error: The plan file .* was changed after it was made/)

@@ -48,9 +48,13 @@ describe.each(ALL)('%s', (scenario) => {
 
 describe('summary line', () => {
   test('names what each plan holds', () => {
-    expect(planSummaryLine(fixturePlan('meta-recovery'))).toBe('Plan: 1 table, 8 partitions to create, 1 to change; 2 warnings.')
+    expect(planSummaryLine(fixturePlan('meta-recovery'))).toBe(
+      'Plan: 1 table, 8 partitions to create, 1 to change; 2 warnings.',
+    )
     expect(planSummaryLine(fixturePlan('ddd'))).toBe('Plan: 3 primaries to assign; 2 steps may lose data; 2 warnings.')
     expect(planSummaryLine(fixturePlan('no-change'))).toBe('No changes. The cluster matches the spec.')
-    expect(planSummaryLine(fixturePlan('error-finding'))).toBe('Plan: 1 step to run; 1 step may lose data; 1 error, 1 warning.')
+    expect(planSummaryLine(fixturePlan('error-finding'))).toBe(
+      'Plan: 1 step to run; 1 step may lose data; 1 error, 1 warning.',
+    )
   })
 })

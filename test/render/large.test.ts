@@ -48,7 +48,9 @@ describe('markdown chunks', () => {
       address: `table:t${i}`,
       action: 'create',
       before: null,
-      after: Object.fromEntries(Array.from({length: 12}, (_, k) => [`field_${i}_${k}`, `value ${k} of table ${i} `.repeat(3)])),
+      after: Object.fromEntries(
+        Array.from({length: 12}, (_, k) => [`field_${i}_${k}`, `value ${k} of table ${i} `.repeat(3)]),
+      ),
     }))
     const plan = buildPlan({...input, body: {...input.body, changes}})
     const chunks = renderPlanMarkdown(plan)
@@ -62,8 +64,13 @@ describe('markdown chunks', () => {
 
   test('one diff larger than a chunk is closed and reopened across chunks', () => {
     const input = fixtureInput('meta-recovery')
-    const after = Object.fromEntries(Array.from({length: 3000}, (_, k) => [`key_${String(k).padStart(5, '0')}`, 'v'.repeat(40)]))
-    const plan = buildPlan({...input, body: {...input.body, changes: [{address: 'zk:/huge', action: 'create', before: null, after}]}})
+    const after = Object.fromEntries(
+      Array.from({length: 3000}, (_, k) => [`key_${String(k).padStart(5, '0')}`, 'v'.repeat(40)]),
+    )
+    const plan = buildPlan({
+      ...input,
+      body: {...input.body, changes: [{address: 'zk:/huge', action: 'create', before: null, after}]},
+    })
     const chunks = renderPlanMarkdown(plan, 20_000)
     expect(chunks.length).toBeGreaterThan(5)
     chunks.forEach((c) => expectSelfContained(c, 20_000))

@@ -22,11 +22,20 @@ describe('renderPlanText', () => {
     const input = fixtureInput('meta-recovery')
     const long = 'x'.repeat(200)
     const body = structuredClone(input.body)
-    body.changes.push({address: 'zk:/pegasus/onebox/apps/1/long', action: 'create', before: null, after: {long_note: long}})
+    body.changes.push({
+      address: 'zk:/pegasus/onebox/apps/1/long',
+      action: 'create',
+      before: null,
+      after: {long_note: long},
+    })
     for (const width of [50, 72, 120]) {
       const text = renderPlanText(buildPlan({...input, body}), {color: true, width})
-      for (const line of text.split('\n')) expect(line.replace(ANSI, ''), `width ${width}`).toHaveLength(Math.min(width, line.replace(ANSI, '').length))
-      const cutLine = text.replace(ANSI, '').split('\n').find((l) => l.includes('"long_note"'))!
+      for (const line of text.split('\n'))
+        expect(line.replace(ANSI, ''), `width ${width}`).toHaveLength(Math.min(width, line.replace(ANSI, '').length))
+      const cutLine = text
+        .replace(ANSI, '')
+        .split('\n')
+        .find((l) => l.includes('"long_note"'))!
       expect(cutLine.endsWith('…')).toBe(true)
       expect(cutLine.startsWith('  +   "long_note": "xxx')).toBe(true)
     }
@@ -37,7 +46,10 @@ describe('renderPlanText', () => {
     expect(meta).toContain('  + create\n  ~ update in-place\n')
     expect(meta).not.toContain('  - destroy')
     const input = fixtureInput('meta-recovery')
-    const body = {...input.body, changes: [{address: 'zk:/pegasus/onebox/apps/9', action: 'delete' as const, before: {app_id: 9}, after: null}]}
+    const body = {
+      ...input.body,
+      changes: [{address: 'zk:/pegasus/onebox/apps/9', action: 'delete' as const, before: {app_id: 9}, after: null}],
+    }
     const del = renderPlanText(buildPlan({...input, body}), {color: false, width: 100})
     expect(del).toContain('  - destroy')
     expect(del).not.toContain('  + create')
@@ -57,7 +69,11 @@ describe('renderPlanText', () => {
   })
 
   test('no changes, and not applyable', () => {
-    expect(renderPlanText(fixturePlan('no-change'), {color: false, width: 80})).toMatch(/No changes\. The cluster matches the spec\.\n$/)
-    expect(renderPlanText(fixturePlan('error-finding'), {color: false, width: 80})).toMatch(/This plan cannot be applied: 1 error must be resolved first\.\n\nPlan: .*\n$/)
+    expect(renderPlanText(fixturePlan('no-change'), {color: false, width: 80})).toMatch(
+      /No changes\. The cluster matches the spec\.\n$/,
+    )
+    expect(renderPlanText(fixturePlan('error-finding'), {color: false, width: 80})).toMatch(
+      /This plan cannot be applied: 1 error must be resolved first\.\n\nPlan: .*\n$/,
+    )
   })
 })

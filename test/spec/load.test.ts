@@ -55,7 +55,7 @@ describe('valid examples', () => {
   })
 })
 
-describe('the issue\'s checks', () => {
+describe("the issue's checks", () => {
   it('a misspelt skip_bad_node points at its key and suggests skip_bad_nodes', async () => {
     const r = await loadSpecFile(fixture('invalid/misspelt-key.yaml'))
     expect(r.ok).toBe(false)
@@ -80,8 +80,14 @@ describe('schema problems', () => {
   it('reports every problem of a file at once, sorted by position', async () => {
     const r = await loadSpecFile(fixture('invalid/many-problems.yaml'))
     expect(where(r)).toEqual([
-      'SCHEMA_PATTERN@4:9', 'BAD_HOST_PORT@8:38', 'BAD_ZK_ROOT@8:52', 'CONTRADICTORY_OPTIONS@11:3',
-      'NODES_FILE_UNREADABLE@11:22', 'SCHEMA_TYPE@12:19', 'SCHEMA_RANGE@13:17', 'SCHEMA_RANGE@15:22',
+      'SCHEMA_PATTERN@4:9',
+      'BAD_HOST_PORT@8:38',
+      'BAD_ZK_ROOT@8:52',
+      'CONTRADICTORY_OPTIONS@11:3',
+      'NODES_FILE_UNREADABLE@11:22',
+      'SCHEMA_TYPE@12:19',
+      'SCHEMA_RANGE@13:17',
+      'SCHEMA_RANGE@15:22',
     ])
   })
 
@@ -93,7 +99,10 @@ describe('schema problems', () => {
   })
 
   it('a missing field points at its parent key', async () => {
-    const r = await validateSpecText(META_SPEC.replace('  zookeeper: {hosts: 127.0.0.1:2181, root: /pegasus/onebox}\n', ''), 'spec.yaml')
+    const r = await validateSpecText(
+      META_SPEC.replace('  zookeeper: {hosts: 127.0.0.1:2181, root: /pegasus/onebox}\n', ''),
+      'spec.yaml',
+    )
     expect(where(r)).toEqual(['SCHEMA_REQUIRED@5:1'])
     expect(r.diagnostics[0]?.path).toBe('/cluster/zookeeper')
   })
@@ -105,12 +114,19 @@ describe('schema problems', () => {
   })
 
   it('neither target_nodes nor target_nodes_file', async () => {
-    const r = await validateSpecText(META_SPEC.replace('  target_nodes: [127.0.0.1:34801, 127.0.0.1:34802]\n', ''), 'spec.yaml')
+    const r = await validateSpecText(
+      META_SPEC.replace('  target_nodes: [127.0.0.1:34801, 127.0.0.1:34802]\n', ''),
+      'spec.yaml',
+    )
     expect(where(r)).toEqual(['SCHEMA_REQUIRED@9:1'])
   })
 
   it('an unknown top-level key, a wrong apiVersion and a number where a string belongs', async () => {
-    const text = META_SPEC.replace('apiVersion: lifeboat/v1', 'apiVersion: lifeboat/v2').replace('  name: onebox\n', '  name: 1234\n') + 'recovry: {}\n'
+    const text =
+      META_SPEC.replace('apiVersion: lifeboat/v1', 'apiVersion: lifeboat/v2').replace(
+        '  name: onebox\n',
+        '  name: 1234\n',
+      ) + 'recovry: {}\n'
     const r = await validateSpecText(text, 'spec.yaml')
     expect(where(r)).toEqual(['SCHEMA_ENUM@1:13', 'SCHEMA_TYPE@6:9', 'SCHEMA_UNKNOWN_KEY@12:1'])
     expect(r.diagnostics[1]?.hint).toContain('quote it')
@@ -118,7 +134,12 @@ describe('schema problems', () => {
 
   it('DDD: bad gpid, override outside gpids, unquoted partition key, misspelt enum', async () => {
     const r = await loadSpecFile(fixture('invalid/ddd-contradictions.yaml'))
-    expect(where(r)).toEqual(['SCHEMA_PATTERN@9:18', 'CONTRADICTORY_OPTIONS@12:5', 'SCHEMA_TYPE@13:5', 'SCHEMA_ENUM@14:14'])
+    expect(where(r)).toEqual([
+      'SCHEMA_PATTERN@9:18',
+      'CONTRADICTORY_OPTIONS@12:5',
+      'SCHEMA_TYPE@13:5',
+      'SCHEMA_ENUM@14:14',
+    ])
     expect(r.diagnostics[3]?.hint).toContain('max_last_prepared')
   })
 
@@ -145,8 +166,14 @@ recovery:
   it('a migration target nested in its source on the same ensemble', async () => {
     const {readFile} = await import('node:fs/promises')
     const text = await readFile(fixture('invalid/zk-migration-same-target.yaml'), 'utf8')
-    const target = (root: string) => text.replace('target: {hosts: "127.0.0.1:2181", root: /pegasus/onebox}', `target: {hosts: "127.0.0.1:2181", root: ${root}}`)
-    expect(where(await validateSpecText(target('/pegasus/onebox/new'), 'spec.yaml'))).toEqual(['CONTRADICTORY_OPTIONS@11:43'])
+    const target = (root: string) =>
+      text.replace(
+        'target: {hosts: "127.0.0.1:2181", root: /pegasus/onebox}',
+        `target: {hosts: "127.0.0.1:2181", root: ${root}}`,
+      )
+    expect(where(await validateSpecText(target('/pegasus/onebox/new'), 'spec.yaml'))).toEqual([
+      'CONTRADICTORY_OPTIONS@11:43',
+    ])
     expect(where(await validateSpecText(target('/pegasus'), 'spec.yaml'))).toEqual(['CONTRADICTORY_OPTIONS@11:43'])
     expect(where(await validateSpecText(target('/pegasus/onebox2'), 'spec.yaml'))).toEqual([])
     const otherEnsemble = text.replace('target: {hosts: "127.0.0.1:2181"', 'target: {hosts: "127.0.0.1:2182"')
@@ -155,24 +182,39 @@ recovery:
 
   it('OpenMLDB: chroot in hosts, reserved root, range, duplicate, bad endpoint, offlined and recovered, leader key and table patterns', async () => {
     const r = await loadSpecFile(fixture('invalid/openmldb-bad.yaml'))
-    expect(where(r)).toEqual(['BAD_HOST_PORT@7:23', 'BAD_ZK_ROOT@7:55', 'SCHEMA_RANGE@9:16', 'DUPLICATE_ENTRY@10:39',
-      'BAD_HOST_PORT@11:23', 'CONTRADICTORY_OPTIONS@11:47', 'SCHEMA_PATTERN@12:32', 'SCHEMA_PATTERN@13:12'])
+    expect(where(r)).toEqual([
+      'BAD_HOST_PORT@7:23',
+      'BAD_ZK_ROOT@7:55',
+      'SCHEMA_RANGE@9:16',
+      'DUPLICATE_ENTRY@10:39',
+      'BAD_HOST_PORT@11:23',
+      'CONTRADICTORY_OPTIONS@11:47',
+      'SCHEMA_PATTERN@12:32',
+      'SCHEMA_PATTERN@13:12',
+    ])
   })
 
   it('TiKV: URL with a path, id beyond uint64, id 0, both auto_detect and stores, zero timeout', async () => {
     const r = await loadSpecFile(fixture('invalid/tikv-bad.yaml'))
-    expect(where(r)).toEqual(['SCHEMA_PATTERN@7:8', 'SCHEMA_RANGE@9:22', 'SCHEMA_PATTERN@9:46',
-      'CONTRADICTORY_OPTIONS@10:3', 'SCHEMA_RANGE@11:20'])
+    expect(where(r)).toEqual([
+      'SCHEMA_PATTERN@7:8',
+      'SCHEMA_RANGE@9:22',
+      'SCHEMA_PATTERN@9:46',
+      'CONTRADICTORY_OPTIONS@10:3',
+      'SCHEMA_RANGE@11:20',
+    ])
   })
 
   it('TiKV: neither failed stores nor auto_detect', async () => {
-    const text = 'apiVersion: lifeboat/v1\nkind: TiKVUnsafeRecovery\nmetadata: {name: t}\ncluster: {name: t, pd: [pd:2379]}\nrecovery:\n  timeout_seconds: 60\n'
+    const text =
+      'apiVersion: lifeboat/v1\nkind: TiKVUnsafeRecovery\nmetadata: {name: t}\ncluster: {name: t, pd: [pd:2379]}\nrecovery:\n  timeout_seconds: 60\n'
     const r = await validateSpecText(text, 'spec.yaml')
     expect(where(r)).toEqual(['SCHEMA_REQUIRED@5:1'])
   })
 
   it('ZooKeeper roots: relative, trailing slash, empty component, root itself', async () => {
-    const root = async (value: string) => where(await validateSpecText(META_SPEC.replace('root: /pegasus/onebox', `root: ${value}`), 'spec.yaml'))
+    const root = async (value: string) =>
+      where(await validateSpecText(META_SPEC.replace('root: /pegasus/onebox', `root: ${value}`), 'spec.yaml'))
     expect(await root('pegasus')).toEqual(['BAD_ZK_ROOT@8:44'])
     expect(await root('/pegasus/')).toEqual(['BAD_ZK_ROOT@8:44'])
     expect(await root('/pegasus//onebox')).toEqual(['BAD_ZK_ROOT@8:44'])
@@ -185,11 +227,22 @@ recovery:
   })
 
   it('accepts kinds from engine plugins with their own schema', async () => {
-    const schema = {type: 'object', additionalProperties: false, required: ['apiVersion', 'kind', 'metadata'],
-      properties: {apiVersion: {const: 'lifeboat/v1'}, kind: {const: 'RedisFailover'}, metadata: {type: 'object'}, extra: {type: 'integer'}}}
+    const schema = {
+      type: 'object',
+      additionalProperties: false,
+      required: ['apiVersion', 'kind', 'metadata'],
+      properties: {
+        apiVersion: {const: 'lifeboat/v1'},
+        kind: {const: 'RedisFailover'},
+        metadata: {type: 'object'},
+        extra: {type: 'integer'},
+      },
+    }
     const text = 'apiVersion: lifeboat/v1\nkind: RedisFailover\nmetadata: {name: r}\nextra: 3\n'
     expect((await validateSpecText(text, 'spec.yaml', {extraKinds: {RedisFailover: schema}})).ok).toBe(true)
-    const bad = await validateSpecText(text.replace('extra: 3', 'extra: x'), 'spec.yaml', {extraKinds: {RedisFailover: schema}})
+    const bad = await validateSpecText(text.replace('extra: 3', 'extra: x'), 'spec.yaml', {
+      extraKinds: {RedisFailover: schema},
+    })
     expect(where(bad)).toEqual(['SCHEMA_TYPE@4:8'])
     // Without the plugin the kind is unknown: only the envelope is checked.
     const unknown = await validateSpecText(text, 'spec.yaml')
@@ -212,7 +265,10 @@ describe('node-list files', () => {
   })
 
   it('a node list that is a directory', async () => {
-    const r = await validateSpecText(META_SPEC.replace(/ {2}target_nodes: .*\n/, '  target_nodes_file: invalid\n'), fixture('x.yaml'))
+    const r = await validateSpecText(
+      META_SPEC.replace(/ {2}target_nodes: .*\n/, '  target_nodes_file: invalid\n'),
+      fixture('x.yaml'),
+    )
     expect(where(r)).toEqual(['NODES_FILE_UNREADABLE@10:22'])
   })
 })
@@ -309,7 +365,10 @@ recovery:
 `
     const r = await validateSpecText(text, 'spec.yaml')
     expect(r.ok).toBe(true)
-    expect(r.diagnostics.map((d) => `${d.severity}:${d.code}@${d.line}:${d.col}`)).toEqual(['warning:YAML_WARNING@3:29', 'warning:NO_EFFECT@6:18'])
+    expect(r.diagnostics.map((d) => `${d.severity}:${d.code}@${d.line}:${d.col}`)).toEqual([
+      'warning:YAML_WARNING@3:29',
+      'warning:NO_EFFECT@6:18',
+    ])
     expect(r.spec?.spec.kind === 'PegasusDddRecovery' && r.spec.spec.recovery.gpids).toBe('all')
   })
 
@@ -319,7 +378,7 @@ recovery:
     expect(r.diagnostics[0]?.hint).toContain('merge keys')
   })
 
-  it('a byte-order mark is accepted and the hash is of the file\'s bytes, whichever way the spec is read', async () => {
+  it("a byte-order mark is accepted and the hash is of the file's bytes, whichever way the spec is read", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lifeboat-bom-'))
     try {
       const file = join(dir, 'bom.yaml')
@@ -345,7 +404,10 @@ describe('semantic checks come from the engine of the kind', () => {
     const checkSpec = async (c: import('../../src/spec/semantic.js').SpecChecks) => {
       c.endpointList('/cluster/nodes', (c.data.cluster as {nodes: unknown}).nodes)
     }
-    const r = await validateSpecText(text, 'toy.yaml', {extraKinds, engines: new Map([['ToyKV', {engine: {checkSpec}}]])})
+    const r = await validateSpecText(text, 'toy.yaml', {
+      extraKinds,
+      engines: new Map([['ToyKV', {engine: {checkSpec}}]]),
+    })
     expect(r.diagnostics.map((d) => [d.code, d.path, d.line])).toEqual([['DUPLICATE_NODE', '/cluster/nodes/2', 4]])
     expect((await validateSpecText(text, 'toy.yaml', {extraKinds, engines: new Map()})).diagnostics).toEqual([])
   })

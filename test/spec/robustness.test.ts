@@ -9,12 +9,19 @@ import {stringify, parse} from 'yaml'
 
 import {fixture, validateSpecText} from './helpers.js'
 
-const EXAMPLES = ['pegasus-meta-recovery.yaml', 'pegasus-ddd-recovery.yaml', 'pegasus-zk-migration.yaml', 'openmldb-recovery.yaml', 'tikv-unsafe-recovery.yaml']
+const EXAMPLES = [
+  'pegasus-meta-recovery.yaml',
+  'pegasus-ddd-recovery.yaml',
+  'pegasus-zk-migration.yaml',
+  'openmldb-recovery.yaml',
+  'tikv-unsafe-recovery.yaml',
+]
 const HOSTILE: unknown[] = [null, [], {}, -1, 'x', {'a/b~c': [1e300]}]
 
 function leaves(v: unknown, path: (string | number)[] = []): (string | number)[][] {
   if (Array.isArray(v)) return [path, ...v.flatMap((x, i) => leaves(x, [...path, i]))]
-  if (v !== null && typeof v === 'object') return [path, ...Object.entries(v).flatMap(([k, x]) => leaves(x, [...path, k]))]
+  if (v !== null && typeof v === 'object')
+    return [path, ...Object.entries(v).flatMap(([k, x]) => leaves(x, [...path, k]))]
   return [path]
 }
 

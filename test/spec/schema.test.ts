@@ -53,7 +53,8 @@ describe('schemas/spec.schema.json', () => {
     const bare: string[] = []
     for (const [at, s] of walk(schema, '#')) {
       for (const [name, prop] of Object.entries((s.properties ?? {}) as Record<string, Schema>)) {
-        if (typeof prop.description !== 'string' && typeof resolveRef(prop).description !== 'string') bare.push(`${at}/properties/${name}`)
+        if (typeof prop.description !== 'string' && typeof resolveRef(prop).description !== 'string')
+          bare.push(`${at}/properties/${name}`)
       }
     }
     expect(bare).toEqual([])

@@ -17,10 +17,15 @@ interface Run {
 
 function lifeboat(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/run.js', ...args], {cwd: ROOT, env: {...process.env, NO_COLOR: '1'}, timeout: 30_000}, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0
-      resolve({code, stdout, stderr})
-    })
+    execFile(
+      process.execPath,
+      ['bin/run.js', ...args],
+      {cwd: ROOT, env: {...process.env, NO_COLOR: '1'}, timeout: 30_000},
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0
+        resolve({code, stdout, stderr})
+      },
+    )
   })
 }
 
@@ -37,8 +42,14 @@ function expectCleanStderr(stderr: string): void {
 
 describe('lifeboat validate', () => {
   it('exits 0 and says valid for every valid example', async () => {
-    const files = ['pegasus-meta-recovery.yaml', 'pegasus-ddd-recovery.yaml', 'pegasus-zk-migration.yaml', 'openmldb-recovery.yaml',
-      'tikv-unsafe-recovery.yaml', 'openmldb-recovery.json'].map((f) => `${SPECS}/${f}`)
+    const files = [
+      'pegasus-meta-recovery.yaml',
+      'pegasus-ddd-recovery.yaml',
+      'pegasus-zk-migration.yaml',
+      'openmldb-recovery.yaml',
+      'tikv-unsafe-recovery.yaml',
+      'openmldb-recovery.json',
+    ].map((f) => `${SPECS}/${f}`)
     const r = await lifeboat('validate', ...files)
     expectCleanStderr(r.stderr)
     expect(r.code).toBe(0)
@@ -58,17 +69,32 @@ describe('lifeboat validate', () => {
     expectCleanStderr(r.stderr)
   })
 
-  it('--json gathers every file\'s diagnostics with all fields', async () => {
-    const r = await lifeboat('validate', '--json', `${SPECS}/invalid/bad-port.yaml`, `${SPECS}/invalid/nodes-file-malformed.yaml`)
+  it("--json gathers every file's diagnostics with all fields", async () => {
+    const r = await lifeboat(
+      'validate',
+      '--json',
+      `${SPECS}/invalid/bad-port.yaml`,
+      `${SPECS}/invalid/nodes-file-malformed.yaml`,
+    )
     expect(r.code).toBe(1)
     const out = JSON.parse(r.stdout) as {valid: boolean; diagnostics: Record<string, unknown>[]}
     expect(out.valid).toBe(false)
     expect(out.diagnostics.map((d) => `${String(d.code)}@${String(d.line)}:${String(d.col)}`)).toEqual([
-      'BAD_HOST_PORT@12:7', 'DUPLICATE_NODE@13:7', 'BAD_HOST_PORT@14:7', 'BAD_HOST_PORT@15:7',
-      'NODES_FILE_MALFORMED@3:1', 'DUPLICATE_NODE@4:1', 'NODES_FILE_MALFORMED@5:3',
+      'BAD_HOST_PORT@12:7',
+      'DUPLICATE_NODE@13:7',
+      'BAD_HOST_PORT@14:7',
+      'BAD_HOST_PORT@15:7',
+      'NODES_FILE_MALFORMED@3:1',
+      'DUPLICATE_NODE@4:1',
+      'NODES_FILE_MALFORMED@5:3',
     ])
-    for (const d of out.diagnostics) expect(Object.keys(d).sort()).toEqual(['code', 'col', 'file', 'hint', 'line', 'message', 'path', 'severity'])
-    expect(out.diagnostics[0]).toMatchObject({file: `${SPECS}/invalid/bad-port.yaml`, path: '/recovery/target_nodes/1', severity: 'error'})
+    for (const d of out.diagnostics)
+      expect(Object.keys(d).sort()).toEqual(['code', 'col', 'file', 'hint', 'line', 'message', 'path', 'severity'])
+    expect(out.diagnostics[0]).toMatchObject({
+      file: `${SPECS}/invalid/bad-port.yaml`,
+      path: '/recovery/target_nodes/1',
+      severity: 'error',
+    })
     expect(out.diagnostics[4]?.file).toBe(`${SPECS}/invalid/malformed_node_list`)
   })
 
@@ -79,7 +105,13 @@ describe('lifeboat validate', () => {
   })
 
   it('answers a directory, a missing file and binary garbage with diagnostics, not a stack trace', async () => {
-    const r = await lifeboat('validate', SPECS, `${SPECS}/nope.yaml`, `${SPECS}/invalid/binary.bin`, `${SPECS}/invalid/alias-bomb.yaml`)
+    const r = await lifeboat(
+      'validate',
+      SPECS,
+      `${SPECS}/nope.yaml`,
+      `${SPECS}/invalid/binary.bin`,
+      `${SPECS}/invalid/alias-bomb.yaml`,
+    )
     expect(r.code).toBe(1)
     expectCleanStderr(r.stderr)
     expect(r.stdout).toContain(`${SPECS}:1:1  NOT_A_FILE  `)

@@ -16,7 +16,10 @@ import {LifeboatError} from '../../src/errors.js'
 import {httpJson} from '../../src/http/client.js'
 
 const hasEtcd = spawnSync('etcd', ['--version']).status === 0
-if (!hasEtcd) console.warn('etcd is not installed (apt-get install etcd-server): the PD-etcd lock tests against a real etcd are skipped')
+if (!hasEtcd)
+  console.warn(
+    'etcd is not installed (apt-get install etcd-server): the PD-etcd lock tests against a real etcd are skipped',
+  )
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,7 +41,13 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, att
   throw new Error(`timed out waiting for ${what}`)
 }
 
-const info = (id: string, who: string): LockInfo => ({id, operation: 'apply', who, created: '2026-01-01T00:00:00.000Z', plan: `sha256:${id}`})
+const info = (id: string, who: string): LockInfo => ({
+  id,
+  operation: 'apply',
+  who,
+  created: '2026-01-01T00:00:00.000Z',
+  plan: `sha256:${id}`,
+})
 
 describe.skipIf(!hasEtcd)('PD-etcd lock on a real etcd', () => {
   let proc: ChildProcess
@@ -49,11 +58,31 @@ describe.skipIf(!hasEtcd)('PD-etcd lock on a real etcd', () => {
     dir = mkdtempSync(join(tmpdir(), 'lifeboat-etcd-'))
     const [client, peer] = [await freePort(), await freePort()]
     endpoint = `127.0.0.1:${client}`
-    proc = spawn('etcd', ['--name', 'lb', '--data-dir', join(dir, 'data'),
-      '--listen-client-urls', `http://${endpoint}`, '--advertise-client-urls', `http://${endpoint}`,
-      '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-      '--initial-cluster', `lb=http://127.0.0.1:${peer}`], {stdio: 'ignore'})
-    await waitFor('etcd', async () => ((await httpJson<{health?: string}>({server: endpoint, method: 'GET', path: '/health'})).health === 'true' ? true : undefined))
+    proc = spawn(
+      'etcd',
+      [
+        '--name',
+        'lb',
+        '--data-dir',
+        join(dir, 'data'),
+        '--listen-client-urls',
+        `http://${endpoint}`,
+        '--advertise-client-urls',
+        `http://${endpoint}`,
+        '--listen-peer-urls',
+        `http://127.0.0.1:${peer}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${peer}`,
+        '--initial-cluster',
+        `lb=http://127.0.0.1:${peer}`,
+      ],
+      {stdio: 'ignore'},
+    )
+    await waitFor('etcd', async () =>
+      (await httpJson<{health?: string}>({server: endpoint, method: 'GET', path: '/health'})).health === 'true'
+        ? true
+        : undefined,
+    )
   }, 60_000)
 
   afterAll(() => {
@@ -61,7 +90,7 @@ describe.skipIf(!hasEtcd)('PD-etcd lock on a real etcd', () => {
     if (dir) rmSync(dir, {recursive: true, force: true})
   })
 
-  it('one holder at a time; the second is refused with the holder\'s details; release frees it', async () => {
+  it("one holder at a time; the second is refused with the holder's details; release frees it", async () => {
     const a = pdEtcdLock(new PdClient([endpoint]), 'prod-a')
     const b = pdEtcdLock(new PdClient([endpoint]), 'prod-a')
     expect(await a.read()).toBeNull()
@@ -88,12 +117,22 @@ describe.skipIf(!hasEtcd)('PD-etcd lock on a real etcd', () => {
     const pd = new PdClient([endpoint])
     const lock = pdEtcdLock(pd, 'prod-b')
     // A crashed holder: a lease of 2 s that nobody renews, and the lock key on it.
-    const lease = await httpJson<{ID: string}>({server: endpoint, method: 'POST', path: '/v3/lease/grant', body: {TTL: 2}})
+    const lease = await httpJson<{ID: string}>({
+      server: endpoint,
+      method: 'POST',
+      path: '/v3/lease/grant',
+      body: {TTL: 2},
+    })
     const value = Buffer.from(JSON.stringify(info('dead-1', 'carol@gone'))).toString('base64')
-    await httpJson({server: endpoint, method: 'POST', path: '/v3/kv/put', body: {key: Buffer.from('/lifeboat/locks/prod-b').toString('base64'), value, lease: lease.ID}})
+    await httpJson({
+      server: endpoint,
+      method: 'POST',
+      path: '/v3/kv/put',
+      body: {key: Buffer.from('/lifeboat/locks/prod-b').toString('base64'), value, lease: lease.ID},
+    })
     expect((await lock.read())?.info.who).toBe('carol@gone')
     await expect(lock.acquire(info('live-1', 'dave@host'))).rejects.toMatchObject({code: 'LOCK_HELD'})
-    await waitFor('the dead holder\'s lease to expire', async () => ((await lock.read()) === null ? true : undefined))
+    await waitFor("the dead holder's lease to expire", async () => ((await lock.read()) === null ? true : undefined))
     const held = await lock.acquire(info('live-1', 'dave@host'))
     await held.release()
   })
@@ -105,7 +144,12 @@ describe.skipIf(!hasEtcd)('PD-etcd lock on a real etcd', () => {
     const lease = BigInt((await lock.read())!.text.match(/Lease:\s+(\d+)/)![1])
     let renewedPastTtl = 0
     await waitFor('two renewals', async () => {
-      const ttl = await httpJson<{TTL?: string; grantedTTL?: string}>({server: endpoint, method: 'POST', path: '/v3/lease/timetolive', body: {ID: lease.toString()}})
+      const ttl = await httpJson<{TTL?: string; grantedTTL?: string}>({
+        server: endpoint,
+        method: 'POST',
+        path: '/v3/lease/timetolive',
+        body: {ID: lease.toString()},
+      })
       if (Number(ttl.TTL ?? 0) >= 1) renewedPastTtl++
       await new Promise((r) => setTimeout(r, 400))
       return renewedPastTtl >= 10 ? true : undefined

@@ -21,5 +21,10 @@ export interface Fixture {
 export function loadFixture(name: string): Fixture {
   const source = readFileSync(join(FIXTURES, name, 'spec.yaml'), 'utf8')
   const document = parse(source) as Record<string, unknown>
-  return {source, document, spec: toTiKVSpec(document), live: JSON.parse(readFileSync(join(FIXTURES, name, 'live.json'), 'utf8')) as TiKVLiveState}
+  return {
+    source,
+    document,
+    spec: toTiKVSpec(document),
+    live: JSON.parse(readFileSync(join(FIXTURES, name, 'live.json'), 'utf8')) as TiKVLiveState,
+  }
 }

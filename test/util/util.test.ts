@@ -16,19 +16,40 @@ describe('poll', () => {
   test('returns the first answer; pauses between probes; the last pause lands on the deadline', async () => {
     const clock = fakeClock()
     const seen: number[] = []
-    expect(await poll(({attempt}) => (seen.push(attempt), attempt === 2 ? 'ok' : undefined), {timeoutMs: 10_000, intervalMs: 300, clock})).toBe('ok')
-    expect([seen, clock.pauses]).toEqual([[0, 1, 2], [300, 300]])
+    expect(
+      await poll(({attempt}) => (seen.push(attempt), attempt === 2 ? 'ok' : undefined), {
+        timeoutMs: 10_000,
+        intervalMs: 300,
+        clock,
+      }),
+    ).toBe('ok')
+    expect([seen, clock.pauses]).toEqual([
+      [0, 1, 2],
+      [300, 300],
+    ])
     const late = fakeClock()
     const waits: number[] = []
-    expect(await poll(() => undefined, {timeoutMs: 1000, intervalMs: 400, clock: late, onWait: ({elapsedMs}) => waits.push(elapsedMs)})).toBeUndefined()
+    expect(
+      await poll(() => undefined, {
+        timeoutMs: 1000,
+        intervalMs: 400,
+        clock: late,
+        onWait: ({elapsedMs}) => waits.push(elapsedMs),
+      }),
+    ).toBeUndefined()
     expect(late.pauses).toEqual([400, 400, 200])
     expect(waits).toEqual([0, 400, 800])
   })
 
   test('a throwing probe ends the poll; an aborted signal stops it before the next pause', async () => {
-    await expect(poll(() => {
-      throw new Error('boom')
-    }, {timeoutMs: 1000, intervalMs: 10, clock: fakeClock()})).rejects.toThrow('boom')
+    await expect(
+      poll(
+        () => {
+          throw new Error('boom')
+        },
+        {timeoutMs: 1000, intervalMs: 10, clock: fakeClock()},
+      ),
+    ).rejects.toThrow('boom')
     const ac = new AbortController()
     ac.abort()
     const clock = fakeClock()
@@ -62,11 +83,13 @@ describe('mapLimit', () => {
     })
     expect([out, peak]).toEqual([[50, 10, 40, 20, 30], 2])
     const started: number[] = []
-    await expect(mapLimit([1, 2, 3, 4], 1, async (x) => {
-      started.push(x)
-      if (x === 2) throw new Error('two')
-      return x
-    })).rejects.toThrow('two')
+    await expect(
+      mapLimit([1, 2, 3, 4], 1, async (x) => {
+        started.push(x)
+        if (x === 2) throw new Error('two')
+        return x
+      }),
+    ).rejects.toThrow('two')
     expect(started).toEqual([1, 2])
     const settled = await mapLimitSettled([1, 2], 2, async (x) => (x === 1 ? x : Promise.reject(new Error('no'))))
     expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected'])

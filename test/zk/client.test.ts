@@ -6,7 +6,15 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 
 import {freePort} from '../../src/lab/zookeeper/server.js'
 import {LifeboatError} from '../../src/errors.js'
-import {MAX_REQUEST_BYTES, ZK_PERMS, ZkError, connectZk, digestId, removeTree, type ZkClient} from '../../src/zk/index.js'
+import {
+  MAX_REQUEST_BYTES,
+  ZK_PERMS,
+  ZkError,
+  connectZk,
+  digestId,
+  removeTree,
+  type ZkClient,
+} from '../../src/zk/index.js'
 
 const hosts = inject('zookeeper')
 const root = `/t-${randomUUID()}`
@@ -23,7 +31,10 @@ afterAll(async () => {
 })
 
 async function rejection(p: Promise<unknown>): Promise<ZkError> {
-  const err = await p.then(() => undefined, (e: unknown) => e)
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   expect(err).toBeInstanceOf(ZkError)
   return err as ZkError
 }
@@ -38,10 +49,16 @@ describe('connectZk', () => {
   })
 
   it('names a missing credentials variable and never prints the secret', async () => {
-    const missing = await connectZk({hosts, auth: {scheme: 'digest', credentials_env: 'LB_TEST_NOPE'}, env: {}}).catch((e: unknown) => e)
+    const missing = await connectZk({hosts, auth: {scheme: 'digest', credentials_env: 'LB_TEST_NOPE'}, env: {}}).catch(
+      (e: unknown) => e,
+    )
     expect(missing).toBeInstanceOf(LifeboatError)
     expect((missing as LifeboatError).message).toContain('LB_TEST_NOPE')
-    const malformed = await connectZk({hosts, auth: {scheme: 'digest', credentials_env: 'LB_TEST_BAD'}, env: {LB_TEST_BAD: 'secretwithoutcolon'}}).catch((e: unknown) => e)
+    const malformed = await connectZk({
+      hosts,
+      auth: {scheme: 'digest', credentials_env: 'LB_TEST_BAD'},
+      env: {LB_TEST_BAD: 'secretwithoutcolon'},
+    }).catch((e: unknown) => e)
     expect(malformed).toBeInstanceOf(LifeboatError)
     expect(JSON.stringify(malformed)).not.toContain('secretwithoutcolon')
     expect((malformed as LifeboatError).message).toContain('LB_TEST_BAD')
@@ -111,18 +128,25 @@ describe('ZkClient', () => {
     expect(results[2]).toEqual({op: 'create', path: `${path}/a`})
 
     // Version 0 is a real version: the client itself would turn it into -1 (any version).
-    const err = await rejection(zk.multi([
-      {op: 'create', path: `${path}/b`},
-      {op: 'check', path, version: 0},
-      {op: 'setData', path, data: Buffer.from('z'), version: -1},
-    ]))
+    const err = await rejection(
+      zk.multi([
+        {op: 'create', path: `${path}/b`},
+        {op: 'check', path, version: 0},
+        {op: 'setData', path, data: Buffer.from('z'), version: -1},
+      ]),
+    )
     expect(err.code).toBe('ZK_BAD_VERSION')
     expect(err.opIndex).toBe(1)
     expect(err.path).toBe(path)
     expect(await zk.exists(`${path}/b`)).toBeNull()
     expect((await zk.get(path)).data.toString()).toBe('y')
 
-    const dup = await rejection(zk.multi([{op: 'create', path: `${path}/c`}, {op: 'create', path: `${path}/a`}]))
+    const dup = await rejection(
+      zk.multi([
+        {op: 'create', path: `${path}/c`},
+        {op: 'create', path: `${path}/a`},
+      ]),
+    )
     expect(dup.code).toBe('ZK_NODE_EXISTS')
     expect(dup.opIndex).toBe(1)
     expect(await zk.exists(`${path}/c`)).toBeNull()
@@ -134,7 +158,11 @@ describe('ZkClient', () => {
     const tooBig = await rejection(zk.create(path, Buffer.alloc(1_048_576)))
     expect(tooBig.code).toBe('ZK_REQUEST_TOO_LARGE')
     expect(tooBig.detail).toContain('Nothing was sent')
-    const ops = Array.from({length: 4000}, (_, i) => ({op: 'create' as const, path: `${path}-${i}`, data: Buffer.alloc(300)}))
+    const ops = Array.from({length: 4000}, (_, i) => ({
+      op: 'create' as const,
+      path: `${path}-${i}`,
+      data: Buffer.alloc(300),
+    }))
     expect((await rejection(zk.multi(ops))).code).toBe('ZK_REQUEST_TOO_LARGE')
     // Just under the limit goes through.
     await zk.create(path, Buffer.alloc(MAX_REQUEST_BYTES - 200))
@@ -157,10 +185,16 @@ describe('digest auth', () => {
     const env = {LB_ZK_AUTH: 'lifeboat:s3cret-pw'}
     const authed = await connectZk({hosts, auth: {scheme: 'digest', credentials_env: 'LB_ZK_AUTH'}, env})
     const other = await connectZk({hosts})
-    const wrong = await connectZk({hosts, auth: {scheme: 'digest', credentials_env: 'LB_ZK_AUTH'}, env: {LB_ZK_AUTH: 'lifeboat:wrong'}})
+    const wrong = await connectZk({
+      hosts,
+      auth: {scheme: 'digest', credentials_env: 'LB_ZK_AUTH'},
+      env: {LB_ZK_AUTH: 'lifeboat:wrong'},
+    })
     try {
       const path = `${root}/secured`
-      await authed.create(path, Buffer.from('private'), {acl: [{perms: ZK_PERMS.ALL, scheme: 'digest', id: digestId(env.LB_ZK_AUTH)}]})
+      await authed.create(path, Buffer.from('private'), {
+        acl: [{perms: ZK_PERMS.ALL, scheme: 'digest', id: digestId(env.LB_ZK_AUTH)}],
+      })
       expect((await authed.get(path)).data.toString()).toBe('private')
       for (const c of [other, wrong]) {
         const err = await rejection(c.get(path))

@@ -11,7 +11,16 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 
 import {LifeboatError} from '../../src/errors.js'
 import {startZooKeeper, type RunningZooKeeper} from '../../src/lab/zookeeper/server.js'
-import {ZkError, connectZk, copyTree, diffTrees, removeTree, type ZkClient, type ZkClientState, type ZkOp} from '../../src/zk/index.js'
+import {
+  ZkError,
+  connectZk,
+  copyTree,
+  diffTrees,
+  removeTree,
+  type ZkClient,
+  type ZkClientState,
+  type ZkOp,
+} from '../../src/zk/index.js'
 
 const shared = inject('zookeeper')
 const base = `/t-${randomUUID()}`
@@ -82,7 +91,10 @@ describe('session expiry', () => {
       cut = false
       await expired
       expect(zk.state).toBe('expired')
-      const err = await zk.get('/').then(() => undefined, (e: unknown) => e)
+      const err = await zk.get('/').then(
+        () => undefined,
+        (e: unknown) => e,
+      )
       expect(err).toBeInstanceOf(ZkError)
       expect((err as ZkError).code).toBe('ZK_SESSION_EXPIRED')
       expect((err as ZkError).message).toContain(via)
@@ -106,7 +118,10 @@ describe('server stopped', () => {
     const disconnected = waitForState(zk, 'disconnected')
     await server.stop()
     await disconnected
-    const err = await zk.create(path, Buffer.from('late')).then(() => undefined, (e: unknown) => e)
+    const err = await zk.create(path, Buffer.from('late')).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     expect(err).toBeInstanceOf(ZkError)
     expect((err as ZkError).code).toBe('ZK_TIMEOUT')
     expect((err as ZkError).message).toContain(server.connectString)
@@ -129,8 +144,17 @@ describe('server stopped', () => {
     let ops: ZkOp[] = []
     for (let t = 0; t < 30; t++) {
       const table = `${src}/t${t}`
-      ops.push({op: 'create', path: table, data: Buffer.from(JSON.stringify({app_name: `table_${t}`, partition_count: 99}).padEnd(300))})
-      for (let p = 0; p < 99; p++) ops.push({op: 'create', path: `${table}/${p}`, data: Buffer.from(JSON.stringify({pid: `${t}.${p}`, ballot: p}).padEnd(300))})
+      ops.push({
+        op: 'create',
+        path: table,
+        data: Buffer.from(JSON.stringify({app_name: `table_${t}`, partition_count: 99}).padEnd(300)),
+      })
+      for (let p = 0; p < 99; p++)
+        ops.push({
+          op: 'create',
+          path: `${table}/${p}`,
+          data: Buffer.from(JSON.stringify({pid: `${t}.${p}`, ballot: p}).padEnd(300)),
+        })
       if (ops.length >= 200) {
         await source.multi(ops)
         ops = []
@@ -152,7 +176,10 @@ describe('server stopped', () => {
           process.kill(server.pid, 'SIGKILL')
         }
       },
-    }).then(() => undefined, (e: unknown) => e)
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     expect(killed).toBe(true)
     expect(err).toBeInstanceOf(LifeboatError)
     const copyErr = err as LifeboatError

@@ -8,7 +8,9 @@ import {NZK_VERSION, checkClientInternals, internalsProblems} from '../../src/zk
 
 describe('node-zookeeper-client internals', () => {
   test('package.json pins exactly the version whose internals src/zk/nzk-internals.ts knows', () => {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {dependencies: Record<string, string>}
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      dependencies: Record<string, string>
+    }
     expect(pkg.dependencies['node-zookeeper-client']).toBe(NZK_VERSION)
   })
 
@@ -17,7 +19,11 @@ describe('node-zookeeper-client internals', () => {
   })
 
   test('another version, or missing internals, fail loudly with what changed', () => {
-    const probe = {version: '1.2.0', client: () => ({connectionManager: {packetQueue: {}, state: 0}, transaction: () => ({check() {}, ops: []})}) as never}
+    const probe = {
+      version: '1.2.0',
+      client: () =>
+        ({connectionManager: {packetQueue: {}, state: 0}, transaction: () => ({check() {}, ops: []})}) as never,
+    }
     expect(internalsProblems(probe)).toEqual([
       `node-zookeeper-client is 1.2.0, not ${NZK_VERSION}`,
       'connectionManager.packetQueue.queue is not an array',

@@ -5,7 +5,17 @@ import {randomUUID} from 'node:crypto'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 
 import {LifeboatError} from '../../src/errors.js'
-import {acquireLock, connectZk, forceUnlock, lockDirFor, readLock, releaseLock, removeTree, type LockInfo, type ZkClient} from '../../src/zk/index.js'
+import {
+  acquireLock,
+  connectZk,
+  forceUnlock,
+  lockDirFor,
+  readLock,
+  releaseLock,
+  removeTree,
+  type LockInfo,
+  type ZkClient,
+} from '../../src/zk/index.js'
 
 const hosts = inject('zookeeper')
 const base = `/t-${randomUUID()}`
@@ -21,23 +31,33 @@ afterAll(async () => {
   await Promise.all([a.close(), b.close()])
 })
 
-const info = (id: string, who: string): LockInfo => ({id, operation: 'apply', who, created: '2026-11-22T10:00:00Z', plan: 'plan.json sha256:abc'})
+const info = (id: string, who: string): LockInfo => ({
+  id,
+  operation: 'apply',
+  who,
+  created: '2026-11-22T10:00:00Z',
+  plan: 'plan.json sha256:abc',
+})
 
 async function held(p: Promise<unknown>): Promise<LifeboatError> {
-  const err = await p.then(() => undefined, (e: unknown) => e)
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   expect(err).toBeInstanceOf(LifeboatError)
   return err as LifeboatError
 }
 
 describe('lock', () => {
-  it('refuses a second holder with the first holder\'s details and the force-unlock hint', async () => {
+  it("refuses a second holder with the first holder's details and the force-unlock hint", async () => {
     const dir = lockDirFor('onebox', base)
     const mine = await acquireLock(a, dir, info('id-alice', 'alice@host1'))
     expect(mine.session).toBe(a.sessionId)
     const err = await held(acquireLock(b, dir, info('id-bob', 'bob@host2')))
     expect(err.code).toBe('LOCK_HELD')
     expect(err.detail).toContain('Lock Info:')
-    for (const s of ['id-alice', 'alice@host1', 'apply', '2026-11-22T10:00:00Z', 'plan.json sha256:abc']) expect(err.detail).toContain(s)
+    for (const s of ['id-alice', 'alice@host1', 'apply', '2026-11-22T10:00:00Z', 'plan.json sha256:abc'])
+      expect(err.detail).toContain(s)
     expect(err.hints.join('\n')).toContain('lifeboat lock force-unlock id-alice')
     expect(err.hints.join('\n')).toMatch(/dangerous/)
     expect((await readLock(b, dir))?.info.who).toBe('alice@host1')
@@ -48,7 +68,7 @@ describe('lock', () => {
     await releaseLock(b, dir, (await acquireLock(b, dir, info('id-bob', 'bob@host2'))).info.id)
   })
 
-  it('goes away by itself when the holder\'s session closes', async () => {
+  it("goes away by itself when the holder's session closes", async () => {
     const dir = lockDirFor('ephemeral', base)
     const c = await connectZk({hosts})
     await acquireLock(c, dir, info('id-c', 'carol@host3'))

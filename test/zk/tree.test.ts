@@ -18,7 +18,8 @@ async function buildTree(client: ZkClient, root: string, tables: number, parts: 
   for (let t = 0; t < tables; t++) {
     const table = `${root}/t${String(t).padStart(3, '0')}`
     ops.push({op: 'create', path: table, data: Buffer.from(JSON.stringify({app_id: t, partition_count: parts}))})
-    for (let p = 0; p < parts; p++) ops.push({op: 'create', path: `${table}/${p}`, data: Buffer.from(JSON.stringify({pidx: p, ballot: t + p}))})
+    for (let p = 0; p < parts; p++)
+      ops.push({op: 'create', path: `${table}/${p}`, data: Buffer.from(JSON.stringify({pidx: p, ballot: t + p}))})
     count += 1 + parts
     if (ops.length >= 100) {
       await client.multi(ops)
@@ -96,8 +97,20 @@ describe('copyTree and diffTrees', () => {
     for (let i = 0; i < 6; i++) await zk.create(`${src}/blob${i}`, Buffer.alloc(200_000, i))
     await other.create(`${src}/t001/ephemeral`, null, {mode: 'ephemeral'})
     const progress: number[] = []
-    const result = await copyTree(zk, src, other, dst, {batchOps: 50, batchBytes: 256 * 1024, inFlightMultis: 3, onProgress: (p) => progress.push(p.nodesRead)})
-    expect(result).toMatchObject({nodesRead: total + 6, created: total + 6, updated: 0, unchanged: 0, skippedEphemeral: 1, fallbacks: 0})
+    const result = await copyTree(zk, src, other, dst, {
+      batchOps: 50,
+      batchBytes: 256 * 1024,
+      inFlightMultis: 3,
+      onProgress: (p) => progress.push(p.nodesRead),
+    })
+    expect(result).toMatchObject({
+      nodesRead: total + 6,
+      created: total + 6,
+      updated: 0,
+      unchanged: 0,
+      skippedEphemeral: 1,
+      fallbacks: 0,
+    })
     expect(result.multis).toBeGreaterThanOrEqual(Math.ceil((total + 6) / 50) + 3)
     expect(progress.at(-1)).toBe(total + 6)
     expect(await diffTrees(zk, src, other, dst)).toEqual([])

@@ -7,8 +7,12 @@ import {poll} from '../../util/poll.js'
 
 export default class LabDown extends BaseCommand {
   static override summary = 'Stop the lab and everything it started.'
-  static override description = withExitCodes('Stops the simulated servers and every process the lab started, such as its ZooKeeper(s) (each by its process id), and removes the lab state. Replica data stays in the state directory.')
-  static override flags = {'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'})}
+  static override description = withExitCodes(
+    'Stops the simulated servers and every process the lab started, such as its ZooKeeper(s) (each by its process id), and removes the lab state. Replica data stays in the state directory.',
+  )
+  static override flags = {
+    'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'}),
+  }
 
   async run(): Promise<unknown> {
     const {flags} = await this.parse(LabDown)
@@ -32,7 +36,10 @@ export default class LabDown extends BaseCommand {
       pids.push(state.daemon.pid)
     }
     // What the lab started dies with its host; if the host was killed, stop it here, by pid.
-    const started = [...(state.zookeeper?.started_by_lab && state.zookeeper.pid !== undefined ? [state.zookeeper.pid] : []), ...(state.processes ?? []).map((p) => p.pid)]
+    const started = [
+      ...(state.zookeeper?.started_by_lab && state.zookeeper.pid !== undefined ? [state.zookeeper.pid] : []),
+      ...(state.processes ?? []).map((p) => p.pid),
+    ]
     for (const pid of started) {
       if (!processAlive(pid)) continue
       process.kill(pid, 'SIGTERM')

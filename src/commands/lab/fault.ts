@@ -33,8 +33,8 @@ export default class LabFault extends BaseCommand {
   static override summary = 'Inject a fault into the running lab.'
   static override description = withExitCodes(
     [
-      'NAME is one of the running lab\'s faults; the arguments after it are the fault\'s own (the lab of the',
-      'scenario\'s engine reads them). Pegasus: NODE is a lab name such as replica2, or host:port; GPID is',
+      "NAME is one of the running lab's faults; the arguments after it are the fault's own (the lab of the",
+      "scenario's engine reads them). Pegasus: NODE is a lab name such as replica2, or host:port; GPID is",
       'app_id.partition_index.',
       '',
       faultHelp(),
@@ -47,7 +47,9 @@ export default class LabFault extends BaseCommand {
     '<%= config.bin %> lab fault ddd 1.1 --drops replica2,replica3,replica4 --decrees replica3=5:1000:1000 --decrees replica4=6:900:950',
     '<%= config.bin %> lab fault meta-level blind',
   ]
-  static override args = {name: Args.string({description: 'the fault (each lab\'s are listed under DESCRIPTION)', required: true})}
+  static override args = {
+    name: Args.string({description: "the fault (each lab's are listed under DESCRIPTION)", required: true}),
+  }
   static override flags = {
     'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'}),
   }
@@ -59,12 +61,17 @@ export default class LabFault extends BaseCommand {
     const state = requireRunningLab(stateDirOf(flags['state-dir']))
     const lab = labEngine(state.engine, `the lab state in ${state.state_dir}`)
     const fault = lab.parseFault(args.name, rest.slice(1))
-    const res = await controlRequest<{message: string; specs: Record<string, string>; rewritten?: string[]}>(state, 'POST', '/fault', fault)
+    const res = await controlRequest<{message: string; specs: Record<string, string>; rewritten?: string[]}>(
+      state,
+      'POST',
+      '/fault',
+      fault,
+    )
     if (this.jsonEnabled()) return res
     this.log(res.message)
     const rewritten = res.rewritten ?? []
     if (rewritten.length > 0) {
-      this.log('Specs rewritten for the lab\'s new endpoints:')
+      this.log("Specs rewritten for the lab's new endpoints:")
       for (const n of rewritten) this.log(`  ${n}: ${res.specs[n]}`)
     }
     return res

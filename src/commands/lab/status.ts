@@ -7,8 +7,12 @@ import {requireRunningLab, stateDirOf} from '../../lab/state.js'
 
 export default class LabStatus extends BaseCommand {
   static override summary = 'Show the running lab: its servers and their state.'
-  static override description = withExitCodes('Asks the running lab for its state; what is shown depends on the store it simulates.')
-  static override flags = {'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'})}
+  static override description = withExitCodes(
+    'Asks the running lab for its state; what is shown depends on the store it simulates.',
+  )
+  static override flags = {
+    'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'}),
+  }
 
   async run(): Promise<unknown> {
     const {flags} = await this.parse(LabStatus)

@@ -16,10 +16,18 @@ import {poll} from '../../util/poll.js'
 export default class LabUp extends BaseCommand {
   static override summary = 'Start a simulated cluster on loopback from a scenario.'
   static override description = withExitCodes(
-    'Starts the simulated servers of SCENARIO (a built-in name or a YAML path; its engine: picks the store) and ZooKeeper when that store needs one (unless --zk is given), loads the rows, applies the scenario\'s faults, and writes ready-to-use specs to <state-dir>/specs/. With --detach the lab keeps running in the background; otherwise it runs until Ctrl-C.',
+    "Starts the simulated servers of SCENARIO (a built-in name or a YAML path; its engine: picks the store) and ZooKeeper when that store needs one (unless --zk is given), loads the rows, applies the scenario's faults, and writes ready-to-use specs to <state-dir>/specs/. With --detach the lab keeps running in the background; otherwise it runs until Ctrl-C.",
   )
-  static override examples = ['<%= config.bin %> lab up pegasus-meta-recovery --detach', '<%= config.bin %> lab up ./my-scenario.yaml --state-dir /tmp/lab --zk 127.0.0.1:2181']
-  static override args = {scenario: Args.string({description: `built-in scenario (${builtinScenarios().join(', ')}) or a scenario file`, required: true})}
+  static override examples = [
+    '<%= config.bin %> lab up pegasus-meta-recovery --detach',
+    '<%= config.bin %> lab up ./my-scenario.yaml --state-dir /tmp/lab --zk 127.0.0.1:2181',
+  ]
+  static override args = {
+    scenario: Args.string({
+      description: `built-in scenario (${builtinScenarios().join(', ')}) or a scenario file`,
+      required: true,
+    }),
+  }
   static override flags = {
     'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'}),
     zk: Flags.string({description: 'use this ZooKeeper (host:port) instead of starting one'}),
@@ -53,23 +61,37 @@ export default class LabUp extends BaseCommand {
     rmSync(errFile, {force: true})
     const entry = fileURLToPath(new URL('../../lab/daemon-main.js', import.meta.url))
     const log = openSync(join(dir, 'lab.log'), 'a')
-    const child = spawn(process.execPath, [entry, '--state-dir', dir, '--scenario', scenario, ...(zk ? ['--zk', zk] : [])], {
-      detached: true,
-      stdio: ['ignore', log, log],
-    })
+    const child = spawn(
+      process.execPath,
+      [entry, '--state-dir', dir, '--scenario', scenario, ...(zk ? ['--zk', zk] : [])],
+      {
+        detached: true,
+        stdio: ['ignore', log, log],
+      },
+    )
     child.unref()
-    const up = await poll(() => {
-      if (existsSync(errFile)) {
-        const e = JSON.parse(readFileSync(errFile, 'utf8')) as {code: string; message: string; detail?: string; hints?: string[]}
-        throw new LifeboatError(e.code, e.message, {detail: e.detail, hints: e.hints})
-      }
-      const state = readLabState(dir)
-      if (state && state.daemon.pid === child.pid && state.daemon.control) return state
-      if (!processAlive(child.pid)) {
-        throw new LifeboatError('LAB_START_FAILED', `the lab process exited before the lab was up`, {hints: [`See ${join(dir, 'lab.log')}.`]})
-      }
-      return undefined
-    }, {timeoutMs: 180_000, intervalMs: 100})
+    const up = await poll(
+      () => {
+        if (existsSync(errFile)) {
+          const e = JSON.parse(readFileSync(errFile, 'utf8')) as {
+            code: string
+            message: string
+            detail?: string
+            hints?: string[]
+          }
+          throw new LifeboatError(e.code, e.message, {detail: e.detail, hints: e.hints})
+        }
+        const state = readLabState(dir)
+        if (state && state.daemon.pid === child.pid && state.daemon.control) return state
+        if (!processAlive(child.pid)) {
+          throw new LifeboatError('LAB_START_FAILED', `the lab process exited before the lab was up`, {
+            hints: [`See ${join(dir, 'lab.log')}.`],
+          })
+        }
+        return undefined
+      },
+      {timeoutMs: 180_000, intervalMs: 100},
+    )
     if (up) return up
     throw new LifeboatError('LAB_START_FAILED', `the lab was not up within 180 s (process ${child.pid} still runs)`, {
       hints: [`See ${join(dir, 'lab.log')}; stop it with: lifeboat lab down --state-dir ${dir}`],

@@ -10,7 +10,9 @@ export default class LabVerify extends BaseCommand {
   static override description = withExitCodes(
     "Reads every row the scenario wrote back through the store's own read path, over the wire, as a client would (Pegasus: the partition configurations from the meta server over THFT, then each primary for the rows it serves); tables that were dropped in the scenario are not counted. Exits 1 when rows are missing.",
   )
-  static override flags = {'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'})}
+  static override flags = {
+    'state-dir': Flags.string({description: 'where the lab keeps its state', default: '.lifeboat/lab'}),
+  }
 
   async run(): Promise<unknown> {
     const {flags} = await this.parse(LabVerify)
@@ -20,14 +22,21 @@ export default class LabVerify extends BaseCommand {
     const result = await lab.verify(state.cluster, status)
     const tables = [...result.tables].sort((a, b) => Number(b.found < b.total) - Number(a.found < a.total))
     if (this.jsonEnabled()) {
-      this.printJson({found: result.found, total: result.total, tables: result.tables, ...(result.note ? {note: result.note} : {})})
+      this.printJson({
+        found: result.found,
+        total: result.total,
+        tables: result.tables,
+        ...(result.note ? {note: result.note} : {}),
+      })
     } else {
       this.log(`${result.found} of ${result.total} found`)
       if (result.note) this.log(`  ${result.note}`)
       for (const t of tables) {
         if (t.found >= t.total) continue
         const id = (t as {app_id?: unknown}).app_id
-        this.log(`  ${t.name}${id === undefined ? '' : ` (app ${String(id)})`}: ${t.found} of ${t.total}${t.note ? ` (${t.note})` : ''}`)
+        this.log(
+          `  ${t.name}${id === undefined ? '' : ` (app ${String(id)})`}: ${t.found} of ${t.total}${t.note ? ` (${t.note})` : ''}`,
+        )
       }
     }
     if (result.found < result.total) {

@@ -12,12 +12,12 @@ import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {LifeboatError} from '../../errors.js'
 
 export default class PolicySet extends BaseCommand {
-  static override summary = 'Set the cluster\'s minimum approval policy, which no spec can lower.'
+  static override summary = "Set the cluster's minimum approval policy, which no spec can lower."
 
   static override description = withExitCodes(
-    'Stores the minimum number of distinct signed approvers per risk class in the cluster\'s shared store (ZooKeeper ' +
-      '/lifeboat/policy/<cluster>, with the spec\'s digest ACL where it uses digest auth). apply enforces, class by class, the ' +
-      'stricter of this and the spec\'s approval.approvers. Raising is always allowed; lowering needs --allow-lower.',
+    "Stores the minimum number of distinct signed approvers per risk class in the cluster's shared store (ZooKeeper " +
+      "/lifeboat/policy/<cluster>, with the spec's digest ACL where it uses digest auth). apply enforces, class by class, the " +
+      "stricter of this and the spec's approval.approvers. Raising is always allowed; lowering needs --allow-lower.",
   )
 
   static override examples = ['<%= config.bin %> policy set spec.yaml --lossy 2 --disruptive 1']
@@ -39,9 +39,15 @@ export default class PolicySet extends BaseCommand {
     const cluster = engine.cluster(spec).name
     const provider = engine.lock(spec, {env: process.env})
     if (!provider.writeValue || !provider.readValue) {
-      throw new LifeboatError('POLICY_UNSUPPORTED', `the ${engine.kind} engine's ${provider.kind} lock has no shared store for a cluster policy`, {
-        hints: ['Use approval.approvers in the spec; a cluster policy needs a lock kept in the cluster (ZooKeeper or PD etcd).'],
-      })
+      throw new LifeboatError(
+        'POLICY_UNSUPPORTED',
+        `the ${engine.kind} engine's ${provider.kind} lock has no shared store for a cluster policy`,
+        {
+          hints: [
+            'Use approval.approvers in the spec; a cluster policy needs a lock kept in the cluster (ZooKeeper or PD etcd).',
+          ],
+        },
+      )
     }
     const current = await clusterPolicy(provider)
     const wanted: ApproverPolicy = {...current}
@@ -50,7 +56,9 @@ export default class PolicySet extends BaseCommand {
       if (n === undefined) continue
       if (n < (current[risk] ?? 0) && !flags['allow-lower']) {
         throw new LifeboatError('POLICY_LOWER', `${risk}: ${n} is lower than the cluster's ${current[risk]}`, {
-          hints: ['Pass --allow-lower if lowering the cluster\'s minimum is intended (it is recorded by whoever can write the store).'],
+          hints: [
+            "Pass --allow-lower if lowering the cluster's minimum is intended (it is recorded by whoever can write the store).",
+          ],
         })
       }
       if (n > 0) wanted[risk] = n

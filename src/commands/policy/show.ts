@@ -11,9 +11,11 @@ import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {describePolicy} from './set.js'
 
 export default class PolicyShow extends BaseCommand {
-  static override summary = 'Show the cluster\'s minimum approval policy and what apply enforces.'
+  static override summary = "Show the cluster's minimum approval policy and what apply enforces."
 
-  static override description = withExitCodes('Reads the policy `lifeboat policy set` stored in the cluster and the spec\'s approval.approvers.')
+  static override description = withExitCodes(
+    "Reads the policy `lifeboat policy set` stored in the cluster and the spec's approval.approvers.",
+  )
 
   static override examples = ['<%= config.bin %> policy show spec.yaml']
 
@@ -29,7 +31,14 @@ export default class PolicyShow extends BaseCommand {
     const fromSpec = approverPolicyOf(planSpec.document)
     const enforced = stricterPolicy(fromSpec, fromCluster)
     if (this.jsonEnabled()) return {cluster, cluster_policy: fromCluster, spec_policy: fromSpec, enforced}
-    this.log([`Cluster ${cluster}:`, `  cluster minimum: ${describePolicy(fromCluster)}`, `  spec:            ${describePolicy(fromSpec)}`, `  apply enforces:  ${describePolicy(enforced)}`].join('\n'))
+    this.log(
+      [
+        `Cluster ${cluster}:`,
+        `  cluster minimum: ${describePolicy(fromCluster)}`,
+        `  spec:            ${describePolicy(fromSpec)}`,
+        `  apply enforces:  ${describePolicy(enforced)}`,
+      ].join('\n'),
+    )
     return undefined
   }
 }

@@ -56,9 +56,15 @@ export function authorizationHeader(spec: OpenMLDBRecoverySpec, env: Record<stri
   if (name === undefined) return 'foo'
   const value = env[name]
   if (value === undefined || value === '' || !value.includes(':')) {
-    throw new LifeboatError('OPENMLDB_CREDENTIALS_MISSING', `the environment variable ${name} named in cluster.credentials_env is ${value === undefined || value === '' ? 'not set' : 'not user:password'}`, {
-      hints: [`export ${name}=USER:PASSWORD before running lifeboat (an OpenMLDB user allowed to run nameserver operations).`],
-    })
+    throw new LifeboatError(
+      'OPENMLDB_CREDENTIALS_MISSING',
+      `the environment variable ${name} named in cluster.credentials_env is ${value === undefined || value === '' ? 'not set' : 'not user:password'}`,
+      {
+        hints: [
+          `export ${name}=USER:PASSWORD before running lifeboat (an OpenMLDB user allowed to run nameserver operations).`,
+        ],
+      },
+    )
   }
   return `u${value}`
 }
@@ -77,8 +83,19 @@ export function sortLockRequests(children: readonly string[]): string[] {
 }
 
 /** The nameservers holding `<root>/leader` locks, leader first. */
-export async function nameserversFromZk(spec: OpenMLDBRecoverySpec, env: Record<string, string | undefined>, timeoutMs: number): Promise<string[]> {
-  const zk = await connectZk({hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root, auth: spec.cluster.zookeeper.auth, env, deadlineMs: timeoutMs, callDeadlineMs: timeoutMs})
+export async function nameserversFromZk(
+  spec: OpenMLDBRecoverySpec,
+  env: Record<string, string | undefined>,
+  timeoutMs: number,
+): Promise<string[]> {
+  const zk = await connectZk({
+    hosts: spec.cluster.zookeeper.hosts,
+    root: spec.cluster.zookeeper.root,
+    auth: spec.cluster.zookeeper.auth,
+    env,
+    deadlineMs: timeoutMs,
+    callDeadlineMs: timeoutMs,
+  })
   try {
     const dir = `${spec.cluster.zookeeper.root === '/' ? '' : spec.cluster.zookeeper.root}/leader`
     let children: string[]
@@ -131,7 +148,13 @@ export class OpenMLDBClient {
   }
 
   /** One POST, the body parsed losslessly. */
-  async post(server: string, service: 'NameServer' | 'TabletServer', method: string, body: unknown, signal?: AbortSignal): Promise<Reply> {
+  async post(
+    server: string,
+    service: 'NameServer' | 'TabletServer',
+    method: string,
+    body: unknown,
+    signal?: AbortSignal,
+  ): Promise<Reply> {
     const reply = await httpJson<Reply>({
       server,
       method: 'POST',
@@ -143,9 +166,13 @@ export class OpenMLDBClient {
       signal,
     })
     if (reply === null || typeof reply !== 'object') {
-      throw new LifeboatError('OPENMLDB_BAD_REPLY', `${method} on ${server} answered with something that is not a JSON object`, {
-        hints: [`Check that ${server} is an OpenMLDB ${service === 'NameServer' ? 'nameserver' : 'tablet'}.`],
-      })
+      throw new LifeboatError(
+        'OPENMLDB_BAD_REPLY',
+        `${method} on ${server} answered with something that is not a JSON object`,
+        {
+          hints: [`Check that ${server} is an OpenMLDB ${service === 'NameServer' ? 'nameserver' : 'tablet'}.`],
+        },
+      )
     }
     return reply
   }
@@ -155,14 +182,20 @@ export class OpenMLDBClient {
    * next candidate; any other non-zero code is thrown as {@link OpenMLDBCallError}.
    */
   async ns(method: string, body: unknown, signal?: AbortSignal): Promise<Reply> {
-    const order = this.leader === undefined ? this.candidates : [this.leader, ...this.candidates.filter((c) => c !== this.leader)]
+    const order =
+      this.leader === undefined ? this.candidates : [this.leader, ...this.candidates.filter((c) => c !== this.leader)]
     const tried: string[] = []
     for (const server of order) {
       let reply: Reply
       try {
         reply = await this.post(server, 'NameServer', method, body, signal)
       } catch (err) {
-        if (err instanceof HttpError && err.code !== 'HTTP_ABORTED' && err.code !== 'HTTP_STATUS' && err.code !== 'HTTP_BAD_JSON') {
+        if (
+          err instanceof HttpError &&
+          err.code !== 'HTTP_ABORTED' &&
+          err.code !== 'HTTP_STATUS' &&
+          err.code !== 'HTTP_BAD_JSON'
+        ) {
           tried.push(`${server}: ${err.message}`)
           if (this.leader === server) this.leader = undefined
           continue
@@ -180,7 +213,10 @@ export class OpenMLDBClient {
       return reply
     }
     throw new LifeboatError('OPENMLDB_NO_LEADER_NAMESERVER', `no nameserver answered ${method} as leader`, {
-      detail: tried.length > 0 ? tried.join('\n') : 'ZooKeeper names no nameserver under <root>/leader and the spec lists none in cluster.nameservers.',
+      detail:
+        tried.length > 0
+          ? tried.join('\n')
+          : 'ZooKeeper names no nameserver under <root>/leader and the spec lists none in cluster.nameservers.',
       hints: [
         'Check that a nameserver is running and holds the leader lock (`showns` in ns_client, or the children of <zk_root_path>/leader).',
         'List the nameservers in cluster.nameservers to try them when ZooKeeper names none.',
@@ -200,26 +236,40 @@ export class OpenMLDBClient {
 function hintsFor(code: number): string[] {
   switch (code) {
     case CODE_AUTO_FAILOVER_ENABLED:
-      return ['The nameserver refuses manual operations while auto_failover is on; something turned it back on during the run. `lifeboat apply --resume` turns it off again.']
+      return [
+        'The nameserver refuses manual operations while auto_failover is on; something turned it back on during the run. `lifeboat apply --resume` turns it off again.',
+      ]
     case 303:
-      return ['The tablet is not kHealthy in ShowTablet: start it (or wait for it to register in ZooKeeper), then plan again.']
+      return [
+        'The tablet is not kHealthy in ShowTablet: start it (or wait for it to register in ZooKeeper), then plan again.',
+      ]
     default:
       return []
   }
 }
 
 /** Opens a client for a spec: nameservers from ZooKeeper first, then the spec's list. */
-export async function openClient(spec: OpenMLDBRecoverySpec, env: Record<string, string | undefined>, timeoutMs = DEFAULT_RPC_TIMEOUT_MS): Promise<OpenMLDBClient> {
+export async function openClient(
+  spec: OpenMLDBRecoverySpec,
+  env: Record<string, string | undefined>,
+  timeoutMs = DEFAULT_RPC_TIMEOUT_MS,
+): Promise<OpenMLDBClient> {
   let fromZk: string[] = []
   try {
     fromZk = await nameserversFromZk(spec, env, Math.max(timeoutMs, 5000))
   } catch (err) {
     if ((spec.cluster.nameservers ?? []).length === 0) {
-      throw new LifeboatError('OPENMLDB_ZK_UNREADABLE', `cannot read the nameserver leader from ZooKeeper ${spec.cluster.zookeeper.hosts}${spec.cluster.zookeeper.root}/leader`, {
-        detail: describeError(err),
-        hints: ['Check cluster.zookeeper (zk_cluster and zk_root_path of the nameserver flags), or list cluster.nameservers to reach the nameserver directly.'],
-        cause: err,
-      })
+      throw new LifeboatError(
+        'OPENMLDB_ZK_UNREADABLE',
+        `cannot read the nameserver leader from ZooKeeper ${spec.cluster.zookeeper.hosts}${spec.cluster.zookeeper.root}/leader`,
+        {
+          detail: describeError(err),
+          hints: [
+            'Check cluster.zookeeper (zk_cluster and zk_root_path of the nameserver flags), or list cluster.nameservers to reach the nameserver directly.',
+          ],
+          cause: err,
+        },
+      )
     }
   }
   const all = [...fromZk, ...(spec.cluster.nameservers ?? []).filter((n) => !fromZk.includes(n))]

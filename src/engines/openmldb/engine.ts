@@ -12,7 +12,13 @@ import {gatherOpenMLDB} from './gather.js'
 import {planOpenMLDBRecovery} from './planner.js'
 import {assertRecovery, normalizeSpec} from './spec.js'
 import {openmldbSteps, verifyOpenMLDB, type OpenMLDBContext} from './steps.js'
-import {OPENMLDB_KIND, STEP_VERIFY, type OpenMLDBLiveState, type OpenMLDBRecoverySpec, type VerifyParams} from './types.js'
+import {
+  OPENMLDB_KIND,
+  STEP_VERIFY,
+  type OpenMLDBLiveState,
+  type OpenMLDBRecoverySpec,
+  type VerifyParams,
+} from './types.js'
 import {checkOpenMLDBRecoverySpec} from './spec-checks.js'
 import {summarizeOpenMLDBStatus} from './status.js'
 
@@ -28,25 +34,52 @@ export interface OpenMLDBEngineOptions {
 
 /** A host list as one comparable string: trimmed, de-duplicated, sorted. */
 function hostSet(hosts: string): string {
-  return [...new Set(hosts.split(',').map((h) => h.trim()).filter(Boolean))].sort().join(',')
+  return [
+    ...new Set(
+      hosts
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
+    ),
+  ]
+    .sort()
+    .join(',')
 }
 
 /** Name and ZooKeeper (`zk_cluster` + `zk_root_path`): a plan is refused against any other cluster. */
 export function openmldbClusterIdentity(spec: OpenMLDBRecoverySpec): ClusterIdentity {
-  return {name: spec.cluster.name, facts: [{name: 'zookeeper', label: 'ZooKeeper', value: `${hostSet(spec.cluster.zookeeper.hosts)}${spec.cluster.zookeeper.root}`}]}
+  return {
+    name: spec.cluster.name,
+    facts: [
+      {
+        name: 'zookeeper',
+        label: 'ZooKeeper',
+        value: `${hostSet(spec.cluster.zookeeper.hosts)}${spec.cluster.zookeeper.root}`,
+      },
+    ],
+  }
 }
 
 /** Builds the engine; {@link openmldbRecoveryEngine} is the one with default options. */
-export function createOpenMLDBRecoveryEngine(opts: OpenMLDBEngineOptions = {}): Engine<OpenMLDBRecoverySpec, OpenMLDBLiveState, OpenMLDBContext> {
+export function createOpenMLDBRecoveryEngine(
+  opts: OpenMLDBEngineOptions = {},
+): Engine<OpenMLDBRecoverySpec, OpenMLDBLiveState, OpenMLDBContext> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS
   return {
     kind: OPENMLDB_KIND,
     checkSpec: checkOpenMLDBRecoverySpec,
-    async status(spec, io) { return summarizeOpenMLDBStatus(spec.cluster.name, await this.gather(spec, io)) },
+    async status(spec, io) {
+      return summarizeOpenMLDBStatus(spec.cluster.name, await this.gather(spec, io))
+    },
 
     cluster: (spec) => openmldbClusterIdentity(spec),
 
-    lock: (spec, io) => zookeeperLock({hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root, auth: spec.cluster.zookeeper.auth}, spec.cluster.name, io),
+    lock: (spec, io) =>
+      zookeeperLock(
+        {hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root, auth: spec.cluster.zookeeper.auth},
+        spec.cluster.name,
+        io,
+      ),
 
     async gather(spec, io: EngineIo): Promise<OpenMLDBLiveState> {
       const s = normalizeSpec(spec)
@@ -82,4 +115,5 @@ export function createOpenMLDBRecoveryEngine(opts: OpenMLDBEngineOptions = {}): 
 }
 
 /** The OpenMLDBRecovery engine, for the registry. */
-export const openmldbRecoveryEngine: Engine<OpenMLDBRecoverySpec, OpenMLDBLiveState, OpenMLDBContext> = createOpenMLDBRecoveryEngine()
+export const openmldbRecoveryEngine: Engine<OpenMLDBRecoverySpec, OpenMLDBLiveState, OpenMLDBContext> =
+  createOpenMLDBRecoveryEngine()

@@ -8,7 +8,14 @@ import {describeError} from '../../errors.js'
 import {compareCodeUnits} from '../../plan/canonical.js'
 import type {OpenMLDBClient, Reply} from './client.js'
 import {mapLimit} from './map-limit.js'
-import type {OpFacts, OpenMLDBLiveState, PartitionMetaFacts, TableFacts, TabletFacts, TabletTableStatus} from './types.js'
+import type {
+  OpFacts,
+  OpenMLDBLiveState,
+  PartitionMetaFacts,
+  TableFacts,
+  TabletFacts,
+  TabletTableStatus,
+} from './types.js'
 
 /** Op statuses that are still running: the nameserver will act on them. */
 export const RUNNING_OP_STATUSES = new Set(['kInited', 'kDoing'])
@@ -66,7 +73,13 @@ export function tablesOf(reply: Reply): TableFacts[] {
 /** GetTableStatus's `all_table_status` (absent when the tablet holds nothing), sorted by tid and pid. */
 export function tableStatusOf(reply: Reply): TabletTableStatus[] {
   return list(reply.all_table_status)
-    .map((s) => ({tid: int(s.tid), pid: int(s.pid), offset: decimal(s.offset), mode: str(s.mode, 'kTableLeader'), state: str(s.state, 'kTableUndefined')}))
+    .map((s) => ({
+      tid: int(s.tid),
+      pid: int(s.pid),
+      offset: decimal(s.offset),
+      mode: str(s.mode, 'kTableLeader'),
+      state: str(s.state, 'kTableUndefined'),
+    }))
     .sort((a, b) => a.tid - b.tid || a.pid - b.pid)
 }
 
@@ -135,10 +148,21 @@ export async function gatherOpenMLDB(client: OpenMLDBClient, opts: GatherOptions
   const tablets = await mapLimit(sorted, opts.concurrency, async (endpoint): Promise<TabletFacts> => {
     const state = states.get(endpoint) ?? 'unknown'
     if (state !== 'kHealthy') {
-      return {endpoint, state, reachable: false, error: state === 'unknown' ? 'not listed by ShowTablet' : `ShowTablet says ${state}`, tables: []}
+      return {
+        endpoint,
+        state,
+        reachable: false,
+        error: state === 'unknown' ? 'not listed by ShowTablet' : `ShowTablet says ${state}`,
+        tables: [],
+      }
     }
     try {
-      return {endpoint, state, reachable: true, tables: tableStatusOf(await client.tablet(endpoint, 'GetTableStatus', {}))}
+      return {
+        endpoint,
+        state,
+        reachable: true,
+        tables: tableStatusOf(await client.tablet(endpoint, 'GetTableStatus', {})),
+      }
     } catch (err) {
       return {endpoint, state, reachable: false, error: describeError(err).split('\n')[0], tables: []}
     }

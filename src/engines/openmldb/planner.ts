@@ -19,7 +19,16 @@
  */
 import {canonicalJson, compareCodeUnits, sha256Hex} from '../../plan/canonical.js'
 import {compareFindings, compareNatural} from '../../plan/order.js'
-import type {Candidate, Change, Finding, PlanBody, PrimaryChange, RiskClass, Step, Vocabulary} from '../../plan/types.js'
+import type {
+  Candidate,
+  Change,
+  Finding,
+  PlanBody,
+  PrimaryChange,
+  RiskClass,
+  Step,
+  Vocabulary,
+} from '../../plan/types.js'
 import type {PlanOptions} from '../types.js'
 import {normalizeRecovery, LEADER_KEY} from './spec.js'
 import {
@@ -147,15 +156,24 @@ export function upstreamLeader(p: PartitionMetaFacts): ReplicaMeta | undefined {
  * The leader by largest offset among `usable`; ties fall to the nameserver's alive leader, then
  * to endpoint order.
  */
-export function largestOffset(facts: Facts, table: TableFacts, pid: number, usable: readonly ReplicaMeta[]): ReplicaMeta | undefined {
+export function largestOffset(
+  facts: Facts,
+  table: TableFacts,
+  pid: number,
+  usable: readonly ReplicaMeta[],
+): ReplicaMeta | undefined {
   let best: ReplicaMeta | undefined
   let bestOff = -1n
   for (const r of usable) {
     const off = facts.offset(table, pid, r)
     const aliveLeader = r.is_leader && r.is_alive
     const bestAliveLeader = best !== undefined && best.is_leader && best.is_alive
-    const better = best === undefined || off > bestOff ||
-      (off === bestOff && ((aliveLeader && !bestAliveLeader) || (aliveLeader === bestAliveLeader && compareNatural(r.endpoint, best.endpoint) < 0)))
+    const better =
+      best === undefined ||
+      off > bestOff ||
+      (off === bestOff &&
+        ((aliveLeader && !bestAliveLeader) ||
+          (aliveLeader === bestAliveLeader && compareNatural(r.endpoint, best.endpoint) < 0)))
     if (better) {
       best = r
       bestOff = off
@@ -179,7 +197,14 @@ interface Work {
   recover: Map<string, PredictedOp[]>
 }
 
-function candidatesOf(facts: Facts, table: TableFacts, p: PartitionMetaFacts, chosen: string | null, upstream: string | undefined, marksFor: (r: ReplicaMeta) => string[]): Candidate[] {
+function candidatesOf(
+  facts: Facts,
+  table: TableFacts,
+  p: PartitionMetaFacts,
+  chosen: string | null,
+  upstream: string | undefined,
+  marksFor: (r: ReplicaMeta) => string[],
+): Candidate[] {
   return p.replicas.map((r) => {
     const marks = marksFor(r)
     if (r.endpoint === chosen) marks.unshift('chosen')
@@ -206,7 +231,14 @@ function candidatesOf(facts: Facts, table: TableFacts, p: PartitionMetaFacts, ch
  */
 function leaderChange(w: Work, key: string, before: string | null, after: string | null, reason: string): void {
   if (before === after) return
-  w.changes.push({address: `partition:${key}`, noun: 'partition', action: 'update', before: {leader: before}, after: {leader: after}, reason})
+  w.changes.push({
+    address: `partition:${key}`,
+    noun: 'partition',
+    action: 'update',
+    before: {leader: before},
+    after: {leader: after},
+    reason,
+  })
 }
 
 /** What the child op of a RecoverTable will be, from whether the target tablet still has the table. */
@@ -219,17 +251,35 @@ function childOp(facts: Facts, table: TableFacts, p: PartitionMetaFacts, ep: str
 /**
  * Plans an OpenMLDB recovery. Pure.
  */
-export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, given: OpenMLDBLiveState, _opts: PlanOptions): PlanBody {
+export function planOpenMLDBRecovery(
+  spec: OpenMLDBRecoverySpec,
+  given: OpenMLDBLiveState,
+  _opts: PlanOptions,
+): PlanBody {
   const live = sortedLive(given)
   const rec: OpenMLDBRecoverySettings = normalizeRecovery(spec.recovery)
   const facts = new Facts(live)
-  const w: Work = {findings: [], changes: [], primaries: [], loads: [], alive: [], changeLeaders: [], recoverTables: [], lost: [], expected: [], offline: new Map(), recover: new Map()}
+  const w: Work = {
+    findings: [],
+    changes: [],
+    primaries: [],
+    loads: [],
+    alive: [],
+    changeLeaders: [],
+    recoverTables: [],
+    lost: [],
+    expected: [],
+    offline: new Map(),
+    recover: new Map(),
+  }
   const f = w.findings
 
   // Ops the nameserver is still running act on the same partitions: they block the plan.
   for (const op of live.running_ops) {
     f.push({
-      code: 'OPENMLDB_OP_RUNNING', severity: 'error', subject: partitionKey(op.db, op.name, op.pid),
+      code: 'OPENMLDB_OP_RUNNING',
+      severity: 'error',
+      subject: partitionKey(op.db, op.name, op.pid),
       message: `op ${op.op_id} ${op.op_type} of table ${op.db}.${op.name} pid ${op.pid} is ${op.status} (task ${op.task_type})`,
       hint: 'Wait for it to finish (`showopstatus` in ns_client), or cancel it (`cancelop <op_id>`), then plan again.',
     })
@@ -240,9 +290,15 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, given: OpenMLDB
     if (t.state !== 'kHealthy' || t.reachable) continue
     const holds = live.tables.some((tb) => tb.partitions.some((p) => p.replicas.some((r) => r.endpoint === t.endpoint)))
     f.push({
-      code: 'OPENMLDB_TABLET_UNREACHABLE', severity: rec.skip_bad_nodes ? 'warning' : 'error', subject: t.endpoint,
+      code: 'OPENMLDB_TABLET_UNREACHABLE',
+      severity: rec.skip_bad_nodes ? 'warning' : 'error',
+      subject: t.endpoint,
       message: `tablet ${t.endpoint} is kHealthy in ShowTablet but GetTableStatus failed: ${t.error ?? 'no answer'}${rec.skip_bad_nodes ? '; skip_bad_nodes: its replicas are treated as down and left alone' : ''}`,
-      hint: rec.skip_bad_nodes ? undefined : (holds ? 'Bring the tablet back (or stop it, so the nameserver sees it kOffline), or set recovery.skip_bad_nodes: true to recover without its replicas.' : 'Set recovery.skip_bad_nodes: true to go on without it.'),
+      hint: rec.skip_bad_nodes
+        ? undefined
+        : holds
+          ? 'Bring the tablet back (or stop it, so the nameserver sees it kOffline), or set recovery.skip_bad_nodes: true to recover without its replicas.'
+          : 'Set recovery.skip_bad_nodes: true to go on without it.',
     })
   }
 
@@ -250,17 +306,40 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, given: OpenMLDB
   const known = new Set(live.tablets.filter((t) => t.state !== 'unknown').map((t) => t.endpoint))
   for (const ep of [...rec.offline_endpoints].sort(compareNatural)) {
     if (!known.has(ep)) {
-      f.push({code: 'OPENMLDB_ENDPOINT_NOT_EXIST', severity: 'error', subject: ep, message: `offlineendpoint ${ep}: endpoint does not exist`, hint: 'The nameserver knows only the tablets of ShowTablet; check the endpoint in recovery.offline_endpoints.'})
+      f.push({
+        code: 'OPENMLDB_ENDPOINT_NOT_EXIST',
+        severity: 'error',
+        subject: ep,
+        message: `offlineendpoint ${ep}: endpoint does not exist`,
+        hint: 'The nameserver knows only the tablets of ShowTablet; check the endpoint in recovery.offline_endpoints.',
+      })
     } else if (facts.available(ep)) {
-      f.push({code: 'OPENMLDB_OFFLINE_HEALTHY_TABLET', severity: 'warning', subject: ep, message: `tablet ${ep} is kHealthy and answers; taking it out moves its leaders away and drops its replicas from their partitions`})
+      f.push({
+        code: 'OPENMLDB_OFFLINE_HEALTHY_TABLET',
+        severity: 'warning',
+        subject: ep,
+        message: `tablet ${ep} is kHealthy and answers; taking it out moves its leaders away and drops its replicas from their partitions`,
+      })
     }
   }
   for (const ep of [...rec.recover_endpoints].sort(compareNatural)) {
     const t = facts.tablets.get(ep)
     if (!known.has(ep)) {
-      f.push({code: 'OPENMLDB_ENDPOINT_NOT_EXIST', severity: 'error', subject: ep, message: `recoverendpoint ${ep}: endpoint does not exist`, hint: 'The nameserver knows only the tablets of ShowTablet; check the endpoint in recovery.recover_endpoints.'})
+      f.push({
+        code: 'OPENMLDB_ENDPOINT_NOT_EXIST',
+        severity: 'error',
+        subject: ep,
+        message: `recoverendpoint ${ep}: endpoint does not exist`,
+        hint: 'The nameserver knows only the tablets of ShowTablet; check the endpoint in recovery.recover_endpoints.',
+      })
     } else if (t === undefined || t.state !== 'kHealthy') {
-      f.push({code: 'OPENMLDB_TABLET_NOT_HEALTHY', severity: 'error', subject: ep, message: `recoverendpoint ${ep}: tablet is not healthy`, hint: 'Start the tablet and wait until ShowTablet lists it kHealthy, then plan again.'})
+      f.push({
+        code: 'OPENMLDB_TABLET_NOT_HEALTHY',
+        severity: 'error',
+        subject: ep,
+        message: `recoverendpoint ${ep}: tablet is not healthy`,
+        hint: 'Start the tablet and wait until ShowTablet lists it kHealthy, then plan again.',
+      })
     }
   }
 
@@ -271,7 +350,14 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, given: OpenMLDB
   else if (Array.isArray(rec.tables)) {
     for (const name of [...rec.tables].sort(compareNatural)) {
       if (tableIds.has(name)) inScope.add(name)
-      else f.push({code: 'OPENMLDB_TABLE_NOT_EXIST', severity: 'error', subject: name, message: `table ${name}: table does not exist`, hint: 'Check recovery.tables against `showtable` (names are db.table).'})
+      else
+        f.push({
+          code: 'OPENMLDB_TABLE_NOT_EXIST',
+          severity: 'error',
+          subject: name,
+          message: `table ${name}: table does not exist`,
+          hint: 'Check recovery.tables against `showtable` (names are db.table).',
+        })
     }
   }
   const overrides = new Map<string, string>()
@@ -280,11 +366,23 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, given: OpenMLDB
     const table = m ? tableIds.get(`${m[1]}.${m[2]}`) : undefined
     const p = m && table ? table.partitions.find((x) => x.pid === Number(m[3])) : undefined
     if (!p) {
-      f.push({code: 'OPENMLDB_LEADER_OVERRIDE_UNKNOWN', severity: 'error', subject: key, message: `recovery.leaders["${key}"]: ${table ? 'pid does not exist' : 'table does not exist'}`, hint: 'Name an existing partition as db.table/pid.'})
+      f.push({
+        code: 'OPENMLDB_LEADER_OVERRIDE_UNKNOWN',
+        severity: 'error',
+        subject: key,
+        message: `recovery.leaders["${key}"]: ${table ? 'pid does not exist' : 'table does not exist'}`,
+        hint: 'Name an existing partition as db.table/pid.',
+      })
       continue
     }
     if (ep !== 'auto' && !p.replicas.some((r) => r.endpoint === ep)) {
-      f.push({code: 'OPENMLDB_LEADER_OVERRIDE_NOT_REPLICA', severity: 'error', subject: key, message: `recovery.leaders["${key}"] names ${ep}, which holds no replica of the partition`, hint: `Pick one of ${p.replicas.map((r) => r.endpoint).join(', ')}, or auto.`})
+      f.push({
+        code: 'OPENMLDB_LEADER_OVERRIDE_NOT_REPLICA',
+        severity: 'error',
+        subject: key,
+        message: `recovery.leaders["${key}"] names ${ep}, which holds no replica of the partition`,
+        hint: `Pick one of ${p.replicas.map((r) => r.endpoint).join(', ')}, or auto.`,
+      })
       continue
     }
     overrides.set(key, ep)
@@ -308,11 +406,19 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, given: OpenMLDB
       else unhealthyCount++
       const offlineHere = p.replicas.filter((r) => offlineSet.has(r.endpoint))
       // RecoverEndpoint skips a replica that is alive in a partition with more than one (RecoverEndpointDBInternal).
-      const recoverHere = p.replicas.filter((r) => recoverSet.has(r.endpoint) && (!r.is_alive || p.replicas.length === 1))
+      const recoverHere = p.replicas.filter(
+        (r) => recoverSet.has(r.endpoint) && (!r.is_alive || p.replicas.length === 1),
+      )
       const override = overrides.get(key)
       if (offlineHere.length > 0 || recoverHere.length > 0) {
         if (override !== undefined && offlineHere.length === 0) {
-          f.push({code: 'OPENMLDB_LEADER_OVERRIDE_DEFERRED', severity: 'warning', subject: key, message: `recovery.leaders["${key}"] is not applied: recoverendpoint re-adds a replica of this partition in the same run`, hint: 'Plan the leader change in a second run, once the replica is recovered.'})
+          f.push({
+            code: 'OPENMLDB_LEADER_OVERRIDE_DEFERRED',
+            severity: 'warning',
+            subject: key,
+            message: `recovery.leaders["${key}"] is not applied: recoverendpoint re-adds a replica of this partition in the same run`,
+            hint: 'Plan the leader change in a second run, once the replica is recovered.',
+          })
         }
         planEndpointPartition(facts, w, table, p, key, offlineHere, recoverHere, override, rec)
         continue
@@ -322,7 +428,12 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, given: OpenMLDB
       } else if (override !== undefined && override !== 'auto') {
         planOverride(facts, w, table, p, key, override)
       } else if (!healthy) {
-        f.push({code: 'OPENMLDB_PARTITION_UNHEALTHY_OUT_OF_SCOPE', severity: 'info', subject: key, message: `table ${tname} pid ${p.pid} is unhealthy but outside recovery.tables; left alone`})
+        f.push({
+          code: 'OPENMLDB_PARTITION_UNHEALTHY_OUT_OF_SCOPE',
+          severity: 'info',
+          subject: key,
+          message: `table ${tname} pid ${p.pid} is unhealthy but outside recovery.tables; left alone`,
+        })
       }
     }
   }
@@ -333,15 +444,33 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, given: OpenMLDB
   const id = (slug: string): string => `${String(++n).padStart(2, '0')}-${slug}`
   const conc = rec.concurrency
   const wait = rec.wait_seconds
-  const work = w.loads.length + w.alive.length + w.changeLeaders.length + w.offline.size + w.recover.size + w.recoverTables.length + w.lost.length
+  const work =
+    w.loads.length +
+    w.alive.length +
+    w.changeLeaders.length +
+    w.offline.size +
+    w.recover.size +
+    w.recoverTables.length +
+    w.lost.length
   if (work > 0 && live.auto_failover) {
     const params: ConfsetParams = {key: 'auto_failover', value: 'false'}
-    steps.push({id: id('auto-failover-off'), kind: STEP_CONFSET, params: {...params}, risk: 'safe', description: 'confset auto_failover false: the nameserver refuses manual operations while it is on (code 301 "auto_failover is enabled")', expect: 'ConfGet says auto_failover false'})
+    steps.push({
+      id: id('auto-failover-off'),
+      kind: STEP_CONFSET,
+      params: {...params},
+      risk: 'safe',
+      description:
+        'confset auto_failover false: the nameserver refuses manual operations while it is on (code 301 "auto_failover is enabled")',
+      expect: 'ConfGet says auto_failover false',
+    })
   }
   if (w.lost.length > 0) {
     const params: AcceptLostParams = {partitions: sortRefs(w.lost)}
     steps.push({
-      id: id('accept-lost-partitions'), kind: STEP_ACCEPT_LOST, params: {...params}, risk: 'lossy',
+      id: id('accept-lost-partitions'),
+      kind: STEP_ACCEPT_LOST,
+      params: {...params},
+      risk: 'lossy',
       description: `give up ${w.lost.length} partition(s) with no replica on a tablet that can load it (skip_lost_partitions)`,
       expect: 'nothing is written: these partitions stay without a leader until a tablet holding their data comes back',
       riskReason: `every row of ${w.lost.map((l) => `${partitionKey(l.db, l.name, l.pid)} (offset ${l.offset})`).join(', ')} stays unreadable`,
@@ -349,47 +478,130 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, given: OpenMLDB
   }
   if (w.loads.length > 0) {
     const params: LoadLeadersParams = {loads: sortRefs(w.loads), concurrency: conc, wait_seconds: wait}
-    steps.push({id: id('load-leaders'), kind: STEP_LOAD_LEADERS, params: {...params}, risk: 'disruptive', description: `LoadTable ${w.loads.length} partition leader(s) on their tablets and wait for kTableNormal`, expect: 'GetTableStatus shows each partition kTableNormal on its tablet', riskReason: 'a loaded leader serves the partition from its own binlog and snapshot'})
+    steps.push({
+      id: id('load-leaders'),
+      kind: STEP_LOAD_LEADERS,
+      params: {...params},
+      risk: 'disruptive',
+      description: `LoadTable ${w.loads.length} partition leader(s) on their tablets and wait for kTableNormal`,
+      expect: 'GetTableStatus shows each partition kTableNormal on its tablet',
+      riskReason: 'a loaded leader serves the partition from its own binlog and snapshot',
+    })
   }
   if (w.alive.length > 0) {
     const params: SetAliveParams = {updates: sortRefs(w.alive), concurrency: conc}
     const yes = w.alive.filter((a) => a.is_alive).length
-    steps.push({id: id('set-alive'), kind: STEP_SET_ALIVE, params: {...params}, risk: 'safe', description: `updatetablealive: ${yes} replica(s) alive, ${w.alive.length - yes} not alive`, expect: 'ShowTable shows each replica with the is_alive planned'})
+    steps.push({
+      id: id('set-alive'),
+      kind: STEP_SET_ALIVE,
+      params: {...params},
+      risk: 'safe',
+      description: `updatetablealive: ${yes} replica(s) alive, ${w.alive.length - yes} not alive`,
+      expect: 'ShowTable shows each replica with the is_alive planned',
+    })
   }
   if (w.changeLeaders.length > 0) {
     const params: ChangeLeadersParams = {ops: sortRefs(w.changeLeaders), concurrency: conc, wait_seconds: wait}
-    const lossy = w.primaries.some((pc) => pc.risk === 'lossy' && w.changeLeaders.some((c) => partitionKey(c.db, c.name, c.pid) === pc.partition))
-    steps.push({id: id('change-leaders'), kind: STEP_CHANGE_LEADERS, params: {...params}, risk: lossy ? 'lossy' : 'disruptive', description: `changeleader ${w.changeLeaders.length} partition(s) to the planned candidate (kChangeLeaderOP each)`, expect: 'each partition has the candidate as its one alive leader', riskReason: 'change leader ok. If there are writing operations while changing a leader, it may cause data loss.'})
+    const lossy = w.primaries.some(
+      (pc) => pc.risk === 'lossy' && w.changeLeaders.some((c) => partitionKey(c.db, c.name, c.pid) === pc.partition),
+    )
+    steps.push({
+      id: id('change-leaders'),
+      kind: STEP_CHANGE_LEADERS,
+      params: {...params},
+      risk: lossy ? 'lossy' : 'disruptive',
+      description: `changeleader ${w.changeLeaders.length} partition(s) to the planned candidate (kChangeLeaderOP each)`,
+      expect: 'each partition has the candidate as its one alive leader',
+      riskReason: 'change leader ok. If there are writing operations while changing a leader, it may cause data loss.',
+    })
   }
   for (const [ep, predicted] of [...w.offline.entries()].sort((a, b) => compareNatural(a[0], b[0]))) {
     const params: EndpointParams = {endpoint: ep, concurrency: conc, wait_seconds: wait, predicted: sortRefs(predicted)}
-    steps.push({id: id(`offline-${ep}`), kind: STEP_OFFLINE_ENDPOINT, params: {...params}, risk: 'disruptive', description: `offlineendpoint ${ep}: ${opSummary(predicted)}`, expect: `no replica on ${ep} is alive; its partitions are served elsewhere`, riskReason: `the replicas on ${ep} leave their partitions`})
+    steps.push({
+      id: id(`offline-${ep}`),
+      kind: STEP_OFFLINE_ENDPOINT,
+      params: {...params},
+      risk: 'disruptive',
+      description: `offlineendpoint ${ep}: ${opSummary(predicted)}`,
+      expect: `no replica on ${ep} is alive; its partitions are served elsewhere`,
+      riskReason: `the replicas on ${ep} leave their partitions`,
+    })
   }
   for (const [ep, predicted] of [...w.recover.entries()].sort((a, b) => compareNatural(a[0], b[0]))) {
     const params: EndpointParams = {endpoint: ep, concurrency: conc, wait_seconds: wait, predicted: sortRefs(predicted)}
-    steps.push({id: id(`recover-${ep}`), kind: STEP_RECOVER_ENDPOINT, params: {...params}, risk: 'safe', description: `recoverendpoint ${ep}: ${opSummary(predicted)}`, expect: `every replica on ${ep} alive and in sync with its leader`})
+    steps.push({
+      id: id(`recover-${ep}`),
+      kind: STEP_RECOVER_ENDPOINT,
+      params: {...params},
+      risk: 'safe',
+      description: `recoverendpoint ${ep}: ${opSummary(predicted)}`,
+      expect: `every replica on ${ep} alive and in sync with its leader`,
+    })
   }
   if (w.recoverTables.length > 0) {
-    const params: RecoverTablesParams = {ops: sortRefs(w.recoverTables), since_op_id: live.last_op_id, by_endpoint: recoverableByEndpoint(facts, live, w, rec), concurrency: conc, wait_seconds: wait}
-    steps.push({id: id('recover-tables'), kind: STEP_RECOVER_TABLES, params: {...params}, risk: 'safe', description: `recovertable ${w.recoverTables.length} follower replica(s) (kRecoverTableOP each)`, expect: 'each replica alive, loaded as follower and within the binlog delta of its leader'})
+    const params: RecoverTablesParams = {
+      ops: sortRefs(w.recoverTables),
+      since_op_id: live.last_op_id,
+      by_endpoint: recoverableByEndpoint(facts, live, w, rec),
+      concurrency: conc,
+      wait_seconds: wait,
+    }
+    steps.push({
+      id: id('recover-tables'),
+      kind: STEP_RECOVER_TABLES,
+      params: {...params},
+      risk: 'safe',
+      description: `recovertable ${w.recoverTables.length} follower replica(s) (kRecoverTableOP each)`,
+      expect: 'each replica alive, loaded as follower and within the binlog delta of its leader',
+    })
   }
   if (work > 0 || live.auto_failover !== rec.auto_failover) {
     const params: ConfsetParams = {key: 'auto_failover', value: rec.auto_failover ? 'true' : 'false'}
-    steps.push({id: id('auto-failover-restore'), kind: STEP_CONFSET, params: {...params}, risk: 'safe', always: true, description: `confset auto_failover ${params.value} (runs even after a failure or Ctrl-C)`, expect: `ConfGet says auto_failover ${params.value}`})
+    steps.push({
+      id: id('auto-failover-restore'),
+      kind: STEP_CONFSET,
+      params: {...params},
+      risk: 'safe',
+      always: true,
+      description: `confset auto_failover ${params.value} (runs even after a failure or Ctrl-C)`,
+      expect: `ConfGet says auto_failover ${params.value}`,
+    })
   }
   if (work > 0) {
-    const params: VerifyParams = {partitions: sortRefs(w.expected), offline_endpoints: [...rec.offline_endpoints].sort(compareNatural), auto_failover: rec.auto_failover, binlog_delta: BINLOG_DELTA}
-    steps.push({id: id('verify'), kind: STEP_VERIFY, params: {...params}, risk: 'read', description: `check ${w.expected.length} partition(s): one alive leader as planned, followers alive, kTableNormal, roles and offsets in line`, expect: 'no differences'})
+    const params: VerifyParams = {
+      partitions: sortRefs(w.expected),
+      offline_endpoints: [...rec.offline_endpoints].sort(compareNatural),
+      auto_failover: rec.auto_failover,
+      binlog_delta: BINLOG_DELTA,
+    }
+    steps.push({
+      id: id('verify'),
+      kind: STEP_VERIFY,
+      params: {...params},
+      risk: 'read',
+      description: `check ${w.expected.length} partition(s): one alive leader as planned, followers alive, kTableNormal, roles and offsets in line`,
+      expect: 'no differences',
+    })
   }
 
   w.changes.push({
-    address: 'conf:auto_failover', noun: 'setting', action: live.auto_failover === rec.auto_failover ? 'no-op' : 'update',
-    before: live.auto_failover, after: rec.auto_failover,
-    reason: work > 0 ? 'turned off while the operations run (the nameserver requires it), then set to recovery.auto_failover' : 'recovery.auto_failover',
+    address: 'conf:auto_failover',
+    noun: 'setting',
+    action: live.auto_failover === rec.auto_failover ? 'no-op' : 'update',
+    before: live.auto_failover,
+    after: rec.auto_failover,
+    reason:
+      work > 0
+        ? 'turned off while the operations run (the nameserver requires it), then set to recovery.auto_failover'
+        : 'recovery.auto_failover',
   })
 
   if (work === 0 && f.every((x) => x.severity !== 'error')) {
-    f.push({code: 'OPENMLDB_NOTHING_TO_RECOVER', severity: 'info', message: `all ${healthyCount} partition(s) are healthy (every replica alive, loaded on its tablet, roles matching)`})
+    f.push({
+      code: 'OPENMLDB_NOTHING_TO_RECOVER',
+      severity: 'info',
+      message: `all ${healthyCount} partition(s) are healthy (every replica alive, loaded on its tablet, roles matching)`,
+    })
   }
 
   const tabletsUp = live.tablets.filter((t) => facts.available(t.endpoint)).length
@@ -419,9 +631,15 @@ export function planOpenMLDBRecovery(spec: OpenMLDBRecoverySpec, given: OpenMLDB
 function sortedLive(live: OpenMLDBLiveState): OpenMLDBLiveState {
   return {
     ...live,
-    tablets: [...live.tablets].sort((a, b) => compareNatural(a.endpoint, b.endpoint)).map((t) => ({...t, tables: [...t.tables].sort((a, b) => a.tid - b.tid || a.pid - b.pid)})),
-    tables: [...live.tables].sort((a, b) => compareCodeUnits(a.db, b.db) || compareCodeUnits(a.name, b.name)).map((t) => ({...t, partitions: [...t.partitions].sort((a, b) => a.pid - b.pid)})),
-    running_ops: [...live.running_ops].sort((a, b) => a.op_id.length - b.op_id.length || compareCodeUnits(a.op_id, b.op_id)),
+    tablets: [...live.tablets]
+      .sort((a, b) => compareNatural(a.endpoint, b.endpoint))
+      .map((t) => ({...t, tables: [...t.tables].sort((a, b) => a.tid - b.tid || a.pid - b.pid)})),
+    tables: [...live.tables]
+      .sort((a, b) => compareCodeUnits(a.db, b.db) || compareCodeUnits(a.name, b.name))
+      .map((t) => ({...t, partitions: [...t.partitions].sort((a, b) => a.pid - b.pid)})),
+    running_ops: [...live.running_ops].sort(
+      (a, b) => a.op_id.length - b.op_id.length || compareCodeUnits(a.op_id, b.op_id),
+    ),
   }
 }
 
@@ -430,12 +648,19 @@ function sortedLive(live: OpenMLDBLiveState): OpenMLDBLiveState {
  * alive flags, every replica on the endpoint is either one of the step's targets, or alive in a
  * partition of more than one replica (which RecoverEndpointDBInternal skips).
  */
-function recoverableByEndpoint(facts: Facts, live: OpenMLDBLiveState, w: Work, rec: OpenMLDBRecoverySettings): string[] {
+function recoverableByEndpoint(
+  facts: Facts,
+  live: OpenMLDBLiveState,
+  w: Work,
+  rec: OpenMLDBRecoverySettings,
+): string[] {
   const key = (db: string, name: string, pid: number, ep: string): string => `${db}\u0000${name}\u0000${pid}\u0000${ep}`
   const targets = new Set(w.recoverTables.map((o) => key(o.db, o.name, o.pid, o.endpoint)))
   const flags = new Map(w.alive.map((u) => [key(u.db, u.name, u.pid, u.endpoint), u.is_alive]))
   const candidates = new Set(w.recoverTables.map((o) => o.endpoint))
-  for (const ep of candidates) if (!facts.available(ep) || rec.offline_endpoints.includes(ep) || rec.recover_endpoints.includes(ep)) candidates.delete(ep)
+  for (const ep of candidates)
+    if (!facts.available(ep) || rec.offline_endpoints.includes(ep) || rec.recover_endpoints.includes(ep))
+      candidates.delete(ep)
   for (const t of live.tables) {
     for (const p of t.partitions) {
       for (const r of p.replicas) {
@@ -450,7 +675,9 @@ function recoverableByEndpoint(facts: Facts, live: OpenMLDBLiveState, w: Work, r
   // A ChangeLeader marks the old alive leader not alive: its endpoint would get an op the plan does not list.
   for (const c of w.changeLeaders) {
     const t = live.tables.find((x) => x.db === c.db && x.name === c.name)
-    const old = t?.partitions.find((x) => x.pid === c.pid)?.replicas.find((r) => r.is_leader && r.is_alive && (flags.get(key(c.db, c.name, c.pid, r.endpoint)) ?? true))
+    const old = t?.partitions
+      .find((x) => x.pid === c.pid)
+      ?.replicas.find((r) => r.is_leader && r.is_alive && (flags.get(key(c.db, c.name, c.pid, r.endpoint)) ?? true))
     if (old && !targets.has(key(c.db, c.name, c.pid, old.endpoint))) candidates.delete(old.endpoint)
   }
   return [...candidates].sort(compareNatural)
@@ -460,11 +687,20 @@ function opSummary(predicted: PredictedOp[]): string {
   const counts = new Map<string, number>()
   for (const p of predicted) counts.set(p.op_type, (counts.get(p.op_type) ?? 0) + 1)
   if (counts.size === 0) return 'no op expected'
-  return [...counts.entries()].sort((a, b) => compareCodeUnits(a[0], b[0])).map(([t, c]) => `${c} ${t}`).join(', ')
+  return [...counts.entries()]
+    .sort((a, b) => compareCodeUnits(a[0], b[0]))
+    .map(([t, c]) => `${c} ${t}`)
+    .join(', ')
 }
 
 function sortRefs<T extends {db: string; name: string; pid: number; endpoint?: string}>(xs: T[]): T[] {
-  return [...xs].sort((a, b) => compareCodeUnits(a.db, b.db) || compareCodeUnits(a.name, b.name) || a.pid - b.pid || compareNatural(a.endpoint ?? '', b.endpoint ?? ''))
+  return [...xs].sort(
+    (a, b) =>
+      compareCodeUnits(a.db, b.db) ||
+      compareCodeUnits(a.name, b.name) ||
+      a.pid - b.pid ||
+      compareNatural(a.endpoint ?? '', b.endpoint ?? ''),
+  )
 }
 
 /**
@@ -474,15 +710,35 @@ function sortRefs<T extends {db: string; name: string; pid: number; endpoint?: s
  * offset still makes a saved plan stale.
  */
 export function observedFingerprint(live: OpenMLDBLiveState): string {
-  return sha256Hex(canonicalJson({
-    auto_failover: live.auto_failover,
-    tablets: live.tablets.map((t) => ({endpoint: t.endpoint, state: t.state, reachable: t.reachable, tables: t.tables.map((s) => `${s.tid}_${s.pid} ${s.mode} ${s.state}`)})),
-    tables: live.tables.map((t) => ({db: t.db, name: t.name, tid: t.tid, partitions: t.partitions.map((p) => ({pid: p.pid, replicas: p.replicas.map((r) => `${r.endpoint} ${r.is_leader} ${r.is_alive}`)}))})),
-    running_ops: live.running_ops.map((o) => o.op_id),
-  }))
+  return sha256Hex(
+    canonicalJson({
+      auto_failover: live.auto_failover,
+      tablets: live.tablets.map((t) => ({
+        endpoint: t.endpoint,
+        state: t.state,
+        reachable: t.reachable,
+        tables: t.tables.map((s) => `${s.tid}_${s.pid} ${s.mode} ${s.state}`),
+      })),
+      tables: live.tables.map((t) => ({
+        db: t.db,
+        name: t.name,
+        tid: t.tid,
+        partitions: t.partitions.map((p) => ({
+          pid: p.pid,
+          replicas: p.replicas.map((r) => `${r.endpoint} ${r.is_leader} ${r.is_alive}`),
+        })),
+      })),
+      running_ops: live.running_ops.map((o) => o.op_id),
+    }),
+  )
 }
 
-function lossText(facts: Facts, table: TableFacts, p: PartitionMetaFacts, chosen: ReplicaMeta): {lossy: boolean; text?: string} {
+function lossText(
+  facts: Facts,
+  table: TableFacts,
+  p: PartitionMetaFacts,
+  chosen: ReplicaMeta,
+): {lossy: boolean; text?: string} {
   const off = facts.offset(table, p.pid, chosen)
   let best: ReplicaMeta | undefined
   let bestOff = off
@@ -495,11 +751,22 @@ function lossText(facts: Facts, table: TableFacts, p: PartitionMetaFacts, chosen
     }
   }
   if (best === undefined) return {lossy: false}
-  return {lossy: true, text: `offsets ${off + 1n}..${bestOff} (${bestOff - off}) known on ${best.endpoint}${facts.available(best.endpoint) ? '' : ' (its tablet cannot load it)'} are not on ${chosen.endpoint}`}
+  return {
+    lossy: true,
+    text: `offsets ${off + 1n}..${bestOff} (${bestOff - off}) known on ${best.endpoint}${facts.available(best.endpoint) ? '' : ' (its tablet cannot load it)'} are not on ${chosen.endpoint}`,
+  }
 }
 
 /** Data recovery of one unhealthy partition: the recoverdata procedure with the largest-offset leader. */
-function planDataRecovery(facts: Facts, w: Work, table: TableFacts, p: PartitionMetaFacts, key: string, override: string | undefined, rec: OpenMLDBRecoverySettings): void {
+function planDataRecovery(
+  facts: Facts,
+  w: Work,
+  table: TableFacts,
+  p: PartitionMetaFacts,
+  key: string,
+  override: string | undefined,
+  rec: OpenMLDBRecoverySettings,
+): void {
   const usable = p.replicas.filter((r) => facts.available(r.endpoint))
   const down = p.replicas.filter((r) => !facts.available(r.endpoint))
   const upstream = upstreamLeader(p)
@@ -510,17 +777,31 @@ function planDataRecovery(facts: Facts, w: Work, table: TableFacts, p: Partition
     const maxNs = p.replicas.reduce((m, r) => maxBig(m, big(r.offset)), 0n)
     const where = p.replicas.map((r) => `${r.endpoint} (${facts.tabletWord(table, p.pid, r)})`).join(', ')
     w.primaries.push({
-      partition: key, table: tname, before: aliveLeader?.endpoint ?? null, after: null, risk: 'lossy',
+      partition: key,
+      table: tname,
+      before: aliveLeader?.endpoint ?? null,
+      after: null,
+      risk: 'lossy',
       candidates: candidatesOf(facts, table, p, null, upstream?.endpoint, () => []),
       reason: `no replica is on a tablet that can load it: ${where}`,
       atStake: `every row of the partition (offset ${maxNs} in the nameserver)`,
     })
     if (rec.skip_lost_partitions) {
-      w.findings.push({code: 'OPENMLDB_PARTITION_LOST', severity: 'warning', subject: key, message: `table ${tname} pid ${p.pid}: no replica is on a tablet that can load it (${where}); skip_lost_partitions: left without a leader`})
+      w.findings.push({
+        code: 'OPENMLDB_PARTITION_LOST',
+        severity: 'warning',
+        subject: key,
+        message: `table ${tname} pid ${p.pid}: no replica is on a tablet that can load it (${where}); skip_lost_partitions: left without a leader`,
+      })
       w.lost.push({db: table.db, name: table.name, pid: p.pid, offset: maxNs.toString()})
     } else {
-      w.findings.push({code: 'OPENMLDB_PARTITION_LOST', severity: 'error', subject: key, message: `table ${tname} pid ${p.pid}: no replica is on a tablet that can load it (${where})`,
-        hint: 'Bring back a tablet that holds the partition\'s data and plan again, or set recovery.skip_lost_partitions: true to recover the rest and leave this partition without a leader.'})
+      w.findings.push({
+        code: 'OPENMLDB_PARTITION_LOST',
+        severity: 'error',
+        subject: key,
+        message: `table ${tname} pid ${p.pid}: no replica is on a tablet that can load it (${where})`,
+        hint: "Bring back a tablet that holds the partition's data and plan again, or set recovery.skip_lost_partitions: true to recover the rest and leave this partition without a leader.",
+      })
     }
     return
   }
@@ -530,7 +811,17 @@ function planDataRecovery(facts: Facts, w: Work, table: TableFacts, p: Partition
   if (override !== undefined && override !== 'auto') {
     chosen = usable.find((r) => r.endpoint === override)
     if (chosen === undefined) {
-      w.findings.push({code: 'OPENMLDB_LEADER_OVERRIDE_UNAVAILABLE', severity: 'error', subject: key, message: `recovery.leaders["${key}"] names ${override}, whose tablet cannot load the partition (${facts.tabletWord(table, p.pid, p.replicas.find((r) => r.endpoint === override)!)})`, hint: 'Pick a replica on a kHealthy tablet that answers, or auto.'})
+      w.findings.push({
+        code: 'OPENMLDB_LEADER_OVERRIDE_UNAVAILABLE',
+        severity: 'error',
+        subject: key,
+        message: `recovery.leaders["${key}"] names ${override}, whose tablet cannot load the partition (${facts.tabletWord(
+          table,
+          p.pid,
+          p.replicas.find((r) => r.endpoint === override)!,
+        )})`,
+        hint: 'Pick a replica on a kHealthy tablet that answers, or auto.',
+      })
       return
     }
     reason = `recovery.leaders names ${override}`
@@ -538,20 +829,32 @@ function planDataRecovery(facts: Facts, w: Work, table: TableFacts, p: Partition
     chosen = largestOffset(facts, table, p.pid, usable)!
     const off = facts.offset(table, p.pid, chosen)
     const ties = usable.filter((r) => facts.offset(table, p.pid, r) === off).length
-    reason = `the largest offset (${off}) among the replicas on tablets that can load it` + (ties > 1 ? `; ${ties} replicas tie, ${chosen.is_leader && chosen.is_alive ? 'the nameserver\'s alive leader' : 'the first by endpoint'} wins` : '')
+    reason =
+      `the largest offset (${off}) among the replicas on tablets that can load it` +
+      (ties > 1
+        ? `; ${ties} replicas tie, ${chosen.is_leader && chosen.is_alive ? "the nameserver's alive leader" : 'the first by endpoint'} wins`
+        : '')
   }
   const chosenOff = facts.offset(table, p.pid, chosen)
   const loss = lossText(facts, table, p, chosen)
 
   // Where openmldb_ops.py would go wrong.
   if (upstream === undefined) {
-    w.findings.push({code: 'OPENMLDB_UPSTREAM_NO_LEADER', severity: 'info', subject: key, message: `openmldb_ops.py recoverdata fails on table ${tname} pid ${p.pid} with "cannot find leader replica" (no replica flagged is_leader); lifeboat picks ${chosen.endpoint}`})
+    w.findings.push({
+      code: 'OPENMLDB_UPSTREAM_NO_LEADER',
+      severity: 'info',
+      subject: key,
+      message: `openmldb_ops.py recoverdata fails on table ${tname} pid ${p.pid} with "cannot find leader replica" (no replica flagged is_leader); lifeboat picks ${chosen.endpoint}`,
+    })
   } else if (upstream.endpoint !== chosen.endpoint) {
     const upOff = facts.offset(table, p.pid, upstream)
     const lost = chosenOff > upOff ? chosenOff - upOff : 0n
     w.findings.push({
-      code: 'OPENMLDB_UPSTREAM_LEADER_DIFFERS', severity: 'warning', subject: key,
-      message: `openmldb_ops.py recoverdata would pick ${upstream.endpoint} (the last replica flagged is_leader, offset ${upOff})${facts.available(upstream.endpoint) ? '' : ', whose tablet cannot load it'}; lifeboat picks ${chosen.endpoint} (offset ${chosenOff})` +
+      code: 'OPENMLDB_UPSTREAM_LEADER_DIFFERS',
+      severity: 'warning',
+      subject: key,
+      message:
+        `openmldb_ops.py recoverdata would pick ${upstream.endpoint} (the last replica flagged is_leader, offset ${upOff})${facts.available(upstream.endpoint) ? '' : ', whose tablet cannot load it'}; lifeboat picks ${chosen.endpoint} (offset ${chosenOff})` +
         (lost > 0n ? `: the upstream choice would lose ${lost} offset(s)` : ''),
     })
   }
@@ -560,9 +863,23 @@ function planDataRecovery(facts: Facts, w: Work, table: TableFacts, p: Partition
   const isNsLeader = chosen.is_leader
   // The chosen replica serves from now on; every other usable replica is re-added to it when the
   // leader was (re)loaded or changed, or when it is unhealthy itself.
-  const leaderReset = needsLoad || !chosen.is_alive || !isNsLeader || (aliveLeader !== undefined && aliveLeader.endpoint !== chosen.endpoint)
-  if (needsLoad) w.loads.push({db: table.db, name: table.name, pid: p.pid, endpoint: chosen.endpoint, tid: table.tid, storage_mode: table.storage_mode, mode: isNsLeader ? 'kTableLeader' : 'kTableFollower'})
-  if (!chosen.is_alive) w.alive.push({db: table.db, name: table.name, pid: p.pid, endpoint: chosen.endpoint, is_alive: true})
+  const leaderReset =
+    needsLoad ||
+    !chosen.is_alive ||
+    !isNsLeader ||
+    (aliveLeader !== undefined && aliveLeader.endpoint !== chosen.endpoint)
+  if (needsLoad)
+    w.loads.push({
+      db: table.db,
+      name: table.name,
+      pid: p.pid,
+      endpoint: chosen.endpoint,
+      tid: table.tid,
+      storage_mode: table.storage_mode,
+      mode: isNsLeader ? 'kTableLeader' : 'kTableFollower',
+    })
+  if (!chosen.is_alive)
+    w.alive.push({db: table.db, name: table.name, pid: p.pid, endpoint: chosen.endpoint, is_alive: true})
   const followers: string[] = []
   for (const r of usable) {
     if (r.endpoint === chosen.endpoint) continue
@@ -572,34 +889,68 @@ function planDataRecovery(facts: Facts, w: Work, table: TableFacts, p: Partition
     if (!leaderReset && !unhealthy) continue
     // Before a ChangeLeader every other replica must be out of the follower list (SelectLeader asks each one);
     // otherwise each replica is marked dead just before its own RecoverTable.
-    if (r.is_alive && !isNsLeader) w.alive.push({db: table.db, name: table.name, pid: p.pid, endpoint: r.endpoint, is_alive: false})
-    w.recoverTables.push({db: table.db, name: table.name, pid: p.pid, endpoint: r.endpoint, then: childOp(facts, table, p, r.endpoint), mark_dead: r.is_alive && isNsLeader})
+    if (r.is_alive && !isNsLeader)
+      w.alive.push({db: table.db, name: table.name, pid: p.pid, endpoint: r.endpoint, is_alive: false})
+    w.recoverTables.push({
+      db: table.db,
+      name: table.name,
+      pid: p.pid,
+      endpoint: r.endpoint,
+      then: childOp(facts, table, p, r.endpoint),
+      mark_dead: r.is_alive && isNsLeader,
+    })
   }
   for (const r of down) {
     // A replica nobody can load stays out; the nameserver must not count it as serving.
     if (r.is_alive) w.alive.push({db: table.db, name: table.name, pid: p.pid, endpoint: r.endpoint, is_alive: false})
-    w.findings.push({code: 'OPENMLDB_REPLICA_DOWN', severity: 'warning', subject: key, message: `table ${tname} pid ${p.pid}: the replica on ${r.endpoint} (${facts.tabletWord(table, p.pid, r)}) is left out and marked not alive`,
-      hint: `When ${r.endpoint} is back, recover it with recovery.recover_endpoints: [${r.endpoint}].`})
+    w.findings.push({
+      code: 'OPENMLDB_REPLICA_DOWN',
+      severity: 'warning',
+      subject: key,
+      message: `table ${tname} pid ${p.pid}: the replica on ${r.endpoint} (${facts.tabletWord(table, p.pid, r)}) is left out and marked not alive`,
+      hint: `When ${r.endpoint} is back, recover it with recovery.recover_endpoints: [${r.endpoint}].`,
+    })
   }
   if (!isNsLeader) {
     // Only ChangeLeader makes the nameserver flag a follower leader; it needs the candidate alive and every other follower out.
     w.changeLeaders.push({db: table.db, name: table.name, pid: p.pid, candidate: chosen.endpoint})
   }
   // Lagging followers that stay followers (not re-added): the nameserver catches them up, but say so.
-  const steps = [needsLoad ? 'LoadTable' : undefined, !chosen.is_alive ? 'alive yes' : undefined, !isNsLeader ? 'ChangeLeader' : undefined].filter((x) => x !== undefined)
+  const steps = [
+    needsLoad ? 'LoadTable' : undefined,
+    !chosen.is_alive ? 'alive yes' : undefined,
+    !isNsLeader ? 'ChangeLeader' : undefined,
+  ].filter((x) => x !== undefined)
   // A leader to put in place; a partition whose leader serves already only has followers to recover.
   if (steps.length > 0) {
     w.primaries.push({
-      partition: key, table: tname, before: aliveLeader?.endpoint ?? null, after: chosen.endpoint,
+      partition: key,
+      table: tname,
+      before: aliveLeader?.endpoint ?? null,
+      after: chosen.endpoint,
       risk: loss.lossy ? 'lossy' : 'disruptive',
-      candidates: candidatesOf(facts, table, p, chosen.endpoint, upstream?.endpoint, (r) => (facts.available(r.endpoint) ? [] : ['cannot load'])),
+      candidates: candidatesOf(facts, table, p, chosen.endpoint, upstream?.endpoint, (r) =>
+        facts.available(r.endpoint) ? [] : ['cannot load'],
+      ),
       reason: `${reason} (${steps.join(', ')})`,
       ...(loss.text ? {atStake: loss.text} : {}),
     })
   }
   leaderChange(w, key, aliveLeader?.endpoint ?? null, chosen.endpoint, 'data recovery (recoverdata)')
-  w.expected.push({db: table.db, name: table.name, pid: p.pid, tid: table.tid, leader: chosen.endpoint, followers: followers.sort(compareNatural)})
-  w.findings.push({code: 'OPENMLDB_PARTITION_UNHEALTHY', severity: 'info', subject: key, message: unhealthyWhy(facts, table, p)})
+  w.expected.push({
+    db: table.db,
+    name: table.name,
+    pid: p.pid,
+    tid: table.tid,
+    leader: chosen.endpoint,
+    followers: followers.sort(compareNatural),
+  })
+  w.findings.push({
+    code: 'OPENMLDB_PARTITION_UNHEALTHY',
+    severity: 'info',
+    subject: key,
+    message: unhealthyWhy(facts, table, p),
+  })
 }
 
 /** Why OpenMLDB's check calls the partition unhealthy, in its terms. */
@@ -609,7 +960,8 @@ function unhealthyWhy(facts: Facts, table: TableFacts, p: PartitionMetaFacts): s
     const s = facts.statusOf(r.endpoint, table.tid, p.pid)
     if (!r.is_alive) why.push(`${r.endpoint} is_alive=no`)
     if (s === undefined) why.push(`${table.tid}_${p.pid} not in gettablestatus of ${r.endpoint}`)
-    else if (r.is_leader !== (s.mode === 'kTableLeader')) why.push(`${r.endpoint} is ${r.is_leader ? 'leader' : 'follower'} in the nameserver but ${s.mode} on the tablet`)
+    else if (r.is_leader !== (s.mode === 'kTableLeader'))
+      why.push(`${r.endpoint} is ${r.is_leader ? 'leader' : 'follower'} in the nameserver but ${s.mode} on the tablet`)
   }
   return `table ${table.db}.${table.name} pid ${p.pid} is unhealthy: ${why.join('; ')}`
 }
@@ -619,36 +971,72 @@ function planOverride(facts: Facts, w: Work, table: TableFacts, p: PartitionMeta
   const tname = `${table.db}.${table.name}`
   const aliveLeader = p.replicas.find((r) => r.is_leader && r.is_alive)
   if (aliveLeader?.endpoint === ep) {
-    w.findings.push({code: 'OPENMLDB_LEADER_ALREADY', severity: 'info', subject: key, message: `${ep} already leads table ${tname} pid ${p.pid}; nothing to change`})
+    w.findings.push({
+      code: 'OPENMLDB_LEADER_ALREADY',
+      severity: 'info',
+      subject: key,
+      message: `${ep} already leads table ${tname} pid ${p.pid}; nothing to change`,
+    })
     return
   }
   const r = p.replicas.find((x) => x.endpoint === ep)!
   const s = facts.statusOf(ep, table.tid, p.pid)
   if (!r.is_alive || r.is_leader || !facts.available(ep) || s === undefined) {
-    w.findings.push({code: 'OPENMLDB_LEADER_OVERRIDE_NOT_FOLLOWER', severity: 'error', subject: key,
+    w.findings.push({
+      code: 'OPENMLDB_LEADER_OVERRIDE_NOT_FOLLOWER',
+      severity: 'error',
+      subject: key,
       message: `changeleader ${tname} ${p.pid} ${ep}: the candidate must be an alive follower on a healthy tablet (${r.is_alive ? '' : 'is_alive=no, '}${r.is_leader ? 'flagged leader, ' : ''}${facts.tabletWord(table, p.pid, r)})`,
-      hint: 'Name an alive follower, or recover the replica first (recovery.recover_endpoints).'})
+      hint: 'Name an alive follower, or recover the replica first (recovery.recover_endpoints).',
+    })
     return
   }
   if (p.replicas.length === 1) {
-    w.findings.push({code: 'OPENMLDB_NO_FOLLOWER', severity: 'error', subject: key, message: `changeleader ${tname} ${p.pid}: no follower`})
+    w.findings.push({
+      code: 'OPENMLDB_NO_FOLLOWER',
+      severity: 'error',
+      subject: key,
+      message: `changeleader ${tname} ${p.pid}: no follower`,
+    })
     return
   }
   const loss = aliveLeader ? lossText(facts, table, p, r) : {lossy: false}
   w.changeLeaders.push({db: table.db, name: table.name, pid: p.pid, candidate: ep})
   // ChangeLeader leaves the old leader flagged leader but not alive; RecoverTable turns it into a follower again.
   const old = aliveLeader !== undefined && facts.available(aliveLeader.endpoint) ? aliveLeader : undefined
-  if (old) w.recoverTables.push({db: table.db, name: table.name, pid: p.pid, endpoint: old.endpoint, then: childOp(facts, table, p, old.endpoint), mark_dead: false})
+  if (old)
+    w.recoverTables.push({
+      db: table.db,
+      name: table.name,
+      pid: p.pid,
+      endpoint: old.endpoint,
+      then: childOp(facts, table, p, old.endpoint),
+      mark_dead: false,
+    })
   w.primaries.push({
-    partition: key, table: tname, before: aliveLeader?.endpoint ?? null, after: ep, risk: loss.lossy ? 'lossy' : 'disruptive',
+    partition: key,
+    table: tname,
+    before: aliveLeader?.endpoint ?? null,
+    after: ep,
+    risk: loss.lossy ? 'lossy' : 'disruptive',
     candidates: candidatesOf(facts, table, p, ep, undefined, () => []),
     reason: `recovery.leaders names ${ep} (ChangeLeader${old ? `, then RecoverTable of the old leader ${old.endpoint} as a follower` : ''})`,
     ...(loss.text ? {atStake: loss.text} : {}),
   })
-  const stays = (x: ReplicaMeta): boolean => x.endpoint === ep || x.endpoint === old?.endpoint || (x.is_alive && x.endpoint !== aliveLeader?.endpoint)
+  const stays = (x: ReplicaMeta): boolean =>
+    x.endpoint === ep || x.endpoint === old?.endpoint || (x.is_alive && x.endpoint !== aliveLeader?.endpoint)
   leaderChange(w, key, aliveLeader?.endpoint ?? null, ep, 'changeleader')
-  w.expected.push({db: table.db, name: table.name, pid: p.pid, tid: table.tid, leader: ep,
-    followers: p.replicas.filter((x) => x.endpoint !== ep && stays(x)).map((x) => x.endpoint).sort(compareNatural)})
+  w.expected.push({
+    db: table.db,
+    name: table.name,
+    pid: p.pid,
+    tid: table.tid,
+    leader: ep,
+    followers: p.replicas
+      .filter((x) => x.endpoint !== ep && stays(x))
+      .map((x) => x.endpoint)
+      .sort(compareNatural),
+  })
 }
 
 /**
@@ -657,12 +1045,24 @@ function planOverride(facts: Facts, w: Work, table: TableFacts, p: PartitionMeta
  * A partition led from an endpoint taken out first gets an explicit ChangeLeader to the follower
  * with the largest offset: the nameserver's own choice breaks ties at random.
  */
-function planEndpointPartition(facts: Facts, w: Work, table: TableFacts, p: PartitionMetaFacts, key: string, offlineHere: ReplicaMeta[], recoverHere: ReplicaMeta[], override: string | undefined, rec: OpenMLDBRecoverySettings): void {
+function planEndpointPartition(
+  facts: Facts,
+  w: Work,
+  table: TableFacts,
+  p: PartitionMetaFacts,
+  key: string,
+  offlineHere: ReplicaMeta[],
+  recoverHere: ReplicaMeta[],
+  override: string | undefined,
+  rec: OpenMLDBRecoverySettings,
+): void {
   const tname = `${table.db}.${table.name}`
   const ref = {db: table.db, name: table.name, pid: p.pid}
   const aliveLeader = p.replicas.find((r) => r.is_leader && r.is_alive)
   let leader = aliveLeader?.endpoint
-  const after = new Map(p.replicas.map((r) => [r.endpoint, {endpoint: r.endpoint, is_leader: r.is_leader, is_alive: r.is_alive}]))
+  const after = new Map(
+    p.replicas.map((r) => [r.endpoint, {endpoint: r.endpoint, is_leader: r.is_leader, is_alive: r.is_alive}]),
+  )
 
   for (const r of offlineHere) {
     const ep = r.endpoint
@@ -671,27 +1071,51 @@ function planEndpointPartition(facts: Facts, w: Work, table: TableFacts, p: Part
       list.push({...ref, endpoint: ep, op_type: 'kUpdatePartitionStatusOP'})
       after.set(ep, {endpoint: ep, is_leader: true, is_alive: false})
       leader = undefined
-      w.findings.push({code: 'OPENMLDB_ONLY_REPLICA_OFFLINE', severity: 'warning', subject: key, message: `table ${tname} pid ${p.pid} has no followers: taking ${ep} out leaves it without a serving replica`})
+      w.findings.push({
+        code: 'OPENMLDB_ONLY_REPLICA_OFFLINE',
+        severity: 'warning',
+        subject: key,
+        message: `table ${tname} pid ${p.pid} has no followers: taking ${ep} out leaves it without a serving replica`,
+      })
       continue
     }
     if (r.is_leader || leader === undefined) {
       if (leader === undefined || leader === ep) {
         // The nameserver would create kChangeLeaderOP with no candidate; lifeboat names the candidate first.
-        const followers = p.replicas.filter((x) => x.is_alive && !x.is_leader && x.endpoint !== ep && !offlineHere.includes(x) && facts.available(x.endpoint))
-        const pick = override !== undefined && override !== 'auto' ? followers.find((x) => x.endpoint === override) : largestOffset(facts, table, p.pid, followers)
+        const followers = p.replicas.filter(
+          (x) =>
+            x.is_alive && !x.is_leader && x.endpoint !== ep && !offlineHere.includes(x) && facts.available(x.endpoint),
+        )
+        const pick =
+          override !== undefined && override !== 'auto'
+            ? followers.find((x) => x.endpoint === override)
+            : largestOffset(facts, table, p.pid, followers)
         if (pick === undefined) {
-          w.findings.push({code: 'OPENMLDB_NO_ALIVE_FOLLOWER', severity: 'error', subject: key,
+          w.findings.push({
+            code: 'OPENMLDB_NO_ALIVE_FOLLOWER',
+            severity: 'error',
+            subject: key,
             message: `offlineendpoint ${ep}: table ${tname} pid ${p.pid} loses its leader and has no alive follower on a healthy tablet${override !== undefined && override !== 'auto' ? ` (recovery.leaders names ${override})` : ''}`,
-            hint: 'Recover a follower first (recovery.recover_endpoints), or accept the partition going dark by recovering it later.'})
+            hint: 'Recover a follower first (recovery.recover_endpoints), or accept the partition going dark by recovering it later.',
+          })
           continue
         }
         w.changeLeaders.push({...ref, candidate: pick.endpoint})
         const loss = lossText(facts, table, p, pick)
         const pickOff = facts.offset(table, p.pid, pick)
         w.primaries.push({
-          partition: key, table: tname, before: aliveLeader?.endpoint ?? null, after: pick.endpoint, risk: loss.lossy ? 'lossy' : 'disruptive',
-          candidates: candidatesOf(facts, table, p, pick.endpoint, undefined, (x) => (offlineHere.includes(x) ? ['taken out'] : [])),
-          reason: override !== undefined && override !== 'auto' ? `recovery.leaders names ${pick.endpoint}` : `the alive follower with the largest offset (${pickOff}); the nameserver's own SelectLeader would break ties at random`,
+          partition: key,
+          table: tname,
+          before: aliveLeader?.endpoint ?? null,
+          after: pick.endpoint,
+          risk: loss.lossy ? 'lossy' : 'disruptive',
+          candidates: candidatesOf(facts, table, p, pick.endpoint, undefined, (x) =>
+            offlineHere.includes(x) ? ['taken out'] : [],
+          ),
+          reason:
+            override !== undefined && override !== 'auto'
+              ? `recovery.leaders names ${pick.endpoint}`
+              : `the alive follower with the largest offset (${pickOff}); the nameserver's own SelectLeader would break ties at random`,
           ...(loss.text ? {atStake: loss.text} : {}),
         })
         if (leader !== undefined) after.set(leader, {endpoint: leader, is_leader: true, is_alive: false})
@@ -718,13 +1142,40 @@ function planEndpointPartition(facts: Facts, w: Work, table: TableFacts, p: Part
   }
 
   if (leader === undefined && !rec.skip_lost_partitions && offlineHere.length === 0) {
-    w.findings.push({code: 'OPENMLDB_NO_ALIVE_LEADER', severity: 'warning', subject: key, message: `table ${tname} pid ${p.pid} has no alive leader; recoverendpoint does not give it one`, hint: 'Leave the partition to data recovery (recovery.tables) instead.'})
+    w.findings.push({
+      code: 'OPENMLDB_NO_ALIVE_LEADER',
+      severity: 'warning',
+      subject: key,
+      message: `table ${tname} pid ${p.pid} has no alive leader; recoverendpoint does not give it one`,
+      hint: 'Leave the partition to data recovery (recovery.tables) instead.',
+    })
   }
   const replicas = [...after.values()]
-  leaderChange(w, key, aliveLeader?.endpoint ?? null, leader ?? null, [offlineHere.length > 0 ? 'offlineendpoint' : '', recoverHere.length > 0 ? 'recoverendpoint' : ''].filter((x) => x).join(', '))
+  leaderChange(
+    w,
+    key,
+    aliveLeader?.endpoint ?? null,
+    leader ?? null,
+    [offlineHere.length > 0 ? 'offlineendpoint' : '', recoverHere.length > 0 ? 'recoverendpoint' : '']
+      .filter((x) => x)
+      .join(', '),
+  )
   if (leader !== undefined) {
-    w.expected.push({...ref, tid: table.tid, leader,
-      followers: replicas.filter((x) => x.endpoint !== leader && x.is_alive && !offlineHere.some((o) => o.endpoint === x.endpoint) && facts.available(x.endpoint)).map((x) => x.endpoint).sort(compareNatural)})
+    w.expected.push({
+      ...ref,
+      tid: table.tid,
+      leader,
+      followers: replicas
+        .filter(
+          (x) =>
+            x.endpoint !== leader &&
+            x.is_alive &&
+            !offlineHere.some((o) => o.endpoint === x.endpoint) &&
+            facts.available(x.endpoint),
+        )
+        .map((x) => x.endpoint)
+        .sort(compareNatural),
+    })
   }
 }
 

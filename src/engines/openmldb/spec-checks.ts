@@ -22,8 +22,13 @@ export async function checkOpenMLDBRecoverySpec(c: SpecChecks): Promise<SpecChec
   for (const [key, p] of recovering) {
     const first = offline.get(key)
     if (first === undefined || skip(p)) continue
-    add('CONTRADICTORY_OPTIONS', p, at(p), `${key} is both taken out (offline_endpoints, line ${at(first).line}) and recovered`,
-      'a tablet is either taken out or brought back in one run: remove it from one list, and run the other operation in a second spec')
+    add(
+      'CONTRADICTORY_OPTIONS',
+      p,
+      at(p),
+      `${key} is both taken out (offline_endpoints, line ${at(first).line}) and recovered`,
+      'a tablet is either taken out or brought back in one run: remove it from one list, and run the other operation in a second spec',
+    )
   }
   const leaders = obj(recovery.leaders)
   for (const [key, value] of Object.entries(leaders ?? {})) {

@@ -55,16 +55,29 @@ export function checkRecovery(r: OpenMLDBRecoverySettings): SpecProblem[] {
   }
   for (const key of Object.keys(r.leaders).sort()) {
     if (!LEADER_KEY.test(key)) {
-      problems.push({path: `/recovery/leaders/${key}`, message: `leader key "${key}" is not db.table/pid`, hint: 'Write it as db.table/pid, e.g. demo_db.t1/0: endpoint (or auto).'})
+      problems.push({
+        path: `/recovery/leaders/${key}`,
+        message: `leader key "${key}" is not db.table/pid`,
+        hint: 'Write it as db.table/pid, e.g. demo_db.t1/0: endpoint (or auto).',
+      })
     }
   }
   if (Array.isArray(r.tables)) {
     r.tables.forEach((t, i) => {
-      if (!TABLE_NAME.test(t)) problems.push({path: `/recovery/tables/${i}`, message: `table "${t}" is not db.table`, hint: 'Name each table with its database: demo_db.t1.'})
+      if (!TABLE_NAME.test(t))
+        problems.push({
+          path: `/recovery/tables/${i}`,
+          message: `table "${t}" is not db.table`,
+          hint: 'Name each table with its database: demo_db.t1.',
+        })
     })
   }
   if (!Number.isInteger(r.concurrency) || r.concurrency < 1 || r.concurrency > MAX_CONCURRENCY) {
-    problems.push({path: '/recovery/concurrency', message: `concurrency ${r.concurrency} is outside 1..${MAX_CONCURRENCY}`, hint: `The nameserver refuses more than name_server_task_max_concurrency (${MAX_CONCURRENCY}) with code 307 "invalid parameter".`})
+    problems.push({
+      path: '/recovery/concurrency',
+      message: `concurrency ${r.concurrency} is outside 1..${MAX_CONCURRENCY}`,
+      hint: `The nameserver refuses more than name_server_task_max_concurrency (${MAX_CONCURRENCY}) with code 307 "invalid parameter".`,
+    })
   }
   return problems
 }
@@ -74,8 +87,12 @@ export function assertRecovery(r: OpenMLDBRecoverySettings): void {
   const problems = checkRecovery(r)
   if (problems.length === 0) return
   const p = problems[0]
-  throw new LifeboatError('OPENMLDB_SPEC_INVALID', `recovery${p.path.slice('/recovery'.length).replace(/\//g, '.')}: ${p.message}`, {
-    detail: problems.length > 1 ? problems.map((x) => `${x.path}: ${x.message}`).join('\n') : undefined,
-    hints: [p.hint],
-  })
+  throw new LifeboatError(
+    'OPENMLDB_SPEC_INVALID',
+    `recovery${p.path.slice('/recovery'.length).replace(/\//g, '.')}: ${p.message}`,
+    {
+      detail: problems.length > 1 ? problems.map((x) => `${x.path}: ${x.message}`).join('\n') : undefined,
+      hints: [p.hint],
+    },
+  )
 }

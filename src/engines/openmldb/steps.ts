@@ -62,7 +62,9 @@ function params<T>(step: Step): T {
 
 function aborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) {
-    throw new LifeboatError('OPENMLDB_INTERRUPTED', `stopped while ${what}`, {hints: ['`lifeboat apply --resume` checks what is done and goes on.']})
+    throw new LifeboatError('OPENMLDB_INTERRUPTED', `stopped while ${what}`, {
+      hints: ['`lifeboat apply --resume` checks what is done and goes on.'],
+    })
   }
 }
 
@@ -77,7 +79,12 @@ function partitionOf(tables: TableFacts[], ref: PartitionRef): {table: TableFact
   return table && p ? {table, p} : undefined
 }
 
-async function tabletStatus(ctx: OpenMLDBContext, endpoint: string, tid?: number, pid?: number): Promise<TabletTableStatus[]> {
+async function tabletStatus(
+  ctx: OpenMLDBContext,
+  endpoint: string,
+  tid?: number,
+  pid?: number,
+): Promise<TabletTableStatus[]> {
   const body = tid === undefined ? {} : {tid, pid}
   return tableStatusOf(await ctx.client.tablet(endpoint, 'GetTableStatus', body))
 }
@@ -96,24 +103,40 @@ function opLine(o: OpFacts): string {
  * Waits until the partition's ops newer than `baseline` include one of `types` and are all kDone.
  * Throws on a kFailed/kCanceled op (with its task) and at the deadline (with what is pending).
  */
-export async function waitPartitionOps(ctx: OpenMLDBContext, ref: PartitionRef, types: readonly string[], baseline: string, deadline: number, signal?: AbortSignal): Promise<OpFacts[]> {
+export async function waitPartitionOps(
+  ctx: OpenMLDBContext,
+  ref: PartitionRef,
+  types: readonly string[],
+  baseline: string,
+  deadline: number,
+  signal?: AbortSignal,
+): Promise<OpFacts[]> {
   for (;;) {
-    const ops = opsOf(await ctx.client.ns('ShowOPStatus', {name: ref.name, db: ref.db, pid: ref.pid}, signal))
-      .filter((o) => compareDecimal(o.op_id, baseline) > 0 && o.db === ref.db && o.name === ref.name && o.pid === ref.pid)
+    const ops = opsOf(await ctx.client.ns('ShowOPStatus', {name: ref.name, db: ref.db, pid: ref.pid}, signal)).filter(
+      (o) => compareDecimal(o.op_id, baseline) > 0 && o.db === ref.db && o.name === ref.name && o.pid === ref.pid,
+    )
     const failed = ops.find((o) => FAILED.has(o.status))
     if (failed) {
       throw new LifeboatError('OPENMLDB_OP_FAILED', `${opLine(failed)}`, {
         detail: ops.map(opLine).join('\n'),
-        hints: [`Look at the nameserver log for op ${failed.op_id}${failed.task_type !== '-' ? ` and its task ${failed.task_type}` : ''}; fix the cause, then \`lifeboat apply --resume\` submits it again.`],
+        hints: [
+          `Look at the nameserver log for op ${failed.op_id}${failed.task_type !== '-' ? ` and its task ${failed.task_type}` : ''}; fix the cause, then \`lifeboat apply --resume\` submits it again.`,
+        ],
       })
     }
     if (ops.some((o) => types.includes(o.op_type)) && ops.every((o) => o.status === DONE)) return ops
     if (ctx.now() >= deadline) {
       const pending = ops.filter((o) => o.status !== DONE)
-      throw new LifeboatError('OPENMLDB_OP_TIMEOUT', `${partitionKey(ref.db, ref.name, ref.pid)}: ${pending.length > 0 ? opLine(pending[0]) : `no ${types.join('/')} op appeared`} at the deadline`, {
-        detail: ops.length > 0 ? ops.map(opLine).join('\n') : undefined,
-        hints: ['The op keeps running in the nameserver: watch it with `showopstatus`, then `lifeboat apply --resume` waits again (raise recovery.wait_seconds if it is merely slow).'],
-      })
+      throw new LifeboatError(
+        'OPENMLDB_OP_TIMEOUT',
+        `${partitionKey(ref.db, ref.name, ref.pid)}: ${pending.length > 0 ? opLine(pending[0]) : `no ${types.join('/')} op appeared`} at the deadline`,
+        {
+          detail: ops.length > 0 ? ops.map(opLine).join('\n') : undefined,
+          hints: [
+            'The op keeps running in the nameserver: watch it with `showopstatus`, then `lifeboat apply --resume` waits again (raise recovery.wait_seconds if it is merely slow).',
+          ],
+        },
+      )
     }
     aborted(signal, `waiting for the ops of ${partitionKey(ref.db, ref.name, ref.pid)}`)
     await ctx.sleep(Math.min(ctx.pollMs, Math.max(0, deadline - ctx.now())))
@@ -129,16 +152,31 @@ const confsetExecutor: StepExecutor<OpenMLDBContext> = {
   async run(ctx, step, _progress, signal): Promise<StepResult> {
     const p = params<ConfsetParams>(step)
     await ctx.client.ns('ConfSet', {conf: {key: p.key, value: p.value}}, signal)
-    return {summary: `set ${p.key} ok (${p.value})`, data: {key: p.key, value: p.value, nameserver: ctx.client.nameserver}}
+    return {
+      summary: `set ${p.key} ok (${p.value})`,
+      data: {key: p.key, value: p.value, nameserver: ctx.client.nameserver},
+    }
   },
   async verify(ctx, step): Promise<Finding[]> {
     const p = params<ConfsetParams>(step)
     const now = confOf(await ctx.client.ns('ConfGet', {}))[p.key]
-    return now === p.value ? [] : [{code: 'OPENMLDB_CONF_MISMATCH', severity: 'error', subject: p.key, message: `ConfGet says ${p.key} ${now ?? '(unset)'}, not ${p.value}`}]
+    return now === p.value
+      ? []
+      : [
+          {
+            code: 'OPENMLDB_CONF_MISMATCH',
+            severity: 'error',
+            subject: p.key,
+            message: `ConfGet says ${p.key} ${now ?? '(unset)'}, not ${p.value}`,
+          },
+        ]
   },
 }
 
-function changeLeaderDone(tables: TableFacts[], op: {db: string; name: string; pid: number; candidate: string}): boolean {
+function changeLeaderDone(
+  tables: TableFacts[],
+  op: {db: string; name: string; pid: number; candidate: string},
+): boolean {
   const found = partitionOf(tables, op)
   if (!found) return false
   const alive = found.p.replicas.filter((r) => r.is_leader && r.is_alive)
@@ -159,17 +197,29 @@ const changeLeadersExecutor: StepExecutor<OpenMLDBContext> = {
     let done = p.ops.length - todo.length
     await mapLimit(todo, p.concurrency, async (op) => {
       aborted(signal, 'changing leaders')
-      await ctx.client.ns('ChangeLeader', {name: op.name, db: op.db, pid: op.pid, candidate_leader: op.candidate}, signal)
+      await ctx.client.ns(
+        'ChangeLeader',
+        {name: op.name, db: op.db, pid: op.pid, candidate_leader: op.candidate},
+        signal,
+      )
       await waitPartitionOps(ctx, op, ['kChangeLeaderOP'], baseline, deadline, signal)
       progress(`change leader ${++done}/${p.ops.length}`)
     })
-    return {summary: `${p.ops.length} leader(s) changed (${p.ops.length - todo.length} already in place)`, data: {changed: todo.length, already: p.ops.length - todo.length}}
+    return {
+      summary: `${p.ops.length} leader(s) changed (${p.ops.length - todo.length} already in place)`,
+      data: {changed: todo.length, already: p.ops.length - todo.length},
+    }
   },
   async verify(ctx, step): Promise<Finding[]> {
     const tables = await showTables(ctx)
-    return params<ChangeLeadersParams>(step).ops.filter((op) => !changeLeaderDone(tables, op)).map((op) => ({
-      code: 'OPENMLDB_LEADER_NOT_IN_PLACE', severity: 'error' as const, subject: partitionKey(op.db, op.name, op.pid), message: `${op.candidate} is not the one alive leader of ${partitionKey(op.db, op.name, op.pid)}`,
-    }))
+    return params<ChangeLeadersParams>(step)
+      .ops.filter((op) => !changeLeaderDone(tables, op))
+      .map((op) => ({
+        code: 'OPENMLDB_LEADER_NOT_IN_PLACE',
+        severity: 'error' as const,
+        subject: partitionKey(op.db, op.name, op.pid),
+        message: `${op.candidate} is not the one alive leader of ${partitionKey(op.db, op.name, op.pid)}`,
+      }))
   },
 }
 
@@ -181,7 +231,8 @@ function endpointExecutor(method: 'OfflineEndpoint' | 'RecoverEndpoint'): StepEx
     for (const op of p.predicted) {
       const r = partitionOf(tables, op)?.p.replicas.find((x) => x.endpoint === p.endpoint)
       if (r === undefined) continue
-      if (offline ? r.is_alive : !r.is_alive) bad.push(`${partitionKey(op.db, op.name, op.pid)} on ${p.endpoint} is_alive=${r.is_alive ? 'yes' : 'no'}`)
+      if (offline ? r.is_alive : !r.is_alive)
+        bad.push(`${partitionKey(op.db, op.name, op.pid)} on ${p.endpoint} is_alive=${r.is_alive ? 'yes' : 'no'}`)
     }
     return bad
   }
@@ -203,11 +254,19 @@ function endpointExecutor(method: 'OfflineEndpoint' | 'RecoverEndpoint'): StepEx
         await waitPartitionOps(ctx, op, [op.op_type], baseline, deadline, signal)
         progress(`${offline ? 'offline' : 'recover'} ${p.endpoint}: ${++done}/${p.predicted.length} ops done`)
       })
-      return {summary: `${offline ? 'offline' : 'recover'} endpoint ok: ${p.predicted.length} op(s) done`, data: {endpoint: p.endpoint, ops: p.predicted.length}}
+      return {
+        summary: `${offline ? 'offline' : 'recover'} endpoint ok: ${p.predicted.length} op(s) done`,
+        data: {endpoint: p.endpoint, ops: p.predicted.length},
+      }
     },
     async verify(ctx, step): Promise<Finding[]> {
       const p = params<EndpointParams>(step)
-      return effect(await showTables(ctx), p).map((m) => ({code: offline ? 'OPENMLDB_REPLICA_STILL_ALIVE' : 'OPENMLDB_REPLICA_NOT_ALIVE', severity: 'error' as const, subject: p.endpoint, message: m}))
+      return effect(await showTables(ctx), p).map((m) => ({
+        code: offline ? 'OPENMLDB_REPLICA_STILL_ALIVE' : 'OPENMLDB_REPLICA_NOT_ALIVE',
+        severity: 'error' as const,
+        subject: p.endpoint,
+        message: m,
+      }))
     },
   }
 }
@@ -229,16 +288,28 @@ const setAliveExecutor: StepExecutor<OpenMLDBContext> = {
     let done = 0
     await mapLimit(todo, p.concurrency, async (u) => {
       aborted(signal, 'updating alive flags')
-      await ctx.client.ns('UpdateTableAliveStatus', {name: u.name, db: u.db, pid: u.pid, endpoint: u.endpoint, is_alive: u.is_alive}, signal)
+      await ctx.client.ns(
+        'UpdateTableAliveStatus',
+        {name: u.name, db: u.db, pid: u.pid, endpoint: u.endpoint, is_alive: u.is_alive},
+        signal,
+      )
       progress(`update ok ${++done}/${todo.length}`)
     })
-    return {summary: `${todo.length} alive flag(s) updated (${p.updates.length - todo.length} already set)`, data: {updated: todo.length}}
+    return {
+      summary: `${todo.length} alive flag(s) updated (${p.updates.length - todo.length} already set)`,
+      data: {updated: todo.length},
+    }
   },
   async verify(ctx, step): Promise<Finding[]> {
     const tables = await showTables(ctx)
-    return params<SetAliveParams>(step).updates.filter((u) => !aliveMatches(tables, u)).map((u) => ({
-      code: 'OPENMLDB_ALIVE_MISMATCH', severity: 'error' as const, subject: partitionKey(u.db, u.name, u.pid), message: `${u.endpoint} is not is_alive=${u.is_alive ? 'yes' : 'no'}`,
-    }))
+    return params<SetAliveParams>(step)
+      .updates.filter((u) => !aliveMatches(tables, u))
+      .map((u) => ({
+        code: 'OPENMLDB_ALIVE_MISMATCH',
+        severity: 'error' as const,
+        subject: partitionKey(u.db, u.name, u.pid),
+        message: `${u.endpoint} is not is_alive=${u.is_alive ? 'yes' : 'no'}`,
+      }))
   },
 }
 
@@ -247,12 +318,26 @@ async function loadState(ctx: OpenMLDBContext, l: LoadOp): Promise<TabletTableSt
 }
 
 /** LoadTable on the tablet, then GetTableStatus until kTableNormal (kTableLoading and kTableUndefined: keep waiting). */
-async function loadOne(ctx: OpenMLDBContext, l: LoadOp, deadline: number, signal?: AbortSignal): Promise<'loaded' | 'already'> {
+async function loadOne(
+  ctx: OpenMLDBContext,
+  l: LoadOp,
+  deadline: number,
+  signal?: AbortSignal,
+): Promise<'loaded' | 'already'> {
   let s = await loadState(ctx, l)
   if (s?.state === 'kTableNormal') return 'already'
   if (s === undefined) {
     aborted(signal, 'loading leaders')
-    const tableMeta: Record<string, unknown> = {name: l.name, db: l.db, tid: l.tid, pid: l.pid, ttl: 0, seg_cnt: 8, storage_mode: l.storage_mode, mode: l.mode}
+    const tableMeta: Record<string, unknown> = {
+      name: l.name,
+      db: l.db,
+      tid: l.tid,
+      pid: l.pid,
+      ttl: 0,
+      seg_cnt: 8,
+      storage_mode: l.storage_mode,
+      mode: l.mode,
+    }
     try {
       await ctx.client.tablet(l.endpoint, 'LoadTable', {table_meta: tableMeta}, signal)
     } catch (err) {
@@ -263,14 +348,26 @@ async function loadOne(ctx: OpenMLDBContext, l: LoadOp, deadline: number, signal
     s = await loadState(ctx, l)
     if (s?.state === 'kTableNormal') return 'loaded'
     if (s !== undefined && s.state !== 'kTableLoading' && s.state !== 'kTableUndefined') {
-      throw new LifeboatError('OPENMLDB_LOAD_FAILED', `${l.endpoint} reports ${l.tid}_${l.pid} (${partitionKey(l.db, l.name, l.pid)}) in state ${s.state} while loading`, {
-        hints: [`Look at the log of tablet ${l.endpoint}; when the partition is kTableNormal, \`lifeboat apply --resume\` goes on.`],
-      })
+      throw new LifeboatError(
+        'OPENMLDB_LOAD_FAILED',
+        `${l.endpoint} reports ${l.tid}_${l.pid} (${partitionKey(l.db, l.name, l.pid)}) in state ${s.state} while loading`,
+        {
+          hints: [
+            `Look at the log of tablet ${l.endpoint}; when the partition is kTableNormal, \`lifeboat apply --resume\` goes on.`,
+          ],
+        },
+      )
     }
     if (ctx.now() >= deadline) {
-      throw new LifeboatError('OPENMLDB_LOAD_TIMEOUT', `${l.endpoint} has not loaded ${l.tid}_${l.pid} (${partitionKey(l.db, l.name, l.pid)}) by the deadline: ${s === undefined ? 'the tablet does not list it (a failed load drops it again)' : s.state}`, {
-        hints: [`Look at the log of tablet ${l.endpoint} (LoadTableInternal); \`lifeboat apply --resume\` loads it again.`],
-      })
+      throw new LifeboatError(
+        'OPENMLDB_LOAD_TIMEOUT',
+        `${l.endpoint} has not loaded ${l.tid}_${l.pid} (${partitionKey(l.db, l.name, l.pid)}) by the deadline: ${s === undefined ? 'the tablet does not list it (a failed load drops it again)' : s.state}`,
+        {
+          hints: [
+            `Look at the log of tablet ${l.endpoint} (LoadTableInternal); \`lifeboat apply --resume\` loads it again.`,
+          ],
+        },
+      )
     }
     aborted(signal, 'waiting for a load')
     await ctx.sleep(Math.min(ctx.pollMs, Math.max(0, deadline - ctx.now())))
@@ -298,9 +395,18 @@ const loadLeadersExecutor: StepExecutor<OpenMLDBContext> = {
   async verify(ctx, step): Promise<Finding[]> {
     const p = params<LoadLeadersParams>(step)
     const states = await mapLimit(p.loads, p.concurrency, (l) => loadState(ctx, l))
-    return p.loads.flatMap((l, i) => (states[i]?.state === 'kTableNormal' ? [] : [{
-      code: 'OPENMLDB_NOT_LOADED', severity: 'error' as const, subject: partitionKey(l.db, l.name, l.pid), message: `${l.endpoint}: ${l.tid}_${l.pid} is ${states[i]?.state ?? 'not loaded'}`,
-    }]))
+    return p.loads.flatMap((l, i) =>
+      states[i]?.state === 'kTableNormal'
+        ? []
+        : [
+            {
+              code: 'OPENMLDB_NOT_LOADED',
+              severity: 'error' as const,
+              subject: partitionKey(l.db, l.name, l.pid),
+              message: `${l.endpoint}: ${l.tid}_${l.pid} is ${states[i]?.state ?? 'not loaded'}`,
+            },
+          ],
+    )
   },
 }
 
@@ -311,16 +417,23 @@ const loadLeadersExecutor: StepExecutor<OpenMLDBContext> = {
  */
 async function recoveredOps(ctx: OpenMLDBContext, p: RecoverTablesParams, signal?: AbortSignal): Promise<boolean[]> {
   const tables = await showTables(ctx, signal)
-  const ops = opsOf(await ctx.client.ns('ShowOPStatus', {}, signal)).filter((o) => o.op_type === 'kRecoverTableOP' && o.status === DONE && compareDecimal(o.op_id, p.since_op_id) > 0)
+  const ops = opsOf(await ctx.client.ns('ShowOPStatus', {}, signal)).filter(
+    (o) => o.op_type === 'kRecoverTableOP' && o.status === DONE && compareDecimal(o.op_id, p.since_op_id) > 0,
+  )
   const doneOps = new Map<string, number>()
-  for (const o of ops) doneOps.set(partitionKey(o.db, o.name, o.pid), (doneOps.get(partitionKey(o.db, o.name, o.pid)) ?? 0) + 1)
+  for (const o of ops)
+    doneOps.set(partitionKey(o.db, o.name, o.pid), (doneOps.get(partitionKey(o.db, o.name, o.pid)) ?? 0) + 1)
   const follower = p.ops.map((op) => {
     const r = partitionOf(tables, op)?.p.replicas.find((x) => x.endpoint === op.endpoint)
     return r !== undefined && r.is_alive && !r.is_leader
   })
   const aliveTargets = new Map<string, number>()
   p.ops.forEach((op, i) => {
-    if (follower[i]) aliveTargets.set(partitionKey(op.db, op.name, op.pid), (aliveTargets.get(partitionKey(op.db, op.name, op.pid)) ?? 0) + 1)
+    if (follower[i])
+      aliveTargets.set(
+        partitionKey(op.db, op.name, op.pid),
+        (aliveTargets.get(partitionKey(op.db, op.name, op.pid)) ?? 0) + 1,
+      )
   })
   return p.ops.map((op, i) => {
     const key = partitionKey(op.db, op.name, op.pid)
@@ -343,32 +456,56 @@ const recoverTablesExecutor: StepExecutor<OpenMLDBContext> = {
 
     /** Waits for an earlier, interrupted run's op on this partition; true when it recovered this replica. */
     const finishedEarlier = async (op: RecoverTableOp): Promise<boolean> => {
-      const earlier = opsOf(await ctx.client.ns('ShowOPStatus', {name: op.name, db: op.db, pid: op.pid}, signal))
-        .filter((o) => compareDecimal(o.op_id, p.since_op_id) > 0 && compareDecimal(o.op_id, baseline) <= 0 && o.db === op.db && o.name === op.name && o.pid === op.pid)
+      const earlier = opsOf(
+        await ctx.client.ns('ShowOPStatus', {name: op.name, db: op.db, pid: op.pid}, signal),
+      ).filter(
+        (o) =>
+          compareDecimal(o.op_id, p.since_op_id) > 0 &&
+          compareDecimal(o.op_id, baseline) <= 0 &&
+          o.db === op.db &&
+          o.name === op.name &&
+          o.pid === op.pid,
+      )
       if (!earlier.some((o) => o.status !== DONE && !FAILED.has(o.status))) return false
-      await waitPartitionOps(ctx, op, earlier.map((o) => o.op_type), p.since_op_id, deadline, signal)
+      await waitPartitionOps(
+        ctx,
+        op,
+        earlier.map((o) => o.op_type),
+        p.since_op_id,
+        deadline,
+        signal,
+      )
       const now = partitionOf(await showTables(ctx, signal), op)?.p.replicas.find((x) => x.endpoint === op.endpoint)
       return now !== undefined && now.is_alive && !now.is_leader
     }
     /** RecoverTable refuses an alive replica (311 "table is alive, need not recover"). */
     const markDead = async (op: RecoverTableOp): Promise<void> => {
       const r = partitionOf(tables, op)?.p.replicas.find((x) => x.endpoint === op.endpoint)
-      if (r?.is_alive) await ctx.client.ns('UpdateTableAliveStatus', {name: op.name, db: op.db, pid: op.pid, endpoint: op.endpoint, is_alive: false}, signal)
+      if (r?.is_alive)
+        await ctx.client.ns(
+          'UpdateTableAliveStatus',
+          {name: op.name, db: op.db, pid: op.pid, endpoint: op.endpoint, is_alive: false},
+          signal,
+        )
     }
 
     // Endpoints whose every replica to recover is in this step: one RecoverEndpoint each, whose ops the
     // nameserver spreads over `concurrency` queues (RecoverTable ops share name_server_task_concurrency's).
     const byEndpoint = new Set(p.by_endpoint ?? [])
     const viaEndpoint: RecoverTableOp[] = []
-    await mapLimit(todo.filter((op) => byEndpoint.has(op.endpoint)), p.concurrency, async (op) => {
-      aborted(signal, 'recovering tables')
-      if (await finishedEarlier(op)) {
-        progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`)
-        return
-      }
-      await markDead(op)
-      viaEndpoint.push(op)
-    })
+    await mapLimit(
+      todo.filter((op) => byEndpoint.has(op.endpoint)),
+      p.concurrency,
+      async (op) => {
+        aborted(signal, 'recovering tables')
+        if (await finishedEarlier(op)) {
+          progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`)
+          return
+        }
+        await markDead(op)
+        viaEndpoint.push(op)
+      },
+    )
     for (const ep of [...byEndpoint].sort()) {
       if (!viaEndpoint.some((op) => op.endpoint === ep)) continue
       aborted(signal, 'recovering tables')
@@ -379,25 +516,37 @@ const recoverTablesExecutor: StepExecutor<OpenMLDBContext> = {
       progress(`recover table ${++done}/${p.ops.length}`)
     })
 
-    await mapLimit(todo.filter((op) => !byEndpoint.has(op.endpoint)), p.concurrency, async (op) => {
-      aborted(signal, 'recovering tables')
-      if (await finishedEarlier(op)) {
-        progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`)
-        return
-      }
-      await markDead(op)
-      await ctx.client.ns('RecoverTable', {name: op.name, db: op.db, pid: op.pid, endpoint: op.endpoint}, signal)
-      await waitPartitionOps(ctx, op, ['kRecoverTableOP'], baseline, deadline, signal)
-      progress(`recover table ${++done}/${p.ops.length}`)
-    })
-    return {summary: `recover table ok: ${todo.length} replica(s) (${p.ops.length - todo.length} already recovered)`, data: {recovered: todo.length, by_endpoint: [...byEndpoint]}}
+    await mapLimit(
+      todo.filter((op) => !byEndpoint.has(op.endpoint)),
+      p.concurrency,
+      async (op) => {
+        aborted(signal, 'recovering tables')
+        if (await finishedEarlier(op)) {
+          progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`)
+          return
+        }
+        await markDead(op)
+        await ctx.client.ns('RecoverTable', {name: op.name, db: op.db, pid: op.pid, endpoint: op.endpoint}, signal)
+        await waitPartitionOps(ctx, op, ['kRecoverTableOP'], baseline, deadline, signal)
+        progress(`recover table ${++done}/${p.ops.length}`)
+      },
+    )
+    return {
+      summary: `recover table ok: ${todo.length} replica(s) (${p.ops.length - todo.length} already recovered)`,
+      data: {recovered: todo.length, by_endpoint: [...byEndpoint]},
+    }
   },
   async verify(ctx, step): Promise<Finding[]> {
     const p = params<RecoverTablesParams>(step)
     const ok = await recoveredOps(ctx, p)
-    return p.ops.filter((_op, i) => !ok[i]).map((op) => ({
-      code: 'OPENMLDB_REPLICA_NOT_RECOVERED', severity: 'error' as const, subject: partitionKey(op.db, op.name, op.pid), message: `${op.endpoint} is not an alive follower recovered by a kRecoverTableOP`,
-    }))
+    return p.ops
+      .filter((_op, i) => !ok[i])
+      .map((op) => ({
+        code: 'OPENMLDB_REPLICA_NOT_RECOVERED',
+        severity: 'error' as const,
+        subject: partitionKey(op.db, op.name, op.pid),
+        message: `${op.endpoint} is not an alive follower recovered by a kRecoverTableOP`,
+      }))
   },
 }
 
@@ -407,7 +556,10 @@ const acceptLostExecutor: StepExecutor<OpenMLDBContext> = {
   },
   async run(_ctx, step): Promise<StepResult> {
     const p = params<AcceptLostParams>(step)
-    return {summary: `${p.partitions.length} partition(s) left without a leader`, data: {partitions: p.partitions.map((x) => partitionKey(x.db, x.name, x.pid))}}
+    return {
+      summary: `${p.partitions.length} partition(s) left without a leader`,
+      data: {partitions: p.partitions.map((x) => partitionKey(x.db, x.name, x.pid))},
+    }
   },
   async verify() {
     return []
@@ -443,28 +595,38 @@ export async function verifyOpenMLDB(ctx: OpenMLDBContext, p: VerifyParams): Pro
   }
   for (const e of p.partitions) {
     const key = partitionKey(e.db, e.name, e.pid)
-    const err = (code: string, message: string): void => void findings.push({code, severity: 'error', subject: key, message})
+    const err = (code: string, message: string): void =>
+      void findings.push({code, severity: 'error', subject: key, message})
     const found = partitionOf(tables, e)
     if (!found) {
       err('OPENMLDB_PARTITION_GONE', `ShowTable no longer lists ${key}`)
       continue
     }
     const leaders = found.p.replicas.filter((r) => r.is_leader && r.is_alive).map((r) => r.endpoint)
-    if (leaders.length !== 1 || leaders[0] !== e.leader) err('OPENMLDB_LEADER_WRONG', `alive leader(s) ${leaders.join(', ') || 'none'}; planned ${e.leader}`)
+    if (leaders.length !== 1 || leaders[0] !== e.leader)
+      err('OPENMLDB_LEADER_WRONG', `alive leader(s) ${leaders.join(', ') || 'none'}; planned ${e.leader}`)
     const ls = status(e.leader, e.tid, e.pid)
     if (typeof ls === 'string') err('OPENMLDB_LEADER_NOT_SERVING', ls)
-    else if (ls.mode !== 'kTableLeader' || ls.state !== 'kTableNormal') err('OPENMLDB_LEADER_NOT_SERVING', `${e.leader} has it as ${ls.mode} ${ls.state}`)
+    else if (ls.mode !== 'kTableLeader' || ls.state !== 'kTableNormal')
+      err('OPENMLDB_LEADER_NOT_SERVING', `${e.leader} has it as ${ls.mode} ${ls.state}`)
     for (const fep of e.followers) {
       const r = found.p.replicas.find((x) => x.endpoint === fep)
       if (!r || !r.is_alive || r.is_leader) {
-        err('OPENMLDB_FOLLOWER_NOT_ALIVE', `${fep} is ${r ? `is_alive=${r.is_alive ? 'yes' : 'no'}${r.is_leader ? ', flagged leader' : ''}` : 'no longer a replica'} in the nameserver`)
+        err(
+          'OPENMLDB_FOLLOWER_NOT_ALIVE',
+          `${fep} is ${r ? `is_alive=${r.is_alive ? 'yes' : 'no'}${r.is_leader ? ', flagged leader' : ''}` : 'no longer a replica'} in the nameserver`,
+        )
         continue
       }
       const fs = status(fep, e.tid, e.pid)
       if (typeof fs === 'string') err('OPENMLDB_FOLLOWER_NOT_LOADED', fs)
-      else if (fs.mode !== 'kTableFollower' || fs.state !== 'kTableNormal') err('OPENMLDB_FOLLOWER_ROLE', `${fep} has it as ${fs.mode} ${fs.state}`)
+      else if (fs.mode !== 'kTableFollower' || fs.state !== 'kTableNormal')
+        err('OPENMLDB_FOLLOWER_ROLE', `${fep} has it as ${fs.mode} ${fs.state}`)
       else if (typeof ls !== 'string' && BigInt(ls.offset) - BigInt(fs.offset) > BigInt(p.binlog_delta)) {
-        err('OPENMLDB_FOLLOWER_BEHIND', `${fep} is at offset ${fs.offset}, ${BigInt(ls.offset) - BigInt(fs.offset)} behind its leader (${ls.offset}); the binlog delta is ${p.binlog_delta}`)
+        err(
+          'OPENMLDB_FOLLOWER_BEHIND',
+          `${fep} is at offset ${fs.offset}, ${BigInt(ls.offset) - BigInt(fs.offset)} behind its leader (${ls.offset}); the binlog delta is ${p.binlog_delta}`,
+        )
       }
     }
   }
@@ -472,12 +634,24 @@ export async function verifyOpenMLDB(ctx: OpenMLDBContext, p: VerifyParams): Pro
     for (const t of tables) {
       for (const part of t.partitions) {
         const r = part.replicas.find((x) => x.endpoint === ep)
-        if (r?.is_alive && part.replicas.length > 1) findings.push({code: 'OPENMLDB_REPLICA_STILL_ALIVE', severity: 'error', subject: partitionKey(t.db, t.name, part.pid), message: `${ep} was taken out but is still is_alive=yes`})
+        if (r?.is_alive && part.replicas.length > 1)
+          findings.push({
+            code: 'OPENMLDB_REPLICA_STILL_ALIVE',
+            severity: 'error',
+            subject: partitionKey(t.db, t.name, part.pid),
+            message: `${ep} was taken out but is still is_alive=yes`,
+          })
       }
     }
   }
   const af = confOf(await ctx.client.ns('ConfGet', {})).auto_failover
-  if (af !== String(p.auto_failover)) findings.push({code: 'OPENMLDB_CONF_MISMATCH', severity: 'error', subject: 'auto_failover', message: `auto_failover is ${af ?? '(unset)'}, not ${p.auto_failover}`})
+  if (af !== String(p.auto_failover))
+    findings.push({
+      code: 'OPENMLDB_CONF_MISMATCH',
+      severity: 'error',
+      subject: 'auto_failover',
+      message: `auto_failover is ${af ?? '(unset)'}, not ${p.auto_failover}`,
+    })
   return findings
 }
 
@@ -489,7 +663,10 @@ const verifyExecutor: StepExecutor<OpenMLDBContext> = {
     const p = params<VerifyParams>(step)
     const findings = await verifyOpenMLDB(ctx, p)
     const bad = new Set(findings.filter((f) => f.severity === 'error').map((f) => f.subject)).size
-    return {summary: `${p.partitions.length - Math.min(bad, p.partitions.length)}/${p.partitions.length} partitions as planned`, data: {findings: findings.length}}
+    return {
+      summary: `${p.partitions.length - Math.min(bad, p.partitions.length)}/${p.partitions.length} partitions as planned`,
+      data: {findings: findings.length},
+    }
   },
   async verify(ctx, step) {
     return verifyOpenMLDB(ctx, params<VerifyParams>(step))

@@ -15,8 +15,14 @@ function hostSet(hosts: string[]): string {
 /** Name, ZooKeeper (hosts and root, when the spec has one) and meta servers (sorted). */
 export function pegasusClusterIdentity(cluster: PegasusCluster): ClusterIdentity {
   const facts: ClusterIdentity['facts'] = []
-  if (cluster.zookeeper) facts.push({name: 'zookeeper', label: 'ZooKeeper', value: `${hostSet(cluster.zookeeper.hosts.split(','))}${cluster.zookeeper.root}`})
-  if (cluster.meta_servers.length > 0) facts.push({name: 'meta_servers', label: 'endpoints', value: hostSet(cluster.meta_servers).replaceAll(',', ' ')})
+  if (cluster.zookeeper)
+    facts.push({
+      name: 'zookeeper',
+      label: 'ZooKeeper',
+      value: `${hostSet(cluster.zookeeper.hosts.split(','))}${cluster.zookeeper.root}`,
+    })
+  if (cluster.meta_servers.length > 0)
+    facts.push({name: 'meta_servers', label: 'endpoints', value: hostSet(cluster.meta_servers).replaceAll(',', ' ')})
   return {name: cluster.name, facts}
 }
 
@@ -27,6 +33,11 @@ export function pegasusLockFile(cluster: PegasusCluster): string {
 
 /** The cluster's ZooKeeper (an ephemeral lock node), or a host-local lock file when the spec names none. */
 export function pegasusLock(cluster: PegasusCluster, io: LockIo): LockProvider {
-  if (cluster.zookeeper) return zookeeperLock({hosts: cluster.zookeeper.hosts, root: cluster.zookeeper.root, auth: cluster.zookeeper.auth}, cluster.name, io)
+  if (cluster.zookeeper)
+    return zookeeperLock(
+      {hosts: cluster.zookeeper.hosts, root: cluster.zookeeper.root, auth: cluster.zookeeper.auth},
+      cluster.name,
+      io,
+    )
   return hostLocalLock(pegasusLockFile(cluster))
 }

@@ -31,7 +31,10 @@ export interface PegasusInitFacts {
 export type PegasusInitSource =
   | {meta: string[]}
   | {zk: {hosts: string; root: string}}
-  | {spec: {name: string; meta_servers: string[]; zookeeper?: {hosts: string; root: string}; nodes?: string[]}; path: string}
+  | {
+      spec: {name: string; meta_servers: string[]; zookeeper?: {hosts: string; root: string}; nodes?: string[]}
+      path: string
+    }
 
 const INIT_TIMEOUT_MS = 5000
 
@@ -40,20 +43,28 @@ export function parseZkTarget(text: string): {hosts: string; root: string} {
   const slash = text.indexOf('/')
   if (slash <= 0 || slash === text.length - 1) {
     throw new LifeboatError('USAGE', `--zk ${text} is not HOSTS/ROOT`, {
-      hints: ['Write the ZooKeeper hosts, then the cluster root: --zk 127.0.0.1:2181/pegasus/onebox ([zookeeper] hosts_list and [meta_server] cluster_root).'],
+      hints: [
+        'Write the ZooKeeper hosts, then the cluster root: --zk 127.0.0.1:2181/pegasus/onebox ([zookeeper] hosts_list and [meta_server] cluster_root).',
+      ],
     })
   }
   return {hosts: text.slice(0, slash), root: text.slice(slash)}
 }
 
 /** Reads the facts from the live cluster. */
-export async function gatherPegasusInitFacts(source: PegasusInitSource, env: Record<string, string | undefined>): Promise<PegasusInitFacts> {
+export async function gatherPegasusInitFacts(
+  source: PegasusInitSource,
+  env: Record<string, string | undefined>,
+): Promise<PegasusInitFacts> {
   if ('zk' in source) {
     const zk = await connectZk({hosts: source.zk.hosts, root: source.zk.root, env})
     try {
       const meta = metaClientFor([], [{zk, root: source.zk.root}])
       try {
-        return await askMeta(meta, {zookeeper: source.zk, source: `the meta leader named in ZooKeeper ${source.zk.hosts}${source.zk.root}`})
+        return await askMeta(meta, {
+          zookeeper: source.zk,
+          source: `the meta leader named in ZooKeeper ${source.zk.hosts}${source.zk.root}`,
+        })
       } finally {
         meta.close()
       }
@@ -66,7 +77,11 @@ export async function gatherPegasusInitFacts(source: PegasusInitSource, env: Rec
   const meta = new MetaClient({metaServers: metas, pool, timeoutMs: INIT_TIMEOUT_MS})
   try {
     if ('meta' in source) return await askMeta(meta, {source: `the meta server ${metas.join(', ')}`})
-    const facts = await askMeta(meta, {zookeeper: source.spec.zookeeper ?? null, name: source.spec.name, source: `${source.path} and its meta servers`})
+    const facts = await askMeta(meta, {
+      zookeeper: source.spec.zookeeper ?? null,
+      name: source.spec.name,
+      source: `${source.path} and its meta servers`,
+    })
     if (facts.nodes.length === 0 && source.spec.nodes) facts.nodes = [...source.spec.nodes].sort(compareNatural)
     return facts
   } finally {
@@ -75,7 +90,10 @@ export async function gatherPegasusInitFacts(source: PegasusInitSource, env: Rec
   }
 }
 
-async function askMeta(meta: MetaClient, known: {zookeeper?: {hosts: string; root: string} | null; name?: string; source: string}): Promise<PegasusInitFacts> {
+async function askMeta(
+  meta: MetaClient,
+  known: {zookeeper?: {hosts: string; root: string} | null; name?: string; source: string},
+): Promise<PegasusInitFacts> {
   let info
   try {
     info = await meta.call('RPC_CM_CLUSTER_INFO', {})
@@ -86,7 +104,9 @@ async function askMeta(meta: MetaClient, known: {zookeeper?: {hosts: string; roo
     } else if (err instanceof PegasusClientError) {
       throw new LifeboatError('INIT_META_UNREACHABLE', `no meta server answered: ${err.message}`, {
         detail: err.detail,
-        hints: ['Check the address (the meta servers\' RPC port, 34601 on a onebox) and that the meta runs; `lifeboat lab status` shows a lab\'s servers.'],
+        hints: [
+          "Check the address (the meta servers' RPC port, 34601 on a onebox) and that the meta runs; `lifeboat lab status` shows a lab's servers.",
+        ],
         cause: err,
       })
     } else {
@@ -96,22 +116,45 @@ async function askMeta(meta: MetaClient, known: {zookeeper?: {hosts: string; roo
   const server = info.server
   if (info.response.err === 'ERR_UNDER_RECOVERY') {
     if (!known.zookeeper || !known.name) {
-      throw new LifeboatError('INIT_META_RECOVERING', `the meta server ${server} waits in recovery mode and will not describe the cluster`, {
-        hints: ['Start from the spec of an earlier recovery (--from SPEC), or write the spec from runbooks/pegasus-meta-recovery.yaml with the cluster\'s [zookeeper] hosts_list and [meta_server] cluster_root.'],
-      })
+      throw new LifeboatError(
+        'INIT_META_RECOVERING',
+        `the meta server ${server} waits in recovery mode and will not describe the cluster`,
+        {
+          hints: [
+            "Start from the spec of an earlier recovery (--from SPEC), or write the spec from runbooks/pegasus-meta-recovery.yaml with the cluster's [zookeeper] hosts_list and [meta_server] cluster_root.",
+          ],
+        },
+      )
     }
-    return {cluster_name: known.name, meta_servers: [server], zookeeper: known.zookeeper, nodes: [], recovery_mode: true, source: known.source}
+    return {
+      cluster_name: known.name,
+      meta_servers: [server],
+      zookeeper: known.zookeeper,
+      nodes: [],
+      recovery_mode: true,
+      source: known.source,
+    }
   }
   if (info.response.err !== 'ERR_OK') {
-    throw new LifeboatError('INIT_META_ERROR', `the meta server ${server} answered cluster_info with ${info.response.err}`, {
-      hints: [`Look at the log of the meta server ${server}, then run init again.`],
-    })
+    throw new LifeboatError(
+      'INIT_META_ERROR',
+      `the meta server ${server} answered cluster_info with ${info.response.err}`,
+      {
+        hints: [`Look at the log of the meta server ${server}, then run init again.`],
+      },
+    )
   }
   const map = clusterInfoMap(info.response)
   const nodesResp = await meta.listNodes(NodeStatus.NS_INVALID)
-  const nodes = nodesResp.err === 'ERR_OK' ? nodesResp.infos.map((n) => nodeName(n.node, n.hp_node)).sort(compareNatural) : []
-  const metaServers = (map.meta_servers ?? server).split(',').map((s) => s.trim()).filter((s) => s !== '')
-  const zookeeper = map.zookeeper_hosts ? {hosts: map.zookeeper_hosts, root: map.zookeeper_root ?? '/'} : (known.zookeeper ?? null)
+  const nodes =
+    nodesResp.err === 'ERR_OK' ? nodesResp.infos.map((n) => nodeName(n.node, n.hp_node)).sort(compareNatural) : []
+  const metaServers = (map.meta_servers ?? server)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+  const zookeeper = map.zookeeper_hosts
+    ? {hosts: map.zookeeper_hosts, root: map.zookeeper_root ?? '/'}
+    : (known.zookeeper ?? null)
   return {
     cluster_name: known.name ?? map.cluster_name ?? 'pegasus',
     meta_servers: metaServers.length > 0 ? metaServers : [server],
@@ -129,17 +172,29 @@ function flow(values: string[]): string {
 
 /** A name safe for metadata.name. */
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'cluster'
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'cluster'
+  )
 }
 
 /**
  * Pure: the annotated spec of `kind` for the facts. `schemaRef` is the `$schema` path for editors;
  * `target` is the new ZooKeeper of a PegasusZkMigration.
  */
-export function renderPegasusInitSpec(kind: PegasusInitKind, f: PegasusInitFacts, opts: {schemaRef: string; target?: {hosts: string; root: string}}): string {
+export function renderPegasusInitSpec(
+  kind: PegasusInitKind,
+  f: PegasusInitFacts,
+  opts: {schemaRef: string; target?: {hosts: string; root: string}},
+): string {
   const what: Record<PegasusInitKind, [string, string]> = {
     PegasusMetaRecovery: ['meta-recovery', "Rebuild the cluster's lost ZooKeeper metadata from its replica servers."],
-    PegasusDddRecovery: ['ddd-recovery', 'Bring partitions out of DDD (all replicas dead, no primary) by assigning each a primary.'],
+    PegasusDddRecovery: [
+      'ddd-recovery',
+      'Bring partitions out of DDD (all replicas dead, no primary) by assigning each a primary.',
+    ],
     PegasusZkMigration: ['zk-migration', "Move the cluster's metadata to another ZooKeeper ensemble."],
   }
   const [suffix, purpose] = what[kind]
@@ -160,21 +215,31 @@ export function renderPegasusInitSpec(kind: PegasusInitKind, f: PegasusInitFacts
     lines.push("  # [zookeeper] hosts_list and [meta_server] cluster_root; also where apply's lock lives.")
     lines.push(`  zookeeper: {hosts: ${f.zookeeper.hosts}, root: ${f.zookeeper.root}}`)
   } else if (kind !== 'PegasusDddRecovery') {
-    lines.push('  # The meta did not say where its ZooKeeper is: fill in [zookeeper] hosts_list and [meta_server] cluster_root.')
+    lines.push(
+      '  # The meta did not say where its ZooKeeper is: fill in [zookeeper] hosts_list and [meta_server] cluster_root.',
+    )
     lines.push('  zookeeper: {hosts: ZK_HOST:2181, root: /pegasus/CLUSTER}')
   }
   if (kind === 'PegasusMetaRecovery') {
     lines.push('recovery:')
     if (f.nodes.length > 0) {
-      lines.push(`  # The ${f.nodes.length} replica servers the meta knows. Every node that may hold data must be listed:`)
+      lines.push(
+        `  # The ${f.nodes.length} replica servers the meta knows. Every node that may hold data must be listed:`,
+      )
       lines.push('  # a node left out that holds a table the others do not know crashes the recovered meta.')
       lines.push(`  target_nodes: ${flow(f.nodes)}`)
     } else {
-      lines.push('  # The meta could not list its replica servers (it waits in recovery mode): list every one that may hold data.')
+      lines.push(
+        '  # The meta could not list its replica servers (it waits in recovery mode): list every one that may hold data.',
+      )
       lines.push('  target_nodes: []')
     }
-    lines.push('  skip_bad_nodes: false         # true: recover without the nodes that do not answer (their replicas are not collected)')
-    lines.push('  skip_lost_partitions: false   # true: partitions with no replica are recovered EMPTY (their data is lost)')
+    lines.push(
+      '  skip_bad_nodes: false         # true: recover without the nodes that do not answer (their replicas are not collected)',
+    )
+    lines.push(
+      '  skip_lost_partitions: false   # true: partitions with no replica are recovered EMPTY (their data is lost)',
+    )
     lines.push('  wait_seconds: 100')
   } else if (kind === 'PegasusDddRecovery') {
     lines.push('recovery:')
@@ -182,15 +247,24 @@ export function renderPegasusInitSpec(kind: PegasusInitKind, f: PegasusInitFacts
     lines.push('  gpids: all')
     lines.push("  # Use the primary Pegasus's own diagnose_recommend rule picks (ddd_diagnose -d -a).")
     lines.push('  auto_diagnose: true')
-    lines.push('  # Overrides ("2.3": host:port), lossy unless the rule agrees; the node must be alive and hold a replica.')
+    lines.push(
+      '  # Overrides ("2.3": host:port), lossy unless the rule agrees; the node must be alive and hold a replica.',
+    )
     lines.push('  primaries: {}')
-    lines.push('  # skip leaves undecided partitions DDD; max_last_prepared picks the largest last_prepared decree (lossy).')
+    lines.push(
+      '  # skip leaves undecided partitions DDD; max_last_prepared picks the largest last_prepared decree (lossy).',
+    )
     lines.push('  undecided: skip')
     lines.push('  wait_seconds: 100')
   } else {
-    if (!opts.target) throw new LifeboatError('USAGE', 'a PegasusZkMigration spec needs the ZooKeeper it moves to', {hints: ['Pass --target HOSTS/ROOT, e.g. --target 10.0.0.9:2181/pegasus/onebox.']})
+    if (!opts.target)
+      throw new LifeboatError('USAGE', 'a PegasusZkMigration spec needs the ZooKeeper it moves to', {
+        hints: ['Pass --target HOSTS/ROOT, e.g. --target 10.0.0.9:2181/pegasus/onebox.'],
+      })
     lines.push('migration:')
-    lines.push('  # copy: blind level, copy the tree, repoint the metas (zkcopy). recovery: rebuild on the target from the replica servers.')
+    lines.push(
+      '  # copy: blind level, copy the tree, repoint the metas (zkcopy). recovery: rebuild on the target from the replica servers.',
+    )
     lines.push('  method: copy')
     lines.push('  # Must be absent or empty.')
     lines.push(`  target: {hosts: ${opts.target.hosts}, root: ${opts.target.root}}`)

@@ -59,30 +59,51 @@ const STATUS_TIMEOUT_MS = 5000
 const STATUS_CONCURRENCY = 16
 
 /** Reads the facts from the meta leader. Unreachable metas are a PegasusClientError (a LifeboatError with hints). */
-export async function gatherPegasusStatus(cluster: PegasusCluster, io: Pick<EngineIo, 'progress'>, opts: {timeoutMs?: number} = {}): Promise<PegasusStatusFacts> {
+export async function gatherPegasusStatus(
+  cluster: PegasusCluster,
+  io: Pick<EngineIo, 'progress'>,
+  opts: {timeoutMs?: number} = {},
+): Promise<PegasusStatusFacts> {
   const timeoutMs = opts.timeoutMs ?? STATUS_TIMEOUT_MS
   const pool = new RpcPool({timeoutMs})
   const meta = new MetaClient({metaServers: cluster.meta_servers, pool, timeoutMs})
   const base = {store: 'pegasus' as const, cluster: cluster.name}
   try {
     io.progress(`asking the meta servers (${cluster.meta_servers.join(', ')}) for the cluster's state`)
-    const recovering = (server: string | null): PegasusStatusFacts =>
-      ({...base, meta_server: server, recovery_mode: true, stored_level: null, effective_level: null, cluster_name: null, zookeeper: null, nodes: [], tables: [], ddd: null})
+    const recovering = (server: string | null): PegasusStatusFacts => ({
+      ...base,
+      meta_server: server,
+      recovery_mode: true,
+      stored_level: null,
+      effective_level: null,
+      cluster_name: null,
+      zookeeper: null,
+      nodes: [],
+      tables: [],
+      ddd: null,
+    })
     let listed
     try {
       listed = await meta.call('RPC_CM_LIST_APPS', {status: AppStatus.AS_INVALID})
     } catch (err) {
       // The meta may refuse the call itself with ERR_UNDER_RECOVERY: that is an answer too.
-      if (err instanceof PegasusClientError && err.pegasusError === 'ERR_UNDER_RECOVERY') return recovering(err.server || null)
+      if (err instanceof PegasusClientError && err.pegasusError === 'ERR_UNDER_RECOVERY')
+        return recovering(err.server || null)
       throw err
     }
     const server = listed.server
     if (listed.response.err === 'ERR_UNDER_RECOVERY') return recovering(server)
     if (listed.response.err !== 'ERR_OK') {
-      throw new PegasusClientError('PEGASUS_RPC_ERROR', `the meta server ${server} answered list_apps with ${listed.response.err}`, {
-        server, rpc: 'RPC_CM_LIST_APPS', pegasusError: listed.response.err,
-        hints: [`Look at the log of the meta server ${server}; run \`lifeboat status\` again once it serves.`],
-      })
+      throw new PegasusClientError(
+        'PEGASUS_RPC_ERROR',
+        `the meta server ${server} answered list_apps with ${listed.response.err}`,
+        {
+          server,
+          rpc: 'RPC_CM_LIST_APPS',
+          pegasusError: listed.response.err,
+          hints: [`Look at the log of the meta server ${server}; run \`lifeboat status\` again once it serves.`],
+        },
+      )
     }
     const [stored, info, nodesResp] = await Promise.all([
       meta.getMetaLevel().then(metaLevelIdlName),
@@ -91,30 +112,44 @@ export async function gatherPegasusStatus(cluster: PegasusCluster, io: Pick<Engi
     ])
     const infoMap = info.err === 'ERR_OK' ? clusterInfoMap(info) : {}
     const effectiveRaw = infoMap.meta_function_level
-    const effective = effectiveRaw === undefined ? stored : effectiveRaw.startsWith('fl_') ? effectiveRaw : `fl_${effectiveRaw}`
-    const nodes = nodesResp.err === 'ERR_OK'
-      ? nodesResp.infos.map((n) => ({node: nodeName(n.node, n.hp_node), alive: n.status === NodeStatus.NS_ALIVE})).sort((a, b) => compareCodeUnits(a.node, b.node))
-      : []
-    const apps = listed.response.infos.filter((a) => a.status === AppStatus.AS_AVAILABLE).sort((a, b) => a.app_id - b.app_id)
+    const effective =
+      effectiveRaw === undefined ? stored : effectiveRaw.startsWith('fl_') ? effectiveRaw : `fl_${effectiveRaw}`
+    const nodes =
+      nodesResp.err === 'ERR_OK'
+        ? nodesResp.infos
+            .map((n) => ({node: nodeName(n.node, n.hp_node), alive: n.status === NodeStatus.NS_ALIVE}))
+            .sort((a, b) => compareCodeUnits(a.node, b.node))
+        : []
+    const apps = listed.response.infos
+      .filter((a) => a.status === AppStatus.AS_AVAILABLE)
+      .sort((a, b) => a.app_id - b.app_id)
     io.progress(`reading the partition configurations of ${apps.length} table(s)`)
     const tables = await mapLimit(apps, STATUS_CONCURRENCY, async (app): Promise<PegasusTableStatus> => {
       const r = await meta.queryPartitionConfigByIndex(app.app_name, [])
       const pcs = r.err === 'ERR_OK' ? r.partitions.map(configFacts) : []
       const noPrimary = pcs.filter((p) => p.primary === null).length
       const under = pcs.filter((p) => p.primary !== null && 1 + p.secondaries.length < p.max_replica_count).length
-      return {app_id: app.app_id, name: app.app_name, partitions: app.partition_count, no_primary: noPrimary, under_replicated: under}
+      return {
+        app_id: app.app_id,
+        name: app.app_name,
+        partitions: app.partition_count,
+        no_primary: noPrimary,
+        under_replicated: under,
+      }
     })
     const names = new Map(apps.map((a) => [a.app_id, a.app_name]))
     let ddd: PegasusDddStatus[] | null = null
     if (MetaFunctionLevel[stored] >= MetaFunctionLevel.fl_steady) {
       const d = await meta.dddDiagnose('-1.-1')
       if (d.err === 'ERR_OK') {
-        ddd = d.partitions.map((p) => ({
-          gpid: p.config.pid,
-          table: names.get(Number(p.config.pid.split('.')[0])) ?? '?',
-          reason: p.reason,
-          dropped: p.dropped.map((x) => ({node: nodeName(x.node, x.hp_node), alive: x.is_alive})),
-        })).sort((a, b) => compareGpid(a.gpid, b.gpid))
+        ddd = d.partitions
+          .map((p) => ({
+            gpid: p.config.pid,
+            table: names.get(Number(p.config.pid.split('.')[0])) ?? '?',
+            reason: p.reason,
+            dropped: p.dropped.map((x) => ({node: nodeName(x.node, x.hp_node), alive: x.is_alive})),
+          }))
+          .sort((a, b) => compareGpid(a.gpid, b.gpid))
       }
     }
     return {
@@ -124,7 +159,10 @@ export async function gatherPegasusStatus(cluster: PegasusCluster, io: Pick<Engi
       stored_level: stored,
       effective_level: effective,
       cluster_name: infoMap.cluster_name ?? null,
-      zookeeper: infoMap.zookeeper_hosts !== undefined ? {hosts: infoMap.zookeeper_hosts, root: infoMap.zookeeper_root ?? ''} : null,
+      zookeeper:
+        infoMap.zookeeper_hosts !== undefined
+          ? {hosts: infoMap.zookeeper_hosts, root: infoMap.zookeeper_root ?? ''}
+          : null,
       nodes,
       tables,
       ddd,
@@ -144,7 +182,9 @@ export function summarizePegasusStatus(f: PegasusStatusFacts): ClusterStatus {
   const problems: string[] = []
   const metaRows: Array<[string, string]> = [['leader', f.meta_server ?? '-']]
   if (f.recovery_mode) {
-    problems.push(`the meta server ${f.meta_server ?? ''} waits in recovery mode (list_apps answers ERR_UNDER_RECOVERY): recover the metadata with a PegasusMetaRecovery spec`)
+    problems.push(
+      `the meta server ${f.meta_server ?? ''} waits in recovery mode (list_apps answers ERR_UNDER_RECOVERY): recover the metadata with a PegasusMetaRecovery spec`,
+    )
     metaRows.push(['phase', 'recovery mode: waits for start_recovery'])
     return {healthy: false, problems, sections: [{title: 'Meta server', rows: metaRows}], facts: {...f}}
   }
@@ -152,10 +192,20 @@ export function summarizePegasusStatus(f: PegasusStatusFacts): ClusterStatus {
   if (f.cluster_name) metaRows.push(['cluster name', f.cluster_name])
   if (f.zookeeper) metaRows.push(['zookeeper', `${f.zookeeper.hosts} ${f.zookeeper.root}`])
   const frozen = f.effective_level !== null && f.stored_level !== null && f.effective_level !== f.stored_level
-  metaRows.push(['level', frozen ? `${f.effective_level} (stored ${f.stored_level}; frozen while too few replica servers are alive)` : (f.stored_level ?? '-')])
+  metaRows.push([
+    'level',
+    frozen
+      ? `${f.effective_level} (stored ${f.stored_level}; frozen while too few replica servers are alive)`
+      : (f.stored_level ?? '-'),
+  ])
   const level = f.effective_level ?? f.stored_level
-  if (level !== null && (MetaFunctionLevel[level as keyof typeof MetaFunctionLevel] ?? 0) <= MetaFunctionLevel.fl_freezed) {
-    problems.push(`the meta acts at level ${level}: it does not cure partitions${frozen ? ' until enough replica servers are alive' : ''}`)
+  if (
+    level !== null &&
+    (MetaFunctionLevel[level as keyof typeof MetaFunctionLevel] ?? 0) <= MetaFunctionLevel.fl_freezed
+  ) {
+    problems.push(
+      `the meta acts at level ${level}: it does not cure partitions${frozen ? ' until enough replica servers are alive' : ''}`,
+    )
   }
 
   const dead = f.nodes.filter((n) => !n.alive)
@@ -169,7 +219,10 @@ export function summarizePegasusStatus(f: PegasusStatusFacts): ClusterStatus {
     const bad: string[] = []
     if (t.no_primary > 0) bad.push(`${t.no_primary} without a primary`)
     if (t.under_replicated > 0) bad.push(`${t.under_replicated} under-replicated`)
-    return [`${t.name} (app ${t.app_id})`, `${plural(t.partitions, 'partition')}${bad.length > 0 ? `, ${bad.join(', ')}` : ', healthy'}`]
+    return [
+      `${t.name} (app ${t.app_id})`,
+      `${plural(t.partitions, 'partition')}${bad.length > 0 ? `, ${bad.join(', ')}` : ', healthy'}`,
+    ]
   })
   const noPrimary = f.tables.reduce((s, t) => s + t.no_primary, 0)
   if (noPrimary > 0) problems.push(`${plural(noPrimary, 'partition')} without a primary`)
@@ -180,13 +233,25 @@ export function summarizePegasusStatus(f: PegasusStatusFacts): ClusterStatus {
     {title: 'Tables', rows: tableRows.length > 0 ? tableRows : [['-', 'no table']]},
   ]
   if (f.ddd === null) {
-    sections.push({title: 'DDD partitions', rows: [['-', `not asked: ddd_diagnose is meaningful only at fl_steady or above (level ${f.stored_level ?? '?'})`]]})
+    sections.push({
+      title: 'DDD partitions',
+      rows: [
+        ['-', `not asked: ddd_diagnose is meaningful only at fl_steady or above (level ${f.stored_level ?? '?'})`],
+      ],
+    })
   } else {
     sections.push({
       title: 'DDD partitions',
-      rows: f.ddd.length === 0 ? [['-', 'none']] : f.ddd.map((d) => [`${d.gpid} (${d.table})`, `${d.reason === '' ? 'no reason given' : d.reason}; dropped: ${d.dropped.map((x) => `${x.node}${x.alive ? '' : ' (dead)'}`).join(', ') || '-'}`]),
+      rows:
+        f.ddd.length === 0
+          ? [['-', 'none']]
+          : f.ddd.map((d) => [
+              `${d.gpid} (${d.table})`,
+              `${d.reason === '' ? 'no reason given' : d.reason}; dropped: ${d.dropped.map((x) => `${x.node}${x.alive ? '' : ' (dead)'}`).join(', ') || '-'}`,
+            ]),
     })
-    if (f.ddd.length > 0) problems.push(`${plural(f.ddd.length, 'DDD partition')}: recover with a PegasusDddRecovery spec`)
+    if (f.ddd.length > 0)
+      problems.push(`${plural(f.ddd.length, 'DDD partition')}: recover with a PegasusDddRecovery spec`)
   }
   return {healthy: problems.length === 0, problems, sections, facts: {...f}}
 }
@@ -195,4 +260,3 @@ export function summarizePegasusStatus(f: PegasusStatusFacts): ClusterStatus {
 export async function pegasusStatus(cluster: PegasusCluster, io: EngineIo): Promise<ClusterStatus> {
   return summarizePegasusStatus(await gatherPegasusStatus(cluster, io))
 }
-

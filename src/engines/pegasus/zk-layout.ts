@@ -27,7 +27,16 @@ export const INVALID_ADDRESS = 'invalid address'
 export const INVALID_HOST_PORT = 'invalid host_port'
 
 /** `dsn.layer2.app_status` names by value. */
-const APP_STATUS_NAMES = ['AS_INVALID', 'AS_AVAILABLE', 'AS_CREATING', 'AS_CREATE_FAILED', 'AS_DROPPING', 'AS_DROP_FAILED', 'AS_DROPPED', 'AS_RECALLING'] as const
+const APP_STATUS_NAMES = [
+  'AS_INVALID',
+  'AS_AVAILABLE',
+  'AS_CREATING',
+  'AS_CREATE_FAILED',
+  'AS_DROPPING',
+  'AS_DROP_FAILED',
+  'AS_DROPPED',
+  'AS_RECALLING',
+] as const
 export type AppStatusName = (typeof APP_STATUS_NAMES)[number]
 
 /** `"app_status::AS_AVAILABLE"` for 1: the ENUM_REG name rapidjson writes. */
@@ -152,7 +161,10 @@ export function encodeAppInfo(info: AppInfo, status: number, layout: ZkLayout = 
 }
 
 /** The JSON object of a partition node. */
-export function encodePartitionConfig(pc: PartitionConfigInput, layout: ZkLayout = DEFAULT_ZK_LAYOUT): PartitionNodeJson {
+export function encodePartitionConfig(
+  pc: PartitionConfigInput,
+  layout: ZkLayout = DEFAULT_ZK_LAYOUT,
+): PartitionNodeJson {
   const node: PartitionNodeJson = {
     pid: `${pc.appId}.${pc.pidx}`,
     ballot: pc.ballot,
@@ -173,8 +185,20 @@ export function encodePartitionConfig(pc: PartitionConfigInput, layout: ZkLayout
 
 /** The partition configuration of `app_state`'s constructor: ballot 0, no members (what a partition with no replica keeps). */
 export function emptyPartitionConfig(appId: number, pidx: number, maxReplicaCount: number): PartitionConfigInput {
-  return {appId, pidx, ballot: 0, maxReplicaCount, primary: '', hpPrimary: '', secondaries: [], hpSecondaries: [],
-    lastDrops: [], hpLastDrops: [], lastCommittedDecree: 0, partitionFlags: 0}
+  return {
+    appId,
+    pidx,
+    ballot: 0,
+    maxReplicaCount,
+    primary: '',
+    hpPrimary: '',
+    secondaries: [],
+    hpSecondaries: [],
+    lastDrops: [],
+    hpLastDrops: [],
+    lastCommittedDecree: 0,
+    partitionFlags: 0,
+  }
 }
 
 /** The bytes Pegasus stores for a node's JSON object (compact, keys in the object's order). */

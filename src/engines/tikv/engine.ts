@@ -44,7 +44,9 @@ export function createTiKVEngine(opts: TiKVEngineOptions = {}): Engine<TiKVSpec,
   return {
     kind: TIKV_KIND,
     checkSpec: checkTiKVUnsafeRecoverySpec,
-    async status(spec, io) { return summarizeTiKVStatus(toTiKVSpec(spec).cluster.name, await this.gather(spec, io)) },
+    async status(spec, io) {
+      return summarizeTiKVStatus(toTiKVSpec(spec).cluster.name, await this.gather(spec, io))
+    },
 
     cluster: (spec) => tikvClusterIdentity(toTiKVSpec(spec)),
 
@@ -59,7 +61,13 @@ export function createTiKVEngine(opts: TiKVEngineOptions = {}): Engine<TiKVSpec,
     },
 
     async connect(spec): Promise<TiKVContext> {
-      return {pd: client(spec), pollMs: opts.pollMs ?? 1000, leaderWaitMs: opts.leaderWaitMs ?? 60_000, now: () => performance.now(), sleep}
+      return {
+        pd: client(spec),
+        pollMs: opts.pollMs ?? 1000,
+        leaderWaitMs: opts.leaderWaitMs ?? 60_000,
+        now: () => performance.now(),
+        sleep,
+      }
     },
 
     async close() {},

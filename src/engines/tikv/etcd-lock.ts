@@ -31,7 +31,9 @@ const unb64 = (s: unknown): string => (typeof s === 'string' ? Buffer.from(s, 'b
 /** The etcd key of a cluster's lock. */
 export function etcdLockKey(clusterName: string): string {
   if (clusterName === '' || clusterName.includes('/')) {
-    throw new LifeboatError('SPEC_INVALID', `cluster name "${clusterName}" cannot name a lock key`, {hints: ['Use a cluster name without "/".']})
+    throw new LifeboatError('SPEC_INVALID', `cluster name "${clusterName}" cannot name a lock key`, {
+      hints: ['Use a cluster name without "/".'],
+    })
   }
   return `/lifeboat/locks/${clusterName}`
 }
@@ -42,8 +44,14 @@ interface StoredLock {
 }
 
 function stateOf(stored: StoredLock, key: string): LockState {
-  const lease = stored.lease === '' || stored.lease === '0' ? '(none)' : `${stored.lease} (0x${BigInt(stored.lease).toString(16)})`
-  return {info: stored.info, kind: 'etcd', where: key, text: formatLockBlock(stored.info, `etcd ${key}`, [['Lease', lease]])}
+  const lease =
+    stored.lease === '' || stored.lease === '0' ? '(none)' : `${stored.lease} (0x${BigInt(stored.lease).toString(16)})`
+  return {
+    info: stored.info,
+    kind: 'etcd',
+    where: key,
+    text: formatLockBlock(stored.info, `etcd ${key}`, [['Lease', lease]]),
+  }
 }
 
 function parseStored(kv: Json): StoredLock {
@@ -64,9 +72,15 @@ export function pdEtcdLock(pd: PdClient, clusterName: string, opts: {ttlSeconds?
   const call = async (path: string, body: unknown): Promise<Json> => {
     const reply = await pd.request('POST', path, body)
     if (reply.status < 200 || reply.status > 299) {
-      throw new LifeboatError('TIKV_LOCK_ERROR', `PD's etcd gateway ${pd.endpoint} answered POST ${path} with HTTP ${reply.status}: ${replyMessage(reply).slice(0, 300)}`, {
-        hints: ['The TiKV lock lives in PD\'s etcd (its v3 JSON gateway on the PD client port); check that PD serves /v3/ on that port.'],
-      })
+      throw new LifeboatError(
+        'TIKV_LOCK_ERROR',
+        `PD's etcd gateway ${pd.endpoint} answered POST ${path} with HTTP ${reply.status}: ${replyMessage(reply).slice(0, 300)}`,
+        {
+          hints: [
+            "The TiKV lock lives in PD's etcd (its v3 JSON gateway on the PD client port); check that PD serves /v3/ on that port.",
+          ],
+        },
+      )
     }
     return obj(reply.json())
   }
@@ -82,7 +96,10 @@ export function pdEtcdLock(pd: PdClient, clusterName: string, opts: {ttlSeconds?
 
     async acquire(info: LockInfo): Promise<HeldLock> {
       const lease = idText((await call('/v3/lease/grant', {TTL: ttl})).ID)
-      if (lease === '' || lease === '0') throw new LifeboatError('TIKV_LOCK_ERROR', `PD's etcd granted no lease for the lock ${key}`, {hints: ['Check PD\'s health: `pd-ctl health`.']})
+      if (lease === '' || lease === '0')
+        throw new LifeboatError('TIKV_LOCK_ERROR', `PD's etcd granted no lease for the lock ${key}`, {
+          hints: ["Check PD's health: `pd-ctl health`."],
+        })
       const value = JSON.stringify({...info, lease})
       const txn = await call('/v3/kv/txn', {
         compare: [{key: b64(key), result: 'EQUAL', target: 'CREATE', create_revision: '0'}],
@@ -93,13 +110,18 @@ export function pdEtcdLock(pd: PdClient, clusterName: string, opts: {ttlSeconds?
         await call('/v3/lease/revoke', {ID: lease}).catch(() => undefined)
         const kvs = (obj(obj((txn.responses as unknown[] | undefined)?.[0]).response_range).kvs ?? []) as unknown[]
         const holder = kvs.length > 0 ? stateOf(parseStored(obj(kvs[0])), key) : undefined
-        throw new LifeboatError('LOCK_HELD', `the apply lock of ${clusterName} is held${holder ? ` by ${holder.info.who} (ID ${holder.info.id})` : ''}`, {
-          detail: holder?.text,
-          hints: [
-            'Wait for that run to finish, or retry with --lock-timeout.',
-            'Only when sure no run is active (its process is gone; the lease also expires by itself within ' + `${ttl} s): \`lifeboat lock force-unlock SPEC ID\`.`,
-          ],
-        })
+        throw new LifeboatError(
+          'LOCK_HELD',
+          `the apply lock of ${clusterName} is held${holder ? ` by ${holder.info.who} (ID ${holder.info.id})` : ''}`,
+          {
+            detail: holder?.text,
+            hints: [
+              'Wait for that run to finish, or retry with --lock-timeout.',
+              'Only when sure no run is active (its process is gone; the lease also expires by itself within ' +
+                `${ttl} s): \`lifeboat lock force-unlock SPEC ID\`.`,
+            ],
+          },
+        )
       }
       return heldLock(info, lease)
     },
@@ -111,12 +133,17 @@ export function pdEtcdLock(pd: PdClient, clusterName: string, opts: {ttlSeconds?
 
     async forceUnlock(id: string): Promise<LockState> {
       const stored = await read()
-      if (stored === null) throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at etcd ${key}`, {hints: ['Nothing to unlock; `lifeboat lock status SPEC` shows the lock.']})
+      if (stored === null)
+        throw new LifeboatError('LOCK_NOT_HELD', `no lock is held at etcd ${key}`, {
+          hints: ['Nothing to unlock; `lifeboat lock status SPEC` shows the lock.'],
+        })
       const state = stateOf(stored, key)
       if (stored.info.id !== id) {
         throw new LifeboatError('LOCK_ID_MISMATCH', `lock id ${id} does not match the holder's id ${stored.info.id}`, {
           detail: state.text,
-          hints: ['Check the ID with `lifeboat lock status SPEC`; force-unlock only removes the lock whose ID you name.'],
+          hints: [
+            'Check the ID with `lifeboat lock status SPEC`; force-unlock only removes the lock whose ID you name.',
+          ],
         })
       }
       await call('/v3/kv/deleterange', {key: b64(key)})
@@ -145,14 +172,27 @@ export function pdEtcdLock(pd: PdClient, clusterName: string, opts: {ttlSeconds?
       kind: 'etcd',
       where: `etcd ${key}`,
       async assertHeld(): Promise<void> {
-        if (released) throw new LifeboatError('LOCK_LOST', `the apply lock at etcd ${key} was released`, {hints: ['Take the lock again with a new apply.']})
+        if (released)
+          throw new LifeboatError('LOCK_LOST', `the apply lock at etcd ${key} was released`, {
+            hints: ['Take the lock again with a new apply.'],
+          })
         await keepAlive()
         const stored = await read()
-        const why = lost ?? (stored === null ? 'the key is gone (lease expired or force-unlocked)' : stored.info.id !== info.id ? `it is now held by ${stored.info.who} (ID ${stored.info.id})` : stored.lease !== lease ? 'it sits on another lease' : undefined)
+        const why =
+          lost ??
+          (stored === null
+            ? 'the key is gone (lease expired or force-unlocked)'
+            : stored.info.id !== info.id
+              ? `it is now held by ${stored.info.who} (ID ${stored.info.id})`
+              : stored.lease !== lease
+                ? 'it sits on another lease'
+                : undefined)
         if (why !== undefined) {
           throw new LifeboatError('LOCK_LOST', `the apply lock at etcd ${key} was lost: ${why}`, {
             ...(stored && stored.info.id !== info.id ? {detail: stateOf(stored, key).text} : {}),
-            hints: ['Another run may hold the lock now; check with `lifeboat lock status SPEC`, then continue with `lifeboat apply PLAN --resume`.'],
+            hints: [
+              'Another run may hold the lock now; check with `lifeboat lock status SPEC`, then continue with `lifeboat apply PLAN --resume`.',
+            ],
           })
         }
       },

@@ -14,7 +14,12 @@ type Json = Record<string, unknown>
 const obj = (v: unknown): Json => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {})
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
 
-const ROLES: Record<string, PeerRole> = {voter: 'Voter', learner: 'Learner', incomingvoter: 'IncomingVoter', demotingvoter: 'DemotingVoter'}
+const ROLES: Record<string, PeerRole> = {
+  voter: 'Voter',
+  learner: 'Learner',
+  incomingvoter: 'IncomingVoter',
+  demotingvoter: 'DemotingVoter',
+}
 const ROLE_NUMBERS: PeerRole[] = ['Voter', 'Learner', 'IncomingVoter', 'DemotingVoter']
 
 function roleOf(p: Json): PeerRole {
@@ -37,7 +42,7 @@ export function storeFacts(info: unknown): StoreFacts {
   return {
     id: idText(store.id),
     address: typeof store.address === 'string' ? store.address : '',
-    state_name: typeof store.state_name === 'string' ? store.state_name : stateNames[num(store.state)] ?? 'Unknown',
+    state_name: typeof store.state_name === 'string' ? store.state_name : (stateNames[num(store.state)] ?? 'Unknown'),
     engine: label('engine') === 'tiflash' ? 'tiflash' : 'tikv',
     tiflash_compute: label('engine') === 'tiflash' && label('engine_role') === 'compute',
     physically_destroyed: store.physically_destroyed === true,
@@ -50,11 +55,13 @@ export function regionFacts(info: unknown): RegionFacts {
   const r = obj(info)
   const pending = new Set(list(r.pending_peers).map((p) => idText(obj(p).id)))
   const down = new Set(list(r.down_peers).map((d) => idText(obj(obj(d).peer).id)))
-  const peers: PeerFacts[] = list(r.peers).map((raw) => {
-    const p = obj(raw)
-    const id = idText(p.id)
-    return {id, store_id: idText(p.store_id), role: roleOf(p), pending: pending.has(id), down: down.has(id)}
-  }).sort((a, b) => compareId(a.store_id, b.store_id) || compareId(a.id, b.id))
+  const peers: PeerFacts[] = list(r.peers)
+    .map((raw) => {
+      const p = obj(raw)
+      const id = idText(p.id)
+      return {id, store_id: idText(p.store_id), role: roleOf(p), pending: pending.has(id), down: down.has(id)}
+    })
+    .sort((a, b) => compareId(a.store_id, b.store_id) || compareId(a.id, b.id))
   const leader = obj(r.leader)
   const epoch = obj(r.epoch)
   return {
@@ -94,13 +101,18 @@ export async function gatherRegions(pd: PdClient, io?: Pick<EngineIo, 'progress'
 
 async function gatherAllRegions(pd: PdClient): Promise<RegionFacts[]> {
   const body = obj(await pd.getJson(`${PD_API}/regions`))
-  return list(body.regions).map(regionFacts).sort((a, b) => compareStart(a.start_key, b.start_key) || compareId(a.id, b.id))
+  return list(body.regions)
+    .map(regionFacts)
+    .sort((a, b) => compareStart(a.start_key, b.start_key) || compareId(a.id, b.id))
 }
 
 /** Every store in every state, sorted by id. */
 export async function gatherStores(pd: PdClient): Promise<StoreFacts[]> {
   const body = obj(await pd.getJson(`${PD_API}/stores?state=0&state=1&state=2`))
-  return list(body.stores).map(storeFacts).filter((s) => s.id !== '').sort((a, b) => compareId(a.id, b.id))
+  return list(body.stores)
+    .map(storeFacts)
+    .filter((s) => s.id !== '')
+    .sort((a, b) => compareId(a.id, b.id))
 }
 
 /** `show`, parsed. */
@@ -118,7 +130,11 @@ export async function gatherTiKV(pd: PdClient, io: Pick<EngineIo, 'progress'>): 
       hints: ['Check that cluster.pd names PD client endpoints (port 2379 by default).'],
     })
   }
-  const [stores, schedule, show] = [await gatherStores(pd), obj(await pd.getJson(`${PD_API}/config/schedule`)), await gatherShow(pd)]
+  const [stores, schedule, show] = [
+    await gatherStores(pd),
+    obj(await pd.getJson(`${PD_API}/config/schedule`)),
+    await gatherShow(pd),
+  ]
   const regions = await gatherRegions(pd, io)
   io.progress(`PD ${version}: ${stores.length} stores, ${regions.length} regions`)
   const last = show[show.length - 1]
@@ -126,13 +142,18 @@ export async function gatherTiKV(pd: PdClient, io: Pick<EngineIo, 'progress'>): 
   return {
     pd: {
       endpoint: pd.endpoint,
-      members: list(members.members).map((m) => String(obj(m).name ?? '')).sort(),
+      members: list(members.members)
+        .map((m) => String(obj(m).name ?? ''))
+        .sort(),
       leader: typeof obj(members.leader).name === 'string' ? (obj(members.leader).name as string) : null,
       version: version.replace(/^v/, ''),
     },
     stores,
     regions,
-    schedule: {halt_scheduling: halt === true || halt === 'true', max_store_down_time: String(schedule['max-store-down-time'] ?? '')},
+    schedule: {
+      halt_scheduling: halt === true || halt === 'true',
+      max_store_down_time: String(schedule['max-store-down-time'] ?? ''),
+    },
     recovery: {state: recoveryState(show), info: last?.info ?? ''},
   }
 }

@@ -49,10 +49,7 @@ function decodeInt64(b: Uint8Array, at: number): string | undefined {
 
 /** What a key names in TiDB's key space. */
 export type KeyMeaning =
-  | {kind: 'infinity'}
-  | {kind: 'meta'}
-  | {kind: 'table'; table: string; row?: string; index?: string}
-  | {kind: 'other'}
+  {kind: 'infinity'} | {kind: 'meta'} | {kind: 'table'; table: string; row?: string; index?: string} | {kind: 'other'}
 
 /** Decodes a region boundary (hex) the way PD's `codec.Key.MetaOrTable` and TiDB's tablecodec read it. */
 export function keyMeaning(hex: string): KeyMeaning {
@@ -66,8 +63,10 @@ export function keyMeaning(hex: string): KeyMeaning {
   const table = decodeInt64(key, 1)
   if (table === undefined || table === '0') return {kind: 'other'}
   const rest = key.subarray(9)
-  if (rest.length >= 2 && rest[0] === 0x5f && rest[1] === 0x72 /* _r */) return {kind: 'table', table, row: decodeInt64(rest, 2)}
-  if (rest.length >= 2 && rest[0] === 0x5f && rest[1] === 0x69 /* _i */) return {kind: 'table', table, index: decodeInt64(rest, 2)}
+  if (rest.length >= 2 && rest[0] === 0x5f && rest[1] === 0x72 /* _r */)
+    return {kind: 'table', table, row: decodeInt64(rest, 2)}
+  if (rest.length >= 2 && rest[0] === 0x5f && rest[1] === 0x69 /* _i */)
+    return {kind: 'table', table, index: decodeInt64(rest, 2)}
   return {kind: 'table', table}
 }
 

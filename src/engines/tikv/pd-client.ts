@@ -83,7 +83,14 @@ export class PdClient {
     for (let n = 0; n < this.endpoints.length; n++) {
       const i = (this.current + n) % this.endpoints.length
       try {
-        const reply = await httpRequest({server: this.endpoints[i], method, path, body, timeoutMs: this.opts.timeoutMs, signal})
+        const reply = await httpRequest({
+          server: this.endpoints[i],
+          method,
+          path,
+          body,
+          timeoutMs: this.opts.timeoutMs,
+          signal,
+        })
         this.current = i
         return reply
       } catch (err) {
@@ -93,20 +100,30 @@ export class PdClient {
         last = err
       }
     }
-    throw new LifeboatError('TIKV_PD_UNREACHABLE', `no PD endpoint answered ${method} ${path} (${this.endpoints.join(', ')})`, {
-      detail: last instanceof Error ? last.message : undefined,
-      hints: ['Check cluster.pd in the spec and that PD is running: `pd-ctl -u http://HOST:PORT health`.'],
-      cause: last,
-    })
+    throw new LifeboatError(
+      'TIKV_PD_UNREACHABLE',
+      `no PD endpoint answered ${method} ${path} (${this.endpoints.join(', ')})`,
+      {
+        detail: last instanceof Error ? last.message : undefined,
+        hints: ['Check cluster.pd in the spec and that PD is running: `pd-ctl -u http://HOST:PORT health`.'],
+        cause: last,
+      },
+    )
   }
 
   /** A GET whose reply must be 2xx JSON. */
   async getJson(path: string, signal?: AbortSignal): Promise<unknown> {
     const reply = await this.request('GET', path, undefined, signal)
     if (reply.status < 200 || reply.status > 299) {
-      throw new LifeboatError('TIKV_PD_ERROR', `PD ${this.endpoint} answered GET ${path} with HTTP ${reply.status}: ${replyMessage(reply).slice(0, 300)}`, {
-        hints: ['Check that cluster.pd names PD client endpoints (not TiKV or TiDB) and look at the PD leader\'s log.'],
-      })
+      throw new LifeboatError(
+        'TIKV_PD_ERROR',
+        `PD ${this.endpoint} answered GET ${path} with HTTP ${reply.status}: ${replyMessage(reply).slice(0, 300)}`,
+        {
+          hints: [
+            "Check that cluster.pd names PD client endpoints (not TiKV or TiDB) and look at the PD leader's log.",
+          ],
+        },
+      )
     }
     try {
       return parsePdJson(reply.text)

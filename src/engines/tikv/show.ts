@@ -24,7 +24,8 @@ export function toStageEntries(body: unknown): StageEntry[] {
     const o = (raw ?? {}) as Record<string, unknown>
     const actions: Record<string, string[]> = {}
     if (o.actions && typeof o.actions === 'object') {
-      for (const [k, v] of Object.entries(o.actions as Record<string, unknown>)) actions[k] = Array.isArray(v) ? v.map(String) : []
+      for (const [k, v] of Object.entries(o.actions as Record<string, unknown>))
+        actions[k] = Array.isArray(v) ? v.map(String) : []
     }
     return {
       info: typeof o.info === 'string' ? o.info : '',
@@ -55,7 +56,8 @@ export function stageName(info: string): string | undefined {
 
 /** The stage entries of the current round: from the last `collect report` entry on. */
 export function currentRound(entries: StageEntry[]): StageEntry[] {
-  for (let i = entries.length - 1; i >= 0; i--) if (stageName(entries[i].info) === 'collect report') return entries.slice(i)
+  for (let i = entries.length - 1; i >= 0; i--)
+    if (stageName(entries[i].info) === 'collect report') return entries.slice(i)
   return entries
 }
 
@@ -83,8 +85,18 @@ export interface RoundDigest {
 
 /** Reads one round's entries into a {@link RoundDigest}. */
 export function digestRound(round: StageEntry[]): RoundDigest {
-  const d: RoundDigest = {failedStores: [], autoDetect: false, affectedTableIds: [], affectedMetaRegions: [], newEmptyRegions: [],
-    forceLeaders: new Map(), demotes: new Map(), tombstones: new Set(), created: new Map(), errors: []}
+  const d: RoundDigest = {
+    failedStores: [],
+    autoDetect: false,
+    affectedTableIds: [],
+    affectedMetaRegions: [],
+    newEmptyRegions: [],
+    forceLeaders: new Map(),
+    demotes: new Map(),
+    tombstones: new Set(),
+    created: new Map(),
+    errors: [],
+  }
   for (const e of round) {
     const stage = stageName(e.info)
     if (stage === 'failed') d.errors.push(e.info.replace(/^unsafe recovery failed:\s*/i, ''))
@@ -102,7 +114,8 @@ export function digestRound(round: StageEntry[]): RoundDigest {
       if (store === undefined) continue
       for (const line of lines) {
         let m: RegExpExecArray | null
-        if ((m = /force leader on regions:\s*(.*)$/i.exec(line))) for (const r of ids(m[1])) d.forceLeaders.set(r, store)
+        if ((m = /force leader on regions:\s*(.*)$/i.exec(line)))
+          for (const r of ids(m[1])) d.forceLeaders.set(r, store)
         else if ((m = /region\s+(\d+)\s+demotes peers\s*(.*)$/i.exec(line))) {
           const peerStores = [...m[2].matchAll(/store_id:\s*(\d+)/gi)].map((x) => x[1]).sort(compareId)
           d.demotes.set(m[1], {store, peerStores})
@@ -110,7 +123,11 @@ export function digestRound(round: StageEntry[]): RoundDigest {
         else if ((m = /create region\s+(\d+):\s*(.*)$/i.exec(line))) {
           const start = /start_key:\s*"([0-9A-Fa-f]*)"/.exec(m[2])?.[1]
           const end = /end_key:\s*"([0-9A-Fa-f]*)"/.exec(m[2])?.[1]
-          d.created.set(m[1], {store, ...(start !== undefined ? {start_key: start.toUpperCase()} : {}), ...(end !== undefined ? {end_key: end.toUpperCase()} : {})})
+          d.created.set(m[1], {
+            store,
+            ...(start !== undefined ? {start_key: start.toUpperCase()} : {}),
+            ...(end !== undefined ? {end_key: end.toUpperCase()} : {}),
+          })
         }
       }
     }

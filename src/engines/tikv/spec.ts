@@ -14,7 +14,10 @@ const MAX_U64 = 18446744073709551615n
 
 /** `http://10.0.0.1:2379/` → `10.0.0.1:2379`; undefined when no host:port is left. */
 export function pdEndpoint(raw: string): string | undefined {
-  const s = raw.trim().replace(/^https?:\/\//, '').replace(/\/+$/, '')
+  const s = raw
+    .trim()
+    .replace(/^https?:\/\//, '')
+    .replace(/\/+$/, '')
   return /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s) ? s : undefined
 }
 
@@ -43,23 +46,41 @@ export function toTiKVSpec(doc: unknown): TiKVSpec {
   const pd: string[] = []
   for (const e of rawPd) {
     const ep = typeof e === 'string' ? pdEndpoint(e) : undefined
-    if (ep === undefined) throw bad(`PD endpoint ${JSON.stringify(e)} is not host:port`, 'Write cluster.pd as a list of PD client addresses, e.g. [10.0.0.1:2379].')
+    if (ep === undefined)
+      throw bad(
+        `PD endpoint ${JSON.stringify(e)} is not host:port`,
+        'Write cluster.pd as a list of PD client addresses, e.g. [10.0.0.1:2379].',
+      )
     if (!pd.includes(ep)) pd.push(ep)
   }
-  if (pd.length === 0) throw bad('cluster.pd lists no PD endpoint', 'Write cluster.pd as a list of PD client addresses, e.g. [10.0.0.1:2379].')
+  if (pd.length === 0)
+    throw bad(
+      'cluster.pd lists no PD endpoint',
+      'Write cluster.pd as a list of PD client addresses, e.g. [10.0.0.1:2379].',
+    )
   const stores: string[] = []
   for (const raw of (Array.isArray(recovery.failed_stores) ? recovery.failed_stores : []) as unknown[]) {
     const id = storeIdOf(raw)
-    if (id === undefined) throw bad(`failed store ${JSON.stringify(raw)} is not a store id`, 'Store ids are positive integers up to 2^64-1, as `pd-ctl store` lists them.')
+    if (id === undefined)
+      throw bad(
+        `failed store ${JSON.stringify(raw)} is not a store id`,
+        'Store ids are positive integers up to 2^64-1, as `pd-ctl store` lists them.',
+      )
     if (!stores.includes(id)) stores.push(id)
   }
   stores.sort(compareId)
   const auto = recovery.auto_detect === true
   if (auto && stores.length > 0) {
-    throw bad('auto_detect is true and failed_stores is given', 'Give the failed store ids, or auto_detect: true, not both.')
+    throw bad(
+      'auto_detect is true and failed_stores is given',
+      'Give the failed store ids, or auto_detect: true, not both.',
+    )
   }
   if (!auto && stores.length === 0) {
-    throw bad('recovery names no failed store', 'List failed_stores: [4, 5] (ids from `pd-ctl store`), or set auto_detect: true.')
+    throw bad(
+      'recovery names no failed store',
+      'List failed_stores: [4, 5] (ids from `pd-ctl store`), or set auto_detect: true.',
+    )
   }
   const spec: TiKVSpec = {
     apiVersion: typeof d.apiVersion === 'string' ? d.apiVersion : 'lifeboat/v1',
@@ -69,11 +90,13 @@ export function toTiKVSpec(doc: unknown): TiKVSpec {
     recovery: {
       failed_stores: stores,
       auto_detect: auto,
-      timeout_seconds: typeof recovery.timeout_seconds === 'number' ? recovery.timeout_seconds : DEFAULT_TIMEOUT_SECONDS,
+      timeout_seconds:
+        typeof recovery.timeout_seconds === 'number' ? recovery.timeout_seconds : DEFAULT_TIMEOUT_SECONDS,
       skip_lost_partitions: recovery.skip_lost_partitions === true,
     },
   }
-  if (typeof recovery.plan_execution_timeout_seconds === 'number') spec.recovery.plan_execution_timeout_seconds = recovery.plan_execution_timeout_seconds
+  if (typeof recovery.plan_execution_timeout_seconds === 'number')
+    spec.recovery.plan_execution_timeout_seconds = recovery.plan_execution_timeout_seconds
   if (d.approval !== undefined) spec.approval = d.approval as TiKVSpec['approval']
   return spec
 }

@@ -143,14 +143,29 @@ export function parseRequest(typeName: string, body: string): {value: Record<str
   return {value}
 }
 
-const INT_TYPES = new Set(['int32', 'uint32', 'sint32', 'fixed32', 'sfixed32', 'int64', 'uint64', 'sint64', 'fixed64', 'sfixed64'])
+const INT_TYPES = new Set([
+  'int32',
+  'uint32',
+  'sint32',
+  'fixed32',
+  'sfixed32',
+  'int64',
+  'uint64',
+  'sint64',
+  'fixed64',
+  'sfixed64',
+])
 const UNSIGNED = new Set(['uint32', 'fixed32', 'uint64', 'fixed64'])
 
 function fullFieldName(f: protobuf.Field): string {
   return `${(f.parent as protobuf.Type).fullName.replace(/^\./, '')}.${f.name}`
 }
 
-function convertMessage(t: protobuf.Type, json: Record<string, unknown>, errors: string[]): Record<string, unknown> | undefined {
+function convertMessage(
+  t: protobuf.Type,
+  json: Record<string, unknown>,
+  errors: string[],
+): Record<string, unknown> | undefined {
   const out: Record<string, unknown> = {}
   for (const f of t.fieldsArray) {
     const raw = json[f.name]
@@ -191,7 +206,9 @@ const INVALID = Symbol('invalid')
 function convertScalar(f: protobuf.Field, v: unknown, errors: string[]): unknown {
   const bad = (should: string): typeof INVALID => {
     const shown = typeof v === 'string' ? v : stringifyJson(v)
-    errors.push(`Invalid value \`${shown}' for ${!f.required && !f.repeated ? 'optional ' : ''}field \`${fullFieldName(f)}' which SHOULD be ${should}`)
+    errors.push(
+      `Invalid value \`${shown}' for ${!f.required && !f.repeated ? 'optional ' : ''}field \`${fullFieldName(f)}' which SHOULD be ${should}`,
+    )
     return INVALID
   }
   if (f.resolvedType instanceof protobuf.Type) {
@@ -221,19 +238,37 @@ export class BrpcClient {
   private readonly agent = new http.Agent({keepAlive: true, maxSockets: 64})
 
   /** Calls `/<service>/<method>` on `endpoint` (`host:port`); resolves the reply, rejects on transport or HTTP errors. */
-  call<T = Record<string, unknown>>(endpoint: string, service: string, method: string, body: Record<string, unknown>, timeoutMs = 10_000): Promise<T> {
+  call<T = Record<string, unknown>>(
+    endpoint: string,
+    service: string,
+    method: string,
+    body: Record<string, unknown>,
+    timeoutMs = 10_000,
+  ): Promise<T> {
     const [host, port] = splitEndpoint(endpoint)
     const payload = stringifyJson(body)
     return new Promise((resolve, reject) => {
       const req = http.request(
-        {host, port, path: `/${service}/${method}`, method: 'POST', agent: this.agent, timeout: timeoutMs,
-          headers: {Authorization: 'lifeboat-lab', 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload)}},
+        {
+          host,
+          port,
+          path: `/${service}/${method}`,
+          method: 'POST',
+          agent: this.agent,
+          timeout: timeoutMs,
+          headers: {
+            Authorization: 'lifeboat-lab',
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(payload),
+          },
+        },
         (res) => {
           const chunks: Buffer[] = []
           res.on('data', (c: Buffer) => chunks.push(c))
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8')
-            if (res.statusCode !== 200) return reject(new BrpcCallError(endpoint, method, `HTTP ${res.statusCode}: ${text}`))
+            if (res.statusCode !== 200)
+              return reject(new BrpcCallError(endpoint, method, `HTTP ${res.statusCode}: ${text}`))
             try {
               resolve(parseJson(text) as T)
             } catch {
@@ -256,7 +291,11 @@ export class BrpcClient {
 
 /** A call that did not get an application reply (connection refused, HTTP error, timeout). */
 export class BrpcCallError extends Error {
-  constructor(readonly endpoint: string, readonly method: string, reason: string) {
+  constructor(
+    readonly endpoint: string,
+    readonly method: string,
+    reason: string,
+  ) {
     super(`${method} on ${endpoint}: ${reason}`)
     this.name = 'BrpcCallError'
   }

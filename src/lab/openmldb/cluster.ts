@@ -55,16 +55,26 @@ export function pidOfKey(key: string, partitions: number): number {
 /** Runs `fn` over `items`, `limit` at a time. */
 export async function eachBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
-  await Promise.all(Array.from({length: Math.min(limit, items.length)}, async () => {
-    while (next < items.length) await fn(items[next++])
-  }))
+  await Promise.all(
+    Array.from({length: Math.min(limit, items.length)}, async () => {
+      while (next < items.length) await fn(items[next++])
+    }),
+  )
 }
 
 /** Waits until `cond()` holds, checking every `everyMs`; throws LAB_NOT_SETTLED after `deadlineMs`. */
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, deadlineMs = 60_000, everyMs = 25): Promise<void> {
+export async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  deadlineMs = 60_000,
+  everyMs = 25,
+): Promise<void> {
   const end = Date.now() + deadlineMs
   while (!(await cond())) {
-    if (Date.now() > end) throw new LifeboatError('LAB_NOT_SETTLED', `the OpenMLDB lab did not settle: ${what}`, {hints: ['See the lab log in the state directory (lifeboat lab status shows its path).']})
+    if (Date.now() > end)
+      throw new LifeboatError('LAB_NOT_SETTLED', `the OpenMLDB lab did not settle: ${what}`, {
+        hints: ['See the lab log in the state directory (lifeboat lab status shows its path).'],
+      })
     await new Promise((r) => setTimeout(r, everyMs))
   }
 }
@@ -75,10 +85,20 @@ export class OpenMLDBLab {
   private readonly peers = new Map<string, Tablet>()
   private readonly client = new BrpcClient()
 
-  private constructor(readonly scenario: OpenMLDBScenario, readonly layout: OpenMLDBLabLayout, private readonly stateDir: string, private readonly log: (line: string) => void) {}
+  private constructor(
+    readonly scenario: OpenMLDBScenario,
+    readonly layout: OpenMLDBLabLayout,
+    private readonly stateDir: string,
+    private readonly log: (line: string) => void,
+  ) {}
 
   /** Brings a scenario up: ZooKeeper layout, tablets with their replicas, nameservers, rows, faults. */
-  static async up(opts: {scenario: OpenMLDBScenario; stateDir: string; zkHosts: string; log?: (line: string) => void}): Promise<OpenMLDBLab> {
+  static async up(opts: {
+    scenario: OpenMLDBScenario
+    stateDir: string
+    zkHosts: string
+    log?: (line: string) => void
+  }): Promise<OpenMLDBLab> {
     const s = opts.scenario
     const ports = new Set<number>()
     const port = async (): Promise<number> => {
@@ -94,8 +114,21 @@ export class OpenMLDBLab {
     for (let i = 0; i < s.nameservers; i++) nsEps.push({name: `ns${i + 1}`, endpoint: `127.0.0.1:${await port()}`})
     const tabEps: {name: string; endpoint: string}[] = []
     for (let i = 0; i < s.tablets; i++) tabEps.push({name: `tablet${i + 1}`, endpoint: `127.0.0.1:${await port()}`})
-    const tables: LabTable[] = s.tables.map((t, i) => ({db: t.db, name: t.name, tid: i + 1, partitions: t.partitions, rows: t.rows}))
-    const layout: OpenMLDBLabLayout = {cluster_name: s.name, zk_hosts: opts.zkHosts, zk_root: s.zk_root, nameservers: nsEps, tablets: tabEps, tables}
+    const tables: LabTable[] = s.tables.map((t, i) => ({
+      db: t.db,
+      name: t.name,
+      tid: i + 1,
+      partitions: t.partitions,
+      rows: t.rows,
+    }))
+    const layout: OpenMLDBLabLayout = {
+      cluster_name: s.name,
+      zk_hosts: opts.zkHosts,
+      zk_root: s.zk_root,
+      nameservers: nsEps,
+      tablets: tabEps,
+      tables,
+    }
     const lab = new OpenMLDBLab(s, layout, opts.stateDir, opts.log ?? (() => {}))
     try {
       await lab.bootstrap()
@@ -113,29 +146,67 @@ export class OpenMLDBLab {
     const p = zkPaths(L.zk_root)
     const set = s.settings
     for (const t of L.tablets) {
-      const tab = new Tablet({name: t.name, endpoint: t.endpoint, zkHosts: L.zk_hosts, root: L.zk_root, peers: this.peers, loadMs: set.load_ms, log: this.log})
+      const tab = new Tablet({
+        name: t.name,
+        endpoint: t.endpoint,
+        zkHosts: L.zk_hosts,
+        root: L.zk_root,
+        peers: this.peers,
+        loadMs: set.load_ms,
+        log: this.log,
+      })
       this.tablets.push(tab)
       this.peers.set(t.endpoint, tab)
     }
     for (const n of L.nameservers) {
-      this.nameservers.push(new NameServer({
-        name: n.name, endpoint: n.endpoint, zkHosts: L.zk_hosts, root: L.zk_root, autoFailoverFlag: s.auto_failover,
-        taskMs: set.task_ms, tabletHeartbeatTimeoutMs: set.tablet_heartbeat_timeout_ms, tableStatusIntervalMs: set.table_status_interval_ms,
-        taskConcurrency: set.task_concurrency, log: this.log,
-      }))
+      this.nameservers.push(
+        new NameServer({
+          name: n.name,
+          endpoint: n.endpoint,
+          zkHosts: L.zk_hosts,
+          root: L.zk_root,
+          autoFailoverFlag: s.auto_failover,
+          taskMs: set.task_ms,
+          tabletHeartbeatTimeoutMs: set.tablet_heartbeat_timeout_ms,
+          tableStatusIntervalMs: set.table_status_interval_ms,
+          taskConcurrency: set.task_concurrency,
+          log: this.log,
+        }),
+      )
     }
     // Tables as CreateTable leaves them: replicas spread round-robin, leader first; term 1 from offset 0.
     const infos: TableInfo[] = []
     let slot = 0
     for (const [k, t] of L.tables.entries()) {
       const st = s.tables[k]
-      const info: TableInfo = {name: t.name, seg_cnt: 8, tid: t.tid, partition_num: t.partitions, replica_num: st.replicas, format_version: 1, db: t.db, storage_mode: 'kMemory', table_partition: []}
+      const info: TableInfo = {
+        name: t.name,
+        seg_cnt: 8,
+        tid: t.tid,
+        partition_num: t.partitions,
+        replica_num: st.replicas,
+        format_version: 1,
+        db: t.db,
+        storage_mode: 'kMemory',
+        table_partition: [],
+      }
       for (let pid = 0; pid < t.partitions; pid++) {
         const eps = Array.from({length: st.replicas}, (_, r) => this.tablets[(slot + r) % this.tablets.length].endpoint)
         slot++
-        info.table_partition.push({pid, partition_meta: eps.map((endpoint, r) => ({endpoint, is_leader: r === 0, is_alive: true})), term_offset: [{term: 1n, offset: 0n}]})
+        info.table_partition.push({
+          pid,
+          partition_meta: eps.map((endpoint, r) => ({endpoint, is_leader: r === 0, is_alive: true})),
+          term_offset: [{term: 1n, offset: 0n}],
+        })
         eps.forEach((ep, r) => {
-          this.peers.get(ep)?.createReplica({tid: t.tid, pid, name: t.name, db: t.db, storage_mode: 'kMemory'}, r === 0 ? 'kTableLeader' : 'kTableFollower', r === 0 ? eps.slice(1) : [], 1n)
+          this.peers
+            .get(ep)
+            ?.createReplica(
+              {tid: t.tid, pid, name: t.name, db: t.db, storage_mode: 'kMemory'},
+              r === 0 ? 'kTableLeader' : 'kTableFollower',
+              r === 0 ? eps.slice(1) : [],
+              1n,
+            )
         })
       }
       infos.push(info)
@@ -147,11 +218,20 @@ export class OpenMLDBLab {
       await zk.mkdirp(p.root)
       const text = (s: string) => Buffer.from(s)
       const ops: ZkOp[] = [
-        {op: 'create', path: p.nodes}, {op: 'create', path: p.leader}, {op: 'create', path: p.table},
-        {op: 'create', path: p.tableIndex, data: text(String(L.tables.length + 1))}, {op: 'create', path: p.term, data: text('1')},
-        {op: 'create', path: p.tableData}, {op: 'create', path: p.dbTableData}, {op: 'create', path: p.notify, data: text('1')},
-        {op: 'create', path: p.db}, {op: 'create', path: p.op}, {op: 'create', path: p.opIndex, data: text('0')}, {op: 'create', path: p.opData},
-        {op: 'create', path: p.config}, {op: 'create', path: p.autoFailover, data: text(String(s.auto_failover))},
+        {op: 'create', path: p.nodes},
+        {op: 'create', path: p.leader},
+        {op: 'create', path: p.table},
+        {op: 'create', path: p.tableIndex, data: text(String(L.tables.length + 1))},
+        {op: 'create', path: p.term, data: text('1')},
+        {op: 'create', path: p.tableData},
+        {op: 'create', path: p.dbTableData},
+        {op: 'create', path: p.notify, data: text('1')},
+        {op: 'create', path: p.db},
+        {op: 'create', path: p.op},
+        {op: 'create', path: p.opIndex, data: text('0')},
+        {op: 'create', path: p.opData},
+        {op: 'create', path: p.config},
+        {op: 'create', path: p.autoFailover, data: text(String(s.auto_failover))},
       ]
       for (const db of [...new Set(L.tables.map((t) => t.db))].sort()) ops.push({op: 'create', path: `${p.db}/${db}`})
       await zk.multi(ops)
@@ -162,11 +242,16 @@ export class OpenMLDBLab {
     await Promise.all(this.tablets.map((t) => t.start()))
     for (const ns of this.nameservers) await ns.start()
     await waitFor('no nameserver became the leader', () => this.leader() !== undefined)
-    await waitFor('the leader nameserver does not see every tablet', () => (this.leader()?.tablets.size ?? 0) === this.tablets.length)
+    await waitFor(
+      'the leader nameserver does not see every tablet',
+      () => (this.leader()?.tablets.size ?? 0) === this.tablets.length,
+    )
     const t0 = Date.now()
     await this.writeRows()
     this.log(`rows written through Put in ${Date.now() - t0} ms`)
-    this.log(`openmldb lab ${s.name} up: ${this.nameservers.length} nameservers, ${this.tablets.length} tablets, ${infos.reduce((n, t) => n + t.partition_num, 0)} partitions`)
+    this.log(
+      `openmldb lab ${s.name} up: ${this.nameservers.length} nameservers, ${this.tablets.length} tablets, ${infos.reduce((n, t) => n + t.partition_num, 0)} partitions`,
+    )
   }
 
   /** Every row through the leader tablet's Put over HTTP, as a client writes. */
@@ -178,12 +263,16 @@ export class OpenMLDBLab {
         const pid = pidOfKey(key, t.partitions)
         const ep = this.tablets.find((tab) => tab.replicaFor(t.tid, pid)?.mode === 'kTableLeader')?.endpoint
         if (!ep) throw new LifeboatError('LAB_UP_FAILED', `no leader for ${t.db}.${t.name} pid ${pid}`)
-        jobs.push({ep, body: {tid: t.tid, pid, dimensions: [{key, idx: 0}], time: 1_700_000_000_000 + i, value: rowValue(t.name, i)}})
+        jobs.push({
+          ep,
+          body: {tid: t.tid, pid, dimensions: [{key, idx: 0}], time: 1_700_000_000_000 + i, value: rowValue(t.name, i)},
+        })
       }
     }
     await eachBounded(jobs, 64, async (j) => {
       const r = await this.client.call(j.ep, 'TabletServer', 'Put', j.body)
-      if (r.code !== 0) throw new LifeboatError('LAB_UP_FAILED', `Put on ${j.ep} answered ${String(r.code)} ${String(r.msg)}`)
+      if (r.code !== 0)
+        throw new LifeboatError('LAB_UP_FAILED', `Put on ${j.ep} answered ${String(r.code)} ${String(r.msg)}`)
     })
   }
 
@@ -194,7 +283,10 @@ export class OpenMLDBLab {
 
   private tablet(ref: string): Tablet {
     const t = this.tablets.find((x) => x.name === ref || x.endpoint === ref)
-    if (!t) throw new LifeboatError('LAB_FAULT_INVALID', `no tablet ${ref}`, {hints: [`Tablets: ${this.tablets.map((x) => `${x.name} (${x.endpoint})`).join(', ')}`]})
+    if (!t)
+      throw new LifeboatError('LAB_FAULT_INVALID', `no tablet ${ref}`, {
+        hints: [`Tablets: ${this.tablets.map((x) => `${x.name} (${x.endpoint})`).join(', ')}`],
+      })
     return t
   }
 
@@ -205,17 +297,23 @@ export class OpenMLDBLab {
   async settle(): Promise<void> {
     const quiet = this.scenario.settings.task_ms * 3 + this.scenario.settings.table_status_interval_ms
     let since = 0
-    await waitFor('ops still queued on the leader nameserver', () => {
-      const ns = this.leader()
-      const seen = ns !== undefined && this.tablets.every((t) => {
-        const st = ns.tablets.get(t.endpoint)
-        return t.running ? st?.state === 'kHealthy' : st === undefined || st.state === 'kOffline'
-      })
-      const idle = ns !== undefined && seen && ns.idle()
-      if (!idle) since = 0
-      else if (since === 0) since = Date.now()
-      return idle && Date.now() - since >= quiet
-    }, 120_000)
+    await waitFor(
+      'ops still queued on the leader nameserver',
+      () => {
+        const ns = this.leader()
+        const seen =
+          ns !== undefined &&
+          this.tablets.every((t) => {
+            const st = ns.tablets.get(t.endpoint)
+            return t.running ? st?.state === 'kHealthy' : st === undefined || st.state === 'kOffline'
+          })
+        const idle = ns !== undefined && seen && ns.idle()
+        if (!idle) since = 0
+        else if (since === 0) since = Date.now()
+        return idle && Date.now() - since >= quiet
+      },
+      120_000,
+    )
   }
 
   /** Applies a fault; returns the line for the operator. */
@@ -238,16 +336,29 @@ export class OpenMLDBLab {
         return `restarted tablet ${t.name} (${t.endpoint}) with startup_`
       }
       case 'kill-nameserver': {
-        const ns = f.nameserver ? this.nameservers.find((n) => n.name === f.nameserver || n.endpoint === f.nameserver) : this.leader()
-        if (!ns) throw new LifeboatError('LAB_FAULT_INVALID', f.nameserver ? `no nameserver ${f.nameserver}` : 'no leader nameserver is running')
+        const ns = f.nameserver
+          ? this.nameservers.find((n) => n.name === f.nameserver || n.endpoint === f.nameserver)
+          : this.leader()
+        if (!ns)
+          throw new LifeboatError(
+            'LAB_FAULT_INVALID',
+            f.nameserver ? `no nameserver ${f.nameserver}` : 'no leader nameserver is running',
+          )
         await ns.kill()
-        if (this.nameservers.some((n) => n.running)) await waitFor('no nameserver took over', () => this.leader() !== undefined)
+        if (this.nameservers.some((n) => n.running))
+          await waitFor('no nameserver took over', () => this.leader() !== undefined)
         const next = this.leader()
         return `killed nameserver ${ns.name} (${ns.endpoint})${next ? `; ${next.name} (${next.endpoint}) leads now` : '; no nameserver is running'}`
       }
       case 'start-nameserver': {
-        const ns = f.nameserver ? this.nameservers.find((n) => n.name === f.nameserver || n.endpoint === f.nameserver) : this.nameservers.find((n) => !n.running)
-        if (!ns) throw new LifeboatError('LAB_FAULT_INVALID', f.nameserver ? `no nameserver ${f.nameserver}` : 'every nameserver is running')
+        const ns = f.nameserver
+          ? this.nameservers.find((n) => n.name === f.nameserver || n.endpoint === f.nameserver)
+          : this.nameservers.find((n) => !n.running)
+        if (!ns)
+          throw new LifeboatError(
+            'LAB_FAULT_INVALID',
+            f.nameserver ? `no nameserver ${f.nameserver}` : 'every nameserver is running',
+          )
         await ns.start()
         await waitFor('no nameserver is the leader', () => this.leader() !== undefined)
         return `started nameserver ${ns.name} (${ns.endpoint})`
@@ -258,14 +369,18 @@ export class OpenMLDBLab {
         const table = this.layout.tables.find((t) => t.name === m[2] && (m[1] === undefined || t.db === m[1]))
         if (!table) throw new LifeboatError('LAB_FAULT_INVALID', `no table ${m[1] ? `${m[1]}.` : ''}${m[2]}`)
         const t = this.tablet(m[4])
-        if (!t.lag(table.tid, Number(m[3]), f.offset)) throw new LifeboatError('LAB_FAULT_INVALID', `${t.name} holds no replica of ${table.name} pid ${m[3]}`)
+        if (!t.lag(table.tid, Number(m[3]), f.offset))
+          throw new LifeboatError('LAB_FAULT_INVALID', `${t.name} holds no replica of ${table.name} pid ${m[3]}`)
         return `${table.name} pid ${m[3]} on ${t.name}: binlog cut at offset ${f.offset}, replication to it stopped`
       }
       case 'auto-failover': {
         const ns = this.leader()
         if (!ns) throw new LifeboatError('LAB_FAULT_INVALID', 'no leader nameserver is running')
-        const r = await this.client.call(ns.endpoint, 'NameServer', 'ConfSet', {conf: {key: 'auto_failover', value: String(f.on)}})
-        if (r.code !== 0) throw new LifeboatError('LAB_FAULT_FAILED', `ConfSet answered ${String(r.code)} ${String(r.msg)}`)
+        const r = await this.client.call(ns.endpoint, 'NameServer', 'ConfSet', {
+          conf: {key: 'auto_failover', value: String(f.on)},
+        })
+        if (r.code !== 0)
+          throw new LifeboatError('LAB_FAULT_FAILED', `ConfSet answered ${String(r.code)} ${String(r.msg)}`)
         return `auto_failover=${f.on}`
       }
       case 'restart-all': {
@@ -274,7 +389,12 @@ export class OpenMLDBLab {
         for (const n of this.nameservers) await n.start()
         await waitFor('no nameserver became the leader', () => this.leader() !== undefined)
         await Promise.all(this.tablets.map((t) => t.start()))
-        await waitFor('the leader nameserver does not see every tablet', () => [...(this.leader()?.tablets.values() ?? [])].filter((t) => t.state === 'kHealthy').length === this.tablets.length)
+        await waitFor(
+          'the leader nameserver does not see every tablet',
+          () =>
+            [...(this.leader()?.tablets.values() ?? [])].filter((t) => t.state === 'kHealthy').length ===
+            this.tablets.length,
+        )
         return 'restarted every nameserver and tablet: no table is loaded'
       }
       case 'settle':
@@ -293,7 +413,10 @@ export class OpenMLDBLab {
     for (const t of ns?.tables.values() ?? []) {
       for (const p of t.table_partition) {
         partitions++
-        const leaderOk = p.partition_meta.some((m) => m.is_leader && m.is_alive && this.peers.get(m.endpoint)?.replicaFor(t.tid, p.pid)?.state === 'kTableNormal')
+        const leaderOk = p.partition_meta.some(
+          (m) =>
+            m.is_leader && m.is_alive && this.peers.get(m.endpoint)?.replicaFor(t.tid, p.pid)?.state === 'kTableNormal',
+        )
         if (!leaderOk || p.partition_meta.some((m) => !m.is_alive)) unhealthy++
       }
     }
@@ -301,8 +424,19 @@ export class OpenMLDBLab {
       cluster: this.layout.cluster_name,
       zookeeper: {hosts: this.layout.zk_hosts, root: this.layout.zk_root},
       auto_failover: ns?.autoFailover,
-      nameservers: this.nameservers.map((n) => ({name: n.name, endpoint: n.endpoint, running: n.running, leader: n.leader})),
-      tablets: this.tablets.map((t) => ({name: t.name, endpoint: t.endpoint, running: t.running, loaded: t.mem.size, on_disk: t.disk.size})),
+      nameservers: this.nameservers.map((n) => ({
+        name: n.name,
+        endpoint: n.endpoint,
+        running: n.running,
+        leader: n.leader,
+      })),
+      tablets: this.tablets.map((t) => ({
+        name: t.name,
+        endpoint: t.endpoint,
+        running: t.running,
+        loaded: t.mem.size,
+        on_disk: t.disk.size,
+      })),
       partitions: {total: partitions, unhealthy},
       ops: {queued, done: ns ? ns.done.length - failed : 0, failed},
     }
@@ -313,23 +447,27 @@ export class OpenMLDBLab {
     const dir = join(this.stateDir, 'specs')
     mkdirSync(dir, {recursive: true})
     const L = this.layout
-    const spec = (name: string, autoFailover: boolean) => [
-      'apiVersion: lifeboat/v1',
-      'kind: OpenMLDBRecovery',
-      'metadata:',
-      `  name: ${name}`,
-      'cluster:',
-      `  name: ${L.cluster_name}`,
-      '  zookeeper:',
-      `    hosts: ${L.zk_hosts}`,
-      `    root: ${L.zk_root}`,
-      'recovery:',
-      `  auto_failover: ${autoFailover}`,
-      '  tables: all',
-      '',
-    ].join('\n')
+    const spec = (name: string, autoFailover: boolean) =>
+      [
+        'apiVersion: lifeboat/v1',
+        'kind: OpenMLDBRecovery',
+        'metadata:',
+        `  name: ${name}`,
+        'cluster:',
+        `  name: ${L.cluster_name}`,
+        '  zookeeper:',
+        `    hosts: ${L.zk_hosts}`,
+        `    root: ${L.zk_root}`,
+        'recovery:',
+        `  auto_failover: ${autoFailover}`,
+        '  tables: all',
+        '',
+      ].join('\n')
     const out: Record<string, string> = {}
-    for (const [name, af] of [[`${L.cluster_name}-recover`, true], [`${L.cluster_name}-recover-manual`, false]] as const) {
+    for (const [name, af] of [
+      [`${L.cluster_name}-recover`, true],
+      [`${L.cluster_name}-recover-manual`, false],
+    ] as const) {
       const path = join(dir, `${name}.yaml`)
       writeFileSync(path, spec(name, af))
       out[name] = path

@@ -7,14 +7,46 @@ import type {LabFaultHelp} from '../engine.js'
 import type {OpenMLDBFault} from './scenario.js'
 
 export const FAULT_HELP: readonly LabFaultHelp[] = [
-  {name: 'kill-tablet', usage: 'lab fault kill-tablet TABLET', summary: 'kills a tablet (name or endpoint): its ZooKeeper node goes, its memory tables are lost, its disk stays'},
-  {name: 'start-tablet', usage: 'lab fault start-tablet TABLET', summary: 'starts a killed tablet; it registers with startup_ and holds no table until one is loaded'},
-  {name: 'restart-tablet', usage: 'lab fault restart-tablet TABLET', summary: 'kills and starts a tablet (startup_): with auto_failover on the nameserver recovers it'},
-  {name: 'kill-nameserver', usage: 'lab fault kill-nameserver [NAMESERVER]', summary: 'kills a nameserver (default: the leader); the next lock_request takes over'},
-  {name: 'start-nameserver', usage: 'lab fault start-nameserver [NAMESERVER]', summary: 'starts a killed nameserver; it queues for the lock'},
-  {name: 'lag', usage: 'lab fault lag [DB.]TABLE/PID@TABLET OFFSET', summary: "cuts a replica's binlog at OFFSET (rows beyond it are lost) and stops replication to it"},
-  {name: 'auto-failover', usage: 'lab fault auto-failover on|off', summary: 'ConfSet auto_failover on the leader nameserver'},
-  {name: 'restart-all', usage: 'lab fault restart-all', summary: 'restarts every nameserver and tablet: the metadata stays, no table is loaded (the recoverdata case)'},
+  {
+    name: 'kill-tablet',
+    usage: 'lab fault kill-tablet TABLET',
+    summary: 'kills a tablet (name or endpoint): its ZooKeeper node goes, its memory tables are lost, its disk stays',
+  },
+  {
+    name: 'start-tablet',
+    usage: 'lab fault start-tablet TABLET',
+    summary: 'starts a killed tablet; it registers with startup_ and holds no table until one is loaded',
+  },
+  {
+    name: 'restart-tablet',
+    usage: 'lab fault restart-tablet TABLET',
+    summary: 'kills and starts a tablet (startup_): with auto_failover on the nameserver recovers it',
+  },
+  {
+    name: 'kill-nameserver',
+    usage: 'lab fault kill-nameserver [NAMESERVER]',
+    summary: 'kills a nameserver (default: the leader); the next lock_request takes over',
+  },
+  {
+    name: 'start-nameserver',
+    usage: 'lab fault start-nameserver [NAMESERVER]',
+    summary: 'starts a killed nameserver; it queues for the lock',
+  },
+  {
+    name: 'lag',
+    usage: 'lab fault lag [DB.]TABLE/PID@TABLET OFFSET',
+    summary: "cuts a replica's binlog at OFFSET (rows beyond it are lost) and stops replication to it",
+  },
+  {
+    name: 'auto-failover',
+    usage: 'lab fault auto-failover on|off',
+    summary: 'ConfSet auto_failover on the leader nameserver',
+  },
+  {
+    name: 'restart-all',
+    usage: 'lab fault restart-all',
+    summary: 'restarts every nameserver and tablet: the metadata stays, no table is loaded (the recoverdata case)',
+  },
 ]
 
 /** `lab fault NAME ARGS...` → the fault payload; USAGE errors name the fault's usage. */
@@ -25,9 +57,13 @@ export function parseOpenMLDBFault(name: string, argv: string[]): OpenMLDBFault 
       hints: [`Faults: ${FAULT_HELP.map((f) => f.name).join(', ')}.`, 'See: lifeboat lab fault --help'],
     })
   }
-  const usage = (why: string): LifeboatError => new LifeboatError('USAGE', why, {hints: [`Usage: lifeboat ${help.usage}`]})
+  const usage = (why: string): LifeboatError =>
+    new LifeboatError('USAGE', why, {hints: [`Usage: lifeboat ${help.usage}`]})
   const count = (min: number, max: number) => {
-    if (argv.length < min || argv.length > max) throw usage(`${name} takes ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? '' : 's'}, got ${argv.length}`)
+    if (argv.length < min || argv.length > max)
+      throw usage(
+        `${name} takes ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? '' : 's'}, got ${argv.length}`,
+      )
   }
   switch (name) {
     case 'kill-tablet':
@@ -41,7 +77,8 @@ export function parseOpenMLDBFault(name: string, argv: string[]): OpenMLDBFault 
       return {type: name, ...(argv[0] ? {nameserver: argv[0]} : {})}
     case 'lag': {
       count(2, 2)
-      if (!/^(?:[A-Za-z0-9_]+\.)?[A-Za-z0-9_]+\/\d+@.+$/.test(argv[0])) throw usage(`replica "${argv[0]}" is not [DB.]TABLE/PID@TABLET`)
+      if (!/^(?:[A-Za-z0-9_]+\.)?[A-Za-z0-9_]+\/\d+@.+$/.test(argv[0]))
+        throw usage(`replica "${argv[0]}" is not [DB.]TABLE/PID@TABLET`)
       if (!/^\d+$/.test(argv[1])) throw usage(`offset "${argv[1]}" is not a whole number`)
       return {type: 'lag', replica: argv[0], offset: Number(argv[1])}
     }

@@ -20,7 +20,8 @@ interface OpenMLDBStatus {
 }
 
 async function up(ctx: LabUpContext<OpenMLDBScenario>): Promise<RunningLab> {
-  if (!ctx.zkHosts) throw new LifeboatError('INTERNAL', 'internal error: the OpenMLDB lab was started without a ZooKeeper')
+  if (!ctx.zkHosts)
+    throw new LifeboatError('INTERNAL', 'internal error: the OpenMLDB lab was started without a ZooKeeper')
   const lab = await OpenMLDBLab.up({scenario: ctx.scenario, stateDir: ctx.stateDir, zkHosts: ctx.zkHosts, log: ctx.log})
   return {
     layout: () => lab.layout as unknown as Record<string, unknown>,
@@ -37,10 +38,20 @@ function verify(layout: Record<string, unknown>): Promise<LabVerifyResult> {
 
 function formatStatus(status: Record<string, unknown>): string[] {
   const s = status as unknown as OpenMLDBStatus
-  const out = [`  zookeeper ${s.zookeeper.hosts} root ${s.zookeeper.root}, auto_failover ${s.auto_failover === undefined ? 'unknown (no leader)' : String(s.auto_failover)}`]
-  for (const n of s.nameservers) out.push(`  ${n.name.padEnd(10)} ${n.endpoint.padEnd(22)} ${n.running ? (n.leader ? 'leader' : 'standby') : 'killed'}`)
-  for (const t of s.tablets) out.push(`  ${t.name.padEnd(10)} ${t.endpoint.padEnd(22)} ${t.running ? 'running' : 'killed'}, ${t.loaded} tables loaded, ${t.on_disk} on disk`)
-  out.push(`  partitions: ${s.partitions.total}, ${s.partitions.unhealthy} not fully healthy; ops: ${s.ops.queued} queued, ${s.ops.done} done, ${s.ops.failed} failed`)
+  const out = [
+    `  zookeeper ${s.zookeeper.hosts} root ${s.zookeeper.root}, auto_failover ${s.auto_failover === undefined ? 'unknown (no leader)' : String(s.auto_failover)}`,
+  ]
+  for (const n of s.nameservers)
+    out.push(
+      `  ${n.name.padEnd(10)} ${n.endpoint.padEnd(22)} ${n.running ? (n.leader ? 'leader' : 'standby') : 'killed'}`,
+    )
+  for (const t of s.tablets)
+    out.push(
+      `  ${t.name.padEnd(10)} ${t.endpoint.padEnd(22)} ${t.running ? 'running' : 'killed'}, ${t.loaded} tables loaded, ${t.on_disk} on disk`,
+    )
+  out.push(
+    `  partitions: ${s.partitions.total}, ${s.partitions.unhealthy} not fully healthy; ops: ${s.ops.queued} queued, ${s.ops.done} done, ${s.ops.failed} failed`,
+  )
   return out
 }
 

@@ -88,7 +88,10 @@ export function normalizeTable(raw: Record<string, unknown>): TableInfo {
         ...(m.record_cnt === undefined ? {} : {record_cnt: m.record_cnt as bigint}),
         ...(m.record_byte_size === undefined ? {} : {record_byte_size: m.record_byte_size as bigint}),
       })),
-      term_offset: ((p.term_offset as {term: bigint; offset: bigint}[] | undefined) ?? []).map((x) => ({term: x.term, offset: x.offset})),
+      term_offset: ((p.term_offset as {term: bigint; offset: bigint}[] | undefined) ?? []).map((x) => ({
+        term: x.term,
+        offset: x.offset,
+      })),
       ...(p.record_cnt === undefined ? {} : {record_cnt: p.record_cnt as bigint}),
     })),
   }

@@ -12,8 +12,15 @@ import {connectZk, isZkError, type ZkClient} from '../../zk/index.js'
 import {BrpcClient, BrpcServer, type BrpcService} from './brpc.js'
 import {normalizeTable, partitionOf, zkPaths, type TableInfo, type ZkPaths} from './model.js'
 import {
-  TaskError, buildTasks, decodeOpInfo, encodeData, encodeOpInfo,
-  type Op, type OpHost, type OpInfo, type Task,
+  TaskError,
+  buildTasks,
+  decodeOpInfo,
+  encodeData,
+  encodeOpInfo,
+  type Op,
+  type OpHost,
+  type OpInfo,
+  type Task,
 } from './ops.js'
 import {decodeMessage, encodeMessage} from './proto.js'
 
@@ -103,7 +110,9 @@ export class NameServer {
     this.zk = await connectZk({hosts: this.opts.zkHosts, sessionTimeoutMs: 6000})
     this.running = true
     await this.zk.mkdirp(this.paths.leader)
-    this.lockNode = await this.zk.create(`${this.paths.leader}/lock_request`, Buffer.from(this.endpoint), {mode: 'ephemeral_sequential'})
+    this.lockNode = await this.zk.create(`${this.paths.leader}/lock_request`, Buffer.from(this.endpoint), {
+      mode: 'ephemeral_sequential',
+    })
     this.opts.log(`nameserver ${this.name} ${this.endpoint} started (${this.lockNode})`)
     await this.checkLock()
   }
@@ -136,14 +145,22 @@ export class NameServer {
   private handle(run: () => Promise<void>): void {
     const token = Symbol('tablet event')
     this.handling.add(token)
-    void run().catch((e) => this.fail(e)).finally(() => this.handling.delete(token))
+    void run()
+      .catch((e) => this.fail(e))
+      .finally(() => this.handling.delete(token))
   }
 
   /** Schedules a tablet event handler after `ms`, counted by idle() from now on. */
   private handleLater(ms: number, run: () => Promise<void>): void {
     const token = Symbol('tablet event')
     this.handling.add(token)
-    this.later(ms, () => void run().catch((e) => this.fail(e)).finally(() => this.handling.delete(token)))
+    this.later(
+      ms,
+      () =>
+        void run()
+          .catch((e) => this.fail(e))
+          .finally(() => this.handling.delete(token)),
+    )
   }
 
   private later(ms: number, fn: () => void): void {
@@ -175,7 +192,9 @@ export class NameServer {
       do {
         this.recheck = false
         if (!this.running || this.leader) return
-        const children = await this.zkc.getChildren(this.paths.leader, {watch: () => void this.checkLock().catch((e) => this.fail(e))})
+        const children = await this.zkc.getChildren(this.paths.leader, {
+          watch: () => void this.checkLock().catch((e) => this.fail(e)),
+        })
         const first = children.filter((c) => c.startsWith('lock_request')).sort(byNumber)[0]
         if (first && `${this.paths.leader}/${first}` === this.lockNode) await this.becomeLeader()
       } while (this.recheck)
@@ -234,7 +253,9 @@ export class NameServer {
     await this.watchTablets(epoch)
     if (epoch !== this.epoch || !this.running) return
     this.leader = true
-    this.opts.log(`nameserver ${this.name} is the leader: ${this.tables.size} tables, ${this.tablets.size} tablets, ${ops.length} ops reloaded, auto_failover=${this.autoFailover}`)
+    this.opts.log(
+      `nameserver ${this.name} is the leader: ${this.tables.size} tables, ${this.tablets.size} tablets, ${ops.length} ops reloaded, auto_failover=${this.autoFailover}`,
+    )
     this.scheduleTableStatus(epoch)
     for (let i = 0; i < this.queues.length; i++) this.pump(i)
   }
@@ -243,7 +264,9 @@ export class NameServer {
 
   private async watchTablets(epoch: number): Promise<void> {
     if (epoch !== this.epoch || !this.running) return
-    const children = await this.zkc.getChildren(this.paths.nodes, {watch: () => void this.watchTablets(epoch).catch((e) => this.fail(e))})
+    const children = await this.zkc.getChildren(this.paths.nodes, {
+      watch: () => void this.watchTablets(epoch).catch((e) => this.fail(e)),
+    })
     const now = Date.now()
     const present = new Set(children)
     for (const ep of [...present].sort()) {
@@ -320,33 +343,38 @@ export class NameServer {
 
   private scheduleTableStatus(epoch: number): void {
     this.later(this.opts.tableStatusIntervalMs, () => {
-      void this.updateTableStatus(epoch).catch((e) => this.fail(e)).finally(() => {
-        if (epoch === this.epoch && this.leader) this.scheduleTableStatus(epoch)
-      })
+      void this.updateTableStatus(epoch)
+        .catch((e) => this.fail(e))
+        .finally(() => {
+          if (epoch === this.epoch && this.leader) this.scheduleTableStatus(epoch)
+        })
     })
   }
 
   /** UpdateTableStatus: offsets and record counts from every healthy tablet. */
   private async updateTableStatus(epoch: number): Promise<void> {
     const healthy = [...this.tablets].filter(([, s]) => s.state === 'kHealthy').map(([ep]) => ep)
-    await Promise.all(healthy.map(async (ep) => {
-      let r: Reply
-      try {
-        r = await this.client.call(ep, 'TabletServer', 'GetTableStatus', {}, 5000)
-      } catch {
-        return
-      }
-      if (epoch !== this.epoch) return
-      for (const s of (r.all_table_status as Reply[] | undefined) ?? []) {
-        const p = this.tables.get(Number(s.tid)) && partitionOf(this.tables.get(Number(s.tid)) as TableInfo, Number(s.pid))
-        const m = p && p.partition_meta.find((x) => x.endpoint === ep)
-        if (!p || !m) continue
-        m.offset = BigInt(s.offset as number)
-        m.record_cnt = BigInt(s.record_cnt as number)
-        m.record_byte_size = BigInt(s.record_byte_size as number)
-        if (m.is_leader && m.is_alive) p.record_cnt = m.record_cnt
-      }
-    }))
+    await Promise.all(
+      healthy.map(async (ep) => {
+        let r: Reply
+        try {
+          r = await this.client.call(ep, 'TabletServer', 'GetTableStatus', {}, 5000)
+        } catch {
+          return
+        }
+        if (epoch !== this.epoch) return
+        for (const s of (r.all_table_status as Reply[] | undefined) ?? []) {
+          const p =
+            this.tables.get(Number(s.tid)) && partitionOf(this.tables.get(Number(s.tid)) as TableInfo, Number(s.pid))
+          const m = p && p.partition_meta.find((x) => x.endpoint === ep)
+          if (!p || !m) continue
+          m.offset = BigInt(s.offset as number)
+          m.record_cnt = BigInt(s.record_cnt as number)
+          m.record_byte_size = BigInt(s.record_byte_size as number)
+          if (m.is_leader && m.is_alive) p.record_cnt = m.record_cnt
+        }
+      }),
+    )
   }
 
   // ---- metadata persistence ----
@@ -401,13 +429,32 @@ export class NameServer {
   }
 
   /** CreateOPData + AddOPData: a new op id, its node, its tasks. Not queued. */
-  private async newOp(type: string, data: Buffer, name: string, db: string, pid: number, vecIdx: number, parent?: bigint): Promise<Op> {
+  private async newOp(
+    type: string,
+    data: Buffer,
+    name: string,
+    db: string,
+    pid: number,
+    vecIdx: number,
+    parent?: bigint,
+  ): Promise<Op> {
     // The id is taken before the await: concurrent requests must not share the latest value.
     const opId = ++this.opIndex
     await this.zkc.set(this.paths.opIndex, Buffer.from(String(this.opIndex)), -1)
     const info: OpInfo = {
-      op_id: opId, op_type: type, task_index: 0, data, task_status: 'kInited', start_time: 0n, end_time: 0n,
-      name, pid, vec_idx: vecIdx, for_replica_cluster: 0, db, ...(parent === undefined ? {} : {parent_id: parent}),
+      op_id: opId,
+      op_type: type,
+      task_index: 0,
+      data,
+      task_status: 'kInited',
+      start_time: 0n,
+      end_time: 0n,
+      name,
+      pid,
+      vec_idx: vecIdx,
+      for_replica_cluster: 0,
+      db,
+      ...(parent === undefined ? {} : {parent_id: parent}),
     }
     const op: Op = {info, tasks: []}
     op.tasks = buildTasks(this.host(), op)
@@ -429,10 +476,12 @@ export class NameServer {
     if (this.pumping.has(idx) || !this.leader) return
     this.pumping.add(idx)
     const epoch = this.epoch
-    void this.runQueue(idx, epoch).catch((e) => this.fail(e)).finally(() => {
-      this.pumping.delete(idx)
-      if (epoch === this.epoch && this.leader && this.queues[idx].length > 0) this.pump(idx)
-    })
+    void this.runQueue(idx, epoch)
+      .catch((e) => this.fail(e))
+      .finally(() => {
+        this.pumping.delete(idx)
+        if (epoch === this.epoch && this.leader && this.queues[idx].length > 0) this.pump(idx)
+      })
   }
 
   private async runQueue(idx: number, epoch: number): Promise<void> {
@@ -471,7 +520,9 @@ export class NameServer {
         i.end_time = nowSec()
         await this.persistOp(op)
         this.finish(q, op)
-        this.opts.log(`nameserver ${this.name}: op ${i.op_id} ${i.op_type} ${i.name} pid ${i.pid} failed in ${task.type}: ${err instanceof Error ? err.message : String(err)}`)
+        this.opts.log(
+          `nameserver ${this.name}: op ${i.op_id} ${i.op_type} ${i.name} pid ${i.pid} failed in ${task.type}: ${err instanceof Error ? err.message : String(err)}`,
+        )
         continue
       }
       if (!live()) return
@@ -494,7 +545,13 @@ export class NameServer {
     for (const t of this.sortedTables()) {
       for (const p of t.table_partition) {
         if (p.partition_meta.length === 1 && p.partition_meta[0].endpoint === ep) {
-          await this.addOp('kUpdatePartitionStatusOP', encodeData.endpointStatus({endpoint: ep, is_leader: true, is_alive: false}), t, p.pid, concurrency)
+          await this.addOp(
+            'kUpdatePartitionStatusOP',
+            encodeData.endpointStatus({endpoint: ep, is_leader: true, is_alive: false}),
+            t,
+            p.pid,
+            concurrency,
+          )
           continue
         }
         const mine = p.partition_meta.find((m) => m.endpoint === ep)
@@ -510,7 +567,13 @@ export class NameServer {
   }
 
   /** CreateChangeLeaderOP: 0 ops when no follower qualifies, -1 when the candidate is not one. */
-  private async createChangeLeaderOp(t: TableInfo, pid: number, candidate: string, concurrency: number, needRestore = false): Promise<number> {
+  private async createChangeLeaderOp(
+    t: TableInfo,
+    pid: number,
+    candidate: string,
+    concurrency: number,
+    needRestore = false,
+  ): Promise<number> {
     const p = partitionOf(t, pid)
     if (!p) return -1
     const followers = p.partition_meta
@@ -520,7 +583,14 @@ export class NameServer {
     if (needRestore && candidate && !followers.includes(candidate)) followers.push(candidate)
     if (followers.length === 0) return 0
     if (candidate && !followers.includes(candidate)) return -1
-    const data = encodeData.changeLeader({name: t.name, tid: t.tid, pid, follower: followers, db: t.db, ...(candidate ? {candidate_leader: candidate} : {})})
+    const data = encodeData.changeLeader({
+      name: t.name,
+      tid: t.tid,
+      pid,
+      follower: followers,
+      db: t.db,
+      ...(candidate ? {candidate_leader: candidate} : {}),
+    })
     await this.addOp('kChangeLeaderOP', data, t, pid, concurrency)
     return 0
   }
@@ -531,7 +601,18 @@ export class NameServer {
         const m = p.partition_meta.find((x) => x.endpoint === ep)
         if (!m) continue
         if (m.is_alive && p.partition_meta.length > 1) continue
-        await this.addOp('kRecoverTableOP', encodeData.recoverTable({endpoint: ep, offset_delta: needRestore ? 0n : OFFSET_DELTA, is_leader: m.is_leader, concurrency}), t, p.pid, concurrency)
+        await this.addOp(
+          'kRecoverTableOP',
+          encodeData.recoverTable({
+            endpoint: ep,
+            offset_delta: needRestore ? 0n : OFFSET_DELTA,
+            is_leader: m.is_leader,
+            concurrency,
+          }),
+          t,
+          p.pid,
+          concurrency,
+        )
         if (needRestore && m.is_leader) await this.createChangeLeaderOp(t, p.pid, ep, concurrency, true)
       }
     }
@@ -565,7 +646,9 @@ export class NameServer {
 
   private showTablet(): Reply {
     const now = Date.now()
-    const tablets = [...this.tablets].sort(([a], [b]) => a.localeCompare(b)).map(([endpoint, s]) => ({endpoint, state: s.state, age: now - s.ctime}))
+    const tablets = [...this.tablets]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([endpoint, s]) => ({endpoint, state: s.state, age: now - s.ctime}))
     return {tablets, ...OK}
   }
 
@@ -590,25 +673,35 @@ export class NameServer {
       if (r.pid !== undefined && i.pid !== r.pid) continue
       if (!ops.has(i.op_id)) ops.set(i.op_id, op)
     }
-    const op_status = [...ops.values()].sort((a, b) => (a.info.op_id < b.info.op_id ? -1 : 1)).map(({info: i, tasks}) => ({
-      op_id: i.op_id,
-      op_type: i.op_type,
-      status: i.task_status,
-      start_time: i.start_time,
-      end_time: i.end_time,
-      task_type: i.task_status === 'kInited' || i.task_status === 'kDone' || tasks.length === 0 ? '-' : tasks[Math.min(i.task_index, tasks.length - 1)].type,
-      name: i.name,
-      pid: i.pid,
-      for_replica_cluster: i.for_replica_cluster,
-      db: i.db,
-    }))
+    const op_status = [...ops.values()]
+      .sort((a, b) => (a.info.op_id < b.info.op_id ? -1 : 1))
+      .map(({info: i, tasks}) => ({
+        op_id: i.op_id,
+        op_type: i.op_type,
+        status: i.task_status,
+        start_time: i.start_time,
+        end_time: i.end_time,
+        task_type:
+          i.task_status === 'kInited' || i.task_status === 'kDone' || tasks.length === 0
+            ? '-'
+            : tasks[Math.min(i.task_index, tasks.length - 1)].type,
+        name: i.name,
+        pid: i.pid,
+        for_replica_cluster: i.for_replica_cluster,
+        db: i.db,
+      }))
     return {...OK, op_status}
   }
 
   private async confSet(r: Reply): Promise<Reply> {
     const conf = r.conf as {key: string; value: string}
     const value = conf.value.toLowerCase()
-    if (conf.key === '' || conf.value === '' || (value !== 'true' && value !== 'false') || conf.key !== 'auto_failover') {
+    if (
+      conf.key === '' ||
+      conf.value === '' ||
+      (value !== 'true' && value !== 'false') ||
+      conf.key !== 'auto_failover'
+    ) {
       return {code: 307, msg: 'invalid parameter'}
     }
     try {
@@ -644,8 +737,10 @@ export class NameServer {
       }
     }
     if (followers.length === 0) return {code: 310, msg: 'no alive follower'}
-    const candidate = r.candidate_leader !== undefined && r.candidate_leader !== 'auto' ? String(r.candidate_leader) : ''
-    if ((await this.createChangeLeaderOp(t, pid, candidate, this.opts.taskConcurrency)) < 0) return {code: 305, msg: 'create op failed'}
+    const candidate =
+      r.candidate_leader !== undefined && r.candidate_leader !== 'auto' ? String(r.candidate_leader) : ''
+    if ((await this.createChangeLeaderOp(t, pid, candidate, this.opts.taskConcurrency)) < 0)
+      return {code: 305, msg: 'create op failed'}
     return {...OK}
   }
 
@@ -682,7 +777,12 @@ export class NameServer {
     const m = partitionOf(t, Number(r.pid))?.partition_meta.find((x) => x.endpoint === ep)
     if (!m) return {code: 308, msg: 'pid does not exist'}
     if (m.is_alive) return {code: 311, msg: 'table is alive, need not recover'}
-    const data = encodeData.recoverTable({endpoint: ep, offset_delta: OFFSET_DELTA, is_leader: m.is_leader, concurrency: this.opts.taskConcurrency})
+    const data = encodeData.recoverTable({
+      endpoint: ep,
+      offset_delta: OFFSET_DELTA,
+      is_leader: m.is_leader,
+      concurrency: this.opts.taskConcurrency,
+    })
     await this.addOp('kRecoverTableOP', data, t, Number(r.pid), this.opts.taskConcurrency)
     return {...OK}
   }

@@ -98,7 +98,10 @@ export const decodeData = {
   changeLeader(b: Buffer): ChangeLeaderData {
     const o = decodeMessage<Record<string, unknown>>('openmldb.nameserver.ChangeLeaderData', b)
     return {
-      name: String(o.name ?? ''), tid: Number(o.tid ?? 0), pid: Number(o.pid ?? 0), db: String(o.db ?? ''),
+      name: String(o.name ?? ''),
+      tid: Number(o.tid ?? 0),
+      pid: Number(o.pid ?? 0),
+      db: String(o.db ?? ''),
       follower: (o.follower as string[] | undefined) ?? [],
       ...(o.term === undefined ? {} : {term: o.term as bigint}),
       ...(o.offset === undefined ? {} : {offset: o.offset as bigint}),
@@ -108,7 +111,12 @@ export const decodeData = {
   },
   recoverTable(b: Buffer): RecoverTableData {
     const o = decodeMessage<Record<string, unknown>>('openmldb.nameserver.RecoverTableData', b)
-    return {endpoint: String(o.endpoint ?? ''), offset_delta: (o.offset_delta as bigint | undefined) ?? 0n, is_leader: Boolean(o.is_leader), concurrency: Number(o.concurrency ?? 0)}
+    return {
+      endpoint: String(o.endpoint ?? ''),
+      offset_delta: (o.offset_delta as bigint | undefined) ?? 0n,
+      is_leader: Boolean(o.is_leader),
+      concurrency: Number(o.concurrency ?? 0),
+    }
   },
   endpointStatus(b: Buffer): EndpointStatusData {
     const o = decodeMessage<Record<string, unknown>>('openmldb.nameserver.EndpointStatusData', b)
@@ -175,9 +183,24 @@ export function buildTasks(host: OpHost, op: Op): Task[] {
     t('kLoadTable', async () => {
       const tab = table()
       const p = partition()
-      const replicas = mode === 'kTableLeader' ? p.partition_meta.filter((m) => m.endpoint !== endpoint && m.is_alive).map((m) => m.endpoint) : []
+      const replicas =
+        mode === 'kTableLeader'
+          ? p.partition_meta.filter((m) => m.endpoint !== endpoint && m.is_alive).map((m) => m.endpoint)
+          : []
       const term = p.term_offset.length > 0 ? p.term_offset[p.term_offset.length - 1].term : 0n
-      await host.tablet(endpoint, 'LoadTable', {table_meta: {tid: tab.tid, name: tab.name, pid: i.pid, seg_cnt: tab.seg_cnt, replicas, mode, term, db: tab.db, storage_mode: tab.storage_mode}})
+      await host.tablet(endpoint, 'LoadTable', {
+        table_meta: {
+          tid: tab.tid,
+          name: tab.name,
+          pid: i.pid,
+          seg_cnt: tab.seg_cnt,
+          replicas,
+          mode,
+          term,
+          db: tab.db,
+          storage_mode: tab.storage_mode,
+        },
+      })
       // The tablet loads asynchronously; the task ends when the replica is kTableNormal.
       for (;;) {
         const st = await host.tablet(endpoint, 'GetTableStatus', ids())
@@ -207,7 +230,10 @@ export function buildTasks(host: OpHost, op: Op): Task[] {
     t('kCheckBinlogSyncProgress', async () => {
       for (;;) {
         const leader = aliveLeader()
-        const [l, f] = await Promise.all([host.tablet(leader, 'GetTableStatus', ids()), host.tablet(endpoint, 'GetTableStatus', ids())])
+        const [l, f] = await Promise.all([
+          host.tablet(leader, 'GetTableStatus', ids()),
+          host.tablet(endpoint, 'GetTableStatus', ids()),
+        ])
         const lo = BigInt((l.all_table_status as {offset?: bigint}[] | undefined)?.[0]?.offset ?? 0)
         const fo = BigInt((f.all_table_status as {offset?: bigint}[] | undefined)?.[0]?.offset ?? 0)
         if (lo <= fo + delta) return
@@ -237,7 +263,8 @@ export function buildTasks(host: OpHost, op: Op): Task[] {
           }
           let leader = best[host.random(best.length)]
           if (d.candidate_leader) {
-            if (!d.follower.includes(d.candidate_leader)) throw new TaskError(`candidate ${d.candidate_leader} is not a follower`)
+            if (!d.follower.includes(d.candidate_leader))
+              throw new TaskError(`candidate ${d.candidate_leader} is not a follower`)
             leader = d.candidate_leader
           }
           d.leader = leader
@@ -250,7 +277,12 @@ export function buildTasks(host: OpHost, op: Op): Task[] {
         t('kChangeLeader', async () => {
           const d = decodeData.changeLeader(i.data)
           if (!d.leader) throw new TaskError('no leader was selected')
-          await host.tablet(d.leader, 'ChangeRole', {...ids(), term: d.term, mode: 'kTableLeader', replicas: d.follower.filter((f) => f !== d.leader)})
+          await host.tablet(d.leader, 'ChangeRole', {
+            ...ids(),
+            term: d.term,
+            mode: 'kTableLeader',
+            replicas: d.follower.filter((f) => f !== d.leader),
+          })
         }),
         t('kUpdateLeaderInfo', async () => {
           const d = decodeData.changeLeader(i.data)
@@ -290,22 +322,47 @@ export function buildTasks(host: OpHost, op: Op): Task[] {
     }
     case 'kReAddReplicaSimplifyOP': {
       const d = decodeData.recoverTable(i.data)
-      return [addReplica(d.endpoint), checkBinlogSync(d.endpoint, d.offset_delta), updatePartitionStatus(d.endpoint, false, true)]
+      return [
+        addReplica(d.endpoint),
+        checkBinlogSync(d.endpoint, d.offset_delta),
+        updatePartitionStatus(d.endpoint, false, true),
+      ]
     }
     case 'kReAddReplicaWithDropOP': {
       const d = decodeData.recoverTable(i.data)
-      return [snapshotTask('kPauseSnapshot', 'PauseSnapshot'), dropTable(d.endpoint), sendSnapshot(d.endpoint), loadTable(d.endpoint, 'kTableFollower'),
-        addReplica(d.endpoint), snapshotTask('kRecoverSnapshot', 'RecoverSnapshot'), checkBinlogSync(d.endpoint, d.offset_delta), updatePartitionStatus(d.endpoint, false, true)]
+      return [
+        snapshotTask('kPauseSnapshot', 'PauseSnapshot'),
+        dropTable(d.endpoint),
+        sendSnapshot(d.endpoint),
+        loadTable(d.endpoint, 'kTableFollower'),
+        addReplica(d.endpoint),
+        snapshotTask('kRecoverSnapshot', 'RecoverSnapshot'),
+        checkBinlogSync(d.endpoint, d.offset_delta),
+        updatePartitionStatus(d.endpoint, false, true),
+      ]
     }
     case 'kReAddReplicaNoSendOP': {
       const d = decodeData.recoverTable(i.data)
-      return [snapshotTask('kPauseSnapshot', 'PauseSnapshot'), loadTable(d.endpoint, 'kTableFollower'), addReplica(d.endpoint),
-        snapshotTask('kRecoverSnapshot', 'RecoverSnapshot'), checkBinlogSync(d.endpoint, d.offset_delta), updatePartitionStatus(d.endpoint, false, true)]
+      return [
+        snapshotTask('kPauseSnapshot', 'PauseSnapshot'),
+        loadTable(d.endpoint, 'kTableFollower'),
+        addReplica(d.endpoint),
+        snapshotTask('kRecoverSnapshot', 'RecoverSnapshot'),
+        checkBinlogSync(d.endpoint, d.offset_delta),
+        updatePartitionStatus(d.endpoint, false, true),
+      ]
     }
     case 'kReAddReplicaOP': {
       const d = decodeData.recoverTable(i.data)
-      return [snapshotTask('kPauseSnapshot', 'PauseSnapshot'), sendSnapshot(d.endpoint), loadTable(d.endpoint, 'kTableFollower'), addReplica(d.endpoint),
-        snapshotTask('kRecoverSnapshot', 'RecoverSnapshot'), checkBinlogSync(d.endpoint, d.offset_delta), updatePartitionStatus(d.endpoint, false, true)]
+      return [
+        snapshotTask('kPauseSnapshot', 'PauseSnapshot'),
+        sendSnapshot(d.endpoint),
+        loadTable(d.endpoint, 'kTableFollower'),
+        addReplica(d.endpoint),
+        snapshotTask('kRecoverSnapshot', 'RecoverSnapshot'),
+        checkBinlogSync(d.endpoint, d.offset_delta),
+        updatePartitionStatus(d.endpoint, false, true),
+      ]
     }
     default:
       return [t('kUpdateTableInfo', () => Promise.reject(new TaskError(`the lab does not run ${i.op_type}`)))]
@@ -316,7 +373,12 @@ export function buildTasks(host: OpHost, op: Op): Task[] {
  * MatchTermOffset (ns.cc): 0 when the replica's (term, offset) lies on the partition's term
  * history, 1 when it does not.
  */
-export function matchTermOffset(termOffset: {term: bigint; offset: bigint}[], hasTable: boolean, term: bigint, offset: bigint): 0 | 1 {
+export function matchTermOffset(
+  termOffset: {term: bigint; offset: bigint}[],
+  hasTable: boolean,
+  term: bigint,
+  offset: bigint,
+): 0 | 1 {
   if (!hasTable && offset === 0n) return 1
   const map = new Map<bigint, bigint>()
   for (const x of termOffset) if (!map.has(x.term)) map.set(x.term, x.offset)
@@ -333,7 +395,13 @@ export function matchTermOffset(termOffset: {term: bigint; offset: bigint}[], ha
 }
 
 /** The RecoverTable task (RecoverEndpointTable): inspects the target and spawns the child op that fits it. */
-async function recoverTableTask(host: OpHost, op: Op, d: RecoverTableData, partition: () => TableInfo['table_partition'][number], ids: () => {tid: number; pid: number}): Promise<void> {
+async function recoverTableTask(
+  host: OpHost,
+  op: Op,
+  d: RecoverTableData,
+  partition: () => TableInfo['table_partition'][number],
+  ids: () => {tid: number; pid: number},
+): Promise<void> {
   const i = op.info
   const p = partition()
   const tp = await host.tablet(d.endpoint, 'GetTermPair', ids())
@@ -342,7 +410,15 @@ async function recoverTableTask(host: OpHost, op: Op, d: RecoverTableData, parti
   const offset = BigInt((tp.offset as bigint | number | undefined) ?? 0)
   if (p.partition_meta.length === 1) {
     // A single-replica partition: reload it, or only mark it alive when the tablet has it.
-    if (hasTable) await host.addChildOp(op, 'kUpdatePartitionStatusOP', encodeData.endpointStatus({endpoint: d.endpoint, is_leader: true, is_alive: true}), i.name, i.db, i.pid)
+    if (hasTable)
+      await host.addChildOp(
+        op,
+        'kUpdatePartitionStatusOP',
+        encodeData.endpointStatus({endpoint: d.endpoint, is_leader: true, is_alive: true}),
+        i.name,
+        i.db,
+        i.pid,
+      )
     else await host.addChildOp(op, 'kReLoadTableOP', Buffer.from(d.endpoint), i.name, i.db, i.pid)
     return
   }
@@ -354,7 +430,12 @@ async function recoverTableTask(host: OpHost, op: Op, d: RecoverTableData, parti
     term = 0n
   }
   const matched = matchTermOffset(p.term_offset, hasTable, term, offset) === 0
-  const data = encodeData.recoverTable({endpoint: d.endpoint, offset_delta: d.offset_delta, is_leader: false, concurrency: d.concurrency})
+  const data = encodeData.recoverTable({
+    endpoint: d.endpoint,
+    offset_delta: d.offset_delta,
+    is_leader: false,
+    concurrency: d.concurrency,
+  })
   let child: string
   if (hasTable) {
     let manifestOk = false
@@ -362,13 +443,15 @@ async function recoverTableTask(host: OpHost, op: Op, d: RecoverTableData, parti
       const leader = p.partition_meta.find((m) => m.is_leader && m.is_alive)
       if (!leader) throw new TaskError(`no alive leader for ${i.name} pid ${i.pid}`)
       const mf = await host.tablet(leader.endpoint, 'GetManifest', ids())
-      const mo = BigInt(((mf.manifest as {offset?: bigint | number} | undefined)?.offset) ?? 0)
+      const mo = BigInt((mf.manifest as {offset?: bigint | number} | undefined)?.offset ?? 0)
       manifestOk = offset >= mo
     }
     child = matched && manifestOk ? 'kReAddReplicaSimplifyOP' : 'kReAddReplicaWithDropOP'
   } else {
     child = matched ? 'kReAddReplicaNoSendOP' : 'kReAddReplicaOP'
   }
-  host.log(`RecoverTable ${i.name} pid ${i.pid} on ${d.endpoint}: has_table=${hasTable} term=${term} offset=${offset} -> ${child}`)
+  host.log(
+    `RecoverTable ${i.name} pid ${i.pid} on ${d.endpoint}: has_table=${hasTable} term=${term} offset=${offset} -> ${child}`,
+  )
   await host.addChildOp(op, child, data, i.name, i.db, i.pid)
 }

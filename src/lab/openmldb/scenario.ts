@@ -51,8 +51,29 @@ const DEFAULT_SETTINGS: OpenMLDBScenario['settings'] = {
   task_concurrency: 2,
 }
 
-const TOP_KEYS = new Set(['engine', 'name', 'description', 'nameservers', 'tablets', 'zk_root', 'auto_failover', 'settings', 'tables', 'faults'])
-const FAULTS = new Set(['kill-tablet', 'start-tablet', 'restart-tablet', 'kill-nameserver', 'start-nameserver', 'lag', 'auto-failover', 'restart-all', 'settle'])
+const TOP_KEYS = new Set([
+  'engine',
+  'name',
+  'description',
+  'nameservers',
+  'tablets',
+  'zk_root',
+  'auto_failover',
+  'settings',
+  'tables',
+  'faults',
+])
+const FAULTS = new Set([
+  'kill-tablet',
+  'start-tablet',
+  'restart-tablet',
+  'kill-nameserver',
+  'start-nameserver',
+  'lag',
+  'auto-failover',
+  'restart-all',
+  'settle',
+])
 
 /** Validates an `engine: openmldb` scenario document. */
 export function parseOpenMLDBScenario(doc: unknown, path: string): OpenMLDBScenario {
@@ -81,15 +102,24 @@ export function parseOpenMLDBScenario(doc: unknown, path: string): OpenMLDBScena
   const name = d.name === undefined ? str(basename(path).replace(/\.ya?ml$/, ''), '/name') : str(d.name, '/name')
   const tablets = int(d.tablets, '/tablets', 1, 200, 3)
   const nameservers = int(d.nameservers, '/nameservers', 1, 9, 2)
-  const zkRoot = d.zk_root === undefined ? `/openmldb/${name}` : str(d.zk_root, '/zk_root', /^\/[A-Za-z0-9_./-]*[A-Za-z0-9_-]$/)
-  if (d.auto_failover !== undefined && typeof d.auto_failover !== 'boolean') bad('/auto_failover', 'must be true or false')
+  const zkRoot =
+    d.zk_root === undefined ? `/openmldb/${name}` : str(d.zk_root, '/zk_root', /^\/[A-Za-z0-9_./-]*[A-Za-z0-9_-]$/)
+  if (d.auto_failover !== undefined && typeof d.auto_failover !== 'boolean')
+    bad('/auto_failover', 'must be true or false')
   const settings = {...DEFAULT_SETTINGS}
   if (d.settings !== undefined) {
     if (!d.settings || typeof d.settings !== 'object') bad('/settings', 'must be a mapping')
     else {
       for (const [k, v] of Object.entries(d.settings)) {
-        if (!(k in DEFAULT_SETTINGS)) bad(`/settings/${k}`, `is not a setting (${Object.keys(DEFAULT_SETTINGS).join(', ')})`)
-        else settings[k as keyof typeof settings] = int(v, `/settings/${k}`, k === 'task_concurrency' ? 1 : 0, k === 'task_concurrency' ? 8 : 600_000)
+        if (!(k in DEFAULT_SETTINGS))
+          bad(`/settings/${k}`, `is not a setting (${Object.keys(DEFAULT_SETTINGS).join(', ')})`)
+        else
+          settings[k as keyof typeof settings] = int(
+            v,
+            `/settings/${k}`,
+            k === 'task_concurrency' ? 1 : 0,
+            k === 'task_concurrency' ? 8 : 600_000,
+          )
       }
     }
   }
@@ -101,7 +131,8 @@ export function parseOpenMLDBScenario(doc: unknown, path: string): OpenMLDBScena
       const w = `/tables/${k}`
       if (!t || typeof t !== 'object') return bad(w, 'must be a mapping')
       const x = t as Record<string, unknown>
-      for (const key of Object.keys(x)) if (!['name', 'db', 'partitions', 'replicas', 'rows'].includes(key)) bad(`${w}/${key}`, 'is not a table key')
+      for (const key of Object.keys(x))
+        if (!['name', 'db', 'partitions', 'replicas', 'rows'].includes(key)) bad(`${w}/${key}`, 'is not a table key')
       const table = {
         name: str(x.name, `${w}/name`, /^[A-Za-z_][A-Za-z0-9_]*$/),
         db: x.db === undefined ? 'demo_db' : str(x.db, `${w}/db`, /^[A-Za-z_][A-Za-z0-9_]*$/),
@@ -132,8 +163,16 @@ export function parseOpenMLDBScenario(doc: unknown, path: string): OpenMLDBScena
   }
   if (problems.length > 0) throw invalid(path, problems)
   return {
-    engine: 'openmldb', name, ...(typeof d.description === 'string' ? {description: d.description} : {}),
-    nameservers, tablets, zk_root: zkRoot, auto_failover: d.auto_failover === true, settings, tables, faults,
+    engine: 'openmldb',
+    name,
+    ...(typeof d.description === 'string' ? {description: d.description} : {}),
+    nameservers,
+    tablets,
+    zk_root: zkRoot,
+    auto_failover: d.auto_failover === true,
+    settings,
+    tables,
+    faults,
   }
 }
 
@@ -148,7 +187,8 @@ function faultFromObject(x: Record<string, unknown>): OpenMLDBFault {
     case 'start-nameserver':
       return {type: x.fault, ...(typeof x.nameserver === 'string' ? {nameserver: x.nameserver} : {})}
     case 'lag':
-      if (typeof x.replica !== 'string' || typeof x.offset !== 'number') throw new Error('needs replica: TABLE/PID@TABLET and offset: N')
+      if (typeof x.replica !== 'string' || typeof x.offset !== 'number')
+        throw new Error('needs replica: TABLE/PID@TABLET and offset: N')
       return {type: 'lag', replica: x.replica, offset: x.offset}
     case 'auto-failover':
       if (typeof x.on !== 'boolean') throw new Error('needs on: true|false')
@@ -163,6 +203,8 @@ function faultFromObject(x: Record<string, unknown>): OpenMLDBFault {
 function invalid(path: string, problems: string[]): LifeboatError {
   return new LifeboatError('LAB_SCENARIO_INVALID', `scenario ${path} is not a valid OpenMLDB lab scenario`, {
     detail: problems.join('\n'),
-    hints: ['See docs/openmldb-lab.md for the keys of an OpenMLDB scenario and src/lab/scenarios/openmldb-*.yaml for examples.'],
+    hints: [
+      'See docs/openmldb-lab.md for the keys of an OpenMLDB scenario and src/lab/scenarios/openmldb-*.yaml for examples.',
+    ],
   })
 }

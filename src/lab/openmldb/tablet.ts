@@ -123,10 +123,22 @@ export class Tablet {
   }
 
   /** Creates a replica directly (lab bring-up, as CreateTable would), loaded and on disk. */
-  createReplica(p: Omit<StoredPartition, 'entries' | 'term'>, mode: MemTable['mode'], followers: string[], term: bigint): void {
+  createReplica(
+    p: Omit<StoredPartition, 'entries' | 'term'>,
+    mode: MemTable['mode'],
+    followers: string[],
+    term: bigint,
+  ): void {
     const stored: StoredPartition = {...p, term, entries: []}
     this.disk.set(partKey(p.tid, p.pid), stored)
-    this.mem.set(partKey(p.tid, p.pid), {stored, mode, state: 'kTableNormal', followers, rows: new Map(), lagging: false})
+    this.mem.set(partKey(p.tid, p.pid), {
+      stored,
+      mode,
+      state: 'kTableNormal',
+      followers,
+      rows: new Map(),
+      lagging: false,
+    })
   }
 
   /** The `lag` fault: cuts the replica's log at `offset` (rows beyond it are lost) and stops replication to it. */
@@ -155,7 +167,10 @@ export class Tablet {
   }
 
   private service(): BrpcService {
-    const m = (request: string, handle: (req: Reply) => Reply | Promise<Reply>) => ({request: `openmldb.api.${request}`, handle})
+    const m = (request: string, handle: (req: Reply) => Reply | Promise<Reply>) => ({
+      request: `openmldb.api.${request}`,
+      handle,
+    })
     return {
       name: 'TabletServer',
       fullName: 'openmldb.api.TabletServer',
@@ -222,12 +237,25 @@ export class Tablet {
     const key = partKey(tid, pid)
     if (this.mem.has(key)) return {code: 101, msg: 'table already exists'}
     const stored: StoredPartition = this.disk.get(key) ?? {
-      tid, pid, name: String(meta.name), db: String(meta.db ?? ''), storage_mode: String(meta.storage_mode ?? 'kMemory'), term: 0n, entries: [],
+      tid,
+      pid,
+      name: String(meta.name),
+      db: String(meta.db ?? ''),
+      storage_mode: String(meta.storage_mode ?? 'kMemory'),
+      term: 0n,
+      entries: [],
     }
     this.disk.set(key, stored)
     const mode = (meta.mode as MemTable['mode'] | undefined) ?? 'kTableLeader'
     const term = meta.term === undefined ? stored.term : BigInt(meta.term as bigint)
-    const table: MemTable = {stored, mode, state: 'kTableLoading', followers: [...((meta.replicas as string[] | undefined) ?? [])], rows: new Map(), lagging: false}
+    const table: MemTable = {
+      stored,
+      mode,
+      state: 'kTableLoading',
+      followers: [...((meta.replicas as string[] | undefined) ?? [])],
+      rows: new Map(),
+      lagging: false,
+    }
     this.mem.set(key, table)
     // Asynchronous, as LoadTableInternal in the task pool: snapshot, then binlog.
     this.later(this.opts.loadMs, () => {
@@ -334,7 +362,14 @@ export class Tablet {
 
   private getTermPair(r: Reply): Reply {
     const t = this.table(r)
-    if (t) return {...OK, term: t.stored.term, offset: t.stored.entries.length, has_table: true, is_leader: t.mode === 'kTableLeader'}
+    if (t)
+      return {
+        ...OK,
+        term: t.stored.term,
+        offset: t.stored.entries.length,
+        has_table: true,
+        is_leader: t.mode === 'kTableLeader',
+      }
     // No table in memory: the snapshot manifest answers. The lab makes no snapshots, so it is empty.
     return {...OK, term: 0, offset: 0, has_table: false}
   }
@@ -342,7 +377,15 @@ export class Tablet {
   private getManifest(r: Reply): Reply {
     const t = this.table(r)
     if (!t) return {code: 100, msg: 'table does not exist'}
-    return {...OK, manifest: {offset: t.stored.entries.length, name: `${t.stored.tid}_${t.stored.pid}.sdb`, count: t.rows.size, term: t.stored.term}}
+    return {
+      ...OK,
+      manifest: {
+        offset: t.stored.entries.length,
+        name: `${t.stored.tid}_${t.stored.pid}.sdb`,
+        count: t.rows.size,
+        term: t.stored.term,
+      },
+    }
   }
 
   private addReplica(r: Reply): Reply {
@@ -403,7 +446,10 @@ export class Tablet {
     const t = this.table(r)
     if (!t) return {code: 100, msg: 'table does not exist'}
     if (t.mode !== 'kTableLeader') return {code: 103, msg: 'table is follower'}
-    const info = t.followers.map((ep) => ({endpoint: ep, offset: this.opts.peers.get(ep)?.replicaFor(t.stored.tid, t.stored.pid)?.stored.entries.length ?? 0}))
+    const info = t.followers.map((ep) => ({
+      endpoint: ep,
+      offset: this.opts.peers.get(ep)?.replicaFor(t.stored.tid, t.stored.pid)?.stored.entries.length ?? 0,
+    }))
     return {...OK, offset: t.stored.entries.length, follower_info: info}
   }
 }

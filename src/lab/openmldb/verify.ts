@@ -33,7 +33,12 @@ export async function verifyOpenMLDBRows(layout: OpenMLDBLabLayout): Promise<Lab
     const ns = await findLeaderNameserver(layout.zk_hosts, layout.zk_root)
     if (!ns) {
       const total = layout.tables.reduce((n, t) => n + t.rows, 0)
-      return {found: 0, total, tables: layout.tables.map((t) => ({name: `${t.db}.${t.name}`, found: 0, total: t.rows, note: 'no nameserver'})), note: 'no nameserver holds the leader lock'}
+      return {
+        found: 0,
+        total,
+        tables: layout.tables.map((t) => ({name: `${t.db}.${t.name}`, found: 0, total: t.rows, note: 'no nameserver'})),
+        note: 'no nameserver holds the leader lock',
+      }
     }
     let shown: Record<string, unknown>
     try {
@@ -41,13 +46,21 @@ export async function verifyOpenMLDBRows(layout: OpenMLDBLabLayout): Promise<Lab
     } catch (err) {
       throw new LifeboatError('LAB_VERIFY_FAILED', `the leader nameserver ${ns} did not answer ShowTable`, {
         detail: err instanceof Error ? err.message : String(err),
-        hints: ['lifeboat lab status shows which servers run; lifeboat lab fault start-nameserver starts a killed one.'],
+        hints: [
+          'lifeboat lab status shows which servers run; lifeboat lab fault start-nameserver starts a killed one.',
+        ],
       })
     }
     if (shown.code !== 0) {
-      throw new LifeboatError('LAB_VERIFY_FAILED', `ShowTable on ${ns} answered ${String(shown.code)} ${String(shown.msg)}`, {hints: ['Run lifeboat lab verify again once a nameserver leads.']})
+      throw new LifeboatError(
+        'LAB_VERIFY_FAILED',
+        `ShowTable on ${ns} answered ${String(shown.code)} ${String(shown.msg)}`,
+        {hints: ['Run lifeboat lab verify again once a nameserver leads.']},
+      )
     }
-    const infos = (shown.table_info as {name: string; db: string; table_partition?: {pid: number; partition_meta?: Meta[]}[]}[] | undefined) ?? []
+    const infos =
+      (shown.table_info as
+        {name: string; db: string; table_partition?: {pid: number; partition_meta?: Meta[]}[]}[] | undefined) ?? []
     const tables: LabVerifyResult['tables'] = []
     for (const t of layout.tables) {
       const info = infos.find((x) => x.name === t.name && x.db === t.db)
@@ -72,7 +85,12 @@ export async function verifyOpenMLDBRows(layout: OpenMLDBLabLayout): Promise<Lab
         }
       })
       const missingLeaders = t.partitions - leaders.size
-      tables.push({name: `${t.db}.${t.name}`, found, total: t.rows, ...(missingLeaders > 0 ? {note: `${missingLeaders} partitions without an alive leader`} : {})})
+      tables.push({
+        name: `${t.db}.${t.name}`,
+        found,
+        total: t.rows,
+        ...(missingLeaders > 0 ? {note: `${missingLeaders} partitions without an alive leader`} : {}),
+      })
     }
     return {found: tables.reduce((n, t) => n + t.found, 0), total: tables.reduce((n, t) => n + t.total, 0), tables}
   } finally {

@@ -6,7 +6,14 @@
 import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {AppStatus, META_LEVEL_VALUES, PartitionStatus, metaLevelName, type AppInfo, type PartitionConfiguration} from '../../engines/pegasus/wire/index.js'
+import {
+  AppStatus,
+  META_LEVEL_VALUES,
+  PartitionStatus,
+  metaLevelName,
+  type AppInfo,
+  type PartitionConfiguration,
+} from '../../engines/pegasus/wire/index.js'
 import {LifeboatError} from '../../errors.js'
 import {freePort} from '../zookeeper/server.js'
 import type {FaultSpec, PegasusScenario} from './scenario.js'
@@ -118,7 +125,10 @@ export class PegasusLab {
     try {
       await lab.startMetas(false, layout.cluster_root, opts.zkHosts)
       const leader = lab.leader()
-      if (!leader) throw new LifeboatError('LAB_META_FAILED', 'no meta server became the leader', {hints: ['See the lab log in the state directory.']})
+      if (!leader)
+        throw new LifeboatError('LAB_META_FAILED', 'no meta server became the leader', {
+          hints: ['See the lab log in the state directory.'],
+        })
       await leader.bootstrap(apps)
       await leader.flush()
       await Promise.all(lab.replicas.map((r) => r.start()))
@@ -186,7 +196,11 @@ export class PegasusLab {
           node.putReplica(info, {
             pid,
             ballot: t.replicas,
-            status: t.dropped ? PartitionStatus.PS_INACTIVE : k === 0 ? PartitionStatus.PS_PRIMARY : PartitionStatus.PS_SECONDARY,
+            status: t.dropped
+              ? PartitionStatus.PS_INACTIVE
+              : k === 0
+                ? PartitionStatus.PS_PRIMARY
+                : PartitionStatus.PS_SECONDARY,
             last_committed_decree: rows,
             last_prepared_decree: rows,
             last_durable_decree: rows,
@@ -199,14 +213,38 @@ export class PegasusLab {
         const dropOrder = [...addrs.slice(1), addrs[0]].slice(-3)
         pcs.push(
           t.dropped
-            ? {pid, ballot: t.replicas + 1, max_replica_count: t.replicas, primary: '', secondaries: [], last_drops: dropOrder, last_committed_decree: 0,
-               partition_flags: 1, hp_primary: '', hp_secondaries: [], hp_last_drops: dropOrder}
-            : {pid, ballot: t.replicas, max_replica_count: t.replicas, primary: addrs[0], secondaries: addrs.slice(1), last_drops: [], last_committed_decree: 0,
-               partition_flags: 0, hp_primary: addrs[0], hp_secondaries: addrs.slice(1), hp_last_drops: []},
+            ? {
+                pid,
+                ballot: t.replicas + 1,
+                max_replica_count: t.replicas,
+                primary: '',
+                secondaries: [],
+                last_drops: dropOrder,
+                last_committed_decree: 0,
+                partition_flags: 1,
+                hp_primary: '',
+                hp_secondaries: [],
+                hp_last_drops: dropOrder,
+              }
+            : {
+                pid,
+                ballot: t.replicas,
+                max_replica_count: t.replicas,
+                primary: addrs[0],
+                secondaries: addrs.slice(1),
+                last_drops: [],
+                last_committed_decree: 0,
+                partition_flags: 0,
+                hp_primary: addrs[0],
+                hp_secondaries: addrs.slice(1),
+                hp_last_drops: [],
+              },
         )
       }
       offset += t.partitions
-      const meta = t.dropped ? {...info, status: AppStatus.AS_DROPPED, drop_second: created + 1800, expire_second: created + 1800 + 604800} : info
+      const meta = t.dropped
+        ? {...info, status: AppStatus.AS_DROPPED, drop_second: created + 1800, expire_second: created + 1800 + 604800}
+        : info
       apps.push({info: meta, pcs})
     }
     return apps
@@ -292,13 +330,19 @@ export class PegasusLab {
       }
       case 'remove-replica': {
         const r = this.node(f.node)
-        if (!r.removeReplica(f.gpid)) throw new LifeboatError('LAB_NO_REPLICA', `${r.name} holds no replica of ${f.gpid}`, {hints: ['Name a node that holds it (lab status shows the placement).']})
+        if (!r.removeReplica(f.gpid))
+          throw new LifeboatError('LAB_NO_REPLICA', `${r.name} holds no replica of ${f.gpid}`, {
+            hints: ['Name a node that holds it (lab status shows the placement).'],
+          })
         this.leader()?.dropMember(f.gpid, r.address)
         return `the replica of ${f.gpid} on ${r.name} is gone`
       }
       case 'lose-partition': {
         const holders = this.replicas.filter((r) => r.replica(f.gpid))
-        if (holders.length === 0) throw new LifeboatError('LAB_NO_REPLICA', `no replica server holds ${f.gpid}`, {hints: ['Give the gpid of an existing partition, as app_id.partition_index.']})
+        if (holders.length === 0)
+          throw new LifeboatError('LAB_NO_REPLICA', `no replica server holds ${f.gpid}`, {
+            hints: ['Give the gpid of an existing partition, as app_id.partition_index.'],
+          })
         for (const r of holders) {
           r.removeReplica(f.gpid)
           this.leader()?.dropMember(f.gpid, r.address)
@@ -323,9 +367,15 @@ export class PegasusLab {
   private requireServingMeta(): MetaServer {
     const l = this.leader()
     if (!l || l.phase !== 'serving') {
-      throw new LifeboatError('LAB_META_NOT_SERVING', 'the meta server is not serving (it is in recovery mode or down)', {
-        hints: ['Recover the metadata first (start_recovery through a PegasusMetaRecovery spec), or restart the meta: lifeboat lab fault restart-meta.'],
-      })
+      throw new LifeboatError(
+        'LAB_META_NOT_SERVING',
+        'the meta server is not serving (it is in recovery mode or down)',
+        {
+          hints: [
+            'Recover the metadata first (start_recovery through a PegasusMetaRecovery spec), or restart the meta: lifeboat lab fault restart-meta.',
+          ],
+        },
+      )
     }
     return l
   }
@@ -341,7 +391,8 @@ export class PegasusLab {
     await removeRoot(this.layout.zk_hosts, old)
     for (const r of this.replicas) {
       for (const rep of r.allReplicas()) {
-        if (rep.status === PartitionStatus.PS_PRIMARY || rep.status === PartitionStatus.PS_SECONDARY) r.updateReplica(rep.pid, {status: PartitionStatus.PS_INACTIVE})
+        if (rep.status === PartitionStatus.PS_PRIMARY || rep.status === PartitionStatus.PS_SECONDARY)
+          r.updateReplica(rep.pid, {status: PartitionStatus.PS_INACTIVE})
       }
     }
     // A root nobody used: an old tree there would make the meta crash (apps found with the recovery flag).
@@ -358,12 +409,18 @@ export class PegasusLab {
     const leader = this.leader()
     if (leader?.phase !== 'recovering') {
       const why = this.metas.map((m) => `${m.name} ${m.phase}${m.crashReason ? ` (${m.crashReason})` : ''}`).join(', ')
-      throw new LifeboatError('LAB_ZK_LOSS_FAILED', `metadata under ${old} is lost, but the meta does not wait in recovery mode on ${fresh}: ${why}`, {
-        hints: [
-          root !== undefined ? `${fresh} probably holds an earlier tree; give an unused root (or omit --root and the lab picks one).` : 'See lab.log in the state directory.',
-          'Restart the meta on an empty root: lifeboat lab fault restart-meta --root PATH --recover',
-        ],
-      })
+      throw new LifeboatError(
+        'LAB_ZK_LOSS_FAILED',
+        `metadata under ${old} is lost, but the meta does not wait in recovery mode on ${fresh}: ${why}`,
+        {
+          hints: [
+            root !== undefined
+              ? `${fresh} probably holds an earlier tree; give an unused root (or omit --root and the lab picks one).`
+              : 'See lab.log in the state directory.',
+            'Restart the meta on an empty root: lifeboat lab fault restart-meta --root PATH --recover',
+          ],
+        },
+      )
     }
     return `metadata under ${old} is lost; the meta waits in recovery mode on ${fresh} (${leader.name} answers ERR_UNDER_RECOVERY)`
   }
@@ -373,10 +430,20 @@ export class PegasusLab {
     const done: string[] = []
     for (const gpid of f.gpids) {
       const pc = meta.partition(gpid)
-      if (!pc) throw new LifeboatError('LAB_NO_PARTITION', `the meta serves no partition ${gpid}`, {hints: ['Give app_id.partition_index of an available table (lab status lists the tables).']})
+      if (!pc)
+        throw new LifeboatError('LAB_NO_PARTITION', `the meta serves no partition ${gpid}`, {
+          hints: ['Give app_id.partition_index of an available table (lab status lists the tables).'],
+        })
       const members = [...(pc.hp_secondaries ?? []), ...(pc.hp_primary ? [pc.hp_primary] : [])]
-      const drops = f.drops ? f.drops.map((d) => this.node(d).address) : members.length > 0 ? members : (pc.hp_last_drops ?? [])
-      if (drops.length === 0) throw new LifeboatError('LAB_NO_REPLICA', `partition ${gpid} has no member to drop`, {hints: ['Pass --drops NODE,... explicitly.']})
+      const drops = f.drops
+        ? f.drops.map((d) => this.node(d).address)
+        : members.length > 0
+          ? members
+          : (pc.hp_last_drops ?? [])
+      if (drops.length === 0)
+        throw new LifeboatError('LAB_NO_REPLICA', `partition ${gpid} has no member to drop`, {
+          hints: ['Pass --drops NODE,... explicitly.'],
+        })
       // Members leave one after the other; each departure raises the ballot the rest carry.
       let maxBallot = pc.ballot
       drops.forEach((addr, k) => {
@@ -386,20 +453,43 @@ export class PegasusLab {
           maxBallot = Math.max(maxBallot, pc.ballot + k)
         }
       })
-      for (const m of members) if (!drops.includes(m)) this.byAddress.get(m)?.updateReplica(gpid, {status: PartitionStatus.PS_INACTIVE})
+      for (const m of members)
+        if (!drops.includes(m)) this.byAddress.get(m)?.updateReplica(gpid, {status: PartitionStatus.PS_INACTIVE})
       for (const spec of f.decrees ?? []) {
         const m = /^(.+)=(\d+):(\d+):(\d+)$/.exec(spec)
-        if (!m) throw new LifeboatError('LAB_BAD_DECREES', `"${spec}" is not NODE=BALLOT:LAST_COMMITTED:LAST_PREPARED`, {hints: ['Example: --decrees replica2=5:1000:1000']})
+        if (!m)
+          throw new LifeboatError('LAB_BAD_DECREES', `"${spec}" is not NODE=BALLOT:LAST_COMMITTED:LAST_PREPARED`, {
+            hints: ['Example: --decrees replica2=5:1000:1000'],
+          })
         const r = this.node(m[1])
         const rep = r.replica(gpid)
-        if (!rep) throw new LifeboatError('LAB_NO_REPLICA', `${r.name} holds no replica of ${gpid}`, {hints: ['Use --missing for a node whose replica is gone.']})
+        if (!rep)
+          throw new LifeboatError('LAB_NO_REPLICA', `${r.name} holds no replica of ${gpid}`, {
+            hints: ['Use --missing for a node whose replica is gone.'],
+          })
         const [ballot, lcd, lpd] = [Number(m[2]), Number(m[3]), Number(m[4])]
-        if (lpd < lcd) throw new LifeboatError('LAB_BAD_DECREES', `${spec}: the last prepared decree is below the last committed one`, {hints: ['A replica prepares before it commits: LAST_PREPARED >= LAST_COMMITTED.']})
-        r.updateReplica(gpid, {ballot, last_committed_decree: lcd, last_prepared_decree: lpd, last_durable_decree: Math.min(rep.last_durable_decree, lcd), rows: Math.min(rep.rows, lpd)})
+        if (lpd < lcd)
+          throw new LifeboatError(
+            'LAB_BAD_DECREES',
+            `${spec}: the last prepared decree is below the last committed one`,
+            {hints: ['A replica prepares before it commits: LAST_PREPARED >= LAST_COMMITTED.']},
+          )
+        r.updateReplica(gpid, {
+          ballot,
+          last_committed_decree: lcd,
+          last_prepared_decree: lpd,
+          last_durable_decree: Math.min(rep.last_durable_decree, lcd),
+          rows: Math.min(rep.rows, lpd),
+        })
         maxBallot = Math.max(maxBallot, ballot)
       }
       for (const ref of f.missing ?? []) this.node(ref).removeReplica(gpid)
-      meta.forceDdd(gpid, drops, Math.max(pc.ballot + drops.length, maxBallot + 1), f.config_lcd ?? pc.last_committed_decree)
+      meta.forceDdd(
+        gpid,
+        drops,
+        Math.max(pc.ballot + drops.length, maxBallot + 1),
+        f.config_lcd ?? pc.last_committed_decree,
+      )
       done.push(gpid)
     }
     for (const ref of f.uncollected ?? []) {
@@ -463,7 +553,13 @@ export class PegasusLab {
         level: metaLevelName(m.functionLevel()),
         ...(m.crashReason ? {crash: m.crashReason} : {}),
       })),
-      replica_servers: this.replicas.map((r) => ({name: r.name, address: r.address, mode: r.mode, replicas: r.allReplicas().length, alive_in_meta: alive.get(r.address) ?? false})),
+      replica_servers: this.replicas.map((r) => ({
+        name: r.name,
+        address: r.address,
+        mode: r.mode,
+        replicas: r.allReplicas().length,
+        alive_in_meta: alive.get(r.address) ?? false,
+      })),
       partitions: {total: partitions, fully_healthy: healthy, ddd},
     }
   }

@@ -13,15 +13,28 @@ const LEVELS: readonly string[] = META_LEVEL_NAMES
 
 /** Every fault, its usage and what it does (for `lab fault --help`). */
 export const FAULT_HELP: readonly LabFaultHelp[] = [
-  {name: 'zk-loss', usage: 'lab fault zk-loss [--root PATH]', summary: 'loses the metadata root: the meta restarts in recovery mode on a fresh root and the specs are rewritten'},
+  {
+    name: 'zk-loss',
+    usage: 'lab fault zk-loss [--root PATH]',
+    summary: 'loses the metadata root: the meta restarts in recovery mode on a fresh root and the specs are rewritten',
+  },
   {name: 'kill-node', usage: 'lab fault kill-node NODE', summary: 'stops a replica server; its replicas stay on disk'},
   {name: 'start-node', usage: 'lab fault start-node NODE', summary: 'starts a stopped replica server again'},
-  {name: 'hang-node', usage: 'lab fault hang-node NODE', summary: 'a replica server accepts connections and answers nothing'},
-  {name: 'remove-replica', usage: 'lab fault remove-replica GPID NODE', summary: "deletes one node's replica of a partition"},
+  {
+    name: 'hang-node',
+    usage: 'lab fault hang-node NODE',
+    summary: 'a replica server accepts connections and answers nothing',
+  },
+  {
+    name: 'remove-replica',
+    usage: 'lab fault remove-replica GPID NODE',
+    summary: "deletes one node's replica of a partition",
+  },
   {name: 'lose-partition', usage: 'lab fault lose-partition GPID', summary: 'deletes every replica of a partition'},
   {
     name: 'ddd',
-    usage: 'lab fault ddd GPID... [--drops N1,N2,N3] [--decrees NODE=BALLOT:LCD:LPD]... [--dead NODE]... [--missing NODE]... [--uncollected NODE]... [--config-lcd N]',
+    usage:
+      'lab fault ddd GPID... [--drops N1,N2,N3] [--decrees NODE=BALLOT:LCD:LPD]... [--dead NODE]... [--missing NODE]... [--uncollected NODE]... [--config-lcd N]',
     summary:
       "drives partitions into DDD: the drops (oldest first; default: the secondaries, then the primary) leave one by one; --decrees sets a replica's ballot and decrees, " +
       "--missing deletes a node's replica, --uncollected makes a node stop reporting its replicas, --dead kills a node afterwards, --config-lcd sets the meta's last committed decree",
@@ -30,14 +43,20 @@ export const FAULT_HELP: readonly LabFaultHelp[] = [
   {
     name: 'restart-meta',
     usage: 'lab fault restart-meta [--zk HOST:PORT] [--root PATH] [--recover|--no-recover]',
-    summary: 'restarts the meta servers, on another ZooKeeper or root if given, with recover_from_replica_server = true or false (the default)',
+    summary:
+      'restarts the meta servers, on another ZooKeeper or root if given, with recover_from_replica_server = true or false (the default)',
   },
 ]
 
 /** The flags each fault takes (node:util parseArgs options). */
 const FLAGS: Record<string, NonNullable<Parameters<typeof parseArgs>[0]>['options']> = {
   'zk-loss': {root: {type: 'string'}},
-  'restart-meta': {zk: {type: 'string'}, root: {type: 'string'}, recover: {type: 'boolean'}, 'no-recover': {type: 'boolean'}},
+  'restart-meta': {
+    zk: {type: 'string'},
+    root: {type: 'string'},
+    recover: {type: 'boolean'},
+    'no-recover': {type: 'boolean'},
+  },
   ddd: {
     drops: {type: 'string'},
     decrees: {type: 'string', multiple: true},
@@ -56,7 +75,8 @@ export function parsePegasusFault(name: string, argv: string[]): FaultSpec {
       hints: [`Faults: ${FAULT_HELP.map((f) => f.name).join(', ')}.`, 'See: lifeboat lab fault --help'],
     })
   }
-  const usage = (why: string): LifeboatError => new LifeboatError('USAGE', why, {hints: [`Usage: lifeboat ${help.usage}`]})
+  const usage = (why: string): LifeboatError =>
+    new LifeboatError('USAGE', why, {hints: [`Usage: lifeboat ${help.usage}`]})
   let parsed: {values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[]}
   try {
     parsed = parseArgs({args: argv, options: FLAGS[name] ?? {}, allowPositionals: true, strict: true})
@@ -95,12 +115,20 @@ export function parsePegasusFault(name: string, argv: string[]): FaultSpec {
     case 'ddd': {
       if (rest.length === 0) throw usage('ddd needs at least one GPID')
       const lcd = str('config-lcd')
-      if (lcd !== undefined && !/^\d+$/.test(lcd)) throw usage(`--config-lcd takes a whole number of 0 or more, got "${lcd}"`)
+      if (lcd !== undefined && !/^\d+$/.test(lcd))
+        throw usage(`--config-lcd takes a whole number of 0 or more, got "${lcd}"`)
       const drops = str('drops')
       return {
         type: 'ddd',
         gpids: rest.map(gpid),
-        ...(drops ? {drops: drops.split(',').map((d) => d.trim()).filter((d) => d !== '')} : {}),
+        ...(drops
+          ? {
+              drops: drops
+                .split(',')
+                .map((d) => d.trim())
+                .filter((d) => d !== ''),
+            }
+          : {}),
         ...(list('decrees') ? {decrees: list('decrees')} : {}),
         ...(list('dead') ? {dead: list('dead')} : {}),
         ...(list('missing') ? {missing: list('missing')} : {}),
@@ -117,7 +145,12 @@ export function parsePegasusFault(name: string, argv: string[]): FaultSpec {
       // restart-meta
       none()
       if (v.recover && v['no-recover']) throw usage('give --recover or --no-recover, not both')
-      return {type: 'restart-meta', ...(str('zk') ? {zk: str('zk')} : {}), ...(str('root') ? {root: str('root')} : {}), recover: v.recover === true}
+      return {
+        type: 'restart-meta',
+        ...(str('zk') ? {zk: str('zk')} : {}),
+        ...(str('root') ? {root: str('root')} : {}),
+        recover: v.recover === true,
+      }
     }
   }
 }

@@ -9,7 +9,14 @@ import {processAlive} from '../state.js'
 import type {RunningZooKeeper} from '../zookeeper/server.js'
 import {PegasusLab, type PegasusLabLayout} from './cluster.js'
 import {FAULT_HELP, parsePegasusFault} from './faults.js'
-import {currentTarget, migrationTargetRoot, startTargetZooKeeper, wantsMigration, writeMigrationSpecs, type LabMigration} from './migration.js'
+import {
+  currentTarget,
+  migrationTargetRoot,
+  startTargetZooKeeper,
+  wantsMigration,
+  writeMigrationSpecs,
+  type LabMigration,
+} from './migration.js'
 import {parsePegasusScenario, type PegasusScenario} from './scenario.js'
 import {writePegasusSpecs} from './specs.js'
 import {verifyRows} from './verify.js'
@@ -51,21 +58,37 @@ async function up(ctx: LabUpContext<PegasusScenario>): Promise<RunningLab> {
       const target = {hosts: zk2?.connectString ?? zkHosts, root: migrationTargetRoot(s)}
       // Whatever an earlier lab left at the target goes (a shared ZooKeeper keeps it).
       await removeRoot(target.hosts, target.root)
-      migration = {source: {hosts: zkHosts, root: ''}, target, ...(zk2 ? {zookeeper: {hosts: zk2.connectString, pid: zk2.pid, started_by_lab: true as const}} : {})}
+      migration = {
+        source: {hosts: zkHosts, root: ''},
+        target,
+        ...(zk2 ? {zookeeper: {hosts: zk2.connectString, pid: zk2.pid, started_by_lab: true as const}} : {}),
+      }
     }
-    lab = await PegasusLab.up({scenario: s, stateDir: ctx.stateDir, zkHosts, ownZooKeeper: ctx.zkPid !== undefined, log: ctx.log})
+    lab = await PegasusLab.up({
+      scenario: s,
+      stateDir: ctx.stateDir,
+      zkHosts,
+      ownZooKeeper: ctx.zkPid !== undefined,
+      log: ctx.log,
+    })
     if (migration) migration.source.root = lab.layout.cluster_root
   } catch (err) {
     await zk2?.stop()
     throw err
   }
-  ctx.log(`pegasus: ${lab.layout.meta_servers.length} meta, ${lab.layout.replica_servers.length} replica servers${zk2 ? `, second ZooKeeper ${zk2.connectString}` : ''}`)
+  ctx.log(
+    `pegasus: ${lab.layout.meta_servers.length} meta, ${lab.layout.replica_servers.length} replica servers${zk2 ? `, second ZooKeeper ${zk2.connectString}` : ''}`,
+  )
   const zookeepers: ZooKeeperLine[] = [
     {label: 'first', hosts: zkHosts, pid: ctx.zkPid, started: ctx.zkPid !== undefined},
     ...(zk2 ? [{label: 'second' as const, hosts: zk2.connectString, pid: zk2.pid, started: true}] : []),
   ]
   return {
-    layout: () => ({...lab.layout, ...(migration ? {migration} : {})}) satisfies PegasusLabState as unknown as Record<string, unknown>,
+    layout: () =>
+      ({...lab.layout, ...(migration ? {migration} : {})}) satisfies PegasusLabState as unknown as Record<
+        string,
+        unknown
+      >,
     status: () => ({...lab.status(), ...(migration ? {migration, zookeepers} : {})}),
     fault: (payload) => lab.fault(payload as Parameters<PegasusLab['fault']>[0]),
     writeSpecs: () => ({
@@ -94,17 +117,28 @@ function formatStatus(status: Record<string, unknown>): string[] {
   if (s.migration) {
     // Both ZooKeepers: the one the lab came up on and the migration target's (the second, when it has one).
     for (const z of s.zookeepers ?? []) {
-      const how = z.started ? `started by the lab, process ${z.pid}${processAlive(z.pid) ? '' : ' (gone)'}` : 'given with --zk'
-      out.push(`  zookeeper ${z.label}: ${z.hosts} (${how})${z.hosts === s.zookeeper.hosts ? ', the meta runs on it' : ''}`)
+      const how = z.started
+        ? `started by the lab, process ${z.pid}${processAlive(z.pid) ? '' : ' (gone)'}`
+        : 'given with --zk'
+      out.push(
+        `  zookeeper ${z.label}: ${z.hosts} (${how})${z.hosts === s.zookeeper.hosts ? ', the meta runs on it' : ''}`,
+      )
     }
     const t = currentTarget({zk_hosts: s.zookeeper.hosts, cluster_root: s.zookeeper.root}, s.migration)
     out.push(`  migration specs move the metadata to ${t.hosts} root ${t.root}`)
   }
-  for (const m of s.meta_servers) out.push(`  ${m.name.padEnd(10)} ${m.address.padEnd(22)} ${m.phase}, level ${m.level}${m.crash ? `; crashed: ${m.crash}` : ''}`)
+  for (const m of s.meta_servers)
+    out.push(
+      `  ${m.name.padEnd(10)} ${m.address.padEnd(22)} ${m.phase}, level ${m.level}${m.crash ? `; crashed: ${m.crash}` : ''}`,
+    )
   for (const r of s.replica_servers) {
-    out.push(`  ${r.name.padEnd(10)} ${r.address.padEnd(22)} ${r.mode}, ${r.replicas} replicas, ${r.alive_in_meta ? 'ALIVE' : 'UNALIVE'} in the meta`)
+    out.push(
+      `  ${r.name.padEnd(10)} ${r.address.padEnd(22)} ${r.mode}, ${r.replicas} replicas, ${r.alive_in_meta ? 'ALIVE' : 'UNALIVE'} in the meta`,
+    )
   }
-  out.push(`  partitions: ${s.partitions.total} served, ${s.partitions.fully_healthy} fully healthy, ${s.partitions.ddd} in DDD`)
+  out.push(
+    `  partitions: ${s.partitions.total} served, ${s.partitions.fully_healthy} fully healthy, ${s.partitions.ddd} in DDD`,
+  )
   return out
 }
 
@@ -119,7 +153,11 @@ function describe(layout: Record<string, unknown>): LabDescription {
   }
   const lines = [
     `  cluster root:    ${l.cluster_root}`,
-    ...(m ? [`  migration target: ${m.target.hosts}  root ${m.target.root}${m.zookeeper ? '  (a second ZooKeeper, started by the lab)' : ''}`] : []),
+    ...(m
+      ? [
+          `  migration target: ${m.target.hosts}  root ${m.target.root}${m.zookeeper ? '  (a second ZooKeeper, started by the lab)' : ''}`,
+        ]
+      : []),
     `  meta servers:    ${json.meta_servers.join(', ')}`,
     `  replica servers: ${l.replica_servers.map((r) => `${r.name}=${r.address}`).join(', ')}`,
     `  tables:          ${l.tables.map((t) => `${t.name}(${t.app_id}${t.dropped ? ', dropped' : ''}): ${t.partitions}x${t.replicas}, ${t.rows} rows`).join('; ')}`,

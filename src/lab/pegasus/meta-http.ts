@@ -36,9 +36,14 @@ export function serveMetaHttp(meta: MetaHttpView, req: http.IncomingMessage, res
   }
   const detail = url.searchParams.has('detail')
   // Pegasus's handlers answer 400 (empty body) to any query argument they do not take.
-  const accepts: Record<string, readonly string[]> = {'/meta/cluster': [], '/meta/apps': ['detail'], '/meta/nodes': ['detail']}
+  const accepts: Record<string, readonly string[]> = {
+    '/meta/cluster': [],
+    '/meta/apps': ['detail'],
+    '/meta/nodes': ['detail'],
+  }
   const allowed = accepts[url.pathname]
-  if (allowed !== undefined && [...url.searchParams.keys()].some((k) => !allowed.includes(k))) return send(400, '', 'text/plain')
+  if (allowed !== undefined && [...url.searchParams.keys()].some((k) => !allowed.includes(k)))
+    return send(400, '', 'text/plain')
   switch (url.pathname) {
     case '/meta/cluster':
       return send(200, JSON.stringify(meta.clusterInfo()))
@@ -85,7 +90,7 @@ function httpApps(meta: MetaHttpView, detail: boolean): Record<string, unknown> 
       envs_count: String(Object.keys(app.envs).length),
     }
     if (!detail) continue
-          let fully = 0
+    let fully = 0
     let write = 0
     let read = 0
     for (const pc of meta.partitionsOf(app.app_id)) {
@@ -154,7 +159,11 @@ function httpNodes(meta: MetaHttpView, detail: boolean): Record<string, unknown>
   }
   return {
     details,
-    summary: {total_node_count: String(nodes.length), alive_node_count: String(alive), unalive_node_count: String(nodes.length - alive)},
+    summary: {
+      total_node_count: String(nodes.length),
+      alive_node_count: String(alive),
+      unalive_node_count: String(nodes.length - alive),
+    },
   }
 }
 

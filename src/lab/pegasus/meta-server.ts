@@ -181,7 +181,9 @@ export class MetaServer implements MetaChannel {
       handlers: this.handlers(),
       http: (req, res) => serveMetaHttp(this.httpView(), req, res),
     })
-    const created = await this.zk.create(joinZk(this.lockDir, 'LOCKNODE'), Buffer.from(this.address), {mode: 'ephemeral_sequential'})
+    const created = await this.zk.create(joinZk(this.lockDir, 'LOCKNODE'), Buffer.from(this.address), {
+      mode: 'ephemeral_sequential',
+    })
     this.lockNode = created
     await this.tryBecomeLeader()
   }
@@ -204,7 +206,10 @@ export class MetaServer implements MetaChannel {
       }
     }
     this._phase = 'follower'
-    const t = setTimeout(() => void this.tryBecomeLeader().catch((err) => this.log(`leader check failed: ${String(err)}`)), 1000)
+    const t = setTimeout(
+      () => void this.tryBecomeLeader().catch((err) => this.log(`leader check failed: ${String(err)}`)),
+      1000,
+    )
     t.unref()
     this.timers.push(t)
   }
@@ -223,7 +228,8 @@ export class MetaServer implements MetaChannel {
       if (state !== 'unlock' && state !== '') return this.crash(`invalid transaction state(${state})`)
       const ids = await zk.getChildren(this.appsRoot)
       if (ids.length > 0) {
-        if (this.config.recover) return this.crash('find apps from remote storage, but [meta_server].recover_from_replica_server = true')
+        if (this.config.recover)
+          return this.crash('find apps from remote storage, but [meta_server].recover_from_replica_server = true')
         await this.loadApps(ids)
         found = this.apps.size > 0
       }
@@ -311,12 +317,17 @@ export class MetaServer implements MetaChannel {
     this.apps.clear()
     this.existApps.clear()
     const now = Date.now()
-    const infos = await mapLimit(ids, 64, async (id) => decodeAppInfo((await zk.get(joinZk(this.appsRoot, id))).data.toString('utf8')))
+    const infos = await mapLimit(ids, 64, async (id) =>
+      decodeAppInfo((await zk.get(joinZk(this.appsRoot, id))).data.toString('utf8')),
+    )
     for (const info of infos) {
       const app = createAppState(info)
       this.apps.set(info.app_id, app)
       if (info.status === AppStatus.AS_AVAILABLE) this.existApps.set(info.app_name, app)
-      else if (info.status !== AppStatus.AS_DROPPED) return this.crash(`invalid status(${enumName(AppStatus, info.status)}) for app(${info.app_name}(${info.app_id})) in remote storage`)
+      else if (info.status !== AppStatus.AS_DROPPED)
+        return this.crash(
+          `invalid status(${enumName(AppStatus, info.status)}) for app(${info.app_name}(${info.app_id})) in remote storage`,
+        )
     }
     const jobs: [AppState, number][] = []
     for (const app of this.apps.values()) for (let i = 0; i < app.info.partition_count; i++) jobs.push([app, i])
@@ -387,9 +398,17 @@ export class MetaServer implements MetaChannel {
     const partOps: ZkOp[] = []
     for (const app of [...this.apps.values()].sort((a, b) => a.info.app_id - b.info.app_id)) {
       const status = app.info.status === AppStatus.AS_CREATING ? AppStatus.AS_AVAILABLE : AppStatus.AS_DROPPED
-      appOps.push({op: 'create', path: joinZk(this.appsRoot, String(app.info.app_id)), data: Buffer.from(encodeAppInfo(app.info, status))})
+      appOps.push({
+        op: 'create',
+        path: joinZk(this.appsRoot, String(app.info.app_id)),
+        data: Buffer.from(encodeAppInfo(app.info, status)),
+      })
       for (let i = 0; i < app.pcs.length; i++) {
-        partOps.push({op: 'create', path: joinZk(this.appsRoot, `${app.info.app_id}/${i}`), data: Buffer.from(encodePartitionConfig(app.pcs[i]))})
+        partOps.push({
+          op: 'create',
+          path: joinZk(this.appsRoot, `${app.info.app_id}/${i}`),
+          data: Buffer.from(encodePartitionConfig(app.pcs[i])),
+        })
       }
     }
     try {
@@ -472,7 +491,8 @@ export class MetaServer implements MetaChannel {
           this.applyChange(app, i, ConfigType.CT_DOWNGRADE_TO_INACTIVE, node)
         } else if (isSecondary(pc, node) && pc.hp_primary) {
           // The primary is told to remove it; it does so if it is up.
-          if (this.config.replicas(pc.hp_primary)?.serving) this.applyChange(app, i, ConfigType.CT_DOWNGRADE_TO_INACTIVE, node)
+          if (this.config.replicas(pc.hp_primary)?.serving)
+            this.applyChange(app, i, ConfigType.CT_DOWNGRADE_TO_INACTIVE, node)
         }
       }
     }
@@ -502,7 +522,9 @@ export class MetaServer implements MetaChannel {
           gc.push(rep.pid)
           continue
         }
-        void this.crash(`gpid(${rep.pid}) on node(${node}) is not exist on meta server, administrator should check consistency of meta data`)
+        void this.crash(
+          `gpid(${rep.pid}) on node(${node}) is not exist on meta server, administrator should check consistency of meta data`,
+        )
         return undefined
       }
       if (app.info.status === AppStatus.AS_DROPPED) {
@@ -565,7 +587,9 @@ export class MetaServer implements MetaChannel {
 
   private async doRecovery(req: ConfigurationRecoveryRequest): Promise<ConfigurationRecoveryResponse> {
     const nodes = req.hp_recovery_nodes && req.hp_recovery_nodes.length > 0 ? req.hp_recovery_nodes : req.recovery_nodes
-    this.log(`start recovery, node_count = ${nodes.length}, skip_bad_nodes = ${req.skip_bad_nodes}, skip_lost_partitions = ${req.skip_lost_partitions}`)
+    this.log(
+      `start recovery, node_count = ${nodes.length}, skip_bad_nodes = ${req.skip_bad_nodes}, skip_lost_partitions = ${req.skip_lost_partitions}`,
+    )
     const hint = {text: ''}
     const err = await this.syncAppsFromReplicaNodes(nodes, req.skip_bad_nodes, req.skip_lost_partitions, hint)
     if (this._phase === 'crashed') return new Promise(() => {}) // the process is gone: no reply
@@ -577,7 +601,9 @@ export class MetaServer implements MetaChannel {
     }
     const synced = await this.syncAppsToRemote()
     if (!synced) {
-      await this.crash('sync apps to remote storage failed when do recovery, need to manually clear contents from remote storage and restart the service')
+      await this.crash(
+        'sync apps to remote storage failed when do recovery, need to manually clear contents from remote storage and restart the service',
+      )
       return new Promise(() => {})
     }
     this.markSynced()
@@ -586,7 +612,12 @@ export class MetaServer implements MetaChannel {
     return {err: OK, hint_message: hint.text}
   }
 
-  private async syncAppsFromReplicaNodes(nodes: string[], skipBadNodes: boolean, skipLostPartitions: boolean, hint: {text: string}): Promise<string> {
+  private async syncAppsFromReplicaNodes(
+    nodes: string[],
+    skipBadNodes: boolean,
+    skipLostPartitions: boolean,
+    hint: {text: string},
+  ): Promise<string> {
     const timeout = this.config.recoveryRpcTimeoutMs
     const results = await Promise.all(
       nodes.map(async (node) => {
@@ -622,7 +653,11 @@ export class MetaServer implements MetaChannel {
     return this.constructPartitions(replicaResponses, nodes, skipLostPartitions, hint)
   }
 
-  private async constructApps(responses: (QueryAppInfoResponse | undefined)[], nodes: string[], hint: {text: string}): Promise<boolean> {
+  private async constructApps(
+    responses: (QueryAppInfoResponse | undefined)[],
+    nodes: string[],
+    hint: {text: string},
+  ): Promise<boolean> {
     this.apps.clear()
     this.existApps.clear()
     let maxAppId = 0
@@ -686,7 +721,12 @@ export class MetaServer implements MetaChannel {
     return true
   }
 
-  private constructPartitions(responses: (QueryReplicaInfoResponse | undefined)[], nodes: string[], skipLost: boolean, hint: {text: string}): string {
+  private constructPartitions(
+    responses: (QueryReplicaInfoResponse | undefined)[],
+    nodes: string[],
+    skipLost: boolean,
+    hint: {text: string},
+  ): string {
     for (let i = 0; i < responses.length; i++) {
       const resp = responses[i]
       if (!resp || resp.err !== OK) continue
@@ -734,7 +774,8 @@ export class MetaServer implements MetaChannel {
         if (app.pcs[i].ballot === INVALID_BALLOT) continue
         const action = this.cure(app, i)
         if (!action) continue
-        if (action.type === ConfigType.CT_ADD_SECONDARY || action.type === ConfigType.CT_ADD_SECONDARY_FOR_LB) addSecondary.push([app, i, action])
+        if (action.type === ConfigType.CT_ADD_SECONDARY || action.type === ConfigType.CT_ADD_SECONDARY_FOR_LB)
+          addSecondary.push([app, i, action])
         else this.sendProposal(app, i, action)
       }
     }
@@ -795,7 +836,9 @@ export class MetaServer implements MetaChannel {
       if (valid) return action
       reason = 'action is invalid'
     }
-    this.log(`proposal action(${enumName(ConfigType, action.type)} ${target}/${node}) for gpid(${pc.pid}) is invalid, clear all proposal actions: ${reason}`)
+    this.log(
+      `proposal action(${enumName(ConfigType, action.type)} ${target}/${node}) for gpid(${pc.pid}) is invalid, clear all proposal actions: ${reason}`,
+    )
     cc.lb_actions = []
     return undefined
   }
@@ -827,7 +870,8 @@ export class MetaServer implements MetaChannel {
   /** Replicas (primaries and secondaries) per node, for the "fewest partitions" choices. */
   private replicaCounts(): Map<string, number> {
     const counts = new Map<string, number>()
-    for (const app of this.existApps.values()) for (const pc of app.pcs) for (const m of members(pc)) counts.set(m, (counts.get(m) ?? 0) + 1)
+    for (const app of this.existApps.values())
+      for (const pc of app.pcs) for (const m of members(pc)) counts.set(m, (counts.get(m) ?? 0) + 1)
     return counts
   }
 
@@ -948,7 +992,8 @@ export class MetaServer implements MetaChannel {
       (last !== undefined && last.time + this.config.replicaAssignDelayMsForDropouts < Date.now())
     let node = ''
     if (emergency) {
-      if (cc.prefered_dropped < 0 || cc.prefered_dropped >= cc.dropped.length) cc.prefered_dropped = cc.dropped.length - 1
+      if (cc.prefered_dropped < 0 || cc.prefered_dropped >= cc.dropped.length)
+        cc.prefered_dropped = cc.dropped.length - 1
       while (cc.prefered_dropped >= 0) {
         const server = cc.dropped[cc.prefered_dropped]
         cc.prefered_dropped--
@@ -1051,7 +1096,8 @@ export class MetaServer implements MetaChannel {
         pc.primary = node
         pc.hp_primary = node
         const r = peer?.replica(pc.pid)
-        if (peer && r) peer.updateReplica(pc.pid, {last_committed_decree: Math.max(r.last_committed_decree, r.last_prepared_decree)})
+        if (peer && r)
+          peer.updateReplica(pc.pid, {last_committed_decree: Math.max(r.last_committed_decree, r.last_prepared_decree)})
         pc.last_committed_decree = peer?.replica(pc.pid)?.last_committed_decree ?? pc.last_committed_decree
         break
       }
@@ -1098,7 +1144,10 @@ export class MetaServer implements MetaChannel {
     for (const m of members(pc)) {
       const p = this.config.replicas(m)
       if (p?.serving && p.replica(pc.pid)) {
-        p.updateReplica(pc.pid, {ballot: pc.ballot, status: m === pc.hp_primary ? PartitionStatus.PS_PRIMARY : PartitionStatus.PS_SECONDARY})
+        p.updateReplica(pc.pid, {
+          ballot: pc.ballot,
+          status: m === pc.hp_primary ? PartitionStatus.PS_PRIMARY : PartitionStatus.PS_SECONDARY,
+        })
       }
     }
     this.counters.configChanges++
@@ -1196,18 +1245,27 @@ export class MetaServer implements MetaChannel {
 
   private handlers() {
     return {
-      RPC_CM_START_RECOVERY: async (req: ConfigurationRecoveryRequest) => ({err: OK, response: await this.startRecovery(req)}),
+      RPC_CM_START_RECOVERY: async (req: ConfigurationRecoveryRequest) => ({
+        err: OK,
+        response: await this.startRecovery(req),
+      }),
       RPC_CM_DDD_DIAGNOSE: async (req: {pid: string}) => {
         const no = this.refusal()
         if (no) return {err: OK, response: {err: no, partitions: []}}
         const {app_id, partition_index} = parseGpid(req.pid)
         const partitions = [...this.ddd.values()].filter((d) => {
           const g = parseGpid(d.config.pid)
-          return (app_id === -1 || g.app_id === app_id) && (partition_index === -1 || g.partition_index === partition_index)
+          return (
+            (app_id === -1 || g.app_id === app_id) && (partition_index === -1 || g.partition_index === partition_index)
+          )
         })
         return {err: OK, response: {err: OK, partitions}}
       },
-      RPC_CM_PROPOSE_BALANCER: async (req: {gpid: string; action_list: ConfigurationProposalAction[]; force?: boolean}) => {
+      RPC_CM_PROPOSE_BALANCER: async (req: {
+        gpid: string
+        action_list: ConfigurationProposalAction[]
+        force?: boolean
+      }) => {
         const no = this.refusal()
         if (no) return {err: OK, response: {err: no}}
         return {err: OK, response: {err: this.proposeBalancer(req)}}
@@ -1223,7 +1281,14 @@ export class MetaServer implements MetaChannel {
         const no = this.refusal()
         if (no) return {err: OK, response: {err: no, keys: [], values: []}}
         const info = this.clusterInfo()
-        return {err: OK, response: {err: OK, keys: [...Object.keys(info), 'cluster_name'], values: [...Object.values(info), this.config.clusterName]}}
+        return {
+          err: OK,
+          response: {
+            err: OK,
+            keys: [...Object.keys(info), 'cluster_name'],
+            values: [...Object.values(info), this.config.clusterName],
+          },
+        }
       },
       RPC_CM_LIST_APPS: async (req: {status: number; app_name_pattern?: string; match_type?: number}) => {
         const no = this.refusal()
@@ -1244,15 +1309,36 @@ export class MetaServer implements MetaChannel {
         const empty = {app_id: 0, partition_count: 0, is_stateful: false, partitions: [] as PartitionConfiguration[]}
         const no = this.refusal()
         if (no === 'ERR_FORWARD_TO_OTHERS' && this.leader) {
-          const pc = {pid: '0.0', ballot: 0, max_replica_count: 0, primary: this.leader, secondaries: [], last_drops: [], last_committed_decree: 0, partition_flags: 0, hp_primary: this.leader}
+          const pc = {
+            pid: '0.0',
+            ballot: 0,
+            max_replica_count: 0,
+            primary: this.leader,
+            secondaries: [],
+            last_drops: [],
+            last_committed_decree: 0,
+            partition_flags: 0,
+            hp_primary: this.leader,
+          }
           return {err: OK, response: {...empty, err: no, partitions: [pc]}}
         }
         if (no) return {err: OK, response: {...empty, err: no}}
         const app = this.existApps.get(req.app_name)
         if (!app) return {err: OK, response: {...empty, err: 'ERR_OBJECT_NOT_FOUND'}}
-        let partitions = req.partition_indices.filter((x) => x >= 0 && x < app.pcs.length).map((x) => clonePc(app.pcs[x]))
+        let partitions = req.partition_indices
+          .filter((x) => x >= 0 && x < app.pcs.length)
+          .map((x) => clonePc(app.pcs[x]))
         if (partitions.length === 0) partitions = app.pcs.map(clonePc)
-        return {err: OK, response: {err: OK, app_id: app.info.app_id, partition_count: app.info.partition_count, is_stateful: app.info.is_stateful, partitions}}
+        return {
+          err: OK,
+          response: {
+            err: OK,
+            app_id: app.info.app_id,
+            partition_count: app.info.partition_count,
+            is_stateful: app.info.is_stateful,
+            partitions,
+          },
+        }
       },
     }
   }
@@ -1261,7 +1347,13 @@ export class MetaServer implements MetaChannel {
   proposeBalancer(req: {gpid: string; action_list: ConfigurationProposalAction[]; force?: boolean}): string {
     const {app_id, partition_index} = parseGpid(req.gpid)
     const app = this.apps.get(app_id)
-    if (!app || app.info.status !== AppStatus.AS_AVAILABLE || partition_index < 0 || partition_index >= app.info.partition_count) return 'ERR_INVALID_PARAMETERS'
+    if (
+      !app ||
+      app.info.status !== AppStatus.AS_AVAILABLE ||
+      partition_index < 0 ||
+      partition_index >= app.info.partition_count
+    )
+      return 'ERR_INVALID_PARAMETERS'
     const pc = app.pcs[partition_index]
     const cc = app.ccs[partition_index]
     if (req.force) {
@@ -1292,7 +1384,12 @@ export class MetaServer implements MetaChannel {
     const out: AppInfo[] = []
     for (const app of [...this.apps.values()].sort((a, b) => a.info.app_id - b.info.app_id)) {
       if (status !== AppStatus.AS_INVALID && app.info.status !== status) continue
-      if (pattern !== undefined && pattern !== '' && !matches(app.info.app_name, pattern, matchType ?? PatternMatchType.PMT_MATCH_ALL)) continue
+      if (
+        pattern !== undefined &&
+        pattern !== '' &&
+        !matches(app.info.app_name, pattern, matchType ?? PatternMatchType.PMT_MATCH_ALL)
+      )
+        continue
       out.push({...app.info, envs: {...app.info.envs}})
     }
     return out

@@ -5,7 +5,14 @@
  * (`maintain_drops`, `record_drop_history`, `collect_drop_replica`, `check_size`,
  * `construct_replica`). Pure data and functions: the meta server does the I/O.
  */
-import {ConfigType, PartitionStatus, type AppInfo, type ConfigurationProposalAction, type PartitionConfiguration, type ReplicaInfo} from '../../engines/pegasus/wire/index.js'
+import {
+  ConfigType,
+  PartitionStatus,
+  type AppInfo,
+  type ConfigurationProposalAction,
+  type PartitionConfiguration,
+  type ReplicaInfo,
+} from '../../engines/pegasus/wire/index.js'
 
 /** A replica the meta knows was dropped from a partition, or collected from a report. */
 export interface DroppedReplica {
@@ -107,7 +114,8 @@ export function isSecondary(pc: PartitionConfiguration, node: string): boolean {
 function droppedCmp(a: DroppedReplica, b: DroppedReplica): number {
   if (a.time !== b.time) return a.time < b.time ? -1 : 1
   if (a.ballot !== b.ballot) return a.ballot < b.ballot ? -1 : 1
-  if (a.last_committed_decree !== b.last_committed_decree) return a.last_committed_decree < b.last_committed_decree ? -1 : 1
+  if (a.last_committed_decree !== b.last_committed_decree)
+    return a.last_committed_decree < b.last_committed_decree ? -1 : 1
   if (a.last_prepared_decree !== b.last_prepared_decree) return a.last_prepared_decree < b.last_prepared_decree ? -1 : 1
   return 0
 }
@@ -144,14 +152,23 @@ export function maintainDrops(drops: string[], node: string, type: ConfigType): 
 
 /** `config_context::check_size`: forget the oldest drops beyond what the group may keep. */
 export function checkSize(pc: PartitionConfiguration, cc: ConfigContext, rules: StateRules): void {
-  while (replicaCount(pc) + cc.dropped.length > pc.max_replica_count + rules.maxReservedDroppedReplicas && cc.dropped.length > 0) {
+  while (
+    replicaCount(pc) + cc.dropped.length > pc.max_replica_count + rules.maxReservedDroppedReplicas &&
+    cc.dropped.length > 0
+  ) {
     cc.dropped.shift()
     cc.prefered_dropped = cc.dropped.length - 1
   }
 }
 
 /** `record_drop_history`: a member left the group at `now`; false if it was already recorded. */
-export function recordDropHistory(pc: PartitionConfiguration, cc: ConfigContext, node: string, now: number, rules: StateRules): boolean {
+export function recordDropHistory(
+  pc: PartitionConfiguration,
+  cc: ConfigContext,
+  node: string,
+  now: number,
+  rules: StateRules,
+): boolean {
   if (cc.dropped.some((d) => d.node === node)) return false
   cc.dropped.push({node, time: now, ballot: INVALID_BALLOT, last_committed_decree: -1, last_prepared_decree: -1})
   cc.prefered_dropped = cc.dropped.length - 1
@@ -172,7 +189,13 @@ export function removeFromDropped(cc: ConfigContext, node: string): void {
  * `collect_drop_replica`: merge a reported replica into the ordered drop list (keeping the drop
  * time already recorded). Returns 1 if the node was there, 0 if newly added, -1 if trimmed away.
  */
-export function collectDropReplica(pc: PartitionConfiguration, cc: ConfigContext, node: string, info: ReplicaInfo, rules: StateRules): number {
+export function collectDropReplica(
+  pc: PartitionConfiguration,
+  cc: ConfigContext,
+  node: string,
+  info: ReplicaInfo,
+  rules: StateRules,
+): number {
   let time = 0
   let inDropped = false
   const at = cc.dropped.findIndex((d) => d.node === node)
@@ -202,7 +225,13 @@ export function collectDropReplica(pc: PartitionConfiguration, cc: ConfigContext
  * `collect_replica`: a node reported a replica. Members are serving; others join the drop list.
  * Returns whether the replica is useful (false: garbage the meta may collect above steady).
  */
-export function collectReplica(pc: PartitionConfiguration, cc: ConfigContext, node: string, info: ReplicaInfo, rules: StateRules): boolean {
+export function collectReplica(
+  pc: PartitionConfiguration,
+  cc: ConfigContext,
+  node: string,
+  info: ReplicaInfo,
+  rules: StateRules,
+): boolean {
   if (pc.ballot === INVALID_BALLOT) return false
   if (isMember(pc, node)) return true
   const ans = collectDropReplica(pc, cc, node, info, rules)

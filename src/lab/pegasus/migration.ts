@@ -63,7 +63,11 @@ export function currentTarget(layout: Pick<PegasusLabLayout, 'zk_hosts' | 'clust
 }
 
 /** Writes the two PegasusZkMigration specs for the lab's current endpoints; returns {spec name: path}. */
-export function writeMigrationSpecs(stateDir: string, layout: PegasusLabLayout, m: LabMigration): Record<string, string> {
+export function writeMigrationSpecs(
+  stateDir: string,
+  layout: PegasusLabLayout,
+  m: LabMigration,
+): Record<string, string> {
   const dir = specDir(stateDir)
   const target = currentTarget(layout, m)
   const cluster = specCluster(layout)

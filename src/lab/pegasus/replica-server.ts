@@ -11,7 +11,14 @@ import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import {dirname} from 'node:path'
 
-import {PartitionStatus, parseGpid, startRpcServer, type AppInfo, type ReplicaInfo, type RpcServer} from '../../engines/pegasus/wire/index.js'
+import {
+  PartitionStatus,
+  parseGpid,
+  startRpcServer,
+  type AppInfo,
+  type ReplicaInfo,
+  type RpcServer,
+} from '../../engines/pegasus/wire/index.js'
 
 /** One replica as the replica server keeps it. */
 export interface StoredReplica {
@@ -239,7 +246,10 @@ export class ReplicaServer {
       handlers: {
         RPC_QUERY_APP_INFO: async () => {
           if (this._mode === 'hung') return new Promise(() => {})
-          return {err: 'ERR_OK', response: {err: 'ERR_OK', apps: [...this.apps.values()].sort((a, b) => a.app_id - b.app_id)}}
+          return {
+            err: 'ERR_OK',
+            response: {err: 'ERR_OK', apps: [...this.apps.values()].sort((a, b) => a.app_id - b.app_id)},
+          }
         },
         RPC_QUERY_REPLICA_INFO: async () => {
           if (this._mode === 'hung') return new Promise(() => {})
@@ -276,7 +286,10 @@ export class ReplicaServer {
     }
     beat()
     this.syncWithMeta()
-    this.timers.push(setInterval(beat, this.opts.beaconIntervalMs), setInterval(() => this.syncWithMeta(), this.opts.configSyncIntervalMs))
+    this.timers.push(
+      setInterval(beat, this.opts.beaconIntervalMs),
+      setInterval(() => this.syncWithMeta(), this.opts.configSyncIntervalMs),
+    )
     for (const t of this.timers) t.unref()
   }
 
@@ -336,4 +349,6 @@ export class ReplicaServer {
 }
 
 /** Partition status names by value. */
-const PartitionStatusName: Record<number, string> = Object.fromEntries(Object.entries(PartitionStatus).map(([k, v]) => [v, k]))
+const PartitionStatusName: Record<number, string> = Object.fromEntries(
+  Object.entries(PartitionStatus).map(([k, v]) => [v, k]),
+)

@@ -26,7 +26,12 @@ export interface CallResult<R> {
 let nextSeqid = 1
 
 /** Calls one RPC on `address` ("host:port"); never throws. */
-export function callRpc<N extends RpcName>(address: string, name: N, request: RpcRequest<N>, timeoutMs: number): Promise<CallResult<RpcResponse<N>>> {
+export function callRpc<N extends RpcName>(
+  address: string,
+  name: N,
+  request: RpcRequest<N>,
+  timeoutMs: number,
+): Promise<CallResult<RpcResponse<N>>> {
   const i = address.lastIndexOf(':')
   const host = address.slice(0, i)
   const port = Number(address.slice(i + 1))

@@ -74,7 +74,9 @@ export interface PegasusScenario {
 
 /** Validates a scenario document whose `engine:` is pegasus; every problem is LAB_SCENARIO_INVALID. */
 export function parsePegasusScenario(doc: unknown, path: string): PegasusScenario {
-  checkScenarioSchema(doc, path, 'pegasus.schema.json', ['See schemas/lab/pegasus.schema.json and docs/pegasus-lab.md for the vocabulary.'])
+  checkScenarioSchema(doc, path, 'pegasus.schema.json', [
+    'See schemas/lab/pegasus.schema.json and docs/pegasus-lab.md for the vocabulary.',
+  ])
   const raw = doc as Partial<PegasusScenario> & {engine: 'pegasus'}
   const scenario: PegasusScenario = {
     engine: raw.engine,
@@ -101,12 +103,19 @@ function checkSemantics(s: PegasusScenario, path: string): void {
   const liveNames = new Map<string, number>()
   s.tables.forEach((t, i) => {
     if (t.app_id !== undefined) {
-      if (ids.has(t.app_id)) problems.push(`/tables/${i}: app_id ${t.app_id} is also used by /tables/${ids.get(t.app_id)}`)
+      if (ids.has(t.app_id))
+        problems.push(`/tables/${i}: app_id ${t.app_id} is also used by /tables/${ids.get(t.app_id)}`)
       ids.set(t.app_id, i)
     }
-    if ((t.replicas ?? 3) > s.replica_servers) problems.push(`/tables/${i}: ${t.replicas ?? 3} replicas need at least as many replica servers (scenario has ${s.replica_servers})`)
+    if ((t.replicas ?? 3) > s.replica_servers)
+      problems.push(
+        `/tables/${i}: ${t.replicas ?? 3} replicas need at least as many replica servers (scenario has ${s.replica_servers})`,
+      )
     if (!t.dropped) {
-      if (liveNames.has(t.name)) problems.push(`/tables/${i}: a live table named "${t.name}" already exists (/tables/${liveNames.get(t.name)}); Pegasus refuses the second create`)
+      if (liveNames.has(t.name))
+        problems.push(
+          `/tables/${i}: a live table named "${t.name}" already exists (/tables/${liveNames.get(t.name)}); Pegasus refuses the second create`,
+        )
       liveNames.set(t.name, i)
     }
   })
@@ -117,14 +126,19 @@ function checkSemantics(s: PegasusScenario, path: string): void {
     if (!t.dropped) return
     const live = assigned.findIndex((x) => !x.dropped && x.name === t.name)
     if (live >= 0 && assigned[live].app_id < t.app_id) {
-      problems.push(`/tables/${i}: the dropped table "${t.name}" (app_id ${t.app_id}) is newer than the live one (/tables/${live}, app_id ${assigned[live].app_id}); Pegasus refuses to create a name in use, so the dropped one must have the lower app_id`)
+      problems.push(
+        `/tables/${i}: the dropped table "${t.name}" (app_id ${t.app_id}) is newer than the live one (/tables/${live}, app_id ${assigned[live].app_id}); Pegasus refuses to create a name in use, so the dropped one must have the lower app_id`,
+      )
     }
   })
   const target = s.migration_target?.root
   if (target !== undefined && (s.zookeepers ?? 1) === 1) {
     const source = s.meta.cluster_root ?? `/pegasus/${s.name}`
     const within = (a: string, b: string): boolean => a === b || a.startsWith(`${b.replace(/\/$/, '')}/`)
-    if (within(target, source) || within(source, target)) problems.push(`/migration_target/root: ${target} overlaps the cluster root ${source} on the same ZooKeeper (add zookeepers: 2, or choose a root outside it)`)
+    if (within(target, source) || within(source, target))
+      problems.push(
+        `/migration_target/root: ${target} overlaps the cluster root ${source} on the same ZooKeeper (add zookeepers: 2, or choose a root outside it)`,
+      )
   }
   if (problems.length > 0) {
     throw new LifeboatError('LAB_SCENARIO_INVALID', `scenario ${path} is not a cluster Pegasus could have`, {

@@ -17,7 +17,11 @@ export function specDir(stateDir: string): string {
 }
 
 /** A spec's `cluster` block: the lab's name, meta servers and where its metadata is now. */
-export function specCluster(layout: PegasusLabLayout): {name: string; meta_servers: string[]; zookeeper: {hosts: string; root: string}} {
+export function specCluster(layout: PegasusLabLayout): {
+  name: string
+  meta_servers: string[]
+  zookeeper: {hosts: string; root: string}
+} {
   return {
     name: layout.cluster_name,
     meta_servers: layout.meta_servers.map((m) => m.address),

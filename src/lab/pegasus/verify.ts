@@ -53,7 +53,12 @@ export async function verifyRows(meta: string, tables: LabTable[], timeoutMs = 5
   const err = listed.err !== 'ERR_OK' ? listed.err : listed.response?.err
   if (err !== 'ERR_OK' || !listed.response) {
     const note = `the meta server ${meta} answered list_apps with ${err}`
-    return {found: 0, total, note, tables: live.map((t) => ({app_id: t.app_id, name: t.name, found: 0, total: t.rows, note}))}
+    return {
+      found: 0,
+      total,
+      note,
+      tables: live.map((t) => ({app_id: t.app_id, name: t.name, found: 0, total: t.rows, note})),
+    }
   }
   const byId = new Map(listed.response.infos.map((a) => [a.app_id, a]))
   const nodeRows = new Map<string, Promise<RowReport | undefined>>()
@@ -68,11 +73,23 @@ export async function verifyRows(meta: string, tables: LabTable[], timeoutMs = 5
   const perTable = await mapLimit(live, 16, async (t) => {
     const app = byId.get(t.app_id)
     if (!app || app.status !== AppStatus.AS_AVAILABLE) {
-      return {app_id: t.app_id, name: app?.app_name ?? t.name, found: 0, total: t.rows, note: app ? 'the table is not available' : 'the meta does not know the table'}
+      return {
+        app_id: t.app_id,
+        name: app?.app_name ?? t.name,
+        found: 0,
+        total: t.rows,
+        note: app ? 'the table is not available' : 'the meta does not know the table',
+      }
     }
-    const cfg = await callRpc(meta, 'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX', {app_name: app.app_name, partition_indices: []}, timeoutMs)
+    const cfg = await callRpc(
+      meta,
+      'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX',
+      {app_name: app.app_name, partition_indices: []},
+      timeoutMs,
+    )
     const cerr = cfg.err !== 'ERR_OK' ? cfg.err : cfg.response?.err
-    if (cerr !== 'ERR_OK' || !cfg.response) return {app_id: t.app_id, name: app.app_name, found: 0, total: t.rows, note: `query_cfg answered ${cerr}`}
+    if (cerr !== 'ERR_OK' || !cfg.response)
+      return {app_id: t.app_id, name: app.app_name, found: 0, total: t.rows, note: `query_cfg answered ${cerr}`}
     let found = 0
     for (const pc of cfg.response.partitions) {
       const primary = pc.hp_primary || pc.primary
@@ -87,4 +104,3 @@ export async function verifyRows(meta: string, tables: LabTable[], timeoutMs = 5
   })
   return {found: perTable.reduce((n, t) => n + t.found, 0), total, tables: perTable}
 }
-

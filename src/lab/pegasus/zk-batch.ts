@@ -67,7 +67,11 @@ export async function freshZooKeeper(hosts: string, clusterRoot: string, whole: 
 }
 
 /** The first of `<clusterRoot>_recovery`, `_recovery2`, … with no node in ZooKeeper (from `start` on). */
-export async function unusedRecoveryRoot(hosts: string, clusterRoot: string, start: number): Promise<{root: string; n: number}> {
+export async function unusedRecoveryRoot(
+  hosts: string,
+  clusterRoot: string,
+  start: number,
+): Promise<{root: string; n: number}> {
   const zk = await connectZk({hosts})
   try {
     for (let n = Math.max(1, start); ; n++) {

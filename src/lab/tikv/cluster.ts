@@ -53,7 +53,11 @@ function generateLayout(s: TikvScenario, count: number): Layout[] {
     const step = Math.max(1, Math.floor(Math.max(t.rows, n) / n))
     for (let i = 1; i < n; i++) starts.push(rowKey(t.id, i * step + 1))
   }
-  return starts.map((start, i) => ({start, voters: Array.from({length: s.replicas}, (_, j) => ((i + j) % s.stores) + 1), learners: []}))
+  return starts.map((start, i) => ({
+    start,
+    voters: Array.from({length: s.replicas}, (_, j) => ((i + j) % s.stores) + 1),
+    learners: [],
+  }))
 }
 
 export class TikvLab {
@@ -100,7 +104,15 @@ export class TikvLab {
     const total = s.stores + s.tiflash_stores
     for (let id = 1; id <= total; id++) {
       const tiflash = id > s.stores
-      const opts = {id, tiflash, heartbeatMs: s.timing.heartbeat_ms, peerDownMs: s.timing.peer_down_seconds * 1000, capacity: CAPACITY, regionSweepTicks: 20, log: this.log}
+      const opts = {
+        id,
+        tiflash,
+        heartbeatMs: s.timing.heartbeat_ms,
+        peerDownMs: s.timing.peer_down_seconds * 1000,
+        capacity: CAPACITY,
+        regionSweepTicks: 20,
+        log: this.log,
+      }
       this.set.stores.set(id, new TikvStore(opts, this.set, () => this.pd))
     }
     // Rows: every table's handles 1..rows, plus a meta key per table, in key order.
@@ -120,10 +132,20 @@ export class TikvLab {
         ...l.voters.map((store) => ({id: nextPeerId(), store_id: store, role: Role.Voter})),
         ...l.learners.map((store) => ({id: nextPeerId(), store_id: store, role: Role.Learner})),
       ]
-      const region: Region = {id, start_key: l.start, end_key: end, epoch: {conf_ver: peers.length, version: 1 + i}, peers}
+      const region: Region = {
+        id,
+        start_key: l.start,
+        end_key: end,
+        epoch: {conf_ver: peers.length, version: 1 + i},
+        peers,
+      }
       const regionRows: Row[] = []
       while (r < rows.length && (end.length === 0 || compareKeys(rows[r], end) < 0)) {
-        regionRows.push({key: rows[r], value: Buffer.from(`v${hexKey(rows[r]).slice(-8)}`), index: TERM + 1 + regionRows.length})
+        regionRows.push({
+          key: rows[r],
+          value: Buffer.from(`v${hexKey(rows[r]).slice(-8)}`),
+          index: TERM + 1 + regionRows.length,
+        })
         r++
       }
       const log = new RaftLog(regionRows)
@@ -134,7 +156,16 @@ export class TikvLab {
         rep.leader = p === peers[0]
         ;(this.set.get(p.store_id) as TikvStore).replicas.set(id, rep)
       }
-      boot.push({region, leader: peers[0], down_peers: [], pending_peers: [], approximate_size: Math.max(1, Math.ceil((regionRows.length * 64) / 1024 ** 2)), approximate_keys: regionRows.length, written_bytes: 0, written_keys: 0})
+      boot.push({
+        region,
+        leader: peers[0],
+        down_peers: [],
+        pending_peers: [],
+        approximate_size: Math.max(1, Math.ceil((regionRows.length * 64) / 1024 ** 2)),
+        approximate_keys: regionRows.length,
+        written_bytes: 0,
+        written_keys: 0,
+      })
     })
     await this.pd.listen(0)
     this.pd.loadRegions(boot)
@@ -166,23 +197,35 @@ export class TikvLab {
     this.layout = {
       cluster_name: s.name,
       pd: `127.0.0.1:${this.pd.port}`,
-      stores: [...this.set.stores.values()].map((st) => ({id: st.id, address: `127.0.0.1:${st.statusPort}`, tiflash: st.opts.tiflash})),
+      stores: [...this.set.stores.values()].map((st) => ({
+        id: st.id,
+        address: `127.0.0.1:${st.statusPort}`,
+        tiflash: st.opts.tiflash,
+      })),
       tables: s.tables.map((t) => ({id: t.id, name: t.name, rows: t.rows})),
       meta_rows: metaRows,
       failed_stores: s.failed_stores ?? [...new Set(killed)].sort((a, b) => a - b),
     }
-    this.log(`tikv: PD ${this.layout.pd}, ${s.stores} TiKV + ${s.tiflash_stores} TiFlash stores, ${layouts.length} regions, ${rows.length} rows`)
+    this.log(
+      `tikv: PD ${this.layout.pd}, ${s.stores} TiKV + ${s.tiflash_stores} TiFlash stores, ${layouts.length} regions, ${rows.length} rows`,
+    )
   }
 
   private store(id: number): TikvStore {
     const st = this.set.get(id)
-    if (!st) throw new LifeboatError('LAB_FAULT_INVALID', `store ${id} is not in this lab`, {hints: [`Stores: ${[...this.set.stores.keys()].join(', ')}.`]})
+    if (!st)
+      throw new LifeboatError('LAB_FAULT_INVALID', `store ${id} is not in this lab`, {
+        hints: [`Stores: ${[...this.set.stores.keys()].join(', ')}.`],
+      })
     return st
   }
 
   private replica(regionId: number, storeId: number): Replica {
     const r = this.store(storeId).replicas.get(regionId)
-    if (!r) throw new LifeboatError('LAB_FAULT_INVALID', `store ${storeId} has no peer of region ${regionId}`, {hints: [`curl http://${this.layout?.pd ?? ''}/pd/api/v1/region/id/${regionId} shows the region's peers.`]})
+    if (!r)
+      throw new LifeboatError('LAB_FAULT_INVALID', `store ${storeId} has no peer of region ${regionId}`, {
+        hints: [`curl http://${this.layout?.pd ?? ''}/pd/api/v1/region/id/${regionId} shows the region's peers.`],
+      })
     return r
   }
 
@@ -206,7 +249,9 @@ export class TikvLab {
         if (st.alive) return `store ${f.store} is already running`
         if (st.tombstoned || this.pd.stores.get(f.store)?.state === StoreState.Tombstone) {
           throw new LifeboatError('LAB_FAULT_INVALID', `store ${f.store} is Tombstone in PD and cannot start again`, {
-            hints: ['Unsafe recovery buried it; a real TiKV store exits on "store is tombstone". Bring the lab up again for a fresh cluster.'],
+            hints: [
+              'Unsafe recovery buried it; a real TiKV store exits on "store is tombstone". Bring the lab up again for a fresh cluster.',
+            ],
           })
         }
         await st.start(true)
@@ -214,8 +259,18 @@ export class TikvLab {
       }
       case 'lag-peer': {
         const r = this.replica(f.region, f.store)
-        if (f.index > r.lastIndex) throw new LifeboatError('LAB_FAULT_INVALID', `region ${f.region}'s peer on store ${f.store} is at index ${r.lastIndex}; it cannot lag to ${f.index}`, {hints: [`Give an index <= ${r.lastIndex}.`]})
-        if (r.leader) throw new LifeboatError('LAB_FAULT_INVALID', `store ${f.store} leads region ${f.region}; only a follower lags`, {hints: ['Lag a follower, or kill the leader\'s store first.']})
+        if (f.index > r.lastIndex)
+          throw new LifeboatError(
+            'LAB_FAULT_INVALID',
+            `region ${f.region}'s peer on store ${f.store} is at index ${r.lastIndex}; it cannot lag to ${f.index}`,
+            {hints: [`Give an index <= ${r.lastIndex}.`]},
+          )
+        if (r.leader)
+          throw new LifeboatError(
+            'LAB_FAULT_INVALID',
+            `store ${f.store} leads region ${f.region}; only a follower lags`,
+            {hints: ["Lag a follower, or kill the leader's store first."]},
+          )
         r.lastIndex = f.index
         r.commit = Math.min(r.commit, f.index)
         r.applied = Math.min(r.applied, f.index)
@@ -236,9 +291,13 @@ export class TikvLab {
     const live = this.set.livePeers(regionId)
     const l = live.find(([, r]) => r.leader && !r.forceLeader)
     if (!l || !this.set.hasQuorum(l[1].region)) {
-      throw new LifeboatError('LAB_FAULT_INVALID', `region ${regionId} has no leader that can commit (its quorum is lost or it does not exist)`, {
-        hints: ['Split and merge go through the region leader: pick a healthy region.'],
-      })
+      throw new LifeboatError(
+        'LAB_FAULT_INVALID',
+        `region ${regionId} has no leader that can commit (its quorum is lost or it does not exist)`,
+        {
+          hints: ['Split and merge go through the region leader: pick a healthy region.'],
+        },
+      )
     }
     return l
   }
@@ -248,14 +307,29 @@ export class TikvLab {
     const [, leader] = this.leaderOf(regionId)
     const old = leader.region
     if (Buffer.compare(key, old.start_key) <= 0 || (old.end_key.length > 0 && Buffer.compare(key, old.end_key) >= 0)) {
-      throw new LifeboatError('LAB_FAULT_INVALID', `key ${hexKey(key)} is not inside region ${regionId} [${hexKey(old.start_key)}, ${hexKey(old.end_key)})`, {hints: ['Choose a table/handle inside the region.']})
+      throw new LifeboatError(
+        'LAB_FAULT_INVALID',
+        `key ${hexKey(key)} is not inside region ${regionId} [${hexKey(old.start_key)}, ${hexKey(old.end_key)})`,
+        {hints: ['Choose a table/handle inside the region.']},
+      )
     }
     const ask = this.pd.askSplit(1)
-    if (typeof ask === 'string') throw new LifeboatError('LAB_FAULT_REFUSED', `PD refused the split of region ${regionId}: ${ask}`, {hints: ['PD refuses AskBatchSplit while scheduling is halted (halt-scheduling, or an unsafe recovery running).']})
+    if (typeof ask === 'string')
+      throw new LifeboatError('LAB_FAULT_REFUSED', `PD refused the split of region ${regionId}: ${ask}`, {
+        hints: [
+          'PD refuses AskBatchSplit while scheduling is halted (halt-scheduling, or an unsafe recovery running).',
+        ],
+      })
     const newId = ask.regionIds[0]
     const newPeers: Peer[] = old.peers.map((p) => ({id: this.pd.allocId(), store_id: p.store_id, role: p.role}))
     const version = old.epoch.version + 1
-    const left: Region = {id: newId, start_key: old.start_key, end_key: key, epoch: {conf_ver: old.epoch.conf_ver, version}, peers: newPeers}
+    const left: Region = {
+      id: newId,
+      start_key: old.start_key,
+      end_key: key,
+      epoch: {conf_ver: old.epoch.conf_ver, version},
+      peers: newPeers,
+    }
     const right: Region = {...old, start_key: key, epoch: {conf_ver: old.epoch.conf_ver, version}}
     const leftLog = new RaftLog(leader.log.rows.filter((row) => Buffer.compare(row.key, key) < 0))
     const rightLog = new RaftLog(leader.log.rows.filter((row) => Buffer.compare(row.key, key) >= 0))
@@ -278,13 +352,22 @@ export class TikvLab {
 
   /** A merge: PrepareMerge on the source, CommitMerge on the target; left in flight when the target cannot commit. */
   private merge(sourceId: number, targetId: number): string {
-    if (this.pd.schedulingHalted()) throw new LifeboatError('LAB_FAULT_REFUSED', 'PD refused the merge: scheduling is halted', {hints: ['The merge checker does not run while scheduling is halted.']})
+    if (this.pd.schedulingHalted())
+      throw new LifeboatError('LAB_FAULT_REFUSED', 'PD refused the merge: scheduling is halted', {
+        hints: ['The merge checker does not run while scheduling is halted.'],
+      })
     const [, src] = this.leaderOf(sourceId)
     const target = this.set.livePeers(targetId)
-    if (target.length === 0) throw new LifeboatError('LAB_FAULT_INVALID', `region ${targetId} has no peer on a live store`, {hints: ['Merge into a region with live peers.']})
+    if (target.length === 0)
+      throw new LifeboatError('LAB_FAULT_INVALID', `region ${targetId} has no peer on a live store`, {
+        hints: ['Merge into a region with live peers.'],
+      })
     const t = target[0][1].region
     const s = src.region
-    if (!s.end_key.equals(t.start_key) && !t.end_key.equals(s.start_key)) throw new LifeboatError('LAB_FAULT_INVALID', `regions ${sourceId} and ${targetId} are not adjacent`, {hints: ['Only adjacent regions merge.']})
+    if (!s.end_key.equals(t.start_key) && !t.end_key.equals(s.start_key))
+      throw new LifeboatError('LAB_FAULT_INVALID', `regions ${sourceId} and ${targetId} are not adjacent`, {
+        hints: ['Only adjacent regions merge.'],
+      })
     const merging: Region = {...s, epoch: {conf_ver: s.epoch.conf_ver + 1, version: s.epoch.version + 1}}
     for (const [, r] of this.set.livePeers(sourceId)) {
       r.region = merging

@@ -50,7 +50,8 @@ type Obj = Record<string, unknown>
 
 function b64(v: unknown, field: string): Buffer {
   if (v === undefined || v === null || v === '') return Buffer.alloc(0)
-  if (typeof v !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(v)) throw new EtcdError(3, `bad Request: ${field}: illegal base64 data`)
+  if (typeof v !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(v))
+    throw new EtcdError(3, `bad Request: ${field}: illegal base64 data`)
   return Buffer.from(v, 'base64')
 }
 
@@ -97,7 +98,12 @@ export class EmbeddedEtcd {
   }
 
   header(): JsonValue {
-    return {cluster_id: this.clusterId.toString(), member_id: this.memberId.toString(), revision: this.revision.toString(), raft_term: this.raftTerm.toString()}
+    return {
+      cluster_id: this.clusterId.toString(),
+      member_id: this.memberId.toString(),
+      revision: this.revision.toString(),
+      raft_term: this.raftTerm.toString(),
+    }
   }
 
   /** Handles `POST /v3/...`; throws EtcdError. */
@@ -178,8 +184,17 @@ export class EmbeddedEtcd {
     const lease = this.leases.get(id)
     if (!lease) return {header: this.header(), ID: id.toString(), TTL: '-1'}
     const left = Math.max(0, Math.ceil((lease.expires - this.now()) / 1000))
-    const keys = pick(req, 'keys', 'keys') === true ? [...lease.keys].map((k) => Buffer.from(k, 'hex').toString('base64')) : undefined
-    return {header: this.header(), ID: id.toString(), TTL: omitZero(BigInt(left)), grantedTTL: omitZero(BigInt(lease.ttl)), keys}
+    const keys =
+      pick(req, 'keys', 'keys') === true
+        ? [...lease.keys].map((k) => Buffer.from(k, 'hex').toString('base64'))
+        : undefined
+    return {
+      header: this.header(),
+      ID: id.toString(),
+      TTL: omitZero(BigInt(left)),
+      grantedTTL: omitZero(BigInt(lease.ttl)),
+      keys,
+    }
   }
 
   /** The keys in [key, range_end) as etcd selects them (range_end "\0" = every key >= key; empty = just key). */
@@ -234,7 +249,14 @@ export class EmbeddedEtcd {
     const hex = key.toString('hex')
     const old = this.kvs.get(hex)
     if (old && old.lease !== 0n) this.leases.get(old.lease)?.keys.delete(hex)
-    this.kvs.set(hex, {key, value, lease, createRevision: old ? old.createRevision : this.revision, modRevision: this.revision, version: old ? old.version + 1n : 1n})
+    this.kvs.set(hex, {
+      key,
+      value,
+      lease,
+      createRevision: old ? old.createRevision : this.revision,
+      modRevision: this.revision,
+      version: old ? old.version + 1n : 1n,
+    })
     if (lease !== 0n) this.leases.get(lease)?.keys.add(hex)
     const prev = pick(req, 'prev_kv', 'prevKv') === true && old ? this.kvJson(old) : undefined
     return {header: this.header(), prev_kv: prev}
@@ -253,7 +275,8 @@ export class EmbeddedEtcd {
       this.kvs.delete(hex)
       if (kv.lease !== 0n) this.leases.get(kv.lease)?.keys.delete(hex)
     }
-    const prev = pick(req, 'prev_kv', 'prevKv') === true && found.length > 0 ? found.map((kv) => this.kvJson(kv)) : undefined
+    const prev =
+      pick(req, 'prev_kv', 'prevKv') === true && found.length > 0 ? found.map((kv) => this.kvJson(kv)) : undefined
     return {header: this.header(), deleted: omitZero(BigInt(found.length)), prev_kvs: prev}
   }
 
@@ -310,7 +333,11 @@ export class EmbeddedEtcd {
       if (range) return {response_range: this.range(range)}
       throw new EtcdError(3, 'bad Request: a txn operation needs request_put, request_range or request_delete_range')
     })
-    return {header: this.header(), succeeded: ok ? true : undefined, responses: responses.length > 0 ? responses : undefined}
+    return {
+      header: this.header(),
+      succeeded: ok ? true : undefined,
+      responses: responses.length > 0 ? responses : undefined,
+    }
   }
 
   /** What a PD leader change does to leases in etcd: every lease gets its full TTL again. */

@@ -75,7 +75,7 @@ export function goDuration(ms: number): string {
 export function parseGoDuration(s: string): number | undefined {
   if (s === '0') return 0
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy
-  const unit: Record<string, number> = {ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000}
+  const unit: Record<string, number> = {ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000}
   let total = 0
   let matched = 0
   let m: RegExpExecArray | null
@@ -88,7 +88,9 @@ export function parseGoDuration(s: string): number | undefined {
 
 /** Go's `time.Time` RFC 3339 with nanoseconds and the local offset as PD marshals it (UTC here: `Z`). */
 export function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, (_, f: string) => (f === '000' ? 'Z' : `.${f.replace(/0+$/, '')}Z`))
+  return new Date(ms)
+    .toISOString()
+    .replace(/\.(\d{3})Z$/, (_, f: string) => (f === '000' ? 'Z' : `.${f.replace(/0+$/, '')}Z`))
 }
 
 /** PD's show timestamp layout `2006-01-02 15:04:05.000` (PD's local time; the lab runs in UTC). */

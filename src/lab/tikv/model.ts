@@ -123,7 +123,10 @@ export function regionHexMeta(r: Region): string {
   const parts = [`id:${r.id}`]
   if (r.start_key.length > 0) parts.push(`start_key:"${r.start_key.toString('hex').toUpperCase()}"`)
   if (r.end_key.length > 0) parts.push(`end_key:"${r.end_key.toString('hex').toUpperCase()}"`)
-  const epoch = [r.epoch.conf_ver ? `conf_ver:${r.epoch.conf_ver} ` : '', r.epoch.version ? `version:${r.epoch.version} ` : ''].join('')
+  const epoch = [
+    r.epoch.conf_ver ? `conf_ver:${r.epoch.conf_ver} ` : '',
+    r.epoch.version ? `version:${r.epoch.version} ` : '',
+  ].join('')
   parts.push(`region_epoch:<${epoch}>`)
   for (const p of r.peers) parts.push(`peers:<${peerText(p)}>`)
   return parts.join(' ')

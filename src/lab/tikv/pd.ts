@@ -186,7 +186,8 @@ export class PdServer {
     if (!this.up) throw new Error('PD is not serving')
     const s = this.stores.get(hb.store_id)
     if (!s) return {error: {type: 'UNKNOWN', message: `invalid store ID ${hb.store_id}, not found`}}
-    if (s.state === StoreState.Tombstone) return {error: {type: 'STORE_TOMBSTONE', message: `store ${hb.store_id} is tombstone`}}
+    if (s.state === StoreState.Tombstone)
+      return {error: {type: 'STORE_TOMBSTONE', message: `store ${hb.store_id} is tombstone`}}
     s.last_heartbeat_ms = Date.now()
     s.capacity = hb.capacity
     s.available = hb.available
@@ -206,7 +207,8 @@ export class PdServer {
     if (!this.up) throw new Error('PD is not serving')
     const old = this.regions.get(rh.region.id)
     if (old && epochStale(rh.region.epoch, old.region.epoch)) return
-    const rangeChanged = !old || !old.region.start_key.equals(rh.region.start_key) || !old.region.end_key.equals(rh.region.end_key)
+    const rangeChanged =
+      !old || !old.region.start_key.equals(rh.region.start_key) || !old.region.end_key.equals(rh.region.end_key)
     this.regions.set(rh.region.id, {...rh})
     if (rangeChanged) this.sorted = undefined
   }
@@ -230,13 +232,16 @@ export class PdServer {
   /** The regions in key order; overlapping ranges resolved in favour of the higher version (the other one leaves the cache). */
   private sortedRegions(): RegionInfo[] {
     if (this.sorted) return this.sorted
-    const all = [...this.regions.values()].sort((a, b) => compareKeys(a.region.start_key, b.region.start_key) || b.region.epoch.version - a.region.epoch.version)
+    const all = [...this.regions.values()].sort(
+      (a, b) => compareKeys(a.region.start_key, b.region.start_key) || b.region.epoch.version - a.region.epoch.version,
+    )
     const kept: RegionInfo[] = []
     for (const r of all) {
       let drop = false
       for (;;) {
         const last = kept.at(-1)
-        if (!last || (last.region.end_key.length !== 0 && Buffer.compare(last.region.end_key, r.region.start_key) <= 0)) break
+        if (!last || (last.region.end_key.length !== 0 && Buffer.compare(last.region.end_key, r.region.start_key) <= 0))
+          break
         if (r.region.epoch.version > last.region.epoch.version) {
           kept.pop()
           this.regions.delete(last.region.id)
@@ -278,7 +283,13 @@ export class PdServer {
 
   // --- JSON ---------------------------------------------------------------------------------
 
-  private storeJson(s: PdStore, counts: Map<number, {leaders: number; regions: number; learners: number; pending: number; leaderSize: number; regionSize: number}>): JsonValue {
+  private storeJson(
+    s: PdStore,
+    counts: Map<
+      number,
+      {leaders: number; regions: number; learners: number; pending: number; leaderSize: number; regionSize: number}
+    >,
+  ): JsonValue {
     const c = counts.get(s.id) ?? {leaders: 0, regions: 0, learners: 0, pending: 0, leaderSize: 0, regionSize: 0}
     const uptimeMs = s.start_ms > 0 && s.last_heartbeat_ms > s.start_ms ? s.last_heartbeat_ms - s.start_ms : 0
     return {
@@ -320,8 +331,14 @@ export class PdServer {
     }
   }
 
-  private storeCounts(): Map<number, {leaders: number; regions: number; learners: number; pending: number; leaderSize: number; regionSize: number}> {
-    const m = new Map<number, {leaders: number; regions: number; learners: number; pending: number; leaderSize: number; regionSize: number}>()
+  private storeCounts(): Map<
+    number,
+    {leaders: number; regions: number; learners: number; pending: number; leaderSize: number; regionSize: number}
+  > {
+    const m = new Map<
+      number,
+      {leaders: number; regions: number; learners: number; pending: number; leaderSize: number; regionSize: number}
+    >()
     for (const r of this.sortedRegions()) {
       for (const p of r.region.peers) {
         let c = m.get(p.store_id)
@@ -341,7 +358,13 @@ export class PdServer {
 
   private peerJson(p: Peer | undefined): JsonValue {
     if (!p) return {role_name: 'Voter'}
-    return {id: p.id, store_id: p.store_id, role: p.role === 0 ? undefined : p.role, role_name: ROLE_NAMES[p.role], is_learner: p.role === Role.Learner ? true : undefined}
+    return {
+      id: p.id,
+      store_id: p.store_id,
+      role: p.role === 0 ? undefined : p.role,
+      role_name: ROLE_NAMES[p.role],
+      is_learner: p.role === Role.Learner ? true : undefined,
+    }
   }
 
   /** RegionInfo JSON, written by hand: `/regions` writes 100,000 of them. */
@@ -349,12 +372,19 @@ export class PdServer {
     const m = r.region
     const peer = (p: Peer): string =>
       `{"id":${p.id},"store_id":${p.store_id}${p.role === 0 ? '' : `,"role":${p.role}`},"role_name":"${ROLE_NAMES[p.role]}"${p.role === Role.Learner ? ',"is_learner":true' : ''}}`
-    const epoch = [m.epoch.conf_ver ? `"conf_ver":${m.epoch.conf_ver}` : '', m.epoch.version ? `"version":${m.epoch.version}` : ''].filter((x) => x).join(',')
+    const epoch = [
+      m.epoch.conf_ver ? `"conf_ver":${m.epoch.conf_ver}` : '',
+      m.epoch.version ? `"version":${m.epoch.version}` : '',
+    ]
+      .filter((x) => x)
+      .join(',')
     return (
       `{"id":${m.id},"start_key":"${hexKey(m.start_key)}","end_key":"${hexKey(m.end_key)}","epoch":{${epoch}}` +
       (m.peers.length > 0 ? `,"peers":[${m.peers.map(peer).join(',')}]` : '') +
       `,"leader":${r.leader ? peer(r.leader) : '{"role_name":"Voter"}'}` +
-      (r.down_peers.length > 0 ? `,"down_peers":[${r.down_peers.map((d) => `{"peer":${peer(d.peer)},"down_seconds":${d.down_seconds}}`).join(',')}]` : '') +
+      (r.down_peers.length > 0
+        ? `,"down_peers":[${r.down_peers.map((d) => `{"peer":${peer(d.peer)},"down_seconds":${d.down_seconds}}`).join(',')}]`
+        : '') +
       (r.pending_peers.length > 0 ? `,"pending_peers":[${r.pending_peers.map(peer).join(',')}]` : '') +
       `,"cpu_usage":0,"written_bytes":${r.written_bytes},"read_bytes":0,"written_keys":${r.written_keys},"read_keys":0` +
       `,"approximate_size":${r.approximate_size},"approximate_keys":${r.approximate_keys},"approximate_kv_size":${r.approximate_size},"approximate_columnar_kv_size":0}`
@@ -371,7 +401,10 @@ export class PdServer {
       epoch: {conf_ver: m.epoch.conf_ver || undefined, version: m.epoch.version || undefined},
       peers: m.peers.length > 0 ? m.peers.map((p) => this.peerJson(p)) : undefined,
       leader: this.peerJson(r.leader),
-      down_peers: r.down_peers.length > 0 ? r.down_peers.map((d) => ({peer: this.peerJson(d.peer), down_seconds: d.down_seconds})) : undefined,
+      down_peers:
+        r.down_peers.length > 0
+          ? r.down_peers.map((d) => ({peer: this.peerJson(d.peer), down_seconds: d.down_seconds}))
+          : undefined,
       pending_peers: r.pending_peers.length > 0 ? r.pending_peers.map((p) => this.peerJson(p)) : undefined,
       cpu_usage: 0,
       written_bytes: r.written_bytes,
@@ -452,7 +485,8 @@ export class PdServer {
   }
 
   private serveEtcd(path: string, method: string, text: string, res: ServerResponse): void {
-    if (method !== 'POST') return send(res, 405, toJson({error: 'Method Not Allowed', code: 12, message: 'Method Not Allowed'}))
+    if (method !== 'POST')
+      return send(res, 405, toJson({error: 'Method Not Allowed', code: 12, message: 'Method Not Allowed'}))
     let body: unknown
     try {
       body = text.trim() === '' ? {} : parseBody(text)
@@ -485,13 +519,19 @@ export class PdServer {
         return Number(s)
       })
       const want = states.length > 0 ? states : [StoreState.Up, StoreState.Offline]
-      return json(200, this.storesJson((s) => want.includes(s.state)))
+      return json(
+        200,
+        this.storesJson((s) => want.includes(s.state)),
+      )
     }
     if (get && sub === '/stores/check') {
       const names = q.getAll('state').map((s) => s.toLowerCase())
       const known = ['up', 'disconnected', 'down', 'offline', 'tombstone']
       for (const n of names) if (!known.includes(n)) throw new HttpError(400, `unknown StoreState: ${n}`)
-      return json(200, this.storesJson((s) => names.includes(this.stateName(s).toLowerCase())))
+      return json(
+        200,
+        this.storesJson((s) => names.includes(this.stateName(s).toLowerCase())),
+      )
     }
     if (method === 'DELETE' && sub === '/stores/remove-tombstone') {
       for (const [id, s] of this.stores) if (s.state === StoreState.Tombstone) this.stores.delete(id)
@@ -536,7 +576,11 @@ export class PdServer {
     }
     if (get && (m = sub.match(/^\/regions\/store\/([^/]+)$/))) {
       const id = parseUint(m[1])
-      return sendParts(res, 200, this.regionsBody(this.sortedRegions().filter((r) => r.region.peers.some((p) => p.store_id === id))))
+      return sendParts(
+        res,
+        200,
+        this.regionsBody(this.sortedRegions().filter((r) => r.region.peers.some((p) => p.store_id === id))),
+      )
     }
     if (get && (m = sub.match(/^\/region\/id\/([^/]+)$/))) {
       const id = parseUint(m[1])
@@ -544,7 +588,8 @@ export class PdServer {
       const r = this.getRegion(id)
       return send(res, 200, r ? this.regionJson(r) : 'null')
     }
-    if (get && (m = sub.match(/^\/regions\/check\/([^/]+)$/))) return sendParts(res, 200, this.regionsBody(this.checkRegions(m[1])))
+    if (get && (m = sub.match(/^\/regions\/check\/([^/]+)$/)))
+      return sendParts(res, 200, this.regionsBody(this.checkRegions(m[1])))
     if (sub === '/config/schedule') {
       if (get) return json(200, this.config.toJson())
       if (post) {
@@ -564,7 +609,14 @@ export class PdServer {
       }
     }
     if (get && sub === '/config/replicate') {
-      return json(200, {'max-replicas': this.opts.maxReplicas, 'location-labels': '', 'strictly-match-label': 'false', 'enable-placement-rules': 'true', 'enable-placement-rules-cache': 'false', 'isolation-level': ''})
+      return json(200, {
+        'max-replicas': this.opts.maxReplicas,
+        'location-labels': '',
+        'strictly-match-label': 'false',
+        'enable-placement-rules': 'true',
+        'enable-placement-rules-cache': 'false',
+        'isolation-level': '',
+      })
     }
     if (get && sub === '/cluster') return json(200, {id: this.opts.clusterId, max_peer_count: this.opts.maxReplicas})
     if (get && sub === '/members') {
@@ -573,7 +625,9 @@ export class PdServer {
     }
     if (get && sub === '/leader') return json(200, this.memberJson())
     if (get && sub === '/health') {
-      return json(200, [{name: 'pd-lab-0', member_id: this.memberId, client_urls: [`http://127.0.0.1:${this.port}`], health: true}])
+      return json(200, [
+        {name: 'pd-lab-0', member_id: this.memberId, client_urls: [`http://127.0.0.1:${this.port}`], health: true},
+      ])
     }
     if (get && sub === '/version') return json(200, {version: this.opts.version})
     if (post && sub === '/admin/unsafe/remove-failed-stores') return this.removeFailedStores(text, json, msg)
@@ -592,7 +646,15 @@ export class PdServer {
 
   private memberJson(): JsonValue {
     const url = `http://127.0.0.1:${this.port}`
-    return {name: 'pd-lab-0', member_id: this.memberId, peer_urls: [url], client_urls: [url], binary_version: this.opts.version, git_hash: 'lab', deploy_path: '/lab/pd'}
+    return {
+      name: 'pd-lab-0',
+      member_id: this.memberId,
+      peer_urls: [url],
+      client_urls: [url],
+      binary_version: this.opts.version,
+      git_hash: 'lab',
+      deploy_path: '/lab/pd',
+    }
   }
 
   private storesJson(filter: (s: PdStore) => boolean): JsonValue {
@@ -619,11 +681,19 @@ export class PdServer {
     return this.sortedRegions().filter(t)
   }
 
-  private removeFailedStores(text: string, json: (s: number, v: JsonValue) => void, msg: (s: number, m: string) => void): void {
+  private removeFailedStores(
+    text: string,
+    json: (s: number, v: JsonValue) => void,
+    msg: (s: number, m: string) => void,
+  ): void {
     let input: Record<string, unknown>
     try {
       const v = parseBody(text)
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) return msg(400, `json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go value of type map[string]interface {}`)
+      if (v === null || typeof v !== 'object' || Array.isArray(v))
+        return msg(
+          400,
+          `json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go value of type map[string]interface {}`,
+        )
       input = v as Record<string, unknown>
     } catch (e) {
       return msg(400, goJsonError(text, e))
@@ -632,10 +702,15 @@ export class PdServer {
     let stores: number[] = []
     if (!auto) {
       const raw = input.stores
-      if (!Array.isArray(raw) || !raw.every((x) => typeof x === 'number' || typeof x === 'bigint')) return msg(400, 'Store ids are invalid')
+      if (!Array.isArray(raw) || !raw.every((x) => typeof x === 'number' || typeof x === 'bigint'))
+        return msg(400, 'Store ids are invalid')
       // A uint64 past 2^53 is no store of the lab's: say so with its exact digits.
       const big = raw.find((x) => typeof x === 'bigint')
-      if (big !== undefined && !this.controller.isRunning()) return msg(500, `[PD:unsaferecovery:ErrUnsafeRecoveryInvalidInput]invalid input store ${String(big)} doesn't exist`)
+      if (big !== undefined && !this.controller.isRunning())
+        return msg(
+          500,
+          `[PD:unsaferecovery:ErrUnsafeRecoveryInvalidInput]invalid input store ${String(big)} doesn't exist`,
+        )
       stores = raw.map((x) => Math.trunc(Number(x)))
     }
     let timeout = 600
@@ -661,12 +736,17 @@ export class PdServer {
       disable = d
     }
     try {
-      this.controller.removeFailedStores(stores, timeout, auto, {planExecutionTimeoutMs: planMs, disableParanoidCheck: disable})
+      this.controller.removeFailedStores(stores, timeout, auto, {
+        planExecutionTimeoutMs: planMs,
+        disableParanoidCheck: disable,
+      })
     } catch (e) {
       if (e instanceof RecoveryInputError) return msg(500, e.message)
       throw e
     }
-    this.opts.log(`unsafe recovery started: ${auto ? 'auto-detect' : `failed stores ${stores.join(', ')}`}, timeout ${timeout}s`)
+    this.opts.log(
+      `unsafe recovery started: ${auto ? 'auto-detect' : `failed stores ${stores.join(', ')}`}, timeout ${timeout}s`,
+    )
     void json
     return msg(200, 'Request has been accepted.')
   }

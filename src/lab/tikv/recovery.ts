@@ -39,7 +39,16 @@ export const DEFAULT_PLAN_EXECUTION_TIMEOUT_MS = 60_000
 /** What the controller needs from PD's cluster. */
 export interface RecoveryCluster {
   /** The store, or undefined when PD has no record of it. */
-  getStore(id: number): {id: number; removed: boolean; physicallyDestroyed: boolean; serving: boolean; disconnected: boolean; tiflash: boolean} | undefined
+  getStore(id: number):
+    | {
+        id: number
+        removed: boolean
+        physicallyDestroyed: boolean
+        serving: boolean
+        disconnected: boolean
+        tiflash: boolean
+      }
+    | undefined
   storeIds(): number[]
   allocId(): number
   buryStore(id: number): void
@@ -146,7 +155,8 @@ export class RecoveryController {
       for (const id of failedSet) {
         const s = this.cluster.getStore(id)
         if (!s) throw new RecoveryInputError(errInvalidInput(`store ${id} doesn't exist`))
-        if (s.serving && !s.disconnected) throw new RecoveryInputError(errInvalidInput(`store ${id} is up and connected`))
+        if (s.serving && !s.disconnected)
+          throw new RecoveryInputError(errInvalidInput(`store ${id} is up and connected`))
       }
       for (const id of failedSet) this.cluster.buryStore(id)
     }
@@ -159,7 +169,8 @@ export class RecoveryController {
     this.deadline = this.cluster.now() + timeoutSeconds * 1000
     this.failedStores = failedSet
     this.autoDetect = autoDetect
-    if (opts.planExecutionTimeoutMs && opts.planExecutionTimeoutMs > 0) this.planExecutionTimeoutMs = opts.planExecutionTimeoutMs
+    if (opts.planExecutionTimeoutMs && opts.planExecutionTimeoutMs > 0)
+      this.planExecutionTimeoutMs = opts.planExecutionTimeoutMs
     this.disableParanoidCheck = opts.disableParanoidCheck ?? false
     this.changeStage(Stage.CollectReport)
   }
@@ -282,18 +293,30 @@ export class RecoveryController {
     switch (stage) {
       case Stage.CollectReport:
         out.info = 'Unsafe recovery enters collect report stage'
-        out.details = [this.autoDetect ? 'auto detect mode with no specified Failed stores' : `Failed stores ${idList(this.failedStores)}`]
+        out.details = [
+          this.autoDetect
+            ? 'auto detect mode with no specified Failed stores'
+            : `Failed stores ${idList(this.failedStores)}`,
+        ]
         if (this.disableParanoidCheck) out.details.push('paranoid check disabled')
-        if (this.planExecutionTimeoutMs !== DEFAULT_PLAN_EXECUTION_TIMEOUT_MS) out.details.push(`plan execution timeout ${goDur(this.planExecutionTimeoutMs)}`)
+        if (this.planExecutionTimeoutMs !== DEFAULT_PLAN_EXECUTION_TIMEOUT_MS)
+          out.details.push(`plan execution timeout ${goDur(this.planExecutionTimeoutMs)}`)
         break
       case Stage.TombstoneTiFlashLearner:
         out.info = 'Unsafe recovery enters tombstone TiFlash learner stage'
-        out.actions = this.digest((p) => (p.tombstones.length === 0 ? undefined : p.tombstones.map((r) => `tombstone the peer of region ${r}`)))
+        out.actions = this.digest((p) =>
+          p.tombstones.length === 0 ? undefined : p.tombstones.map((r) => `tombstone the peer of region ${r}`),
+        )
         break
       case Stage.ForceLeaderForCommitMerge:
       case Stage.ForceLeader:
-        out.info = stage === Stage.ForceLeader ? 'Unsafe recovery enters force leader stage' : 'Unsafe recovery enters force leader for commit merge stage'
-        out.actions = this.digest((p) => (p.force_leader ? [`force leader on regions: ${p.force_leader.enter_force_leaders.join(', ')}`] : undefined))
+        out.info =
+          stage === Stage.ForceLeader
+            ? 'Unsafe recovery enters force leader stage'
+            : 'Unsafe recovery enters force leader for commit merge stage'
+        out.actions = this.digest((p) =>
+          p.force_leader ? [`force leader on regions: ${p.force_leader.enter_force_leaders.join(', ')}`] : undefined,
+        )
         break
       case Stage.DemoteFailedVoter:
         out.info = 'Unsafe recovery enters demote Failed voter stage'
@@ -301,7 +324,10 @@ export class RecoveryController {
           p.demotes.length === 0 && p.tombstones.length === 0
             ? undefined
             : [
-                ...p.demotes.map((d) => `region ${d.region_id} demotes peers ${d.failed_voters.map((v) => `{ ${peerText(v)}}`).join(', ')}`),
+                ...p.demotes.map(
+                  (d) =>
+                    `region ${d.region_id} demotes peers ${d.failed_voters.map((v) => `{ ${peerText(v)}}`).join(', ')}`,
+                ),
                 ...p.tombstones.map((r) => `tombstone the peer of region ${r}`),
               ],
         )
@@ -309,7 +335,11 @@ export class RecoveryController {
       case Stage.CreateEmptyRegion:
         out.info = 'Unsafe recovery enters create empty region stage'
         out.actions = this.digest((p) =>
-          p.creates.length === 0 ? undefined : p.creates.map((r) => `create region ${r.id}: ${regionHexMeta(r).replaceAll('<', '{ ').replaceAll('>', '}')}`),
+          p.creates.length === 0
+            ? undefined
+            : p.creates.map(
+                (r) => `create region ${r.id}: ${regionHexMeta(r).replaceAll('<', '{ ').replaceAll('>', '}')}`,
+              ),
         )
         break
       case Stage.ExitForceLeader:
@@ -351,7 +381,9 @@ export class RecoveryController {
     const details: string[] = []
     if (this.affectedMeta.size > 0) details.push(`affected meta regions: ${idList(this.affectedMeta)}`)
     if (this.affectedTables.size > 0) details.push(`affected table ids: ${idList(this.affectedTables)}`)
-    details.push(this.created.size > 0 ? `newly created empty regions: ${idList(this.created)}` : 'no newly created empty regions')
+    details.push(
+      this.created.size > 0 ? `newly created empty regions: ${idList(this.created)}` : 'no newly created empty regions',
+    )
     return details
   }
 
@@ -432,20 +464,28 @@ export class RecoveryController {
     // Insert in descending epoch order; an overlap with an already inserted (newer) region drops the
     // older one, and an overlap with a staler one is an error. Overlaps only occur between items whose
     // ranges intersect, so resolve each connected group of intersecting ranges on its own.
-    const byKey = [...newest].sort((a, b) => compareKeys(region(a).start_key, region(b).start_key) || region(a).id - region(b).id)
+    const byKey = [...newest].sort(
+      (a, b) => compareKeys(region(a).start_key, region(b).start_key) || region(a).id - region(b).id,
+    )
     const tree: Item[] = []
     let group: Item[] = []
     let groupEnd: Buffer | undefined
     const flush = (): void => {
       if (group.length === 1) tree.push(group[0])
-      else if (group.length > 1) tree.push(...resolveGroup(group).sort((a, b) => compareKeys(region(a).start_key, region(b).start_key)))
+      else if (group.length > 1)
+        tree.push(...resolveGroup(group).sort((a, b) => compareKeys(region(a).start_key, region(b).start_key)))
       group = []
     }
     for (const it of byKey) {
       const r = region(it)
-      if (group.length > 0 && groupEnd !== undefined && (groupEnd.length === 0 || Buffer.compare(r.start_key, groupEnd) < 0)) {
+      if (
+        group.length > 0 &&
+        groupEnd !== undefined &&
+        (groupEnd.length === 0 || Buffer.compare(r.start_key, groupEnd) < 0)
+      ) {
         group.push(it)
-        if (groupEnd.length !== 0 && (r.end_key.length === 0 || Buffer.compare(r.end_key, groupEnd) > 0)) groupEnd = r.end_key
+        if (groupEnd.length !== 0 && (r.end_key.length === 0 || Buffer.compare(r.end_key, groupEnd) > 0))
+          groupEnd = r.end_key
       } else {
         flush()
         group = [it]
@@ -574,7 +614,11 @@ export class RecoveryController {
     return [hasPlan, undefined]
   }
 
-  private forceLeaderPlan(tree: Item[], peers: Map<number, Item[]>, forCommitMerge: boolean): [boolean, string | undefined] {
+  private forceLeaderPlan(
+    tree: Item[],
+    peers: Map<number, Item[]>,
+    forCommitMerge: boolean,
+  ): [boolean, string | undefined] {
     if (this.err !== undefined) return [false, undefined]
     let hasPlan = false
     let err: string | undefined
@@ -593,9 +637,11 @@ export class RecoveryController {
         break
       }
       const plan = this.getPlan(leader.storeId)
-      if (!plan.force_leader) plan.force_leader = {failed_stores: [...this.failedStores].sort(sortNum), enter_force_leaders: []}
+      if (!plan.force_leader)
+        plan.force_leader = {failed_stores: [...this.failedStores].sort(sortNum), enter_force_leaders: []}
       if (this.autoDetect) {
-        for (const p of this.failedPeers(region(leader))) if (!plan.force_leader.failed_stores.includes(p.store_id)) plan.force_leader.failed_stores.push(p.store_id)
+        for (const p of this.failedPeers(region(leader)))
+          if (!plan.force_leader.failed_stores.includes(p.store_id)) plan.force_leader.failed_stores.push(p.store_id)
       }
       plan.force_leader.enter_force_leaders.push(r.id)
       this.recordAffected(region(leader))
@@ -651,7 +697,16 @@ export class RecoveryController {
       }
       const id = this.cluster.allocId()
       const peerId = this.cluster.allocId()
-      creates.push({storeId, region: {id, start_key: start, end_key: end, epoch: {conf_ver: 1, version: 1}, peers: [{id: peerId, store_id: storeId, role: Role.Voter}]}})
+      creates.push({
+        storeId,
+        region: {
+          id,
+          start_key: start,
+          end_key: end,
+          epoch: {conf_ver: 1, version: 1},
+          peers: [{id: peerId, store_id: storeId, role: Role.Voter}],
+        },
+      })
       return undefined
     }
     let lastEnd: Buffer = Buffer.alloc(0)
@@ -686,7 +741,10 @@ export class RecoveryController {
           }
           const hit = empty[lo]
           if (hit && (r.end_key.length === 0 || Buffer.compare(hit.start_key, r.end_key) < 0)) {
-            return [false, `Find overlap peer ${regionHexMeta(r)} with newly created empty region ${regionHexMeta(hit)}`]
+            return [
+              false,
+              `Find overlap peer ${regionHexMeta(r)} with newly created empty region ${regionHexMeta(hit)}`,
+            ]
           }
         }
       }
@@ -712,7 +770,12 @@ export class RecoveryController {
 
   /** For `lab status`. */
   summary(): {stage: string; step: number; failed_stores: number[]; reported: string} {
-    return {stage: this.stageName(), step: this.step, failed_stores: [...this.failedStores].sort(sortNum), reported: `${this.numReported}/${this.storeReports.size}`}
+    return {
+      stage: this.stageName(),
+      step: this.step,
+      failed_stores: [...this.failedStores].sort(sortNum),
+      reported: `${this.numReported}/${this.storeReports.size}`,
+    }
   }
 }
 
@@ -724,13 +787,17 @@ function overlaps(a: Region, b: Region): boolean {
 
 /** Inserts a group of intersecting reports newest epoch first, as PD's region tree does. */
 function resolveGroup(group: Item[]): Item[] {
-  const byEpoch = [...group].sort((a, b) => (epochStale(region(b).epoch, region(a).epoch) ? -1 : epochStale(region(a).epoch, region(b).epoch) ? 1 : 0))
+  const byEpoch = [...group].sort((a, b) =>
+    epochStale(region(b).epoch, region(a).epoch) ? -1 : epochStale(region(a).epoch, region(b).epoch) ? 1 : 0,
+  )
   const kept: Item[] = []
   for (const it of byEpoch) {
     const over = kept.filter((k) => overlaps(region(k), region(it)))
     for (const newer of over) {
       if (epochStale(region(newer).epoch, region(it).epoch)) {
-        throw new Error(`region ${regionHexMeta(region(it))}'s epoch shouldn't be staler than old ones ${regionHexMeta(region(newer))}`)
+        throw new Error(
+          `region ${regionHexMeta(region(it))}'s epoch shouldn't be staler than old ones ${regionHexMeta(region(newer))}`,
+        )
       }
     }
     if (over.length === 0) kept.push(it)
@@ -751,7 +818,9 @@ function structuredClonePlan(p: RecoveryPlan): RecoveryPlan {
     creates: [...p.creates],
     tombstones: [...p.tombstones],
     demotes: p.demotes.map((d) => ({region_id: d.region_id, failed_voters: [...d.failed_voters]})),
-    force_leader: p.force_leader ? {failed_stores: [...p.force_leader.failed_stores], enter_force_leaders: [...p.force_leader.enter_force_leaders]} : undefined,
+    force_leader: p.force_leader
+      ? {failed_stores: [...p.force_leader.failed_stores], enter_force_leaders: [...p.force_leader.enter_force_leaders]}
+      : undefined,
     step: p.step,
   }
 }

@@ -50,7 +50,13 @@ const FIELDS: [string, Kind, JsonValue][] = [
   ['halt-scheduling', 'bool', 'false'],
 ]
 
-const GO_TYPES: Record<Kind, string> = {uint: 'uint64', float: 'float64', bool: 'bool', duration: 'typeutil.Duration', string: 'string'}
+const GO_TYPES: Record<Kind, string> = {
+  uint: 'uint64',
+  float: 'float64',
+  bool: 'bool',
+  duration: 'typeutil.Duration',
+  string: 'string',
+}
 
 /** A PD config error, returned as 400 with the message as a JSON string. */
 export class ConfigError extends Error {}
@@ -88,7 +94,9 @@ export class ScheduleConfig {
   /** Validates the whole patch first, then applies it (like unmarshalling into a copy). */
   patch(body: unknown): void {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-      throw new ConfigError(`json: cannot unmarshal ${Array.isArray(body) ? 'array' : typeof body} into Go value of type config.ScheduleConfig`)
+      throw new ConfigError(
+        `json: cannot unmarshal ${Array.isArray(body) ? 'array' : typeof body} into Go value of type config.ScheduleConfig`,
+      )
     }
     const next = new Map(this.values)
     for (const [k, raw] of Object.entries(body as Record<string, unknown>)) {
@@ -99,12 +107,21 @@ export class ScheduleConfig {
       const v = typeof raw === 'bigint' ? Number(raw) : raw
       switch (kind) {
         case 'bool':
-          if (typeof v !== 'string') throw new ConfigError(`json: invalid use of ,string struct tag, trying to unmarshal unquoted value into bool`)
-          if (v !== 'true' && v !== 'false') throw new ConfigError(`json: invalid use of ,string struct tag, trying to unmarshal ${JSON.stringify(v)} into bool`)
+          if (typeof v !== 'string')
+            throw new ConfigError(
+              `json: invalid use of ,string struct tag, trying to unmarshal unquoted value into bool`,
+            )
+          if (v !== 'true' && v !== 'false')
+            throw new ConfigError(
+              `json: invalid use of ,string struct tag, trying to unmarshal ${JSON.stringify(v)} into bool`,
+            )
           next.set(k, v)
           break
         case 'uint':
-          if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ConfigError(`json: cannot unmarshal ${typeof v === 'number' ? `number ${v}` : jsonKind(v)} into ${where}`)
+          if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+            throw new ConfigError(
+              `json: cannot unmarshal ${typeof v === 'number' ? `number ${v}` : jsonKind(v)} into ${where}`,
+            )
           next.set(k, v)
           break
         case 'float':
@@ -112,7 +129,12 @@ export class ScheduleConfig {
           next.set(k, v)
           break
         case 'duration':
-          if (typeof v !== 'string' || parseGoDuration(v) === undefined) throw new ConfigError(typeof v === 'string' ? `time: invalid duration ${JSON.stringify(v)}` : `json: cannot unmarshal ${jsonKind(v)} into ${where}`)
+          if (typeof v !== 'string' || parseGoDuration(v) === undefined)
+            throw new ConfigError(
+              typeof v === 'string'
+                ? `time: invalid duration ${JSON.stringify(v)}`
+                : `json: cannot unmarshal ${jsonKind(v)} into ${where}`,
+            )
           next.set(k, v)
           break
         case 'string':

@@ -135,7 +135,11 @@ export class TikvStore {
       const chunks: Buffer[] = []
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
-        const {status, body} = this.serveStatus(req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks).toString('utf8'))
+        const {status, body} = this.serveStatus(
+          req.method ?? 'GET',
+          req.url ?? '/',
+          Buffer.concat(chunks).toString('utf8'),
+        )
         res.writeHead(status, {'Content-Type': 'application/json'})
         res.end(body)
       })
@@ -199,7 +203,8 @@ export class TikvStore {
         this.pendingReport = undefined
       }
       // The used size is recounted on region sweeps only (it is a rough figure anyway).
-      if (this.heartbeats % this.opts.regionSweepTicks === 1) this.used = [...this.replicas.values()].reduce((n, r) => n + r.log.rows.length * 64, 0)
+      if (this.heartbeats % this.opts.regionSweepTicks === 1)
+        this.used = [...this.replicas.values()].reduce((n, r) => n + r.log.rows.length * 64, 0)
       const used = this.used
       const resp = pd.storeHeartbeat({
         store_id: this.id,
@@ -311,7 +316,13 @@ export class TikvStore {
       if (!r) return {id, error: `region ${id} not found on store ${this.id}`}
       const why = this.set.cannotServe(this, r)
       if (why) return {id, error: why}
-      return {id, keys: r.visibleRows().filter((row) => inRange(row.key, r.region.start_key, r.region.end_key)).map((row) => hexKey(row.key))}
+      return {
+        id,
+        keys: r
+          .visibleRows()
+          .filter((row) => inRange(row.key, r.region.start_key, r.region.end_key))
+          .map((row) => hexKey(row.key)),
+      }
     })
     return {status: 200, body: toJson({store_id: this.id, regions: out})}
   }
@@ -349,7 +360,8 @@ export class StoreSet {
 
   /** Whether the peers of `region` on live stores form a quorum (joint consensus: both halves). */
   hasQuorum(region: Region): boolean {
-    const q = (voters: readonly Peer[]): boolean => voters.length === 0 || voters.filter((p) => this.alive(p.store_id)).length * 2 > voters.length
+    const q = (voters: readonly Peer[]): boolean =>
+      voters.length === 0 || voters.filter((p) => this.alive(p.store_id)).length * 2 > voters.length
     const incoming = region.peers.filter((p) => p.role === Role.Voter || p.role === Role.IncomingVoter)
     const outgoing = region.peers.filter((p) => p.role === Role.Voter || p.role === Role.DemotingVoter)
     return incoming.length > 0 && q(incoming) && q(outgoing)
@@ -375,7 +387,12 @@ export class StoreSet {
     for (const [, r] of live) r.leader = false
     const voters = live.filter(([s, r]) => {
       const p = r.self(s.id)
-      return p !== undefined && (p.role === Role.Voter || p.role === Role.IncomingVoter) && !s.opts.tiflash && this.hasQuorum(r.region)
+      return (
+        p !== undefined &&
+        (p.role === Role.Voter || p.role === Role.IncomingVoter) &&
+        !s.opts.tiflash &&
+        this.hasQuorum(r.region)
+      )
     })
     if (voters.length === 0) return
     voters.sort(([, a], [, b]) => b.term - a.term || b.lastIndex - a.lastIndex || b.commit - a.commit)
@@ -406,7 +423,10 @@ export class StoreSet {
     const live = this.livePeers(r.region.id)
     const term = Math.max(...live.map(([, x]) => x.term)) + 1
     const dropped = r.log.truncate(r.lastIndex)
-    if (dropped > 0) this.log(`region ${r.region.id}: force leader on store ${store.id} at index ${r.lastIndex}; ${dropped} rows beyond it are lost`)
+    if (dropped > 0)
+      this.log(
+        `region ${r.region.id}: force leader on store ${store.id} at index ${r.lastIndex}; ${dropped} rows beyond it are lost`,
+      )
     r.term = term
     r.vote = self.id
     r.lastIndex += 1
@@ -452,7 +472,11 @@ export class StoreSet {
       if (p.role === Role.DemotingVoter) return {...p, role: Role.Learner}
       return p
     })
-    const region: Region = {...r.region, peers, epoch: {conf_ver: r.region.epoch.conf_ver + 2 * changes, version: r.region.epoch.version}}
+    const region: Region = {
+      ...r.region,
+      peers,
+      epoch: {conf_ver: r.region.epoch.conf_ver + 2 * changes, version: r.region.epoch.version},
+    }
     r.lastIndex += 2
     r.commit = r.lastIndex
     r.applied = r.commit
@@ -485,14 +509,21 @@ export class StoreSet {
   commitMerge(_store: TikvStore, target: Replica): void {
     const sourceId = target.pendingMergeSource
     if (sourceId === undefined) return
-    const src = this.livePeers(sourceId)[0]?.[1] ?? [...this.stores.values()].map((s) => s.replicas.get(sourceId)).find((x) => x !== undefined)
+    const src =
+      this.livePeers(sourceId)[0]?.[1] ??
+      [...this.stores.values()].map((s) => s.replicas.get(sourceId)).find((x) => x !== undefined)
     if (!src) return
     const t = target.region
     const s = src.region
     const merged: Region = {
       ...t,
       start_key: Buffer.compare(s.start_key, t.start_key) < 0 ? s.start_key : t.start_key,
-      end_key: t.end_key.length === 0 || s.end_key.length === 0 ? Buffer.alloc(0) : Buffer.compare(s.end_key, t.end_key) > 0 ? s.end_key : t.end_key,
+      end_key:
+        t.end_key.length === 0 || s.end_key.length === 0
+          ? Buffer.alloc(0)
+          : Buffer.compare(s.end_key, t.end_key) > 0
+            ? s.end_key
+            : t.end_key,
       epoch: {conf_ver: t.epoch.conf_ver, version: Math.max(t.epoch.version, s.epoch.version) + 1},
     }
     const rows = src.visibleRows().map((row) => ({...row, index: target.applied}))

@@ -26,10 +26,15 @@ async function getJson(url: string, init?: RequestInit, exact = true): Promise<u
   try {
     res = await fetch(url, {...init, signal: AbortSignal.timeout(30_000)})
   } catch (e) {
-    throw new LifeboatError('LAB_UNREACHABLE', `cannot reach ${url}: ${e instanceof Error ? e.message : String(e)}`, {hints: ['Is the lab up? lifeboat lab status shows it.']})
+    throw new LifeboatError('LAB_UNREACHABLE', `cannot reach ${url}: ${e instanceof Error ? e.message : String(e)}`, {
+      hints: ['Is the lab up? lifeboat lab status shows it.'],
+    })
   }
   const text = await res.text()
-  if (!res.ok) throw new LifeboatError('LAB_UNREACHABLE', `${url} answered ${res.status}: ${text.trim()}`, {hints: ['lifeboat lab status shows the lab; lifeboat lab down and up start a fresh one.']})
+  if (!res.ok)
+    throw new LifeboatError('LAB_UNREACHABLE', `${url} answered ${res.status}: ${text.trim()}`, {
+      hints: ['lifeboat lab status shows the lab; lifeboat lab down and up start a fresh one.'],
+    })
   // Region pages are megabytes: JSON.parse there (the lab's ids and keys fit in a double); exact elsewhere.
   return exact ? parseJson(text) : JSON.parse(text)
 }
@@ -39,7 +44,11 @@ export async function scanRegions(pd: string, limit = 10240): Promise<ApiRegion[
   const out: ApiRegion[] = []
   let key = ''
   for (;;) {
-    const page = (await getJson(`http://${pd}/pd/api/v1/regions/key?format=hex&key=${key}&limit=${limit}`, undefined, false)) as {regions?: ApiRegion[]}
+    const page = (await getJson(
+      `http://${pd}/pd/api/v1/regions/key?format=hex&key=${key}&limit=${limit}`,
+      undefined,
+      false,
+    )) as {regions?: ApiRegion[]}
     const regions = page.regions ?? []
     out.push(...regions)
     const last = regions.at(-1)
@@ -50,7 +59,9 @@ export async function scanRegions(pd: string, limit = 10240): Promise<ApiRegion[
 }
 
 export async function verifyTikvRows(layout: TikvLabLayout): Promise<LabVerifyResult> {
-  const stores = (await getJson(`http://${layout.pd}/pd/api/v1/stores?state=0&state=1&state=2`)) as {stores?: {store: {id: number; status_address: string}}[]}
+  const stores = (await getJson(`http://${layout.pd}/pd/api/v1/stores?state=0&state=1&state=2`)) as {
+    stores?: {store: {id: number; status_address: string}}[]
+  }
   const address = new Map((stores.stores ?? []).map((s) => [s.store.id, s.store.status_address]))
   const regions = await scanRegions(layout.pd)
   const byStore = new Map<number, number[]>()
@@ -74,7 +85,11 @@ export async function verifyTikvRows(layout: TikvLabLayout): Promise<LabVerifyRe
       const batch = ids.slice(i, i + 5000)
       let answer: {regions?: {id: number; keys?: string[]; error?: string}[]}
       try {
-        answer = (await getJson(`http://${addr}/lab/scan`, {method: 'POST', body: JSON.stringify({regions: batch})}, false)) as typeof answer
+        answer = (await getJson(
+          `http://${addr}/lab/scan`,
+          {method: 'POST', body: JSON.stringify({regions: batch})},
+          false,
+        )) as typeof answer
       } catch {
         unreadable += batch.length
         continue

@@ -16,7 +16,8 @@ const JAVA_DIR = '/usr/share/java'
 const REQUIRED_JARS = ['zookeeper.jar', 'zookeeper-jute.jar', 'slf4j-api.jar']
 const LOG_JARS = ['slf4j-log4j12.jar', 'log4j-1.2.jar']
 
-export const ZOOKEEPER_INSTALL_HINT = 'Install ZooKeeper from Debian: apt-get update && apt-get install -y zookeeper (as root; it starts no service).'
+export const ZOOKEEPER_INSTALL_HINT =
+  'Install ZooKeeper from Debian: apt-get update && apt-get install -y zookeeper (as root; it starts no service).'
 
 export interface ZooKeeperServerOptions {
   /** Where the data and logs go; a fresh temporary directory when absent (removed on stop). */
@@ -44,9 +45,13 @@ export interface RunningZooKeeper {
 export function findZooKeeperClasspath(javaDir = JAVA_DIR): string {
   const missing = REQUIRED_JARS.filter((jar) => !existsSync(join(javaDir, jar)))
   if (missing.length > 0) {
-    throw new LifeboatError('ZK_NOT_INSTALLED', `ZooKeeper is not installed: ${missing.map((m) => join(javaDir, m)).join(', ')} not found`, {
-      hints: [ZOOKEEPER_INSTALL_HINT],
-    })
+    throw new LifeboatError(
+      'ZK_NOT_INSTALLED',
+      `ZooKeeper is not installed: ${missing.map((m) => join(javaDir, m)).join(', ')} not found`,
+      {
+        hints: [ZOOKEEPER_INSTALL_HINT],
+      },
+    )
   }
   const jars = [...REQUIRED_JARS, ...LOG_JARS.filter((jar) => existsSync(join(javaDir, jar)))]
   return jars.map((jar) => join(javaDir, jar)).join(':')
@@ -156,27 +161,40 @@ export async function startZooKeeper(opts: ZooKeeperServerOptions = {}): Promise
     if (ownDir) await rm(dir, {recursive: true, force: true})
   }
 
-  const served = await poll(async () => {
-    if (exited !== null) {
-      await stop()
-      throw new LifeboatError('ZK_START_FAILED', `ZooKeeper exited with code ${exited} before serving on 127.0.0.1:${port}`, {
-        detail: stderr.trim() || undefined,
-        hints: [ZOOKEEPER_INSTALL_HINT, 'Check that Java 17 runs: java -version.'],
-      })
-    }
-    const failed = await Promise.race([spawnError, new Promise<null>((r) => setTimeout(() => r(null), 0))])
-    if (failed) {
-      await stop()
-      throw new LifeboatError('ZK_START_FAILED', `could not start java for ZooKeeper: ${failed.message}`, {hints: [ZOOKEEPER_INSTALL_HINT]})
-    }
-    const srvr = await fourLetterWord(port, 'srvr', 500)
-    return srvr?.includes('Mode:') ? true : undefined
-  }, {timeoutMs: opts.startTimeoutMs ?? 30_000, intervalMs: 100})
+  const served = await poll(
+    async () => {
+      if (exited !== null) {
+        await stop()
+        throw new LifeboatError(
+          'ZK_START_FAILED',
+          `ZooKeeper exited with code ${exited} before serving on 127.0.0.1:${port}`,
+          {
+            detail: stderr.trim() || undefined,
+            hints: [ZOOKEEPER_INSTALL_HINT, 'Check that Java 17 runs: java -version.'],
+          },
+        )
+      }
+      const failed = await Promise.race([spawnError, new Promise<null>((r) => setTimeout(() => r(null), 0))])
+      if (failed) {
+        await stop()
+        throw new LifeboatError('ZK_START_FAILED', `could not start java for ZooKeeper: ${failed.message}`, {
+          hints: [ZOOKEEPER_INSTALL_HINT],
+        })
+      }
+      const srvr = await fourLetterWord(port, 'srvr', 500)
+      return srvr?.includes('Mode:') ? true : undefined
+    },
+    {timeoutMs: opts.startTimeoutMs ?? 30_000, intervalMs: 100},
+  )
   if (!served) {
     await stop()
-    throw new LifeboatError('ZK_START_FAILED', `ZooKeeper did not serve on 127.0.0.1:${port} within ${opts.startTimeoutMs ?? 30_000} ms`, {
-      hints: ['The machine may be overloaded; try again.'],
-    })
+    throw new LifeboatError(
+      'ZK_START_FAILED',
+      `ZooKeeper did not serve on 127.0.0.1:${port} within ${opts.startTimeoutMs ?? 30_000} ms`,
+      {
+        hints: ['The machine may be overloaded; try again.'],
+      },
+    )
   }
   return {host: '127.0.0.1', port, connectString: `127.0.0.1:${port}`, dir, pid: child.pid ?? -1, stop}
 }

@@ -35,24 +35,34 @@ afterAll(async () => {
 describe('lifeboat lab CLI (OpenMLDB)', () => {
   it('up --detach, verify, kill-tablet under auto_failover, status, down', async () => {
     const file = join(dir, `omcli${process.pid}.yaml`)
-    writeFileSync(file, [
-      'engine: openmldb',
-      'tablets: 3',
-      'auto_failover: true',
-      'settings: {tablet_heartbeat_timeout_ms: 300, task_ms: 5}',
-      'tables:',
-      '  - {name: orders, db: shop, partitions: 4, replicas: 3, rows: 300}',
-      '',
-    ].join('\n'))
+    writeFileSync(
+      file,
+      [
+        'engine: openmldb',
+        'tablets: 3',
+        'auto_failover: true',
+        'settings: {tablet_heartbeat_timeout_ms: 300, task_ms: 5}',
+        'tables:',
+        '  - {name: orders, db: shop, partitions: 4, replicas: 3, rows: 300}',
+        '',
+      ].join('\n'),
+    )
     const up = await lifeboat('lab', 'up', file, '--detach', '--state-dir', stateDir, '--zk', zk, '--json')
     expect(up.code, up.stderr).toBe(0)
-    const out = JSON.parse(up.stdout) as {zookeeper: {hosts: string; root: string}; tablets: string[]; nameservers: string[]; specs: Record<string, string>}
+    const out = JSON.parse(up.stdout) as {
+      zookeeper: {hosts: string; root: string}
+      tablets: string[]
+      nameservers: string[]
+      specs: Record<string, string>
+    }
     expect(out.zookeeper).toEqual({hosts: zk, root: `/openmldb/omcli${process.pid}`})
     expect(out.tablets).toHaveLength(3)
     expect(out.nameservers).toHaveLength(2)
     const spec = parse(readFileSync(out.specs[`omcli${process.pid}-recover`], 'utf8')) as Record<string, unknown>
     expect(spec).toEqual({
-      apiVersion: 'lifeboat/v1', kind: 'OpenMLDBRecovery', metadata: {name: `omcli${process.pid}-recover`},
+      apiVersion: 'lifeboat/v1',
+      kind: 'OpenMLDBRecovery',
+      metadata: {name: `omcli${process.pid}-recover`},
       cluster: {name: `omcli${process.pid}`, zookeeper: {hosts: zk, root: out.zookeeper.root}},
       recovery: {auto_failover: true, tables: 'all'},
     })
@@ -65,10 +75,14 @@ describe('lifeboat lab CLI (OpenMLDB)', () => {
     expect(kill.code, kill.stderr).toBe(0)
     expect(kill.stdout).toContain('killed tablet tablet1')
     // auto_failover moves leadership off tablet1: every row readable again.
-    await until('rows found after failover', async () => {
-      const v = await lifeboat('lab', 'verify', '--state-dir', stateDir)
-      return v.stdout.includes('300 of 300 found') ? true : undefined
-    }, 60_000)
+    await until(
+      'rows found after failover',
+      async () => {
+        const v = await lifeboat('lab', 'verify', '--state-dir', stateDir)
+        return v.stdout.includes('300 of 300 found') ? true : undefined
+      },
+      60_000,
+    )
     const status = await lifeboat('lab', 'status', '--state-dir', stateDir)
     expect(status.code, status.stderr).toBe(0)
     expect(status.stdout).toMatch(/tablet1\s+\S+\s+killed/)

@@ -18,7 +18,10 @@ describe('OpenMLDB lab: op bookkeeping', () => {
   let ep: string[]
 
   beforeAll(async () => {
-    ;({lab, close} = await startLab(zkHosts, scenario({tables: [{name: 't1', db: 'db1', partitions: 4, replicas: 3, rows: 40}], settings: {task_ms: 150}})))
+    ;({lab, close} = await startLab(
+      zkHosts,
+      scenario({tables: [{name: 't1', db: 'db1', partitions: 4, replicas: 3, rows: 40}], settings: {task_ms: 150}}),
+    ))
     ep = lab.layout.tablets.map((t) => t.endpoint)
   }, 60_000)
   afterAll(async () => close?.())
@@ -38,7 +41,9 @@ describe('OpenMLDB lab: op bookkeeping', () => {
     await until('tablet3 offline', () => (lab.leader()?.tablets.get(ep[2])?.state === 'kOffline' ? true : undefined))
     expect(await rpc(ns, 'NameServer', 'OfflineEndpoint', {endpoint: ep[2]})).toEqual({code: 0, msg: 'ok'})
     const raw = await post(ns, '/NameServer/ShowOPStatus', '{"op_id":9007199254740995}')
-    expect(raw.text).toMatch(/^\{"code":0,"msg":"ok","op_status":\[\{"op_id":9007199254740995,"op_type":"k\w+OP","status":"k\w+","start_time":\d+,"end_time":\d+,"task_type":"[\w-]+","name":"t1","pid":\d,"for_replica_cluster":0,"db":"db1"\}\]\}$/)
+    expect(raw.text).toMatch(
+      /^\{"code":0,"msg":"ok","op_status":\[\{"op_id":9007199254740995,"op_type":"k\w+OP","status":"k\w+","start_time":\d+,"end_time":\d+,"task_type":"[\w-]+","name":"t1","pid":\d,"for_replica_cluster":0,"db":"db1"\}\]\}$/,
+    )
     const zk2 = await connectZk({hosts: zkHosts})
     try {
       const ids = await zk2.getChildren(`${lab.layout.zk_root}/op/op_data`)
@@ -59,7 +64,10 @@ describe('OpenMLDB lab: op bookkeeping', () => {
     await until('tablet3 healthy', () => (lab.leader()?.tablets.get(ep[2])?.state === 'kHealthy' ? true : undefined))
     const before = ((await rpc(ns, 'NameServer', 'ShowOPStatus', {})).op_status as OpStatus[]).length
     // Four kRecoverTableOP in two queues (pid % 2): the second of a queue waits kInited.
-    expect(await rpc(ns, 'NameServer', 'RecoverEndpoint', {endpoint: ep[2], concurrency: 1})).toEqual({code: 0, msg: 'ok'})
+    expect(await rpc(ns, 'NameServer', 'RecoverEndpoint', {endpoint: ep[2], concurrency: 1})).toEqual({
+      code: 0,
+      msg: 'ok',
+    })
     const queued = ((await rpc(ns, 'NameServer', 'ShowOPStatus', {})).op_status as OpStatus[]).slice(before)
     const last = queued[queued.length - 1]
     expect(last.status).toBe('kInited')
@@ -69,7 +77,10 @@ describe('OpenMLDB lab: op bookkeeping', () => {
       const l = (await rpc(ns, 'NameServer', 'ShowOPStatus', {op_id: last.op_id})).op_status as OpStatus[]
       return l[0].status === 'kCanceled' ? true : undefined
     })
-    expect((await post(ns, '/NameServer/CancelOP', body)).json).toEqual({code: 312, msg: 'op status is not kDoing or kInited'})
+    expect((await post(ns, '/NameServer/CancelOP', body)).json).toEqual({
+      code: 312,
+      msg: 'op status is not kDoing or kInited',
+    })
     await lab.settle()
   }, 60_000)
 
@@ -78,10 +89,21 @@ describe('OpenMLDB lab: op bookkeeping', () => {
     // tablet1 leads pid 0; kill it while the metadata still calls it the alive leader, then ask
     // to recover a follower: the op's DelReplica on that leader cannot reach it.
     await lab.fault({type: 'kill-tablet', tablet: 'tablet1'})
-    expect(await rpc(ns, 'NameServer', 'UpdateTableAliveStatus', {name: 't1', db: 'db1', pid: 0, endpoint: ep[1], is_alive: false})).toEqual({code: 0, msg: 'ok'})
-    expect(await rpc(ns, 'NameServer', 'RecoverTable', {name: 't1', db: 'db1', pid: 0, endpoint: ep[1]})).toEqual({code: 0, msg: 'ok'})
+    expect(
+      await rpc(ns, 'NameServer', 'UpdateTableAliveStatus', {
+        name: 't1',
+        db: 'db1',
+        pid: 0,
+        endpoint: ep[1],
+        is_alive: false,
+      }),
+    ).toEqual({code: 0, msg: 'ok'})
+    expect(await rpc(ns, 'NameServer', 'RecoverTable', {name: 't1', db: 'db1', pid: 0, endpoint: ep[1]})).toEqual({
+      code: 0,
+      msg: 'ok',
+    })
     const failed = await until('kFailed', async () => {
-      const l = ((await rpc(ns, 'NameServer', 'ShowOPStatus', {name: 't1', pid: 0})).op_status as OpStatus[])
+      const l = (await rpc(ns, 'NameServer', 'ShowOPStatus', {name: 't1', pid: 0})).op_status as OpStatus[]
       const f = l.find((o) => o.status === 'kFailed')
       return f
     })
@@ -93,7 +115,9 @@ describe('OpenMLDB lab: op bookkeeping', () => {
     } finally {
       await zk.close()
     }
-    const text = execFileSync('protoc', ['--decode=openmldb.api.OPInfo', '-I', 'proto', 'proto/openmldb_api.proto'], {input: bytes}).toString()
+    const text = execFileSync('protoc', ['--decode=openmldb.api.OPInfo', '-I', 'proto', 'proto/openmldb_api.proto'], {
+      input: bytes,
+    }).toString()
     expect(text).toContain(`op_id: ${failed.op_id}`)
     expect(text).toContain('op_type: kRecoverTableOP')
     expect(text).toContain('task_status: kFailed')

@@ -19,14 +19,33 @@ describe('OpenMLDB lab scenarios', () => {
     const scale = loadScenario<OpenMLDBScenario>('openmldb-scale').scenario
     expect(scale.tablets).toBe(20)
     expect(scale.tables.reduce((n, t) => n + t.partitions, 0)).toBeGreaterThanOrEqual(1000)
-    expect(loadScenario<OpenMLDBScenario>('openmldb-failover').scenario).toMatchObject({auto_failover: false, faults: [{type: 'kill-tablet', tablet: 'tablet2'}]})
-    expect(loadScenario<OpenMLDBScenario>('openmldb-recoverdata').scenario.faults.map((f) => f.type)).toEqual(['lag', 'kill-tablet', 'settle', 'auto-failover', 'restart-all'])
+    expect(loadScenario<OpenMLDBScenario>('openmldb-failover').scenario).toMatchObject({
+      auto_failover: false,
+      faults: [{type: 'kill-tablet', tablet: 'tablet2'}],
+    })
+    expect(loadScenario<OpenMLDBScenario>('openmldb-recoverdata').scenario.faults.map((f) => f.type)).toEqual([
+      'lag',
+      'kill-tablet',
+      'settle',
+      'auto-failover',
+      'restart-all',
+    ])
   })
 
   it('rejects a bad scenario with every problem named', () => {
     let err: unknown
     try {
-      parseOpenMLDBScenario({engine: 'openmldb', name: 'x', tablets: 2, bogus: 1, tables: [{name: 't', partitions: 0, replicas: 3}], faults: [{fault: 'explode'}]}, 'bad.yaml')
+      parseOpenMLDBScenario(
+        {
+          engine: 'openmldb',
+          name: 'x',
+          tablets: 2,
+          bogus: 1,
+          tables: [{name: 't', partitions: 0, replicas: 3}],
+          faults: [{fault: 'explode'}],
+        },
+        'bad.yaml',
+      )
     } catch (e) {
       err = e
     }
@@ -45,12 +64,18 @@ describe('OpenMLDB lab scenarios', () => {
 
   it('openmldb-recoverdata: nothing loaded, two is_leader replicas, offsets differ; the manual recovery brings every row back', async () => {
     const s = loadScenario<OpenMLDBScenario>('openmldb-recoverdata').scenario
-    const scenario = {...s, name: `rd${process.pid}`, zk_root: `/openmldb/rd${process.pid}`, settings: {...s.settings, task_ms: 5, load_ms: 30, tablet_heartbeat_timeout_ms: 300}}
+    const scenario = {
+      ...s,
+      name: `rd${process.pid}`,
+      zk_root: `/openmldb/rd${process.pid}`,
+      settings: {...s.settings, task_ms: 5, load_ms: 30, tablet_heartbeat_timeout_ms: 300},
+    }
     const {lab, close} = await startLab(zkHosts, scenario)
     try {
       const ns = lab.leader()?.endpoint as string
       expect((await rpc(ns, 'NameServer', 'ConfGet')).conf).toEqual({auto_failover: 'false'})
-      for (const t of lab.layout.tablets) expect(await rpc(t.endpoint, 'TabletServer', 'GetTableStatus', {})).toEqual({code: 0, msg: 'ok'})
+      for (const t of lab.layout.tablets)
+        expect(await rpc(t.endpoint, 'TabletServer', 'GetTableStatus', {})).toEqual({code: 0, msg: 'ok'})
       expect(await verifyOpenMLDBRows(lab.layout)).toMatchObject({found: 0, total: 2600})
       const tables = (await rpc(ns, 'NameServer', 'ShowTable', {show_all: true})).table_info as Table[]
       const orders = tables.find((t) => t.name === 'orders') as Table
@@ -58,7 +83,10 @@ describe('OpenMLDB lab scenarios', () => {
       // tablet1 led orders pids 0, 3, 6: two replicas flagged leader there, tablet1's not alive.
       for (const pid of [0, 3, 6]) {
         const metas = orders.table_partition[pid].partition_meta
-        expect(metas.filter((m) => m.is_leader).map((m) => [m.endpoint === t1, m.is_alive])).toEqual([[true, false], [false, true]])
+        expect(metas.filter((m) => m.is_leader).map((m) => [m.endpoint === t1, m.is_alive])).toEqual([
+          [true, false],
+          [false, true],
+        ])
       }
       // The lagging follower of pid 0 (tablet2) holds 40 entries on disk; the others all of pid 0's.
       const p0 = orders.table_partition[0].partition_meta
@@ -72,15 +100,47 @@ describe('OpenMLDB lab scenarios', () => {
         for (const p of t.table_partition) {
           const leader = [...p.partition_meta].reverse().find((m) => m.is_leader) as Meta
           const others = p.partition_meta.filter((m) => m !== leader)
-          expect(await rpc(leader.endpoint, 'TabletServer', 'LoadTable', {table_meta: {name: t.name, tid: t.tid, pid: p.pid, seg_cnt: 8, mode: 'kTableLeader', db: t.db, storage_mode: 'kMemory'}})).toEqual({code: 0, msg: 'ok'})
+          expect(
+            await rpc(leader.endpoint, 'TabletServer', 'LoadTable', {
+              table_meta: {
+                name: t.name,
+                tid: t.tid,
+                pid: p.pid,
+                seg_cnt: 8,
+                mode: 'kTableLeader',
+                db: t.db,
+                storage_mode: 'kMemory',
+              },
+            }),
+          ).toEqual({code: 0, msg: 'ok'})
           await until('leader loaded', async () => {
-            const st = (await rpc(leader.endpoint, 'TabletServer', 'GetTableStatus', {tid: t.tid, pid: p.pid})).all_table_status as {state: string}[]
+            const st = (await rpc(leader.endpoint, 'TabletServer', 'GetTableStatus', {tid: t.tid, pid: p.pid}))
+              .all_table_status as {state: string}[]
             return st[0].state === 'kTableNormal' ? true : undefined
           })
-          expect(await rpc(ns, 'NameServer', 'UpdateTableAliveStatus', {name: t.name, db: t.db, pid: p.pid, endpoint: leader.endpoint, is_alive: true})).toEqual({code: 0, msg: 'ok'})
+          expect(
+            await rpc(ns, 'NameServer', 'UpdateTableAliveStatus', {
+              name: t.name,
+              db: t.db,
+              pid: p.pid,
+              endpoint: leader.endpoint,
+              is_alive: true,
+            }),
+          ).toEqual({code: 0, msg: 'ok'})
           for (const o of others) {
-            if (o.is_alive !== false) expect(await rpc(ns, 'NameServer', 'UpdateTableAliveStatus', {name: t.name, db: t.db, pid: p.pid, endpoint: o.endpoint, is_alive: false})).toEqual({code: 0, msg: 'ok'})
-            expect(await rpc(ns, 'NameServer', 'RecoverTable', {name: t.name, db: t.db, pid: p.pid, endpoint: o.endpoint})).toEqual({code: 0, msg: 'ok'})
+            if (o.is_alive !== false)
+              expect(
+                await rpc(ns, 'NameServer', 'UpdateTableAliveStatus', {
+                  name: t.name,
+                  db: t.db,
+                  pid: p.pid,
+                  endpoint: o.endpoint,
+                  is_alive: false,
+                }),
+              ).toEqual({code: 0, msg: 'ok'})
+            expect(
+              await rpc(ns, 'NameServer', 'RecoverTable', {name: t.name, db: t.db, pid: p.pid, endpoint: o.endpoint}),
+            ).toEqual({code: 0, msg: 'ok'})
           }
         }
       }
@@ -90,7 +150,8 @@ describe('OpenMLDB lab scenarios', () => {
       expect(ops.every((o) => o.status === 'kDone')).toBe(true)
       expect(await verifyOpenMLDBRows(lab.layout)).toMatchObject({found: 2600, total: 2600})
       const after = (await rpc(ns, 'NameServer', 'ShowTable', {show_all: true})).table_info as Table[]
-      for (const t of after) for (const p of t.table_partition) expect(p.partition_meta.every((m) => m.is_alive !== false)).toBe(true)
+      for (const t of after)
+        for (const p of t.table_partition) expect(p.partition_meta.every((m) => m.is_alive !== false)).toBe(true)
     } finally {
       await close()
     }

@@ -48,7 +48,7 @@ describe('OpenMLDB lab: nameserver surface', () => {
     expect(await rpc(standby, 'NameServer', 'ConfGet')).toEqual({code: 300, msg: 'nameserver is not leader'})
   })
 
-  it("refuses what brpc refuses: no Authorization, unknown method, empty body or missing required fields", async () => {
+  it('refuses what brpc refuses: no Authorization, unknown method, empty body or missing required fields', async () => {
     const noAuth = await post(leader, '/NameServer/ShowTablet', '{}', {})
     expect(noAuth.status).toBe(403)
     expect(noAuth.text).toBe('[1004]Fail to authenticate')
@@ -57,12 +57,18 @@ describe('OpenMLDB lab: nameserver surface', () => {
     expect(unknown.text).toBe("[E1002]Fail to find method on `/NameServer/NoSuchMethod'")
     const empty = await post(leader, '/NameServer/ConfSet', '')
     expect(empty.status).toBe(400)
-    expect(empty.text).toBe('[E1003]openmldb.nameserver.ConfSetRequest needs to be created from a non-empty json, it has required fields.')
+    expect(empty.text).toBe(
+      '[E1003]openmldb.nameserver.ConfSetRequest needs to be created from a non-empty json, it has required fields.',
+    )
     const missing = await post(leader, '/NameServer/ChangeLeader', '{"name":"t1"}')
     expect(missing.status).toBe(400)
-    expect(missing.text).toBe('[E1003]Fail to parse http json body as openmldb.nameserver.ChangeLeaderRequest: Missing required field: openmldb.nameserver.ChangeLeaderRequest.pid')
+    expect(missing.text).toBe(
+      '[E1003]Fail to parse http json body as openmldb.nameserver.ChangeLeaderRequest: Missing required field: openmldb.nameserver.ChangeLeaderRequest.pid',
+    )
     const nested = await post(leader, '/NameServer/ConfSet', '{"conf":{"key":"auto_failover"}}')
-    expect(nested.text).toBe('[E1003]Fail to parse http json body as openmldb.nameserver.ConfSetRequest: Missing required field: openmldb.nameserver.Pair.value')
+    expect(nested.text).toBe(
+      '[E1003]Fail to parse http json body as openmldb.nameserver.ConfSetRequest: Missing required field: openmldb.nameserver.Pair.value',
+    )
     // An empty body is fine where no field is required; the full service name works too.
     const full = await post(leader, '/openmldb.nameserver.NameServer/ShowTablet', '')
     expect(full.status).toBe(200)
@@ -86,7 +92,11 @@ describe('OpenMLDB lab: nameserver surface', () => {
     expect(byDb).toEqual(all)
     const t = (all.table_info as Record<string, unknown>[])[0]
     expect(t).toMatchObject({name: 't1', tid: 1, db: 'db1', partition_num: 4, replica_num: 3, storage_mode: 'kMemory'})
-    const parts = t.table_partition as {pid: number; partition_meta: Record<string, unknown>[]; term_offset: unknown[]}[]
+    const parts = t.table_partition as {
+      pid: number
+      partition_meta: Record<string, unknown>[]
+      term_offset: unknown[]
+    }[]
     expect(parts.map((p) => p.pid)).toEqual([0, 1, 2, 3])
     for (const p of parts) {
       expect(p.partition_meta).toHaveLength(3)
@@ -105,9 +115,18 @@ describe('OpenMLDB lab: nameserver surface', () => {
 
   it('ConfGet is map-shaped; ConfSet validates, writes ZooKeeper and flips the refusals', async () => {
     expect(await rpc(leader, 'NameServer', 'ConfGet')).toEqual({code: 0, msg: 'ok', conf: {auto_failover: 'false'}})
-    expect(await rpc(leader, 'NameServer', 'ConfSet', {conf: {key: 'auto_failover', value: 'maybe'}})).toEqual({code: 307, msg: 'invalid parameter'})
-    expect(await rpc(leader, 'NameServer', 'ConfSet', {conf: {key: 'other', value: 'true'}})).toEqual({code: 307, msg: 'invalid parameter'})
-    expect(await rpc(leader, 'NameServer', 'ConfSet', {conf: {key: 'auto_failover', value: 'TRUE'}})).toEqual({code: 0, msg: 'ok'})
+    expect(await rpc(leader, 'NameServer', 'ConfSet', {conf: {key: 'auto_failover', value: 'maybe'}})).toEqual({
+      code: 307,
+      msg: 'invalid parameter',
+    })
+    expect(await rpc(leader, 'NameServer', 'ConfSet', {conf: {key: 'other', value: 'true'}})).toEqual({
+      code: 307,
+      msg: 'invalid parameter',
+    })
+    expect(await rpc(leader, 'NameServer', 'ConfSet', {conf: {key: 'auto_failover', value: 'TRUE'}})).toEqual({
+      code: 0,
+      msg: 'ok',
+    })
     expect(await rpc(leader, 'NameServer', 'ConfGet')).toEqual({code: 0, msg: 'ok', conf: {auto_failover: 'true'}})
     for (const [method, body] of [
       ['OfflineEndpoint', {endpoint: lab.layout.tablets[0].endpoint}],
@@ -119,7 +138,10 @@ describe('OpenMLDB lab: nameserver surface', () => {
     ] as const) {
       expect(await rpc(leader, 'NameServer', method, body)).toEqual({code: 301, msg: 'auto_failover is enabled'})
     }
-    expect(await rpc(leader, 'NameServer', 'ConfSet', {conf: {key: 'auto_failover', value: 'false'}})).toEqual({code: 0, msg: 'ok'})
+    expect(await rpc(leader, 'NameServer', 'ConfSet', {conf: {key: 'auto_failover', value: 'false'}})).toEqual({
+      code: 0,
+      msg: 'ok',
+    })
     const zk = await connectZk({hosts: zkHosts})
     try {
       expect((await zk.get(`${lab.layout.zk_root}/config/auto_failover`)).data.toString()).toBe('false')
@@ -140,7 +162,11 @@ describe('OpenMLDB lab: nameserver surface', () => {
     } finally {
       await zk.close()
     }
-    const text = execFileSync('protoc', ['--decode=openmldb.nameserver.TableInfo', '-I', 'proto', 'proto/openmldb.proto'], {input: bytes}).toString()
+    const text = execFileSync(
+      'protoc',
+      ['--decode=openmldb.nameserver.TableInfo', '-I', 'proto', 'proto/openmldb.proto'],
+      {input: bytes},
+    ).toString()
     expect(text).toContain('name: "t1"')
     expect(text).toContain('db: "db1"')
     expect(text).toContain('tid: 1')
@@ -156,8 +182,17 @@ describe('OpenMLDB lab: nameserver surface', () => {
     const next = lab.leader()?.endpoint as string
     expect(next).toBe(standby)
     const after = await rpc(next, 'NameServer', 'ShowTable', {show_all: true})
-    const strip = (r: Record<string, unknown>) => (r.table_info as {table_partition: {pid: number; partition_meta: {endpoint: string; is_leader: boolean; is_alive: boolean}[]}[]}[]).map((t) =>
-      t.table_partition.map((p) => ({pid: p.pid, metas: p.partition_meta.map((m) => [m.endpoint, m.is_leader, m.is_alive])})))
+    const strip = (r: Record<string, unknown>) =>
+      (
+        r.table_info as {
+          table_partition: {pid: number; partition_meta: {endpoint: string; is_leader: boolean; is_alive: boolean}[]}[]
+        }[]
+      ).map((t) =>
+        t.table_partition.map((p) => ({
+          pid: p.pid,
+          metas: p.partition_meta.map((m) => [m.endpoint, m.is_leader, m.is_alive]),
+        })),
+      )
     expect(strip(after)).toEqual(strip(before))
     expect(((await rpc(next, 'NameServer', 'ShowTablet')).tablets as unknown[]).length).toBe(3)
   })

@@ -49,11 +49,23 @@ describe('lifeboat lab CLI', () => {
     const stateDir = join(dir, 'state')
     const up = await lifeboat('lab', 'up', scenarioFile, '--detach', '--state-dir', stateDir, '--zk', zk, '--json')
     expect(up.code, up.stderr).toBe(0)
-    const out = JSON.parse(up.stdout) as {zookeeper: {hosts: string; root: string}; meta_servers: string[]; replica_servers: string[]; specs: Record<string, string>}
+    const out = JSON.parse(up.stdout) as {
+      zookeeper: {hosts: string; root: string}
+      meta_servers: string[]
+      replica_servers: string[]
+      specs: Record<string, string>
+    }
     expect(out.zookeeper.hosts).toBe(zk)
     expect(out.replica_servers).toHaveLength(3)
-    const spec = parse(readFileSync(out.specs['pegasus-meta-recovery'], 'utf8')) as Record<string, Record<string, unknown>>
-    expect(spec).toMatchObject({apiVersion: 'lifeboat/v1', kind: 'PegasusMetaRecovery', cluster: {meta_servers: out.meta_servers, zookeeper: {hosts: zk, root: out.zookeeper.root}}})
+    const spec = parse(readFileSync(out.specs['pegasus-meta-recovery'], 'utf8')) as Record<
+      string,
+      Record<string, unknown>
+    >
+    expect(spec).toMatchObject({
+      apiVersion: 'lifeboat/v1',
+      kind: 'PegasusMetaRecovery',
+      cluster: {meta_servers: out.meta_servers, zookeeper: {hosts: zk, root: out.zookeeper.root}},
+    })
     expect(spec.recovery.target_nodes).toEqual(out.replica_servers)
     expect(existsSync(out.specs['pegasus-ddd-recovery'])).toBe(true)
 
@@ -70,7 +82,9 @@ describe('lifeboat lab CLI', () => {
     const loss = await lifeboat('lab', 'fault', 'zk-loss', '--state-dir', stateDir)
     expect(loss.code, loss.stderr).toBe(0)
     expect(loss.stdout).toContain('the meta waits in recovery mode on /pegasus/scenario_recovery')
-    const respec = parse(readFileSync(out.specs['pegasus-meta-recovery'], 'utf8')) as {cluster: {zookeeper: {root: string}}}
+    const respec = parse(readFileSync(out.specs['pegasus-meta-recovery'], 'utf8')) as {
+      cluster: {zookeeper: {root: string}}
+    }
     expect(respec.cluster.zookeeper.root).toBe('/pegasus/scenario_recovery')
     const lost = await lifeboat('lab', 'verify', '--state-dir', stateDir)
     expect(lost.code).toBe(1)
@@ -107,12 +121,17 @@ describe('scenarios', () => {
     for (const name of ['pegasus-meta-recovery', 'pegasus-meta-recovery-lossy', 'pegasus-ddd', 'pegasus-scale']) {
       expect(loadScenario(name).builtin).toBe(name)
     }
-    expect(loadScenario<PegasusScenario>('pegasus-scale').scenario.tables.reduce((n, t) => n + t.partitions, 0)).toBe(64000)
+    expect(loadScenario<PegasusScenario>('pegasus-scale').scenario.tables.reduce((n, t) => n + t.partitions, 0)).toBe(
+      64000,
+    )
   })
 
   it('rejects schema violations and impossible clusters with their location', () => {
     const f = join(dir, 'bad.yaml')
-    writeFileSync(f, 'engine: pegasus\nreplica_servers: 2\ntables:\n  - {name: t, partitions: 2, replicas: 3, colour: red}\n')
+    writeFileSync(
+      f,
+      'engine: pegasus\nreplica_servers: 2\ntables:\n  - {name: t, partitions: 2, replicas: 3, colour: red}\n',
+    )
     expect(() => loadScenario(f)).toThrowError(/does not match the lab scenario schema/)
     writeFileSync(f, 'engine: pegasus\nreplica_servers: 2\ntables:\n  - {name: t, partitions: 2, replicas: 3}\n')
     expect(() => loadScenario(f)).toThrowError(/is not a cluster Pegasus could have/)

@@ -45,8 +45,12 @@ describe('ZooKeeper layout', () => {
       const dropped = JSON.parse((await c.get(`${root}/apps/1`)).data.toString())
       expect(dropped.status).toBe('app_status::AS_DROPPED')
       expect(dropped.expire_second).toBeGreaterThan(dropped.drop_second)
-      expect((await c.get(`${root}/apps/1/0`)).data.toString()).toContain('"primary":"invalid address","secondaries":[],')
-      expect((await c.get(`${root}/apps/1/0`)).data.toString()).toContain('"partition_flags":1,"hp_primary":"invalid host_port"')
+      expect((await c.get(`${root}/apps/1/0`)).data.toString()).toContain(
+        '"primary":"invalid address","secondaries":[],',
+      )
+      expect((await c.get(`${root}/apps/1/0`)).data.toString()).toContain(
+        '"partition_flags":1,"hp_primary":"invalid host_port"',
+      )
       const locks = await c.getChildren(`${root}/dsn.meta.server.leader`)
       expect(locks).toHaveLength(1)
       expect(locks[0]).toMatch(/^LOCKNODE\d{10}$/)
@@ -64,26 +68,66 @@ describe('meta RPCs and HTTP', () => {
     const l = await lab([{name: 'temp', partitions: 4, replicas: 3, rows: 40}])
     const info = await callRpc(meta(l), 'RPC_CM_CLUSTER_INFO', {}, 5000)
     const kv = Object.fromEntries(info.response?.keys.map((k, i) => [k, info.response?.values[i]]) ?? [])
-    expect(kv).toMatchObject({meta_servers: meta(l), primary_meta_server: meta(l), zookeeper_hosts: zk, zookeeper_root: l.layout.cluster_root, meta_function_level: 'steady', cluster_name: l.layout.cluster_name})
+    expect(kv).toMatchObject({
+      meta_servers: meta(l),
+      primary_meta_server: meta(l),
+      zookeeper_hosts: zk,
+      zookeeper_root: l.layout.cluster_root,
+      meta_function_level: 'steady',
+      cluster_name: l.layout.cluster_name,
+    })
     const nodes = await callRpc(meta(l), 'RPC_CM_LIST_NODES', {status: 0}, 5000)
-    expect(nodes.response?.infos.map((n) => n.node).sort()).toEqual(l.layout.replica_servers.map((r) => r.address).sort())
-    const cfg = await callRpc(meta(l), 'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX', {app_name: 'temp', partition_indices: [2]}, 5000)
+    expect(nodes.response?.infos.map((n) => n.node).sort()).toEqual(
+      l.layout.replica_servers.map((r) => r.address).sort(),
+    )
+    const cfg = await callRpc(
+      meta(l),
+      'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX',
+      {app_name: 'temp', partition_indices: [2]},
+      5000,
+    )
     expect(cfg.response).toMatchObject({err: 'ERR_OK', app_id: 1, partition_count: 4})
     expect(cfg.response?.partitions.map((p) => p.pid)).toEqual(['1.2'])
 
-    const get = async (path: string): Promise<Record<string, unknown>> => (await fetch(`http://${meta(l)}${path}`)).json() as Promise<Record<string, unknown>>
+    const get = async (path: string): Promise<Record<string, unknown>> =>
+      (await fetch(`http://${meta(l)}${path}`)).json() as Promise<Record<string, unknown>>
     const cluster = await get('/meta/cluster')
-    expect(Object.keys(cluster)).toEqual(['meta_servers', 'primary_meta_server', 'zookeeper_hosts', 'zookeeper_root', 'meta_function_level', 'balance_operation_count', 'primary_replica_count_stddev', 'total_replica_count_stddev'])
+    expect(Object.keys(cluster)).toEqual([
+      'meta_servers',
+      'primary_meta_server',
+      'zookeeper_hosts',
+      'zookeeper_root',
+      'meta_function_level',
+      'balance_operation_count',
+      'primary_replica_count_stddev',
+      'total_replica_count_stddev',
+    ])
     expect(Object.values(cluster).every((v) => typeof v === 'string')).toBe(true)
     const apps = await get('/meta/apps?detail')
     expect(apps).toMatchObject({
-      general_info: {'1': {app_id: '1', status: 'AVAILABLE', app_name: 'temp', partition_count: '4', replica_count: '3', is_stateful: 'true', envs_count: '0'}},
+      general_info: {
+        '1': {
+          app_id: '1',
+          status: 'AVAILABLE',
+          app_name: 'temp',
+          partition_count: '4',
+          replica_count: '3',
+          is_stateful: 'true',
+          envs_count: '0',
+        },
+      },
       healthy_info: {'1': {fully_healthy: '4', unhealthy: '0', write_unhealthy: '0', read_unhealthy: '0'}},
       summary: {total_app_count: '1', fully_healthy_app_count: '1'},
     })
     const n = await get('/meta/nodes?detail')
     expect(n.summary).toEqual({total_node_count: '3', alive_node_count: '3', unalive_node_count: '0'})
-    expect((n.details as Record<string, Record<string, string>>)[addr(l, 1)]).toEqual({address: addr(l, 1), status: 'ALIVE', replica_count: '4', primary_count: '2', secondary_count: '2'})
+    expect((n.details as Record<string, Record<string, string>>)[addr(l, 1)]).toEqual({
+      address: addr(l, 1),
+      status: 'ALIVE',
+      replica_count: '4',
+      primary_count: '2',
+      secondary_count: '2',
+    })
   })
 
   it('meta levels: control_meta sets and queries; at freezed no cure runs, at steady it does', async () => {
@@ -101,23 +145,36 @@ describe('meta RPCs and HTTP', () => {
     // Both last drops alive and consistent: the guardian assigns the latest (largest ballot) itself.
     const primary = await waitFor('an automatic primary', () => l.leader()?.partition('1.0')?.hp_primary || undefined)
     expect(primary).toBe(addr(l, 1))
-    await waitFor('all rows', async () => ((await verifyRows(meta(l), l.layout.tables)).found === 30 ? true : undefined))
+    await waitFor('all rows', async () =>
+      (await verifyRows(meta(l), l.layout.tables)).found === 30 ? true : undefined,
+    )
   })
 })
 
 describe('node faults', () => {
   it('kill-node: the meta marks it dead and promotes a secondary; start-node: it comes back as secondary', async () => {
     // onebox's threshold: with upstream's 3, two alive nodes would freeze the meta (see the freeze test).
-    const l = await lab([{name: 'temp', partitions: 3, replicas: 3, rows: 300}], {meta: {lb_interval_ms: 200, fd_grace_ms: 800, min_live_node_count_for_unfreeze: 1}})
+    const l = await lab([{name: 'temp', partitions: 3, replicas: 3, rows: 300}], {
+      meta: {lb_interval_ms: 200, fd_grace_ms: 800, min_live_node_count_for_unfreeze: 1},
+    })
     await l.fault({type: 'kill-node', node: 'replica1'})
-    await waitFor('replica1 dead', () => (l.leader()?.nodeStates().find((n) => n.node === addr(l, 1))?.alive === false ? true : undefined))
+    await waitFor('replica1 dead', () =>
+      l
+        .leader()
+        ?.nodeStates()
+        .find((n) => n.node === addr(l, 1))?.alive === false
+        ? true
+        : undefined,
+    )
     const pc = await waitFor('1.0 promoted', () => {
       const p = l.leader()?.partition('1.0')
       return p?.hp_primary && p.hp_primary !== addr(l, 1) ? p : undefined
     })
     expect(pc.hp_last_drops).toEqual([addr(l, 1)])
     expect(pc.ballot).toBe(5) // downgrade, then upgrade
-    await waitFor('all rows readable again', async () => ((await verifyRows(meta(l), l.layout.tables)).found === 300 ? true : undefined))
+    await waitFor('all rows readable again', async () =>
+      (await verifyRows(meta(l), l.layout.tables)).found === 300 ? true : undefined,
+    )
     await l.fault({type: 'start-node', node: 'replica1'})
     const back = await waitFor('replica1 added back', () => {
       const p = l.leader()?.partition('1.0')
@@ -129,20 +186,43 @@ describe('node faults', () => {
 
   it('replicas persist across a restart of the node', async () => {
     const l = await lab([{name: 'temp', partitions: 2, replicas: 3, rows: 20}])
-    const before = l.node('replica2').allReplicas().map((r) => r.pid).sort()
+    const before = l
+      .node('replica2')
+      .allReplicas()
+      .map((r) => r.pid)
+      .sort()
     await l.fault({type: 'kill-node', node: 'replica2'})
     l.node('replica2').load()
-    expect(l.node('replica2').allReplicas().map((r) => r.pid).sort()).toEqual(before)
+    expect(
+      l
+        .node('replica2')
+        .allReplicas()
+        .map((r) => r.pid)
+        .sort(),
+    ).toEqual(before)
   })
 })
 
 describe('DDD: the partition guardian cases (pegasus.md 3.1)', () => {
   it('produces each DDD reason, and ASSIGN_PRIMARY proposals are validated then executed on the next check', async () => {
-    const l = await lab([{name: 'temp', partitions: 8, replicas: 3, rows: 8000}], {replica_servers: 5, meta: {lb_interval_ms: 200, fd_grace_ms: 800}})
+    const l = await lab([{name: 'temp', partitions: 8, replicas: 3, rows: 8000}], {
+      replica_servers: 5,
+      meta: {lb_interval_ms: 200, fd_grace_ms: 800},
+    })
     const [r1, r2, r3, r4, r5] = [1, 2, 3, 4, 5].map((i) => addr(l, i))
     await l.fault({type: 'ddd', gpids: ['1.0'], config_lcd: 5000})
-    await l.fault({type: 'ddd', gpids: ['1.1'], drops: ['replica2', 'replica3', 'replica4'], decrees: ['replica3=5:1000:1000', 'replica4=6:900:950']})
-    await l.fault({type: 'ddd', gpids: ['1.3'], drops: ['replica5', 'replica4', 'replica1'], missing: ['replica4', 'replica1']})
+    await l.fault({
+      type: 'ddd',
+      gpids: ['1.1'],
+      drops: ['replica2', 'replica3', 'replica4'],
+      decrees: ['replica3=5:1000:1000', 'replica4=6:900:950'],
+    })
+    await l.fault({
+      type: 'ddd',
+      gpids: ['1.3'],
+      drops: ['replica5', 'replica4', 'replica1'],
+      missing: ['replica4', 'replica1'],
+    })
     await l.fault({type: 'ddd', gpids: ['1.4'], drops: ['replica5', 'replica1', 'replica2'], uncollected: ['replica2']})
     await l.fault({type: 'ddd', gpids: ['1.2'], drops: ['replica3', 'replica4', 'replica5'], dead: ['replica5']})
 
@@ -151,20 +231,37 @@ describe('DDD: the partition guardian cases (pegasus.md 3.1)', () => {
     expect(d0.config).toMatchObject({last_committed_decree: 5000, hp_primary: '', hp_last_drops: [r2, r3, r1]})
     const d1 = await ddd(l, '1.1')
     expect(d1.reason).toBe('for the last two drops, the node with larger ballot has smaller last committed decree')
-    expect(d1.dropped.find((d) => d.node === r4)).toMatchObject({is_alive: true, is_collected: true, ballot: 6, last_committed_decree: 900, last_prepared_decree: 950})
+    expect(d1.dropped.find((d) => d.node === r4)).toMatchObject({
+      is_alive: true,
+      is_collected: true,
+      ballot: 6,
+      last_committed_decree: 900,
+      last_prepared_decree: 950,
+    })
     const d2 = await ddd(l, '1.2')
     expect(d2.reason).toBe(`the last dropped node(${r5}) hasn't come back yet`)
     expect(d2.dropped.find((d) => d.node === r5)).toMatchObject({is_alive: false, is_collected: false, ballot: -1})
     const d3 = await ddd(l, '1.3')
     expect(d3.reason).toBe('no replica info collected from the last two drops')
     const d4 = await ddd(l, '1.4')
-    expect(d4.reason).toBe(`the last dropped node(${r2}) is unavailable because replica info has not been collected from the node`)
+    expect(d4.reason).toBe(
+      `the last dropped node(${r2}) is unavailable because replica info has not been collected from the node`,
+    )
 
     // Proposals are registered while no check runs (freezed), then judged on the next check:
     // the one for a dead node is cleared, the valid one is executed.
     await callRpc(meta(l), 'RPC_CM_CONTROL_META', {level: MetaFunctionLevel.fl_freezed}, 5000)
     const propose = (pid: string, node: string) =>
-      callRpc(meta(l), 'RPC_CM_PROPOSE_BALANCER', {gpid: pid, action_list: [{target: node, node, type: ConfigType.CT_ASSIGN_PRIMARY, hp_target: node, hp_node: node}], force: false}, 5000)
+      callRpc(
+        meta(l),
+        'RPC_CM_PROPOSE_BALANCER',
+        {
+          gpid: pid,
+          action_list: [{target: node, node, type: ConfigType.CT_ASSIGN_PRIMARY, hp_target: node, hp_node: node}],
+          force: false,
+        },
+        5000,
+      )
     expect((await propose('1.2', r5)).response?.err).toBe('ERR_OK')
     expect((await propose('1.2', r4)).response?.err).toBe('ERR_INVALID_PARAMETERS') // one proposal at a time
     expect((await propose('9.0', r4)).response?.err).toBe('ERR_INVALID_PARAMETERS')

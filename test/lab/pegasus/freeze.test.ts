@@ -36,7 +36,9 @@ describe('the freeze', () => {
   it('one of three nodes dead: cluster_info says freezed, control_meta the stored level, no new primary; the DDD plan refuses with the remedy until the node is back', async () => {
     const l = await lab([{name: 'temp', partitions: 3, replicas: 3, rows: 300}])
     const dead = l.layout.replica_servers[0].address
-    await waitFor('steady once every node beacons', async () => ((await clusterLevel(l)) === 'steady' ? true : undefined))
+    await waitFor('steady once every node beacons', async () =>
+      (await clusterLevel(l)) === 'steady' ? true : undefined,
+    )
     await l.fault({type: 'kill-node', node: 'replica1'})
     await waitFor('freezed', async () => ((await clusterLevel(l)) === 'freezed' ? true : undefined))
     const raw = await callRpc(meta(l), 'RPC_CM_CONTROL_META', {level: MetaFunctionLevel.fl_invalid}, 5000)
@@ -67,10 +69,19 @@ describe('the freeze', () => {
   })
 
   it('a scenario may lower the threshold as onebox does: then two alive nodes keep the meta steady', async () => {
-    const l = await lab([{name: 'temp', partitions: 3, replicas: 3, rows: 300}], {meta: {lb_interval_ms: 200, fd_grace_ms: 800, min_live_node_count_for_unfreeze: 1}})
+    const l = await lab([{name: 'temp', partitions: 3, replicas: 3, rows: 300}], {
+      meta: {lb_interval_ms: 200, fd_grace_ms: 800, min_live_node_count_for_unfreeze: 1},
+    })
     await waitFor('steady', async () => ((await clusterLevel(l)) === 'steady' ? true : undefined))
     await l.fault({type: 'kill-node', node: 'replica1'})
-    await waitFor('replica1 dead', () => (l.leader()?.nodeStates().find((n) => n.node === l.layout.replica_servers[0].address)?.alive === false ? true : undefined))
+    await waitFor('replica1 dead', () =>
+      l
+        .leader()
+        ?.nodeStates()
+        .find((n) => n.node === l.layout.replica_servers[0].address)?.alive === false
+        ? true
+        : undefined,
+    )
     expect(await clusterLevel(l)).toBe('steady')
   })
 })

@@ -11,7 +11,10 @@ import type {PegasusScenario, ScenarioTable, FaultSpec} from '../../../src/lab/s
 let counter = 0
 
 /** A scenario with a unique cluster name (so each test has its own ZooKeeper root) and fast intervals. */
-export function scenario(tables: ScenarioTable[], opts: Partial<PegasusScenario> & {faults?: FaultSpec[]} = {}): PegasusScenario {
+export function scenario(
+  tables: ScenarioTable[],
+  opts: Partial<PegasusScenario> & {faults?: FaultSpec[]} = {},
+): PegasusScenario {
   counter++
   return {
     engine: 'pegasus',
@@ -53,7 +56,11 @@ export function labPerTest(zk: string): (...args: Parameters<typeof scenario>) =
 }
 
 /** Polls `fn` until it returns a value that is not undefined, or fails after `ms`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 15000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  ms = 15000,
+): Promise<T> {
   const deadline = Date.now() + ms
   for (;;) {
     const v = await fn()

@@ -11,10 +11,14 @@ const lab = labPerTest(zk)
 
 describe('scenarios Pegasus could not have', () => {
   it('refuses a dropped table newer than the live table of the same name', () => {
-    const doc = {engine: 'pegasus', replica_servers: 3, tables: [
-      {name: 'temp', app_id: 2, partitions: 4},
-      {name: 'temp', app_id: 5, partitions: 4, dropped: true},
-    ]}
+    const doc = {
+      engine: 'pegasus',
+      replica_servers: 3,
+      tables: [
+        {name: 'temp', app_id: 2, partitions: 4},
+        {name: 'temp', app_id: 5, partitions: 4, dropped: true},
+      ],
+    }
     const err = (() => {
       try {
         parsePegasusScenario(doc, 'newer-drop.yaml')
@@ -25,9 +29,22 @@ describe('scenarios Pegasus could not have', () => {
     })()
     expect(err).toBeInstanceOf(LifeboatError)
     expect((err as LifeboatError).code).toBe('LAB_SCENARIO_INVALID')
-    expect((err as LifeboatError).detail).toContain('/tables/1: the dropped table "temp" (app_id 5) is newer than the live one (/tables/0, app_id 2)')
+    expect((err as LifeboatError).detail).toContain(
+      '/tables/1: the dropped table "temp" (app_id 5) is newer than the live one (/tables/0, app_id 2)',
+    )
     // The other way round is what Pegasus allows: create, drop, create again.
-    expect(parsePegasusScenario({...doc, tables: [{name: 'temp', app_id: 5, partitions: 4}, {name: 'temp', app_id: 2, partitions: 4, dropped: true}]}, 'ok.yaml').tables).toHaveLength(2)
+    expect(
+      parsePegasusScenario(
+        {
+          ...doc,
+          tables: [
+            {name: 'temp', app_id: 5, partitions: 4},
+            {name: 'temp', app_id: 2, partitions: 4, dropped: true},
+          ],
+        },
+        'ok.yaml',
+      ).tables,
+    ).toHaveLength(2)
   })
 })
 
@@ -37,7 +54,11 @@ describe('dropped tables', () => {
     const [r1, r2, r3] = l.layout.replica_servers.map((r) => r.address)
     const c = await connectZk({hosts: zk})
     try {
-      const pc = JSON.parse((await c.get(`${l.layout.cluster_root}/apps/1/0`)).data.toString()) as {last_drops: string[]; hp_last_drops: string[]; primary: string}
+      const pc = JSON.parse((await c.get(`${l.layout.cluster_root}/apps/1/0`)).data.toString()) as {
+        last_drops: string[]
+        hp_last_drops: string[]
+        primary: string
+      }
       // Partition 1.0 was placed on replica1 (primary), replica2, replica3.
       expect(pc.last_drops).toEqual([r2, r3, r1])
       expect(pc.hp_last_drops).toEqual([r2, r3, r1])
@@ -63,7 +84,8 @@ describe('lab fault ddd', () => {
 describe('meta HTTP', () => {
   it('/meta/* answer 400 to an argument they do not take, and 200 to the ones they do', async () => {
     const l = await lab([{name: 'temp', partitions: 2, replicas: 3, rows: 10}])
-    const status = async (path: string): Promise<number> => (await fetch(`http://${l.layout.meta_servers[0].address}${path}`)).status
+    const status = async (path: string): Promise<number> =>
+      (await fetch(`http://${l.layout.meta_servers[0].address}${path}`)).status
     expect(await status('/meta/apps?detail')).toBe(200)
     expect(await status('/meta/nodes?detail')).toBe(200)
     expect(await status('/meta/cluster')).toBe(200)

@@ -12,13 +12,21 @@ import {labPerTest, waitFor} from './helpers.js'
 const zk = inject('zookeeper')
 const lab = labPerTest(zk)
 
-async function recover(l: PegasusLab, opts: {nodes?: string[]; skipBad?: boolean; skipLost?: boolean} = {}): Promise<ConfigurationRecoveryResponse> {
+async function recover(
+  l: PegasusLab,
+  opts: {nodes?: string[]; skipBad?: boolean; skipLost?: boolean} = {},
+): Promise<ConfigurationRecoveryResponse> {
   const meta = l.layout.meta_servers[0].address
   const nodes = opts.nodes ?? l.layout.replica_servers.map((r) => r.address)
   const res = await callRpc(
     meta,
     'RPC_CM_START_RECOVERY',
-    {recovery_nodes: nodes, skip_bad_nodes: opts.skipBad ?? false, skip_lost_partitions: opts.skipLost ?? false, hp_recovery_nodes: nodes},
+    {
+      recovery_nodes: nodes,
+      skip_bad_nodes: opts.skipBad ?? false,
+      skip_lost_partitions: opts.skipLost ?? false,
+      hp_recovery_nodes: nodes,
+    },
     20000,
   )
   expect(res.err).toBe('ERR_OK')
@@ -42,7 +50,12 @@ describe('meta recovery outcomes', () => {
     expect((await verifyRows(l.layout.meta_servers[0].address, l.layout.tables)).found).toBe(10000)
     await l.fault({type: 'zk-loss'})
     // Under recovery every RPC but start_recovery is refused.
-    const listed = await callRpc(l.layout.meta_servers[0].address, 'RPC_CM_LIST_APPS', {status: AppStatus.AS_INVALID}, 5000)
+    const listed = await callRpc(
+      l.layout.meta_servers[0].address,
+      'RPC_CM_LIST_APPS',
+      {status: AppStatus.AS_INVALID},
+      5000,
+    )
     expect(listed.response?.err).toBe('ERR_UNDER_RECOVERY')
     const v0 = await verifyRows(l.layout.meta_servers[0].address, l.layout.tables)
     expect(v0).toMatchObject({found: 0, total: 10000})
@@ -88,7 +101,11 @@ describe('meta recovery outcomes', () => {
     // The request can be retried: with skip_bad_nodes it succeeds and warns.
     const again = await recover(l, {skipBad: true})
     expect(again.err).toBe('ERR_OK')
-    expect(again.hint_message.startsWith(`WARNING: collect app and replica info from node(${dead}) failed with err(ERR_NETWORK_FAILURE), skip the bad node`)).toBe(true)
+    expect(
+      again.hint_message.startsWith(
+        `WARNING: collect app and replica info from node(${dead}) failed with err(ERR_NETWORK_FAILURE), skip the bad node`,
+      ),
+    ).toBe(true)
     expect(await verified(l)).toMatchObject({found: 400, total: 400})
   })
 
@@ -98,7 +115,9 @@ describe('meta recovery outcomes', () => {
     await l.fault({type: 'hang-node', node: 'replica3'})
     const res = await recover(l, {skipBad: true})
     expect(res.err).toBe('ERR_OK')
-    expect(res.hint_message).toContain(`node(${l.layout.replica_servers[2].address}) failed with err(ERR_TIMEOUT), skip the bad node`)
+    expect(res.hint_message).toContain(
+      `node(${l.layout.replica_servers[2].address}) failed with err(ERR_TIMEOUT), skip the bad node`,
+    )
   })
 
   it('partitions with 2/3 and 1/3 replicas: ERR_OK with the may-lost-data warnings', async () => {
@@ -110,7 +129,8 @@ describe('meta recovery outcomes', () => {
     const res = await recover(l)
     expect(res.err).toBe('ERR_OK')
     expect(res.hint_message).toBe(
-      'WARNING: partition(1.1) only collects 2/3 of replicas, may lost data\n' + 'WARNING: partition(1.2) only collects 1/3 of replicas, may lost data\n',
+      'WARNING: partition(1.1) only collects 2/3 of replicas, may lost data\n' +
+        'WARNING: partition(1.2) only collects 1/3 of replicas, may lost data\n',
     )
     expect(await verified(l)).toMatchObject({found: 400})
   })
@@ -121,10 +141,14 @@ describe('meta recovery outcomes', () => {
     await l.fault({type: 'zk-loss'})
     const res = await recover(l)
     expect(res.err).toBe('ERR_TRY_AGAIN')
-    expect(res.hint_message).toBe('ERROR: partition(1.3) has no replica collected, you can force recover it by set skip_lost_partitions option\n')
+    expect(res.hint_message).toBe(
+      'ERROR: partition(1.3) has no replica collected, you can force recover it by set skip_lost_partitions option\n',
+    )
     const ok = await recover(l, {skipLost: true})
     expect(ok.err).toBe('ERR_OK')
-    expect(ok.hint_message).toBe('WARNING: partition(1.3) has no replica collected, force recover the lost partition to empty\n')
+    expect(ok.hint_message).toBe(
+      'WARNING: partition(1.3) has no replica collected, force recover the lost partition to empty\n',
+    )
     // The lost partition is cured to an empty primary: its 100 rows are gone, the rest serve.
     const v = await waitFor('300 rows', async () => {
       const r = await verifyRows(l.layout.meta_servers[0].address, l.layout.tables)
@@ -146,13 +170,20 @@ describe('meta recovery outcomes', () => {
     const res = await recover(l)
     expect(res.err).toBe('ERR_OK')
     expect(res.hint_message).toBe(
-      "WARNING: app(4)'s old name(a) is conflict with others, rename it to (a__4)\n" + "WARNING: app(2)'s old name(a) is conflict with others, rename it to (a__2)\n",
+      "WARNING: app(4)'s old name(a) is conflict with others, rename it to (a__4)\n" +
+        "WARNING: app(2)'s old name(a) is conflict with others, rename it to (a__2)\n",
     )
     const client = await connectZk({hosts: zk})
     try {
       const holder = JSON.parse((await client.get(`${l.layout.cluster_root}/apps/1`)).data.toString())
-      expect(holder).toMatchObject({status: 'app_status::AS_DROPPED', app_name: '__drop_holder__1', partition_count: 1, max_replica_count: 3, is_stateful: 1})
-      expect((await client.getChildren(`${l.layout.cluster_root}/apps/1`))).toEqual(['0'])
+      expect(holder).toMatchObject({
+        status: 'app_status::AS_DROPPED',
+        app_name: '__drop_holder__1',
+        partition_count: 1,
+        max_replica_count: 3,
+        is_stateful: 1,
+      })
+      expect(await client.getChildren(`${l.layout.cluster_root}/apps/1`)).toEqual(['0'])
       expect((await client.getChildren(`${l.layout.cluster_root}/apps`)).sort()).toEqual(['1', '2', '3', '4', '5'])
     } finally {
       await client.close()
@@ -165,7 +196,12 @@ describe('meta recovery outcomes', () => {
     const meta = l.metas[0]
     expect(meta.phase).toBe('crashed')
     expect(meta.crashReason).toBe('find apps from remote storage, but [meta_server].recover_from_replica_server = true')
-    const res = await callRpc(meta.address, 'RPC_CM_START_RECOVERY', {recovery_nodes: [], skip_bad_nodes: false, skip_lost_partitions: false}, 2000)
+    const res = await callRpc(
+      meta.address,
+      'RPC_CM_START_RECOVERY',
+      {recovery_nodes: [], skip_bad_nodes: false, skip_lost_partitions: false},
+      2000,
+    )
     expect(res.err).toBe('ERR_NETWORK_FAILURE')
   })
 })

@@ -31,14 +31,21 @@ function scenarioDir(): string {
 }
 
 interface MigrationState {
-  migration: {source: {hosts: string; root: string}; target: {hosts: string; root: string}; zookeeper?: {hosts: string; pid: number}}
+  migration: {
+    source: {hosts: string; root: string}
+    target: {hosts: string; root: string}
+    zookeeper?: {hosts: string; pid: number}
+  }
   zookeeper: {hosts: string}
   daemon: {pid: number}
 }
 
 /** lab.json, with the Pegasus lab's migration (kept under `cluster`) lifted up for the assertions. */
 function labState(lab: Lab): MigrationState {
-  const state = JSON.parse(readFileSync(join(lab.stateDir, 'lab.json'), 'utf8')) as Omit<MigrationState, 'migration'> & {cluster: {migration: MigrationState['migration']}}
+  const state = JSON.parse(readFileSync(join(lab.stateDir, 'lab.json'), 'utf8')) as Omit<
+    MigrationState,
+    'migration'
+  > & {cluster: {migration: MigrationState['migration']}}
   return {...state, migration: state.cluster.migration}
 }
 
@@ -46,7 +53,10 @@ describe('a lab with two ZooKeepers', () => {
   it('up with --zk starts the second; status shows both; the migration specs name both and validate; down stops it', async () => {
     const dir = scenarioDir()
     const scenario = writeScenario(dir, NAME, {
-      engine: 'pegasus', name: NAME, replica_servers: 3, zookeepers: 2,
+      engine: 'pegasus',
+      name: NAME,
+      replica_servers: 3,
+      zookeepers: 2,
       tables: [{name: 'temp', partitions: 4, replicas: 3, rows: 1000}],
     })
     const lab = await labUp(scenario, {zk})
@@ -71,7 +81,10 @@ describe('a lab with two ZooKeepers', () => {
     expect(status.stdout).toContain(`zookeeper second: ${second.hosts} (started by the lab, process ${second.pid})`)
     expect(status.stdout).toContain(`migration specs move the metadata to ${second.hosts} root /pegasus/${NAME}`)
     const json = await lab.status()
-    expect(json.migration).toMatchObject({target: out.migration_target, zookeeper: {hosts: second.hosts, pid: second.pid}})
+    expect(json.migration).toMatchObject({
+      target: out.migration_target,
+      zookeeper: {hosts: second.hosts, pid: second.pid},
+    })
 
     for (const method of ['copy', 'recovery'] as const) {
       const path = out.specs[`pegasus-zk-migration-${method}`]!
@@ -89,7 +102,10 @@ describe('a lab with two ZooKeepers', () => {
 
     // The meta moves to the second ZooKeeper: the specs now point back at the first.
     await lab.lab('fault', 'restart-meta', '--zk', second.hosts, '--root', `/pegasus/${NAME}`)
-    const moved = parse(readFileSync(out.specs['pegasus-zk-migration-copy']!, 'utf8')) as {cluster: {zookeeper: unknown}; migration: {target: unknown}}
+    const moved = parse(readFileSync(out.specs['pegasus-zk-migration-copy']!, 'utf8')) as {
+      cluster: {zookeeper: unknown}
+      migration: {target: unknown}
+    }
     expect(moved.cluster.zookeeper).toEqual({hosts: second.hosts, root: `/pegasus/${NAME}`})
     expect(moved.migration.target).toEqual({hosts: zk, root: `/pegasus/${NAME}`})
 
@@ -101,7 +117,11 @@ describe('a lab with two ZooKeepers', () => {
   it('lab down stops both ZooKeepers it started by PID after the lab process was killed -9', async () => {
     const dir = scenarioDir()
     const scenario = writeScenario(dir, `${NAME}_k`, {
-      engine: 'pegasus', name: `${NAME}_k`, replica_servers: 1, zookeepers: 2, tables: [{name: 't', partitions: 2, replicas: 1, rows: 10}],
+      engine: 'pegasus',
+      name: `${NAME}_k`,
+      replica_servers: 1,
+      zookeepers: 2,
+      tables: [{name: 't', partitions: 2, replicas: 1, rows: 10}],
     })
     const lab = await labUp(scenario)
     labs.push(lab)
@@ -124,20 +144,36 @@ describe('a lab with two ZooKeepers', () => {
     const dir = scenarioDir()
     const name = `${NAME}_one`
     const bad = writeScenario(dir, 'overlap', {
-      engine: 'pegasus', name, replica_servers: 1, migration_target: {root: `/pegasus/${name}/moved`}, tables: [],
+      engine: 'pegasus',
+      name,
+      replica_servers: 1,
+      migration_target: {root: `/pegasus/${name}/moved`},
+      tables: [],
     })
-    const refused = await lifeboat(['lab', 'up', bad, '--detach', '--zk', zk, '--state-dir', join(dir, 'bad')], {cwd: dir})
+    const refused = await lifeboat(['lab', 'up', bad, '--detach', '--zk', zk, '--state-dir', join(dir, 'bad')], {
+      cwd: dir,
+    })
     expectExit(refused, 1)
-    expect(refused.stderr).toContain(`/migration_target/root: /pegasus/${name}/moved overlaps the cluster root /pegasus/${name} on the same ZooKeeper`)
+    expect(refused.stderr).toContain(
+      `/migration_target/root: /pegasus/${name}/moved overlaps the cluster root /pegasus/${name} on the same ZooKeeper`,
+    )
     expect(refused.stderr).not.toMatch(/\n\s+at /)
 
-    const good = writeScenario(dir, name, {engine: 'pegasus', name, replica_servers: 1, migration_target: {}, tables: [{name: 't', partitions: 2, replicas: 1, rows: 10}]})
+    const good = writeScenario(dir, name, {
+      engine: 'pegasus',
+      name,
+      replica_servers: 1,
+      migration_target: {},
+      tables: [{name: 't', partitions: 2, replicas: 1, rows: 10}],
+    })
     const lab = await labUp(good, {zk})
     labs.push(lab)
     const state = labState(lab)
     expect(state.migration.zookeeper).toBeUndefined()
     expect(state.migration.target).toEqual({hosts: zk, root: `/pegasus/${name}_target`})
-    const spec = parse(readFileSync(lab.endpoints.specs['pegasus-zk-migration-recovery']!, 'utf8')) as {migration: {target: unknown}}
+    const spec = parse(readFileSync(lab.endpoints.specs['pegasus-zk-migration-recovery']!, 'utf8')) as {
+      migration: {target: unknown}
+    }
     expect(spec.migration.target).toEqual({hosts: zk, root: `/pegasus/${name}_target`})
     expectExit(await lab.cli(['validate', lab.endpoints.specs['pegasus-zk-migration-recovery']!]), 0)
     await lab.down()

@@ -55,16 +55,29 @@ describe('lifeboat lab CLI (TiKV)', () => {
     expect(status.stdout).toMatch(/store 6\s+\S+\s+TiFlash running, PD: Up/)
     expect(status.stdout).toContain('unsafe recovery: none')
 
-    const post = await fetch(`http://${out.pd}/pd/api/v1/admin/unsafe/remove-failed-stores`, {method: 'POST', body: JSON.stringify({stores: out.failed_stores})})
+    const post = await fetch(`http://${out.pd}/pd/api/v1/admin/unsafe/remove-failed-stores`, {
+      method: 'POST',
+      body: JSON.stringify({stores: out.failed_stores}),
+    })
     expect(post.status).toBe(200)
-    await waitFor('Finished', async () => {
-      const show = (await (await fetch(`http://${out.pd}/pd/api/v1/admin/unsafe/remove-failed-stores/show`)).json()) as {info: string}[]
-      return show.at(-1)?.info === 'Unsafe recovery Finished' ? true : undefined
-    }, 60_000)
-    const after = await waitFor('rows readable again', async () => {
-      const v = await lifeboat('lab', 'verify', '--state-dir', stateDir)
-      return v.stdout.includes('1655 of 3005 found') ? v : undefined
-    }, 60_000)
+    await waitFor(
+      'Finished',
+      async () => {
+        const show = (await (
+          await fetch(`http://${out.pd}/pd/api/v1/admin/unsafe/remove-failed-stores/show`)
+        ).json()) as {info: string}[]
+        return show.at(-1)?.info === 'Unsafe recovery Finished' ? true : undefined
+      },
+      60_000,
+    )
+    const after = await waitFor(
+      'rows readable again',
+      async () => {
+        const v = await lifeboat('lab', 'verify', '--state-dir', stateDir)
+        return v.stdout.includes('1655 of 3005 found') ? v : undefined
+      },
+      60_000,
+    )
     expect(after.stdout).toContain('table ids with lost rows: 65, 66, 67')
     const done = await lifeboat('lab', 'status', '--state-dir', stateDir)
     expect(done.stdout).toContain('unsafe recovery: Finished')

@@ -6,17 +6,34 @@
 import {describe, expect, test} from 'vitest'
 
 import {tableStartKey} from '../../../src/lab/tikv/keys.js'
-import {type Peer, type PeerReport, type Region, Role, type StoreHeartbeatResponse} from '../../../src/lab/tikv/model.js'
+import {
+  type Peer,
+  type PeerReport,
+  type Region,
+  Role,
+  type StoreHeartbeatResponse,
+} from '../../../src/lab/tikv/model.js'
 import {RecoveryController, type RecoveryCluster} from '../../../src/lab/tikv/recovery.js'
 
-function cluster(stores: {id: number; tiflash?: boolean; down?: boolean}[]): RecoveryCluster & {clock: number; nextId: number} {
+function cluster(
+  stores: {id: number; tiflash?: boolean; down?: boolean}[],
+): RecoveryCluster & {clock: number; nextId: number} {
   const state = new Map(stores.map((s) => [s.id, {...s, removed: false}]))
   const c = {
     clock: 1_000_000,
     nextId: 5000,
     getStore: (id: number) => {
       const s = state.get(id)
-      return s && {id, removed: s.removed, physicallyDestroyed: false, serving: !s.removed, disconnected: s.down === true, tiflash: s.tiflash === true}
+      return (
+        s && {
+          id,
+          removed: s.removed,
+          physicallyDestroyed: false,
+          serving: !s.removed,
+          disconnected: s.down === true,
+          tiflash: s.tiflash === true,
+        }
+      )
     },
     storeIds: () => [...state.keys()],
     allocId: () => c.nextId++,
@@ -32,9 +49,19 @@ function cluster(stores: {id: number; tiflash?: boolean; down?: boolean}[]): Rec
 }
 
 const peer = (id: number, store: number, role: Peer['role'] = Role.Voter): Peer => ({id, store_id: store, role})
-const region = (peers: Peer[]): Region => ({id: 10, start_key: Buffer.alloc(0), end_key: Buffer.alloc(0), epoch: {conf_ver: 3, version: 1}, peers})
+const region = (peers: Peer[]): Region => ({
+  id: 10,
+  start_key: Buffer.alloc(0),
+  end_key: Buffer.alloc(0),
+  epoch: {conf_ver: 3, version: 1},
+  peers,
+})
 
-function report(r: Region, raft: {term: number; last: number; commit: number; applied: number}, forceLeader = false): PeerReport {
+function report(
+  r: Region,
+  raft: {term: number; last: number; commit: number; applied: number},
+  forceLeader = false,
+): PeerReport {
   return {
     raft_state: {hard_state: {term: raft.term, vote: 0, commit: raft.commit}, last_index: raft.last},
     region_state: {state: 'Normal', region: r},
@@ -45,9 +72,24 @@ function report(r: Region, raft: {term: number; last: number; commit: number; ap
 }
 
 /** One heartbeat; returns the plan PD put in the response, if any. */
-function beat(u: RecoveryController, store: number, peerReports?: PeerReport[], step?: number): StoreHeartbeatResponse['recovery_plan'] {
+function beat(
+  u: RecoveryController,
+  store: number,
+  peerReports?: PeerReport[],
+  step?: number,
+): StoreHeartbeatResponse['recovery_plan'] {
   const resp: StoreHeartbeatResponse = {}
-  u.handleStoreHeartbeat({store_id: store, capacity: 0, available: 0, used_size: 0, start_time_ms: 0, ...(peerReports ? {store_report: {peer_reports: peerReports, step: step ?? 0}} : {})}, resp)
+  u.handleStoreHeartbeat(
+    {
+      store_id: store,
+      capacity: 0,
+      available: 0,
+      used_size: 0,
+      start_time_ms: 0,
+      ...(peerReports ? {store_report: {peer_reports: peerReports, step: step ?? 0}} : {}),
+    },
+    resp,
+  )
   return resp.recovery_plan
 }
 
@@ -66,10 +108,17 @@ describe('plan dispatch', () => {
     beat(u, 1, [report(r, {term: 6, last: 10, commit: 10, applied: 10})], 7)
     expect(u.show().at(-1)?.info).toBe('Collecting reports from alive stores(0/2)')
     beat(u, 1, [report(r, {term: 6, last: 10, commit: 10, applied: 10})], 1)
-    expect(u.show().at(-1)?.details).toEqual(['Stores that have not dispatched plan: 2', 'Stores that have reported to PD: 1', 'Stores that have not reported to PD: '])
+    expect(u.show().at(-1)?.details).toEqual([
+      'Stores that have not dispatched plan: 2',
+      'Stores that have reported to PD: 1',
+      'Stores that have not reported to PD: ',
+    ])
     // Region 10 keeps quorum (2 of 3): nothing to do; store 2's report finishes the round.
     beat(u, 2, [report(r, {term: 6, last: 10, commit: 10, applied: 10})], 1)
-    expect(u.show().map((s) => s.info)).toEqual(['Unsafe recovery enters collect report stage', 'Unsafe recovery Finished'])
+    expect(u.show().map((s) => s.info)).toEqual([
+      'Unsafe recovery enters collect report stage',
+      'Unsafe recovery Finished',
+    ])
     expect(u.show().at(-1)?.details).toEqual(['no newly created empty regions'])
   })
 
@@ -78,17 +127,39 @@ describe('plan dispatch', () => {
     const u = new RecoveryController(c)
     u.removeFailedStores([2], 600, false)
     beat(u, 2)
-    expect(u.show()[1]).toMatchObject({info: 'Unsafe recovery enters exit force leader stage', details: ['triggered by error: Receive heartbeat from Failed store 2']})
+    expect(u.show()[1]).toMatchObject({
+      info: 'Unsafe recovery enters exit force leader stage',
+      details: ['triggered by error: Receive heartbeat from Failed store 2'],
+    })
   })
 })
 
 describe('selectLeader, rule by rule', () => {
   /** Stores 1 and 2 hold the two survivors of region 10 (voters on 1, 2, 3, 4, 5; 3, 4 and 5 failed). */
-  function forceLeaderStore(a: {term: number; last: number; commit: number; applied: number}, b: typeof a, opts: {tiflash2?: boolean; learner1?: boolean} = {}): number {
-    const c = cluster([{id: 1}, {id: 2, tiflash: opts.tiflash2}, {id: 3, down: true}, {id: 4, down: true}, {id: 5, down: true}])
+  function forceLeaderStore(
+    a: {term: number; last: number; commit: number; applied: number},
+    b: typeof a,
+    opts: {tiflash2?: boolean; learner1?: boolean} = {},
+  ): number {
+    const c = cluster([
+      {id: 1},
+      {id: 2, tiflash: opts.tiflash2},
+      {id: 3, down: true},
+      {id: 4, down: true},
+      {id: 5, down: true},
+    ])
     const u = new RecoveryController(c)
     u.removeFailedStores([3, 4, 5], 600, false)
-    const r: Region = {...region([peer(11, 1, opts.learner1 ? Role.Learner : Role.Voter), peer(12, 2, opts.tiflash2 ? Role.Learner : Role.Voter), peer(13, 3), peer(14, 4), peer(15, 5)]), start_key: tableStartKey(64)}
+    const r: Region = {
+      ...region([
+        peer(11, 1, opts.learner1 ? Role.Learner : Role.Voter),
+        peer(12, 2, opts.tiflash2 ? Role.Learner : Role.Voter),
+        peer(13, 3),
+        peer(14, 4),
+        peer(15, 5),
+      ]),
+      start_key: tableStartKey(64),
+    }
     beat(u, 1)
     beat(u, 2)
     beat(u, 1, [report(r, a)], 1)

@@ -11,13 +11,27 @@ const b64 = (s: string): string => Buffer.from(s).toString('base64')
 const KEY = b64('/lifeboat/locks/tikv/lab')
 
 beforeAll(async () => {
-  t = await upLab({engine: 'tikv', name: 'etcd', stores: 1, replicas: 1, tables: [{id: 1, rows: 1}], regions: [{start: '', voters: [1]}], timing: {heartbeat_ms: 100}})
+  t = await upLab({
+    engine: 'tikv',
+    name: 'etcd',
+    stores: 1,
+    replicas: 1,
+    tables: [{id: 1, rows: 1}],
+    regions: [{start: '', voters: [1]}],
+    timing: {heartbeat_ms: 100},
+  })
 })
 afterAll(async () => t?.close())
 
 type Header = {cluster_id: string; member_id: string; revision: string; raft_term: string}
 
-async function acquire(holder: string, lease: string): Promise<{succeeded?: boolean; responses: Record<string, {kvs?: {value: string; lease?: string; create_revision: string}[]}>[]}> {
+async function acquire(
+  holder: string,
+  lease: string,
+): Promise<{
+  succeeded?: boolean
+  responses: Record<string, {kvs?: {value: string; lease?: string; create_revision: string}[]}>[]
+}> {
   const r = await t.post('/v3/kv/txn', {
     compare: [{key: KEY, target: 'CREATE', result: 'EQUAL', create_revision: '0'}],
     success: [{request_put: {key: KEY, value: b64(holder), lease}}],
@@ -50,7 +64,9 @@ describe('etcd v3 gateway on the PD port', () => {
     const ka = (await t.post('/v3/lease/keepalive', {ID: grant.ID})).json as {result: {ID: string; TTL: string}}
     expect(ka.result).toMatchObject({ID: grant.ID, TTL: '30'})
     // A number beyond 2^53 in the request is read exactly.
-    const kaNum = (await t.post('/v3/lease/keepalive', `{"ID":${grant.ID}}`)).json as {result: {ID: string; TTL: string}}
+    const kaNum = (await t.post('/v3/lease/keepalive', `{"ID":${grant.ID}}`)).json as {
+      result: {ID: string; TTL: string}
+    }
     expect(kaNum.result.TTL).toBe('30')
 
     const rev = await t.post('/v3/lease/revoke', {ID: grant.ID})
@@ -64,7 +80,12 @@ describe('etcd v3 gateway on the PD port', () => {
   test('an expired lease deletes its keys; keepalive on it answers without TTL', async () => {
     const g = (await t.post('/v3/lease/grant', {TTL: 1})).json as {ID: string}
     expect((await acquire('carol', g.ID)).succeeded).toBe(true)
-    await waitFor('the lease to expire', async () => (((await t.post('/v3/kv/range', {key: KEY})).json as {kvs?: unknown}).kvs === undefined ? true : undefined), 10_000)
+    await waitFor(
+      'the lease to expire',
+      async () =>
+        ((await t.post('/v3/kv/range', {key: KEY})).json as {kvs?: unknown}).kvs === undefined ? true : undefined,
+      10_000,
+    )
     const ka = (await t.post('/v3/lease/keepalive', {ID: g.ID})).json as {result: {ID: string; TTL?: string}}
     expect(ka.result).toEqual({header: expect.any(Object), ID: g.ID})
   })
@@ -72,18 +93,32 @@ describe('etcd v3 gateway on the PD port', () => {
   test('errors as the gateway writes them; range over a prefix; deleterange', async () => {
     const bad = await t.post('/v3/lease/revoke', {ID: '12345'})
     expect(bad.status).toBe(404)
-    expect(bad.json).toEqual({error: 'etcdserver: requested lease not found', code: 5, message: 'etcdserver: requested lease not found'})
-    const put = await t.post('/v3/kv/txn', {success: [{request_put: {key: b64('/a/1'), value: b64('x'), lease: '999'}}]})
+    expect(bad.json).toEqual({
+      error: 'etcdserver: requested lease not found',
+      code: 5,
+      message: 'etcdserver: requested lease not found',
+    })
+    const put = await t.post('/v3/kv/txn', {
+      success: [{request_put: {key: b64('/a/1'), value: b64('x'), lease: '999'}}],
+    })
     expect(put.status).toBe(404)
-    for (const k of ['/a/1', '/a/2', '/b/1']) expect((await t.post('/v3/kv/put', {key: b64(k), value: b64('v')})).status).toBe(200)
-    const range = (await t.post('/v3/kv/range', {key: b64('/a/'), range_end: b64('/a0')})).json as {kvs: {key: string; version: string; create_revision: string; mod_revision: string}[]; count: string}
+    for (const k of ['/a/1', '/a/2', '/b/1'])
+      expect((await t.post('/v3/kv/put', {key: b64(k), value: b64('v')})).status).toBe(200)
+    const range = (await t.post('/v3/kv/range', {key: b64('/a/'), range_end: b64('/a0')})).json as {
+      kvs: {key: string; version: string; create_revision: string; mod_revision: string}[]
+      count: string
+    }
     expect(range.kvs.map((k) => Buffer.from(k.key, 'base64').toString())).toEqual(['/a/1', '/a/2'])
     expect(range.count).toBe('2')
     expect(range.kvs[0].version).toBe('1')
     const del = (await t.post('/v3/kv/deleterange', {key: b64('/'), range_end: b64('\0')})).json as {deleted: string}
     expect(del.deleted).toBe('3')
     expect((await t.post('/v3/kv/range', {key: 'not base64!'})).status).toBe(400)
-    const stale = await t.post('/v3/kv/txn', {compare: [{key: b64('/none'), target: 'VALUE', value: b64('x')}], success: [], failure: []})
+    const stale = await t.post('/v3/kv/txn', {
+      compare: [{key: b64('/none'), target: 'VALUE', value: b64('x')}],
+      success: [],
+      failure: [],
+    })
     expect((stale.json as {succeeded?: boolean}).succeeded).toBeUndefined()
   })
 })

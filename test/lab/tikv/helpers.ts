@@ -16,7 +16,9 @@ export interface Reply {
 }
 
 /** A built-in scenario document (YAML parsed), to adjust before bringing it up. */
-export function scenarioDoc(name: string): Record<string, unknown> & {timing: Record<string, unknown>; faults: unknown[]} {
+export function scenarioDoc(
+  name: string,
+): Record<string, unknown> & {timing: Record<string, unknown>; faults: unknown[]} {
   return parse(readFileSync(join('src', 'lab', 'scenarios', `${name}.yaml`), 'utf8')) as never
 }
 
@@ -59,13 +61,18 @@ export async function upLab(doc: Record<string, unknown>): Promise<TestLab> {
 }
 
 /** Polls until `check` returns a value (not undefined), or fails after `limitMs` with the last state. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, limitMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  limitMs = 30_000,
+): Promise<T> {
   const until = Date.now() + limitMs
   let last: unknown
   for (;;) {
     const v = await check()
     if (v !== undefined) return v
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `; last: ${JSON.stringify(last)}`}`)
+    if (Date.now() > until)
+      throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `; last: ${JSON.stringify(last)}`}`)
     await new Promise((r) => setTimeout(r, 25))
   }
 }
@@ -79,9 +86,13 @@ export interface StageOut {
 
 /** Polls `show` until the recovery ends (Finished or Failed); returns the output. */
 export async function showUntilDone(t: TestLab, limitMs = 30_000): Promise<StageOut[]> {
-  return waitFor('the recovery to end', async () => {
-    const s = (await t.get('/pd/api/v1/admin/unsafe/remove-failed-stores/show')).json as StageOut[]
-    const last = s.at(-1)?.info ?? ''
-    return last.startsWith('Unsafe recovery Finished') || last.startsWith('Unsafe recovery Failed') ? s : undefined
-  }, limitMs)
+  return waitFor(
+    'the recovery to end',
+    async () => {
+      const s = (await t.get('/pd/api/v1/admin/unsafe/remove-failed-stores/show')).json as StageOut[]
+      const last = s.at(-1)?.info ?? ''
+      return last.startsWith('Unsafe recovery Finished') || last.startsWith('Unsafe recovery Failed') ? s : undefined
+    },
+    limitMs,
+  )
 }

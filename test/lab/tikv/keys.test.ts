@@ -1,6 +1,16 @@
 import {describe, expect, test} from 'vitest'
 
-import {decodeBytes, decodeRowKey, encodeBytes, encodeInt, hexKey, metaOrTable, metaStartKey, rowKey, tableStartKey} from '../../../src/lab/tikv/keys.js'
+import {
+  decodeBytes,
+  decodeRowKey,
+  encodeBytes,
+  encodeInt,
+  hexKey,
+  metaOrTable,
+  metaStartKey,
+  rowKey,
+  tableStartKey,
+} from '../../../src/lab/tikv/keys.js'
 
 describe('TiDB keys, memcomparable-encoded as TiKV stores them', () => {
   test('table prefix, row key and meta key match the bytes TiDB writes', () => {
@@ -25,6 +35,8 @@ describe('TiDB keys, memcomparable-encoded as TiKV stores them', () => {
   test('encoding keeps the order of the raw keys', () => {
     const keys = [tableStartKey(64), rowKey(64, 1), rowKey(64, 501), tableStartKey(65), metaStartKey()]
     const sorted = [...keys].sort(Buffer.compare).map(hexKey)
-    expect(sorted).toEqual([metaStartKey(), tableStartKey(64), rowKey(64, 1), rowKey(64, 501), tableStartKey(65)].map(hexKey))
+    expect(sorted).toEqual(
+      [metaStartKey(), tableStartKey(64), rowKey(64, 1), rowKey(64, 501), tableStartKey(65)].map(hexKey),
+    )
   })
 })

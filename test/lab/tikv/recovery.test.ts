@@ -34,8 +34,13 @@ describe('tikv-unsafe-recovery, stage by stage', () => {
     const r = await t.post(URL, {stores: [4, 5]})
     expect([r.status, r.text]).toEqual([200, '"Request has been accepted."\n'])
     // Buried at POST: the failed stores are Tombstone at once.
-    const tomb = (await t.get('/pd/api/v1/stores?state=2')).json as {stores: {store: {id: number; state: number; state_name: string}}[]}
-    expect(tomb.stores.map((s) => [s.store.id, s.store.state, s.store.state_name])).toEqual([[4, 2, 'Tombstone'], [5, 2, 'Tombstone']])
+    const tomb = (await t.get('/pd/api/v1/stores?state=2')).json as {
+      stores: {store: {id: number; state: number; state_name: string}}[]
+    }
+    expect(tomb.stores.map((s) => [s.store.id, s.store.state, s.store.state_name])).toEqual([
+      [4, 2, 'Tombstone'],
+      [5, 2, 'Tombstone'],
+    ])
 
     const show = await showUntilDone(t)
     expect(show.map((s) => s.info)).toEqual([
@@ -48,7 +53,9 @@ describe('tikv-unsafe-recovery, stage by stage', () => {
     ])
     for (const s of show) expect(s.time).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/)
     expect(show[0].details).toEqual(['Failed stores 4, 5'])
-    expect(show[1].actions).toEqual({'store 6': ['tombstone the peer of region 1005', 'tombstone the peer of region 1006']})
+    expect(show[1].actions).toEqual({
+      'store 6': ['tombstone the peer of region 1005', 'tombstone the peer of region 1006'],
+    })
     // Every live store gets a ForceLeader plan; the ones without regions an empty one.
     expect(show[2].actions).toEqual({
       'store 1': ['force leader on regions: 1002'],
@@ -60,28 +67,43 @@ describe('tikv-unsafe-recovery, stage by stage', () => {
     expect(show[3].actions).toEqual({
       'store 1': ['region 1002 demotes peers { id:1013 store_id:4 }, { id:1014 store_id:5 }'],
       'store 2': ['region 1004 demotes peers { id:1019 store_id:4 }, { id:1020 store_id:5 }'],
-      'store 3': ['region 1005 demotes peers { id:1022 store_id:4 }, { id:1023 store_id:5 }, { id:1024 store_id:6 role:Learner }'],
+      'store 3': [
+        'region 1005 demotes peers { id:1022 store_id:4 }, { id:1023 store_id:5 }, { id:1024 store_id:6 role:Learner }',
+      ],
     })
     // One hole [t66, t67_r251) (regions 1006 and 1007): one empty region on store 1, which reported 1008 first.
     expect(show[4].actions).toEqual({
-      'store 1': [`create region 1033: id:1033 start_key:"${T66}" end_key:"${T67_R251}" region_epoch:{ conf_ver:1 version:1 } peers:{ id:1034 store_id:1 }`],
+      'store 1': [
+        `create region 1033: id:1033 start_key:"${T66}" end_key:"${T67_R251}" region_epoch:{ conf_ver:1 version:1 } peers:{ id:1034 store_id:1 }`,
+      ],
     })
     const details = show[5].details ?? []
     expect(details).toHaveLength(3)
-    const asSet = (prefix: string): string[] => (details.find((d) => d.startsWith(prefix)) ?? '').slice(prefix.length).split(', ').sort()
+    const asSet = (prefix: string): string[] =>
+      (details.find((d) => d.startsWith(prefix)) ?? '').slice(prefix.length).split(', ').sort()
     expect(asSet('affected meta regions: ')).toEqual(['1002'])
     expect(asSet('affected table ids: ')).toEqual(['64', '65', '66'])
     expect(asSet('newly created empty regions: ')).toEqual(['1033'])
     expect(t.lab.pd.schedulingHalted()).toBe(false)
 
     // PD's region cache was reset on Finished; leaders report again: the new region and the demoted learners.
-    type R = {id: number; start_key: string; end_key: string; peers: {store_id: number; role_name: string}[]; leader: {id?: number; store_id?: number}}
+    type R = {
+      id: number
+      start_key: string
+      end_key: string
+      peers: {store_id: number; role_name: string}[]
+      leader: {id?: number; store_id?: number}
+    }
     const regions = await waitFor('PD to know the regions again', async () => {
       const body = (await t.get('/pd/api/v1/regions')).json as {count: number; regions: R[]}
       return body.count === 7 && body.regions.every((x) => x.leader.id !== undefined) ? body.regions : undefined
     })
     const created = regions.find((x) => x.id === 1033) as R
-    expect([created.start_key, created.end_key, created.peers]).toEqual([T66, T67_R251, [{id: 1034, store_id: 1, role_name: 'Voter'}]])
+    expect([created.start_key, created.end_key, created.peers]).toEqual([
+      T66,
+      T67_R251,
+      [{id: 1034, store_id: 1, role_name: 'Voter'}],
+    ])
     const r1002 = regions.find((x) => x.id === 1002) as R
     expect(r1002.peers.map((p) => `${p.store_id}:${p.role_name}`)).toEqual(['1:Voter', '4:Learner', '5:Learner'])
 
@@ -96,7 +118,14 @@ describe('tikv-unsafe-recovery, stage by stage', () => {
       'meta keys=5/5',
     ])
     expect(after.note).toContain('table ids with lost rows: 65, 66, 67')
-    expect(t.lab.pd.controller.history).toEqual(['CollectReport', 'TombstoneTiFlashLearner', 'ForceLeader', 'DemoteFailedVoter', 'CreateEmptyRegion', 'Finished'])
+    expect(t.lab.pd.controller.history).toEqual([
+      'CollectReport',
+      'TombstoneTiFlashLearner',
+      'ForceLeader',
+      'DemoteFailedVoter',
+      'CreateEmptyRegion',
+      'Finished',
+    ])
 
     // Once Finished, a new POST is accepted again (the stores are already Tombstone: validation passes).
     const again = await t.post(URL, {stores: [4, 5]})
@@ -116,16 +145,24 @@ describe('while a recovery runs', () => {
       const s = (await t.get(`${URL}/show`)).json as StageOut[]
       return s.at(-1)?.info === 'Collecting reports from alive stores(4/6)' ? s : undefined
     })
-    expect(collecting[0].details).toEqual(['auto detect mode with no specified Failed stores', 'plan execution timeout 1s'])
+    expect(collecting[0].details).toEqual([
+      'auto detect mode with no specified Failed stores',
+      'plan execution timeout 1s',
+    ])
     expect(collecting.at(-1)?.details).toEqual([
       'Stores that have not dispatched plan: 4, 5',
       'Stores that have reported to PD: 1, 2, 3, 6',
       'Stores that have not reported to PD: ',
     ])
     const busy = await t.post(URL, {stores: [4, 5]})
-    expect([busy.status, busy.json]).toEqual([500, '[PD:unsaferecovery:ErrUnsafeRecoveryIsRunning]unsafe recovery is running'])
+    expect([busy.status, busy.json]).toEqual([
+      500,
+      '[PD:unsaferecovery:ErrUnsafeRecoveryIsRunning]unsafe recovery is running',
+    ])
     expect(t.lab.pd.schedulingHalted()).toBe(true)
-    await expect(t.lab.fault({type: 'split', region: 1008, table: 67, handle: 400})).rejects.toThrow('scheduling is halted')
+    await expect(t.lab.fault({type: 'split', region: 1008, table: 67, handle: 400})).rejects.toThrow(
+      'scheduling is halted',
+    )
 
     const show = await showUntilDone(t)
     expect(show.map((s) => s.info?.replace(/timeout .*/, 'timeout …'))).toEqual([
@@ -133,7 +170,9 @@ describe('while a recovery runs', () => {
       'Unsafe recovery enters exit force leader stage',
       'Unsafe recovery Failed: Exceeds timeout …',
     ])
-    expect(show[1].details?.[0]).toMatch(/^triggered by error: Exceeds timeout \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \+0000 UTC$/)
+    expect(show[1].details?.[0]).toMatch(
+      /^triggered by error: Exceeds timeout \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \+0000 UTC$/,
+    )
     expect(show[2].details?.slice(0, 1)).toEqual(['no newly created empty regions'])
     expect(show[2].details).toContain('Stores that have not dispatched plan: 4, 5')
     expect(t.lab.pd.schedulingHalted()).toBe(false)
@@ -149,7 +188,11 @@ describe('while a recovery runs', () => {
     // A second abort while in ExitForceLeader is a no-op 200.
     expect((await t.post(`${URL}/abort`, '')).status).toBe(200)
     const show = await showUntilDone(t)
-    expect(show.map((s) => s.info)).toEqual(['Unsafe recovery enters collect report stage', 'Unsafe recovery enters exit force leader stage', 'Unsafe recovery Failed: aborted by operator'])
+    expect(show.map((s) => s.info)).toEqual([
+      'Unsafe recovery enters collect report stage',
+      'Unsafe recovery enters exit force leader stage',
+      'Unsafe recovery Failed: aborted by operator',
+    ])
     expect(show[1].details).toEqual(['triggered by error: aborted by operator'])
   })
 
@@ -163,7 +206,9 @@ describe('while a recovery runs', () => {
     expect(t.lab.pd.schedulingHalted()).toBe(false)
     // The stores heartbeat to the restarted PD on the same port.
     const before = t.lab.set.get(1)?.heartbeats ?? 0
-    await waitFor('a heartbeat after the restart', () => ((t.lab.set.get(1)?.heartbeats ?? 0) > before + 2 ? true : undefined))
+    await waitFor('a heartbeat after the restart', () =>
+      (t.lab.set.get(1)?.heartbeats ?? 0) > before + 2 ? true : undefined,
+    )
   })
 })
 

@@ -29,11 +29,28 @@ describe('TiKV scenarios', () => {
   test('mistakes are named by field', () => {
     const base = {engine: 'tikv', stores: 3, tables: [{id: 1, rows: 1}], regions: [{start: '', voters: [1, 2, 3]}]}
     expect(problems({...base, stores: 0})).toContain('/stores: must be an integer >= 1')
-    expect(problems({...base, regions: [{start: 'meta', voters: [1]}]})).toContain('/regions/0/start: the first region starts at ""')
-    expect(problems({...base, regions: [{start: '', voters: [1]}, {start: {table: 2}, voters: [1]}, {start: {table: 1}, voters: [2]}]})).toContain('/regions/2/start: regions must be listed in ascending key order')
-    expect(problems({...base, regions: [{start: '', voters: [1, 9]}]})).toContain('/regions/0/voters: must list stores 1..3')
-    expect(problems({...base, tiflash_stores: 1, regions: [{start: '', voters: [4]}]})).toContain('store 4 is a TiFlash store')
-    expect(problems({...base, regions: [{start: '', voters: [1], learners: [1]}]})).toContain('a store holds at most one peer of a region')
+    expect(problems({...base, regions: [{start: 'meta', voters: [1]}]})).toContain(
+      '/regions/0/start: the first region starts at ""',
+    )
+    expect(
+      problems({
+        ...base,
+        regions: [
+          {start: '', voters: [1]},
+          {start: {table: 2}, voters: [1]},
+          {start: {table: 1}, voters: [2]},
+        ],
+      }),
+    ).toContain('/regions/2/start: regions must be listed in ascending key order')
+    expect(problems({...base, regions: [{start: '', voters: [1, 9]}]})).toContain(
+      '/regions/0/voters: must list stores 1..3',
+    )
+    expect(problems({...base, tiflash_stores: 1, regions: [{start: '', voters: [4]}]})).toContain(
+      'store 4 is a TiFlash store',
+    )
+    expect(problems({...base, regions: [{start: '', voters: [1], learners: [1]}]})).toContain(
+      'a store holds at most one peer of a region',
+    )
     expect(problems({...base, tables: [{id: 2}, {id: 2}]})).toContain('/tables/1/id: table 2 appears twice')
     expect(problems({...base, faults: [{type: 'explode'}]})).toContain('/faults/0/type: must be one of')
     expect(problems({...base, regions: undefined})).toContain('/regions: give the region layout')

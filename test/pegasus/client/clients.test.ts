@@ -15,12 +15,27 @@ import {
   ReplicaClient,
   RpcPool,
 } from '../../../src/engines/pegasus/client/index.js'
-import {startRpcServer, type AppInfo, type RpcHandlers, type RpcServer} from '../../../src/engines/pegasus/wire/index.js'
+import {
+  startRpcServer,
+  type AppInfo,
+  type RpcHandlers,
+  type RpcServer,
+} from '../../../src/engines/pegasus/wire/index.js'
 import {toZkError} from '../../../src/zk/index.js'
 
 const app: AppInfo = {
-  status: 1, app_type: 'pegasus', app_name: 'temp', app_id: 2, partition_count: 2, envs: {}, is_stateful: true,
-  max_replica_count: 3, expire_second: 0, create_second: 1700000000, drop_second: 0, init_partition_count: 2,
+  status: 1,
+  app_type: 'pegasus',
+  app_name: 'temp',
+  app_id: 2,
+  partition_count: 2,
+  envs: {},
+  is_stateful: true,
+  max_replica_count: 3,
+  expire_second: 0,
+  create_second: 1700000000,
+  drop_second: 0,
+  init_partition_count: 2,
 }
 const servers: RpcServer[] = []
 async function serve(handlers: RpcHandlers, http?: Parameters<typeof startRpcServer>[0]['http']): Promise<RpcServer> {
@@ -43,15 +58,71 @@ async function deadPort(): Promise<number> {
 
 function leaderHandlers(self: () => string): RpcHandlers {
   return {
-    RPC_CM_START_RECOVERY: async (req) => ({err: 'ERR_OK', response: {err: 'ERR_OK', hint_message: `${self()} got ${req.recovery_nodes.join(',')} b=${req.skip_bad_nodes} l=${req.skip_lost_partitions} hp=${req.hp_recovery_nodes?.join(',')}`}}),
-    RPC_CM_DDD_DIAGNOSE: async (req) => ({err: 'ERR_OK', response: {err: 'ERR_OK', partitions: [{config: {pid: req.pid === '-1.-1' ? '2.1' : req.pid, ballot: 4, max_replica_count: 3, primary: '', secondaries: [], last_drops: ['127.0.0.1:34801', '127.0.0.1:34802'], last_committed_decree: 7, partition_flags: 0}, dropped: [], reason: 'r'}]}}),
-    RPC_CM_PROPOSE_BALANCER: async (req) => ({err: 'ERR_OK', response: {err: req.action_list[0].type === 1 && req.gpid === '2.1' ? 'ERR_OK' : 'ERR_INVALID_PARAMETERS'}}),
-    RPC_CM_CONTROL_META: async (req) => ({err: 'ERR_OK', response: {err: 'ERR_OK', old_level: req.level === 10000 ? 400 : 500}}),
-    RPC_CM_CLUSTER_INFO: async () => ({err: 'ERR_OK', response: {err: 'ERR_OK', keys: ['primary_meta_server', 'meta_function_level'], values: [self(), 'steady']}}),
+    RPC_CM_START_RECOVERY: async (req) => ({
+      err: 'ERR_OK',
+      response: {
+        err: 'ERR_OK',
+        hint_message: `${self()} got ${req.recovery_nodes.join(',')} b=${req.skip_bad_nodes} l=${req.skip_lost_partitions} hp=${req.hp_recovery_nodes?.join(',')}`,
+      },
+    }),
+    RPC_CM_DDD_DIAGNOSE: async (req) => ({
+      err: 'ERR_OK',
+      response: {
+        err: 'ERR_OK',
+        partitions: [
+          {
+            config: {
+              pid: req.pid === '-1.-1' ? '2.1' : req.pid,
+              ballot: 4,
+              max_replica_count: 3,
+              primary: '',
+              secondaries: [],
+              last_drops: ['127.0.0.1:34801', '127.0.0.1:34802'],
+              last_committed_decree: 7,
+              partition_flags: 0,
+            },
+            dropped: [],
+            reason: 'r',
+          },
+        ],
+      },
+    }),
+    RPC_CM_PROPOSE_BALANCER: async (req) => ({
+      err: 'ERR_OK',
+      response: {err: req.action_list[0].type === 1 && req.gpid === '2.1' ? 'ERR_OK' : 'ERR_INVALID_PARAMETERS'},
+    }),
+    RPC_CM_CONTROL_META: async (req) => ({
+      err: 'ERR_OK',
+      response: {err: 'ERR_OK', old_level: req.level === 10000 ? 400 : 500},
+    }),
+    RPC_CM_CLUSTER_INFO: async () => ({
+      err: 'ERR_OK',
+      response: {err: 'ERR_OK', keys: ['primary_meta_server', 'meta_function_level'], values: [self(), 'steady']},
+    }),
     RPC_CM_LIST_APPS: async (req) => ({err: 'ERR_OK', response: {err: 'ERR_OK', infos: req.status === 0 ? [app] : []}}),
-    RPC_CM_LIST_NODES: async () => ({err: 'ERR_OK', response: {err: 'ERR_OK', infos: [{status: 1, node: '127.0.0.1:34801', hp_node: 'localhost:34801'}]}}),
-    RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX: async (req) => ({err: 'ERR_OK', response: {err: 'ERR_OK', app_id: 2, partition_count: 2, is_stateful: true,
-      partitions: req.partition_indices.map((i) => ({pid: `2.${i}`, ballot: 1, max_replica_count: 3, primary: '127.0.0.1:34801', secondaries: [], last_drops: [], last_committed_decree: 0, partition_flags: 0}))}}),
+    RPC_CM_LIST_NODES: async () => ({
+      err: 'ERR_OK',
+      response: {err: 'ERR_OK', infos: [{status: 1, node: '127.0.0.1:34801', hp_node: 'localhost:34801'}]},
+    }),
+    RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX: async (req) => ({
+      err: 'ERR_OK',
+      response: {
+        err: 'ERR_OK',
+        app_id: 2,
+        partition_count: 2,
+        is_stateful: true,
+        partitions: req.partition_indices.map((i) => ({
+          pid: `2.${i}`,
+          ballot: 1,
+          max_replica_count: 3,
+          primary: '127.0.0.1:34801',
+          secondaries: [],
+          last_drops: [],
+          last_committed_decree: 0,
+          partition_flags: 0,
+        })),
+      },
+    }),
   }
 }
 
@@ -73,16 +144,41 @@ describe('meta client', () => {
   afterAll(() => meta.close())
 
   test('every meta RPC round-trips over loopback', async () => {
-    const rec = await meta.startRecovery({recovery_nodes: ['127.0.0.1:34801', '127.0.0.1:34802'], skip_bad_nodes: true, skip_lost_partitions: false, hp_recovery_nodes: ['localhost:34801', 'localhost:34802']})
-    expect(rec).toEqual({err: 'ERR_OK', hint_message: `${leader.address} got 127.0.0.1:34801,127.0.0.1:34802 b=true l=false hp=localhost:34801,localhost:34802`})
+    const rec = await meta.startRecovery({
+      recovery_nodes: ['127.0.0.1:34801', '127.0.0.1:34802'],
+      skip_bad_nodes: true,
+      skip_lost_partitions: false,
+      hp_recovery_nodes: ['localhost:34801', 'localhost:34802'],
+    })
+    expect(rec).toEqual({
+      err: 'ERR_OK',
+      hint_message: `${leader.address} got 127.0.0.1:34801,127.0.0.1:34802 b=true l=false hp=localhost:34801,localhost:34802`,
+    })
     const ddd = await meta.dddDiagnose()
     expect(ddd.partitions[0].config).toMatchObject({pid: '2.1', last_drops: ['127.0.0.1:34801', '127.0.0.1:34802']})
     expect((await meta.dddDiagnose('2.-1')).partitions[0].config.pid).toBe('2.-1')
-    expect(await meta.proposeBalancer({gpid: '2.1', action_list: [{target: '127.0.0.1:34802', node: '127.0.0.1:34802', type: 1, hp_target: 'localhost:34802', hp_node: 'localhost:34802'}], force: false})).toEqual({err: 'ERR_OK'})
+    expect(
+      await meta.proposeBalancer({
+        gpid: '2.1',
+        action_list: [
+          {
+            target: '127.0.0.1:34802',
+            node: '127.0.0.1:34802',
+            type: 1,
+            hp_target: 'localhost:34802',
+            hp_node: 'localhost:34802',
+          },
+        ],
+        force: false,
+      }),
+    ).toEqual({err: 'ERR_OK'})
     expect(await meta.controlMeta(300)).toEqual({err: 'ERR_OK', old_level: 500})
     expect(await meta.getMetaLevel()).toBe(400)
     expect(await meta.setMetaLevel(200)).toBe(500)
-    expect(clusterInfoMap(await meta.clusterInfo())).toEqual({primary_meta_server: leader.address, meta_function_level: 'steady'})
+    expect(clusterInfoMap(await meta.clusterInfo())).toEqual({
+      primary_meta_server: leader.address,
+      meta_function_level: 'steady',
+    })
     expect((await meta.listApps()).infos).toEqual([app])
     expect((await meta.listApps({status: 6})).infos).toEqual([])
     expect((await meta.listNodes()).infos).toEqual([{status: 1, node: '127.0.0.1:34801', hp_node: 'localhost:34801'}])
@@ -107,12 +203,34 @@ describe('meta client', () => {
 
   test('follows the forward address of query_cfg', async () => {
     const f = await serve({
-      RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX: async () => ({err: 'ERR_OK', response: {err: 'ERR_FORWARD_TO_OTHERS', app_id: 0, partition_count: 0, is_stateful: false,
-        partitions: [{pid: '0.0', ballot: 0, max_replica_count: 0, primary: leader.address, secondaries: [], last_drops: [], last_committed_decree: 0, partition_flags: 0}]}}),
+      RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX: async () => ({
+        err: 'ERR_OK',
+        response: {
+          err: 'ERR_FORWARD_TO_OTHERS',
+          app_id: 0,
+          partition_count: 0,
+          is_stateful: false,
+          partitions: [
+            {
+              pid: '0.0',
+              ballot: 0,
+              max_replica_count: 0,
+              primary: leader.address,
+              secondaries: [],
+              last_drops: [],
+              last_committed_decree: 0,
+              partition_flags: 0,
+            },
+          ],
+        },
+      }),
     })
     const c = new MetaClient({metaServers: [f.address]})
     try {
-      const {server} = await c.call('RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX', {app_name: 'temp', partition_indices: [1]})
+      const {server} = await c.call('RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX', {
+        app_name: 'temp',
+        partition_indices: [1],
+      })
       expect(server).toBe(leader.address)
     } finally {
       c.close()
@@ -140,15 +258,22 @@ describe('meta client', () => {
     const root = `/lifeboat-test/meta-client-${process.pid}-${Date.now()}`
     const f = await serve(follower())
     const calls: string[] = []
-    const counting = await serve({RPC_CM_CLUSTER_INFO: async (_r, info) => {
-      calls.push(info.remote)
-      return {err: 'ERR_OK', response: {err: 'ERR_OK', keys: ['k'], values: ['v']}}
-    }})
+    const counting = await serve({
+      RPC_CM_CLUSTER_INFO: async (_r, info) => {
+        calls.push(info.remote)
+        return {err: 'ERR_OK', response: {err: 'ERR_OK', keys: ['k'], values: ['v']}}
+      },
+    })
     const z = {
       // As src/zk's client does: the raw client's exceptions become typed ZkErrors where they arise.
-      getChildren: (p: string) => new Promise<string[]>((res, rej) => zk.getChildren(p, (e, c) => (e ? rej(toZkError(e, {server: 'test', op: 'getChildren', path: p})) : res(c)))),
-      getData: (p: string) => new Promise<Buffer | null>((res, rej) => zk.getData(p, (e, d) => (e ? rej(e) : res(d ?? null)))),
-      create: (p: string, data: string, mode: number) => new Promise<string>((res, rej) => zk.create(p, Buffer.from(data), mode, (e, path) => (e ? rej(e) : res(path)))),
+      getChildren: (p: string) =>
+        new Promise<string[]>((res, rej) =>
+          zk.getChildren(p, (e, c) => (e ? rej(toZkError(e, {server: 'test', op: 'getChildren', path: p})) : res(c))),
+        ),
+      getData: (p: string) =>
+        new Promise<Buffer | null>((res, rej) => zk.getData(p, (e, d) => (e ? rej(e) : res(d ?? null)))),
+      create: (p: string, data: string, mode: number) =>
+        new Promise<string>((res, rej) => zk.create(p, Buffer.from(data), mode, (e, path) => (e ? rej(e) : res(path)))),
       mkdirp: (p: string) => new Promise<void>((res, rej) => zk.mkdirp(p, (e) => (e ? rej(e) : res()))),
     }
     try {
@@ -176,10 +301,34 @@ describe('meta client', () => {
 
 describe('replica client and deadlines', () => {
   test('queryAppInfo, queryReplicaInfo and collectAll over many servers', async () => {
-    const nodes = await Promise.all(Array.from({length: 120}, (_, i) => serve({
-      RPC_QUERY_APP_INFO: async (req) => ({err: 'ERR_OK', response: {err: 'ERR_OK', apps: req.meta_server === '' ? [{...app, app_id: i + 1}] : []}}),
-      RPC_QUERY_REPLICA_INFO: async (req) => ({err: 'ERR_OK', response: {err: 'ERR_OK', replicas: [{pid: `${i + 1}.0`, ballot: 3, status: 3, last_committed_decree: i, last_prepared_decree: i + 1, last_durable_decree: 0, app_type: 'pegasus', disk_tag: req.hp_node1 ?? ''}]}}),
-    })))
+    const nodes = await Promise.all(
+      Array.from({length: 120}, (_, i) =>
+        serve({
+          RPC_QUERY_APP_INFO: async (req) => ({
+            err: 'ERR_OK',
+            response: {err: 'ERR_OK', apps: req.meta_server === '' ? [{...app, app_id: i + 1}] : []},
+          }),
+          RPC_QUERY_REPLICA_INFO: async (req) => ({
+            err: 'ERR_OK',
+            response: {
+              err: 'ERR_OK',
+              replicas: [
+                {
+                  pid: `${i + 1}.0`,
+                  ballot: 3,
+                  status: 3,
+                  last_committed_decree: i,
+                  last_prepared_decree: i + 1,
+                  last_durable_decree: 0,
+                  app_type: 'pegasus',
+                  disk_tag: req.hp_node1 ?? '',
+                },
+              ],
+            },
+          }),
+        }),
+      ),
+    )
     const down = `127.0.0.1:${await deadPort()}`
     const pool = new RpcPool({timeoutMs: 3000})
     const rc = new ReplicaClient({pool})
@@ -208,7 +357,12 @@ describe('replica client and deadlines', () => {
     try {
       const err = await rc.queryAppInfo(silent.address).catch((e) => e)
       expect(err).toBeInstanceOf(PegasusClientError)
-      expect([err.code, err.pegasusError, err.server, err.rpc]).toEqual(['PEGASUS_TIMEOUT', 'ERR_TIMEOUT', silent.address, 'RPC_QUERY_APP_INFO'])
+      expect([err.code, err.pegasusError, err.server, err.rpc]).toEqual([
+        'PEGASUS_TIMEOUT',
+        'ERR_TIMEOUT',
+        silent.address,
+        'RPC_QUERY_APP_INFO',
+      ])
       expect(err.message).toContain(silent.address)
       expect(err.hints.length).toBeGreaterThan(0)
     } finally {
@@ -243,16 +397,21 @@ describe('replica client and deadlines', () => {
 
   test('a reply arriving after its deadline is dropped and the connection keeps working', async () => {
     let n = 0
-    const slow = await serve({RPC_CM_CONTROL_META: async (req) => {
-      if (n++ === 0) await new Promise((r) => setTimeout(r, 400))
-      return {err: 'ERR_OK', response: {err: 'ERR_OK', old_level: req.level}}
-    }})
+    const slow = await serve({
+      RPC_CM_CONTROL_META: async (req) => {
+        if (n++ === 0) await new Promise((r) => setTimeout(r, 400))
+        return {err: 'ERR_OK', response: {err: 'ERR_OK', old_level: req.level}}
+      },
+    })
     const pool = new RpcPool()
     try {
       const late = await pool.call(slow.address, 'RPC_CM_CONTROL_META', {level: 100}, {timeoutMs: 100}).catch((e) => e)
       expect(late.code).toBe('PEGASUS_TIMEOUT')
       await new Promise((r) => setTimeout(r, 500))
-      expect(await pool.call(slow.address, 'RPC_CM_CONTROL_META', {level: 200})).toEqual({err: 'ERR_OK', old_level: 200})
+      expect(await pool.call(slow.address, 'RPC_CM_CONTROL_META', {level: 200})).toEqual({
+        err: 'ERR_OK',
+        old_level: 200,
+      })
     } finally {
       pool.close()
     }
@@ -263,24 +422,30 @@ describe('mapLimit', () => {
   test('bounds concurrency and keeps order', async () => {
     let inFlight = 0
     let peak = 0
-    const out = await mapLimit(Array.from({length: 50}, (_, i) => i), 7, async (x) => {
-      inFlight++
-      peak = Math.max(peak, inFlight)
-      await new Promise((r) => setImmediate(r))
-      inFlight--
-      return x * 2
-    })
+    const out = await mapLimit(
+      Array.from({length: 50}, (_, i) => i),
+      7,
+      async (x) => {
+        inFlight++
+        peak = Math.max(peak, inFlight)
+        await new Promise((r) => setImmediate(r))
+        inFlight--
+        return x * 2
+      },
+    )
     expect(out).toEqual(Array.from({length: 50}, (_, i) => i * 2))
     expect(peak).toBe(7)
   })
 
   test('fails fast; the settled form reports each outcome', async () => {
     let started = 0
-    await expect(mapLimit([1, 2, 3, 4, 5, 6], 1, async (x) => {
-      started++
-      if (x === 2) throw new Error('boom')
-      return x
-    })).rejects.toThrow('boom')
+    await expect(
+      mapLimit([1, 2, 3, 4, 5, 6], 1, async (x) => {
+        started++
+        if (x === 2) throw new Error('boom')
+        return x
+      }),
+    ).rejects.toThrow('boom')
     expect(started).toBe(2)
     const s = await mapLimitSettled([1, 2, 3], 2, async (x) => {
       if (x === 2) throw new Error('two')
@@ -293,9 +458,16 @@ describe('mapLimit', () => {
 describe('meta HTTP', () => {
   test('/meta/cluster, /meta/apps, /meta/nodes on the RPC port; errors name the server', async () => {
     const docs: Record<string, unknown> = {
-      '/meta/cluster': {meta_servers: '127.0.0.1:34601', primary_meta_server: '127.0.0.1:34601', meta_function_level: 'steady'},
+      '/meta/cluster': {
+        meta_servers: '127.0.0.1:34601',
+        primary_meta_server: '127.0.0.1:34601',
+        meta_function_level: 'steady',
+      },
       '/meta/apps?detail': {general_info: {}, healthy_info: {}, summary: {total_app_count: '0'}},
-      '/meta/nodes': {details: {'127.0.0.1:34801': {address: '127.0.0.1:34801', status: 'ALIVE'}}, summary: {total_node_count: '1'}},
+      '/meta/nodes': {
+        details: {'127.0.0.1:34801': {address: '127.0.0.1:34801', status: 'ALIVE'}},
+        summary: {total_node_count: '1'},
+      },
     }
     const s = await serve({}, (req, res) => {
       const doc = docs[req.url ?? '']
@@ -311,7 +483,7 @@ describe('meta HTTP', () => {
     expect((await getMetaCluster(dead).catch((e) => e)).code).toBe('PEGASUS_UNREACHABLE')
   })
 
-  test('a non-leader meta\'s 307 is followed to the leader', async () => {
+  test("a non-leader meta's 307 is followed to the leader", async () => {
     const leader = await serve({}, (_req, res) => {
       res.writeHead(200)
       res.end('{"meta_function_level":"lively","primary_meta_server":"leader"}')

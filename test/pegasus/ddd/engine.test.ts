@@ -19,7 +19,10 @@ import {loadSpecFile} from '../../../src/spec/index.js'
 import {FakePegasus} from './fake-pegasus.js'
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/PegasusDddRecovery/', import.meta.url))
-const SCENARIOS = readdirSync(FIXTURES, {withFileTypes: true}).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+const SCENARIOS = readdirSync(FIXTURES, {withFileTypes: true})
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort()
 const NOW = {now: '2026-01-01T00:00:00.000Z'}
 const io = {env: {}, specDir: FIXTURES, progress: () => {}}
 const engine = createDddRecoveryEngine({timeoutMs: 400, pollMs: 5, concurrency: 4})
@@ -49,7 +52,10 @@ function fixtureLive(scenario: string): DddLiveState {
 async function cluster(scenario: string): Promise<{fake: FakePegasus; spec: DddRecoverySpec}> {
   const fake = await FakePegasus.start(fixtureLive(scenario))
   open.push({fake})
-  const renamed = JSON.stringify(specs.get(scenario)).replace(/\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d{1,5}\b/g, (m) => fake.names.get(m) ?? m)
+  const renamed = JSON.stringify(specs.get(scenario)).replace(
+    /\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d{1,5}\b/g,
+    (m) => fake.names.get(m) ?? m,
+  )
   return {fake, spec: JSON.parse(renamed) as DddRecoverySpec}
 }
 
@@ -61,10 +67,20 @@ async function connect(fake: FakePegasus, spec: DddRecoverySpec): Promise<DddCon
 
 /** Runs one step through apply's own step runner: skip when done, else run then verify. A failure throws. */
 async function runStep(ctx: DddContext, step: Step, progress: string[] = []): Promise<'skipped' | 'done'> {
-  const tasks = {...silentReporter, update: (_id: string, status: string, note?: string) => {
-    if (status === 'running' && note !== undefined && note !== step.description) progress.push(note)
-  }}
-  const result = await runSteps({steps: [step], executors: new Map([[step.id, engine.steps[step.kind]]]), ctx, recorder: memoryRecorder(), tasks, actor: 'test'})
+  const tasks = {
+    ...silentReporter,
+    update: (_id: string, status: string, note?: string) => {
+      if (status === 'running' && note !== undefined && note !== step.description) progress.push(note)
+    },
+  }
+  const result = await runSteps({
+    steps: [step],
+    executors: new Map([[step.id, engine.steps[step.kind]]]),
+    ctx,
+    recorder: memoryRecorder(),
+    tasks,
+    actor: 'test',
+  })
   if (result.end.kind === 'failed') throw result.end.error
   return result.steps[0]!.status === 'skipped' ? 'skipped' : 'done'
 }
@@ -82,19 +98,29 @@ async function failure(p: Promise<unknown>): Promise<LifeboatError> {
 const decisionsOf = (body: PlanBody, names: Map<string, string>) => {
   const back = new Map([...names.entries()].map(([k, v]) => [v, k]))
   const text = JSON.stringify({primaries: body.primaries, steps: body.steps, findings: body.findings})
-  return JSON.parse(text.replace(/127\.0\.0\.1:\d+/g, (m) => back.get(m) ?? m)) as Omit<PlanBody, 'observed' | 'changes'>
+  return JSON.parse(text.replace(/127\.0\.0\.1:\d+/g, (m) => back.get(m) ?? m)) as Omit<
+    PlanBody,
+    'observed' | 'changes'
+  >
 }
 
 describe('the engine', () => {
   it('is an Engine the registry can hold, with an executor for every step kind it plans', () => {
     const e: AnyEngine = dddRecoveryEngine
     expect(e.kind).toBe('PegasusDddRecovery')
-    expect(Object.keys(e.steps).sort()).toEqual(['pegasus.ddd.propose-primary', 'pegasus.ddd.verify', 'pegasus.ddd.wait-primaries'])
+    expect(Object.keys(e.steps).sort()).toEqual([
+      'pegasus.ddd.propose-primary',
+      'pegasus.ddd.verify',
+      'pegasus.ddd.wait-primaries',
+    ])
     const spec = specs.get('one-last-drop-dead')!
-    expect(e.cluster(spec)).toEqual({name: 'onebox', facts: [
-      {name: 'zookeeper', label: 'ZooKeeper', value: '127.0.0.1:2181/pegasus/onebox'},
-      {name: 'meta_servers', label: 'endpoints', value: '10.0.0.100:34601'},
-    ]})
+    expect(e.cluster(spec)).toEqual({
+      name: 'onebox',
+      facts: [
+        {name: 'zookeeper', label: 'ZooKeeper', value: '127.0.0.1:2181/pegasus/onebox'},
+        {name: 'meta_servers', label: 'endpoints', value: '10.0.0.100:34601'},
+      ],
+    })
     const lock = e.lock({...spec, cluster: {name: 'on box', meta_servers: []}}, {env: {}})
     expect(lock.hostLocal).toBe(true)
     expect(lock.where).toMatch(/\/\.lifeboat\/locks\/pegasus-on_box\.lock$/)
@@ -128,9 +154,15 @@ describe('apply', () => {
     expect(fake.configs.get('2.2')?.primary).toBe(b)
     expect(fake.configs.get('2.3')?.primary).toBeNull()
     expect(progress).toContain('Proposed count: 1/1')
-    expect(progress).toEqual(expect.arrayContaining(['Proposed count: 1/1, primaries in place: 0/1', 'Proposed count: 1/1, primaries in place: 1/1']))
+    expect(progress).toEqual(
+      expect.arrayContaining([
+        'Proposed count: 1/1, primaries in place: 0/1',
+        'Proposed count: 1/1, primaries in place: 1/1',
+      ]),
+    )
     expect((await engine.verify(ctx, body)).filter((f) => f.severity !== 'info')).toEqual([])
-    for (const step of body.steps.filter((s) => s.risk !== 'read' || s.kind.endsWith('wait-primaries'))) expect(await runStep(ctx, step)).toBe('skipped')
+    for (const step of body.steps.filter((s) => s.risk !== 'read' || s.kind.endsWith('wait-primaries')))
+      expect(await runStep(ctx, step)).toBe('skipped')
     expect(fake.proposals).toHaveLength(1)
   })
 
@@ -141,7 +173,9 @@ describe('apply', () => {
     fake.pending.set('2.1', 'someone-else:1')
     const err = await failure(engine.steps[body.steps[0].kind].run(ctx, body.steps[0], () => {}))
     expect(err.code).toBe('PEGASUS_DDD_PROPOSAL_REJECTED')
-    expect(err.message).toMatch(/rejected `propose -g 2\.1 -p ASSIGN_PRIMARY -t 127\.0\.0\.1:\d+ -n 127\.0\.0\.1:\d+`: propose_response: ERR_INVALID_PARAMETERS/)
+    expect(err.message).toMatch(
+      /rejected `propose -g 2\.1 -p ASSIGN_PRIMARY -t 127\.0\.0\.1:\d+ -n 127\.0\.0\.1:\d+`: propose_response: ERR_INVALID_PARAMETERS/,
+    )
     expect(err.hints.join(' ')).toMatch(/proposal pending/)
   })
 
@@ -153,10 +187,14 @@ describe('apply', () => {
     const chosen = body.primaries[0].after!
     await fake.kill(chosen)
     fake.check()
-    expect(fake.log).toEqual(['proposal action(CT_ASSIGN_PRIMARY) for gpid(2.1) is invalid, clear all proposal actions'])
+    expect(fake.log).toEqual([
+      'proposal action(CT_ASSIGN_PRIMARY) for gpid(2.1) is invalid, clear all proposal actions',
+    ])
     const err = await failure(engine.steps[body.steps[1].kind].run(ctx, body.steps[1], () => {}))
     expect(err.code).toBe('PEGASUS_DDD_PROPOSAL_CLEARED')
-    expect(err.message).toBe(`proposal action(CT_ASSIGN_PRIMARY target=${chosen} node=${chosen}) for gpid(2.1) is invalid, clear all proposal actions: node(${chosen}) is not alive`)
+    expect(err.message).toBe(
+      `proposal action(CT_ASSIGN_PRIMARY target=${chosen} node=${chosen}) for gpid(2.1) is invalid, clear all proposal actions: node(${chosen}) is not alive`,
+    )
   })
 
   it('stops the wait at its deadline with what is missing', async () => {
@@ -168,7 +206,9 @@ describe('apply', () => {
     let t = 0
     ctx.pollMs = 10_000
     ctx.now = () => t
-    ctx.sleep = async (ms) => { t += ms }
+    ctx.sleep = async (ms) => {
+      t += ms
+    }
     const progress: string[] = []
     const err = await failure(engine.steps[body.steps[1].kind].run(ctx, body.steps[1], (m) => progress.push(m)))
     expect(err.code).toBe('PEGASUS_DDD_WAIT_TIMEOUT')
@@ -194,7 +234,9 @@ describe('apply', () => {
     const other = fake.names.get('10.0.0.3:34801')!
     fake.configs.get('2.1')!.primary = other
     const findings = await engine.verify(ctx, body)
-    expect(findings.map((f) => [f.code, f.severity, f.subject])).toEqual([['PEGASUS_DDD_OTHER_PRIMARY', 'error', '2.1']])
+    expect(findings.map((f) => [f.code, f.severity, f.subject])).toEqual([
+      ['PEGASUS_DDD_OTHER_PRIMARY', 'error', '2.1'],
+    ])
     expect(await engine.steps[body.steps[0].kind].isDone(ctx, body.steps[0])).toBe(false)
   })
 })

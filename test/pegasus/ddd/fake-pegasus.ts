@@ -22,7 +22,14 @@ function rename<T>(doc: T, map: Map<string, string>): T {
   return JSON.parse(JSON.stringify(doc).replace(FIXTURE_NODE, (m) => map.get(m) ?? m)) as T
 }
 
-interface Replica {pid: string; ballot: number; status: number; lcd: number; lpd: number; ldd: number}
+interface Replica {
+  pid: string
+  ballot: number
+  status: number
+  lcd: number
+  lpd: number
+  ldd: number
+}
 
 /** How a fixture node behaves on the wire. */
 type Behaviour = 'serve' | 'closed' | 'silent'
@@ -57,7 +64,8 @@ export class FakePegasus {
   private async init(fixture: DddLiveState): Promise<void> {
     const behaviour = new Map<string, Behaviour>()
     for (const n of fixture.nodes) behaviour.set(n.node, n.alive ? 'serve' : 'closed')
-    for (const r of fixture.replicas) behaviour.set(r.node, r.reachable ? 'serve' : r.error === 'ERR_TIMEOUT' ? 'silent' : 'closed')
+    for (const r of fixture.replicas)
+      behaviour.set(r.node, r.reachable ? 'serve' : r.error === 'ERR_TIMEOUT' ? 'silent' : 'closed')
     // Consecutive 5-digit ports in the fixture's node order, so that sorting by address gives the
     // same order before and after renaming (plans sort some lists by node).
     const entries = [...behaviour.entries()].sort()
@@ -66,8 +74,13 @@ export class FakePegasus {
       const started: RpcServer[] = []
       try {
         for (const [fixtureNode, how] of entries) {
-          const server = await startRpcServer({port: base + started.length,
-            handlers: how === 'silent' ? {RPC_QUERY_REPLICA_INFO: () => new Promise(() => {})} : this.replicaHandlers(fixtureNode)})
+          const server = await startRpcServer({
+            port: base + started.length,
+            handlers:
+              how === 'silent'
+                ? {RPC_QUERY_REPLICA_INFO: () => new Promise(() => {})}
+                : this.replicaHandlers(fixtureNode),
+          })
           started.push(server)
           this.names.set(fixtureNode, server.address)
         }
@@ -88,8 +101,17 @@ export class FakePegasus {
     this.level = this.live.meta_level
     for (const n of this.live.nodes) this.alive.set(n.node, n.alive)
     for (const n of this.live.replicas) {
-      this.replicas.set(n.node, n.replicas.map((r) => ({pid: r.pid, ballot: r.ballot, status: (PartitionStatus as Record<string, number>)[r.status],
-        lcd: r.last_committed_decree, lpd: r.last_prepared_decree, ldd: r.last_durable_decree})))
+      this.replicas.set(
+        n.node,
+        n.replicas.map((r) => ({
+          pid: r.pid,
+          ballot: r.ballot,
+          status: (PartitionStatus as Record<string, number>)[r.status],
+          lcd: r.last_committed_decree,
+          lpd: r.last_prepared_decree,
+          ldd: r.last_durable_decree,
+        })),
+      )
     }
     for (const c of this.live.configs) this.configs.set(c.pid, structuredClone(c))
   }
@@ -99,17 +121,40 @@ export class FakePegasus {
     return {
       RPC_QUERY_REPLICA_INFO: async () => {
         const rs = this.replicas.get(this.names.get(fixtureNode) ?? '') ?? []
-        return {err: 'ERR_OK', response: {err: 'ERR_OK', replicas: rs.map((r) => ({
-          pid: r.pid, ballot: r.ballot, status: r.status as PartitionStatusValue, last_committed_decree: r.lcd,
-          last_prepared_decree: r.lpd, last_durable_decree: r.ldd, app_type: 'pegasus', disk_tag: 'default'}))}}
+        return {
+          err: 'ERR_OK',
+          response: {
+            err: 'ERR_OK',
+            replicas: rs.map((r) => ({
+              pid: r.pid,
+              ballot: r.ballot,
+              status: r.status as PartitionStatusValue,
+              last_committed_decree: r.lcd,
+              last_prepared_decree: r.lpd,
+              last_durable_decree: r.ldd,
+              app_type: 'pegasus',
+              disk_tag: 'default',
+            })),
+          },
+        }
       },
     }
   }
 
   private wireConfig(c: PartitionConfigFacts): PartitionConfiguration {
-    return {pid: c.pid, ballot: c.ballot, max_replica_count: c.max_replica_count, primary: c.primary ?? '', secondaries: c.secondaries,
-      last_drops: c.last_drops, last_committed_decree: c.last_committed_decree, partition_flags: 0,
-      hp_primary: c.primary ?? '', hp_secondaries: c.secondaries, hp_last_drops: c.last_drops}
+    return {
+      pid: c.pid,
+      ballot: c.ballot,
+      max_replica_count: c.max_replica_count,
+      primary: c.primary ?? '',
+      secondaries: c.secondaries,
+      last_drops: c.last_drops,
+      last_committed_decree: c.last_committed_decree,
+      partition_flags: 0,
+      hp_primary: c.primary ?? '',
+      hp_secondaries: c.secondaries,
+      hp_last_drops: c.last_drops,
+    }
   }
 
   private metaHandlers(): RpcHandlers {
@@ -118,17 +163,41 @@ export class FakePegasus {
       RPC_CM_CONTROL_META: (req) => {
         const old = MetaFunctionLevel[this.level]
         if (req.level !== MetaFunctionLevel.fl_invalid) {
-          this.level = Object.entries(MetaFunctionLevel).find(([, v]) => v === req.level)![0] as keyof typeof MetaFunctionLevel
+          this.level = Object.entries(MetaFunctionLevel).find(
+            ([, v]) => v === req.level,
+          )![0] as keyof typeof MetaFunctionLevel
         }
         return ok({err: 'ERR_OK', old_level: old})
       },
       // The level as get_function_level reports it (this fake never freezes by itself).
       RPC_CM_CLUSTER_INFO: () => ok({err: 'ERR_OK', keys: ['meta_function_level'], values: [this.level.slice(3)]}),
-      RPC_CM_LIST_NODES: () => ok({err: 'ERR_OK', infos: [...this.alive.entries()].map(([node, alive]) => ({
-        node, hp_node: node, status: alive ? NodeStatus.NS_ALIVE : NodeStatus.NS_UNALIVE}))}),
-      RPC_CM_LIST_APPS: () => ok({err: 'ERR_OK', infos: this.live.apps.map((a) => ({
-        status: AppStatus[a.status as keyof typeof AppStatus], app_type: 'pegasus', app_name: a.app_name, app_id: a.app_id, partition_count: 16,
-        envs: {}, is_stateful: true, max_replica_count: 3, expire_second: 0, create_second: 0, drop_second: 0, init_partition_count: 16}))}),
+      RPC_CM_LIST_NODES: () =>
+        ok({
+          err: 'ERR_OK',
+          infos: [...this.alive.entries()].map(([node, alive]) => ({
+            node,
+            hp_node: node,
+            status: alive ? NodeStatus.NS_ALIVE : NodeStatus.NS_UNALIVE,
+          })),
+        }),
+      RPC_CM_LIST_APPS: () =>
+        ok({
+          err: 'ERR_OK',
+          infos: this.live.apps.map((a) => ({
+            status: AppStatus[a.status as keyof typeof AppStatus],
+            app_type: 'pegasus',
+            app_name: a.app_name,
+            app_id: a.app_id,
+            partition_count: 16,
+            envs: {},
+            is_stateful: true,
+            max_replica_count: 3,
+            expire_second: 0,
+            create_second: 0,
+            drop_second: 0,
+            init_partition_count: 16,
+          })),
+        }),
       RPC_CM_DDD_DIAGNOSE: (req) => {
         const [app, pidx] = req.pid.split('.').map(Number)
         const partitions = this.live.ddd
@@ -137,15 +206,30 @@ export class FakePegasus {
             const [a, i] = p.config.pid.split('.').map(Number)
             return app === -1 || (a === app && (pidx === -1 || i === pidx))
           })
-          .map((p) => ({config: this.wireConfig(p.config), reason: p.reason, dropped: p.dropped.map((d) => ({
-            node: d.node, hp_node: d.node, drop_time_ms: d.drop_time_ms, is_alive: d.is_alive, is_collected: d.is_collected,
-            ballot: d.ballot, last_committed_decree: d.last_committed_decree, last_prepared_decree: d.last_prepared_decree}))}))
+          .map((p) => ({
+            config: this.wireConfig(p.config),
+            reason: p.reason,
+            dropped: p.dropped.map((d) => ({
+              node: d.node,
+              hp_node: d.node,
+              drop_time_ms: d.drop_time_ms,
+              is_alive: d.is_alive,
+              is_collected: d.is_collected,
+              ballot: d.ballot,
+              last_committed_decree: d.last_committed_decree,
+              last_prepared_decree: d.last_prepared_decree,
+            })),
+          }))
         return ok({err: 'ERR_OK', partitions})
       },
       RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX: (req) => {
         const app = this.live.apps.find((a) => a.app_name === req.app_name)
-        if (!app) return ok({err: 'ERR_OBJECT_NOT_FOUND', app_id: 0, partition_count: 0, is_stateful: true, partitions: []})
-        const partitions = req.partition_indices.map((i) => this.configs.get(`${app.app_id}.${i}`)).filter((c) => c !== undefined).map((c) => this.wireConfig(c))
+        if (!app)
+          return ok({err: 'ERR_OBJECT_NOT_FOUND', app_id: 0, partition_count: 0, is_stateful: true, partitions: []})
+        const partitions = req.partition_indices
+          .map((i) => this.configs.get(`${app.app_id}.${i}`))
+          .filter((c) => c !== undefined)
+          .map((c) => this.wireConfig(c))
         return ok({err: 'ERR_OK', app_id: app.app_id, partition_count: 16, is_stateful: true, partitions})
       },
       RPC_CM_PROPOSE_BALANCER: (req) => {
@@ -153,7 +237,8 @@ export class FakePegasus {
         const node = action?.hp_node || action?.node || ''
         this.proposals.push({gpid: req.gpid, node, force: req.force ?? false})
         // register_proposals: a partition with actions pending refuses another set.
-        if (!this.configs.has(req.gpid) || this.pending.has(req.gpid) || action === undefined) return ok({err: 'ERR_INVALID_PARAMETERS'})
+        if (!this.configs.has(req.gpid) || this.pending.has(req.gpid) || action === undefined)
+          return ok({err: 'ERR_INVALID_PARAMETERS'})
         this.pending.set(req.gpid, node)
         return ok({err: 'ERR_OK'})
       },

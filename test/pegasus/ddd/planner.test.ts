@@ -15,14 +15,18 @@ import {loadSpecFile} from '../../../src/spec/index.js'
 const FIXTURES = fileURLToPath(new URL('../../fixtures/PegasusDddRecovery/', import.meta.url))
 const NOW = {now: '2026-01-01T00:00:00.000Z'}
 
-const SCENARIOS = readdirSync(FIXTURES, {withFileTypes: true}).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+const SCENARIOS = readdirSync(FIXTURES, {withFileTypes: true})
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort()
 const specs = new Map<string, DddRecoverySpec>()
 
 // Every fixture spec goes through the real loader: it must pass the schema, and gets its defaults.
 beforeAll(async () => {
   for (const scenario of SCENARIOS) {
     const loaded = await loadSpecFile(join(FIXTURES, scenario, 'spec.yaml'))
-    if (!loaded.ok || loaded.spec === undefined) throw new Error(`${scenario}/spec.yaml: ${JSON.stringify(loaded.diagnostics)}`)
+    if (!loaded.ok || loaded.spec === undefined)
+      throw new Error(`${scenario}/spec.yaml: ${JSON.stringify(loaded.diagnostics)}`)
     specs.set(scenario, loaded.spec.spec as DddRecoverySpec)
   }
 })
@@ -39,16 +43,25 @@ function planOf(scenario: string): PlanBody {
   return planDddRecovery(spec, live, NOW)
 }
 
-const codes = (body: PlanBody, severity: string): string[] => body.findings.filter((f) => f.severity === severity).map((f) => `${f.code} ${f.subject}`)
+const codes = (body: PlanBody, severity: string): string[] =>
+  body.findings.filter((f) => f.severity === severity).map((f) => `${f.code} ${f.subject}`)
 
 describe('golden plans', () => {
   const scenarios = SCENARIOS
 
   it('has every scenario the issue names', () => {
-    expect(scenarios).toEqual(expect.arrayContaining([
-      'both-alive-consistent', 'larger-ballot-smaller-committed', 'one-last-drop-dead', 'no-replica-info-collected',
-      'override-lossy', 'max-last-prepared', 'override-dead-node', 'meta-level-below-steady',
-    ]))
+    expect(scenarios).toEqual(
+      expect.arrayContaining([
+        'both-alive-consistent',
+        'larger-ballot-smaller-committed',
+        'one-last-drop-dead',
+        'no-replica-info-collected',
+        'override-lossy',
+        'max-last-prepared',
+        'override-dead-node',
+        'meta-level-below-steady',
+      ]),
+    )
   })
 
   for (const scenario of scenarios) {
@@ -82,7 +95,14 @@ describe('the guardian cases', () => {
       ['02-wait-primaries', 'pegasus.ddd.wait-primaries', 'read'],
       ['03-verify', 'pegasus.ddd.verify', 'read'],
     ])
-    expect(body.steps[0].params).toEqual({gpid: '2.1', node: '10.0.0.1:34801', type: 'CT_ASSIGN_PRIMARY', force: false, index: 1, total: 1})
+    expect(body.steps[0].params).toEqual({
+      gpid: '2.1',
+      node: '10.0.0.1:34801',
+      type: 'CT_ASSIGN_PRIMARY',
+      force: false,
+      index: 1,
+      total: 1,
+    })
     expect(body.steps[1].params).toEqual({partitions: [{gpid: '2.1', node: '10.0.0.1:34801'}], wait_seconds: 60})
   })
 
@@ -99,9 +119,15 @@ describe('the guardian cases', () => {
   it('no replica info collected: none; facts lifeboat read itself appear as candidates facts, never as a decision', () => {
     const body = planOf('no-replica-info-collected')
     expect(body.primaries).toEqual([])
-    expect(codes(body, 'warning')).toEqual(['PEGASUS_DDD_UNDECIDED 2.4', 'PEGASUS_DDD_UNDECIDED 2.5', 'PEGASUS_REPLICA_SERVER_UNREACHABLE 10.0.0.2:34801'])
+    expect(codes(body, 'warning')).toEqual([
+      'PEGASUS_DDD_UNDECIDED 2.4',
+      'PEGASUS_DDD_UNDECIDED 2.5',
+      'PEGASUS_REPLICA_SERVER_UNREACHABLE 10.0.0.2:34801',
+    ])
     const undecided = body.findings.find((f) => f.code === 'PEGASUS_DDD_UNDECIDED' && f.subject === '2.4')?.message
-    expect(undecided).toContain('query_replica_info reports: node(10.0.0.1:34801) ballot(6), last_committed(100), last_prepared(104)')
+    expect(undecided).toContain(
+      'query_replica_info reports: node(10.0.0.1:34801) ballot(6), last_committed(100), last_prepared(104)',
+    )
   })
 })
 
@@ -110,8 +136,10 @@ describe('choices beyond Pegasus rule', () => {
     const body = planOf('override-lossy')
     const [p] = body.primaries
     expect([p.partition, p.after, p.risk]).toEqual(['2.6', '10.0.0.1:34801', 'lossy'])
-    expect(p.atStake).toBe('committed decrees 96..103 (8) known on node(10.0.0.2:34801); ' +
-      'node(10.0.0.1:34801) itself prepared up to 97 in ballot 7, which it may still commit as primary')
+    expect(p.atStake).toBe(
+      'committed decrees 96..103 (8) known on node(10.0.0.2:34801); ' +
+        'node(10.0.0.1:34801) itself prepared up to 97 in ballot 7, which it may still commit as primary',
+    )
     expect(p.reason).toMatch(/diagnose_recommend picks node\(10\.0\.0\.2:34801\)/)
     expect(body.steps[0].risk).toBe('lossy')
     expect(body.steps[0].riskReason).toContain('96..103')
@@ -121,10 +149,12 @@ describe('choices beyond Pegasus rule', () => {
     const body = planOf('max-last-prepared')
     const [p] = body.primaries
     expect([p.partition, p.after, p.risk]).toEqual(['2.7', '10.0.0.3:34801', 'lossy'])
-    expect(p.atStake).toBe('committed decrees 81..96 (16) known on node(10.0.0.2:34801); ' +
-      'committed decrees 97..100 (4) recorded by the meta (config last_committed(100)) and held by no known replica; ' +
-      'node(10.0.0.1:34801) is not alive: its decrees are unknown; ' +
-      'node(10.0.0.3:34801) itself prepared up to 99 in ballot 4, which it may still commit as primary')
+    expect(p.atStake).toBe(
+      'committed decrees 81..96 (16) known on node(10.0.0.2:34801); ' +
+        'committed decrees 97..100 (4) recorded by the meta (config last_committed(100)) and held by no known replica; ' +
+        'node(10.0.0.1:34801) is not alive: its decrees are unknown; ' +
+        'node(10.0.0.3:34801) itself prepared up to 99 in ballot 4, which it may still commit as primary',
+    )
   })
 
   it('overrides naming a dead node or a node without a replica are errors, and nothing is planned for them', () => {
@@ -154,17 +184,46 @@ describe('policy switches', () => {
 
   it('an override that agrees with Pegasus rule is not lossy', () => {
     const {spec, live} = load('override-lossy')
-    const body = planDddRecovery({...spec, recovery: {...spec.recovery, primaries: {'2.6': '10.0.0.2:34801'}}}, live, NOW)
-    expect(body.primaries.map((p) => [p.after, p.risk, p.atStake])).toEqual([['10.0.0.2:34801', 'disruptive', undefined]])
+    const body = planDddRecovery(
+      {...spec, recovery: {...spec.recovery, primaries: {'2.6': '10.0.0.2:34801'}}},
+      live,
+      NOW,
+    )
+    expect(body.primaries.map((p) => [p.after, p.risk, p.atStake])).toEqual([
+      ['10.0.0.2:34801', 'disruptive', undefined],
+    ])
   })
 
   it('an override for a partition that is not DDD is ignored with a warning, and a listed healthy gpid is reported', () => {
     const {spec, live} = load('override-lossy')
-    const configs = [...live.configs, {pid: '2.7', ballot: 3, max_replica_count: 3, primary: '10.0.0.3:34801', secondaries: [], last_drops: [], last_committed_decree: 9}]
-    const body = planDddRecovery({...spec, recovery: {...spec.recovery, gpids: ['2.6', '2.7'], primaries: {'2.6': '10.0.0.1:34801', '2.7': '10.0.0.1:34801'}}},
-      {...live, configs}, NOW)
+    const configs = [
+      ...live.configs,
+      {
+        pid: '2.7',
+        ballot: 3,
+        max_replica_count: 3,
+        primary: '10.0.0.3:34801',
+        secondaries: [],
+        last_drops: [],
+        last_committed_decree: 9,
+      },
+    ]
+    const body = planDddRecovery(
+      {
+        ...spec,
+        recovery: {
+          ...spec.recovery,
+          gpids: ['2.6', '2.7'],
+          primaries: {'2.6': '10.0.0.1:34801', '2.7': '10.0.0.1:34801'},
+        },
+      },
+      {...live, configs},
+      NOW,
+    )
     expect(codes(body, 'warning')).toContain('PEGASUS_DDD_OVERRIDE_NOT_DDD 2.7')
-    expect(body.findings.find((f) => f.code === 'PEGASUS_PARTITION_NOT_DDD')?.message).toContain('it has primary 10.0.0.3:34801')
+    expect(body.findings.find((f) => f.code === 'PEGASUS_PARTITION_NOT_DDD')?.message).toContain(
+      'it has primary 10.0.0.3:34801',
+    )
   })
 
   it('a DDD partition that has a primary again is left alone', () => {
@@ -179,8 +238,15 @@ describe('policy switches', () => {
 describe('determinism and the fingerprint', () => {
   it('gives byte-identical plans whatever the input order', () => {
     const {spec, live} = load('one-last-drop-dead')
-    const shuffled: DddLiveState = {...live, ddd: [...live.ddd].reverse(), nodes: [...live.nodes].reverse(), replicas: [...live.replicas].reverse()}
-    expect(JSON.stringify(planDddRecovery(spec, shuffled, NOW).primaries)).toBe(JSON.stringify(planDddRecovery(spec, live, NOW).primaries))
+    const shuffled: DddLiveState = {
+      ...live,
+      ddd: [...live.ddd].reverse(),
+      nodes: [...live.nodes].reverse(),
+      replicas: [...live.replicas].reverse(),
+    }
+    expect(JSON.stringify(planDddRecovery(spec, shuffled, NOW).primaries)).toBe(
+      JSON.stringify(planDddRecovery(spec, live, NOW).primaries),
+    )
   })
 
   it('ignores drop times and durable decrees, and sees ballots, decrees, liveness and collection', () => {
@@ -192,13 +258,27 @@ describe('determinism and the fingerprint', () => {
     moved.replicas[1].replicas[0].last_durable_decree += 3
     expect(observedFingerprint(moved)).toBe(base)
     const edits: ((l: DddLiveState) => void)[] = [
-      (l) => { l.ddd[0].dropped[2].ballot += 1 },
-      (l) => { l.ddd[0].dropped[2].last_committed_decree += 1 },
-      (l) => { l.ddd[0].dropped[2].last_prepared_decree += 1 },
-      (l) => { l.ddd[0].dropped[1].is_alive = true },
-      (l) => { l.ddd[0].dropped[0].is_collected = false },
-      (l) => { l.replicas[1].replicas[0].last_committed_decree += 1 },
-      (l) => { l.ddd[0].config.last_committed_decree += 1 },
+      (l) => {
+        l.ddd[0].dropped[2].ballot += 1
+      },
+      (l) => {
+        l.ddd[0].dropped[2].last_committed_decree += 1
+      },
+      (l) => {
+        l.ddd[0].dropped[2].last_prepared_decree += 1
+      },
+      (l) => {
+        l.ddd[0].dropped[1].is_alive = true
+      },
+      (l) => {
+        l.ddd[0].dropped[0].is_collected = false
+      },
+      (l) => {
+        l.replicas[1].replicas[0].last_committed_decree += 1
+      },
+      (l) => {
+        l.ddd[0].config.last_committed_decree += 1
+      },
     ]
     for (const edit of edits) {
       const l = clone()

@@ -9,13 +9,30 @@ const B = '10.0.0.2:34801'
 const C = '10.0.0.3:34801'
 
 function node(n: string, ballot: number, lcd: number, extra: Partial<DddNodeFacts> = {}): DddNodeFacts {
-  return {node: n, drop_time_ms: 0, is_alive: true, is_collected: true, ballot, last_committed_decree: lcd, last_prepared_decree: lcd + 1, ...extra}
+  return {
+    node: n,
+    drop_time_ms: 0,
+    is_alive: true,
+    is_collected: true,
+    ballot,
+    last_committed_decree: lcd,
+    last_prepared_decree: lcd + 1,
+    ...extra,
+  }
 }
 
 /** A partition whose last_drops are `drops` (the last one is the latest) and whose config committed `configLcd`. */
 function partition(drops: string[], dropped: DddNodeFacts[], configLcd = 10): DddPartitionFacts {
   return {
-    config: {pid: '1.0', ballot: 9, max_replica_count: 3, primary: null, secondaries: [], last_drops: drops, last_committed_decree: configLcd},
+    config: {
+      pid: '1.0',
+      ballot: 9,
+      max_replica_count: 3,
+      primary: null,
+      secondaries: [],
+      last_drops: drops,
+      last_committed_decree: configLcd,
+    },
     dropped,
     reason: '',
   }
@@ -57,13 +74,16 @@ describe('diagnose_recommend', () => {
 
     it('the larger lcd below the config yields none', () => {
       expect(pick(partition([A, B], [node(A, 5, 8), node(B, 6, 9)], 10))).toBeNull()
-      expect(diagnoseRecommend(partition([A, B], [node(A, 5, 8), node(B, 6, 9)], 10)).why).toMatch(/larger last_committed\(9\) < the config's last_committed\(10\)/)
+      expect(diagnoseRecommend(partition([A, B], [node(A, 5, 8), node(B, 6, 9)], 10)).why).toMatch(
+        /larger last_committed\(9\) < the config's last_committed\(10\)/,
+      )
     })
 
     it('a collected node without the replica (ballot and decrees -1) loses to one with data', () => {
       expect(pick(partition([A, B], [node(A, 5, 20), node(B, -1, -1, {last_prepared_decree: -1})]))).toBe(A)
-      expect(diagnoseRecommend(partition([A, B], [node(A, 5, 20), node(B, -1, -1, {last_prepared_decree: -1})])).why)
-        .toMatch(/node\(10\.0\.0\.2:34801\) collected with ballot -1: no replica there$/)
+      expect(
+        diagnoseRecommend(partition([A, B], [node(A, 5, 20), node(B, -1, -1, {last_prepared_decree: -1})])).why,
+      ).toMatch(/node\(10\.0\.0\.2:34801\) collected with ballot -1: no replica there$/)
     })
   })
 

@@ -13,13 +13,23 @@ const LIVE = fileURLToPath(new URL('../../fixtures/PegasusDddRecovery/one-last-d
 
 describe('runbooks/pegasus-ddd-recovery.yaml', () => {
   it('names the schema, validates, and plans with its defaults', async () => {
-    expect(readFileSync(RUNBOOK, 'utf8').split('\n')[0]).toBe('# yaml-language-server: $schema=../schemas/spec.schema.json')
+    expect(readFileSync(RUNBOOK, 'utf8').split('\n')[0]).toBe(
+      '# yaml-language-server: $schema=../schemas/spec.schema.json',
+    )
     const loaded = await loadSpecFile(RUNBOOK)
     expect(loaded.diagnostics).toEqual([])
     expect(loaded.spec?.kind).toBe('PegasusDddRecovery')
     const spec = loaded.spec!.spec as DddRecoverySpec
-    expect(spec.recovery).toEqual({gpids: 'all', auto_diagnose: true, primaries: {}, undecided: 'skip', wait_seconds: 100})
-    const body = planDddRecovery(spec, JSON.parse(readFileSync(LIVE, 'utf8')) as DddLiveState, {now: '2026-01-01T00:00:00.000Z'})
+    expect(spec.recovery).toEqual({
+      gpids: 'all',
+      auto_diagnose: true,
+      primaries: {},
+      undecided: 'skip',
+      wait_seconds: 100,
+    })
+    const body = planDddRecovery(spec, JSON.parse(readFileSync(LIVE, 'utf8')) as DddLiveState, {
+      now: '2026-01-01T00:00:00.000Z',
+    })
     expect(body.primaries.map((p) => [p.partition, p.after, p.risk])).toEqual([['2.2', '10.0.0.2:34801', 'disruptive']])
   })
 })

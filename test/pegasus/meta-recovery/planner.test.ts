@@ -8,7 +8,10 @@ import type {PlanBody} from '../../../src/plan/types.js'
 import {expectGoldens} from '../../plan/goldens.js'
 import {FIXTURES, NOW, ROOT, lastDropsOf, loadFixture} from './helpers.js'
 
-const scenarios = readdirSync(FIXTURES, {withFileTypes: true}).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+const scenarios = readdirSync(FIXTURES, {withFileTypes: true})
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort()
 
 function planFixture(name: string): PlanBody {
   const {spec, live} = loadFixture(name)
@@ -21,9 +24,22 @@ const startStep = (body: PlanBody) => body.steps.find((s) => s.id === '02-start-
 
 describe('PegasusMetaRecovery planner: golden plans', () => {
   it('has the scenarios the issue lists', () => {
-    expect(scenarios).toEqual(expect.arrayContaining(['all-good', 'node-down', 'node-down-skip', 'partition-one-of-three',
-      'partition-two-of-three', 'partition-lost', 'partition-lost-skip', 'duplicate-names', 'soft-deleted',
-      'conflicting-app-info', 'root-not-empty', 'drop-holder']))
+    expect(scenarios).toEqual(
+      expect.arrayContaining([
+        'all-good',
+        'node-down',
+        'node-down-skip',
+        'partition-one-of-three',
+        'partition-two-of-three',
+        'partition-lost',
+        'partition-lost-skip',
+        'duplicate-names',
+        'soft-deleted',
+        'conflicting-app-info',
+        'root-not-empty',
+        'drop-holder',
+      ]),
+    )
   })
   for (const name of scenarios) {
     it(`${name}: matches plan.json, plan.txt and plan.md; deterministic`, async () => {
@@ -43,31 +59,57 @@ describe('PegasusMetaRecovery planner: outcomes and Pegasus wording (reference/p
     const body = planFixture('all-good')
     expect(errors(body)).toEqual([])
     // The only warning: 1.1's primary is picked by ballot although another replica committed more.
-    expect(body.findings.filter((f) => f.severity === 'warning').map((f) => `${f.code} ${f.subject}`)).toEqual(['PEGASUS_PRIMARY_BEHIND 1.1'])
+    expect(body.findings.filter((f) => f.severity === 'warning').map((f) => `${f.code} ${f.subject}`)).toEqual([
+      'PEGASUS_PRIMARY_BEHIND 1.1',
+    ])
     expect(body.changes.map((c) => c.address)).toEqual([
-      `zk:${ROOT}/apps`, `zk:${ROOT}/apps/1`, ...[0, 1, 2, 3].map((p) => `zk:${ROOT}/apps/1/${p}`)])
+      `zk:${ROOT}/apps`,
+      `zk:${ROOT}/apps/1`,
+      ...[0, 1, 2, 3].map((p) => `zk:${ROOT}/apps/1/${p}`),
+    ])
     // 1.1: ballots 4, 6, 5 -> primary is the ballot-6 node despite its smaller decrees.
     const p11 = body.primaries.find((p) => p.partition === '1.1')!
     expect(p11.after).toBe('127.0.0.1:34802')
     expect(lastDropsOf(p11)).toEqual(['127.0.0.1:34801', '127.0.0.1:34803'])
     expect(p11.risk).toBe('lossy') // it had prepared only up to 81 while others committed 100
     const pc11 = body.changes.find((c) => c.address.endsWith('/apps/1/1'))!.after
-    expect(pc11).toEqual({pid: '1.1', ballot: 6, max_replica_count: 3, primary: '127.0.0.1:34802', secondaries: [],
-      last_drops: ['127.0.0.1:34801', '127.0.0.1:34803'], last_committed_decree: 0, partition_flags: 0,
-      hp_primary: '127.0.0.1:34802', hp_secondaries: [], hp_last_drops: ['127.0.0.1:34801', '127.0.0.1:34803']})
+    expect(pc11).toEqual({
+      pid: '1.1',
+      ballot: 6,
+      max_replica_count: 3,
+      primary: '127.0.0.1:34802',
+      secondaries: [],
+      last_drops: ['127.0.0.1:34801', '127.0.0.1:34803'],
+      last_committed_decree: 0,
+      partition_flags: 0,
+      hp_primary: '127.0.0.1:34802',
+      hp_secondaries: [],
+      hp_last_drops: ['127.0.0.1:34801', '127.0.0.1:34803'],
+    })
     // 1.3: a full tie -> the first node in the request keeps it; last_drops ascending, so the second node is the latest.
     const p13 = body.primaries.find((p) => p.partition === '1.3')!
     expect(p13.after).toBe('127.0.0.1:34801')
     expect(lastDropsOf(p13)).toEqual(['127.0.0.1:34803', '127.0.0.1:34802'])
     const app = body.changes.find((c) => c.address === `zk:${ROOT}/apps/1`)!.after
-    expect(app).toMatchObject({status: 'app_status::AS_AVAILABLE', app_name: 'temp', app_id: 1, partition_count: 4, is_stateful: 1})
-    expect(startStep(body).params).toMatchObject({expect_err: 'ERR_OK', expect_hints: [], recovery_nodes: ['127.0.0.1:34801', '127.0.0.1:34802', '127.0.0.1:34803']})
+    expect(app).toMatchObject({
+      status: 'app_status::AS_AVAILABLE',
+      app_name: 'temp',
+      app_id: 1,
+      partition_count: 4,
+      is_stateful: 1,
+    })
+    expect(startStep(body).params).toMatchObject({
+      expect_err: 'ERR_OK',
+      expect_hints: [],
+      recovery_nodes: ['127.0.0.1:34801', '127.0.0.1:34802', '127.0.0.1:34803'],
+    })
   })
 
   it('a node down without skip_bad_nodes: the Pegasus error, ERR_TRY_AGAIN, nothing written', () => {
     const body = planFixture('node-down')
     expect(messages(body, 'PEGASUS_BAD_NODE')).toEqual([
-      'ERROR: collect app and replica info from node(127.0.0.1:34803) failed with err(ERR_NETWORK_FAILURE), you can skip it by set skip_bad_nodes option'])
+      'ERROR: collect app and replica info from node(127.0.0.1:34803) failed with err(ERR_NETWORK_FAILURE), you can skip it by set skip_bad_nodes option',
+    ])
     expect(errors(body).map((f) => f.code)).toEqual(['PEGASUS_BAD_NODE'])
     expect(body.changes).toEqual([])
     expect(startStep(body).params).toMatchObject({expect_err: 'ERR_TRY_AGAIN'})
@@ -77,20 +119,26 @@ describe('PegasusMetaRecovery planner: outcomes and Pegasus wording (reference/p
     const body = planFixture('node-down-skip')
     expect(errors(body)).toEqual([])
     expect(messages(body, 'PEGASUS_BAD_NODE')).toEqual([
-      'WARNING: collect app and replica info from node(127.0.0.1:34803) failed with err(ERR_TIMEOUT), skip the bad node'])
-    expect(messages(body, 'PEGASUS_PARTITION_UNDER_REPLICATED')).toEqual([0, 1, 2, 3].map((p) =>
-      `WARNING: partition(1.${p}) only collects 2/3 of replicas, may lost data`))
+      'WARNING: collect app and replica info from node(127.0.0.1:34803) failed with err(ERR_TIMEOUT), skip the bad node',
+    ])
+    expect(messages(body, 'PEGASUS_PARTITION_UNDER_REPLICATED')).toEqual(
+      [0, 1, 2, 3].map((p) => `WARNING: partition(1.${p}) only collects 2/3 of replicas, may lost data`),
+    )
     expect(startStep(body).params).toMatchObject({skip_bad_nodes: true, expect_err: 'ERR_OK'})
     expect(body.changes).toHaveLength(6)
   })
 
   it('partitions with 1/3 and 2/3 replicas warn in Pegasus words; primary and last_drops follow the collected ones', () => {
     const one = planFixture('partition-one-of-three')
-    expect(messages(one, 'PEGASUS_PARTITION_UNDER_REPLICATED')).toEqual(['WARNING: partition(1.2) only collects 1/3 of replicas, may lost data'])
+    expect(messages(one, 'PEGASUS_PARTITION_UNDER_REPLICATED')).toEqual([
+      'WARNING: partition(1.2) only collects 1/3 of replicas, may lost data',
+    ])
     expect(one.primaries.find((p) => p.partition === '1.2')).toMatchObject({after: '127.0.0.1:34802'})
     expect(lastDropsOf(one.primaries.find((p) => p.partition === '1.2'))).toEqual([])
     const two = planFixture('partition-two-of-three')
-    expect(messages(two, 'PEGASUS_PARTITION_UNDER_REPLICATED')).toEqual(['WARNING: partition(1.1) only collects 2/3 of replicas, may lost data'])
+    expect(messages(two, 'PEGASUS_PARTITION_UNDER_REPLICATED')).toEqual([
+      'WARNING: partition(1.1) only collects 2/3 of replicas, may lost data',
+    ])
     expect(two.primaries.find((p) => p.partition === '1.1')).toMatchObject({after: '127.0.0.1:34803'})
     expect(lastDropsOf(two.primaries.find((p) => p.partition === '1.1'))).toEqual(['127.0.0.1:34801'])
     expect(errors(one)).toEqual([])
@@ -100,11 +148,16 @@ describe('PegasusMetaRecovery planner: outcomes and Pegasus wording (reference/p
   it('a partition with no replica: an error without skip_lost_partitions', () => {
     const body = planFixture('partition-lost')
     expect(messages(body, 'PEGASUS_PARTITION_LOST')).toEqual([
-      'ERROR: partition(1.3) has no replica collected, you can force recover it by set skip_lost_partitions option'])
+      'ERROR: partition(1.3) has no replica collected, you can force recover it by set skip_lost_partitions option',
+    ])
     // All hints accumulate before the meta gives up, in its order.
-    expect(startStep(body).params).toMatchObject({expect_err: 'ERR_TRY_AGAIN', expect_hints: [
-      'WARNING: partition(1.1) only collects 1/3 of replicas, may lost data',
-      'ERROR: partition(1.3) has no replica collected, you can force recover it by set skip_lost_partitions option']})
+    expect(startStep(body).params).toMatchObject({
+      expect_err: 'ERR_TRY_AGAIN',
+      expect_hints: [
+        'WARNING: partition(1.1) only collects 1/3 of replicas, may lost data',
+        'ERROR: partition(1.3) has no replica collected, you can force recover it by set skip_lost_partitions option',
+      ],
+    })
     expect(body.changes).toEqual([])
   })
 
@@ -112,41 +165,71 @@ describe('PegasusMetaRecovery planner: outcomes and Pegasus wording (reference/p
     const body = planFixture('partition-lost-skip')
     expect(errors(body)).toEqual([])
     expect(messages(body, 'PEGASUS_PARTITION_LOST')).toEqual([
-      'WARNING: partition(1.3) has no replica collected, force recover the lost partition to empty'])
+      'WARNING: partition(1.3) has no replica collected, force recover the lost partition to empty',
+    ])
     const step = startStep(body)
     expect(step.risk).toBe('lossy')
     expect(step.riskReason).toContain('1.3')
-    expect(body.primaries.find((p) => p.partition === '1.3')).toMatchObject({after: null, risk: 'lossy', atStake: 'every row of partition 1.3 of temp'})
-    expect(body.changes.find((c) => c.address.endsWith('/apps/1/3'))!.after).toMatchObject({pid: '1.3', ballot: 0, primary: 'invalid address',
-      hp_primary: 'invalid host_port', last_drops: [], max_replica_count: 3})
+    expect(body.primaries.find((p) => p.partition === '1.3')).toMatchObject({
+      after: null,
+      risk: 'lossy',
+      atStake: 'every row of partition 1.3 of temp',
+    })
+    expect(body.changes.find((c) => c.address.endsWith('/apps/1/3'))!.after).toMatchObject({
+      pid: '1.3',
+      ballot: 0,
+      primary: 'invalid address',
+      hp_primary: 'invalid host_port',
+      last_drops: [],
+      max_replica_count: 3,
+    })
   })
 
   it('duplicate names: holders for the gaps, renames from the highest id down (upstream construct_apps_test)', () => {
     const body = planFixture('duplicate-names')
-    const names = body.changes.filter((c) => /\/apps\/\d+$/.test(c.address)).map((c) => {
-      const a = c.after as {app_id: number; app_name: string; status: string}
-      return `${a.app_id}:${a.app_name}:${a.status}`
+    const names = body.changes
+      .filter((c) => /\/apps\/\d+$/.test(c.address))
+      .map((c) => {
+        const a = c.after as {app_id: number; app_name: string; status: string}
+        return `${a.app_id}:${a.app_name}:${a.status}`
+      })
+    expect(names).toEqual([
+      '1:__drop_holder__1:app_status::AS_DROPPED',
+      '2:test__4__2:app_status::AS_AVAILABLE',
+      '3:__drop_holder__3:app_status::AS_DROPPED',
+      '4:test__4:app_status::AS_AVAILABLE',
+      '5:__drop_holder__5:app_status::AS_DROPPED',
+      '6:test:app_status::AS_AVAILABLE',
+    ])
+    expect(startStep(body).params).toMatchObject({
+      expect_hints: [
+        "WARNING: app(4)'s old name(test) is conflict with others, rename it to (test__4)",
+        "WARNING: app(2)'s old name(test__4) is conflict with others, rename it to (test__4__2)",
+      ],
     })
-    expect(names).toEqual(['1:__drop_holder__1:app_status::AS_DROPPED', '2:test__4__2:app_status::AS_AVAILABLE',
-      '3:__drop_holder__3:app_status::AS_DROPPED', '4:test__4:app_status::AS_AVAILABLE',
-      '5:__drop_holder__5:app_status::AS_DROPPED', '6:test:app_status::AS_AVAILABLE'])
-    expect(startStep(body).params).toMatchObject({expect_hints: [
-      "WARNING: app(4)'s old name(test) is conflict with others, rename it to (test__4)",
-      "WARNING: app(2)'s old name(test__4) is conflict with others, rename it to (test__4__2)"]})
     expect(messages(body, 'PEGASUS_APP_RENAMED')).toHaveLength(2)
   })
 
   it('a soft-deleted table comes back AVAILABLE under a new name, with a warning', () => {
     const body = planFixture('soft-deleted')
-    expect(messages(body, 'PEGASUS_APP_RENAMED')).toEqual(["WARNING: app(1)'s old name(temp) is conflict with others, rename it to (temp__1)"])
-    expect(body.findings.filter((f) => f.code === 'PEGASUS_SOFT_DELETED_RESTORED').map((f) => f.subject)).toEqual(['app(1)'])
-    expect(body.changes.find((c) => c.address === `zk:${ROOT}/apps/1`)!.after).toMatchObject({status: 'app_status::AS_AVAILABLE', app_name: 'temp__1'})
+    expect(messages(body, 'PEGASUS_APP_RENAMED')).toEqual([
+      "WARNING: app(1)'s old name(temp) is conflict with others, rename it to (temp__1)",
+    ])
+    expect(body.findings.filter((f) => f.code === 'PEGASUS_SOFT_DELETED_RESTORED').map((f) => f.subject)).toEqual([
+      'app(1)',
+    ])
+    expect(body.changes.find((c) => c.address === `zk:${ROOT}/apps/1`)!.after).toMatchObject({
+      status: 'app_status::AS_AVAILABLE',
+      app_name: 'temp__1',
+    })
   })
 
   it('conflicting app info: an error, because the meta server would crash', () => {
     const body = planFixture('conflicting-app-info')
     expect(errors(body).map((f) => f.code)).toEqual(['PEGASUS_APP_CONFLICT'])
-    expect(messages(body, 'PEGASUS_APP_CONFLICT')[0]).toMatch(/^conflict app info from \(127\.0\.0\.1:34802\) for id\(1\): partition_count 8 here, 4 from \(127\.0\.0\.1:34801\)$/)
+    expect(messages(body, 'PEGASUS_APP_CONFLICT')[0]).toMatch(
+      /^conflict app info from \(127\.0\.0\.1:34802\) for id\(1\): partition_count 8 here, 4 from \(127\.0\.0\.1:34801\)$/,
+    )
     expect(body.changes).toEqual([])
     expect(startStep(body).params).toMatchObject({expect_err: 'CRASH'})
   })
@@ -160,11 +243,31 @@ describe('PegasusMetaRecovery planner: outcomes and Pegasus wording (reference/p
   it('a gap in app ids: a drop holder whose expire_second is marked volatile', () => {
     const body = planFixture('drop-holder')
     const holder = body.changes.find((c) => c.address === `zk:${ROOT}/apps/2`)!
-    expect(holder.after).toEqual({status: 'app_status::AS_DROPPED', app_type: 'pegasus', app_name: '__drop_holder__2', app_id: 2,
-      partition_count: 1, envs: {}, is_stateful: 1, max_replica_count: 3, expire_second: Date.parse(NOW) / 1000, create_second: 0,
-      drop_second: 0, duplicating: 0, init_partition_count: -1, is_bulk_loading: 0, atomic_idempotent: 0})
-    expect(body.changes.find((c) => c.address === `zk:${ROOT}/apps/2/0`)!.after).toMatchObject({pid: '2.0', ballot: 0, max_replica_count: 3})
-    expect(body.steps.find((s) => s.id === '04-verify-metadata')!.params.volatile).toEqual([{address: `zk:${ROOT}/apps/2`, fields: ['expire_second']}])
+    expect(holder.after).toEqual({
+      status: 'app_status::AS_DROPPED',
+      app_type: 'pegasus',
+      app_name: '__drop_holder__2',
+      app_id: 2,
+      partition_count: 1,
+      envs: {},
+      is_stateful: 1,
+      max_replica_count: 3,
+      expire_second: Date.parse(NOW) / 1000,
+      create_second: 0,
+      drop_second: 0,
+      duplicating: 0,
+      init_partition_count: -1,
+      is_bulk_loading: 0,
+      atomic_idempotent: 0,
+    })
+    expect(body.changes.find((c) => c.address === `zk:${ROOT}/apps/2/0`)!.after).toMatchObject({
+      pid: '2.0',
+      ballot: 0,
+      max_replica_count: 3,
+    })
+    expect(body.steps.find((s) => s.id === '04-verify-metadata')!.params.volatile).toEqual([
+      {address: `zk:${ROOT}/apps/2`, fields: ['expire_second']},
+    ])
     expect(errors(body)).toEqual([])
   })
 
@@ -178,14 +281,16 @@ describe('PegasusMetaRecovery planner: outcomes and Pegasus wording (reference/p
 
 describe('splitHintMessage', () => {
   it('splits lines with and without trailing newlines (versions differ)', () => {
-    const master = 'WARNING: collect app and replica info from node(a:1) failed with err(ERR_TIMEOUT), skip the bad node' +
+    const master =
+      'WARNING: collect app and replica info from node(a:1) failed with err(ERR_TIMEOUT), skip the bad node' +
       "WARNING: app(2)'s old name(t) is conflict with others, rename it to (t__2)\n" +
       'WARNING: partition(1.0) only collects 2/3 of replicas, may lost dataWARNING: partition(1.1) only collects 1/3 of replicas, may lost data'
     expect(splitHintMessage(master)).toEqual([
       'WARNING: collect app and replica info from node(a:1) failed with err(ERR_TIMEOUT), skip the bad node',
       "WARNING: app(2)'s old name(t) is conflict with others, rename it to (t__2)",
       'WARNING: partition(1.0) only collects 2/3 of replicas, may lost data',
-      'WARNING: partition(1.1) only collects 1/3 of replicas, may lost data'])
+      'WARNING: partition(1.1) only collects 1/3 of replicas, may lost data',
+    ])
     expect(splitHintMessage('')).toEqual([])
   })
 })

@@ -10,7 +10,9 @@ const appsRoot = `${ROOT}/apps`
 
 /** The tree a meta that did exactly what the plan says would leave. */
 function treeOf(body: PlanBody): Map<string, string> {
-  return new Map(body.changes.map((c) => [c.address.slice(3), typeof c.after === 'string' ? c.after : JSON.stringify(c.after)]))
+  return new Map(
+    body.changes.map((c) => [c.address.slice(3), typeof c.after === 'string' ? c.after : JSON.stringify(c.after)]),
+  )
 }
 function planned(name: string) {
   const {spec, live} = loadFixture(name)
@@ -33,14 +35,23 @@ describe('compareRecoveredTree', () => {
     const app = JSON.parse(tree.get(`${appsRoot}/1`)!)
     tree.set(`${appsRoot}/1`, JSON.stringify({...app, expire_second: 5, app_name: 'other'}))
     const f = compareRecoveredTree(body.changes, tree, volatile, appsRoot)
-    expect(f).toEqual([{code: 'PEGASUS_VERIFY_NODE_DIFFERS', severity: 'error', subject: `${appsRoot}/1`,
-      message: `${appsRoot}/1 differs from the plan: app_name is "other", planned "temp"; expire_second is 5, planned 0`}])
+    expect(f).toEqual([
+      {
+        code: 'PEGASUS_VERIFY_NODE_DIFFERS',
+        severity: 'error',
+        subject: `${appsRoot}/1`,
+        message: `${appsRoot}/1 differs from the plan: app_name is "other", planned "temp"; expire_second is 5, planned 0`,
+      },
+    ])
   })
   it('counts partitions the meta already reconfigured, and flags any other difference', () => {
     const {body, volatile} = planned('all-good')
     const tree = treeOf(body)
     const pc0 = JSON.parse(tree.get(`${appsRoot}/1/0`)!)
-    tree.set(`${appsRoot}/1/0`, JSON.stringify({...pc0, ballot: pc0.ballot + 1, secondaries: ['127.0.0.1:34802'], last_drops: []}))
+    tree.set(
+      `${appsRoot}/1/0`,
+      JSON.stringify({...pc0, ballot: pc0.ballot + 1, secondaries: ['127.0.0.1:34802'], last_drops: []}),
+    )
     const pc1 = JSON.parse(tree.get(`${appsRoot}/1/1`)!)
     tree.set(`${appsRoot}/1/1`, JSON.stringify({...pc1, primary: '127.0.0.1:34801'}))
     tree.delete(`${appsRoot}/1/2`)
@@ -52,14 +63,17 @@ describe('compareRecoveredTree', () => {
       `error PEGASUS_VERIFY_UNEXPECTED_NODE ${appsRoot}/9`,
       `info PEGASUS_VERIFY_RECONFIGURED ${appsRoot}`,
     ])
-    expect(f.find((x) => x.code === 'PEGASUS_VERIFY_RECONFIGURED')!.message).toMatch(/^1 partition node\(s\) were already reconfigured/)
+    expect(f.find((x) => x.code === 'PEGASUS_VERIFY_RECONFIGURED')!.message).toMatch(
+      /^1 partition node\(s\) were already reconfigured/,
+    )
   })
   it('flags a locked apps root', () => {
     const {body, volatile} = planned('all-good')
     const tree = treeOf(body)
     tree.set(appsRoot, 'lock')
     expect(compareRecoveredTree(body.changes, tree, volatile, appsRoot).map((f) => f.message)).toEqual([
-      `${appsRoot} differs from the plan: (value) is "lock", planned "unlock"`])
+      `${appsRoot} differs from the plan: (value) is "lock", planned "unlock"`,
+    ])
   })
 })
 
@@ -67,6 +81,8 @@ describe('compareHints', () => {
   it('reports lines on either side only', () => {
     expect(compareHints(['a', 'b'], ['b', 'a'])).toEqual([])
     expect(compareHints(['a', 'b'], ['a', 'c']).map((f) => f.message)).toEqual([
-      'the meta server said what the plan did not predict: c', 'the plan predicted a hint the meta server did not give: b'])
+      'the meta server said what the plan did not predict: c',
+      'the plan predicted a hint the meta server did not give: b',
+    ])
   })
 })

@@ -45,8 +45,14 @@ describe('every message matches its hand-derived bytes, both directions', () => 
   }
   test('every RPC has a request and a response vector', () => {
     for (const name of Object.keys(RPCS)) {
-      expect(VECTORS.some((v) => v.rpc === name && v.dir === 'request'), name).toBe(true)
-      expect(VECTORS.some((v) => v.rpc === name && v.dir === 'response'), name).toBe(true)
+      expect(
+        VECTORS.some((v) => v.rpc === name && v.dir === 'request'),
+        name,
+      ).toBe(true)
+      expect(
+        VECTORS.some((v) => v.rpc === name && v.dir === 'response'),
+        name,
+      ).toBe(true)
     }
   })
 })
@@ -58,7 +64,8 @@ describe('special encodings', () => {
     expect(rpcAddressFromBigInt(0n)).toBe('')
     // An address above 128.0.0.0 is a negative i64 on the wire and must survive the sign.
     expect(rpcAddressFromBigInt(BigInt.asIntN(64, 0xc0a801c8ffff0001n))).toBe('192.168.1.200:65535')
-    for (const a of ['10.0.0.1:1', '255.255.255.255:65535', '0.0.0.0:0']) expect(rpcAddressFromBigInt(rpcAddressToBigInt(a))).toBe(a)
+    for (const a of ['10.0.0.1:1', '255.255.255.255:65535', '0.0.0.0:0'])
+      expect(rpcAddressFromBigInt(rpcAddressToBigInt(a))).toBe(a)
     expect(() => rpcAddressToBigInt('localhost:34801')).toThrow(WireError)
     expect(() => rpcAddressToBigInt('1.2.3.256:1')).toThrow(WireError)
     expect(() => rpcAddressFromBigInt(0x7f00000187f10002n)).toThrow(/host type 2/)
@@ -70,7 +77,8 @@ describe('special encodings', () => {
     expect(BigInt.asUintN(64, gpidToBigInt('1.-1'))).toBe(0xffffffff00000001n)
     // Adding a sign-extended app_id (the Go client's way) would give 0xFFFFFFFEFFFFFFFF here.
     expect(BigInt.asUintN(64, gpidToBigInt('-1.0'))).toBe(0x00000000ffffffffn)
-    for (const g of ['-1.-1', '1.-1', '-1.0', '0.0', '2147483647.2147483647', '-2147483648.7']) expect(gpidFromBigInt(gpidToBigInt(g))).toBe(g)
+    for (const g of ['-1.-1', '1.-1', '-1.0', '0.0', '2147483647.2147483647', '-2147483648.7'])
+      expect(gpidFromBigInt(gpidToBigInt(g))).toBe(g)
     expect(() => gpidToBigInt('2')).toThrow(WireError)
     expect(() => gpidToBigInt('2147483648.0')).toThrow(WireError)
   })
@@ -93,8 +101,12 @@ describe('special encodings', () => {
       f(w.proto)
       return w.toBuffer().toString('hex')
     }
-    expect(mine((p) => writeRpcAddress(p, '192.168.1.200:65535'))).toBe(viaThrift((p) => p.writeI64(new thrift.Int64('c0a801c8ffff0001'))))
-    expect(mine((p) => writeGpid(p, '-1.-1'))).toBe(viaThrift((p) => p.writeI64(new thrift.Int64(0xffffffff, 0xffffffff))))
+    expect(mine((p) => writeRpcAddress(p, '192.168.1.200:65535'))).toBe(
+      viaThrift((p) => p.writeI64(new thrift.Int64('c0a801c8ffff0001'))),
+    )
+    expect(mine((p) => writeGpid(p, '-1.-1'))).toBe(
+      viaThrift((p) => p.writeI64(new thrift.Int64(0xffffffff, 0xffffffff))),
+    )
     expect(mine((p) => writeHostPort(p, 'h:40000'))).toBe(
       viaThrift((p) => {
         p.writeString('h')
@@ -127,22 +139,57 @@ describe('structs against the thrift package', () => {
       p.writeFieldStop()
       p.writeStructEnd()
     })
-    expect(QueryCfgRequestCodec.decode(Buffer.from(reference, 'hex'))).toEqual({app_name: 'temp', partition_indices: []})
+    expect(QueryCfgRequestCodec.decode(Buffer.from(reference, 'hex'))).toEqual({
+      app_name: 'temp',
+      partition_indices: [],
+    })
   })
 
   test('partition_configuration from 2.5.0 (no hp_* fields) decodes without them', () => {
     const hex = cat(
-      hx.field(T.STRUCT, 1), hx.gpid(1, 0), hx.field(T.I64, 2), hx.i64(3), hx.field(T.I32, 3), hx.i32(3),
-      hx.field(T.STRUCT, 4), hx.addr(127, 0, 0, 1, 34801), hx.field(T.LIST, 5), hx.list(T.STRUCT, 0),
-      hx.field(T.LIST, 6), hx.list(T.STRUCT, 0), hx.field(T.I64, 7), hx.i64(10), hx.field(T.I32, 8), hx.i32(0), hx.stop,
+      hx.field(T.STRUCT, 1),
+      hx.gpid(1, 0),
+      hx.field(T.I64, 2),
+      hx.i64(3),
+      hx.field(T.I32, 3),
+      hx.i32(3),
+      hx.field(T.STRUCT, 4),
+      hx.addr(127, 0, 0, 1, 34801),
+      hx.field(T.LIST, 5),
+      hx.list(T.STRUCT, 0),
+      hx.field(T.LIST, 6),
+      hx.list(T.STRUCT, 0),
+      hx.field(T.I64, 7),
+      hx.i64(10),
+      hx.field(T.I32, 8),
+      hx.i32(0),
+      hx.stop,
     )
     const pc = PartitionConfigurationCodec.decode(Buffer.from(hex, 'hex'))
-    expect(pc).toEqual({pid: '1.0', ballot: 3, max_replica_count: 3, primary: '127.0.0.1:34801', secondaries: [], last_drops: [], last_committed_decree: 10, partition_flags: 0})
+    expect(pc).toEqual({
+      pid: '1.0',
+      ballot: 3,
+      max_replica_count: 3,
+      primary: '127.0.0.1:34801',
+      secondaries: [],
+      last_drops: [],
+      last_committed_decree: 10,
+      partition_flags: 0,
+    })
     expect('hp_primary' in pc).toBe(false)
   })
 
   test('unknown fields are skipped and missing required fields take their IDL default', () => {
-    const hex = cat(hx.field(T.STRING, 3), hx.str('t'), hx.field(T.STRING, 99), hx.str('future'), hx.field(T.LIST, 98), hx.list(T.I32, 1), hx.i32(1), hx.stop)
+    const hex = cat(
+      hx.field(T.STRING, 3),
+      hx.str('t'),
+      hx.field(T.STRING, 99),
+      hx.str('future'),
+      hx.field(T.LIST, 98),
+      hx.list(T.I32, 1),
+      hx.i32(1),
+      hx.stop,
+    )
     const info = AppInfoCodec.decode(Buffer.from(hex, 'hex'))
     expect(info.app_name).toBe('t')
     expect(info.init_partition_count).toBe(-1)
@@ -151,9 +198,26 @@ describe('structs against the thrift package', () => {
   })
 
   test('request meta v1 with every field', () => {
-    const v = {app_id: 2, partition_index: 3, client_timeout: 5000, client_partition_hash: 0xfedcba9876543210n, is_backup_request: true}
-    const hex = cat(hx.field(T.I32, 1), hx.i32(2), hx.field(T.I32, 2), hx.i32(3), hx.field(T.I32, 3), hx.i32(5000),
-      hx.field(T.I64, 4), 'fedcba9876543210', hx.field(T.BOOL, 5), '01', hx.stop)
+    const v = {
+      app_id: 2,
+      partition_index: 3,
+      client_timeout: 5000,
+      client_partition_hash: 0xfedcba9876543210n,
+      is_backup_request: true,
+    }
+    const hex = cat(
+      hx.field(T.I32, 1),
+      hx.i32(2),
+      hx.field(T.I32, 2),
+      hx.i32(3),
+      hx.field(T.I32, 3),
+      hx.i32(5000),
+      hx.field(T.I64, 4),
+      'fedcba9876543210',
+      hx.field(T.BOOL, 5),
+      '01',
+      hx.stop,
+    )
     expect(RequestMetaV1Codec.encode(v).toString('hex')).toBe(hex)
     const back = RequestMetaV1Codec.decode(Buffer.from(hex, 'hex'))
     expect(BigInt.asUintN(64, back.client_partition_hash as bigint)).toBe(0xfedcba9876543210n)
@@ -166,6 +230,12 @@ describe('structs against the thrift package', () => {
     const huge = cat(hx.field(T.I64, 9), hx.i64(2n ** 60n), hx.stop)
     expect(() => AppInfoCodec.decode(Buffer.from(huge, 'hex'))).toThrow(/safe-integer/)
     expect(() => RPCS.RPC_CM_CONTROL_META.request.encode({level: 1.5 as never})).toThrow(WireError)
-    expect(() => RPCS.RPC_CM_START_RECOVERY.request.encode({recovery_nodes: ['node1:34801'], skip_bad_nodes: false, skip_lost_partitions: false})).toThrow(/IPv4/)
+    expect(() =>
+      RPCS.RPC_CM_START_RECOVERY.request.encode({
+        recovery_nodes: ['node1:34801'],
+        skip_bad_nodes: false,
+        skip_lost_partitions: false,
+      }),
+    ).toThrow(/IPv4/)
   })
 })

@@ -25,7 +25,14 @@ const CONTROL = RPCS.RPC_CM_CONTROL_META
 
 // Body of RPC_CM_CONTROL_META(level 400), seqid 1, by hand: strict MessageBegin, args{1: request}, STOP.
 const CONTROL_BODY =
-  '80010001' + '00000013' + Buffer.from('RPC_CM_CONTROL_META').toString('hex') + '00000001' + '0c0001' + '08000100000190' + '00' + '00'
+  '80010001' +
+  '00000013' +
+  Buffer.from('RPC_CM_CONTROL_META').toString('hex') +
+  '00000001' +
+  '0c0001' +
+  '08000100000190' +
+  '00' +
+  '00'
 
 describe('request framing', () => {
   test('v1: 16-byte header, request meta, body', () => {
@@ -39,15 +46,44 @@ describe('request framing', () => {
   })
 
   test('v1 meta fields reach the decoder; thread_hash is derived from the gpid', () => {
-    const frame = encodeRequestV1('RPC_CM_CONTROL_META', 9, CONTROL.request, {level: 500}, {app_id: 3, partition_index: 4, client_timeout: 700, client_partition_hash: 42n})
+    const frame = encodeRequestV1(
+      'RPC_CM_CONTROL_META',
+      9,
+      CONTROL.request,
+      {level: 500},
+      {app_id: 3, partition_index: 4, client_timeout: 700, client_partition_hash: 42n},
+    )
     const [r] = new RequestFrameDecoder().push(frame)
-    expect(r).toMatchObject({version: 1, app_id: 3, partition_index: 4, client_timeout: 700, thread_hash: 3 * 7919 + 4, partition_hash: 42n})
+    expect(r).toMatchObject({
+      version: 1,
+      app_id: 3,
+      partition_index: 4,
+      client_timeout: 700,
+      thread_hash: 3 * 7919 + 4,
+      partition_hash: 42n,
+    })
   })
 
   test('v0: 48-byte header with crc32s of 0', () => {
-    const frame = encodeRequestV0('RPC_CM_CONTROL_META', 1, CONTROL.request, {level: 400}, {app_id: -1, partition_index: -1, client_timeout: 1000})
+    const frame = encodeRequestV0(
+      'RPC_CM_CONTROL_META',
+      1,
+      CONTROL.request,
+      {level: 400},
+      {app_id: -1, partition_index: -1, client_timeout: 1000},
+    )
     expect(frame.subarray(0, 48).toString('hex')).toBe(
-      '54484654' + '00000000' + '00000030' + '00000000' + '0000002b' + '00000000' + 'ffffffff' + 'ffffffff' + '000003e8' + 'ffffe110' + '0000000000000000',
+      '54484654' +
+        '00000000' +
+        '00000030' +
+        '00000000' +
+        '0000002b' +
+        '00000000' +
+        'ffffffff' +
+        'ffffffff' +
+        '000003e8' +
+        'ffffe110' +
+        '0000000000000000',
     )
     expect(frame.subarray(48).toString('hex')).toBe(CONTROL_BODY)
     const [r] = new RequestFrameDecoder().push(frame)
@@ -61,7 +97,10 @@ describe('request framing', () => {
     const call = openCall(r[0].body)
     expect(call.name).toBe('RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX')
     expect(call.seqid).toBe(5)
-    expect(readArgs(call.reader, RPCS.RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX.request)).toEqual({app_name: 'temp', partition_indices: []})
+    expect(readArgs(call.reader, RPCS.RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX.request)).toEqual({
+      app_name: 'temp',
+      partition_indices: [],
+    })
   })
 
   test('bad headers are refused', () => {
@@ -109,7 +148,17 @@ describe('reply framing', () => {
   test('length, error name, <RPC>_ACK message, result in field 0', () => {
     const reply = encodeReply('RPC_CM_CONTROL_META', 7, 'ERR_OK', CONTROL.response, {err: 'ERR_OK', old_level: 400})
     const name = Buffer.from('RPC_CM_CONTROL_META_ACK').toString('hex')
-    const body = '00000006' + '4552525f4f4b' + '80010002' + '00000017' + name + '00000007' + '0c0000' + '0c0001000000064552525f4f4b08000200000190' + '00' + '00'
+    const body =
+      '00000006' +
+      '4552525f4f4b' +
+      '80010002' +
+      '00000017' +
+      name +
+      '00000007' +
+      '0c0000' +
+      '0c0001000000064552525f4f4b08000200000190' +
+      '00' +
+      '00'
     expect(reply.toString('hex')).toBe((4 + body.length / 2).toString(16).padStart(8, '0') + body)
     const [frame] = new ReplyFrameDecoder().push(reply)
     const opened = openReply(frame)
@@ -121,7 +170,12 @@ describe('reply framing', () => {
     const reply = encodeReply('RPC_NOPE', 3, 'ERR_HANDLER_NOT_FOUND')
     const [frame] = new ReplyFrameDecoder().push(reply)
     const opened = openReply(frame)
-    expect([opened.err, opened.name, opened.seqid, opened.reader.remaining()]).toEqual(['ERR_HANDLER_NOT_FOUND', 'RPC_NOPE_ACK', 3, 0])
+    expect([opened.err, opened.name, opened.seqid, opened.reader.remaining()]).toEqual([
+      'ERR_HANDLER_NOT_FOUND',
+      'RPC_NOPE_ACK',
+      3,
+      0,
+    ])
   })
 
   test('split and merged replies', () => {
@@ -145,7 +199,10 @@ describe('server', () => {
       handlers: {
         RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX: async (req: QueryCfgRequest, info) => {
           seen.push({req, info})
-          return {err: 'ERR_OK', response: {err: 'ERR_OBJECT_NOT_FOUND', app_id: 0, partition_count: 0, is_stateful: false, partitions: []}}
+          return {
+            err: 'ERR_OK',
+            response: {err: 'ERR_OBJECT_NOT_FOUND', app_id: 0, partition_count: 0, is_stateful: false, partitions: []},
+          }
         },
         RPC_CM_CONTROL_META: async (req) => ({err: 'ERR_OK', response: {err: 'ERR_OK', old_level: req.level}}),
       },
@@ -160,8 +217,14 @@ describe('server', () => {
   test('answers a v0 request sent byte-for-byte as the nodejs client sends it', async () => {
     const [frame] = await exchange(server.port, [nodejsQueryCfg('temp', 11)], 1)
     const opened = openReply(frame)
-    expect([opened.err, opened.name, opened.seqid]).toEqual(['ERR_OK', 'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX_ACK', 11])
-    expect(readResult(opened.reader, RPCS.RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX.response).err).toBe('ERR_OBJECT_NOT_FOUND')
+    expect([opened.err, opened.name, opened.seqid]).toEqual([
+      'ERR_OK',
+      'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX_ACK',
+      11,
+    ])
+    expect(readResult(opened.reader, RPCS.RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX.response).err).toBe(
+      'ERR_OBJECT_NOT_FOUND',
+    )
     expect(seen.at(-1)?.req).toEqual({app_name: 'temp', partition_indices: []})
     expect(seen.at(-1)?.info.header).toMatchObject({version: 0, app_id: -1, partition_index: -1})
     expect(seen.at(-1)?.info.remote).toMatch(/^127\.0\.0\.1:\d+$/)
@@ -170,7 +233,9 @@ describe('server', () => {
   test('answers several requests sent in one chunk and one request sent a byte at a time', async () => {
     const frames = [1, 2, 3].map((s) => encodeRequestV1('RPC_CM_CONTROL_META', s, CONTROL.request, {level: s * 100}))
     const replies = await exchange(server.port, [Buffer.concat(frames)], 3)
-    expect(replies.map((f) => readResult(openReply(f).reader, CONTROL.response).old_level).sort()).toEqual([100, 200, 300])
+    expect(replies.map((f) => readResult(openReply(f).reader, CONTROL.response).old_level).sort()).toEqual([
+      100, 200, 300,
+    ])
     const one = encodeRequestV1('RPC_CM_CONTROL_META', 4, CONTROL.request, {level: 500})
     const bytes = [...one].map((b) => Buffer.from([b]))
     const [r] = await exchange(server.port, bytes, 1)
@@ -191,7 +256,11 @@ describe('server', () => {
     bad.on('error', () => {})
     bad.write(Buffer.from('THFT\x00\x00\x00\x07garbage'))
     await closed
-    const [r] = await exchange(server.port, [encodeRequestV1('RPC_CM_CONTROL_META', 1, CONTROL.request, {level: 300})], 1)
+    const [r] = await exchange(
+      server.port,
+      [encodeRequestV1('RPC_CM_CONTROL_META', 1, CONTROL.request, {level: 300})],
+      1,
+    )
     expect(openReply(r).err).toBe('ERR_OK')
   })
 
@@ -205,14 +274,25 @@ describe('server', () => {
   test('hundreds of servers in one process', async () => {
     const servers = await Promise.all(
       Array.from({length: 200}, (_, i) =>
-        startRpcServer({handlers: {RPC_CM_CONTROL_META: async () => ({err: 'ERR_OK', response: {err: 'ERR_OK', old_level: (100 + i) as MetaFunctionLevel}})}}),
+        startRpcServer({
+          handlers: {
+            RPC_CM_CONTROL_META: async () => ({
+              err: 'ERR_OK',
+              response: {err: 'ERR_OK', old_level: (100 + i) as MetaFunctionLevel},
+            }),
+          },
+        }),
       ),
     )
     try {
       expect(new Set(servers.map((s) => s.port)).size).toBe(200)
       const levels = await Promise.all(
         servers.map(async (s) => {
-          const [r] = await exchange(s.port, [encodeRequestV1('RPC_CM_CONTROL_META', 1, CONTROL.request, {level: 10000})], 1)
+          const [r] = await exchange(
+            s.port,
+            [encodeRequestV1('RPC_CM_CONTROL_META', 1, CONTROL.request, {level: 10000})],
+            1,
+          )
           return readResult(openReply(r).reader, CONTROL.response).old_level
         }),
       )

@@ -1,7 +1,10 @@
 // A tiny hex builder for test vectors written by hand from the IDL: it knows the thrift binary
 // layout (big-endian, field = type byte + i16 id) and nothing about lifeboat's codec.
 
-const pad = (n: bigint, bytes: number): string => BigInt.asUintN(bytes * 8, n).toString(16).padStart(bytes * 2, '0')
+const pad = (n: bigint, bytes: number): string =>
+  BigInt.asUintN(bytes * 8, n)
+    .toString(16)
+    .padStart(bytes * 2, '0')
 
 export const T = {BOOL: 2, I32: 8, I64: 10, STRING: 11, STRUCT: 12, MAP: 13, LIST: 15} as const
 
@@ -22,7 +25,8 @@ export const hx = {
   /** gpid payload: app_id in the low word, partition_index in the high word, both as uint32. */
   gpid: (app: number, pidx: number) => pad(BigInt(pidx >>> 0), 4) + pad(BigInt(app >>> 0), 4),
   /** host_port payload: string host, i16 port, byte type (1 = IPv4). */
-  hp: (host: string, port: number) => pad(BigInt(Buffer.byteLength(host)), 4) + Buffer.from(host).toString('hex') + pad(BigInt(port), 2) + '01',
+  hp: (host: string, port: number) =>
+    pad(BigInt(Buffer.byteLength(host)), 4) + Buffer.from(host).toString('hex') + pad(BigInt(port), 2) + '01',
 }
 
 /** Concatenates hex pieces. */

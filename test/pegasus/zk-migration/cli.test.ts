@@ -42,10 +42,19 @@ async function bulk(zk: ZkClient, root: string, groups: number, per: number): Pr
   const ops: ZkOp[] = [{op: 'create', path: `${root}/backup`, data: Buffer.alloc(0)}]
   for (let g = 0; g < groups; g++) {
     ops.push({op: 'create', path: `${root}/backup/p${g}`, data: Buffer.from(`{"policy":"p${g}"}`)})
-    for (let i = 0; i < per; i++) ops.push({op: 'create', path: `${root}/backup/p${g}/b${i}`, data: Buffer.from(`{"backup_id":${i},"start":1700000000}`)})
+    for (let i = 0; i < per; i++)
+      ops.push({
+        op: 'create',
+        path: `${root}/backup/p${g}/b${i}`,
+        data: Buffer.from(`{"backup_id":${i},"start":1700000000}`),
+      })
   }
   for (let i = 0; i < ops.length; i += 800) {
-    await Promise.all([0, 100, 200, 300, 400, 500, 600, 700].map((k) => (i + k < ops.length ? zk.multi(ops.slice(i + k, i + k + 100)) : undefined)))
+    await Promise.all(
+      [0, 100, 200, 300, 400, 500, 600, 700].map((k) =>
+        i + k < ops.length ? zk.multi(ops.slice(i + k, i + k + 100)) : undefined,
+      ),
+    )
   }
   return ops.length
 }
@@ -87,20 +96,45 @@ describe('lifeboat apply, copy method, killed with SIGKILL during the copy', () 
       expect(resumed.status, resumed.out).toBe(3)
       expect(resumed.out).toContain('05-switch-metas-to-target')
       const whole = await compareTrees(a, source, b, target.root, true)
-      expect({missing: whole.missing.length, extra: whole.extra.length, differs: whole.differs.length}).toEqual({missing: 0, extra: 0, differs: 0})
+      expect({missing: whole.missing.length, extra: whole.extra.length, differs: whole.differs.length}).toEqual({
+        missing: 0,
+        extra: 0,
+        differs: 0,
+      })
       expect(whole.targetNodes).toBe(whole.sourceNodes)
-      const audit = readFileSync(join(dir, '.lifeboat', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {event: string; data: Record<string, unknown>})
-      const copied = audit.filter((r) => r.event === 'step.finished' && r.data.step === '03-copy-tree').map((r) => r.data.result as Record<string, number | boolean>)
+      const audit = readFileSync(join(dir, '.lifeboat', 'audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as {event: string; data: Record<string, unknown>})
+      const copied = audit
+        .filter((r) => r.event === 'step.finished' && r.data.step === '03-copy-tree')
+        .map((r) => r.data.result as Record<string, number | boolean>)
       expect(copied).toHaveLength(1)
       expect(copied[0]!.resumed).toBe(true)
-      expect(Number(copied[0]!.created) + Number(copied[0]!.unchanged) + Number(copied[0]!.updated)).toBe(whole.sourceNodes)
+      expect(Number(copied[0]!.created) + Number(copied[0]!.unchanged) + Number(copied[0]!.updated)).toBe(
+        whole.sourceNodes,
+      )
 
       // The operator's part: the meta restarts on the target; a confirmation made before that fails.
-      const early = await cli(['apply', 'plan.json', '--resume', '--auto-approve', '--confirm', '05-switch-metas-to-target'])
+      const early = await cli([
+        'apply',
+        'plan.json',
+        '--resume',
+        '--auto-approve',
+        '--confirm',
+        '05-switch-metas-to-target',
+      ])
       expect(early.status).not.toBe(0)
       expect(early.out).toContain(`reports zookeeper_hosts ${zkA}`)
       await lab.restartMeta({zk: target.hosts, root: target.root, recover: false})
-      const done = await cli(['apply', 'plan.json', '--resume', '--auto-approve', '--confirm', '05-switch-metas-to-target'])
+      const done = await cli([
+        'apply',
+        'plan.json',
+        '--resume',
+        '--auto-approve',
+        '--confirm',
+        '05-switch-metas-to-target',
+      ])
       expect(done.status, done.out).toBe(0)
       const rows = await verifyRows(lab.leader()!.address, lab.layout.tables)
       expect(rows).toMatchObject({found: 3000, total: 3000})

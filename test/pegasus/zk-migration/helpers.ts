@@ -46,18 +46,31 @@ export function scenario(tables: ScenarioTable[], metas = 1): PegasusScenario {
 export async function startLab(zk: string, s: PegasusScenario): Promise<{lab: PegasusLab; close: () => Promise<void>}> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-zkm-test-'))
   const lab = await PegasusLab.up({scenario: s, stateDir: dir, zkHosts: zk})
-  return {lab, close: async () => {
-    await lab.down()
-    rmSync(dir, {recursive: true, force: true})
-  }}
+  return {
+    lab,
+    close: async () => {
+      await lab.down()
+      rmSync(dir, {recursive: true, force: true})
+    },
+  }
 }
 
 /** The spec of a migration of the lab's cluster to `target`. */
-export function specFor(lab: PegasusLab, method: 'copy' | 'recovery', target: {hosts: string; root: string}, removeSource = false): ZkMigrationSpec {
+export function specFor(
+  lab: PegasusLab,
+  method: 'copy' | 'recovery',
+  target: {hosts: string; root: string},
+  removeSource = false,
+): ZkMigrationSpec {
   return {
-    apiVersion: 'lifeboat/v1', kind: 'PegasusZkMigration', metadata: {name: `${lab.layout.cluster_name}-zk-move`},
-    cluster: {name: lab.layout.cluster_name, meta_servers: lab.layout.meta_servers.map((m) => m.address),
-      zookeeper: {hosts: lab.layout.zk_hosts, root: lab.layout.cluster_root}},
+    apiVersion: 'lifeboat/v1',
+    kind: 'PegasusZkMigration',
+    metadata: {name: `${lab.layout.cluster_name}-zk-move`},
+    cluster: {
+      name: lab.layout.cluster_name,
+      meta_servers: lab.layout.meta_servers.map((m) => m.address),
+      zookeeper: {hosts: lab.layout.zk_hosts, root: lab.layout.cluster_root},
+    },
     migration: {method, target, ignore_ephemeral: true, remove_source_after: removeSource, wait_seconds: 30},
   }
 }
@@ -69,13 +82,23 @@ export const errorsOf = (findings: Finding[]) => findings.filter((f) => f.severi
  * verify; a manual step not yet done: the operator acts, then verify confirms), up to and
  * including `until`. Returns the step ids that were skipped as already done; a failed step throws.
  */
-export async function runSteps(ctx: ZkMigrationContext, body: PlanBody, operator: (step: Step) => Promise<void>, until?: string): Promise<string[]> {
+export async function runSteps(
+  ctx: ZkMigrationContext,
+  body: PlanBody,
+  operator: (step: Step) => Promise<void>,
+  until?: string,
+): Promise<string[]> {
   const last = until === undefined ? body.steps.length : body.steps.findIndex((s) => s.id === until) + 1
   const steps = body.steps.slice(0, last)
   const executors = new Map(steps.map((s) => [s.id, zkMigrationSteps[s.kind]]))
   for (const s of steps) if (!executors.get(s.id) && !s.manual) throw new Error(`no executor for ${s.kind}`)
   const result = await runPlanSteps({
-    steps, executors, ctx, recorder: memoryRecorder(), tasks: silentReporter, actor: 'test',
+    steps,
+    executors,
+    ctx,
+    recorder: memoryRecorder(),
+    tasks: silentReporter,
+    actor: 'test',
     askManual: async (step) => {
       await operator(step)
       return true

@@ -27,7 +27,10 @@ afterAll(async () => {
   await zkB?.stop()
 })
 
-const TABLES = [{name: 'temp', partitions: 8, replicas: 3, rows: 4000}, {name: 'stat', partitions: 4, replicas: 3, rows: 1000}]
+const TABLES = [
+  {name: 'temp', partitions: 8, replicas: 3, rows: 4000},
+  {name: 'stat', partitions: 4, replicas: 3, rows: 1000},
+]
 
 describe('copy method on the lab', () => {
   it('moves the whole tree, the meta runs on the target, every row is readable, the source is removed', async () => {
@@ -36,16 +39,38 @@ describe('copy method on the lab', () => {
       const target = {hosts: zkB.connectString, root: `/pegasus/${lab.layout.cluster_name}`}
       const spec = specFor(lab, 'copy', target, true)
       const live = await gatherZkMigration(spec, io)
-      expect(live.meta).toMatchObject({leader: lab.layout.meta_servers[0]!.address, level: 'steady', zookeeper: {hosts: zkA, root: lab.layout.cluster_root}})
-      expect(live.source.apps.map((a) => [a.name, a.partitions])).toEqual([['temp', 8], ['stat', 4]])
+      expect(live.meta).toMatchObject({
+        leader: lab.layout.meta_servers[0]!.address,
+        level: 'steady',
+        zookeeper: {hosts: zkA, root: lab.layout.cluster_root},
+      })
+      expect(live.source.apps.map((a) => [a.name, a.partitions])).toEqual([
+        ['temp', 8],
+        ['stat', 4],
+      ])
       expect(live.source.ephemeral.map((e) => e.data)).toEqual([lab.layout.meta_servers[0]!.address])
       expect(live.target.exists).toBe(false)
-      expect(live.nodes.map((n) => [n.status, n.replica_count])).toEqual([['ALIVE', 12], ['ALIVE', 12], ['ALIVE', 12]])
+      expect(live.nodes.map((n) => [n.status, n.replica_count])).toEqual([
+        ['ALIVE', 12],
+        ['ALIVE', 12],
+        ['ALIVE', 12],
+      ])
       const body = planZkMigration(spec, live, {now: NOW})
       expect(errorsOf(body.findings)).toEqual([])
-      expect(body.steps.map((s) => s.id)).toEqual(['01-stop-follower-metas', '02-set-meta-level-blind', '03-copy-tree', '04-verify-copy',
-        '05-switch-metas-to-target', '06-restore-meta-level', '07-verify-tables', '08-remove-source-tree'])
-      expect(body.changes.find((c) => c.address === `zk:${target.hosts}${target.root}`)).toMatchObject({action: 'create', after: {nodes: live.source.nodes, apps: 2, partitions: 12}})
+      expect(body.steps.map((s) => s.id)).toEqual([
+        '01-stop-follower-metas',
+        '02-set-meta-level-blind',
+        '03-copy-tree',
+        '04-verify-copy',
+        '05-switch-metas-to-target',
+        '06-restore-meta-level',
+        '07-verify-tables',
+        '08-remove-source-tree',
+      ])
+      expect(body.changes.find((c) => c.address === `zk:${target.hosts}${target.root}`)).toMatchObject({
+        action: 'create',
+        after: {nodes: live.source.nodes, apps: 2, partitions: 12},
+      })
 
       const ctx = openZkMigrationContext(spec, {env: process.env})
       const levels: string[] = []
@@ -90,7 +115,9 @@ describe('copy method on the lab', () => {
         expect(await zkMigrationSteps[step.kind]!.isDone(ctx, step)).toBe(false)
         const findings = await zkMigrationSteps[step.kind]!.verify(ctx, step)
         expect(findings.map((f) => f.code)).toEqual(['PEGASUS_META_NOT_SWITCHED'])
-        expect(findings[0]!.message).toBe(`meta ${lab.layout.meta_servers[0]!.address} reports zookeeper_hosts ${zkA} and zookeeper_root ${lab.layout.cluster_root}, not ${target.hosts} and ${target.root}`)
+        expect(findings[0]!.message).toBe(
+          `meta ${lab.layout.meta_servers[0]!.address} reports zookeeper_hosts ${zkA} and zookeeper_root ${lab.layout.cluster_root}, not ${target.hosts} and ${target.root}`,
+        )
       } finally {
         await closeZkMigrationContext(ctx)
       }
@@ -109,15 +136,24 @@ describe('recovery method on the lab', () => {
       const live = await gatherZkMigration(spec, io)
       const body = planZkMigration(spec, live, {now: NOW})
       expect(errorsOf(body.findings)).toEqual([])
-      expect(body.steps.map((s) => s.id)).toEqual(['01-record-cluster', '02-restart-meta-in-recovery-mode', '03-start-recovery', '04-wait-for-nodes',
-        '05-restart-metas-normal-mode', '06-restore-meta-level', '07-verify-tables'])
+      expect(body.steps.map((s) => s.id)).toEqual([
+        '01-record-cluster',
+        '02-restart-meta-in-recovery-mode',
+        '03-start-recovery',
+        '04-wait-for-nodes',
+        '05-restart-metas-normal-mode',
+        '06-restore-meta-level',
+        '07-verify-tables',
+      ])
       const ctx = openZkMigrationContext(spec, {env: process.env})
       const acted: string[] = []
       try {
         await runSteps(ctx, body, async (step) => {
           acted.push(step.id)
-          if (step.id === '02-restart-meta-in-recovery-mode') await lab.restartMeta({zk: target.hosts, root: target.root, recover: true})
-          if (step.id === '05-restart-metas-normal-mode') await lab.restartMeta({zk: target.hosts, root: target.root, recover: false})
+          if (step.id === '02-restart-meta-in-recovery-mode')
+            await lab.restartMeta({zk: target.hosts, root: target.root, recover: true})
+          if (step.id === '05-restart-metas-normal-mode')
+            await lab.restartMeta({zk: target.hosts, root: target.root, recover: false})
         })
         expect(acted).toEqual(['02-restart-meta-in-recovery-mode', '05-restart-metas-normal-mode'])
         expect(errorsOf(await zkMigrationEngine.verify(ctx, body))).toEqual([])
@@ -141,10 +177,16 @@ describe('a target root that is not empty', () => {
       const root = `/pegasus/${lab.layout.cluster_name}_busy`
       await b.mkdirp(`${root}/apps/7/0`)
       await b.mkdirp(`${root}/backup`)
-      const body = planZkMigration(specFor(lab, 'copy', {hosts: zkB.connectString, root}), await gatherZkMigration(specFor(lab, 'copy', {hosts: zkB.connectString, root}), io), {now: NOW})
+      const body = planZkMigration(
+        specFor(lab, 'copy', {hosts: zkB.connectString, root}),
+        await gatherZkMigration(specFor(lab, 'copy', {hosts: zkB.connectString, root}), io),
+        {now: NOW},
+      )
       const errors = errorsOf(body.findings)
       expect(errors.map((f) => f.code)).toEqual(['PEGASUS_ZK_TARGET_NOT_EMPTY'])
-      expect(errors[0]!.message).toBe(`the target root ${root} on ${zkB.connectString} is not empty: it holds 4 nodes under it: apps (3 nodes), backup (1 node)`)
+      expect(errors[0]!.message).toBe(
+        `the target root ${root} on ${zkB.connectString} is not empty: it holds 4 nodes under it: apps (3 nodes), backup (1 node)`,
+      )
     } finally {
       await close()
     }

@@ -60,7 +60,9 @@ export function timedOut(server: string, rpc: string, timeoutMs: number, connect
       server,
       rpc,
       pegasusError: 'ERR_TIMEOUT',
-      hints: [`Check the load and health of ${server}; raise the timeout if the cluster is large and the server is merely slow.`],
+      hints: [
+        `Check the load and health of ${server}; raise the timeout if the cluster is large and the server is merely slow.`,
+      ],
     },
   )
 }
@@ -68,10 +70,18 @@ export function timedOut(server: string, rpc: string, timeoutMs: number, connect
 /** The server answered with an error instead of running the RPC, or the response carries one. */
 export function rpcError(server: string, rpc: string, err: string, detail?: string): PegasusClientError {
   const hints: string[] = []
-  if (err === 'ERR_HANDLER_NOT_FOUND') hints.push(`${server} does not serve ${rpc}: is it the right kind of server (meta vs replica) and version?`)
-  if (err === 'ERR_UNDER_RECOVERY') hints.push('The meta server is in recovery mode (recover_from_replica_server = true): only start_recovery is served until recovery succeeds.')
-  if (err === 'ERR_FORWARD_TO_OTHERS') hints.push(`${server} is not the meta leader; list every meta server, or give the ZooKeeper lock root so lifeboat finds the leader.`)
-  if (err === 'ERR_STATE_FREEZED') hints.push('The meta level is at or below freezed; raise it (set_meta_level steady/lively) first.')
+  if (err === 'ERR_HANDLER_NOT_FOUND')
+    hints.push(`${server} does not serve ${rpc}: is it the right kind of server (meta vs replica) and version?`)
+  if (err === 'ERR_UNDER_RECOVERY')
+    hints.push(
+      'The meta server is in recovery mode (recover_from_replica_server = true): only start_recovery is served until recovery succeeds.',
+    )
+  if (err === 'ERR_FORWARD_TO_OTHERS')
+    hints.push(
+      `${server} is not the meta leader; list every meta server, or give the ZooKeeper lock root so lifeboat finds the leader.`,
+    )
+  if (err === 'ERR_STATE_FREEZED')
+    hints.push('The meta level is at or below freezed; raise it (set_meta_level steady/lively) first.')
   if (hints.length === 0) hints.push(`Look at the log of ${server} around this time for ${err}.`)
   return new PegasusClientError('PEGASUS_RPC_ERROR', `Pegasus server ${server} answered ${rpc} with ${err}`, {
     server,
@@ -90,11 +100,17 @@ export function expectOk<R extends {err: string}>(response: R, server: string, r
 
 /** The reply could not be parsed. */
 export function badReply(server: string, rpc: string, why: string, cause?: unknown): PegasusClientError {
-  return new PegasusClientError('PEGASUS_BAD_REPLY', `Pegasus server ${server} sent a malformed reply to ${rpc}: ${why}`, {
-    server,
-    rpc,
-    pegasusError: 'ERR_INVALID_DATA',
-    cause,
-    hints: [`Check that ${server} is a Pegasus server of a supported version (2.x) and not another service on that port.`],
-  })
+  return new PegasusClientError(
+    'PEGASUS_BAD_REPLY',
+    `Pegasus server ${server} sent a malformed reply to ${rpc}: ${why}`,
+    {
+      server,
+      rpc,
+      pegasusError: 'ERR_INVALID_DATA',
+      cause,
+      hints: [
+        `Check that ${server} is a Pegasus server of a supported version (2.x) and not another service on that port.`,
+      ],
+    },
+  )
 }

@@ -43,14 +43,18 @@ function pegasusErrorOf(err: HttpError, server: string, rpc: string, timeoutMs: 
     case 'HTTP_TIMEOUT':
       return timedOut(server, rpc, timeoutMs, true)
     case 'HTTP_STATUS':
-      return new PegasusClientError('PEGASUS_HTTP_ERROR', `Pegasus server ${server} answered ${rpc} with HTTP ${err.status}`, {
-        server,
-        rpc,
-        pegasusError: err.status === 404 ? 'ERR_OBJECT_NOT_FOUND' : 'ERR_UNKNOWN',
-        detail: err.body,
-        hints: [`Check that ${server} is a meta server (these paths exist on meta servers only).`],
-        cause: err,
-      })
+      return new PegasusClientError(
+        'PEGASUS_HTTP_ERROR',
+        `Pegasus server ${server} answered ${rpc} with HTTP ${err.status}`,
+        {
+          server,
+          rpc,
+          pegasusError: err.status === 404 ? 'ERR_OBJECT_NOT_FOUND' : 'ERR_UNKNOWN',
+          detail: err.body,
+          hints: [`Check that ${server} is a meta server (these paths exist on meta servers only).`],
+          cause: err,
+        },
+      )
     case 'HTTP_BAD_JSON':
       return new PegasusClientError('PEGASUS_BAD_REPLY', `Pegasus server ${server} sent invalid JSON for ${rpc}`, {
         server,
@@ -60,7 +64,12 @@ function pegasusErrorOf(err: HttpError, server: string, rpc: string, timeoutMs: 
         cause: err,
       })
     default:
-      return unreachable(server, rpc, err.code === 'HTTP_CONNECTION_REFUSED' ? 'connection refused' : describeError(err.cause ?? err), err)
+      return unreachable(
+        server,
+        rpc,
+        err.code === 'HTTP_CONNECTION_REFUSED' ? 'connection refused' : describeError(err.cause ?? err),
+        err,
+      )
   }
 }
 
@@ -79,7 +88,10 @@ export async function getPegasusJson<T>(server: string, path: string, opts: {tim
         continue
       }
       if (reply.status < 200 || reply.status > 299) {
-        throw new HttpError('HTTP_STATUS', `HTTP ${reply.status}`, call, {status: reply.status, body: reply.text.slice(0, 500)})
+        throw new HttpError('HTTP_STATUS', `HTTP ${reply.status}`, call, {
+          status: reply.status,
+          body: reply.text.slice(0, 500),
+        })
       }
       return reply.json() as T
     }
@@ -100,7 +112,10 @@ export function getMetaApps(server: string, opts: {timeoutMs?: number; detail?: 
 }
 
 /** `GET /meta/nodes` (with `?detail` for replica counts). */
-export function getMetaNodes(server: string, opts: {timeoutMs?: number; detail?: boolean} = {}): Promise<MetaNodesJson> {
+export function getMetaNodes(
+  server: string,
+  opts: {timeoutMs?: number; detail?: boolean} = {},
+): Promise<MetaNodesJson> {
   return getPegasusJson(server, opts.detail ? '/meta/nodes?detail' : '/meta/nodes', opts)
 }
 

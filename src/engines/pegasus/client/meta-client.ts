@@ -52,7 +52,11 @@ export interface FromMeta<R> {
 }
 
 /** RPCs that change state: after a deadline they are not retried on another meta. */
-const NOT_RETRIED_ON_TIMEOUT = new Set<RpcName>(['RPC_CM_START_RECOVERY', 'RPC_CM_PROPOSE_BALANCER', 'RPC_CM_CONTROL_META'])
+const NOT_RETRIED_ON_TIMEOUT = new Set<RpcName>([
+  'RPC_CM_START_RECOVERY',
+  'RPC_CM_PROPOSE_BALANCER',
+  'RPC_CM_CONTROL_META',
+])
 
 /**
  * Picks the leader among the children of `<lock_root>/dsn.meta.server.leader`: the lowest
@@ -112,18 +116,24 @@ export interface ZkSessionReads {
  * (`<root>/dsn.meta.server.leader`, then `<root>/lock/...`, see {@link metaLeaderLockDirs}; a failed
  * read counts as no leader), then tries the listed meta servers.
  */
-export function metaClientFor(metaServers: string[], clusterRoots: ReadonlyArray<{zk: ZkSessionReads; root: string}> = []): MetaClient {
+export function metaClientFor(
+  metaServers: string[],
+  clusterRoots: ReadonlyArray<{zk: ZkSessionReads; root: string}> = [],
+): MetaClient {
   const candidates = clusterRoots.flatMap(({zk, root}) => {
     const read: LockNodeReads = {getChildren: (p) => zk.getChildren(p), getData: async (p) => (await zk.get(p)).data}
     return metaLeaderLockDirs(root).map((dir) => leaderFromLockDir(dir, read))
   })
-  const leaderFromZk = candidates.length === 0 ? undefined : async (): Promise<string | null> => {
-    for (const c of candidates) {
-      const leader = await c().catch(() => null)
-      if (leader) return leader
-    }
-    return null
-  }
+  const leaderFromZk =
+    candidates.length === 0
+      ? undefined
+      : async (): Promise<string | null> => {
+          for (const c of candidates) {
+            const leader = await c().catch(() => null)
+            if (leader) return leader
+          }
+          return null
+        }
   return new MetaClient({metaServers, leaderFromZk})
 }
 
@@ -220,16 +230,20 @@ export class MetaClient {
     }
     const all = [...tried]
     if (all.length === 1 && lastError && notes.length === 1) throw lastError
-    throw new PegasusClientError('PEGASUS_NO_META_LEADER', `no meta server answered ${name} as leader (tried ${all.join(', ') || 'none'})`, {
-      server: all.join(','),
-      rpc: name,
-      pegasusError: lastError?.pegasusError ?? 'ERR_FORWARD_TO_OTHERS',
-      detail: notes.join('\n'),
-      hints: [
-        'Check that at least one meta server is running and holds the leader lock.',
-        'List every meta server of the cluster, or give the ZooKeeper lock root so lifeboat can read the leader.',
-      ],
-    })
+    throw new PegasusClientError(
+      'PEGASUS_NO_META_LEADER',
+      `no meta server answered ${name} as leader (tried ${all.join(', ') || 'none'})`,
+      {
+        server: all.join(','),
+        rpc: name,
+        pegasusError: lastError?.pegasusError ?? 'ERR_FORWARD_TO_OTHERS',
+        detail: notes.join('\n'),
+        hints: [
+          'Check that at least one meta server is running and holds the leader lock.',
+          'List every meta server of the cluster, or give the ZooKeeper lock root so lifeboat can read the leader.',
+        ],
+      },
+    )
   }
 
   private async value<N extends RpcName>(name: N, request: RpcRequest<N>, o?: CallOptions): Promise<RpcResponse<N>> {
@@ -283,7 +297,11 @@ export class MetaClient {
   }
 
   /** RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX; no indices means every partition. */
-  queryPartitionConfigByIndex(app_name: string, partition_indices: number[] = [], o?: CallOptions): Promise<QueryCfgResponse> {
+  queryPartitionConfigByIndex(
+    app_name: string,
+    partition_indices: number[] = [],
+    o?: CallOptions,
+  ): Promise<QueryCfgResponse> {
     return this.value('RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX', {app_name, partition_indices}, o)
   }
 

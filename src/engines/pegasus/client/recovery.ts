@@ -22,10 +22,14 @@ export async function startRecoveryAndWait(
     return await meta.startRecovery(req, {timeoutMs: waitSeconds * 1000})
   } catch (err) {
     if (err instanceof PegasusClientError && err.code === 'PEGASUS_TIMEOUT') {
-      throw new LifeboatError('PEGASUS_RECOVERY_TIMEOUT', 'Wait recovery failed, administrator should check the meta for progress', {
-        detail: `start_recovery did not answer within ${waitSeconds} s.`,
-        hints: [resumeHint],
-      })
+      throw new LifeboatError(
+        'PEGASUS_RECOVERY_TIMEOUT',
+        'Wait recovery failed, administrator should check the meta for progress',
+        {
+          detail: `start_recovery did not answer within ${waitSeconds} s.`,
+          hints: [resumeHint],
+        },
+      )
     }
     throw err
   }

@@ -76,7 +76,10 @@ export class ReplicaClient {
   }
 
   /** {@link collect} on many nodes with at most `concurrency` in flight; results in input order. */
-  async collectAll(nodes: readonly string[], opts: CallOptions & {concurrency?: number} = {}): Promise<NodeCollection[]> {
+  async collectAll(
+    nodes: readonly string[],
+    opts: CallOptions & {concurrency?: number} = {},
+  ): Promise<NodeCollection[]> {
     const settled = await mapLimitSettled(nodes, opts.concurrency ?? 64, (n) => this.collect(n, opts))
     return settled.map((s) => {
       if (s.status === 'fulfilled') return s.value

@@ -61,7 +61,9 @@ class Connection {
     })
     this.socket.on('data', (chunk) => this.onData(chunk))
     this.socket.on('error', (err) => this.fail((rpc) => unreachable(server, rpc, describeSocketError(err), err)))
-    this.socket.on('close', () => this.fail((rpc) => unreachable(server, rpc, 'the connection was closed before the reply')))
+    this.socket.on('close', () =>
+      this.fail((rpc) => unreachable(server, rpc, 'the connection was closed before the reply')),
+    )
   }
 
   call<N extends RpcName>(name: N, request: RpcRequest<N>, timeoutMs: number): Promise<RpcResponse<N>> {
@@ -154,11 +156,17 @@ class Connection {
     for (const [seqid, p] of this.pending) {
       clearTimeout(p.timer)
       this.pending.delete(seqid)
-      p.reject(new PegasusClientError('PEGASUS_CLIENT_CLOSED', `the client was closed before ${this.server} answered ${p.rpc}`, {
-        server: this.server,
-        rpc: p.rpc,
-        pegasusError: 'ERR_NETWORK_FAILURE',
-      }))
+      p.reject(
+        new PegasusClientError(
+          'PEGASUS_CLIENT_CLOSED',
+          `the client was closed before ${this.server} answered ${p.rpc}`,
+          {
+            server: this.server,
+            rpc: p.rpc,
+            pegasusError: 'ERR_NETWORK_FAILURE',
+          },
+        ),
+      )
     }
   }
 }
@@ -179,13 +187,20 @@ export class RpcPool {
   }
 
   /** Calls `name` on `server` (`host:port`). */
-  call<N extends RpcName>(server: string, name: N, request: RpcRequest<N>, opts: CallOptions = {}): Promise<RpcResponse<N>> {
+  call<N extends RpcName>(
+    server: string,
+    name: N,
+    request: RpcRequest<N>,
+    opts: CallOptions = {},
+  ): Promise<RpcResponse<N>> {
     if (this.closed) {
-      return Promise.reject(new PegasusClientError('PEGASUS_CLIENT_CLOSED', `the client is closed; cannot call ${name} on ${server}`, {
-        server,
-        rpc: name,
-        pegasusError: 'ERR_NETWORK_FAILURE',
-      }))
+      return Promise.reject(
+        new PegasusClientError('PEGASUS_CLIENT_CLOSED', `the client is closed; cannot call ${name} on ${server}`, {
+          server,
+          rpc: name,
+          pegasusError: 'ERR_NETWORK_FAILURE',
+        }),
+      )
     }
     let conn = this.conns.get(server)
     if (!conn || conn.closed) {

@@ -26,7 +26,10 @@ export interface DddEngineOptions {
   pollMs?: number
 }
 
-function openClients(spec: DddRecoverySpec, opts: DddEngineOptions): {pool: RpcPool; meta: MetaClient; replica: ReplicaClient} {
+function openClients(
+  spec: DddRecoverySpec,
+  opts: DddEngineOptions,
+): {pool: RpcPool; meta: MetaClient; replica: ReplicaClient} {
   const pool = new RpcPool({timeoutMs: opts.timeoutMs})
   return {
     pool,
@@ -36,7 +39,9 @@ function openClients(spec: DddRecoverySpec, opts: DddEngineOptions): {pool: RpcP
 }
 
 /** Builds the engine; {@link dddRecoveryEngine} is the one with default options. */
-export function createDddRecoveryEngine(opts: DddEngineOptions = {}): Engine<DddRecoverySpec, DddLiveState, DddContext> {
+export function createDddRecoveryEngine(
+  opts: DddEngineOptions = {},
+): Engine<DddRecoverySpec, DddLiveState, DddContext> {
   const concurrency = opts.concurrency ?? 32
   const pools = new WeakMap<DddContext, RpcPool>()
   return {

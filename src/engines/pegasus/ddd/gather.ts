@@ -11,7 +11,18 @@ import {mapLimit, mapLimitSettled} from '../../../util/map-limit.js'
 import {clusterInfoMap, type MetaClient} from '../client/meta-client.js'
 import {PegasusClientError} from '../client/errors.js'
 import type {ReplicaClient} from '../client/replica-client.js'
-import {AppStatus, enumName, MetaFunctionLevel, metaLevelIdlName, metaLevelValue, type MetaLevelIdlName, NodeStatus, PartitionStatus, type DddPartitionInfo, type PartitionConfiguration} from '../wire/index.js'
+import {
+  AppStatus,
+  enumName,
+  MetaFunctionLevel,
+  metaLevelIdlName,
+  metaLevelValue,
+  type MetaLevelIdlName,
+  NodeStatus,
+  PartitionStatus,
+  type DddPartitionInfo,
+  type PartitionConfiguration,
+} from '../wire/index.js'
 import {compareGpid, parseGpid} from './planner.js'
 import type {DddLiveState, DddRecoverySpec, NodeReplicas, PartitionConfigFacts} from './types.js'
 
@@ -39,9 +50,15 @@ export function nodeName(address: string, hostPort?: string): string {
 /** The fields of a partition configuration the planner reads, with host_ports preferred. */
 export function configFacts(pc: PartitionConfiguration): PartitionConfigFacts {
   const hpDrops = pc.hp_last_drops
-  const drops = hpDrops !== undefined && hpDrops.length === pc.last_drops.length && hpDrops.every((h) => h !== '') ? hpDrops : pc.last_drops
+  const drops =
+    hpDrops !== undefined && hpDrops.length === pc.last_drops.length && hpDrops.every((h) => h !== '')
+      ? hpDrops
+      : pc.last_drops
   const hpSecs = pc.hp_secondaries
-  const secs = hpSecs !== undefined && hpSecs.length === pc.secondaries.length && hpSecs.every((h) => h !== '') ? hpSecs : pc.secondaries
+  const secs =
+    hpSecs !== undefined && hpSecs.length === pc.secondaries.length && hpSecs.every((h) => h !== '')
+      ? hpSecs
+      : pc.secondaries
   const primary = nodeName(pc.primary, pc.hp_primary)
   return {
     pid: pc.pid,
@@ -53,7 +70,6 @@ export function configFacts(pc: PartitionConfiguration): PartitionConfigFacts {
     last_committed_decree: pc.last_committed_decree,
   }
 }
-
 
 /** The ddd_diagnose request ids for the spec's `recovery.gpids`. */
 export function dddQueries(gpids: DddRecoverySpec['recovery']['gpids']): string[] {
@@ -70,12 +86,18 @@ export function effectiveLevel(reported: string | undefined, stored: MetaLevelId
 
 function metaError(server: string, what: string, err: string): LifeboatError {
   const hints = [`Look at the log of the meta server ${server} for ${err}.`]
-  if (err === 'ERR_UNDER_RECOVERY') hints.unshift('The meta is in recovery mode: finish the metadata recovery (PegasusMetaRecovery) first.')
+  if (err === 'ERR_UNDER_RECOVERY')
+    hints.unshift('The meta is in recovery mode: finish the metadata recovery (PegasusMetaRecovery) first.')
   return new LifeboatError('PEGASUS_DDD_GATHER_FAILED', `${what} failed with err = ${err}`, {hints})
 }
 
 /** Reads everything the DDD planner needs. Read-only. */
-export async function gatherDdd(spec: DddRecoverySpec, io: Pick<EngineIo, 'progress'>, clients: DddGatherClients, opts: DddGatherOptions = {}): Promise<DddLiveState> {
+export async function gatherDdd(
+  spec: DddRecoverySpec,
+  io: Pick<EngineIo, 'progress'>,
+  clients: DddGatherClients,
+  opts: DddGatherOptions = {},
+): Promise<DddLiveState> {
   const {meta, replica} = clients
   const call = {timeoutMs: opts.timeoutMs}
   const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY
@@ -91,7 +113,8 @@ export async function gatherDdd(spec: DddRecoverySpec, io: Pick<EngineIo, 'progr
 
   const nodesResp = await meta.listNodes(NodeStatus.NS_INVALID, call)
   if (nodesResp.err !== 'ERR_OK') throw metaError(server, 'list_nodes', nodesResp.err)
-  const nodes = nodesResp.infos.map((n) => ({node: nodeName(n.node, n.hp_node), alive: n.status === NodeStatus.NS_ALIVE}))
+  const nodes = nodesResp.infos
+    .map((n) => ({node: nodeName(n.node, n.hp_node), alive: n.status === NodeStatus.NS_ALIVE}))
     .sort((a, b) => compareCodeUnits(a.node, b.node))
 
   const appsResp = await meta.listApps({}, call)
@@ -113,7 +136,9 @@ export async function gatherDdd(spec: DddRecoverySpec, io: Pick<EngineIo, 'progr
   const listed = Array.isArray(spec.recovery.gpids) ? new Set(spec.recovery.gpids) : undefined
   const seen = new Set<string>()
   const ddd = infos
-    .filter((p) => (listed === undefined || listed.has(p.config.pid)) && !seen.has(p.config.pid) && seen.add(p.config.pid))
+    .filter(
+      (p) => (listed === undefined || listed.has(p.config.pid)) && !seen.has(p.config.pid) && seen.add(p.config.pid),
+    )
     .map((p) => ({
       config: configFacts(p.config),
       dropped: p.dropped.map((d) => ({
@@ -140,7 +165,11 @@ export async function gatherDdd(spec: DddRecoverySpec, io: Pick<EngineIo, 'progr
   }
   const configLists = await mapLimit([...byApp.entries()], concurrency, async ([appId, indices]) => {
     const app = appById.get(appId)!
-    const r = await meta.queryPartitionConfigByIndex(app.app_name, indices.sort((a, b) => a - b), call)
+    const r = await meta.queryPartitionConfigByIndex(
+      app.app_name,
+      indices.sort((a, b) => a - b),
+      call,
+    )
     if (r.err !== 'ERR_OK') throw metaError(server, `query_partition_config_by_index(${app.app_name})`, r.err)
     return r.partitions.map(configFacts).filter((c) => interest.has(c.pid))
   })
@@ -180,10 +209,23 @@ export async function gatherDdd(spec: DddRecoverySpec, io: Pick<EngineIo, 'progr
   io.progress(`query_replica_info: ${reached}/${replicas.length} replica servers answered`)
 
   const appIds = new Set([...interest].map((g) => parseGpid(g)?.[0]).filter((x): x is number => x !== undefined))
-  const apps = [...appIds].sort((a, b) => a - b).flatMap((id) => {
-    const a = appById.get(id)
-    return a === undefined ? [] : [{app_id: id, app_name: a.app_name, status: enumName(AppStatus, a.status)}]
-  })
+  const apps = [...appIds]
+    .sort((a, b) => a - b)
+    .flatMap((id) => {
+      const a = appById.get(id)
+      return a === undefined ? [] : [{app_id: id, app_name: a.app_name, status: enumName(AppStatus, a.status)}]
+    })
 
-  return {meta_server: server, meta_level: level, ...(level !== stored ? {stored_meta_level: stored} : {}), queries, diagnosed, ddd, configs, apps, nodes, replicas}
+  return {
+    meta_server: server,
+    meta_level: level,
+    ...(level !== stored ? {stored_meta_level: stored} : {}),
+    queries,
+    diagnosed,
+    ddd,
+    configs,
+    apps,
+    nodes,
+    replicas,
+  }
 }

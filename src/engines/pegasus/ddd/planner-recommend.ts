@@ -52,17 +52,24 @@ export function diagnoseRecommend(p: DddPartitionFacts): Recommendation {
   const r = recommend(p)
   // The IDL's "collected && ballot == -1 means replica not exist on this node": say so, since the
   // rule itself compares such a node's -1 decrees like any other.
-  const absent = [...new Set(p.config.last_drops.slice(-2))]
-    .filter((n) => p.dropped.some((d) => d.node === n && d.is_alive && d.is_collected && d.ballot === -1))
+  const absent = [...new Set(p.config.last_drops.slice(-2))].filter((n) =>
+    p.dropped.some((d) => d.node === n && d.is_alive && d.is_collected && d.ballot === -1),
+  )
   if (absent.length === 0) return r
-  return {node: r.node, why: `${r.why}; ${absent.map((n) => `node(${n})`).join(' and ')} collected with ballot -1: no replica there`}
+  return {
+    node: r.node,
+    why: `${r.why}; ${absent.map((n) => `node(${n})`).join(' and ')} collected with ballot -1: no replica there`,
+  }
 }
 
 function recommend(p: DddPartitionFacts): Recommendation {
   const drops = p.config.last_drops
   const configLcd = p.config.last_committed_decree
   if (drops.length < 2) {
-    return {node: null, why: `last_drops has ${drops.length} node${drops.length === 1 ? '' : 's'}; the rule needs the last two drops`}
+    return {
+      node: null,
+      why: `last_drops has ${drops.length} node${drops.length === 1 ? '' : 's'}; the rule needs the last two drops`,
+    }
   }
   const lastTwo = drops.slice(-2)
   const kept: DddNodeFacts[] = []
@@ -78,9 +85,15 @@ function recommend(p: DddPartitionFacts): Recommendation {
     const only = kept[0]
     const lcd = only.last_committed_decree
     if (lcd >= configLcd) {
-      return {node: only.node, why: `only ${describe(only, drops)} of the last two drops is alive and collected (${dismissed.join('; ')}), and its last_committed(${lcd}) >= the config's last_committed(${configLcd})`}
+      return {
+        node: only.node,
+        why: `only ${describe(only, drops)} of the last two drops is alive and collected (${dismissed.join('; ')}), and its last_committed(${lcd}) >= the config's last_committed(${configLcd})`,
+      }
     }
-    return {node: null, why: `only ${describe(only, drops)} of the last two drops is alive and collected (${dismissed.join('; ')}), and its last_committed(${lcd}) < the config's last_committed(${configLcd})`}
+    return {
+      node: null,
+      why: `only ${describe(only, drops)} of the last two drops is alive and collected (${dismissed.join('; ')}), and its last_committed(${lcd}) < the config's last_committed(${configLcd})`,
+    }
   }
 
   if (kept.length === 2) {
@@ -90,17 +103,32 @@ function recommend(p: DddPartitionFacts): Recommendation {
     const both = 'both last drops are alive and collected'
     if (lLcd === sLcd && lLcd >= configLcd) {
       if (latest.ballot >= secondary.ballot) {
-        return {node: latest.node, why: `${both} with equal last_committed(${lLcd}) >= the config's(${configLcd}); the latest has the larger or equal ballot(${latest.ballot} >= ${secondary.ballot})`}
+        return {
+          node: latest.node,
+          why: `${both} with equal last_committed(${lLcd}) >= the config's(${configLcd}); the latest has the larger or equal ballot(${latest.ballot} >= ${secondary.ballot})`,
+        }
       }
-      return {node: secondary.node, why: `${both} with equal last_committed(${lLcd}) >= the config's(${configLcd}); the secondary latest has the larger ballot(${secondary.ballot} > ${latest.ballot})`}
+      return {
+        node: secondary.node,
+        why: `${both} with equal last_committed(${lLcd}) >= the config's(${configLcd}); the secondary latest has the larger ballot(${secondary.ballot} > ${latest.ballot})`,
+      }
     }
     if (lLcd > sLcd && lLcd >= configLcd) {
-      return {node: latest.node, why: `${both}; the latest has the larger last_committed(${lLcd} > ${sLcd}), >= the config's(${configLcd})`}
+      return {
+        node: latest.node,
+        why: `${both}; the latest has the larger last_committed(${lLcd} > ${sLcd}), >= the config's(${configLcd})`,
+      }
     }
     if (sLcd > lLcd && sLcd >= configLcd) {
-      return {node: secondary.node, why: `${both}; the secondary latest has the larger last_committed(${sLcd} > ${lLcd}), >= the config's(${configLcd})`}
+      return {
+        node: secondary.node,
+        why: `${both}; the secondary latest has the larger last_committed(${sLcd} > ${lLcd}), >= the config's(${configLcd})`,
+      }
     }
-    return {node: null, why: `${both}, but the larger last_committed(${Math.max(sLcd, lLcd)}) < the config's last_committed(${configLcd})`}
+    return {
+      node: null,
+      why: `${both}, but the larger last_committed(${Math.max(sLcd, lLcd)}) < the config's last_committed(${configLcd})`,
+    }
   }
 
   return {node: null, why: `neither of the last two drops is alive and collected (${dismissed.join('; ')})`}

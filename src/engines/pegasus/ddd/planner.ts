@@ -84,14 +84,21 @@ interface KnownReplica {
 /** Lookups built once per plan. */
 class Facts {
   readonly alive = new Map<string, boolean>()
-  readonly replicaInfo = new Map<string, {reachable: boolean; error?: string; byGpid: Map<string, DddLiveState['replicas'][number]['replicas'][number]>}>()
+  readonly replicaInfo = new Map<
+    string,
+    {reachable: boolean; error?: string; byGpid: Map<string, DddLiveState['replicas'][number]['replicas'][number]>}
+  >()
   readonly configs = new Map<string, DddLiveState['configs'][number]>()
   readonly appNames = new Map<number, string>()
 
   constructor(live: DddLiveState) {
     for (const n of live.nodes) this.alive.set(n.node, n.alive)
     for (const n of live.replicas) {
-      this.replicaInfo.set(n.node, {reachable: n.reachable, error: n.error, byGpid: new Map(n.replicas.map((r) => [r.pid, r]))})
+      this.replicaInfo.set(n.node, {
+        reachable: n.reachable,
+        error: n.error,
+        byGpid: new Map(n.replicas.map((r) => [r.pid, r])),
+      })
     }
     for (const c of live.configs) this.configs.set(c.pid, c)
     for (const a of live.apps) this.appNames.set(a.app_id, a.app_name)
@@ -107,10 +114,24 @@ class Facts {
     const unreachable = info !== undefined && !info.reachable
     const base = {node, alive, collected: d?.is_collected, unreachable}
     if (d && d.is_collected && d.ballot >= 0) {
-      return {...base, hasReplica: true, ballot: d.ballot, lcd: d.last_committed_decree, lpd: d.last_prepared_decree, source: 'meta'}
+      return {
+        ...base,
+        hasReplica: true,
+        ballot: d.ballot,
+        lcd: d.last_committed_decree,
+        lpd: d.last_prepared_decree,
+        source: 'meta',
+      }
     }
     if (live) {
-      return {...base, hasReplica: true, ballot: live.ballot, lcd: live.last_committed_decree, lpd: live.last_prepared_decree, source: 'replica'}
+      return {
+        ...base,
+        hasReplica: true,
+        ballot: live.ballot,
+        lcd: live.last_committed_decree,
+        lpd: live.last_prepared_decree,
+        source: 'replica',
+      }
     }
     // Collected with ballot -1 is the IDL's "replica not exist on this node"; a reachable node that
     // reports no such replica says the same.
@@ -137,8 +158,10 @@ function diagnosisText(p: DddPartitionFacts, rec: Recommendation): string {
   const parts = [`config: ballot(${p.config.ballot}), last_committed(${p.config.last_committed_decree})`]
   p.dropped.forEach((d, j) => {
     const mark = dropMark(d.node, drops)
-    parts.push(`dropped[${j}]: node(${d.node}), alive(${d.is_alive}), collected(${d.is_collected}), ballot(${d.ballot}), ` +
-      `last_committed(${d.last_committed_decree}), last_prepared(${d.last_prepared_decree})${mark ? `  <== ${mark}` : ''}`)
+    parts.push(
+      `dropped[${j}]: node(${d.node}), alive(${d.is_alive}), collected(${d.is_collected}), ballot(${d.ballot}), ` +
+        `last_committed(${d.last_committed_decree}), last_prepared(${d.last_prepared_decree})${mark ? `  <== ${mark}` : ''}`,
+    )
   })
   drops.forEach((node, j) => {
     const mark = j === drops.length - 1 ? 'the latest' : j === drops.length - 2 ? 'the secondary latest' : undefined
@@ -177,11 +200,17 @@ function candidatesOf(facts: Facts, p: DddPartitionFacts, extra: string | undefi
 }
 
 /** What choosing `chosen` may lose: committed decrees known elsewhere, and replicas nobody could read. */
-function stakes(facts: Facts, p: DddPartitionFacts, chosen: KnownReplica): {knownLoss: boolean; unknown: boolean; text: string} {
+function stakes(
+  facts: Facts,
+  p: DddPartitionFacts,
+  chosen: KnownReplica,
+): {knownLoss: boolean; unknown: boolean; text: string} {
   const lines: string[] = []
   let knownLoss = false
   let unknown = false
-  const others = [...new Set([...p.dropped.map((d) => d.node), ...p.config.last_drops])].filter((n) => n !== chosen.node).sort()
+  const others = [...new Set([...p.dropped.map((d) => d.node), ...p.config.last_drops])]
+    .filter((n) => n !== chosen.node)
+    .sort()
   let best: KnownReplica | undefined
   for (const node of others) {
     const k = facts.known(p, node)
@@ -189,22 +218,32 @@ function stakes(facts: Facts, p: DddPartitionFacts, chosen: KnownReplica): {know
       if (k.lcd > chosen.lcd && (best === undefined || k.lcd > best.lcd)) best = k
     } else if (k.hasReplica === undefined) {
       unknown = true
-      lines.push(`node(${node}) is ${k.alive ? 'alive but its replica was not collected' : 'not alive'}: its decrees are unknown`)
+      lines.push(
+        `node(${node}) is ${k.alive ? 'alive but its replica was not collected' : 'not alive'}: its decrees are unknown`,
+      )
     }
   }
   if (best !== undefined) {
     knownLoss = true
-    lines.unshift(`committed decrees ${chosen.lcd + 1}..${best.lcd} (${best.lcd - chosen.lcd}) known on node(${best.node})`)
+    lines.unshift(
+      `committed decrees ${chosen.lcd + 1}..${best.lcd} (${best.lcd - chosen.lcd}) known on node(${best.node})`,
+    )
   }
   // Decrees the meta recorded as committed beyond every known replica: acknowledged, and held by no one we can read.
   const configLcd = p.config.last_committed_decree
   const reach = Math.max(chosen.lcd, best?.lcd ?? chosen.lcd)
   if (configLcd > reach) {
     knownLoss = true
-    lines.splice(best === undefined ? 0 : 1, 0, `committed decrees ${reach + 1}..${configLcd} (${configLcd - reach}) recorded by the meta (config last_committed(${configLcd})) and held by no known replica`)
+    lines.splice(
+      best === undefined ? 0 : 1,
+      0,
+      `committed decrees ${reach + 1}..${configLcd} (${configLcd - reach}) recorded by the meta (config last_committed(${configLcd})) and held by no known replica`,
+    )
   }
   if (knownLoss && chosen.lpd > chosen.lcd) {
-    lines.push(`node(${chosen.node}) itself prepared up to ${chosen.lpd} in ballot ${chosen.ballot}, which it may still commit as primary`)
+    lines.push(
+      `node(${chosen.node}) itself prepared up to ${chosen.lpd} in ballot ${chosen.ballot}, which it may still commit as primary`,
+    )
   }
   return {knownLoss, unknown, text: lines.join('; ')}
 }
@@ -220,8 +259,14 @@ function maxLastPrepared(facts: Facts, p: DddPartitionFacts): KnownReplica | und
     const rank = p.config.last_drops.lastIndexOf(node)
     // Ties fall to the larger committed decree, then ballot, then the more recent drop, then the name:
     // deterministic, and each tie-break prefers the replica that saw more.
-    const better = best === undefined || k.lpd > best.lpd || (k.lpd === best.lpd && (k.lcd > best.lcd || (k.lcd === best.lcd &&
-      (k.ballot > best.ballot || (k.ballot === best.ballot && (rank > bestRank || (rank === bestRank && node < best.node)))))))
+    const better =
+      best === undefined ||
+      k.lpd > best.lpd ||
+      (k.lpd === best.lpd &&
+        (k.lcd > best.lcd ||
+          (k.lcd === best.lcd &&
+            (k.ballot > best.ballot ||
+              (k.ballot === best.ballot && (rank > bestRank || (rank === bestRank && node < best.node)))))))
     if (better) {
       best = k
       bestRank = rank
@@ -260,11 +305,13 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
       code: 'PEGASUS_META_FROZEN',
       severity: 'error',
       subject: live.meta_server,
-      message: `the meta is freezed (its stored level is ${live.stored_meta_level ?? live.meta_level}): only ${alive.length} of ${live.nodes.length} replica servers are alive, ` +
+      message:
+        `the meta is freezed (its stored level is ${live.stored_meta_level ?? live.meta_level}): only ${alive.length} of ${live.nodes.length} replica servers are alive, ` +
         'fewer than [meta_server] min_live_node_count_for_unfreeze (3 by default) or node_live_percentage_threshold_for_update (65% by default); ' +
         'a freezed meta neither refreshes its DDD list nor executes proposals',
-      hint: `Start the dead replica servers${dead.length > 0 ? ` (${dead.join(', ')})` : ''} until enough are alive, ` +
-        'or lower [meta_server] min_live_node_count_for_unfreeze in the meta\'s config.ini and restart it; then plan again.',
+      hint:
+        `Start the dead replica servers${dead.length > 0 ? ` (${dead.join(', ')})` : ''} until enough are alive, ` +
+        "or lower [meta_server] min_live_node_count_for_unfreeze in the meta's config.ini and restart it; then plan again.",
     })
   } else if (levelValue < META_LEVELS.fl_steady) {
     findings.push({
@@ -284,10 +331,18 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
     for (const gpid of [...new Set(spec.recovery.gpids)].sort(compareGpid)) {
       if (dddIds.has(gpid)) continue
       const c = facts.configs.get(gpid)
-      const state = c === undefined ? 'the meta returned no configuration for it'
-        : c.primary !== null ? `it has primary ${c.primary} (ballot ${c.ballot})`
-          : 'it has no primary, but the meta does not report it as DDD (for instance its only last drop is dead and the meta waits for it)'
-      findings.push({code: 'PEGASUS_PARTITION_NOT_DDD', severity: 'info', subject: gpid, message: `partition(${gpid}) is not in DDD state: ${state}`})
+      const state =
+        c === undefined
+          ? 'the meta returned no configuration for it'
+          : c.primary !== null
+            ? `it has primary ${c.primary} (ballot ${c.ballot})`
+            : 'it has no primary, but the meta does not report it as DDD (for instance its only last drop is dead and the meta waits for it)'
+      findings.push({
+        code: 'PEGASUS_PARTITION_NOT_DDD',
+        severity: 'info',
+        subject: gpid,
+        message: `partition(${gpid}) is not in DDD state: ${state}`,
+      })
     }
   }
   for (const gpid of Object.keys(overrides).sort(compareGpid)) {
@@ -321,8 +376,12 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
 
     const current = facts.configs.get(gpid)
     if (current !== undefined && current.primary !== null) {
-      findings.push({code: 'PEGASUS_DDD_RESOLVED', severity: 'info', subject: gpid,
-        message: `partition(${gpid}) has primary ${current.primary} again (ballot ${current.ballot}); nothing to do`})
+      findings.push({
+        code: 'PEGASUS_DDD_RESOLVED',
+        severity: 'info',
+        subject: gpid,
+        message: `partition(${gpid}) has primary ${current.primary} again (ballot ${current.ballot}); nothing to do`,
+      })
       continue
     }
 
@@ -332,17 +391,29 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
       const errors: Finding[] = []
       if (!k.alive) {
         const known = p.dropped.some((d) => d.node === override) || facts.alive.has(override)
-        errors.push({code: 'PEGASUS_DDD_OVERRIDE_DEAD_NODE', severity: 'error', subject: gpid,
+        errors.push({
+          code: 'PEGASUS_DDD_OVERRIDE_DEAD_NODE',
+          severity: 'error',
+          subject: gpid,
           message: `recovery.primaries["${gpid}"] names node(${override}), which is ${known ? 'not alive' : 'not a replica server the meta knows'}; the meta would clear an ASSIGN_PRIMARY to it`,
-          hint: 'Pick an alive node that holds a replica (see the PEGASUS_DDD_DIAGNOSIS finding of this partition), or bring the node back and plan again.'})
+          hint: 'Pick an alive node that holds a replica (see the PEGASUS_DDD_DIAGNOSIS finding of this partition), or bring the node back and plan again.',
+        })
       }
       if (k.hasReplica === false) {
-        errors.push({code: 'PEGASUS_DDD_OVERRIDE_NO_REPLICA', severity: 'error', subject: gpid,
+        errors.push({
+          code: 'PEGASUS_DDD_OVERRIDE_NO_REPLICA',
+          severity: 'error',
+          subject: gpid,
           message: `recovery.primaries["${gpid}"] names node(${override}), which holds no replica of ${gpid}; it would serve the partition empty`,
-          hint: 'Pick a node whose replica was collected (ballot >= 0), for instance the one with the largest last_prepared.'})
+          hint: 'Pick a node whose replica was collected (ballot >= 0), for instance the one with the largest last_prepared.',
+        })
       } else if (k.hasReplica === undefined && k.alive) {
-        findings.push({code: 'PEGASUS_DDD_OVERRIDE_UNVERIFIED', severity: 'warning', subject: gpid,
-          message: `recovery.primaries["${gpid}"] names node(${override}), whose replica of ${gpid} neither the meta nor lifeboat could read; its decrees are unknown`})
+        findings.push({
+          code: 'PEGASUS_DDD_OVERRIDE_UNVERIFIED',
+          severity: 'warning',
+          subject: gpid,
+          message: `recovery.primaries["${gpid}"] names node(${override}), whose replica of ${gpid} neither the meta nor lifeboat could read; its decrees are unknown`,
+        })
       }
       if (errors.length > 0) {
         findings.push(...errors)
@@ -358,8 +429,11 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
         reason: agrees
           ? `recovery.primaries override, and Pegasus's diagnose_recommend picks the same node: ${rec.why}`
           : `recovery.primaries override; Pegasus's diagnose_recommend ${rec.node === null ? 'picks none' : `picks node(${rec.node})`}: ${rec.why}`,
-        atStake: agrees && !s.knownLoss ? undefined
-          : s.text || `the override bypasses Pegasus's rule: node(${override}) has last_committed(${k.lcd}), last_prepared(${k.lpd}); no other known replica has more committed decrees`,
+        atStake:
+          agrees && !s.knownLoss
+            ? undefined
+            : s.text ||
+              `the override bypasses Pegasus's rule: node(${override}) has last_committed(${k.lcd}), last_prepared(${k.lpd}); no other known replica has more committed decrees`,
         candidates: candidatesOf(facts, p, override, rec),
       })
       continue
@@ -387,11 +461,14 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
         // nothing proves the guide's pick holds every acknowledged write. Say the most precise
         // reason known: decrees on other replicas, or the later drops whose replicas are gone.
         const drops = p.config.last_drops
-        const later = drops.slice(drops.lastIndexOf(best.node) + 1).filter((n, i, a) => a.indexOf(n) === i && n !== best.node)
+        const later = drops
+          .slice(drops.lastIndexOf(best.node) + 1)
+          .filter((n, i, a) => a.indexOf(n) === i && n !== best.node)
           .filter((n) => facts.known(p, n).hasReplica === false)
-        const gone = later.length > 0
-          ? `${later.map((n) => `node(${n})`).join(' and ')} dropped after node(${best.node}) and hold${later.length === 1 ? 's' : ''} no replica now: decrees acknowledged after node(${best.node}) left are held by no known replica`
-          : `Pegasus's diagnose_recommend picks none, so nothing proves node(${best.node}) (last_committed(${best.lcd}), last_prepared(${best.lpd})) holds every acknowledged write`
+        const gone =
+          later.length > 0
+            ? `${later.map((n) => `node(${n})`).join(' and ')} dropped after node(${best.node}) and hold${later.length === 1 ? 's' : ''} no replica now: decrees acknowledged after node(${best.node}) left are held by no known replica`
+            : `Pegasus's diagnose_recommend picks none, so nothing proves node(${best.node}) (last_committed(${best.lcd}), last_prepared(${best.lpd})) holds every acknowledged write`
         decisions.push({
           gpid,
           node: best.node,
@@ -407,22 +484,29 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
     untouched.push(gpid)
     // What lifeboat read from the replica servers themselves, beyond the meta's view: the facts an
     // operator needs to write an override.
-    const ownReads = p.dropped.map((d) => facts.known(p, d.node)).filter((k) => k.source === 'replica')
+    const ownReads = p.dropped
+      .map((d) => facts.known(p, d.node))
+      .filter((k) => k.source === 'replica')
       .map((k) => `node(${k.node}) ballot(${k.ballot}), last_committed(${k.lcd}), last_prepared(${k.lpd})`)
-    const why = rec.node !== null
-      ? `recommend_primary is node(${rec.node}), but recovery.auto_diagnose is false`
-      : undecidedPolicy === 'max_last_prepared'
-        ? `recommend_primary: none (${rec.why}), and no alive node holds a known replica for max_last_prepared`
-        : `recommend_primary: none (${rec.why})`
+    const why =
+      rec.node !== null
+        ? `recommend_primary is node(${rec.node}), but recovery.auto_diagnose is false`
+        : undecidedPolicy === 'max_last_prepared'
+          ? `recommend_primary: none (${rec.why}), and no alive node holds a known replica for max_last_prepared`
+          : `recommend_primary: none (${rec.why})`
     findings.push({
       code: 'PEGASUS_DDD_UNDECIDED',
       severity: 'warning',
       subject: gpid,
-      message: `partition(${gpid}) is left undecided and untouched: ${why}; propose_request: none` +
-        (ownReads.length > 0 ? `; not collected by the meta, but query_replica_info reports: ${ownReads.join('; ')}` : ''),
-      hint: rec.node !== null
-        ? `Set recovery.auto_diagnose: true, or add "${gpid}": ${rec.node} under recovery.primaries.`
-        : `Add "${gpid}": <host:port> under recovery.primaries, or set recovery.undecided: max_last_prepared (lossy).`,
+      message:
+        `partition(${gpid}) is left undecided and untouched: ${why}; propose_request: none` +
+        (ownReads.length > 0
+          ? `; not collected by the meta, but query_replica_info reports: ${ownReads.join('; ')}`
+          : ''),
+      hint:
+        rec.node !== null
+          ? `Set recovery.auto_diagnose: true, or add "${gpid}": ${rec.node} under recovery.primaries.`
+          : `Add "${gpid}": <host:port> under recovery.primaries, or set recovery.undecided: max_last_prepared (lossy).`,
     })
   }
 
@@ -452,7 +536,14 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
   const width = Math.max(2, String(total + 2).length)
   const id = (n: number, name: string): string => `${String(n).padStart(width, '0')}-${name}`
   decisions.forEach((d, i) => {
-    const params: ProposeParams = {gpid: d.gpid, node: d.node, type: 'CT_ASSIGN_PRIMARY', force: false, index: i + 1, total}
+    const params: ProposeParams = {
+      gpid: d.gpid,
+      node: d.node,
+      type: 'CT_ASSIGN_PRIMARY',
+      force: false,
+      index: i + 1,
+      total,
+    }
     const table = tableOf(facts, d.gpid)
     const step: Step = {
       id: id(i + 1, `propose-${d.gpid}`),
@@ -461,9 +552,10 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
       risk: d.risk,
       description: `propose -g ${d.gpid} -p ASSIGN_PRIMARY -t ${d.node} -n ${d.node}: ${d.node} becomes primary of ${d.gpid}${table ? ` (${table})` : ''}`,
       expect: `the meta accepts the proposal (ERR_OK) and assigns ${d.node} as primary of ${d.gpid} at its next partition check`,
-      riskReason: d.risk === 'lossy'
-        ? `${d.node} may lack acknowledged writes: ${d.atStake}`
-        : `${d.node} starts serving ${d.gpid}: the partition changes from unreadable to served by this replica`,
+      riskReason:
+        d.risk === 'lossy'
+          ? `${d.node} may lack acknowledged writes: ${d.atStake}`
+          : `${d.node} starts serving ${d.gpid}: the partition changes from unreadable to served by this replica`,
     }
     steps.push(step)
   })
@@ -485,11 +577,16 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
       params: {...verify},
       risk: 'read',
       description: `Verify: ${total} partition${total === 1 ? '' : 's'} served by the chosen primary${untouched.length > 0 ? `; ${untouched.length} undecided left untouched` : ''}`,
-      expect: 'each decided partition has the chosen primary; undecided partitions have no primary assigned by this plan',
+      expect:
+        'each decided partition has the chosen primary; undecided partitions have no primary assigned by this plan',
     })
   } else if (live.diagnosed && ddd.length === 0) {
-    findings.push({code: 'PEGASUS_NO_DDD_PARTITIONS', severity: 'info', subject: live.meta_server,
-      message: `Total 0 ddd partitions (asked: ${live.queries.join(', ')})`})
+    findings.push({
+      code: 'PEGASUS_NO_DDD_PARTITIONS',
+      severity: 'info',
+      subject: live.meta_server,
+      message: `Total 0 ddd partitions (asked: ${live.queries.join(', ')})`,
+    })
   }
 
   findings.sort(compareFindings)

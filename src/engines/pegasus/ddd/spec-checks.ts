@@ -21,8 +21,13 @@ export async function checkDddRecoverySpec(c: SpecChecks): Promise<SpecCheckResu
       if (isPair(pair) && isScalar(pair.key) && typeof pair.key.value === 'number' && pair.key.range) {
         const written = pair.key.source ?? String(pair.key.value)
         const p = `/recovery/primaries${joinPointer([String(pair.key.value)])}`
-        add('SCHEMA_TYPE', p, lc.linePos(pair.key.range[0]), `partition ${written} must be quoted`,
-          `write "${written}": unquoted, YAML reads it as the number ${String(pair.key.value)}`)
+        add(
+          'SCHEMA_TYPE',
+          p,
+          lc.linePos(pair.key.range[0]),
+          `partition ${written} must be quoted`,
+          `write "${written}": unquoted, YAML reads it as the number ${String(pair.key.value)}`,
+        )
         c.markReported(p)
       }
     }
@@ -34,17 +39,36 @@ export async function checkDddRecoverySpec(c: SpecChecks): Promise<SpecCheckResu
     oneEndpoint(p, node)
     const appId = Number(gpid.split('.')[0])
     if (Array.isArray(gpids) && gpids.every((g) => typeof g === 'string') && !gpids.includes(gpid)) {
-      add('CONTRADICTORY_OPTIONS', p, keyAt(p), `primaries overrides partition ${gpid}, which gpids does not include`,
-        `add "${gpid}" to recovery.gpids, or remove the override`)
+      add(
+        'CONTRADICTORY_OPTIONS',
+        p,
+        keyAt(p),
+        `primaries overrides partition ${gpid}, which gpids does not include`,
+        `add "${gpid}" to recovery.gpids, or remove the override`,
+      )
     } else if (typeof gpids === 'number' && Number.isInteger(gpids) && appId !== gpids) {
-      add('CONTRADICTORY_OPTIONS', p, keyAt(p), `primaries overrides partition ${gpid}, outside table ${gpids} named by gpids`,
-        'gpids restricts the recovery to one table; the override would never apply')
+      add(
+        'CONTRADICTORY_OPTIONS',
+        p,
+        keyAt(p),
+        `primaries overrides partition ${gpid}, outside table ${gpids} named by gpids`,
+        'gpids restricts the recovery to one table; the override would never apply',
+      )
     }
   }
-  if (recovery.auto_diagnose === false && (recovery.undecided ?? 'skip') === 'skip' && Object.keys(primaries ?? {}).length === 0) {
-    add('NO_EFFECT', '/recovery/auto_diagnose', at('/recovery/auto_diagnose'),
+  if (
+    recovery.auto_diagnose === false &&
+    (recovery.undecided ?? 'skip') === 'skip' &&
+    Object.keys(primaries ?? {}).length === 0
+  ) {
+    add(
+      'NO_EFFECT',
+      '/recovery/auto_diagnose',
+      at('/recovery/auto_diagnose'),
       'with auto_diagnose false, no primaries and undecided "skip", the recovery assigns no primary',
-      'set auto_diagnose: true, or name primaries, or set undecided: max_last_prepared', 'warning')
+      'set auto_diagnose: true, or name primaries, or set undecided: max_last_prepared',
+      'warning',
+    )
   }
   return {}
 }

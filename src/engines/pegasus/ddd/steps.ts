@@ -21,7 +21,16 @@ import {ConfigType, NodeStatus, PartitionStatus, type ConfigurationProposalActio
 import {MetaFunctionLevel, metaLevelIdlName} from '../wire/index.js'
 import {configFacts, nodeName} from './gather.js'
 import {compareGpid, parseGpid} from './planner.js'
-import {STEP_PROPOSE, STEP_VERIFY, STEP_WAIT, type Assignment, type PartitionConfigFacts, type ProposeParams, type VerifyParams, type WaitParams} from './types.js'
+import {
+  STEP_PROPOSE,
+  STEP_VERIFY,
+  STEP_WAIT,
+  type Assignment,
+  type PartitionConfigFacts,
+  type ProposeParams,
+  type VerifyParams,
+  type WaitParams,
+} from './types.js'
 
 /** What the executors need: clients, limits and a clock (injected, so tests never wait for real time). */
 export interface DddContext {
@@ -60,7 +69,10 @@ async function appNames(ctx: DddContext): Promise<Map<number, string>> {
 }
 
 /** Current configs of `gpids`, one query per table, bounded. A missing gpid maps to undefined. */
-export async function queryConfigs(ctx: DddContext, gpids: readonly string[]): Promise<Map<string, PartitionConfigFacts>> {
+export async function queryConfigs(
+  ctx: DddContext,
+  gpids: readonly string[],
+): Promise<Map<string, PartitionConfigFacts>> {
   const names = await appNames(ctx)
   const byApp = new Map<number, number[]>()
   for (const gpid of gpids) {
@@ -77,7 +89,11 @@ export async function queryConfigs(ctx: DddContext, gpids: readonly string[]): P
       })
     }
     const r = await ctx.meta.queryPartitionConfigByIndex(name, indices, {timeoutMs: ctx.timeoutMs})
-    if (r.err !== 'ERR_OK') throw new LifeboatError('PEGASUS_DDD_META_ERROR', `query_partition_config_by_index(${name}) failed with err = ${r.err}`)
+    if (r.err !== 'ERR_OK')
+      throw new LifeboatError(
+        'PEGASUS_DDD_META_ERROR',
+        `query_partition_config_by_index(${name}) failed with err = ${r.err}`,
+      )
     for (const pc of r.partitions) out.set(pc.pid, configFacts(pc))
   })
   return out
@@ -112,7 +128,10 @@ interface Standing {
 }
 
 async function standing(ctx: DddContext, partitions: readonly Assignment[]): Promise<Standing> {
-  const configs = await queryConfigs(ctx, partitions.map((p) => p.gpid))
+  const configs = await queryConfigs(
+    ctx,
+    partitions.map((p) => p.gpid),
+  )
   const s: Standing = {inPlace: [], other: [], pending: [], cleared: []}
   const waiting: Assignment[] = []
   for (const a of partitions) {
@@ -130,18 +149,28 @@ async function standing(ctx: DddContext, partitions: readonly Assignment[]): Pro
 
 function otherPrimaryError(others: Standing['other']): LifeboatError {
   const list = others.map((o) => `partition(${o.a.gpid}) has primary ${o.primary}, not ${o.a.node}`)
-  return new LifeboatError('PEGASUS_DDD_OTHER_PRIMARY', `${list[0]}${list.length > 1 ? ` (and ${list.length - 1} more)` : ''}`, {
-    detail: list.join('\n'),
-    hints: ['Something else assigned a primary (the meta guardian, an operator, another run): plan again to see the cluster as it is now.'],
-  })
+  return new LifeboatError(
+    'PEGASUS_DDD_OTHER_PRIMARY',
+    `${list[0]}${list.length > 1 ? ` (and ${list.length - 1} more)` : ''}`,
+    {
+      detail: list.join('\n'),
+      hints: [
+        'Something else assigned a primary (the meta guardian, an operator, another run): plan again to see the cluster as it is now.',
+      ],
+    },
+  )
 }
 
 function clearedError(cleared: Assignment[]): LifeboatError {
   const lines = cleared.map((a) => clearedMessage(a, `node(${a.node}) is not alive`))
-  return new LifeboatError('PEGASUS_DDD_PROPOSAL_CLEARED', lines[0] + (lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''), {
-    detail: lines.join('\n'),
-    hints: ['The chosen node died after the plan: bring it back, or plan again to choose among the nodes alive now.'],
-  })
+  return new LifeboatError(
+    'PEGASUS_DDD_PROPOSAL_CLEARED',
+    lines[0] + (lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''),
+    {
+      detail: lines.join('\n'),
+      hints: ['The chosen node died after the plan: bring it back, or plan again to choose among the nodes alive now.'],
+    },
+  )
 }
 
 function proposeParams(step: Step): ProposeParams {
@@ -159,25 +188,59 @@ export const proposeExecutor: StepExecutor<DddContext> = {
   async run(ctx, step, progress: StepProgress): Promise<StepResult> {
     const p = proposeParams(step)
     const command = proposeCommand(p.gpid, p.node)
-    const {server, response} = await ctx.meta.call('RPC_CM_PROPOSE_BALANCER', {gpid: p.gpid, action_list: [assignPrimaryAction(p.node)], force: false}, {timeoutMs: ctx.timeoutMs})
+    const {server, response} = await ctx.meta.call(
+      'RPC_CM_PROPOSE_BALANCER',
+      {gpid: p.gpid, action_list: [assignPrimaryAction(p.node)], force: false},
+      {timeoutMs: ctx.timeoutMs},
+    )
     if (response.err !== 'ERR_OK') {
       // A proposal from an interrupted earlier run may have been executed meanwhile.
-      if (await proposeExecutor.isDone(ctx, step)) return {summary: `${p.node} is already primary of ${p.gpid}`, data: {gpid: p.gpid, node: p.node, propose_response: response.err}}
-      const hints = response.err === 'ERR_INVALID_PARAMETERS'
-        ? ['The meta refuses a proposal when the table is not available, the partition index is out of range, or the partition already has a proposal pending.',
-          'If an earlier run proposed it, the meta executes or clears it at its next partition check ([replication] lb_interval_ms): wait for that, then `lifeboat apply --resume`.']
-        : [`Look at the log of the meta server ${server} for ${response.err}.`]
-      throw new LifeboatError('PEGASUS_DDD_PROPOSAL_REJECTED', `the meta ${server} rejected \`${command}\`: propose_response: ${response.err}`, {hints})
+      if (await proposeExecutor.isDone(ctx, step))
+        return {
+          summary: `${p.node} is already primary of ${p.gpid}`,
+          data: {gpid: p.gpid, node: p.node, propose_response: response.err},
+        }
+      const hints =
+        response.err === 'ERR_INVALID_PARAMETERS'
+          ? [
+              'The meta refuses a proposal when the table is not available, the partition index is out of range, or the partition already has a proposal pending.',
+              'If an earlier run proposed it, the meta executes or clears it at its next partition check ([replication] lb_interval_ms): wait for that, then `lifeboat apply --resume`.',
+            ]
+          : [`Look at the log of the meta server ${server} for ${response.err}.`]
+      throw new LifeboatError(
+        'PEGASUS_DDD_PROPOSAL_REJECTED',
+        `the meta ${server} rejected \`${command}\`: propose_response: ${response.err}`,
+        {hints},
+      )
     }
     progress(`Proposed count: ${p.index}/${p.total}`)
-    return {summary: `propose_response: ERR_OK (Proposed count: ${p.index}/${p.total})`, data: {gpid: p.gpid, node: p.node, meta: server, propose_response: 'ERR_OK'}}
+    return {
+      summary: `propose_response: ERR_OK (Proposed count: ${p.index}/${p.total})`,
+      data: {gpid: p.gpid, node: p.node, meta: server, propose_response: 'ERR_OK'},
+    }
   },
 
   async verify(ctx, step): Promise<Finding[]> {
     const p = proposeParams(step)
     const s = await standing(ctx, [{gpid: p.gpid, node: p.node}])
-    if (s.other.length > 0) return [{code: 'PEGASUS_DDD_OTHER_PRIMARY', severity: 'error', subject: p.gpid, message: `partition(${p.gpid}) has primary ${s.other[0].primary}, not ${p.node}`}]
-    if (s.cleared.length > 0) return [{code: 'PEGASUS_DDD_PROPOSAL_CLEARED', severity: 'error', subject: p.gpid, message: clearedMessage(s.cleared[0], `node(${p.node}) is not alive`)}]
+    if (s.other.length > 0)
+      return [
+        {
+          code: 'PEGASUS_DDD_OTHER_PRIMARY',
+          severity: 'error',
+          subject: p.gpid,
+          message: `partition(${p.gpid}) has primary ${s.other[0].primary}, not ${p.node}`,
+        },
+      ]
+    if (s.cleared.length > 0)
+      return [
+        {
+          code: 'PEGASUS_DDD_PROPOSAL_CLEARED',
+          severity: 'error',
+          subject: p.gpid,
+          message: clearedMessage(s.cleared[0], `node(${p.node}) is not alive`),
+        },
+      ]
     return []
   },
 }
@@ -195,29 +258,46 @@ export const waitExecutor: StepExecutor<DddContext> = {
     const total = p.partitions.length
     const level = metaLevelIdlName(await ctx.meta.getMetaLevel({timeoutMs: ctx.timeoutMs}))
     if (MetaFunctionLevel[level] < MetaFunctionLevel.fl_steady) {
-      throw new LifeboatError('PEGASUS_META_LEVEL_BELOW_STEADY', `meta level is ${level}: the meta executes proposals only at fl_steady or above`, {
-        hints: ['Raise it in the Pegasus shell (set_meta_level steady), then `lifeboat apply --resume`.'],
-      })
+      throw new LifeboatError(
+        'PEGASUS_META_LEVEL_BELOW_STEADY',
+        `meta level is ${level}: the meta executes proposals only at fl_steady or above`,
+        {
+          hints: ['Raise it in the Pegasus shell (set_meta_level steady), then `lifeboat apply --resume`.'],
+        },
+      )
     }
     let last: Awaited<ReturnType<typeof standing>> | undefined
-    const done = await poll(async ({elapsedMs}) => {
-      const s = await standing(ctx, p.partitions)
-      last = s
-      if (s.other.length > 0) throw otherPrimaryError(s.other)
-      if (s.cleared.length > 0) throw clearedError(s.cleared)
-      progress(`Proposed count: ${total}/${total}, primaries in place: ${s.inPlace.length}/${total}`)
-      return s.inPlace.length === total ? {summary: `${total}/${total} partitions have their primary`, data: {in_place: total, waited_ms: elapsedMs}} : undefined
-    }, {timeoutMs: p.wait_seconds * 1000, intervalMs: ctx.pollMs, clock: {now: () => ctx.now(), sleep: (ms) => ctx.sleep(ms)}})
+    const done = await poll(
+      async ({elapsedMs}) => {
+        const s = await standing(ctx, p.partitions)
+        last = s
+        if (s.other.length > 0) throw otherPrimaryError(s.other)
+        if (s.cleared.length > 0) throw clearedError(s.cleared)
+        progress(`Proposed count: ${total}/${total}, primaries in place: ${s.inPlace.length}/${total}`)
+        return s.inPlace.length === total
+          ? {summary: `${total}/${total} partitions have their primary`, data: {in_place: total, waited_ms: elapsedMs}}
+          : undefined
+      },
+      {
+        timeoutMs: p.wait_seconds * 1000,
+        intervalMs: ctx.pollMs,
+        clock: {now: () => ctx.now(), sleep: (ms) => ctx.sleep(ms)},
+      },
+    )
     if (done) return done
     const s = last as NonNullable<typeof last>
     const missing = s.pending.map((a) => `partition(${a.gpid}): no primary yet (proposed ${a.node})`)
-    throw new LifeboatError('PEGASUS_DDD_WAIT_TIMEOUT', `after ${p.wait_seconds} s, ${s.inPlace.length} of ${total} partitions have their primary`, {
-      detail: missing.join('\n'),
-      hints: [
-        'The meta executes proposals at its partition check ([replication] lb_interval_ms, 10 s by default) while its level is steady or lively.',
-        'Look at the meta log for "proposal action(...) is invalid"; `lifeboat apply --resume` waits again.',
-      ],
-    })
+    throw new LifeboatError(
+      'PEGASUS_DDD_WAIT_TIMEOUT',
+      `after ${p.wait_seconds} s, ${s.inPlace.length} of ${total} partitions have their primary`,
+      {
+        detail: missing.join('\n'),
+        hints: [
+          'The meta executes proposals at its partition check ([replication] lb_interval_ms, 10 s by default) while its level is steady or lively.',
+          'Look at the meta log for "proposal action(...) is invalid"; `lifeboat apply --resume` waits again.',
+        ],
+      },
+    )
   },
 
   async verify(ctx, step): Promise<Finding[]> {
@@ -229,9 +309,27 @@ export const waitExecutor: StepExecutor<DddContext> = {
 async function assignmentFindings(ctx: DddContext, partitions: readonly Assignment[]): Promise<Finding[]> {
   const s = await standing(ctx, partitions)
   const out: Finding[] = []
-  for (const o of s.other) out.push({code: 'PEGASUS_DDD_OTHER_PRIMARY', severity: 'error', subject: o.a.gpid, message: `partition(${o.a.gpid}) has primary ${o.primary}, not ${o.a.node}`})
-  for (const a of s.cleared) out.push({code: 'PEGASUS_DDD_PROPOSAL_CLEARED', severity: 'error', subject: a.gpid, message: clearedMessage(a, `node(${a.node}) is not alive`)})
-  for (const a of s.pending) out.push({code: 'PEGASUS_DDD_NO_PRIMARY', severity: 'error', subject: a.gpid, message: `partition(${a.gpid}) has no primary yet (proposed ${a.node}): it is still unreadable`})
+  for (const o of s.other)
+    out.push({
+      code: 'PEGASUS_DDD_OTHER_PRIMARY',
+      severity: 'error',
+      subject: o.a.gpid,
+      message: `partition(${o.a.gpid}) has primary ${o.primary}, not ${o.a.node}`,
+    })
+  for (const a of s.cleared)
+    out.push({
+      code: 'PEGASUS_DDD_PROPOSAL_CLEARED',
+      severity: 'error',
+      subject: a.gpid,
+      message: clearedMessage(a, `node(${a.node}) is not alive`),
+    })
+  for (const a of s.pending)
+    out.push({
+      code: 'PEGASUS_DDD_NO_PRIMARY',
+      severity: 'error',
+      subject: a.gpid,
+      message: `partition(${a.gpid}) has no primary yet (proposed ${a.node}): it is still unreadable`,
+    })
   return out
 }
 
@@ -248,20 +346,35 @@ export async function verifyDdd(ctx: DddContext, params: VerifyParams): Promise<
   const byNode = new Map<string, string[]>()
   for (const a of served) byNode.set(a.node, [...(byNode.get(a.node) ?? []), a.gpid])
   const nodes = [...byNode.keys()].sort()
-  const answers = await mapLimitSettled(nodes, ctx.concurrency, (n) => ctx.replica.queryReplicaInfo(n, {timeoutMs: ctx.timeoutMs}))
+  const answers = await mapLimitSettled(nodes, ctx.concurrency, (n) =>
+    ctx.replica.queryReplicaInfo(n, {timeoutMs: ctx.timeoutMs}),
+  )
   nodes.forEach((node, i) => {
     const r = answers[i]
     if (r.status === 'rejected' || r.value.err !== 'ERR_OK') {
-      const why = r.status === 'rejected' ? (r.reason instanceof PegasusClientError ? r.reason.pegasusError : String(r.reason)) : r.value.err
-      findings.push({code: 'PEGASUS_DDD_PRIMARY_UNCONFIRMED', severity: 'warning', subject: node,
-        message: `query_replica_info to node(${node}) failed with ${why}: the meta names it primary, but the node could not confirm it`})
+      const why =
+        r.status === 'rejected'
+          ? r.reason instanceof PegasusClientError
+            ? r.reason.pegasusError
+            : String(r.reason)
+          : r.value.err
+      findings.push({
+        code: 'PEGASUS_DDD_PRIMARY_UNCONFIRMED',
+        severity: 'warning',
+        subject: node,
+        message: `query_replica_info to node(${node}) failed with ${why}: the meta names it primary, but the node could not confirm it`,
+      })
       return
     }
     const status = new Map(r.value.replicas.map((x) => [x.pid, x.status]))
     for (const gpid of byNode.get(node) ?? []) {
       if (status.get(gpid) !== PartitionStatus.PS_PRIMARY) {
-        findings.push({code: 'PEGASUS_DDD_PRIMARY_NOT_SERVING', severity: 'warning', subject: gpid,
-          message: `the meta names node(${node}) primary of ${gpid}, but the node does not report its replica as PS_PRIMARY yet`})
+        findings.push({
+          code: 'PEGASUS_DDD_PRIMARY_NOT_SERVING',
+          severity: 'warning',
+          subject: gpid,
+          message: `the meta names node(${node}) primary of ${gpid}, but the node does not report its replica as PS_PRIMARY yet`,
+        })
       }
     }
   })
@@ -271,12 +384,18 @@ export async function verifyDdd(ctx: DddContext, params: VerifyParams): Promise<
     for (const gpid of params.untouched) {
       const primary = configs.get(gpid)?.primary ?? null
       if (primary !== null) {
-        findings.push({code: 'PEGASUS_DDD_UNDECIDED_CHANGED', severity: 'info', subject: gpid,
-          message: `undecided partition(${gpid}) now has primary ${primary}; this plan proposed nothing for it`})
+        findings.push({
+          code: 'PEGASUS_DDD_UNDECIDED_CHANGED',
+          severity: 'info',
+          subject: gpid,
+          message: `undecided partition(${gpid}) now has primary ${primary}; this plan proposed nothing for it`,
+        })
       }
     }
   }
-  return findings.sort((a, b) => compareGpid(a.subject ?? '', b.subject ?? '') || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0))
+  return findings.sort(
+    (a, b) => compareGpid(a.subject ?? '', b.subject ?? '') || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0),
+  )
 }
 
 /** The read-only verification step. */

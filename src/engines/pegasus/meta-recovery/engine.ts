@@ -28,8 +28,19 @@ export const metaRecoveryEngine: Engine<MetaRecoverySpec, MetaRecoveryLive, Meta
   gather: gatherMetaRecovery,
   plan: (spec, live, opts) => planMetaRecovery(spec, live, opts),
   async connect(spec, io) {
-    const zk = await connectZk({hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root, auth: spec.cluster.zookeeper.auth, env: io.env})
-    return {spec, zk, meta: metaClientFor(spec.cluster.meta_servers, [{zk, root: spec.cluster.zookeeper.root}]), sleep: (ms) => sleep(ms), readMetaConfig: readMetaConfigHttp}
+    const zk = await connectZk({
+      hosts: spec.cluster.zookeeper.hosts,
+      root: spec.cluster.zookeeper.root,
+      auth: spec.cluster.zookeeper.auth,
+      env: io.env,
+    })
+    return {
+      spec,
+      zk,
+      meta: metaClientFor(spec.cluster.meta_servers, [{zk, root: spec.cluster.zookeeper.root}]),
+      sleep: (ms) => sleep(ms),
+      readMetaConfig: readMetaConfigHttp,
+    }
   },
   async close(ctx) {
     ctx.meta.close()
@@ -47,12 +58,27 @@ export const metaRecoveryEngine: Engine<MetaRecoverySpec, MetaRecoveryLive, Meta
     if (params) {
       try {
         const {response} = await ctx.meta.call('RPC_CM_LIST_APPS', {status: 0})
-        const listed = new Set(response.err === 'ERR_OK' ? response.infos.filter((i) => i.status === 1).map((i) => `${i.app_id}:${i.app_name}`) : [])
+        const listed = new Set(
+          response.err === 'ERR_OK'
+            ? response.infos.filter((i) => i.status === 1).map((i) => `${i.app_id}:${i.app_name}`)
+            : [],
+        )
         for (const t of params.expect_tables) {
-          if (!listed.has(t)) findings.push({code: VERIFY_CODES.notListed, severity: 'error', subject: t, message: `table ${t} is not listed by the meta server (list_apps: ${response.err})`})
+          if (!listed.has(t))
+            findings.push({
+              code: VERIFY_CODES.notListed,
+              severity: 'error',
+              subject: t,
+              message: `table ${t} is not listed by the meta server (list_apps: ${response.err})`,
+            })
         }
       } catch (err) {
-        findings.push({code: VERIFY_CODES.notListed, severity: 'error', subject: ctx.spec.cluster.meta_servers.join(','), message: `list_apps failed: ${(err as Error).message}`})
+        findings.push({
+          code: VERIFY_CODES.notListed,
+          severity: 'error',
+          subject: ctx.spec.cluster.meta_servers.join(','),
+          message: `list_apps failed: ${(err as Error).message}`,
+        })
       }
     }
     return findings

@@ -19,7 +19,14 @@ import {connectZk, type ZkClient} from '../../../zk/index.js'
 import type {EngineIo} from '../../types.js'
 import {PegasusClientError, ReplicaClient, metaClientFor, resolveIpv4, type MetaClient} from '../client/index.js'
 import {appsRootPath} from '../zk-layout.js'
-import {META_RECOVERY_LIVE_VERSION, type MetaRecoveryAppsRoot, type MetaRecoveryLive, type MetaRecoveryMetaState, type MetaRecoveryNode, type MetaRecoverySpec} from './types.js'
+import {
+  META_RECOVERY_LIVE_VERSION,
+  type MetaRecoveryAppsRoot,
+  type MetaRecoveryLive,
+  type MetaRecoveryMetaState,
+  type MetaRecoveryNode,
+  type MetaRecoverySpec,
+} from './types.js'
 
 /** The meta server's per-node RPC timeout during collection (rDSN's default, task_spec.cpp). */
 export const COLLECT_TIMEOUT_MS = 5000
@@ -49,7 +56,10 @@ export async function targetNodesOf(spec: MetaRecoverySpec, specDir: string): Pr
   if (spec.recovery.target_nodes) return [...spec.recovery.target_nodes]
   const file = spec.recovery.target_nodes_file
   if (!file) {
-    throw new LifeboatError('SPEC_NO_TARGET_NODES', 'the spec names no replica server: give recovery.target_nodes or recovery.target_nodes_file')
+    throw new LifeboatError(
+      'SPEC_NO_TARGET_NODES',
+      'the spec names no replica server: give recovery.target_nodes or recovery.target_nodes_file',
+    )
   }
   const path = isAbsolute(file) ? file : join(specDir, file)
   let text: string
@@ -72,7 +82,12 @@ export async function targetNodesOf(spec: MetaRecoverySpec, specDir: string): Pr
 }
 
 /** Gathers the live state through `ports`. Never throws for a bad node: it is recorded as the meta would see it. */
-export async function gatherWithPorts(spec: MetaRecoverySpec, targetNodes: string[], ports: MetaRecoveryPorts, progress: (m: string) => void = () => {}): Promise<MetaRecoveryLive> {
+export async function gatherWithPorts(
+  spec: MetaRecoverySpec,
+  targetNodes: string[],
+  ports: MetaRecoveryPorts,
+  progress: (m: string) => void = () => {},
+): Promise<MetaRecoveryLive> {
   const seen = new Set<string>()
   const nodes = targetNodes.filter((n) => (seen.has(n) ? false : (seen.add(n), true)))
   const appsRoot = appsRootPath(spec.cluster.zookeeper.root)
@@ -80,9 +95,19 @@ export async function gatherWithPorts(spec: MetaRecoverySpec, targetNodes: strin
   const [meta, root] = await Promise.all([ports.probeMeta(), ports.readAppsRoot(appsRoot)])
   progress(`querying ${nodes.length} replica server(s) for app and replica info`)
   const [reports, ips] = await Promise.all([ports.collect(nodes), Promise.all(nodes.map((n) => ports.resolve(n)))])
-  const records: MetaRecoveryNode[] = reports.map((r, i) => r.ok
-    ? {address: nodes[i]!, ip: ips[i] ?? null, ok: true, apps: r.apps, replicas: r.replicas}
-    : {address: nodes[i]!, ip: ips[i] ?? null, ok: false, error: r.pegasusError, detail: r.detail, apps: [], replicas: []})
+  const records: MetaRecoveryNode[] = reports.map((r, i) =>
+    r.ok
+      ? {address: nodes[i]!, ip: ips[i] ?? null, ok: true, apps: r.apps, replicas: r.replicas}
+      : {
+          address: nodes[i]!,
+          ip: ips[i] ?? null,
+          ok: false,
+          error: r.pegasusError,
+          detail: r.detail,
+          apps: [],
+          replicas: [],
+        },
+  )
   const failed = records.filter((r) => !r.ok).length
   progress(`${records.length - failed} of ${records.length} replica server(s) answered`)
   return {formatVersion: META_RECOVERY_LIVE_VERSION, targetNodes: nodes, meta, appsRoot: root, nodes: records}
@@ -104,13 +129,23 @@ export async function probeMeta(meta: MetaClient): Promise<MetaRecoveryMetaState
   } catch (err) {
     if (!(err instanceof PegasusClientError)) throw err
     // A call-level error name (the server refused the RPC) is an answer too.
-    return {address: err.server || undefined, error: err.pegasusError, recovering: err.pegasusError === 'ERR_UNDER_RECOVERY', detail: err.message}
+    return {
+      address: err.server || undefined,
+      error: err.pegasusError,
+      recovering: err.pegasusError === 'ERR_UNDER_RECOVERY',
+      detail: err.message,
+    }
   }
 }
 
 /** Opens the real ports of a spec: a ZooKeeper session, a meta client and a replica client. */
 export async function openMetaRecoveryPorts(spec: MetaRecoverySpec, io: EngineIo): Promise<MetaRecoveryPorts> {
-  const zk = await connectZk({hosts: spec.cluster.zookeeper.hosts, root: spec.cluster.zookeeper.root, auth: spec.cluster.zookeeper.auth, env: io.env})
+  const zk = await connectZk({
+    hosts: spec.cluster.zookeeper.hosts,
+    root: spec.cluster.zookeeper.root,
+    auth: spec.cluster.zookeeper.auth,
+    env: io.env,
+  })
   const meta = metaClientFor(spec.cluster.meta_servers, [{zk, root: spec.cluster.zookeeper.root}])
   const replicas = new ReplicaClient({timeoutMs: COLLECT_TIMEOUT_MS})
   return {
@@ -118,10 +153,15 @@ export async function openMetaRecoveryPorts(spec: MetaRecoverySpec, io: EngineIo
     readAppsRoot: (path) => readAppsRoot(zk, path),
     resolve: resolveIpv4,
     async collect(nodes) {
-      const results = await replicas.collectAll(nodes, {timeoutMs: COLLECT_TIMEOUT_MS, concurrency: COLLECT_CONCURRENCY})
-      return results.map((r): NodeReport => r.ok
-        ? {node: r.node, ok: true, apps: r.apps, replicas: r.replicas}
-        : {node: r.node, ok: false, pegasusError: r.pegasusError, detail: r.error.message})
+      const results = await replicas.collectAll(nodes, {
+        timeoutMs: COLLECT_TIMEOUT_MS,
+        concurrency: COLLECT_CONCURRENCY,
+      })
+      return results.map((r): NodeReport =>
+        r.ok
+          ? {node: r.node, ok: true, apps: r.apps, replicas: r.replicas}
+          : {node: r.node, ok: false, pegasusError: r.pegasusError, detail: r.error.message},
+      )
     },
     async close() {
       meta.close()

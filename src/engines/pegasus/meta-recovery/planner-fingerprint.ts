@@ -16,11 +16,18 @@ import {PS_ERROR} from './planner-prediction.js'
  */
 export function fingerprintOf(live: MetaRecoveryLive, nodes: string[]): string {
   const hash = createHash('sha256')
-  hash.update(canonicalJson({
-    meta: {recovering: live.meta.recovering, error: live.meta.error},
-    appsRoot: {path: live.appsRoot.path, exists: live.appsRoot.exists, data: live.appsRoot.data ?? null, children: live.appsRoot.children},
-    nodes,
-  }))
+  hash.update(
+    canonicalJson({
+      meta: {recovering: live.meta.recovering, error: live.meta.error},
+      appsRoot: {
+        path: live.appsRoot.path,
+        exists: live.appsRoot.exists,
+        data: live.appsRoot.data ?? null,
+        children: live.appsRoot.children,
+      },
+      nodes,
+    }),
+  )
   const feed = (tag: string, list: MetaRecoveryNode[]) => {
     // By address, so that the order the gather happened to record them in does not count.
     for (const n of [...list].sort((a, b) => compareNatural(a.address, b.address))) {
@@ -28,9 +35,22 @@ export function fingerprintOf(live: MetaRecoveryLive, nodes: string[]): string {
       let chunk = ''
       for (const a of n.apps) {
         // Every app_info field in IDL order; envs canonical (key order carries no meaning).
-        chunk += `${JSON.stringify([a.status, a.app_type, a.app_name, a.app_id, a.partition_count, a.is_stateful, a.max_replica_count,
-          a.expire_second, a.create_second, a.drop_second, a.duplicating ?? null, a.init_partition_count, a.is_bulk_loading ?? null,
-          a.atomic_idempotent ?? null])}${canonicalJson(a.envs ?? {})};`
+        chunk += `${JSON.stringify([
+          a.status,
+          a.app_type,
+          a.app_name,
+          a.app_id,
+          a.partition_count,
+          a.is_stateful,
+          a.max_replica_count,
+          a.expire_second,
+          a.create_second,
+          a.drop_second,
+          a.duplicating ?? null,
+          a.init_partition_count,
+          a.is_bulk_loading ?? null,
+          a.atomic_idempotent ?? null,
+        ])}${canonicalJson(a.envs ?? {})};`
       }
       for (const r of n.replicas) {
         chunk += `${r.pid} ${r.ballot} ${r.last_committed_decree} ${r.last_prepared_decree} ${r.status === PS_ERROR ? 1 : 0};`

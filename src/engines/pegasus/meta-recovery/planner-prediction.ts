@@ -57,8 +57,19 @@ export interface RecoveryPrediction {
   apps: PredictedApp[]
 }
 
-const COMPATIBLE_FIELDS: readonly (keyof AppInfo)[] = ['status', 'app_type', 'app_name', 'app_id', 'partition_count', 'is_stateful', 'max_replica_count',
-  'expire_second', 'create_second', 'drop_second', 'atomic_idempotent']
+const COMPATIBLE_FIELDS: readonly (keyof AppInfo)[] = [
+  'status',
+  'app_type',
+  'app_name',
+  'app_id',
+  'partition_count',
+  'is_stateful',
+  'max_replica_count',
+  'expire_second',
+  'create_second',
+  'drop_second',
+  'atomic_idempotent',
+]
 
 /** The fields app_info_compatible_equal compares that differ between two reports of one app id. */
 function incompatibleFields(a: AppInfo, b: AppInfo): (keyof AppInfo)[] {
@@ -99,7 +110,11 @@ export function recoveryNodes(spec: MetaRecoverySpec, live: MetaRecoveryLive): {
  * Predicts start_recovery: its answer, its hint lines and, when it succeeds, the apps and the
  * collected replicas of every partition. Findings carry Pegasus's own words where it has them.
  */
-export function predictRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive, opts: MetaRecoveryPlanTunables = {}): RecoveryPrediction {
+export function predictRecovery(
+  spec: MetaRecoverySpec,
+  live: MetaRecoveryLive,
+  opts: MetaRecoveryPlanTunables = {},
+): RecoveryPrediction {
   const skipBad = spec.recovery.skip_bad_nodes
   const skipLost = spec.recovery.skip_lost_partitions
   const reserved = opts.maxReservedDroppedReplicas ?? DEFAULT_MAX_RESERVED_DROPPED_REPLICAS
@@ -111,7 +126,7 @@ export function predictRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive, 
     const n = byAddress.get(address)
     if (!n) {
       throw new LifeboatError('PEGASUS_LIVE_INCOMPLETE', `the live state has no record of target node ${address}`, {
-        hints: ['Gather again: the live state must describe every node of the spec\'s list.'],
+        hints: ["Gather again: the live state must describe every node of the spec's list."],
       })
     }
     return n
@@ -146,15 +161,27 @@ export function predictRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive, 
     for (const info of n.apps) {
       if (!(info.app_id >= 1)) {
         crash = true
-        findings.push({code: FINDING_CODES.invalidAppId, severity: 'error', subject: n.address,
+        findings.push({
+          code: FINDING_CODES.invalidAppId,
+          severity: 'error',
+          subject: n.address,
           message: `node(${n.address}) reports an app with id ${info.app_id}: the meta server would crash (CHECK_GE "invalid app id")`,
-          hint: 'Find and move aside the replica directories of that app on the node before recovering.'})
+          hint: 'Find and move aside the replica directories of that app on the node before recovering.',
+        })
         continue
       }
       const known = apps.get(info.app_id)
       if (!known) {
-        apps.set(info.app_id, {id: info.app_id, info, from: n.address, originalName: info.app_name, name: info.app_name,
-          holder: false, available: info.status === AS_AVAILABLE, parts: []})
+        apps.set(info.app_id, {
+          id: info.app_id,
+          info,
+          from: n.address,
+          originalName: info.app_name,
+          name: info.app_name,
+          holder: false,
+          available: info.status === AS_AVAILABLE,
+          parts: [],
+        })
         maxAppId = Math.max(maxAppId, info.app_id)
         continue
       }
@@ -162,7 +189,9 @@ export function predictRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive, 
       if (diff.length > 0) {
         crash = true
         findings.push({
-          code: FINDING_CODES.conflict, severity: 'error', subject: `app(${info.app_id})`,
+          code: FINDING_CODES.conflict,
+          severity: 'error',
+          subject: `app(${info.app_id})`,
           message: `conflict app info from (${n.address}) for id(${info.app_id}): ${diff.map((f) => `${f} ${JSON.stringify(info[f])} here, ${JSON.stringify(known.info[f])} from (${known.from})`).join('; ')}`,
           hint: 'The meta server would crash on this (CHECK app_info_compatible_equal) and write nothing. Find which node holds stale replicas of this app id and move them aside, or leave that node out of the list.',
         })
@@ -175,10 +204,29 @@ export function predictRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive, 
     if (apps.has(id)) continue
     const name = `__drop_holder__${id}`
     apps.set(id, {
-      id, holder: true, available: false, originalName: name, name, parts: [],
-      info: {status: 4, app_type: 'pegasus', app_name: name, app_id: id, partition_count: 1, envs: {}, is_stateful: true,
-        max_replica_count: 3, expire_second: 0, create_second: 0, drop_second: 0, duplicating: false, init_partition_count: -1,
-        is_bulk_loading: false, atomic_idempotent: false},
+      id,
+      holder: true,
+      available: false,
+      originalName: name,
+      name,
+      parts: [],
+      info: {
+        status: 4,
+        app_type: 'pegasus',
+        app_name: name,
+        app_id: id,
+        partition_count: 1,
+        envs: {},
+        is_stateful: true,
+        max_replica_count: 3,
+        expire_second: 0,
+        create_second: 0,
+        drop_second: 0,
+        duplicating: false,
+        init_partition_count: -1,
+        is_bulk_loading: false,
+        atomic_idempotent: false,
+      },
     })
   }
 
@@ -191,8 +239,13 @@ export function predictRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive, 
     if (name !== app.name) {
       const message = hintRenamed(id, app.name, name)
       hints.push(message)
-      findings.push({code: FINDING_CODES.renamed, severity: 'warning', subject: `app(${id})`, message,
-        hint: `Clients of "${app.name}" reach app ${highestWithName(apps, app.originalName, id)} after recovery. Rename or drop ${name} once the cluster serves again.`})
+      findings.push({
+        code: FINDING_CODES.renamed,
+        severity: 'warning',
+        subject: `app(${id})`,
+        message,
+        hint: `Clients of "${app.name}" reach app ${highestWithName(apps, app.originalName, id)} after recovery. Rename or drop ${name} once the cluster serves again.`,
+      })
       app.name = name
     }
     taken.add(name)
@@ -203,13 +256,21 @@ export function predictRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive, 
     if (app.holder || !app.available) continue
     const newer = highestWithName(apps, app.originalName, app.id)
     if (app.info.drop_second > 0) {
-      findings.push({code: FINDING_CODES.softDeleted, severity: 'warning', subject: `app(${app.id})`,
+      findings.push({
+        code: FINDING_CODES.softDeleted,
+        severity: 'warning',
+        subject: `app(${app.id})`,
         message: `app(${app.id}) "${app.originalName}" was dropped (drop_second ${app.info.drop_second}) but its replicas still exist: recovery brings it back as AVAILABLE${app.name !== app.originalName ? ` named ${app.name}` : ''}; the deletion is lost, the data is intact`,
-        hint: `Drop ${app.name} again after the recovery if it should stay deleted.`})
+        hint: `Drop ${app.name} again after the recovery if it should stay deleted.`,
+      })
     } else if (newer !== app.id && !apps.get(newer)!.holder) {
-      findings.push({code: FINDING_CODES.softDeleted, severity: 'warning', subject: `app(${app.id})`,
+      findings.push({
+        code: FINDING_CODES.softDeleted,
+        severity: 'warning',
+        subject: `app(${app.id})`,
         message: `app(${app.id}) shares the name "${app.originalName}" with app(${newer}): only one table per name can be live, so app(${app.id}) was most likely dropped; recovery brings it back as AVAILABLE named ${app.name}; the deletion is lost, the data is intact`,
-        hint: `Drop ${app.name} again after the recovery if it should stay deleted.`})
+        hint: `Drop ${app.name} again after the recovery if it should stay deleted.`,
+      })
     }
   }
 
@@ -229,9 +290,13 @@ export function predictRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive, 
         if (!unknown.has(key)) {
           unknown.add(key)
           crash = true
-          findings.push({code: FINDING_CODES.unknownApp, severity: 'error', subject: `${r.pid}@${n.address}`,
+          findings.push({
+            code: FINDING_CODES.unknownApp,
+            severity: 'error',
+            subject: `${r.pid}@${n.address}`,
             message: `node(${n.address}) reports replica ${r.pid}, which no reported app info covers: the meta server would crash constructing partitions`,
-            hint: 'Move the stray replica directory aside on that node (it may be partition-split garbage) and plan again.'})
+            hint: 'Move the stray replica directory aside on that node (it may be partition-split garbage) and plan again.',
+          })
         }
         continue
       }
@@ -239,7 +304,14 @@ export function predictRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive, 
       const list = app.parts[gpid[1]]!
       const again = list.findIndex((c) => c.node === n.address)
       if (again >= 0) list.splice(again, 1)
-      list.push({node: n.address, ip, ballot: r.ballot, lcd: r.last_committed_decree, lpd: r.last_prepared_decree, seq: seq++})
+      list.push({
+        node: n.address,
+        ip,
+        ballot: r.ballot,
+        lcd: r.last_committed_decree,
+        lpd: r.last_prepared_decree,
+        seq: seq++,
+      })
     }
   }
   if (crash) return {err: 'CRASH', hints, findings, apps: []}
@@ -256,27 +328,41 @@ export function predictRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive, 
         lost++
         const message = hintLost(app.id, p, skipLost)
         hints.push(message)
-        findings.push({code: FINDING_CODES.lost, severity: skipLost ? 'warning' : 'error', subject: `${app.id}.${p}`, message,
+        findings.push({
+          code: FINDING_CODES.lost,
+          severity: skipLost ? 'warning' : 'error',
+          subject: `${app.id}.${p}`,
+          message,
           hint: skipLost
             ? `Every row of partition ${app.id}.${p} of ${app.name} is lost: the meta assigns it an empty primary.`
-            : 'Bring back a node holding a replica of it, or set recovery.skip_lost_partitions: true to recover it empty (its data is lost).'})
+            : 'Bring back a node holding a replica of it, or set recovery.skip_lost_partitions: true to recover it empty (its data is lost).',
+        })
         continue
       }
       list.sort(compareCollectedDesc)
       if (list.length > keep) list.length = keep
       if (list[0]!.ballot === -1) {
         crash = true
-        findings.push({code: FINDING_CODES.invalidBallot, severity: 'error', subject: `${app.id}.${p}`,
+        findings.push({
+          code: FINDING_CODES.invalidBallot,
+          severity: 'error',
+          subject: `${app.id}.${p}`,
           message: `the best replica of partition(${app.id}.${p}) on ${list[0]!.node} has an invalid ballot (-1): the meta server would crash (CHECK_NE "the ballot of server must not be invalid_ballot")`,
-          hint: 'Leave that node out of the list or move the replica aside.'})
+          hint: 'Leave that node out of the list or move the replica aside.',
+        })
         continue
       }
       const n = Math.min(list.length, max)
       if (n < max) {
         const message = hintUnderReplicated(app.id, p, n, max)
         hints.push(message)
-        findings.push({code: FINDING_CODES.underReplicated, severity: 'warning', subject: `${app.id}.${p}`, message,
-          hint: `Only ${n} of ${max} replicas answered: writes acknowledged only by the missing replicas may be lost.`})
+        findings.push({
+          code: FINDING_CODES.underReplicated,
+          severity: 'warning',
+          subject: `${app.id}.${p}`,
+          message,
+          hint: `Only ${n} of ${max} replicas answered: writes acknowledged only by the missing replicas may be lost.`,
+        })
       }
     }
   }
@@ -309,10 +395,15 @@ export function outsideNodeFindings(live: MetaRecoveryLive, apps: PredictedApp[]
     }
     if (bad.length === 0) continue
     bad.sort(compareNatural)
-    out.push({code: FINDING_CODES.outsideNode, severity: 'error', subject: n.address,
-      message: `gpid(${bad[0]}) on node(${n.address}) is not exist on meta server, administrator should check consistency of meta data` +
+    out.push({
+      code: FINDING_CODES.outsideNode,
+      severity: 'error',
+      subject: n.address,
+      message:
+        `gpid(${bad[0]}) on node(${n.address}) is not exist on meta server, administrator should check consistency of meta data` +
         (bad.length > 1 ? ` (and ${bad.length - 1} more replicas of tables the recovery will not know)` : ''),
-      hint: `Add ${n.address} to the node list, or keep it stopped: the recovered meta server crashes at its first config_sync.`})
+      hint: `Add ${n.address} to the node list, or keep it stopped: the recovered meta server crashes at its first config_sync.`,
+    })
   }
   return out
 }

@@ -48,11 +48,30 @@ import type {
   VolatileFields,
 } from './types.js'
 import {fingerprintOf} from './planner-fingerprint.js'
-import {AS_AVAILABLE, AS_DROPPED, DEFAULT_MAX_RESERVED_DROPPED_REPLICAS, outsideNodeFindings, predictRecovery, recoveryNodes} from './planner-prediction.js'
+import {
+  AS_AVAILABLE,
+  AS_DROPPED,
+  DEFAULT_MAX_RESERVED_DROPPED_REPLICAS,
+  outsideNodeFindings,
+  predictRecovery,
+  recoveryNodes,
+} from './planner-prediction.js'
 import {FINDING_CODES} from './planner-wording.js'
 
-export {DEFAULT_MAX_RESERVED_DROPPED_REPLICAS, predictRecovery, recoveryNodes, type RecoveryPrediction} from './planner-prediction.js'
-export {FINDING_CODES, hintBadNode, hintLost, hintRenamed, hintUnderReplicated, splitHintMessage} from './planner-wording.js'
+export {
+  DEFAULT_MAX_RESERVED_DROPPED_REPLICAS,
+  predictRecovery,
+  recoveryNodes,
+  type RecoveryPrediction,
+} from './planner-prediction.js'
+export {
+  FINDING_CODES,
+  hintBadNode,
+  hintLost,
+  hintRenamed,
+  hintUnderReplicated,
+  splitHintMessage,
+} from './planner-wording.js'
 
 /** Step kinds of this engine. */
 export const STEP_KINDS = {
@@ -79,7 +98,11 @@ function nowSeconds(now: string): number {
  * Plans a PegasusMetaRecovery: findings in Pegasus's words, every ZooKeeper node start_recovery
  * will create with its JSON, every partition's primary and last_drops, and the steps of apply.
  */
-export function planMetaRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive, opts: MetaRecoveryPlanOptions): PlanBody {
+export function planMetaRecovery(
+  spec: MetaRecoverySpec,
+  live: MetaRecoveryLive,
+  opts: MetaRecoveryPlanOptions,
+): PlanBody {
   const layout = opts.layout ?? DEFAULT_ZK_LAYOUT
   const appsRoot = live.appsRoot.path
   const {nodes: order, duplicates} = recoveryNodes(spec, live)
@@ -88,24 +111,43 @@ export function planMetaRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive,
   const skipLost = spec.recovery.skip_lost_partitions
 
   for (const d of duplicates) {
-    findings.push({code: FINDING_CODES.duplicateNode, severity: 'info', subject: d, message: `duplicate replica node ${d}, just ingore it`,
-      hint: 'It is sent once. A duplicate often means another node is missing from the list.'})
+    findings.push({
+      code: FINDING_CODES.duplicateNode,
+      severity: 'info',
+      subject: d,
+      message: `duplicate replica node ${d}, just ingore it`,
+      hint: 'It is sent once. A duplicate often means another node is missing from the list.',
+    })
   }
   if (!live.meta.recovering) {
     const unreachable = live.meta.error === 'ERR_NETWORK_FAILURE' || live.meta.error === 'ERR_TIMEOUT'
-    findings.push(unreachable
-      ? {code: FINDING_CODES.metaUnreachable, severity: 'error', subject: live.meta.address ?? spec.cluster.meta_servers.join(','),
-          message: `no meta server answered (${live.meta.error}${live.meta.detail ? `: ${live.meta.detail}` : ''})`,
-          hint: 'Start a meta server with [meta_server] recover_from_replica_server = true and an empty apps root, then plan again.'}
-      : {code: FINDING_CODES.notInRecovery, severity: 'error', subject: live.meta.address ?? spec.cluster.meta_servers.join(','),
-          message: `the meta server answered ${live.meta.error} instead of ERR_UNDER_RECOVERY: it is not waiting for a recovery`,
-          hint: `Set [meta_server] recover_from_replica_server = true in the meta server's config and restart it against an empty ${appsRoot}.`})
+    findings.push(
+      unreachable
+        ? {
+            code: FINDING_CODES.metaUnreachable,
+            severity: 'error',
+            subject: live.meta.address ?? spec.cluster.meta_servers.join(','),
+            message: `no meta server answered (${live.meta.error}${live.meta.detail ? `: ${live.meta.detail}` : ''})`,
+            hint: 'Start a meta server with [meta_server] recover_from_replica_server = true and an empty apps root, then plan again.',
+          }
+        : {
+            code: FINDING_CODES.notInRecovery,
+            severity: 'error',
+            subject: live.meta.address ?? spec.cluster.meta_servers.join(','),
+            message: `the meta server answered ${live.meta.error} instead of ERR_UNDER_RECOVERY: it is not waiting for a recovery`,
+            hint: `Set [meta_server] recover_from_replica_server = true in the meta server's config and restart it against an empty ${appsRoot}.`,
+          },
+    )
   }
   if (live.appsRoot.children.length > 0) {
     const shown = live.appsRoot.children.slice(0, 10).join(', ')
-    findings.push({code: FINDING_CODES.rootNotEmpty, severity: 'error', subject: appsRoot,
+    findings.push({
+      code: FINDING_CODES.rootNotEmpty,
+      severity: 'error',
+      subject: appsRoot,
       message: `${appsRoot} already holds ${live.appsRoot.children.length} app node(s): ${shown}${live.appsRoot.children.length > 10 ? ', ...' : ''}`,
-      hint: `The meta server only recovers into an empty apps root ("find apps from remote storage, but [meta_server].recover_from_replica_server = true"). Point [meta_server] cluster_root and the spec's zookeeper.root at a new path, or save and delete ${appsRoot}.`})
+      hint: `The meta server only recovers into an empty apps root ("find apps from remote storage, but [meta_server].recover_from_replica_server = true"). Point [meta_server] cluster_root and the spec's zookeeper.root at a new path, or save and delete ${appsRoot}.`,
+    })
   }
 
   const changes: Change[] = []
@@ -122,19 +164,46 @@ export function planMetaRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive,
 
   if (ok) {
     const rootData = live.appsRoot.data ?? ''
-    changes.push(!live.appsRoot.exists
-      ? {address: zkAddress(appsRoot), noun: NOUN.zkNode, action: 'create', before: null, after: APPS_ROOT_UNLOCKED, reason: 'the apps root, unlocked once every node is written'}
-      : {address: zkAddress(appsRoot), noun: NOUN.zkNode, action: rootData === APPS_ROOT_UNLOCKED ? 'no-op' : 'update', before: rootData, after: APPS_ROOT_UNLOCKED,
-          reason: 'start_recovery locks the apps root while it writes and unlocks it at the end'})
+    changes.push(
+      !live.appsRoot.exists
+        ? {
+            address: zkAddress(appsRoot),
+            noun: NOUN.zkNode,
+            action: 'create',
+            before: null,
+            after: APPS_ROOT_UNLOCKED,
+            reason: 'the apps root, unlocked once every node is written',
+          }
+        : {
+            address: zkAddress(appsRoot),
+            noun: NOUN.zkNode,
+            action: rootData === APPS_ROOT_UNLOCKED ? 'no-op' : 'update',
+            before: rootData,
+            after: APPS_ROOT_UNLOCKED,
+            reason: 'start_recovery locks the apps root while it writes and unlocks it at the end',
+          },
+    )
     const expireSecond = nowSeconds(opts.now)
     for (const app of prediction.apps) {
-      const info: AppInfo = {...app.info, app_name: app.name, expire_second: app.holder ? expireSecond : app.info.expire_second}
+      const info: AppInfo = {
+        ...app.info,
+        app_name: app.name,
+        expire_second: app.holder ? expireSecond : app.info.expire_second,
+      }
       const address = zkAddress(appPath(appsRoot, app.id))
       if (app.holder) volatile.push({address, fields: ['expire_second']})
-      changes.push({address, noun: NOUN.table, action: 'create', before: null, after: encodeAppInfo(info, app.available ? AS_AVAILABLE : AS_DROPPED, layout),
-        reason: app.holder ? `placeholder for dropped table id ${app.id} (no replica server reported it)`
-          : app.available ? `table ${app.name}${app.name !== app.originalName ? ` (was ${app.originalName})` : ''}, reported first by ${app.from}`
-            : `table ${app.name} reported as not available by ${app.from}: kept as dropped`})
+      changes.push({
+        address,
+        noun: NOUN.table,
+        action: 'create',
+        before: null,
+        after: encodeAppInfo(info, app.available ? AS_AVAILABLE : AS_DROPPED, layout),
+        reason: app.holder
+          ? `placeholder for dropped table id ${app.id} (no replica server reported it)`
+          : app.available
+            ? `table ${app.name}${app.name !== app.originalName ? ` (was ${app.originalName})` : ''}, reported first by ${app.from}`
+            : `table ${app.name} reported as not available by ${app.from}: kept as dropped`,
+      })
       const max = app.info.max_replica_count
       for (let p = 0; p < app.info.partition_count; p++) {
         partitions++
@@ -145,14 +214,28 @@ export function planMetaRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive,
           if (list.length === 0) {
             lostCount++
             lossReasons.push(`${app.id}.${p}`)
-            primaries.push({partition: `${app.id}.${p}`, table: app.name, before: null, after: null, candidates: [], risk: 'lossy',
-              reason: 'no replica collected: force recovered to empty (skip_lost_partitions); the meta then assigns an empty primary',
-              atStake: `every row of partition ${app.id}.${p} of ${app.name}`})
+            primaries.push({
+              partition: `${app.id}.${p}`,
+              table: app.name,
+              before: null,
+              after: null,
+              candidates: [],
+              risk: 'lossy',
+              reason:
+                'no replica collected: force recovered to empty (skip_lost_partitions); the meta then assigns an empty primary',
+              atStake: `every row of partition ${app.id}.${p} of ${app.name}`,
+            })
           } else {
             const primary = list[0]!
             const drops = list.slice(1, max).reverse()
-            pc = {...pc, ballot: primary.ballot, primary: primary.ip, hpPrimary: primary.node,
-              lastDrops: drops.map((d) => d.ip), hpLastDrops: drops.map((d) => d.node)}
+            pc = {
+              ...pc,
+              ballot: primary.ballot,
+              primary: primary.ip,
+              hpPrimary: primary.node,
+              lastDrops: drops.map((d) => d.ip),
+              hpLastDrops: drops.map((d) => d.node),
+            }
             const n = Math.min(list.length, max)
             if (n < max) under++
             else full++
@@ -164,29 +247,62 @@ export function planMetaRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive,
               risk = 'lossy'
               atStake = `decrees ${primary.lpd + 1}..${top.lcd} committed on ${top.node} but not prepared on the chosen primary ${primary.node}`
               lossReasons.push(`${app.id}.${p}`)
-              findings.push({code: FINDING_CODES.primaryBehind, severity: 'warning', subject: `${app.id}.${p}`,
+              findings.push({
+                code: FINDING_CODES.primaryBehind,
+                severity: 'warning',
+                subject: `${app.id}.${p}`,
                 message: `partition(${app.id}.${p}): the primary chosen by ballot, ${primary.node} (ballot ${primary.ballot}, last prepared ${primary.lpd}), is behind ${top.node} (ballot ${top.ballot}, last committed ${top.lcd})`,
-                hint: 'Pegasus picks the highest ballot first; the decrees only the other replica committed may be lost.'})
+                hint: 'Pegasus picks the highest ballot first; the decrees only the other replica committed may be lost.',
+              })
             }
             primaries.push({
-              partition: `${app.id}.${p}`, table: app.name, before: null, after: primary.node, risk, atStake,
-              candidates: list.map((c, i): Candidate => ({node: c.node,
-                facts: {[FACT.collected]: true, [FACT.ballot]: c.ballot, [FACT.lastCommitted]: c.lcd, [FACT.lastPrepared]: c.lpd},
-                marks: [i === 0 ? 'primary' : i < max ? 'last_drops' : `kept in the meta's dropped list only (max_replica_count + max_reserved_dropped_replicas = ${max + reserved})`]})),
+              partition: `${app.id}.${p}`,
+              table: app.name,
+              before: null,
+              after: primary.node,
+              risk,
+              atStake,
+              candidates: list.map((c, i): Candidate => ({
+                node: c.node,
+                facts: {
+                  [FACT.collected]: true,
+                  [FACT.ballot]: c.ballot,
+                  [FACT.lastCommitted]: c.lcd,
+                  [FACT.lastPrepared]: c.lpd,
+                },
+                marks: [
+                  i === 0
+                    ? 'primary'
+                    : i < max
+                      ? 'last_drops'
+                      : `kept in the meta's dropped list only (max_replica_count + max_reserved_dropped_replicas = ${max + reserved})`,
+                ],
+              })),
               ...(drops.length > 0 ? {facts: {[FACT.lastDrops]: drops.map((d) => d.node).join(', ')}} : {}),
               reason: `greatest (ballot, last_committed_decree, last_prepared_decree) of ${list.length} collected replica(s); the next ${drops.length} become last_drops; secondaries are added by the meta afterwards`,
             })
           }
         }
-        changes.push({address: zkAddress(partitionPath(appsRoot, app.id, p)), noun: NOUN.partition, action: 'create', before: null, after: encodePartitionConfig(pc, layout)})
+        changes.push({
+          address: zkAddress(partitionPath(appsRoot, app.id, p)),
+          noun: NOUN.partition,
+          action: 'create',
+          before: null,
+          after: encodePartitionConfig(pc, layout),
+        })
       }
     }
   } else {
-    findings.push({code: FINDING_CODES.outcome, severity: 'info', subject: spec.cluster.name,
-      message: prediction.err === 'CRASH'
-        ? 'start_recovery would crash the meta server (a CHECK fails) before anything is written'
-        : 'start_recovery would answer ERR_TRY_AGAIN and write nothing to ZooKeeper',
-      hint: 'Resolve the errors above and plan again.'})
+    findings.push({
+      code: FINDING_CODES.outcome,
+      severity: 'info',
+      subject: spec.cluster.name,
+      message:
+        prediction.err === 'CRASH'
+          ? 'start_recovery would crash the meta server (a CHECK fails) before anything is written'
+          : 'start_recovery would answer ERR_TRY_AGAIN and write nothing to ZooKeeper',
+      hint: 'Resolve the errors above and plan again.',
+    })
   }
   if (ok) findings.push(...outsideNodeFindings(live, prediction.apps, new Set(order)))
 
@@ -213,34 +329,62 @@ export function planMetaRecovery(spec: MetaRecoverySpec, live: MetaRecoveryLive,
     expect_hints: prediction.hints,
   }
   const lossy = lossReasons.length > 0
-  const shownLoss = lossReasons.slice(0, 20).join(', ') + (lossReasons.length > 20 ? `, ... (${lossReasons.length} in all)` : '')
+  const shownLoss =
+    lossReasons.slice(0, 20).join(', ') + (lossReasons.length > 20 ? `, ... (${lossReasons.length} in all)` : '')
   const steps: Step[] = [
-    {id: '01-check-preconditions', kind: STEP_KINDS.check, risk: 'read', params: {...readParams},
+    {
+      id: '01-check-preconditions',
+      kind: STEP_KINDS.check,
+      risk: 'read',
+      params: {...readParams},
       description: `Check the meta server waits for a recovery (ERR_UNDER_RECOVERY) and ${appsRoot} holds no app`,
-      expect: 'list_apps answers ERR_UNDER_RECOVERY and the apps root has no children'},
-    {id: '02-start-recovery', kind: STEP_KINDS.start, risk: lossy ? 'lossy' : 'disruptive', params: {...startParams},
+      expect: 'list_apps answers ERR_UNDER_RECOVERY and the apps root has no children',
+    },
+    {
+      id: '02-start-recovery',
+      kind: STEP_KINDS.start,
+      risk: lossy ? 'lossy' : 'disruptive',
+      params: {...startParams},
       description: `start_recovery from ${order.length} replica server(s)${spec.recovery.skip_bad_nodes ? ', skipping bad nodes' : ''}${skipLost ? ', forcing lost partitions empty' : ''}`,
       expect: `the meta answers ${prediction.err === 'CRASH' ? 'nothing (it crashes)' : prediction.err}, writes ${prediction.apps.length} app node(s) and ${partitions} partition node(s), and starts serving`,
       riskReason: lossy
         ? `the meta server rebuilds its metadata and starts serving; data may be lost in partitions ${shownLoss}` +
           (lostCount > 0 ? ` (${lostCount} recovered empty: every row in them is lost)` : '')
-        : 'the meta server rebuilds its metadata from the replica servers and starts serving with the primaries below'},
-    {id: '03-wait-meta-serving', kind: STEP_KINDS.wait, risk: 'read', params: {...readParams},
+        : 'the meta server rebuilds its metadata from the replica servers and starts serving with the primaries below',
+    },
+    {
+      id: '03-wait-meta-serving',
+      kind: STEP_KINDS.wait,
+      risk: 'read',
+      params: {...readParams},
       description: `Wait up to ${spec.recovery.wait_seconds} s for the meta server to serve`,
-      expect: 'cluster_info answers ERR_OK'},
-    {id: '04-verify-metadata', kind: STEP_KINDS.verify, risk: 'read', params: {...readParams},
+      expect: 'cluster_info answers ERR_OK',
+    },
+    {
+      id: '04-verify-metadata',
+      kind: STEP_KINDS.verify,
+      risk: 'read',
+      params: {...readParams},
       description: `Verify ${appsRoot} holds the planned app and partition nodes and the tables are listed`,
-      expect: `${prediction.apps.length} app node(s), ${partitions} partition node(s), ${available.length} table(s) listed`},
-    {id: '05-restart-meta-normal-mode', kind: STEP_KINDS.restart, risk: 'disruptive', params: {...readParams},
+      expect: `${prediction.apps.length} app node(s), ${partitions} partition node(s), ${available.length} table(s) listed`,
+    },
+    {
+      id: '05-restart-meta-normal-mode',
+      kind: STEP_KINDS.restart,
+      risk: 'disruptive',
+      params: {...readParams},
       description: 'Restart the meta servers with recover_from_replica_server = false',
       expect: 'after the restart cluster_info answers and every recovered table is listed',
       riskReason: 'the meta servers restart: DDL and reconfiguration pause until a leader is elected again',
-      manual: {instructions: [
-        'On every meta server, set [meta_server] recover_from_replica_server = false in its config.ini.',
-        `Keep [meta_server] cluster_root pointing at the recovered root (${appsRoot.replace(/\/apps$/, '') || '/'}).`,
-        'Restart the meta servers (the one that ran the recovery last), so that duplication, split and the remote commands a recovery skips start normally.',
-        'Confirm the step: lifeboat then checks that cluster_info answers and every recovered table is listed.',
-      ]}},
+      manual: {
+        instructions: [
+          'On every meta server, set [meta_server] recover_from_replica_server = false in its config.ini.',
+          `Keep [meta_server] cluster_root pointing at the recovered root (${appsRoot.replace(/\/apps$/, '') || '/'}).`,
+          'Restart the meta servers (the one that ran the recovery last), so that duplication, split and the remote commands a recovery skips start normally.',
+          'Confirm the step: lifeboat then checks that cluster_info answers and every recovered table is listed.',
+        ],
+      },
+    },
   ]
 
   findings.sort(compareFindings)

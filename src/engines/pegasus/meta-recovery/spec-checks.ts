@@ -20,17 +20,32 @@ export async function checkMetaRecoverySpec(c: SpecChecks): Promise<SpecCheckRes
   const hasList = recovery.target_nodes !== undefined
   const hasFile = recovery.target_nodes_file !== undefined
   if (hasList && hasFile) {
-    add('CONTRADICTORY_OPTIONS', '/recovery/target_nodes_file', keyAt('/recovery/target_nodes_file'),
-      'recovery has both target_nodes and target_nodes_file', 'give exactly one: the node list inline, or the file that holds it')
+    add(
+      'CONTRADICTORY_OPTIONS',
+      '/recovery/target_nodes_file',
+      keyAt('/recovery/target_nodes_file'),
+      'recovery has both target_nodes and target_nodes_file',
+      'give exactly one: the node list inline, or the file that holds it',
+    )
   } else if (!hasList && !hasFile) {
-    add('SCHEMA_REQUIRED', '/recovery/target_nodes', keyAt('/recovery'), 'recovery names no replica servers',
-      'give target_nodes: [host:port, ...] or target_nodes_file: FILE (Pegasus node-list format)')
+    add(
+      'SCHEMA_REQUIRED',
+      '/recovery/target_nodes',
+      keyAt('/recovery'),
+      'recovery names no replica servers',
+      'give target_nodes: [host:port, ...] or target_nodes_file: FILE (Pegasus node-list format)',
+    )
   }
   const nodes = endpointList('/recovery/target_nodes', recovery.target_nodes)
   for (const [key, p] of nodes) {
     if (metas.has(key)) {
-      add('CONTRADICTORY_OPTIONS', p, at(p), `${String(arr(recovery.target_nodes)?.[Number(p.split('/').pop())])} is also listed as a meta server`,
-        'target_nodes are replica servers; meta servers hold no replicas')
+      add(
+        'CONTRADICTORY_OPTIONS',
+        p,
+        at(p),
+        `${String(arr(recovery.target_nodes)?.[Number(p.split('/').pop())])} is also listed as a meta server`,
+        'target_nodes are replica servers; meta servers hold no replicas',
+      )
     }
   }
   if (hasList && !hasFile && arr(recovery.target_nodes)?.every((n) => typeof n === 'string')) {
@@ -45,12 +60,20 @@ export async function checkMetaRecoverySpec(c: SpecChecks): Promise<SpecCheckRes
     const pos = at(fp)
     const outside = c.restrictPaths ? await outsideDir(abs, c.dir) : false
     if (outside) {
-      add('NODES_FILE_OUTSIDE_SPEC_DIR', fp, pos, `target_nodes_file ${shown} is outside the spec's directory`,
-        'keep the node list next to the spec, or pass --allow-outside-paths when the spec is trusted')
+      add(
+        'NODES_FILE_OUTSIDE_SPEC_DIR',
+        fp,
+        pos,
+        `target_nodes_file ${shown} is outside the spec's directory`,
+        'keep the node list next to the spec, or pass --allow-outside-paths when the spec is trusted',
+      )
       return {targetNodes}
     }
-    const read = await readTextFile(abs, {file, line: pos.line, col: pos.col, path: fp}, 'node list',
-      {all: 'NODES_FILE_UNREADABLE', shown, notFoundHint: `target_nodes_file is relative to the spec's directory (${c.dir})`})
+    const read = await readTextFile(abs, {file, line: pos.line, col: pos.col, path: fp}, 'node list', {
+      all: 'NODES_FILE_UNREADABLE',
+      shown,
+      notFoundHint: `target_nodes_file is relative to the spec's directory (${c.dir})`,
+    })
     if (!read.ok) {
       c.push(read.diagnostic)
     } else {

@@ -48,16 +48,26 @@ function readParams(step: Step): MetaReadParams {
 async function missingTables(ctx: MetaRecoveryContext, expected: string[]): Promise<string[]> {
   const {server, response} = await ctx.meta.call('RPC_CM_LIST_APPS', {status: 0})
   if (response.err !== 'ERR_OK') {
-    throw new LifeboatError('PEGASUS_META_NOT_SERVING', `meta server ${server} answered list_apps with ${response.err}`, {
-      hints: ['The meta server has not started serving; look at its log.'],
-    })
+    throw new LifeboatError(
+      'PEGASUS_META_NOT_SERVING',
+      `meta server ${server} answered list_apps with ${response.err}`,
+      {
+        hints: ['The meta server has not started serving; look at its log.'],
+      },
+    )
   }
   const listed = new Set(response.infos.filter((i) => i.status === 1).map((i) => `${i.app_id}:${i.app_name}`))
   return expected.filter((t) => !listed.has(t))
 }
 
 /** Polls `check` once a second for up to `seconds`; true when it held. */
-async function pollFor(ctx: MetaRecoveryContext, seconds: number, progress: StepProgress, label: string, check: () => Promise<boolean>): Promise<boolean> {
+async function pollFor(
+  ctx: MetaRecoveryContext,
+  seconds: number,
+  progress: StepProgress,
+  label: string,
+  check: () => Promise<boolean>,
+): Promise<boolean> {
   const held = await poll(async () => ((await check().catch(() => false)) ? true : undefined), {
     timeoutMs: seconds * 1000,
     intervalMs: 1000,
@@ -81,23 +91,48 @@ async function checkRecovered(ctx: MetaRecoveryContext, p: MetaReadParams): Prom
     else if (parts.length === 2 && /^\d+$/.test(parts[1]!)) children.set(parts[0]!, (children.get(parts[0]!) ?? 0) + 1)
   }
   for (const id of p.expect_app_ids) {
-    if (!apps.has(id)) findings.push({code: VERIFY_CODES.missing, severity: 'error', subject: `${p.apps_root}/${id}`, message: `${p.apps_root}/${id} is missing`})
+    if (!apps.has(id))
+      findings.push({
+        code: VERIFY_CODES.missing,
+        severity: 'error',
+        subject: `${p.apps_root}/${id}`,
+        message: `${p.apps_root}/${id} is missing`,
+      })
     const want = p.expect_partition_counts[id] ?? 0
     const got = children.get(id) ?? 0
     if (apps.has(id) && got !== want) {
-      findings.push({code: VERIFY_CODES.differs, severity: 'error', subject: `${p.apps_root}/${id}`, message: `${p.apps_root}/${id} has ${got} partition node(s), planned ${want}`})
+      findings.push({
+        code: VERIFY_CODES.differs,
+        severity: 'error',
+        subject: `${p.apps_root}/${id}`,
+        message: `${p.apps_root}/${id} has ${got} partition node(s), planned ${want}`,
+      })
     }
   }
   for (const id of [...apps].filter((a) => !p.expect_app_ids.includes(a)).sort()) {
-    findings.push({code: VERIFY_CODES.unexpected, severity: 'error', subject: `${p.apps_root}/${id}`, message: `${p.apps_root}/${id} exists but the plan did not expect it`})
+    findings.push({
+      code: VERIFY_CODES.unexpected,
+      severity: 'error',
+      subject: `${p.apps_root}/${id}`,
+      message: `${p.apps_root}/${id} exists but the plan did not expect it`,
+    })
   }
   const rootEntry = entries.find((e) => e.path === p.apps_root)
   if (rootEntry && parseNodeData(rootEntry.data.toString('utf8')) !== APPS_ROOT_UNLOCKED) {
-    findings.push({code: VERIFY_CODES.differs, severity: 'error', subject: p.apps_root,
-      message: `${p.apps_root} holds "${rootEntry.data.toString('utf8')}", not "unlock": the meta stopped half way and will crash at its next start (invalid transaction state)`})
+    findings.push({
+      code: VERIFY_CODES.differs,
+      severity: 'error',
+      subject: p.apps_root,
+      message: `${p.apps_root} holds "${rootEntry.data.toString('utf8')}", not "unlock": the meta stopped half way and will crash at its next start (invalid transaction state)`,
+    })
   }
   for (const t of await missingTables(ctx, p.expect_tables)) {
-    findings.push({code: VERIFY_CODES.notListed, severity: 'error', subject: t, message: `table ${t} is not listed by the meta server`})
+    findings.push({
+      code: VERIFY_CODES.notListed,
+      severity: 'error',
+      subject: t,
+      message: `table ${t} is not listed by the meta server`,
+    })
   }
   return findings
 }
@@ -112,18 +147,31 @@ const checkStep: StepExecutor<MetaRecoveryContext> = {
     const p = readParams(step)
     const meta = await probeMeta(ctx.meta)
     if (!meta.recovering) {
-      throw new LifeboatError('PEGASUS_NOT_IN_RECOVERY', `the meta server answered ${meta.error} instead of ERR_UNDER_RECOVERY`, {
-        detail: meta.detail,
-        hints: [`Set [meta_server] recover_from_replica_server = true and restart the meta server against an empty ${p.apps_root}.`],
-      })
+      throw new LifeboatError(
+        'PEGASUS_NOT_IN_RECOVERY',
+        `the meta server answered ${meta.error} instead of ERR_UNDER_RECOVERY`,
+        {
+          detail: meta.detail,
+          hints: [
+            `Set [meta_server] recover_from_replica_server = true and restart the meta server against an empty ${p.apps_root}.`,
+          ],
+        },
+      )
     }
     const root = await readAppsRoot(ctx.zk, p.apps_root)
     if (root.children.length > 0) {
-      throw new LifeboatError('PEGASUS_ROOT_NOT_EMPTY', `${p.apps_root} already holds ${root.children.length} app node(s)`, {
-        hints: ['Plan again: the cluster changed since the plan was made.'],
-      })
+      throw new LifeboatError(
+        'PEGASUS_ROOT_NOT_EMPTY',
+        `${p.apps_root} already holds ${root.children.length} app node(s)`,
+        {
+          hints: ['Plan again: the cluster changed since the plan was made.'],
+        },
+      )
     }
-    return {summary: `meta ${meta.address ?? ''} waits for a recovery; ${p.apps_root} is empty`, data: {meta: meta.address ?? null}}
+    return {
+      summary: `meta ${meta.address ?? ''} waits for a recovery; ${p.apps_root} is empty`,
+      data: {meta: meta.address ?? null},
+    }
   },
   async verify() {
     return []
@@ -138,33 +186,55 @@ const startStep: StepExecutor<MetaRecoveryContext> = {
   },
   async run(ctx, step, progress): Promise<StepResult> {
     const p = step.params as unknown as StartRecoveryParams
-    progress(`Wait seconds: ${p.wait_seconds}; Skip bad nodes: ${p.skip_bad_nodes}; Skip lost partitions: ${p.skip_lost_partitions}; ${p.recovery_nodes.length} node(s)`)
+    progress(
+      `Wait seconds: ${p.wait_seconds}; Skip bad nodes: ${p.skip_bad_nodes}; Skip lost partitions: ${p.skip_lost_partitions}; ${p.recovery_nodes.length} node(s)`,
+    )
     let waited = 0
     const ticker = setInterval(() => progress(`Wait recovery for ${++waited} seconds`), 1000)
     ticker.unref()
     let response
     try {
-      response = await startRecoveryAndWait(ctx.meta,
-        {recovery_nodes: p.recovery_addresses, skip_bad_nodes: p.skip_bad_nodes, skip_lost_partitions: p.skip_lost_partitions, hp_recovery_nodes: p.recovery_nodes},
-        p.wait_seconds, 'Look at the meta server log. If the apps root gets populated, `apply --resume` sees the step as done; otherwise raise recovery.wait_seconds and plan again.')
+      response = await startRecoveryAndWait(
+        ctx.meta,
+        {
+          recovery_nodes: p.recovery_addresses,
+          skip_bad_nodes: p.skip_bad_nodes,
+          skip_lost_partitions: p.skip_lost_partitions,
+          hp_recovery_nodes: p.recovery_nodes,
+        },
+        p.wait_seconds,
+        'Look at the meta server log. If the apps root gets populated, `apply --resume` sees the step as done; otherwise raise recovery.wait_seconds and plan again.',
+      )
     } finally {
       clearInterval(ticker)
     }
     const hintLines = splitHintMessage(response.hint_message ?? '')
     ctx.lastRecovery = {err: response.err, hintLines}
     if (response.err !== 'ERR_OK') {
-      throw recoveryFailed(response.err, hintLines.join('\n'), response.err === 'ERR_SERVICE_ALREADY_RUNNING'
-        ? ['The meta server has already started; check the apps root and plan again.']
-        : ['Nothing was written to ZooKeeper; the recovery can be retried. Plan again to see why.'])
+      throw recoveryFailed(
+        response.err,
+        hintLines.join('\n'),
+        response.err === 'ERR_SERVICE_ALREADY_RUNNING'
+          ? ['The meta server has already started; check the apps root and plan again.']
+          : ['Nothing was written to ZooKeeper; the recovery can be retried. Plan again to see why.'],
+      )
     }
-    return {summary: `Recover result: ERR_OK${hintLines.length > 0 ? ` (${hintLines.length} hint line(s))` : ''}`, data: {err: response.err, hints: hintLines}}
+    return {
+      summary: `Recover result: ERR_OK${hintLines.length > 0 ? ` (${hintLines.length} hint line(s))` : ''}`,
+      data: {err: response.err, hints: hintLines},
+    }
   },
   async verify(ctx, step) {
     const p = step.params as unknown as StartRecoveryParams
     const findings: Finding[] = []
     if (ctx.lastRecovery) findings.push(...compareHints(p.expect_hints, ctx.lastRecovery.hintLines))
     if (!(await rootPopulated(ctx, p.apps_root))) {
-      findings.push({code: VERIFY_CODES.missing, severity: 'error', subject: p.apps_root, message: `${p.apps_root} holds no app node after start_recovery answered ERR_OK`})
+      findings.push({
+        code: VERIFY_CODES.missing,
+        severity: 'error',
+        subject: p.apps_root,
+        message: `${p.apps_root} holds no app node after start_recovery answered ERR_OK`,
+      })
     }
     return findings
   },
@@ -177,11 +247,21 @@ const waitStep: StepExecutor<MetaRecoveryContext> = {
   },
   async run(ctx, step, progress): Promise<StepResult> {
     const p = readParams(step)
-    const ok = await pollFor(ctx, p.wait_seconds, progress, 'Wait for the meta server to serve', async () => (await ctx.meta.clusterInfo()).err === 'ERR_OK')
+    const ok = await pollFor(
+      ctx,
+      p.wait_seconds,
+      progress,
+      'Wait for the meta server to serve',
+      async () => (await ctx.meta.clusterInfo()).err === 'ERR_OK',
+    )
     if (!ok) {
-      throw new LifeboatError('PEGASUS_META_NOT_SERVING', `the meta server does not answer cluster_info after ${p.wait_seconds} s`, {
-        hints: ['Look at the meta server log; `apply --resume` continues from this step.'],
-      })
+      throw new LifeboatError(
+        'PEGASUS_META_NOT_SERVING',
+        `the meta server does not answer cluster_info after ${p.wait_seconds} s`,
+        {
+          hints: ['Look at the meta server log; `apply --resume` continues from this step.'],
+        },
+      )
     }
     return {summary: 'the meta server serves'}
   },
@@ -222,24 +302,57 @@ const restartStep: StepExecutor<MetaRecoveryContext> = {
   async verify(ctx, step) {
     const p = readParams(step)
     const findings: Finding[] = []
-    const serving = await pollFor(ctx, p.wait_seconds, () => {}, 'Wait for the restarted meta server', async () => (await ctx.meta.clusterInfo()).err === 'ERR_OK')
+    const serving = await pollFor(
+      ctx,
+      p.wait_seconds,
+      () => {},
+      'Wait for the restarted meta server',
+      async () => (await ctx.meta.clusterInfo()).err === 'ERR_OK',
+    )
     if (!serving) {
-      return [{code: 'PEGASUS_META_NOT_SERVING', severity: 'error', subject: p.meta_servers.join(','), message: `the meta server does not answer cluster_info ${p.wait_seconds} s after the restart`}]
+      return [
+        {
+          code: 'PEGASUS_META_NOT_SERVING',
+          severity: 'error',
+          subject: p.meta_servers.join(','),
+          message: `the meta server does not answer cluster_info ${p.wait_seconds} s after the restart`,
+        },
+      ]
     }
     const flag = await recoveryFlag(ctx)
     if (flag === 'true') {
-      findings.push({code: 'PEGASUS_STILL_IN_RECOVERY_MODE', severity: 'error', subject: p.meta_servers.join(','),
-        message: 'the meta server still runs with recover_from_replica_server = true: its next restart would crash ("find apps from remote storage, but [meta_server].recover_from_replica_server = true")'})
+      findings.push({
+        code: 'PEGASUS_STILL_IN_RECOVERY_MODE',
+        severity: 'error',
+        subject: p.meta_servers.join(','),
+        message:
+          'the meta server still runs with recover_from_replica_server = true: its next restart would crash ("find apps from remote storage, but [meta_server].recover_from_replica_server = true")',
+      })
     } else if (flag === null) {
-      findings.push({code: 'PEGASUS_RECOVERY_FLAG_UNKNOWN', severity: 'warning', subject: p.meta_servers.join(','),
-        message: 'could not read recover_from_replica_server from the meta server\'s /config endpoint; make sure it is false on every meta server'})
+      findings.push({
+        code: 'PEGASUS_RECOVERY_FLAG_UNKNOWN',
+        severity: 'warning',
+        subject: p.meta_servers.join(','),
+        message:
+          "could not read recover_from_replica_server from the meta server's /config endpoint; make sure it is false on every meta server",
+      })
     }
     try {
       for (const t of await missingTables(ctx, p.expect_tables)) {
-        findings.push({code: VERIFY_CODES.notListed, severity: 'error', subject: t, message: `table ${t} is not listed by the meta server after the restart`})
+        findings.push({
+          code: VERIFY_CODES.notListed,
+          severity: 'error',
+          subject: t,
+          message: `table ${t} is not listed by the meta server after the restart`,
+        })
       }
     } catch (err) {
-      findings.push({code: 'PEGASUS_META_NOT_SERVING', severity: 'error', subject: p.meta_servers.join(','), message: describeError(err)})
+      findings.push({
+        code: 'PEGASUS_META_NOT_SERVING',
+        severity: 'error',
+        subject: p.meta_servers.join(','),
+        message: describeError(err),
+      })
     }
     return findings
   },

@@ -50,12 +50,21 @@ function sameJson(a: unknown, b: unknown): boolean {
   const bo = b as Record<string, unknown>
   const ka = Object.keys(ao)
   const kb = Object.keys(bo)
-  return ka.length === kb.length && ka.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && sameJson(ao[k], bo[k]))
+  return (
+    ka.length === kb.length && ka.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && sameJson(ao[k], bo[k]))
+  )
 }
 
 /** Top-level fields that differ between two JSON objects (all of them when either is not an object). */
 function differingFields(actual: unknown, expected: unknown, ignore: ReadonlySet<string>): string[] {
-  if (typeof actual !== 'object' || actual === null || typeof expected !== 'object' || expected === null || Array.isArray(actual) || Array.isArray(expected)) {
+  if (
+    typeof actual !== 'object' ||
+    actual === null ||
+    typeof expected !== 'object' ||
+    expected === null ||
+    Array.isArray(actual) ||
+    Array.isArray(expected)
+  ) {
     return sameJson(actual, expected) ? [] : ['(value)']
   }
   const a = actual as Record<string, unknown>
@@ -72,7 +81,12 @@ function show(v: unknown): string {
  * Node-for-node comparison of `tree` (absolute path → data, every node under the apps root
  * including itself) with the `zk:` changes of a plan.
  */
-export function compareRecoveredTree(changes: Change[], tree: ReadonlyMap<string, string>, volatile: VolatileFields[], appsRoot: string): Finding[] {
+export function compareRecoveredTree(
+  changes: Change[],
+  tree: ReadonlyMap<string, string>,
+  volatile: VolatileFields[],
+  appsRoot: string,
+): Finding[] {
   const byCode = new Map<string, Finding[]>()
   const add = (f: Finding) => {
     const list = byCode.get(f.code) ?? []
@@ -82,8 +96,17 @@ export function compareRecoveredTree(changes: Change[], tree: ReadonlyMap<string
   const ignore = new Map(volatile.map((v) => [v.address, new Set(v.fields)]))
   const planned = new Set<string>()
   // App nodes the recovery writes as dropped: their partitions are dropped at the meta's next start.
-  const droppedApps = new Set(changes.filter((c) => c.address.startsWith('zk:') && typeof c.after === 'object' && c.after !== null &&
-    (c.after as Record<string, unknown>).status === 'app_status::AS_DROPPED').map((c) => c.address.slice(3)))
+  const droppedApps = new Set(
+    changes
+      .filter(
+        (c) =>
+          c.address.startsWith('zk:') &&
+          typeof c.after === 'object' &&
+          c.after !== null &&
+          (c.after as Record<string, unknown>).status === 'app_status::AS_DROPPED',
+      )
+      .map((c) => c.address.slice(3)),
+  )
   let reconfigured = 0
   let droppedOnRestart = 0
   for (const c of changes) {
@@ -92,7 +115,12 @@ export function compareRecoveredTree(changes: Change[], tree: ReadonlyMap<string
     planned.add(path)
     const data = tree.get(path)
     if (data === undefined) {
-      add({code: VERIFY_CODES.missing, severity: 'error', subject: path, message: `${path} is missing: the plan expected start_recovery to create it`})
+      add({
+        code: VERIFY_CODES.missing,
+        severity: 'error',
+        subject: path,
+        message: `${path} is missing: the plan expected start_recovery to create it`,
+      })
       continue
     }
     const actual = parseNodeData(data)
@@ -109,40 +137,78 @@ export function compareRecoveredTree(changes: Change[], tree: ReadonlyMap<string
       }
       const flags = typeof a.partition_flags === 'number' ? a.partition_flags : 0
       const wasFlags = typeof e.partition_flags === 'number' ? e.partition_flags : 0
-      const empty = (v: unknown) => v === undefined || v === '' || v === INVALID_ADDRESS || v === INVALID_HOST_PORT || (Array.isArray(v) && v.length === 0)
-      if (droppedApps.has(path.slice(0, path.lastIndexOf('/'))) && (wasFlags & PC_FLAG_DROPPED) === 0 && flags === (wasFlags | PC_FLAG_DROPPED) &&
-        ['pid', 'max_replica_count'].every((k) => sameJson(a[k], e[k])) && typeof a.ballot === 'number' && a.ballot === (e.ballot as number) + 1 &&
-        ['primary', 'hp_primary', 'secondaries', 'hp_secondaries'].every((k) => empty(a[k]))) {
+      const empty = (v: unknown) =>
+        v === undefined ||
+        v === '' ||
+        v === INVALID_ADDRESS ||
+        v === INVALID_HOST_PORT ||
+        (Array.isArray(v) && v.length === 0)
+      if (
+        droppedApps.has(path.slice(0, path.lastIndexOf('/'))) &&
+        (wasFlags & PC_FLAG_DROPPED) === 0 &&
+        flags === (wasFlags | PC_FLAG_DROPPED) &&
+        ['pid', 'max_replica_count'].every((k) => sameJson(a[k], e[k])) &&
+        typeof a.ballot === 'number' &&
+        a.ballot === (e.ballot as number) + 1 &&
+        ['primary', 'hp_primary', 'secondaries', 'hp_secondaries'].every((k) => empty(a[k]))
+      ) {
         droppedOnRestart++
         continue
       }
     }
     const a = (typeof actual === 'object' && actual !== null ? actual : {'(value)': actual}) as Record<string, unknown>
-    const e = (typeof c.after === 'object' && c.after !== null ? c.after : {'(value)': c.after}) as Record<string, unknown>
-    add({code: VERIFY_CODES.differs, severity: 'error', subject: path,
-      message: `${path} differs from the plan: ${diff.map((k) => `${k} is ${show(a[k])}, planned ${show(e[k])}`).join('; ')}`})
+    const e = (typeof c.after === 'object' && c.after !== null ? c.after : {'(value)': c.after}) as Record<
+      string,
+      unknown
+    >
+    add({
+      code: VERIFY_CODES.differs,
+      severity: 'error',
+      subject: path,
+      message: `${path} differs from the plan: ${diff.map((k) => `${k} is ${show(a[k])}, planned ${show(e[k])}`).join('; ')}`,
+    })
   }
-  const extra = [...tree.keys()].filter((p) => !planned.has(p) && (p === appsRoot || p.startsWith(`${appsRoot}/`))).sort(compareNatural)
+  const extra = [...tree.keys()]
+    .filter((p) => !planned.has(p) && (p === appsRoot || p.startsWith(`${appsRoot}/`)))
+    .sort(compareNatural)
   for (const p of extra) {
     // The meta keeps per-app sub-trees of its own (duplication) under app nodes; those are not recovery's business.
     if (/\/\d+\/duplication(\/|$)/.test(p)) continue
-    add({code: VERIFY_CODES.unexpected, severity: 'error', subject: p, message: `${p} exists but the plan did not expect start_recovery to create it`})
+    add({
+      code: VERIFY_CODES.unexpected,
+      severity: 'error',
+      subject: p,
+      message: `${p} exists but the plan did not expect start_recovery to create it`,
+    })
   }
   const out: Finding[] = []
   for (const [code, list] of byCode) {
     list.sort((x, y) => compareNatural(x.subject ?? '', y.subject ?? ''))
     out.push(...list.slice(0, MAX_PER_CODE))
     if (list.length > MAX_PER_CODE) {
-      out.push({code, severity: list[0]!.severity, subject: appsRoot, message: `... and ${list.length - MAX_PER_CODE} more like these`})
+      out.push({
+        code,
+        severity: list[0]!.severity,
+        subject: appsRoot,
+        message: `... and ${list.length - MAX_PER_CODE} more like these`,
+      })
     }
   }
   if (reconfigured > 0) {
-    out.push({code: VERIFY_CODES.reconfigured, severity: 'info', subject: appsRoot,
-      message: `${reconfigured} partition node(s) were already reconfigured by the meta server (higher ballot, same pid, replica count and flags): compared on those fields only`})
+    out.push({
+      code: VERIFY_CODES.reconfigured,
+      severity: 'info',
+      subject: appsRoot,
+      message: `${reconfigured} partition node(s) were already reconfigured by the meta server (higher ballot, same pid, replica count and flags): compared on those fields only`,
+    })
   }
   if (droppedOnRestart > 0) {
-    out.push({code: VERIFY_CODES.droppedOnRestart, severity: 'info', subject: appsRoot,
-      message: `${droppedOnRestart} partition node(s) of dropped tables were marked dropped by the restarted meta server (drop_partition: ballot + 1, dropped flag), as Pegasus does when it loads a dropped table`})
+    out.push({
+      code: VERIFY_CODES.droppedOnRestart,
+      severity: 'info',
+      subject: appsRoot,
+      message: `${droppedOnRestart} partition node(s) of dropped tables were marked dropped by the restarted meta server (drop_partition: ballot + 1, dropped flag), as Pegasus does when it loads a dropped table`,
+    })
   }
   return out
 }
@@ -154,10 +220,22 @@ export function compareHints(expected: string[], actual: string[]): Finding[] {
   const a = count(actual)
   const out: Finding[] = []
   for (const [line, n] of a) {
-    if ((e.get(line) ?? 0) < n) out.push({code: VERIFY_CODES.hintMismatch, severity: 'error', subject: 'start_recovery', message: `the meta server said what the plan did not predict: ${line}`})
+    if ((e.get(line) ?? 0) < n)
+      out.push({
+        code: VERIFY_CODES.hintMismatch,
+        severity: 'error',
+        subject: 'start_recovery',
+        message: `the meta server said what the plan did not predict: ${line}`,
+      })
   }
   for (const [line, n] of e) {
-    if ((a.get(line) ?? 0) < n) out.push({code: VERIFY_CODES.hintMismatch, severity: 'error', subject: 'start_recovery', message: `the plan predicted a hint the meta server did not give: ${line}`})
+    if ((a.get(line) ?? 0) < n)
+      out.push({
+        code: VERIFY_CODES.hintMismatch,
+        severity: 'error',
+        subject: 'start_recovery',
+        message: `the plan predicted a hint the meta server did not give: ${line}`,
+      })
   }
   return out.sort((x, y) => compareNatural(x.message, y.message))
 }

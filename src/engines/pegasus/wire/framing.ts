@@ -191,7 +191,8 @@ export class RequestFrameDecoder {
       const h = this.q.peek(HEADER_LENGTH_V1)
       const metaLength = h.readUInt32BE(8)
       const bodyLength = h.readUInt32BE(12)
-      if (metaLength + bodyLength > MAX_FRAME_BYTES) throw new WireError(`THFT v1 frame of ${metaLength + bodyLength} bytes is too large`)
+      if (metaLength + bodyLength > MAX_FRAME_BYTES)
+        throw new WireError(`THFT v1 frame of ${metaLength + bodyLength} bytes is too large`)
       if (this.q.length < HEADER_LENGTH_V1 + metaLength + bodyLength) return undefined
       this.q.take(HEADER_LENGTH_V1)
       const meta = RequestMetaV1Codec.decode(this.q.take(metaLength))
@@ -256,7 +257,13 @@ export function readArgs<T>(reader: BinaryReader, codec: StructCodec<T>): T {
 }
 
 /** Encodes a complete request with the v1 header. */
-export function encodeRequestV1<T>(name: string, seqid: number, codec: StructCodec<T>, request: T, meta: RequestMetaV1 = {}): Buffer {
+export function encodeRequestV1<T>(
+  name: string,
+  seqid: number,
+  codec: StructCodec<T>,
+  request: T,
+  meta: RequestMetaV1 = {},
+): Buffer {
   return frameRequestV1(encodeCallBody(name, seqid, codec, request), meta)
 }
 
@@ -331,7 +338,8 @@ export function openReply(frame: Buffer): OpenedReply {
   const reader = new BinaryReader(frame)
   const err = reader.proto.readString()
   const m = readMessageBeginStrict(reader.proto)
-  if (m.mtype !== MessageType.REPLY) throw new WireError(`invalid message type ${m.mtype} in a reply (expected T_REPLY)`)
+  if (m.mtype !== MessageType.REPLY)
+    throw new WireError(`invalid message type ${m.mtype} in a reply (expected T_REPLY)`)
   return {err, name: m.name, seqid: m.seqid, reader}
 }
 
@@ -353,7 +361,8 @@ function readMessageBeginStrict(p: TProtocol): {name: string; mtype: number; seq
   // Every Pegasus peer writes the strict form (version word 0x8001); the non-strict form would let
   // garbage be read as a name length.
   const word = p.readI32()
-  if ((word & 0xffff0000) !== (0x80010000 | 0)) throw new WireError(`bad thrift message version word 0x${(word >>> 0).toString(16)}`)
+  if ((word & 0xffff0000) !== (0x80010000 | 0))
+    throw new WireError(`bad thrift message version word 0x${(word >>> 0).toString(16)}`)
   const name = p.readString()
   const seqid = p.readI32()
   return {name, mtype: word & 0xff, seqid}

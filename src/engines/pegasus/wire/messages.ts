@@ -288,7 +288,12 @@ function codec<T>(name: string, fields: FieldSpec[]): StructCodec<T> {
   }
 }
 
-const f = (id: number, name: string, kind: FieldKind, extra: Partial<FieldSpec> = {}): FieldSpec => ({id, name, kind, ...extra})
+const f = (id: number, name: string, kind: FieldKind, extra: Partial<FieldSpec> = {}): FieldSpec => ({
+  id,
+  name,
+  kind,
+  ...extra,
+})
 const opt = {optional: true}
 const listOf = (kind: FieldKind): FieldKind => ({list: kind})
 const structOf = <T>(c: StructCodec<T>): FieldKind => ({struct: c.schema})
@@ -363,17 +368,20 @@ export const QueryReplicaInfoResponseCodec = codec<M.QueryReplicaInfoResponse>('
 ])
 
 /** `meta_admin.configuration_recovery_request`. */
-export const ConfigurationRecoveryRequestCodec = codec<M.ConfigurationRecoveryRequest>('configuration_recovery_request', [
-  f(1, 'recovery_nodes', listOf('address')),
-  f(2, 'skip_bad_nodes', 'bool'),
-  f(3, 'skip_lost_partitions', 'bool'),
-  f(4, 'hp_recovery_nodes', listOf('host_port'), opt),
-])
+export const ConfigurationRecoveryRequestCodec = codec<M.ConfigurationRecoveryRequest>(
+  'configuration_recovery_request',
+  [
+    f(1, 'recovery_nodes', listOf('address')),
+    f(2, 'skip_bad_nodes', 'bool'),
+    f(3, 'skip_lost_partitions', 'bool'),
+    f(4, 'hp_recovery_nodes', listOf('host_port'), opt),
+  ],
+)
 /** `meta_admin.configuration_recovery_response`. */
-export const ConfigurationRecoveryResponseCodec = codec<M.ConfigurationRecoveryResponse>('configuration_recovery_response', [
-  f(1, 'err', 'error_code'),
-  f(2, 'hint_message', 'string'),
-])
+export const ConfigurationRecoveryResponseCodec = codec<M.ConfigurationRecoveryResponse>(
+  'configuration_recovery_response',
+  [f(1, 'err', 'error_code'), f(2, 'hint_message', 'string')],
+)
 
 /** `meta_admin.ddd_diagnose_request`. */
 export const DddDiagnoseRequestCodec = codec<M.DddDiagnoseRequest>('ddd_diagnose_request', [f(1, 'pid', 'gpid')])
@@ -409,48 +417,53 @@ export const ConfigurationProposalActionCodec = codec<M.ConfigurationProposalAct
   f(6, 'hp_node', 'host_port', opt),
 ])
 /** `meta_admin.configuration_balancer_request`. */
-export const ConfigurationBalancerRequestCodec = codec<M.ConfigurationBalancerRequest>('configuration_balancer_request', [
-  f(1, 'gpid', 'gpid'),
-  f(2, 'action_list', listOf(structOf(ConfigurationProposalActionCodec))),
-  f(3, 'force', 'bool', opt),
-  f(4, 'balance_type', 'i32', opt),
-])
+export const ConfigurationBalancerRequestCodec = codec<M.ConfigurationBalancerRequest>(
+  'configuration_balancer_request',
+  [
+    f(1, 'gpid', 'gpid'),
+    f(2, 'action_list', listOf(structOf(ConfigurationProposalActionCodec))),
+    f(3, 'force', 'bool', opt),
+    f(4, 'balance_type', 'i32', opt),
+  ],
+)
 /** `meta_admin.configuration_balancer_response`. */
-export const ConfigurationBalancerResponseCodec = codec<M.ConfigurationBalancerResponse>('configuration_balancer_response', [
-  f(1, 'err', 'error_code'),
-])
+export const ConfigurationBalancerResponseCodec = codec<M.ConfigurationBalancerResponse>(
+  'configuration_balancer_response',
+  [f(1, 'err', 'error_code')],
+)
 
 /** `meta_admin.configuration_meta_control_request`. */
-export const ConfigurationMetaControlRequestCodec = codec<M.ConfigurationMetaControlRequest>('configuration_meta_control_request', [
-  f(1, 'level', 'i32'),
-])
+export const ConfigurationMetaControlRequestCodec = codec<M.ConfigurationMetaControlRequest>(
+  'configuration_meta_control_request',
+  [f(1, 'level', 'i32')],
+)
 /** `meta_admin.configuration_meta_control_response`. */
-export const ConfigurationMetaControlResponseCodec = codec<M.ConfigurationMetaControlResponse>('configuration_meta_control_response', [
-  f(1, 'err', 'error_code'),
-  f(2, 'old_level', 'i32'),
-])
+export const ConfigurationMetaControlResponseCodec = codec<M.ConfigurationMetaControlResponse>(
+  'configuration_meta_control_response',
+  [f(1, 'err', 'error_code'), f(2, 'old_level', 'i32')],
+)
 
 /** `meta_admin.configuration_cluster_info_request` (empty). */
-export const ConfigurationClusterInfoRequestCodec = codec<M.ConfigurationClusterInfoRequest>('configuration_cluster_info_request', [])
+export const ConfigurationClusterInfoRequestCodec = codec<M.ConfigurationClusterInfoRequest>(
+  'configuration_cluster_info_request',
+  [],
+)
 /** `meta_admin.configuration_cluster_info_response`. */
-export const ConfigurationClusterInfoResponseCodec = codec<M.ConfigurationClusterInfoResponse>('configuration_cluster_info_response', [
-  f(1, 'err', 'error_code'),
-  f(2, 'keys', listOf('string')),
-  f(3, 'values', listOf('string')),
-])
+export const ConfigurationClusterInfoResponseCodec = codec<M.ConfigurationClusterInfoResponse>(
+  'configuration_cluster_info_response',
+  [f(1, 'err', 'error_code'), f(2, 'keys', listOf('string')), f(3, 'values', listOf('string'))],
+)
 
 /** `meta_admin.configuration_list_apps_request`. */
-export const ConfigurationListAppsRequestCodec = codec<M.ConfigurationListAppsRequest>('configuration_list_apps_request', [
-  f(1, 'status', 'i32'),
-  f(2, 'app_name_pattern', 'string', opt),
-  f(3, 'match_type', 'i32', opt),
-])
+export const ConfigurationListAppsRequestCodec = codec<M.ConfigurationListAppsRequest>(
+  'configuration_list_apps_request',
+  [f(1, 'status', 'i32'), f(2, 'app_name_pattern', 'string', opt), f(3, 'match_type', 'i32', opt)],
+)
 /** `meta_admin.configuration_list_apps_response`. */
-export const ConfigurationListAppsResponseCodec = codec<M.ConfigurationListAppsResponse>('configuration_list_apps_response', [
-  f(1, 'err', 'error_code'),
-  f(2, 'infos', listOf(structOf(AppInfoCodec))),
-  f(3, 'hint_message', 'string', opt),
-])
+export const ConfigurationListAppsResponseCodec = codec<M.ConfigurationListAppsResponse>(
+  'configuration_list_apps_response',
+  [f(1, 'err', 'error_code'), f(2, 'infos', listOf(structOf(AppInfoCodec))), f(3, 'hint_message', 'string', opt)],
+)
 
 /** `meta_admin.node_info`. */
 export const NodeInfoCodec = codec<M.NodeInfo>('node_info', [
@@ -459,14 +472,15 @@ export const NodeInfoCodec = codec<M.NodeInfo>('node_info', [
   f(3, 'hp_node', 'host_port', opt),
 ])
 /** `meta_admin.configuration_list_nodes_request`. */
-export const ConfigurationListNodesRequestCodec = codec<M.ConfigurationListNodesRequest>('configuration_list_nodes_request', [
-  f(1, 'status', 'i32'),
-])
+export const ConfigurationListNodesRequestCodec = codec<M.ConfigurationListNodesRequest>(
+  'configuration_list_nodes_request',
+  [f(1, 'status', 'i32')],
+)
 /** `meta_admin.configuration_list_nodes_response`. */
-export const ConfigurationListNodesResponseCodec = codec<M.ConfigurationListNodesResponse>('configuration_list_nodes_response', [
-  f(1, 'err', 'error_code'),
-  f(2, 'infos', listOf(structOf(NodeInfoCodec))),
-])
+export const ConfigurationListNodesResponseCodec = codec<M.ConfigurationListNodesResponse>(
+  'configuration_list_nodes_response',
+  [f(1, 'err', 'error_code'), f(2, 'infos', listOf(structOf(NodeInfoCodec)))],
+)
 
 /** `dsn.layer2.query_cfg_request`. */
 export const QueryCfgRequestCodec = codec<M.QueryCfgRequest>('query_cfg_request', [
@@ -496,7 +510,10 @@ export interface RpcDef<Req, Resp> {
   request: StructCodec<Req>
   response: StructCodec<Resp>
 }
-const rpc = <Req, Resp>(request: StructCodec<Req>, response: StructCodec<Resp>): RpcDef<Req, Resp> => ({request, response})
+const rpc = <Req, Resp>(request: StructCodec<Req>, response: StructCodec<Resp>): RpcDef<Req, Resp> => ({
+  request,
+  response,
+})
 
 /**
  * Every RPC lifeboat and the lab speak, by task-code name (the name on the wire;

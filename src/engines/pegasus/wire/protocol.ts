@@ -176,7 +176,10 @@ const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/
 export function rpcAddressToBigInt(addr: string): bigint {
   if (addr === '') return 0n
   const m = IPV4.exec(addr)
-  if (!m) throw new WireError(`rpc_address "${addr}" is not "a.b.c.d:port" (rpc_address carries IPv4 only; use the hp_* field for host names)`)
+  if (!m)
+    throw new WireError(
+      `rpc_address "${addr}" is not "a.b.c.d:port" (rpc_address carries IPv4 only; use the hp_* field for host names)`,
+    )
   const octets = m.slice(1, 5).map(Number)
   const port = Number(m[5])
   if (octets.some((o) => o > 255) || port > 65535) throw new WireError(`rpc_address "${addr}" is out of range`)
@@ -189,7 +192,8 @@ export function rpcAddressFromBigInt(v: bigint): string {
   const u = BigInt.asUintN(64, v)
   const type = Number(u & 3n)
   if (type === 0) return ''
-  if (type !== 1) throw new WireError(`rpc_address 0x${u.toString(16)} has host type ${type}; only IPv4 (1) travels in binary`)
+  if (type !== 1)
+    throw new WireError(`rpc_address 0x${u.toString(16)} has host type ${type}; only IPv4 (1) travels in binary`)
   const ip = Number(u >> 32n)
   const port = Number((u >> 16n) & 0xffffn)
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}:${port}`

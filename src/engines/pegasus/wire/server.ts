@@ -31,7 +31,10 @@ export interface RpcHandlerResult<R> {
 }
 
 /** A handler of one RPC. A promise that never settles means the server never answers. */
-export type RpcHandler<N extends RpcName> = (request: RpcRequest<N>, info: RpcCallInfo) => Promise<RpcHandlerResult<RpcResponse<N>>>
+export type RpcHandler<N extends RpcName> = (
+  request: RpcRequest<N>,
+  info: RpcCallInfo,
+) => Promise<RpcHandlerResult<RpcResponse<N>>>
 
 /** Handlers by RPC name. */
 export type RpcHandlers = {[N in RpcName]?: RpcHandler<N>}
@@ -67,7 +70,10 @@ const HTTP_METHODS = ['GET ', 'POST', 'HEAD', 'PUT ', 'DELE', 'OPTI', 'PATC']
 export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer> {
   const host = opts.host ?? '127.0.0.1'
   for (const name of Object.keys(opts.handlers)) {
-    if (!isRpcName(name)) throw new LifeboatError('PEGASUS_UNKNOWN_RPC', `no codec for RPC ${name}`, {hints: [`Known RPCs: ${Object.keys(RPCS).join(', ')}`]})
+    if (!isRpcName(name))
+      throw new LifeboatError('PEGASUS_UNKNOWN_RPC', `no codec for RPC ${name}`, {
+        hints: [`Known RPCs: ${Object.keys(RPCS).join(', ')}`],
+      })
   }
   const onError = opts.onError ?? (() => {})
   const sockets = new Set<net.Socket>()
@@ -152,7 +158,10 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     const rpcName = name as RpcName
     let result: RpcHandlerResult<unknown>
     try {
-      const handler = opts.handlers[rpcName] as unknown as (req: unknown, info: RpcCallInfo) => Promise<RpcHandlerResult<unknown>>
+      const handler = opts.handlers[rpcName] as unknown as (
+        req: unknown,
+        info: RpcCallInfo,
+      ) => Promise<RpcHandlerResult<unknown>>
       result = await handler(request, {remote, name, seqid, header})
     } catch (err) {
       onError(err, `handler ${name} for ${remote}`)
@@ -175,10 +184,14 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   await new Promise<void>((resolve, reject) => {
     const fail = (err: Error): void => {
       reject(
-        new LifeboatError('PEGASUS_LISTEN_FAILED', `cannot listen on ${host}:${opts.port ?? 0}: ${describeError(err)}`, {
-          cause: err,
-          hints: ['Pick another port, or stop the process that holds it.'],
-        }),
+        new LifeboatError(
+          'PEGASUS_LISTEN_FAILED',
+          `cannot listen on ${host}:${opts.port ?? 0}: ${describeError(err)}`,
+          {
+            cause: err,
+            hints: ['Pick another port, or stop the process that holds it.'],
+          },
+        ),
       )
     }
     server.once('error', fail)

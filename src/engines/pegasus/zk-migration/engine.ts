@@ -21,7 +21,10 @@ import {pegasusStatus} from '../status.js'
 class Sessions {
   private readonly open = new Map<'source' | 'target', Promise<ZkClient>>()
 
-  constructor(private readonly spec: ZkMigrationSpec, private readonly io: Pick<EngineIo, 'env'>) {}
+  constructor(
+    private readonly spec: ZkMigrationSpec,
+    private readonly io: Pick<EngineIo, 'env'>,
+  ) {}
 
   async get(which: 'source' | 'target'): Promise<ZkClient> {
     const existing = this.open.get(which)
@@ -86,7 +89,12 @@ export const zkMigrationEngine: Engine<ZkMigrationSpec, ZkMigrationLive, ZkMigra
   async verify(ctx, plan: PlanBody): Promise<Finding[]> {
     // The end state: the metas on the target (the last switch), the level, the tables, the source gone if planned.
     const last = <K extends string>(kind: K) => plan.steps.filter((s) => s.kind === kind).at(-1)
-    const checks = [last(STEP_KINDS.switchMeta), last(STEP_KINDS.setLevel), last(STEP_KINDS.verifyTables), last(STEP_KINDS.removeSource)]
+    const checks = [
+      last(STEP_KINDS.switchMeta),
+      last(STEP_KINDS.setLevel),
+      last(STEP_KINDS.verifyTables),
+      last(STEP_KINDS.removeSource),
+    ]
     const findings: Finding[] = []
     for (const step of checks) {
       if (step) findings.push(...(await zkMigrationSteps[step.kind]!.verify(ctx, step)))

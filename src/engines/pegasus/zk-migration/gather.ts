@@ -30,7 +30,6 @@ import {
 /** Tables whose partition configuration is read at once for `nodes -d`. */
 const QUERY_CONCURRENCY = 16
 
-
 function relative(root: string, path: string): string {
   if (root === '/') return path.slice(1)
   return path === root ? '' : path.slice(root.length + 1)
@@ -41,7 +40,18 @@ function relative(root: string, path: string): string {
  * their partitions, ephemeral nodes, and a digest of the paths. A missing root is `exists: false`.
  */
 export async function summarizeTree(zk: ZkClient, hosts: string, root: string): Promise<TreeSummary> {
-  const summary: TreeSummary = {hosts, root, exists: false, nodes: 0, bytes: 0, children: [], ephemeral: [], appsRootData: null, apps: [], pathsDigest: ''}
+  const summary: TreeSummary = {
+    hosts,
+    root,
+    exists: false,
+    nodes: 0,
+    bytes: 0,
+    children: [],
+    ephemeral: [],
+    appsRootData: null,
+    apps: [],
+    pathsDigest: '',
+  }
   const children = new Map<string, {nodes: number; ephemeral: number}>()
   const apps = new Map<string, TreeApp>()
   const ephemeral: EphemeralNode[] = []
@@ -136,11 +146,20 @@ export async function observeMeta(meta: MetaClient): Promise<MetaObserved> {
 export async function listTables(meta: MetaClient): Promise<TableRow[]> {
   const {server, response} = await meta.call('RPC_CM_LIST_APPS', {status: AppStatus.AS_INVALID})
   if (response.err !== 'ERR_OK') {
-    throw new PegasusClientError('PEGASUS_RPC_ERROR', `meta server ${server} answered list_apps with ${response.err}`, {server, rpc: 'RPC_CM_LIST_APPS', pegasusError: response.err})
+    throw new PegasusClientError('PEGASUS_RPC_ERROR', `meta server ${server} answered list_apps with ${response.err}`, {
+      server,
+      rpc: 'RPC_CM_LIST_APPS',
+      pegasusError: response.err,
+    })
   }
   return response.infos
-    .map((a): TableRow => ({app_id: a.app_id, app_name: a.app_name, status: enumName(AppStatus, a.status).replace(/^AS_/, ''),
-      partition_count: a.partition_count, replica_count: a.max_replica_count}))
+    .map((a): TableRow => ({
+      app_id: a.app_id,
+      app_name: a.app_name,
+      status: enumName(AppStatus, a.status).replace(/^AS_/, ''),
+      partition_count: a.partition_count,
+      replica_count: a.max_replica_count,
+    }))
     .sort((a, b) => a.app_id - b.app_id)
 }
 
@@ -151,12 +170,22 @@ export async function listTables(meta: MetaClient): Promise<TableRow[]> {
 export async function listNodeRows(meta: MetaClient, tables?: TableRow[]): Promise<NodeRow[]> {
   const {server, response} = await meta.call('RPC_CM_LIST_NODES', {status: NodeStatus.NS_INVALID})
   if (response.err !== 'ERR_OK') {
-    throw new PegasusClientError('PEGASUS_RPC_ERROR', `meta server ${server} answered list_nodes with ${response.err}`, {server, rpc: 'RPC_CM_LIST_NODES', pegasusError: response.err})
+    throw new PegasusClientError(
+      'PEGASUS_RPC_ERROR',
+      `meta server ${server} answered list_nodes with ${response.err}`,
+      {server, rpc: 'RPC_CM_LIST_NODES', pegasusError: response.err},
+    )
   }
   const rows = new Map<string, NodeRow>()
   for (const n of response.infos) {
     const address = n.hp_node || n.node
-    rows.set(address, {address, status: n.status === NodeStatus.NS_ALIVE ? 'ALIVE' : 'UNALIVE', replica_count: 0, primary_count: 0, secondary_count: 0})
+    rows.set(address, {
+      address,
+      status: n.status === NodeStatus.NS_ALIVE ? 'ALIVE' : 'UNALIVE',
+      replica_count: 0,
+      primary_count: 0,
+      secondary_count: 0,
+    })
   }
   const available = (tables ?? (await listTables(meta))).filter((t) => t.status === 'AVAILABLE')
   const configs = await mapLimit(available, QUERY_CONCURRENCY, (t) => meta.queryPartitionConfigByIndex(t.app_name))
@@ -178,7 +207,10 @@ export async function listNodeRows(meta: MetaClient, tables?: TableRow[]): Promi
 }
 
 /** Opens a ZooKeeper session on `place` with the spec's auth. */
-export function connectPlace(place: {hosts: string; root: string; auth?: {scheme: 'digest'; credentials_env: string}}, io: Pick<EngineIo, 'env'>): Promise<ZkClient> {
+export function connectPlace(
+  place: {hosts: string; root: string; auth?: {scheme: 'digest'; credentials_env: string}},
+  io: Pick<EngineIo, 'env'>,
+): Promise<ZkClient> {
   return connectZk({hosts: place.hosts, root: place.root, auth: place.auth, env: io.env})
 }
 
@@ -190,8 +222,13 @@ export async function gatherZkMigration(spec: ZkMigrationSpec, io: EngineIo): Pr
   const meta = metaClientFor(spec.cluster.meta_servers, [{zk: srcZk, root: src.root}])
   try {
     io.progress(`reading the source tree ${src.hosts}${src.root} and the target root ${dst.hosts}${dst.root}`)
-    const [source, target] = await Promise.all([summarizeTree(srcZk, src.hosts, src.root), summarizeTree(dstZk, dst.hosts, dst.root)])
-    io.progress(`source: ${source.nodes} persistent node(s), ${source.apps.length} app(s); asking the meta server for its level, tables and nodes`)
+    const [source, target] = await Promise.all([
+      summarizeTree(srcZk, src.hosts, src.root),
+      summarizeTree(dstZk, dst.hosts, dst.root),
+    ])
+    io.progress(
+      `source: ${source.nodes} persistent node(s), ${source.apps.length} app(s); asking the meta server for its level, tables and nodes`,
+    )
     const observed = await observeMeta(meta)
     let tables: TableRow[] = []
     let nodes: NodeRow[] = []

@@ -48,7 +48,12 @@ const SHOWN = 10
 
 /** Splits a connect string into its sorted `host:port` entries, so that the order of the ensemble does not count. */
 export function ensembleKey(hosts: string): string {
-  return hosts.split(',').map((h) => h.trim()).filter((h) => h !== '').sort().join(',')
+  return hosts
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '')
+    .sort()
+    .join(',')
 }
 
 /** A root without trailing slashes (`/` stays `/`). */
@@ -91,7 +96,9 @@ function listShort(items: string[]): string {
 
 /** What a tree holds, in one phrase per top-level child: `apps (12 nodes), lock (1 node, 1 ephemeral)`. */
 export function describeTree(tree: TreeSummary): string {
-  const parts = tree.children.map((c) => `${c.name} (${plural(c.nodes, 'node')}${c.ephemeral > 0 ? `, ${c.ephemeral} ephemeral` : ''})`)
+  const parts = tree.children.map(
+    (c) => `${c.name} (${plural(c.nodes, 'node')}${c.ephemeral > 0 ? `, ${c.ephemeral} ephemeral` : ''})`,
+  )
   return parts.length > 0 ? listShort(parts) : 'nothing under the root'
 }
 
@@ -103,25 +110,34 @@ function copiedCount(tree: TreeSummary, ignoreEphemeral: boolean): number {
 /** The sha256 of what the plan rests on: shapes and counts, never data that changes by itself (ballots, heartbeats). */
 function fingerprintOf(spec: ZkMigrationSpec, live: ZkMigrationLive): string {
   const tree = (t: TreeSummary) => ({
-    exists: t.exists, nodes: t.nodes, children: t.children, appsRootData: t.appsRootData, pathsDigest: t.pathsDigest,
+    exists: t.exists,
+    nodes: t.nodes,
+    children: t.children,
+    appsRootData: t.appsRootData,
+    pathsDigest: t.pathsDigest,
     apps: t.apps.map((a) => [a.id, a.name, a.status, a.partition_count, a.partitions, a.nodes]),
     ephemeral: t.ephemeral.length,
   })
   const recovery = spec.migration.method === 'recovery'
-  return sha256Hex(canonicalJson({
-    method: spec.migration.method,
-    source: tree(live.source),
-    target: tree(live.target),
-    meta: {leader: live.meta.leader, error: live.meta.error, level: live.meta.level, zookeeper: live.meta.zookeeper},
-    tables: live.tables.map((t) => [t.app_id, t.app_name, t.status, t.partition_count, t.replica_count]),
-    // Replica counts move with balancing; only the recovery method rests on them.
-    nodes: live.nodes.map((n) => (recovery ? [n.address, n.status, n.replica_count] : [n.address, n.status])),
-  }))
+  return sha256Hex(
+    canonicalJson({
+      method: spec.migration.method,
+      source: tree(live.source),
+      target: tree(live.target),
+      meta: {leader: live.meta.leader, error: live.meta.error, level: live.meta.level, zookeeper: live.meta.zookeeper},
+      tables: live.tables.map((t) => [t.app_id, t.app_name, t.status, t.partition_count, t.replica_count]),
+      // Replica counts move with balancing; only the recovery method rests on them.
+      nodes: live.nodes.map((n) => (recovery ? [n.address, n.status, n.replica_count] : [n.address, n.status])),
+    }),
+  )
 }
 
 /** Meta addresses holding a leader lock node in the source tree, sorted. */
 function lockHolders(live: ZkMigrationLive): string[] {
-  return live.source.ephemeral.filter((e) => /\/dsn\.meta\.server\.leader\/LOCKNODE\d+$/.test(e.path)).map((e) => e.data.trim()).sort(compareNatural)
+  return live.source.ephemeral
+    .filter((e) => /\/dsn\.meta\.server\.leader\/LOCKNODE\d+$/.test(e.path))
+    .map((e) => e.data.trim())
+    .sort(compareNatural)
 }
 
 function commonFindings(spec: ZkMigrationSpec, live: ZkMigrationLive): Finding[] {
@@ -131,51 +147,98 @@ function commonFindings(spec: ZkMigrationSpec, live: ZkMigrationLive): Finding[]
   const out: Finding[] = []
   const copy = spec.migration.method === 'copy'
   if (normalRoot(src.root) === '/') {
-    out.push({code: FINDING_CODES.sourceIsZkRoot, severity: 'error', subject: `${src.hosts}/`,
-      message: 'the source root is the ZooKeeper root /: it holds ZooKeeper\'s own /zookeeper and other clients\' data, so it cannot be moved as one cluster root',
-      hint: 'Pegasus keeps its metadata under [meta_server] cluster_root; give that path as cluster.zookeeper.root.'})
+    out.push({
+      code: FINDING_CODES.sourceIsZkRoot,
+      severity: 'error',
+      subject: `${src.hosts}/`,
+      message:
+        "the source root is the ZooKeeper root /: it holds ZooKeeper's own /zookeeper and other clients' data, so it cannot be moved as one cluster root",
+      hint: 'Pegasus keeps its metadata under [meta_server] cluster_root; give that path as cluster.zookeeper.root.',
+    })
   }
   if (!source.exists) {
-    out.push({code: FINDING_CODES.sourceMissing, severity: copy ? 'error' : 'warning', subject: `${src.hosts}${src.root}`,
+    out.push({
+      code: FINDING_CODES.sourceMissing,
+      severity: copy ? 'error' : 'warning',
+      subject: `${src.hosts}${src.root}`,
       message: `the source root ${src.root} does not exist on ${src.hosts}`,
-      hint: copy ? 'Check cluster.zookeeper: it must be the meta servers\' [zookeeper] hosts_list and [meta_server] cluster_root.' : 'The recovery rebuilds from the replica servers, but check cluster.zookeeper names the tree the metas run on.'})
+      hint: copy
+        ? "Check cluster.zookeeper: it must be the meta servers' [zookeeper] hosts_list and [meta_server] cluster_root."
+        : 'The recovery rebuilds from the replica servers, but check cluster.zookeeper names the tree the metas run on.',
+    })
   } else if (source.apps.length === 0) {
-    out.push({code: FINDING_CODES.noApps, severity: 'warning', subject: `${src.hosts}${src.root}`,
-      message: `the source root ${src.root} holds no app node under apps/: there is no table to move`})
+    out.push({
+      code: FINDING_CODES.noApps,
+      severity: 'warning',
+      subject: `${src.hosts}${src.root}`,
+      message: `the source root ${src.root} holds no app node under apps/: there is no table to move`,
+    })
   }
   if (target.exists && (target.nodes > 1 || target.ephemeral.length > 0)) {
-    out.push({code: FINDING_CODES.targetNotEmpty, severity: 'error', subject: `${dst.hosts}${dst.root}`,
+    out.push({
+      code: FINDING_CODES.targetNotEmpty,
+      severity: 'error',
+      subject: `${dst.hosts}${dst.root}`,
       message: `the target root ${dst.root} on ${dst.hosts} is not empty: it holds ${plural(target.nodes - 1 + target.ephemeral.length, 'node')} under it: ${describeTree(target)}`,
-      hint: `Point migration.target.root at a new path, or, if that data is yours to discard, save it and delete ${dst.root} (zkCli.sh deleteall ${dst.root}), then plan again.`})
+      hint: `Point migration.target.root at a new path, or, if that data is yours to discard, save it and delete ${dst.root} (zkCli.sh deleteall ${dst.root}), then plan again.`,
+    })
   }
   if (ensembleKey(src.hosts) === ensembleKey(dst.hosts) && (within(dst.root, src.root) || within(src.root, dst.root))) {
-    out.push({code: FINDING_CODES.targetOverlaps, severity: 'error', subject: `${dst.hosts}${dst.root}`,
+    out.push({
+      code: FINDING_CODES.targetOverlaps,
+      severity: 'error',
+      subject: `${dst.hosts}${dst.root}`,
       message: `the target root ${dst.root} and the source root ${src.root} are on the same ZooKeeper and one contains the other`,
-      hint: 'Choose a target root outside the source tree (and the source outside the target).'})
+      hint: 'Choose a target root outside the source tree (and the source outside the target).',
+    })
   }
   if (meta.error !== null) {
     const unreachable = meta.error === 'ERR_NETWORK_FAILURE' || meta.error === 'ERR_TIMEOUT' || meta.leader === null
-    out.push({code: FINDING_CODES.metaUnreachable, severity: 'error', subject: meta.leader ?? spec.cluster.meta_servers.join(','),
+    out.push({
+      code: FINDING_CODES.metaUnreachable,
+      severity: 'error',
+      subject: meta.leader ?? spec.cluster.meta_servers.join(','),
       message: unreachable
         ? `no meta server answered control_meta (${meta.error})`
         : `the meta server ${meta.leader} answered control_meta with ${meta.error}: it does not serve`,
       hint: copy
         ? 'The copy method needs a serving meta leader to set its level to blind; start the meta servers and plan again.'
-        : 'The recovery method records the table and node lists from a serving meta; start the meta servers and plan again.'})
+        : 'The recovery method records the table and node lists from a serving meta; start the meta servers and plan again.',
+    })
   } else if (meta.zookeeper && !samePlace(meta.zookeeper, src)) {
     const onTarget = samePlace(meta.zookeeper, dst)
-    out.push({code: FINDING_CODES.metaElsewhere, severity: 'error', subject: meta.leader ?? spec.cluster.meta_servers.join(','),
+    out.push({
+      code: FINDING_CODES.metaElsewhere,
+      severity: 'error',
+      subject: meta.leader ?? spec.cluster.meta_servers.join(','),
       message: `the meta server ${meta.leader} runs on ZooKeeper ${meta.zookeeper.hosts} root ${meta.zookeeper.root}, not on the source ${src.hosts} root ${src.root}${onTarget ? ': it already runs on the migration target' : ''}`,
-      hint: onTarget ? 'The migration looks done; nothing is left to move.' : 'Make cluster.zookeeper the meta servers\' [zookeeper] hosts_list and [meta_server] cluster_root.'})
+      hint: onTarget
+        ? 'The migration looks done; nothing is left to move.'
+        : "Make cluster.zookeeper the meta servers' [zookeeper] hosts_list and [meta_server] cluster_root.",
+    })
   }
   if (source.appsRootData === 'lock') {
-    out.push({code: FINDING_CODES.lockTransaction, severity: copy ? 'error' : 'warning', subject: join(normalRoot(src.root), 'apps'),
+    out.push({
+      code: FINDING_CODES.lockTransaction,
+      severity: copy ? 'error' : 'warning',
+      subject: join(normalRoot(src.root), 'apps'),
       message: `${join(normalRoot(src.root), 'apps')} holds "lock": a meta stopped in the middle of writing the tables; a meta loading this tree crashes (invalid transaction state(lock))`,
-      hint: copy ? 'Let the meta finish (or repair the apps root) before copying it.' : 'The recovery method does not copy the tree, so the target is not affected.'})
+      hint: copy
+        ? 'Let the meta finish (or repair the apps root) before copying it.'
+        : 'The recovery method does not copy the tree, so the target is not affected.',
+    })
   }
-  if (live.meta.level !== null && LEVEL_VALUES[live.meta.level] !== undefined && LEVEL_VALUES[live.meta.level]! < LEVEL_VALUES.blind!) {
-    out.push({code: FINDING_CODES.levelLow, severity: 'warning', subject: live.meta.leader ?? '',
-      message: `the meta level is ${live.meta.level}, below blind: DDL is not served now${copy ? '; step 02 raises it to blind for the copy' : ''}`})
+  if (
+    live.meta.level !== null &&
+    LEVEL_VALUES[live.meta.level] !== undefined &&
+    LEVEL_VALUES[live.meta.level]! < LEVEL_VALUES.blind!
+  ) {
+    out.push({
+      code: FINDING_CODES.levelLow,
+      severity: 'warning',
+      subject: live.meta.leader ?? '',
+      message: `the meta level is ${live.meta.level}, below blind: DDL is not served now${copy ? '; step 02 raises it to blind for the copy' : ''}`,
+    })
   }
   return out
 }
@@ -184,22 +247,39 @@ function copyFindings(spec: ZkMigrationSpec, live: ZkMigrationLive, ignoreEpheme
   const out: Finding[] = []
   const holders = lockHolders(live)
   if (holders.length > 1) {
-    out.push({code: FINDING_CODES.followers, severity: 'warning', subject: holders.join(','),
+    out.push({
+      code: FINDING_CODES.followers,
+      severity: 'warning',
+      subject: holders.join(','),
       message: `${holders.length} meta servers hold a leader lock node (${holders.join(', ')}): step 01 waits until only the leader runs`,
-      hint: 'Stop every follower meta before the copy (the leader holds the lowest LOCKNODE); a follower that takes over during the copy would run at its start level.'})
+      hint: 'Stop every follower meta before the copy (the leader holds the lowest LOCKNODE); a follower that takes over during the copy would run at its start level.',
+    })
   }
   if (!ignoreEphemeral && live.source.ephemeral.length > 0) {
-    out.push({code: FINDING_CODES.notCarried, severity: 'warning', subject: listShort(live.source.ephemeral.map((e) => e.path)),
+    out.push({
+      code: FINDING_CODES.notCarried,
+      severity: 'warning',
+      subject: listShort(live.source.ephemeral.map((e) => e.path)),
       message: `ignore_ephemeral is false: ${plural(live.source.ephemeral.length, 'ephemeral node')} will be copied as persistent nodes; a copied LOCKNODE names a meta that holds no lock on the target and keeps the metas there from electing a leader`,
-      hint: 'Leave ignore_ephemeral at true unless you know the copied nodes are harmless.'})
+      hint: 'Leave ignore_ephemeral at true unless you know the copied nodes are harmless.',
+    })
   }
   const dst = normalRoot(spec.migration.target.root)
   out.push(
-    {code: FINDING_CODES.downtime, severity: 'info', subject: 'steps 02-06',
-      message: 'from step 02 (meta level blind) until step 06 restores the level, the meta serves DDL only: it ignores replica reconfiguration and balancing, so a replica server that fails in this window is not replaced and its partitions stay unavailable until step 06; reads and writes on healthy partitions continue',
-      hint: 'Keep the window short: the copy runs at about 12,000 nodes/s or more on loopback.'},
-    {code: FINDING_CODES.downtime, severity: 'info', subject: 'step 05',
-      message: `while the metas restart on ${spec.migration.target.hosts} root ${dst}, no meta serves: DDL fails and clients that must look up a partition's configuration wait; replica servers keep serving what they serve`},
+    {
+      code: FINDING_CODES.downtime,
+      severity: 'info',
+      subject: 'steps 02-06',
+      message:
+        'from step 02 (meta level blind) until step 06 restores the level, the meta serves DDL only: it ignores replica reconfiguration and balancing, so a replica server that fails in this window is not replaced and its partitions stay unavailable until step 06; reads and writes on healthy partitions continue',
+      hint: 'Keep the window short: the copy runs at about 12,000 nodes/s or more on loopback.',
+    },
+    {
+      code: FINDING_CODES.downtime,
+      severity: 'info',
+      subject: 'step 05',
+      message: `while the metas restart on ${spec.migration.target.hosts} root ${dst}, no meta serves: DDL fails and clients that must look up a partition's configuration wait; replica servers keep serving what they serve`,
+    },
   )
   return out
 }
@@ -210,14 +290,28 @@ function recoveryFindings(spec: ZkMigrationSpec, live: ZkMigrationLive): Finding
   if (live.meta.error === null) {
     const unalive = live.nodes.filter((n) => n.status !== 'ALIVE')
     for (const n of unalive) {
-      out.push({code: FINDING_CODES.nodeUnalive, severity: 'error', subject: n.address,
+      out.push({
+        code: FINDING_CODES.nodeUnalive,
+        severity: 'error',
+        subject: n.address,
         message: `replica server ${n.address} is UNALIVE: pegasus_migrate_zookeeper.sh aborts when any node is UNALIVE, since its replicas would not be collected by the recovery`,
-        hint: 'Bring the node back (or remove it from the cluster) and plan again.'})
+        hint: 'Bring the node back (or remove it from the cluster) and plan again.',
+      })
     }
     if (live.nodes.length > 0 && unalive.length === live.nodes.length) {
-      out.push({code: FINDING_CODES.noAliveNode, severity: 'error', subject: spec.cluster.name, message: 'no replica server is ALIVE: there is nothing to recover from'})
+      out.push({
+        code: FINDING_CODES.noAliveNode,
+        severity: 'error',
+        subject: spec.cluster.name,
+        message: 'no replica server is ALIVE: there is nothing to recover from',
+      })
     } else if (live.nodes.length === 0) {
-      out.push({code: FINDING_CODES.noAliveNode, severity: 'error', subject: spec.cluster.name, message: 'the meta lists no replica server: there is nothing to recover from'})
+      out.push({
+        code: FINDING_CODES.noAliveNode,
+        severity: 'error',
+        subject: spec.cluster.name,
+        message: 'the meta lists no replica server: there is nothing to recover from',
+      })
     }
   }
   // What start_recovery does not rebuild: everything but the app and partition nodes.
@@ -235,28 +329,50 @@ function recoveryFindings(spec: ZkMigrationSpec, live: ZkMigrationLive): Finding
     leftNodes += extra
   }
   if (left.length > 0) {
-    out.push({code: FINDING_CODES.notCarried, severity: 'warning', subject: srcRoot,
+    out.push({
+      code: FINDING_CODES.notCarried,
+      severity: 'warning',
+      subject: srcRoot,
       message: `the recovery rebuilds only app and partition nodes: ${plural(leftNodes, 'node')} of the source tree are not carried over: ${listShort(left)}`,
-      hint: 'Duplications, backup policies and bulk-load state must be set up again on the target, or use the copy method.'})
+      hint: 'Duplications, backup policies and bulk-load state must be set up again on the target, or use the copy method.',
+    })
   }
   for (const a of live.source.apps) {
     const lost = a.envs.filter((k) => k !== ENV_KEPT_BY_REPLICAS)
     if (lost.length === 0 || !a.status?.endsWith('AS_AVAILABLE')) continue
-    out.push({code: FINDING_CODES.envsLost, severity: 'warning', subject: `${a.id}:${a.name ?? '?'}`,
+    out.push({
+      code: FINDING_CODES.envsLost,
+      severity: 'warning',
+      subject: `${a.id}:${a.name ?? '?'}`,
       message: `table ${a.name ?? a.id} has envs ${listShort(lost)}: replica servers keep only ${ENV_KEPT_BY_REPLICAS}, so the recovered table has none of them`,
-      hint: `Set them again after the migration: use_app ${a.name ?? a.id}; set_app_envs KEY VALUE.`})
+      hint: `Set them again after the migration: use_app ${a.name ?? a.id}; set_app_envs KEY VALUE.`,
+    })
   }
   for (const t of live.tables.filter((x) => x.status !== 'AVAILABLE')) {
-    out.push({code: FINDING_CODES.droppedTable, severity: 'warning', subject: `${t.app_id}:${t.app_name}`,
+    out.push({
+      code: FINDING_CODES.droppedTable,
+      severity: 'warning',
+      subject: `${t.app_id}:${t.app_name}`,
       message: `table ${t.app_name} (id ${t.app_id}) is ${t.status}: if its replicas are not garbage-collected yet the recovery brings it back as AVAILABLE (the drop is forgotten), otherwise its id becomes a __drop_holder__${t.app_id} placeholder`,
-      hint: 'Check the table list after the migration and drop the table again if it came back.'})
+      hint: 'Check the table list after the migration and drop the table again if it came back.',
+    })
   }
   out.push(
-    {code: FINDING_CODES.downtime, severity: 'info', subject: 'steps 02-04',
-      message: 'from stopping the metas (step 02) until the node list matches again (step 04) no meta serves: the replica servers lose their lease after config_sync_interval_ms and their replicas go INACTIVE, so every table is unavailable for reads and writes until start_recovery has rebuilt the metadata and the meta has assigned primaries again',
-      hint: 'Have the start_recovery node list ready; the window is the restart time plus the recovery and reassignment.'},
-    {code: FINDING_CODES.downtime, severity: 'info', subject: 'step 05',
-      message: 'while the metas restart without recovery mode, no meta serves: DDL fails and clients that must look up a partition\'s configuration wait'},
+    {
+      code: FINDING_CODES.downtime,
+      severity: 'info',
+      subject: 'steps 02-04',
+      message:
+        'from stopping the metas (step 02) until the node list matches again (step 04) no meta serves: the replica servers lose their lease after config_sync_interval_ms and their replicas go INACTIVE, so every table is unavailable for reads and writes until start_recovery has rebuilt the metadata and the meta has assigned primaries again',
+      hint: 'Have the start_recovery node list ready; the window is the restart time plus the recovery and reassignment.',
+    },
+    {
+      code: FINDING_CODES.downtime,
+      severity: 'info',
+      subject: 'step 05',
+      message:
+        "while the metas restart without recovery mode, no meta serves: DDL fails and clients that must look up a partition's configuration wait",
+    },
   )
   return out
 }
@@ -270,11 +386,25 @@ function copyChanges(spec: ZkMigrationSpec, live: ZkMigrationLive, ignoreEphemer
   const total = copiedCount(source, ignoreEphemeral)
   const partitions = source.apps.reduce((n, a) => n + a.partitions, 0)
   const rootAfter = {nodes: total, apps: source.apps.length, partitions}
-  out.push(target.exists
-    ? {address: address(''), noun: NOUN.zkNode, action: 'update', before: {nodes: target.nodes + target.ephemeral.length}, after: rootAfter,
-        reason: `the target root exists already; the copy fills it from ${spec.cluster.zookeeper.hosts}${normalRoot(spec.cluster.zookeeper.root)}`}
-    : {address: address(''), noun: NOUN.zkNode, action: 'create', before: null, after: rootAfter,
-        reason: `copied from ${spec.cluster.zookeeper.hosts}${normalRoot(spec.cluster.zookeeper.root)}`})
+  out.push(
+    target.exists
+      ? {
+          address: address(''),
+          noun: NOUN.zkNode,
+          action: 'update',
+          before: {nodes: target.nodes + target.ephemeral.length},
+          after: rootAfter,
+          reason: `the target root exists already; the copy fills it from ${spec.cluster.zookeeper.hosts}${normalRoot(spec.cluster.zookeeper.root)}`,
+        }
+      : {
+          address: address(''),
+          noun: NOUN.zkNode,
+          action: 'create',
+          before: null,
+          after: rootAfter,
+          reason: `copied from ${spec.cluster.zookeeper.hosts}${normalRoot(spec.cluster.zookeeper.root)}`,
+        },
+  )
   const there = new Map(target.children.map((c) => [c.name, c]))
   const names = new Set([...source.children.map((c) => c.name), ...there.keys()])
   const bySource = new Map(source.children.map((c) => [c.name, c]))
@@ -284,21 +414,64 @@ function copyChanges(spec: ZkMigrationSpec, live: ZkMigrationLive, ignoreEphemer
     const after = s ? {nodes: s.nodes + (ignoreEphemeral ? 0 : s.ephemeral)} : null
     const before = t ? {nodes: t.nodes + t.ephemeral} : null
     if (!s) {
-      out.push({address: address(name), noun: NOUN.zkNode, action: 'no-op', before, after: before, reason: 'on the target only: the copy leaves it alone'})
+      out.push({
+        address: address(name),
+        noun: NOUN.zkNode,
+        action: 'no-op',
+        before,
+        after: before,
+        reason: 'on the target only: the copy leaves it alone',
+      })
       continue
     }
     const skipped = ignoreEphemeral && s.ephemeral > 0 ? `; ${plural(s.ephemeral, 'ephemeral node')} left out` : ''
-    out.push(t
-      ? {address: address(name), noun: NOUN.zkNode, action: 'update', before, after, reason: `exists on the target already: nodes the source also has are overwritten${skipped}`}
-      : {address: address(name), noun: NOUN.zkNode, action: 'create', before: null, after, reason: `${plural(s.nodes, 'persistent node')}${skipped}`})
+    out.push(
+      t
+        ? {
+            address: address(name),
+            noun: NOUN.zkNode,
+            action: 'update',
+            before,
+            after,
+            reason: `exists on the target already: nodes the source also has are overwritten${skipped}`,
+          }
+        : {
+            address: address(name),
+            noun: NOUN.zkNode,
+            action: 'create',
+            before: null,
+            after,
+            reason: `${plural(s.nodes, 'persistent node')}${skipped}`,
+          },
+    )
   }
   const targetApps = new Map(target.apps.map((a) => [a.id, a]))
   for (const a of source.apps) {
-    const after = {app_name: a.name, status: a.status, partition_count: a.partition_count, partitions: a.partitions, nodes: a.nodes}
+    const after = {
+      app_name: a.name,
+      status: a.status,
+      partition_count: a.partition_count,
+      partitions: a.partitions,
+      nodes: a.nodes,
+    }
     const t = targetApps.get(a.id)
-    out.push(t
-      ? {address: address(`apps/${a.id}`), noun: NOUN.table, action: 'update', before: {app_name: t.name, status: t.status, partition_count: t.partition_count, partitions: t.partitions, nodes: t.nodes}, after}
-      : {address: address(`apps/${a.id}`), noun: NOUN.table, action: 'create', before: null, after})
+    out.push(
+      t
+        ? {
+            address: address(`apps/${a.id}`),
+            noun: NOUN.table,
+            action: 'update',
+            before: {
+              app_name: t.name,
+              status: t.status,
+              partition_count: t.partition_count,
+              partitions: t.partitions,
+              nodes: t.nodes,
+            },
+            after,
+          }
+        : {address: address(`apps/${a.id}`), noun: NOUN.table, action: 'create', before: null, after},
+    )
   }
   return out
 }
@@ -311,15 +484,38 @@ function recoveryChanges(spec: ZkMigrationSpec, live: ZkMigrationLive): Change[]
   const targetApps = new Map(live.target.apps.map((a) => [a.id, a]))
   const out: Change[] = [
     live.target.appsRootData === null
-      ? {address: zkAddress(dstHosts, appsRoot), noun: NOUN.zkNode, action: 'create', before: null, after: 'unlock', reason: 'start_recovery writes the apps root and unlocks it at the end'}
-      : {address: zkAddress(dstHosts, appsRoot), noun: NOUN.zkNode, action: live.target.appsRootData === 'unlock' ? 'no-op' : 'update', before: live.target.appsRootData, after: 'unlock'},
+      ? {
+          address: zkAddress(dstHosts, appsRoot),
+          noun: NOUN.zkNode,
+          action: 'create',
+          before: null,
+          after: 'unlock',
+          reason: 'start_recovery writes the apps root and unlocks it at the end',
+        }
+      : {
+          address: zkAddress(dstHosts, appsRoot),
+          noun: NOUN.zkNode,
+          action: live.target.appsRootData === 'unlock' ? 'no-op' : 'update',
+          before: live.target.appsRootData,
+          after: 'unlock',
+        },
   ]
   for (const t of live.tables.filter((x) => x.status === 'AVAILABLE')) {
-    const after = {app_name: t.app_name, status: 'app_status::AS_AVAILABLE', partition_count: t.partition_count, max_replica_count: t.replica_count}
+    const after = {
+      app_name: t.app_name,
+      status: 'app_status::AS_AVAILABLE',
+      partition_count: t.partition_count,
+      max_replica_count: t.replica_count,
+    }
     const there = targetApps.get(String(t.app_id))
-    out.push({address: zkAddress(dstHosts, `${appsRoot}/${t.app_id}`), noun: NOUN.table, action: there ? 'update' : 'create',
-      before: there ? {app_name: there.name, status: there.status, partition_count: there.partition_count} : null, after,
-      reason: `rebuilt from the replica servers with ${plural(t.partition_count, 'partition node')}`})
+    out.push({
+      address: zkAddress(dstHosts, `${appsRoot}/${t.app_id}`),
+      noun: NOUN.table,
+      action: there ? 'update' : 'create',
+      before: there ? {app_name: there.name, status: there.status, partition_count: there.partition_count} : null,
+      after,
+      reason: `rebuilt from the replica servers with ${plural(t.partition_count, 'partition node')}`,
+    })
   }
   return out
 }
@@ -328,25 +524,41 @@ function recoveryChanges(spec: ZkMigrationSpec, live: ZkMigrationLive): Change[]
 function metaConfigChange(spec: ZkMigrationSpec): Change {
   const src = spec.cluster.zookeeper
   const dst = spec.migration.target
-  return {address: 'meta-config:zookeeper', action: 'update',
+  return {
+    address: 'meta-config:zookeeper',
+    action: 'update',
     before: {hosts_list: src.hosts, cluster_root: normalRoot(src.root)},
     after: {hosts_list: dst.hosts, cluster_root: normalRoot(dst.root)},
-    reason: 'edited by hand in every meta server\'s config ([zookeeper] hosts_list, [meta_server] cluster_root)'}
+    reason: "edited by hand in every meta server's config ([zookeeper] hosts_list, [meta_server] cluster_root)",
+  }
 }
 
 function removeSourceStep(spec: ZkMigrationSpec, live: ZkMigrationLive, copy: CopyParams, n: number): Step {
   const src = spec.cluster.zookeeper
-  return {id: `${String(n).padStart(2, '0')}-remove-source-tree`, kind: STEP_KINDS.removeSource, risk: 'lossy', params: {...copy},
+  return {
+    id: `${String(n).padStart(2, '0')}-remove-source-tree`,
+    kind: STEP_KINDS.removeSource,
+    risk: 'lossy',
+    params: {...copy},
     description: `Delete the source tree ${normalRoot(src.root)} on ${src.hosts} (${plural(live.source.nodes, 'node')})`,
     expect: `${normalRoot(src.root)} no longer exists on ${src.hosts}; the metas still run on the target`,
-    riskReason: `deletes ${plural(live.source.nodes, 'node')} of the old metadata: after this there is no way back to the source ZooKeeper, and anything the target lacks (checked by the earlier steps) is gone`}
+    riskReason: `deletes ${plural(live.source.nodes, 'node')} of the old metadata: after this there is no way back to the source ZooKeeper, and anything the target lacks (checked by the earlier steps) is gone`,
+  }
 }
 
 function verifyTablesStep(id: string, live: ZkMigrationLive, params: ClusterParams): Step {
   const available = live.tables.filter((t) => t.status === 'AVAILABLE')
-  return {id, kind: STEP_KINDS.verifyTables, risk: 'read', params: {...params},
+  return {
+    id,
+    kind: STEP_KINDS.verifyTables,
+    risk: 'read',
+    params: {...params},
     description: `Verify the meta lists the ${plural(available.length, 'recorded table')}`,
-    expect: available.length > 0 ? `list_apps shows ${listShort(available.map((t) => `${t.app_id}:${t.app_name}`))} with the same partition counts` : 'list_apps answers'}
+    expect:
+      available.length > 0
+        ? `list_apps shows ${listShort(available.map((t) => `${t.app_id}:${t.app_name}`))} with the same partition counts`
+        : 'list_apps answers',
+  }
 }
 
 /** Plans a PegasusZkMigration. */
@@ -366,10 +578,25 @@ export function planZkMigration(spec: ZkMigrationSpec, live: ZkMigrationLive, _o
 
   const findings = commonFindings(spec, live)
   const changes: Change[] = [metaConfigChange(spec)]
-  const copyParams: CopyParams = {source: src, target: dst, ignore_ephemeral: ignoreEphemeral, expect_nodes: live.source.nodes, meta_servers: metas}
-  const tablesParams: ClusterParams = {meta_servers: metas, tables: available, nodes: live.nodes, wait_seconds: waitSeconds, compare_nodes: false}
+  const copyParams: CopyParams = {
+    source: src,
+    target: dst,
+    ignore_ephemeral: ignoreEphemeral,
+    expect_nodes: live.source.nodes,
+    meta_servers: metas,
+  }
+  const tablesParams: ClusterParams = {
+    meta_servers: metas,
+    tables: available,
+    nodes: live.nodes,
+    wait_seconds: waitSeconds,
+    compare_nodes: false,
+  }
   const restoreLevel = (id: string, from: string, span: string): Step => ({
-    id, kind: STEP_KINDS.setLevel, risk: 'disruptive', params: {meta_servers: metas, level, from} satisfies SetLevelParams,
+    id,
+    kind: STEP_KINDS.setLevel,
+    risk: 'disruptive',
+    params: {meta_servers: metas, level, from} satisfies SetLevelParams,
     description: `Set the meta level back to ${level} (control_meta)`,
     expect: `get_meta_level answers fl_${level}`,
     riskReason: `the meta resumes ${LEVEL_VALUES[level]! >= LEVEL_VALUES.steady! ? 'curing partitions' : 'the behaviour of its level'}${level === 'lively' ? ' and balancing' : ''} ${span}`,
@@ -379,40 +606,76 @@ export function planZkMigration(spec: ZkMigrationSpec, live: ZkMigrationLive, _o
   if (method === 'copy') {
     findings.push(...copyFindings(spec, live, ignoreEphemeral))
     changes.push(...copyChanges(spec, live, ignoreEphemeral))
-    changes.push({address: 'meta-level', action: 'update', before: level, after: 'blind',
-      reason: `for the copy only: step 02 sets blind, step 06 sets ${level} again`})
+    changes.push({
+      address: 'meta-level',
+      action: 'update',
+      before: level,
+      after: 'blind',
+      reason: `for the copy only: step 02 sets blind, step 06 sets ${level} again`,
+    })
     const total = copiedCount(live.source, ignoreEphemeral)
     steps = [
-      {id: '01-stop-follower-metas', kind: STEP_KINDS.singleMeta, risk: 'safe',
+      {
+        id: '01-stop-follower-metas',
+        kind: STEP_KINDS.singleMeta,
+        risk: 'safe',
         params: {meta_servers: metas, source: src, lock_dirs: metaLeaderLockDirs(src.root)} satisfies SingleMetaParams,
         description: 'Only the meta leader runs: stop the follower meta servers',
         expect: `exactly one LOCKNODE under ${metaLeaderLockDirs(src.root).join(' or ')}`,
-        manual: {instructions: [
-          `Find the meta leader: ${live.meta.leader ? `${live.meta.leader} answered as leader when the plan was made` : 'the meta server `cluster_info` names as primary_meta_server'}.`,
-          `Stop every other meta server of ${metas.join(', ')} (e.g. minos_stop / supervisorctl stop), leaving the leader running.`,
-          'Confirm the step: lifeboat checks that only one meta holds a leader lock node in the source ZooKeeper.',
-        ]}},
-      {id: '02-set-meta-level-blind', kind: STEP_KINDS.setLevel, risk: 'disruptive',
+        manual: {
+          instructions: [
+            `Find the meta leader: ${live.meta.leader ? `${live.meta.leader} answered as leader when the plan was made` : 'the meta server `cluster_info` names as primary_meta_server'}.`,
+            `Stop every other meta server of ${metas.join(', ')} (e.g. minos_stop / supervisorctl stop), leaving the leader running.`,
+            'Confirm the step: lifeboat checks that only one meta holds a leader lock node in the source ZooKeeper.',
+          ],
+        },
+      },
+      {
+        id: '02-set-meta-level-blind',
+        kind: STEP_KINDS.setLevel,
+        risk: 'disruptive',
         params: {meta_servers: metas, level: 'blind', from: level} satisfies SetLevelParams,
         description: `Set the meta level from ${level} to blind (set_meta_level blind), so the metadata stops changing during the copy`,
         expect: 'get_meta_level answers fl_blind',
-        riskReason: `the meta stops curing and balancing partitions until step 06 sets ${level} again: a replica server that fails meanwhile is not replaced`},
-      {id: '03-copy-tree', kind: STEP_KINDS.copy, risk: 'safe', params: {...copyParams},
+        riskReason: `the meta stops curing and balancing partitions until step 06 sets ${level} again: a replica server that fails meanwhile is not replaced`,
+      },
+      {
+        id: '03-copy-tree',
+        kind: STEP_KINDS.copy,
+        risk: 'safe',
+        params: {...copyParams},
         description: `Copy ${plural(total, 'node')} from ${src.hosts}${src.root} to ${dst.hosts}${dst.root}${ignoreEphemeral ? ', leaving ephemeral nodes out' : ''}`,
-        expect: `${dst.root} holds ${plural(total, 'node')}; a copy cut short resumes where it stopped`},
-      {id: '04-verify-copy', kind: STEP_KINDS.verifyCopy, risk: 'read', params: {...copyParams},
+        expect: `${dst.root} holds ${plural(total, 'node')}; a copy cut short resumes where it stopped`,
+      },
+      {
+        id: '04-verify-copy',
+        kind: STEP_KINDS.verifyCopy,
+        risk: 'read',
+        params: {...copyParams},
         description: `Compare source and target node for node (paths and data${ignoreEphemeral ? ', ephemeral nodes left out' : ''})`,
-        expect: 'no node missing, extra or different'},
-      {id: '05-switch-metas-to-target', kind: STEP_KINDS.switchMeta, risk: 'disruptive',
-        params: {meta_servers: metas, zookeeper: dst, recover: false, wait_seconds: waitSeconds} satisfies SwitchMetaParams,
+        expect: 'no node missing, extra or different',
+      },
+      {
+        id: '05-switch-metas-to-target',
+        kind: STEP_KINDS.switchMeta,
+        risk: 'disruptive',
+        params: {
+          meta_servers: metas,
+          zookeeper: dst,
+          recover: false,
+          wait_seconds: waitSeconds,
+        } satisfies SwitchMetaParams,
         description: `Point the meta servers at ${dst.hosts} root ${dst.root} and restart them`,
         expect: `/meta/cluster reports zookeeper_hosts ${dst.hosts} and zookeeper_root ${dst.root}, and the meta serves`,
         riskReason: 'the metas restart on the copied tree: no meta serves until the leader is up again',
-        manual: {instructions: [
-          `In every meta server's config, set [zookeeper] hosts_list = ${dst.hosts}${dst.root !== src.root ? ` and [meta_server] cluster_root = ${dst.root}` : ` (cluster_root stays ${dst.root})`}; keep recover_from_replica_server = false.`,
-          `Restart the leader${live.meta.leader ? ` (${live.meta.leader})` : ''} first, then start the followers.`,
-          `Confirm the step: lifeboat reads /meta/cluster from the metas and checks zookeeper_hosts and zookeeper_root name ${dst.hosts} and ${dst.root}.`,
-        ]}},
+        manual: {
+          instructions: [
+            `In every meta server's config, set [zookeeper] hosts_list = ${dst.hosts}${dst.root !== src.root ? ` and [meta_server] cluster_root = ${dst.root}` : ` (cluster_root stays ${dst.root})`}; keep recover_from_replica_server = false.`,
+            `Restart the leader${live.meta.leader ? ` (${live.meta.leader})` : ''} first, then start the followers.`,
+            `Confirm the step: lifeboat reads /meta/cluster from the metas and checks zookeeper_hosts and zookeeper_root name ${dst.hosts} and ${dst.root}.`,
+          ],
+        },
+      },
       restoreLevel('06-restore-meta-level', 'blind', 'after the copy'),
       verifyTablesStep('07-verify-tables', live, tablesParams),
     ]
@@ -422,46 +685,98 @@ export function planZkMigration(spec: ZkMigrationSpec, live: ZkMigrationLive, _o
     const alive = live.nodes.filter((n) => n.status === 'ALIVE').map((n) => n.address)
     const recordParams: ClusterParams = {...tablesParams, compare_nodes: true}
     steps = [
-      {id: '01-record-cluster', kind: STEP_KINDS.record, risk: 'read', params: {...recordParams},
+      {
+        id: '01-record-cluster',
+        kind: STEP_KINDS.record,
+        risk: 'read',
+        params: {...recordParams},
         description: `Record the table list (${plural(available.length, 'table')}) and the node list (${plural(alive.length, 'alive node')}) as ls -o and nodes -d show them`,
-        expect: 'the meta still lists these tables and nodes with these replica counts'},
-      {id: '02-restart-meta-in-recovery-mode', kind: STEP_KINDS.switchMeta, risk: 'disruptive',
-        params: {meta_servers: metas, zookeeper: dst, recover: true, wait_seconds: waitSeconds} satisfies SwitchMetaParams,
+        expect: 'the meta still lists these tables and nodes with these replica counts',
+      },
+      {
+        id: '02-restart-meta-in-recovery-mode',
+        kind: STEP_KINDS.switchMeta,
+        risk: 'disruptive',
+        params: {
+          meta_servers: metas,
+          zookeeper: dst,
+          recover: true,
+          wait_seconds: waitSeconds,
+        } satisfies SwitchMetaParams,
         description: `Stop the meta servers and start one with recover_from_replica_server = true on ${dst.hosts} root ${dst.root}`,
         expect: 'the meta answers ERR_UNDER_RECOVERY and reports the target ZooKeeper and root',
-        riskReason: 'no meta serves from here until the recovery completes; the replica servers go INACTIVE once their lease ends',
-        manual: {instructions: [
-          `Stop every meta server (${metas.join(', ')}).`,
-          'Wait until the replica servers see the metas gone and their replicas turn INACTIVE (about config_sync_interval_ms, 30 s by default).',
-          `In the config of one meta server (${metas[0]}), set [meta_server] recover_from_replica_server = true, [zookeeper] hosts_list = ${dst.hosts}${dst.root !== src.root ? ` and [meta_server] cluster_root = ${dst.root}` : ''}.`,
-          'Start that meta server only.',
-          'Confirm the step: lifeboat checks that it answers ERR_UNDER_RECOVERY and reports the target ZooKeeper and root.',
-        ]}},
-      {id: '03-start-recovery', kind: STEP_KINDS.startRecovery, risk: 'disruptive',
-        params: {meta_servers: metas, recovery_nodes: alive, wait_seconds: waitSeconds, target: dst} satisfies StartRecoveryParams,
+        riskReason:
+          'no meta serves from here until the recovery completes; the replica servers go INACTIVE once their lease ends',
+        manual: {
+          instructions: [
+            `Stop every meta server (${metas.join(', ')}).`,
+            'Wait until the replica servers see the metas gone and their replicas turn INACTIVE (about config_sync_interval_ms, 30 s by default).',
+            `In the config of one meta server (${metas[0]}), set [meta_server] recover_from_replica_server = true, [zookeeper] hosts_list = ${dst.hosts}${dst.root !== src.root ? ` and [meta_server] cluster_root = ${dst.root}` : ''}.`,
+            'Start that meta server only.',
+            'Confirm the step: lifeboat checks that it answers ERR_UNDER_RECOVERY and reports the target ZooKeeper and root.',
+          ],
+        },
+      },
+      {
+        id: '03-start-recovery',
+        kind: STEP_KINDS.startRecovery,
+        risk: 'disruptive',
+        params: {
+          meta_servers: metas,
+          recovery_nodes: alive,
+          wait_seconds: waitSeconds,
+          target: dst,
+        } satisfies StartRecoveryParams,
         description: `start_recovery from the ${plural(alive.length, 'recorded alive node')} (recover -f nodes)`,
         expect: `Recover result: ERR_OK; ${join(dst.root, 'apps')} holds ${plural(available.length, 'table')}`,
-        riskReason: 'the meta rebuilds the metadata from the replica servers and starts serving with the primaries it picks'},
-      {id: '04-wait-for-nodes', kind: STEP_KINDS.waitNodes, risk: 'read', params: {...recordParams},
+        riskReason:
+          'the meta rebuilds the metadata from the replica servers and starts serving with the primaries it picks',
+      },
+      {
+        id: '04-wait-for-nodes',
+        kind: STEP_KINDS.waitNodes,
+        risk: 'read',
+        params: {...recordParams},
         description: `Wait up to ${waitSeconds} s until nodes -d shows every recorded node with its recorded status and replica count`,
-        expect: listShort(live.nodes.map((n) => `${n.address} ${n.status} ${n.replica_count}`))},
-      {id: '05-restart-metas-normal-mode', kind: STEP_KINDS.switchMeta, risk: 'disruptive',
-        params: {meta_servers: metas, zookeeper: dst, recover: false, wait_seconds: waitSeconds} satisfies SwitchMetaParams,
+        expect: listShort(live.nodes.map((n) => `${n.address} ${n.status} ${n.replica_count}`)),
+      },
+      {
+        id: '05-restart-metas-normal-mode',
+        kind: STEP_KINDS.switchMeta,
+        risk: 'disruptive',
+        params: {
+          meta_servers: metas,
+          zookeeper: dst,
+          recover: false,
+          wait_seconds: waitSeconds,
+        } satisfies SwitchMetaParams,
         description: 'Restart the meta servers with recover_from_replica_server = false',
         expect: 'the meta serves, reports the target ZooKeeper and root, and its recovery flag is false',
         riskReason: 'the metas restart: no meta serves until the leader is up again',
-        manual: {instructions: [
-          `On every meta server, set [meta_server] recover_from_replica_server = false and [zookeeper] hosts_list = ${dst.hosts}${dst.root !== src.root ? `, [meta_server] cluster_root = ${dst.root}` : ''}.`,
-          'Restart the meta server that ran the recovery, then start the others.',
-          'Confirm the step: lifeboat checks the meta serves on the target with recover_from_replica_server = false.',
-        ]}},
-      restoreLevel('06-restore-meta-level', DEFAULT_LEVEL, 'after the restart (a meta starts at meta_function_level_on_start)'),
+        manual: {
+          instructions: [
+            `On every meta server, set [meta_server] recover_from_replica_server = false and [zookeeper] hosts_list = ${dst.hosts}${dst.root !== src.root ? `, [meta_server] cluster_root = ${dst.root}` : ''}.`,
+            'Restart the meta server that ran the recovery, then start the others.',
+            'Confirm the step: lifeboat checks the meta serves on the target with recover_from_replica_server = false.',
+          ],
+        },
+      },
+      restoreLevel(
+        '06-restore-meta-level',
+        DEFAULT_LEVEL,
+        'after the restart (a meta starts at meta_function_level_on_start)',
+      ),
       verifyTablesStep('07-verify-tables', live, tablesParams),
     ]
   }
   if (removeSource) {
-    changes.push({address: zkAddress(src.hosts, src.root), action: 'delete', before: {nodes: live.source.nodes}, after: null,
-      reason: `remove_source_after: the old metadata on ${src.hosts} is deleted once the cluster runs on the target`})
+    changes.push({
+      address: zkAddress(src.hosts, src.root),
+      action: 'delete',
+      before: {nodes: live.source.nodes},
+      after: null,
+      reason: `remove_source_after: the old metadata on ${src.hosts} is deleted once the cluster runs on the target`,
+    })
     steps.push(removeSourceStep(spec, live, copyParams, steps.length + 1))
   }
 
@@ -484,9 +799,10 @@ export function planZkMigration(spec: ZkMigrationSpec, live: ZkMigrationLive, _o
         tables: available.length,
         nodes_alive: live.nodes.filter((n) => n.status === 'ALIVE').length,
         nodes_unalive: live.nodes.filter((n) => n.status !== 'ALIVE').length,
-        downtime: method === 'copy'
-          ? 'steps 02-06 no failover or balancing; step 05 no meta serves'
-          : 'steps 02-04 every table unavailable; step 05 no meta serves',
+        downtime:
+          method === 'copy'
+            ? 'steps 02-06 no failover or balancing; step 05 no meta serves'
+            : 'steps 02-04 every table unavailable; step 05 no meta serves',
       },
     },
     changes,

@@ -16,21 +16,42 @@ export async function checkZkMigrationSpec(c: SpecChecks): Promise<SpecCheckResu
     const sameEnsemble = source.hosts.some((h) => target.hosts.includes(h))
     const inside = (a: string, b: string) => a === '/' || b === a || b.startsWith(`${a}/`)
     if (sameEnsemble && source.root === target.root) {
-      add('CONTRADICTORY_OPTIONS', '/migration/target', keyAt('/migration/target'), 'the migration target is the source itself (same ZooKeeper and root)',
-        'point migration.target at another ZooKeeper, or at another root')
+      add(
+        'CONTRADICTORY_OPTIONS',
+        '/migration/target',
+        keyAt('/migration/target'),
+        'the migration target is the source itself (same ZooKeeper and root)',
+        'point migration.target at another ZooKeeper, or at another root',
+      )
     } else if (sameEnsemble && (inside(source.root, target.root) || inside(target.root, source.root))) {
-      add('CONTRADICTORY_OPTIONS', '/migration/target/root', at('/migration/target/root'),
+      add(
+        'CONTRADICTORY_OPTIONS',
+        '/migration/target/root',
+        at('/migration/target/root'),
         `on the same ZooKeeper, target root ${target.root} and source root ${source.root} contain one another`,
-        'a tree cannot be copied into itself; choose roots that do not nest')
+        'a tree cannot be copied into itself; choose roots that do not nest',
+      )
     }
   }
   if (migration.method === 'recovery' && migration.ignore_ephemeral !== undefined) {
-    add('CONTRADICTORY_OPTIONS', '/migration/ignore_ephemeral', keyAt('/migration/ignore_ephemeral'), 'ignore_ephemeral applies to the copy method only',
-      'remove it, or use method: copy', 'warning')
+    add(
+      'CONTRADICTORY_OPTIONS',
+      '/migration/ignore_ephemeral',
+      keyAt('/migration/ignore_ephemeral'),
+      'ignore_ephemeral applies to the copy method only',
+      'remove it, or use method: copy',
+      'warning',
+    )
   }
   if (migration.method === 'copy' && migration.wait_seconds !== undefined) {
-    add('CONTRADICTORY_OPTIONS', '/migration/wait_seconds', keyAt('/migration/wait_seconds'), 'wait_seconds applies to the recovery method only',
-      'remove it, or use method: recovery', 'warning')
+    add(
+      'CONTRADICTORY_OPTIONS',
+      '/migration/wait_seconds',
+      keyAt('/migration/wait_seconds'),
+      'wait_seconds applies to the recovery method only',
+      'remove it, or use method: recovery',
+      'warning',
+    )
   }
   return {}
 }

@@ -10,9 +10,26 @@
 import {LifeboatError, describeError} from '../../../errors.js'
 import {poll, sleepClock, type Clock} from '../../../util/poll.js'
 import type {Finding, Step} from '../../../plan/types.js'
-import {ZkError, compareTrees as compareZkTrees, copyTree, removeTree, type CopyTreeOptions, type CopyTreeResult, type ZkClient} from '../../../zk/index.js'
+import {
+  ZkError,
+  compareTrees as compareZkTrees,
+  copyTree,
+  removeTree,
+  type CopyTreeOptions,
+  type CopyTreeResult,
+  type ZkClient,
+} from '../../../zk/index.js'
 import type {StepExecutor, StepProgress, StepResult} from '../../types.js'
-import {PegasusClientError, firstConfigValue, getMetaCluster, readMetaConfigHttp, recoveryFailed, resolveIpv4, startRecoveryAndWait, type MetaClient} from '../client/index.js'
+import {
+  PegasusClientError,
+  firstConfigValue,
+  getMetaCluster,
+  readMetaConfigHttp,
+  recoveryFailed,
+  resolveIpv4,
+  startRecoveryAndWait,
+  type MetaClient,
+} from '../client/index.js'
 import {appsRootPath, metaLeaderLockDirs} from '../zk-layout.js'
 import {metaLevelName, metaLevelValue} from '../wire/index.js'
 import {listNodeRows, listTables} from './gather.js'
@@ -102,11 +119,21 @@ const singleMetaStep: StepExecutor<ZkMigrationContext> = {
     const p = params<SingleMetaParams>(step)
     const holders = await lockHolders(await ctx.zk('source'), p.lock_dirs)
     if (holders.length === 1) return []
-    return [{code: VERIFY_CODES.followers, severity: 'error', subject: holders.join(',') || p.lock_dirs.join(','),
-      message: holders.length === 0
-        ? `no meta server holds a leader lock node under ${p.lock_dirs.join(' or ')}: the leader is not running either`
-        : `${holders.length} meta servers still hold leader lock nodes: ${holders.join(', ')}; only the leader (the first) may run`,
-      hint: holders.length === 0 ? 'Start the leader meta again (followers stay stopped).' : `Stop ${holders.slice(1).join(', ')}.`}]
+    return [
+      {
+        code: VERIFY_CODES.followers,
+        severity: 'error',
+        subject: holders.join(',') || p.lock_dirs.join(','),
+        message:
+          holders.length === 0
+            ? `no meta server holds a leader lock node under ${p.lock_dirs.join(' or ')}: the leader is not running either`
+            : `${holders.length} meta servers still hold leader lock nodes: ${holders.join(', ')}; only the leader (the first) may run`,
+        hint:
+          holders.length === 0
+            ? 'Start the leader meta again (followers stay stopped).'
+            : `Stop ${holders.slice(1).join(', ')}.`,
+      },
+    ]
   },
 }
 
@@ -124,16 +151,28 @@ const setLevelStep: StepExecutor<ZkMigrationContext> = {
   async run(ctx, step): Promise<StepResult> {
     const p = params<SetLevelParams>(step)
     const value = metaLevelValue(p.level)
-    if (value === undefined) throw new LifeboatError('PEGASUS_BAD_LEVEL', `"${p.level}" is not a meta function level`, {hints: ['Plan again.']})
+    if (value === undefined)
+      throw new LifeboatError('PEGASUS_BAD_LEVEL', `"${p.level}" is not a meta function level`, {
+        hints: ['Plan again.'],
+      })
     const old = metaLevelName(await ctx.meta.setMetaLevel(value))
-    return {summary: `meta level ${old} -> ${p.level}${old !== p.from ? ` (the plan saw ${p.from})` : ''}`, data: {from: old, to: p.level}}
+    return {
+      summary: `meta level ${old} -> ${p.level}${old !== p.from ? ` (the plan saw ${p.from})` : ''}`,
+      data: {from: old, to: p.level},
+    }
   },
   async verify(ctx, step) {
     const p = params<SetLevelParams>(step)
     const now = await currentLevel(ctx).catch((err: unknown) => `unknown (${describeError(err)})`)
     if (now === p.level) return []
-    return [{code: VERIFY_CODES.levelDiffers, severity: 'error', subject: ctx.meta.knownLeader ?? p.meta_servers.join(','),
-      message: `the meta level is ${now}, not ${p.level}`}]
+    return [
+      {
+        code: VERIFY_CODES.levelDiffers,
+        severity: 'error',
+        subject: ctx.meta.knownLeader ?? p.meta_servers.join(','),
+        message: `the meta level is ${now}, not ${p.level}`,
+      },
+    ]
   },
 }
 
@@ -150,9 +189,19 @@ export interface TreeComparison {
 }
 
 /** Both subtrees compared through zk/'s tree comparison (SHA-1 per node). A missing root is an empty tree. */
-export async function compareTrees(src: ZkClient, srcRoot: string, dst: ZkClient, dstRoot: string, ignoreEphemeral: boolean): Promise<TreeComparison> {
+export async function compareTrees(
+  src: ZkClient,
+  srcRoot: string,
+  dst: ZkClient,
+  dstRoot: string,
+  ignoreEphemeral: boolean,
+): Promise<TreeComparison> {
   const {aNodes, bNodes, diffs} = await compareZkTrees(src, srcRoot, dst, dstRoot, {ignoreEphemeral})
-  const of = (kind: 'missing' | 'extra' | 'data'): string[] => diffs.filter((d) => d.kind === kind).map((d) => d.path).sort()
+  const of = (kind: 'missing' | 'extra' | 'data'): string[] =>
+    diffs
+      .filter((d) => d.kind === kind)
+      .map((d) => d.path)
+      .sort()
   return {sourceNodes: aNodes, targetNodes: bNodes, missing: of('missing'), extra: of('extra'), differs: of('data')}
 }
 
@@ -182,10 +231,17 @@ const copyStep: StepExecutor<ZkMigrationContext> = {
       // The plan saw the target absent or empty: what is there now must be an earlier copy of ours.
       const cmp = await compareTrees(src, p.source.root, dst, p.target.root, p.ignore_ephemeral)
       if (cmp.extra.length > 0) {
-        throw new LifeboatError('PEGASUS_ZK_TARGET_NOT_EMPTY', `the target ${p.target.hosts}${p.target.root} holds ${cmp.extra.length} node(s) the source does not have: ${shortList(cmp.extra, p.target.root)}`, {
-          detail: 'They are not from an earlier run of this copy (or the source lost them since): the copy does not overwrite or delete what it did not write.',
-          hints: ['Find out who wrote them; remove them if they are yours to discard, then `lifeboat apply PLAN --resume`.'],
-        })
+        throw new LifeboatError(
+          'PEGASUS_ZK_TARGET_NOT_EMPTY',
+          `the target ${p.target.hosts}${p.target.root} holds ${cmp.extra.length} node(s) the source does not have: ${shortList(cmp.extra, p.target.root)}`,
+          {
+            detail:
+              'They are not from an earlier run of this copy (or the source lost them since): the copy does not overwrite or delete what it did not write.',
+            hints: [
+              'Find out who wrote them; remove them if they are yours to discard, then `lifeboat apply PLAN --resume`.',
+            ],
+          },
+        )
       }
       resumed = cmp.targetNodes > 0
       if (resumed) progress(`resuming: ${cmp.targetNodes} of ${cmp.sourceNodes} node(s) are on the target already`)
@@ -196,15 +252,28 @@ const copyStep: StepExecutor<ZkMigrationContext> = {
       ignoreEphemeral: p.ignore_ephemeral,
       onProgress: (c) => {
         const s = (Date.now() - started) / 1000
-        progress(`${c.nodesRead} of ~${p.expect_nodes} node(s) copied${s > 0 ? ` (${Math.round(c.nodesRead / s)} nodes/s)` : ''}`)
+        progress(
+          `${c.nodesRead} of ~${p.expect_nodes} node(s) copied${s > 0 ? ` (${Math.round(c.nodesRead / s)} nodes/s)` : ''}`,
+        )
       },
     })
     ctx.lastCopy = result
     const rate = Math.round(result.nodesPerSecond)
     return {
       summary: `copied ${result.nodesRead} node(s) in ${(result.ms / 1000).toFixed(1)} s (${rate} nodes/s): ${result.created} created, ${result.updated} updated, ${result.unchanged} already there${result.skippedEphemeral > 0 ? `, ${result.skippedEphemeral} ephemeral left out` : ''}`,
-      data: {nodes: result.nodesRead, created: result.created, updated: result.updated, unchanged: result.unchanged, skippedEphemeral: result.skippedEphemeral,
-        vanished: result.vanished, multis: result.multis, fallbacks: result.fallbacks, ms: Math.round(result.ms), nodesPerSecond: rate, resumed},
+      data: {
+        nodes: result.nodesRead,
+        created: result.created,
+        updated: result.updated,
+        unchanged: result.unchanged,
+        skippedEphemeral: result.skippedEphemeral,
+        vanished: result.vanished,
+        multis: result.multis,
+        fallbacks: result.fallbacks,
+        ms: Math.round(result.ms),
+        nodesPerSecond: rate,
+        resumed,
+      },
     }
   },
   async verify(ctx, step) {
@@ -212,12 +281,21 @@ const copyStep: StepExecutor<ZkMigrationContext> = {
     // The node-for-node comparison is its own step (04); here: the root is there and the count is plausible.
     const findings: Finding[] = []
     if ((await (await ctx.zk('target')).exists(p.target.root)) === null) {
-      findings.push({code: VERIFY_CODES.copyDiffers, severity: 'error', subject: `${p.target.hosts}${p.target.root}`, message: `${p.target.root} does not exist on ${p.target.hosts} after the copy`})
+      findings.push({
+        code: VERIFY_CODES.copyDiffers,
+        severity: 'error',
+        subject: `${p.target.hosts}${p.target.root}`,
+        message: `${p.target.root} does not exist on ${p.target.hosts} after the copy`,
+      })
     }
     const read = ctx.lastCopy?.nodesRead
     if (read !== undefined && read !== p.expect_nodes) {
-      findings.push({code: VERIFY_CODES.copyCount, severity: 'warning', subject: `${p.source.hosts}${p.source.root}`,
-        message: `the copy read ${read} node(s) where the plan saw ${p.expect_nodes}: the source changed since the plan (DDL is still served at level blind)`})
+      findings.push({
+        code: VERIFY_CODES.copyCount,
+        severity: 'warning',
+        subject: `${p.source.hosts}${p.source.root}`,
+        message: `the copy read ${read} node(s) where the plan saw ${p.expect_nodes}: the source changed since the plan (DDL is still served at level blind)`,
+      })
     }
     return findings
   },
@@ -230,27 +308,57 @@ const verifyCopyStep: StepExecutor<ZkMigrationContext> = {
   },
   async run(ctx, step): Promise<StepResult> {
     const p = params<CopyParams>(step)
-    const cmp = await compareTrees(await ctx.zk('source'), p.source.root, await ctx.zk('target'), p.target.root, p.ignore_ephemeral)
+    const cmp = await compareTrees(
+      await ctx.zk('source'),
+      p.source.root,
+      await ctx.zk('target'),
+      p.target.root,
+      p.ignore_ephemeral,
+    )
     ctx.lastCompare = cmp
-    return {summary: `${cmp.sourceNodes} source node(s), ${cmp.targetNodes} target node(s): ${cmp.missing.length} missing, ${cmp.extra.length} extra, ${cmp.differs.length} different`,
-      data: {sourceNodes: cmp.sourceNodes, targetNodes: cmp.targetNodes, missing: cmp.missing.length, extra: cmp.extra.length, differs: cmp.differs.length}}
+    return {
+      summary: `${cmp.sourceNodes} source node(s), ${cmp.targetNodes} target node(s): ${cmp.missing.length} missing, ${cmp.extra.length} extra, ${cmp.differs.length} different`,
+      data: {
+        sourceNodes: cmp.sourceNodes,
+        targetNodes: cmp.targetNodes,
+        missing: cmp.missing.length,
+        extra: cmp.extra.length,
+        differs: cmp.differs.length,
+      },
+    }
   },
   async verify(ctx, step) {
     const p = params<CopyParams>(step)
-    const cmp = ctx.lastCompare ?? await compareTrees(await ctx.zk('source'), p.source.root, await ctx.zk('target'), p.target.root, p.ignore_ephemeral)
+    const cmp =
+      ctx.lastCompare ??
+      (await compareTrees(
+        await ctx.zk('source'),
+        p.source.root,
+        await ctx.zk('target'),
+        p.target.root,
+        p.ignore_ephemeral,
+      ))
     const findings: Finding[] = []
     const add = (paths: string[], what: string) => {
       if (paths.length === 0) return
-      findings.push({code: VERIFY_CODES.copyDiffers, severity: 'error', subject: `${p.target.hosts}${p.target.root}`,
+      findings.push({
+        code: VERIFY_CODES.copyDiffers,
+        severity: 'error',
+        subject: `${p.target.hosts}${p.target.root}`,
         message: `${paths.length} node(s) ${what}: ${shortList(paths, p.target.root)}`,
-        hint: 'Run the copy again (`apply --resume` after fixing the cause): it completes a partial target.'})
+        hint: 'Run the copy again (`apply --resume` after fixing the cause): it completes a partial target.',
+      })
     }
     add(cmp.missing, 'missing on the target')
     add(cmp.extra, 'on the target only')
     add(cmp.differs, 'with different data')
     if (cmp.sourceNodes !== p.expect_nodes) {
-      findings.push({code: VERIFY_CODES.copyCount, severity: 'warning', subject: `${p.source.hosts}${p.source.root}`,
-        message: `the source holds ${cmp.sourceNodes} node(s) now where the plan saw ${p.expect_nodes}`})
+      findings.push({
+        code: VERIFY_CODES.copyCount,
+        severity: 'warning',
+        subject: `${p.source.hosts}${p.source.root}`,
+        message: `the source holds ${cmp.sourceNodes} node(s) now where the plan saw ${p.expect_nodes}`,
+      })
     }
     return findings
   },
@@ -280,7 +388,11 @@ async function lookAtMetas(ctx: ZkMigrationContext, servers: string[]): Promise<
   } catch (err) {
     listApps = err instanceof PegasusClientError ? err.pegasusError : describeError(err)
   }
-  const recoverFlag = await firstConfigValue(ctx.readMetaConfig, answers.map((a) => a.server), 'recover_from_replica_server')
+  const recoverFlag = await firstConfigValue(
+    ctx.readMetaConfig,
+    answers.map((a) => a.server),
+    'recover_from_replica_server',
+  )
   return {answers, listApps, recoverFlag}
 }
 
@@ -293,20 +405,35 @@ interface SwitchProblem {
 /** What is wrong with the metas for `p`; empty when they run as the step wants. */
 function switchProblems(p: SwitchMetaParams, sight: MetaSight): SwitchProblem[] {
   const problems: SwitchProblem[] = []
-  if (sight.answers.length === 0) return [{code: VERIFY_CODES.metaNotSwitched, message: `no meta server of ${p.meta_servers.join(', ')} answers /meta/cluster or /config`}]
+  if (sight.answers.length === 0)
+    return [
+      {
+        code: VERIFY_CODES.metaNotSwitched,
+        message: `no meta server of ${p.meta_servers.join(', ')} answers /meta/cluster or /config`,
+      },
+    ]
   for (const a of sight.answers) {
     if (!samePlace(a, p.zookeeper)) {
-      problems.push({code: VERIFY_CODES.metaNotSwitched, message: `meta ${a.server} reports zookeeper_hosts ${a.hosts} and zookeeper_root ${a.root}, not ${p.zookeeper.hosts} and ${p.zookeeper.root}`})
+      problems.push({
+        code: VERIFY_CODES.metaNotSwitched,
+        message: `meta ${a.server} reports zookeeper_hosts ${a.hosts} and zookeeper_root ${a.root}, not ${p.zookeeper.hosts} and ${p.zookeeper.root}`,
+      })
     }
   }
   const wantApps = p.recover ? 'ERR_UNDER_RECOVERY' : 'ERR_OK'
   if (sight.listApps !== wantApps) {
-    problems.push({code: VERIFY_CODES.metaNotServing, message: p.recover
-      ? `the meta answers list_apps with ${sight.listApps}, not ERR_UNDER_RECOVERY: it is not waiting for a recovery`
-      : `the meta answers list_apps with ${sight.listApps}, not ERR_OK: it does not serve`})
+    problems.push({
+      code: VERIFY_CODES.metaNotServing,
+      message: p.recover
+        ? `the meta answers list_apps with ${sight.listApps}, not ERR_UNDER_RECOVERY: it is not waiting for a recovery`
+        : `the meta answers list_apps with ${sight.listApps}, not ERR_OK: it does not serve`,
+    })
   }
   if (sight.recoverFlag !== null && sight.recoverFlag !== String(p.recover)) {
-    problems.push({code: VERIFY_CODES.recoveryFlag, message: `recover_from_replica_server is ${sight.recoverFlag}, not ${String(p.recover)}`})
+    problems.push({
+      code: VERIFY_CODES.recoveryFlag,
+      message: `recover_from_replica_server is ${sight.recoverFlag}, not ${String(p.recover)}`,
+    })
   }
   return problems
 }
@@ -327,22 +454,35 @@ const switchMetaStep: StepExecutor<ZkMigrationContext> = {
     const clock: Clock = {now: () => Date.now(), sleep: ctx.sleep}
     let wrongSince: number | undefined
     let problems: SwitchProblem[] = []
-    await poll(async () => {
-      const sight = await lookAtMetas(ctx, p.meta_servers)
-      problems = switchProblems(p, sight)
-      if (problems.length === 0) return true
-      if (!sight.answers.some((a) => !samePlace(a, p.zookeeper))) wrongSince = undefined
-      else wrongSince ??= clock.now()
-      return wrongSince !== undefined && clock.now() - wrongSince >= WRONG_ANSWER_GRACE_MS ? false : undefined
-    }, {timeoutMs: p.wait_seconds * 1000, intervalMs: POLL_MS, clock})
-    const findings: Finding[] = problems.map(({code, message}) => ({code, severity: 'error' as const, subject: p.meta_servers.join(','), message}))
+    await poll(
+      async () => {
+        const sight = await lookAtMetas(ctx, p.meta_servers)
+        problems = switchProblems(p, sight)
+        if (problems.length === 0) return true
+        if (!sight.answers.some((a) => !samePlace(a, p.zookeeper))) wrongSince = undefined
+        else wrongSince ??= clock.now()
+        return wrongSince !== undefined && clock.now() - wrongSince >= WRONG_ANSWER_GRACE_MS ? false : undefined
+      },
+      {timeoutMs: p.wait_seconds * 1000, intervalMs: POLL_MS, clock},
+    )
+    const findings: Finding[] = problems.map(({code, message}) => ({
+      code,
+      severity: 'error' as const,
+      subject: p.meta_servers.join(','),
+      message,
+    }))
     if (p.recover && findings.length === 0) {
       // A meta in recovery mode crashes if the apps root already holds apps.
       const dst = await ctx.zk('target')
       const apps = appsRootPath(normalRoot(p.zookeeper.root))
       const children = await dst.getChildren(apps).catch(() => [] as string[])
       if (children.length > 0) {
-        findings.push({code: VERIFY_CODES.metaNotSwitched, severity: 'error', subject: apps, message: `${apps} already holds ${children.length} app node(s): the recovery cannot write there`})
+        findings.push({
+          code: VERIFY_CODES.metaNotSwitched,
+          severity: 'error',
+          subject: apps,
+          message: `${apps} already holds ${children.length} app node(s): the recovery cannot write there`,
+        })
       }
     }
     return findings
@@ -354,7 +494,10 @@ const switchMetaStep: StepExecutor<ZkMigrationContext> = {
 /** The available tables now, as `id:name:partitions`, and the node list, compared with the recorded ones. */
 async function clusterDifferences(ctx: ZkMigrationContext, p: ClusterParams, withNodes: boolean): Promise<string[]> {
   const tables = await listTables(ctx.meta)
-  const out = tableDifferences(p.tables, tables.filter((t) => t.status === 'AVAILABLE'))
+  const out = tableDifferences(
+    p.tables,
+    tables.filter((t) => t.status === 'AVAILABLE'),
+  )
   if (withNodes) out.push(...nodeDifferences(p.nodes, await listNodeRows(ctx.meta, tables)))
   return out
 }
@@ -375,8 +518,15 @@ function nodeDifferences(want: NodeRow[], now: NodeRow[]): string[] {
   const have = new Set(now.map(row))
   const wanted = new Set(want.map(row))
   return [
-    ...want.filter((n) => !have.has(row(n))).map((n) => `recorded "${row(n)}", now ${now.find((x) => x.address === n.address) ? `"${row(now.find((x) => x.address === n.address)!)}"` : 'not listed'}`),
-    ...now.filter((n) => !wanted.has(row(n)) && !want.some((w) => w.address === n.address)).map((n) => `"${row(n)}" was not recorded`),
+    ...want
+      .filter((n) => !have.has(row(n)))
+      .map(
+        (n) =>
+          `recorded "${row(n)}", now ${now.find((x) => x.address === n.address) ? `"${row(now.find((x) => x.address === n.address)!)}"` : 'not listed'}`,
+      ),
+    ...now
+      .filter((n) => !wanted.has(row(n)) && !want.some((w) => w.address === n.address))
+      .map((n) => `"${row(n)}" was not recorded`),
   ]
 }
 
@@ -394,7 +544,10 @@ const recordStep: StepExecutor<ZkMigrationContext> = {
         hints: ['Plan again: the recovery must be started with the node list as it is now.'],
       })
     }
-    return {summary: `${p.tables.length} table(s) and ${p.nodes.length} node(s) as recorded`, data: {tables: p.tables.length, nodes: p.nodes.length}}
+    return {
+      summary: `${p.tables.length} table(s) and ${p.nodes.length} node(s) as recorded`,
+      data: {tables: p.tables.length, nodes: p.nodes.length},
+    }
   },
   async verify() {
     return []
@@ -410,12 +563,23 @@ const startRecoveryStep: StepExecutor<ZkMigrationContext> = {
   async run(ctx, step, progress): Promise<StepResult> {
     const p = params<StartRecoveryParams>(step)
     const addresses = await Promise.all(p.recovery_nodes.map(async (n) => (await resolveIpv4(n)) ?? n))
-    progress(`Wait seconds: ${p.wait_seconds}; Skip bad nodes: false; Skip lost partitions: false; ${p.recovery_nodes.length} node(s)`)
-    const response = await startRecoveryAndWait(ctx.meta, {recovery_nodes: addresses, skip_bad_nodes: false, skip_lost_partitions: false, hp_recovery_nodes: p.recovery_nodes},
-      p.wait_seconds, 'Look at the meta server log; if the apps root gets populated, `apply --resume` sees the step as done.')
+    progress(
+      `Wait seconds: ${p.wait_seconds}; Skip bad nodes: false; Skip lost partitions: false; ${p.recovery_nodes.length} node(s)`,
+    )
+    const response = await startRecoveryAndWait(
+      ctx.meta,
+      {
+        recovery_nodes: addresses,
+        skip_bad_nodes: false,
+        skip_lost_partitions: false,
+        hp_recovery_nodes: p.recovery_nodes,
+      },
+      p.wait_seconds,
+      'Look at the meta server log; if the apps root gets populated, `apply --resume` sees the step as done.',
+    )
     if (response.err !== 'ERR_OK') {
       throw recoveryFailed(response.err, response.hint_message, [
-        'The source tree is untouched: to roll back, restore the metas\' old config (source hosts_list, recover_from_replica_server = false) and restart them, as the migration script\'s undo does.',
+        "The source tree is untouched: to roll back, restore the metas' old config (source hosts_list, recover_from_replica_server = false) and restart them, as the migration script's undo does.",
       ])
     }
     return {summary: 'Recover result: ERR_OK', data: {err: response.err, hint: response.hint_message ?? ''}}
@@ -423,7 +587,14 @@ const startRecoveryStep: StepExecutor<ZkMigrationContext> = {
   async verify(ctx, step) {
     const p = params<StartRecoveryParams>(step)
     if (await appsRootPopulated(ctx, p.target)) return []
-    return [{code: VERIFY_CODES.tableMissing, severity: 'error', subject: `${p.target.hosts}${p.target.root}`, message: `${p.target.root}/apps holds no app node after start_recovery answered ERR_OK`}]
+    return [
+      {
+        code: VERIFY_CODES.tableMissing,
+        severity: 'error',
+        subject: `${p.target.hosts}${p.target.root}`,
+        message: `${p.target.root}/apps holds no app node after start_recovery answered ERR_OK`,
+      },
+    ]
   },
 }
 
@@ -457,20 +628,34 @@ const waitNodesStep: StepExecutor<ZkMigrationContext> = {
   async run(ctx, step, progress: StepProgress): Promise<StepResult> {
     const p = params<ClusterParams>(step)
     let diffs: string[] = []
-    const matched = await poll(async ({attempt}) => {
-      diffs = await clusterDifferences(ctx, p, true).catch((err: unknown) => [describeError(err)])
-      return diffs.length === 0 ? {summary: `the node list matches after ${attempt} s`, data: {seconds: attempt}} : undefined
-    }, {
-      timeoutMs: p.wait_seconds * 1000,
-      intervalMs: 1000,
-      clock: sleepClock(ctx.sleep),
-      onWait: ({attempt}) => progress(`waiting for the node list (${attempt + 1} s): ${diffs[0]}${diffs.length > 1 ? ` and ${diffs.length - 1} more` : ''}`),
-    })
+    const matched = await poll(
+      async ({attempt}) => {
+        diffs = await clusterDifferences(ctx, p, true).catch((err: unknown) => [describeError(err)])
+        return diffs.length === 0
+          ? {summary: `the node list matches after ${attempt} s`, data: {seconds: attempt}}
+          : undefined
+      },
+      {
+        timeoutMs: p.wait_seconds * 1000,
+        intervalMs: 1000,
+        clock: sleepClock(ctx.sleep),
+        onWait: ({attempt}) =>
+          progress(
+            `waiting for the node list (${attempt + 1} s): ${diffs[0]}${diffs.length > 1 ? ` and ${diffs.length - 1} more` : ''}`,
+          ),
+      },
+    )
     if (matched) return matched
-    throw new LifeboatError('PEGASUS_NODES_DIFFER', `the node list does not match the recorded one after ${p.wait_seconds} s`, {
-      detail: diffs.join('\n'),
-      hints: ['The meta may still be curing partitions: `apply --resume` waits again. Check the meta log for nodes that do not come back.'],
-    })
+    throw new LifeboatError(
+      'PEGASUS_NODES_DIFFER',
+      `the node list does not match the recorded one after ${p.wait_seconds} s`,
+      {
+        detail: diffs.join('\n'),
+        hints: [
+          'The meta may still be curing partitions: `apply --resume` waits again. Check the meta log for nodes that do not come back.',
+        ],
+      },
+    )
   },
   async verify() {
     return []
@@ -491,20 +676,42 @@ const verifyTablesStep: StepExecutor<ZkMigrationContext> = {
     try {
       now = await listTables(ctx.meta)
     } catch (err) {
-      return [{code: VERIFY_CODES.metaNotServing, severity: 'error', subject: p.meta_servers.join(','), message: `list_apps failed: ${describeError(err)}`}]
+      return [
+        {
+          code: VERIFY_CODES.metaNotServing,
+          severity: 'error',
+          subject: p.meta_servers.join(','),
+          message: `list_apps failed: ${describeError(err)}`,
+        },
+      ]
     }
     const available = now.filter((t) => t.status === 'AVAILABLE')
     const findings: Finding[] = []
     for (const t of p.tables) {
       const got = available.find((x) => x.app_id === t.app_id)
-      if (!got) findings.push({code: VERIFY_CODES.tableMissing, severity: 'error', subject: `${t.app_id}:${t.app_name}`, message: `table ${t.app_name} (id ${t.app_id}) is not listed as available`})
+      if (!got)
+        findings.push({
+          code: VERIFY_CODES.tableMissing,
+          severity: 'error',
+          subject: `${t.app_id}:${t.app_name}`,
+          message: `table ${t.app_name} (id ${t.app_id}) is not listed as available`,
+        })
       else if (got.app_name !== t.app_name || got.partition_count !== t.partition_count) {
-        findings.push({code: VERIFY_CODES.tableDiffers, severity: 'error', subject: `${t.app_id}:${t.app_name}`,
-          message: `table id ${t.app_id} is listed as ${got.app_name} with ${got.partition_count} partitions, recorded as ${t.app_name} with ${t.partition_count}`})
+        findings.push({
+          code: VERIFY_CODES.tableDiffers,
+          severity: 'error',
+          subject: `${t.app_id}:${t.app_name}`,
+          message: `table id ${t.app_id} is listed as ${got.app_name} with ${got.partition_count} partitions, recorded as ${t.app_name} with ${t.partition_count}`,
+        })
       }
     }
     for (const t of available.filter((x) => !p.tables.some((y) => y.app_id === x.app_id))) {
-      findings.push({code: VERIFY_CODES.tableDiffers, severity: 'warning', subject: `${t.app_id}:${t.app_name}`, message: `table ${t.app_name} (id ${t.app_id}) is listed but was not recorded (a dropped table brought back?)`})
+      findings.push({
+        code: VERIFY_CODES.tableDiffers,
+        severity: 'warning',
+        subject: `${t.app_id}:${t.app_name}`,
+        message: `table ${t.app_name} (id ${t.app_id}) is listed but was not recorded (a dropped table brought back?)`,
+      })
     }
     return findings
   },
@@ -523,17 +730,30 @@ const removeSourceStep: StepExecutor<ZkMigrationContext> = {
     const sight = await lookAtMetas(ctx, p.meta_servers)
     const onTarget = sight.answers.length > 0 && sight.answers.every((a) => samePlace(a, p.target))
     if (!onTarget) {
-      throw new LifeboatError('PEGASUS_META_NOT_SWITCHED', 'refusing to delete the source tree: the metas do not all report the target ZooKeeper', {
-        detail: sight.answers.length === 0 ? 'No meta server answered.' : sight.answers.map((a) => `${a.server}: ${a.hosts} ${a.root}`).join('\n'),
-        hints: ['Finish the switch of every meta to the target first, then `apply --resume`.'],
-      })
+      throw new LifeboatError(
+        'PEGASUS_META_NOT_SWITCHED',
+        'refusing to delete the source tree: the metas do not all report the target ZooKeeper',
+        {
+          detail:
+            sight.answers.length === 0
+              ? 'No meta server answered.'
+              : sight.answers.map((a) => `${a.server}: ${a.hosts} ${a.root}`).join('\n'),
+          hints: ['Finish the switch of every meta to the target first, then `apply --resume`.'],
+        },
+      )
     }
     const src = await ctx.zk('source')
     const holders = await lockHolders(src, metaLeaderLockDirs(p.source.root))
     if (holders.length > 0) {
-      throw new LifeboatError('PEGASUS_META_ON_SOURCE', `refusing to delete the source tree: ${holders.join(', ')} still hold a leader lock node in it`, {
-        hints: ['A meta still runs against the source ZooKeeper; stop it or point it at the target, then `apply --resume`.'],
-      })
+      throw new LifeboatError(
+        'PEGASUS_META_ON_SOURCE',
+        `refusing to delete the source tree: ${holders.join(', ')} still hold a leader lock node in it`,
+        {
+          hints: [
+            'A meta still runs against the source ZooKeeper; stop it or point it at the target, then `apply --resume`.',
+          ],
+        },
+      )
     }
     progress(`deleting ${p.source.root} on ${p.source.hosts}`)
     const removed = await removeTree(src, p.source.root)
@@ -542,7 +762,14 @@ const removeSourceStep: StepExecutor<ZkMigrationContext> = {
   async verify(ctx, step) {
     const p = params<CopyParams>(step)
     if ((await (await ctx.zk('source')).exists(p.source.root)) === null) return []
-    return [{code: VERIFY_CODES.sourceLeft, severity: 'error', subject: `${p.source.hosts}${p.source.root}`, message: `${p.source.root} still exists on ${p.source.hosts}`}]
+    return [
+      {
+        code: VERIFY_CODES.sourceLeft,
+        severity: 'error',
+        subject: `${p.source.hosts}${p.source.root}`,
+        message: `${p.source.root} still exists on ${p.source.hosts}`,
+      },
+    ]
   },
 }
 
@@ -567,10 +794,14 @@ export const zkMigrationSteps: Record<string, StepExecutor<ZkMigrationContext>> 
 export async function metaZookeeperHttp(server: string): Promise<{hosts: string; root: string} | null> {
   try {
     const c = await getMetaCluster(server, {timeoutMs: 3000})
-    if (typeof c.zookeeper_hosts === 'string' && typeof c.zookeeper_root === 'string') return {hosts: c.zookeeper_hosts, root: c.zookeeper_root}
+    if (typeof c.zookeeper_hosts === 'string' && typeof c.zookeeper_root === 'string')
+      return {hosts: c.zookeeper_hosts, root: c.zookeeper_root}
   } catch {
     // fall back to /config below
   }
-  const [hosts, root] = await Promise.all([readMetaConfigHttp(server, 'hosts_list'), readMetaConfigHttp(server, 'cluster_root')])
+  const [hosts, root] = await Promise.all([
+    readMetaConfigHttp(server, 'hosts_list'),
+    readMetaConfigHttp(server, 'cluster_root'),
+  ])
   return hosts !== null && root !== null ? {hosts: hosts.trim(), root: root.trim()} : null
 }
