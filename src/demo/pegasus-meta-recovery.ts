@@ -73,7 +73,7 @@ export const pegasusMetaRecovery: Journey = {
       )
       await ctx.lifeboat(['lab', 'fault', 'restart-meta', '--no-recover', ...dir])
       ctx.say('Confirm the manual step; apply checks the restarted meta server and verifies the whole recovery.')
-      await ctx.lifeboat(['apply', PLAN, '--resume', ...manual.flatMap((id) => ['--confirm', id])])
+      await ctx.lifeboat(['apply', PLAN, '--resume', '--auto-approve', ...manual.flatMap((id) => ['--confirm', id])])
     }
 
     ctx.section('6. Verify')

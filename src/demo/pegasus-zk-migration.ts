@@ -7,7 +7,7 @@
  * the manual steps with `lab fault restart-meta`, confirms them on the command line, and ends each
  * method with `lab verify` finding every row.
  */
-import {readFileSync} from 'node:fs'
+import {copyFileSync, readFileSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
 import {parse} from 'yaml'
@@ -57,8 +57,14 @@ export const pegasusZkMigration: Journey = {
   scenario: 'pegasus-zk-migration',
   async run(ctx) {
     const dir = ['--state-dir', ctx.stateDirArg]
-    const copySpec = join(ctx.stateDirArg, 'specs', `${COPY_SPEC}.yaml`)
-    const recoverySpec = join(ctx.stateDirArg, 'specs', `${RECOVERY_SPEC}.yaml`)
+    // The specs are kept beside the plans, as in a repository: apply re-reads the spec a plan names
+    // (its sha256 must match), and the lab rewrites its own copies when the metas move.
+    const keep = (name: string): string => {
+      copyFileSync(resolve(ctx.workDir, ctx.stateDirArg, 'specs', `${name}.yaml`), resolve(ctx.workDir, `${name}.yaml`))
+      return `${name}.yaml`
+    }
+    const copySpec = keep(COPY_SPEC)
+    const recoverySpec = keep(RECOVERY_SPEC)
 
     // ---- The copy method.
     ctx.section('1. A Pegasus cluster on one ZooKeeper, and an empty one to move to')
@@ -112,7 +118,14 @@ export const pegasusZkMigration: Journey = {
       'Confirm step 05: apply reads /meta/cluster to check the meta runs on the target, restores the meta level,',
       'checks the tables and verifies the whole migration.',
     )
-    await ctx.lifeboat(['apply', 'plan-copy.json', '--resume', '--confirm', '05-switch-metas-to-target'])
+    await ctx.lifeboat([
+      'apply',
+      'plan-copy.json',
+      '--resume',
+      '--auto-approve',
+      '--confirm',
+      '05-switch-metas-to-target',
+    ])
     ctx.say('The meta now serves from the second ZooKeeper, and every row is readable:')
     await ctx.lifeboat(['lab', 'status', ...dir])
     const copyLine = (await verifyRowsUntil(ctx, dir, EVERY_ROW)).line
@@ -151,7 +164,7 @@ export const pegasusZkMigration: Journey = {
       'with the recorded nodes, waits for the node list, and stops at step 05.',
     )
     const recovered = await ctx.lifeboat(
-      ['apply', 'plan-recovery.json', '--resume', '--confirm', '02-restart-meta-in-recovery-mode'],
+      ['apply', 'plan-recovery.json', '--resume', '--auto-approve', '--confirm', '02-restart-meta-in-recovery-mode'],
       {expect: [3]},
     )
     expectWaiting(recovered, '05-restart-metas-normal-mode')
@@ -167,7 +180,14 @@ export const pegasusZkMigration: Journey = {
       '--no-recover',
       ...dir,
     ])
-    await ctx.lifeboat(['apply', 'plan-recovery.json', '--resume', '--confirm', '05-restart-metas-normal-mode'])
+    await ctx.lifeboat([
+      'apply',
+      'plan-recovery.json',
+      '--resume',
+      '--auto-approve',
+      '--confirm',
+      '05-restart-metas-normal-mode',
+    ])
 
     ctx.section('6. Verify')
     ctx.say('Every row is readable through the metadata rebuilt on the second ZooKeeper:')

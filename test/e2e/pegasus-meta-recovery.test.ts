@@ -134,7 +134,7 @@ async function applyThroughRestart(
   await expectTreeIsPlan(lab, plan)
   await lab.lab('fault', 'restart-meta', '--no-recover')
   const resumed = expectExit(
-    await lab.cli(['apply', planFile, '--resume', '--confirm', '05-restart-meta-normal-mode']),
+    await lab.cli(['apply', planFile, '--resume', '--auto-approve', '--confirm', '05-restart-meta-normal-mode']),
     0,
   )
   expect(resumed.stdout).toContain('Verified: the cluster matches the plan.')

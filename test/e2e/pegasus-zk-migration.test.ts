@@ -4,7 +4,7 @@
 // method and the recovery method each move the metadata to the second ZooKeeper, the lab's meta
 // playing the operator at the manual steps, and every row is readable afterwards.
 // (The kill -9 resume of the copy is in test/pegasus/zk-migration/cli.test.ts.)
-import {rmSync} from 'node:fs'
+import {copyFileSync, rmSync} from 'node:fs'
 
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 
@@ -114,7 +114,9 @@ describe('copy method through the CLI, and a target that is not empty', () => {
   })
 
   it('copies the tree node for node, the meta restarts on the target, and every row is readable', async () => {
-    const spec = lab.endpoints.specs['pegasus-zk-migration-copy']!
+    // Kept beside the plan, as in a repository: the lab rewrites its own copy when the metas move.
+    const spec = `${lab.cwd}/copy.yaml`
+    copyFileSync(lab.endpoints.specs['pegasus-zk-migration-copy']!, spec)
     const source = lab.endpoints.zookeeper
     expectExit(await lab.cli(['plan', spec, '--out', 'copy.json']), 0)
     const plan = readPlan(`${lab.cwd}/copy.json`)
@@ -147,7 +149,7 @@ describe('copy method through the CLI, and a target that is not empty', () => {
 
     await lab.lab('fault', 'restart-meta', '--zk', target.hosts, '--root', target.root, '--no-recover')
     const done = expectExit(
-      await lab.cli(['apply', 'copy.json', '--resume', '--confirm', '05-switch-metas-to-target']),
+      await lab.cli(['apply', 'copy.json', '--resume', '--auto-approve', '--confirm', '05-switch-metas-to-target']),
       0,
     )
     expect(done.stdout).toContain('Verified: the cluster matches the plan.')
@@ -171,7 +173,8 @@ describe('recovery method through the CLI', () => {
   })
 
   it('rebuilds the metadata on the target from the replica servers; every row is readable', async () => {
-    const spec = lab.endpoints.specs['pegasus-zk-migration-recovery']!
+    const spec = `${lab.cwd}/recovery.yaml`
+    copyFileSync(lab.endpoints.specs['pegasus-zk-migration-recovery']!, spec)
     expectExit(await lab.cli(['plan', spec, '--out', 'recovery.json']), 0)
     expect(readPlan(`${lab.cwd}/recovery.json`).steps.map((s) => s.id)).toEqual([
       '01-record-cluster',
@@ -186,7 +189,14 @@ describe('recovery method through the CLI', () => {
     expect(first.stdout).toContain('Waiting for manual step 02-restart-meta-in-recovery-mode')
 
     // A confirmation before the operator acted is refused with what the meta reports.
-    const early = await lab.cli(['apply', 'recovery.json', '--resume', '--confirm', '02-restart-meta-in-recovery-mode'])
+    const early = await lab.cli([
+      'apply',
+      'recovery.json',
+      '--resume',
+      '--auto-approve',
+      '--confirm',
+      '02-restart-meta-in-recovery-mode',
+    ])
     expect(early.code).not.toBe(0)
     expect(early.code).not.toBe(3)
     expect(squash(early.stderr)).toContain(
@@ -196,7 +206,14 @@ describe('recovery method through the CLI', () => {
     await lab.lab('fault', 'restart-meta', '--zk', target.hosts, '--root', target.root, '--recover')
     expect((await lab.status()).meta_servers[0]!.phase).toBe('recovering')
     const second = expectExit(
-      await lab.cli(['apply', 'recovery.json', '--resume', '--confirm', '02-restart-meta-in-recovery-mode']),
+      await lab.cli([
+        'apply',
+        'recovery.json',
+        '--resume',
+        '--auto-approve',
+        '--confirm',
+        '02-restart-meta-in-recovery-mode',
+      ]),
       3,
     )
     expect(second.stdout).toContain('Waiting for manual step 05-restart-metas-normal-mode')
@@ -207,7 +224,14 @@ describe('recovery method through the CLI', () => {
 
     await lab.lab('fault', 'restart-meta', '--zk', target.hosts, '--root', target.root, '--no-recover')
     const done = expectExit(
-      await lab.cli(['apply', 'recovery.json', '--resume', '--confirm', '05-restart-metas-normal-mode']),
+      await lab.cli([
+        'apply',
+        'recovery.json',
+        '--resume',
+        '--auto-approve',
+        '--confirm',
+        '05-restart-metas-normal-mode',
+      ]),
       0,
     )
     expect(done.stdout).toContain('Verified: the cluster matches the plan.')
