@@ -63,8 +63,6 @@ export const pegasusZkMigration: Journey = {
       copyFileSync(resolve(ctx.workDir, ctx.stateDirArg, 'specs', `${name}.yaml`), resolve(ctx.workDir, `${name}.yaml`))
       return `${name}.yaml`
     }
-    const copySpec = keep(COPY_SPEC)
-    const recoverySpec = keep(RECOVERY_SPEC)
 
     // ---- The copy method.
     ctx.section('1. A Pegasus cluster on one ZooKeeper, and an empty one to move to')
@@ -74,6 +72,7 @@ export const pegasusZkMigration: Journey = {
       'ZooKeeper; and a second, empty ZooKeeper: the target. The lab writes a PegasusZkMigration spec per method.',
     )
     await labUp(ctx, this.scenario, dir)
+    const copySpec = keep(COPY_SPEC)
     await expectRowsLoaded(ctx, dir)
     await ctx.lifeboat(['lab', 'status', ...dir])
 
@@ -135,6 +134,7 @@ export const pegasusZkMigration: Journey = {
     ctx.say('Start again from a cluster on the first ZooKeeper and an empty second one.')
     await ctx.lifeboat(['lab', 'down', ...dir])
     await labUp(ctx, this.scenario, dir)
+    const recoverySpec = keep(RECOVERY_SPEC)
     await expectRowsLoaded(ctx, dir)
     await ctx.lifeboat(['validate', recoverySpec])
     ctx.say(

@@ -42,7 +42,7 @@ describe('lifeboat demo', () => {
       '$ lifeboat plan DIR/specs/pegasus-meta-recovery.yaml --out plan.json',
       '$ lifeboat apply plan.json --auto-approve',
       '$ lifeboat lab fault restart-meta --no-recover --state-dir DIR',
-      '$ lifeboat apply plan.json --resume --confirm 05-restart-meta-normal-mode',
+      '$ lifeboat apply plan.json --resume --auto-approve --confirm 05-restart-meta-normal-mode',
       '$ lifeboat lab verify --state-dir DIR',
       '$ lifeboat audit verify',
       '$ lifeboat lab down --state-dir DIR',
