@@ -7,7 +7,7 @@
 import {describeError} from '../../errors.js'
 import {compareCodeUnits} from '../../plan/canonical.js'
 import type {OpenMLDBClient, Reply} from './client.js'
-import {mapLimit} from './map-limit.js'
+import {mapLimit} from '../../util/map-limit.js'
 import type {
   OpFacts,
   OpenMLDBLiveState,

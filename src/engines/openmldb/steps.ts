@@ -14,7 +14,7 @@ import type {Finding, Step} from '../../plan/types.js'
 import type {StepExecutor, StepProgress, StepResult} from '../types.js'
 import {CODE_TABLE_EXISTS, OpenMLDBCallError, type OpenMLDBClient} from './client.js'
 import {compareDecimal, confOf, opsOf, tableStatusOf, tablesOf} from './gather.js'
-import {mapLimit} from './map-limit.js'
+import {mapLimit} from '../../util/map-limit.js'
 import {partitionKey} from './planner.js'
 import {
   STEP_ACCEPT_LOST,
