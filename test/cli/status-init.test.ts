@@ -45,6 +45,19 @@ interface StatusJson {
 
 describe('lifeboat status', () => {
   it('shows the DDD partitions with their reasons, the dead node and exits 2', async () => {
+    // The lab's meta server declares the killed node dead, and finds the DDD partition it left
+    // behind, on its own failure-detector and guardian rounds after `lab up` returns: wait for both.
+    await waitFor(
+      'the lab meta server to report its dead node and five DDD partitions',
+      async () => {
+        const r = await cli('status', dddSpec, '--json')
+        if (r.code !== 2) return undefined
+        const facts = (JSON.parse(r.stdout) as StatusJson).facts
+        const dead = facts.nodes.filter((n) => !n.alive).length
+        return dead === 1 && facts.ddd?.length === 5 ? true : undefined
+      },
+      120_000,
+    )
     const text = await cli('status', dddSpec)
     expect(text.code, text.stderr).toBe(2)
     expect(text.stdout).toContain('Meta server')
