@@ -21,6 +21,7 @@ import {randomUUID} from 'node:crypto'
 import {mkdir} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 
+import {anchoredAuditLog} from '../audit/anchor.js'
 import {DEFAULT_AUDIT_LOG, openAuditLog, type AuditLog, type AuditRecord} from '../audit/log.js'
 import {assertRegularFile} from '../util/files.js'
 import {runProgress, runStatus, runsOfPlan, type RunProgress} from '../audit/progress.js'
@@ -35,7 +36,7 @@ import type {Finding, Plan} from '../plan/types.js'
 import {approvalPrompt, decideGate, manualPrompt} from './gates.js'
 import {gatePolicyFor, type GatePolicy} from './approvals.js'
 import {currentOperator, type Operator} from './identity.js'
-import {takeClusterLock, type HeldLock} from './lock.js'
+import {takeClusterLock, type HeldLock, type LockProvider} from './lock.js'
 import {isPlanFile, loadSpecForEngine, planLoadedSpec, specOfPlan, type SpecForEngine} from './plan-spec.js'
 import {
   attemptMayHaveWritten,
@@ -270,7 +271,7 @@ export async function apply(req: ApplyRequest, ui: ApplyUi): Promise<ApplyResult
   })
   // Everything below runs under the lock, and the lock is released on every way out.
   try {
-    return await underLock({req, ui, target, executors, lock, operator, auditPath, confirm, policy})
+    return await underLock({req, ui, target, executors, lock, lockProvider, operator, auditPath, confirm, policy})
   } finally {
     await lock.release()
   }
@@ -282,6 +283,8 @@ interface RunContext {
   target: Target
   executors: Map<string, StepExecutor<unknown> | undefined>
   lock: HeldLock
+  /** Where the lock lives; the audit chain is anchored beside it (audit/anchor.ts). */
+  lockProvider: LockProvider
   operator: Operator
   auditPath: string
   confirm: string[]
@@ -324,7 +327,14 @@ async function underLock(c: RunContext): Promise<ApplyResult> {
   if (req.resume && progress.run === undefined) throw nothingToResume(c, records)
   const resumes = req.resume ? progress.run : undefined
   const run = randomUUID()
-  const log = await openAuditLog(auditPath, {run, actor: operator.user, host: operator.host})
+  const log = anchoredAuditLog(await openAuditLog(auditPath, {run, actor: operator.user, host: operator.host}), {
+    provider: c.lockProvider,
+    cluster: plan.cluster.name,
+    lockId: lock.info.id,
+    run,
+    host: operator.host,
+    warn: (text) => c.ui.print(`${text}\n`),
+  })
   const planFile = target.fromSpec ? savedPlanPath(auditPath, plan) : target.planFile
 
   await log.append('run.started', {
