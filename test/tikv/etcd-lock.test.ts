@@ -170,6 +170,29 @@ describe.skipIf(!hasEtcd)('PD-etcd lock on a real etcd', () => {
     await held.release()
   })
 
+  it('values kept beside the lock: absent is null, a write is read back, outlives the lock, stays per cluster', async () => {
+    const pd = new PdClient([endpoint])
+    const lock = pdEtcdLock(pd, 'prod-f')
+    expect(await lock.readValue!('policy')).toBeNull()
+    await lock.writeValue!('policy', '{"lossy":2}')
+    const held = await lock.acquire(info('lock-f', 'hana@host'))
+    await held.release()
+    expect(await lock.readValue!('policy')).toBe('{"lossy":2}')
+    await lock.writeValue!('policy', '{"lossy":3}')
+    expect(await pdEtcdLock(pd, 'prod-f').readValue!('policy')).toBe('{"lossy":3}')
+    expect(await pdEtcdLock(pd, 'prod-g').readValue!('policy')).toBeNull()
+    // The key as etcd holds it: /lifeboat/policy/<cluster>, without a lease.
+    const range = await httpJson<{kvs?: Array<{value: string; lease?: string}>}>({
+      server: endpoint,
+      method: 'POST',
+      path: '/v3/kv/range',
+      body: {key: Buffer.from('/lifeboat/policy/prod-f').toString('base64')},
+    })
+    expect(Buffer.from(range.kvs![0]!.value, 'base64').toString('utf8')).toBe('{"lossy":3}')
+    expect(range.kvs![0]!.lease ?? '0').toBe('0')
+    await expect(lock.readValue!('../locks')).rejects.toMatchObject({code: 'SPEC_INVALID'})
+  })
+
   it('a PD endpoint that refuses connections is skipped for the next one', async () => {
     const dead = `127.0.0.1:${await freePort()}`
     const lock = pdEtcdLock(new PdClient([dead, endpoint]), 'prod-e')

@@ -1,6 +1,7 @@
 /**
  * `lifeboat policy set SPEC --lossy N ...`: the cluster's minimum approval policy, kept in the
- * cluster's own shared store beside its lock (ZooKeeper `/lifeboat/policy/<cluster>`). apply
+ * cluster's own shared store beside its lock (ZooKeeper `/lifeboat/policy/<cluster>`; for TiKV the
+ * same key in PD's etcd). apply
  * enforces the stricter of it and the spec's `approval.approvers`: no spec can lower it.
  */
 import {Args, Flags} from '@oclif/core'
@@ -16,7 +17,7 @@ export default class PolicySet extends BaseCommand {
 
   static override description = withExitCodes(
     "Stores the minimum number of distinct signed approvers per risk class in the cluster's shared store (ZooKeeper " +
-      "/lifeboat/policy/<cluster>, with the spec's digest ACL where it uses digest auth). apply enforces, class by class, the " +
+      "/lifeboat/policy/<cluster>, with the spec's digest ACL where it uses digest auth; for TiKV the same key in PD's etcd). apply enforces, class by class, the " +
       "stricter of this and the spec's approval.approvers. Raising is always allowed; lowering needs --allow-lower.",
   )
 

@@ -12,6 +12,9 @@
  * - release: revoke our lease (`/v3/lease/revoke`), which deletes exactly the keys bound to it and
  *   so never another holder's lock.
  * - force-unlock: delete the key (`/v3/kv/deleterange`) when it holds the named id.
+ * - readValue/writeValue: small values kept beside the locks, under `/lifeboat/<name>/<cluster>`
+ *   (the cluster's minimum approval policy is `/lifeboat/policy/<cluster>`), put without a lease so
+ *   that they outlive every run.
  *
  * Keys and values are base64 as the gateway wants them; lease ids are int64 and travel as strings.
  */
@@ -36,6 +39,16 @@ export function etcdLockKey(clusterName: string): string {
     })
   }
   return `/lifeboat/locks/${clusterName}`
+}
+
+/** The etcd key of a value kept beside the lock (`lifeboat policy set` keeps `policy`). */
+export function etcdValueKey(clusterName: string, name: string): string {
+  etcdLockKey(clusterName)
+  if (!/^[a-z][a-z0-9-]*$/.test(name))
+    throw new LifeboatError('SPEC_INVALID', `"${name}" cannot name a value kept in PD's etcd`, {
+      hints: ['Value names are lower-case words such as `policy`.'],
+    })
+  return `/lifeboat/${name}/${clusterName}`
 }
 
 interface StoredLock {
@@ -149,6 +162,16 @@ export function pdEtcdLock(pd: PdClient, clusterName: string, opts: {ttlSeconds?
       await call('/v3/kv/deleterange', {key: b64(key)})
       if (stored.lease !== '0') await call('/v3/lease/revoke', {ID: stored.lease}).catch(() => undefined)
       return state
+    },
+
+    async readValue(name: string): Promise<string | null> {
+      const kvs = (obj(await call('/v3/kv/range', {key: b64(etcdValueKey(clusterName, name))})).kvs ?? []) as unknown[]
+      return kvs.length === 0 ? null : unb64(obj(kvs[0]).value)
+    },
+
+    async writeValue(name: string, value: string): Promise<void> {
+      // No lease: the value stays until it is set again.
+      await call('/v3/kv/put', {key: b64(etcdValueKey(clusterName, name)), value: b64(value)})
     },
   }
 
