@@ -13,9 +13,14 @@ import {dirname} from 'node:path'
 
 import {
   PartitionStatus,
+  RPCS,
+  encodeStruct,
   parseGpid,
   startRpcServer,
   type AppInfo,
+  type EncodedStruct,
+  type QueryAppInfoResponse,
+  type QueryReplicaInfoResponse,
   type ReplicaInfo,
   type RpcServer,
 } from '../../engines/pegasus/wire/index.js'
@@ -85,6 +90,9 @@ export class ReplicaServer {
   private server: RpcServer | undefined
   private timers: NodeJS.Timeout[] = []
   private saveTimer: NodeJS.Timeout | undefined
+  /** The two collect replies, encoded once per state change (a node of a big lab holds thousands). */
+  private encodedApps: EncodedStruct<QueryAppInfoResponse> | undefined
+  private encodedReplicas: EncodedStruct<QueryReplicaInfoResponse> | undefined
   private _mode: ReplicaServerMode = 'stopped'
   /** When true the node beacons but sends no config sync (the meta has not collected it). */
   configSyncMuted = false
@@ -119,6 +127,7 @@ export class ReplicaServer {
     }
     this.apps.clear()
     this.replicas.clear()
+    this.dropEncodedReplies()
     for (const a of parsed.apps) this.apps.set(a.app_id, a)
     for (const [pid, ballot, status, lcd, lpd, ldd, disk_tag, rows] of parsed.replicas) {
       this.replicas.set(pid, {
@@ -159,8 +168,14 @@ export class ReplicaServer {
     renameSync(tmp, this.file)
   }
 
-  /** Schedules a write soon: many changes in one burst cost one write. */
-  private markDirty(): void {
+  private dropEncodedReplies(): void {
+    this.encodedApps = undefined
+    this.encodedReplicas = undefined
+  }
+
+  /** Every change of the replicas or apps: drops the encoded replies, schedules a write soon (one per burst). */
+  private changed(): void {
+    this.dropEncodedReplies()
     if (this.saveTimer) return
     this.saveTimer = setTimeout(() => this.saveNow(), 50)
     this.saveTimer.unref()
@@ -168,13 +183,13 @@ export class ReplicaServer {
 
   // ---- replica state, as the meta's proposals and the lab's faults change it ----
 
-  /** The replica of `pid`, if this node holds one. */
-  replica(pid: string): StoredReplica | undefined {
+  /** The replica of `pid`, if this node holds one (change it through {@link updateReplica}). */
+  replica(pid: string): Readonly<StoredReplica> | undefined {
     return this.replicas.get(pid)
   }
 
   /** Every replica this node holds. */
-  allReplicas(): StoredReplica[] {
+  allReplicas(): Readonly<StoredReplica>[] {
     return [...this.replicas.values()]
   }
 
@@ -182,7 +197,7 @@ export class ReplicaServer {
   putReplica(info: AppInfo, r: StoredReplica): void {
     if (!this.apps.has(info.app_id)) this.apps.set(info.app_id, {...info, envs: {...info.envs}})
     this.replicas.set(r.pid, r)
-    this.markDirty()
+    this.changed()
   }
 
   /** Changes fields of a replica this node holds. */
@@ -190,7 +205,7 @@ export class ReplicaServer {
     const r = this.replicas.get(pid)
     if (!r) return
     Object.assign(r, patch)
-    this.markDirty()
+    this.changed()
   }
 
   /** Deletes a replica (garbage collection, or a lost disk); the app info goes with its last replica. */
@@ -199,7 +214,7 @@ export class ReplicaServer {
     if (had) {
       const appId = parseGpid(pid).app_id
       if (![...this.replicas.keys()].some((k) => parseGpid(k).app_id === appId)) this.apps.delete(appId)
-      this.markDirty()
+      this.changed()
     }
     return had
   }
@@ -246,14 +261,19 @@ export class ReplicaServer {
       handlers: {
         RPC_QUERY_APP_INFO: async () => {
           if (this._mode === 'hung') return new Promise(() => {})
-          return {
+          this.encodedApps ??= encodeStruct(RPCS.RPC_QUERY_APP_INFO.response, {
             err: 'ERR_OK',
-            response: {err: 'ERR_OK', apps: [...this.apps.values()].sort((a, b) => a.app_id - b.app_id)},
-          }
+            apps: [...this.apps.values()].sort((a, b) => a.app_id - b.app_id),
+          })
+          return {err: 'ERR_OK', response: this.encodedApps}
         },
         RPC_QUERY_REPLICA_INFO: async () => {
           if (this._mode === 'hung') return new Promise(() => {})
-          return {err: 'ERR_OK', response: {err: 'ERR_OK', replicas: this.replicaInfos()}}
+          this.encodedReplicas ??= encodeStruct(RPCS.RPC_QUERY_REPLICA_INFO.response, {
+            err: 'ERR_OK',
+            replicas: this.replicaInfos(),
+          })
+          return {err: 'ERR_OK', response: this.encodedReplicas}
         },
       },
       http: (req, res) => this.serveHttp(req, res),
@@ -322,7 +342,7 @@ export class ReplicaServer {
       }
     }
     for (const pid of reply.gc) if (this.removeReplica(pid)) changed = true
-    if (changed) this.markDirty()
+    if (changed) this.changed()
   }
 
   private serveHttp(req: http.IncomingMessage, res: http.ServerResponse): void {

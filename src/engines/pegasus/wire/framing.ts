@@ -279,12 +279,34 @@ export function encodeRequestV0<T>(
 }
 
 /**
+ * A response struct encoded once, to be sent in many replies: a server whose state changes
+ * rarely encodes a big answer per state change rather than per call.
+ */
+export class EncodedStruct<T> {
+  declare private readonly of?: T
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** Encodes `value` with `codec` into an {@link EncodedStruct}. */
+export function encodeStruct<T>(codec: StructCodec<T>, value: T): EncodedStruct<T> {
+  const w = new BinaryWriter()
+  codec.write(w.proto, value)
+  return new EncodedStruct<T>(w.toBuffer())
+}
+
+/**
  * Encodes a reply: i32 total length (itself included), the error name, `MessageBegin(<name>_ACK,
  * T_REPLY, seqid)`, and, when a response is given, the result struct with it in field 0 and STOP.
  * Without a response (a transport-level error such as ERR_HANDLER_NOT_FOUND) the body is empty,
  * as rDSN sends it.
  */
-export function encodeReply<T>(name: string, seqid: number, err: string, codec?: StructCodec<T>, response?: T): Buffer {
+export function encodeReply<T>(
+  name: string,
+  seqid: number,
+  err: string,
+  codec?: StructCodec<T>,
+  response?: T | EncodedStruct<T>,
+): Buffer {
   const w = new BinaryWriter()
   const p = w.proto
   p.writeI32(0)
@@ -293,7 +315,8 @@ export function encodeReply<T>(name: string, seqid: number, err: string, codec?:
   if (codec && response !== undefined) {
     p.writeStructBegin('thrift_rpc_result')
     p.writeFieldBegin('success', TType.STRUCT as never, 0)
-    codec.write(p, response)
+    if (response instanceof EncodedStruct) w.raw(response.bytes)
+    else codec.write(p, response)
     p.writeFieldEnd()
     p.writeFieldStop()
     p.writeStructEnd()

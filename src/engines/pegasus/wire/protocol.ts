@@ -116,6 +116,10 @@ export class BinaryWriter {
   private readonly trans = new BufferWriteTransport()
   /** The thrift package's own protocol implementation. */
   readonly proto: TProtocol = new TBinaryProtocol(this.trans as unknown as TTransport, false, true)
+  /** Appends bytes encoded earlier (a struct from {@link BinaryWriter.toBuffer}). */
+  raw(bytes: Buffer): void {
+    this.trans.write(bytes)
+  }
   toBuffer(): Buffer {
     return this.trans.toBuffer()
   }

@@ -6,7 +6,14 @@
 import http from 'node:http'
 import net from 'node:net'
 import {LifeboatError, describeError} from '../../../errors.js'
-import {encodeReply, openCall, readArgs, RequestFrameDecoder, type ReceivedRequest} from './framing.js'
+import {
+  encodeReply,
+  openCall,
+  readArgs,
+  RequestFrameDecoder,
+  type EncodedStruct,
+  type ReceivedRequest,
+} from './framing.js'
 import {isRpcName, RPCS, type RpcName, type RpcRequest, type RpcResponse} from './messages.js'
 
 /** What a handler learns about the call besides the request. */
@@ -23,11 +30,12 @@ export interface RpcCallInfo {
 /**
  * What a handler answers. `err` is the rDSN error of the call itself, sent before the message
  * (`ERR_OK` when the handler ran; the response then carries its own `err`). Without `response`,
- * the reply has an empty body, as rDSN sends for transport-level errors.
+ * the reply has an empty body, as rDSN sends for transport-level errors. A response may be given
+ * already encoded (see `encodeStruct`), for answers that are big and change rarely.
  */
 export interface RpcHandlerResult<R> {
   err: string
-  response?: R
+  response?: R | EncodedStruct<R>
 }
 
 /** A handler of one RPC. A promise that never settles means the server never answers. */
