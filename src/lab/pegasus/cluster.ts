@@ -16,6 +16,9 @@ import {
 } from '../../engines/pegasus/wire/index.js'
 import {LifeboatError} from '../../errors.js'
 import {freePort} from '../zookeeper/server.js'
+import {loadRows, PUT_LOAD_LIMIT} from './data/load.js'
+import {rowsOfPartition} from './data/rows.js'
+import {DataStore} from './data/store.js'
 import type {FaultSpec, PegasusScenario} from './scenario.js'
 import {MetaServer, type MetaServerConfig} from './meta-server.js'
 import {ReplicaServer} from './replica-server.js'
@@ -52,11 +55,6 @@ export interface PegasusLabOptions {
   log?: (line: string) => void
 }
 
-/** Rows of partition `p` when `rows` are spread over `n` partitions (evenly, the first ones get the rest). */
-export function rowsOfPartition(rows: number, n: number, p: number): number {
-  return Math.floor(rows / n) + (p < rows % n ? 1 : 0)
-}
-
 /** Table ids: fixed ones first; then dropped tables (they predate any live table of the same name), then live ones. */
 export function assignTableIds(tables: PegasusScenario['tables']): LabTable[] {
   const used = new Set(tables.filter((t) => t.app_id !== undefined).map((t) => t.app_id as number))
@@ -87,6 +85,8 @@ export class PegasusLab {
   layout: PegasusLabLayout
   metas: MetaServer[] = []
   readonly replicas: ReplicaServer[] = []
+  /** Every partition's mutation log (what the replicas hold prefixes of). */
+  readonly data = new DataStore()
   private readonly byAddress = new Map<string, ReplicaServer>()
   private readonly log: (line: string) => void
 
@@ -120,7 +120,11 @@ export class PegasusLab {
       if (removed.length > 0) lab.log(`fresh ZooKeeper: removed ${removed.join(', ')}`)
     }
     lab.createReplicaServers()
-    const apps = lab.placeTables()
+    // Rows go in through put, one decree each; a lab too big for that gets its logs written
+    // directly, and so do dropped tables (nothing can put to a dropped table).
+    const liveRows = tables.reduce((n, t) => n + (t.dropped ? 0 : t.rows), 0)
+    const direct = liveRows > PUT_LOAD_LIMIT
+    const apps = lab.placeTables(direct)
     for (const r of lab.replicas) r.saveNow()
     try {
       await lab.startMetas(false, layout.cluster_root, opts.zkHosts)
@@ -132,6 +136,13 @@ export class PegasusLab {
       await leader.bootstrap(apps)
       await leader.flush()
       await Promise.all(lab.replicas.map((r) => r.start()))
+      if (!direct) {
+        const n = await loadRows(
+          leader.address,
+          tables.filter((t) => !t.dropped),
+        )
+        lab.log(`loaded ${n} rows through put`)
+      }
       for (const f of s.faults) await lab.fault(f)
     } catch (err) {
       await lab.down()
@@ -150,6 +161,12 @@ export class PegasusLab {
         beaconIntervalMs: s.replica.beacon_interval_ms ?? 300,
         configSyncIntervalMs: s.replica.config_sync_interval_ms ?? 1000,
         meta: () => this.leader(),
+        data: {
+          store: this.data,
+          secondaries: (pid) =>
+            (this.leader()?.partition(pid)?.hp_secondaries ?? []).flatMap((a) => this.byAddress.get(a) ?? []),
+          mutation2pcMinReplicaCount: s.meta.mutation_2pc_min_replica_count ?? 2,
+        },
       })
       this.replicas.push(r)
       this.byAddress.set(r.address, r)
@@ -159,12 +176,13 @@ export class PegasusLab {
 
   /**
    * Places every table's partitions round-robin over the replica servers (primary first), puts
-   * the replicas with their rows on the nodes, and returns the metadata create_app would have
+   * the replicas on the nodes (empty, or, when `direct`, holding their rows already; dropped
+   * tables' always do), and returns the metadata create_app would have
    * left: ballot = replicas (one ASSIGN_PRIMARY and one change per secondary), committed decree 0
    * in ZooKeeper (writes come after the last reconfiguration). Dropped tables went through
    * CT_DROP_PARTITION; their replicas stay on disk, closed, with the app info of their creation.
    */
-  private placeTables(): {info: AppInfo; pcs: PartitionConfiguration[]}[] {
+  private placeTables(direct: boolean): {info: AppInfo; pcs: PartitionConfiguration[]}[] {
     const n = this.replicas.length
     const created = Math.floor(Date.now() / 1000) - 3600
     let offset = 0
@@ -190,8 +208,10 @@ export class PegasusLab {
       const pcs: PartitionConfiguration[] = []
       for (let p = 0; p < t.partitions; p++) {
         const members = Array.from({length: t.replicas}, (_, k) => this.replicas[(offset + p + k) % n])
-        const rows = rowsOfPartition(t.rows, t.partitions, p)
         const pid = `${t.app_id}.${p}`
+        const written = direct || t.dropped
+        const rows = written ? rowsOfPartition(t.rows, t.partitions, p) : 0
+        if (written) this.data.log(pid).generate(t.partitions, t.rows, p)
         members.forEach((node, k) =>
           node.putReplica(info, {
             pid,

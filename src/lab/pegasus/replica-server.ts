@@ -4,8 +4,10 @@
  * restart keeps them; it answers RPC_QUERY_APP_INFO and RPC_QUERY_REPLICA_INFO over THFT, beacons
  * to the meta and sends it config-sync reports, and takes the roles the meta's proposals give it.
  *
- * Rows: a replica physically holds rows with decrees 1..rows; a row is readable on it iff its
- * decree <= the replica's last committed decree.
+ * Data: it serves Pegasus's data RPCs (./data/service.ts). A replica holds decrees 1..rows of its
+ * partition's mutation log (./data/store.ts) and reads what it has committed of them; a write on
+ * the primary is the next decree, which the primary and the secondaries of the meta's
+ * configuration then hold and commit.
  */
 import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
@@ -24,6 +26,8 @@ import {
   type ReplicaInfo,
   type RpcServer,
 } from '../../engines/pegasus/wire/index.js'
+import {DataService, dataRpcs} from './data/service.js'
+import type {DataStore, Op} from './data/store.js'
 
 /** One replica as the replica server keeps it. */
 export interface StoredReplica {
@@ -34,7 +38,7 @@ export interface StoredReplica {
   last_prepared_decree: number
   last_durable_decree: number
   disk_tag: string
-  /** Rows physically held, with decrees 1..rows. */
+  /** Decrees of the partition's mutation log held, 1..rows. */
   rows: number
 }
 
@@ -67,6 +71,17 @@ export interface ReplicaServerOptions {
   beaconIntervalMs: number
   configSyncIntervalMs: number
   meta: () => MetaChannel | undefined
+  data: ReplicaDataOptions
+}
+
+/** What the data path of a replica server needs from the lab. */
+export interface ReplicaDataOptions {
+  /** The partitions' mutation logs. */
+  store: DataStore
+  /** The servers the meta's configuration names as secondaries of `pid` (a write reaches them). */
+  secondaries: (pid: string) => ReplicaServer[]
+  /** Upstream's mutation_2pc_min_replica_count: fewer members and the primary refuses writes. */
+  mutation2pcMinReplicaCount: number
 }
 
 interface NodeFile {
@@ -94,6 +109,7 @@ export class ReplicaServer {
   private encodedApps: EncodedStruct<QueryAppInfoResponse> | undefined
   private encodedReplicas: EncodedStruct<QueryReplicaInfoResponse> | undefined
   private _mode: ReplicaServerMode = 'stopped'
+  private readonly dataService: DataService
   /** When true the node beacons but sends no config sync (the meta has not collected it). */
   configSyncMuted = false
 
@@ -104,6 +120,13 @@ export class ReplicaServer {
     this.port = opts.port
     this.address = `${this.host}:${opts.port}`
     this.file = opts.file
+    this.dataService = new DataService({
+      address: this.address,
+      store: opts.data.store,
+      replica: (pid) => this.replicas.get(pid),
+      write: (pid, ops) => this.write(pid, ops),
+      partitionCount: (appId) => this.apps.get(appId)?.partition_count,
+    })
   }
 
   get mode(): ReplicaServerMode {
@@ -219,11 +242,29 @@ export class ReplicaServer {
     return had
   }
 
-  /** Rows readable on this node's replica of `pid` (0 when it holds none). */
-  readableRows(pid: string): number {
+  /**
+   * Commits one mutation of `pid` with this node as the primary: the next decree of the log (cut
+   * to what this replica holds), held and committed here and on the secondaries of the meta's
+   * configuration that run and serve as secondaries. Errors are upstream's (replica_2pc.cpp).
+   */
+  write(pid: string, ops: Op[]): {decree: number} | {err: string} {
     const r = this.replicas.get(pid)
-    if (!r) return 0
-    return Math.max(0, Math.min(r.rows, r.last_committed_decree))
+    if (!r) return {err: 'ERR_OBJECT_NOT_FOUND'}
+    if (r.status !== PartitionStatus.PS_PRIMARY) return {err: 'ERR_INVALID_STATE'}
+    const secondaries = this.opts.data.secondaries(pid)
+    if (secondaries.length + 1 < this.opts.data.mutation2pcMinReplicaCount) return {err: 'ERR_NOT_ENOUGH_MEMBER'}
+    const decree = this.opts.data.store.log(pid).append(ops, Math.min(r.rows, r.last_committed_decree))
+    const held = {
+      rows: decree,
+      last_committed_decree: decree,
+      last_prepared_decree: decree,
+      last_durable_decree: decree,
+    }
+    this.updateReplica(pid, held)
+    for (const s of secondaries) {
+      if (s.serving && s.replica(pid)?.status === PartitionStatus.PS_SECONDARY) s.updateReplica(pid, held)
+    }
+    return {decree}
   }
 
   /** The replica_info list this node reports (query_replica_info, config sync). */
@@ -276,6 +317,7 @@ export class ReplicaServer {
           return {err: 'ERR_OK', response: this.encodedReplicas}
         },
       },
+      extra: dataRpcs(this.dataService, () => this._mode === 'hung'),
       http: (req, res) => this.serveHttp(req, res),
     })
     this._mode = 'running'
@@ -286,6 +328,7 @@ export class ReplicaServer {
   async stop(): Promise<void> {
     this.stopTimers()
     this._mode = 'stopped'
+    this.dataService.reset()
     this.saveNow()
     const s = this.server
     this.server = undefined
@@ -348,16 +391,6 @@ export class ReplicaServer {
   private serveHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (this._mode === 'hung') return // hung: never answer
-    if (url.pathname === '/lab/rows') {
-      // Lab extension (no Pegasus equivalent): rows readable per replica, for `lab verify`.
-      const out: Record<string, {status: string; readable: number}> = {}
-      for (const r of this.replicas.values()) {
-        out[r.pid] = {status: PartitionStatusName[r.status] ?? String(r.status), readable: this.readableRows(r.pid)}
-      }
-      res.writeHead(200, {'content-type': 'application/json'})
-      res.end(JSON.stringify(out))
-      return
-    }
     if (url.pathname === '/version') {
       res.writeHead(200, {'content-type': 'application/json'})
       res.end(JSON.stringify({Version: 'lifeboat-lab', GitCommit: 'simulated'}))
@@ -367,8 +400,3 @@ export class ReplicaServer {
     res.end('not found\n')
   }
 }
-
-/** Partition status names by value. */
-const PartitionStatusName: Record<number, string> = Object.fromEntries(
-  Object.entries(PartitionStatus).map(([k, v]) => [v, k]),
-)

@@ -1,51 +1,54 @@
 /**
- * `lab verify` for Pegasus: counts the rows a client could read now. It asks the meta (over THFT,
- * as a client would) for the tables and their partition configurations, then asks each primary's
- * replica server which rows its replica can serve. A row counts iff the partition has a primary
- * in the meta's configuration, that node answers, holds the replica as primary, and the row's
- * decree is within the replica's last committed decree. Dropped tables are not counted.
+ * `lab verify` for Pegasus: reads every row the lab wrote back as a client would. It asks the
+ * meta (over THFT) for the tables and their partition configurations, routes each row's hash key
+ * to its partition with the client's hash, and gets it from that partition's primary over THFT.
+ * A row counts iff the get answers with the value the lab wrote. Missing rows are reported by
+ * table and partition. Dropped tables are not counted.
  */
-import http from 'node:http'
-
-import {AppStatus, parseGpid} from '../../engines/pegasus/wire/index.js'
-import {callRpc} from './rpc-call.js'
-import {rowsOfPartition, type LabTable} from './cluster.js'
+import {AppStatus, parseGpid, type PartitionConfiguration} from '../../engines/pegasus/wire/index.js'
 import {mapLimit} from '../../util/map-limit.js'
+import type {LabTable} from './cluster.js'
+import {DataClient} from './data/client.js'
+import {partitionOf} from './data/key.js'
+import {ROW_SORT_KEY, rowHashKey, rowLayout, rowValue} from './data/rows.js'
+import {callRpc} from './rpc-call.js'
+
+/** Rows of one partition that a verification did not find. */
+export interface MissingRows {
+  pid: string
+  missing: number
+  total: number
+  /** Why, when the whole partition could not be read (no primary, the primary's error). */
+  why?: string
+}
+
+/** One table's count. */
+export interface TableCount {
+  app_id: number
+  name: string
+  found: number
+  total: number
+  note?: string
+  /** Partitions with missing rows, by partition index. */
+  missing?: MissingRows[]
+}
 
 /** The outcome of a verification. */
 export interface VerifyResult {
   found: number
   total: number
-  /** Per table: its id, name now, rows found / written. */
-  tables: {app_id: number; name: string; found: number; total: number; note?: string}[]
+  tables: TableCount[]
   /** Why nothing could be read at all, when that is the case (e.g. the meta is in recovery). */
   note?: string
 }
 
-/** A replica server's `GET /lab/rows` report: per gpid, the replica's status and readable rows. */
-type RowReport = Record<string, {status: string; readable: number}>
+/** Tables counted at once, and gets in flight at once per table. */
+const TABLES_IN_FLIGHT = 8
+const IN_FLIGHT = 256
+/** Partitions named in a table's note before "and N more". */
+const NOTE_PARTITIONS = 8
 
-/** Fetches a replica server's lab row report, or undefined when it does not answer. */
-function fetchRows(address: string, timeoutMs: number): Promise<RowReport | undefined> {
-  return new Promise((resolve) => {
-    const req = http.get(`http://${address}/lab/rows`, {timeout: timeoutMs}, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => (body += c))
-      res.on('end', () => {
-        try {
-          resolve(res.statusCode === 200 ? (JSON.parse(body) as RowReport) : undefined)
-        } catch {
-          resolve(undefined)
-        }
-      })
-    })
-    req.on('timeout', () => req.destroy())
-    req.on('error', () => resolve(undefined))
-  })
-}
-
-/** Counts readable rows of the lab's live tables through the meta at `meta`. */
+/** Counts the rows of the lab's live tables that gets through the meta at `meta` return. */
 export async function verifyRows(meta: string, tables: LabTable[], timeoutMs = 5000): Promise<VerifyResult> {
   const live = tables.filter((t) => !t.dropped)
   const total = live.reduce((n, t) => n + t.rows, 0)
@@ -61,46 +64,88 @@ export async function verifyRows(meta: string, tables: LabTable[], timeoutMs = 5
     }
   }
   const byId = new Map(listed.response.infos.map((a) => [a.app_id, a]))
-  const nodeRows = new Map<string, Promise<RowReport | undefined>>()
-  const rowsOn = (node: string): Promise<RowReport | undefined> => {
-    let p = nodeRows.get(node)
-    if (!p) {
-      p = fetchRows(node, timeoutMs)
-      nodeRows.set(node, p)
-    }
-    return p
-  }
-  const perTable = await mapLimit(live, 16, async (t) => {
-    const app = byId.get(t.app_id)
-    if (!app || app.status !== AppStatus.AS_AVAILABLE) {
-      return {
-        app_id: t.app_id,
-        name: app?.app_name ?? t.name,
-        found: 0,
-        total: t.rows,
-        note: app ? 'the table is not available' : 'the meta does not know the table',
+  const client = new DataClient(timeoutMs)
+  try {
+    const perTable = await mapLimit(live, TABLES_IN_FLIGHT, async (t): Promise<TableCount> => {
+      const app = byId.get(t.app_id)
+      if (!app || app.status !== AppStatus.AS_AVAILABLE) {
+        const note = app ? 'the table is not available' : 'the meta does not know the table'
+        return {app_id: t.app_id, name: app?.app_name ?? t.name, found: 0, total: t.rows, note}
       }
+      const cfg = await callRpc(
+        meta,
+        'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX',
+        {app_name: app.app_name, partition_indices: []},
+        timeoutMs,
+      )
+      const cerr = cfg.err !== 'ERR_OK' ? cfg.err : cfg.response?.err
+      if (cerr !== 'ERR_OK' || !cfg.response)
+        return {app_id: t.app_id, name: app.app_name, found: 0, total: t.rows, note: `query_cfg answered ${cerr}`}
+      return countTable(client, t, app.app_name, cfg.response.partitions, cfg.response.partition_count)
+    })
+    return {found: perTable.reduce((n, t) => n + t.found, 0), total, tables: perTable}
+  } finally {
+    client.close()
+  }
+}
+
+/** Gets every row of one table from its partitions' primaries. */
+async function countTable(
+  client: DataClient,
+  t: LabTable,
+  name: string,
+  pcs: PartitionConfiguration[],
+  partitionCount: number,
+): Promise<TableCount> {
+  const rows = rowLayout(t.partitions, t.rows).byPartition.flatMap((r) => [...r])
+  const tally = new Map<number, {found: number; total: number; why?: string}>()
+  await mapLimit(rows, IN_FLIGHT, async (i) => {
+    const hashKey = rowHashKey(i)
+    const p = partitionOf(hashKey, partitionCount)
+    let c = tally.get(p)
+    if (!c) {
+      c = {found: 0, total: 0}
+      tally.set(p, c)
     }
-    const cfg = await callRpc(
-      meta,
-      'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX',
-      {app_name: app.app_name, partition_indices: []},
-      timeoutMs,
-    )
-    const cerr = cfg.err !== 'ERR_OK' ? cfg.err : cfg.response?.err
-    if (cerr !== 'ERR_OK' || !cfg.response)
-      return {app_id: t.app_id, name: app.app_name, found: 0, total: t.rows, note: `query_cfg answered ${cerr}`}
-    let found = 0
-    for (const pc of cfg.response.partitions) {
-      const primary = pc.hp_primary || pc.primary
-      if (!primary) continue
-      const rows = await rowsOn(primary)
-      const r = rows?.[pc.pid]
-      if (!r || r.status !== 'PS_PRIMARY') continue
-      const p = parseGpid(pc.pid).partition_index
-      found += Math.min(r.readable, rowsOfPartition(t.rows, t.partitions, p))
+    c.total++
+    const pc = pcs[p]
+    const primary = pc?.hp_primary || pc?.primary
+    if (!pc || !primary) {
+      c.why = 'no primary'
+      return
     }
-    return {app_id: t.app_id, name: app.app_name, found, total: t.rows}
+    const r = await client.get(primary, parseGpid(pc.pid), hashKey, ROW_SORT_KEY)
+    if (r.err !== 'ERR_OK') c.why = `${primary} answered ${r.err}`
+    else if (r.response?.error === 0 && r.response.value.equals(rowValue(i))) c.found++
   })
-  return {found: perTable.reduce((n, t) => n + t.found, 0), total, tables: perTable}
+  const missing: MissingRows[] = [...tally.entries()]
+    .filter(([, c]) => c.found < c.total)
+    .sort(([a], [b]) => a - b)
+    .map(([p, c]) => ({
+      pid: `${t.app_id}.${p}`,
+      missing: c.total - c.found,
+      total: c.total,
+      ...(c.why && c.found === 0 ? {why: c.why} : {}),
+    }))
+  const found = [...tally.values()].reduce((n, c) => n + c.found, 0)
+  return {
+    app_id: t.app_id,
+    name,
+    found,
+    total: t.rows,
+    ...(missing.length > 0 ? {missing, note: missingNote(missing)} : {}),
+  }
+}
+
+/** "missing in 1.3 (120 of 1000), 1.5 (all 1000: no primary)". */
+function missingNote(missing: MissingRows[]): string {
+  const parts = missing
+    .slice(0, NOTE_PARTITIONS)
+    .map((m) =>
+      m.missing === m.total
+        ? `${m.pid} (all ${m.total}${m.why ? `: ${m.why}` : ''})`
+        : `${m.pid} (${m.missing} of ${m.total})`,
+    )
+  const more = missing.length - NOTE_PARTITIONS
+  return `missing in ${parts.join(', ')}${more > 0 ? ` and ${more} more partitions` : ''}`
 }

@@ -14,7 +14,7 @@ import {
   type EncodedStruct,
   type ReceivedRequest,
 } from './framing.js'
-import {isRpcName, RPCS, type RpcName, type RpcRequest, type RpcResponse} from './messages.js'
+import {isRpcName, RPCS, type RpcName, type RpcRequest, type RpcResponse, type StructCodec} from './messages.js'
 
 /** What a handler learns about the call besides the request. */
 export interface RpcCallInfo {
@@ -47,6 +47,13 @@ export type RpcHandler<N extends RpcName> = (
 /** Handlers by RPC name. */
 export type RpcHandlers = {[N in RpcName]?: RpcHandler<N>}
 
+/** An RPC beyond {@link RPCS}, with its own codecs (the lab's data RPCs). A handler answering undefined sends no reply (one-way). */
+export interface ExtraRpc {
+  request: StructCodec<unknown>
+  response: StructCodec<unknown>
+  handler: (request: unknown, info: RpcCallInfo) => Promise<RpcHandlerResult<unknown> | undefined>
+}
+
 /** Options of {@link startRpcServer}. */
 export interface RpcServerOptions {
   /** Interface to listen on; defaults to 127.0.0.1. */
@@ -54,6 +61,8 @@ export interface RpcServerOptions {
   /** Port; 0 or absent picks a free one. */
   port?: number
   handlers: RpcHandlers
+  /** More RPCs by name, with their codecs. */
+  extra?: Record<string, ExtraRpc>
   /** Serves HTTP requests arriving on the same port (404 for everything when absent). */
   http?: (req: http.IncomingMessage, res: http.ServerResponse) => void
   /** Told about handler failures and dropped connections (defaults to silence). */
@@ -147,16 +156,18 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     let name: string
     let seqid: number
     let request: unknown
+    let extra: ExtraRpc | undefined
     try {
       const call = openCall(r.body)
       name = call.name
       seqid = call.seqid
-      const handler = (opts.handlers as Record<string, unknown>)[name]
-      if (!isRpcName(name) || handler === undefined) {
+      extra = opts.extra?.[name]
+      const handler = extra ?? (opts.handlers as Record<string, unknown>)[name]
+      if ((!extra && !isRpcName(name)) || handler === undefined) {
         write(socket, encodeReply(name, seqid, ERR_HANDLER_NOT_FOUND))
         return
       }
-      request = readArgs(call.reader, RPCS[name].request as never)
+      request = readArgs(call.reader, (extra?.request ?? RPCS[name as RpcName].request) as never)
     } catch (err) {
       onError(err, `bad request from ${remote}`)
       socket.destroy()
@@ -164,20 +175,21 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     }
     const {body: _body, ...header} = r
     const rpcName = name as RpcName
-    let result: RpcHandlerResult<unknown>
+    let result: RpcHandlerResult<unknown> | undefined
     try {
-      const handler = opts.handlers[rpcName] as unknown as (
-        req: unknown,
-        info: RpcCallInfo,
-      ) => Promise<RpcHandlerResult<unknown>>
+      const handler =
+        extra?.handler ??
+        (opts.handlers[rpcName] as unknown as (req: unknown, info: RpcCallInfo) => Promise<RpcHandlerResult<unknown>>)
       result = await handler(request, {remote, name, seqid, header})
     } catch (err) {
       onError(err, `handler ${name} for ${remote}`)
       result = {err: 'ERR_UNKNOWN'}
     }
+    if (result === undefined) return
     let reply: Buffer
     try {
-      reply = encodeReply(name, seqid, result.err, RPCS[rpcName].response as never, result.response as never)
+      const codec = extra?.response ?? RPCS[rpcName].response
+      reply = encodeReply(name, seqid, result.err, codec as never, result.response as never)
     } catch (err) {
       onError(err, `encoding the reply to ${name} for ${remote}`)
       reply = encodeReply(name, seqid, 'ERR_UNKNOWN')

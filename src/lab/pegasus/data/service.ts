@@ -7,9 +7,15 @@
  * client refresh its partition configuration. Past the checks the response carries a
  * rocksdb status in `error` (0 ok, 1 not found, 7 incomplete).
  */
-import {PartitionStatus, type RpcCallInfo, type RpcHandlerResult} from '../../../engines/pegasus/wire/index.js'
+import {
+  PartitionStatus,
+  type ExtraRpc,
+  type RpcCallInfo,
+  type RpcHandlerResult,
+} from '../../../engines/pegasus/wire/index.js'
 import {decodeKey, encodeKey, partitionOf} from './key.js'
 import {
+  DATA_RPCS,
   FilterType,
   RocksStatus,
   SCAN_CONTEXT_ID_COMPLETED,
@@ -275,4 +281,18 @@ function matches(type: number, pattern: Buffer, value: Buffer): boolean {
     return value.length >= pattern.length && value.subarray(value.length - pattern.length).equals(pattern)
   if (type === FilterType.MATCH_ANYWHERE) return value.includes(pattern)
   return false
+}
+
+/** The data RPCs as extra RPCs of a THFT server; a hung server never answers them. */
+export function dataRpcs(service: DataService, hung: () => boolean): Record<string, ExtraRpc> {
+  const out: Record<string, ExtraRpc> = {}
+  for (const [name, def] of Object.entries(DATA_RPCS)) {
+    out[name] = {
+      request: def.request as ExtraRpc['request'],
+      response: def.response as ExtraRpc['response'],
+      handler: (req, info) =>
+        hung() ? new Promise(() => {}) : Promise.resolve(service.handle(name as DataRpcName, req as never, info)),
+    }
+  }
+  return out
 }
