@@ -53,6 +53,8 @@ export interface AuditLog {
   append(event: AuditEvent, data: object): Promise<AuditRecord>
   /** The hash of the last record (GENESIS_HASH for an empty log). */
   head(): string
+  /** The hash of the log's first record, which names the log in the anchors kept in the cluster; undefined while empty. */
+  first(): string | undefined
 }
 
 /** The hash a record must carry. */
@@ -356,6 +358,7 @@ export async function openAuditLog(path: string, who: AuditLogIdentity): Promise
         state.seq = record.seq
         state.head = record.hash
         state.size += line.length
+        state.first ??= record.hash
         return record
       })
     } catch (err) {
@@ -367,6 +370,7 @@ export async function openAuditLog(path: string, who: AuditLogIdentity): Promise
   return {
     path,
     head: () => state.head,
+    first: () => state.first,
     // Appends are serialised so that concurrent callers still get consecutive seqs.
     append(event, data) {
       const next = queue.then(() => appendNow(event, data))
@@ -468,7 +472,7 @@ async function staleLock(lockPath: string): Promise<boolean> {
   }
 }
 
-function resume(path: string, text: string): {seq: number; head: string; size: number} {
+function resume(path: string, text: string): {seq: number; head: string; size: number; first?: string} {
   const v = verifyAuditText(text)
   if (!v.ok) {
     throw new LifeboatError('AUDIT_LOG_BROKEN', `The audit log ${path} is damaged; lifeboat will not append to it`, {
@@ -484,7 +488,13 @@ function resume(path: string, text: string): {seq: number; head: string; size: n
       ],
     })
   }
-  return {seq: v.records, head: v.head ?? GENESIS_HASH, size: Buffer.byteLength(text, 'utf8')}
+  const first = v.records > 0 ? (JSON.parse(text.slice(0, text.indexOf('\n'))) as AuditRecord).hash : undefined
+  return {
+    seq: v.records,
+    head: v.head ?? GENESIS_HASH,
+    size: Buffer.byteLength(text, 'utf8'),
+    ...(first ? {first} : {}),
+  }
 }
 
 /** Whether the only damage is an incomplete last line (no newline after it): what `audit repair` cuts. */

@@ -38,7 +38,10 @@ describe('lifeboat audit', () => {
     const r = await lifeboat(['audit', 'verify'], dir)
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(
-      new RegExp(`^audit log OK: 6 records, head ${head} \\(record 6, run.finished of run run-2 at [^)]+\\)\n$`),
+      new RegExp(
+        `^audit log OK: 6 records, head ${head} \\(record 6, run.finished of run run-2 at [^)]+\\)\n` +
+          '  not checked against a cluster anchor: pass --spec SPEC or --plan PLAN of onebox to check the log against the head kept there\n$',
+      ),
     )
     const j = await lifeboat(['audit', 'verify', '--audit-log', logPath, '--json'])
     expect(JSON.parse(j.stdout)).toMatchObject({
