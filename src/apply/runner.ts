@@ -64,6 +64,12 @@ export interface RunStepsInput<C> {
   askManual?: (step: Step) => Promise<boolean>
   /** Called before each step that may touch the cluster; throws to stop the run (apply: the lock is still ours). */
   beforeStep?: () => Promise<void>
+  /**
+   * Called before a step that is not done yet is started (never for always or manual steps): a
+   * refusal (apply: the facts the step depends on changed) fails the step without running it; the
+   * always steps still run.
+   */
+  checkStep?: (step: Step) => Promise<LifeboatError | undefined>
 }
 
 /** How the run of the steps ended. */
@@ -126,7 +132,7 @@ export type StepEnd =
  * after the signal was aborted is an interruption (`step.interrupted`). An audit failure throws.
  */
 export async function runAutomaticStep<C>(
-  input: Pick<RunStepsInput<C>, 'ctx' | 'recorder' | 'tasks' | 'signal'>,
+  input: Pick<RunStepsInput<C>, 'ctx' | 'recorder' | 'tasks' | 'signal' | 'checkStep'>,
   step: Step,
   executor: StepExecutor<C>,
   always = false,
@@ -146,6 +152,12 @@ export async function runAutomaticStep<C>(
     await recorder.append('step.skipped', {step: step.id, reason: 'already done', ...mark})
     tasks.update(step.id, 'skipped', 'already done')
     return {kind: 'ok', outcome: {id: step.id, status: 'skipped', summary: 'already done', ...mark}}
+  }
+  const refusal = always ? undefined : await input.checkStep?.(step)
+  if (refusal) {
+    await recorder.append('step.failed', {step: step.id, error: errorData(refusal)})
+    tasks.update(step.id, 'failed', refusal.message)
+    return {kind: 'failed', outcome: {id: step.id, status: 'failed'}, error: refusal}
   }
   // Recorded (and fsynced by the audit log) before the step touches the cluster: a crash from here on is resumable.
   await recorder.append('step.started', {step: step.id, kind: step.kind, risk: step.risk, ...mark})

@@ -17,7 +17,15 @@ import {compareNatural} from '../../../plan/order.js'
 import {parseNodeList} from '../../../spec/node-list.js'
 import {connectZk, type ZkClient} from '../../../zk/index.js'
 import type {EngineIo} from '../../types.js'
-import {PegasusClientError, ReplicaClient, metaClientFor, resolveIpv4, type MetaClient} from '../client/index.js'
+import {
+  PegasusClientError,
+  ReplicaClient,
+  getMetaCluster,
+  metaClientFor,
+  readMetaConfigHttp,
+  resolveIpv4,
+  type MetaClient,
+} from '../client/index.js'
 import {appsRootPath} from '../zk-layout.js'
 import {
   META_RECOVERY_LIVE_VERSION,
@@ -42,6 +50,11 @@ export type NodeReport =
 export interface MetaRecoveryPorts {
   /** Asks the meta leader for list_apps; the answer's error name, or the transport failure's. */
   probeMeta(): Promise<MetaRecoveryMetaState>
+  /**
+   * Optional: where the meta actually runs (its ZooKeeper hosts and root) and its function level,
+   * as it reports them over HTTP. Ports without it leave the live state without them.
+   */
+  metaPlace?(): Promise<Pick<MetaRecoveryMetaState, 'zookeeper' | 'level'>>
   /** The apps root node: whether it exists, its data and children. */
   readAppsRoot(path: string): Promise<MetaRecoveryAppsRoot>
   /** query_app_info + query_replica_info on each node, results in input order. */
@@ -92,7 +105,12 @@ export async function gatherWithPorts(
   const nodes = targetNodes.filter((n) => (seen.has(n) ? false : (seen.add(n), true)))
   const appsRoot = appsRootPath(spec.cluster.zookeeper.root)
   progress(`asking the meta server (${spec.cluster.meta_servers.join(', ')}) whether it waits for a recovery`)
-  const [meta, root] = await Promise.all([ports.probeMeta(), ports.readAppsRoot(appsRoot)])
+  const [probed, root, place] = await Promise.all([
+    ports.probeMeta(),
+    ports.readAppsRoot(appsRoot),
+    ports.metaPlace?.() ?? Promise.resolve({}),
+  ])
+  const meta: MetaRecoveryMetaState = {...probed, ...place}
   progress(`querying ${nodes.length} replica server(s) for app and replica info`)
   const [reports, ips] = await Promise.all([ports.collect(nodes), Promise.all(nodes.map((n) => ports.resolve(n)))])
   const records: MetaRecoveryNode[] = reports.map((r, i) =>
@@ -138,6 +156,35 @@ export async function probeMeta(meta: MetaClient): Promise<MetaRecoveryMetaState
   }
 }
 
+/**
+ * Where the meta servers run and at which level, as the first that answers reports it over HTTP:
+ * `/meta/cluster` (a non-leader redirects to the leader), else `/config` for a meta whose HTTP meta
+ * service is not up. Null fields when none answers.
+ */
+export async function readMetaPlace(
+  servers: readonly string[],
+): Promise<Pick<MetaRecoveryMetaState, 'zookeeper' | 'level'>> {
+  for (const server of servers) {
+    try {
+      const c = await getMetaCluster(server, {timeoutMs: 3000})
+      if (typeof c.zookeeper_hosts === 'string' && typeof c.zookeeper_root === 'string')
+        return {
+          zookeeper: {hosts: c.zookeeper_hosts, root: c.zookeeper_root},
+          level: typeof c.meta_function_level === 'string' ? c.meta_function_level : null,
+        }
+    } catch {
+      // this meta does not serve /meta/cluster: try its /config below
+    }
+    const [hosts, root, level] = await Promise.all([
+      readMetaConfigHttp(server, 'hosts_list'),
+      readMetaConfigHttp(server, 'cluster_root'),
+      readMetaConfigHttp(server, 'meta_function_level_on_start'),
+    ])
+    if (hosts !== null && root !== null) return {zookeeper: {hosts: hosts.trim(), root: root.trim()}, level}
+  }
+  return {zookeeper: null, level: null}
+}
+
 /** Opens the real ports of a spec: a ZooKeeper session, a meta client and a replica client. */
 export async function openMetaRecoveryPorts(spec: MetaRecoverySpec, io: EngineIo): Promise<MetaRecoveryPorts> {
   const zk = await connectZk({
@@ -150,6 +197,7 @@ export async function openMetaRecoveryPorts(spec: MetaRecoverySpec, io: EngineIo
   const replicas = new ReplicaClient({timeoutMs: COLLECT_TIMEOUT_MS})
   return {
     probeMeta: () => probeMeta(meta),
+    metaPlace: () => readMetaPlace(spec.cluster.meta_servers),
     readAppsRoot: (path) => readAppsRoot(zk, path),
     resolve: resolveIpv4,
     async collect(nodes) {
