@@ -9,16 +9,23 @@ import type {MetaRecoveryLive, MetaRecoveryNode} from './types.js'
 import {PS_ERROR} from './planner-prediction.js'
 
 /**
- * sha256 of the decision-relevant live state: what the prediction reads (node answers, app infos,
- * each replica's gpid, ballot, decrees and whether it is an error replica), never times or the
- * statuses it ignores. Hashed incrementally: a canonical JSON string of 192,000 replicas would
+ * sha256 of every live fact apply depends on: where the meta runs (its ZooKeeper hosts and root)
+ * and its level, what the prediction reads (node answers, app infos, each replica's gpid, ballot,
+ * decrees and whether it is an error replica), never times or the statuses it ignores. Hashed incrementally: a canonical JSON string of 192,000 replicas would
  * cost more than the whole prediction.
  */
 export function fingerprintOf(live: MetaRecoveryLive, nodes: string[]): string {
   const hash = createHash('sha256')
   hash.update(
     canonicalJson({
-      meta: {recovering: live.meta.recovering, error: live.meta.error},
+      // Where the meta runs and its level count as soon as the gather read them: a meta restarted
+      // on another root would write the recovery there (absent in live states gathered before).
+      meta: {
+        recovering: live.meta.recovering,
+        error: live.meta.error,
+        ...(live.meta.zookeeper !== undefined ? {zookeeper: live.meta.zookeeper} : {}),
+        ...(live.meta.level !== undefined ? {level: live.meta.level} : {}),
+      },
       appsRoot: {
         path: live.appsRoot.path,
         exists: live.appsRoot.exists,

@@ -17,6 +17,7 @@ export const FINDING_CODES = {
   rootNotEmpty: 'PEGASUS_ROOT_NOT_EMPTY',
   notInRecovery: 'PEGASUS_NOT_IN_RECOVERY',
   metaUnreachable: 'PEGASUS_META_UNREACHABLE',
+  metaElsewhere: 'PEGASUS_META_ON_ANOTHER_ROOT',
   outsideNode: 'PEGASUS_NODE_OUTSIDE_LIST',
   duplicateNode: 'PEGASUS_DUPLICATE_NODE',
   primaryBehind: 'PEGASUS_PRIMARY_BEHIND',

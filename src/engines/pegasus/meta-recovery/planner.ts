@@ -139,6 +139,16 @@ export function planMetaRecovery(
           },
     )
   }
+  const metaRoot = live.meta.zookeeper?.root.replace(/(.)\/+$/, '$1')
+  if (metaRoot !== undefined && `${metaRoot}/apps` !== appsRoot && !(metaRoot === '/' && appsRoot === '/apps')) {
+    findings.push({
+      code: FINDING_CODES.metaElsewhere,
+      severity: 'error',
+      subject: live.meta.address ?? spec.cluster.meta_servers.join(','),
+      message: `the meta server runs on cluster root ${metaRoot}, not ${appsRoot.replace(/\/apps$/, '') || '/'}: start_recovery would write the tables under ${metaRoot}`,
+      hint: "Make the spec's cluster.zookeeper.root the meta servers' [meta_server] cluster_root (or restart them on the spec's root), then plan again.",
+    })
+  }
   if (live.appsRoot.children.length > 0) {
     const shown = live.appsRoot.children.slice(0, 10).join(', ')
     findings.push({
@@ -407,6 +417,9 @@ export function planMetaRecovery(
         partitions_under_replicated: under,
         partitions_lost: lostCount,
         replicas_collected: replicasCollected,
+        // Where the meta runs and its level, when the gather read them (a human reads what moved).
+        ...(live.meta.zookeeper ? {meta_zookeeper: `${live.meta.zookeeper.hosts}${live.meta.zookeeper.root}`} : {}),
+        ...(live.meta.level ? {meta_level: live.meta.level} : {}),
       },
     },
     changes,

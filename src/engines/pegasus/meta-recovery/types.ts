@@ -45,6 +45,15 @@ export interface MetaRecoveryMetaState {
   recovering: boolean
   /** Why the meta could not be asked, for a human. */
   detail?: string
+  /**
+   * The ZooKeeper the meta actually runs on, as it reports it (`/meta/cluster` zookeeper_hosts and
+   * zookeeper_root, else `/config` hosts_list and cluster_root): start_recovery writes under that
+   * root, whatever the spec says. Null when no meta answered; absent in a live state gathered
+   * before lifeboat read it.
+   */
+  zookeeper?: {hosts: string; root: string} | null
+  /** The meta's function level as it reports it (`/meta/cluster` meta_function_level), or null. */
+  level?: string | null
 }
 
 /** The `<cluster_root>/apps` node the recovery will populate. */
