@@ -121,9 +121,13 @@ export class PegasusLab {
     }
     lab.createReplicaServers()
     // Rows go in through put, one decree each; a lab too big for that gets its logs written
-    // directly, and so do dropped tables (nothing can put to a dropped table).
+    // directly, and so do dropped tables (nothing can put to a dropped table) and tables with
+    // fewer replicas than mutation_2pc_min_replica_count (their primary refuses writes).
     const liveRows = tables.reduce((n, t) => n + (t.dropped ? 0 : t.rows), 0)
-    const direct = liveRows > PUT_LOAD_LIMIT
+    const min2pc = s.meta.mutation_2pc_min_replica_count ?? 2
+    const direct = new Set(
+      tables.filter((t) => liveRows > PUT_LOAD_LIMIT || t.dropped || t.replicas < min2pc).map((t) => t.app_id),
+    )
     const apps = lab.placeTables(direct)
     for (const r of lab.replicas) r.saveNow()
     try {
@@ -136,13 +140,8 @@ export class PegasusLab {
       await leader.bootstrap(apps)
       await leader.flush()
       await Promise.all(lab.replicas.map((r) => r.start()))
-      if (!direct) {
-        const n = await loadRows(
-          leader.address,
-          tables.filter((t) => !t.dropped),
-        )
-        lab.log(`loaded ${n} rows through put`)
-      }
+      const viaPut = tables.filter((t) => !direct.has(t.app_id))
+      if (viaPut.length > 0) lab.log(`loaded ${await loadRows(leader.address, viaPut)} rows through put`)
       for (const f of s.faults) await lab.fault(f)
     } catch (err) {
       await lab.down()
@@ -165,7 +164,7 @@ export class PegasusLab {
           store: this.data,
           secondaries: (pid) =>
             (this.leader()?.partition(pid)?.hp_secondaries ?? []).flatMap((a) => this.byAddress.get(a) ?? []),
-          mutation2pcMinReplicaCount: s.meta.mutation_2pc_min_replica_count ?? 2,
+          mutation2pcMinReplicaCount: s.meta.mutation_2pc_min_replica_count ?? 2, // upstream's default
         },
       })
       this.replicas.push(r)
@@ -176,13 +175,13 @@ export class PegasusLab {
 
   /**
    * Places every table's partitions round-robin over the replica servers (primary first), puts
-   * the replicas on the nodes (empty, or, when `direct`, holding their rows already; dropped
-   * tables' always do), and returns the metadata create_app would have
+   * the replicas on the nodes (empty, or, for the tables in `direct`, holding their rows
+   * already), and returns the metadata create_app would have
    * left: ballot = replicas (one ASSIGN_PRIMARY and one change per secondary), committed decree 0
    * in ZooKeeper (writes come after the last reconfiguration). Dropped tables went through
    * CT_DROP_PARTITION; their replicas stay on disk, closed, with the app info of their creation.
    */
-  private placeTables(direct: boolean): {info: AppInfo; pcs: PartitionConfiguration[]}[] {
+  private placeTables(direct: Set<number>): {info: AppInfo; pcs: PartitionConfiguration[]}[] {
     const n = this.replicas.length
     const created = Math.floor(Date.now() / 1000) - 3600
     let offset = 0
@@ -209,7 +208,7 @@ export class PegasusLab {
       for (let p = 0; p < t.partitions; p++) {
         const members = Array.from({length: t.replicas}, (_, k) => this.replicas[(offset + p + k) % n])
         const pid = `${t.app_id}.${p}`
-        const written = direct || t.dropped
+        const written = direct.has(t.app_id)
         const rows = written ? rowsOfPartition(t.rows, t.partitions, p) : 0
         if (written) this.data.log(pid).generate(t.partitions, t.rows, p)
         members.forEach((node, k) =>
