@@ -280,9 +280,19 @@ export async function readAuditLog(
     } else if (opts.lenient) {
       unreadable.push({line: i + 1, text: line})
     } else {
-      throw new LifeboatError('AUDIT_LOG_CORRUPT', `Line ${i + 1} of the audit log ${path} is not an audit record`, {
-        hints: [`Run \`lifeboat audit verify --audit-log ${path}\` to find the first damaged record.`],
-      })
+      // A last line without its newline is a record cut short by a crash or a full disk: repair cuts it.
+      const cutShort = i === lines.length - 1 && !text.endsWith('\n')
+      throw new LifeboatError(
+        'AUDIT_LOG_CORRUPT',
+        `Line ${i + 1} of the audit log ${path} is ${cutShort ? 'an incomplete record (cut short by a crash or a full disk)' : 'not an audit record'}`,
+        {
+          hints: cutShort
+            ? [
+                `\`lifeboat audit repair --audit-log ${path}\` removes it and records that it did; then run the command again.`,
+              ]
+            : [`Run \`lifeboat audit verify --audit-log ${path}\` to find the first damaged record.`],
+        },
+      )
     }
   })
   if (opts.lenient) records.unreadable = unreadable
