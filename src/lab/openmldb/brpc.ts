@@ -39,6 +39,8 @@ export class BrpcServer {
   private readonly server: http.Server
   private readonly byName = new Map<string, BrpcService>()
   private readonly sockets = new Set<import('node:net').Socket>()
+  /** While paused: the requests read and not answered, each waiting for resume(). */
+  private held?: (() => void)[]
 
   constructor(services: BrpcService[]) {
     for (const s of services) {
@@ -64,8 +66,24 @@ export class BrpcServer {
     })
   }
 
-  /** Stops listening and drops every connection, as a killed process would. */
+  /**
+   * A wedged server: connections are still accepted and requests read, but none is answered
+   * until resume() (a brpc server whose worker threads are all stuck, or a stopped process).
+   */
+  pause(): void {
+    this.held ??= []
+  }
+
+  /** Answers the requests held while paused, in arrival order, and serves again. */
+  resume(): void {
+    const held = this.held ?? []
+    this.held = undefined
+    for (const go of held) go()
+  }
+
+  /** Stops listening and drops every connection (held requests included), as a killed process would. */
   close(): Promise<void> {
+    this.held = undefined
     for (const s of this.sockets) s.destroy()
     this.sockets.clear()
     return new Promise((resolve) => this.server.close(() => resolve()))
@@ -75,6 +93,9 @@ export class BrpcServer {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
     const body = Buffer.concat(chunks).toString('utf8')
+    const held = this.held
+    // Handled after resume() even when the caller gave up meanwhile, as a server that wakes up does.
+    if (held) await new Promise<void>((go) => held.push(go))
     const path = (req.url ?? '/').split('?')[0]
     if (req.headers.authorization === undefined) {
       // brpc's SendUnauthorizedResponse: 403 and "[<ERPCAUTH>]Fail to authenticate", no "E".

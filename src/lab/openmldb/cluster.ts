@@ -292,11 +292,11 @@ export class OpenMLDBLab {
 
   /**
    * Waits until the leader nameserver sees every tablet as it is (killed ones kOffline, running
-   * ones kHealthy), handles no tablet event, and has no op queued, for a quiet while.
+   * ones kHealthy), handles no tablet event, has no op queued, and has refreshed the offsets from
+   * the tablets once entirely after that (a status round begun later than the quiet point ended).
    */
   async settle(): Promise<void> {
-    const quiet = this.scenario.settings.task_ms * 3 + this.scenario.settings.table_status_interval_ms
-    let since = 0
+    let quiet: {ns: NameServer; round: number} | undefined
     await waitFor(
       'ops still queued on the leader nameserver',
       () => {
@@ -307,10 +307,12 @@ export class OpenMLDBLab {
             const st = ns.tablets.get(t.endpoint)
             return t.running ? st?.state === 'kHealthy' : st === undefined || st.state === 'kOffline'
           })
-        const idle = ns !== undefined && seen && ns.idle()
-        if (!idle) since = 0
-        else if (since === 0) since = Date.now()
-        return idle && Date.now() - since >= quiet
+        if (!ns || !seen || !ns.idle()) {
+          quiet = undefined
+          return false
+        }
+        if (quiet?.ns !== ns) quiet = {ns, round: ns.statusRounds}
+        return ns.statusRounds >= quiet.round + 2
       },
       120_000,
     )
@@ -334,6 +336,22 @@ export class OpenMLDBLab {
         await t.kill()
         await t.start()
         return `restarted tablet ${t.name} (${t.endpoint}) with startup_`
+      }
+      case 'hang-tablet': {
+        const t = this.tablet(f.tablet)
+        if (!t.hang())
+          throw new LifeboatError('LAB_FAULT_INVALID', `tablet ${t.name} is not running`, {
+            hints: [`Start it first: lifeboat lab fault start-tablet ${t.name}`],
+          })
+        return `tablet ${t.name} (${t.endpoint}) hangs: registered and healthy to the nameserver, no HTTP reply`
+      }
+      case 'resume-tablet': {
+        const t = this.tablet(f.tablet)
+        if (!t.resume())
+          throw new LifeboatError('LAB_FAULT_INVALID', `tablet ${t.name} is not hung`, {
+            hints: [`Hang it with: lifeboat lab fault hang-tablet ${t.name}`],
+          })
+        return `tablet ${t.name} (${t.endpoint}) answers again`
       }
       case 'kill-nameserver': {
         const ns = f.nameserver
@@ -389,12 +407,7 @@ export class OpenMLDBLab {
         for (const n of this.nameservers) await n.start()
         await waitFor('no nameserver became the leader', () => this.leader() !== undefined)
         await Promise.all(this.tablets.map((t) => t.start()))
-        await waitFor(
-          'the leader nameserver does not see every tablet',
-          () =>
-            [...(this.leader()?.tablets.values() ?? [])].filter((t) => t.state === 'kHealthy').length ===
-            this.tablets.length,
-        )
+        await this.settle()
         return 'restarted every nameserver and tablet: no table is loaded'
       }
       case 'settle':
@@ -434,6 +447,7 @@ export class OpenMLDBLab {
         name: t.name,
         endpoint: t.endpoint,
         running: t.running,
+        hung: t.hung,
         loaded: t.mem.size,
         on_disk: t.disk.size,
       })),

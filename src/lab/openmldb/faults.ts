@@ -23,6 +23,17 @@ export const FAULT_HELP: readonly LabFaultHelp[] = [
     summary: 'kills and starts a tablet (startup_): with auto_failover on the nameserver recovers it',
   },
   {
+    name: 'hang-tablet',
+    usage: 'lab fault hang-tablet TABLET',
+    summary:
+      'wedges a tablet: its ZooKeeper node stays (the nameserver sees it healthy), it accepts connections and answers nothing',
+  },
+  {
+    name: 'resume-tablet',
+    usage: 'lab fault resume-tablet TABLET',
+    summary: 'ends hang-tablet: the held requests are answered, its followers catch up',
+  },
+  {
     name: 'kill-nameserver',
     usage: 'lab fault kill-nameserver [NAMESERVER]',
     summary: 'kills a nameserver (default: the leader); the next lock_request takes over',
@@ -69,6 +80,8 @@ export function parseOpenMLDBFault(name: string, argv: string[]): OpenMLDBFault 
     case 'kill-tablet':
     case 'start-tablet':
     case 'restart-tablet':
+    case 'hang-tablet':
+    case 'resume-tablet':
       count(1, 1)
       return {type: name, tablet: argv[0]}
     case 'kill-nameserver':

@@ -14,7 +14,7 @@ interface OpenMLDBStatus {
   zookeeper: {hosts: string; root: string}
   auto_failover?: boolean
   nameservers: {name: string; endpoint: string; running: boolean; leader: boolean}[]
-  tablets: {name: string; endpoint: string; running: boolean; loaded: number; on_disk: number}[]
+  tablets: {name: string; endpoint: string; running: boolean; hung: boolean; loaded: number; on_disk: number}[]
   partitions: {total: number; unhealthy: number}
   ops: {queued: number; done: number; failed: number}
 }
@@ -47,7 +47,7 @@ function formatStatus(status: Record<string, unknown>): string[] {
     )
   for (const t of s.tablets)
     out.push(
-      `  ${t.name.padEnd(10)} ${t.endpoint.padEnd(22)} ${t.running ? 'running' : 'killed'}, ${t.loaded} tables loaded, ${t.on_disk} on disk`,
+      `  ${t.name.padEnd(10)} ${t.endpoint.padEnd(22)} ${t.running ? (t.hung ? 'hung (no HTTP reply)' : 'running') : 'killed'}, ${t.loaded} tables loaded, ${t.on_disk} on disk`,
     )
   out.push(
     `  partitions: ${s.partitions.total}, ${s.partitions.unhealthy} not fully healthy; ops: ${s.ops.queued} queued, ${s.ops.done} done, ${s.ops.failed} failed`,

@@ -85,6 +85,8 @@ export class NameServer {
   autoFailover = false
   private term = 1n
   private opIndex = 0n
+  /** UpdateTableStatus rounds completed (the lab's settle waits for one begun after the last change). */
+  statusRounds = 0
   queues: Op[][] = []
   done: Op[] = []
   private readonly pumping = new Set<number>()
@@ -209,6 +211,9 @@ export class NameServer {
 
   /** OnLocked → Recover: reads every piece of state from ZooKeeper, then serves. */
   private async becomeLeader(): Promise<void> {
+    // A new epoch before anything is read: the ops rebuilt below belong to it.
+    this.epoch++
+    const epoch = this.epoch
     const zk = this.zkc
     const p = this.paths
     for (const path of [p.nodes, p.tableData, p.dbTableData, p.opData, p.config, p.db]) await zk.mkdirp(path)
@@ -247,8 +252,7 @@ export class NameServer {
       else this.queues[op.info.vec_idx % MAX_CONCURRENCY].push(op)
     }
     this.tablets.clear()
-    this.epoch++
-    const epoch = this.epoch
+    if (epoch !== this.epoch || !this.running) return
     // The tablets first (UpdateTablets in Recover), then running_: a new leader answers with them.
     await this.watchTablets(epoch)
     if (epoch !== this.epoch || !this.running) return
@@ -262,7 +266,29 @@ export class NameServer {
 
   // ---- tablet liveness (UpdateTablets, OnTabletOffline, OnTabletOnline) ----
 
-  private async watchTablets(epoch: number): Promise<void> {
+  /** The tablet scans, one after another; the epoch of the scan queued behind the running one, if any. */
+  private tabletScans: Promise<void> = Promise.resolve()
+  private tabletScanQueued?: number
+
+  /**
+   * Reads `<root>/nodes` (and watches it) after the scan in progress, never beside it: two scans
+   * running at once could apply an older child list after a newer one and take a tablet that had
+   * just registered offline again, for good (the restart-all race). A watch firing while a scan
+   * is queued needs no second one: the queued scan reads the children when it starts.
+   */
+  private watchTablets(epoch: number): Promise<void> {
+    if (this.tabletScanQueued === epoch) return this.tabletScans
+    this.tabletScanQueued = epoch
+    this.tabletScans = this.tabletScans
+      .catch(() => undefined)
+      .then(() => {
+        if (this.tabletScanQueued === epoch) this.tabletScanQueued = undefined
+        return this.scanTablets(epoch)
+      })
+    return this.tabletScans
+  }
+
+  private async scanTablets(epoch: number): Promise<void> {
     if (epoch !== this.epoch || !this.running) return
     const children = await this.zkc.getChildren(this.paths.nodes, {
       watch: () => void this.watchTablets(epoch).catch((e) => this.fail(e)),
@@ -346,7 +372,9 @@ export class NameServer {
       void this.updateTableStatus(epoch)
         .catch((e) => this.fail(e))
         .finally(() => {
-          if (epoch === this.epoch && this.leader) this.scheduleTableStatus(epoch)
+          if (epoch !== this.epoch || !this.leader) return
+          this.statusRounds++
+          this.scheduleTableStatus(epoch)
         })
     })
   }
@@ -394,10 +422,16 @@ export class NameServer {
 
   // ---- ops ----
 
+  /** What the ops of this leadership may do; a task of a lost leadership writes nothing more. */
   private host(): OpHost {
+    const epoch = this.epoch
+    const live = (): void => {
+      if (epoch !== this.epoch || !this.leader) throw new TaskError('nameserver is no longer the leader')
+    }
     return {
       table: (name, db) => this.findTable(name, db),
       tablet: async (ep, method, body) => {
+        live()
         const r = await this.client.call(ep, 'TabletServer', method, body)
         if (Number(r.code ?? 0) !== 0) throw new TaskError(`${method} on ${ep}: code ${r.code} ${r.msg}`)
         return r
@@ -406,13 +440,21 @@ export class NameServer {
       autoFailover: () => this.autoFailover,
       nextTerm: async () => {
         const cur = this.term + 1n
+        live()
         await this.zkc.set(this.paths.term, Buffer.from(String(this.term + 2n)), -1)
         this.term += 2n
         return cur
       },
-      persistTable: (t) => this.persistTable(t),
-      persistOp: (op) => this.persistOp(op),
+      persistTable: async (t) => {
+        live()
+        await this.persistTable(t)
+      },
+      persistOp: async (op) => {
+        live()
+        await this.persistOp(op)
+      },
       addChildOp: async (parent, type, data, name, db, pid) => {
+        live()
         const op = await this.newOp(type, data, name, db, pid, parent.info.vec_idx, parent.info.op_id)
         const q = this.queues[parent.info.vec_idx]
         const at = q.indexOf(parent)
@@ -480,7 +522,8 @@ export class NameServer {
       .catch((e) => this.fail(e))
       .finally(() => {
         this.pumping.delete(idx)
-        if (epoch === this.epoch && this.leader && this.queues[idx].length > 0) this.pump(idx)
+        // A pump of an older leadership may end after this one began: the current queue goes on.
+        if (this.leader && this.queues[idx].length > 0) this.pump(idx)
       })
   }
 

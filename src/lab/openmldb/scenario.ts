@@ -16,7 +16,7 @@ export interface OpenMLDBScenarioTable {
 
 /** A fault, from a scenario's `faults:` or `lab fault`. Tablets and nameservers by name or endpoint. */
 export type OpenMLDBFault =
-  | {type: 'kill-tablet' | 'start-tablet' | 'restart-tablet'; tablet: string}
+  | {type: 'kill-tablet' | 'start-tablet' | 'restart-tablet' | 'hang-tablet' | 'resume-tablet'; tablet: string}
   | {type: 'kill-nameserver' | 'start-nameserver'; nameserver?: string}
   | {type: 'lag'; replica: string; offset: number}
   | {type: 'auto-failover'; on: boolean}
@@ -67,6 +67,8 @@ const FAULTS = new Set([
   'kill-tablet',
   'start-tablet',
   'restart-tablet',
+  'hang-tablet',
+  'resume-tablet',
   'kill-nameserver',
   'start-nameserver',
   'lag',
@@ -181,6 +183,8 @@ function faultFromObject(x: Record<string, unknown>): OpenMLDBFault {
     case 'kill-tablet':
     case 'start-tablet':
     case 'restart-tablet':
+    case 'hang-tablet':
+    case 'resume-tablet':
       if (typeof x.tablet !== 'string') throw new Error('needs tablet: NAME')
       return {type: x.fault, tablet: x.tablet}
     case 'kill-nameserver':

@@ -74,6 +74,8 @@ export class Tablet {
   /** Memory: lost when the process dies. */
   readonly mem = new Map<string, MemTable>()
   running = false
+  /** The `hang-tablet` fault: registered and running, but its HTTP server answers nothing. */
+  hung = false
   private zk?: ZkClient
   private server?: BrpcServer
   private readonly timers = new Set<NodeJS.Timeout>()
@@ -112,6 +114,7 @@ export class Tablet {
   async kill(): Promise<void> {
     if (!this.running) return
     this.running = false
+    this.hung = false
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     this.mem.clear()
@@ -120,6 +123,37 @@ export class Tablet {
     this.server = undefined
     this.zk = undefined
     this.opts.log(`tablet ${this.name} ${this.endpoint} killed`)
+  }
+
+  /**
+   * The `hang-tablet` fault, a wedged brpc server: the process, its ZooKeeper session and its
+   * node stay (the nameserver still sees it kHealthy), connections are accepted, and no request
+   * is answered. Its replicas receive nothing from their leaders meanwhile. False when not running.
+   */
+  hang(): boolean {
+    if (!this.running) return false
+    this.hung = true
+    this.server?.pause()
+    return true
+  }
+
+  /**
+   * Ends `hang-tablet`: the held requests are answered in order, and each follower replica is
+   * caught up by the leader that still lists it (the replicator retrying from its offset).
+   */
+  resume(): boolean {
+    if (!this.running || !this.hung) return false
+    this.hung = false
+    this.server?.resume()
+    for (const f of this.mem.values()) {
+      if (f.mode !== 'kTableFollower' || f.lagging || f.state === 'kTableLoading') continue
+      for (const peer of this.opts.peers.values()) {
+        const l = peer.replicaFor(f.stored.tid, f.stored.pid)
+        if (peer.hung || l?.mode !== 'kTableLeader' || !l.followers.includes(this.endpoint)) continue
+        for (const e of l.stored.entries.slice(f.stored.entries.length)) this.append(f, e)
+      }
+    }
+    return true
   }
 
   /** Creates a replica directly (lab bring-up, as CreateTable would), loaded and on disk. */
@@ -286,7 +320,8 @@ export class Tablet {
     const entry: LogEntry = {key, ts: Number(r.time ?? Date.now()), value: String(r.value ?? '')}
     this.append(t, entry)
     for (const ep of t.followers) {
-      const f = this.opts.peers.get(ep)?.replicaFor(t.stored.tid, t.stored.pid)
+      const peer = this.opts.peers.get(ep)
+      const f = peer?.hung ? undefined : peer?.replicaFor(t.stored.tid, t.stored.pid)
       if (!f || f.lagging || f.mode !== 'kTableFollower' || f.state === 'kTableLoading') continue
       if (f.stored.entries.length === t.stored.entries.length - 1) this.append(f, entry)
     }
@@ -395,8 +430,9 @@ export class Tablet {
     const ep = String(r.endpoint ?? '')
     if (t.followers.includes(ep)) return {code: 119, msg: 'replica endpoint already exists'}
     t.followers.push(ep)
-    // The replicator catches the follower up from its offset.
-    const f = this.opts.peers.get(ep)?.replicaFor(t.stored.tid, t.stored.pid)
+    // The replicator catches the follower up from its offset (a hung follower once it answers again).
+    const peer = this.opts.peers.get(ep)
+    const f = peer?.hung ? undefined : peer?.replicaFor(t.stored.tid, t.stored.pid)
     if (f && f.state !== 'kTableLoading') {
       f.lagging = false
       const have = f.stored.entries.length
@@ -426,7 +462,7 @@ export class Tablet {
     const t = this.table(r)
     if (!t) return {code: 100, msg: 'table does not exist'}
     const target = this.opts.peers.get(String(r.endpoint))
-    if (!target || !target.running) return {code: 301, msg: 'send snapshot failed'}
+    if (!target || !target.running || target.hung) return {code: 301, msg: 'send snapshot failed'}
     const key = partKey(t.stored.tid, t.stored.pid)
     if (target.mem.has(key)) return {code: 101, msg: 'table already exists'}
     target.disk.set(key, {...t.stored, entries: [...t.stored.entries]})
