@@ -76,10 +76,11 @@ describe('the apply lock', () => {
   it("makes a second apply fail at once with the holder's who, when and what", async () => {
     const ws = workspace(zk, 'set: {a: "1", b: "2"}')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
-    // The first apply pauses inside its steps, so it holds the lock while the second one starts.
+    // The first apply pauses inside its step (far longer than the test: it is killed at the end), so it
+    // holds the lock while the second one starts, however busy the machine is.
     const first = startCli(['apply', 'plan.json', '--auto-approve'], {
       cwd: ws.dir,
-      env: {LIFEBOAT_TEST_STEP_DELAY_MS: '20000'},
+      env: {LIFEBOAT_TEST_STEP_DELAY_MS: '3600000'},
     })
     await waitFor('the first apply to start a step', () =>
       auditRecords(ws.audit).find((r) => r.event === 'step.started'),
