@@ -3,14 +3,21 @@
  * meta (over THFT) for the tables and their partition configurations, routes each row's hash key
  * to its partition with the client's hash, and gets it from that partition's primary over THFT.
  * A row counts iff the get answers with the value the lab wrote. Missing rows are reported by
- * table and partition. Dropped tables are not counted.
+ * table and partition. Dropped tables are not counted. Labs too big for a get per row (the
+ * scale scenarios) read each partition with a scanner from its primary instead.
  */
-import {AppStatus, parseGpid, type PartitionConfiguration} from '../../engines/pegasus/wire/index.js'
+import {
+  AppStatus,
+  parseGpid,
+  type PartitionConfiguration,
+  type QueryCfgResponse,
+} from '../../engines/pegasus/wire/index.js'
 import {mapLimit} from '../../util/map-limit.js'
 import type {LabTable} from './cluster.js'
 import {DataClient} from './data/client.js'
 import {partitionOf} from './data/key.js'
-import {ROW_SORT_KEY, rowHashKey, rowLayout, rowValue} from './data/rows.js'
+import {PUT_LOAD_LIMIT} from './data/load.js'
+import {ROW_SORT_KEY, rowHashKey, rowKey, rowLayout, rowValue} from './data/rows.js'
 import {callRpc} from './rpc-call.js'
 
 /** Rows of one partition that a verification did not find. */
@@ -42,9 +49,17 @@ export interface VerifyResult {
   note?: string
 }
 
-/** Tables counted at once, and gets in flight at once per table. */
+/** Tables, partitions per table and gets per partition in flight at once. */
 const TABLES_IN_FLIGHT = 8
-const IN_FLIGHT = 256
+const PARTITIONS_IN_FLIGHT = 8
+const GETS_IN_FLIGHT = 32
+/** Above this many rows in the lab, partitions are read with scanners (a get each would take minutes). */
+export const SCAN_ABOVE_ROWS = PUT_LOAD_LIMIT
+const SCAN_BATCH = 1000
+/** Errors after which a partition is read again from the primary the meta names then. */
+const RETRY_ON = new Set(['ERR_INVALID_STATE', 'ERR_OBJECT_NOT_FOUND'])
+const ATTEMPTS = 3
+const RETRY_DELAY_MS = 200
 /** Partitions named in a table's note before "and N more". */
 const NOTE_PARTITIONS = 8
 
@@ -72,16 +87,24 @@ export async function verifyRows(meta: string, tables: LabTable[], timeoutMs = 5
         const note = app ? 'the table is not available' : 'the meta does not know the table'
         return {app_id: t.app_id, name: app?.app_name ?? t.name, found: 0, total: t.rows, note}
       }
-      const cfg = await callRpc(
-        meta,
-        'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX',
-        {app_name: app.app_name, partition_indices: []},
-        timeoutMs,
-      )
-      const cerr = cfg.err !== 'ERR_OK' ? cfg.err : cfg.response?.err
-      if (cerr !== 'ERR_OK' || !cfg.response)
-        return {app_id: t.app_id, name: app.app_name, found: 0, total: t.rows, note: `query_cfg answered ${cerr}`}
-      return countTable(client, t, app.app_name, cfg.response.partitions, cfg.response.partition_count)
+      const query = async (): Promise<QueryCfgResponse | string> => {
+        const cfg = await callRpc(
+          meta,
+          'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX',
+          {app_name: app.app_name, partition_indices: []},
+          timeoutMs,
+        )
+        const cerr = cfg.err !== 'ERR_OK' ? cfg.err : cfg.response?.err
+        return cerr === 'ERR_OK' && cfg.response ? cfg.response : `query_cfg answered ${cerr}`
+      }
+      const first = await query()
+      if (typeof first === 'string') return {app_id: t.app_id, name: app.app_name, found: 0, total: t.rows, note: first}
+      const {partitions, partition_count} = first
+      const refresh = async () => {
+        const again = await query()
+        return typeof again === 'string' ? undefined : again.partitions
+      }
+      return countTable(client, t, app.app_name, partitions, partition_count, total > SCAN_ABOVE_ROWS, refresh)
     })
     return {found: perTable.reduce((n, t) => n + t.found, 0), total, tables: perTable}
   } finally {
@@ -89,45 +112,60 @@ export async function verifyRows(meta: string, tables: LabTable[], timeoutMs = 5
   }
 }
 
-/** Gets every row of one table from its partitions' primaries. */
+/**
+ * Reads every row of one table from its partitions' primaries: a get per row, or, in a big lab,
+ * a scanner per partition (the rows it returns are checked against the ones the lab wrote).
+ */
 async function countTable(
   client: DataClient,
   t: LabTable,
   name: string,
   pcs: PartitionConfiguration[],
   partitionCount: number,
+  scan: boolean,
+  refresh: () => Promise<PartitionConfiguration[] | undefined>,
 ): Promise<TableCount> {
-  const rows = rowLayout(t.partitions, t.rows).byPartition.flatMap((r) => [...r])
-  const tally = new Map<number, {found: number; total: number; why?: string}>()
-  await mapLimit(rows, IN_FLIGHT, async (i) => {
-    const hashKey = rowHashKey(i)
-    const p = partitionOf(hashKey, partitionCount)
-    let c = tally.get(p)
-    if (!c) {
-      c = {found: 0, total: 0}
-      tally.set(p, c)
+  const groups = new Map<number, number[]>()
+  for (const rows of rowLayout(t.partitions, t.rows).byPartition) {
+    for (const i of rows) {
+      const p = partitionOf(rowHashKey(i), partitionCount)
+      const g = groups.get(p)
+      if (g) g.push(i)
+      else groups.set(p, [i])
     }
-    c.total++
-    const pc = pcs[p]
-    const primary = pc?.hp_primary || pc?.primary
-    if (!pc || !primary) {
-      c.why = 'no primary'
-      return
-    }
-    const r = await client.get(primary, parseGpid(pc.pid), hashKey, ROW_SORT_KEY)
-    if (r.err !== 'ERR_OK') c.why = `${primary} answered ${r.err}`
-    else if (r.response?.error === 0 && r.response.value.equals(rowValue(i))) c.found++
-  })
-  const missing: MissingRows[] = [...tally.entries()]
-    .filter(([, c]) => c.found < c.total)
-    .sort(([a], [b]) => a - b)
-    .map(([p, c]) => ({
-      pid: `${t.app_id}.${p}`,
-      missing: c.total - c.found,
-      total: c.total,
-      ...(c.why && c.found === 0 ? {why: c.why} : {}),
-    }))
-  const found = [...tally.values()].reduce((n, c) => n + c.found, 0)
+  }
+  const counts = await mapLimit(
+    [...groups],
+    PARTITIONS_IN_FLIGHT,
+    async ([p, rows]): Promise<MissingRows & {found: number}> => {
+      let pc: PartitionConfiguration | undefined = pcs[p]
+      const pid = pc?.pid ?? `${t.app_id}.${p}`
+      const tally = {pid, found: 0, missing: 0, total: rows.length}
+      for (let attempt = 1; ; attempt++) {
+        const primary = pc?.hp_primary || pc?.primary
+        if (!pc || !primary) return {...tally, missing: rows.length, why: 'no primary'}
+        const got = scan ? await scanned(client, primary, pid, rows) : await gotten(client, primary, pid, rows)
+        // A primary that stepped down or moved answers ERR_INVALID_STATE / ERR_OBJECT_NOT_FOUND:
+        // a client asks the meta again and retries there.
+        if (got.err && RETRY_ON.has(got.err) && attempt < ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, RETRY_DELAY_MS))
+          pc = (await refresh())?.[p]
+          continue
+        }
+        return {
+          ...tally,
+          found: got.found,
+          missing: rows.length - got.found,
+          ...(got.err && got.found === 0 ? {why: `${primary} answered ${got.err}`} : {}),
+        }
+      }
+    },
+  )
+  const missing: MissingRows[] = counts
+    .filter((c) => c.missing > 0)
+    .sort((a, b) => parseGpid(a.pid).partition_index - parseGpid(b.pid).partition_index)
+    .map(({found: _found, ...m}) => m)
+  const found = counts.reduce((n, c) => n + c.found, 0)
   return {
     app_id: t.app_id,
     name,
@@ -135,6 +173,41 @@ async function countTable(
     total: t.rows,
     ...(missing.length > 0 ? {missing, note: missingNote(missing)} : {}),
   }
+}
+
+/** Gets each row from the primary: how many answered with the value written, and the last call error. */
+async function gotten(
+  client: DataClient,
+  primary: string,
+  pid: string,
+  rows: number[],
+): Promise<{found: number; err?: string}> {
+  let found = 0
+  let err: string | undefined
+  await mapLimit(rows, GETS_IN_FLIGHT, async (i) => {
+    const r = await client.get(primary, parseGpid(pid), rowHashKey(i), ROW_SORT_KEY)
+    if (r.err !== 'ERR_OK') err = r.err
+    else if (r.response?.error === 0 && r.response.value.equals(rowValue(i))) found++
+  })
+  return {found, ...(err ? {err} : {})}
+}
+
+/** Scans the partition on its primary: how many of `rows` it returned with the value written. */
+async function scanned(
+  client: DataClient,
+  primary: string,
+  pid: string,
+  rows: number[],
+): Promise<{found: number; err?: string}> {
+  const want = new Map(rows.map((i) => [rowKey(i).toString('latin1'), i]))
+  let found = 0
+  const err = await client.scanPartition(primary, parseGpid(pid), SCAN_BATCH, (kvs) => {
+    for (const kv of kvs) {
+      const i = want.get(kv.key.toString('latin1'))
+      if (i !== undefined && kv.value.equals(rowValue(i))) found++
+    }
+  })
+  return {found, ...(err ? {err} : {})}
 }
 
 /** "missing in 1.3 (120 of 1000), 1.5 (all 1000: no primary)". */

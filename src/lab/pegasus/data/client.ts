@@ -8,7 +8,31 @@ import net from 'node:net'
 
 import {ReplyFrameDecoder, encodeRequestV1, openReply, readResult} from '../../../engines/pegasus/wire/index.js'
 import {crc64, encodeKey} from './key.js'
-import {DATA_RPCS, type DataRequest, type DataResponse, type DataRpcName} from './rrdb.js'
+import {
+  DATA_RPCS,
+  FilterType,
+  type DataRequest,
+  type DataResponse,
+  type DataRpcName,
+  type GetScannerRequest,
+  type KeyValue,
+  type ScanResponse,
+} from './rrdb.js'
+
+/** A get_scanner request for a whole partition (the keys that route to it), values included. */
+const SCAN_ALL: GetScannerRequest = {
+  start_key: Buffer.alloc(0),
+  stop_key: Buffer.alloc(0),
+  start_inclusive: true,
+  stop_inclusive: false,
+  batch_size: 0,
+  no_value: false,
+  hash_key_filter_type: FilterType.NO_FILTER,
+  hash_key_filter_pattern: Buffer.alloc(0),
+  sort_key_filter_type: FilterType.NO_FILTER,
+  sort_key_filter_pattern: Buffer.alloc(0),
+  need_check_hash: true,
+}
 
 /** The outcome of one call: the rDSN error of the call, and the response when it ran. */
 export interface DataCallResult<R> {
@@ -147,6 +171,31 @@ export class DataClient {
     sortKey: Buffer,
   ): Promise<DataCallResult<DataResponse<'RPC_RRDB_RRDB_GET'>>> {
     return this.to(address).call('RPC_RRDB_RRDB_GET', gpid, encodeKey(hashKey, sortKey), crc64(hashKey))
+  }
+
+  /**
+   * Reads a whole partition from `address` with a scanner (get_scanner, then scan until the
+   * context completes), `batch` records a call; gives each batch to `onBatch`. Returns the error
+   * that stopped it, if any.
+   */
+  async scanPartition(
+    address: string,
+    gpid: {app_id: number; partition_index: number},
+    batch: number,
+    onBatch: (kvs: KeyValue[]) => void,
+  ): Promise<string | undefined> {
+    const c = this.to(address)
+    let r: DataCallResult<ScanResponse> = await c.call('RPC_RRDB_RRDB_GET_SCANNER', gpid, {
+      ...SCAN_ALL,
+      batch_size: batch,
+    })
+    for (;;) {
+      if (r.err !== 'ERR_OK') return r.err
+      if (!r.response || r.response.error !== 0) return `scan error ${r.response?.error}`
+      onBatch(r.response.kvs)
+      if (r.response.context_id < 0n) return undefined
+      r = await c.call('RPC_RRDB_RRDB_SCAN', gpid, {context_id: r.response.context_id})
+    }
   }
 
   close(): void {

@@ -52,10 +52,11 @@ type Handler<N extends DataRpcName> = (
   info: RpcCallInfo,
 ) => RpcHandlerResult<DataResponse<N>> | undefined
 
-/** A scanner opened by get_scanner: what is left to return. */
+/** A scanner opened by get_scanner: the records still to read, and the next one when read ahead. */
 interface ScanContext {
   pid: string
-  left: KvRecord[]
+  left: Iterator<KvRecord>
+  next: KvRecord | undefined
   batch: number
   noValue: boolean
 }
@@ -223,33 +224,47 @@ export class DataService {
     info: RpcCallInfo,
   ): Pick<ScanResponse, 'error' | 'kvs' | 'context_id'> {
     const count = this.host.partitionCount(info.header.app_id)
-    const left = this.host.store
+    const records = this.host.store
       .log(pid)
-      .range(upTo, pegasusNow(), req.start_key, req.stop_key, req.start_inclusive, req.stop_inclusive)
-      .filter((r) => {
-        const k = decodeKey(r.key)
-        if (!k) return false
-        if (!matches(req.hash_key_filter_type, req.hash_key_filter_pattern, k.hashKey)) return false
-        if (!matches(req.sort_key_filter_type, req.sort_key_filter_pattern, k.sortKey)) return false
-        // A partition scan (need_check_hash) returns only the keys that route to this partition.
-        if (req.need_check_hash && count !== undefined)
-          return partitionOf(k.hashKey.length > 0 ? k.hashKey : k.sortKey, count) === info.header.partition_index
-        return true
-      })
+      .records(upTo, pegasusNow(), req.start_key, req.stop_key, req.start_inclusive, req.stop_inclusive)
+    const wanted = (r: KvRecord): boolean => {
+      const k = decodeKey(r.key)
+      if (!k) return false
+      if (!matches(req.hash_key_filter_type, req.hash_key_filter_pattern, k.hashKey)) return false
+      if (!matches(req.sort_key_filter_type, req.sort_key_filter_pattern, k.sortKey)) return false
+      // A partition scan (need_check_hash) returns only the keys that route to this partition.
+      if (req.need_check_hash && count !== undefined)
+        return partitionOf(k.hashKey.length > 0 ? k.hashKey : k.sortKey, count) === info.header.partition_index
+      return true
+    }
+    const left = (function* () {
+      for (const r of records) if (wanted(r)) yield r
+    })()
     const id = this.nextContext++
-    const ctx = {pid, left, batch: req.batch_size > 0 ? req.batch_size : DEFAULT_BATCH, noValue: req.no_value}
+    const batch = req.batch_size > 0 ? req.batch_size : DEFAULT_BATCH
+    const ctx: ScanContext = {pid, left, next: undefined, batch, noValue: req.no_value}
     this.scanners.set(id, ctx)
     return this.nextBatch(id, ctx)
   }
 
+  /** The next batch of a scanner; reading one record ahead tells whether it is the last. */
   private nextBatch(id: bigint, ctx: ScanContext): Pick<ScanResponse, 'error' | 'kvs' | 'context_id'> {
-    const batch = ctx.left.splice(0, ctx.batch)
-    const kvs = batch.map((r) => ({key: r.key, value: ctx.noValue ? Buffer.alloc(0) : r.value}))
-    if (ctx.left.length === 0) {
-      this.scanners.delete(id)
-      return {error: RocksStatus.OK, kvs, context_id: SCAN_CONTEXT_ID_COMPLETED}
+    const kvs: KeyValue[] = []
+    const take = (r: KvRecord): number => kvs.push({key: r.key, value: ctx.noValue ? Buffer.alloc(0) : r.value})
+    if (ctx.next) take(ctx.next)
+    ctx.next = undefined
+    for (;;) {
+      const it = ctx.left.next()
+      if (it.done) {
+        this.scanners.delete(id)
+        return {error: RocksStatus.OK, kvs, context_id: SCAN_CONTEXT_ID_COMPLETED}
+      }
+      if (kvs.length >= ctx.batch) {
+        ctx.next = it.value
+        return {error: RocksStatus.OK, kvs, context_id: id}
+      }
+      take(it.value)
     }
-    return {error: RocksStatus.OK, kvs, context_id: id}
   }
 }
 

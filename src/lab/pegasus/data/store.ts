@@ -152,16 +152,16 @@ export class PartitionLog {
 
   /**
    * Live records with keys in [start, stop) in byte order (stop empty: no end; the inclusive flags
-   * adjust both ends), as a replica at `upTo` sees them at `now`.
+   * adjust both ends), as a replica at `upTo` sees them at `now`, produced as they are read.
    */
-  range(
+  *records(
     upTo: number,
     now: number,
     start: Buffer,
     stop: Buffer,
     startInclusive = true,
     stopInclusive = false,
-  ): KvRecord[] {
+  ): Generator<KvRecord> {
     const s = start.toString('latin1')
     const e = stop.length > 0 ? stop.toString('latin1') : undefined
     const keys = this.allKeys()
@@ -172,15 +172,18 @@ export class PartitionLog {
       if (keys[mid] < s) lo = mid + 1
       else hi = mid
     }
-    const out: KvRecord[] = []
     for (let i = lo; i < keys.length; i++) {
       const k = keys[i]
       if (k === s && !startInclusive) continue
-      if (e !== undefined && (k > e || (k === e && !stopInclusive))) break
+      if (e !== undefined && (k > e || (k === e && !stopInclusive))) return
       const r = this.lookup(k, undefined, upTo, now)
-      if (r) out.push(r)
+      if (r) yield r
     }
-    return out
+  }
+
+  /** {@link records}, all at once. */
+  range(...args: Parameters<PartitionLog['records']>): KvRecord[] {
+    return [...this.records(...args)]
   }
 }
 
