@@ -75,7 +75,9 @@ export function toLifeboatError(err: unknown): LifeboatError {
 /** `Error: message`, the detail, then the hints, as the operator reads them on stderr. */
 export function formatError(err: LifeboatError): string {
   const lines = [`Error: ${err.message}`]
-  if (err.detail) lines.push('', ...err.detail.split('\n').map((l) => `  ${l}`))
+  // Detail lines that only repeat the message (a deadline's reason, say) are not printed a second time.
+  const detail = (err.detail ?? '').split('\n').filter((l) => l.trim() === '' || !err.message.includes(l.trim()))
+  if (detail.some((l) => l.trim() !== '')) lines.push('', ...detail.map((l) => `  ${l}`))
   if (err.hints.length > 0) lines.push('', ...err.hints.map((h) => `  hint: ${h}`))
   // Messages name things from the spec and the cluster: their control characters are shown, never obeyed.
   return `${lines.map(escapeControls).join('\n')}\n`

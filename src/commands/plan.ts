@@ -5,6 +5,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {planSpec} from '../apply/plan-spec.js'
 import {BaseCommand, withExitCodes} from '../cli/base-command.js'
+import {gatherEnv, timeoutFlags, withLabHint} from '../cli/gather-flags.js'
 import {ExitCode} from '../errors.js'
 import {planHasChanges} from '../plan/build.js'
 import {writePlanFile} from '../plan/file.js'
@@ -48,6 +49,7 @@ export default class Plan extends BaseCommand {
     'detailed-exitcode': Flags.boolean({
       description: 'Exit 2 when the plan has changes, 0 when it has none (1 on error).',
     }),
+    ...timeoutFlags,
   }
 
   async run(): Promise<void> {
@@ -57,10 +59,12 @@ export default class Plan extends BaseCommand {
     // Progress goes to stderr, and only to a terminal: stdout carries the plan alone.
     const progress = !json && process.stderr.isTTY ? (m: string) => process.stderr.write(`${m}\n`) : undefined
     const {plan} = await planSpec(args.spec, {
-      env: process.env,
+      env: gatherEnv(flags),
       now: new Date().toISOString(),
       toolVersion: this.config.version,
       progress,
+    }).catch((err: unknown) => {
+      throw withLabHint(err, args.spec)
     })
     if (flags.out) await writePlanFile(flags.out, plan)
 
@@ -75,7 +79,10 @@ export default class Plan extends BaseCommand {
     }
 
     if (flags.out) {
-      const note = `\nSaved the plan to: ${flags.out}\n\nTo perform exactly these actions, run:\n  ${this.config.bin} apply ${flags.out}\n`
+      // A plan with error findings is never offered to apply: it would be refused.
+      const note = plan.applyable
+        ? `\nSaved the plan to: ${flags.out}\n\nTo perform exactly these actions, run:\n  ${this.config.bin} apply ${flags.out}\n`
+        : `\nSaved the plan to: ${flags.out} (for review only: apply refuses a plan with error findings; resolve them and plan again)\n`
       // With a machine-readable plan on stdout, the note goes to stderr.
       if (json || flags.format === 'json') {
         if (!json) process.stderr.write(note)

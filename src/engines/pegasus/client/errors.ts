@@ -61,7 +61,7 @@ export function timedOut(server: string, rpc: string, timeoutMs: number, connect
       rpc,
       pegasusError: 'ERR_TIMEOUT',
       hints: [
-        `Check the load and health of ${server}; raise the timeout if the cluster is large and the server is merely slow.`,
+        `Check the load and health of ${server}: a server under load answers late, so run the command again before treating it as lost.`,
       ],
     },
   )

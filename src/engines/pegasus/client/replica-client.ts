@@ -21,7 +21,7 @@ export interface ReplicaClientOptions {
 /** What one node reported, or why it could not. */
 export type NodeCollection =
   | {node: string; ok: true; apps: AppInfo[]; replicas: ReplicaInfo[]}
-  | {node: string; ok: false; error: PegasusClientError; pegasusError: string}
+  | {node: string; ok: false; error: PegasusClientError; pegasusError: string; retried?: boolean}
 
 /** Queries replica servers. */
 export class ReplicaClient {
@@ -75,12 +75,23 @@ export class ReplicaClient {
     }
   }
 
-  /** {@link collect} on many nodes with at most `concurrency` in flight; results in input order. */
+  /**
+   * {@link collect} on many nodes with at most `concurrency` in flight; results in input order. A
+   * node that timed out is asked once more (a slow node under load is not a lost one); its second
+   * answer stands, and a second timeout is reported with `retried: true`.
+   */
   async collectAll(
     nodes: readonly string[],
-    opts: CallOptions & {concurrency?: number} = {},
+    opts: CallOptions & {concurrency?: number; onRetry?: (node: string) => void} = {},
   ): Promise<NodeCollection[]> {
-    const settled = await mapLimitSettled(nodes, opts.concurrency ?? 64, (n) => this.collect(n, opts))
+    const once = async (n: string): Promise<NodeCollection> => {
+      const first = await this.collect(n, opts)
+      if (first.ok || first.pegasusError !== 'ERR_TIMEOUT') return first
+      opts.onRetry?.(n)
+      const second = await this.collect(n, opts)
+      return second.ok ? second : {...second, retried: true}
+    }
+    const settled = await mapLimitSettled(nodes, opts.concurrency ?? 64, once)
     return settled.map((s) => {
       if (s.status === 'fulfilled') return s.value
       throw s.reason

@@ -15,12 +15,14 @@ import {isAbsolute, join} from 'node:path'
 import {LifeboatError, describeError} from '../../../errors.js'
 import {compareNatural} from '../../../plan/order.js'
 import {parseNodeList} from '../../../spec/node-list.js'
-import {connectZk, type ZkClient} from '../../../zk/index.js'
+import type {ZkClient} from '../../../zk/index.js'
 import type {EngineIo} from '../../types.js'
 import {
   PegasusClientError,
   ReplicaClient,
+  connectClusterZk,
   getMetaCluster,
+  pegasusTimeouts,
   metaClientFor,
   readMetaConfigHttp,
   resolveIpv4,
@@ -36,8 +38,6 @@ import {
   type MetaRecoverySpec,
 } from './types.js'
 
-/** The meta server's per-node RPC timeout during collection (rDSN's default, task_spec.cpp). */
-export const COLLECT_TIMEOUT_MS = 5000
 /** Replica servers queried at once. */
 export const COLLECT_CONCURRENCY = 64
 
@@ -185,16 +185,24 @@ export async function readMetaPlace(
   return {zookeeper: null, level: null}
 }
 
-/** Opens the real ports of a spec: a ZooKeeper session, a meta client and a replica client. */
+/**
+ * Opens the real ports of a spec: a ZooKeeper session, a meta client and a replica client, with the
+ * deadlines of `cluster.timeouts` (or the flags that override them).
+ */
 export async function openMetaRecoveryPorts(spec: MetaRecoverySpec, io: EngineIo): Promise<MetaRecoveryPorts> {
-  const zk = await connectZk({
-    hosts: spec.cluster.zookeeper.hosts,
-    root: spec.cluster.zookeeper.root,
-    auth: spec.cluster.zookeeper.auth,
-    env: io.env,
-  })
+  const timeouts = pegasusTimeouts(spec.cluster, io.env)
+  const zk = await connectClusterZk(
+    {
+      hosts: spec.cluster.zookeeper.hosts,
+      root: spec.cluster.zookeeper.root,
+      auth: spec.cluster.zookeeper.auth,
+      env: io.env,
+    },
+    timeouts.zkConnect,
+  )
   const meta = metaClientFor(spec.cluster.meta_servers, [{zk, root: spec.cluster.zookeeper.root}])
-  const replicas = new ReplicaClient({timeoutMs: COLLECT_TIMEOUT_MS})
+  const collectMs = timeouts.collect.ms
+  const replicas = new ReplicaClient({timeoutMs: collectMs})
   return {
     probeMeta: () => probeMeta(meta),
     metaPlace: () => readMetaPlace(spec.cluster.meta_servers),
@@ -202,13 +210,19 @@ export async function openMetaRecoveryPorts(spec: MetaRecoverySpec, io: EngineIo
     resolve: resolveIpv4,
     async collect(nodes) {
       const results = await replicas.collectAll(nodes, {
-        timeoutMs: COLLECT_TIMEOUT_MS,
+        timeoutMs: collectMs,
         concurrency: COLLECT_CONCURRENCY,
+        onRetry: (node) => io.progress(`${node} did not answer within ${collectMs / 1000} s: asking it once more`),
       })
       return results.map((r): NodeReport =>
         r.ok
           ? {node: r.node, ok: true, apps: r.apps, replicas: r.replicas}
-          : {node: r.node, ok: false, pegasusError: r.pegasusError, detail: r.error.message},
+          : {
+              node: r.node,
+              ok: false,
+              pegasusError: r.pegasusError,
+              detail: r.retried ? `${r.error.message} (asked twice)` : r.error.message,
+            },
       )
     },
     async close() {

@@ -147,7 +147,9 @@ export function predictRecovery(
       message,
       hint: skipBad
         ? 'Its replicas are not collected. Keep this node stopped until the recovered meta has taken over: if it comes back holding a table id the others did not report, the meta server crashes at its config_sync.'
-        : 'Bring the node back and plan again, or set recovery.skip_bad_nodes: true to recover without its replicas.',
+        : err === 'ERR_TIMEOUT'
+          ? 'The node did not answer in time, asked twice: it may be slow rather than lost (the meta server asks it again at start_recovery, with its own 5 s deadline). Plan again; if it stays slow, find out why (load, disk, GC) or raise cluster.timeouts.collect_seconds (--collect-timeout) to see what it holds; only if it is lost for good, set recovery.skip_bad_nodes: true.'
+          : 'Bring the node back and plan again, or set recovery.skip_bad_nodes: true to recover without its replicas.',
     })
   }
   if (failed > 0 && !skipBad) return {err: 'ERR_TRY_AGAIN', hints, findings, apps: []}
