@@ -10,6 +10,7 @@ import {LifeboatError} from '../../errors.js'
 import {connectZk, removeTree, type ZkOp} from '../../zk/index.js'
 import {freePort} from '../zookeeper/server.js'
 import {BrpcClient} from './brpc.js'
+import {partitionOfKey} from './hash.js'
 import {zkPaths, type TableInfo} from './model.js'
 import {NameServer, encodeTable} from './nameserver.js'
 import type {OpenMLDBFault, OpenMLDBScenario} from './scenario.js'
@@ -42,14 +43,9 @@ export function rowValue(table: string, i: number): string {
   return `${table}-v${i}`
 }
 
-/** The partition of a key: FNV-1a 32 over its bytes, modulo the partition count. */
+/** The partition of a key, as OpenMLDB's clients route it (./hash.ts). */
 export function pidOfKey(key: string, partitions: number): number {
-  let h = 0x811c9dc5
-  for (const b of Buffer.from(key)) {
-    h ^= b
-    h = Math.imul(h, 0x01000193) >>> 0
-  }
-  return h % partitions
+  return partitionOfKey(key, partitions)
 }
 
 /** Runs `fn` over `items`, `limit` at a time. */
@@ -269,8 +265,10 @@ export class OpenMLDBLab {
         })
       }
     }
+    // The tablets run in this process: a reply is late only when the whole process is starved of CPU
+    // (a loaded machine), so the deadline is long; Put is not retried, it appends to the binlog.
     await eachBounded(jobs, 64, async (j) => {
-      const r = await this.client.call(j.ep, 'TabletServer', 'Put', j.body)
+      const r = await this.client.call(j.ep, 'TabletServer', 'Put', j.body, 120_000)
       if (r.code !== 0)
         throw new LifeboatError('LAB_UP_FAILED', `Put on ${j.ep} answered ${String(r.code)} ${String(r.msg)}`)
     })
