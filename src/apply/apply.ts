@@ -30,13 +30,13 @@ import {ExitCode, LifeboatError, type ExitCodeValue} from '../errors.js'
 import type {EngineIo, StepExecutor} from '../engines/types.js'
 import type {EngineModule} from '../engines/registry.js'
 import {planHasChanges} from '../plan/build.js'
-import {comparePlans, compareRemaining, renderPlanDifferences} from '../plan/compare.js'
 import {assertPlanForCluster, readPlanFile, writePlanFile} from '../plan/file.js'
 import type {Finding, Plan} from '../plan/types.js'
 import {approvalPrompt, decideGate, manualPrompt} from './gates.js'
 import {gatePolicyFor, type GatePolicy} from './approvals.js'
 import {currentOperator, type Operator} from './identity.js'
 import {takeClusterLock, type HeldLock, type LockProvider} from './lock.js'
+import {staleCheck, stepStaleCheck, type StaleInput} from './stale.js'
 import {isPlanFile, loadSpecForEngine, planLoadedSpec, specOfPlan, type SpecForEngine} from './plan-spec.js'
 import {
   attemptMayHaveWritten,
@@ -404,7 +404,18 @@ async function runUnderLock(
   // the attempt stopped and never grants anything. When an earlier run may have written, the
   // cluster has moved by design, so the fresh plan must want nothing the saved plan did not.
   const partial = resumes !== undefined && attemptMayHaveWritten(records, plan.digest)
-  const stale = await staleCheck(c, log, records, partial)
+  // Steps finished in an earlier run are not run again, unless an always step ran since: it may have
+  // undone what they set up (auto_failover back on), so then every step is re-checked with isDone.
+  const finishedEarlier = new Set(req.resume && !progress.alwaysRan ? progress.finished : [])
+  const remaining = plan.steps.filter((s) => s.always || !finishedEarlier.has(s.id))
+  const staleInput: StaleInput = {
+    plan,
+    ready,
+    env: req.env,
+    fromSpec: target.fromSpec,
+    planRef: target.planFile ?? req.target,
+  }
+  const stale = await staleCheck(staleInput, log, records, {partial, remaining})
   if (stale) return {refused: 'stale', error: stale}
   if (req.signal?.aborted) return interruptedBeforeSteps(log)
   if (plan.steps.length === 0 && !planHasChanges(plan)) {
@@ -421,11 +432,7 @@ async function runUnderLock(
     }
   }
 
-  // Steps finished in an earlier run are not run again, unless an always step ran since: it may have
-  // undone what they set up (auto_failover back on), so then every step is re-checked with isDone.
-  const finishedEarlier = new Set(req.resume && !progress.alwaysRan ? progress.finished : [])
   // 3. Gates, for the steps still to run, whatever earlier runs passed.
-  const remaining = plan.steps.filter((s) => s.always || !finishedEarlier.has(s.id))
   const gate = await passGates(
     c,
     log,
@@ -436,7 +443,7 @@ async function runUnderLock(
   if (req.signal?.aborted) return interruptedBeforeSteps(log)
   if (gate.prompted) {
     // The operator took their time answering: check once more right before the first write.
-    const late = await staleCheck(c, log, records, partial, 'after the approval prompt')
+    const late = await staleCheck(staleInput, log, records, {partial, remaining, when: 'after the approval prompt'})
     if (late) return {refused: 'stale', error: late}
     if (req.signal?.aborted) return interruptedBeforeSteps(log)
   }
@@ -453,6 +460,7 @@ async function runUnderLock(
   // A lost lock stops the step in flight at once, like Ctrl-C, and then ends the run as LOCK_LOST.
   const stepSignal = lock.lost ? (req.signal ? AbortSignal.any([req.signal, lock.lost]) : lock.lost) : req.signal
   const ctx = await engine.connect(ready.spec, {...engineIo(c), signal: stepSignal})
+  let firstWriteChecked = false
   let ran: RunStepsResult
   try {
     ran = await runSteps({
@@ -474,6 +482,15 @@ async function runUnderLock(
         }),
       // The lock must still be ours before anything more touches the cluster.
       beforeStep: () => lock.assertHeld(),
+      // The first step to write was checked just above; each later disruptive or lossy one is
+      // checked right before it, where the engine can judge the facts it depends on.
+      checkStep: async (step) => {
+        if (!firstWriteChecked) {
+          firstWriteChecked = true
+          return undefined
+        }
+        return step.risk === 'disruptive' || step.risk === 'lossy' ? stepStaleCheck(staleInput, log, step) : undefined
+      },
     })
   } catch (err) {
     tasks.finish()
@@ -592,63 +609,6 @@ async function interruptedBeforeSteps(log: AuditLog): Promise<RunEnding> {
     state: 'No step was started; nothing was written to the cluster.',
   })
   return {refused: 'interrupted', error: interruptedBeforeStart()}
-}
-
-/**
- * Re-gathers, re-plans and compares with the plan to apply. `partial`: an earlier run of the
- * attempt may have written, so only what is left is compared (compareRemaining). `when` names a
- * check other than the first (right after the approval prompt).
- */
-async function staleCheck(
-  c: RunContext,
-  log: AuditLog,
-  records: readonly AuditRecord[],
-  partial: boolean,
-  when?: string,
-): Promise<LifeboatError | undefined> {
-  const {plan, ready} = c.target
-  const fresh = await planLoadedSpec(
-    {...ready, planSpec: plan.spec},
-    {env: c.req.env, now: plan.createdAt, toolVersion: plan.tool.version},
-  )
-  await log.append('plan.computed', {
-    planDigest: fresh.digest,
-    changes: planHasChanges(fresh),
-    applyable: fresh.applyable,
-    fingerprint: fresh.observed.fingerprint,
-    ...(partial ? {compared: 'remaining'} : {}),
-    ...(when ? {when} : {}),
-  })
-  const diffs = partial ? compareRemaining(plan, fresh) : comparePlans(plan, fresh)
-  if (diffs.length === 0) return undefined
-  await log.append('plan.stale', {
-    savedDigest: plan.digest,
-    freshDigest: fresh.digest,
-    differences: diffs.length,
-    first: diffs.slice(0, 20),
-    ...(when ? {when} : {}),
-  })
-  const unfinished = runProgress(records, plan.digest)
-  const hints = [
-    c.target.fromSpec
-      ? 'The cluster changed while this apply was starting; run the apply again to plan from the new state.'
-      : 'Make a new plan from the cluster as it is now, review it, and apply that: `lifeboat plan SPEC --out plan.json`.',
-  ]
-  if (unfinished.run !== undefined && unfinished.finished.length + (unfinished.interrupted ? 1 : 0) > 0) {
-    hints.unshift(
-      `An earlier run of this plan (${unfinished.run}) stopped part-way and may have made these changes: continue it with \`lifeboat apply ${quote(c.target.planFile ?? c.req.target)} --resume\`.`,
-    )
-  }
-  if (when) hints.unshift(`The cluster changed ${when}, before anything was written.`)
-  if (partial)
-    hints.unshift(
-      'An earlier run of this plan wrote part of it; the cluster has since changed in ways the plan did not foresee.',
-    )
-  return new LifeboatError('PLAN_STALE', 'Saved plan is stale', {
-    detail: `The plan can no longer be applied because the cluster changed after the plan was made. Nothing ${partial ? 'more ' : ''}was written.\n\n${renderPlanDifferences(diffs)}`,
-    hints,
-    exit: ExitCode.STALE,
-  })
 }
 
 /**

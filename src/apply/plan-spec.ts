@@ -22,6 +22,8 @@ export interface PlanIo {
   toolVersion: string
   /** Progress for humans (gathering can take a while). */
   progress?: (message: string) => void
+  /** Receives the live state the plan is made from (apply's stale check asks the engine about it). */
+  onLive?: (live: unknown) => void
 }
 
 /** A spec ready for its engine. */
@@ -119,6 +121,7 @@ function engineIo(dir: string, io: PlanIo): EngineIo {
 export async function planLoadedSpec(ready: SpecForEngine, io: PlanIo): Promise<Plan> {
   const {engine, spec} = ready
   const live = await engine.gather(spec, engineIo(ready.dir, io))
+  io.onLive?.(live)
   const body = engine.plan(spec, live, {now: io.now})
   const lockWarning = hostLocalLockFinding(engine.lock(spec, {env: io.env}))
   const findings = lockWarning ? [...body.findings, lockWarning] : body.findings

@@ -81,6 +81,14 @@ export interface Engine<S = unknown, L = unknown, C = unknown> {
   /** After the last step: does the cluster now match the plan? */
   verify(ctx: C, plan: PlanBody): Promise<Finding[]>
   /**
+   * Optional: what changed in the facts that `steps` (steps of `plan` not run yet) depend on, in
+   * a freshly gathered `live`: one line each in the store's terms (`key b changed: version 3 → 4`,
+   * `node X no longer answers`); empty when they can still run as planned. A step whose effect is
+   * already there is not drift. Pure. apply uses it where a re-plan cannot be compared with the
+   * plan (a resume after a partial write) and before each later disruptive step.
+   */
+  driftOf?(spec: S, live: L, plan: PlanBody, steps: Step[]): string[]
+  /**
    * What the kind's schema (`schemas/kinds/<Kind>.schema.json`) cannot express, checked by the
    * spec loader on the document as written with the toolkit of src/spec/semantic.ts.
    */

@@ -142,6 +142,90 @@ export function renderPlanDifferences(diffs: PlanDifference[]): string {
   return lines.join('\n')
 }
 
+/** How many lines describeDrift writes before it counts the rest. */
+const MAX_DRIFT_LINES = 8
+
+/**
+ * What changed in the cluster between two plans, in a few lines of the cluster's terms, for the
+ * head of a stale refusal: findings that appeared or went away (the store's own words: a node that
+ * no longer answers, a meta that moved), the observed counts that moved, what the plan would now do
+ * differently (more or fewer changes of a kind, another primary, a step's expectation), and, when
+ * nothing else differs, that the facts under the plan changed. Pure; the full list of differences
+ * (renderPlanDifferences) follows it in the refusal.
+ */
+export function describeDrift(saved: Plan, fresh: Plan): string[] {
+  const lines: string[] = []
+  const key = (f: Finding) => `${f.severity} ${f.code}${f.subject ? ` ${f.subject}` : ''}`
+  const savedFindings = new Set(saved.findings.map(key))
+  const freshFindings = new Set(fresh.findings.map(key))
+  for (const f of fresh.findings) if (f.severity !== 'info' && !savedFindings.has(key(f))) lines.push(f.message)
+  for (const f of saved.findings)
+    if (f.severity === 'error' && !freshFindings.has(key(f))) lines.push(`no longer: ${f.message}`)
+
+  const before = saved.observed.summary
+  const after = fresh.observed.summary
+  for (const k of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort(compareNatural)) {
+    if (canonicalJson(before[k] ?? null) === canonicalJson(after[k] ?? null)) continue
+    lines.push(`${k.replaceAll('_', ' ')}: ${String(before[k] ?? 'none')} → ${String(after[k] ?? 'none')}`)
+  }
+
+  const nouns = {...saved.vocabulary.nouns, ...fresh.vocabulary.nouns}
+  const nounOf = (n: string | undefined, count: number) => {
+    const noun = n !== undefined ? nouns[n] : undefined
+    return noun ? (count === 1 ? noun.one : noun.many) : count === 1 ? 'setting' : 'settings'
+  }
+  const savedChanges = new Map(saved.changes.map((c) => [c.address, c]))
+  const freshChanges = new Map(fresh.changes.map((c) => [c.address, c]))
+  const tally = new Map<string, {noun?: string; how: string; addresses: string[]}>()
+  const count = (noun: string | undefined, how: string, address: string) => {
+    const k = `${noun ?? ''}\n${how}`
+    const t = tally.get(k) ?? {noun, how, addresses: []}
+    t.addresses.push(address)
+    tally.set(k, t)
+  }
+  for (const [a, c] of freshChanges) {
+    const was = savedChanges.get(a)
+    if (!was) count(c.noun, 'more to change than the plan has', a)
+    else if (canonicalJson([was.action, was.before, was.after]) !== canonicalJson([c.action, c.before, c.after]))
+      count(c.noun, 'would now be changed differently', a)
+  }
+  for (const [a, c] of savedChanges) if (!freshChanges.has(a)) count(c.noun, 'in the plan no longer to change', a)
+  for (const t of tally.values()) {
+    const first = t.addresses.slice(0, 3).join(', ')
+    lines.push(
+      `${t.addresses.length} ${nounOf(t.noun, t.addresses.length)} ${t.how} (${first}${t.addresses.length > 3 ? ', ...' : ''})`,
+    )
+  }
+
+  const role = fresh.vocabulary.leadership?.role.one ?? 'primary'
+  const savedPrimaries = new Map(saved.primaries.map((p) => [p.partition, p]))
+  for (const p of fresh.primaries) {
+    const was = savedPrimaries.get(p.partition)
+    if (was && was.after !== p.after)
+      lines.push(`${p.partition}: the ${role} would now be ${p.after ?? 'none'} (the plan has ${was.after ?? 'none'})`)
+  }
+
+  const freshSteps = new Map(fresh.steps.map((st) => [st.id, st]))
+  for (const st of saved.steps) {
+    const now = freshSteps.get(st.id)
+    if (!now || now.kind !== st.kind) continue
+    const diffs: PlanDifference[] = []
+    diffValue('', st.params, now.params, diffs)
+    if (diffs.length === 0) continue
+    const d = diffs[0]!
+    lines.push(
+      `step ${st.id} would now expect ${d.path.replace(/^\./, '')} ${brief(d.after)} (the plan has ${brief(d.before)})${diffs.length > 1 ? `, and ${diffs.length - 1} more` : ''}`,
+    )
+  }
+
+  if (lines.length === 0 && saved.observed.fingerprint !== fresh.observed.fingerprint)
+    lines.push(
+      `the live facts the plan rests on changed (fingerprint ${saved.observed.fingerprint.slice(0, 12)} → ${fresh.observed.fingerprint.slice(0, 12)}), though a new plan would list the same actions`,
+    )
+  if (lines.length <= MAX_DRIFT_LINES) return lines
+  return [...lines.slice(0, MAX_DRIFT_LINES), `... and ${lines.length - MAX_DRIFT_LINES} more (below)`]
+}
+
 function brief(v: unknown): string {
   const text = v === undefined ? 'nothing' : canonicalJson(v)
   return text.length > 100 ? `${text.slice(0, 99)}…` : text

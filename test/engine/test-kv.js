@@ -409,6 +409,29 @@ function plan(spec, live) {
   }
 }
 
+/**
+ * Pure: what changed in the keys the steps still to run depend on. A key step planned on a version
+ * (or on the key being absent) is drift when the key moved since, unless it already holds the
+ * step's value (its effect is there). Always and manual steps depend on nothing.
+ */
+function driftOf(spec, live, body, steps) {
+  const lines = []
+  for (const step of steps) {
+    if (step.always || (step.kind !== 'kv.set' && step.kind !== 'kv.delete')) continue
+    const {key, value, version} = step.params
+    const have = live.keys[key]
+    if (step.kind === 'kv.set' ? have?.value === value : have === undefined) continue
+    if (version === undefined && have !== undefined)
+      lines.push(`key ${key} was created since the plan was made (now ${JSON.stringify(have.value)})`)
+    else if (version !== undefined && have === undefined) lines.push(`key ${key} was deleted since the plan was made`)
+    else if (version !== undefined && have.version !== version)
+      lines.push(
+        `key ${key} changed since the plan was made: now ${JSON.stringify(have.value)} (version ${version} → ${have.version})`,
+      )
+  }
+  return lines
+}
+
 /** The engine, as the plugin hook expects it: default export, with the schema of its spec kind. */
 const testKvEngine = {
   kind: 'TestKV',
@@ -457,6 +480,7 @@ const testKvEngine = {
     await ctx.client.close()
   },
   steps: {'kv.set': setExecutor, 'kv.delete': deleteExecutor, 'manual.confirm': manualExecutor},
+  driftOf,
   async verify(ctx, body) {
     // The same test-only pause, so that a test can kill apply while it verifies.
     await sleep(stepDelay())
