@@ -14,6 +14,7 @@
  * `openmldb-scale` with OPENMLDB_BENCH_SCENARIO=openmldb-scale (1,024 partitions: the baseline
  * then runs for more than half an hour). Both restarts happen with auto_failover off (the
  * nameserver would otherwise recover restarted tablets itself), which is then turned on again.
+ * OPENMLDB_BENCH_BASELINE=skip times lifeboat alone (to profile apply without the long baseline).
  */
 import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -268,6 +269,10 @@ export async function run(): Promise<void> {
       `lifeboat: gather + plan ${tPlan.toFixed(0)} ms, apply (incl. verify step) ${tApply.toFixed(0)} ms; lab verify ${rowsA.found} of ${rowsA.total} found`,
     )
 
+    if (process.env.OPENMLDB_BENCH_BASELINE === 'skip') {
+      console.log('openmldb_ops.py-style baseline skipped (OPENMLDB_BENCH_BASELINE=skip)')
+      return
+    }
     await restartEveryTablet(lab)
     const b0 = performance.now()
     const {rpcs} = await baseline(ctx.client)

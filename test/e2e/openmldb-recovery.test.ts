@@ -78,15 +78,26 @@ describe('OpenMLDB recoverdata through the CLI', () => {
     ])
     const restore = JSON.parse(readFileSync(join(lab.cwd, 'plan.json'), 'utf8')).steps[2]
     expect(restore).toMatchObject({always: true, params: {key: 'auto_failover', value: 'true'}})
-    expect((plan.steps[0].params.loads as unknown[]).length).toBe(12)
-    expect((plan.steps[1].params.ops as unknown[]).length).toBe(24)
+    // A leader per partition, and each follower to recover loaded from its own disk beside them.
+    const loads = plan.steps[0].params.loads as {name: string; pid: number; endpoint: string}[]
+    const ops = plan.steps[1].params.ops as {name: string; pid: number; endpoint: string; then: string}[]
+    expect(loads.length).toBe(36)
+    expect(ops.length).toBe(24)
+    const at = (x: {name: string; pid: number; endpoint: string}): string => `${x.name}/${x.pid}@${x.endpoint}`
+    const leaders = planned.primaries.map((p) => `${p.partition.split('.')[1]}@${p.after}`)
+    expect([...ops.map(at), ...leaders].sort()).toEqual(loads.map(at).sort())
+    expect(new Set(ops.map((o) => o.then))).toEqual(new Set(['kReAddReplicaSimplifyOP|kReAddReplicaWithDropOP']))
   })
 
   it('refuses the saved plan with exit 5 once a tablet loaded a partition behind its back', async () => {
     // Someone loads shop.users pid 0 on its planned leader by hand: the tablet's state moved past the plan's.
     const load = (
       plan.steps[0].params.loads as {name: string; pid: number; tid: number; endpoint: string; db: string}[]
-    ).find((l) => l.name === 'users' && l.pid === 0)!
+    ).find(
+      (l) =>
+        `${l.db}.${l.name}/${l.pid}` === 'shop.users/0' &&
+        planned.primaries.some((p) => p.after === l.endpoint && p.partition === 'shop.users/0'),
+    )!
     await client.tablet(load.endpoint, 'LoadTable', {
       table_meta: {
         name: load.name,

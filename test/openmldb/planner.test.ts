@@ -120,10 +120,33 @@ describe('OpenMLDBRecovery planner: what each case says', () => {
       (plan.steps[1].params.loads as Array<{endpoint: string; pid: number; name: string}>).map(
         (l) => `${l.name}/${l.pid} ${l.endpoint}`,
       ),
-    ).toEqual([`orders/0 ${T1}`, `orders/1 ${T2}`, `users/0 ${T3}`])
-    const ops = plan.steps[2].params.ops as Array<{endpoint: string; then: string; mark_dead: boolean}>
+    ).toEqual([
+      `orders/0 ${T1}`,
+      `orders/0 ${T2}`,
+      `orders/0 ${T3}`,
+      `orders/1 ${T1}`,
+      `orders/1 ${T2}`,
+      `orders/1 ${T3}`,
+      `users/0 ${T1}`,
+      `users/0 ${T3}`,
+    ])
+    // The followers are loaded from their own disks beside the leaders: each RecoverTable then finds
+    // the table and re-adds it (Simplify), or drops and re-sends it when its terms do not match.
+    const loads = plan.steps[1].params.loads as Array<{endpoint: string; pid: number; name: string; mode: string}>
+    const ops = plan.steps[2].params.ops as Array<{
+      name: string
+      pid: number
+      endpoint: string
+      then: string
+      mark_dead: boolean
+    }>
     expect(ops).toHaveLength(5)
-    expect(ops.every((o) => o.then === 'kReAddReplicaNoSendOP|kReAddReplicaOP' && o.mark_dead)).toBe(true)
+    expect(ops.every((o) => o.then === 'kReAddReplicaSimplifyOP|kReAddReplicaWithDropOP' && o.mark_dead)).toBe(true)
+    for (const o of ops)
+      expect(loads).toContainEqual(
+        expect.objectContaining({name: o.name, pid: o.pid, endpoint: o.endpoint, mode: 'kTableFollower'}),
+      )
+    expect(loads.filter((l) => l.mode === 'kTableLeader')).toHaveLength(3)
     expect(codes(plan, 'warning')).toEqual([])
   })
 
@@ -160,7 +183,15 @@ describe('OpenMLDBRecovery planner: what each case says', () => {
       pid: number
       mode: string
     }>
-    expect(loads.map((l) => `${l.pid} ${l.mode}`)).toEqual(['0 kTableLeader', '1 kTableFollower'])
+    // The leaders (orders/1's loaded as follower until ChangeLeader), then the followers to recover.
+    expect(loads.map((l) => `${l.pid} ${l.mode}`)).toEqual([
+      '0 kTableLeader',
+      '0 kTableFollower',
+      '0 kTableFollower',
+      '1 kTableFollower',
+      '1 kTableFollower',
+      '1 kTableFollower',
+    ])
     // auto_failover was off and the spec keeps it off: no confset off, the restore still runs.
     expect(
       plan.steps.filter((s) => s.kind === 'openmldb.confset').map((s) => `${s.params.value} ${s.always === true}`),
@@ -182,6 +213,29 @@ describe('OpenMLDBRecovery planner: what each case says', () => {
       '0 false',
       '1 false',
     ])
+  })
+
+  it('a tablet that timed out is slow or hung: the deadline setting is named first, skip_bad_nodes after it', async () => {
+    for (const [name, severity] of [
+      ['unreachable-tablet', 'error'],
+      ['unreachable-tablet-skip-bad-nodes', 'warning'],
+    ] as const) {
+      const {spec, live} = await loadFixture(name)
+      const t3 = live.tablets.find((t) => t.endpoint === T3)!
+      t3.timed_out = true
+      t3.error = `${T3} did not answer POST /TabletServer/GetTableStatus within 5000 ms`
+      const body = planOpenMLDBRecovery({...spec, recovery: {...spec.recovery, rpc_timeout_seconds: 5}}, live, {
+        now: NOW,
+      })
+      const f = body.findings.find((x) => x.subject === T3)!
+      expect(f).toMatchObject({code: 'OPENMLDB_TABLET_TIMEOUT', severity})
+      expect(f.message).toContain('did not answer GetTableStatus within 5 s (recovery.rpc_timeout_seconds)')
+      const hint = f.hint ?? ''
+      expect(hint).toMatch(new RegExp(`^If ${T3} is only slow .*raise recovery\\.rpc_timeout_seconds`))
+      if (severity === 'error')
+        expect(hint.indexOf('skip_bad_nodes')).toBeGreaterThan(hint.indexOf('raise recovery.rpc_timeout_seconds'))
+      else expect(hint).not.toContain('skip_bad_nodes')
+    }
   })
 
   it('a partition with no surviving replica: an error without skip_lost_partitions; with it, a lossy step naming what is lost', async () => {

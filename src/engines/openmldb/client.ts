@@ -154,6 +154,7 @@ export class OpenMLDBClient {
     method: string,
     body: unknown,
     signal?: AbortSignal,
+    timeoutMs = this.timeoutMs,
   ): Promise<Reply> {
     const reply = await httpJson<Reply>({
       server,
@@ -161,7 +162,7 @@ export class OpenMLDBClient {
       path: `/${service}/${method}`,
       body,
       headers: {Authorization: this.authorization},
-      timeoutMs: this.timeoutMs,
+      timeoutMs,
       idempotent: false,
       signal,
     })
@@ -179,20 +180,24 @@ export class OpenMLDBClient {
 
   /**
    * Calls the leader nameserver. Code 300 or a nameserver that cannot be reached moves on to the
-   * next candidate; any other non-zero code is thrown as {@link OpenMLDBCallError}.
+   * next candidate; any other non-zero code is thrown as {@link OpenMLDBCallError}. A nameserver
+   * that took the request but did not answer in time is not passed over: it may have acted (a
+   * RecoverEndpoint creates its ops before it replies), so the timeout is thrown as it is.
+   * `timeoutMs` overrides the client's deadline for requests that do much work before replying.
    */
-  async ns(method: string, body: unknown, signal?: AbortSignal): Promise<Reply> {
+  async ns(method: string, body: unknown, signal?: AbortSignal, timeoutMs?: number): Promise<Reply> {
     const order =
       this.leader === undefined ? this.candidates : [this.leader, ...this.candidates.filter((c) => c !== this.leader)]
     const tried: string[] = []
     for (const server of order) {
       let reply: Reply
       try {
-        reply = await this.post(server, 'NameServer', method, body, signal)
+        reply = await this.post(server, 'NameServer', method, body, signal, timeoutMs)
       } catch (err) {
         if (
           err instanceof HttpError &&
           err.code !== 'HTTP_ABORTED' &&
+          err.code !== 'HTTP_TIMEOUT' &&
           err.code !== 'HTTP_STATUS' &&
           err.code !== 'HTTP_BAD_JSON'
         ) {

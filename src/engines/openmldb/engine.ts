@@ -7,7 +7,7 @@
 import {zookeeperLock} from '../../apply/lock.js'
 import type {ClusterIdentity, Finding, PlanBody} from '../../plan/types.js'
 import type {Engine, EngineIo, PlanOptions} from '../types.js'
-import {DEFAULT_RPC_TIMEOUT_MS, openClient} from './client.js'
+import {openClient} from './client.js'
 import {gatherOpenMLDB} from './gather.js'
 import {planOpenMLDBRecovery} from './planner.js'
 import {assertRecovery, normalizeSpec} from './spec.js'
@@ -24,7 +24,7 @@ import {summarizeOpenMLDBStatus} from './status.js'
 
 /** Tunables of the engine; the defaults suit a production cluster. */
 export interface OpenMLDBEngineOptions {
-  /** Deadline of each RPC (default 5000 ms). */
+  /** Deadline of each RPC; default the spec's recovery.rpc_timeout_seconds (5 s). */
   timeoutMs?: number
   /** Tablets asked at once while gathering (default 32). */
   concurrency?: number
@@ -64,7 +64,8 @@ export function openmldbClusterIdentity(spec: OpenMLDBRecoverySpec): ClusterIden
 export function createOpenMLDBRecoveryEngine(
   opts: OpenMLDBEngineOptions = {},
 ): Engine<OpenMLDBRecoverySpec, OpenMLDBLiveState, OpenMLDBContext> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS
+  const timeoutOf = (spec: OpenMLDBRecoverySpec): number =>
+    opts.timeoutMs ?? Math.round(spec.recovery.rpc_timeout_seconds * 1000)
   return {
     kind: OPENMLDB_KIND,
     checkSpec: checkOpenMLDBRecoverySpec,
@@ -84,7 +85,7 @@ export function createOpenMLDBRecoveryEngine(
     async gather(spec, io: EngineIo): Promise<OpenMLDBLiveState> {
       const s = normalizeSpec(spec)
       assertRecovery(s.recovery)
-      const client = await openClient(s, io.env, timeoutMs)
+      const client = await openClient(s, io.env, timeoutOf(s))
       return gatherOpenMLDB(client, {concurrency: opts.concurrency ?? 32, progress: io.progress})
     },
 
@@ -93,7 +94,8 @@ export function createOpenMLDBRecoveryEngine(
     },
 
     async connect(spec, io): Promise<OpenMLDBContext> {
-      const client = await openClient(normalizeSpec(spec), io.env, timeoutMs)
+      const s = normalizeSpec(spec)
+      const client = await openClient(s, io.env, timeoutOf(s))
       return {
         client,
         pollMs: opts.pollMs ?? 200,

@@ -1,10 +1,12 @@
 /**
  * Gathers the live state of an OpenMLDB cluster, read-only: the leader nameserver's ShowTablet,
  * ShowTable (show_all), ConfGet and ShowOPStatus, then GetTableStatus from every healthy tablet in
- * parallel, each call with its deadline. uint64 values (offsets, op ids) stay exact as decimal
+ * parallel, each call with its deadline (`rpc_timeout_seconds`): a tablet that hangs costs one
+ * deadline and is reported as timed out, so the whole gather ends in bounded time. uint64 values (offsets, op ids) stay exact as decimal
  * strings.
  */
 import {describeError} from '../../errors.js'
+import {HttpError} from '../../http/index.js'
 import {compareCodeUnits} from '../../plan/canonical.js'
 import type {OpenMLDBClient, Reply} from './client.js'
 import {mapLimit} from '../../util/map-limit.js'
@@ -164,7 +166,15 @@ export async function gatherOpenMLDB(client: OpenMLDBClient, opts: GatherOptions
         tables: tableStatusOf(await client.tablet(endpoint, 'GetTableStatus', {})),
       }
     } catch (err) {
-      return {endpoint, state, reachable: false, error: describeError(err).split('\n')[0], tables: []}
+      const timedOut = err instanceof HttpError && err.code === 'HTTP_TIMEOUT'
+      return {
+        endpoint,
+        state,
+        reachable: false,
+        error: describeError(err).split('\n')[0],
+        ...(timedOut ? {timed_out: true} : {}),
+        tables: [],
+      }
     }
   })
   const lastOp = ops.length > 0 ? ops[ops.length - 1].op_id : '0'

@@ -288,18 +288,7 @@ export function planOpenMLDBRecovery(
   // Tablets that do not answer although the nameserver calls them healthy.
   for (const t of live.tablets) {
     if (t.state !== 'kHealthy' || t.reachable) continue
-    const holds = live.tables.some((tb) => tb.partitions.some((p) => p.replicas.some((r) => r.endpoint === t.endpoint)))
-    f.push({
-      code: 'OPENMLDB_TABLET_UNREACHABLE',
-      severity: rec.skip_bad_nodes ? 'warning' : 'error',
-      subject: t.endpoint,
-      message: `tablet ${t.endpoint} is kHealthy in ShowTablet but GetTableStatus failed: ${t.error ?? 'no answer'}${rec.skip_bad_nodes ? '; skip_bad_nodes: its replicas are treated as down and left alone' : ''}`,
-      hint: rec.skip_bad_nodes
-        ? undefined
-        : holds
-          ? 'Bring the tablet back (or stop it, so the nameserver sees it kOffline), or set recovery.skip_bad_nodes: true to recover without its replicas.'
-          : 'Set recovery.skip_bad_nodes: true to go on without it.',
-    })
+    f.push(unreachableFinding(t, rec, holdsReplicas(live, t.endpoint)))
   }
 
   // Endpoint operations: checks the nameserver makes.
@@ -483,7 +472,7 @@ export function planOpenMLDBRecovery(
       kind: STEP_LOAD_LEADERS,
       params: {...params},
       risk: 'disruptive',
-      description: `LoadTable ${w.loads.length} partition leader(s) on their tablets and wait for kTableNormal`,
+      description: `LoadTable ${loadCounts(w)} on their tablets and wait for kTableNormal`,
       expect: 'GetTableStatus shows each partition kTableNormal on its tablet',
       riskReason: 'a loaded leader serves the partition from its own binlog and snapshot',
     })
@@ -681,6 +670,54 @@ function recoverableByEndpoint(
     if (old && !targets.has(key(c.db, c.name, c.pid, old.endpoint))) candidates.delete(old.endpoint)
   }
   return [...candidates].sort(compareNatural)
+}
+
+/** `N partition leader(s)`, and the followers loaded before their RecoverTable when there are any. */
+function loadCounts(w: Work): string {
+  const k = (x: {db: string; name: string; pid: number; endpoint: string}): string =>
+    `${x.db}\u0000${x.name}\u0000${x.pid}\u0000${x.endpoint}`
+  const targets = new Set(w.recoverTables.map(k))
+  const followers = w.loads.filter((l) => targets.has(k(l))).length
+  const leaders = w.loads.length - followers
+  const f = `${followers} follower(s) to recover`
+  return followers === 0
+    ? `${leaders} partition leader(s)`
+    : leaders === 0
+      ? f
+      : `${leaders} partition leader(s) and ${f}`
+}
+
+function holdsReplicas(live: OpenMLDBLiveState, ep: string): boolean {
+  return live.tables.some((tb) => tb.partitions.some((p) => p.replicas.some((r) => r.endpoint === ep)))
+}
+
+/**
+ * A kHealthy tablet whose GetTableStatus failed. One that timed out may be merely slow: the first
+ * hint raises the deadline; skip_bad_nodes comes after it, as the way to go on without the tablet.
+ */
+function unreachableFinding(t: TabletFacts, rec: OpenMLDBRecoverySettings, holds: boolean): Finding {
+  const why = t.timed_out
+    ? `did not answer GetTableStatus within ${rec.rpc_timeout_seconds} s (recovery.rpc_timeout_seconds): it is slow or hung`
+    : `GetTableStatus failed: ${t.error ?? 'no answer'}`
+  const hints: string[] = []
+  if (t.timed_out)
+    hints.push(
+      `If ${t.endpoint} is only slow (a large tablet listing many partitions), raise recovery.rpc_timeout_seconds and plan again.`,
+    )
+  if (!rec.skip_bad_nodes) {
+    if (holds)
+      hints.push(
+        'Bring the tablet back (or stop it, so the nameserver sees it kOffline), or set recovery.skip_bad_nodes: true to recover without its replicas.',
+      )
+    else hints.push('Set recovery.skip_bad_nodes: true to go on without it.')
+  }
+  return {
+    code: t.timed_out ? 'OPENMLDB_TABLET_TIMEOUT' : 'OPENMLDB_TABLET_UNREACHABLE',
+    severity: rec.skip_bad_nodes ? 'warning' : 'error',
+    subject: t.endpoint,
+    message: `tablet ${t.endpoint} is kHealthy in ShowTablet but ${why}${rec.skip_bad_nodes ? '; skip_bad_nodes: its replicas are treated as down and left alone' : ''}`,
+    ...(hints.length > 0 ? {hint: hints.join(' ')} : {}),
+  }
 }
 
 function opSummary(predicted: PredictedOp[]): string {
@@ -891,12 +928,27 @@ function planDataRecovery(
     // otherwise each replica is marked dead just before its own RecoverTable.
     if (r.is_alive && !isNsLeader)
       w.alive.push({db: table.db, name: table.name, pid: p.pid, endpoint: r.endpoint, is_alive: false})
+    // A follower its tablet does not hold is loaded from its own disk first, beside the leaders: the
+    // RecoverTable op then finds the table and re-adds it (kReAddReplicaSimplifyOP, 3 tasks) instead
+    // of loading it inside the nameserver's op queue (kReAddReplicaNoSendOP, 6 tasks, one at a time
+    // per queue). A replica whose binlog does not match the leader's terms is dropped and re-sent
+    // by the op either way (kReAddReplicaWithDropOP).
+    if (s === undefined)
+      w.loads.push({
+        db: table.db,
+        name: table.name,
+        pid: p.pid,
+        endpoint: r.endpoint,
+        tid: table.tid,
+        storage_mode: table.storage_mode,
+        mode: 'kTableFollower',
+      })
     w.recoverTables.push({
       db: table.db,
       name: table.name,
       pid: p.pid,
       endpoint: r.endpoint,
-      then: childOp(facts, table, p, r.endpoint),
+      then: s === undefined ? CHILD_WITH_TABLE : childOp(facts, table, p, r.endpoint),
       mark_dead: r.is_alive && isNsLeader,
     })
   }

@@ -7,6 +7,8 @@ import type {OpenMLDBRecoverySettings, OpenMLDBRecoverySpec} from './types.js'
 /** The nameserver's `name_server_task_max_concurrency`: a larger request concurrency is refused (code 307). */
 export const MAX_CONCURRENCY = 8
 export const DEFAULT_WAIT_SECONDS = 600
+/** Deadline of one request, in seconds. */
+export const DEFAULT_RPC_TIMEOUT_SECONDS = 5
 
 /** `db.table/pid`. */
 export const LEADER_KEY = /^([^./]+)\.([^/]+)\/(\d+)$/
@@ -26,6 +28,7 @@ export function normalizeRecovery(raw: Partial<OpenMLDBRecoverySettings> | undef
     skip_lost_partitions: r.skip_lost_partitions ?? false,
     concurrency: r.concurrency ?? MAX_CONCURRENCY,
     wait_seconds: r.wait_seconds ?? DEFAULT_WAIT_SECONDS,
+    rpc_timeout_seconds: r.rpc_timeout_seconds ?? DEFAULT_RPC_TIMEOUT_SECONDS,
   }
 }
 

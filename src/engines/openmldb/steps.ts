@@ -12,7 +12,8 @@
 import {LifeboatError} from '../../errors.js'
 import type {Finding, Step} from '../../plan/types.js'
 import type {StepExecutor, StepProgress, StepResult} from '../types.js'
-import {CODE_TABLE_EXISTS, OpenMLDBCallError, type OpenMLDBClient} from './client.js'
+import type {OpenMLDBClient} from './client.js'
+import {loadTablesExecutor} from './load.js'
 import {compareDecimal, confOf, opsOf, tableStatusOf, tablesOf} from './gather.js'
 import {mapLimit} from '../../util/map-limit.js'
 import {partitionKey} from './planner.js'
@@ -30,8 +31,6 @@ import {
   type ChangeLeadersParams,
   type ConfsetParams,
   type EndpointParams,
-  type LoadLeadersParams,
-  type LoadOp,
   type OpFacts,
   type PartitionMetaFacts,
   type PartitionRef,
@@ -68,6 +67,11 @@ function aborted(signal: AbortSignal | undefined, what: string): void {
   }
 }
 
+/** The deadline of a request that creates many ops before it replies: the wait's, at least the client's. */
+function longCall(ctx: OpenMLDBContext, waitSeconds: number): number {
+  return Math.max(ctx.client.timeoutMs, waitSeconds * 1000)
+}
+
 /** ShowTable (show_all) as facts. */
 export async function showTables(ctx: OpenMLDBContext, signal?: AbortSignal): Promise<TableFacts[]> {
   return tablesOf(await ctx.client.ns('ShowTable', {show_all: true}, signal))
@@ -79,14 +83,8 @@ function partitionOf(tables: TableFacts[], ref: PartitionRef): {table: TableFact
   return table && p ? {table, p} : undefined
 }
 
-async function tabletStatus(
-  ctx: OpenMLDBContext,
-  endpoint: string,
-  tid?: number,
-  pid?: number,
-): Promise<TabletTableStatus[]> {
-  const body = tid === undefined ? {} : {tid, pid}
-  return tableStatusOf(await ctx.client.tablet(endpoint, 'GetTableStatus', body))
+async function tabletStatus(ctx: OpenMLDBContext, endpoint: string): Promise<TabletTableStatus[]> {
+  return tableStatusOf(await ctx.client.tablet(endpoint, 'GetTableStatus', {}))
 }
 
 /** The largest op id the nameserver reports: ops above it were created after this point. */
@@ -248,7 +246,13 @@ function endpointExecutor(method: 'OfflineEndpoint' | 'RecoverEndpoint'): StepEx
       const baseline = await opBaseline(ctx, signal)
       const deadline = ctx.now() + p.wait_seconds * 1000
       aborted(signal, method)
-      await ctx.client.ns(method, {endpoint: p.endpoint, concurrency: p.concurrency}, signal)
+      // The nameserver creates every op of the endpoint before it replies: on a large cluster that takes a while.
+      await ctx.client.ns(
+        method,
+        {endpoint: p.endpoint, concurrency: p.concurrency},
+        signal,
+        longCall(ctx, p.wait_seconds),
+      )
       let done = 0
       await mapLimit(p.predicted, p.concurrency, async (op) => {
         await waitPartitionOps(ctx, op, [op.op_type], baseline, deadline, signal)
@@ -310,103 +314,6 @@ const setAliveExecutor: StepExecutor<OpenMLDBContext> = {
         subject: partitionKey(u.db, u.name, u.pid),
         message: `${u.endpoint} is not is_alive=${u.is_alive ? 'yes' : 'no'}`,
       }))
-  },
-}
-
-async function loadState(ctx: OpenMLDBContext, l: LoadOp): Promise<TabletTableStatus | undefined> {
-  return (await tabletStatus(ctx, l.endpoint, l.tid, l.pid)).find((s) => s.tid === l.tid && s.pid === l.pid)
-}
-
-/** LoadTable on the tablet, then GetTableStatus until kTableNormal (kTableLoading and kTableUndefined: keep waiting). */
-async function loadOne(
-  ctx: OpenMLDBContext,
-  l: LoadOp,
-  deadline: number,
-  signal?: AbortSignal,
-): Promise<'loaded' | 'already'> {
-  let s = await loadState(ctx, l)
-  if (s?.state === 'kTableNormal') return 'already'
-  if (s === undefined) {
-    aborted(signal, 'loading leaders')
-    const tableMeta: Record<string, unknown> = {
-      name: l.name,
-      db: l.db,
-      tid: l.tid,
-      pid: l.pid,
-      ttl: 0,
-      seg_cnt: 8,
-      storage_mode: l.storage_mode,
-      mode: l.mode,
-    }
-    try {
-      await ctx.client.tablet(l.endpoint, 'LoadTable', {table_meta: tableMeta}, signal)
-    } catch (err) {
-      if (!(err instanceof OpenMLDBCallError && err.rpcCode === CODE_TABLE_EXISTS)) throw err
-    }
-  }
-  for (;;) {
-    s = await loadState(ctx, l)
-    if (s?.state === 'kTableNormal') return 'loaded'
-    if (s !== undefined && s.state !== 'kTableLoading' && s.state !== 'kTableUndefined') {
-      throw new LifeboatError(
-        'OPENMLDB_LOAD_FAILED',
-        `${l.endpoint} reports ${l.tid}_${l.pid} (${partitionKey(l.db, l.name, l.pid)}) in state ${s.state} while loading`,
-        {
-          hints: [
-            `Look at the log of tablet ${l.endpoint}; when the partition is kTableNormal, \`lifeboat apply --resume\` goes on.`,
-          ],
-        },
-      )
-    }
-    if (ctx.now() >= deadline) {
-      throw new LifeboatError(
-        'OPENMLDB_LOAD_TIMEOUT',
-        `${l.endpoint} has not loaded ${l.tid}_${l.pid} (${partitionKey(l.db, l.name, l.pid)}) by the deadline: ${s === undefined ? 'the tablet does not list it (a failed load drops it again)' : s.state}`,
-        {
-          hints: [
-            `Look at the log of tablet ${l.endpoint} (LoadTableInternal); \`lifeboat apply --resume\` loads it again.`,
-          ],
-        },
-      )
-    }
-    aborted(signal, 'waiting for a load')
-    await ctx.sleep(Math.min(ctx.pollMs, Math.max(0, deadline - ctx.now())))
-  }
-}
-
-const loadLeadersExecutor: StepExecutor<OpenMLDBContext> = {
-  async isDone(ctx, step) {
-    const p = params<LoadLeadersParams>(step)
-    const states = await mapLimit(p.loads, p.concurrency, (l) => loadState(ctx, l))
-    return states.every((s) => s?.state === 'kTableNormal')
-  },
-  async run(ctx, step, progress, signal): Promise<StepResult> {
-    const p = params<LoadLeadersParams>(step)
-    const deadline = ctx.now() + p.wait_seconds * 1000
-    let loaded = 0
-    let already = 0
-    await mapLimit(p.loads, p.concurrency, async (l) => {
-      if ((await loadOne(ctx, l, deadline, signal)) === 'loaded') loaded++
-      else already++
-      progress(`load table ${loaded + already}/${p.loads.length} kTableNormal`)
-    })
-    return {summary: `${loaded} partition(s) loaded, ${already} already kTableNormal`, data: {loaded, already}}
-  },
-  async verify(ctx, step): Promise<Finding[]> {
-    const p = params<LoadLeadersParams>(step)
-    const states = await mapLimit(p.loads, p.concurrency, (l) => loadState(ctx, l))
-    return p.loads.flatMap((l, i) =>
-      states[i]?.state === 'kTableNormal'
-        ? []
-        : [
-            {
-              code: 'OPENMLDB_NOT_LOADED',
-              severity: 'error' as const,
-              subject: partitionKey(l.db, l.name, l.pid),
-              message: `${l.endpoint}: ${l.tid}_${l.pid} is ${states[i]?.state ?? 'not loaded'}`,
-            },
-          ],
-    )
   },
 }
 
@@ -509,7 +416,12 @@ const recoverTablesExecutor: StepExecutor<OpenMLDBContext> = {
     for (const ep of [...byEndpoint].sort()) {
       if (!viaEndpoint.some((op) => op.endpoint === ep)) continue
       aborted(signal, 'recovering tables')
-      await ctx.client.ns('RecoverEndpoint', {endpoint: ep, concurrency: p.concurrency}, signal)
+      await ctx.client.ns(
+        'RecoverEndpoint',
+        {endpoint: ep, concurrency: p.concurrency},
+        signal,
+        longCall(ctx, p.wait_seconds),
+      )
     }
     await mapLimit(viaEndpoint, p.concurrency, async (op) => {
       await waitPartitionOps(ctx, op, ['kRecoverTableOP'], baseline, deadline, signal)
@@ -680,7 +592,7 @@ export const openmldbSteps: Record<string, StepExecutor<OpenMLDBContext>> = {
   [STEP_OFFLINE_ENDPOINT]: endpointExecutor('OfflineEndpoint'),
   [STEP_RECOVER_ENDPOINT]: endpointExecutor('RecoverEndpoint'),
   [STEP_SET_ALIVE]: setAliveExecutor,
-  [STEP_LOAD_LEADERS]: loadLeadersExecutor,
+  [STEP_LOAD_LEADERS]: loadTablesExecutor,
   [STEP_RECOVER_TABLES]: recoverTablesExecutor,
   [STEP_ACCEPT_LOST]: acceptLostExecutor,
   [STEP_VERIFY]: verifyExecutor,

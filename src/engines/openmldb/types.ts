@@ -39,6 +39,8 @@ export interface OpenMLDBRecoverySettings {
   concurrency: number
   /** Deadline of each wait (a load, an op). */
   wait_seconds: number
+  /** Deadline of each request to a nameserver or tablet. */
+  rpc_timeout_seconds: number
 }
 
 /** The OpenMLDBRecovery spec. */
@@ -107,6 +109,8 @@ export interface TabletFacts {
   reachable: boolean
   /** Why it could not be asked or did not answer. */
   error?: string
+  /** It took the request but gave no answer before the deadline (`rpc_timeout_seconds`): slow or hung. */
+  timed_out?: boolean
   /** Sorted by tid, pid. */
   tables: TabletTableStatus[]
 }
