@@ -14,6 +14,7 @@ import {readAppsRoot, probeMeta} from './gather.js'
 import {STEP_KINDS, splitHintMessage} from './planner.js'
 import type {MetaReadParams, MetaRecoverySpec, StartRecoveryParams} from './types.js'
 import {VERIFY_CODES, compareHints} from './verify.js'
+import {watchServing} from '../zk-migration/verify-serving.js'
 
 /** What the executors share during one apply run. */
 export interface MetaRecoveryContext {
@@ -354,7 +355,17 @@ const restartStep: StepExecutor<MetaRecoveryContext> = {
         message: describeError(err),
       })
     }
-    return findings
+    if (findings.some((f) => f.severity === 'error')) return findings
+    // Answering once is not serving: the restarted meta must keep answering and listing the tables.
+    const tables = p.expect_tables.map((t) => {
+      const at = t.indexOf(':')
+      return {app_id: Number(t.slice(0, at)), app_name: t.slice(at + 1)}
+    })
+    const steady = await watchServing(
+      {meta: ctx.meta, sleep: ctx.sleep},
+      {tables, nodes: [], meta_servers: p.meta_servers},
+    )
+    return [...findings, ...steady]
   },
 }
 

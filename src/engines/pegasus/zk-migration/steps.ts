@@ -33,6 +33,7 @@ import {
 import {appsRootPath, metaLeaderLockDirs} from '../zk-layout.js'
 import {metaLevelName, metaLevelValue} from '../wire/index.js'
 import {listNodeRows, listTables} from './gather.js'
+import {watchServingOnce} from './verify-serving.js'
 import {ensembleKey, normalRoot} from './planner.js'
 import {
   STEP_KINDS,
@@ -713,7 +714,19 @@ const verifyTablesStep: StepExecutor<ZkMigrationContext> = {
         message: `table ${t.app_name} (id ${t.app_id}) is listed but was not recorded (a dropped table brought back?)`,
       })
     }
-    return findings
+    if (findings.some((f) => f.severity === 'error')) return findings
+    // Listed once is not serving: the meta must keep answering, with its nodes alive (verify-serving.ts).
+    const serving = await watchServingOnce(
+      ctx,
+      {meta: ctx.meta, sleep: ctx.sleep},
+      {
+        tables: p.tables.filter((t) => t.status === 'AVAILABLE'),
+        nodes: p.nodes.filter((n) => n.status === 'ALIVE').map((n) => n.address),
+        meta_servers: p.meta_servers,
+        minPrimaries: p.nodes.reduce((sum, n) => sum + n.primary_count, 0),
+      },
+    )
+    return [...findings, ...serving]
   },
 }
 

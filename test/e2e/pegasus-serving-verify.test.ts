@@ -1,0 +1,95 @@
+// Issue 19 item 9 through the CLI against Pegasus labs: after a ZooKeeper migration, "Verified" is
+// printed only once the cluster kept serving for the grace period (verify-serving.ts), not after one
+// good answer. A meta given a tree it cannot live with (a table the replica servers hold is missing
+// from it) crashes at the replica servers' next config sync; a replica server that died after the
+// copy never comes back alive on the new meta. Both runs must fail verification.
+import {copyFileSync, rmSync} from 'node:fs'
+
+import {afterAll, describe, expect, inject, it} from 'vitest'
+
+import {appsRootPath} from '../../src/engines/pegasus/zk-layout.js'
+import {connectZk, removeTree} from '../../src/zk/index.js'
+import {expectExit, labUp, tempDir, writeScenario, type CliResult, type Lab} from './helpers.js'
+
+const zk = inject('zookeeper')
+const NAME = `e2e_serve_${process.pid}_${Date.now() % 100000}`
+const dirs: string[] = []
+const labs: Lab[] = []
+afterAll(async () => {
+  for (const lab of labs) await lab.down().catch(() => undefined)
+  for (const d of dirs) rmSync(d, {recursive: true, force: true})
+})
+
+interface Target {
+  hosts: string
+  root: string
+}
+
+/** A migration lab (a live table and a dropped one the replica servers still hold), copied up to the manual switch. */
+async function copiedUpToSwitch(name: string): Promise<{lab: Lab; target: Target}> {
+  const dir = tempDir('lifeboat-e2e-scenario-')
+  dirs.push(dir)
+  const scenario = writeScenario(dir, name, {
+    engine: 'pegasus',
+    name,
+    replica_servers: 3,
+    zookeepers: 2,
+    tables: [
+      {name: 'old', app_id: 1, partitions: 4, replicas: 3, rows: 40, dropped: true},
+      {name: 'temp', app_id: 2, partitions: 8, replicas: 3, rows: 800},
+    ],
+  })
+  const lab = await labUp(scenario, {zk})
+  labs.push(lab)
+  const target = (lab.endpoints as typeof lab.endpoints & {migration_target: Target}).migration_target
+  const spec = `${lab.cwd}/copy.yaml`
+  copyFileSync(lab.endpoints.specs['pegasus-zk-migration-copy']!, spec)
+  expectExit(await lab.cli(['plan', spec, '--out', 'copy.json']), 0)
+  const first = expectExit(
+    await lab.cli(['apply', 'copy.json', '--auto-approve', '--confirm', '01-stop-follower-metas']),
+    3,
+  )
+  expect(first.stdout).toContain('Waiting for manual step 05-switch-metas-to-target')
+  return {lab, target}
+}
+
+/** The operator's switch, then the resume that confirms it. */
+async function switchAndResume(lab: Lab, target: Target): Promise<CliResult> {
+  await lab.lab('fault', 'restart-meta', '--zk', target.hosts, '--root', target.root, '--no-recover')
+  return lab.cli(['apply', 'copy.json', '--resume', '--auto-approve', '--confirm', '05-switch-metas-to-target'])
+}
+
+describe('Verified means serving, after a ZooKeeper migration', () => {
+  it('a meta that crashes on the tree it was given fails verification', async () => {
+    const {lab, target} = await copiedUpToSwitch(`${NAME}_crash`)
+    // After the copy was verified, the dropped table leaves the target tree: the replica servers still hold it.
+    const client = await connectZk({hosts: target.hosts})
+    try {
+      await removeTree(client, `${appsRootPath(target.root)}/1`)
+    } finally {
+      await client.close()
+    }
+    const r = await switchAndResume(lab, target)
+    expect(r.code).not.toBe(0)
+    expect(r.code).not.toBe(null)
+    expect(r.stdout).not.toContain('Verified')
+    expect(r.stdout + r.stderr).not.toMatch(/\n\s+at /)
+    const status = await lab.status()
+    expect(status.meta_servers[0]).toMatchObject({phase: 'crashed'})
+    expect(status.meta_servers[0]!.crash).toMatch(/gpid\(1\.\d\) on node\(\S+\) is not exist on meta server/)
+  })
+
+  it('a replica server that died after the copy fails verification: the meta answers, the node is not alive', async () => {
+    const {lab, target} = await copiedUpToSwitch(`${NAME}_dead`)
+    await lab.lab('fault', 'kill-node', 'replica2')
+    const r = await switchAndResume(lab, target)
+    expect(r.code).toBe(1)
+    expect(r.stdout).not.toContain('Verified')
+    const out = (r.stdout + r.stderr).replace(/\s+/g, ' ')
+    expect(out).toContain('PEGASUS_NOT_SERVING_STEADILY')
+    expect(out).toMatch(
+      /the cluster did not keep serving for 10 s after the change: (replica server\(s\) \S+ not alive|\d+ partition\(s\) have a primary)/,
+    )
+    expect((await lab.status()).meta_servers[0]).toMatchObject({phase: 'serving'})
+  })
+})
