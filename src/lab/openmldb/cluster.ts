@@ -3,6 +3,7 @@
  * metadata in a real ZooKeeper, rows written through the tablets' Put. It brings a scenario up,
  * applies faults, reports status and writes specs.
  */
+import {randomBytes} from 'node:crypto'
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
@@ -120,7 +121,8 @@ export class OpenMLDBLab {
     const layout: OpenMLDBLabLayout = {
       cluster_name: s.name,
       zk_hosts: opts.zkHosts,
-      zk_root: s.zk_root,
+      // Two labs on one ZooKeeper must not share a root: without one named, this lab takes its own.
+      zk_root: s.zk_root ?? `/openmldb/${s.name}-${randomBytes(4).toString('hex')}`,
       nameservers: nsEps,
       tablets: tabEps,
       tables,
@@ -487,10 +489,17 @@ export class OpenMLDBLab {
     return out
   }
 
-  /** Stops every server. */
+  /** Stops every server; a root this lab picked itself is removed from ZooKeeper (a named one stays). */
   async down(): Promise<void> {
     for (const n of this.nameservers) await n.kill().catch(() => undefined)
     for (const t of this.tablets) await t.kill().catch(() => undefined)
     this.client.close()
+    if (this.scenario.zk_root === undefined) {
+      const zk = await connectZk({hosts: this.layout.zk_hosts}).catch(() => undefined)
+      if (zk)
+        await removeTree(zk, this.layout.zk_root)
+          .catch(() => undefined)
+          .finally(() => zk.close())
+    }
   }
 }

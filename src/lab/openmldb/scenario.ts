@@ -30,7 +30,8 @@ export interface OpenMLDBScenario {
   description?: string
   nameservers: number
   tablets: number
-  zk_root: string
+  /** The cluster's ZooKeeper root; unset: each lab picks its own (`/openmldb/<name>-<random>`). */
+  zk_root?: string
   auto_failover: boolean
   settings: {
     task_ms: number
@@ -104,8 +105,7 @@ export function parseOpenMLDBScenario(doc: unknown, path: string): OpenMLDBScena
   const name = d.name === undefined ? str(basename(path).replace(/\.ya?ml$/, ''), '/name') : str(d.name, '/name')
   const tablets = int(d.tablets, '/tablets', 1, 200, 3)
   const nameservers = int(d.nameservers, '/nameservers', 1, 9, 2)
-  const zkRoot =
-    d.zk_root === undefined ? `/openmldb/${name}` : str(d.zk_root, '/zk_root', /^\/[A-Za-z0-9_./-]*[A-Za-z0-9_-]$/)
+  const zkRoot = d.zk_root === undefined ? undefined : str(d.zk_root, '/zk_root', /^\/[A-Za-z0-9_./-]*[A-Za-z0-9_-]$/)
   if (d.auto_failover !== undefined && typeof d.auto_failover !== 'boolean')
     bad('/auto_failover', 'must be true or false')
   const settings = {...DEFAULT_SETTINGS}
@@ -170,7 +170,7 @@ export function parseOpenMLDBScenario(doc: unknown, path: string): OpenMLDBScena
     ...(typeof d.description === 'string' ? {description: d.description} : {}),
     nameservers,
     tablets,
-    zk_root: zkRoot,
+    ...(zkRoot === undefined ? {} : {zk_root: zkRoot}),
     auto_failover: d.auto_failover === true,
     settings,
     tables,

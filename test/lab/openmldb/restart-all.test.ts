@@ -33,9 +33,8 @@ const roles = (tables: Table[]) =>
 
 describe('OpenMLDB lab: restart-all', () => {
   it('openmldb-recoverdata: five restarts in a row, each settled with the metadata unchanged', async () => {
-    const s = loadScenario<OpenMLDBScenario>('openmldb-recoverdata').scenario
-    const name = `rall${process.pid}_${Date.now() % 100000}`
-    const {lab, close} = await startLab(zkHosts, {...s, name, zk_root: `/openmldb/${name}`})
+    // Its root is the lab's own: the scenario names none.
+    const {lab, close} = await startLab(zkHosts, loadScenario<OpenMLDBScenario>('openmldb-recoverdata').scenario)
     try {
       const ns = await expectRestarted(lab)
       const before = (await rpc(ns, 'NameServer', 'ShowTable', {show_all: true})).table_info as Table[]
