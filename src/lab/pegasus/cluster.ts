@@ -141,8 +141,13 @@ export class PegasusLab {
       await leader.flush()
       await Promise.all(lab.replicas.map((r) => r.start()))
       const viaPut = tables.filter((t) => !direct.has(t.app_id))
-      if (viaPut.length > 0) lab.log(`loaded ${await loadRows(leader.address, viaPut)} rows through put`)
+      if (viaPut.length > 0) {
+        const t0 = Date.now()
+        const n = await loadRows(leader.address, viaPut)
+        lab.log(`loaded ${n} rows through put in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+      }
       for (const f of s.faults) await lab.fault(f)
+      await lab.warmReplies()
     } catch (err) {
       await lab.down()
       throw err
@@ -405,9 +410,13 @@ export class PegasusLab {
    * and one meta restarts with recover_from_replica_server = true on a fresh root.
    */
   private async zkLoss(root?: string): Promise<string> {
+    const t0 = Date.now()
+    const step = (what: string): void => this.log(`zk-loss: ${what} (${Date.now() - t0} ms)`)
     for (const m of this.metas) await m.stop()
     const old = this.layout.cluster_root
+    step(`meta servers stopped; removing ${old}`)
     await removeRoot(this.layout.zk_hosts, old)
+    step(`${old} removed; the replica servers lose their lease`)
     for (const r of this.replicas) {
       for (const rep of r.allReplicas()) {
         if (rep.status === PartitionStatus.PS_PRIMARY || rep.status === PartitionStatus.PS_SECONDARY)
@@ -424,6 +433,7 @@ export class PegasusLab {
     } else {
       this.layout.recoveries++
     }
+    step(`restarting the meta servers in recovery mode on ${fresh}`)
     await this.restartMeta({root: fresh, recover: true})
     const leader = this.leader()
     if (leader?.phase !== 'recovering') {
@@ -441,7 +451,25 @@ export class PegasusLab {
         },
       )
     }
+    // Every replica went inactive: their collect replies are encoded again now, not at the first gather.
+    await this.warmReplies()
+    step('done')
     return `metadata under ${old} is lost; the meta waits in recovery mode on ${fresh} (${leader.name} answers ERR_UNDER_RECOVERY)`
+  }
+
+  /**
+   * Encodes the collect replies (query_app_info, query_replica_info) of every running replica
+   * server that changed since they last were, one server per turn of the event loop so that
+   * beacons go on meanwhile: a gather after bring-up or a fault then waits on no encoding.
+   */
+  private async warmReplies(): Promise<void> {
+    const t0 = Date.now()
+    const running = this.replicas.filter((r) => r.serving)
+    for (const r of running) {
+      r.encodeReplies()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    this.log(`collect replies of ${running.length} replica servers encoded in ${Date.now() - t0} ms`)
   }
 
   private async ddd(f: Extract<FaultSpec, {type: 'ddd'}>): Promise<string> {

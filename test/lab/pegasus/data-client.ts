@@ -140,7 +140,9 @@ export function encodeCall(
   oneway = false,
 ): Buffer {
   let body = Buffer.alloc(0)
-  const t = new TBufferedTransport(undefined, (buf: Buffer) => (body = Buffer.concat([body, buf])))
+  const t = new TBufferedTransport(undefined, (buf?: Buffer) => {
+    if (buf) body = Buffer.concat([body, buf])
+  })
   const p = new TBinaryProtocol(t)
   p.writeMessageBegin(name, oneway ? Thrift.MessageType.ONEWAY : Thrift.MessageType.CALL, seqid)
   writeStruct(p, args)
@@ -194,7 +196,7 @@ export class TestDataClient {
         p.readFieldBegin() // field 0: the response struct
         const fields = readStruct(p, w.shape)
         w.resolve({err, fields})
-      })(frame)
+      }, 0)(frame)
     }
   }
 

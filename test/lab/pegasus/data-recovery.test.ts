@@ -32,7 +32,7 @@ async function getRow(l: PegasusLab, i: number): Promise<string> {
   const hashKey = Buffer.from(`row${i}`)
   const p = partitionOf(hashKey, 8)
   const pc = (await config(l))[p]
-  const c = new TestDataClient(pc.hp_primary)
+  const c = new TestDataClient(pc.hp_primary!)
   try {
     const r = await c.call('RPC_RRDB_RRDB_GET', [1, p], [{id: 1, blob: pegasusKey(`row${i}`, 'c')}], crc64(hashKey))
     if (r.err !== 'ERR_OK') return r.err
@@ -45,7 +45,7 @@ async function getRow(l: PegasusLab, i: number): Promise<string> {
 async function put(l: PegasusLab, hashKey: string, value: string): Promise<{err: string; decree?: bigint}> {
   const p = partitionOf(Buffer.from(hashKey), 8)
   const pc = (await config(l))[p]
-  const c = new TestDataClient(pc.hp_primary)
+  const c = new TestDataClient(pc.hp_primary!)
   try {
     const args: Arg[] = [
       {
@@ -126,7 +126,7 @@ describe('recovery through the data path', () => {
     // alone, fewer than mutation_2pc_min_replica_count (2), and refuses writes as upstream does.
     await l.fault({type: 'kill-node', node: 'replica3'})
     await waitFor('1.0 down to its primary', async () =>
-      (await config(l))[0].hp_secondaries.length === 0 && (await config(l))[0].hp_primary ? true : undefined,
+      (await config(l))[0].hp_secondaries?.length === 0 && (await config(l))[0].hp_primary ? true : undefined,
     )
     let k = 0
     while (partitionOf(Buffer.from(`more${k}`), 8) !== 0) k++

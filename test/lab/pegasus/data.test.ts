@@ -71,7 +71,7 @@ describe('data RPCs over THFT', () => {
     const pc = pcs[p]
     const gpid: [number, number] = [1, p]
     const hash = crc64(Buffer.from('alice'))
-    const c = new TestDataClient(pc.hp_primary)
+    const c = new TestDataClient(pc.hp_primary!)
     try {
       const put = await c.call(
         'RPC_RRDB_RRDB_PUT',
@@ -174,7 +174,7 @@ describe('data RPCs over THFT', () => {
     }
 
     // Upstream's errors: a secondary refuses reads and writes, a node without the replica says so.
-    const s = new TestDataClient(pc.hp_secondaries[0])
+    const s = new TestDataClient(pc.hp_secondaries![0])
     try {
       expect((await s.call('RPC_RRDB_RRDB_GET', gpid, [blob(1, pegasusKey('alice', 'name'))], hash)).err).toBe(
         'ERR_INVALID_STATE',
@@ -200,7 +200,7 @@ describe('lab up and lab verify through the data path', () => {
     // A row removed through the wire is missing, reported by table and partition.
     const i = rowLayout(4, 400).byPartition[2][5]
     const pc = (await partitions(l, 'temp'))[2]
-    const c = new TestDataClient(pc.hp_primary)
+    const c = new TestDataClient(pc.hp_primary!)
     try {
       const rm = await c.call('RPC_RRDB_RRDB_REMOVE', [1, 2], [blob(1, pegasusKey(`row${i}`, 'c'))])
       expect(rm.fields?.get(4)).toBe(101n)
@@ -219,7 +219,7 @@ describe('a lab too big to load through put', () => {
     expect(await verifyRows(l.leader()!.address, l.layout.tables)).toMatchObject({found: 24000, total: 24000})
     const i = rowLayout(4, 24000).byPartition[3][5999]
     const pc = (await partitions(l, 'big'))[3]
-    const c = new TestDataClient(pc.hp_primary)
+    const c = new TestDataClient(pc.hp_primary!)
     try {
       const got = await c.call('RPC_RRDB_RRDB_GET', [1, 3], [blob(1, pegasusKey(`row${i}`, 'c'))])
       expect(str(got.fields, 2)).toBe(`value-${i}`)
