@@ -302,19 +302,11 @@ export class ReplicaServer {
       handlers: {
         RPC_QUERY_APP_INFO: async () => {
           if (this._mode === 'hung') return new Promise(() => {})
-          this.encodedApps ??= encodeStruct(RPCS.RPC_QUERY_APP_INFO.response, {
-            err: 'ERR_OK',
-            apps: [...this.apps.values()].sort((a, b) => a.app_id - b.app_id),
-          })
-          return {err: 'ERR_OK', response: this.encodedApps}
+          return {err: 'ERR_OK', response: this.encodeReplies().apps}
         },
         RPC_QUERY_REPLICA_INFO: async () => {
           if (this._mode === 'hung') return new Promise(() => {})
-          this.encodedReplicas ??= encodeStruct(RPCS.RPC_QUERY_REPLICA_INFO.response, {
-            err: 'ERR_OK',
-            replicas: this.replicaInfos(),
-          })
-          return {err: 'ERR_OK', response: this.encodedReplicas}
+          return {err: 'ERR_OK', response: this.encodeReplies().replicas}
         },
       },
       extra: dataRpcs(this.dataService, () => this._mode === 'hung'),
@@ -322,6 +314,22 @@ export class ReplicaServer {
     })
     this._mode = 'running'
     this.startTimers()
+  }
+
+  /** The collect replies, encoded now unless no change came since they last were (the lab warms them after bring-up). */
+  encodeReplies(): {
+    apps: EncodedStruct<QueryAppInfoResponse>
+    replicas: EncodedStruct<QueryReplicaInfoResponse>
+  } {
+    this.encodedApps ??= encodeStruct(RPCS.RPC_QUERY_APP_INFO.response, {
+      err: 'ERR_OK',
+      apps: [...this.apps.values()].sort((a, b) => a.app_id - b.app_id),
+    })
+    this.encodedReplicas ??= encodeStruct(RPCS.RPC_QUERY_REPLICA_INFO.response, {
+      err: 'ERR_OK',
+      replicas: this.replicaInfos(),
+    })
+    return {apps: this.encodedApps, replicas: this.encodedReplicas}
   }
 
   /** Stops the process as `kill -9` would: no more answers, beacons or reports; replicas stay on disk. */
