@@ -60,6 +60,9 @@ const ANCHOR_AFTER = new Set<string>([
   'run.finished',
 ])
 
+/** The run's last records: anchored even after an earlier anchor failed. */
+const RUN_END = new Set<string>(['run.interrupted', 'run.finished'])
+
 /** Where the anchor lives, for a human: the ZooKeeper node or etcd key beside the lock, when the lock follows `/lifeboat/locks/<cluster>`. */
 export function anchorPlace(provider: LockProvider): string {
   const m = /^(.*)\/locks\/([^/]+)(?:\/lock)?$/.exec(provider.where)
@@ -120,7 +123,7 @@ export interface AnchoredLogOptions {
  * The log apply writes through: every append goes to `log`; after the events in ANCHOR_AFTER the
  * head and count are written to the cluster. An anchor that cannot be written is a warning, not a
  * stop: the record itself is on disk, and the cluster lock (same store) is checked before each
- * step anyway. `run.started` records where the anchor goes, or why there is none.
+ * step anyway; after a failure only the run's end is anchored again. `run.started` records where the anchor goes, or why there is none.
  */
 export function anchoredAuditLog(log: AuditLog, opts: AnchoredLogOptions): AuditLog & {anchorStatus(): AnchorStatus} {
   const {provider} = opts
@@ -131,6 +134,8 @@ export function anchoredAuditLog(log: AuditLog, opts: AnchoredLogOptions): Audit
 
   const anchor = async (record: AuditRecord): Promise<void> => {
     if (unsupported) return
+    // After a failure, only the run's end tries again: an unreachable store would delay every step by its timeout.
+    if (status.problems.length > 0 && !RUN_END.has(record.event)) return
     try {
       // Read once: the cluster lock is ours, so no other run writes this cluster's anchors meanwhile.
       if (stored === undefined) {
