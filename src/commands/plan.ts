@@ -49,6 +49,7 @@ export default class Plan extends BaseCommand {
     'detailed-exitcode': Flags.boolean({
       description: 'Exit 2 when the plan has changes, 0 when it has none (1 on error).',
     }),
+    full: Flags.boolean({description: 'Show every change, primary, step and finding: collapse nothing.'}),
     ...timeoutFlags,
   }
 
@@ -72,9 +73,9 @@ export default class Plan extends BaseCommand {
       process.stdout.write(renderPlanJson(plan))
     } else if (flags.format === 'markdown') {
       // Each part fits one pull-request comment; the parts are separated by a rule.
-      process.stdout.write(`${renderPlanMarkdown(plan).join('\n\n---\n\n')}\n`)
+      process.stdout.write(`${renderPlanMarkdown(plan, undefined, {full: flags.full}).join('\n\n---\n\n')}\n`)
     } else {
-      const text = renderPlanText(plan, {color, width: process.stdout.columns || 100})
+      const text = renderPlanText(plan, {color, width: process.stdout.columns || 100, full: flags.full})
       process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
     }
 

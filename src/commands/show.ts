@@ -34,6 +34,7 @@ export default class Show extends BaseCommand {
       description: 'How to print the plan.',
       char: 'f',
     })(),
+    full: Flags.boolean({description: 'Show every change, primary, step and finding: collapse nothing.'}),
   }
 
   async run(): Promise<Plan | undefined> {
@@ -45,7 +46,7 @@ export default class Show extends BaseCommand {
         process.stdout.write(renderPlanJson(plan))
         break
       case 'markdown': {
-        const chunks = renderPlanMarkdown(plan)
+        const chunks = renderPlanMarkdown(plan, undefined, {full: flags.full})
         process.stdout.write(
           chunks
             .map((c, i) =>
@@ -58,7 +59,9 @@ export default class Show extends BaseCommand {
         break
       }
       default:
-        process.stdout.write(renderPlanText(plan, {color: this.useColor(flags), width: terminalWidth()}))
+        process.stdout.write(
+          renderPlanText(plan, {color: this.useColor(flags), width: terminalWidth(), full: flags.full}),
+        )
     }
     return undefined
   }

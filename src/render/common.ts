@@ -169,12 +169,37 @@ export function digitTemplate(text: string): string {
   return text.replace(/\d+/g, '#')
 }
 
-export function changeShape(c: Change): string {
-  return `${c.action}\u0000${digitTemplate(c.address)}\u0000${valueShape(c.before)}\u0000${valueShape(c.after)}`
+/**
+ * Only the last run of digits replaced by `#`: `zk:/a/apps/2/17` gives `zk:/a/apps/2/#`, so items of
+ * different tables (`apps/1/…`, `apps/2/…`; `1.3`, `2.3`) never share a template.
+ */
+export function lastDigitTemplate(text: string): string {
+  return text.replace(/\d+(?=\D*$)/, '#')
+}
+
+/**
+ * Collapses within one table: the template keeps every number but the last. A change whose address
+ * is the parent of another change (a table's own node) is never collapsed, so no table is hidden.
+ */
+export function changeShape(c: Change, parents?: ReadonlySet<string>): string {
+  if (parents?.has(c.address)) return `\u0001${c.address}`
+  return `${c.action}\u0000${lastDigitTemplate(c.address)}\u0000${valueShape(c.before)}\u0000${valueShape(c.after)}`
+}
+
+/** The addresses that are the parent (`a/b` of `a/b/c`) of another change's address. */
+export function parentAddresses(changes: readonly Change[]): Set<string> {
+  const out = new Set<string>()
+  for (const c of changes) {
+    const slash = c.address.lastIndexOf('/')
+    if (slash > 0) out.add(c.address.slice(0, slash))
+  }
+  return out
 }
 
 export function primaryShape(p: PrimaryChange): string {
   return [
+    p.table ?? '',
+    lastDigitTemplate(p.partition),
     p.risk,
     p.before === null,
     p.after === null,
@@ -199,9 +224,10 @@ export type Collapsed<T> = {item: T; index: number} | {more: number; like: T}
  * Collapses what repeats: for every shape that occurs at least COLLAPSE_MIN_RUN times in the list
  * (in one run or scattered), the first COLLAPSE_KEEP items are shown and a count of the others
  * follows the last one shown. Shapes that occur less often are shown in full. The order of what is
- * shown is the order of the list. Linear in the number of items.
+ * shown is the order of the list. Linear in the number of items. `full` (`--full`) shows everything.
  */
-export function collapseRuns<T>(items: readonly T[], shape: (t: T) => string): Collapsed<T>[] {
+export function collapseRuns<T>(items: readonly T[], shape: (t: T) => string, full = false): Collapsed<T>[] {
+  if (full) return items.map((item, index) => ({item, index}))
   const shapes = items.map(shape)
   const total = new Map<string, number>()
   for (const s of shapes) total.set(s, (total.get(s) ?? 0) + 1)

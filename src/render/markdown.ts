@@ -18,6 +18,8 @@ import {
   clusterFacts,
   collapseRuns,
   digitTemplate,
+  lastDigitTemplate,
+  parentAddresses,
   factText,
   findingShape,
   isNumericFact,
@@ -43,14 +45,24 @@ type Block =
   | {kind: 'fence'; title?: string; summary?: string; lines: string[]}
 
 /** The plan as markdown chunks of at most `limit` characters (default 65,536), each ending with a newline. */
-export function renderPlanMarkdown(input: Plan, limit = MARKDOWN_CHUNK_LIMIT): string[] {
+export function renderPlanMarkdown(input: Plan, limit = MARKDOWN_CHUNK_LIMIT, opts: {full?: boolean} = {}): string[] {
   // Free text from the spec and the cluster cannot drive a terminal the markdown is shown in (render/escape.ts).
   const plan = escapeControlsDeep(input)
   const title = `lifeboat plan: ${plan.spec.kind} ${code(plan.spec.name)}`
-  return packChunks(planBlocks(plan, title), title, limit)
+  return packChunks(planBlocks(plan, title, opts.full ?? false), title, limit)
 }
 
-function planBlocks(plan: Plan, title: string): Block[] {
+/**
+ * A table block without the columns that are empty in every row (the first column always stays):
+ * `header` and `align` are cells, `rows` rows of cells.
+ */
+function table(header: string[], align: string[], rows: string[][]): Extract<Block, {kind: 'table'}> {
+  const keep = header.map((_, i) => i === 0 || rows.some((r) => (r[i] ?? '') !== ''))
+  const pick = (cells: string[]) => cells.filter((_, i) => keep[i])
+  return {kind: 'table', header: [row(pick(header)), row(pick(align))], rows: rows.map((r) => row(pick(r)))}
+}
+
+function planBlocks(plan: Plan, title: string, full: boolean): Block[] {
   const blocks: Block[] = [{kind: 'text', text: `## ${title}\n\n**${escapeText(planSummaryLine(plan))}**`}]
   const errors = plan.findings.filter((f) => f.severity === 'error').length
   const facts = clusterFacts(plan)
@@ -58,7 +70,7 @@ function planBlocks(plan: Plan, title: string): Block[] {
     .join('')
   blocks.push({
     kind: 'table',
-    header: ['| | |', '|---|---|'],
+    header: ['| Field | Value |', '|---|---|'],
     rows: [
       ...(plan.spec.ticket ? [row(['Ticket', escapeText(plan.spec.ticket)])] : []),
       row([
@@ -74,24 +86,25 @@ function planBlocks(plan: Plan, title: string): Block[] {
         'Plan',
         `digest ${code(plan.digest)}, made ${escapeText(plan.createdAt)} by lifeboat ${escapeText(plan.tool.version)}`,
       ]),
-      row(['Applyable', plan.applyable ? 'yes' : `**no**: ${countOf(errors, 'error')} must be resolved first`]),
+      row(['Applicable', plan.applyable ? 'yes' : `**no**: ${countOf(errors, 'error')} must be resolved first`]),
     ],
   })
 
   if (!planHasChanges(plan)) {
-    findingBlocks(plan, blocks)
+    findingBlocks(plan, blocks, full)
     return blocks
   }
 
   const changes = plan.changes.filter((c) => c.action !== 'no-op')
   if (changes.length > 0) {
     blocks.push({kind: 'text', text: `### Changes (${groupDigits(changes.length)})`})
-    const collapsed = collapseRuns(changes, changeShape)
+    const parents = parentAddresses(changes)
+    const collapsed = collapseRuns(changes, (c) => changeShape(c, parents), full)
     const width = Math.min(72, Math.max(...changes.slice(0, 1000).map((c) => c.address.length)))
     const overview = collapsed.map((e) => {
       if ('more' in e) {
         const {one, many} = changeNoun(e.like, plan.vocabulary)
-        return `  ... and ${groupDigits(e.more)} more ${e.more === 1 ? one : many} like these (${digitTemplate(e.like.address)})`
+        return `  ... and ${groupDigits(e.more)} more ${e.more === 1 ? one : many} like these (${lastDigitTemplate(e.like.address)}; --full shows them)`
       }
       const marker = e.item.action === 'create' ? '+' : e.item.action === 'delete' ? '-' : '!'
       return `${marker} ${e.item.address.padEnd(width)}  ${ACTION_PHRASE[e.item.action].replace('will be ', '')}`
@@ -109,14 +122,13 @@ function planBlocks(plan: Plan, title: string): Block[] {
   if (plan.primaries.length > 0) {
     const words = leadershipOf(plan)
     blocks.push({kind: 'text', text: `### ${escapeText(words.heading)} (${groupDigits(plan.primaries.length)})`})
-    const collapsed = collapseRuns(plan.primaries, primaryShape)
+    const collapsed = collapseRuns(plan.primaries, primaryShape, full)
     const changeFacts = (words.changeFacts ?? []).filter((col) =>
       plan.primaries.some((p) => p.facts?.[col.name] !== undefined),
     )
-    blocks.push({
-      kind: 'table',
-      header: [
-        row([
+    blocks.push(
+      table(
+        [
           capitalise(words.item.one),
           'Table',
           'Before → after',
@@ -124,31 +136,31 @@ function planBlocks(plan: Plan, title: string): Block[] {
           'Why',
           'At stake',
           ...changeFacts.map((c) => escapeText(capitalise(c.label))),
-        ]),
-        row(['---', '---', '---', '---', '---', '---', ...changeFacts.map(() => '---')]),
-      ],
-      rows: collapsed.map((e) =>
-        'more' in e
-          ? row([
-              `… and ${groupDigits(e.more)} more like these`,
-              '',
-              '',
-              riskCell(e.like.risk),
-              escapeText(digitTemplate(e.like.reason)),
-              '',
-              ...changeFacts.map(() => ''),
-            ])
-          : row([
-              code(e.item.partition),
-              escapeText(e.item.table ?? ''),
-              `${escapeText(nodeOrNone(e.item.before))} → **${escapeText(nodeOrNone(e.item.after))}**`,
-              riskCell(e.item.risk),
-              escapeText(e.item.reason),
-              escapeText(e.item.atStake ?? ''),
-              ...changeFacts.map((c) => escapeText(factText(e.item.facts?.[c.name]))),
-            ]),
+        ],
+        ['---', '---', '---', '---', '---', '---', ...changeFacts.map(() => '---')],
+        collapsed.map((e) =>
+          'more' in e
+            ? [
+                `… and ${groupDigits(e.more)} more like ${code(lastDigitTemplate(e.like.partition))}`,
+                escapeText(e.like.table ?? ''),
+                '',
+                riskCell(e.like.risk),
+                escapeText(digitTemplate(e.like.reason)),
+                '',
+                ...changeFacts.map(() => ''),
+              ]
+            : [
+                code(e.item.partition),
+                escapeText(e.item.table ?? ''),
+                `${escapeText(nodeOrNone(e.item.before))} → **${escapeText(nodeOrNone(e.item.after))}**`,
+                riskCell(e.item.risk),
+                escapeText(e.item.reason),
+                escapeText(e.item.atStake ?? ''),
+                ...changeFacts.map((c) => escapeText(factText(e.item.facts?.[c.name]))),
+              ],
+        ),
       ),
-    })
+    )
     for (const e of collapsed) {
       if ('more' in e || e.item.candidates.length === 0) continue
       blocks.push({
@@ -160,28 +172,30 @@ function planBlocks(plan: Plan, title: string): Block[] {
 
   if (plan.steps.length > 0) {
     blocks.push({kind: 'text', text: `### Steps (apply runs them in this order)`})
-    const collapsed = collapseRuns(plan.steps, stepShape)
-    blocks.push({
-      kind: 'table',
-      header: [row(['#', 'Step', 'Risk', 'What', 'Why / what may be lost']), row(['---:', '---', '---', '---', '---'])],
-      rows: collapsed.map((e) =>
-        'more' in e
-          ? row([
-              '',
-              `… and ${countOf(e.more, 'more step', 'more steps')} like these`,
-              riskCell(e.like.risk),
-              escapeText(e.like.kind),
-              '',
-            ])
-          : row([
-              String(e.index + 1),
-              code(e.item.id),
-              `${riskCell(e.item.risk)}${e.item.manual ? ' (manual)' : ''}`,
-              escapeText(e.item.description),
-              escapeText(e.item.riskReason ?? ''),
-            ]),
+    const collapsed = collapseRuns(plan.steps, stepShape, full)
+    blocks.push(
+      table(
+        ['#', 'Step', 'Risk', 'What', 'Why / what may be lost'],
+        ['---:', '---', '---', '---', '---'],
+        collapsed.map((e) =>
+          'more' in e
+            ? [
+                '',
+                `… and ${countOf(e.more, 'more step', 'more steps')} like these`,
+                riskCell(e.like.risk),
+                escapeText(e.like.kind),
+                '',
+              ]
+            : [
+                String(e.index + 1),
+                code(e.item.id),
+                `${riskCell(e.item.risk)}${e.item.manual ? ' (manual)' : ''}`,
+                escapeText(e.item.description),
+                escapeText(e.item.riskReason ?? ''),
+              ],
+        ),
       ),
-    })
+    )
     for (const s of plan.steps) {
       if (!s.manual) continue
       blocks.push({
@@ -191,7 +205,7 @@ function planBlocks(plan: Plan, title: string): Block[] {
     }
   }
 
-  findingBlocks(plan, blocks)
+  findingBlocks(plan, blocks, full)
 
   if (plan.approvals.length > 0) {
     blocks.push({
@@ -206,23 +220,25 @@ function planBlocks(plan: Plan, title: string): Block[] {
   return blocks
 }
 
-function findingBlocks(plan: Plan, blocks: Block[]): void {
+function findingBlocks(plan: Plan, blocks: Block[], full: boolean): void {
   if (plan.findings.length === 0) return
   blocks.push({kind: 'text', text: `### Findings (${groupDigits(plan.findings.length)})`})
-  blocks.push({
-    kind: 'table',
-    header: [row(['Severity', 'Code', 'Subject', 'Message']), row(['---', '---', '---', '---'])],
-    rows: collapseRuns(plan.findings, findingShape).map((e) =>
-      'more' in e
-        ? row([e.like.severity, code(e.like.code), '', `… and ${groupDigits(e.more)} more like these`])
-        : row([
-            e.item.severity === 'error' ? '**error**' : e.item.severity,
-            code(e.item.code),
-            escapeText(e.item.subject ?? ''),
-            `${escapeText(e.item.message)}${e.item.hint ? `<br>_hint: ${escapeText(e.item.hint)}_` : ''}`,
-          ]),
+  blocks.push(
+    table(
+      ['Severity', 'Code', 'Subject', 'Message'],
+      ['---', '---', '---', '---'],
+      collapseRuns(plan.findings, findingShape, full).map((e) =>
+        'more' in e
+          ? [e.like.severity, code(e.like.code), '', `… and ${groupDigits(e.more)} more like these`]
+          : [
+              e.item.severity === 'error' ? '**error**' : e.item.severity,
+              code(e.item.code),
+              escapeText(e.item.subject ?? ''),
+              `${escapeText(e.item.message)}${e.item.hint ? `<br>_hint: ${escapeText(e.item.hint)}_` : ''}`,
+            ],
+      ),
     ),
-  })
+  )
 }
 
 /** The candidates: the node, the engine's declared columns some candidate has a value for, and marks. */
@@ -231,21 +247,17 @@ function candidateTable(candidates: Candidate[], chosen: string | null, declared
   const numeric = columns.map((col) =>
     candidates.every((c) => c.facts[col.name] === undefined || isNumericFact(c.facts[col.name])),
   )
-  const lines = [
-    row(['', 'Node', ...columns.map((c) => escapeText(capitalise(c.label))), 'Marks']),
-    row(['---', '---', ...numeric.map((n) => (n ? '---:' : '---')), '---']),
-  ]
-  for (const c of candidates) {
-    lines.push(
-      row([
-        c.node === chosen ? '**→**' : '',
-        code(c.node),
-        ...columns.map((col) => escapeText(factText(c.facts[col.name]))),
-        escapeText((c.marks ?? []).join(', ')),
-      ]),
-    )
-  }
-  return lines.join('\n')
+  const t = table(
+    ['Chosen', 'Node', ...columns.map((c) => escapeText(capitalise(c.label))), 'Marks'],
+    ['---', '---', ...numeric.map((n) => (n ? '---:' : '---')), '---'],
+    candidates.map((c) => [
+      c.node === chosen ? '**→**' : '',
+      code(c.node),
+      ...columns.map((col) => escapeText(factText(c.facts[col.name]))),
+      escapeText((c.marks ?? []).join(', ')),
+    ]),
+  )
+  return [...t.header, ...t.rows].join('\n')
 }
 
 function capitalise(text: string): string {

@@ -20,6 +20,8 @@ import {
   collapseRuns,
   digitTemplate,
   factText,
+  lastDigitTemplate,
+  parentAddresses,
   findingShape,
   leadershipOf,
   nodeOrNone,
@@ -36,6 +38,8 @@ import {palette} from '../util/colour.js'
 export interface TextOptions {
   color: boolean
   width: number
+  /** Show every item: no `... and N more like these` (`--full`). */
+  full?: boolean
 }
 
 type Paint = (text: string) => string
@@ -68,29 +72,40 @@ export function renderPlanText(input: Plan, opts: TextOptions): string {
   renderHeader(plan, st, prose)
 
   if (!planHasChanges(plan)) {
-    renderFindings(plan.findings, st, prose, out)
+    renderFindings(plan.findings, st, prose, out, opts.full)
     if (!plan.applyable) out.push('', ...notApplyable(plan, st, width))
     out.push('', ...wrap(st.bold(planSummaryLine(plan)), width, '', ''))
     return `${out.join('\n')}\n`
   }
 
+  // The legend names every symbol the plan below uses: change actions, assigned leaders, chosen candidates.
   const used = new Set(plan.changes.map((c) => c.action))
-  const legend = LEGEND.filter(([a]) => used.has(a))
+  const legend: Array<[string, string]> = LEGEND.filter(([a]) => used.has(a)).map(([a, words]) => [
+    paintAction(a, ACTION_SYMBOL[a], st),
+    words,
+  ])
+  if (plan.primaries.length > 0) {
+    const words = leadershipOf(plan)
+    legend.push([paintAction('update', '~', st), `${words.role.one} assigned to a ${words.item.one} (before → after)`])
+    if (plan.primaries.some((p) => p.candidates.length > 0))
+      legend.push(['*', `the ${words.role.one} chosen among the candidates`])
+  }
   if (legend.length > 0) {
     out.push('')
-    prose('lifeboat will perform the following actions. Changes are indicated with the following symbols:', '')
-    for (const [action, words] of legend) out.push(`  ${paintAction(action, ACTION_SYMBOL[action], st)} ${words}`)
+    prose('lifeboat will perform the following actions, indicated with the following symbols:', '')
+    for (const [symbol, words] of legend) out.push(`  ${symbol} ${words}`)
   }
 
   const changes = plan.changes.filter((c) => c.action !== 'no-op')
   if (changes.length > 0) {
     out.push('', st.bold('Metadata changes:'))
-    for (const entry of collapseRuns(changes, changeShape)) {
+    const parents = parentAddresses(changes)
+    for (const entry of collapseRuns(changes, (c) => changeShape(c, parents), opts.full)) {
       out.push('')
       if ('more' in entry) {
         const {one, many} = changeNoun(entry.like, plan.vocabulary)
         prose(
-          `... and ${groupDigits(entry.more)} more ${entry.more === 1 ? one : many} like these (${digitTemplate(entry.like.address)}, ${ACTION_PHRASE[entry.like.action].replace('will be ', '')})`,
+          `... and ${groupDigits(entry.more)} more ${entry.more === 1 ? one : many} like these (${lastDigitTemplate(entry.like.address)}, ${ACTION_PHRASE[entry.like.action].replace('will be ', '')}; --full shows them)`,
           '  ',
           '      ',
         )
@@ -103,11 +118,12 @@ export function renderPlanText(input: Plan, opts: TextOptions): string {
   if (plan.primaries.length > 0) {
     const words = leadershipOf(plan)
     out.push('', st.bold(`${words.heading} (${groupDigits(plan.primaries.length)}):`))
-    for (const entry of collapseRuns(plan.primaries, primaryShape)) {
+    for (const entry of collapseRuns(plan.primaries, primaryShape, opts.full)) {
       out.push('')
       if ('more' in entry) {
+        const of = entry.like.table ? ` of ${entry.like.table}` : ` like ${lastDigitTemplate(entry.like.partition)}`
         prose(
-          `... and ${countOf(entry.more, `more ${words.item.one}`, `more ${words.item.many}`)} like these (${paintRisk(entry.like.risk, entry.like.risk, st)}: ${digitTemplate(entry.like.reason)})`,
+          `... and ${countOf(entry.more, `more ${words.item.one}`, `more ${words.item.many}`)}${of} like these (${paintRisk(entry.like.risk, entry.like.risk, st)}: ${digitTemplate(entry.like.reason)}; --full shows them)`,
           '  ',
           '      ',
         )
@@ -120,10 +136,10 @@ export function renderPlanText(input: Plan, opts: TextOptions): string {
   if (plan.steps.length > 0) {
     out.push('', st.bold('Steps (apply runs them in this order):'))
     const numberWidth = String(plan.steps.length).length
-    for (const entry of collapseRuns(plan.steps, stepShape)) {
+    for (const entry of collapseRuns(plan.steps, stepShape, opts.full)) {
       if ('more' in entry) {
         prose(
-          `${' '.repeat(numberWidth + 2)}... and ${countOf(entry.more, 'more step', 'more steps')} like these (${entry.like.kind}, ${entry.like.risk})`,
+          `${' '.repeat(numberWidth + 2)}... and ${countOf(entry.more, 'more step', 'more steps')} like these (${entry.like.kind}, ${entry.like.risk}; --full shows them)`,
           '  ',
           '      ',
         )
@@ -133,7 +149,7 @@ export function renderPlanText(input: Plan, opts: TextOptions): string {
     }
   }
 
-  renderFindings(plan.findings, st, prose, out)
+  renderFindings(plan.findings, st, prose, out, opts.full)
 
   if (plan.approvals.length > 0) {
     out.push('', st.bold('Approvals:'))
@@ -263,10 +279,11 @@ function renderFindings(
   st: Style,
   prose: (t: string, i: string, h?: string) => void,
   out: string[],
+  full?: boolean,
 ): void {
   if (findings.length === 0) return
   out.push('', st.bold('Findings:'))
-  for (const entry of collapseRuns(findings, findingShape)) {
+  for (const entry of collapseRuns(findings, findingShape, full)) {
     if ('more' in entry) {
       prose(
         `... and ${groupDigits(entry.more)} more ${entry.like.code} ${entry.like.severity === 'info' ? 'notes' : `${entry.like.severity}s`} like these`,

@@ -13,7 +13,10 @@ describe('large plans', () => {
 
   test('text collapses same-shape runs with a count; JSON keeps every change', () => {
     const text = renderPlanText(plan, {color: false, width: 100})
-    expect(text).toContain('... and 63,997 more partitions like these (zk:/pegasus/onebox/apps/#/#, created)')
+    // The line wraps at 100 columns: compare it unwrapped.
+    expect(text.replace(/\n +/g, ' ')).toContain(
+      '... and 63,997 more partitions like these (zk:/pegasus/onebox/apps/2/#, created; --full shows them)',
+    )
     expect(text).toContain('Plan: 1 table, 64,000 partitions to create, 0 to change; 1,600 warnings.')
     expect(text.split('\n').length).toBeLessThan(200)
     expect((JSON.parse(renderPlanJson(plan)) as {changes: unknown[]}).changes).toHaveLength(64_001)
@@ -23,6 +26,26 @@ describe('large plans', () => {
     const chunks = renderPlanMarkdown(plan)
     expect(chunks).toHaveLength(1)
     expect(chunks[0]).toContain('... and 63,997 more partitions like these')
+  })
+
+  test('a second, small table is collapsed within itself and never hidden; --full shows everything', () => {
+    const small = buildPlan(largeInput(120))
+    const second: Change[] = small.changes.map((c) => ({
+      ...c,
+      address: c.address.replace('/apps/2', '/apps/3'),
+    }))
+    const two = {...small, changes: [...small.changes, ...second.slice(0, 8)]}
+    const text = renderPlanText(two, {color: false, width: 100})
+    expect(text).toContain('# zk:/pegasus/onebox/apps/3 will be created')
+    expect(text).toContain('# zk:/pegasus/onebox/apps/3/0 will be created')
+    expect(text).toContain('... and 117 more partitions like these (zk:/pegasus/onebox/apps/2/#')
+    expect(text).toContain('... and 4 more partitions like these (zk:/pegasus/onebox/apps/3/#')
+    const full = renderPlanText(two, {color: false, width: 100, full: true})
+    expect(full).not.toContain('more partitions like these')
+    expect(full).toContain('# zk:/pegasus/onebox/apps/2/119 will be created')
+    expect(full).toContain('# zk:/pegasus/onebox/apps/3/6 will be created')
+    const md = renderPlanMarkdown(two, undefined, {full: true}).join('')
+    expect(md).not.toContain('more partitions like these')
   })
 })
 
