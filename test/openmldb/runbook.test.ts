@@ -32,6 +32,7 @@ describe('runbooks/openmldb-recovery.yaml', () => {
       skip_lost_partitions: false,
       concurrency: 8,
       wait_seconds: 600,
+      rpc_timeout_seconds: 5,
     })
     const body = planOpenMLDBRecovery(spec, JSON.parse(readFileSync(LIVE, 'utf8')) as OpenMLDBLiveState, {
       now: '2026-01-01T00:00:00.000Z',
@@ -50,6 +51,7 @@ describe('runbooks/openmldb-recovery.yaml', () => {
       tables: 'all',
       concurrency: 8,
       wait_seconds: 600,
+      rpc_timeout_seconds: 5,
     })
   })
 })
