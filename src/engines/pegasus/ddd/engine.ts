@@ -9,6 +9,7 @@ import {MetaClient} from '../client/meta-client.js'
 import {pegasusClusterIdentity, pegasusLock} from '../cluster-identity.js'
 import {ReplicaClient} from '../client/replica-client.js'
 import {RpcPool} from '../client/rpc-pool.js'
+import {dddDriftOf} from './drift.js'
 import {gatherDdd} from './gather.js'
 import {planDddRecovery} from './planner.js'
 import {dddSteps, verifyDdd, type DddContext} from './steps.js'
@@ -87,6 +88,8 @@ export function createDddRecoveryEngine(
     },
 
     steps: dddSteps,
+
+    driftOf: dddDriftOf,
 
     async verify(ctx, plan: PlanBody): Promise<Finding[]> {
       const step = plan.steps.find((s) => s.kind === STEP_VERIFY)
