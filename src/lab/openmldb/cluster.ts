@@ -290,6 +290,15 @@ export class OpenMLDBLab {
     return t
   }
 
+  /** `[DB.]TABLE/PID@TABLET` → the table, the pid and the tablet. */
+  private replica(ref: string): {table: LabTable; pid: number; t: Tablet} {
+    const m = /^(?:([A-Za-z0-9_]+)\.)?([A-Za-z0-9_]+)\/(\d+)@(.+)$/.exec(ref)
+    if (!m) throw new LifeboatError('LAB_FAULT_INVALID', `replica ${ref} is not [DB.]TABLE/PID@TABLET`)
+    const table = this.layout.tables.find((t) => t.name === m[2] && (m[1] === undefined || t.db === m[1]))
+    if (!table) throw new LifeboatError('LAB_FAULT_INVALID', `no table ${m[1] ? `${m[1]}.` : ''}${m[2]}`)
+    return {table, pid: Number(m[3]), t: this.tablet(m[4])}
+  }
+
   /**
    * Waits until the leader nameserver sees every tablet as it is (killed ones kOffline, running
    * ones kHealthy), handles no tablet event, has no op queued, and has refreshed the offsets from
@@ -382,14 +391,17 @@ export class OpenMLDBLab {
         return `started nameserver ${ns.name} (${ns.endpoint})`
       }
       case 'lag': {
-        const m = /^(?:([A-Za-z0-9_]+)\.)?([A-Za-z0-9_]+)\/(\d+)@(.+)$/.exec(f.replica)
-        if (!m) throw new LifeboatError('LAB_FAULT_INVALID', `replica ${f.replica} is not [DB.]TABLE/PID@TABLET`)
-        const table = this.layout.tables.find((t) => t.name === m[2] && (m[1] === undefined || t.db === m[1]))
-        if (!table) throw new LifeboatError('LAB_FAULT_INVALID', `no table ${m[1] ? `${m[1]}.` : ''}${m[2]}`)
-        const t = this.tablet(m[4])
-        if (!t.lag(table.tid, Number(m[3]), f.offset))
-          throw new LifeboatError('LAB_FAULT_INVALID', `${t.name} holds no replica of ${table.name} pid ${m[3]}`)
-        return `${table.name} pid ${m[3]} on ${t.name}: binlog cut at offset ${f.offset}, replication to it stopped`
+        const {table, pid, t} = this.replica(f.replica)
+        if (!t.lag(table.tid, pid, f.offset))
+          throw new LifeboatError('LAB_FAULT_INVALID', `${t.name} holds no replica of ${table.name} pid ${pid}`)
+        return `${table.name} pid ${pid} on ${t.name}: binlog cut at offset ${f.offset}, replication to it stopped`
+      }
+      case 'snapshot': {
+        const {table, pid, t} = this.replica(f.replica)
+        const problem = t.snapshot(table.tid, pid, f.offset, f.binlog_start)
+        if (problem) throw new LifeboatError('LAB_FAULT_INVALID', problem)
+        const d = t.disk.get(`${table.tid}_${pid}`)
+        return `${table.name} pid ${pid} on ${t.name}: snapshot at offset ${d?.snapshot?.offset}, binlog from offset ${d?.binlogStart}`
       }
       case 'auto-failover': {
         const ns = this.leader()

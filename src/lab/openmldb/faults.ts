@@ -49,6 +49,12 @@ export const FAULT_HELP: readonly LabFaultHelp[] = [
     summary: "cuts a replica's binlog at OFFSET (rows beyond it are lost) and stops replication to it",
   },
   {
+    name: 'snapshot',
+    usage: 'lab fault snapshot [DB.]TABLE/PID@TABLET [OFFSET [BINLOG_START]]',
+    summary:
+      'gives a replica a snapshot up to OFFSET (default: its offset) and a binlog after BINLOG_START (default: OFFSET); past OFFSET, the rows between are lost at the next LoadTable',
+  },
+  {
     name: 'auto-failover',
     usage: 'lab fault auto-failover on|off',
     summary: 'ConfSet auto_failover on the leader nameserver',
@@ -94,6 +100,19 @@ export function parseOpenMLDBFault(name: string, argv: string[]): OpenMLDBFault 
         throw usage(`replica "${argv[0]}" is not [DB.]TABLE/PID@TABLET`)
       if (!/^\d+$/.test(argv[1])) throw usage(`offset "${argv[1]}" is not a whole number`)
       return {type: 'lag', replica: argv[0], offset: Number(argv[1])}
+    }
+    case 'snapshot': {
+      count(1, 3)
+      if (!/^(?:[A-Za-z0-9_]+\.)?[A-Za-z0-9_]+\/\d+@.+$/.test(argv[0]))
+        throw usage(`replica "${argv[0]}" is not [DB.]TABLE/PID@TABLET`)
+      const bad = argv.slice(1).find((a) => !/^\d+$/.test(a))
+      if (bad !== undefined) throw usage(`offset "${bad}" is not a whole number`)
+      return {
+        type: 'snapshot',
+        replica: argv[0],
+        ...(argv[1] === undefined ? {} : {offset: Number(argv[1])}),
+        ...(argv[2] === undefined ? {} : {binlog_start: Number(argv[2])}),
+      }
     }
     case 'auto-failover':
       count(1, 1)

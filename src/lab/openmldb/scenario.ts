@@ -19,6 +19,7 @@ export type OpenMLDBFault =
   | {type: 'kill-tablet' | 'start-tablet' | 'restart-tablet' | 'hang-tablet' | 'resume-tablet'; tablet: string}
   | {type: 'kill-nameserver' | 'start-nameserver'; nameserver?: string}
   | {type: 'lag'; replica: string; offset: number}
+  | {type: 'snapshot'; replica: string; offset?: number; binlog_start?: number}
   | {type: 'auto-failover'; on: boolean}
   | {type: 'restart-all'}
   /** Scenario only: waits until the leader nameserver has no op queued and no failover pending. */
@@ -73,6 +74,7 @@ const FAULTS = new Set([
   'kill-nameserver',
   'start-nameserver',
   'lag',
+  'snapshot',
   'auto-failover',
   'restart-all',
   'settle',
@@ -194,6 +196,19 @@ function faultFromObject(x: Record<string, unknown>): OpenMLDBFault {
       if (typeof x.replica !== 'string' || typeof x.offset !== 'number')
         throw new Error('needs replica: TABLE/PID@TABLET and offset: N')
       return {type: 'lag', replica: x.replica, offset: x.offset}
+    case 'snapshot':
+      if (
+        typeof x.replica !== 'string' ||
+        (x.offset !== undefined && typeof x.offset !== 'number') ||
+        (x.binlog_start !== undefined && typeof x.binlog_start !== 'number')
+      )
+        throw new Error('needs replica: TABLE/PID@TABLET, and takes offset: N and binlog_start: N')
+      return {
+        type: 'snapshot',
+        replica: x.replica,
+        ...(x.offset === undefined ? {} : {offset: x.offset as number}),
+        ...(x.binlog_start === undefined ? {} : {binlog_start: x.binlog_start as number}),
+      }
     case 'auto-failover':
       if (typeof x.on !== 'boolean') throw new Error('needs on: true|false')
       return {type: 'auto-failover', on: x.on}

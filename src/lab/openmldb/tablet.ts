@@ -18,7 +18,12 @@ export interface LogEntry {
   value: string
 }
 
-/** A partition replica as kept on the tablet's disk. */
+/**
+ * A partition replica as kept on the tablet's disk: the log of every entry it holds (position i is
+ * log index i + 1; null where the replica lost the entry), a snapshot (its MANIFEST: the rows up
+ * to `snapshot.offset`) and a binlog holding the entries after `binlogStart`. While the table is
+ * loaded its memory has every entry; LoadTable rebuilds it from disk alone (recoverFromDisk).
+ */
 export interface StoredPartition {
   tid: number
   pid: number
@@ -26,7 +31,9 @@ export interface StoredPartition {
   db: string
   storage_mode: string
   term: bigint
-  entries: LogEntry[]
+  entries: (LogEntry | null)[]
+  snapshot?: {offset: number; term: bigint}
+  binlogStart: number
 }
 
 /** A partition replica loaded in memory. */
@@ -60,10 +67,24 @@ export function partKey(tid: number, pid: number): string {
   return `${tid}_${pid}`
 }
 
-function rowsOf(entries: LogEntry[]): Map<string, {ts: number; value: string}> {
+function rowsOf(entries: (LogEntry | null)[]): Map<string, {ts: number; value: string}> {
   const rows = new Map<string, {ts: number; value: string}>()
-  for (const e of entries) rows.set(e.key, {ts: e.ts, value: e.value})
+  for (const e of entries) if (e) rows.set(e.key, {ts: e.ts, value: e.value})
   return rows
+}
+
+/**
+ * What LoadTable finds on disk (LoadTableInternal: the snapshot, then Binlog::RecoverFromBinlog
+ * from the snapshot's offset). Entries between the snapshot and the binlog's start are on neither:
+ * OpenMLDB logs "missing log entry" and replays the binlog after the gap, so those rows are lost
+ * and the offset still reaches the binlog's end. With no binlog past the snapshot the offset is
+ * the snapshot's.
+ */
+export function recoverFromDisk(stored: StoredPartition): void {
+  const snap = Math.min(stored.snapshot?.offset ?? 0, stored.entries.length)
+  if (stored.binlogStart >= stored.entries.length) stored.entries.length = snap
+  else for (let i = snap; i < stored.binlogStart; i++) stored.entries[i] = null
+  stored.binlogStart = Math.min(stored.binlogStart, stored.entries.length)
 }
 
 export class Tablet {
@@ -156,14 +177,33 @@ export class Tablet {
     return true
   }
 
+  /**
+   * The `snapshot` fault: the replica's snapshot now holds its rows up to `offset` (default: its
+   * offset; MakeSnapshot) and its binlog keeps the entries after `binlogStart` (default: `offset`;
+   * the binlog GC after a snapshot). A `binlogStart` past `offset` is a snapshot older than the
+   * binlog's start: the next LoadTable loses the rows in between. Memory is not touched. The
+   * problem, when the replica or an offset is not there.
+   */
+  snapshot(tid: number, pid: number, offset?: number, binlogStart?: number): string | undefined {
+    const stored = this.disk.get(partKey(tid, pid))
+    if (!stored) return `${this.name} holds no replica of tid ${tid} pid ${pid}`
+    const end = stored.entries.length
+    const at = offset ?? end
+    const from = binlogStart ?? at
+    if (at > end || from > end) return `the replica's offset is ${end}: ${Math.max(at, from)} is beyond it`
+    stored.snapshot = {offset: at, term: stored.term}
+    stored.binlogStart = from
+    return undefined
+  }
+
   /** Creates a replica directly (lab bring-up, as CreateTable would), loaded and on disk. */
   createReplica(
-    p: Omit<StoredPartition, 'entries' | 'term'>,
+    p: Omit<StoredPartition, 'entries' | 'term' | 'snapshot' | 'binlogStart'>,
     mode: MemTable['mode'],
     followers: string[],
     term: bigint,
   ): void {
-    const stored: StoredPartition = {...p, term, entries: []}
+    const stored: StoredPartition = {...p, term, entries: [], binlogStart: 0}
     this.disk.set(partKey(p.tid, p.pid), stored)
     this.mem.set(partKey(p.tid, p.pid), {
       stored,
@@ -180,6 +220,8 @@ export class Tablet {
     const stored = this.disk.get(partKey(tid, pid))
     if (!stored) return false
     stored.entries.length = Math.min(stored.entries.length, offset)
+    stored.binlogStart = Math.min(stored.binlogStart, stored.entries.length)
+    if (stored.snapshot) stored.snapshot.offset = Math.min(stored.snapshot.offset, stored.entries.length)
     const t = this.mem.get(partKey(tid, pid))
     if (t) {
       t.rows = rowsOf(stored.entries)
@@ -278,6 +320,7 @@ export class Tablet {
       storage_mode: String(meta.storage_mode ?? 'kMemory'),
       term: 0n,
       entries: [],
+      binlogStart: 0,
     }
     this.disk.set(key, stored)
     const mode = (meta.mode as MemTable['mode'] | undefined) ?? 'kTableLeader'
@@ -295,6 +338,7 @@ export class Tablet {
     this.later(this.opts.loadMs, () => {
       if (this.mem.get(key) !== table) return
       if (term > stored.term) stored.term = term
+      recoverFromDisk(stored)
       table.rows = rowsOf(stored.entries)
       table.state = 'kTableNormal'
     })
@@ -328,9 +372,10 @@ export class Tablet {
     return {...OK}
   }
 
-  private append(t: MemTable, e: LogEntry): void {
+  /** Appends an entry (null: one the source replica lost, which keeps the offsets aligned). */
+  private append(t: MemTable, e: LogEntry | null): void {
     t.stored.entries.push(e)
-    t.rows.set(e.key, {ts: e.ts, value: e.value})
+    if (e) t.rows.set(e.key, {ts: e.ts, value: e.value})
   }
 
   /** The loaded replica of tid/pid on this tablet when the process runs. */
@@ -405,11 +450,19 @@ export class Tablet {
         has_table: true,
         is_leader: t.mode === 'kTableLeader',
       }
-    // No table in memory: the snapshot manifest answers. The lab makes no snapshots, so it is empty.
-    return {...OK, term: 0, offset: 0, has_table: false}
+    // No table in memory: the snapshot's MANIFEST answers (term and offset 0 without one).
+    const snap = this.disk.get(partKey(Number(r.tid ?? 0), Number(r.pid ?? 0)))?.snapshot
+    return {...OK, term: snap?.term ?? 0, offset: snap?.offset ?? 0, has_table: false}
   }
 
   private getManifest(r: Reply): Reply {
+    const stored = this.disk.get(partKey(Number(r.tid ?? 0), Number(r.pid ?? 0)))
+    if (stored?.snapshot) {
+      const {offset, term} = stored.snapshot
+      const count = rowsOf(stored.entries.slice(0, offset)).size
+      return {...OK, manifest: {offset, name: `${stored.tid}_${stored.pid}.sdb`, count, term}}
+    }
+    // Without a snapshot the lab answers as if the binlog were one (its current offset).
     const t = this.table(r)
     if (!t) return {code: 100, msg: 'table does not exist'}
     return {
@@ -465,7 +518,13 @@ export class Tablet {
     if (!target || !target.running || target.hung) return {code: 301, msg: 'send snapshot failed'}
     const key = partKey(t.stored.tid, t.stored.pid)
     if (target.mem.has(key)) return {code: 101, msg: 'table already exists'}
-    target.disk.set(key, {...t.stored, entries: [...t.stored.entries]})
+    // The snapshot's files go, not the binlog; without a snapshot the lab sends the whole log.
+    const snap = t.stored.snapshot
+    target.disk.set(key, {
+      ...t.stored,
+      entries: t.stored.entries.slice(0, snap?.offset),
+      ...(snap ? {snapshot: {...snap}, binlogStart: snap.offset} : {}),
+    })
     return {...OK}
   }
 
@@ -473,8 +532,11 @@ export class Tablet {
     const key = partKey(Number(r.tid), Number(r.pid))
     if (this.mem.has(key)) return {code: 101, msg: 'table already exists'}
     const stored = this.disk.get(key)
-    // The lab keeps no snapshot apart from the binlog: deleting the binlog leaves nothing.
-    if (stored) stored.entries = []
+    // The binlog goes to the recycle bin; the snapshot (none: nothing) stays.
+    if (stored) {
+      stored.entries.length = Math.min(stored.snapshot?.offset ?? 0, stored.entries.length)
+      stored.binlogStart = stored.entries.length
+    }
     return {...OK}
   }
 
