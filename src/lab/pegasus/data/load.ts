@@ -4,7 +4,7 @@
  * decree on the primary and its secondaries. Labs with more rows than {@link PUT_LOAD_LIMIT}
  * (the scale scenarios) have their logs written directly instead (see DataStore.generate).
  */
-import {parseGpid} from '../../../engines/pegasus/wire/index.js'
+import {parseGpid, type QueryCfgResponse} from '../../../engines/pegasus/wire/index.js'
 import {LifeboatError} from '../../../errors.js'
 import {mapLimit} from '../../../util/map-limit.js'
 import {callRpc} from '../rpc-call.js'
@@ -15,8 +15,13 @@ import {ROW_SORT_KEY, rowHashKey, rowLayout, rowValue} from './rows.js'
 /** Above this many live rows in a lab, rows are written to the logs directly rather than put one by one. */
 export const PUT_LOAD_LIMIT = 20_000
 
-/** Puts in flight at once. */
-const IN_FLIGHT = 256
+/** Partitions loaded at once, and puts in flight per partition (a window, in row order). */
+const PARTITIONS_IN_FLIGHT = 8
+const WINDOW = 32
+/** Answers after which a put is retried on the primary the meta names then, for up to RETRY_FOR_MS without progress. */
+const RETRY_ON = new Set(['ERR_INVALID_STATE', 'ERR_OBJECT_NOT_FOUND', 'ERR_NOT_ENOUGH_MEMBER', 'no primary'])
+const RETRY_FOR_MS = 30_000
+const RETRY_DELAY_MS = 100
 
 /** A table to load. */
 export interface TableToLoad {
@@ -26,42 +31,71 @@ export interface TableToLoad {
   rows: number
 }
 
-/** Puts the rows of `tables` through the meta at `meta`; throws LAB_LOAD_FAILED naming the first failure. */
+/**
+ * Puts the rows of `tables` through the meta at `meta`, each partition's rows in order, a window
+ * at a time. A primary that stepped down or moved (ERR_INVALID_STATE, ERR_OBJECT_NOT_FOUND, no
+ * primary yet) makes it ask the meta again and go on from the first row not written, as a client
+ * retries; anything else, or no progress for {@link RETRY_FOR_MS}, is LAB_LOAD_FAILED.
+ */
 export async function loadRows(meta: string, tables: TableToLoad[], timeoutMs = 10_000): Promise<number> {
   const client = new DataClient(timeoutMs)
   let written = 0
   try {
     for (const t of tables) {
       if (t.rows === 0) continue
-      const cfg = await callRpc(
-        meta,
-        'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX',
-        {app_name: t.name, partition_indices: []},
-        timeoutMs,
-      )
-      const err = cfg.err !== 'ERR_OK' ? cfg.err : cfg.response?.err
-      if (err !== 'ERR_OK' || !cfg.response) throw loadFailed(t, `query_cfg answered ${err}`)
-      const {partitions, partition_count} = cfg.response
-      // Rows in each partition's put order, so row k of a partition is its decree k + 1.
-      const order = rowLayout(t.partitions, t.rows).byPartition.flatMap((rows) => [...rows])
-      await mapLimit(order, IN_FLIGHT, async (i) => {
-        const hashKey = rowHashKey(i)
-        const pc = partitions[partitionOf(hashKey, partition_count)]
-        const primary = pc.hp_primary || pc.primary
-        if (!primary) throw loadFailed(t, `partition ${pc.pid} has no primary`)
-        const r = await client.put(primary, parseGpid(pc.pid), hashKey, ROW_SORT_KEY, rowValue(i))
-        if (r.err !== 'ERR_OK' || r.response?.error !== 0)
-          throw loadFailed(
-            t,
-            `put of row${i} to ${primary} (partition ${pc.pid}) answered ${r.err !== 'ERR_OK' ? r.err : `error ${r.response?.error}`}`,
-          )
-        written++
+      let cfg = await queryCfg(meta, t, timeoutMs)
+      const byPartition = rowLayout(t.partitions, t.rows).byPartition
+      await mapLimit(byPartition, PARTITIONS_IN_FLIGHT, async (rows) => {
+        let next = 0
+        let stuckSince = Date.now()
+        while (next < rows.length) {
+          const window = [...rows.subarray(next, next + WINDOW)]
+          const hashKey = rowHashKey(window[0])
+          const pc = cfg.partitions[partitionOf(hashKey, cfg.partition_count)]
+          const primary = pc.hp_primary || pc.primary
+          const results = primary
+            ? await Promise.all(
+                window.map((i) => client.put(primary, parseGpid(pc.pid), rowHashKey(i), ROW_SORT_KEY, rowValue(i))),
+              )
+            : []
+          let ok = 0
+          while (ok < results.length && results[ok].err === 'ERR_OK' && results[ok].response?.error === 0) ok++
+          next += ok
+          written += ok
+          if (ok === window.length) continue
+          const r = results[ok]
+          const why = !primary
+            ? 'no primary'
+            : r.err !== 'ERR_OK'
+              ? r.err
+              : `error ${r.response?.error ?? 'without a response'}`
+          if (ok > 0) stuckSince = Date.now()
+          if (!RETRY_ON.has(why) || Date.now() - stuckSince > RETRY_FOR_MS)
+            throw loadFailed(
+              t,
+              `put of row${window[ok]} to ${primary || '(no primary)'} (partition ${pc.pid}) answered ${why}`,
+            )
+          await new Promise((res) => setTimeout(res, RETRY_DELAY_MS))
+          cfg = await queryCfg(meta, t, timeoutMs)
+        }
       })
     }
   } finally {
     client.close()
   }
   return written
+}
+
+async function queryCfg(meta: string, t: TableToLoad, timeoutMs: number): Promise<QueryCfgResponse> {
+  const cfg = await callRpc(
+    meta,
+    'RPC_CM_QUERY_PARTITION_CONFIG_BY_INDEX',
+    {app_name: t.name, partition_indices: []},
+    timeoutMs,
+  )
+  const err = cfg.err !== 'ERR_OK' ? cfg.err : cfg.response?.err
+  if (err !== 'ERR_OK' || !cfg.response) throw loadFailed(t, `query_cfg answered ${err}`)
+  return cfg.response
 }
 
 function loadFailed(t: TableToLoad, why: string): LifeboatError {

@@ -53,7 +53,8 @@ export class PartitionLog {
   /** Mutations after the generated prefix: muts[k] has decree generated + k + 1. */
   private readonly muts: Op[][] = []
   private readonly index = new Map<string, Version[]>()
-  private sorted: string[] | undefined
+  /** Every key in byte order, with its generated row number (-1: written only); cached until a key is added. */
+  private sorted: {keys: string[]; rows: Int32Array} | undefined
 
   /** The last decree written. */
   get lastDecree(): number {
@@ -111,10 +112,17 @@ export class PartitionLog {
 
   /** The record of `key` as a replica that has applied decrees 1..upTo sees it at `now`. */
   get(key: Buffer, upTo: number, now: number): KvRecord | undefined {
-    return this.lookup(key.toString('latin1'), key, upTo, now)
+    const k = key.toString('latin1')
+    return this.lookup(k, key, upTo, now, () => this.generatedRow(key))
   }
 
-  private lookup(k: string, key: Buffer | undefined, upTo: number, now: number): KvRecord | undefined {
+  private lookup(
+    k: string,
+    key: Buffer | undefined,
+    upTo: number,
+    now: number,
+    row: () => number,
+  ): KvRecord | undefined {
     const vs = this.index.get(k)
     if (vs) {
       for (let i = vs.length - 1; i >= 0; i--) {
@@ -124,28 +132,30 @@ export class PartitionLog {
         return {key: key ?? Buffer.from(k, 'latin1'), value: v.value, expire: v.expire}
       }
     }
-    const row = this.generatedRank(key ?? Buffer.from(k, 'latin1'))
-    if (row === undefined || row.rank >= Math.min(upTo, this.generated)) return undefined
-    return {key: rowKey(row.i), value: rowValue(row.i), expire: 0}
-  }
-
-  private generatedRank(key: Buffer): {i: number; rank: number} | undefined {
     if (!this.layout || this.generated === 0) return undefined
-    const i = rowNumberOf(key)
-    if (i === undefined || i >= this.layout.rank.length) return undefined
-    const rank = this.layout.rank[i]
-    if (rank < 0 || this.layout.byPartition[this.partition][rank] !== i) return undefined
-    return {i, rank}
+    const i = row()
+    if (i < 0 || this.layout.rank[i] >= Math.min(upTo, this.generated)) return undefined
+    return {key: key ?? Buffer.from(k, 'latin1'), value: rowValue(i), expire: 0}
   }
 
-  /** Every key ever written or generated, as latin1 strings in byte order (cached until a key is added). */
-  private allKeys(): string[] {
+  /** The generated row a key is, or -1. */
+  private generatedRow(key: Buffer): number {
+    if (!this.layout || this.generated === 0) return -1
+    const i = rowNumberOf(key)
+    if (i === undefined || i >= this.layout.rank.length) return -1
+    const rank = this.layout.rank[i]
+    return rank >= 0 && rank < this.generated && this.layout.byPartition[this.partition][rank] === i ? i : -1
+  }
+
+  private allKeys(): {keys: string[]; rows: Int32Array} {
     if (!this.sorted) {
-      const keys = new Set(this.index.keys())
+      const rowOf = new Map<string, number>()
+      for (const k of this.index.keys()) rowOf.set(k, -1)
       if (this.layout)
         for (const i of this.layout.byPartition[this.partition].subarray(0, this.generated))
-          keys.add(rowKey(i).toString('latin1'))
-      this.sorted = [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+          rowOf.set(rowKey(i).toString('latin1'), i)
+      const keys = [...rowOf.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      this.sorted = {keys, rows: Int32Array.from(keys, (k) => rowOf.get(k) as number)}
     }
     return this.sorted
   }
@@ -164,7 +174,7 @@ export class PartitionLog {
   ): Generator<KvRecord> {
     const s = start.toString('latin1')
     const e = stop.length > 0 ? stop.toString('latin1') : undefined
-    const keys = this.allKeys()
+    const {keys, rows} = this.allKeys()
     let lo = 0
     let hi = keys.length
     while (lo < hi) {
@@ -176,7 +186,7 @@ export class PartitionLog {
       const k = keys[i]
       if (k === s && !startInclusive) continue
       if (e !== undefined && (k > e || (k === e && !stopInclusive))) return
-      const r = this.lookup(k, undefined, upTo, now)
+      const r = this.lookup(k, undefined, upTo, now, () => rows[i])
       if (r) yield r
     }
   }
