@@ -156,16 +156,18 @@ export async function staleCheck(
 }
 
 /**
- * The check right before a later disruptive or lossy step, where the engine can judge it
- * (driftOf): re-gathers, and refuses the step (exit 5, naming it and what changed) when the facts
- * it depends on moved since the plan was made. Engines without driftOf are not re-checked here.
+ * The check right before a later disruptive or lossy step, where the engine can do it cheaply
+ * (gatherFor and driftOf): gathers the facts the step depends on, and refuses the step (exit 5,
+ * naming it and what changed) when they moved since the plan was made. Other engines are not
+ * re-checked here.
  */
 export async function stepStaleCheck(s: StaleInput, log: AuditLog, step: Step): Promise<LifeboatError | undefined> {
   const {ready, plan} = s
-  if (!ready.engine.driftOf) return undefined
+  const {driftOf, gatherFor} = ready.engine
+  if (!driftOf || !gatherFor) return undefined
   let live: unknown
   try {
-    live = await ready.engine.gather(ready.spec, {env: s.env, specDir: ready.dir, progress: () => undefined})
+    live = await gatherFor(ready.spec, {env: s.env, specDir: ready.dir, progress: () => undefined}, [step])
   } catch (err) {
     if (!(err instanceof LifeboatError)) throw err
     return new LifeboatError(
@@ -181,7 +183,7 @@ export async function stepStaleCheck(s: StaleInput, log: AuditLog, step: Step): 
       },
     )
   }
-  const drift = ready.engine.driftOf(ready.spec, live, plan, [step])
+  const drift = driftOf(ready.spec, live, plan, [step])
   await log.append('plan.computed', {
     planDigest: plan.digest,
     compared: 'step',

@@ -89,6 +89,12 @@ export interface Engine<S = unknown, L = unknown, C = unknown> {
    */
   driftOf?(spec: S, live: L, plan: PlanBody, steps: Step[]): string[]
   /**
+   * Optional, with driftOf: a cheap gather of just the facts `steps` depend on (a live state
+   * driftOf can judge them from). apply re-checks each later disruptive step right before it only
+   * for engines that have it: a full gather per step would cost too much on a large cluster.
+   */
+  gatherFor?(spec: S, io: EngineIo, steps: Step[]): Promise<L>
+  /**
    * What the kind's schema (`schemas/kinds/<Kind>.schema.json`) cannot express, checked by the
    * spec loader on the document as written with the toolkit of src/spec/semantic.ts.
    */
