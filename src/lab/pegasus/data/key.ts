@@ -69,10 +69,3 @@ export function decodeKey(key: Uint8Array): {hashKey: Buffer; sortKey: Buffer} |
   if (b.length < 2 + n) return undefined
   return {hashKey: b.subarray(2, 2 + n), sortKey: b.subarray(2 + n)}
 }
-
-/** The bytes a stored key routes by: its hash key, or its sort key when the hash key is empty. */
-export function routingBytes(key: Uint8Array): Buffer | undefined {
-  const k = decodeKey(key)
-  if (!k) return undefined
-  return k.hashKey.length > 0 ? k.hashKey : k.sortKey
-}

@@ -22,9 +22,8 @@ export const RocksStatus = {OK: 0, NOT_FOUND: 1, INVALID_ARGUMENT: 4, INCOMPLETE
 /** `filter_type`. */
 export const FilterType = {NO_FILTER: 0, MATCH_ANYWHERE: 1, MATCH_PREFIX: 2, MATCH_POSTFIX: 3} as const
 
-/** What a scan context id says besides a live context (upstream's SCAN_CONTEXT_ID_*). */
+/** The context id of a scan that returned its last batch (upstream's SCAN_CONTEXT_ID_COMPLETED). */
 export const SCAN_CONTEXT_ID_COMPLETED = -1n
-export const SCAN_CONTEXT_ID_NOT_EXIST = -2n
 
 export interface UpdateRequest {
   key: Buffer
@@ -307,31 +306,31 @@ export const ScanResponseCodec = structCodec<ScanResponse>('scan_response', [
   [6, 'server', 'string'],
 ])
 
-/** One data RPC: its codecs, and whether it is a write (a decree) and one-way (no reply). */
+/** One data RPC: its request and response codecs. */
 export interface DataRpcDef<Req, Resp> {
   request: StructCodec<Req>
   response: StructCodec<Resp>
-  write: boolean
-  oneway: boolean
 }
-const def = <Req, Resp>(
-  request: StructCodec<Req>,
-  response: StructCodec<Resp>,
-  kind: 'read' | 'write' | 'oneway' = 'read',
-): DataRpcDef<Req, Resp> => ({request, response, write: kind === 'write', oneway: kind === 'oneway'})
+const def = <Req, Resp>(request: StructCodec<Req>, response: StructCodec<Resp>): DataRpcDef<Req, Resp> => ({
+  request,
+  response,
+})
 
-/** The data RPCs the lab's replica servers serve, by task-code name. */
+/**
+ * The data RPCs the lab's replica servers serve, by task-code name. clear_scanner is one-way:
+ * its "response" codec is never used, the server sends no reply.
+ */
 export const DATA_RPCS = {
-  RPC_RRDB_RRDB_PUT: def(UpdateRequestCodec, UpdateResponseCodec, 'write'),
-  RPC_RRDB_RRDB_MULTI_PUT: def(MultiPutRequestCodec, UpdateResponseCodec, 'write'),
-  RPC_RRDB_RRDB_REMOVE: def(BlobCodec, UpdateResponseCodec, 'write'),
+  RPC_RRDB_RRDB_PUT: def(UpdateRequestCodec, UpdateResponseCodec),
+  RPC_RRDB_RRDB_MULTI_PUT: def(MultiPutRequestCodec, UpdateResponseCodec),
+  RPC_RRDB_RRDB_REMOVE: def(BlobCodec, UpdateResponseCodec),
   RPC_RRDB_RRDB_GET: def(BlobCodec, ReadResponseCodec),
   RPC_RRDB_RRDB_MULTI_GET: def(MultiGetRequestCodec, MultiGetResponseCodec),
   RPC_RRDB_RRDB_SORTKEY_COUNT: def(BlobCodec, CountResponseCodec),
   RPC_RRDB_RRDB_TTL: def(BlobCodec, TtlResponseCodec),
   RPC_RRDB_RRDB_GET_SCANNER: def(GetScannerRequestCodec, ScanResponseCodec),
   RPC_RRDB_RRDB_SCAN: def(ScanRequestCodec, ScanResponseCodec),
-  RPC_RRDB_RRDB_CLEAR_SCANNER: def(I64Codec, I64Codec, 'oneway'),
+  RPC_RRDB_RRDB_CLEAR_SCANNER: def(I64Codec, I64Codec),
 } as const
 
 export type DataRpcName = keyof typeof DATA_RPCS
