@@ -27,40 +27,30 @@ import {
   type ConfigurationRecoveryResponse,
   type DddPartitionInfo,
   type PartitionConfiguration,
-  type QueryAppInfoResponse,
-  type QueryReplicaInfoResponse,
   type ReplicaInfo,
   type RpcServer,
 } from '../../engines/pegasus/wire/index.js'
 import {ZkError, connectZk, type ZkClient, type ZkOp} from '../../zk/index.js'
 import {decodeAppInfo, decodePartitionConfig, encodeAppInfo, encodePartitionConfig} from './json.js'
 import {
-  INVALID_BALLOT,
-  appInfoCompatibleEqual,
-  appInfoEqual,
-  checkSize,
   clonePc,
   collectReplica,
-  constructReplica,
   createAppState,
   emptyContext,
   isMember,
   isSecondary,
   maintainDrops,
   members,
-  min2pcCount,
   recordDropHistory,
-  removeFromDropped,
-  replicaCount,
   type AppState,
-  type ConfigContext,
   type StateRules,
 } from './meta-state.js'
-import {callRpc} from './rpc-call.js'
 import {mapLimit} from '../../util/map-limit.js'
 import {createTolerant, joinZk} from './zk-batch.js'
 import type {ConfigSyncReply, MetaChannel, ReplicaServer} from './replica-server.js'
 import {serveMetaHttp, type MetaHttpView} from './meta-http.js'
+import {PartitionGuardian, type NodeState} from './meta-guardian.js'
+import {syncAppsFromReplicaNodes, type RecoveryHost} from './recovery.js'
 
 /** Meta function levels by name (without `fl_`). */
 const LEVELS = META_LEVEL_VALUES
@@ -103,12 +93,6 @@ export interface MetaServerConfig {
 /** Where a meta server is in its life. */
 export type MetaPhase = 'starting' | 'follower' | 'recovering' | 'serving' | 'crashed' | 'stopped'
 
-interface NodeState {
-  alive: boolean
-  collected: boolean
-  lastBeacon: number
-}
-
 const OK = 'ERR_OK'
 
 /** A simulated meta server. */
@@ -128,7 +112,7 @@ export class MetaServer implements MetaChannel {
   private readonly apps = new Map<number, AppState>()
   private readonly existApps = new Map<string, AppState>()
   private readonly nodes = new Map<string, NodeState>()
-  private ddd = new Map<string, DddPartitionInfo>()
+  private readonly guardian: PartitionGuardian
   private recoveryRunning: Promise<void> | undefined
   private writes: Promise<unknown> = Promise.resolve()
   private pendingWrites = 0
@@ -142,6 +126,27 @@ export class MetaServer implements MetaChannel {
     this.rules = {maxReservedDroppedReplicas: config.maxReservedDroppedReplicas}
     this.level = config.levelOnStart
     if (config.recover && this.level > LEVELS.steady) this.level = LEVELS.steady
+    this.guardian = new PartitionGuardian({
+      config,
+      rules: this.rules,
+      existApps: this.existApps,
+      nodes: this.nodes,
+      counters: this.counters,
+      log: (line) => this.log(line),
+      writePartition: (app, i) => this.writePartition(app, i),
+    })
+  }
+
+  /** What the recovery (./recovery.ts) reads and changes of this meta. */
+  private recoveryHost(): RecoveryHost {
+    return {
+      address: this.address,
+      config: this.config,
+      rules: this.rules,
+      apps: this.apps,
+      existApps: this.existApps,
+      crash: (message) => this.crash(message),
+    }
   }
 
   get phase(): MetaPhase {
@@ -488,11 +493,11 @@ export class MetaServer implements MetaChannel {
       for (let i = 0; i < app.pcs.length; i++) {
         const pc = app.pcs[i]
         if (pc.hp_primary === node) {
-          this.applyChange(app, i, ConfigType.CT_DOWNGRADE_TO_INACTIVE, node)
+          this.guardian.applyChange(app, i, ConfigType.CT_DOWNGRADE_TO_INACTIVE, node)
         } else if (isSecondary(pc, node) && pc.hp_primary) {
           // The primary is told to remove it; it does so if it is up.
           if (this.config.replicas(pc.hp_primary)?.serving)
-            this.applyChange(app, i, ConfigType.CT_DOWNGRADE_TO_INACTIVE, node)
+            this.guardian.applyChange(app, i, ConfigType.CT_DOWNGRADE_TO_INACTIVE, node)
         }
       }
     }
@@ -591,7 +596,13 @@ export class MetaServer implements MetaChannel {
       `start recovery, node_count = ${nodes.length}, skip_bad_nodes = ${req.skip_bad_nodes}, skip_lost_partitions = ${req.skip_lost_partitions}`,
     )
     const hint = {text: ''}
-    const err = await this.syncAppsFromReplicaNodes(nodes, req.skip_bad_nodes, req.skip_lost_partitions, hint)
+    const err = await syncAppsFromReplicaNodes(
+      this.recoveryHost(),
+      nodes,
+      req.skip_bad_nodes,
+      req.skip_lost_partitions,
+      hint,
+    )
     if (this._phase === 'crashed') return new Promise(() => {}) // the process is gone: no reply
     if (err !== OK) {
       this.log(`sync apps from replica nodes failed when do recovery, err = ${err}`)
@@ -612,546 +623,15 @@ export class MetaServer implements MetaChannel {
     return {err: OK, hint_message: hint.text}
   }
 
-  private async syncAppsFromReplicaNodes(
-    nodes: string[],
-    skipBadNodes: boolean,
-    skipLostPartitions: boolean,
-    hint: {text: string},
-  ): Promise<string> {
-    const timeout = this.config.recoveryRpcTimeoutMs
-    const results = await Promise.all(
-      nodes.map(async (node) => {
-        const [apps, reps] = await Promise.all([
-          callRpc(node, 'RPC_QUERY_APP_INFO', {meta_server: this.address, hp_meta_server: this.address}, timeout),
-          callRpc(node, 'RPC_QUERY_REPLICA_INFO', {node1: node, hp_node1: node}, timeout),
-        ])
-        return {apps, reps}
-      }),
-    )
-    let failed = 0
-    const appResponses: (QueryAppInfoResponse | undefined)[] = []
-    const replicaResponses: (QueryReplicaInfoResponse | undefined)[] = []
-    results.forEach(({apps, reps}, i) => {
-      let err = OK
-      if (apps.err !== OK) err = apps.err
-      if (reps.err !== OK) err = reps.err
-      if (err !== OK) {
-        failed++
-        appResponses.push(undefined)
-        replicaResponses.push(undefined)
-        hint.text += skipBadNodes
-          ? `WARNING: collect app and replica info from node(${nodes[i]}) failed with err(${err}), skip the bad node`
-          : `ERROR: collect app and replica info from node(${nodes[i]}) failed with err(${err}), you can skip it by set skip_bad_nodes option`
-      } else {
-        appResponses.push(apps.response)
-        replicaResponses.push(reps.response)
-      }
-    })
-    if (failed > 0 && !skipBadNodes) return 'ERR_TRY_AGAIN'
-    const constructed = await this.constructApps(appResponses, nodes, hint)
-    if (!constructed) return 'ERR_CRASHED'
-    return this.constructPartitions(replicaResponses, nodes, skipLostPartitions, hint)
-  }
+  // ---------------------------------------------------------------- the partition guardian (§3.1, ./meta-guardian.ts)
 
-  private async constructApps(
-    responses: (QueryAppInfoResponse | undefined)[],
-    nodes: string[],
-    hint: {text: string},
-  ): Promise<boolean> {
-    this.apps.clear()
-    this.existApps.clear()
-    let maxAppId = 0
-    for (let i = 0; i < responses.length; i++) {
-      const resp = responses[i]
-      if (!resp || resp.err !== OK) continue
-      for (const info of resp.apps) {
-        const old = this.apps.get(info.app_id)
-        if (!old) {
-          this.apps.set(info.app_id, createAppState(info))
-          maxAppId = Math.max(maxAppId, info.app_id)
-          continue
-        }
-        if (appInfoEqual(info, old.info)) continue
-        if (!appInfoCompatibleEqual(info, old.info)) {
-          await this.crash(
-            `conflict app info from (${nodes[i]}) for id(${info.app_id}): new_info(${JSON.stringify(info)}), old_info(${JSON.stringify(old.info)})`,
-          )
-          return false
-        }
-      }
-    }
-    const now = Math.floor(Date.now() / 1000)
-    for (let id = 1; id <= maxAppId; id++) {
-      const app = this.apps.get(id)
-      if (!app) {
-        this.apps.set(
-          id,
-          createAppState({
-            status: AppStatus.AS_DROPPING,
-            app_type: 'pegasus',
-            app_name: `__drop_holder__${id}`,
-            app_id: id,
-            partition_count: 1,
-            envs: {},
-            is_stateful: true,
-            max_replica_count: 3,
-            expire_second: now,
-            create_second: 0,
-            drop_second: 0,
-            duplicating: false,
-            init_partition_count: -1,
-            is_bulk_loading: false,
-            atomic_idempotent: false,
-          }),
-        )
-      } else {
-        app.info.status = app.info.status === AppStatus.AS_AVAILABLE ? AppStatus.AS_CREATING : AppStatus.AS_DROPPING
-      }
-    }
-    const checked = new Set<string>()
-    for (let id = maxAppId; id >= 1; id--) {
-      const app = this.apps.get(id) as AppState
-      const old = app.info.app_name
-      while (checked.has(app.info.app_name)) app.info.app_name = `${app.info.app_name}__${id}`
-      if (app.info.app_name !== old) {
-        hint.text += `WARNING: app(${id})'s old name(${old}) is conflict with others, rename it to (${app.info.app_name})\n`
-      }
-      checked.add(app.info.app_name)
-    }
-    return true
-  }
-
-  private constructPartitions(
-    responses: (QueryReplicaInfoResponse | undefined)[],
-    nodes: string[],
-    skipLost: boolean,
-    hint: {text: string},
-  ): string {
-    for (let i = 0; i < responses.length; i++) {
-      const resp = responses[i]
-      if (!resp || resp.err !== OK) continue
-      for (const r of resp.replicas) {
-        const {app_id, partition_index} = parseGpid(r.pid)
-        const app = this.apps.get(app_id)
-        // A replica whose app no node reported, or beyond its partition count (split garbage): ignored.
-        if (!app || partition_index < 0 || partition_index >= app.pcs.length) continue
-        collectReplica(app.pcs[partition_index], app.ccs[partition_index], nodes[i], r, this.rules)
-      }
-    }
-    let failed = 0
-    for (const app of [...this.apps.values()].sort((a, b) => a.info.app_id - b.info.app_id)) {
-      if (app.info.status === AppStatus.AS_DROPPING) continue
-      for (let p = 0; p < app.pcs.length; p++) {
-        const pc = app.pcs[p]
-        if (constructReplica(pc, app.ccs[p], app.info.max_replica_count)) {
-          const n = (pc.hp_last_drops ?? []).length + 1
-          if (n < pc.max_replica_count) {
-            hint.text += `WARNING: partition(${app.info.app_id}.${p}) only collects ${n}/${pc.max_replica_count} of replicas, may lost data\n`
-          }
-        } else {
-          failed++
-          hint.text += skipLost
-            ? `WARNING: partition(${app.info.app_id}.${p}) has no replica collected, force recover the lost partition to empty\n`
-            : `ERROR: partition(${app.info.app_id}.${p}) has no replica collected, you can force recover it by set skip_lost_partitions option\n`
-        }
-      }
-    }
-    return failed > 0 && !skipLost ? 'ERR_TRY_AGAIN' : OK
-  }
-
-  // ---------------------------------------------------------------- the partition guardian (§3.1)
-
-  /** `check_all_partitions`: cure every partition of every available app, once. */
+  /** `check_all_partitions`: cure every partition of every available app, once (not while frozen). */
   checkAllPartitions(): void {
     if (this._phase !== 'serving') return
     const level = this.functionLevel()
     if (level <= LEVELS.freezed) return
     this.counters.checks++
-    this.ddd = new Map()
-    const addSecondary: [AppState, number, ConfigurationProposalAction][] = []
-    for (const app of this.existApps.values()) {
-      for (let i = 0; i < app.pcs.length; i++) {
-        if (app.pcs[i].ballot === INVALID_BALLOT) continue
-        const action = this.cure(app, i)
-        if (!action) continue
-        if (action.type === ConfigType.CT_ADD_SECONDARY || action.type === ConfigType.CT_ADD_SECONDARY_FOR_LB)
-          addSecondary.push([app, i, action])
-        else this.sendProposal(app, i, action)
-      }
-    }
-    for (const [app, i, action] of addSecondary) this.sendProposal(app, i, action)
-  }
-
-  private alive(node: string): boolean {
-    return node !== '' && this.nodes.get(node)?.alive === true
-  }
-
-  /** `partition_guardian::cure`: the action to take for one partition, if any. */
-  private cure(app: AppState, i: number): ConfigurationProposalAction | undefined {
-    const fromProposal = this.fromProposals(app, i)
-    if (fromProposal) return fromProposal
-    const pc = app.pcs[i]
-    const cc = app.ccs[i]
-    if (!pc.hp_primary) this.onMissingPrimary(app, i)
-    else if ((pc.hp_secondaries ?? []).length + 1 < pc.max_replica_count) this.onMissingSecondary(app, i)
-    else if ((pc.hp_secondaries ?? []).length >= pc.max_replica_count) this.onRedundantSecondary(app, i)
-    return cc.lb_actions[0]
-  }
-
-  private fromProposals(app: AppState, i: number): ConfigurationProposalAction | undefined {
-    const pc = app.pcs[i]
-    const cc = app.ccs[i]
-    const action = cc.lb_actions[0]
-    if (!action) return undefined
-    const target = action.hp_target || action.target
-    const node = action.hp_node || action.node
-    let reason = ''
-    if (!target) reason = 'action target is invalid'
-    else if (!this.alive(target)) reason = `action target(${target}) is not alive`
-    else if (!node) reason = 'action node is invalid'
-    else if (!this.alive(node)) reason = `action node(${node}) is not alive`
-    else {
-      let valid = false
-      switch (action.type) {
-        case ConfigType.CT_ASSIGN_PRIMARY:
-          valid = node === target && !pc.hp_primary && !isSecondary(pc, node)
-          break
-        case ConfigType.CT_UPGRADE_TO_PRIMARY:
-          valid = node === target && !pc.hp_primary && isSecondary(pc, node)
-          break
-        case ConfigType.CT_ADD_SECONDARY:
-        case ConfigType.CT_ADD_SECONDARY_FOR_LB:
-          valid = pc.hp_primary === target && !isSecondary(pc, node) && this.alive(node)
-          break
-        case ConfigType.CT_DOWNGRADE_TO_INACTIVE:
-        case ConfigType.CT_REMOVE:
-          valid = pc.hp_primary === target && isMember(pc, node)
-          break
-        case ConfigType.CT_DOWNGRADE_TO_SECONDARY:
-          valid = target === node && pc.hp_primary === target
-          break
-        default:
-          valid = false
-      }
-      if (valid) return action
-      reason = 'action is invalid'
-    }
-    this.log(
-      `proposal action(${enumName(ConfigType, action.type)} ${target}/${node}) for gpid(${pc.pid}) is invalid, clear all proposal actions: ${reason}`,
-    )
-    cc.lb_actions = []
-    return undefined
-  }
-
-  private propose(cc: ConfigContext, type: ConfigType, target: string, node: string, fromBalancer = false): void {
-    cc.lb_actions = [{target, node, type, hp_target: target, hp_node: node}]
-    cc.from_balancer = fromBalancer
-  }
-
-  /**
-   * The "fewest primaries" order of newly_partitions::less_primaries: a node's primaries of this
-   * table, then its partitions of this table (both counted per app_id, as Pegasus does).
-   */
-  private fewerPrimaries(app: AppState): (a: string, b: string) => boolean {
-    const prim = new Map<string, number>()
-    const all = new Map<string, number>()
-    for (const pc of app.pcs) {
-      if (pc.hp_primary) prim.set(pc.hp_primary, (prim.get(pc.hp_primary) ?? 0) + 1)
-      for (const m of members(pc)) all.set(m, (all.get(m) ?? 0) + 1)
-    }
-    return (a, b) => {
-      const pa = prim.get(a) ?? 0
-      const pb = prim.get(b) ?? 0
-      if (pa !== pb) return pa < pb
-      return (all.get(a) ?? 0) < (all.get(b) ?? 0)
-    }
-  }
-
-  /** Replicas (primaries and secondaries) per node, for the "fewest partitions" choices. */
-  private replicaCounts(): Map<string, number> {
-    const counts = new Map<string, number>()
-    for (const app of this.existApps.values())
-      for (const pc of app.pcs) for (const m of members(pc)) counts.set(m, (counts.get(m) ?? 0) + 1)
-    return counts
-  }
-
-  /** The nodes the meta knows, by address. */
-  private sortedNodes(): [string, NodeState][] {
-    return [...this.nodes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  }
-
-  private onMissingPrimary(app: AppState, i: number): void {
-    const pc = app.pcs[i]
-    const cc = app.ccs[i]
-    const secondaries = pc.hp_secondaries ?? []
-    if (secondaries.length > 0) {
-      const less = this.fewerPrimaries(app)
-      let best = ''
-      for (const s of secondaries) {
-        if (!this.alive(s)) continue
-        if (best === '' || less(s, best)) best = s
-      }
-      if (best) this.propose(cc, ConfigType.CT_UPGRADE_TO_PRIMARY, best, best)
-      return
-    }
-    const lastDrops = pc.hp_last_drops ?? []
-    if (lastDrops.length === 0) {
-      // A new (or force-emptied) partition: the alive node with the fewest primaries.
-      const less = this.fewerPrimaries(app)
-      let best = ''
-      for (const [node, ns] of this.sortedNodes()) {
-        if (!ns.alive) continue
-        if (best === '' || less(node, best)) best = node
-      }
-      if (best) this.propose(cc, ConfigType.CT_ASSIGN_PRIMARY, best, best)
-      return
-    }
-    // DDD: every replica of the partition is gone.
-    let reason = ''
-    let chosen = ''
-    if (lastDrops.length === 1) {
-      chosen = lastDrops[0]
-    } else {
-      const nodes = lastDrops.slice(-2)
-      const collected: {node: string; ballot: number; lcd: number; lpd: number}[] = []
-      let ready = true
-      for (const n of nodes) {
-        const ns = this.nodes.get(n)
-        if (!ns || !ns.alive) {
-          ready = false
-          reason = `the last dropped node(${n}) hasn't come back yet`
-          continue
-        }
-        const d = cc.dropped.find((x) => x.node === n)
-        if (!d || d.ballot === INVALID_BALLOT) {
-          if (ns.collected) {
-            collected.push({node: n, ballot: -1, lcd: -1, lpd: -1})
-          } else {
-            ready = false
-            reason = `the last dropped node(${n}) is unavailable because ${d ? 'replica info has not been collected from the node' : 'the node is not exist in dropped_nodes'}`
-          }
-        } else {
-          collected.push({node: n, ballot: d.ballot, lcd: d.last_committed_decree, lpd: d.last_prepared_decree})
-        }
-      }
-      if (ready && collected[0].ballot === -1 && collected[1].ballot === -1) {
-        ready = false
-        reason = 'no replica info collected from the last two drops'
-      }
-      if (ready) {
-        const [prev, recent] = collected
-        const gap1 = prev.ballot - recent.ballot
-        const gap2 = prev.lcd - recent.lcd
-        if (gap1 * gap2 >= 0) {
-          const largerCd = Math.max(prev.lcd, recent.lcd)
-          const largerPd = Math.max(prev.lpd, recent.lpd)
-          if (largerPd >= pc.last_committed_decree && largerPd >= largerCd) {
-            if (gap1 !== 0) chosen = gap1 < 0 ? recent.node : prev.node
-            else if (gap2 !== 0) chosen = gap2 < 0 ? recent.node : prev.node
-            else chosen = prev.lpd > recent.lpd ? prev.node : recent.node
-          }
-          // else: Pegasus formats a message but never assigns it to `reason` (so it stays as is).
-        } else {
-          reason = 'for the last two drops, the node with larger ballot has smaller last committed decree'
-        }
-      }
-    }
-    if (chosen) {
-      this.propose(cc, ConfigType.CT_ASSIGN_PRIMARY, chosen, chosen)
-      return
-    }
-    this.ddd.set(pc.pid, {
-      config: clonePc(pc),
-      dropped: cc.dropped.map((dr) => {
-        const ns = this.nodes.get(dr.node)
-        const alive = ns?.alive === true
-        const collected = alive && ns?.collected === true
-        return {
-          node: dr.node,
-          hp_node: dr.node,
-          drop_time_ms: dr.time,
-          is_alive: alive,
-          is_collected: collected,
-          ballot: collected ? dr.ballot : -1,
-          last_committed_decree: collected ? dr.last_committed_decree : -1,
-          last_prepared_decree: collected ? dr.last_prepared_decree : -1,
-        }
-      }),
-      reason,
-    })
-  }
-
-  private onMissingSecondary(app: AppState, i: number): void {
-    const pc = app.pcs[i]
-    const cc = app.ccs[i]
-    const min2pc = min2pcCount(this.config.mutation2pcMinReplicaCount, pc.max_replica_count)
-    const last = cc.dropped[cc.dropped.length - 1]
-    const emergency =
-      (pc.max_replica_count > min2pc && replicaCount(pc) < min2pc) ||
-      cc.dropped.length === 0 ||
-      (last !== undefined && last.time + this.config.replicaAssignDelayMsForDropouts < Date.now())
-    let node = ''
-    if (emergency) {
-      if (cc.prefered_dropped < 0 || cc.prefered_dropped >= cc.dropped.length)
-        cc.prefered_dropped = cc.dropped.length - 1
-      while (cc.prefered_dropped >= 0) {
-        const server = cc.dropped[cc.prefered_dropped]
-        cc.prefered_dropped--
-        if (this.alive(server.node)) {
-          node = server.node
-          break
-        }
-      }
-      if (!node) {
-        // A new node with the fewest partitions.
-        const load = this.replicaCounts()
-        for (const [n, ns] of this.sortedNodes()) {
-          if (!ns.alive || isMember(pc, n)) continue
-          if (!node || (load.get(n) ?? 0) < (load.get(node) ?? 0)) node = n
-        }
-      }
-    } else if (last && this.alive(last.node)) {
-      node = last.node
-    }
-    if (node) this.propose(cc, ConfigType.CT_ADD_SECONDARY, pc.hp_primary ?? '', node)
-  }
-
-  private onRedundantSecondary(app: AppState, i: number): void {
-    const pc = app.pcs[i]
-    const secs = pc.hp_secondaries ?? []
-    const load = this.replicaCounts()
-    let target = 0
-    for (let k = 1; k < secs.length; k++) if ((load.get(secs[k]) ?? 0) > (load.get(secs[target]) ?? 0)) target = k
-    this.propose(app.ccs[i], ConfigType.CT_REMOVE, pc.hp_primary ?? '', secs[target], true)
-  }
-
-  /**
-   * `send_proposal`: the target replica server carries the action out and the meta records the new
-   * configuration. A target that is down or hung never answers: the action stays queued and is
-   * judged again on the next check.
-   */
-  private sendProposal(app: AppState, i: number, action: ConfigurationProposalAction): void {
-    const target = action.hp_target || action.target
-    const node = action.hp_node || action.node
-    const peer = this.config.replicas(target)
-    if (!peer?.serving) return
-    this.counters.proposals++
-    switch (action.type) {
-      case ConfigType.CT_ASSIGN_PRIMARY:
-        this.applyChange(app, i, ConfigType.CT_ASSIGN_PRIMARY, node)
-        break
-      case ConfigType.CT_UPGRADE_TO_PRIMARY:
-        this.applyChange(app, i, ConfigType.CT_UPGRADE_TO_PRIMARY, node)
-        break
-      case ConfigType.CT_ADD_SECONDARY:
-      case ConfigType.CT_ADD_SECONDARY_FOR_LB:
-        if (this.config.replicas(node)?.serving) this.applyChange(app, i, ConfigType.CT_UPGRADE_TO_SECONDARY, node)
-        break
-      case ConfigType.CT_REMOVE:
-      case ConfigType.CT_DOWNGRADE_TO_INACTIVE:
-        this.applyChange(app, i, action.type, node)
-        break
-      default:
-        app.ccs[i].lb_actions.shift()
-    }
-  }
-
-  /**
-   * One configuration change, as the replica side performs it and `update_configuration` records
-   * it: the ballot goes up by one, last_drops and the drop list are maintained, the replicas take
-   * their new roles, and the partition node is rewritten in ZooKeeper.
-   */
-  private applyChange(app: AppState, i: number, type: ConfigType, node: string): void {
-    const old = app.pcs[i]
-    const pc = clonePc(old)
-    const cc = app.ccs[i]
-    pc.ballot = old.ballot + 1
-    const peer = this.config.replicas(node)
-    const primaryPeer = old.hp_primary ? this.config.replicas(old.hp_primary) : undefined
-    switch (type) {
-      case ConfigType.CT_ASSIGN_PRIMARY: {
-        pc.primary = node
-        pc.hp_primary = node
-        const r = peer?.replica(pc.pid)
-        if (peer && !r) {
-          peer.putReplica(app.info, {
-            pid: pc.pid,
-            ballot: pc.ballot,
-            status: PartitionStatus.PS_PRIMARY,
-            last_committed_decree: 0,
-            last_prepared_decree: 0,
-            last_durable_decree: 0,
-            disk_tag: 'default',
-            rows: 0,
-          })
-        } else if (peer && r) {
-          peer.updateReplica(pc.pid, {last_committed_decree: Math.max(r.last_committed_decree, r.last_prepared_decree)})
-        }
-        pc.last_committed_decree = peer?.replica(pc.pid)?.last_committed_decree ?? 0
-        break
-      }
-      case ConfigType.CT_UPGRADE_TO_PRIMARY: {
-        pc.secondaries = pc.secondaries.filter((s) => s !== node)
-        pc.hp_secondaries = (pc.hp_secondaries ?? []).filter((s) => s !== node)
-        pc.primary = node
-        pc.hp_primary = node
-        const r = peer?.replica(pc.pid)
-        if (peer && r)
-          peer.updateReplica(pc.pid, {last_committed_decree: Math.max(r.last_committed_decree, r.last_prepared_decree)})
-        pc.last_committed_decree = peer?.replica(pc.pid)?.last_committed_decree ?? pc.last_committed_decree
-        break
-      }
-      case ConfigType.CT_UPGRADE_TO_SECONDARY: {
-        // The new secondary learns everything from the primary.
-        const src = primaryPeer?.replica(pc.pid)
-        if (peer && src) {
-          peer.putReplica(app.info, {...src, status: PartitionStatus.PS_SECONDARY, ballot: pc.ballot})
-        }
-        pc.secondaries.push(node)
-        ;(pc.hp_secondaries as string[]).push(node)
-        pc.last_committed_decree = src?.last_committed_decree ?? pc.last_committed_decree
-        break
-      }
-      case ConfigType.CT_DOWNGRADE_TO_INACTIVE:
-      case ConfigType.CT_REMOVE: {
-        if (pc.hp_primary === node) {
-          pc.primary = ''
-          pc.hp_primary = ''
-        } else {
-          pc.secondaries = pc.secondaries.filter((s) => s !== node)
-          pc.hp_secondaries = (pc.hp_secondaries ?? []).filter((s) => s !== node)
-          const src = primaryPeer?.replica(pc.pid)
-          if (src) pc.last_committed_decree = src.last_committed_decree
-        }
-        if (peer?.serving && peer.replica(pc.pid)) peer.updateReplica(pc.pid, {status: PartitionStatus.PS_INACTIVE})
-        break
-      }
-      default:
-        return
-    }
-    maintainDrops(pc.last_drops, node, type)
-    maintainDrops(pc.hp_last_drops as string[], node, type)
-    // reconfig: the current proposal is done; the drop list follows the change.
-    if (cc.lb_actions.length > 0) cc.lb_actions.shift()
-    app.pcs[i] = pc
-    if (type === ConfigType.CT_DOWNGRADE_TO_INACTIVE || type === ConfigType.CT_REMOVE) {
-      recordDropHistory(pc, cc, node, Date.now(), this.rules)
-    } else {
-      removeFromDropped(cc, node)
-      checkSize(pc, cc, this.rules)
-    }
-    // Serving members follow the new ballot (the primary propagates it).
-    for (const m of members(pc)) {
-      const p = this.config.replicas(m)
-      if (p?.serving && p.replica(pc.pid)) {
-        p.updateReplica(pc.pid, {
-          ballot: pc.ballot,
-          status: m === pc.hp_primary ? PartitionStatus.PS_PRIMARY : PartitionStatus.PS_SECONDARY,
-        })
-      }
-    }
-    this.counters.configChanges++
-    this.writePartition(app, i)
+    this.guardian.checkAll()
   }
 
   // ---------------------------------------------------------------- lab hooks (faults)
@@ -1208,7 +688,7 @@ export class MetaServer implements MetaChannel {
     const {app_id, partition_index} = parseGpid(pid)
     const app = this.apps.get(app_id)
     if (!app || app.info.status !== AppStatus.AS_AVAILABLE || !isMember(app.pcs[partition_index], node)) return
-    this.applyChange(app, partition_index, ConfigType.CT_DOWNGRADE_TO_INACTIVE, node)
+    this.guardian.applyChange(app, partition_index, ConfigType.CT_DOWNGRADE_TO_INACTIVE, node)
   }
 
   /**
@@ -1253,7 +733,7 @@ export class MetaServer implements MetaChannel {
         const no = this.refusal()
         if (no) return {err: OK, response: {err: no, partitions: []}}
         const {app_id, partition_index} = parseGpid(req.pid)
-        const partitions = [...this.ddd.values()].filter((d) => {
+        const partitions = [...this.guardian.ddd.values()].filter((d) => {
           const g = parseGpid(d.config.pid)
           return (
             (app_id === -1 || g.app_id === app_id) && (partition_index === -1 || g.partition_index === partition_index)
@@ -1298,7 +778,8 @@ export class MetaServer implements MetaChannel {
       RPC_CM_LIST_NODES: async (req: {status: number}) => {
         const no = this.refusal()
         if (no) return {err: OK, response: {err: no, infos: []}}
-        const infos = this.sortedNodes()
+        const infos = this.guardian
+          .sortedNodes()
           .map(([node, ns]) => ({status: ns.alive ? NodeStatus.NS_ALIVE : NodeStatus.NS_UNALIVE, node, hp_node: node}))
           .filter((n) => req.status === NodeStatus.NS_INVALID || n.status === req.status)
         // The real meta lists the alive set first, then the dead set.
@@ -1359,7 +840,7 @@ export class MetaServer implements MetaChannel {
     if (req.force) {
       for (const act of req.action_list) {
         cc.lb_actions = [act]
-        this.sendProposal(app, partition_index, act)
+        this.guardian.sendProposal(app, partition_index, act)
       }
       cc.lb_actions = []
       return OK
@@ -1424,12 +905,12 @@ export class MetaServer implements MetaChannel {
 
   /** Node liveness as the meta sees it. */
   nodeStates(): {node: string; alive: boolean; collected: boolean}[] {
-    return this.sortedNodes().map(([node, ns]) => ({node, alive: ns.alive, collected: ns.collected}))
+    return this.guardian.sortedNodes().map(([node, ns]) => ({node, alive: ns.alive, collected: ns.collected}))
   }
 
   /** The DDD partitions found by the last check. */
   dddPartitions(): DddPartitionInfo[] {
-    return [...this.ddd.values()]
+    return [...this.guardian.ddd.values()]
   }
 
   /** What the HTTP pages (./meta-http.ts) read of this meta. */
@@ -1442,7 +923,7 @@ export class MetaServer implements MetaChannel {
       availableApps: () => this.listApps(AppStatus.AS_AVAILABLE),
       partitionsOf: (appId) => (this.apps.get(appId) as AppState).pcs,
       existingApps: () => this.existApps.values(),
-      sortedNodes: () => this.sortedNodes(),
+      sortedNodes: () => this.guardian.sortedNodes(),
     }
   }
 }
