@@ -53,6 +53,8 @@ export interface OpenMLDBContext {
 }
 
 const DONE = 'kDone'
+/** Pause between two polls of a partition whose ops are all still queued. */
+const QUEUED_POLL_MS = 1000
 const FAILED = new Set(['kFailed', 'kCanceled'])
 
 function params<T>(step: Step): T {
@@ -137,7 +139,11 @@ export async function waitPartitionOps(
       )
     }
     aborted(signal, `waiting for the ops of ${partitionKey(ref.db, ref.name, ref.pid)}`)
-    await ctx.sleep(Math.min(ctx.pollMs, Math.max(0, deadline - ctx.now())))
+    // An op still queued behind others (kInited) is far from done: ask again later, so that many
+    // waiters do not make the nameserver list its ops many times a second for nothing.
+    const queued = !ops.some((o) => o.status === 'kDoing')
+    const pause = queued ? Math.max(ctx.pollMs, QUEUED_POLL_MS) : ctx.pollMs
+    await ctx.sleep(Math.min(pause, Math.max(0, deadline - ctx.now())))
   }
 }
 
