@@ -330,6 +330,14 @@ describe('PegasusMetaRecovery through the CLI: replicas lost, and a root that is
     // The lost partition is recovered empty; the others, with 3, 2 and 1 replicas, serve every row.
     const v = await rowsFound(lab, 300)
     expect(v).toMatchObject({found: 300, total: 400})
+    // The plan's prediction against the gets: the partitions it puts at stake whole are exactly the
+    // ones whose rows the gets miss, all of them.
+    const atStake = (plan as unknown as {primaries: {partition: string; atStake?: string}[]}).primaries
+      .filter((p) => p.atStake?.startsWith('every row of partition'))
+      .map((p) => p.partition)
+    const missing = (v.tables[0] as {missing?: {pid: string; missing: number; total: number}[]}).missing ?? []
+    expect(atStake).toEqual(['1.3'])
+    expect(missing.map((m) => [m.pid, m.missing === m.total])).toEqual(atStake.map((pid) => [pid, true]))
     expectExit(await lab.cli(['audit', 'verify']), 0)
   })
 
