@@ -343,6 +343,11 @@ export class OpenMLDBLab {
       case 'restart-tablet': {
         const t = this.tablet(f.tablet)
         await t.kill()
+        // A real restart takes long enough for the nameserver to see the node go; so does this one.
+        await waitFor(`the leader nameserver does not see ${t.name} go`, () => {
+          const ns = this.leader()
+          return ns === undefined || ns.tablets.get(t.endpoint)?.state !== 'kHealthy'
+        })
         await t.start()
         return `restarted tablet ${t.name} (${t.endpoint}) with startup_`
       }
