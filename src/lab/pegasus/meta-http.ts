@@ -1,6 +1,7 @@
 /**
  * The lab meta's HTTP pages on its RPC port, as a Pegasus meta serves them: `/meta/cluster`,
- * `/meta/apps[?detail]`, `/meta/nodes[?detail]`, `/version` and `/config?name=` (values are
+ * `/meta/apps[?detail]`, `/meta/nodes[?detail]`, `/meta/app?name=[&detail]`,
+ * `/meta/app_envs?name=`, `/version` and `/config?name=` (values are
  * strings, as rDSN's table_printer writes them); a follower answers 307 to the leader.
  */
 import type http from 'node:http'
@@ -40,6 +41,7 @@ export function serveMetaHttp(meta: MetaHttpView, req: http.IncomingMessage, res
     '/meta/cluster': [],
     '/meta/apps': ['detail'],
     '/meta/nodes': ['detail'],
+    '/meta/app': ['name', 'detail'],
   }
   const allowed = accepts[url.pathname]
   if (allowed !== undefined && [...url.searchParams.keys()].some((k) => !allowed.includes(k)))
@@ -51,6 +53,21 @@ export function serveMetaHttp(meta: MetaHttpView, req: http.IncomingMessage, res
       return send(200, JSON.stringify(httpApps(meta, detail)))
     case '/meta/nodes':
       return send(200, JSON.stringify(httpNodes(meta, detail)))
+    case '/meta/app': {
+      const name = url.searchParams.get('name') ?? ''
+      if (name === '') return send(400, "app name shouldn't be empty", 'text/plain')
+      const app = [...meta.existingApps()].find((a) => a.info.app_name === name)
+      if (!app) return send(404, `table not found: "${name}"`, 'text/plain')
+      return send(200, JSON.stringify(httpApp(app, detail)))
+    }
+    case '/meta/app_envs': {
+      // get_app_envs_handler takes the first `name` and ignores other arguments.
+      const name = url.searchParams.get('name') ?? ''
+      if (name === '') return send(400, "app name shouldn't be empty", 'text/plain')
+      const app = meta.availableApps().find((a) => a.app_name === name)
+      const envs = Object.entries(app?.envs ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      return send(200, JSON.stringify(Object.fromEntries(envs)))
+    }
     case '/version':
       return send(200, JSON.stringify({Version: 'lifeboat-lab', GitCommit: 'simulated'}))
     case '/config': {
@@ -129,6 +146,79 @@ function httpApps(meta: MetaHttpView, detail: boolean): Record<string, unknown> 
       }
     : {total_app_count: String(available)}
   return out
+}
+
+/** `add_app_info` as `/meta/app` prints it: general, and with detail replicas, nodes and healthy. */
+function httpApp(app: AppState, detail: boolean): Record<string, unknown> {
+  const pcs = app.pcs
+  const out: Record<string, unknown> = {
+    general: {
+      app_name: app.info.app_name,
+      app_id: String(app.info.app_id),
+      partition_count: String(app.info.partition_count),
+      max_replica_count: String(pcs.length === 0 ? 0 : pcs[0].max_replica_count),
+    },
+  }
+  if (!detail) return out
+  const replicas: Record<string, Record<string, string>> = {}
+  const stats = new Map<string, {primary: number; secondary: number}>()
+  const stat = (n: string): {primary: number; secondary: number} => {
+    let v = stats.get(n)
+    if (!v) stats.set(n, (v = {primary: 0, secondary: 0}))
+    return v
+  }
+  let prim = 0
+  let sec = 0
+  const health = {fully: 0, write: 0, read: 0}
+  for (const pc of pcs) {
+    const secondaries = pc.hp_secondaries ?? []
+    const n = (pc.hp_primary ? 1 : 0) + secondaries.length
+    if (pc.hp_primary) {
+      stat(pc.hp_primary).primary++
+      prim++
+      if (n >= pc.max_replica_count) health.fully++
+      else if (n < 2) health.write++
+    } else {
+      health.write++
+      health.read++
+    }
+    for (const s of secondaries) stat(s).secondary++
+    sec += secondaries.length
+    const pidx = pc.pid.slice(pc.pid.indexOf('.') + 1)
+    replicas[pidx] = {
+      pidx,
+      ballot: String(pc.ballot),
+      replica_count: `${n}/${pc.max_replica_count}`,
+      primary: pc.hp_primary || '-',
+      secondaries: `[${secondaries.join(',')}]`,
+    }
+  }
+  const nodes: Record<string, Record<string, string>> = {}
+  for (const [node, v] of [...stats].sort(([a], [b]) => compareHostPort(a, b))) {
+    nodes[node] = {
+      node,
+      primary: String(v.primary),
+      secondary: String(v.secondary),
+      total: String(v.primary + v.secondary),
+    }
+  }
+  nodes.total = {node: 'total', primary: String(prim), secondary: String(sec), total: String(prim + sec)}
+  out.replicas = replicas
+  out.nodes = nodes
+  out.healthy = {
+    fully_healthy_partition_count: String(health.fully),
+    unhealthy_partition_count: String(app.info.partition_count - health.fully),
+    write_unhealthy_partition_count: String(health.write),
+    read_unhealthy_partition_count: String(health.read),
+  }
+  return out
+}
+
+/** host_port order: the host, then the port as a number. */
+function compareHostPort(a: string, b: string): number {
+  const [ha, pa] = [a.slice(0, a.lastIndexOf(':')), Number(a.slice(a.lastIndexOf(':') + 1))]
+  const [hb, pb] = [b.slice(0, b.lastIndexOf(':')), Number(b.slice(b.lastIndexOf(':') + 1))]
+  return ha < hb ? -1 : ha > hb ? 1 : pa - pb
 }
 
 function httpNodes(meta: MetaHttpView, detail: boolean): Record<string, unknown> {

@@ -95,6 +95,15 @@ export type MetaPhase = 'starting' | 'follower' | 'recovering' | 'serving' | 'cr
 
 const OK = 'ERR_OK'
 
+/** What `meta_service::get_app_name` answers for an app id it does not hold. */
+const APP_NOT_EXIST = 'ERR_APP_NOT_EXIST'
+
+/**
+ * `greedy_load_balancer::get_balance_operation_count({"detail"})` with no balancing under way:
+ * nlohmann::json's dump(2) of the counters, keys sorted (the lab's meta never balances).
+ */
+const BALANCE_OPERATION_COUNT = JSON.stringify({copy_pri: 0, copy_sec: 0, move_pri: 0, total: 0}, null, 2)
+
 /** A simulated meta server. */
 export class MetaServer implements MetaChannel {
   readonly name: string
@@ -730,9 +739,11 @@ export class MetaServer implements MetaChannel {
         response: await this.startRecovery(req),
       }),
       RPC_CM_DDD_DIAGNOSE: async (req: {pid: string}) => {
+        const {app_id, partition_index} = parseGpid(req.pid)
+        // CHECK_APP_ID_STATUS_AND_AUTHZ: a named app must exist (dropped or not) before anything else.
+        if (app_id !== -1 && !this.apps.has(app_id)) return {err: OK, response: {err: APP_NOT_EXIST, partitions: []}}
         const no = this.refusal()
         if (no) return {err: OK, response: {err: no, partitions: []}}
-        const {app_id, partition_index} = parseGpid(req.pid)
         const partitions = [...this.guardian.ddd.values()].filter((d) => {
           const g = parseGpid(d.config.pid)
           return (
@@ -746,6 +757,7 @@ export class MetaServer implements MetaChannel {
         action_list: ConfigurationProposalAction[]
         force?: boolean
       }) => {
+        if (!this.apps.has(parseGpid(req.gpid).app_id)) return {err: OK, response: {err: APP_NOT_EXIST}}
         const no = this.refusal()
         if (no) return {err: OK, response: {err: no}}
         return {err: OK, response: {err: this.proposeBalancer(req)}}
@@ -897,7 +909,7 @@ export class MetaServer implements MetaChannel {
       zookeeper_hosts: this.config.zkHosts,
       zookeeper_root: this.config.clusterRoot,
       meta_function_level: metaLevelName(this.functionLevel()),
-      balance_operation_count: 'move_pri=0,copy_pri=0,copy_sec=0,total=0',
+      balance_operation_count: BALANCE_OPERATION_COUNT,
       primary_replica_count_stddev: stddev([...prim.values()]).toFixed(2),
       total_replica_count_stddev: stddev([...total.values()]).toFixed(2),
     }

@@ -2,6 +2,8 @@
 import {describe, expect, inject, it} from 'vitest'
 
 import {LifeboatError} from '../../../src/errors.js'
+import {ConfigType} from '../../../src/engines/pegasus/wire/index.js'
+import {callRpc} from '../../../src/lab/pegasus/rpc-call.js'
 import {parsePegasusScenario} from '../../../src/lab/pegasus/scenario.js'
 import {connectZk} from '../../../src/zk/index.js'
 import {labPerTest} from './helpers.js'
@@ -92,5 +94,73 @@ describe('meta HTTP', () => {
     expect(await status('/meta/apps?details')).toBe(400)
     expect(await status('/meta/nodes?detail&x=1')).toBe(400)
     expect(await status('/meta/cluster?detail')).toBe(400)
+  })
+})
+
+describe('meta RPCs on an app the meta does not hold', () => {
+  it('ddd_diagnose and propose answer ERR_APP_NOT_EXIST (CHECK_APP_ID_STATUS_AND_AUTHZ); a bad partition of a held app ERR_INVALID_PARAMETERS', async () => {
+    const l = await lab([{name: 'temp', partitions: 2, replicas: 3, rows: 10}])
+    const meta = l.layout.meta_servers[0].address
+    const node = l.layout.replica_servers[0].address
+    const diagnose = async (pid: string): Promise<string | undefined> =>
+      (await callRpc(meta, 'RPC_CM_DDD_DIAGNOSE', {pid}, 5000)).response?.err
+    const propose = async (gpid: string): Promise<string | undefined> => {
+      const action = {target: node, node, type: ConfigType.CT_ASSIGN_PRIMARY, hp_target: node, hp_node: node}
+      return (await callRpc(meta, 'RPC_CM_PROPOSE_BALANCER', {gpid, action_list: [action], force: false}, 5000))
+        .response?.err
+    }
+    expect(await diagnose('9.-1')).toBe('ERR_APP_NOT_EXIST')
+    expect(await diagnose('9.0')).toBe('ERR_APP_NOT_EXIST')
+    expect(await diagnose('-1.-1')).toBe('ERR_OK')
+    expect(await diagnose('1.-1')).toBe('ERR_OK')
+    expect(await propose('9.0')).toBe('ERR_APP_NOT_EXIST')
+    expect(await propose('1.7')).toBe('ERR_INVALID_PARAMETERS')
+  })
+})
+
+describe('cluster info', () => {
+  it('balance_operation_count is the balancer counters as nlohmann::json dump(2), keys sorted', async () => {
+    const l = await lab([{name: 'temp', partitions: 2, replicas: 3, rows: 10}])
+    const info = await callRpc(l.layout.meta_servers[0].address, 'RPC_CM_CLUSTER_INFO', {}, 5000)
+    const r = info.response
+    const value = r?.values[r.keys.indexOf('balance_operation_count')]
+    expect(value).toBe('{\n  "copy_pri": 0,\n  "copy_sec": 0,\n  "move_pri": 0,\n  "total": 0\n}')
+    const http = (await (await fetch(`http://${l.layout.meta_servers[0].address}/meta/cluster`)).json()) as Record<
+      string,
+      string
+    >
+    expect(JSON.parse(http.balance_operation_count)).toEqual({copy_pri: 0, copy_sec: 0, move_pri: 0, total: 0})
+  })
+})
+
+describe('more /meta/* pages', () => {
+  it('/meta/app?name= with and without detail, /meta/app_envs?name=, and their errors', async () => {
+    const l = await lab([{name: 'temp', partitions: 2, replicas: 3, rows: 10}])
+    const base = `http://${l.layout.meta_servers[0].address}`
+    const general = await fetch(`${base}/meta/app?name=temp`)
+    expect(general.status).toBe(200)
+    expect(await general.json()).toEqual({
+      general: {app_name: 'temp', app_id: '1', partition_count: '2', max_replica_count: '3'},
+    })
+    const detail = (await (await fetch(`${base}/meta/app?name=temp&detail`)).json()) as Record<
+      string,
+      Record<string, Record<string, string>>
+    >
+    expect(Object.keys(detail)).toEqual(['general', 'replicas', 'nodes', 'healthy'])
+    expect(detail.replicas['0']).toMatchObject({pidx: '0', replica_count: '3/3'})
+    expect(detail.nodes.total).toEqual({node: 'total', primary: '2', secondary: '4', total: '6'})
+    expect(detail.healthy).toEqual({
+      fully_healthy_partition_count: '2',
+      unhealthy_partition_count: '0',
+      write_unhealthy_partition_count: '0',
+      read_unhealthy_partition_count: '0',
+    })
+    expect((await fetch(`${base}/meta/app?name=nope`)).status).toBe(404)
+    expect((await fetch(`${base}/meta/app`)).status).toBe(400)
+    expect((await fetch(`${base}/meta/app?name=temp&x=1`)).status).toBe(400)
+    const envs = await fetch(`${base}/meta/app_envs?name=temp`)
+    expect(envs.status).toBe(200)
+    expect(await envs.json()).toEqual({})
+    expect((await fetch(`${base}/meta/app_envs`)).status).toBe(400)
   })
 })
