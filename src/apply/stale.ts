@@ -58,7 +58,7 @@ async function replan(
         'CLUSTER_NOT_ANSWERING',
         'The cluster no longer answers: the plan cannot be re-checked',
         {
-          detail: `Re-reading the cluster to check the plan failed${when ? ` (${when})` : ''}: ${err.message}${err.detail ? `\n${err.detail}` : ''}\n\nNothing ${when ? 'more ' : ''}was written. A plan is only applied against the cluster as it is now.`,
+          detail: `Re-reading the cluster to check the plan failed${when ? ` (${when})` : ''}: ${err.message}${err.detail ? `\n${err.detail}` : ''}\n\nNothing was written by this run. A plan is only applied against the cluster as it is now.`,
           hints: [
             'When the cluster answers again, plan again from it, review the new plan and apply that: `lifeboat plan SPEC --out plan.json`.',
             ...err.hints,
@@ -152,7 +152,7 @@ export async function staleCheck(
   if (!partial && fresh.findings.some((f) => f.severity === 'error') && !fresh.applyable)
     hints.push('The cluster no longer answers as it did when the plan was made: plan again once it does.')
   const changed = partial ? drift : describeDrift(plan, fresh)
-  return staleError(s, changed, diffs, hints, partial || when ? 'Nothing more was written.' : 'Nothing was written.')
+  return staleError(s, changed, diffs, hints, partial ? 'Nothing more was written.' : 'Nothing was written.')
 }
 
 /**
