@@ -46,7 +46,44 @@ describe('task list', () => {
       (t) => (out += t),
     )
     list.update('02', 'skipped', 'already done')
-    expect(out).toBe('[2/2] 02: skipped (already done)\n')
+    expect(out).toBe('[2/2] 02: already in place\n')
+  })
+
+  it('names confirmed manual steps, effects already in place and steps done in an earlier run', () => {
+    let out = ''
+    const list = new PlainTaskList(
+      [
+        {id: '01', description: 'one'},
+        {id: '02', description: 'two'},
+      ],
+      (t) => (out += t),
+    )
+    list.update('01', 'done', 'done in an earlier run')
+    list.update('02', 'done', 'confirmed (--confirm)')
+    expect(out).toBe('[1/2] 01: done in an earlier run\n[2/2] 02: confirmed (--confirm)\n')
+    const lines = renderTaskLines([{id: '01', description: 'x', status: 'skipped', note: 'already done'}], {
+      color: false,
+      width: 80,
+    })
+    expect(lines[0]).toBe('↷ 01  already in place  x')
+  })
+
+  it('without a terminal, a wait that repeats its note prints it again only every 15 s', () => {
+    let out = ''
+    let now = 0
+    const list = new PlainTaskList(
+      [{id: '01', description: 'wait'}],
+      (t) => (out += t),
+      () => now,
+    )
+    for (let s = 0; s < 40; s++) {
+      now = s * 1000
+      list.update('01', 'running', 'waiting for the meta server to leave recovery mode')
+    }
+    // At 0 s, 15 s and 30 s: 3 lines for 40 polls.
+    expect(out.trimEnd().split('\n')).toHaveLength(3)
+    list.update('01', 'running', 'the meta server serves')
+    expect(out.trimEnd().split('\n').at(-1)).toBe('[1/1] 01: running (the meta server serves)')
   })
 })
 

@@ -1,0 +1,35 @@
+// Issue 16 item 8 through the real binary, without a terminal: the plain progress lines of apply
+// name a step finished before a resume `done in an earlier run` and an effect found done `already
+// in place`, and say nothing twice for one change (`confirmed` is covered in test/apply/progress).
+import {describe, expect, it} from 'vitest'
+
+import {readStore, runCli, testStore, workspace} from './helpers.js'
+
+const store = testStore()
+
+const MANUAL =
+  'set: {a: "1", b: "2"}\nmanual: [{name: restart, after: a, instructions: ["Restart the meta server with the edited config."]}]'
+
+describe('step statuses in plain progress', () => {
+  it('done in an earlier run, already in place; every line printed once', async () => {
+    const ws = workspace(store.zk, MANUAL)
+    expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
+    const stopped = await runCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir})
+    expect(stopped.code, stopped.stderr).toBe(3)
+    expect(stopped.stdout).toContain('[1/3] 01-set-a: done')
+
+    await store.client.mkdirp(`${ws.root}/manual/restart`)
+    const resumed = await runCli(
+      ['apply', 'plan.json', '--resume', '--auto-approve', '--confirm', '02-manual-restart'],
+      {cwd: ws.dir},
+    )
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(resumed.stdout).toMatch(/\[1\/3\] 01-set-a: done in an earlier run\n/)
+    // The operator's work is found there before any confirmation is needed: an effect already in place.
+    expect(resumed.stdout).toMatch(/\[2\/3\] 02-manual-restart: already in place\n/)
+    expect(resumed.stdout).not.toContain('02-manual-restart: skipped')
+    const lines = resumed.stdout.split('\n').filter((l) => l.startsWith('['))
+    expect(new Set(lines).size).toBe(lines.length)
+    expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2'})
+  })
+})
