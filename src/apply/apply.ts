@@ -31,7 +31,7 @@ import type {EngineIo, StepExecutor} from '../engines/types.js'
 import type {EngineModule} from '../engines/registry.js'
 import {planHasChanges} from '../plan/build.js'
 import {assertPlanForCluster, readPlanFile, writePlanFile} from '../plan/file.js'
-import type {Finding, Plan} from '../plan/types.js'
+import type {Finding, Plan, Step} from '../plan/types.js'
 import {approvalPrompt, decideGate, manualPrompt} from './gates.js'
 import {gatePolicyFor, type GatePolicy} from './approvals.js'
 import {currentOperator, type Operator} from './identity.js'
@@ -105,7 +105,8 @@ export interface ApplyResult {
   /** For a run that stopped part-way: the exact command that continues it. */
   resumeCommand?: string
   /** For a run that stopped at a manual step: what the operator must do. */
-  waiting?: {step: string; description: string; instructions: string[]}
+  /** `state`: what the cluster stays as until the operator's work is done. */
+  waiting?: {step: string; description: string; instructions: string[]; state: string}
 }
 
 /** The plan to apply and what it takes to run it. */
@@ -508,11 +509,16 @@ async function runUnderLock(
         result: {
           status: 'stopped',
           exit: ExitCode.STOPPED,
-          message: `Stopped at manual step ${step.id}: it is done by hand. When it is done, continue with:\n  ${command}`,
+          message: `Stopped at manual step ${step.id}: it is done by hand. ${leftIn(plan.steps, ran.steps)} When it is done, continue with:\n  ${command}`,
           steps: ran.steps,
           findings: [],
           resumeCommand: command,
-          waiting: {step: step.id, description: step.description, instructions: step.manual?.instructions ?? []},
+          waiting: {
+            step: step.id,
+            description: step.description,
+            instructions: step.manual?.instructions ?? [],
+            state: leftIn(plan.steps, ran.steps),
+          },
         },
       }
     }
@@ -521,10 +527,19 @@ async function runUnderLock(
       if (lock.lost?.aborted && !req.signal?.aborted) return lockLostDuring(ran, log, command, lock.lost)
       const done = ran.steps.filter((s) => s.status === 'done' && !s.earlier && !s.always).map((s) => s.id)
       const always = ran.steps.filter((s) => s.always).map((s) => `${s.id} (${s.status})`)
-      const state =
+      const cutId = ran.end.step
+      const cut = plan.steps.find((s) => s.id === cutId)
+      const state = [
+        cut
+          ? `Interrupted during ${cut.id} (${cut.description}): its effect may be partly there; --resume checks it.`
+          : '',
         done.length > 0
           ? `Steps done in this run: ${done.join(', ')}; the steps after them were not started.`
-          : 'No step was started in this run.'
+          : 'No step was finished in this run.',
+        leftIn(plan.steps, ran.steps),
+      ]
+        .filter((x) => x !== '')
+        .join(' ')
       await log.append('run.interrupted', {step: ran.end.step ?? null, done, always, state})
       await log.append('run.finished', {status: 'interrupted', head: log.head()})
       return {
@@ -599,6 +614,15 @@ function withAlwaysFailures(error: LifeboatError, ran: RunStepsResult): Lifeboat
     exit: error.exit,
     cause: error,
   })
+}
+
+/** The state a stopped run leaves the cluster in: what the last finished step made hold, in its own words. */
+function leftIn(steps: readonly Step[], ran: RunStepsResult['steps']): string {
+  const last = [...ran].reverse().find((s) => s.status === 'done' && !s.always)
+  const step = last && steps.find((s) => s.id === last.id)
+  return step
+    ? `The cluster stays as ${step.id} left it: ${step.expect.replace(/\.$/, '')}.`
+    : 'No step has changed the cluster yet.'
 }
 
 async function interruptedBeforeSteps(log: AuditLog): Promise<RunEnding> {

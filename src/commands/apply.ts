@@ -157,6 +157,7 @@ export default class Apply extends BaseCommand {
     } else if (result.waiting) {
       lines.push(paint(color, 33, `Waiting for manual step ${result.waiting.step}: ${result.waiting.description}`))
       lines.push(...result.waiting.instructions.map((l, i) => `  ${i + 1}. ${l}`))
+      lines.push('', result.waiting.state)
       lines.push('', 'When it is done, continue with:', `  ${result.resumeCommand}`)
     } else {
       lines.push(paint(color, 31, result.message))

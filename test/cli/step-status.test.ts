@@ -3,7 +3,7 @@
 // in place`, and say nothing twice for one change (`confirmed` is covered in test/apply/progress).
 import {describe, expect, it} from 'vitest'
 
-import {readStore, runCli, testStore, workspace} from './helpers.js'
+import {readStore, runCli, startCli, testStore, waitFor, workspace} from './helpers.js'
 
 const store = testStore()
 
@@ -31,5 +31,34 @@ describe('step statuses in plain progress', () => {
     const lines = resumed.stdout.split('\n').filter((l) => l.startsWith('['))
     expect(new Set(lines).size).toBe(lines.length)
     expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2'})
+  })
+})
+
+describe('stops that speak (issue 16 item 5)', () => {
+  it('a manual-step stop says what state the cluster stays in and the exact resume command', async () => {
+    const ws = workspace(store.zk, MANUAL)
+    expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
+    const stopped = await runCli(['apply', 'plan.json', '--auto-approve'], {cwd: ws.dir})
+    expect(stopped.code, stopped.stderr).toBe(3)
+    expect(stopped.stdout).toContain('The cluster stays as 01-set-a left it: a is "1".')
+    expect(stopped.stdout).toContain('lifeboat apply plan.json --resume --confirm 02-manual-restart')
+  })
+
+  it('Ctrl-C during a step names the step cut short, the state left and the resume command', async () => {
+    const ws = workspace(store.zk, 'set: {a: "1", b: "2", c: "3"}')
+    expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
+    const run = startCli(['apply', 'plan.json', '--auto-approve'], {
+      cwd: ws.dir,
+      env: {LIFEBOAT_TEST_STEP_DELAY_MS: '1500'},
+    })
+    let out = ''
+    run.child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')))
+    await waitFor('the second step to start', () => (/02-set-b: running/.test(out) ? true : undefined), 120_000)
+    run.child.kill('SIGINT')
+    const ended = await run.done
+    expect(ended.code, ended.stderr).toBe(3)
+    expect(ended.stdout).toContain('Interrupted during 02-set-b')
+    expect(ended.stdout).toContain('The cluster stays as 01-set-a left it: a is "1".')
+    expect(ended.stdout).toContain('lifeboat apply plan.json --resume')
   })
 })
