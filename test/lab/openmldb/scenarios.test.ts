@@ -57,7 +57,7 @@ describe('OpenMLDB lab scenarios', () => {
       '/bogus: is not a scenario key',
       '/tables/0/partitions: must be an integer from 1 to 4096',
       '/tables/0/replicas: is more than the 2 tablets',
-      '/faults/0/fault: must be one of kill-tablet, start-tablet, restart-tablet, hang-tablet, resume-tablet, kill-nameserver, start-nameserver, lag, auto-failover, restart-all, settle',
+      '/faults/0/fault: must be one of kill-tablet, start-tablet, restart-tablet, hang-tablet, resume-tablet, kill-nameserver, start-nameserver, lag, snapshot, auto-failover, restart-all, settle',
     ])
     expect(e.hints.length).toBeGreaterThan(0)
   })
