@@ -2,7 +2,7 @@
  * ZooKeeper plumbing of the lab: path joining, removing a root, bounded parallelism, and the
  * batched creates a bulk metadata write (bring-up, recovery) is made of.
  */
-import {ZkError, connectZk, removeTree, type ZkClient, type ZkOp} from '../../zk/index.js'
+import {ZkError, connectZk, removeTree, walkTree, type ZkClient, type ZkOp} from '../../zk/index.js'
 import {mapLimit} from '../../util/map-limit.js'
 
 /** Joins ZooKeeper path parts. */
@@ -11,10 +11,32 @@ export function joinZk(base: string, rel: string): string {
   return `${base.replace(/\/$/, '')}/${rel}`
 }
 
-/** Removes the tree at `root` on the ZooKeeper at `hosts` (nothing there: nothing to do), in a session of its own. */
+/**
+ * Removes the tree at `root` on the ZooKeeper at `hosts` (nothing there: nothing to do), in a
+ * session of its own: deepest nodes first, in multis of 100 with 8 in flight (one session applies
+ * them in the order sent), so that a cluster's 65,000 nodes cost 650 transactions, not 65,000.
+ * A multi refused because the tree changed meanwhile leaves the rest to a node-by-node removal.
+ */
 export async function removeRoot(hosts: string, root: string): Promise<void> {
   const zk = await connectZk({hosts})
   try {
+    const paths: string[] = []
+    try {
+      await walkTree(zk, root, {includeEphemeral: true, onNode: (e) => void paths.push(e.path)})
+    } catch (err) {
+      if (err instanceof ZkError && err.code === 'ZK_NO_NODE') return
+      throw err
+    }
+    const depth = (p: string): number => p.split('/').length
+    paths.sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : a > b ? 1 : 0))
+    const batches: ZkOp[][] = []
+    for (let k = 0; k < paths.length; k += 100)
+      batches.push(paths.slice(k, k + 100).map((path) => ({op: 'remove', path, version: -1})))
+    try {
+      await mapLimit(batches, 8, (batch) => zk.multi(batch))
+    } catch (err) {
+      if (!(err instanceof ZkError)) throw err
+    }
     await removeTree(zk, root)
   } finally {
     await zk.close()
