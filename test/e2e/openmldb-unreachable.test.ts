@@ -147,5 +147,5 @@ describe('OpenMLDB unreachable tablet through the CLI', () => {
     const rows = await lab.verify()
     expect(`${rows.found} of ${rows.total}`).toBe(`${ROWS} of ${ROWS}`)
     expect(confOf(await client.ns('ConfGet', {})).auto_failover).toBe('false')
-  }, 120_000)
+  }, 300_000)
 })
