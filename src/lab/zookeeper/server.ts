@@ -3,7 +3,7 @@
  * 127.0.0.1, on a free port, in a throwaway directory; ready only once `srvr` reports a mode.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {createConnection, createServer} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -57,16 +57,58 @@ export function findZooKeeperClasspath(javaDir = JAVA_DIR): string {
   return jars.map((jar) => join(javaDir, jar)).join(':')
 }
 
-/** A TCP port nobody listens on now, on 127.0.0.1. */
+/**
+ * A TCP port nobody listens on now, on 127.0.0.1, for a server the lab starts later (its address
+ * goes into metadata first, so the port is chosen before the server binds it).
+ *
+ * The port is picked below the kernel's ephemeral range: a port that `listen(0)` hands out comes
+ * from that range, and any outgoing connection on the machine (a test's client, another lab) may
+ * take it as its local port before the lab's server binds it (EADDRINUSE). Below the range only
+ * another server choosing the same way can, and the random pick makes that unlikely. Falls back to
+ * `listen(0)` when the range leaves no room below it or no port there is free.
+ */
 export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange()
+  const floor = 10_000
+  if (low - floor >= 1000) {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const port = floor + Math.floor(Math.random() * (low - floor))
+      if (await canBind(port)) return port
+    }
+  }
+  return bindAndRelease(0)
+}
+
+/** The kernel's ephemeral port range (Linux), or the IANA one where it cannot be read. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    if (Number.isInteger(low) && Number.isInteger(high) && low > 0 && high >= low) return [low, high]
+  } catch {
+    // not Linux, or no /proc: fall through
+  }
+  return [49152, 65535]
+}
+
+async function canBind(port: number): Promise<boolean> {
+  try {
+    await bindAndRelease(port)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Binds `port` on 127.0.0.1 (0: any), closes it again and returns the port that was bound. */
+function bindAndRelease(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.unref()
     server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
+      const bound = typeof address === 'object' && address ? address.port : 0
+      server.close(() => resolve(bound))
     })
   })
 }
