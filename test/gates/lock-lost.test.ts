@@ -9,12 +9,13 @@ const store = testStore()
 const zk = store.zk
 
 describe('a lock lost mid-step', () => {
-  it('aborts the step in flight and names what was written', {timeout: 300_000}, async () => {
+  it('aborts the step in flight and names what was written', {timeout: 400_000}, async () => {
     const ws = workspace(zk, 'set: {a: "1", b: "2"}')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
     const proc = startCli(['apply', 'plan.json', '--auto-approve'], {
       cwd: ws.dir,
-      env: {LIFEBOAT_TEST_STEP_DELAY_MS: '20000'},
+      // Long enough that two CLI runs (status, force-unlock) fit before the write, even on a loaded machine.
+      env: {LIFEBOAT_TEST_STEP_DELAY_MS: '90000'},
     })
     await waitFor(
       'the first step started',
