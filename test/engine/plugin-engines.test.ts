@@ -110,8 +110,9 @@ describe('TestLedger: its own lock, vocabulary and exact integers', () => {
       const md = await cli(['show', 'plan.json', '--format', 'markdown'])
       expect(md.code, md.stderr).toBe(0)
       expect(md.stdout).toContain('### Regions to recover (2)')
-      expect(md.stdout).toContain('| Region | Table |')
-      expect(md.stdout).toContain('|  | Node | Term | Applied index | Marks |')
+      // The engine's nouns head the columns; a column empty in every row (Table) is left out.
+      expect(md.stdout).toContain('| Region | Before → after |')
+      expect(md.stdout).toContain('| Chosen | Node | Term | Applied index | Marks |')
       expect(md.stdout).toContain('| 18446744073709551615 |')
 
       // A held ledger lock stops apply with the holder's details; force-unlock goes through the engine's lock.

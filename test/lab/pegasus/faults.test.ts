@@ -264,7 +264,7 @@ describe('DDD: the partition guardian cases (pegasus.md 3.1)', () => {
       )
     expect((await propose('1.2', r5)).response?.err).toBe('ERR_OK')
     expect((await propose('1.2', r4)).response?.err).toBe('ERR_INVALID_PARAMETERS') // one proposal at a time
-    expect((await propose('9.0', r4)).response?.err).toBe('ERR_INVALID_PARAMETERS')
+    expect((await propose('9.0', r4)).response?.err).toBe('ERR_APP_NOT_EXIST') // meta_service checks the app id first
     expect((await propose('1.1', r3)).response?.err).toBe('ERR_OK')
     await callRpc(meta(l), 'RPC_CM_CONTROL_META', {level: MetaFunctionLevel.fl_lively}, 5000)
     const pc = await waitFor('1.1 assigned', () => l.leader()?.partition('1.1')?.hp_primary || undefined)
