@@ -331,7 +331,7 @@ async function underLock(c: RunContext): Promise<ApplyResult> {
   const log = anchoredAuditLog(await openAuditLog(auditPath, {run, actor: operator.user, host: operator.host}), {
     provider: c.lockProvider,
     cluster: plan.cluster.name,
-    lockId: lock.info.id,
+    lock,
     run,
     host: operator.host,
     warn: (text) => c.ui.print(`${text}\n`),

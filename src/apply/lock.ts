@@ -8,7 +8,7 @@
  * decides, with `lifeboat lock force-unlock`.
  */
 import {randomUUID} from 'node:crypto'
-import {mkdir, open, readFile, unlink} from 'node:fs/promises'
+import {mkdir, open, readFile, rename, unlink, writeFile} from 'node:fs/promises'
 import {dirname, isAbsolute, resolve} from 'node:path'
 
 import {LifeboatError, describeError} from '../errors.js'
@@ -291,6 +291,13 @@ async function takeZkLock(
       if (holder.info.id !== info.id || holder.session !== client.sessionId)
         throw lost(`it is now held by ${holder.info.who} (ID ${holder.info.id})`)
     },
+    async annotate(audit) {
+      if (released || lostController.signal.aborted) return
+      // Only our own node, at the version read: a lock taken over meanwhile is left alone.
+      const holder = await readLock(client, dir)
+      if (holder === null || holder.info.id !== info.id || holder.session !== client.sessionId) return
+      await client.set(lockPath(dir), Buffer.from(JSON.stringify({...info, audit})), holder.stat.version)
+    },
     async release() {
       if (released) return
       released = true
@@ -441,6 +448,15 @@ async function takeFileLock(path: string, info: LockInfo): Promise<HeldLock> {
           hints: ['Check with `lifeboat lock status SPEC`, then continue with `lifeboat apply PLAN --resume`.'],
         })
       }
+    },
+    async annotate(audit) {
+      if (released) return
+      const holder = await readFileLock(path)
+      if (holder === null || holder.info.id !== info.id) return
+      // Written beside and renamed over: a reader never sees a half-written lock file.
+      const next = `${path}.${process.pid}.tmp`
+      await writeFile(next, `${JSON.stringify({...content, audit})}\n`, 'utf8')
+      await rename(next, path)
     },
     async release() {
       if (released) return

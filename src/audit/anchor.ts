@@ -4,7 +4,8 @@
  * `/lifeboat/audit/<cluster>`, a key in PD's etcd) through the lock provider's writeValue.
  *
  * apply wraps its log in `anchoredAuditLog`: after each step's start and end and at the end of the
- * run it writes the anchor. `audit verify --spec/--plan` reads it back and `checkClusterAnchor`
+ * run it writes the anchor, and a copy into the lock record while the run holds the lock (so
+ * `lock status` shows how far a running apply's log has come). `audit verify --spec/--plan` reads it back and `checkClusterAnchor`
  * compares: a log behind its anchor was truncated, another hash at the anchored record means the
  * chain was rewritten, records of the cluster's runs after the anchor were appended, and a log
  * that matches no anchor of a cluster it records runs on was forged or rewritten from its start.
@@ -15,7 +16,7 @@
 import {resolve} from 'node:path'
 
 import {describeError} from '../errors.js'
-import type {LockProvider} from '../engines/types.js'
+import type {HeldLock, LockProvider} from '../engines/types.js'
 import {checkAnchor, type AuditLog, type AuditRecord} from './log.js'
 
 /** The value's name in the lock provider's store: ZooKeeper `/lifeboat/audit/<cluster>`. */
@@ -111,8 +112,8 @@ export interface AnchorStatus {
 export interface AnchoredLogOptions {
   provider: LockProvider
   cluster: string
-  /** The apply lock held while anchoring. */
-  lockId?: string
+  /** The apply lock held while anchoring: its ID goes into the anchor, the anchor into its record. */
+  lock?: HeldLock
   run: string
   host: string
   /** Shows a warning to the operator (a failed anchor write does not stop the run). */
@@ -133,7 +134,13 @@ export function anchoredAuditLog(log: AuditLog, opts: AnchoredLogOptions): Audit
   let stored: ClusterAnchorDocument | undefined
 
   const anchor = async (record: AuditRecord): Promise<void> => {
-    if (unsupported) return
+    if (unsupported) {
+      // No store in the cluster: the lock record (a lock file) still gets the copy.
+      await opts.lock
+        ?.annotate?.({log: log.first() ?? record.hash, records: record.seq, head: record.hash})
+        .catch((err: unknown) => opts.warn(`warning: the lock record could not be updated: ${describeError(err)}`))
+      return
+    }
     // After a failure, only the run's end tries again: an unreachable store would delay every step by its timeout.
     if (status.problems.length > 0 && !RUN_END.has(record.event)) return
     try {
@@ -151,11 +158,12 @@ export function anchoredAuditLog(log: AuditLog, opts: AnchoredLogOptions): Audit
         time: record.time,
         host: opts.host,
         path: resolve(log.path),
-        ...(opts.lockId ? {lock: opts.lockId} : {}),
+        ...(opts.lock ? {lock: opts.lock.info.id} : {}),
       }
       const others = stored.anchors.filter((a) => a.log !== mine.log)
       stored = {...stored, anchors: [mine, ...others].slice(0, ANCHORS_KEPT)}
       await provider.writeValue!(AUDIT_ANCHOR_VALUE, JSON.stringify(stored))
+      await opts.lock?.annotate?.({log: mine.log, records: mine.records, head: mine.head})
       status.written = {records: mine.records, head: mine.head}
     } catch (err) {
       const why = `the audit anchor could not be written to ${place}: ${describeError(err)}`
@@ -174,7 +182,7 @@ export function anchoredAuditLog(log: AuditLog, opts: AnchoredLogOptions): Audit
     async append(event, data) {
       const extra =
         event === 'run.started'
-          ? {auditAnchor: unsupported ? {none: unsupported} : {place, lock: opts.lockId ?? null}}
+          ? {auditAnchor: unsupported ? {none: unsupported} : {place, lock: opts.lock?.info.id ?? null}}
           : {}
       const record = await log.append(event, {...data, ...extra})
       if (ANCHOR_AFTER.has(event)) await anchor(record)

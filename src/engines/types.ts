@@ -6,7 +6,7 @@
  */
 import type {ClusterIdentity, Finding, PlanBody, Step} from '../plan/types.js'
 import type {SpecCheck} from '../spec/semantic.js'
-import type {LockInfo} from '../zk/lock.js'
+import type {LockAuditAnchor, LockInfo} from '../zk/lock.js'
 
 export type {LockInfo} from '../zk/lock.js'
 
@@ -155,6 +155,11 @@ export interface HeldLock {
    * so that apply stops the current step's writes at once instead of at the next step.
    */
   lost?: AbortSignal
+  /**
+   * Optional: rewrites the lock record with the audit log's latest anchor beside the holder's info
+   * (`lock status` shows it), only while this process holds the lock: never another holder's record.
+   */
+  annotate?(audit: LockAuditAnchor): Promise<void>
   /** Releases the lock; safe to call twice; never removes another holder's lock. Stops any keep-alive. */
   release(): Promise<void>
 }

@@ -23,6 +23,15 @@ export interface LockInfo {
   created: string
   /** The plan being applied (its file or sha256), when there is one. */
   plan?: string
+  /** The holder's audit log as last anchored (issue 19): a copy of the cluster's audit anchor in the lock record. */
+  audit?: LockAuditAnchor
+}
+
+/** An audit log's anchor as kept in a lock record: which log (its first record's hash), its count and head. */
+export interface LockAuditAnchor {
+  log: string
+  records: number
+  head: string
 }
 
 /** A held lock as read from ZooKeeper. */
@@ -63,6 +72,7 @@ export function formatLockBlock(info: LockInfo, where: string, extra: Array<[str
     ['Created', info.created],
   ]
   if (info.plan !== undefined) rows.push(['Plan', info.plan])
+  if (info.audit !== undefined) rows.push(['Audit', `${info.audit.records} records, head ${info.audit.head}`])
   rows.push(...extra)
   return ['Lock Info:', ...rows.map(([k, v]) => `  ${`${k}:`.padEnd(11)}${v}`)].join('\n')
 }
@@ -81,6 +91,9 @@ export function lockInfoOf(parsed: unknown): LockInfo {
   const str = (v: unknown): string => (typeof v === 'string' ? v : '(unknown)')
   const info: LockInfo = {id: str(o.id), operation: str(o.operation), who: str(o.who), created: str(o.created)}
   if (typeof o.plan === 'string') info.plan = o.plan
+  const a = (typeof o.audit === 'object' && o.audit !== null ? o.audit : {}) as Record<string, unknown>
+  if (typeof a.log === 'string' && typeof a.head === 'string' && Number.isInteger(a.records))
+    info.audit = {log: a.log, records: a.records as number, head: a.head}
   return info
 }
 

@@ -15,6 +15,7 @@ import {
 } from '../../src/audit/anchor.js'
 import {checkAnchor, openAuditLog, readAuditLog, verifyAuditLog} from '../../src/audit/log.js'
 import {hostLocalLock, zookeeperLock, type LockProvider} from '../../src/apply/lock.js'
+import type {HeldLock} from '../../src/engines/types.js'
 
 async function log(
   run: string,
@@ -57,14 +58,15 @@ describe('anchors', () => {
 describe('anchors kept in the cluster', () => {
   const zk = inject('zookeeper')
   const who = (run: string) => ({run, actor: 'alice', host: 'h'})
+  const lockInfo = {id: 'lock-1', operation: 'apply', who: 'alice@h', created: '2026-12-02T00:00:00Z'}
 
   /** A log written through anchoredAuditLog for `cluster`, with the warnings it printed. */
-  async function anchoredRun(provider: LockProvider, cluster: string, path: string, run = 'r1') {
+  async function anchoredRun(provider: LockProvider, cluster: string, path: string, run = 'r1', lock?: HeldLock) {
     const warnings: string[] = []
     const log = anchoredAuditLog(await openAuditLog(path, who(run)), {
       provider,
       cluster,
-      lockId: 'lock-1',
+      ...(lock ? {lock} : {}),
       run,
       host: 'h',
       warn: (t) => warnings.push(t),
@@ -82,7 +84,8 @@ describe('anchors kept in the cluster', () => {
     const provider = zookeeperLock({hosts: zk, root: '/unused'}, cluster, {env: {}})
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-anchor-zk-'))
     const path = join(dir, 'audit.jsonl')
-    const {log, warnings} = await anchoredRun(provider, cluster, path)
+    const held = await provider.acquire(lockInfo)
+    const {log, warnings} = await anchoredRun(provider, cluster, path, 'r1', held)
     expect(warnings).toEqual([])
     expect(log.anchorStatus()).toMatchObject({place: `zookeeper /lifeboat/audit/${cluster}`, problems: []})
     const read = await readClusterAnchor(provider)
@@ -93,6 +96,11 @@ describe('anchors kept in the cluster', () => {
     expect(doc.anchors).toEqual([
       expect.objectContaining({log: records[0]!.hash, records: 5, head: records[4]!.hash, run: 'r1', lock: 'lock-1'}),
     ])
+    // The lock record carries the same anchor while the run holds it, and lock status shows it.
+    const state = await provider.read()
+    expect(state?.info.audit).toEqual({log: records[0]!.hash, records: 5, head: records[4]!.hash})
+    expect(state?.text).toContain(`Audit:     5 records, head ${records[4]!.hash}`)
+    await held.release()
     expect(checkClusterAnchor(records, doc, cluster)).toMatchObject({ok: true})
     expect(checkClusterAnchor(records.slice(0, 3), doc, cluster)).toMatchObject({ok: false, problem: /truncated/})
     expect(checkClusterAnchor([], doc, cluster)).toMatchObject({ok: false, problem: /truncated: it is empty/})
@@ -121,8 +129,13 @@ describe('anchors kept in the cluster', () => {
   it('a lock file keeps no anchor, and run.started says so; an unreachable store is a warning, not a stop', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-anchor-none-'))
     const file = hostLocalLock(join(dir, 'c.lock'))
-    const {log, warnings} = await anchoredRun(file, 'c', join(dir, 'a.jsonl'))
+    const heldFile = await file.acquire(lockInfo)
+    const {log, warnings} = await anchoredRun(file, 'c', join(dir, 'a.jsonl'), 'r1', heldFile)
     expect(warnings).toEqual([])
+    // No anchor in the cluster, but the lock file itself records how far the log has come.
+    const head = (await readAuditLog(join(dir, 'a.jsonl')))[4]!.hash
+    expect((await file.read())?.info.audit).toMatchObject({records: 5, head})
+    await heldFile.release()
     expect(log.anchorStatus().problems).toEqual([expect.stringMatching(/keeps nothing in the cluster/)])
     expect((await readAuditLog(join(dir, 'a.jsonl')))[0]!.data.auditAnchor).toEqual({
       none: expect.stringMatching(/^the file lock .* keeps nothing in the cluster/),

@@ -90,6 +90,23 @@ describe.skipIf(!hasEtcd)('PD-etcd lock on a real etcd', () => {
     if (dir) rmSync(dir, {recursive: true, force: true})
   })
 
+  it("the holder's lock record carries its audit anchor; a lock taken over meanwhile is left alone", async () => {
+    const a = pdEtcdLock(new PdClient([endpoint]), 'prod-annotate')
+    const held = await a.acquire(info('lock-a', 'alice@host1'))
+    await held.annotate!({log: 'f'.repeat(64), records: 7, head: 'e'.repeat(64)})
+    const state = await a.read()
+    expect(state?.info).toMatchObject({id: 'lock-a', audit: {log: 'f'.repeat(64), records: 7, head: 'e'.repeat(64)}})
+    expect(state?.text).toContain(`Audit:     7 records, head ${'e'.repeat(64)}`)
+    // Force-unlocked and taken by another run: the first holder's annotate must not touch the new record.
+    await a.forceUnlock('lock-a')
+    const other = await a.acquire(info('lock-b', 'bob@host2'))
+    await held.annotate!({log: 'f'.repeat(64), records: 8, head: 'd'.repeat(64)})
+    expect((await a.read())?.info).toMatchObject({id: 'lock-b'})
+    expect((await a.read())?.info.audit).toBeUndefined()
+    await other.release()
+    await held.release()
+  })
+
   it("one holder at a time; the second is refused with the holder's details; release frees it", async () => {
     const a = pdEtcdLock(new PdClient([endpoint]), 'prod-a')
     const b = pdEtcdLock(new PdClient([endpoint]), 'prod-a')

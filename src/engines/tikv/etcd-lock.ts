@@ -219,6 +219,14 @@ export function pdEtcdLock(pd: PdClient, clusterName: string, opts: {ttlSeconds?
           })
         }
       },
+      async annotate(audit): Promise<void> {
+        if (released) return
+        // Put only while the key still sits on our lease: a lock taken over meanwhile is left alone.
+        await call('/v3/kv/txn', {
+          compare: [{key: b64(key), result: 'EQUAL', target: 'LEASE', lease}],
+          success: [{request_put: {key: b64(key), value: b64(JSON.stringify({...info, audit, lease})), lease}}],
+        })
+      },
       async release(): Promise<void> {
         if (released) return
         released = true
