@@ -111,6 +111,11 @@ describe('recovery through the data path', () => {
 
     // The next write on the new primary is decree 71: the log is cut where replica4's ends, and
     // what replica3 held beyond it stays lost.
+    // A primary alone refuses writes (mutation_2pc_min_replica_count 2): wait for the guardian to add
+    // a secondary to 1.1 first, as a client's retries would.
+    await waitFor('1.1 to get a secondary beside its new primary', async () =>
+      ((await config(l))[1].hp_secondaries?.length ?? 0) >= 1 ? true : undefined,
+    )
     let extra = 0
     while (partitionOf(Buffer.from(`extra${extra}`), 8) !== 1) extra++
     expect(await put(l, `extra${extra}`, 'after')).toEqual({err: 'ERR_OK', decree: 71n})
