@@ -61,8 +61,11 @@ describe('lifeboat init OpenMLDBRecovery', () => {
     expect(text.split('\n')[0]).toMatch(/^# yaml-language-server: \$schema=.*schemas\/spec\.schema\.json$/)
     const doc = parseYaml(text) as LabSpec & {kind: string; recovery: {offline_endpoints: string[]}}
     expect(doc.kind).toBe('OpenMLDBRecovery')
-    // The lab names its cluster after its scenario, the last segment of its ZooKeeper root.
-    expect(doc.cluster.name).toBe(cluster.name)
+    // Without --name, the cluster is named after the last segment of its ZooKeeper root (the lab's
+    // own root: its scenario's name and a suffix of its own).
+    const root = cluster.zookeeper!.root
+    expect(doc.cluster.name).toBe(root.slice(root.lastIndexOf('/') + 1))
+    expect(doc.cluster.name.startsWith(`${cluster.name}-`)).toBe(true)
     expect(doc.cluster.zookeeper).toEqual(cluster.zookeeper)
     // Taking a tablet out is the operator's decision: it is named in a comment, never filled in.
     expect(doc.recovery.offline_endpoints).toEqual([])
