@@ -405,18 +405,22 @@ const recoverTablesExecutor: StepExecutor<OpenMLDBContext> = {
     // Endpoints whose every replica to recover is in this step: one RecoverEndpoint each, whose ops the
     // nameserver spreads over `concurrency` queues (RecoverTable ops share name_server_task_concurrency's).
     const byEndpoint = new Set(p.by_endpoint ?? [])
+    // False when an earlier run's op already recovered `op` (counted as done); else its replica is marked dead first.
+    const startRecovery = async (op: RecoverTableOp): Promise<boolean> => {
+      aborted(signal, 'recovering tables')
+      if (await finishedEarlier(op)) {
+        progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`)
+        return false
+      }
+      await markDead(op)
+      return true
+    }
     const viaEndpoint: RecoverTableOp[] = []
     await mapLimit(
       todo.filter((op) => byEndpoint.has(op.endpoint)),
       p.concurrency,
       async (op) => {
-        aborted(signal, 'recovering tables')
-        if (await finishedEarlier(op)) {
-          progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`)
-          return
-        }
-        await markDead(op)
-        viaEndpoint.push(op)
+        if (await startRecovery(op)) viaEndpoint.push(op)
       },
     )
     for (const ep of [...byEndpoint].sort()) {
@@ -438,12 +442,7 @@ const recoverTablesExecutor: StepExecutor<OpenMLDBContext> = {
       todo.filter((op) => !byEndpoint.has(op.endpoint)),
       p.concurrency,
       async (op) => {
-        aborted(signal, 'recovering tables')
-        if (await finishedEarlier(op)) {
-          progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`)
-          return
-        }
-        await markDead(op)
+        if (!(await startRecovery(op))) return
         await ctx.client.ns('RecoverTable', {name: op.name, db: op.db, pid: op.pid, endpoint: op.endpoint}, signal)
         await waitPartitionOps(ctx, op, ['kRecoverTableOP'], baseline, deadline, signal)
         progress(`recover table ${++done}/${p.ops.length}`)
