@@ -16,8 +16,8 @@ export interface EngineIo {
   env: Record<string, string | undefined>
   /** The directory of the spec file, for relative paths such as target_nodes_file. */
   specDir: string
-  /** Progress for humans; not part of any result. */
-  progress(message: string): void
+  /** Progress for humans; not part of any result. `count`: how far a phase with countable work is. */
+  progress(message: string, count?: ProgressCount): void
   /**
    * Aborted when the operator presses Ctrl-C or the process gets SIGTERM during apply. A step's
    * executor finishes or abandons its current call within that call's deadline and starts no
@@ -31,8 +31,15 @@ export interface PlanOptions {
   now: string
 }
 
-/** Progress of a running step: a line for the live task list. */
-export type StepProgress = (message: string) => void
+/** How far a phase is: `done` of `total` (when known) `unit`s, e.g. `{done: 1200, total: 5000, unit: 'nodes'}`. */
+export interface ProgressCount {
+  done: number
+  total?: number
+  unit?: string
+}
+
+/** Progress of a running step: a line for the live task list, with a count where the step knows one. */
+export type StepProgress = (message: string, count?: ProgressCount) => void
 
 export interface StepResult {
   /** Facts worth keeping in the audit log (never secrets). */
@@ -45,6 +52,15 @@ export interface StepResult {
 export interface StepExecutor<C = unknown> {
   /** Idempotency: is the step's effect already there? */
   isDone(ctx: C, step: Step): Promise<boolean>
+  /**
+   * What `apply --resume` does with this step when an earlier run finished it (DESIGN.md section 5,
+   * step 6). `recheck` (the default): ask isDone, and run the step again when its effect is gone.
+   * `plan-again`: ask isDone, and when the effect is gone stop before the step: repeating it from
+   * this plan is not safe (it acts on what the plan saw), so the operator plans again (exit 5).
+   * `trust`: the step has no effect of its own to look for (a check of preconditions that later
+   * steps change on purpose, a read-only verification); the earlier run's record stands.
+   */
+  onResume?: 'recheck' | 'plan-again' | 'trust'
   /**
    * Does the step; safe to call again after a crash part-way. `signal` is aborted on Ctrl-C or
    * SIGTERM: stop polling, let (or make) the call in flight end within its deadline, and write
