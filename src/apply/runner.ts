@@ -6,13 +6,19 @@
  * Invariants:
  * - `step.started` is recorded (the audit log fsyncs it) before an executor's `run`; when the
  *   recorder fails (AUDIT_WRITE_FAILED), nothing more runs, not even always steps.
- * - A step recorded finished in an earlier run is not run again, except an always step: the steps
- *   before it may have run again since, so its effect is re-checked with `isDone`.
+ * - A step recorded finished in an earlier run is not trusted from that record: its effect is
+ *   re-checked with `isDone` and, when it is gone, the step runs again (the audit log records
+ *   `step.redo` and why). An executor declares otherwise with `onResume`: `plan-again` stops the run
+ *   before the step (repeating it from this plan is not safe; exit 5, plan again), `trust` keeps the
+ *   record (a check with no effect of its own). A manual step the operator confirmed is trusted:
+ *   its work is done by hand and its isDone cannot always prove it. An always step is always re-checked.
+ * - A lossy step runs again only with `allowDataLoss` (the gates of a resume passed for the steps
+ *   left, which did not include it).
  * - Once the signal is aborted (Ctrl-C, SIGTERM), no further step starts; only always steps run.
  *
  * Outcomes are values, not exceptions: the caller decides how the run ends.
  */
-import {LifeboatError, describeError} from '../errors.js'
+import {ExitCode, LifeboatError, describeError} from '../errors.js'
 import type {StepExecutor} from '../engines/types.js'
 import type {Finding, Step} from '../plan/types.js'
 import type {TaskReporter, TaskStatus} from './ui.js'
@@ -42,6 +48,8 @@ export interface StepOutcome {
   earlier?: boolean
   /** Set for an always step run after the run stopped. */
   always?: boolean
+  /** Set when an earlier run finished the step, its effect was gone, and this run ran it again. */
+  again?: boolean
 }
 
 /** What the runner needs. */
@@ -54,8 +62,10 @@ export interface RunStepsInput<C> {
   tasks: TaskReporter
   /** Aborted on Ctrl-C or SIGTERM: no new step starts, the executor in flight is told. */
   signal?: AbortSignal
-  /** Steps recorded finished or skipped in an earlier run of this attempt. */
+  /** Steps recorded finished or skipped in an earlier run of this attempt: re-checked, see onResume. */
   finishedEarlier?: ReadonlySet<string>
+  /** `--allow-data-loss` was given: a lossy step whose effect is gone may run again. */
+  allowDataLoss?: boolean
   /** Manual steps the operator confirmed beforehand (`--confirm`, or in an earlier run). */
   confirmed?: ReadonlySet<string>
   /** Who confirms manual steps, for the record. */
@@ -136,12 +146,14 @@ export async function runAutomaticStep<C>(
   step: Step,
   executor: StepExecutor<C>,
   always = false,
+  again = false,
 ): Promise<StepEnd> {
   const {ctx, recorder, tasks, signal} = input
-  const mark = always ? {always: true} : {}
+  const mark = {...(always ? {always: true} : {}), ...(again ? {again: true} : {})}
   let done: boolean
   try {
-    done = await executor.isDone(ctx, step)
+    // A step run again was found not done just before: asking once more would only cost a round trip.
+    done = again ? false : await executor.isDone(ctx, step)
   } catch (err) {
     if (isAuditFailure(err)) throw err
     await recorder.append('step.failed', {step: step.id, error: errorData(err), phase: 'isDone', ...mark})
@@ -164,7 +176,12 @@ export async function runAutomaticStep<C>(
   tasks.update(step.id, 'running', step.description)
   let summary: string | undefined
   try {
-    const result = await executor.run(ctx, step, (message) => tasks.update(step.id, 'running', message), signal)
+    const result = await executor.run(
+      ctx,
+      step,
+      (message, count) => tasks.update(step.id, 'running', message, count),
+      signal,
+    )
     summary = result.summary
     const problems = errorsOf(await executor.verify(ctx, step))
     if (problems.length > 0) {
@@ -189,8 +206,80 @@ export async function runAutomaticStep<C>(
     await recorder.append('step.failed', {step: step.id, error: errorData(err), ...mark})
     return {kind: 'failed', outcome: {id: step.id, status: 'failed', ...mark}, error: stepFailed(step, err)}
   }
-  tasks.update(step.id, 'done', summary)
-  return {kind: 'ok', outcome: {id: step.id, status: 'done', ...(summary ? {summary} : {}), ...mark}}
+  const shown = again ? `${AGAIN_NOTE}${summary ? `: ${summary}` : ''}` : summary
+  tasks.update(step.id, 'done', shown)
+  return {kind: 'ok', outcome: {id: step.id, status: 'done', ...(shown ? {summary: shown} : {}), ...mark}}
+}
+
+/** The note of a step an earlier run finished whose effect was gone, run again in this one. */
+export const AGAIN_NOTE = 'ran again'
+
+/** Why a step an earlier run finished runs again: one line, for the task list and the audit log. */
+export const AGAIN_REASON = 'done in an earlier run, but its effect is no longer there: running it again'
+
+/** The refusal when a step's effect is gone and the step cannot be repeated from this plan. */
+function effectGone(step: Step, reason: 'plan-again' | 'lossy'): LifeboatError {
+  if (reason === 'lossy') {
+    return new LifeboatError(
+      'STEP_EFFECT_GONE',
+      `step ${step.id} was done in an earlier run, but its effect is no longer there, and running it again may lose data`,
+      {
+        detail: `Expected: ${step.expect} The gates of this resume passed for the steps left, which did not include ${step.id}. Nothing was written in this run before it.`,
+        hints: [
+          'Find out what undid it. To run it again, resume with --allow-data-loss; or plan again (`lifeboat plan SPEC`) to see the cluster as it is now.',
+        ],
+        exit: ExitCode.APPROVAL,
+      },
+    )
+  }
+  return new LifeboatError(
+    'STEP_EFFECT_GONE',
+    `step ${step.id} was done in an earlier run, but its effect is no longer there, and it cannot be repeated safely from this plan`,
+    {
+      detail: `Expected: ${step.expect} The step acts on what the plan saw; the cluster has changed since. It was not run again.`,
+      hints: ['Plan again from the cluster as it is now: `lifeboat plan SPEC --out plan.json`, then apply the new plan.'],
+      exit: ExitCode.STALE,
+    },
+  )
+}
+
+/**
+ * A step an earlier run finished (DESIGN.md section 5, step 6: its effect is checked, not trusted
+ * from the record). Returns `earlier` when it stands (or is trusted), `again` when it must run again,
+ * or how it stops the run.
+ */
+async function recheckEarlier<C>(
+  input: RunStepsInput<C>,
+  step: Step,
+  executor: StepExecutor<C> | undefined,
+): Promise<'earlier' | 'again' | StepEnd> {
+  const mode = executor?.onResume ?? 'recheck'
+  if (!executor || step.manual || mode === 'trust') return 'earlier'
+  const {ctx, recorder, tasks} = input
+  let done: boolean
+  try {
+    done = await executor.isDone(ctx, step)
+  } catch (err) {
+    if (isAuditFailure(err)) throw err
+    await recorder.append('step.failed', {step: step.id, error: errorData(err), phase: 'isDone'})
+    tasks.update(step.id, 'failed', describeError(err))
+    return {kind: 'failed', outcome: {id: step.id, status: 'failed'}, error: stepFailed(step, err)}
+  }
+  if (done) return 'earlier'
+  const refusal =
+    mode === 'plan-again'
+      ? effectGone(step, 'plan-again')
+      : step.risk === 'lossy' && !input.allowDataLoss
+        ? effectGone(step, 'lossy')
+        : undefined
+  if (refusal) {
+    await recorder.append('step.failed', {step: step.id, error: errorData(refusal), phase: 'resume'})
+    tasks.update(step.id, 'failed', 'its effect is gone and it cannot be repeated from this plan')
+    return {kind: 'failed', outcome: {id: step.id, status: 'failed'}, error: refusal}
+  }
+  await recorder.append('step.redo', {step: step.id, reason: 'its effect is no longer there'})
+  tasks.update(step.id, 'running', AGAIN_REASON)
+  return 'again'
 }
 
 /** A manual step: skip when its effect is there, else wait for the operator's confirmation and check the work. */
@@ -254,21 +343,39 @@ export async function runSteps<C>(input: RunStepsInput<C>): Promise<RunStepsResu
   let next = steps.length
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!
-    if (finishedEarlier.has(step.id) && !step.always) {
-      outcomes.push({id: step.id, status: 'done', earlier: true, summary: 'done in an earlier run'})
-      tasks.update(step.id, 'done', 'done in an earlier run')
-      continue
-    }
     if (signal?.aborted) {
       end = {kind: 'interrupted'}
       next = i
       break
     }
-    await input.beforeStep?.()
     const executor = executors.get(step.id)
+    let again = false
+    if (finishedEarlier.has(step.id) && !step.always) {
+      if (step.manual || !executor || (executor.onResume ?? 'recheck') === 'trust') {
+        outcomes.push({id: step.id, status: 'done', earlier: true, summary: 'done in an earlier run'})
+        tasks.update(step.id, 'done', 'done in an earlier run')
+        continue
+      }
+      await input.beforeStep?.()
+      const checked = await recheckEarlier(input, step, executor)
+      if (checked === 'earlier') {
+        outcomes.push({id: step.id, status: 'done', earlier: true, summary: 'done in an earlier run'})
+        tasks.update(step.id, 'done', 'done in an earlier run')
+        continue
+      }
+      if (checked !== 'again') {
+        outcomes.push(checked.outcome)
+        end = {kind: 'failed', error: (checked as Extract<StepEnd, {kind: 'failed'}>).error}
+        next = i + 1
+        break
+      }
+      again = true
+    } else {
+      await input.beforeStep?.()
+    }
     const result = step.manual
       ? await runManualStep(input, step, executor)
-      : await runAutomaticStep(input, step, executor!)
+      : await runAutomaticStep(input, step, executor!, false, again)
     if (result === 'waiting') {
       outcomes.push({id: step.id, status: 'waiting'})
       end = {kind: 'waiting', step}

@@ -3,6 +3,10 @@
  * terminal prompt and a live task list; apply itself never touches a terminal.
  */
 
+import type {ProgressCount} from '../engines/types.js'
+
+export type {ProgressCount} from '../engines/types.js'
+
 /** Asks one question and resolves with the answer (without the line end). */
 export interface Prompter {
   ask(question: string): Promise<string>
@@ -13,8 +17,8 @@ export type TaskStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed' |
 
 /** Receives step progress from apply. */
 export interface TaskReporter {
-  /** Updates one task. */
-  update(id: string, status: TaskStatus, note?: string): void
+  /** Updates one task; `count` says how far a running step with countable work is. */
+  update(id: string, status: TaskStatus, note?: string, count?: ProgressCount): void
   /** Stops drawing until the next update, so that a prompt or a message can be written below. */
   pause(): void
   /** Draws the final state. */
