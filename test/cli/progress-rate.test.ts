@@ -1,0 +1,163 @@
+// Rate and ETA of a phase with a count, and elapsed time of one without: pure functions over
+// (time, count) samples, and the task lists that show them, on a clock the test moves.
+import {describe, expect, it} from 'vitest'
+
+import {
+  addSample,
+  describeProgress,
+  etaMs,
+  formatDurationShort,
+  formatNumber,
+  formatRate,
+  LiveTaskList,
+  PhaseMeter,
+  PlainTaskList,
+  rateOf,
+  RATE_WINDOW_MS,
+  type CountSample,
+} from '../../src/cli/progress.js'
+
+function samples(...pairs: Array<[number, number]>): CountSample[] {
+  return pairs.reduce<CountSample[]>((all, [at, done]) => addSample(all, {at, done}), [])
+}
+
+describe('rate and ETA', () => {
+  it('knows no rate until the samples span a second and the count moved', () => {
+    expect(rateOf([])).toBeUndefined()
+    expect(rateOf(samples([0, 0], [500, 6000]))).toBeUndefined()
+    expect(rateOf(samples([0, 100], [3000, 100]))).toBeUndefined()
+    expect(rateOf(samples([0, 0], [1000, 12_400]))).toBe(12_400)
+  })
+
+  it('measures over the last 10 s only, so a phase that speeds up shows its current pace', () => {
+    // 1/s for 60 s, then 100/s for 20 s.
+    let all: CountSample[] = []
+    for (let s = 0; s <= 60; s++) all = addSample(all, {at: s * 1000, done: s})
+    for (let s = 1; s <= 20; s++) all = addSample(all, {at: (60 + s) * 1000, done: 60 + 100 * s})
+    expect(all[0]!.at).toBeGreaterThanOrEqual(80_000 - RATE_WINDOW_MS)
+    expect(rateOf(all)).toBe(100)
+    // A phase that reports rarely keeps the sample before the window, so it still has a rate.
+    expect(rateOf(samples([0, 0], [30_000, 300]))).toBe(10)
+  })
+
+  it('starts afresh when the count goes back', () => {
+    const all = samples([0, 0], [2000, 500], [3000, 10])
+    expect(all).toEqual([{at: 3000, done: 10}])
+    expect(rateOf(all)).toBeUndefined()
+  })
+
+  it('computes the time left from the rate and the total', () => {
+    expect(etaMs({done: 1000, total: 5000}, 400)).toBe(10_000)
+    expect(etaMs({done: 1000}, 400)).toBeUndefined()
+    expect(etaMs({done: 1000, total: 5000}, undefined)).toBeUndefined()
+    expect(etaMs({done: 6000, total: 5000}, 400)).toBe(0)
+  })
+
+  it('formats numbers, rates and durations for a terminal line', () => {
+    expect(formatNumber(12_400)).toBe('12,400')
+    expect(formatNumber(999)).toBe('999')
+    expect(formatNumber(1_234_567.4)).toBe('1,234,567')
+    expect(formatRate(12_400, 'nodes')).toBe('12,400 nodes/s')
+    expect(formatRate(2.54, 'ops')).toBe('2.5 ops/s')
+    expect(formatRate(0.25, 'ops')).toBe('0.25 ops/s')
+    expect(formatDurationShort(8_400)).toBe('8s')
+    expect(formatDurationShort(125_000)).toBe('2m05s')
+    expect(formatDurationShort(3_720_000)).toBe('1h02m')
+  })
+
+  it('describes a phase: count, rate and ETA once known; elapsed time without a count, after 2 s', () => {
+    const count = {done: 1000, total: 5000, unit: 'nodes'}
+    expect(describeProgress(count, samples([0, 0]), 0)).toBe('1,000/5,000 nodes')
+    expect(describeProgress(count, samples([0, 0], [2500, 1000]), 2500)).toBe(
+      '1,000/5,000 nodes · 400 nodes/s · ETA 10s',
+    )
+    expect(describeProgress({done: 1000, unit: 'regions'}, samples([0, 0], [2000, 1000]), 2000)).toBe(
+      '1,000 regions · 500 regions/s',
+    )
+    expect(describeProgress({done: 5000, total: 5000, unit: 'nodes'}, samples([0, 0], [2000, 5000]), 2000)).toBe(
+      '5,000/5,000 nodes · 2,500 nodes/s',
+    )
+    expect(describeProgress(undefined, [], 1500)).toBeUndefined()
+    expect(describeProgress(undefined, [], 12_000)).toBe('12s')
+  })
+
+  it('a meter on an injected clock: a new total or unit starts the rate afresh', () => {
+    let now = 0
+    const meter = new PhaseMeter(() => now)
+    meter.start()
+    now = 3000
+    expect(meter.describe()).toBe('3s')
+    meter.report({done: 0, total: 10, unit: 'ops'})
+    now = 5000
+    meter.report({done: 4, total: 10, unit: 'ops'})
+    expect(meter.describe()).toBe('4/10 ops · 2.0 ops/s · ETA 3s')
+    meter.report({done: 4, total: 200, unit: 'partitions'})
+    expect(meter.describe()).toBe('4/200 partitions')
+  })
+})
+
+describe('task lists with counts', () => {
+  it('on a terminal, a running step shows count, rate and ETA before its message, redrawn in place', () => {
+    let out = ''
+    let now = 0
+    const list = new LiveTaskList([{id: '01-copy', description: 'Copy the tree'}], (t) => (out += t), {
+      color: false,
+      width: 100,
+      now: () => now,
+      tickMs: 0,
+    })
+    list.update('01-copy', 'running', 'Copy the tree')
+    list.update('01-copy', 'running', 'copying /pegasus', {done: 0, total: 20_000, unit: 'nodes'})
+    now = 2000
+    list.update('01-copy', 'running', 'copying /pegasus', {done: 5000, total: 20_000, unit: 'nodes'})
+    const last = out.split('\u001B[1A').at(-1)!
+    expect(last).toBe('\u001B[2K› 01-copy  running  5,000/20,000 nodes · 2,500 nodes/s · ETA 6s  copying /pegasus\n')
+    list.update('01-copy', 'done', '20,000 nodes')
+    expect(out.split('\u001B[1A').at(-1)).toBe('\u001B[2K✓ 01-copy  done     20,000 nodes\n')
+    list.finish()
+  })
+
+  it('on a terminal, a step without a count shows how long it has run, redrawn by the ticker', () => {
+    let out = ''
+    let now = 0
+    const list = new LiveTaskList([{id: '02-wait', description: 'Wait'}], (t) => (out += t), {
+      color: false,
+      width: 100,
+      now: () => now,
+      tickMs: 0,
+    })
+    list.update('02-wait', 'running', 'waiting for the meta server')
+    expect(out).toBe('\u001B[2K› 02-wait  running  waiting for the meta server\n')
+    now = 12_000
+    list.tick()
+    expect(out.split('\u001B[1A').at(-1)).toBe('\u001B[2K› 02-wait  running  12s  waiting for the meta server\n')
+    // Paused (a prompt below): the ticker draws nothing.
+    list.pause()
+    const before = out
+    now = 13_000
+    list.tick()
+    expect(out).toBe(before)
+    list.finish()
+  })
+
+  it('without a terminal, a count that moves alone is printed at most every 15 s, with its rate', () => {
+    let out = ''
+    let now = 0
+    const list = new PlainTaskList(
+      [{id: '01', description: 'copy'}],
+      (t) => (out += t),
+      () => now,
+    )
+    for (let s = 0; s <= 40; s++) {
+      now = s * 1000
+      list.update('01', 'running', 'copying /pegasus', {done: s * 100, total: 4000, unit: 'nodes'})
+    }
+    expect(out.trimEnd().split('\n')).toEqual([
+      '[1/1] 01: running (copying /pegasus) 0/4,000 nodes',
+      '[1/1] 01: running (copying /pegasus) 1,500/4,000 nodes · 100 nodes/s · ETA 25s',
+      '[1/1] 01: running (copying /pegasus) 3,000/4,000 nodes · 100 nodes/s · ETA 10s',
+    ])
+    list.update('01', 'done', '4,000 nodes')
+    expect(out.trimEnd().split('\n').at(-1)).toBe('[1/1] 01: done (4,000 nodes)')
+  })
+})
