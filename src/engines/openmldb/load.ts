@@ -172,7 +172,11 @@ export const loadTablesExecutor: StepExecutor<OpenMLDBContext> = {
             (fresh) => {
               if (fresh) loaded++
               else already++
-              progress(`load table ${loaded + already}/${p.loads.length} kTableNormal`)
+              progress(`load table ${loaded + already}/${p.loads.length} kTableNormal`, {
+                done: loaded + already,
+                total: p.loads.length,
+                unit: 'partitions',
+              })
             },
             stop.signal,
           ).catch((err: unknown) => {

@@ -207,7 +207,7 @@ const changeLeadersExecutor: StepExecutor<OpenMLDBContext> = {
         signal,
       )
       await waitPartitionOps(ctx, op, ['kChangeLeaderOP'], baseline, deadline, signal)
-      progress(`change leader ${++done}/${p.ops.length}`)
+      progress(`change leader ${++done}/${p.ops.length}`, {done, total: p.ops.length, unit: 'ops'})
     })
     return {
       summary: `${p.ops.length} leader(s) changed (${p.ops.length - todo.length} already in place)`,
@@ -262,7 +262,11 @@ function endpointExecutor(method: 'OfflineEndpoint' | 'RecoverEndpoint'): StepEx
       let done = 0
       await mapLimit(p.predicted, p.concurrency, async (op) => {
         await waitPartitionOps(ctx, op, [op.op_type], baseline, deadline, signal)
-        progress(`${offline ? 'offline' : 'recover'} ${p.endpoint}: ${++done}/${p.predicted.length} ops done`)
+        progress(`${offline ? 'offline' : 'recover'} ${p.endpoint}: ${++done}/${p.predicted.length} ops done`, {
+          done,
+          total: p.predicted.length,
+          unit: 'ops',
+        })
       })
       return {
         summary: `${offline ? 'offline' : 'recover'} endpoint ok: ${p.predicted.length} op(s) done`,
@@ -303,7 +307,7 @@ const setAliveExecutor: StepExecutor<OpenMLDBContext> = {
         {name: u.name, db: u.db, pid: u.pid, endpoint: u.endpoint, is_alive: u.is_alive},
         signal,
       )
-      progress(`update ok ${++done}/${todo.length}`)
+      progress(`update ok ${++done}/${todo.length}`, {done, total: todo.length, unit: 'partitions'})
     })
     return {
       summary: `${todo.length} alive flag(s) updated (${p.updates.length - todo.length} already set)`,
@@ -409,7 +413,11 @@ const recoverTablesExecutor: StepExecutor<OpenMLDBContext> = {
     const startRecovery = async (op: RecoverTableOp): Promise<boolean> => {
       aborted(signal, 'recovering tables')
       if (await finishedEarlier(op)) {
-        progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`)
+        progress(`recover table ${++done}/${p.ops.length} (finished by an earlier run's op)`, {
+          done,
+          total: p.ops.length,
+          unit: 'ops',
+        })
         return false
       }
       await markDead(op)
@@ -435,7 +443,7 @@ const recoverTablesExecutor: StepExecutor<OpenMLDBContext> = {
     }
     await mapLimit(viaEndpoint, p.concurrency, async (op) => {
       await waitPartitionOps(ctx, op, ['kRecoverTableOP'], baseline, deadline, signal)
-      progress(`recover table ${++done}/${p.ops.length}`)
+      progress(`recover table ${++done}/${p.ops.length}`, {done, total: p.ops.length, unit: 'ops'})
     })
 
     await mapLimit(
@@ -445,7 +453,7 @@ const recoverTablesExecutor: StepExecutor<OpenMLDBContext> = {
         if (!(await startRecovery(op))) return
         await ctx.client.ns('RecoverTable', {name: op.name, db: op.db, pid: op.pid, endpoint: op.endpoint}, signal)
         await waitPartitionOps(ctx, op, ['kRecoverTableOP'], baseline, deadline, signal)
-        progress(`recover table ${++done}/${p.ops.length}`)
+        progress(`recover table ${++done}/${p.ops.length}`, {done, total: p.ops.length, unit: 'ops'})
       },
     )
     return {

@@ -273,7 +273,11 @@ export const waitExecutor: StepExecutor<DddContext> = {
         last = s
         if (s.other.length > 0) throw otherPrimaryError(s.other)
         if (s.cleared.length > 0) throw clearedError(s.cleared)
-        progress(`Proposed count: ${total}/${total}, primaries in place: ${s.inPlace.length}/${total}`)
+        progress(`Proposed count: ${total}/${total}, primaries in place: ${s.inPlace.length}/${total}`, {
+          done: s.inPlace.length,
+          total,
+          unit: 'partitions',
+        })
         return s.inPlace.length === total
           ? {summary: `${total}/${total} partitions have their primary`, data: {in_place: total, waited_ms: elapsedMs}}
           : undefined

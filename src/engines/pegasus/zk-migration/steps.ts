@@ -255,6 +255,7 @@ const copyStep: StepExecutor<ZkMigrationContext> = {
         const s = (Date.now() - started) / 1000
         progress(
           `${c.nodesRead} of ~${p.expect_nodes} node(s) copied${s > 0 ? ` (${Math.round(c.nodesRead / s)} nodes/s)` : ''}`,
+          {done: c.nodesRead, total: p.expect_nodes, unit: 'nodes'},
         )
       },
     })
