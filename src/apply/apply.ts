@@ -472,6 +472,7 @@ async function runUnderLock(
       tasks,
       signal: stepSignal,
       finishedEarlier,
+      allowDataLoss: req.allowDataLoss,
       confirmed,
       actor: c.operator.user,
       askManual:
