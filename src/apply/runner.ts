@@ -7,8 +7,7 @@
  * - `step.started` is recorded (the audit log fsyncs it) before an executor's `run`; when the
  *   recorder fails (AUDIT_WRITE_FAILED), nothing more runs, not even always steps.
  * - A step recorded finished in an earlier run is not trusted from that record: its effect is
- *   re-checked with `isDone` and, when it is gone, the step runs again (the audit log records
- *   `step.redo` and why). An executor declares otherwise with `onResume`: `plan-again` stops the run
+ *   re-checked with `isDone` and, when it is gone, the step runs again (its audit records carry `again: true`). An executor declares otherwise with `onResume`: `plan-again` stops the run
  *   before the step (repeating it from this plan is not safe; exit 5, plan again), `trust` keeps the
  *   record (a check with no effect of its own). A manual step the operator confirmed is trusted:
  *   its work is done by hand and its isDone cannot always prove it. An always step is always re-checked.
@@ -124,7 +123,7 @@ function stepFailed(step: Step, err: unknown): LifeboatError {
       .join('\n\n'),
     hints: [
       ...(inner?.hints ?? []),
-      'When the cause is fixed, continue with `lifeboat apply PLAN --resume`: steps already done are not repeated.',
+      'When the cause is fixed, continue with `lifeboat apply PLAN --resume`: steps whose effect is there are not repeated.',
     ],
     cause: err,
   })
@@ -237,7 +236,9 @@ function effectGone(step: Step, reason: 'plan-again' | 'lossy'): LifeboatError {
     `step ${step.id} was done in an earlier run, but its effect is no longer there, and it cannot be repeated safely from this plan`,
     {
       detail: `Expected: ${step.expect} The step acts on what the plan saw; the cluster has changed since. It was not run again.`,
-      hints: ['Plan again from the cluster as it is now: `lifeboat plan SPEC --out plan.json`, then apply the new plan.'],
+      hints: [
+        'Plan again from the cluster as it is now: `lifeboat plan SPEC --out plan.json`, then apply the new plan.',
+      ],
       exit: ExitCode.STALE,
     },
   )
@@ -251,10 +252,9 @@ function effectGone(step: Step, reason: 'plan-again' | 'lossy'): LifeboatError {
 async function recheckEarlier<C>(
   input: RunStepsInput<C>,
   step: Step,
-  executor: StepExecutor<C> | undefined,
-): Promise<'earlier' | 'again' | StepEnd> {
-  const mode = executor?.onResume ?? 'recheck'
-  if (!executor || step.manual || mode === 'trust') return 'earlier'
+  executor: StepExecutor<C>,
+): Promise<'earlier' | 'again' | Extract<StepEnd, {kind: 'failed'}>> {
+  const mode = executor.onResume ?? 'recheck'
   const {ctx, recorder, tasks} = input
   let done: boolean
   try {
@@ -277,7 +277,6 @@ async function recheckEarlier<C>(
     tasks.update(step.id, 'failed', 'its effect is gone and it cannot be repeated from this plan')
     return {kind: 'failed', outcome: {id: step.id, status: 'failed'}, error: refusal}
   }
-  await recorder.append('step.redo', {step: step.id, reason: 'its effect is no longer there'})
   tasks.update(step.id, 'running', AGAIN_REASON)
   return 'again'
 }
@@ -343,21 +342,22 @@ export async function runSteps<C>(input: RunStepsInput<C>): Promise<RunStepsResu
   let next = steps.length
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!
+    const executor = executors.get(step.id)
+    const earlier = finishedEarlier.has(step.id) && !step.always
+    if (earlier && (step.manual || !executor || executor.onResume === 'trust')) {
+      outcomes.push({id: step.id, status: 'done', earlier: true, summary: 'done in an earlier run'})
+      tasks.update(step.id, 'done', 'done in an earlier run')
+      continue
+    }
     if (signal?.aborted) {
       end = {kind: 'interrupted'}
       next = i
       break
     }
-    const executor = executors.get(step.id)
+    await input.beforeStep?.()
     let again = false
-    if (finishedEarlier.has(step.id) && !step.always) {
-      if (step.manual || !executor || (executor.onResume ?? 'recheck') === 'trust') {
-        outcomes.push({id: step.id, status: 'done', earlier: true, summary: 'done in an earlier run'})
-        tasks.update(step.id, 'done', 'done in an earlier run')
-        continue
-      }
-      await input.beforeStep?.()
-      const checked = await recheckEarlier(input, step, executor)
+    if (earlier) {
+      const checked = await recheckEarlier(input, step, executor!)
       if (checked === 'earlier') {
         outcomes.push({id: step.id, status: 'done', earlier: true, summary: 'done in an earlier run'})
         tasks.update(step.id, 'done', 'done in an earlier run')
@@ -365,13 +365,11 @@ export async function runSteps<C>(input: RunStepsInput<C>): Promise<RunStepsResu
       }
       if (checked !== 'again') {
         outcomes.push(checked.outcome)
-        end = {kind: 'failed', error: (checked as Extract<StepEnd, {kind: 'failed'}>).error}
+        end = {kind: 'failed', error: checked.error}
         next = i + 1
         break
       }
       again = true
-    } else {
-      await input.beforeStep?.()
     }
     const result = step.manual
       ? await runManualStep(input, step, executor)

@@ -84,8 +84,9 @@ describe('runSteps', () => {
     ])
   })
 
-  it('never runs a step finished earlier again, but re-checks an always step', async () => {
+  it('does not run a step finished earlier again while its effect is there; re-checks an always step', async () => {
     const s = store()
+    s.done.add('01')
     const steps = [step('01'), step('02'), step('03', {always: true})]
     const {recorder, input: i} = input(steps, s, {finishedEarlier: new Set(['01', '03'])})
     const r = await runSteps(i)
@@ -96,6 +97,90 @@ describe('runSteps', () => {
     ])
     expect(s.writes).toEqual(['02', '03'])
     expect(events(recorder)).toEqual(['step.started 02', 'step.finished 02', 'step.started 03', 'step.finished 03'])
+  })
+
+  it('runs a step finished earlier again when its effect is gone, and says why', async () => {
+    const s = store()
+    s.done.add('01')
+    const notes: string[] = []
+    const tasks = {
+      ...silentReporter,
+      update: (id: string, status: string, note?: string) => void notes.push(`${id} ${status}: ${note}`),
+    }
+    const steps = [step('01'), step('02'), step('03')]
+    const {recorder, input: i} = input(steps, s, {finishedEarlier: new Set(['01', '02']), tasks})
+    const r = await runSteps(i)
+    expect(r.end).toEqual({kind: 'completed'})
+    expect(s.writes).toEqual(['02', '03'])
+    expect(r.steps.map((o) => `${o.id}:${o.status}${o.earlier ? ':earlier' : ''}${o.again ? ':again' : ''}`)).toEqual([
+      '01:done:earlier',
+      '02:done:again',
+      '03:done',
+    ])
+    expect(r.steps[1]!.summary).toBe('ran again: 02 written')
+    expect(notes).toContain('02 running: done in an earlier run, but its effect is no longer there: running it again')
+    expect(recorder.records.filter((x) => x.data.step === '02').map((x) => [x.event, x.data.again])).toEqual([
+      ['step.started', true],
+      ['step.finished', true],
+    ])
+  })
+
+  it('stops before a step that cannot be repeated when its effect is gone: plan again, exit 5; always steps run', async () => {
+    const s = store()
+    const executor = {...s.executor, onResume: 'plan-again' as const}
+    const steps = [step('01', {expect: '01 holds.'}), step('02'), step('03', {always: true})]
+    const {recorder, input: i} = input(steps, s, {finishedEarlier: new Set(['01'])})
+    i.executors = new Map<string, StepExecutor<unknown>>([
+      ['01', executor],
+      ['02', s.executor],
+      ['03', s.executor],
+    ])
+    const r = await runSteps(i)
+    expect(r.end.kind).toBe('failed')
+    const error = (r.end as {error: LifeboatError}).error
+    expect(error).toMatchObject({code: 'STEP_EFFECT_GONE', exit: 5})
+    expect(error.message).toBe(
+      'step 01 was done in an earlier run, but its effect is no longer there, and it cannot be repeated safely from this plan',
+    )
+    expect(error.hints.join('\n')).toContain('lifeboat plan SPEC')
+    expect(s.writes).toEqual(['03'])
+    expect(events(recorder)).toEqual(['step.failed 01', 'step.started 03 always', 'step.finished 03 always'])
+
+    // With its effect there, the same step stands as done in an earlier run.
+    s.done.add('01')
+    const again = input(steps, s, {finishedEarlier: new Set(['01'])})
+    again.input.executors = i.executors
+    expect((await runSteps(again.input)).end).toEqual({kind: 'completed'})
+  })
+
+  it('trusts a step that declares no effect of its own, and a confirmed manual step', async () => {
+    const s = store()
+    let asked = 0
+    const trusted = {...s.executor, onResume: 'trust' as const, isDone: async () => (asked++, false)}
+    const steps = [step('01'), step('02', {manual: {instructions: ['do it']}})]
+    const {recorder, input: i} = input(steps, s, {finishedEarlier: new Set(['01', '02'])})
+    i.executors = new Map<string, StepExecutor<unknown>>([
+      ['01', trusted],
+      ['02', {...s.executor, isDone: async () => (asked++, false)}],
+    ])
+    const r = await runSteps(i)
+    expect(r.end).toEqual({kind: 'completed'})
+    expect(asked).toBe(0)
+    expect(r.steps.every((o) => o.earlier)).toBe(true)
+    expect(recorder.records).toEqual([])
+  })
+
+  it('runs a lossy step whose effect is gone again only with allowDataLoss (exit 4 otherwise)', async () => {
+    const s = store()
+    const steps = [step('01', {risk: 'lossy'})]
+    const refused = input(steps, s, {finishedEarlier: new Set(['01'])})
+    const r = await runSteps(refused.input)
+    expect(r.end.kind === 'failed' && r.end.error).toMatchObject({code: 'STEP_EFFECT_GONE', exit: 4})
+    expect((r.end as {error: LifeboatError}).error.hints[0]).toContain('--allow-data-loss')
+    expect(s.writes).toEqual([])
+    const allowed = input(steps, s, {finishedEarlier: new Set(['01']), allowDataLoss: true})
+    expect((await runSteps(allowed.input)).end).toEqual({kind: 'completed'})
+    expect(s.writes).toEqual(['01'])
   })
 
   it('after a failure, stops and still runs the always steps after it (audited, marked always)', async () => {
