@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {zkMigrationEngine} from '../../../src/engines/pegasus/zk-migration/engine.js'
-import {planZkMigration} from '../../../src/engines/pegasus/zk-migration/planner.js'
+import {planZkMigration, predictEnvs} from '../../../src/engines/pegasus/zk-migration/planner.js'
 import type {PlanBody} from '../../../src/plan/types.js'
 import {validateSpecText} from '../../../src/spec/index.js'
 import {expectGoldens} from '../../plan/goldens.js'
@@ -162,6 +162,62 @@ describe('PegasusZkMigration planner: what each plan says', () => {
     expect(body.steps.find((s) => s.id === '04-wait-for-nodes')!.expect).toBe(
       '127.0.0.1:34801 ALIVE 12, 127.0.0.1:34802 ALIVE 12, 127.0.0.1:34803 ALIVE 12',
     )
+  })
+
+  it("recovery: each table's envs as the first reporting node holds them, compared with the source", () => {
+    const {spec, live} = loadFixture('recovery')
+    // 34801 (first in the list) holds temp's creation envs; 34802 and 34803 hold newer ones.
+    expect(predictEnvs(live)).toEqual([
+      {
+        id: '2',
+        name: 'temp',
+        from: '127.0.0.1:34801',
+        same: [],
+        stale: [{key: 'rocksdb.allow_ingest_behind', source: 'true', back: 'false'}],
+        lost: [{key: 'replica.deny_client_request', source: 'timeout*write'}],
+        revived: [],
+      },
+      {id: '3', name: 'stat', from: '127.0.0.1:34801', same: [], stale: [], lost: [], revived: []},
+    ])
+    const envs = (b: PlanBody) => b.findings.filter((f) => f.code.startsWith('PEGASUS_APP_ENVS'))
+    expect(envs(planZkMigration(spec, live, {now: NOW}))[0]!.hint).toBe(
+      'After the migration, in the Pegasus shell: use_app temp; set_app_envs replica.deny_client_request timeout*write rocksdb.allow_ingest_behind true',
+    )
+
+    // The first node restarted (only .app-info's env) and the second lists temp first: its envs win.
+    live.reports![0]!.apps = live.reports![0]!.apps.filter((a) => a.app_id !== 2)
+    live.reports![1]!.apps[1]!.envs = {default_ttl: '86400', 'rocksdb.allow_ingest_behind': 'true'}
+    live.source.apps[2]!.envs = {'business.info': 'a b'}
+    const [temp, stat] = predictEnvs(live)
+    expect(temp).toMatchObject({from: '127.0.0.1:34802', same: ['rocksdb.allow_ingest_behind'], stale: []})
+    expect(temp!.revived).toEqual([{key: 'default_ttl', back: '86400'}])
+    expect(stat!.lost).toEqual([{key: 'business.info', source: 'a b'}])
+    const found = envs(planZkMigration(spec, live, {now: NOW}))
+    expect(found.map((f) => `${f.code} ${f.subject}`)).toEqual([
+      'PEGASUS_APP_ENVS_LOST 2:temp',
+      'PEGASUS_APP_ENVS_LOST 3:stat',
+    ])
+    expect(found[0]!.message).toMatch(
+      /^table temp: rocksdb.allow_ingest_behind comes back as the source has it; default_ttl=86400 comes back though the source no longer has it; replica.deny_client_request=timeout\*write is lost\. start_recovery takes its envs from 127\.0\.0\.1:34802, /,
+    )
+    expect(found[0]!.hint).toBe(
+      'After the migration, in the Pegasus shell: use_app temp; set_app_envs replica.deny_client_request timeout*write; del_app_envs default_ttl',
+    )
+    expect(found[1]!.hint).toBe(
+      'After the migration, in the Pegasus shell: use_app stat; set_app_envs business.info "a b"',
+    )
+
+    // No node reports the table, or the nodes were not asked: not known, said so.
+    live.reports = live.reports!.map((r) => ({...r, apps: r.apps.filter((a) => a.app_id !== 3)}))
+    expect(envs(planZkMigration(spec, live, {now: NOW})).map((f) => `${f.code} ${f.subject}`)).toEqual([
+      'PEGASUS_APP_ENVS_LOST 2:temp',
+      'PEGASUS_APP_ENVS_UNKNOWN 3:stat',
+    ])
+    delete live.reports
+    expect(envs(planZkMigration(spec, live, {now: NOW})).map((f) => `${f.code} ${f.subject}`)).toEqual([
+      'PEGASUS_APP_ENVS_UNKNOWN 2:temp',
+      'PEGASUS_APP_ENVS_UNKNOWN 3:stat',
+    ])
   })
 
   it('recovery with an UNALIVE node: an error, as the migration script aborts', () => {

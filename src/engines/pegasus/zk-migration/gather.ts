@@ -4,6 +4,10 @@
  * the target root, the meta leader and its function level, and the table and node lists as the
  * shell's `ls -o` and `nodes -d` print them.
  *
+ * For the recovery method it also asks every ALIVE node what start_recovery will ask it
+ * (query_app_info), for the envs each table gets back. The ZooKeeper connects and the node calls
+ * keep the deadlines of `cluster.timeouts` (or --zk-timeout / --collect-timeout).
+ *
  * The table and node readers are shared with the step executors, which compare the cluster with
  * what the plan recorded.
  */
@@ -13,12 +17,23 @@ import {describeError} from '../../../errors.js'
 import {compareNatural} from '../../../plan/order.js'
 import {ZkError, connectZk, walkTree, type ZkClient} from '../../../zk/index.js'
 import type {EngineIo} from '../../types.js'
-import {PegasusClientError, getMetaCluster, mapLimit, metaClientFor, type MetaClient} from '../client/index.js'
+import {
+  PegasusClientError,
+  ReplicaClient,
+  connectClusterZk,
+  getMetaCluster,
+  mapLimit,
+  metaClientFor,
+  pegasusTimeouts,
+  type Deadline,
+  type MetaClient,
+} from '../client/index.js'
 import {AppStatus, MetaFunctionLevel, NodeStatus, enumName, metaLevelName} from '../wire/index.js'
 import {
   ZK_MIGRATION_LIVE_VERSION,
   type EphemeralNode,
   type MetaObserved,
+  type NodeAppsReport,
   type NodeRow,
   type TableRow,
   type TreeApp,
@@ -29,6 +44,8 @@ import {
 
 /** Tables whose partition configuration is read at once for `nodes -d`. */
 const QUERY_CONCURRENCY = 16
+/** Replica servers asked for query_app_info at once. */
+const REPORT_CONCURRENCY = 64
 
 function relative(root: string, path: string): string {
   if (root === '/') return path.slice(1)
@@ -104,17 +121,55 @@ export async function summarizeTree(zk: ZkClient, hosts: string, root: string): 
 
 /** An app node's summary from its JSON (Pegasus's app_info); tolerant of anything else. */
 function appOf(id: string, text: string): TreeApp {
-  const app: TreeApp = {id, name: null, status: null, partition_count: null, partitions: 0, nodes: 1, envs: []}
+  const app: TreeApp = {id, name: null, status: null, partition_count: null, partitions: 0, nodes: 1, envs: {}}
   try {
     const doc = JSON.parse(text) as Record<string, unknown>
     if (typeof doc.app_name === 'string') app.name = doc.app_name
     if (typeof doc.status === 'string') app.status = doc.status
     if (typeof doc.partition_count === 'number') app.partition_count = doc.partition_count
-    if (doc.envs && typeof doc.envs === 'object') app.envs = Object.keys(doc.envs).sort()
+    if (doc.envs && typeof doc.envs === 'object') app.envs = sortedEnvs(doc.envs as Record<string, unknown>)
   } catch {
     // Not an app_info document: counted, not described.
   }
   return app
+}
+
+/** Envs with keys sorted; values as strings (Pegasus writes strings). */
+function sortedEnvs(envs: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.keys(envs)
+      .sort()
+      .map((k) => [k, String(envs[k])]),
+  )
+}
+
+/**
+ * query_app_info on each node, in the given order (failures recorded by their error name; a node
+ * that times out is asked once more, as the meta-recovery gather does).
+ */
+export async function reportApps(nodes: string[], deadline: Deadline): Promise<NodeAppsReport[]> {
+  const client = new ReplicaClient({timeoutMs: deadline.ms})
+  const once = async (node: string): Promise<NodeAppsReport> => {
+    try {
+      const resp = await client.queryAppInfo(node)
+      if (resp.err !== 'ERR_OK') return {address: node, error: resp.err, apps: []}
+      const apps = resp.apps
+        .map((a) => ({app_id: a.app_id, app_name: a.app_name, envs: sortedEnvs(a.envs ?? {})}))
+        .sort((a, b) => a.app_id - b.app_id)
+      return {address: node, error: null, apps}
+    } catch (err) {
+      if (!(err instanceof PegasusClientError)) throw err
+      return {address: node, error: err.pegasusError, apps: []}
+    }
+  }
+  try {
+    return await mapLimit(nodes, REPORT_CONCURRENCY, async (node) => {
+      const first = await once(node)
+      return first.error === 'ERR_TIMEOUT' ? once(node) : first
+    })
+  } finally {
+    client.close()
+  }
 }
 
 /** The meta leader, its function level (control_meta with fl_invalid) and its ZooKeeper as `/meta/cluster` reports it. */
@@ -214,11 +269,24 @@ export function connectPlace(
   return connectZk({hosts: place.hosts, root: place.root, auth: place.auth, env: io.env})
 }
 
-/** The engine's gather: both trees, the meta, and the table and node lists. Never writes. */
+/**
+ * The engine's gather: both trees, the meta, the table and node lists, and for the recovery method
+ * the alive nodes' query_app_info. Never writes.
+ */
 export async function gatherZkMigration(spec: ZkMigrationSpec, io: EngineIo): Promise<ZkMigrationLive> {
   const src = spec.cluster.zookeeper
   const dst = spec.migration.target
-  const [srcZk, dstZk] = await Promise.all([connectPlace(src, io), connectPlace(dst, io)])
+  const timeouts = pegasusTimeouts(spec.cluster, io.env)
+  const connect = (place: typeof src) =>
+    connectClusterZk({hosts: place.hosts, root: place.root, auth: place.auth, env: io.env}, timeouts.zkConnect)
+  const settled = await Promise.allSettled([connect(src), connect(dst)])
+  const failed = settled.find((r) => r.status === 'rejected')
+  if (failed) {
+    // One side failed: close the session the other opened.
+    await Promise.all(settled.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)))
+    throw failed.reason
+  }
+  const [srcZk, dstZk] = settled.map((r) => (r as PromiseFulfilledResult<ZkClient>).value) as [ZkClient, ZkClient]
   const meta = metaClientFor(spec.cluster.meta_servers, [{zk: srcZk, root: src.root}])
   try {
     io.progress(`reading the source tree ${src.hosts}${src.root} and the target root ${dst.hosts}${dst.root}`)
@@ -241,7 +309,20 @@ export async function gatherZkMigration(spec: ZkMigrationSpec, io: EngineIo): Pr
         observed.detail = describeError(err)
       }
     }
-    return {formatVersion: ZK_MIGRATION_LIVE_VERSION, source, target, meta: observed, tables, nodes}
+    const live: ZkMigrationLive = {
+      formatVersion: ZK_MIGRATION_LIVE_VERSION,
+      source,
+      target,
+      meta: observed,
+      tables,
+      nodes,
+    }
+    if (spec.migration.method === 'recovery' && observed.error === null) {
+      const alive = nodes.filter((n) => n.status === 'ALIVE').map((n) => n.address)
+      io.progress(`asking ${alive.length} alive replica server(s) which app info (envs included) they report`)
+      live.reports = await reportApps(alive, timeouts.collect)
+    }
+    return live
   } finally {
     meta.close()
     await Promise.all([srcZk.close(), dstZk.close()])

@@ -39,8 +39,6 @@ import {
 const LEVEL_VALUES: Record<string, number> = META_LEVEL_VALUES
 /** The level a meta starts at unless `meta_function_level_on_start` says otherwise. */
 const DEFAULT_LEVEL = 'steady'
-/** The only env a replica server keeps in its `.app-info` (reference/pegasus.md section 5). */
-const ENV_KEPT_BY_REPLICAS = 'rocksdb.allow_ingest_behind'
 /** Top-level children the metas recreate themselves: the leader lock directories. */
 const LOCK_CHILDREN = new Set(['lock', 'dsn.meta.server.leader'])
 /** Items named in one finding before "...". */
@@ -337,17 +335,7 @@ function recoveryFindings(spec: ZkMigrationSpec, live: ZkMigrationLive): Finding
       hint: 'Duplications, backup policies and bulk-load state must be set up again on the target, or use the copy method.',
     })
   }
-  for (const a of live.source.apps) {
-    const lost = a.envs.filter((k) => k !== ENV_KEPT_BY_REPLICAS)
-    if (lost.length === 0 || !a.status?.endsWith('AS_AVAILABLE')) continue
-    out.push({
-      code: FINDING_CODES.envsLost,
-      severity: 'warning',
-      subject: `${a.id}:${a.name ?? '?'}`,
-      message: `table ${a.name ?? a.id} has envs ${listShort(lost)}: replica servers keep only ${ENV_KEPT_BY_REPLICAS}, so the recovered table has none of them`,
-      hint: `Set them again after the migration: use_app ${a.name ?? a.id}; set_app_envs KEY VALUE.`,
-    })
-  }
+  out.push(...envFindings(live))
   for (const t of live.tables.filter((x) => x.status !== 'AVAILABLE')) {
     out.push({
       code: FINDING_CODES.droppedTable,
@@ -374,6 +362,125 @@ function recoveryFindings(spec: ZkMigrationSpec, live: ZkMigrationLive): Finding
         "while the metas restart without recovery mode, no meta serves: DDL fails and clients that must look up a partition's configuration wait",
     },
   )
+  return out
+}
+
+/** A table's envs after the recovery, as the first node that reports the table holds them. */
+export interface EnvsPrediction {
+  id: string
+  name: string
+  /** The node whose query_app_info defines the recovered app_info; null when no node reported the table. */
+  from: string | null
+  /** Keys whose value comes back as the source has it. */
+  same: string[]
+  /** Keys that come back with another value: the replica's, stale. */
+  stale: {key: string; source: string; back: string}[]
+  /** Keys the source has that do not come back. */
+  lost: {key: string; source: string}[]
+  /** Keys that come back though the source no longer has them (deleted after the replicas were created). */
+  revived: {key: string; back: string}[]
+}
+
+/**
+ * Per available table of the source tree, the envs start_recovery leaves it: construct_apps takes
+ * the app_info of the first node (in the recovery list's order) that reports the table and does not
+ * compare envs between nodes, and a node reports the envs its replicas hold in memory: those of the
+ * proposal that created them (a restarted node: only rocksdb.allow_ingest_behind, from .app-info).
+ * Pure.
+ */
+export function predictEnvs(live: ZkMigrationLive): EnvsPrediction[] {
+  const out: EnvsPrediction[] = []
+  const reports = (live.reports ?? []).filter((r) => r.error === null)
+  for (const a of live.source.apps) {
+    if (!a.status?.endsWith('AS_AVAILABLE')) continue
+    const id = Number(a.id)
+    let from: string | null = null
+    let back: Record<string, string> = {}
+    for (const r of reports) {
+      const app = r.apps.find((x) => x.app_id === id)
+      if (!app) continue
+      from = r.address
+      back = app.envs
+      break
+    }
+    const p: EnvsPrediction = {id: a.id, name: a.name ?? a.id, from, same: [], stale: [], lost: [], revived: []}
+    for (const [key, source] of Object.entries(a.envs)) {
+      const v = back[key]
+      if (v === undefined) p.lost.push({key, source})
+      else if (v === source) p.same.push(key)
+      else p.stale.push({key, source, back: v})
+    }
+    if (from !== null) {
+      for (const [key, v] of Object.entries(back)) if (!(key in a.envs)) p.revived.push({key, back: v})
+    }
+    p.same.sort(compareNatural)
+    p.stale.sort((x, y) => compareNatural(x.key, y.key))
+    p.lost.sort((x, y) => compareNatural(x.key, y.key))
+    p.revived.sort((x, y) => compareNatural(x.key, y.key))
+    out.push(p)
+  }
+  return out
+}
+
+/** A shell argument: quoted when empty or holding blanks or quotes. */
+function shellArg(v: string): string {
+  return v === '' || /[\s"']/.test(v) ? JSON.stringify(v) : v
+}
+
+/** What the recovery does to each available table's envs, with the shell commands that set them right. */
+function envFindings(live: ZkMigrationLive): Finding[] {
+  const out: Finding[] = []
+  const collected = live.reports !== undefined
+  for (const p of predictEnvs(live)) {
+    const subject = `${p.id}:${p.name}`
+    const sourceKeys = p.same.length + p.stale.length + p.lost.length
+    if (!collected || p.from === null) {
+      if (sourceKeys === 0) continue
+      const keys = [...p.same, ...p.stale.map((s) => s.key), ...p.lost.map((l) => l.key)].sort(compareNatural)
+      out.push({
+        code: FINDING_CODES.envsUnknown,
+        severity: 'warning',
+        subject,
+        message: collected
+          ? `table ${p.name} has envs ${listShort(keys)}, but no alive replica server reports the table: which of them come back cannot be known`
+          : `table ${p.name} has envs ${listShort(keys)}; the replica servers were not asked which they hold, so which of them come back is not known`,
+        hint: `After the migration, compare get_app_envs of ${p.name} with the source and set what is missing: use_app ${p.name}; set_app_envs KEY VALUE.`,
+      })
+      continue
+    }
+    const parts: string[] = []
+    if (p.same.length > 0)
+      parts.push(`${listShort(p.same)} come${p.same.length === 1 ? 's' : ''} back as the source has it`)
+    for (const s of p.stale) parts.push(`${s.key} comes back as ${s.back} (the replicas' value), not ${s.source}`)
+    for (const r of p.revived) parts.push(`${r.key}=${r.back} comes back though the source no longer has it`)
+    if (p.lost.length > 0)
+      parts.push(`${listShort(p.lost.map((l) => `${l.key}=${l.source}`))} ${p.lost.length === 1 ? 'is' : 'are'} lost`)
+    const why = `start_recovery takes its envs from ${p.from}, the first node of the recovery list that reports the table; a replica server reports the envs its replicas were created with, after a restart only rocksdb.allow_ingest_behind`
+    const wrong = p.stale.length + p.lost.length + p.revived.length
+    if (wrong === 0) {
+      if (p.same.length === 0) continue
+      out.push({
+        code: FINDING_CODES.envsBack,
+        severity: 'info',
+        subject,
+        message: `table ${p.name}: its envs ${listShort(p.same)} come back as the source has them. ${why}`,
+      })
+      continue
+    }
+    const set = [...p.stale.map((s) => [s.key, s.source]), ...p.lost.map((l) => [l.key, l.source])].sort((x, y) =>
+      compareNatural(x[0]!, y[0]!),
+    )
+    const commands = [`use_app ${p.name}`]
+    if (set.length > 0) commands.push(`set_app_envs ${set.map(([k, v]) => `${k} ${shellArg(v!)}`).join(' ')}`)
+    if (p.revived.length > 0) commands.push(`del_app_envs ${p.revived.map((r) => r.key).join(' ')}`)
+    out.push({
+      code: FINDING_CODES.envsLost,
+      severity: 'warning',
+      subject,
+      message: `table ${p.name}: ${parts.join('; ')}. ${why}`,
+      hint: `After the migration, in the Pegasus shell: ${commands.join('; ')}`,
+    })
+  }
   return out
 }
 

@@ -13,7 +13,7 @@ import type {PegasusZkMigrationSpec} from '../../../spec/types.js'
 export type ZkMigrationSpec = PegasusZkMigrationSpec
 
 /** The format of `ZkMigrationLive`; bump on an incompatible change. */
-export const ZK_MIGRATION_LIVE_VERSION = 1
+export const ZK_MIGRATION_LIVE_VERSION = 2
 
 /** Step kinds of this engine. */
 export const STEP_KINDS = {
@@ -54,6 +54,8 @@ export const FINDING_CODES = {
   noAliveNode: 'PEGASUS_NO_ALIVE_NODE',
   notCarried: 'PEGASUS_ZK_NOT_CARRIED_OVER',
   envsLost: 'PEGASUS_APP_ENVS_LOST',
+  envsBack: 'PEGASUS_APP_ENVS_RECOVERED',
+  envsUnknown: 'PEGASUS_APP_ENVS_UNKNOWN',
   droppedTable: 'PEGASUS_DROPPED_TABLE',
   downtime: 'PEGASUS_ZK_MIGRATION_DOWNTIME',
   lockTransaction: 'PEGASUS_APPS_ROOT_LOCKED',
@@ -96,8 +98,8 @@ export interface TreeApp {
   partitions: number
   /** Persistent nodes of the app's subtree, the app node included (partitions, duplication, ...). */
   nodes: number
-  /** Keys of the app's envs, sorted. */
-  envs: string[]
+  /** The app's envs as the app node holds them, keys sorted. */
+  envs: Record<string, string>
 }
 
 /** An ephemeral node: held by a live session, never copied by default. */
@@ -172,6 +174,21 @@ export interface ZkMigrationLive {
   tables: TableRow[]
   /** list_nodes plus replica counts from every available table's partition configuration, sorted by address. */
   nodes: NodeRow[]
+  /**
+   * Recovery method: what each ALIVE node answers to query_app_info, in the node list's order
+   * (the order start_recovery collects in: the first node that reports an app defines it).
+   * Absent for the copy method and when the meta did not answer.
+   */
+  reports?: NodeAppsReport[]
+}
+
+/** One replica server's query_app_info answer, as far as the envs go. */
+export interface NodeAppsReport {
+  address: string
+  /** The error name when the call failed (`ERR_TIMEOUT`, `ERR_NETWORK_FAILURE`...), else null. */
+  error: string | null
+  /** The apps it reports, sorted by id, with the envs its replicas hold in memory (keys sorted). */
+  apps: {app_id: number; app_name: string; envs: Record<string, string>}[]
 }
 
 /** A ZooKeeper ensemble and root, as step parameters carry them. */
