@@ -188,6 +188,9 @@ function changeLeaderDone(
 }
 
 const changeLeadersExecutor: StepExecutor<OpenMLDBContext> = {
+  // The candidates were chosen by their offsets when the plan was made: a partition whose leader
+  // moved since the step finished needs a new choice (plan again), not the old one forced.
+  onResume: 'plan-again',
   async isDone(ctx, step) {
     const tables = await showTables(ctx)
     return params<ChangeLeadersParams>(step).ops.every((op) => changeLeaderDone(tables, op))
@@ -241,6 +244,8 @@ function endpointExecutor(method: 'OfflineEndpoint' | 'RecoverEndpoint'): StepEx
     return bad
   }
   return {
+    // RecoverEndpoint after it brings the replicas that OfflineEndpoint took out back on purpose.
+    onResume: offline ? 'trust' : 'recheck',
     async isDone(ctx, step) {
       const p = params<EndpointParams>(step)
       // Nothing predicted: the request changes nothing, and sending it again is harmless; never skipped as done.
@@ -291,6 +296,8 @@ function aliveMatches(tables: TableFacts[], u: SetAliveParams['updates'][number]
 }
 
 const setAliveExecutor: StepExecutor<OpenMLDBContext> = {
+  // The recover steps after it set these flags again on purpose (a recovered replica is alive).
+  onResume: 'trust',
   async isDone(ctx, step) {
     const tables = await showTables(ctx)
     return params<SetAliveParams>(step).updates.every((u) => aliveMatches(tables, u))
@@ -476,6 +483,7 @@ const recoverTablesExecutor: StepExecutor<OpenMLDBContext> = {
 }
 
 const acceptLostExecutor: StepExecutor<OpenMLDBContext> = {
+  onResume: 'trust',
   async isDone() {
     return false
   },
@@ -581,6 +589,8 @@ export async function verifyOpenMLDB(ctx: OpenMLDBContext, p: VerifyParams): Pro
 }
 
 const verifyExecutor: StepExecutor<OpenMLDBContext> = {
+  // Read-only: apply's final verify checks the same again.
+  onResume: 'trust',
   async isDone() {
     return false
   },

@@ -171,12 +171,69 @@ describe('apply', () => {
     const body = engine.plan(spec, await engine.gather(spec, io), NOW)
     const ctx = await connect(fake, spec)
     fake.pending.set('2.1', 'someone-else:1')
+    // With the chosen node dead the pending proposal cannot be an earlier run's that may still execute.
+    fake.alive.set(body.primaries[0].after!, false)
     const err = await failure(engine.steps[body.steps[0].kind].run(ctx, body.steps[0], () => {}))
     expect(err.code).toBe('PEGASUS_DDD_PROPOSAL_REJECTED')
     expect(err.message).toMatch(
       /rejected `propose -g 2\.1 -p ASSIGN_PRIMARY -t 127\.0\.0\.1:\d+ -n 127\.0\.0\.1:\d+`: propose_response: ERR_INVALID_PARAMETERS/,
     )
     expect(err.hints.join(' ')).toMatch(/proposal pending/)
+  })
+
+  it("takes a proposal the meta already holds for the partition (an earlier run's) as made; the wait sees it executed", async () => {
+    const {fake, spec} = await cluster('larger-ballot-smaller-committed')
+    const body = engine.plan(spec, await engine.gather(spec, io), NOW)
+    const ctx = await connect(fake, spec)
+    ctx.sleep = async () => fake.check()
+    const chosen = body.primaries[0].after!
+    fake.pending.set('2.1', chosen)
+    const result = await engine.steps[body.steps[0].kind].run(ctx, body.steps[0], () => {})
+    expect(result.summary).toBe(
+      `the meta already holds a proposal for 2.1 (propose_response: ERR_INVALID_PARAMETERS); the wait step checks that ${chosen} becomes primary`,
+    )
+    expect(await runStep(ctx, body.steps[1])).toBe('done')
+    expect(fake.configs.get('2.1')?.primary).toBe(chosen)
+  })
+
+  it('on resume, proposes again what the meta no longer holds, and converges', async () => {
+    const {fake, spec} = await cluster('larger-ballot-smaller-committed')
+    const body = engine.plan(spec, await engine.gather(spec, io), NOW)
+    const ctx = await connect(fake, spec)
+    const [propose, wait] = body.steps
+    expect(await runStep(ctx, propose)).toBe('done')
+    // The run stops after the proposal; the meta then loses it (a new meta leader holds no proposal).
+    fake.pending.clear()
+    ctx.sleep = async () => fake.check()
+    const recorder = memoryRecorder()
+    const resumed = await runSteps({
+      steps: [propose, wait],
+      executors: new Map(body.steps.map((st) => [st.id, engine.steps[st.kind]])),
+      ctx,
+      recorder,
+      tasks: silentReporter,
+      actor: 'test',
+      finishedEarlier: new Set([propose.id]),
+    })
+    expect(resumed.end).toEqual({kind: 'completed'})
+    expect(resumed.steps.map((o) => [o.id, o.status, o.again ?? false])).toEqual([
+      [propose.id, 'done', true],
+      [wait.id, 'done', false],
+    ])
+    expect(fake.proposals).toHaveLength(2)
+    expect(fake.configs.get('2.1')?.primary).toBe(body.primaries[0].after)
+    // Resumed once more, every step stands: the proposal is executed, nothing is proposed again.
+    const again = await runSteps({
+      steps: [propose, wait],
+      executors: new Map(body.steps.map((st) => [st.id, engine.steps[st.kind]])),
+      ctx,
+      recorder,
+      tasks: silentReporter,
+      actor: 'test',
+      finishedEarlier: new Set([propose.id, wait.id]),
+    })
+    expect(again.steps.map((o) => o.earlier)).toEqual([true, true])
+    expect(fake.proposals).toHaveLength(2)
   })
 
   it('fails the wait when the chosen node died and the meta cleared the proposal', async () => {

@@ -200,6 +200,18 @@ export const proposeExecutor: StepExecutor<DddContext> = {
           summary: `${p.node} is already primary of ${p.gpid}`,
           data: {gpid: p.gpid, node: p.node, propose_response: response.err},
         }
+      // The meta refuses a second proposal while one is pending for the partition
+      // (register_proposals: lb_actions not empty). With the table listed, the partition still
+      // without a primary and the target alive, that pending one is the earlier run's: the wait
+      // step watches it being executed, or cleared, and says which.
+      if (response.err === 'ERR_INVALID_PARAMETERS') {
+        const s = await standing(ctx, [{gpid: p.gpid, node: p.node}])
+        if (s.pending.length === 1)
+          return {
+            summary: `the meta already holds a proposal for ${p.gpid} (propose_response: ${response.err}); the wait step checks that ${p.node} becomes primary`,
+            data: {gpid: p.gpid, node: p.node, propose_response: response.err, pending: true},
+          }
+      }
       const hints =
         response.err === 'ERR_INVALID_PARAMETERS'
           ? [
@@ -404,6 +416,8 @@ export async function verifyDdd(ctx: DddContext, params: VerifyParams): Promise<
 
 /** The read-only verification step. */
 export const verifyExecutor: StepExecutor<DddContext> = {
+  // Read-only: apply's final verify checks the same again.
+  onResume: 'trust',
   async isDone() {
     return false
   },

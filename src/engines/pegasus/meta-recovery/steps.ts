@@ -140,6 +140,8 @@ async function checkRecovered(ctx: MetaRecoveryContext, p: MetaReadParams): Prom
 
 /** 01: the meta waits for a recovery and the apps root is empty. */
 const checkStep: StepExecutor<MetaRecoveryContext> = {
+  // A check of preconditions that step 02 ends on purpose: on resume there is nothing to look for again.
+  onResume: 'trust',
   async isDone(ctx, step) {
     // After a crash past start_recovery the preconditions no longer hold, by design: skip.
     return (await rootPopulated(ctx, readParams(step).apps_root)) && (await metaServes(ctx))
@@ -181,9 +183,13 @@ const checkStep: StepExecutor<MetaRecoveryContext> = {
 
 /** 02: start_recovery, waiting up to wait_seconds like the shell's `recover`. */
 const startStep: StepExecutor<MetaRecoveryContext> = {
+  // Its effect is the populated, unlocked apps root (the meta may still be starting: step 03 waits
+  // for that). When that is gone after an earlier run finished the step, the recovery must be
+  // planned again from the replicas as they are now; start_recovery is never sent twice from one plan.
+  onResume: 'plan-again',
   async isDone(ctx, step) {
     const p = step.params as unknown as StartRecoveryParams
-    return (await rootPopulated(ctx, p.apps_root)) && (await metaServes(ctx))
+    return rootPopulated(ctx, p.apps_root)
   },
   async run(ctx, step, progress): Promise<StepResult> {
     const p = step.params as unknown as StartRecoveryParams
@@ -273,6 +279,8 @@ const waitStep: StepExecutor<MetaRecoveryContext> = {
 
 /** 04: the apps root holds the planned nodes and the tables are listed. */
 const verifyStep: StepExecutor<MetaRecoveryContext> = {
+  // Read-only: apply's final verify checks the same again.
+  onResume: 'trust',
   async isDone() {
     return false
   },

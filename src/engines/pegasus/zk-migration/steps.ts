@@ -146,6 +146,9 @@ async function currentLevel(ctx: ZkMigrationContext): Promise<string> {
 
 /** set-meta-level: control_meta to the planned level. */
 const setLevelStep: StepExecutor<ZkMigrationContext> = {
+  // The plan sets the level twice (blind for the copy, then back): a later step changes this one's
+  // effect on purpose, so finding it changed proves nothing; step 04 compares the copy node for node.
+  onResume: 'trust',
   async isDone(ctx, step) {
     return (await currentLevel(ctx).catch(() => null)) === params<SetLevelParams>(step).level
   },
@@ -217,6 +220,9 @@ function shortList(paths: string[], root: string): string {
 
 /** 03: streaming copy of the cluster root; a partial target from an interrupted copy is completed. */
 const copyStep: StepExecutor<ZkMigrationContext> = {
+  // Once the metas run on the target they write to it: a target that differs from the source is
+  // then expected, and copying again would overwrite their writes. The copy is checked by step 04.
+  onResume: 'trust',
   async isDone(ctx, step) {
     const p = params<CopyParams>(step)
     const dst = await ctx.zk('target')
@@ -305,6 +311,7 @@ const copyStep: StepExecutor<ZkMigrationContext> = {
 
 /** 04: source and target compared node for node. */
 const verifyCopyStep: StepExecutor<ZkMigrationContext> = {
+  onResume: 'trust',
   async isDone() {
     return false
   },
@@ -534,6 +541,8 @@ function nodeDifferences(want: NodeRow[], now: NodeRow[]): string[] {
 
 /** 01 (recovery): the cluster still shows the recorded tables and nodes. */
 const recordStep: StepExecutor<ZkMigrationContext> = {
+  // A check of the cluster before the recovery, which the recovery then changes on purpose.
+  onResume: 'trust',
   async isDone() {
     return false
   },
@@ -558,9 +567,12 @@ const recordStep: StepExecutor<ZkMigrationContext> = {
 
 /** 03 (recovery): start_recovery with the recorded alive nodes, as `recover -f nodes` does. */
 const startRecoveryStep: StepExecutor<ZkMigrationContext> = {
+  // Its effect is the populated, unlocked apps root on the target (the meta may still be starting:
+  // step 04 waits for the nodes). Gone after an earlier run finished it: plan again, never a second start_recovery.
+  onResume: 'plan-again',
   async isDone(ctx, step) {
     const p = params<StartRecoveryParams>(step)
-    return (await appsRootPopulated(ctx, p.target)) && (await listsApps(ctx))
+    return appsRootPopulated(ctx, p.target)
   },
   async run(ctx, step, progress): Promise<StepResult> {
     const p = params<StartRecoveryParams>(step)
@@ -613,14 +625,6 @@ async function appsRootPopulated(ctx: ZkMigrationContext, target: ZkPlace): Prom
   }
 }
 
-async function listsApps(ctx: ZkMigrationContext): Promise<boolean> {
-  try {
-    return (await ctx.meta.call('RPC_CM_LIST_APPS', {status: 0})).response.err === 'ERR_OK'
-  } catch {
-    return false
-  }
-}
-
 /** 04 (recovery): poll until `nodes -d` (address, status, replica_count) matches the recorded list. */
 const waitNodesStep: StepExecutor<ZkMigrationContext> = {
   async isDone(ctx, step) {
@@ -666,6 +670,7 @@ const waitNodesStep: StepExecutor<ZkMigrationContext> = {
 
 /** The tables the meta lists, checked against the recorded ones. */
 const verifyTablesStep: StepExecutor<ZkMigrationContext> = {
+  onResume: 'trust',
   async isDone() {
     return false
   },
