@@ -57,8 +57,9 @@ export interface StepExecutor<C = unknown> {
    * step 6). `recheck` (the default): ask isDone, and run the step again when its effect is gone.
    * `plan-again`: ask isDone, and when the effect is gone stop before the step: repeating it from
    * this plan is not safe (it acts on what the plan saw), so the operator plans again (exit 5).
-   * `trust`: the step has no effect of its own to look for (a check of preconditions that later
-   * steps change on purpose, a read-only verification); the earlier run's record stands.
+   * `trust`: the earlier run's record stands: the step has no effect of its own to look for (a
+   * check, a read-only verification), or a later step of the plan changes its effect on purpose (a
+   * level set for a copy and set back after it), so that finding it changed proves nothing.
    */
   onResume?: 'recheck' | 'plan-again' | 'trust'
   /**
