@@ -32,6 +32,8 @@ export interface LabTable {
   replicas: number
   rows: number
   dropped: boolean
+  /** Envs the table was created with (create_app's options.envs); absent: none. */
+  envs?: Record<string, string>
 }
 
 /** Everything needed to find (and restart) a lab's servers; saved in the lab state. */
@@ -75,7 +77,12 @@ export function assignTableIds(tables: PegasusScenario['tables']): LabTable[] {
     replicas: t.replicas ?? 3,
     rows: t.rows ?? 0,
     dropped: t.dropped ?? false,
+    ...(t.envs && Object.keys(t.envs).length > 0 ? {envs: sortedEnvs(t.envs)} : {}),
   }))
+}
+
+function sortedEnvs(envs: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(envs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }
 
 /** A running simulated Pegasus cluster. */
@@ -198,7 +205,8 @@ export class PegasusLab {
         app_name: t.name,
         app_id: t.app_id,
         partition_count: t.partitions,
-        envs: {},
+        // create_app's envs: in the meta's app node and in every replica's in-memory app info.
+        envs: {...t.envs},
         is_stateful: true,
         max_replica_count: t.replicas,
         expire_second: 0,

@@ -25,12 +25,20 @@ import {
   type ConfigurationProposalAction,
   type ConfigurationRecoveryRequest,
   type ConfigurationRecoveryResponse,
+  type ExtraRpc,
   type DddPartitionInfo,
   type PartitionConfiguration,
   type ReplicaInfo,
   type RpcServer,
 } from '../../engines/pegasus/wire/index.js'
 import {ZkError, connectZk, type ZkClient, type ZkOp} from '../../zk/index.js'
+import {
+  AppEnvOperation,
+  UPDATE_APP_ENV,
+  invalidEnvHint,
+  type UpdateAppEnvRequest,
+  type UpdateAppEnvResponse,
+} from './app-envs.js'
 import {decodeAppInfo, decodePartitionConfig, encodeAppInfo, encodePartitionConfig} from './json.js'
 import {
   clonePc,
@@ -193,6 +201,13 @@ export class MetaServer implements MetaChannel {
       host: this.config.host ?? '127.0.0.1',
       port: this.config.port,
       handlers: this.handlers(),
+      extra: {
+        [UPDATE_APP_ENV.name]: {
+          request: UPDATE_APP_ENV.request as ExtraRpc['request'],
+          response: UPDATE_APP_ENV.response as ExtraRpc['response'],
+          handler: async (req) => ({err: OK, response: await this.updateAppEnv(req as UpdateAppEnvRequest)}),
+        },
+      },
       http: (req, res) => serveMetaHttp(this.httpView(), req, res),
     })
     const created = await this.zk.create(joinZk(this.lockDir, 'LOCKNODE'), Buffer.from(this.address), {
@@ -518,10 +533,14 @@ export class MetaServer implements MetaChannel {
     if (this._phase !== 'serving') return undefined
     const ns = this.nodes.get(node)
     const serving = new Map<string, {status: PartitionStatus; ballot: number}>()
+    // The reply's partitions carry their app_info: the replicas they name apply its envs.
+    const envs = new Map<number, Record<string, string>>()
     for (const app of this.existApps.values()) {
       for (const pc of app.pcs) {
         if (pc.hp_primary === node) serving.set(pc.pid, {status: PartitionStatus.PS_PRIMARY, ballot: pc.ballot})
         else if (isSecondary(pc, node)) serving.set(pc.pid, {status: PartitionStatus.PS_SECONDARY, ballot: pc.ballot})
+        else continue
+        envs.set(app.info.app_id, {...app.info.envs})
       }
     }
     if (ns) ns.collected = true
@@ -548,7 +567,7 @@ export class MetaServer implements MetaChannel {
         if (!useful && level > LEVELS.steady) gc.push(rep.pid)
       }
     }
-    return {err: ns ? OK : 'ERR_OBJECT_NOT_FOUND', serving, gc}
+    return {err: ns ? OK : 'ERR_OBJECT_NOT_FOUND', serving, gc, envs}
   }
 
   // ---------------------------------------------------------------- levels
@@ -730,6 +749,52 @@ export class MetaServer implements MetaChannel {
     if (this._phase === 'recovering') return 'ERR_UNDER_RECOVERY'
     if (this._phase !== 'serving') return 'ERR_SERVICE_NOT_ACTIVE'
     return undefined
+  }
+
+  /**
+   * `update_app_env` (set_app_envs, del_app_envs, clear_app_envs of server_state.cpp): changes the
+   * available table's envs in its app node, then in memory. Replicas see them at their next config
+   * sync (./app-envs.ts says what they keep).
+   */
+  private async updateAppEnv(req: UpdateAppEnvRequest): Promise<UpdateAppEnvResponse> {
+    const no = this.refusal()
+    if (no) return {err: no, hint_message: ''}
+    const keys = req.keys ?? []
+    const values = req.values ?? []
+    const invalid = {err: 'ERR_INVALID_PARAMETERS', hint_message: ''}
+    const app = this.existApps.get(req.app_name)
+    const next = {...(app?.info.envs ?? {})}
+    if (req.op === AppEnvOperation.APP_ENV_OP_SET) {
+      if (req.keys === undefined || req.values === undefined || keys.length !== values.length || keys.length === 0)
+        return invalid
+      for (let i = 0; i < keys.length; i++) {
+        const hint = invalidEnvHint(keys[i], values[i])
+        if (hint) return {err: 'ERR_INVALID_PARAMETERS', hint_message: hint}
+      }
+      if (!app) return {err: APP_NOT_EXIST, hint_message: 'app cannot be found'}
+      keys.forEach((k, i) => (next[k] = values[i]))
+    } else if (req.op === AppEnvOperation.APP_ENV_OP_DEL) {
+      if (keys.length === 0) return invalid
+      if (!app) return {err: APP_NOT_EXIST, hint_message: 'app cannot be found'}
+      for (const k of keys) delete next[k]
+    } else if (req.op === AppEnvOperation.APP_ENV_OP_CLEAR) {
+      if (!app) return {err: APP_NOT_EXIST, hint_message: 'app cannot be found'}
+      const prefix = req.clear_prefix ? `${req.clear_prefix}.` : ''
+      for (const k of Object.keys(next)) if (k.startsWith(prefix)) delete next[k]
+    } else {
+      return {err: 'ERR_INVALID_PARAMETERS', hint_message: 'invalid operation'}
+    }
+    const sorted = Object.fromEntries(Object.entries(next).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    const data = Buffer.from(encodeAppInfo({...app.info, envs: sorted}, AppStatus.AS_AVAILABLE))
+    try {
+      await (this.zk as ZkClient).set(joinZk(this.appsRoot, String(app.info.app_id)), data, -1)
+    } catch (err) {
+      // CHECK_EQ_MSG(ec, ERR_OK, "update app({}) info to remote storage failed")
+      await this.crash(`update app(${req.app_name}) info to remote storage failed: ${String(err)}`)
+      return {err: 'ERR_TIMEOUT', hint_message: ''}
+    }
+    app.info.envs = sorted
+    return {err: OK, hint_message: ''}
   }
 
   private handlers() {

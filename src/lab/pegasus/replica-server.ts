@@ -4,6 +4,10 @@
  * restart keeps them; it answers RPC_QUERY_APP_INFO and RPC_QUERY_REPLICA_INFO over THFT, beacons
  * to the meta and sends it config-sync reports, and takes the roles the meta's proposals give it.
  *
+ * Envs (./app-envs.ts): query_app_info reports the app_info the node's replicas were opened with,
+ * envs included, while its file (the `.app-info` files) keeps only rocksdb.allow_ingest_behind; a
+ * restart (load) leaves the node with the file's copy.
+ *
  * Data: it serves Pegasus's data RPCs (./data/service.ts). A replica holds decrees 1..rows of its
  * partition's mutation log (./data/store.ts) and reads what it has committed of them; a write on
  * the primary is the next decree, which the primary and the secondaries of the meta's
@@ -26,6 +30,7 @@ import {
   type ReplicaInfo,
   type RpcServer,
 } from '../../engines/pegasus/wire/index.js'
+import {ENV_ALLOW_INGEST_BEHIND, boolEnv, persistedEnvs} from './app-envs.js'
 import {DataService, dataRpcs} from './data/service.js'
 import type {DataStore, Op} from './data/store.js'
 
@@ -49,6 +54,8 @@ export interface ConfigSyncReply {
   serving: Map<string, {status: PartitionStatus; ballot: number}>
   /** Replicas the meta tells the node to delete. */
   gc: string[]
+  /** The meta's envs of the apps the node's replicas belong to (config sync carries the app_info). */
+  envs?: Map<number, Record<string, string>>
 }
 
 /** The meta as a replica server reaches it (beacons and config sync: rDSN's native channel, not THFT). */
@@ -87,6 +94,7 @@ export interface ReplicaDataOptions {
 interface NodeFile {
   name: string
   address: string
+  /** The app info as the node's `.app-info` files keep it (envs: rocksdb.allow_ingest_behind only). */
   apps: AppInfo[]
   /** [pid, ballot, status, lcd, lpd, ldd, disk_tag, rows] per replica, compact for big labs. */
   replicas: [string, number, number, number, number, number, string, number][]
@@ -100,7 +108,10 @@ export class ReplicaServer {
   private readonly host: string
   private readonly file: string
   private readonly opts: ReplicaServerOptions
+  /** The app info the node's replicas hold in memory (`_app_info`), which query_app_info reports. */
   private readonly apps = new Map<number, AppInfo>()
+  /** The app info as the `.app-info` files keep it, which a restart loads. */
+  private readonly stored = new Map<number, AppInfo>()
   private readonly replicas = new Map<string, StoredReplica>()
   private server: RpcServer | undefined
   private timers: NodeJS.Timeout[] = []
@@ -149,9 +160,14 @@ export class ReplicaServer {
       return
     }
     this.apps.clear()
+    this.stored.clear()
     this.replicas.clear()
     this.dropEncodedReplies()
-    for (const a of parsed.apps) this.apps.set(a.app_id, a)
+    for (const a of parsed.apps) {
+      const info = {...a, envs: persistedEnvs(a.envs ?? {})}
+      this.stored.set(a.app_id, info)
+      this.apps.set(a.app_id, {...info, envs: {...info.envs}})
+    }
     for (const [pid, ballot, status, lcd, lpd, ldd, disk_tag, rows] of parsed.replicas) {
       this.replicas.set(pid, {
         pid,
@@ -173,7 +189,7 @@ export class ReplicaServer {
     const data: NodeFile = {
       name: this.name,
       address: this.address,
-      apps: [...this.apps.values()],
+      apps: [...this.stored.values()],
       replicas: [...this.replicas.values()].map((r) => [
         r.pid,
         r.ballot,
@@ -216,11 +232,39 @@ export class ReplicaServer {
     return [...this.replicas.values()]
   }
 
-  /** Puts (or replaces) a replica, with its app's info. */
+  /**
+   * Puts (or replaces) a replica opened with `info` (the meta's app_info of the proposal, envs
+   * included). A node reports one app_info per app: upstream's is the first replica's of its
+   * replica map (unordered); the lab's is the one its first replica of the app was opened with.
+   */
   putReplica(info: AppInfo, r: StoredReplica): void {
-    if (!this.apps.has(info.app_id)) this.apps.set(info.app_id, {...info, envs: {...info.envs}})
+    if (!this.apps.has(info.app_id)) {
+      this.apps.set(info.app_id, {...info, envs: {...info.envs}})
+      this.stored.set(info.app_id, {...info, envs: persistedEnvs(info.envs)})
+    }
     this.replicas.set(r.pid, r)
     this.changed()
+  }
+
+  /** The app info this node reports for `appId` in query_app_info (a copy), if it holds a replica of it. */
+  reportedApp(appId: number): AppInfo | undefined {
+    const a = this.apps.get(appId)
+    return a && {...a, envs: {...a.envs}}
+  }
+
+  /**
+   * `update_allow_ingest_behind` of every replica of `appId` with the meta's envs: a changed
+   * boolean is written to `.app-info` (the replica's in-memory info with the meta's envs, of which
+   * the file keeps that one). The in-memory info, and so query_app_info, stays as it was.
+   */
+  private applyMetaEnvs(appId: number, envs: Record<string, string>): boolean {
+    const wanted = boolEnv(envs, ENV_ALLOW_INGEST_BEHIND)
+    const stored = this.stored.get(appId)
+    const mem = this.apps.get(appId)
+    if (wanted === undefined || !stored || !mem) return false
+    if ((boolEnv(stored.envs, ENV_ALLOW_INGEST_BEHIND) ?? false) === wanted) return false
+    this.stored.set(appId, {...mem, envs: persistedEnvs(envs)})
+    return true
   }
 
   /** Changes fields of a replica this node holds. */
@@ -236,7 +280,10 @@ export class ReplicaServer {
     const had = this.replicas.delete(pid)
     if (had) {
       const appId = parseGpid(pid).app_id
-      if (![...this.replicas.keys()].some((k) => parseGpid(k).app_id === appId)) this.apps.delete(appId)
+      if (![...this.replicas.keys()].some((k) => parseGpid(k).app_id === appId)) {
+        this.apps.delete(appId)
+        this.stored.delete(appId)
+      }
       this.changed()
     }
     return had
@@ -393,6 +440,7 @@ export class ReplicaServer {
       }
     }
     for (const pid of reply.gc) if (this.removeReplica(pid)) changed = true
+    for (const [appId, envs] of reply.envs ?? []) if (this.applyMetaEnvs(appId, envs)) changed = true
     if (changed) this.changed()
   }
 

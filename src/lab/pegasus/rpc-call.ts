@@ -15,6 +15,7 @@ import {
   type RpcName,
   type RpcRequest,
   type RpcResponse,
+  type StructCodec,
 } from '../../engines/pegasus/wire/index.js'
 
 /** The outcome of a call: the rDSN error of the call, and the response when it ran. */
@@ -32,14 +33,28 @@ export function callRpc<N extends RpcName>(
   request: RpcRequest<N>,
   timeoutMs: number,
 ): Promise<CallResult<RpcResponse<N>>> {
+  const def = RPCS[name]
+  return callRpcWith(address, name, def.request as never, def.response as never, request, timeoutMs) as Promise<
+    CallResult<RpcResponse<N>>
+  >
+}
+
+/** Calls an RPC with its own codecs (one {@link RPCS} does not carry); never throws. */
+export function callRpcWith<Req, Resp>(
+  address: string,
+  name: string,
+  requestCodec: StructCodec<Req>,
+  responseCodec: StructCodec<Resp>,
+  request: Req,
+  timeoutMs: number,
+): Promise<CallResult<Resp>> {
   const i = address.lastIndexOf(':')
   const host = address.slice(0, i)
   const port = Number(address.slice(i + 1))
   const seqid = nextSeqid++
-  const def = RPCS[name]
   return new Promise((resolve) => {
     let done = false
-    const finish = (result: CallResult<RpcResponse<N>>): void => {
+    const finish = (result: CallResult<Resp>): void => {
       if (done) return
       done = true
       clearTimeout(timer)
@@ -51,7 +66,7 @@ export function callRpc<N extends RpcName>(
     const socket = net.createConnection({host, port})
     socket.setNoDelay(true)
     socket.on('connect', () => {
-      socket.write(encodeRequestV1(name, seqid, def.request as never, request as never))
+      socket.write(encodeRequestV1(name, seqid, requestCodec, request))
     })
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -59,7 +74,7 @@ export function callRpc<N extends RpcName>(
           const reply = openReply(frame)
           if (reply.seqid !== seqid) continue
           if (reply.err !== 'ERR_OK') return finish({err: reply.err})
-          return finish({err: 'ERR_OK', response: readResult(reply.reader, def.response as never) as RpcResponse<N>})
+          return finish({err: 'ERR_OK', response: readResult(reply.reader, responseCodec)})
         }
       } catch {
         finish({err: 'ERR_INVALID_DATA'})

@@ -7,6 +7,7 @@ import {basename, extname} from 'node:path'
 import type {MetaLevelName} from '../../engines/pegasus/wire/meta-level.js'
 import {LifeboatError} from '../../errors.js'
 import {checkScenarioSchema} from '../scenario-schema.js'
+import {invalidEnvHint} from './app-envs.js'
 import {assignTableIds} from './cluster.js'
 
 /** A table of a Pegasus scenario. */
@@ -111,6 +112,11 @@ function checkSemantics(s: PegasusScenario, path: string): void {
       problems.push(
         `/tables/${i}: ${t.replicas ?? 3} replicas need at least as many replica servers (scenario has ${s.replica_servers})`,
       )
+    // create_app validates its envs as set_app_envs does (app_env_validator).
+    for (const [k, v] of Object.entries(t.envs ?? {})) {
+      const hint = invalidEnvHint(k, v)
+      if (hint) problems.push(`/tables/${i}/envs/${k}: ${hint}; Pegasus refuses the create`)
+    }
     if (!t.dropped) {
       if (liveNames.has(t.name))
         problems.push(
