@@ -20,11 +20,17 @@
 //     fail: [key]                     that key's step throws once it has written nothing (failure path)
 //     findings: [{code, severity, message}]    extra findings, e.g. an error to make the plan not applyable
 //     always: {key: value}            the last steps, marked always: they run after a failure, a stop or Ctrl-C too
+//     blind: [key]                    that key's set step writes whatever version is there (kind kv.put), so
+//                                     it can be repeated; the others write at the version the plan saw and,
+//                                     finished in an earlier run with their effect gone, make resume plan again
 //
 // Test-only knob: LIFEBOAT_TEST_STEP_DELAY_MS pauses inside run(), before and after the write, and
 // at the start of the final verify, so that a test can kill the process at a chosen step boundary.
 // Nothing else reads it. The pause before the write ends early when apply's signal is aborted
 // (Ctrl-C, SIGTERM): the step then gives up without writing, as a real executor abandons its call.
+// LIFEBOAT_TEST_PROGRESS_TICKS=N splits that pause before the write into N ticks reported as a count
+// (the task list's rate and ETA); LIFEBOAT_TEST_GATHER_DELAY_MS pauses before each key the gather
+// reads, which it reports as a count of keys.
 import {createHash} from 'node:crypto'
 
 import {connectZk, isZkError} from '../../dist/src/zk/index.js'
@@ -88,6 +94,7 @@ const specSchema = {
           },
         },
         fail: {type: 'array', items: {type: 'string', pattern: KEY_PATTERN}},
+        blind: {type: 'array', items: {type: 'string', pattern: KEY_PATTERN}},
         always: {type: 'object', propertyNames: {pattern: KEY_PATTERN}, additionalProperties: {type: 'string'}},
         findings: {
           type: 'array',
@@ -189,9 +196,13 @@ function conflict(step, err) {
 }
 
 /** Runs one write of a step, atomically with its effect counter. */
-async function writeWithEffect(client, spec, step, op, signal) {
+async function writeWithEffect(client, spec, step, op, signal, progress) {
   const delay = stepDelay()
-  await abortableSleep(delay, signal)
+  const ticks = Math.max(1, Number(process.env.LIFEBOAT_TEST_PROGRESS_TICKS ?? '1') || 1)
+  for (let i = 1; i <= ticks; i++) {
+    await abortableSleep(delay / ticks, signal)
+    if (ticks > 1) progress?.(`writing ${step.params.path}`, {done: i, total: ticks, unit: 'ticks'})
+  }
   if ((spec.recovery.fail ?? []).includes(step.params.key)) {
     throw new LifeboatError(
       'TESTKV_INJECTED_FAILURE',
@@ -218,6 +229,9 @@ function valueFinding(step, actual) {
 }
 
 const setExecutor = {
+  // It writes at the version the plan saw (or creates a key the plan saw absent): once done and
+  // undone by someone else, running it again would only conflict. Resume stops and says to plan again.
+  onResume: 'plan-again',
   async isDone(ctx, step) {
     const current = await readValue(ctx.client, step.params.path)
     return current !== undefined && current.value === step.params.value
@@ -231,7 +245,7 @@ const setExecutor = {
         ? {op: 'create', path: step.params.path, data: Buffer.from(step.params.value)}
         : {op: 'setData', path: step.params.path, data: Buffer.from(step.params.value), version}
     if (op.op === 'create') await ctx.client.mkdirp(dataDir(ctx.spec))
-    await writeWithEffect(ctx.client, ctx.spec, step, op, step.always ? undefined : signal)
+    await writeWithEffect(ctx.client, ctx.spec, step, op, step.always ? undefined : signal, progress)
     return {summary: `${step.params.key} = ${JSON.stringify(step.params.value)}`, data: {key: step.params.key}}
   },
   async verify(ctx, step) {
@@ -240,7 +254,26 @@ const setExecutor = {
   },
 }
 
+/** kv.put: a set that writes whatever version is there, so it is safe to repeat; resume re-checks it. */
+const putExecutor = {
+  isDone: (ctx, step) => setExecutor.isDone(ctx, step),
+  async run(ctx, step, progress, signal) {
+    progress(`writing ${step.params.path} (any version)`)
+    const current = await readValue(ctx.client, step.params.path)
+    const data = Buffer.from(step.params.value)
+    const op =
+      current === undefined
+        ? {op: 'create', path: step.params.path, data}
+        : {op: 'setData', path: step.params.path, data, version: current.version}
+    if (op.op === 'create') await ctx.client.mkdirp(dataDir(ctx.spec))
+    await writeWithEffect(ctx.client, ctx.spec, step, op, signal)
+    return {summary: `${step.params.key} = ${JSON.stringify(step.params.value)}`, data: {key: step.params.key}}
+  },
+  verify: (ctx, step) => setExecutor.verify(ctx, step),
+}
+
 const deleteExecutor = {
+  onResume: 'plan-again',
   async isDone(ctx, step) {
     return (await readValue(ctx.client, step.params.path)) === undefined
   },
@@ -311,6 +344,7 @@ function riskReason(risk, key, before) {
 function plan(spec, live) {
   const set = spec.recovery.set ?? {}
   const risks = spec.recovery.risk ?? {}
+  const blind = new Set(spec.recovery.blind ?? [])
   const changes = []
   const keySteps = []
   for (const key of Object.keys(set).sort()) {
@@ -339,7 +373,7 @@ function plan(spec, live) {
         key,
         step: {
           ...base,
-          kind: 'kv.set',
+          kind: blind.has(key) ? 'kv.put' : 'kv.set',
           params: {key, path, value: want},
           description: `Create ${key} = ${JSON.stringify(want)}`,
           expect: `${key} is ${JSON.stringify(want)}`,
@@ -351,8 +385,8 @@ function plan(spec, live) {
         key,
         step: {
           ...base,
-          kind: 'kv.set',
-          params: {key, path, value: want, version: have.version},
+          kind: blind.has(key) ? 'kv.put' : 'kv.set',
+          params: {key, path, value: want, ...(blind.has(key) ? {} : {version: have.version})},
           description: `Set ${key} to ${JSON.stringify(want)}`,
           expect: `${key} is ${JSON.stringify(want)}`,
         },
@@ -463,9 +497,12 @@ const testKvEngine = {
       } catch (err) {
         if (!isZkError(err, 'ZK_NO_NODE')) throw err
       }
-      for (const name of names.sort()) {
+      const pause = Number(process.env.LIFEBOAT_TEST_GATHER_DELAY_MS ?? '0') || 0
+      for (const [i, name] of names.sort().entries()) {
+        await sleep(pause)
         const v = await readValue(client, `${dataDir(spec)}/${name}`)
         if (v !== undefined) keys[name] = v
+        if (pause > 0) io.progress(`reading ${dataDir(spec)}`, {done: i + 1, total: names.length, unit: 'keys'})
       }
       return {keys}
     } finally {
@@ -483,7 +520,7 @@ const testKvEngine = {
   async close(ctx) {
     await ctx.client.close()
   },
-  steps: {'kv.set': setExecutor, 'kv.delete': deleteExecutor, 'manual.confirm': manualExecutor},
+  steps: {'kv.set': setExecutor, 'kv.put': putExecutor, 'kv.delete': deleteExecutor, 'manual.confirm': manualExecutor},
   driftOf,
   async verify(ctx, body) {
     // The same test-only pause, so that a test can kill apply while it verifies.
