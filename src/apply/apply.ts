@@ -48,7 +48,7 @@ import {
   unfinishedPlanFileOfSpec,
 } from './resume.js'
 import {errorData, runSteps, type RunStepsResult, type StepOutcome} from './runner.js'
-import type {Prompter, TaskReporter} from './ui.js'
+import type {ProgressCount, Prompter, TaskReporter} from './ui.js'
 
 export type {StepOutcome} from './runner.js'
 
@@ -62,6 +62,8 @@ export interface ApplyUi {
   prompter?: Prompter
   /** The task list of the steps. */
   tasks(tasks: Array<{id: string; description: string}>): TaskReporter
+  /** Progress of a gather or re-check, with its count where known; absent: gather lines are printed, re-checks are silent. */
+  progress?(message: string, count?: ProgressCount): void
 }
 
 /** What the operator asked for. */
@@ -154,7 +156,7 @@ async function loadTarget(req: ApplyRequest, ui: ApplyUi, now: string): Promise<
     env: req.env,
     now,
     toolVersion: req.toolVersion,
-    progress: (m) => ui.print(`  ${m}\n`),
+    progress: (m, count) => (ui.progress ? ui.progress(m, count) : ui.print(`  ${m}\n`)),
   })
   return {plan, ready, fromSpec: true}
 }
@@ -415,6 +417,7 @@ async function runUnderLock(
     env: req.env,
     fromSpec: target.fromSpec,
     planRef: target.planFile ?? req.target,
+    progress: ui.progress?.bind(ui),
   }
   const stale = await staleCheck(staleInput, log, records, {partial, remaining})
   if (stale) return {refused: 'stale', error: stale}

@@ -21,7 +21,7 @@ export interface PlanIo {
   now: string
   toolVersion: string
   /** Progress for humans (gathering can take a while). */
-  progress?: (message: string) => void
+  progress?: EngineIo['progress']
   /** Receives the live state the plan is made from (apply's stale check asks the engine about it). */
   onLive?: (live: unknown) => void
 }

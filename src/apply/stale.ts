@@ -9,6 +9,7 @@
  */
 import type {AuditLog, AuditRecord} from '../audit/log.js'
 import {runProgress} from '../audit/progress.js'
+import type {EngineIo} from '../engines/types.js'
 import {ExitCode, LifeboatError, describeError} from '../errors.js'
 import {planHasChanges} from '../plan/build.js'
 import {
@@ -31,6 +32,8 @@ export interface StaleInput {
   fromSpec: boolean
   /** The plan as the operator names it, for hints. */
   planRef: string
+  /** Progress of the re-gathers for a human (a terminal); absent: silent. */
+  progress?: EngineIo['progress']
 }
 
 /** A fresh plan and the live state it was made from, or the refusal when the cluster cannot be read. */
@@ -41,9 +44,16 @@ async function replan(
 ): Promise<{fresh: Plan; live: unknown} | {refusal: LifeboatError}> {
   let live: unknown
   try {
+    s.progress?.(`re-reading the cluster to check the plan${when ? ` (${when})` : ''}`)
     const fresh = await planLoadedSpec(
       {...s.ready, planSpec: s.plan.spec},
-      {env: s.env, now: s.plan.createdAt, toolVersion: s.plan.tool.version, onLive: (l) => (live = l)},
+      {
+        env: s.env,
+        now: s.plan.createdAt,
+        toolVersion: s.plan.tool.version,
+        onLive: (l) => (live = l),
+        progress: s.progress,
+      },
     )
     return {fresh, live}
   } catch (err) {

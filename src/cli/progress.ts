@@ -107,7 +107,8 @@ export function describeProgress(
   const rate = rateOf(samples)
   if (rate !== undefined) parts.push(formatRate(rate, count.unit))
   const eta = etaMs(count, rate)
-  if (eta !== undefined && count.done < (count.total ?? 0)) parts.push(`ETA ${formatDurationShort(eta)}`)
+  if (eta !== undefined && count.done < (count.total ?? 0))
+    parts.push(`ETA ${formatDurationShort(Math.ceil(eta / 1000) * 1000)}`)
   return parts.join(' · ')
 }
 
@@ -334,4 +335,74 @@ export class PlainTaskList implements TaskReporter {
 
   pause(): void {}
   finish(): void {}
+}
+
+/**
+ * Progress of a phase outside the task list (gather, the re-plan before the prompt, resume's
+ * re-check), for a terminal: each message on its own line, a message with a count rewritten in
+ * place while the counts go on (`  reading regions · 40,000 regions · 21,300 regions/s`), and the
+ * last line redrawn every second with its elapsed time once it has run 2 s. Call `end()` before
+ * anything else is written: it stops the redraws.
+ */
+export class PhaseLine {
+  private meter?: PhaseMeter
+  private message?: string
+  private counted = false
+  private ticker?: ReturnType<typeof setInterval>
+
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly opts: {width: number; indent?: string; now?: () => number; tickMs?: number},
+  ) {}
+
+  progress(message: string, count?: ProgressCount): void {
+    // In place: counts that go on, or a count for the message just shown; any other message is a new line.
+    const inPlace = this.message !== undefined && count !== undefined && (this.counted || this.message === message)
+    if (!inPlace || !this.counted) {
+      this.meter = new PhaseMeter(this.opts.now)
+      this.meter.start()
+    }
+    if (count) this.meter!.report(count)
+    this.counted = count !== undefined
+    this.message = message
+    this.draw(inPlace)
+    this.startTicker()
+  }
+
+  /** Redraws the last line with its progress (the ticker calls it every second; tests call it). */
+  tick(): void {
+    if (this.message !== undefined) this.draw(true)
+  }
+
+  /** The phase is over: no more redraws; the next message starts a new line. */
+  end(): void {
+    if (this.ticker) clearInterval(this.ticker)
+    this.ticker = undefined
+    this.message = undefined
+    this.meter = undefined
+  }
+
+  private draw(inPlace: boolean): void {
+    const progress = this.meter?.describe()
+    const text = `${this.opts.indent ?? '  '}${this.message}${progress ? `  · ${progress}` : ''}`
+    const cut =
+      [...text].length > this.opts.width ? `${[...text].slice(0, Math.max(1, this.opts.width - 1)).join('')}…` : text
+    this.write(`${inPlace ? '\u001B[1A' : ''}\u001B[2K${cut}\n`)
+  }
+
+  private startTicker(): void {
+    if (this.ticker || this.opts.tickMs === 0) return
+    this.ticker = setInterval(() => this.tick(), this.opts.tickMs ?? 1000)
+    this.ticker.unref?.()
+  }
+}
+
+/**
+ * Where a command's gather progress goes: a {@link PhaseLine} on a terminal (stderr when stdout
+ * carries a result), nothing otherwise. `end()` before printing anything else.
+ */
+export function terminalPhase(stream: NodeJS.WriteStream, on: boolean): PhaseLine | undefined {
+  return on && stream.isTTY
+    ? new PhaseLine((t) => stream.write(t), {width: stream.columns || 100, indent: ''})
+    : undefined
 }

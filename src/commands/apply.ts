@@ -5,7 +5,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {apply, type ApplyResult, type ApplyUi} from '../apply/apply.js'
 import {parseDuration} from '../apply/duration.js'
-import {LiveTaskList, PlainTaskList, silentReporter} from '../cli/progress.js'
+import {LiveTaskList, PlainTaskList, silentReporter, terminalPhase, type ProgressCount} from '../cli/progress.js'
 import {terminalPrompter} from '../cli/prompt.js'
 import {DEFAULT_AUDIT_LOG} from '../audit/log.js'
 import {BaseCommand, paint, withExitCodes} from '../cli/base-command.js'
@@ -75,7 +75,12 @@ export default class Apply extends BaseCommand {
     const json = this.jsonEnabled()
     const color = this.useColor(flags)
     const width = process.stdout.columns || 100
-    const write = (text: string) => process.stdout.write(text)
+    // On a terminal, gathers and re-checks draw their progress in place; anything else written ends that.
+    const phase = terminalPhase(process.stdout, !json)
+    const write = (text: string) => {
+      phase?.end()
+      process.stdout.write(text)
+    }
     const ui: ApplyUi = json
       ? {print() {}, showPlan() {}, tasks: () => silentReporter}
       : {
@@ -97,6 +102,9 @@ export default class Apply extends BaseCommand {
           prompter: terminalPrompter(),
           tasks: (tasks) =>
             process.stdout.isTTY ? new LiveTaskList(tasks, write, {color, width}) : new PlainTaskList(tasks, write),
+          ...(phase
+            ? {progress: (m: string, count?: ProgressCount) => phase.progress(`  ${escapeControls(m)}`, count)}
+            : {}),
         }
     // Ctrl-C or SIGTERM: let the call in flight end within its deadline, write nothing more (but the
     // always steps), record run.interrupted, release the lock, exit 3. A second one exits at once.
@@ -140,6 +148,7 @@ export default class Apply extends BaseCommand {
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      phase?.end()
     }
     if (json) this.printJson(result)
     else this.report(result, color)

@@ -5,6 +5,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {planSpec} from '../apply/plan-spec.js'
 import {BaseCommand, withExitCodes} from '../cli/base-command.js'
+import {terminalPhase, type ProgressCount} from '../cli/progress.js'
 import {gatherEnv, timeoutFlags, withLabHint} from '../cli/gather-flags.js'
 import {ExitCode} from '../errors.js'
 import {planHasChanges} from '../plan/build.js'
@@ -58,15 +59,17 @@ export default class Plan extends BaseCommand {
     const json = this.jsonEnabled()
     const color = this.useColor(flags)
     // Progress goes to stderr, and only to a terminal: stdout carries the plan alone.
-    const progress = !json && process.stderr.isTTY ? (m: string) => process.stderr.write(`${m}\n`) : undefined
+    const phase = terminalPhase(process.stderr, !json)
     const {plan} = await planSpec(args.spec, {
       env: gatherEnv(flags),
       now: new Date().toISOString(),
       toolVersion: this.config.version,
-      progress,
-    }).catch((err: unknown) => {
-      throw withLabHint(err, args.spec)
+      progress: phase && ((m: string, count?: ProgressCount) => phase.progress(m, count)),
     })
+      .catch((err: unknown) => {
+        throw withLabHint(err, args.spec)
+      })
+      .finally(() => phase?.end())
     if (flags.out) await writePlanFile(flags.out, plan)
 
     if (json || flags.format === 'json') {

@@ -7,6 +7,7 @@ import {Args} from '@oclif/core'
 import {loadSpecForEngine} from '../apply/plan-spec.js'
 import {BaseCommand, paint, withExitCodes} from '../cli/base-command.js'
 import {withLabHint} from '../cli/gather-flags.js'
+import {terminalPhase, type ProgressCount} from '../cli/progress.js'
 import type {ClusterStatus} from '../engines/types.js'
 import {ExitCode, LifeboatError} from '../errors.js'
 
@@ -60,10 +61,14 @@ export default class Status extends BaseCommand {
       })
     }
     const json = this.jsonEnabled()
-    const progress = !json && process.stderr.isTTY ? (m: string) => process.stderr.write(`${m}\n`) : () => undefined
-    const status = await engine.status(spec, {env: process.env, specDir: dir, progress}).catch((err: unknown) => {
-      throw withLabHint(err, args.spec)
-    })
+    const phase = terminalPhase(process.stderr, !json)
+    const progress = (m: string, count?: ProgressCount) => phase?.progress(m, count)
+    const status = await engine
+      .status(spec, {env: process.env, specDir: dir, progress})
+      .catch((err: unknown) => {
+        throw withLabHint(err, args.spec)
+      })
+      .finally(() => phase?.end())
     const cluster = engine.cluster(spec).name
     if (json) {
       this.printJson({

@@ -10,6 +10,7 @@ import {
   formatNumber,
   formatRate,
   LiveTaskList,
+  PhaseLine,
   PhaseMeter,
   PlainTaskList,
   rateOf,
@@ -159,5 +160,44 @@ describe('task lists with counts', () => {
     ])
     list.update('01', 'done', '4,000 nodes')
     expect(out.trimEnd().split('\n').at(-1)).toBe('[1/1] 01: done (4,000 nodes)')
+  })
+})
+
+describe('phase line (gather, re-check)', () => {
+  it('keeps each message, rewrites a counted one in place, shows elapsed time after 2 s', () => {
+    let out = ''
+    let now = 0
+    const line = new PhaseLine((t) => (out += t), {width: 100, now: () => now, tickMs: 0})
+    line.progress('reading PD at http://127.0.0.1:2379')
+    now = 3000
+    line.tick()
+    line.progress('reading regions', {done: 0, unit: 'regions'})
+    now = 5000
+    line.progress('reading regions', {done: 40_000, unit: 'regions'})
+    line.progress('PD v8: 3 stores, 40,000 regions')
+    line.end()
+    line.tick()
+    expect(out.split('\n').slice(0, -1)).toEqual([
+      '\u001B[2K  reading PD at http://127.0.0.1:2379',
+      '\u001B[1A\u001B[2K  reading PD at http://127.0.0.1:2379  · 3s',
+      '\u001B[2K  reading regions  · 0 regions',
+      '\u001B[1A\u001B[2K  reading regions  · 40,000 regions · 20,000 regions/s',
+      '\u001B[2K  PD v8: 3 stores, 40,000 regions',
+    ])
+  })
+
+  it('a count for the message just shown rewrites it, and the ETA is rounded up', () => {
+    let out = ''
+    let now = 0
+    const line = new PhaseLine((t) => (out += t), {width: 100, now: () => now, tickMs: 0})
+    line.progress('asking 20 tablets')
+    line.progress('asking 20 tablets', {done: 1, total: 20, unit: 'tablets'})
+    now = 1500
+    line.progress('asking 20 tablets', {done: 4, total: 20, unit: 'tablets'})
+    line.end()
+    expect(out.split('\n').at(-2)).toBe(
+      '\u001B[1A\u001B[2K  asking 20 tablets  · 4/20 tablets · 2.0 tablets/s · ETA 8s',
+    )
+    expect(out.split('\u001B[1A')).toHaveLength(3)
   })
 })
