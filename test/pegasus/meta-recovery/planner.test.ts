@@ -224,6 +224,30 @@ describe('PegasusMetaRecovery planner: outcomes and Pegasus wording (reference/p
     })
   })
 
+  it("envs: the first reporting node's come back, other nodes' differing envs are ignored and named", () => {
+    const {spec, live} = loadFixture('all-good')
+    const [n1, n2, n3] = live.nodes
+    // 34801 holds the creation envs; 34802 a replica added after set_app_envs; 34803 restarted.
+    n1!.apps[0]!.envs = {'business.info': 'v1', 'rocksdb.allow_ingest_behind': 'false'}
+    n2!.apps[0]!.envs = {'business.info': 'v2', default_ttl: '86400', 'rocksdb.allow_ingest_behind': 'true'}
+    n3!.apps[0]!.envs = {'rocksdb.allow_ingest_behind': 'true'}
+    const body = planMetaRecovery(spec, live, {now: NOW})
+    expect(body.changes.find((c) => c.address === `zk:${ROOT}/apps/1`)!.after).toMatchObject({
+      envs: {'business.info': 'v1', 'rocksdb.allow_ingest_behind': 'false'},
+    })
+    const envs = body.findings.filter((f) => f.code.startsWith('PEGASUS_APP_ENVS'))
+    expect(envs.map((f) => `${f.severity} ${f.code} ${f.subject}`)).toEqual([
+      'warning PEGASUS_APP_ENVS_RECOVERED app(1)',
+      'info PEGASUS_APP_ENVS_UNKNOWN envs',
+    ])
+    expect(envs[0]!.message).toBe(
+      'temp gets back the envs 127.0.0.1:34801 reports, the first node that reports it: business.info=v1, rocksdb.allow_ingest_behind=false; the meta does not compare envs and ignores the other reports: 127.0.0.1:34802 reports business.info=v2, default_ttl=86400, rocksdb.allow_ingest_behind=true; 127.0.0.1:34803 reports rocksdb.allow_ingest_behind=true',
+    )
+    expect(envs[1]!.message).toMatch(
+      /^for every table, a replica server reports the envs its replicas were created with/,
+    )
+  })
+
   it('conflicting app info: an error, because the meta server would crash', () => {
     const body = planFixture('conflicting-app-info')
     expect(errors(body).map((f) => f.code)).toEqual(['PEGASUS_APP_CONFLICT'])

@@ -9,7 +9,15 @@ import {LifeboatError} from '../../../errors.js'
 import type {AppInfo} from '../wire/types.js'
 import {gpidParts} from '../wire/protocol.js'
 import type {MetaRecoveryLive, MetaRecoveryNode, MetaRecoveryPlanTunables, MetaRecoverySpec} from './types.js'
-import {FINDING_CODES, hintBadNode, hintLost, hintRenamed, hintUnderReplicated} from './planner-wording.js'
+import {
+  ENVS_CAVEAT,
+  FINDING_CODES,
+  describeEnvs,
+  hintBadNode,
+  hintLost,
+  hintRenamed,
+  hintUnderReplicated,
+} from './planner-wording.js'
 
 /** app_status values the planner needs (dsn.layer2.app_status). */
 export const AS_AVAILABLE = 1
@@ -370,7 +378,65 @@ export function predictRecovery(
   }
   if (crash) return {err: 'CRASH', hints, findings, apps: []}
   if (lost > 0 && !skipLost) return {err: 'ERR_TRY_AGAIN', hints, findings, apps: sorted}
+  findings.push(...envFindings(sorted, okNodes))
   return {err: 'ERR_OK', hints, findings, apps: sorted}
+}
+
+/**
+ * The envs each recovered table gets back: construct_apps keeps the app_info of the first node that
+ * reports the table and does not compare envs (other nodes' differing envs are ignored, a sign that
+ * they changed after some replicas were created). What was set later and no replica holds cannot
+ * be known: said once, with the tables that get no env back.
+ */
+function envFindings(apps: PredictedApp[], okNodes: MetaRecoveryNode[]): Finding[] {
+  const out: Finding[] = []
+  const bare: string[] = []
+  for (const app of apps) {
+    if (app.holder || !app.available) continue
+    const envs = app.info.envs ?? {}
+    const mine = describeEnvs(envs)
+    const others = new Map<string, string[]>()
+    for (const n of okNodes) {
+      if (n.address === app.from) continue
+      const info = n.apps.find((a) => a.app_id === app.id)
+      if (!info) continue
+      const theirs = describeEnvs(info.envs ?? {})
+      if (theirs !== mine) others.set(theirs, [...(others.get(theirs) ?? []), n.address])
+    }
+    if (Object.keys(envs).length === 0 && others.size === 0) {
+      bare.push(app.name)
+      continue
+    }
+    const ignored = [...others].map(([e, nodes]) => `${nodes.join(', ')} report${nodes.length === 1 ? 's' : ''} ${e}`)
+    out.push({
+      code: FINDING_CODES.envsRecovered,
+      severity: others.size > 0 ? 'warning' : 'info',
+      subject: `app(${app.id})`,
+      message:
+        `${app.name} gets back the envs ${app.from} reports, the first node that reports it: ${mine}` +
+        (ignored.length > 0
+          ? `; the meta does not compare envs and ignores the other reports: ${ignored.join('; ')}`
+          : ''),
+      ...(others.size > 0
+        ? {
+            hint: `The reports differ because the envs changed after some replicas were created. After the recovery, check get_app_envs of ${app.name} and set what it should have: use_app ${app.name}; set_app_envs KEY VALUE.`,
+          }
+        : {}),
+    })
+  }
+  if (apps.some((a) => !a.holder && a.available)) {
+    out.push({
+      code: FINDING_CODES.envsUnknown,
+      severity: 'info',
+      subject: 'envs',
+      message:
+        (bare.length > 0
+          ? `${bare.length === 1 ? 'table' : 'tables'} ${bare.slice(0, 10).join(', ')}${bare.length > 10 ? `, ... (${bare.length} in all)` : ''} ${bare.length === 1 ? 'gets' : 'get'} back no envs; `
+          : '') + `for every table, ${ENVS_CAVEAT}`,
+      hint: "After the recovery, compare each table's get_app_envs with your records of the old cluster and set what is missing: use_app TABLE; set_app_envs KEY VALUE.",
+    })
+  }
+  return out
 }
 
 /** The highest app id whose original name is `name` (the one that keeps it), at least `id`. */

@@ -22,6 +22,8 @@ export const FINDING_CODES = {
   duplicateNode: 'PEGASUS_DUPLICATE_NODE',
   primaryBehind: 'PEGASUS_PRIMARY_BEHIND',
   outcome: 'PEGASUS_RECOVERY_OUTCOME',
+  envsRecovered: 'PEGASUS_APP_ENVS_RECOVERED',
+  envsUnknown: 'PEGASUS_APP_ENVS_UNKNOWN',
 } as const
 
 // Pegasus's own words (server_state.cpp; shell recovery.cpp). Trailing newlines are not part of
@@ -63,3 +65,13 @@ export function splitHintMessage(message: string): string[] {
     .map((l) => l.trim())
     .filter((l) => l !== '')
 }
+
+/** `k=v, k2=v2` of envs, keys sorted; `no envs` for none. */
+export function describeEnvs(envs: Record<string, string>): string {
+  const keys = Object.keys(envs).sort()
+  return keys.length === 0 ? 'no envs' : keys.map((k) => `${k}=${envs[k]}`).join(', ')
+}
+
+/** Why a recovered table's envs may be incomplete: what replica servers report of them. */
+export const ENVS_CAVEAT =
+  'a replica server reports the envs its replicas were created with (after a restart only rocksdb.allow_ingest_behind, the one env .app-info keeps), so envs set with set_app_envs after that are not among them and, with the old metadata gone, cannot be known: they may be lost'
