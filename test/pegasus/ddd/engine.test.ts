@@ -140,6 +140,28 @@ describe('gather over the wire', () => {
   }
 })
 
+describe('the per-node deadline (issue 16 item 3)', () => {
+  it('is cluster.timeouts.collect_seconds, overridden by --collect-timeout; a node that times out is asked once more', async () => {
+    const {fake, spec} = await cluster('no-replica-info-collected')
+    const silent = fake.names.get('10.0.0.2:34801')!
+    const lines: string[] = []
+    const withSpec = {...spec, cluster: {...spec.cluster, timeouts: {collect_seconds: 1}}}
+    const live = await engine.gather(withSpec, {...io, progress: (m: string) => lines.push(m)})
+    expect(lines).toContain(`${silent} did not answer within 1 s: asking it once more`)
+    expect(live.replicas.find((r) => r.node === silent)).toMatchObject({reachable: false, error: 'ERR_TIMEOUT'})
+    // The flag (LIFEBOAT_COLLECT_TIMEOUT, which --collect-timeout sets) wins over the spec.
+    lines.length = 0
+    await engine.gather(withSpec, {...io, env: {LIFEBOAT_COLLECT_TIMEOUT: '2'}, progress: (m: string) => lines.push(m)})
+    expect(lines).toContain(`${silent} did not answer within 2 s: asking it once more`)
+    // The plan's warning says slow before lost, and names the setting.
+    const finding = engine
+      .plan(withSpec, live, NOW)
+      .findings.find((f) => f.code === 'PEGASUS_REPLICA_SERVER_UNREACHABLE' && f.subject === silent)
+    expect(finding?.hint).toContain('asked twice: it may be slow rather than lost')
+    expect(finding?.hint).toContain('cluster.timeouts.collect_seconds in the spec (or --collect-timeout SECONDS)')
+  })
+})
+
 describe('apply', () => {
   it('proposes, waits, verifies; the undecided partition stays untouched; a second run skips everything', async () => {
     const {fake, spec} = await cluster('one-last-drop-dead')

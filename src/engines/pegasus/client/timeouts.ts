@@ -44,10 +44,14 @@ function seconds(value: string | undefined): number | undefined {
   return Number.isFinite(n) && n > 0 ? n : undefined
 }
 
-/** The deadlines for a cluster section: a flag (through the environment) over the spec over the default. */
+/**
+ * The deadlines for a cluster section: a flag (through the environment) over the spec over the
+ * default. `defaults` replaces the built-in defaults (an engine built with shorter deadlines, in tests).
+ */
 export function pegasusTimeouts(
   cluster: {timeouts?: ClusterTimeouts},
   env: Record<string, string | undefined>,
+  defaults: {zkConnectSeconds?: number; collectSeconds?: number} = {},
 ): PegasusTimeouts {
   const pick = (key: keyof ClusterTimeouts, envName: string, flag: string, dflt: number): Deadline => {
     const fromFlag = seconds(env[envName])
@@ -57,8 +61,18 @@ export function pegasusTimeouts(
     return {ms: Math.round((fromSpec ?? dflt) * 1000), setting: `${setting} (now ${fromSpec ?? dflt} s)`}
   }
   return {
-    zkConnect: pick('zk_connect_seconds', TIMEOUT_ENV.zkConnect, '--zk-timeout', DEFAULT_ZK_CONNECT_SECONDS),
-    collect: pick('collect_seconds', TIMEOUT_ENV.collect, '--collect-timeout', DEFAULT_COLLECT_SECONDS),
+    zkConnect: pick(
+      'zk_connect_seconds',
+      TIMEOUT_ENV.zkConnect,
+      '--zk-timeout',
+      defaults.zkConnectSeconds ?? DEFAULT_ZK_CONNECT_SECONDS,
+    ),
+    collect: pick(
+      'collect_seconds',
+      TIMEOUT_ENV.collect,
+      '--collect-timeout',
+      defaults.collectSeconds ?? DEFAULT_COLLECT_SECONDS,
+    ),
   }
 }
 

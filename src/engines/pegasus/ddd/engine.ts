@@ -9,6 +9,7 @@ import {MetaClient} from '../client/meta-client.js'
 import {pegasusClusterIdentity, pegasusLock} from '../cluster-identity.js'
 import {ReplicaClient} from '../client/replica-client.js'
 import {RpcPool} from '../client/rpc-pool.js'
+import {pegasusTimeouts} from '../client/timeouts.js'
 import {dddDriftOf} from './drift.js'
 import {gatherDdd} from './gather.js'
 import {planDddRecovery} from './planner.js'
@@ -57,7 +58,17 @@ export function createDddRecoveryEngine(
     async gather(spec, io: EngineIo): Promise<DddLiveState> {
       const {pool, meta, replica} = openClients(spec, opts)
       try {
-        return await gatherDdd(spec, io, {meta, replica}, {timeoutMs: opts.timeoutMs, concurrency})
+        // The per-node deadline is a setting (cluster.timeouts.collect_seconds, --collect-timeout);
+        // an engine built with a shorter RPC deadline uses that as its default.
+        const collect = pegasusTimeouts(spec.cluster, io.env, {
+          collectSeconds: opts.timeoutMs === undefined ? undefined : opts.timeoutMs / 1000,
+        }).collect
+        return await gatherDdd(
+          spec,
+          io,
+          {meta, replica},
+          {timeoutMs: opts.timeoutMs, collectMs: collect.ms, concurrency},
+        )
       } finally {
         pool.close()
       }

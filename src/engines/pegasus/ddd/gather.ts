@@ -28,8 +28,13 @@ import type {DddLiveState, DddRecoverySpec, NodeReplicas, PartitionConfigFacts} 
 
 /** How hard gathering may push the cluster. */
 export interface DddGatherOptions {
-  /** Deadline of each RPC (default 5000 ms, rDSN's). */
+  /** Deadline of each RPC to the meta (default 5000 ms, rDSN's). */
   timeoutMs?: number
+  /**
+   * Deadline of each replica server's query_replica_info: `cluster.timeouts.collect_seconds` or
+   * `--collect-timeout` (pegasusTimeouts); default `timeoutMs`. A node that times out is asked once more.
+   */
+  collectMs?: number
   /** Replica servers and tables asked at once (default 32). */
   concurrency?: number
 }
@@ -183,7 +188,19 @@ export async function gatherDdd(
   }
   for (const [gpid, node] of Object.entries(spec.recovery.primaries ?? {})) if (interest.has(gpid)) askNodes.add(node)
   const asked = [...askNodes].sort(compareCodeUnits)
-  const settled = await mapLimitSettled(asked, concurrency, (node) => replica.queryReplicaInfo(node, call))
+  const collectCall = {timeoutMs: opts.collectMs ?? opts.timeoutMs}
+  // A node that does not answer in time is asked once more: a slow node under load is not a lost one.
+  const ask = async (node: string) => {
+    try {
+      return await replica.queryReplicaInfo(node, collectCall)
+    } catch (err) {
+      if (!(err instanceof PegasusClientError && err.pegasusError === 'ERR_TIMEOUT')) throw err
+      if (collectCall.timeoutMs !== undefined)
+        io.progress(`${node} did not answer within ${collectCall.timeoutMs / 1000} s: asking it once more`)
+      return replica.queryReplicaInfo(node, collectCall)
+    }
+  }
+  const settled = await mapLimitSettled(asked, concurrency, ask)
   const replicas: NodeReplicas[] = asked.map((node, i) => {
     const s = settled[i]
     if (s.status === 'rejected') {

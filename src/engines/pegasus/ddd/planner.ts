@@ -364,6 +364,11 @@ export function planDddRecovery(spec: DddRecoverySpec, live: DddLiveState, _opts
       severity: 'warning',
       subject: n.node,
       message: `query_replica_info to node(${n.node}) failed with ${n.error ?? 'an unknown error'}; only the meta's facts are used for it`,
+      ...(n.error === 'ERR_TIMEOUT'
+        ? {
+            hint: `The node did not answer in time, asked twice: it may be slow rather than lost. Plan again; if it stays slow, find out why (load, disk, GC) or raise cluster.timeouts.collect_seconds in the spec (or --collect-timeout SECONDS) to read its replicas.`,
+          }
+        : {}),
     })
   }
 
