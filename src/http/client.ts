@@ -37,6 +37,11 @@ export interface HttpCall {
   headers?: Record<string, string>
   /** Deadline of one attempt: connect, send, and the whole reply. */
   timeoutMs?: number
+  /**
+   * The setting that sets `timeoutMs`, as a hint names it (`recovery.rpc_timeout_seconds in the
+   * spec`). Without one, a timeout's hint does not suggest raising anything: there is nothing to raise.
+   */
+  timeoutSetting?: string
   /** Whether the call may be retried on a broken connection or a timeout; GET: true, others: false. */
   idempotent?: boolean
   /** Abandons the call (HTTP_ABORTED) when aborted, e.g. on Ctrl-C. */
@@ -127,7 +132,11 @@ function timedOut(call: HttpCall, timeoutMs: number, connected: boolean): HttpEr
     `${call.server} did not answer ${where(call)} within ${timeoutMs} ms${how}`,
     call,
     {
-      hints: [`Check the load and health of ${call.server}; raise the timeout if the server is merely slow.`],
+      hints: [
+        call.timeoutSetting
+          ? `Check the load and health of ${call.server}; if it is merely slow, raise ${call.timeoutSetting} (now ${timeoutMs / 1000} s).`
+          : `Check the load and health of ${call.server} and the network to it, then run the command again (this deadline, ${timeoutMs / 1000} s, is not a setting).`,
+      ],
     },
   )
 }

@@ -50,6 +50,11 @@ export interface ZkErrorContext {
   zkCode?: number
   /** Extra words for the message (e.g. the deadline). */
   reason?: string
+  /**
+   * For a timeout: the setting that sets the deadline, as a hint names it (`cluster.timeouts.zk_connect_seconds
+   * in the spec, or --zk-timeout SECONDS`). Without one, the hint does not suggest raising anything.
+   */
+  setting?: string
   /** For a multi: the index of the operation that failed. */
   opIndex?: number
   cause?: unknown
@@ -148,13 +153,17 @@ function hintsFor(code: ZkErrorCode, ctx: ZkErrorContext): string[] {
       return [
         "The node's ACL refuses this client. Set `auth: {scheme: digest, credentials_env: VAR}` in the spec and export VAR=user:password.",
       ]
-    case 'ZK_TIMEOUT':
+    case 'ZK_TIMEOUT': {
+      const check = ctx.setting
+        ? `Check that ZooKeeper ${ctx.server} is reachable (echo srvr | nc HOST PORT); if it is merely slow, raise ${ctx.setting}.`
+        : `Check that ZooKeeper ${ctx.server} is reachable (echo srvr | nc HOST PORT) and not overloaded, then run the command again.`
       return write
         ? [
             'The outcome of this write is unknown. The client was closed so the request can never be sent late; re-read the state before retrying.',
-            `Check that ZooKeeper ${ctx.server} is reachable, or raise the deadline.`,
+            check,
           ]
-        : [`Check that ZooKeeper ${ctx.server} is reachable (echo srvr | nc HOST PORT), or raise the deadline.`]
+        : [check]
+    }
     case 'ZK_REQUEST_TOO_LARGE':
       return [
         'ZooKeeper drops the connection for requests over jute.maxbuffer (1 MiB by default). Write less data per node or per batch.',

@@ -10,6 +10,11 @@ import {join} from 'node:path'
 import {parse as parseYaml, stringify as stringifyYaml} from 'yaml'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 
+import {metaRecoveryEngine} from '../../src/engines/pegasus/meta-recovery/engine.js'
+import type {MetaRecoverySpec} from '../../src/engines/pegasus/meta-recovery/types.js'
+import {LifeboatError} from '../../src/errors.js'
+import {HttpError, httpRequest} from '../../src/http/client.js'
+import {ZkError} from '../../src/zk/errors.js'
 import {runCli} from './helpers.js'
 
 const zk = inject('zookeeper')
@@ -109,5 +114,61 @@ describe('a replica server that does not answer in time', () => {
     expect(bad?.hint).toContain('cluster.timeouts.collect_seconds')
     // Slow first, lost last: skip_bad_nodes is the hint's final resort.
     expect(bad!.hint!.indexOf('collect_seconds')).toBeLessThan(bad!.hint!.indexOf('skip_bad_nodes'))
+  })
+})
+
+describe('every "raise the deadline" hint names a real setting', () => {
+  it('a ZooKeeper timeout names the setting it was given, and suggests raising nothing without one', () => {
+    const withSetting = new ZkError('ZK_TIMEOUT', {
+      server: '127.0.0.1:2181',
+      op: 'connect',
+      setting: 'cluster.timeouts.zk_connect_seconds in the spec, or --zk-timeout SECONDS (now 10 s)',
+    })
+    expect(withSetting.hints.join('\n')).toContain(
+      'if it is merely slow, raise cluster.timeouts.zk_connect_seconds in the spec, or --zk-timeout SECONDS (now 10 s).',
+    )
+    for (const op of ['get', 'set']) {
+      const bare = new ZkError('ZK_TIMEOUT', {server: '127.0.0.1:2181', op, path: '/x'})
+      expect(bare.hints.join('\n')).not.toMatch(/raise/)
+      expect(bare.hints.at(-1)).toBe(
+        'Check that ZooKeeper 127.0.0.1:2181 is reachable (echo srvr | nc HOST PORT) and not overloaded, then run the command again.',
+      )
+    }
+  })
+
+  it('an HTTP timeout names the setting the caller gave (OpenMLDB: recovery.rpc_timeout_seconds), or says there is none', async () => {
+    const port = (silent!.address() as {port: number}).port
+    const server = `127.0.0.1:${port}`
+    const named = await httpRequest({
+      server,
+      method: 'POST',
+      path: '/NameServer/ShowTable',
+      timeoutMs: 300,
+      timeoutSetting: 'recovery.rpc_timeout_seconds in the spec',
+    }).catch((e: unknown) => e as HttpError)
+    expect(named).toMatchObject({code: 'HTTP_TIMEOUT'})
+    expect((named as HttpError).hints).toEqual([
+      `Check the load and health of ${server}; if it is merely slow, raise recovery.rpc_timeout_seconds in the spec (now 0.3 s).`,
+    ])
+    const bare = await httpRequest({server, method: 'POST', path: '/pd/api/v1/x', timeoutMs: 300}).catch(
+      (e: unknown) => e as HttpError,
+    )
+    expect((bare as HttpError).hints.join('\n')).not.toMatch(/raise/)
+    expect((bare as HttpError).hints[0]).toContain('this deadline, 0.3 s, is not a setting')
+  })
+
+  it("the apply-time ZooKeeper connect of PegasusMetaRecovery fails at the spec's deadline and names it", async () => {
+    const port = (silent!.address() as {port: number}).port
+    const spec = parseYaml(readFileSync(labSpec, 'utf8')) as MetaRecoverySpec
+    spec.cluster.zookeeper.hosts = `127.0.0.1:${port}`
+    spec.cluster.timeouts = {zk_connect_seconds: 1}
+    const err = await metaRecoveryEngine
+      .connect(spec, {env: {}, specDir: dir, progress: () => {}})
+      .catch((e: unknown) => e as LifeboatError)
+    expect(err).toMatchObject({code: 'PEGASUS_ZK_UNREACHABLE'})
+    expect((err as LifeboatError).message).toContain('gave no session within 1 s')
+    expect((err as LifeboatError).hints.join('\n')).toContain(
+      'cluster.timeouts.zk_connect_seconds in the spec, or --zk-timeout SECONDS (now 1 s)',
+    )
   })
 })

@@ -163,6 +163,7 @@ export class OpenMLDBClient {
       body,
       headers: {Authorization: this.authorization},
       timeoutMs,
+      ...(timeoutMs === this.timeoutMs ? {timeoutSetting: 'recovery.rpc_timeout_seconds in the spec'} : {}),
       idempotent: false,
       signal,
     })

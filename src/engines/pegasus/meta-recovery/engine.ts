@@ -5,10 +5,11 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Finding, PlanBody} from '../../../plan/types.js'
-import {connectZk, readTree} from '../../../zk/index.js'
+import {readTree} from '../../../zk/index.js'
 import type {Engine} from '../../types.js'
 import {appsRootPath} from '../zk-layout.js'
 import {metaClientFor, readMetaConfigHttp} from '../client/index.js'
+import {connectClusterZk, pegasusTimeouts} from '../client/timeouts.js'
 import {pegasusClusterIdentity, pegasusLock} from '../cluster-identity.js'
 import {gatherMetaRecovery} from './gather.js'
 import {STEP_KINDS, planMetaRecovery} from './planner.js'
@@ -28,12 +29,16 @@ export const metaRecoveryEngine: Engine<MetaRecoverySpec, MetaRecoveryLive, Meta
   gather: gatherMetaRecovery,
   plan: (spec, live, opts) => planMetaRecovery(spec, live, opts),
   async connect(spec, io) {
-    const zk = await connectZk({
-      hosts: spec.cluster.zookeeper.hosts,
-      root: spec.cluster.zookeeper.root,
-      auth: spec.cluster.zookeeper.auth,
-      env: io.env,
-    })
+    // The same connect as the gather's: a refusal fails at once, the deadline is cluster.timeouts.zk_connect_seconds.
+    const zk = await connectClusterZk(
+      {
+        hosts: spec.cluster.zookeeper.hosts,
+        root: spec.cluster.zookeeper.root,
+        auth: spec.cluster.zookeeper.auth,
+        env: io.env,
+      },
+      pegasusTimeouts(spec.cluster, io.env).zkConnect,
+    )
     return {
       spec,
       zk,
