@@ -615,7 +615,9 @@ export const openmldbSteps: Record<string, StepExecutor<OpenMLDBContext>> = {
   [STEP_OFFLINE_ENDPOINT]: endpointExecutor('OfflineEndpoint'),
   [STEP_RECOVER_ENDPOINT]: endpointExecutor('RecoverEndpoint'),
   [STEP_SET_ALIVE]: setAliveExecutor,
-  [STEP_LOAD_LEADERS]: loadTablesExecutor,
+  // recover-tables, after it, drops and re-adds the followers it loaded on purpose: finding one of
+  // them not loaded proves nothing, and loading it again would race the op (verify checks the end state).
+  [STEP_LOAD_LEADERS]: {...loadTablesExecutor, onResume: 'trust'},
   [STEP_RECOVER_TABLES]: recoverTablesExecutor,
   [STEP_ACCEPT_LOST]: acceptLostExecutor,
   [STEP_VERIFY]: verifyExecutor,
