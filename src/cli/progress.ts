@@ -406,3 +406,39 @@ export function terminalPhase(stream: NodeJS.WriteStream, on: boolean): PhaseLin
     ? new PhaseLine((t) => stream.write(t), {width: stream.columns || 100, indent: ''})
     : undefined
 }
+
+/**
+ * Progress of a phase for a log or a pipe: a line when the message changes, and the same message
+ * again (with its count, rate and ETA) at most every {@link PLAIN_REPEAT_MS}.
+ */
+export class PlainPhase {
+  private last?: {message: string; at: number}
+  private readonly meter: PhaseMeter
+
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.meter = new PhaseMeter(now)
+  }
+
+  progress(message: string, count?: ProgressCount): void {
+    const at = this.now()
+    if (this.last?.message !== message) this.meter.start()
+    if (count) this.meter.report(count)
+    if (this.last && this.last.message === message && at - this.last.at < PLAIN_REPEAT_MS) return
+    this.last = {message, at}
+    const progress = this.meter.describe()
+    this.write(`${message}${progress ? ` (${progress})` : ''}\n`)
+  }
+
+  end(): void {
+    this.last = undefined
+  }
+}
+
+/** A phase's progress on `stream`: in place on a terminal, plain lines otherwise. */
+export function phaseProgress(stream: NodeJS.WriteStream): PhaseLine | PlainPhase {
+  const write = (t: string) => void stream.write(t)
+  return stream.isTTY ? new PhaseLine(write, {width: stream.columns || 100, indent: ''}) : new PlainPhase(write)
+}

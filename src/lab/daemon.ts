@@ -11,6 +11,7 @@ import {join} from 'node:path'
 
 import {LifeboatError, describeError} from '../errors.js'
 import type {RunningLab} from './engine.js'
+import {onBatchProgress} from './pegasus/zk-batch.js'
 import {loadScenario} from './scenario.js'
 import {removeLabState, writeLabState, type LabState} from './state.js'
 import {startZooKeeper, type RunningZooKeeper} from './zookeeper/server.js'
@@ -46,11 +47,34 @@ function specContents(specs: Record<string, string>): Record<string, string> {
   return out
 }
 
+/** What `GET /fault/progress` answers: the fault running now, its latest step and count. */
+export interface FaultProgress {
+  running: boolean
+  /** The fault's type, e.g. `zk-loss`. */
+  fault?: string
+  /** Its latest step, as the lab logs it (`removing /pegasus/scale`). */
+  step?: string
+  count?: {done: number; total?: number; unit: string}
+  elapsed_ms?: number
+}
+
 /** Brings the lab up in this process and serves its control channel. */
 export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
   const loaded = loadScenario(opts.scenario)
   mkdirSync(opts.stateDir, {recursive: true})
-  const log = labLogger(join(opts.stateDir, 'lab.log'), {verbose: process.env.LIFEBOAT_LAB_VERBOSE === '1'})
+  const fileLog = labLogger(join(opts.stateDir, 'lab.log'), {verbose: process.env.LIFEBOAT_LAB_VERBOSE === '1'})
+  // The fault running now: the lab's log lines about it (`zk-loss: ...`) and its batches' counts are its progress.
+  let running: {fault: string; started: number; step?: string; count?: FaultProgress['count']} | undefined
+  const log = (line: string): void => {
+    if (running && line.startsWith(`${running.fault}: `)) {
+      running.step = line.slice(running.fault.length + 2).replace(/ \(\d+ ms\)$/, '')
+      running.count = undefined
+    }
+    fileLog(line)
+  }
+  onBatchProgress((step, count) => {
+    if (running) Object.assign(running, {step, count})
+  })
   let zk: RunningZooKeeper | undefined
   let zkHosts: string | undefined
   if (loaded.lab.needsZooKeeper) {
@@ -111,11 +135,28 @@ export async function hostLab(opts: HostLabOptions): Promise<HostedLab> {
         try {
           if (req.method === 'GET' && req.url === '/status')
             return reply(200, {...(await lab.status()), specs: state.specs, scenario: state.scenario})
+          if (req.method === 'GET' && req.url === '/fault/progress') {
+            const p: FaultProgress = running
+              ? {
+                  running: true,
+                  fault: running.fault,
+                  ...(running.step ? {step: running.step} : {}),
+                  ...(running.count ? {count: running.count} : {}),
+                  elapsed_ms: Math.round(performance.now() - running.started),
+                }
+              : {running: false}
+            return reply(200, p)
+          }
           if (req.method === 'POST' && req.url === '/fault') {
             const fault = JSON.parse(body) as unknown
             log(`fault ${JSON.stringify(fault)}`)
             const before = specContents(state.specs)
-            const message = await lab.fault(fault)
+            const type = (fault as {type?: unknown} | null)?.type
+            const mine = {fault: typeof type === 'string' ? type : 'fault', started: performance.now()}
+            running = mine
+            const message = await lab.fault(fault).finally(() => {
+              if (running === mine) running = undefined
+            })
             state.cluster = lab.layout()
             state.specs = lab.writeSpecs()
             writeLabState(opts.stateDir, state)

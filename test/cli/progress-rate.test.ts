@@ -12,6 +12,7 @@ import {
   LiveTaskList,
   PhaseLine,
   PhaseMeter,
+  PlainPhase,
   PlainTaskList,
   rateOf,
   RATE_WINDOW_MS,
@@ -199,5 +200,29 @@ describe('phase line (gather, re-check)', () => {
       '\u001B[1A\u001B[2K  asking 20 tablets  · 4/20 tablets · 2.0 tablets/s · ETA 8s',
     )
     expect(out.split('\u001B[1A')).toHaveLength(3)
+  })
+})
+
+describe('plain phase (a log or a pipe)', () => {
+  it('prints a line when the step changes, and the same step again at most every 15 s, with its count', () => {
+    let out = ''
+    let now = 0
+    const phase = new PlainPhase(
+      (t) => (out += t),
+      () => now,
+    )
+    phase.progress('zk-loss: meta servers stopped; removing /pegasus/scale')
+    for (let s = 0; s <= 20; s++) {
+      now = 1000 + s * 1000
+      phase.progress('zk-loss: removing /pegasus/scale', {done: s * 1000, unit: 'nodes'})
+    }
+    now = 30_000
+    phase.progress('zk-loss: restarting the meta servers in recovery mode on /pegasus/scale_recovery')
+    expect(out.trimEnd().split('\n')).toEqual([
+      'zk-loss: meta servers stopped; removing /pegasus/scale',
+      'zk-loss: removing /pegasus/scale (0 nodes)',
+      'zk-loss: removing /pegasus/scale (15,000 nodes · 1,000 nodes/s)',
+      'zk-loss: restarting the meta servers in recovery mode on /pegasus/scale_recovery',
+    ])
   })
 })

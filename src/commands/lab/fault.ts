@@ -1,7 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
+import {phaseProgress} from '../../cli/progress.js'
 import {controlRequest} from '../../lab/control.js'
+import type {FaultProgress} from '../../lab/daemon.js'
 import {labEngine, labEngines} from '../../lab/registry.js'
 import {requireRunningLab, stateDirOf} from '../../lab/state.js'
 
@@ -61,12 +63,32 @@ export default class LabFault extends BaseCommand {
     const state = requireRunningLab(stateDirOf(flags['state-dir']))
     const lab = labEngine(state.engine, `the lab state in ${state.state_dir}`)
     const fault = lab.parseFault(args.name, rest.slice(1))
-    const res = await controlRequest<{message: string; specs: Record<string, string>; rewritten?: string[]}>(
-      state,
-      'POST',
-      '/fault',
-      fault,
-    )
+    // While the fault runs, its progress is asked for twice a second and shown on stderr (in place
+    // on a terminal; otherwise a line when the step changes, or every 15 s); a lab that does not
+    // answer it (an older daemon) is simply not shown.
+    const phase = this.jsonEnabled() ? undefined : phaseProgress(process.stderr)
+    let polling = phase !== undefined
+    const poll = async (): Promise<void> => {
+      while (polling) {
+        await new Promise((r) => setTimeout(r, 500))
+        if (!polling) return
+        const p = await controlRequest<FaultProgress>(state, 'GET', '/fault/progress', undefined, 5_000).catch(
+          () => undefined,
+        )
+        if (!p) return
+        if (polling && p.running && p.step) phase?.progress(`${p.fault}: ${p.step}`, p.count)
+      }
+    }
+    const polled = poll()
+    let res: {message: string; specs: Record<string, string>; rewritten?: string[]}
+    try {
+      // A fault on a large lab on a loaded machine can take minutes (zk-loss re-encodes every replica server's replies).
+      res = await controlRequest(state, 'POST', '/fault', fault, 600_000)
+    } finally {
+      polling = false
+      await polled
+      phase?.end()
+    }
     if (this.jsonEnabled()) return res
     this.log(res.message)
     const rewritten = res.rewritten ?? []

@@ -2,7 +2,7 @@
  * ZooKeeper plumbing of the lab: path joining, removing a root, bounded parallelism, and the
  * batched creates a bulk metadata write (bring-up, recovery) is made of.
  */
-import {ZkError, connectZk, removeTree, walkTree, type ZkClient, type ZkOp} from '../../zk/index.js'
+import {ZkError, connectZk, isZkError, removeTree, type ZkClient, type ZkOp} from '../../zk/index.js'
 import {mapLimit} from '../../util/map-limit.js'
 
 /** Joins ZooKeeper path parts. */
@@ -11,33 +11,86 @@ export function joinZk(base: string, rel: string): string {
   return `${base.replace(/\/$/, '')}/${rel}`
 }
 
+/** How far a long ZooKeeper batch of the lab is: `removing /pegasus/scale`, 12,000 nodes. */
+export type BatchProgress = (message: string, count: {done: number; total?: number; unit: string}) => void
+
+let progressSink: BatchProgress | undefined
+
+/**
+ * Where the lab's long ZooKeeper batches (removing a root) report their progress; the daemon sets
+ * it while a fault runs and shows it as the fault's progress. One lab per process: one sink.
+ */
+export function onBatchProgress(sink: BatchProgress | undefined): void {
+  progressSink = sink
+}
+
+/** At most `n` calls in flight; each call holds its slot only while it runs. */
+function limiter(n: number): <T>(call: () => Promise<T>) => Promise<T> {
+  let active = 0
+  const waiting: Array<() => void> = []
+  return async <T>(call: () => Promise<T>): Promise<T> => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r))
+    active++
+    try {
+      return await call()
+    } finally {
+      active--
+      waiting.shift()?.()
+    }
+  }
+}
+
 /**
  * Removes the tree at `root` on the ZooKeeper at `hosts` (nothing there: nothing to do), in a
- * session of its own: deepest nodes first, in multis of 100 with 8 in flight (one session applies
- * them in the order sent), so that a cluster's 65,000 nodes cost 650 transactions, not 65,000.
- * A multi refused because the tree changed meanwhile leaves the rest to a node-by-node removal.
+ * session of its own, without reading every node: each node's children are listed and removed as
+ * leaves in multis of 100; a multi refused (a child has children of its own, or vanished) removes
+ * each of its nodes on its own, children first. A Pegasus root is mostly tables whose partitions
+ * are leaves, so its 65,000 nodes cost about 1,000 listings and 1,000 multis, 64 calls in flight,
+ * instead of a read of every node. Whatever changed meanwhile is left to a node-by-node pass.
  */
 export async function removeRoot(hosts: string, root: string): Promise<void> {
   const zk = await connectZk({hosts})
   try {
-    const paths: string[] = []
-    try {
-      await walkTree(zk, root, {includeEphemeral: true, onNode: (e) => void paths.push(e.path)})
-    } catch (err) {
-      if (err instanceof ZkError && err.code === 'ZK_NO_NODE') return
-      throw err
+    const limit = limiter(64)
+    let removed = 0
+    const report = (): void => progressSink?.(`removing ${root}`, {done: removed, unit: 'nodes'})
+    const removeSubtree = async (path: string): Promise<void> => {
+      let children: string[]
+      try {
+        children = await limit(() => zk.getChildren(path))
+      } catch (err) {
+        if (isZkError(err, 'ZK_NO_NODE')) return
+        throw err
+      }
+      const paths = children.sort().map((c) => joinZk(path, c))
+      const batches: string[][] = []
+      for (let k = 0; k < paths.length; k += 100) batches.push(paths.slice(k, k + 100))
+      await Promise.all(
+        batches.map(async (batch) => {
+          try {
+            await limit(() => zk.multi(batch.map((p): ZkOp => ({op: 'remove', path: p, version: -1}))))
+            removed += batch.length
+            report()
+          } catch (err) {
+            if (!(err instanceof ZkError)) throw err
+            await Promise.all(batch.map(removeSubtree))
+          }
+        }),
+      )
+      try {
+        await limit(() => zk.remove(path, -1))
+        removed++
+      } catch (err) {
+        if (!isZkError(err, 'ZK_NO_NODE')) throw err
+      }
     }
-    const depth = (p: string): number => p.split('/').length
-    paths.sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : a > b ? 1 : 0))
-    const batches: ZkOp[][] = []
-    for (let k = 0; k < paths.length; k += 100)
-      batches.push(paths.slice(k, k + 100).map((path) => ({op: 'remove', path, version: -1})))
     try {
-      await mapLimit(batches, 8, (batch) => zk.multi(batch))
+      await removeSubtree(root)
     } catch (err) {
       if (!(err instanceof ZkError)) throw err
     }
     await removeTree(zk, root)
+    report()
   } finally {
     await zk.close()
   }
