@@ -3,16 +3,24 @@
 // servers report in query_app_info (the envs their replicas were created with; after a restart only
 // .app-info's rocksdb.allow_ingest_behind). The plan says per table which envs come back, with which
 // value, and which are lost; after the migration the recovered meta (its /meta/app_envs) has
-// exactly that.
+// exactly that. Then a metadata recovery (PegasusMetaRecovery) on the same lab: the plan's envs
+// per table are the first listed node's, which the recovered meta has.
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 
 import {ReplicaClient} from '../../../src/engines/pegasus/client/index.js'
+import {gatherMetaRecovery} from '../../../src/engines/pegasus/meta-recovery/gather.js'
+import {planMetaRecovery} from '../../../src/engines/pegasus/meta-recovery/planner.js'
+import {predictRecovery} from '../../../src/engines/pegasus/meta-recovery/planner-prediction.js'
+import type {MetaRecoverySpec} from '../../../src/engines/pegasus/meta-recovery/types.js'
 import {zkMigrationEngine} from '../../../src/engines/pegasus/zk-migration/engine.js'
 import {closeZkMigrationContext, openZkMigrationContext} from '../../../src/engines/pegasus/zk-migration/engine.js'
 import {gatherZkMigration} from '../../../src/engines/pegasus/zk-migration/gather.js'
 import {planZkMigration, predictEnvs} from '../../../src/engines/pegasus/zk-migration/planner.js'
 import {setAppEnvs} from '../../../src/lab/pegasus/app-envs.js'
 import type {PegasusLab} from '../../../src/lab/pegasus/cluster.js'
+import {callRpc} from '../../../src/lab/pegasus/rpc-call.js'
+import {compareNatural} from '../../../src/plan/order.js'
+import {specCluster} from '../../../src/lab/pegasus/specs.js'
 import {NOW, errorsOf, runSteps, scenario, specFor, startLab} from './helpers.js'
 
 const zk = inject('zookeeper')
@@ -46,6 +54,11 @@ async function appEnvs(metaAddress: string, table: string): Promise<Record<strin
   return (await res.json()) as Record<string, string>
 }
 
+/** The replica servers in the order `nodes -d` lists them, which the recovery list keeps. */
+function byAddress(): PegasusLab['replicas'] {
+  return [...lab.replicas].sort((a, b) => compareNatural(a.address, b.address))
+}
+
 async function reported(node: string): Promise<Record<string, Record<string, string>>> {
   const resp = await replicas.queryAppInfo(node)
   return Object.fromEntries(resp.apps.map((a) => [a.app_name, a.envs]))
@@ -63,7 +76,8 @@ describe('envs on the lab, through a recovery-method migration', () => {
     expect(await appEnvs(meta, 'temp')).toEqual(SET_LATER)
     expect(await appEnvs(meta, 'stat')).toEqual({'manual_compact.disabled': 'true'})
 
-    const [n1, , n3] = lab.replicas
+    // The recovery list is the node list sorted by address (ports are random): restart the last.
+    const [n1, , n3] = byAddress()
     // A config sync applies the envs to the replicas' behaviour; allow_ingest_behind goes to .app-info.
     for (const r of lab.replicas) r.syncWithMeta()
     expect(await reported(n1!.address)).toEqual({temp: CREATED, stat: {}})
@@ -81,7 +95,7 @@ describe('envs on the lab, through a recovery-method migration', () => {
     expect(errorsOf(body.findings)).toEqual([])
 
     const predicted = predictEnvs(live)
-    const first = lab.replicas[0]!.address
+    const first = byAddress()[0]!.address
     expect(predicted).toEqual([
       {
         id: '1',
@@ -136,5 +150,59 @@ describe('envs on the lab, through a recovery-method migration', () => {
     }
     expect(await appEnvs(recoveredMeta, 'temp')).toEqual(CREATED)
     expect(await appEnvs(recoveredMeta, 'stat')).toEqual({})
+  })
+
+  it("a metadata recovery: each table gets the first listed node's envs, as the plan says", async () => {
+    // On the migrated cluster: one more env, every replica's config sync, then node 1 restarts.
+    expect(await setAppEnvs(lab.leader()!.address, 'temp', {default_ttl: '100'})).toMatchObject({err: 'ERR_OK'})
+    for (const r of lab.replicas) r.syncWithMeta()
+    // The node the first test restarted restarts again; the other two never did.
+    const n3 = byAddress()[2]!
+    await lab.fault({type: 'kill-node', node: n3.name})
+    await lab.fault({type: 'start-node', node: n3.name})
+    await lab.fault({type: 'zk-loss'})
+
+    // The spec's list, the restarted node first: its report defines the tables.
+    const nodes = [
+      n3.address,
+      ...byAddress()
+        .slice(0, 2)
+        .map((r) => r.address),
+    ]
+    const spec: MetaRecoverySpec = {
+      apiVersion: 'lifeboat/v1',
+      kind: 'PegasusMetaRecovery',
+      metadata: {name: 'envs'},
+      cluster: specCluster(lab.layout),
+      recovery: {target_nodes: nodes, skip_bad_nodes: false, skip_lost_partitions: false, wait_seconds: 30},
+    }
+    const live = await gatherMetaRecovery(spec, io)
+    const predicted = predictRecovery(spec, live)
+    expect(predicted.err).toBe('ERR_OK')
+    const envsOf = (name: string) => predicted.apps.find((a) => a.name === name)!.info.envs
+    // Restarted: only .app-info's env, which the migrated meta's config sync set back to false.
+    expect(envsOf('temp')).toEqual({'rocksdb.allow_ingest_behind': 'false'})
+    expect(envsOf('stat')).toEqual({})
+    const body = planMetaRecovery(spec, live, {now: NOW})
+    const envFindings = body.findings.filter((f) => f.code.startsWith('PEGASUS_APP_ENVS'))
+    expect(envFindings.map((f) => `${f.severity} ${f.code} ${f.subject}`)).toEqual([
+      'warning PEGASUS_APP_ENVS_RECOVERED app(1)',
+      'info PEGASUS_APP_ENVS_UNKNOWN envs',
+    ])
+    expect(envFindings[0]!.message).toBe(
+      `temp gets back the envs ${nodes[0]} reports, the first node that reports it: rocksdb.allow_ingest_behind=false; the meta does not compare envs and ignores the other reports: ${nodes[1]}, ${nodes[2]} report business.info=v1, rocksdb.allow_ingest_behind=false`,
+    )
+    expect(envFindings[1]!.message).toMatch(/^table stat gets back no envs; for every table, a replica server reports/)
+
+    const meta = lab.leader()!.address
+    const res = await callRpc(
+      meta,
+      'RPC_CM_START_RECOVERY',
+      {recovery_nodes: nodes, hp_recovery_nodes: nodes, skip_bad_nodes: false, skip_lost_partitions: false},
+      20_000,
+    )
+    expect(res.response?.err).toBe('ERR_OK')
+    expect(await appEnvs(meta, 'temp')).toEqual(envsOf('temp'))
+    expect(await appEnvs(meta, 'stat')).toEqual(envsOf('stat'))
   })
 })
