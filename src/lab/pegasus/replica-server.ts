@@ -246,12 +246,6 @@ export class ReplicaServer {
     this.changed()
   }
 
-  /** The app info this node reports for `appId` in query_app_info (a copy), if it holds a replica of it. */
-  reportedApp(appId: number): AppInfo | undefined {
-    const a = this.apps.get(appId)
-    return a && {...a, envs: {...a.envs}}
-  }
-
   /**
    * `update_allow_ingest_behind` of every replica of `appId` with the meta's envs: a changed
    * boolean is written to `.app-info` (the replica's in-memory info with the meta's envs, of which

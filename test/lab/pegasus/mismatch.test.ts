@@ -48,6 +48,27 @@ describe('scenarios Pegasus could not have', () => {
       ).tables,
     ).toHaveLength(2)
   })
+
+  it("refuses table envs create_app would refuse (app_env_validator's words)", () => {
+    const doc = {
+      engine: 'pegasus',
+      replica_servers: 3,
+      tables: [{name: 'temp', partitions: 4, envs: {'no.such.env': '1', 'rocksdb.allow_ingest_behind': 'yes'}}],
+    }
+    let err: unknown
+    try {
+      parsePegasusScenario(doc, 'envs.yaml')
+    } catch (e) {
+      err = e
+    }
+    expect((err as LifeboatError).code).toBe('LAB_SCENARIO_INVALID')
+    expect((err as LifeboatError).detail).toBe(
+      "/tables/0/envs/no.such.env: app_env 'no.such.env' is not supported; Pegasus refuses the create\n" +
+        "/tables/0/envs/rocksdb.allow_ingest_behind: invalid value 'yes', should be a boolean; Pegasus refuses the create",
+    )
+    const ok = {...doc, tables: [{name: 'temp', partitions: 4, envs: {default_ttl: '86400'}}]}
+    expect(parsePegasusScenario(ok, 'ok.yaml').tables[0]!.envs).toEqual({default_ttl: '86400'})
+  })
 })
 
 describe('dropped tables', () => {
