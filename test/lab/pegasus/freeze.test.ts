@@ -47,7 +47,7 @@ describe('the freeze', () => {
     expect(l.leader()?.partition('1.0')?.hp_primary).toBe('')
 
     const engine = createDddRecoveryEngine({timeoutMs: 3000})
-    const io = {progress: () => {}}
+    const io = {env: {}, progress: () => {}}
     const frozen = await engine.gather(spec(l), io as never)
     expect(frozen).toMatchObject({meta_level: 'fl_freezed', stored_meta_level: 'fl_steady', diagnosed: false})
     expect(frozen.nodes.find((n) => n.node === dead)?.alive).toBe(false)
