@@ -391,17 +391,24 @@ export function predictRecovery(
 function envFindings(apps: PredictedApp[], okNodes: MetaRecoveryNode[]): Finding[] {
   const out: Finding[] = []
   const bare: string[] = []
+  // Every node's report of each app id, in list order (one pass: big clusters have 1,000s of tables).
+  const reports = new Map<number, {node: string; envs: Record<string, string>}[]>()
+  for (const n of okNodes) {
+    for (const info of n.apps) {
+      const list = reports.get(info.app_id) ?? []
+      if (list.length === 0) reports.set(info.app_id, list)
+      list.push({node: n.address, envs: info.envs ?? {}})
+    }
+  }
   for (const app of apps) {
     if (app.holder || !app.available) continue
     const envs = app.info.envs ?? {}
     const mine = describeEnvs(envs)
     const others = new Map<string, string[]>()
-    for (const n of okNodes) {
-      if (n.address === app.from) continue
-      const info = n.apps.find((a) => a.app_id === app.id)
-      if (!info) continue
-      const theirs = describeEnvs(info.envs ?? {})
-      if (theirs !== mine) others.set(theirs, [...(others.get(theirs) ?? []), n.address])
+    for (const r of reports.get(app.id) ?? []) {
+      if (r.node === app.from) continue
+      const theirs = Object.keys(r.envs).length === 0 && Object.keys(envs).length === 0 ? mine : describeEnvs(r.envs)
+      if (theirs !== mine) others.set(theirs, [...(others.get(theirs) ?? []), r.node])
     }
     if (Object.keys(envs).length === 0 && others.size === 0) {
       bare.push(app.name)
