@@ -74,7 +74,12 @@ describe('OpenMLDB: a step whose effect is gone on resume runs again', () => {
     await lab.lab('fault', 'auto-failover', 'on')
     expect(await autoFailover()).toBe('true')
 
-    // The dead run's lock outlives it until its ZooKeeper session expires: resume waits for that.
+    // The dead run's lock outlives it until its ZooKeeper session expires; the operator, knowing the run is dead, frees it.
+    const status = JSON.parse((await lab.cli(['lock', 'status', spec, '--json'])).stdout) as {
+      locked: boolean
+      lock?: {id: string}
+    }
+    if (status.locked) await lab.cli(['lock', 'force-unlock', spec, status.lock!.id, '--force'])
     const resumed = await lab.cli(['apply', 'plan.json', '--resume', '--auto-approve', '--lock-timeout', '90s'])
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0)
     expect(resumed.stdout).toContain(
