@@ -5,10 +5,10 @@
  * primaries, the observed fingerprint, findings, the spec and cluster); display-only text such
  * as a change's `reason` or a step's description never makes a plan stale.
  */
-import {canonicalJson, compareCodeUnits} from './canonical.js'
+import {canonicalJson, canonicalSha256, compareCodeUnits} from './canonical.js'
 import {groupDigits} from './numbers.js'
 import {compareNatural} from './order.js'
-import type {Finding, Plan, PrimaryChange, Step} from './types.js'
+import type {Change, Finding, Plan, PrimaryChange, Step} from './types.js'
 
 /** One difference. `path` reads like `steps[02-assign].params.app_id` or `changes[zk:/a/b].after.status`. */
 export interface PlanDifference {
@@ -20,44 +20,90 @@ export interface PlanDifference {
 
 const SECTIONS = ['spec', 'cluster', 'vocabulary', 'observed', 'steps', 'changes', 'primaries', 'findings']
 
-/** Every difference between two plans, sorted by section then path (natural order). Empty when they agree. */
+/** What comparePlans compares in a step: its kind, risk and params (not its wording). */
+const stepFacts = (s: Step) => ({kind: s.kind, risk: s.risk, params: s.params})
+/** What comparePlans compares in a change: its action and documents (not its reason). */
+const changeFacts = (c: Change) => ({action: c.action, before: c.before, after: c.after})
+/** What comparePlans compares in a primary: everything but its wording (reason, atStake). */
+const primaryFacts = (p: PrimaryChange) => ({
+  before: p.before,
+  after: p.after,
+  risk: p.risk,
+  table: p.table ?? null,
+  candidates: p.candidates,
+  facts: p.facts ?? {},
+})
+const findingKey = (f: Finding) => `${f.severity} ${f.code}${f.subject ? ` ${f.subject}` : ''}`
+
+/**
+ * A sha256 per list section of what comparePlans compares there (keys, facts and order), without
+ * copying the plan: two plans whose hashes of a section agree have no difference in it. The
+ * sections that are small (spec, cluster, vocabulary, observed) are compared directly instead.
+ */
+export interface PlanSectionHashes {
+  steps: string
+  changes: string
+  primaries: string
+  findings: string
+}
+
+/** The section hashes of a plan (see PlanSectionHashes). Pure; one pass over each list. */
+export function planSectionHashes(plan: Pick<Plan, 'steps' | 'changes' | 'primaries' | 'findings'>): PlanSectionHashes {
+  return {
+    steps: canonicalSha256(plan.steps.map((s) => [s.id, stepFacts(s)])),
+    changes: canonicalSha256(plan.changes.map((c) => [c.address, changeFacts(c)])),
+    primaries: canonicalSha256(plan.primaries.map((p) => [p.partition, primaryFacts(p)])),
+    findings: canonicalSha256(plan.findings.map((f) => [findingKey(f), f.message])),
+  }
+}
+
+/** The digest as buildPlan sets it and readPlanFile checks it: 64 hex digits. */
+const DIGEST = /^[0-9a-f]{64}$/
+
+/**
+ * Every difference between two plans, sorted by section then path (natural order). Empty when they
+ * agree. Cheapest first, because at 64,000 partitions a full comparison costs seconds and copies:
+ * two plans with the same digest (buildPlan sets it, readPlanFile checks it) are the same plan and
+ * have no difference; otherwise each list section is compared item by item only when its section
+ * hash (planSectionHashes) differs.
+ */
 export function comparePlans(saved: Plan, fresh: Plan): PlanDifference[] {
+  if (DIGEST.test(saved.digest) && saved.digest === fresh.digest) return []
+  const a = planSectionHashes(saved)
+  const b = planSectionHashes(fresh)
+  return compareSections(saved, fresh, (section) => a[section] !== b[section])
+}
+
+/** comparePlans without its shortcuts: every section item by item. The reference the shortcuts must agree with. */
+export function comparePlansItemByItem(saved: Plan, fresh: Plan): PlanDifference[] {
+  return compareSections(saved, fresh, () => true)
+}
+
+function compareSections(
+  saved: Plan,
+  fresh: Plan,
+  differs: (section: keyof PlanSectionHashes) => boolean,
+): PlanDifference[] {
   const out: PlanDifference[] = []
   diffValue('spec.sha256', saved.spec.sha256, fresh.spec.sha256, out)
   diffValue('cluster', saved.cluster, fresh.cluster, out)
   diffValue('vocabulary', saved.vocabulary, fresh.vocabulary, out)
   diffValue('observed.fingerprint', saved.observed.fingerprint, fresh.observed.fingerprint, out)
-
-  const stepFacts = (s: Step) => ({kind: s.kind, risk: s.risk, params: s.params})
-  diffKeyed('steps', saved.steps, fresh.steps, (s) => s.id, stepFacts, out)
-  // The order of the steps both plans have.
-  const savedIds = new Set(saved.steps.map((s) => s.id))
-  const freshIds = new Set(fresh.steps.map((s) => s.id))
-  const savedOrder = saved.steps.map((s) => s.id).filter((id) => freshIds.has(id))
-  const freshOrder = fresh.steps.map((s) => s.id).filter((id) => savedIds.has(id))
-  if (savedOrder.join('\n') !== freshOrder.join('\n'))
-    out.push({path: 'steps.order', kind: 'changed', before: savedOrder, after: freshOrder})
-
-  diffKeyed(
-    'changes',
-    saved.changes,
-    fresh.changes,
-    (c) => c.address,
-    (c) => ({action: c.action, before: c.before, after: c.after}),
-    out,
-  )
-  const primaryFacts = (p: PrimaryChange) => ({
-    before: p.before,
-    after: p.after,
-    risk: p.risk,
-    table: p.table ?? null,
-    candidates: p.candidates,
-    facts: p.facts ?? {},
-  })
-  diffKeyed('primaries', saved.primaries, fresh.primaries, (p) => p.partition, primaryFacts, out)
-  const findingKey = (f: Finding) => `${f.severity} ${f.code}${f.subject ? ` ${f.subject}` : ''}`
-  diffKeyed('findings', saved.findings, fresh.findings, findingKey, (f) => ({message: f.message}), out)
-
+  if (differs('steps')) {
+    diffKeyed('steps', saved.steps, fresh.steps, (s) => s.id, stepFacts, out)
+    // The order of the steps both plans have.
+    const savedIds = new Set(saved.steps.map((s) => s.id))
+    const freshIds = new Set(fresh.steps.map((s) => s.id))
+    const savedOrder = saved.steps.map((s) => s.id).filter((id) => freshIds.has(id))
+    const freshOrder = fresh.steps.map((s) => s.id).filter((id) => savedIds.has(id))
+    if (savedOrder.join('\n') !== freshOrder.join('\n'))
+      out.push({path: 'steps.order', kind: 'changed', before: savedOrder, after: freshOrder})
+  }
+  if (differs('changes')) diffKeyed('changes', saved.changes, fresh.changes, (c) => c.address, changeFacts, out)
+  if (differs('primaries'))
+    diffKeyed('primaries', saved.primaries, fresh.primaries, (p) => p.partition, primaryFacts, out)
+  if (differs('findings'))
+    diffKeyed('findings', saved.findings, fresh.findings, findingKey, (f) => ({message: f.message}), out)
   return out.sort(compareDifferences)
 }
 

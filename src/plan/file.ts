@@ -114,6 +114,14 @@ const REPLAN_HINT = 'Make a new plan with `lifeboat plan SPEC --out FILE`.'
  * for this plan. Every refusal is a LifeboatError with its own code (see the module comment).
  */
 export async function readPlanFile(path: string): Promise<Plan> {
+  // The file's bytes and text (134 MB each at 64,000 partitions) are let go as soon as they are
+  // parsed, before the schema and the digest are checked: apply holds the plan for the whole run.
+  const doc = parsePlanText(path, await readPlanText(path))
+  return checkPlanDocument(path, doc)
+}
+
+/** The plan file's text, or the refusal naming what is wrong with the file. */
+async function readPlanText(path: string): Promise<string> {
   const read = await readRegularFile(path, 'the plan file')
   if (!read.ok) {
     const {problem} = read
@@ -134,11 +142,13 @@ export async function readPlanFile(path: string): Promise<Plan> {
       },
     )
   }
-  const text = read.bytes.toString('utf8')
+  return read.bytes.toString('utf8')
+}
 
-  let doc: unknown
+/** The plan file's JSON, or PLAN_FILE_CORRUPT. */
+function parsePlanText(path: string, text: string): unknown {
   try {
-    doc = JSON.parse(text)
+    return JSON.parse(text) as unknown
   } catch (err) {
     const trimmed = text.trimEnd()
     const truncated = trimmed.startsWith('{') && !trimmed.endsWith('}')
@@ -152,7 +162,10 @@ export async function readPlanFile(path: string): Promise<Plan> {
       },
     )
   }
+}
 
+/** The parsed plan file checked: a plan object, its format version, the schema, the digest and the approvals. */
+function checkPlanDocument(path: string, doc: unknown): Plan {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new LifeboatError('PLAN_FILE_INVALID', `The file ${path} is not a lifeboat plan`, {
       detail: 'A plan file holds one JSON object.',

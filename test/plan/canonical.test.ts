@@ -70,3 +70,53 @@ describe('sortKeysDeep', () => {
     expect(Object.keys(sortKeysDeep({x: {d: 1, c: 2}}).x)).toEqual(['c', 'd'])
   })
 })
+
+/** canonicalJson written the plain way (every object walked, keys sorted), to check the native fast path against. */
+function reference(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'bigint') return `"${value.toString()}"`
+  if (typeof value !== 'object') return JSON.stringify(value)
+  if (Array.isArray(value))
+    return `[${value.map((v) => (v === undefined || typeof v === 'function' ? 'null' : reference(v))).join(',')}]`
+  const record = value as Record<string, unknown>
+  const keys = Object.keys(record)
+    .sort()
+    .filter((k) => record[k] !== undefined)
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${reference(record[k])}`).join(',')}}`
+}
+
+describe('canonicalJson fast path (issue 17: sorted documents go through the native encoder)', () => {
+  it('writes what the plain walk writes, for sorted, unsorted and tricky documents', () => {
+    let deep: unknown = {leaf: [1, 'two']}
+    for (let i = 0; i < 100; i++) deep = {a: deep, z: i}
+    const values: unknown[] = [
+      {a: 1, b: {c: [1, 2, {d: 'x', e: null}]}},
+      {b: 1, a: 2},
+      {'9': 'nine', '10': 'ten', a: {'2': 0, '10': 1}},
+      {a: 'quote " backslash \\ newline \n tab \t', b: '\u0000\u001f', c: 'é ☃ 𝄞'},
+      {a: 'lone \ud800 surrogate', b: ['\udfff']},
+      {a: [1, undefined, () => 0, null], b: undefined, c: {x: undefined}},
+      {a: new Date(0), b: new Map([[1, 2]]), c: Object.assign(Object.create(null) as object, {y: 1, x: 2})},
+      {a: [{n: 1n}], b: {c: {d: 2n}}},
+      {a: -0, b: 1e21, c: 0.1 + 0.2, d: -1.5e-7},
+      [[[]], {}, [{}], 'x'],
+      deep,
+    ]
+    for (const v of values) expect(canonicalJson(v)).toBe(reference(v))
+  })
+
+  it('refuses a non-finite number or a function inside a document that is otherwise sorted', () => {
+    expect(() => canonicalJson({a: {b: [1, Number.POSITIVE_INFINITY]}})).toThrow(/cannot be represented/)
+    expect(() => canonicalJson({a: {b: () => 1}})).toThrow(/cannot be represented/)
+    expect(() => canonicalJson({a: {b: Symbol('s')}})).toThrow(/cannot be represented/)
+    // JSON.stringify would call toJSON; canonicalJson never does.
+    expect(() => canonicalJson({a: {b: 1, toJSON: () => 'replaced'}})).toThrow(/cannot be represented/)
+  })
+
+  it('finds a cycle deep inside a sorted document', () => {
+    const inner: Record<string, unknown> = {a: 1}
+    inner.b = {c: [inner]}
+    expect(() => canonicalJson({x: inner})).toThrow(/cycle/)
+    expect(() => canonicalSha256({x: inner})).toThrow(/cycle/)
+  })
+})

@@ -1,7 +1,7 @@
 import {describe, expect, test} from 'vitest'
 
 import {buildPlan} from '../../src/plan/build.js'
-import {comparePlans, renderPlanDifferences} from '../../src/plan/compare.js'
+import {comparePlans, comparePlansItemByItem, planSectionHashes, renderPlanDifferences} from '../../src/plan/compare.js'
 import {sha256Hex} from '../../src/plan/canonical.js'
 import {fixtureInput} from './helpers.js'
 
@@ -64,5 +64,59 @@ describe('comparePlans', () => {
     }))
     const many = comparePlans(buildPlan(input), buildPlan({...input, body}))
     expect(renderPlanDifferences(many)).toMatch(/\.\.\. and \d+ more differences$/)
+  })
+})
+
+describe('comparePlans by digest and section hashes (issue 17)', () => {
+  test('two plans with the same digest agree without being walked', () => {
+    const input = fixtureInput('meta-recovery')
+    const saved = buildPlan(input)
+    const fresh = buildPlan(input)
+    expect(fresh.digest).toBe(saved.digest)
+    expect(comparePlans(saved, fresh)).toEqual([])
+  })
+
+  test('agrees with the item-by-item comparison on every test case above', () => {
+    for (const name of ['ddd', 'meta-recovery']) {
+      const input = fixtureInput(name)
+      const body = structuredClone(input.body)
+      body.changes = body.changes.map((c) => ({...c, address: `${c.address}-moved`}))
+      body.observed.fingerprint = sha256Hex('moved on')
+      const saved = buildPlan(input)
+      const fresh = buildPlan({...input, body})
+      expect(comparePlans(saved, fresh)).toEqual(comparePlansItemByItem(saved, fresh))
+      expect(comparePlans(saved, saved)).toEqual(comparePlansItemByItem(saved, saved))
+    }
+  })
+
+  test('a section hash moves only with what comparePlans compares in that section', () => {
+    const input = fixtureInput('meta-recovery')
+    const base = planSectionHashes(buildPlan(input))
+    const reworded = structuredClone(input.body)
+    reworded.changes[0]!.reason = 'reworded'
+    reworded.steps[0]!.description = 'reworded'
+    expect(planSectionHashes(buildPlan({...input, body: reworded}))).toEqual(base)
+    const moved = structuredClone(input.body)
+    ;(moved.changes[0]!.before as {locked: boolean}).locked = false
+    const hashes = planSectionHashes(buildPlan({...input, body: moved}))
+    expect(hashes.changes).not.toBe(base.changes)
+    expect({...hashes, changes: base.changes}).toEqual(base)
+  })
+
+  test('finds the same differences section by section as item by item, in every section at once', () => {
+    const input = fixtureInput('ddd')
+    const body = structuredClone(input.body)
+    body.steps[1]!.params.node = '127.0.0.1:34801'
+    body.primaries = body.primaries.filter((p) => p.partition !== '2.10')
+    body.findings.push({code: 'PEGASUS_NODE_DOWN', severity: 'warning', subject: '127.0.0.1:34803', message: 'down'})
+    const saved = buildPlan(input)
+    const fresh = buildPlan({...input, body})
+    const whole = comparePlansItemByItem(saved, fresh)
+    expect(comparePlans(saved, fresh)).toEqual(whole)
+    expect(whole.map((d) => `${d.kind} ${d.path}`)).toEqual([
+      'changed steps[02-assign-1.0].params.node',
+      'removed primaries[2.10]',
+      'added findings[warning PEGASUS_NODE_DOWN 127.0.0.1:34803]',
+    ])
   })
 })
