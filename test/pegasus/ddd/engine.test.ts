@@ -256,6 +256,22 @@ describe('apply', () => {
     })
     expect(again.steps.map((o) => o.earlier)).toEqual([true, true])
     expect(fake.proposals).toHaveLength(2)
+
+    // The partition loses its primary after both steps finished: both run again and it converges.
+    fake.configs.get('2.1')!.primary = null
+    const lost = await runSteps({
+      steps: [propose, wait],
+      executors: new Map(body.steps.map((st) => [st.id, engine.steps[st.kind]])),
+      ctx,
+      recorder,
+      tasks: silentReporter,
+      actor: 'test',
+      finishedEarlier: new Set([propose.id, wait.id]),
+    })
+    expect(lost.end).toEqual({kind: 'completed'})
+    expect(lost.steps.map((o) => o.again)).toEqual([true, true])
+    expect(fake.proposals).toHaveLength(3)
+    expect(fake.configs.get('2.1')?.primary).toBe(body.primaries[0].after)
   })
 
   it('fails the wait when the chosen node died and the meta cleared the proposal', async () => {
