@@ -5,7 +5,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {apply, type ApplyResult, type ApplyUi} from '../apply/apply.js'
 import {parseDuration} from '../apply/duration.js'
-import {LiveTaskList, PlainTaskList, silentReporter, terminalPhase, type ProgressCount} from '../cli/progress.js'
+import {LiveTaskList, PlainTaskList, phaseProgress, silentReporter, type ProgressCount} from '../cli/progress.js'
 import {terminalPrompter} from '../cli/prompt.js'
 import {DEFAULT_AUDIT_LOG} from '../audit/log.js'
 import {BaseCommand, paint, withExitCodes} from '../cli/base-command.js'
@@ -75,8 +75,8 @@ export default class Apply extends BaseCommand {
     const json = this.jsonEnabled()
     const color = this.useColor(flags)
     const width = process.stdout.columns || 100
-    // On a terminal, gathers and re-checks draw their progress in place; anything else written ends that.
-    const phase = terminalPhase(process.stdout, !json)
+    // Gathers and re-checks: in place on a terminal, else a line per change (or every 15 s); anything else written ends that.
+    const phase = json ? undefined : phaseProgress(process.stdout)
     const write = (text: string) => {
       phase?.end()
       process.stdout.write(text)
@@ -102,9 +102,7 @@ export default class Apply extends BaseCommand {
           prompter: terminalPrompter(),
           tasks: (tasks) =>
             process.stdout.isTTY ? new LiveTaskList(tasks, write, {color, width}) : new PlainTaskList(tasks, write),
-          ...(phase
-            ? {progress: (m: string, count?: ProgressCount) => phase.progress(`  ${escapeControls(m)}`, count)}
-            : {}),
+          progress: (m: string, count?: ProgressCount) => phase?.progress(`  ${escapeControls(m)}`, count),
         }
     // Ctrl-C or SIGTERM: let the call in flight end within its deadline, write nothing more (but the
     // always steps), record run.interrupted, release the lock, exit 3. A second one exits at once.

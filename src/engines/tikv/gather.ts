@@ -94,7 +94,7 @@ export async function gatherRegions(pd: PdClient, io?: Pick<EngineIo, 'progress'
     const last = page[page.length - 1]
     if (last.end_key === '') break
     key = last.end_key
-    if (out.length % (REGION_PAGE * 5) < page.length) io?.progress(`read ${out.length} regions from PD`)
+    io?.progress('reading the regions from PD', {done: out.length, unit: 'regions'})
   }
   return out.sort((a, b) => compareStart(a.start_key, b.start_key) || compareId(a.id, b.id))
 }

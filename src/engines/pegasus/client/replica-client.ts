@@ -82,7 +82,7 @@ export class ReplicaClient {
    */
   async collectAll(
     nodes: readonly string[],
-    opts: CallOptions & {concurrency?: number; onRetry?: (node: string) => void} = {},
+    opts: CallOptions & {concurrency?: number; onRetry?: (node: string) => void; onDone?: (done: number) => void} = {},
   ): Promise<NodeCollection[]> {
     const once = async (n: string): Promise<NodeCollection> => {
       const first = await this.collect(n, opts)
@@ -91,7 +91,10 @@ export class ReplicaClient {
       const second = await this.collect(n, opts)
       return second.ok ? second : {...second, retried: true}
     }
-    const settled = await mapLimitSettled(nodes, opts.concurrency ?? 64, once)
+    let done = 0
+    const settled = await mapLimitSettled(nodes, opts.concurrency ?? 64, (n) =>
+      once(n).finally(() => opts.onDone?.(++done)),
+    )
     return settled.map((s) => {
       if (s.status === 'fulfilled') return s.value
       throw s.reason

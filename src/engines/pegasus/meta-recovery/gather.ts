@@ -213,6 +213,12 @@ export async function openMetaRecoveryPorts(spec: MetaRecoverySpec, io: EngineIo
         timeoutMs: collectMs,
         concurrency: COLLECT_CONCURRENCY,
         onRetry: (node) => io.progress(`${node} did not answer within ${collectMs / 1000} s: asking it once more`),
+        onDone: (done) =>
+          io.progress(`querying ${nodes.length} replica server(s) for app and replica info`, {
+            done,
+            total: nodes.length,
+            unit: 'servers',
+          }),
       })
       return results.map((r): NodeReport =>
         r.ok
