@@ -2,7 +2,11 @@ import {describe, expect, it} from 'vitest'
 
 import {planMetaRecovery} from '../../../src/engines/pegasus/meta-recovery/planner.js'
 import type {MetaReadParams} from '../../../src/engines/pegasus/meta-recovery/types.js'
-import {compareHints, compareRecoveredTree} from '../../../src/engines/pegasus/meta-recovery/verify.js'
+import {
+  compareHints,
+  compareRecoveredTree,
+  recoveredTreeCheck,
+} from '../../../src/engines/pegasus/meta-recovery/verify.js'
 import type {PlanBody} from '../../../src/plan/types.js'
 import {NOW, ROOT, loadFixture} from './helpers.js'
 
@@ -74,6 +78,28 @@ describe('compareRecoveredTree', () => {
     expect(compareRecoveredTree(body.changes, tree, volatile, appsRoot).map((f) => f.message)).toEqual([
       `${appsRoot} differs from the plan: (value) is "lock", planned "unlock"`,
     ])
+  })
+})
+
+describe('recoveredTreeCheck (issue 17: node by node as the tree is read)', () => {
+  it('finds what compareRecoveredTree finds, whatever order the nodes arrive in', () => {
+    const {body, volatile} = planned('all-good')
+    const tree = treeOf(body)
+    const pc1 = JSON.parse(tree.get(`${appsRoot}/1/1`)!)
+    tree.set(`${appsRoot}/1/1`, JSON.stringify({...pc1, primary: '127.0.0.1:34801'}))
+    tree.delete(`${appsRoot}/1/2`)
+    tree.set(`${appsRoot}/9`, '{}')
+    tree.set(`${appsRoot}/10`, '{}')
+    const whole = compareRecoveredTree(body.changes, tree, volatile, appsRoot)
+    expect(whole.map((f) => f.code)).toEqual([
+      'PEGASUS_VERIFY_NODE_DIFFERS',
+      'PEGASUS_VERIFY_MISSING_NODE',
+      'PEGASUS_VERIFY_UNEXPECTED_NODE',
+      'PEGASUS_VERIFY_UNEXPECTED_NODE',
+    ])
+    const check = recoveredTreeCheck(body.changes, volatile, appsRoot)
+    for (const [path, data] of [...tree].reverse()) check.node(path, data)
+    expect(check.finish()).toEqual(whole)
   })
 })
 

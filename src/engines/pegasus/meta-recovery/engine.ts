@@ -5,7 +5,7 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Finding, PlanBody} from '../../../plan/types.js'
-import {readTree} from '../../../zk/index.js'
+import {walkTree} from '../../../zk/index.js'
 import type {Engine} from '../../types.js'
 import {appsRootPath} from '../zk-layout.js'
 import {metaClientFor, readMetaConfigHttp} from '../client/index.js'
@@ -15,7 +15,7 @@ import {gatherMetaRecovery} from './gather.js'
 import {STEP_KINDS, planMetaRecovery} from './planner.js'
 import {metaRecoverySteps, type MetaRecoveryContext} from './steps.js'
 import type {MetaReadParams, MetaRecoveryLive, MetaRecoverySpec} from './types.js'
-import {VERIFY_CODES, compareRecoveredTree} from './verify.js'
+import {VERIFY_CODES, recoveredTreeCheck} from './verify.js'
 import {checkMetaRecoverySpec} from './spec-checks.js'
 import {pegasusStatus} from '../status.js'
 
@@ -57,9 +57,10 @@ export const metaRecoveryEngine: Engine<MetaRecoverySpec, MetaRecoveryLive, Meta
     const verifyStep = plan.steps.find((s) => s.kind === STEP_KINDS.verify)
     const params = verifyStep?.params as unknown as MetaReadParams | undefined
     if (!plan.changes.some((c) => c.address.startsWith('zk:'))) return []
-    const entries = await readTree(ctx.zk, appsRoot)
-    const tree = new Map(entries.map((e) => [e.path, e.data.toString('utf8')]))
-    const findings = compareRecoveredTree(plan.changes, tree, params?.volatile ?? [], appsRoot)
+    // Node by node as the tree is read: the 65,001 nodes of a 64,000-partition tree are never held.
+    const check = recoveredTreeCheck(plan.changes, params?.volatile ?? [], appsRoot)
+    await walkTree(ctx.zk, appsRoot, {onNode: (e) => check.node(e.path, e.data.toString('utf8'))})
+    const findings = check.finish()
     if (params) {
       try {
         const {response} = await ctx.meta.call('RPC_CM_LIST_APPS', {status: 0})

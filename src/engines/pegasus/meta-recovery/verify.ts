@@ -79,7 +79,8 @@ function show(v: unknown): string {
 
 /**
  * Node-for-node comparison of `tree` (absolute path → data, every node under the apps root
- * including itself) with the `zk:` changes of a plan.
+ * including itself) with the `zk:` changes of a plan. The same as feeding every node of the tree to
+ * {@link recoveredTreeCheck} and finishing it.
  */
 export function compareRecoveredTree(
   changes: Change[],
@@ -87,14 +88,38 @@ export function compareRecoveredTree(
   volatile: VolatileFields[],
   appsRoot: string,
 ): Finding[] {
-  const byCode = new Map<string, Finding[]>()
-  const add = (f: Finding) => {
-    const list = byCode.get(f.code) ?? []
-    list.push(f)
-    byCode.set(f.code, list)
-  }
+  const check = recoveredTreeCheck(changes, volatile, appsRoot)
+  for (const [path, data] of tree) check.node(path, data)
+  return check.finish()
+}
+
+/** What one planned node turned out as: a finding, or an accepted kind of difference. */
+type NodeOutcome = Finding | 'same' | 'reconfigured' | 'droppedOnRestart'
+
+/** A tree check fed node by node (see recoveredTreeCheck). */
+export interface RecoveredTreeCheck {
+  /** One node as read: its absolute path and its data. Each path once, in any order. */
+  node(path: string, data: string): void
+  /** The findings, once every node was fed: the same list whatever order the nodes came in. */
+  finish(): Finding[]
+}
+
+/**
+ * Compares the ZooKeeper tree a recovery wrote with the plan's `zk:` changes node by node as it is
+ * read, so the tree is never held (65,001 nodes at 64,000 partitions): each node is judged when it
+ * arrives and only the outcome is kept. Pure; the caller reads the tree.
+ */
+export function recoveredTreeCheck(
+  changes: Change[],
+  volatile: VolatileFields[],
+  appsRoot: string,
+): RecoveredTreeCheck {
   const ignore = new Map(volatile.map((v) => [v.address, new Set(v.fields)]))
-  const planned = new Set<string>()
+  /** Planned path → index in `changes`. */
+  const planned = new Map<string, number>()
+  changes.forEach((c, i) => {
+    if (c.address.startsWith('zk:') && c.action !== 'delete') planned.set(c.address.slice(3), i)
+  })
   // App nodes the recovery writes as dropped: their partitions are dropped at the meta's next start.
   const droppedApps = new Set(
     changes
@@ -107,110 +132,131 @@ export function compareRecoveredTree(
       )
       .map((c) => c.address.slice(3)),
   )
-  let reconfigured = 0
-  let droppedOnRestart = 0
-  for (const c of changes) {
-    if (!c.address.startsWith('zk:') || c.action === 'delete') continue
-    const path = c.address.slice(3)
-    planned.add(path)
-    const data = tree.get(path)
-    if (data === undefined) {
-      add({
-        code: VERIFY_CODES.missing,
-        severity: 'error',
-        subject: path,
-        message: `${path} is missing: the plan expected start_recovery to create it`,
-      })
-      continue
-    }
-    const actual = parseNodeData(data)
-    const diff = differingFields(actual, c.after, ignore.get(c.address) ?? new Set())
-    if (diff.length === 0) continue
-    const isPartition = /\/\d+\/\d+$/.test(path)
-    if (isPartition && typeof actual === 'object' && actual !== null) {
-      const a = actual as Record<string, unknown>
-      const e = c.after as Record<string, unknown>
-      const stable = ['pid', 'max_replica_count', 'partition_flags'].every((k) => sameJson(a[k], e[k]))
-      if (stable && typeof a.ballot === 'number' && typeof e.ballot === 'number' && a.ballot > e.ballot) {
-        reconfigured++
-        continue
+  const outcomes = new Array<NodeOutcome | undefined>(changes.length)
+  const extra: string[] = []
+  return {
+    node(path, data) {
+      const i = planned.get(path)
+      if (i === undefined) {
+        if (path === appsRoot || path.startsWith(`${appsRoot}/`)) extra.push(path)
+        return
       }
-      const flags = typeof a.partition_flags === 'number' ? a.partition_flags : 0
-      const wasFlags = typeof e.partition_flags === 'number' ? e.partition_flags : 0
-      const empty = (v: unknown) =>
-        v === undefined ||
-        v === '' ||
-        v === INVALID_ADDRESS ||
-        v === INVALID_HOST_PORT ||
-        (Array.isArray(v) && v.length === 0)
-      if (
-        droppedApps.has(path.slice(0, path.lastIndexOf('/'))) &&
-        (wasFlags & PC_FLAG_DROPPED) === 0 &&
-        flags === (wasFlags | PC_FLAG_DROPPED) &&
-        ['pid', 'max_replica_count'].every((k) => sameJson(a[k], e[k])) &&
-        typeof a.ballot === 'number' &&
-        a.ballot === (e.ballot as number) + 1 &&
-        ['primary', 'hp_primary', 'secondaries', 'hp_secondaries'].every((k) => empty(a[k]))
-      ) {
-        droppedOnRestart++
-        continue
+      const c = changes[i]!
+      outcomes[i] = judgeNode(path, parseNodeData(data), c, ignore.get(c.address) ?? new Set(), droppedApps)
+    },
+    finish() {
+      const byCode = new Map<string, Finding[]>()
+      const add = (f: Finding) => {
+        const list = byCode.get(f.code) ?? []
+        list.push(f)
+        byCode.set(f.code, list)
       }
-    }
-    const a = (typeof actual === 'object' && actual !== null ? actual : {'(value)': actual}) as Record<string, unknown>
-    const e = (typeof c.after === 'object' && c.after !== null ? c.after : {'(value)': c.after}) as Record<
-      string,
-      unknown
-    >
-    add({
-      code: VERIFY_CODES.differs,
-      severity: 'error',
-      subject: path,
-      message: `${path} differs from the plan: ${diff.map((k) => `${k} is ${show(a[k])}, planned ${show(e[k])}`).join('; ')}`,
-    })
+      let reconfigured = 0
+      let droppedOnRestart = 0
+      for (const [path, i] of planned) {
+        const outcome = outcomes[i]
+        if (outcome === undefined)
+          add({
+            code: VERIFY_CODES.missing,
+            severity: 'error',
+            subject: path,
+            message: `${path} is missing: the plan expected start_recovery to create it`,
+          })
+        else if (outcome === 'reconfigured') reconfigured++
+        else if (outcome === 'droppedOnRestart') droppedOnRestart++
+        else if (outcome !== 'same') add(outcome)
+      }
+      for (const p of extra.sort(compareNatural)) {
+        // The meta keeps per-app sub-trees of its own (duplication) under app nodes; those are not recovery's business.
+        if (/\/\d+\/duplication(\/|$)/.test(p)) continue
+        add({
+          code: VERIFY_CODES.unexpected,
+          severity: 'error',
+          subject: p,
+          message: `${p} exists but the plan did not expect start_recovery to create it`,
+        })
+      }
+      const out: Finding[] = []
+      for (const [code, list] of byCode) {
+        list.sort((x, y) => compareNatural(x.subject ?? '', y.subject ?? ''))
+        out.push(...list.slice(0, MAX_PER_CODE))
+        if (list.length > MAX_PER_CODE) {
+          out.push({
+            code,
+            severity: list[0]!.severity,
+            subject: appsRoot,
+            message: `... and ${list.length - MAX_PER_CODE} more like these`,
+          })
+        }
+      }
+      if (reconfigured > 0) {
+        out.push({
+          code: VERIFY_CODES.reconfigured,
+          severity: 'info',
+          subject: appsRoot,
+          message: `${reconfigured} partition node(s) were already reconfigured by the meta server (higher ballot, same pid, replica count and flags): compared on those fields only`,
+        })
+      }
+      if (droppedOnRestart > 0) {
+        out.push({
+          code: VERIFY_CODES.droppedOnRestart,
+          severity: 'info',
+          subject: appsRoot,
+          message: `${droppedOnRestart} partition node(s) of dropped tables were marked dropped by the restarted meta server (drop_partition: ballot + 1, dropped flag), as Pegasus does when it loads a dropped table`,
+        })
+      }
+      return out
+    },
   }
-  const extra = [...tree.keys()]
-    .filter((p) => !planned.has(p) && (p === appsRoot || p.startsWith(`${appsRoot}/`)))
-    .sort(compareNatural)
-  for (const p of extra) {
-    // The meta keeps per-app sub-trees of its own (duplication) under app nodes; those are not recovery's business.
-    if (/\/\d+\/duplication(\/|$)/.test(p)) continue
-    add({
-      code: VERIFY_CODES.unexpected,
-      severity: 'error',
-      subject: p,
-      message: `${p} exists but the plan did not expect start_recovery to create it`,
-    })
+}
+
+/** One planned node against what the tree holds (see the module comment for the accepted differences). */
+function judgeNode(
+  path: string,
+  actual: unknown,
+  c: Change,
+  ignore: ReadonlySet<string>,
+  droppedApps: ReadonlySet<string>,
+): NodeOutcome {
+  const diff = differingFields(actual, c.after, ignore)
+  if (diff.length === 0) return 'same'
+  const isPartition = /\/\d+\/\d+$/.test(path)
+  if (isPartition && typeof actual === 'object' && actual !== null) {
+    const a = actual as Record<string, unknown>
+    const e = c.after as Record<string, unknown>
+    const stable = ['pid', 'max_replica_count', 'partition_flags'].every((k) => sameJson(a[k], e[k]))
+    if (stable && typeof a.ballot === 'number' && typeof e.ballot === 'number' && a.ballot > e.ballot)
+      return 'reconfigured'
+    const flags = typeof a.partition_flags === 'number' ? a.partition_flags : 0
+    const wasFlags = typeof e.partition_flags === 'number' ? e.partition_flags : 0
+    const empty = (v: unknown) =>
+      v === undefined ||
+      v === '' ||
+      v === INVALID_ADDRESS ||
+      v === INVALID_HOST_PORT ||
+      (Array.isArray(v) && v.length === 0)
+    if (
+      droppedApps.has(path.slice(0, path.lastIndexOf('/'))) &&
+      (wasFlags & PC_FLAG_DROPPED) === 0 &&
+      flags === (wasFlags | PC_FLAG_DROPPED) &&
+      ['pid', 'max_replica_count'].every((k) => sameJson(a[k], e[k])) &&
+      typeof a.ballot === 'number' &&
+      a.ballot === (e.ballot as number) + 1 &&
+      ['primary', 'hp_primary', 'secondaries', 'hp_secondaries'].every((k) => empty(a[k]))
+    )
+      return 'droppedOnRestart'
   }
-  const out: Finding[] = []
-  for (const [code, list] of byCode) {
-    list.sort((x, y) => compareNatural(x.subject ?? '', y.subject ?? ''))
-    out.push(...list.slice(0, MAX_PER_CODE))
-    if (list.length > MAX_PER_CODE) {
-      out.push({
-        code,
-        severity: list[0]!.severity,
-        subject: appsRoot,
-        message: `... and ${list.length - MAX_PER_CODE} more like these`,
-      })
-    }
+  const a = (typeof actual === 'object' && actual !== null ? actual : {'(value)': actual}) as Record<string, unknown>
+  const e = (typeof c.after === 'object' && c.after !== null ? c.after : {'(value)': c.after}) as Record<
+    string,
+    unknown
+  >
+  return {
+    code: VERIFY_CODES.differs,
+    severity: 'error',
+    subject: path,
+    message: `${path} differs from the plan: ${diff.map((k) => `${k} is ${show(a[k])}, planned ${show(e[k])}`).join('; ')}`,
   }
-  if (reconfigured > 0) {
-    out.push({
-      code: VERIFY_CODES.reconfigured,
-      severity: 'info',
-      subject: appsRoot,
-      message: `${reconfigured} partition node(s) were already reconfigured by the meta server (higher ballot, same pid, replica count and flags): compared on those fields only`,
-    })
-  }
-  if (droppedOnRestart > 0) {
-    out.push({
-      code: VERIFY_CODES.droppedOnRestart,
-      severity: 'info',
-      subject: appsRoot,
-      message: `${droppedOnRestart} partition node(s) of dropped tables were marked dropped by the restarted meta server (drop_partition: ballot + 1, dropped flag), as Pegasus does when it loads a dropped table`,
-    })
-  }
-  return out
 }
 
 /** Lines of the meta's hint that the plan did not predict, and predicted lines it did not send. */
