@@ -2,6 +2,7 @@
  * Planning: load a spec, gather the live state through its engine, plan, and wrap the body into a
  * Plan. Also re-planning a saved plan from the spec embedded in it, for the stale check.
  */
+import {open} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 
 import {LifeboatError} from '../errors.js'
@@ -12,6 +13,7 @@ import {hostLocalLockFinding} from './lock.js'
 import {fileProblemHint, readRegularFile} from '../util/files.js'
 import type {Plan, PlanSpec} from '../plan/types.js'
 import {loadSpecFile, validateSpecText} from '../spec/index.js'
+import {MAX_FILE_BYTES} from '../spec/read-file.js'
 import type {Diagnostic, LoadResult, LoadedSpec} from '../spec/index.js'
 
 /** What planning needs from the outside world. */
@@ -146,7 +148,10 @@ export async function planSpec(specPath: string, io: PlanIo): Promise<PlannedSpe
  */
 export async function isPlanFile(path: string): Promise<boolean> {
   // Only a regular file is read (a FIFO or a device would hang or never end): see util/files.ts.
-  const read = await readRegularFile(path, 'the file')
+  // No spec is larger than the spec reader allows, so a larger file is not read whole here: a
+  // 64,000-partition plan is 134 MB, which apply then reads once (readPlanFile), not twice.
+  const read = await readRegularFile(path, 'the file', MAX_FILE_BYTES)
+  if (!read.ok && read.problem.kind === 'too-large') return startsLikeJson(path)
   if (!read.ok) {
     const code = {
       missing: 'FILE_NOT_FOUND',
@@ -176,5 +181,21 @@ export async function isPlanFile(path: string): Promise<boolean> {
     )
   } catch {
     return true
+  }
+}
+
+/**
+ * Whether a file too large to be a spec starts like JSON (`{` after any white space): then it is
+ * read as a plan, and readPlanFile says what is wrong with it if it is not one; otherwise it is
+ * left to the spec reader, which refuses its size.
+ */
+async function startsLikeJson(path: string): Promise<boolean> {
+  const handle = await open(path, 'r')
+  try {
+    const head = Buffer.alloc(64 * 1024)
+    const {bytesRead} = await handle.read(head, 0, head.length, 0)
+    return head.subarray(0, bytesRead).toString('utf8').trimStart().startsWith('{')
+  } finally {
+    await handle.close()
   }
 }

@@ -41,6 +41,7 @@ async function replan(
   s: StaleInput,
   log: AuditLog,
   when: string | undefined,
+  keepLive: boolean,
 ): Promise<{fresh: Plan; live: unknown} | {refusal: LifeboatError}> {
   let live: unknown
   try {
@@ -51,7 +52,9 @@ async function replan(
         env: s.env,
         now: s.plan.createdAt,
         toolVersion: s.plan.tool.version,
-        onLive: (l) => (live = l),
+        // The live state is kept only for the engine's driftOf: at 64,000 partitions it is a few
+        // hundred MB that apply otherwise lets go as soon as the fresh plan is made.
+        onLive: keepLive ? (l) => (live = l) : undefined,
         progress: s.progress,
       },
     )
@@ -122,7 +125,7 @@ export async function staleCheck(
 ): Promise<LifeboatError | undefined> {
   const {plan, ready} = s
   const {partial, when} = opts
-  const read = await replan(s, log, when)
+  const read = await replan(s, log, when, partial && ready.engine.driftOf !== undefined)
   if ('refusal' in read) return read.refusal
   const {fresh, live} = read
   await log.append('plan.computed', {
