@@ -460,6 +460,9 @@ export class PegasusLab {
       )
     }
     // Every replica went inactive: their collect replies are encoded again now, not at the first gather.
+    step(
+      `the meta waits in recovery mode; encoding the collect replies of ${this.replicas.length} replica servers again`,
+    )
     await this.warmReplies()
     step('done')
     return `metadata under ${old} is lost; the meta waits in recovery mode on ${fresh} (${leader.name} answers ERR_UNDER_RECOVERY)`
