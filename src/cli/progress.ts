@@ -356,9 +356,12 @@ export class PhaseLine {
   ) {}
 
   progress(message: string, count?: ProgressCount): void {
-    // In place: counts that go on, or a count for the message just shown; any other message is a new line.
-    const inPlace = this.message !== undefined && count !== undefined && (this.counted || this.message === message)
-    if (!inPlace || !this.counted) {
+    // In place: counts that go on, the message just shown again (its elapsed time goes on), or a
+    // count for it; any other message is a new line.
+    const same = this.message === message && count === undefined && !this.counted
+    const inPlace =
+      this.message !== undefined && (same || (count !== undefined && (this.counted || this.message === message)))
+    if (!inPlace || (!this.counted && !same)) {
       this.meter = new PhaseMeter(this.opts.now)
       this.meter.start()
     }

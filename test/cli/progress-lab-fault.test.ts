@@ -93,7 +93,10 @@ describe('lab fault progress', () => {
       expect(seen.every((p) => p.fault === 'zk-loss' && typeof p.elapsed_ms === 'number')).toBe(true)
       const steps = new Set(seen.map((p) => p.step).filter(Boolean))
       expect(steps.size).toBeGreaterThan(0)
-      for (const s of steps) expect(s).toMatch(/meta servers stopped|removing \/pegasus\/|removed|restarting the meta/)
+      for (const s of steps)
+        expect(s).toMatch(
+          /meta servers stopped|removing \/pegasus\/|removed|restarting the meta|encoding the collect replies/,
+        )
       expect(await controlRequest<FaultProgress>(state, 'GET', '/fault/progress')).toEqual({running: false})
     } finally {
       await hosted.stop()

@@ -172,8 +172,11 @@ describe('phase line (gather, re-check)', () => {
     line.progress('reading PD at http://127.0.0.1:2379')
     now = 3000
     line.tick()
+    // The same message again (a poll of a step that goes on): in place, its elapsed time goes on.
+    now = 4000
+    line.progress('reading PD at http://127.0.0.1:2379')
     line.progress('reading regions', {done: 0, unit: 'regions'})
-    now = 5000
+    now = 6000
     line.progress('reading regions', {done: 40_000, unit: 'regions'})
     line.progress('PD v8: 3 stores, 40,000 regions')
     line.end()
@@ -181,6 +184,7 @@ describe('phase line (gather, re-check)', () => {
     expect(out.split('\n').slice(0, -1)).toEqual([
       '\u001B[2K  reading PD at http://127.0.0.1:2379',
       '\u001B[1A\u001B[2K  reading PD at http://127.0.0.1:2379  · 3s',
+      '\u001B[1A\u001B[2K  reading PD at http://127.0.0.1:2379  · 4s',
       '\u001B[2K  reading regions  · 0 regions',
       '\u001B[1A\u001B[2K  reading regions  · 40,000 regions · 20,000 regions/s',
       '\u001B[2K  PD v8: 3 stores, 40,000 regions',
