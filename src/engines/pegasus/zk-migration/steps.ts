@@ -253,17 +253,16 @@ const copyStep: StepExecutor<ZkMigrationContext> = {
       resumed = cmp.targetNodes > 0
       if (resumed) progress(`resuming: ${cmp.targetNodes} of ${cmp.sourceNodes} node(s) are on the target already`)
     }
-    const started = Date.now()
     const result = await copyTree(src, p.source.root, dst, p.target.root, {
       ...ctx.copyOptions,
       ignoreEphemeral: p.ignore_ephemeral,
-      onProgress: (c) => {
-        const s = (Date.now() - started) / 1000
-        progress(
-          `${c.nodesRead} of ~${p.expect_nodes} node(s) copied${s > 0 ? ` (${Math.round(c.nodesRead / s)} nodes/s)` : ''}`,
-          {done: c.nodesRead, total: p.expect_nodes, unit: 'nodes'},
-        )
-      },
+      // The count carries the rate and ETA (the task list computes them); the message stays the same.
+      onProgress: (c) =>
+        progress(`copying ${p.source.root} to ${p.target.root}`, {
+          done: c.nodesRead,
+          total: p.expect_nodes,
+          unit: 'nodes',
+        }),
     })
     ctx.lastCopy = result
     const rate = Math.round(result.nodesPerSecond)
