@@ -10,7 +10,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 
 import {OpenMLDBClient} from '../../src/engines/openmldb/client.js'
-import {confOf, tablesOf, tabletStatesOf} from '../../src/engines/openmldb/gather.js'
+import {confOf, tablesOf} from '../../src/engines/openmldb/gather.js'
 import {startCli, waitFor} from '../cli/helpers.js'
 import {auditRecords, editSpec, expectExit, labUp, readPlan, type Lab} from './helpers.js'
 
@@ -28,9 +28,13 @@ beforeAll(async () => {
   lab = await labUp('openmldb-failover', {zk: inject('zookeeper')})
   up = lab.endpoints as unknown as OpenMLDBLabUp
   client = new OpenMLDBClient({nameservers: up.nameservers, authorization: 'foo'})
-  await waitFor('tablet2 kOffline in ShowTablet', async () =>
-    tabletStatesOf(await client.ns('ShowTablet', {})).get(up.tablets[1]!) === 'kOffline' ? true : undefined,
-  )
+  // Offline for longer than tablet_heartbeat_timeout (1 s in the lab): the nameserver has run its
+  // offline check with auto_failover off, so turning auto_failover on later makes it do nothing itself.
+  await waitFor('tablet2 kOffline in ShowTablet for 3 s', async () => {
+    const reply = (await client.ns('ShowTablet', {})) as {tablets?: {endpoint: string; state: string; age: number}[]}
+    const t = reply.tablets?.find((x) => x.endpoint === up.tablets[1])
+    return t?.state === 'kOffline' && t.age >= 3000 ? true : undefined
+  })
 }, 180_000)
 
 afterAll(async () => {
