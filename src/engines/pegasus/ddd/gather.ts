@@ -168,6 +168,7 @@ export async function gatherDdd(
     if (!id || !appById.has(id[0])) continue
     byApp.set(id[0], [...(byApp.get(id[0]) ?? []), id[1]])
   }
+  let configsRead = 0
   const configLists = await mapLimit([...byApp.entries()], concurrency, async ([appId, indices]) => {
     const app = appById.get(appId)!
     const r = await meta.queryPartitionConfigByIndex(
@@ -176,6 +177,7 @@ export async function gatherDdd(
       call,
     )
     if (r.err !== 'ERR_OK') throw metaError(server, `query_partition_config_by_index(${app.app_name})`, r.err)
+    io.progress('query_partition_config_by_index', {done: ++configsRead, total: byApp.size, unit: 'tables'})
     return r.partitions.map(configFacts).filter((c) => interest.has(c.pid))
   })
   const configs = configLists.flat().sort((a, b) => compareGpid(a.pid, b.pid))
@@ -200,7 +202,12 @@ export async function gatherDdd(
       return replica.queryReplicaInfo(node, collectCall)
     }
   }
-  const settled = await mapLimitSettled(asked, concurrency, ask)
+  let answered = 0
+  const settled = await mapLimitSettled(asked, concurrency, (node) =>
+    ask(node).finally(() =>
+      io.progress('query_replica_info', {done: ++answered, total: asked.length, unit: 'replica servers'}),
+    ),
+  )
   const replicas: NodeReplicas[] = asked.map((node, i) => {
     const s = settled[i]
     if (s.status === 'rejected') {
