@@ -1,6 +1,9 @@
 /**
- * Progress of apply's steps for a human: a live task list redrawn in place on a terminal, plain
- * progress lines otherwise (CI logs, pipes). Never part of any result: the audit log is the record.
+ * Progress for a human: apply's steps as a live task list redrawn in place on a terminal, plain
+ * progress lines otherwise (CI logs, pipes); the phases outside it (gathers, re-checks, a lab
+ * fault) as one line each. A phase that reports a count shows done/total, a rate and an ETA (pure
+ * functions below, on the caller's clock); one without shows its elapsed time. Never part of any
+ * result: the audit log is the record.
  */
 
 import type {ProgressCount, TaskReporter, TaskStatus} from '../apply/ui.js'
@@ -143,10 +146,6 @@ export class PhaseMeter {
   describe(): string | undefined {
     const now = this.now()
     return describeProgress(this.count, this.samples, now - (this.started ?? now))
-  }
-
-  get counted(): boolean {
-    return this.count !== undefined
   }
 }
 
