@@ -6,7 +6,7 @@
 import {LifeboatError, describeError} from '../../../errors.js'
 import {poll, sleepClock} from '../../../util/poll.js'
 import type {Finding, Step} from '../../../plan/types.js'
-import {readTree, type ZkClient} from '../../../zk/index.js'
+import {walkTree, type ZkClient} from '../../../zk/index.js'
 import type {StepExecutor, StepProgress, StepResult} from '../../types.js'
 import {firstConfigValue, recoveryFailed, startRecoveryAndWait, type MetaClient} from '../client/index.js'
 import {APPS_ROOT_UNLOCKED, parseNodeData} from '../zk-layout.js'
@@ -81,16 +81,21 @@ async function pollFor(
 /** Checks the tables are listed and the apps root holds what the plan said, as findings. */
 async function checkRecovered(ctx: MetaRecoveryContext, p: MetaReadParams): Promise<Finding[]> {
   const findings: Finding[] = []
-  const entries = await readTree(ctx.zk, p.apps_root)
   const children = new Map<string, number>()
   const apps = new Set<string>()
-  for (const e of entries) {
-    const rel = e.path.slice(p.apps_root.length + 1)
-    if (rel === '' || e.path === p.apps_root) continue
-    const parts = rel.split('/')
-    if (parts.length === 1) apps.add(parts[0]!)
-    else if (parts.length === 2 && /^\d+$/.test(parts[1]!)) children.set(parts[0]!, (children.get(parts[0]!) ?? 0) + 1)
-  }
+  let rootEntry: {data: Buffer} | undefined
+  // Counted as the tree is read, never held (65,001 nodes at 64,000 partitions).
+  await walkTree(ctx.zk, p.apps_root, {
+    onNode: (e) => {
+      if (e.path === p.apps_root) rootEntry = e
+      const rel = e.path.slice(p.apps_root.length + 1)
+      if (rel === '' || e.path === p.apps_root) return
+      const parts = rel.split('/')
+      if (parts.length === 1) apps.add(parts[0]!)
+      else if (parts.length === 2 && /^\d+$/.test(parts[1]!))
+        children.set(parts[0]!, (children.get(parts[0]!) ?? 0) + 1)
+    },
+  })
   for (const id of p.expect_app_ids) {
     if (!apps.has(id))
       findings.push({
@@ -118,7 +123,6 @@ async function checkRecovered(ctx: MetaRecoveryContext, p: MetaReadParams): Prom
       message: `${p.apps_root}/${id} exists but the plan did not expect it`,
     })
   }
-  const rootEntry = entries.find((e) => e.path === p.apps_root)
   if (rootEntry && parseNodeData(rootEntry.data.toString('utf8')) !== APPS_ROOT_UNLOCKED) {
     findings.push({
       code: VERIFY_CODES.differs,
