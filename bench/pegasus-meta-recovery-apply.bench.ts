@@ -1,34 +1,38 @@
 /**
  * PegasusMetaRecovery plan AND apply on the lab's `pegasus-scale` scenario (100 replica servers,
  * 1,000 tables, 64,000 partitions × 3 replicas), end to end against real processes: the lab runs
- * detached (its own ZooKeeper and server process, started through the CLI), and this process plans
- * and applies through the library, so its peak RSS is lifeboat's alone.
+ * detached (its own ZooKeeper and server process, started through the CLI), and lifeboat's part
+ * runs through the library in child processes of this bench, one per part (plan, apply, resume),
+ * so that each part's peak RSS is its own and owes nothing to the lab or to the part before it.
  *
- * Journey: lab up → zk-loss → plan (gather 100 servers, predict 65,001 nodes) → apply
- * (start_recovery; the lab's meta collects, constructs and writes the tree; wait; verify) up to the
- * manual step → the operator's restart (lab fault restart-meta --no-recover) → apply --resume
- * (checks the restarted meta, then verifies the whole tree node for node).
- * Prints each wall time and the peak RSS. Targets: plan under 5 s and 1 GB. Never asserts on time.
+ * Journey: lab up → zk-loss → plan (gather 100 servers, predict 65,001 nodes, build, render,
+ * write) → apply (re-plan and stale check, start_recovery: the lab's meta collects, constructs and
+ * writes the tree; wait; verify) up to the manual step → the operator's restart (lab fault
+ * restart-meta --no-recover) → apply --resume (checks the restarted meta, then verifies the whole
+ * tree node for node). Prints, per part, each phase's wall and CPU time and RSS (pegasus-phases.ts),
+ * with the load average. Targets (issue 17): plan ≤ 5 s and ≤ 1 GB, apply and resume ≤ 1 GB.
+ * Never asserts on time.
  */
 import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {performance} from 'node:perf_hooks'
 
 import {apply, type ApplyResult} from '../src/apply/apply.js'
-import {silentReporter} from '../src/apply/ui.js'
+import {silentReporter, type TaskReporter} from '../src/apply/ui.js'
 import {loadSpecForEngine} from '../src/apply/plan-spec.js'
 import {packageRoot} from '../src/package-root.js'
 import {buildPlan} from '../src/plan/build.js'
 import {writePlanFile} from '../src/plan/file.js'
+import {renderPlanText} from '../src/render/text.js'
+import {PhaseMeter, load1} from './pegasus-phases.js'
 
 const SCENARIO = 'pegasus-scale'
 const MANUAL_STEP = '05-restart-meta-normal-mode'
-
-function peakMb(): number {
-  return process.resourceUsage().maxRSS / 1024
-}
+const PART_ENV = 'LIFEBOAT_BENCH_PART'
+const DIR_ENV = 'LIFEBOAT_BENCH_DIR'
 
 /** Runs `lifeboat ARGS` as a child process; rejects on a non-zero exit with what it printed. */
 function lifeboat(args: string[], cwd: string): Promise<string> {
@@ -48,13 +52,39 @@ function lifeboat(args: string[], cwd: string): Promise<string> {
   })
 }
 
+/** Runs one part of the journey in a child process (this bench again, PART_ENV set); its output goes to ours. */
+function part(name: 'plan' | 'apply' | 'resume', dir: string): Promise<void> {
+  const runner = join(fileURLToPath(new URL('.', import.meta.url)), 'run.js')
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [runner, '--one', 'pegasus-meta-recovery-apply'], {
+      env: {...process.env, [PART_ENV]: name, [DIR_ENV]: dir},
+      stdio: 'inherit',
+    })
+    child.on('error', reject)
+    child.on('exit', (code) => (code === 0 ? resolveRun() : reject(new Error(`the ${name} part exited ${code}`))))
+  })
+}
+
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t = performance.now()
   const v = await fn()
   return [v, (performance.now() - t) / 1000]
 }
 
-function applyOnce(planFile: string, auditLog: string, resume: boolean): Promise<ApplyResult> {
+/** A task reporter that starts a phase of the meter at each step. */
+function stepPhases(meter: PhaseMeter): TaskReporter {
+  return {
+    ...silentReporter,
+    update(id, status) {
+      if (status === 'running') meter.start(`step ${id}`)
+      else if (status !== 'pending') meter.start(`after step ${id} (${status})`)
+    },
+  }
+}
+
+function applyOnce(dir: string, resume: boolean, meter: PhaseMeter): Promise<ApplyResult> {
+  const planFile = join(dir, 'plan.json')
+  meter.start('read plan, lock, re-gather, re-plan, compare')
   return apply(
     {
       target: planFile,
@@ -62,91 +92,103 @@ function applyOnce(planFile: string, auditLog: string, resume: boolean): Promise
       allowDataLoss: false,
       resume,
       confirm: resume ? [MANUAL_STEP] : [],
-      auditLog,
+      auditLog: join(dir, 'audit.jsonl'),
       lockTimeoutMs: 0,
       argv: ['apply', planFile, '--auto-approve', ...(resume ? ['--resume', '--confirm', MANUAL_STEP] : [])],
       toolVersion: 'bench',
       env: process.env,
     },
-    {print() {}, showPlan() {}, tasks: () => silentReporter},
+    {print() {}, showPlan() {}, tasks: () => stepPhases(meter)},
   )
 }
 
-/** Brings the scale lab up, plans and applies a metadata recovery, prints the figures, tears down. */
+/** The plan part: what `lifeboat plan SPEC --out FILE` does, phase by phase. */
+async function planPart(dir: string): Promise<void> {
+  const meter = new PhaseMeter()
+  const now = new Date().toISOString()
+  const ready = await meter.time('load spec', () => loadSpecForEngine(join(dir, 'spec.yaml'), process.env))
+  const live = await meter.time('gather', () =>
+    ready.engine.gather(ready.spec, {env: process.env, specDir: ready.dir, progress: () => undefined}),
+  )
+  const body = await meter.time('predict', () => ready.engine.plan(ready.spec, live, {now}))
+  const plan = await meter.time('build (normalise, digest)', () =>
+    buildPlan({
+      spec: ready.planSpec,
+      cluster: ready.engine.cluster(ready.spec),
+      body,
+      createdAt: now,
+      toolVersion: 'bench',
+    }),
+  )
+  const text = await meter.time('render text', () => renderPlanText(plan, {color: false, width: 100}))
+  await meter.time('write plan file', () => writePlanFile(join(dir, 'plan.json'), plan))
+  meter.stop()
+  const summary = plan.observed.summary as Record<string, number | string>
+  const planning = ['gather', 'predict', 'build (normalise, digest)']
+  const planS = meter.phases.filter((p) => planning.includes(p.name)).reduce((s, p) => s + p.wallS, 0)
+  console.log(
+    `plan: ${planS.toFixed(2)} s wall for gather + predict + build (target ≤ 5 s); ${summary.nodes_reached}/${summary.nodes_listed} replica servers, ` +
+      `${summary.replicas_collected} replicas; ${plan.changes.length} changes, ${plan.primaries.length} primaries, ${plan.findings.length} findings, ` +
+      `applyable ${plan.applyable}; ${text.split('\n').length} lines of text`,
+  )
+  for (const line of meter.report('plan (whole part, target ≤ 1024 MB)')) console.log(line)
+}
+
+/** The apply part (to the manual step) or the resume part. */
+async function applyPart(dir: string, resume: boolean): Promise<void> {
+  const meter = new PhaseMeter()
+  const result = await applyOnce(dir, resume, meter).catch((err: unknown) => {
+    // A refusal (a stale plan, say) is a LifeboatError whose detail says why.
+    const detail = (err as {detail?: string}).detail
+    if (detail) console.error(detail)
+    throw err
+  })
+  meter.stop()
+  const what = resume ? 'apply --resume' : 'apply to the manual step'
+  console.log(`${what}: exit ${result.exit} (${result.message.split('\n')[0]})`)
+  for (const line of meter.report(`${what} (target ≤ 1024 MB)`)) console.log(line)
+  const want = resume ? 0 : 3
+  if (result.exit !== want)
+    throw new Error(
+      `${what} ended with exit ${result.exit}, not ${want}: ${result.message}\n${result.findings.map((f) => f.message).join('\n')}`,
+    )
+}
+
+/** Brings the scale lab up, plans and applies a metadata recovery part by part, prints the figures, tears down. */
 export async function run(): Promise<void> {
+  const partName = process.env[PART_ENV]
+  const partDir = process.env[DIR_ENV]
+  if (partName !== undefined && partDir !== undefined) {
+    if (partName === 'plan') return planPart(partDir)
+    return applyPart(partDir, partName === 'resume')
+  }
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-meta-recovery-'))
   const stateDir = join(dir, 'lab')
-  const auditLog = join(dir, 'audit.jsonl')
   let up = false
   try {
     const [, tUp] = await timed(() => lifeboat(['lab', 'up', SCENARIO, '--detach', '--state-dir', stateDir], dir))
     up = true
     const [, tLoss] = await timed(() => lifeboat(['lab', 'fault', 'zk-loss', '--state-dir', stateDir], dir))
     console.log(
-      `lab ${SCENARIO}: up in ${tUp.toFixed(1)} s, metadata lost (zk-loss) in ${tLoss.toFixed(1)} s (lab process, not measured below)`,
+      `lab ${SCENARIO}: up in ${tUp.toFixed(1)} s, metadata lost (zk-loss) in ${tLoss.toFixed(1)} s (lab process, not measured below; load ${load1()})`,
     )
-
     // The lab's spec waits 100 s for start_recovery; at this size give it more room.
     const specPath = join(stateDir, 'specs', 'pegasus-meta-recovery.yaml')
-    const spec = join(dir, 'spec.yaml')
-    writeFileSync(spec, readFileSync(specPath, 'utf8').replace(/wait_seconds: \d+/, 'wait_seconds: 600'))
+    writeFileSync(
+      join(dir, 'spec.yaml'),
+      readFileSync(specPath, 'utf8').replace(/wait_seconds: \d+/, 'wait_seconds: 600'),
+    )
 
-    // What `lifeboat plan` does (src/apply/plan-spec.ts), timed part by part.
-    const rssBefore = peakMb()
-    const now = new Date().toISOString()
-    const t0 = performance.now()
-    const ready = await loadSpecForEngine(spec, process.env)
-    const [live, tGather] = await timed(() =>
-      ready.engine.gather(ready.spec, {env: process.env, specDir: ready.dir, progress: () => undefined}),
+    await part('plan', dir)
+    const [, tApply] = await timed(() => part('apply', dir))
+    const [, tRestart] = await timed(() =>
+      lifeboat(['lab', 'fault', 'restart-meta', '--no-recover', '--state-dir', stateDir], dir),
     )
-    const [body, tPredict] = await timed(async () => ready.engine.plan(ready.spec, live, {now}))
-    const [plan, tBuild] = await timed(async () =>
-      buildPlan({
-        spec: ready.planSpec,
-        cluster: ready.engine.cluster(ready.spec),
-        body,
-        createdAt: now,
-        toolVersion: 'bench',
-      }),
-    )
-    const tPlan = (performance.now() - t0) / 1000
-    const rssPlan = peakMb()
-    const planFile = join(dir, 'plan.json')
-    const [, tWrite] = await timed(() => writePlanFile(planFile, plan))
-    const summary = plan.observed.summary as Record<string, number | string>
+    console.log(`operator's restart of the meta (lab): ${tRestart.toFixed(1)} s (load ${load1()})`)
+    const [, tResume] = await timed(() => part('resume', dir))
     console.log(
-      `plan: ${tPlan.toFixed(2)} s (target < 5 s) = gather ${tGather.toFixed(2)} s (${summary.nodes_reached}/${summary.nodes_listed} replica servers, ${summary.replicas_collected} replicas) ` +
-        `+ predict ${tPredict.toFixed(2)} s + build (normalise, digest) ${tBuild.toFixed(2)} s; ` +
-        `${plan.changes.length} changes, ${plan.primaries.length} primaries, ${plan.findings.length} findings, applyable ${plan.applyable}; plan file written in ${tWrite.toFixed(2)} s`,
+      `apply wall time: ${(tApply + tResume).toFixed(2)} s including two process start-ups, excluding the operator's restart (load ${load1()})`,
     )
-    console.log(`peak RSS after plan: ${rssPlan.toFixed(0)} MB (target < 1024 MB; ${rssBefore.toFixed(0)} MB before)`)
-
-    const [first, tApply] = await timed(() => applyOnce(planFile, auditLog, false))
-    console.log(
-      `apply to the manual step (re-plan + stale check, start_recovery writing ${plan.changes.length} nodes, wait, verify): ${tApply.toFixed(2)} s, exit ${first.exit} (${first.message})`,
-    )
-    if (first.exit !== 3 && first.exit !== 0)
-      throw new Error(
-        `apply ended with exit ${first.exit}: ${first.message}\n${first.findings.map((f) => f.message).join('\n')}`,
-      )
-    let tResume = 0
-    let tRestart = 0
-    if (first.exit === 3) {
-      ;[, tRestart] = await timed(() =>
-        lifeboat(['lab', 'fault', 'restart-meta', '--no-recover', '--state-dir', stateDir], dir),
-      )
-      const [second, t] = await timed(() => applyOnce(planFile, auditLog, true))
-      tResume = t
-      console.log(
-        `operator's restart of the meta (lab): ${tRestart.toFixed(1)} s; apply --resume (check the restarted meta, verify ${plan.changes.length} nodes): ${tResume.toFixed(2)} s, exit ${second.exit} (${second.message})`,
-      )
-      if (second.exit !== 0)
-        throw new Error(
-          `apply --resume ended with exit ${second.exit}: ${second.message}\n${second.findings.map((f) => f.message).join('\n')}`,
-        )
-    }
-    console.log(`apply wall time: ${(tApply + tResume).toFixed(2)} s (excluding the operator's restart)`)
-    console.log(`peak RSS (plan and apply): ${peakMb().toFixed(0)} MB (target < 1024 MB)`)
   } finally {
     if (up)
       await lifeboat(['lab', 'down', '--state-dir', stateDir], dir).catch((err: Error) =>

@@ -1,15 +1,15 @@
 /**
  * PegasusMetaRecovery planner benchmark (issue 5): 100 replica servers, 1000 tables of 64
  * partitions (64,000 partitions, 3 replicas each: 192,000 replica reports) in a synthetic live
- * state built here, planned once. Prints the wall time of building the live state, of planning and
- * of serialising the plan, and the process's peak RSS. Targets: plan under 5 s and 1 GB.
+ * state built here, planned once. Prints each phase's wall and CPU time and RSS (pegasus-phases.ts):
+ * prediction, buildPlan, text rendering, serialising. Targets: plan under 5 s and 1 GB.
  */
-import {performance} from 'node:perf_hooks'
-
 import {pegasusClusterIdentity} from '../src/engines/pegasus/cluster-identity.js'
 import {planMetaRecovery} from '../src/engines/pegasus/meta-recovery/planner.js'
 import {buildPlan} from '../src/plan/build.js'
 import {renderPlanText} from '../src/render/text.js'
+import {serializePlan} from '../src/plan/serialize.js'
+import {PhaseMeter} from './pegasus-phases.js'
 import type {
   AppInfo,
   MetaRecoveryLive,
@@ -24,12 +24,8 @@ const PARTITIONS = 64
 const REPLICAS = 3
 const ROOT = '/pegasus/bench'
 
-function mb(): string {
-  return `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`
-}
-
 /** A deterministic cluster: partition p of table t lives on 3 consecutive nodes with varied ballots and decrees. */
-function buildLive(): {spec: MetaRecoverySpec; live: MetaRecoveryLive} {
+export function buildLive(): {spec: MetaRecoverySpec; live: MetaRecoveryLive} {
   const addresses = Array.from({length: NODES}, (_, i) => `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}:34801`)
   const apps: AppInfo[] = Array.from({length: TABLES}, (_, i) => ({
     status: 1,
@@ -93,39 +89,32 @@ function buildLive(): {spec: MetaRecoverySpec; live: MetaRecoveryLive} {
   return {spec, live}
 }
 
-/** Plans the synthetic cluster once and prints the figures. */
+/** Plans the synthetic cluster once and prints the figures, phase by phase (pegasus-phases.ts). */
 export async function run(): Promise<void> {
-  let t = performance.now()
-  const {spec, live} = buildLive()
-  const built = performance.now() - t
-  t = performance.now()
-  const body = planMetaRecovery(spec, live, {now: '2026-01-01T00:00:00.000Z'})
-  const planned = performance.now() - t
-  t = performance.now()
-  const plan = buildPlan({
-    spec: {kind: spec.kind, name: spec.metadata.name, sha256: '0'.repeat(64), source: '', document: {}},
-    cluster: pegasusClusterIdentity(spec.cluster),
-    body,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    toolVersion: 'bench',
-  })
-  const assembled = performance.now() - t
-  t = performance.now()
-  const text = renderPlanText(plan, {color: false, width: 100})
-  const rendered = performance.now() - t
-  t = performance.now()
-  const bytes = JSON.stringify(plan).length
-  const serialised = performance.now() - t
-  console.log(
-    `live state: ${NODES} replica servers, ${TABLES} tables, ${TABLES * PARTITIONS} partitions, ${TABLES * PARTITIONS * REPLICAS} replicas: built in ${built.toFixed(0)} ms`,
+  const meter = new PhaseMeter()
+  const {spec, live} = await meter.time('build the live state (bench only)', () => buildLive())
+  const body = await meter.time('predict', () => planMetaRecovery(spec, live, {now: '2026-01-01T00:00:00.000Z'}))
+  const plan = await meter.time('build (normalise, digest)', () =>
+    buildPlan({
+      spec: {kind: spec.kind, name: spec.metadata.name, sha256: '0'.repeat(64), source: '', document: {}},
+      cluster: pegasusClusterIdentity(spec.cluster),
+      body,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      toolVersion: 'bench',
+    }),
   )
+  const text = await meter.time('render text', () => renderPlanText(plan, {color: false, width: 100}))
+  const json = await meter.time('serialise (plan file bytes)', () => serializePlan(plan))
+  meter.stop()
   console.log(
-    `plan: ${(planned / 1000).toFixed(2)} s (target < 5 s); ${body.changes.length} changes, ${body.primaries.length} primaries, ${body.findings.length} findings`,
+    `live state: ${NODES} replica servers, ${TABLES} tables, ${TABLES * PARTITIONS} partitions, ${TABLES * PARTITIONS * REPLICAS} replicas; ` +
+      `${body.changes.length} changes, ${body.primaries.length} primaries, ${body.findings.length} findings; ` +
+      `${text.split('\n').length} lines of text, plan file ${(json.length / 1e6).toFixed(1)} MB`,
   )
-  console.log(
-    `buildPlan (sort, normalise, digest): ${(assembled / 1000).toFixed(2)} s; text rendering: ${rendered.toFixed(0)} ms, ${text.split('\n').length} lines`,
-  )
-  console.log(`total pure planning: ${((planned + assembled + rendered) / 1000).toFixed(2)} s`)
-  console.log(`plan JSON: ${(bytes / 1e6).toFixed(1)} MB in ${serialised.toFixed(0)} ms`)
-  console.log(`peak RSS: ${mb()} (target < 1024 MB)`)
+  for (const line of meter.report('pure planning (predict + build, target ≤ 5 s with the gather)', [
+    'predict',
+    'build (normalise, digest)',
+  ]))
+    console.log(line)
+  for (const line of meter.report('every phase')) console.log(line)
 }
