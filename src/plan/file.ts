@@ -76,13 +76,32 @@ export async function writePlanFile(path: string, plan: Plan): Promise<void> {
   }
 }
 
-async function writeFileAtomic(path: string, text: string): Promise<void> {
+/** Characters of the plan text encoded and written at a time. */
+const WRITE_CHARS = 4 * 1024 * 1024
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff
+}
+
+/**
+ * Writes `text` as UTF-8 to `path` atomically (see writePlanFile), `pieceChars` characters at a
+ * time. Exported for its test.
+ */
+export async function writeFileAtomic(path: string, text: string, pieceChars = WRITE_CHARS): Promise<void> {
   const dir = dirname(path)
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
   const fh = await open(tmp, 'wx', 0o644)
   let renamed = false
   try {
-    await fh.writeFile(text, 'utf8')
+    // In pieces: writeFile would first encode the whole text (134 MB at 64,000 partitions) into one buffer.
+    for (let at = 0; at < text.length;) {
+      let end = Math.min(text.length, at + Math.max(2, pieceChars))
+      // Never between the two halves of a surrogate pair: each piece is encoded on its own.
+      if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end--
+      const bytes = Buffer.from(text.slice(at, end), 'utf8')
+      for (let done = 0; done < bytes.length;) done += (await fh.write(bytes, done, bytes.length - done)).bytesWritten
+      at = end
+    }
     await fh.sync()
     await fh.close()
     await rename(tmp, path)

@@ -6,7 +6,14 @@ import {afterAll, beforeAll, describe, expect, test} from 'vitest'
 
 import {LifeboatError} from '../../src/errors.js'
 import {buildPlan} from '../../src/plan/build.js'
-import {addApproval, assertPlanForCluster, readPlanFile, schemaValidator, writePlanFile} from '../../src/plan/file.js'
+import {
+  addApproval,
+  assertPlanForCluster,
+  readPlanFile,
+  schemaValidator,
+  writeFileAtomic,
+  writePlanFile,
+} from '../../src/plan/file.js'
 import {serializePlan} from '../../src/plan/serialize.js'
 import {fixtureInput} from './helpers.js'
 
@@ -139,5 +146,17 @@ describe('plan file', () => {
 
   test('writing into a missing directory fails clearly and leaves nothing', async () => {
     expect(await refusal(writePlanFile(join(dir, 'missing', 'p.json'), plan()))).toBe('PLAN_FILE_WRITE_FAILED')
+  })
+})
+
+describe('writeFileAtomic in pieces (issue 17: a 134 MB plan is never encoded whole)', () => {
+  test('writes the UTF-8 bytes of the text whatever the piece size, never splitting a surrogate pair', async () => {
+    const text = `{"a":"é𝄞x😀😀","b":"${'☃'.repeat(5)}𝄞"}\n`
+    for (const piece of [1, 2, 3, 4, 7, 1000]) {
+      const path = join(dir, `pieces-${piece}.json`)
+      await writeFileAtomic(path, text, piece)
+      expect(await readFile(path)).toEqual(Buffer.from(text, 'utf8'))
+    }
+    expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([])
   })
 })
