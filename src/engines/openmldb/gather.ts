@@ -127,7 +127,7 @@ export function tabletStatesOf(reply: Reply): Map<string, string> {
 export interface GatherOptions {
   /** Tablets asked at once. */
   concurrency: number
-  progress?: (message: string) => void
+  progress?: (message: string, count?: {done: number; total?: number; unit?: string}) => void
 }
 
 /** Reads everything the planner needs. */
@@ -146,8 +146,11 @@ export async function gatherOpenMLDB(client: OpenMLDBClient, opts: GatherOptions
   const endpoints = new Set(states.keys())
   for (const t of tables) for (const p of t.partitions) for (const r of p.replicas) endpoints.add(r.endpoint)
   const sorted = [...endpoints].sort(compareCodeUnits)
-  opts.progress?.(`asking ${sorted.length} tablets for their table status`)
-  const tablets = await mapLimit(sorted, opts.concurrency, async (endpoint): Promise<TabletFacts> => {
+  const asking = `asking ${sorted.length} tablets for their table status`
+  opts.progress?.(asking)
+  let answered = 0
+  const tick = (): void => opts.progress?.(asking, {done: ++answered, total: sorted.length, unit: 'tablets'})
+  const factsOf = async (endpoint: string): Promise<TabletFacts> => {
     const state = states.get(endpoint) ?? 'unknown'
     if (state !== 'kHealthy') {
       return {
@@ -176,7 +179,8 @@ export async function gatherOpenMLDB(client: OpenMLDBClient, opts: GatherOptions
         tables: [],
       }
     }
-  })
+  }
+  const tablets = await mapLimit(sorted, opts.concurrency, (endpoint) => factsOf(endpoint).finally(tick))
   const lastOp = ops.length > 0 ? ops[ops.length - 1].op_id : '0'
   return {
     nameserver: client.nameserver ?? '',
