@@ -354,9 +354,9 @@ export async function runSteps<C>(input: RunStepsInput<C>): Promise<RunStepsResu
       next = i
       break
     }
-    await input.beforeStep?.()
     let again = false
     if (earlier) {
+      // isDone only reads: the lock is asserted once the step is to run again.
       const checked = await recheckEarlier(input, step, executor!)
       if (checked === 'earlier') {
         outcomes.push({id: step.id, status: 'done', earlier: true, summary: 'done in an earlier run'})
@@ -371,6 +371,7 @@ export async function runSteps<C>(input: RunStepsInput<C>): Promise<RunStepsResu
       }
       again = true
     }
+    await input.beforeStep?.()
     const result = step.manual
       ? await runManualStep(input, step, executor)
       : await runAutomaticStep(input, step, executor!, false, again)

@@ -88,8 +88,14 @@ describe('runSteps', () => {
     const s = store()
     s.done.add('01')
     const steps = [step('01'), step('02'), step('03', {always: true})]
-    const {recorder, input: i} = input(steps, s, {finishedEarlier: new Set(['01', '03'])})
+    let lockChecks = 0
+    const {recorder, input: i} = input(steps, s, {
+      finishedEarlier: new Set(['01', '03']),
+      beforeStep: async () => void lockChecks++,
+    })
     const r = await runSteps(i)
+    // The re-check of 01 only reads: the lock is asserted before each step that runs (02, 03).
+    expect(lockChecks).toBe(2)
     expect(r.steps.map((o) => `${o.id}:${o.status}${o.earlier ? ':earlier' : ''}`)).toEqual([
       '01:done:earlier',
       '02:done',
