@@ -20,6 +20,7 @@ import {
   readHostPort,
   BinaryReader,
 } from '../../../src/engines/pegasus/wire/index.js'
+import {readI64Num, writeI64Big} from '../../../src/engines/pegasus/wire/protocol.js'
 import {cat, hx, T} from './hex.js'
 import {VECTORS} from './vectors.js'
 
@@ -237,5 +238,28 @@ describe('structs against the thrift package', () => {
         skip_lost_partitions: false,
       }),
     ).toThrow(/IPv4/)
+  })
+})
+
+describe('readI64Num (issue 17: read without a bigint where the high word allows)', () => {
+  test('gives the exact value at every boundary and refuses what a number cannot hold', () => {
+    const back = (v: bigint) => {
+      const w = new BinaryWriter()
+      writeI64Big(w.proto, v)
+      return readI64Num(new BinaryReader(w.toBuffer()).proto)
+    }
+    const exact = [
+      0n,
+      1n,
+      -1n,
+      2n ** 32n,
+      2n ** 32n - 1n,
+      -(2n ** 32n),
+      -(2n ** 32n) - 1n,
+      2n ** 53n - 1n,
+      -(2n ** 53n) + 1n,
+    ]
+    for (const v of [...exact, 2n ** 52n, -(2n ** 52n) - 7n]) expect(back(v)).toBe(Number(v))
+    for (const v of [2n ** 53n, -(2n ** 53n), 2n ** 60n, -(2n ** 63n)]) expect(() => back(v)).toThrow(/safe-integer/)
   })
 })
