@@ -11,7 +11,7 @@ import type {EngineIo} from '../engines/types.js'
 import {buildPlan} from '../plan/build.js'
 import {hostLocalLockFinding} from './lock.js'
 import {fileProblemHint, readRegularFile} from '../util/files.js'
-import type {Plan, PlanSpec} from '../plan/types.js'
+import type {Plan, PlanBody, PlanSpec} from '../plan/types.js'
 import {loadSpecFile, validateSpecText} from '../spec/index.js'
 import {MAX_FILE_BYTES} from '../spec/read-file.js'
 import type {Diagnostic, LoadResult, LoadedSpec} from '../spec/index.js'
@@ -122,9 +122,7 @@ function engineIo(dir: string, io: PlanIo): EngineIo {
  */
 export async function planLoadedSpec(ready: SpecForEngine, io: PlanIo): Promise<Plan> {
   const {engine, spec} = ready
-  const live = await engine.gather(spec, engineIo(ready.dir, io))
-  io.onLive?.(live)
-  const body = engine.plan(spec, live, {now: io.now})
+  const body = await gatherAndPlan(ready, io)
   const lockWarning = hostLocalLockFinding(engine.lock(spec, {env: io.env}))
   const findings = lockWarning ? [...body.findings, lockWarning] : body.findings
   return buildPlan({
@@ -134,6 +132,17 @@ export async function planLoadedSpec(ready: SpecForEngine, io: PlanIo): Promise<
     createdAt: io.now,
     toolVersion: io.toolVersion,
   })
+}
+
+/**
+ * The engine's plan body from a fresh gather. A function of its own so that the live state is let
+ * go before buildPlan copies the body (at 64,000 partitions each is a few hundred MB), unless
+ * onLive keeps it.
+ */
+async function gatherAndPlan(ready: SpecForEngine, io: PlanIo): Promise<PlanBody> {
+  const live = await ready.engine.gather(ready.spec, engineIo(ready.dir, io))
+  io.onLive?.(live)
+  return ready.engine.plan(ready.spec, live, {now: io.now})
 }
 
 /** `lifeboat plan SPEC`: load, validate, gather, plan. */
