@@ -20,6 +20,8 @@
 import {randomUUID} from 'node:crypto'
 import {mkdir} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
+import {setFlagsFromString} from 'node:v8'
+import {runInNewContext} from 'node:vm'
 
 import {anchoredAuditLog} from '../audit/anchor.js'
 import {DEFAULT_AUDIT_LOG, openAuditLog, type AuditLog, type AuditRecord} from '../audit/log.js'
@@ -421,6 +423,8 @@ async function runUnderLock(
   }
   const stale = await staleCheck(staleInput, log, records, {partial, remaining})
   if (stale) return {refused: 'stale', error: stale}
+  // The re-check made and dropped a whole second plan, its live state and the plan file's text.
+  collectGarbageNow()
   if (req.signal?.aborted) return interruptedBeforeSteps(log)
   if (plan.steps.length === 0 && !planHasChanges(plan)) {
     // A saved plan with nothing to do, re-checked like any other: the cluster still needs nothing.
@@ -602,6 +606,28 @@ async function runUnderLock(
       findings,
     },
   }
+}
+
+let fullCollection: (() => void) | null | undefined
+
+/**
+ * One full garbage collection, now. After the re-check, the heap holds a few hundred MB of what it
+ * no longer needs at scale (the fresh plan, the live state, the plan file's text: 64,000 partitions),
+ * and V8 sizes its next collection by the heap it last kept, so without this the first step that
+ * reads the whole tree grows the process past 1 GB before anything is collected (issue 17). Node
+ * exposes the collector only behind --expose-gc; the flag is set for a fresh context, which hands it
+ * over. Where that is refused, nothing happens: the collector runs when V8 decides.
+ */
+function collectGarbageNow(): void {
+  if (fullCollection === undefined) {
+    try {
+      setFlagsFromString('--expose-gc')
+      fullCollection = runInNewContext('gc') as () => void
+    } catch {
+      fullCollection = null
+    }
+  }
+  fullCollection?.()
 }
 
 /** The step failure, with what the always steps run after it did. */
