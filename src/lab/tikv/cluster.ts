@@ -242,6 +242,9 @@ export class TikvLab {
           const meta = this.pd.stores.get(f.store)
           if (meta) meta.last_heartbeat_ms = since
         }
+        // The leaders of its regions report the peer (pending, or down once backdated) on their next
+        // heartbeat, not only on their next periodic sweep.
+        for (const id of st.replicas.keys()) this.set.touch(id)
         return `store ${f.store} stopped: no heartbeats; PD shows it Disconnected after ${this.scenario.timing.store_disconnect_seconds} s and Down after ${this.scenario.timing.max_store_down_time}`
       }
       case 'start-store': {

@@ -17,6 +17,11 @@ beforeAll(async () => {
   await waitFor('heartbeats', () =>
     [...t.lab.set.stores.values()].every((s) => !s.alive || s.heartbeats > 0) ? true : undefined,
   )
+  // The leaders have reported the peers on the killed stores (the boot faults come after the first heartbeat).
+  await waitFor('down peers reported', async () => {
+    const r = (await t.get(`${API}/region/id/1003`)).json as {down_peers?: unknown[]}
+    return r.down_peers?.length ? true : undefined
+  })
 })
 afterAll(async () => t?.close())
 
