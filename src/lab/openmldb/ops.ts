@@ -404,6 +404,23 @@ async function recoverTableTask(
 ): Promise<void> {
   const i = op.info
   const p = partition()
+  // RecoverEndpointTable checks the metadata before it touches the target: an alive target needs
+  // no recovery (kDone, no child op); the target's tablet and, when the partition has followers,
+  // the alive leader's tablet must be kHealthy, or the task fails with the target's disk untouched
+  // (no GetTermPair, no DeleteBinlog): a partition without a serving leader keeps every replica's
+  // binlog for a later recovery.
+  const target = p.partition_meta.find((m) => m.endpoint === d.endpoint)
+  if (!target) throw new TaskError(`no replica of ${i.name} pid ${i.pid} on ${d.endpoint}`)
+  if (target.is_alive) {
+    host.log(`RecoverTable ${i.name} pid ${i.pid} on ${d.endpoint}: alive, need not recover`)
+    return
+  }
+  if (!host.tabletHealthy(d.endpoint)) throw new TaskError(`endpoint ${d.endpoint} is offline`)
+  if (p.partition_meta.length > 1) {
+    const leader = p.partition_meta.find((m) => m.is_leader && m.is_alive)
+    if (!leader) throw new TaskError(`no alive leader for ${i.name} pid ${i.pid}`)
+    if (!host.tabletHealthy(leader.endpoint)) throw new TaskError(`leader endpoint ${leader.endpoint} is offline`)
+  }
   const tp = await host.tablet(d.endpoint, 'GetTermPair', ids())
   const hasTable = Boolean(tp.has_table)
   let term = BigInt((tp.term as bigint | number | undefined) ?? 0)
