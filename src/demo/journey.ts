@@ -40,9 +40,10 @@ export interface DemoContext {
   say(...lines: string[]): void
   /**
    * Prints `$ lifeboat ARGS`, runs it, shows its output, and fails the journey (DemoFailed) when
-   * it exits with a code not in `expect` (default [0]).
+   * it exits with a code not in `expect` (default [0]). `quiet`: prints nothing (a poll the
+   * journey narrates itself).
    */
-  lifeboat(args: string[], opts?: {expect?: number[]}): Promise<CommandResult>
+  lifeboat(args: string[], opts?: {expect?: number[]; quiet?: boolean}): Promise<CommandResult>
   /** Waits, unless the demo is being interrupted. */
   pause(ms: number): Promise<void>
 }
@@ -179,10 +180,10 @@ export async function runJourney(journey: Journey, opts: RunJourneyOptions): Pro
     async lifeboat(args, o = {}) {
       if (interrupted) throw new DemoInterrupted(interrupted)
       const expect = o.expect ?? [0]
-      out(`\n$ lifeboat ${args.map(shellQuote).join(' ')}\n`)
+      if (!o.quiet) out(`\n$ lifeboat ${args.map(shellQuote).join(' ')}\n`)
       const up = args[0] === 'lab' && args[1] === 'up'
       if (up) labStarted = upRunning = true
-      const r = await exec(args, true).finally(() => (upRunning = false))
+      const r = await exec(args, !o.quiet).finally(() => (upRunning = false))
       if (interrupted) throw new DemoInterrupted(interrupted)
       if (r.code === null || !expect.includes(r.code)) {
         throw new DemoFailed(

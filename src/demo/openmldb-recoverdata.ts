@@ -11,7 +11,17 @@ import {join} from 'node:path'
 
 import {stringify} from 'yaml'
 
-import {EVERY_ROW, DemoFailed, expectRowsLoaded, labUp, verifyRowsUntil, type Journey} from './journey.js'
+import {ExitCode} from '../errors.js'
+
+import {
+  EVERY_ROW,
+  DemoFailed,
+  expectRowsLoaded,
+  labUp,
+  verifyRowsUntil,
+  type DemoContext,
+  type Journey,
+} from './journey.js'
 
 const SCENARIO_FILE = 'openmldb-recoverdata-demo.yaml'
 const SPEC = 'openmldb-recoverdata-demo-recover'
@@ -31,6 +41,58 @@ const SCENARIO = {
     {name: 'orders', db: 'shop', partitions: 8, replicas: 3, rows: 2000},
     {name: 'users', db: 'shop', partitions: 4, replicas: 3, rows: 600},
   ],
+}
+
+/** What `lifeboat status --json` says of an OpenMLDB cluster (the parts the journey waits on). */
+interface StatusFacts {
+  tablets: {endpoint: string; state: string; reachable: boolean}[]
+  running_ops: unknown[]
+  last_op_id: string
+}
+
+/** A poll's exit code says nothing yet: a cluster in the middle of it may not answer every read. */
+const ANY_EXIT: number[] = Object.values(ExitCode)
+
+/** How long the nameserver may take to see what the journey did before the demo gives up. */
+const STATUS_DEADLINE_MS = 120_000
+
+/**
+ * Polls `lifeboat status SPEC --json` (quietly) until `met` holds on its facts (`prev`: the facts of
+ * the poll before), then shows `lifeboat status SPEC` once. A wait on the cluster's own word, not a pause.
+ */
+async function untilStatus(
+  ctx: DemoContext,
+  spec: string,
+  what: string,
+  met: (facts: StatusFacts, prev: StatusFacts | undefined) => boolean,
+): Promise<void> {
+  const end = Date.now() + STATUS_DEADLINE_MS
+  let prev: StatusFacts | undefined
+  let last = 'no answer'
+  for (;;) {
+    const r = await ctx.lifeboat(['status', spec, '--json'], {quiet: true, expect: ANY_EXIT})
+    let facts: StatusFacts | undefined
+    try {
+      facts = (JSON.parse(r.stdout) as {facts?: StatusFacts}).facts
+    } catch {
+      facts = undefined
+    }
+    if (facts && Array.isArray(facts.tablets) && facts.tablets.length === TABLETS.length) {
+      if (met(facts, prev)) break
+      last =
+        facts.tablets.map((t) => `${t.endpoint} ${t.state}`).join(', ') + `; ${facts.running_ops.length} op(s) running`
+      prev = facts
+    } else {
+      last = (r.stderr.trim() || r.stdout.trim()).split('\n')[0] || `exit ${r.code}`
+      prev = undefined
+    }
+    if (Date.now() > end)
+      throw new DemoFailed(`the nameserver did not reach "${what}" in ${STATUS_DEADLINE_MS / 1000} s; last: ${last}`, {
+        hints: ['Look at `lifeboat lab status` and the lab log (lab.log in the state directory).'],
+      })
+    await ctx.pause(250)
+  }
+  await ctx.lifeboat(['status', spec], {expect: [0, 2]})
 }
 
 export const openmldbRecoverdata: Journey = {
@@ -59,10 +121,25 @@ export const openmldbRecoverdata: Journey = {
       'but a restarted tablet holds no table until one is loaded, so nothing is readable.',
     )
     for (const t of TABLETS) await ctx.lifeboat(['lab', 'fault', 'kill-tablet', t, ...dir])
-    // The nameserver sees each tablet go (its ZooKeeper node ends with the session) before it comes back.
-    await ctx.pause(1500)
+    ctx.say("Wait until the nameserver has seen every tablet go (its ZooKeeper node ends with the tablet's session).")
+    await untilStatus(ctx, spec, 'every tablet kOffline in ShowTablet', (f) =>
+      f.tablets.every((t) => t.state === 'kOffline'),
+    )
     for (const t of TABLETS) await ctx.lifeboat(['lab', 'fault', 'start-tablet', t, ...dir])
-    await ctx.pause(1500)
+    ctx.say(
+      'Wait until the nameserver has every tablet back and is quiet: auto_failover is still on, and it reacts to',
+      'each restarted tablet with ops of its own (they fail: no partition has a loaded leader).',
+    )
+    await untilStatus(
+      ctx,
+      spec,
+      'every tablet kHealthy and answering, no op running, no new op since the last look',
+      (f, prev) =>
+        f.tablets.every((t) => t.state === 'kHealthy' && t.reachable) &&
+        f.running_ops.length === 0 &&
+        prev !== undefined &&
+        prev.last_op_id === f.last_op_id,
+    )
     const down = await ctx.lifeboat(['lab', 'verify', ...dir], {expect: [0, 1]})
     if (!/^0 of \d+ found$/m.test(down.stdout))
       throw new DemoFailed('rows are still readable after every tablet restarted', {

@@ -96,6 +96,7 @@ export function summarizeOpenMLDBStatus(cluster: string, live: OpenMLDBLiveState
       tablets: live.tablets.map((t) => ({endpoint: t.endpoint, state: t.state, reachable: t.reachable})),
       unhealthy_partitions: partitions,
       running_ops: live.running_ops,
+      last_op_id: live.last_op_id,
     },
   }
 }
