@@ -142,10 +142,62 @@ async function loadOnTablet(
   }
 }
 
+/**
+ * Where a loaded replica's offset breaks the plan: a leader holding less than the plan counted on
+ * (its disk lost what the nameserver still showed, e.g. a binlog deleted by an op), or a follower
+ * holding more than the leader loaded beside it (or, when the leader was loaded before, more than
+ * the plan saw on it) and more than the plan saw on the follower itself: the leader is not the
+ * largest offset after all. Either way the plan's loss prediction is wrong, and re-adding the
+ * followers (RecoverTable drops and re-sends a replica that does not match its leader) would
+ * destroy rows the plan meant to keep.
+ */
+export function offsetProblems(loads: readonly LoadOp[], now: readonly (TabletTableStatus | undefined)[]): Finding[] {
+  const out: Finding[] = []
+  const hint =
+    'Nothing was re-added: every loaded replica keeps its rows. Plan again: the loaded replicas report their real offsets now, and the plan picks the largest.'
+  const leaderNow = new Map<string, bigint>()
+  loads.forEach((l, i) => {
+    const s = now[i]
+    if (l.role === 'leader' && s?.state === NORMAL) leaderNow.set(partitionKey(l.db, l.name, l.pid), BigInt(s.offset))
+  })
+  loads.forEach((l, i) => {
+    const s = now[i]
+    if (s?.state !== NORMAL || l.role === undefined || l.offset === undefined) return
+    const got = BigInt(s.offset)
+    const key = partitionKey(l.db, l.name, l.pid)
+    const planned = BigInt(l.offset)
+    if (l.role === 'leader') {
+      if (got < planned)
+        out.push({
+          code: 'OPENMLDB_LEADER_BELOW_PLAN',
+          severity: 'error',
+          subject: key,
+          message: `${l.endpoint} loaded ${key} as its leader at offset ${got}, not the ${planned} the plan counted on: ${planned - got} offset(s) are not on its disk`,
+          hint,
+        })
+      return
+    }
+    const leader = leaderNow.get(key) ?? (l.leader_offset === undefined ? undefined : BigInt(l.leader_offset))
+    if (leader === undefined) return
+    const bound = leader > planned ? leader : planned
+    if (got > bound)
+      out.push({
+        code: 'OPENMLDB_FOLLOWER_ABOVE_PLAN',
+        severity: 'error',
+        subject: key,
+        message: `${l.endpoint} loaded ${key} at offset ${got}, more than its leader's ${leader}${planned < got && planned !== leader ? ` and the ${planned} the plan saw on it` : ''}: re-adding it to that leader would drop ${got - bound} offset(s) the plan did not count as lost`,
+        hint,
+      })
+  })
+  return out
+}
+
 /** The load step's executor. */
 export const loadTablesExecutor: StepExecutor<OpenMLDBContext> = {
   async isDone(ctx, step) {
-    return (await states(ctx, step.params as unknown as LoadLeadersParams)).every((s) => s?.state === NORMAL)
+    const p = step.params as unknown as LoadLeadersParams
+    const now = await states(ctx, p)
+    return now.every((s) => s?.state === NORMAL) && offsetProblems(p.loads, now).length === 0
   },
   async run(ctx, step: Step, progress, signal): Promise<StepResult> {
     const p = step.params as unknown as LoadLeadersParams
@@ -189,6 +241,20 @@ export const loadTablesExecutor: StepExecutor<OpenMLDBContext> = {
       signal?.removeEventListener('abort', onAbort)
     }
     if (first !== undefined) throw first
+    // Before anything is re-added: every replica is loaded from its own disk, so its offset is real now.
+    const problems = offsetProblems(p.loads, await states(ctx, p))
+    if (problems.length > 0) {
+      throw new LifeboatError(
+        'OPENMLDB_OFFSET_NOT_AS_PLANNED',
+        `${problems.length} loaded replica(s) do not hold the offsets the plan counted on; its loss prediction no longer holds`,
+        {
+          detail: problems.map((f) => `${f.subject}: ${f.message}`).join('\n'),
+          hints: [
+            'Nothing was re-added: every loaded replica keeps its rows. Run `lifeboat plan` again: the loaded replicas report their real offsets now, and the plan picks the largest.',
+          ],
+        },
+      )
+    }
     return {
       summary: `${loaded} partition(s) loaded on ${groups.length} tablet(s), ${already} already kTableNormal`,
       data: {loaded, already, tablets: groups.length},
@@ -197,7 +263,7 @@ export const loadTablesExecutor: StepExecutor<OpenMLDBContext> = {
   async verify(ctx, step): Promise<Finding[]> {
     const p = step.params as unknown as LoadLeadersParams
     const now = await states(ctx, p)
-    return p.loads.flatMap((l, i) =>
+    const notLoaded = p.loads.flatMap((l, i) =>
       now[i]?.state === NORMAL
         ? []
         : [
@@ -209,5 +275,6 @@ export const loadTablesExecutor: StepExecutor<OpenMLDBContext> = {
             },
           ],
     )
+    return [...notLoaded, ...offsetProblems(p.loads, now)]
   },
 }

@@ -142,7 +142,23 @@ export function partitionHealthy(facts: Facts, table: TableFacts, p: PartitionMe
     if (s === undefined) return false
     if (r.is_leader !== (s.mode === 'kTableLeader')) return false
   }
-  return true
+  return aheadOfLeader(facts, table, p).length === 0
+}
+
+/**
+ * Loaded replicas holding more than the partition's loaded alive leader. Replication never puts a
+ * follower ahead of its leader; a leader reloaded from a disk that lost entries (a deleted binlog)
+ * does, and serving from it loses what the others hold. OpenMLDB's check calls such a partition
+ * healthy; data recovery must not.
+ */
+export function aheadOfLeader(facts: Facts, table: TableFacts, p: PartitionMetaFacts): ReplicaMeta[] {
+  const leader = p.replicas.find((r) => r.is_leader && r.is_alive)
+  const ls = leader && facts.statusOf(leader.endpoint, table.tid, p.pid)
+  if (!leader || ls?.state !== 'kTableNormal') return []
+  return p.replicas.filter((r) => {
+    const s = r === leader ? undefined : facts.statusOf(r.endpoint, table.tid, p.pid)
+    return s?.state === 'kTableNormal' && big(s.offset) > big(ls.offset)
+  })
 }
 
 /** The upstream tool's pick: the last replica flagged is_leader, in partition_meta order (its max_offset is never updated). */
@@ -914,6 +930,9 @@ function planDataRecovery(
       tid: table.tid,
       storage_mode: table.storage_mode,
       mode: isNsLeader ? 'kTableLeader' : 'kTableFollower',
+      role: 'leader',
+      offset: chosenOff.toString(),
+      leader_offset: chosenOff.toString(),
     })
   if (!chosen.is_alive)
     w.alive.push({db: table.db, name: table.name, pid: p.pid, endpoint: chosen.endpoint, is_alive: true})
@@ -942,6 +961,9 @@ function planDataRecovery(
         tid: table.tid,
         storage_mode: table.storage_mode,
         mode: 'kTableFollower',
+        role: 'follower',
+        offset: facts.offset(table, p.pid, r).toString(),
+        leader_offset: chosenOff.toString(),
       })
     w.recoverTables.push({
       db: table.db,
@@ -995,6 +1017,7 @@ function planDataRecovery(
     pid: p.pid,
     tid: table.tid,
     leader: chosen.endpoint,
+    leader_offset: chosenOff.toString(),
     followers: followers.sort(compareNatural),
   })
   w.findings.push({
@@ -1015,6 +1038,10 @@ function unhealthyWhy(facts: Facts, table: TableFacts, p: PartitionMetaFacts): s
     else if (r.is_leader !== (s.mode === 'kTableLeader'))
       why.push(`${r.endpoint} is ${r.is_leader ? 'leader' : 'follower'} in the nameserver but ${s.mode} on the tablet`)
   }
+  for (const r of aheadOfLeader(facts, table, p))
+    why.push(
+      `${r.endpoint} holds offset ${facts.statusOf(r.endpoint, table.tid, p.pid)?.offset}, more than the alive leader`,
+    )
   return `table ${table.db}.${table.name} pid ${p.pid} is unhealthy: ${why.join('; ')}`
 }
 
@@ -1084,6 +1111,7 @@ function planOverride(facts: Facts, w: Work, table: TableFacts, p: PartitionMeta
     pid: p.pid,
     tid: table.tid,
     leader: ep,
+    leader_offset: facts.offset(table, p.pid, r).toString(),
     followers: p.replicas
       .filter((x) => x.endpoint !== ep && stays(x))
       .map((x) => x.endpoint)

@@ -542,6 +542,11 @@ export async function verifyOpenMLDB(ctx: OpenMLDBContext, p: VerifyParams): Pro
     if (typeof ls === 'string') err('OPENMLDB_LEADER_NOT_SERVING', ls)
     else if (ls.mode !== 'kTableLeader' || ls.state !== 'kTableNormal')
       err('OPENMLDB_LEADER_NOT_SERVING', `${e.leader} has it as ${ls.mode} ${ls.state}`)
+    else if (e.leader_offset !== undefined && BigInt(ls.offset) < BigInt(e.leader_offset))
+      err(
+        'OPENMLDB_LEADER_BELOW_PLAN',
+        `${e.leader} serves it at offset ${ls.offset}, not the ${e.leader_offset} the plan counted on: ${BigInt(e.leader_offset) - BigInt(ls.offset)} offset(s) the plan kept are gone`,
+      )
     for (const fep of e.followers) {
       const r = found.p.replicas.find((x) => x.endpoint === fep)
       if (!r || !r.is_alive || r.is_leader) {

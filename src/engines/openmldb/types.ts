@@ -214,6 +214,12 @@ export interface LoadOp extends PartitionRef {
   storage_mode: string
   /** The role it is loaded in: a nameserver leader as kTableLeader, a follower about to be made leader by ChangeLeader as kTableFollower. */
   mode: 'kTableLeader' | 'kTableFollower'
+  /** What the plan makes of it: the partition's leader, or a follower re-added to that leader. */
+  role: 'leader' | 'follower'
+  /** The offset the plan counted on it holding (the nameserver's, for a replica no tablet had loaded). */
+  offset: string
+  /** The planned leader's offset: the plan's loss prediction assumes no replica holds more. */
+  leader_offset: string
 }
 
 export interface LoadLeadersParams {
@@ -254,6 +260,8 @@ export interface ExpectedPartition extends PartitionRef {
   tid: number
   /** The one alive leader it must end with. */
   leader: string
+  /** The offset the leader must serve at least (the plan's; below it, rows the plan kept are gone), where the plan knows it. */
+  leader_offset?: string
   /** Replicas that must be alive and loaded as followers. */
   followers: string[]
 }
