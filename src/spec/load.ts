@@ -220,10 +220,11 @@ async function validate(text: string, bytes: Buffer, file: string, opts: LoadOpt
   const extra = opts.extraKinds ?? {}
   const known = specKinds()
   const kinds = [...known, ...Object.keys(extra).filter((k) => !known.includes(k))]
-  const {root, kinds: builtIn, schema} = specValidators()
+  const builtIn = specValidators()
   const kind = typeof document.kind === 'string' ? document.kind : undefined
-  const validator =
-    kind === undefined ? root : (builtIn.get(kind) ?? (kind in extra ? extraKindValidator(extra[kind]!) : root))
+  const ownKind = kind === undefined ? undefined : builtIn.kind(kind)
+  const pluginKind = kind !== undefined && !ownKind && kind in extra
+  const validator = ownKind ?? (pluginKind ? extraKindValidator(extra[kind as string]!) : builtIn.root())
 
   // Defaults go into a copy: `document` stays exactly as written (it is embedded in plans).
   const withDefaults = structuredClone(document)
@@ -236,13 +237,12 @@ async function validate(text: string, bytes: Buffer, file: string, opts: LoadOpt
     file,
     data: document,
     kinds,
-    rootSchema:
-      kind !== undefined && !builtIn.has(kind) && kind in extra ? (extra[kind] as Record<string, unknown>) : schema,
+    rootSchema: pluginKind ? (extra[kind as string] as Record<string, unknown>) : builtIn.schema,
   })
   diagnostics.push(...schemaDiags)
 
   const dir = opts.baseDir ?? dirname(resolve(file))
-  const check = kind === undefined ? undefined : opts.engines?.get(kind)?.engine.checkSpec
+  const check = kind === undefined ? undefined : (await opts.engines?.get(kind)?.load())?.checkSpec
   const semantic =
     kind !== undefined && check
       ? await semanticChecks(

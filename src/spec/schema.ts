@@ -6,8 +6,8 @@
  *   kind, owned by its engine (its `$defs` are hoisted into the composition);
  * - `schemas/kinds/<name>.defs.json`: definitions several kinds of one engine share.
  *
- * The composition is what the loader validates against (built in memory, compiled once per
- * process with the shared Ajv setup) and what editors use: `schemas/spec.schema.json` is the same
+ * The composition is what the loader validates against (built in memory, each kind compiled on
+ * first use with the shared Ajv setup) and what editors use: `schemas/spec.schema.json` is the same
  * composition written out by `npm run schemas` (a test keeps it current). Adding a kind is adding
  * its file under `schemas/kinds/`.
  */
@@ -105,43 +105,67 @@ export function writeComposedSpecSchema(root = packageRoot()): void {
 }
 
 interface Compiled {
-  ajv: Ajv2020
-  /** The whole schema: used when the kind is unknown, to check the envelope. */
-  root: ValidateFunction
-  kinds: Map<string, ValidateFunction>
+  /** The whole composition: what descriptions behind a `$ref` are looked up in. */
   schema: Schema
+  /** The kinds, in file-name order. */
+  kinds: string[]
+  /** The whole schema, for a document whose kind is missing or unknown: checks the envelope. */
+  root(): ValidateFunction
+  /** The schema of a whole document of one kind; undefined for a kind the schema does not know. */
+  kind(name: string): ValidateFunction | undefined
 }
 
 let compiled: Compiled | undefined
 const extraCache = new WeakMap<object, ValidateFunction>()
 
-function newAjv(): Ajv2020 {
+function newAjv(validateSchema = false): Ajv2020 {
   // useDefaults fills a copy of the document (the loader keeps the original); verbose gives each
   // error its parentSchema, which the did-you-mean hints and examples come from.
-  return createAjv({useDefaults: true, verbose: true})
+  return createAjv({useDefaults: true, verbose: true, validateSchema})
 }
 
-/** The compiled schema, built on first use. */
+/**
+ * The spec schema's validators, each compiled on first use. A kind is compiled as a schema of its
+ * own (its `$defs/<Kind>` with the shared `$defs`), not as a fragment of the whole: the whole
+ * schema's if/then branches would compile every kind, a third of a second at every CLI start.
+ */
 export function specValidators(): Compiled {
   if (compiled) return compiled
   const schema = composeSpecSchema()
+  const kinds = (schema.properties as {kind: {enum: string[]}}).kind.enum
   const ajv = newAjv()
-  ajv.addSchema(schema)
-  const root = ajv.getSchema(SPEC_SCHEMA_ID)
-  if (!root) throw new Error('the spec schema did not compile')
-  const kinds = new Map<string, ValidateFunction>()
-  for (const kind of (schema.properties as {kind: {enum: string[]}}).kind.enum) {
-    const v = ajv.getSchema(`${SPEC_SCHEMA_ID}#/$defs/${kind}`)
-    if (!v) throw new Error(`the spec schema has no $defs/${kind}`)
-    kinds.set(kind, v)
+  let root: ValidateFunction | undefined
+  const byKind = new Map<string, ValidateFunction>()
+  compiled = {
+    schema,
+    kinds,
+    root: () => (root ??= ajv.compile(schema)),
+    kind(name) {
+      if (!kinds.includes(name)) return undefined
+      let v = byKind.get(name)
+      if (!v) {
+        v = ajv.compile({
+          $schema: schema.$schema as string,
+          $id: kindSchemaId(name),
+          $ref: `#/$defs/${name}`,
+          $defs: schema.$defs,
+        })
+        byKind.set(name, v)
+      }
+      return v
+    },
   }
-  compiled = {ajv, root, kinds, schema}
   return compiled
+}
+
+/** `$id` of the schema of one kind as the loader compiles it. */
+function kindSchemaId(kind: string): string {
+  return new URL(`kinds/${kind}.schema.json`, SPEC_SCHEMA_ID).href
 }
 
 /** The kinds the spec schema knows (one per file in `schemas/kinds/`), in file-name order. */
 export function specKinds(): string[] {
-  return [...specValidators().kinds.keys()]
+  return [...specValidators().kinds]
 }
 
 /**
@@ -151,7 +175,8 @@ export function specKinds(): string[] {
 export function extraKindValidator(schema: object): ValidateFunction {
   const cached = extraCache.get(schema)
   if (cached) return cached
-  const v = newAjv().compile(schema)
+  // A plugin's schema is not ours: check it against the draft's meta-schema too.
+  const v = newAjv(true).compile(schema)
   extraCache.set(schema, v)
   return v
 }
