@@ -17,11 +17,6 @@ import {isAbsolute} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import {LifeboatError, describeError} from '../errors.js'
-import {openmldbRecoveryEngine} from './openmldb/engine.js'
-import {dddRecoveryEngine} from './pegasus/ddd/engine.js'
-import {metaRecoveryEngine} from './pegasus/meta-recovery/engine.js'
-import {zkMigrationEngine} from './pegasus/zk-migration/engine.js'
-import {tikvUnsafeRecoveryEngine} from './tikv/engine.js'
 import type {Engine} from './types.js'
 
 /** Any engine, whatever its spec, live-state and context types. */
@@ -36,18 +31,44 @@ export type EngineModule = AnyEngine & {
 /** The environment variable of the engine plugin hook. */
 export const ENGINE_MODULES_ENV = 'LIFEBOAT_ENGINE_MODULES'
 
-/** The engines shipped with lifeboat, one entry per store kind: a new store's engine is added here. */
-const BUILT_IN: readonly AnyEngine[] = [
-  metaRecoveryEngine as AnyEngine,
-  dddRecoveryEngine as AnyEngine,
-  zkMigrationEngine as AnyEngine,
-  tikvUnsafeRecoveryEngine as AnyEngine,
-  openmldbRecoveryEngine as AnyEngine,
+/**
+ * The engines shipped with lifeboat, one entry per store kind: a new store's engine is added here.
+ * Each is imported when its kind is first asked for: an engine brings its wire protocols (Thrift,
+ * ZooKeeper, protobuf), and a command about one kind should not load the others (a second of CPU
+ * at every start). A test checks that each loads the kind it is listed under.
+ */
+export const BUILT_IN: readonly {kind: string; load: () => Promise<AnyEngine>}[] = [
+  {
+    kind: 'PegasusMetaRecovery',
+    load: async () => (await import('./pegasus/meta-recovery/engine.js')).metaRecoveryEngine as AnyEngine,
+  },
+  {
+    kind: 'PegasusDddRecovery',
+    load: async () => (await import('./pegasus/ddd/engine.js')).dddRecoveryEngine as AnyEngine,
+  },
+  {
+    kind: 'PegasusZkMigration',
+    load: async () => (await import('./pegasus/zk-migration/engine.js')).zkMigrationEngine as AnyEngine,
+  },
+  {
+    kind: 'TiKVUnsafeRecovery',
+    load: async () => (await import('./tikv/engine.js')).tikvUnsafeRecoveryEngine as AnyEngine,
+  },
+  {
+    kind: 'OpenMLDBRecovery',
+    load: async () => (await import('./openmldb/engine.js')).openmldbRecoveryEngine as AnyEngine,
+  },
 ]
+
+/** An engine of the registry: where it came from, and the engine itself, imported on first use. */
+export interface RegisteredEngine {
+  source: string
+  load(): Promise<EngineModule>
+}
 
 /** Every engine known in this process, by kind, with where it came from. */
 export interface EngineRegistry {
-  engines: Map<string, {engine: EngineModule; source: string}>
+  engines: Map<string, RegisteredEngine>
   /** Spec schemas of plugin kinds, for loadSpecFile's `extraKinds`. */
   extraKinds: Record<string, Record<string, unknown>>
 }
@@ -71,9 +92,12 @@ export function loadEngineRegistry(env: Record<string, string | undefined> = pro
 }
 
 async function buildRegistry(list: string): Promise<EngineRegistry> {
-  const engines = new Map<string, {engine: EngineModule; source: string}>()
+  const engines = new Map<string, RegisteredEngine>()
   const extraKinds: Record<string, Record<string, unknown>> = {}
-  for (const engine of BUILT_IN) engines.set(engine.kind, {engine, source: 'built-in'})
+  for (const {kind, load} of BUILT_IN) {
+    let loading: Promise<AnyEngine> | undefined
+    engines.set(kind, {source: 'built-in', load: () => (loading ??= load())})
+  }
   const paths = list
     .split(',')
     .map((p) => p.trim())
@@ -90,7 +114,7 @@ async function buildRegistry(list: string): Promise<EngineRegistry> {
         },
       )
     }
-    engines.set(engine.kind, {engine, source: path})
+    engines.set(engine.kind, {source: path, load: () => Promise.resolve(engine)})
     if (engine.specSchema) extraKinds[engine.kind] = engine.specSchema
   }
   return {engines, extraKinds}
@@ -150,7 +174,7 @@ export async function engineFor(
 ): Promise<EngineModule> {
   const registry = await loadEngineRegistry(env)
   const found = registry.engines.get(kind)
-  if (found) return found.engine
+  if (found) return found.load()
   const known = knownKinds(registry)
   throw new LifeboatError('ENGINE_UNKNOWN_KIND', `no engine handles the kind ${kind}`, {
     detail:

@@ -227,9 +227,9 @@ export interface LoadOptions {
   baseDir?: string
   /**
    * The engines by kind (the engine registry's `engines`): a kind's semantic checks are its
-   * engine's `checkSpec`. Without it only the schema is checked.
+   * engine's `checkSpec` (the engine is loaded for it). Without it only the schema is checked.
    */
-  engines?: ReadonlyMap<string, {engine: {checkSpec?: SpecCheck}}>
+  engines?: ReadonlyMap<string, {load(): Promise<{checkSpec?: SpecCheck}>}>
   /**
    * Refuse files a spec names (a node list) outside the spec's directory: `validate` runs on pull
    * requests, where a spec must not be able to make it read /etc/shadow. `validate --allow-outside-paths` lifts it.

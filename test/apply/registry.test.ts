@@ -5,11 +5,22 @@ import {join, resolve} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {engineFor, loadEngineRegistry} from '../../src/engines/registry.js'
+import {BUILT_IN, engineFor, loadEngineRegistry} from '../../src/engines/registry.js'
 
 const TEST_ENGINE = resolve('test/engine/test-kv.js')
 
 describe('engine registry', () => {
+  it.each(BUILT_IN.map((e) => [e.kind, e]))(
+    'lists the built-in %s under the kind its engine handles',
+    async (kind, e) => {
+      expect((await e.load()).kind).toBe(kind)
+      const registered = (await loadEngineRegistry({})).engines.get(kind)
+      expect(registered?.source).toBe('built-in')
+      // Loaded once: the same engine object each time.
+      expect(await registered?.load()).toBe(await registered?.load())
+    },
+  )
+
   it('loads an engine module named in LIFEBOAT_ENGINE_MODULES, with its spec schema', async () => {
     const env = {LIFEBOAT_ENGINE_MODULES: TEST_ENGINE}
     const engine = await engineFor('TestKV', env)

@@ -16,7 +16,9 @@ export async function loadFixture(
   name: string,
 ): Promise<{source: string; spec: OpenMLDBRecoverySpec; document: Record<string, unknown>; live: OpenMLDBLiveState}> {
   const file = join(FIXTURES, name, 'spec.yaml')
-  const loaded = await loadSpecFile(file, {engines: new Map([['OpenMLDBRecovery', {engine: openmldbRecoveryEngine}]])})
+  const loaded = await loadSpecFile(file, {
+    engines: new Map([['OpenMLDBRecovery', {load: async () => openmldbRecoveryEngine}]]),
+  })
   if (!loaded.ok || loaded.spec === undefined)
     throw new Error(`${name}/spec.yaml: ${JSON.stringify(loaded.diagnostics)}`)
   return {

@@ -18,7 +18,7 @@ describe('runbooks/openmldb-recovery.yaml', () => {
       '# yaml-language-server: $schema=../schemas/spec.schema.json',
     )
     const loaded = await loadSpecFile(RUNBOOK, {
-      engines: new Map([['OpenMLDBRecovery', {engine: openmldbRecoveryEngine}]]),
+      engines: new Map([['OpenMLDBRecovery', {load: async () => openmldbRecoveryEngine}]]),
     })
     expect(loaded.diagnostics).toEqual([])
     const spec = loaded.spec!.spec as unknown as OpenMLDBRecoverySpec

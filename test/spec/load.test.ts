@@ -406,7 +406,7 @@ describe('semantic checks come from the engine of the kind', () => {
     }
     const r = await validateSpecText(text, 'toy.yaml', {
       extraKinds,
-      engines: new Map([['ToyKV', {engine: {checkSpec}}]]),
+      engines: new Map([['ToyKV', {load: async () => ({checkSpec})}]]),
     })
     expect(r.diagnostics.map((d) => [d.code, d.path, d.line])).toEqual([['DUPLICATE_NODE', '/cluster/nodes/2', 4]])
     expect((await validateSpecText(text, 'toy.yaml', {extraKinds, engines: new Map()})).diagnostics).toEqual([])
