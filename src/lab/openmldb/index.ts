@@ -4,10 +4,9 @@
  */
 import {LifeboatError} from '../../errors.js'
 import type {LabDescription, LabEngine, LabFaultHelp, LabUpContext, LabVerifyResult, RunningLab} from '../engine.js'
-import {OpenMLDBLab, type OpenMLDBLabLayout} from './cluster.js'
+import type {OpenMLDBLabLayout} from './cluster.js'
 import {FAULT_HELP, parseOpenMLDBFault} from './faults.js'
 import {parseOpenMLDBScenario, type OpenMLDBFault, type OpenMLDBScenario} from './scenario.js'
-import {verifyOpenMLDBRows} from './verify.js'
 
 interface OpenMLDBStatus {
   cluster: string
@@ -22,6 +21,8 @@ interface OpenMLDBStatus {
 async function up(ctx: LabUpContext<OpenMLDBScenario>): Promise<RunningLab> {
   if (!ctx.zkHosts)
     throw new LifeboatError('INTERNAL', 'internal error: the OpenMLDB lab was started without a ZooKeeper')
+  // The simulator is imported here, not with the module: the other lab commands need only this file.
+  const {OpenMLDBLab} = await import('./cluster.js')
   const lab = await OpenMLDBLab.up({scenario: ctx.scenario, stateDir: ctx.stateDir, zkHosts: ctx.zkHosts, log: ctx.log})
   return {
     layout: () => lab.layout as unknown as Record<string, unknown>,
@@ -32,7 +33,8 @@ async function up(ctx: LabUpContext<OpenMLDBScenario>): Promise<RunningLab> {
   }
 }
 
-function verify(layout: Record<string, unknown>): Promise<LabVerifyResult> {
+async function verify(layout: Record<string, unknown>): Promise<LabVerifyResult> {
+  const {verifyOpenMLDBRows} = await import('./verify.js')
   return verifyOpenMLDBRows(layout as unknown as OpenMLDBLabLayout)
 }
 

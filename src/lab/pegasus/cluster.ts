@@ -19,7 +19,7 @@ import {freePort} from '../zookeeper/server.js'
 import {loadRows, PUT_LOAD_LIMIT} from './data/load.js'
 import {rowsOfPartition} from './data/rows.js'
 import {DataStore} from './data/store.js'
-import type {FaultSpec, PegasusScenario} from './scenario.js'
+import {assignTableIds, type FaultSpec, type PegasusScenario} from './scenario.js'
 import {MetaServer, type MetaServerConfig} from './meta-server.js'
 import {ReplicaServer} from './replica-server.js'
 import {freshZooKeeper, removeRoot, unusedRecoveryRoot} from './zk-batch.js'
@@ -55,34 +55,6 @@ export interface PegasusLabOptions {
   /** The lab started this ZooKeeper (nobody else's data on it): a fresh lab empties all of it. */
   ownZooKeeper?: boolean
   log?: (line: string) => void
-}
-
-/** Table ids: fixed ones first; then dropped tables (they predate any live table of the same name), then live ones. */
-export function assignTableIds(tables: PegasusScenario['tables']): LabTable[] {
-  const used = new Set(tables.filter((t) => t.app_id !== undefined).map((t) => t.app_id as number))
-  let next = 1
-  const take = (): number => {
-    while (used.has(next)) next++
-    used.add(next)
-    return next
-  }
-  const ids = new Map<number, number>()
-  tables.forEach((t, i) => t.app_id !== undefined && ids.set(i, t.app_id))
-  tables.forEach((t, i) => t.app_id === undefined && t.dropped && ids.set(i, take()))
-  tables.forEach((t, i) => t.app_id === undefined && !t.dropped && ids.set(i, take()))
-  return tables.map((t, i) => ({
-    app_id: ids.get(i) as number,
-    name: t.name,
-    partitions: t.partitions,
-    replicas: t.replicas ?? 3,
-    rows: t.rows ?? 0,
-    dropped: t.dropped ?? false,
-    ...(t.envs && Object.keys(t.envs).length > 0 ? {envs: sortedEnvs(t.envs)} : {}),
-  }))
-}
-
-function sortedEnvs(envs: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(envs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }
 
 /** A running simulated Pegasus cluster. */

@@ -7,20 +7,10 @@ import {LifeboatError} from '../../errors.js'
 import type {LabDescription, LabEngine, LabFaultHelp, LabUpContext, LabVerifyResult, RunningLab} from '../engine.js'
 import {processAlive} from '../state.js'
 import type {RunningZooKeeper} from '../zookeeper/server.js'
-import {PegasusLab, type PegasusLabLayout} from './cluster.js'
+import type {PegasusLab, PegasusLabLayout} from './cluster.js'
 import {FAULT_HELP, parsePegasusFault} from './faults.js'
-import {
-  currentTarget,
-  migrationTargetRoot,
-  startTargetZooKeeper,
-  wantsMigration,
-  writeMigrationSpecs,
-  type LabMigration,
-} from './migration.js'
+import {currentTarget, type LabMigration} from './migration.js'
 import {parsePegasusScenario, type PegasusScenario} from './scenario.js'
-import {writePegasusSpecs} from './specs.js'
-import {verifyRows} from './verify.js'
-import {removeRoot} from './zk-batch.js'
 
 /** What the Pegasus lab keeps as `cluster` in lab.json: its layout and the migration, if any. */
 export type PegasusLabState = PegasusLabLayout & {migration?: LabMigration}
@@ -45,6 +35,11 @@ interface PegasusStatus {
 }
 
 async function up(ctx: LabUpContext<PegasusScenario>): Promise<RunningLab> {
+  // The simulator is imported here, not with the module: `lab status`, `lab fault` and `lab verify`
+  // need only this file's formatting and parsing (a CLI start without the cluster's code).
+  const [{PegasusLab}, {migrationTargetRoot, startTargetZooKeeper, wantsMigration, writeMigrationSpecs}] =
+    await Promise.all([import('./cluster.js'), import('./migration.js')])
+  const [{writePegasusSpecs}, {removeRoot}] = await Promise.all([import('./specs.js'), import('./zk-batch.js')])
   const s = ctx.scenario
   const zkHosts = ctx.zkHosts
   if (!zkHosts) throw new LifeboatError('INTERNAL', 'internal error: the Pegasus lab was started without a ZooKeeper')
@@ -108,6 +103,7 @@ async function verify(layout: Record<string, unknown>, status: Record<string, un
   const l = layout as unknown as PegasusLabState
   const metas = (status as Partial<PegasusStatus>).meta_servers ?? l.meta_servers.map((m) => ({...m, phase: 'unknown'}))
   const leader = metas.find((m) => m.phase === 'serving' || m.phase === 'recovering') ?? metas[0]
+  const {verifyRows} = await import('./verify.js')
   return verifyRows(leader.address, l.tables)
 }
 

@@ -8,7 +8,7 @@ import type {MetaLevelName} from '../../engines/pegasus/wire/meta-level.js'
 import {LifeboatError} from '../../errors.js'
 import {checkScenarioSchema} from '../scenario-schema.js'
 import {invalidEnvHint} from './app-envs.js'
-import {assignTableIds} from './cluster.js'
+import type {LabTable} from './cluster.js'
 
 /** A table of a Pegasus scenario. */
 export interface ScenarioTable {
@@ -152,4 +152,32 @@ function checkSemantics(s: PegasusScenario, path: string): void {
       hints: ['Fix the tables listed above.'],
     })
   }
+}
+
+/** Table ids: fixed ones first; then dropped tables (they predate any live table of the same name), then live ones. */
+export function assignTableIds(tables: PegasusScenario['tables']): LabTable[] {
+  const used = new Set(tables.filter((t) => t.app_id !== undefined).map((t) => t.app_id as number))
+  let next = 1
+  const take = (): number => {
+    while (used.has(next)) next++
+    used.add(next)
+    return next
+  }
+  const ids = new Map<number, number>()
+  tables.forEach((t, i) => t.app_id !== undefined && ids.set(i, t.app_id))
+  tables.forEach((t, i) => t.app_id === undefined && t.dropped && ids.set(i, take()))
+  tables.forEach((t, i) => t.app_id === undefined && !t.dropped && ids.set(i, take()))
+  return tables.map((t, i) => ({
+    app_id: ids.get(i) as number,
+    name: t.name,
+    partitions: t.partitions,
+    replicas: t.replicas ?? 3,
+    rows: t.rows ?? 0,
+    dropped: t.dropped ?? false,
+    ...(t.envs && Object.keys(t.envs).length > 0 ? {envs: sortedEnvs(t.envs)} : {}),
+  }))
+}
+
+function sortedEnvs(envs: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(envs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }

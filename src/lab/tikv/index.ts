@@ -6,9 +6,8 @@ import {parseArgs} from 'node:util'
 
 import {LifeboatError} from '../../errors.js'
 import type {LabDescription, LabEngine, LabFaultHelp, LabUpContext, LabVerifyResult, RunningLab} from '../engine.js'
-import {TikvLab, type TikvLabLayout} from './cluster.js'
+import type {TikvLabLayout} from './cluster.js'
 import {parseTikvScenario, type TikvFault, type TikvScenario} from './scenario.js'
-import {verifyTikvRows} from './verify.js'
 
 export const TIKV_FAULTS: readonly LabFaultHelp[] = [
   {
@@ -121,6 +120,8 @@ function parseFault(name: string, argv: string[]): TikvFault {
 }
 
 async function up(ctx: LabUpContext<TikvScenario>): Promise<RunningLab> {
+  // The simulator is imported here, not with the module: the other lab commands need only this file.
+  const {TikvLab} = await import('./cluster.js')
   const lab = await TikvLab.up(ctx.scenario, ctx.stateDir, ctx.log)
   return {
     layout: () => ({...lab.layout}) as unknown as Record<string, unknown>,
@@ -185,8 +186,8 @@ export const tikvLab: LabEngine<TikvScenario> = {
   up,
   faults: TIKV_FAULTS,
   parseFault,
-  verify: (layout: Record<string, unknown>): Promise<LabVerifyResult> =>
-    verifyTikvRows(layout as unknown as TikvLabLayout),
+  verify: async (layout: Record<string, unknown>): Promise<LabVerifyResult> =>
+    (await import('./verify.js')).verifyTikvRows(layout as unknown as TikvLabLayout),
   formatStatus,
   describe,
 }
