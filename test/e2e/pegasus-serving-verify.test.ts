@@ -3,9 +3,10 @@
 // good answer. A meta given a tree it cannot live with (a table the replica servers hold is missing
 // from it) crashes at the replica servers' next config sync; a replica server that died after the
 // copy never comes back alive on the new meta. Both runs must fail verification.
-import {copyFileSync, rmSync} from 'node:fs'
+import {readFileSync, rmSync, writeFileSync} from 'node:fs'
 
 import {afterAll, describe, expect, inject, it} from 'vitest'
+import {parseDocument} from 'yaml'
 
 import {appsRootPath} from '../../src/engines/pegasus/zk-layout.js'
 import {connectZk, removeTree} from '../../src/zk/index.js'
@@ -25,8 +26,12 @@ interface Target {
   root: string
 }
 
-/** A migration lab (a live table and a dropped one the replica servers still hold), copied up to the manual switch. */
-async function copiedUpToSwitch(name: string): Promise<{lab: Lab; target: Target}> {
+/**
+ * A migration lab (a live table and a dropped one the replica servers still hold), copied up to the
+ * manual switch. `waitSeconds`: the spec's migration.wait_seconds (how long the switch's check waits
+ * for a meta to answer; 100 by default).
+ */
+async function copiedUpToSwitch(name: string, waitSeconds?: number): Promise<{lab: Lab; target: Target}> {
   const dir = tempDir('lifeboat-e2e-scenario-')
   dirs.push(dir)
   const scenario = writeScenario(dir, name, {
@@ -43,7 +48,9 @@ async function copiedUpToSwitch(name: string): Promise<{lab: Lab; target: Target
   labs.push(lab)
   const target = (lab.endpoints as typeof lab.endpoints & {migration_target: Target}).migration_target
   const spec = `${lab.cwd}/copy.yaml`
-  copyFileSync(lab.endpoints.specs['pegasus-zk-migration-copy']!, spec)
+  const doc = parseDocument(readFileSync(lab.endpoints.specs['pegasus-zk-migration-copy']!, 'utf8'))
+  if (waitSeconds !== undefined) doc.setIn(['migration', 'wait_seconds'], waitSeconds)
+  writeFileSync(spec, doc.toString())
   expectExit(await lab.cli(['plan', spec, '--out', 'copy.json']), 0)
   const first = expectExit(
     await lab.cli(['apply', 'copy.json', '--auto-approve', '--confirm', '01-stop-follower-metas']),
@@ -51,6 +58,18 @@ async function copiedUpToSwitch(name: string): Promise<{lab: Lab; target: Target
   )
   expect(first.stdout).toContain('Waiting for manual step 05-switch-metas-to-target')
   return {lab, target}
+}
+
+/** The first meta as `lab status` shows it, once `met` holds (the lab's word, polled). */
+async function waitForMeta(
+  lab: Lab,
+  met: (m: {phase: string; crash?: string}) => boolean,
+): Promise<{phase: string; crash?: string}> {
+  for (let i = 0; ; i++) {
+    const m = (await lab.status()).meta_servers[0] as {phase: string; crash?: string}
+    if (met(m) || i === 120) return m
+    await new Promise((r) => setTimeout(r, 500))
+  }
 }
 
 /** The operator's switch, then the resume that confirms it. */
@@ -61,7 +80,8 @@ async function switchAndResume(lab: Lab, target: Target): Promise<CliResult> {
 
 describe('Verified means serving, after a ZooKeeper migration', () => {
   it('a meta that crashes on the tree it was given fails verification', async () => {
-    const {lab, target} = await copiedUpToSwitch(`${NAME}_crash`)
+    // The crashed meta never answers again: the switch's check gives up after wait_seconds, kept short.
+    const {lab, target} = await copiedUpToSwitch(`${NAME}_crash`, 20)
     // After the copy was verified, the dropped table leaves the target tree: the replica servers still hold it.
     const client = await connectZk({hosts: target.hosts})
     try {
@@ -74,9 +94,9 @@ describe('Verified means serving, after a ZooKeeper migration', () => {
     expect(r.code).not.toBe(null)
     expect(r.stdout).not.toContain('Verified')
     expect(r.stdout + r.stderr).not.toMatch(/\n\s+at /)
-    const status = await lab.status()
-    expect(status.meta_servers[0]).toMatchObject({phase: 'crashed'})
-    expect(status.meta_servers[0]!.crash).toMatch(/gpid\(1\.\d\) on node\(\S+\) is not exist on meta server/)
+    const meta = await waitForMeta(lab, (m) => m.phase === 'crashed')
+    expect(meta.phase).toBe('crashed')
+    expect(meta.crash).toMatch(/gpid\(1\.\d\) on node\(\S+\) is not exist on meta server/)
   })
 
   it('a replica server that died after the copy fails verification: the meta answers, the node is not alive', async () => {
