@@ -90,7 +90,8 @@ async function untilStatus(
       throw new DemoFailed(`the nameserver did not reach "${what}" in ${STATUS_DEADLINE_MS / 1000} s; last: ${last}`, {
         hints: ['Look at `lifeboat lab status` and the lab log (lab.log in the state directory).'],
       })
-    await ctx.pause(250)
+    // Each poll is a CLI start (most of a second of CPU): once a second is enough.
+    await ctx.pause(1000)
   }
   await ctx.lifeboat(['status', spec], {expect: [0, 2]})
 }
