@@ -11,7 +11,8 @@ export default defineConfig({
     // on conditions, never on clocks.
     testTimeout: 300_000,
     hookTimeout: 300_000,
-    // Two cores: ZooKeeper, the lab and the tests share them.
-    maxWorkers: 2,
+    // Three test files at a time on two cores: most of a file's time is spent waiting on the
+    // processes it started (the CLI, a lab, ZooKeeper sessions), not running.
+    maxWorkers: 3,
   },
 })
