@@ -283,10 +283,16 @@ export class TikvLab {
       case 'restart-pd':
         await this.pd.restart()
         return `PD restarted on ${this.layout?.pd ?? `127.0.0.1:${this.pd.port}`}: any unsafe recovery in progress is lost (show says "No on-going recovery.")`
-      case 'split':
-        return this.split(f.region, f.handle === undefined ? tableStartKey(f.table) : rowKey(f.table, f.handle))
-      case 'merge':
-        return this.merge(f.source, f.target)
+      case 'split': {
+        const done = this.split(f.region, f.handle === undefined ? tableStartKey(f.table) : rowKey(f.table, f.handle))
+        this.set.reportChanges()
+        return done
+      }
+      case 'merge': {
+        const done = this.merge(f.source, f.target)
+        this.set.reportChanges()
+        return done
+      }
     }
   }
 

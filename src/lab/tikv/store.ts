@@ -227,6 +227,21 @@ export class TikvStore {
   }
 
   /**
+   * Region heartbeats now for the regions that changed, between ticks: a TiKV leader reports a split
+   * or a merge to PD as soon as it applies it (`heartbeat_pd` on ready), not at its next tick.
+   */
+  reportChanges(): void {
+    if (!this.alive || this.dirty.size === 0) return
+    const pd = this.pd()
+    if (!pd.up) return
+    try {
+      this.sendRegionHeartbeats(pd)
+    } catch {
+      // PD unreachable (restarting): the next tick's sweep sends them.
+    }
+  }
+
+  /**
    * Region heartbeats: at once for the regions that changed, and for every region it leads on each
    * sweep (TiKV's periodic region heartbeat; also after PD dropped its region cache).
    */
@@ -352,6 +367,11 @@ export class StoreSet {
   /** Marks a region changed on every store that has a peer of it (its leader sends a region heartbeat). */
   touch(regionId: number): void {
     for (const s of this.stores.values()) if (s.replicas.has(regionId)) s.dirty.add(regionId)
+  }
+
+  /** Each live store's leaders report the regions that changed, now (see TikvStore.reportChanges). */
+  reportChanges(): void {
+    for (const s of this.stores.values()) s.reportChanges()
   }
 
   private alive(storeId: number): boolean {
