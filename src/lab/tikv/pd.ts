@@ -209,8 +209,16 @@ export class PdServer {
     if (old && epochStale(rh.region.epoch, old.region.epoch)) return
     const rangeChanged =
       !old || !old.region.start_key.equals(rh.region.start_key) || !old.region.end_key.equals(rh.region.end_key)
-    this.regions.set(rh.region.id, {...rh})
-    if (rangeChanged) this.sorted = undefined
+    const info = {...rh}
+    this.regions.set(rh.region.id, info)
+    if (rangeChanged || old.region.epoch.version !== rh.region.epoch.version) this.sorted = undefined
+    else if (this.sorted) {
+      // Same range and version: the sorted view keeps its order, and must show the new heartbeat
+      // (its leader, down and pending peers), not the one it was built from.
+      const i = this.firstEndingAfter(rh.region.start_key)
+      if (this.sorted[i]?.region.id === rh.region.id) this.sorted[i] = info
+      else this.sorted = undefined
+    }
   }
 
   /** Loads regions at bootstrap without per-region overlap checks. */
