@@ -2,11 +2,11 @@
  * `lifeboat status SPEC`: the live state an operator looks at before writing or changing a spec,
  * read only, through the engine's `status` member. Exit 0 healthy, 2 something needs recovery.
  */
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 
 import {loadSpecForEngine} from '../apply/plan-spec.js'
 import {BaseCommand, paint, withExitCodes} from '../cli/base-command.js'
-import {withLabHint} from '../cli/gather-flags.js'
+import {gatherEnv, withLabHint} from '../cli/gather-flags.js'
 import {terminalPhase, type ProgressCount} from '../cli/progress.js'
 import type {ClusterStatus} from '../engines/types.js'
 import {ExitCode, LifeboatError} from '../errors.js'
@@ -52,6 +52,16 @@ export default class Status extends BaseCommand {
     spec: Args.string({description: 'A recovery spec naming the cluster (YAML).', required: true}),
   }
 
+  static override flags = {
+    'collect-timeout': Flags.integer({
+      helpValue: 'SECONDS',
+      min: 1,
+      max: 600,
+      description:
+        "Pegasus: seconds each meta server RPC has to answer (overrides the spec's cluster.timeouts.collect_seconds).",
+    }),
+  }
+
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Status)
     const {engine, spec, dir, planSpec} = await loadSpecForEngine(args.spec, process.env)
@@ -64,7 +74,7 @@ export default class Status extends BaseCommand {
     const phase = terminalPhase(process.stderr, !json)
     const progress = (m: string, count?: ProgressCount) => phase?.progress(m, count)
     const status = await engine
-      .status(spec, {env: process.env, specDir: dir, progress})
+      .status(spec, {env: gatherEnv(flags), specDir: dir, progress})
       .catch((err: unknown) => {
         throw withLabHint(err, args.spec)
       })

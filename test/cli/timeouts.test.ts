@@ -117,6 +117,28 @@ describe('a replica server that does not answer in time', () => {
   })
 })
 
+describe('status keeps the deadline of cluster.timeouts', () => {
+  it('a meta server that never answers fails status at collect_seconds, naming that setting; --collect-timeout overrides it', async () => {
+    const port = (silent!.address() as {port: number}).port
+    const spec = variant('status-silent-meta.yaml', (d) => {
+      ;(d.cluster as {meta_servers?: string[]}).meta_servers = [`127.0.0.1:${port}`]
+      d.cluster.timeouts = {collect_seconds: 1}
+    })
+    const r = await cli('status', spec)
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`127.0.0.1:${port} did not answer RPC_CM_LIST_APPS within 1000 ms`)
+    expect(r.stderr).toContain(
+      'If the meta server is merely slow, raise cluster.timeouts.collect_seconds in the spec, or --collect-timeout SECONDS (now 1 s).',
+    )
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+
+    const flag = await cli('status', spec, '--collect-timeout', '2')
+    expect(flag.code).toBe(1)
+    expect(flag.stderr).toContain('within 2000 ms')
+    expect(flag.stderr).toContain('raise --collect-timeout (now 2 s)')
+  })
+})
+
 describe('every "raise the deadline" hint names a real setting', () => {
   it('a ZooKeeper timeout names the setting it was given, and suggests raising nothing without one', () => {
     const withSetting = new ZkError('ZK_TIMEOUT', {

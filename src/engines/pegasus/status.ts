@@ -9,7 +9,14 @@ import {compareCodeUnits} from '../../plan/canonical.js'
 import type {PegasusCluster} from '../../spec/types.js'
 import {mapLimit} from '../../util/map-limit.js'
 import type {ClusterStatus, EngineIo} from '../types.js'
-import {MetaClient, PegasusClientError, RpcPool, clusterInfoMap} from './client/index.js'
+import {
+  MetaClient,
+  PegasusClientError,
+  RpcPool,
+  clusterInfoMap,
+  pegasusTimeouts,
+  type Deadline,
+} from './client/index.js'
 import {compareGpid} from './ddd/planner.js'
 import {configFacts, nodeName} from './ddd/gather.js'
 import {AppStatus, MetaFunctionLevel, NodeStatus, metaLevelIdlName} from './wire/index.js'
@@ -53,18 +60,34 @@ export interface PegasusStatusFacts {
   ddd: PegasusDddStatus[] | null
 }
 
-/** Deadline of each status RPC. */
-const STATUS_TIMEOUT_MS = 5000
 /** Tables asked at once. */
 const STATUS_CONCURRENCY = 16
 
-/** Reads the facts from the meta leader. Unreachable metas are a PegasusClientError (a LifeboatError with hints). */
+/**
+ * Reads the facts from the meta leader, each RPC within `deadline` (the gather's per-node deadline,
+ * `cluster.timeouts.collect_seconds`). Unreachable metas are a PegasusClientError (a LifeboatError
+ * with hints); a meta that timed out gets a hint naming the setting.
+ */
 export async function gatherPegasusStatus(
   cluster: PegasusCluster,
   io: Pick<EngineIo, 'progress'>,
-  opts: {timeoutMs?: number} = {},
+  deadline: Deadline,
 ): Promise<PegasusStatusFacts> {
-  const timeoutMs = opts.timeoutMs ?? STATUS_TIMEOUT_MS
+  try {
+    return await readStatus(cluster, io, deadline.ms)
+  } catch (err) {
+    if (err instanceof PegasusClientError && err.pegasusError === 'ERR_TIMEOUT') {
+      err.hints.push(`If the meta server is merely slow, raise ${deadline.setting}.`)
+    }
+    throw err
+  }
+}
+
+async function readStatus(
+  cluster: PegasusCluster,
+  io: Pick<EngineIo, 'progress'>,
+  timeoutMs: number,
+): Promise<PegasusStatusFacts> {
   const pool = new RpcPool({timeoutMs})
   const meta = new MetaClient({metaServers: cluster.meta_servers, pool, timeoutMs})
   const base = {store: 'pegasus' as const, cluster: cluster.name}
@@ -258,5 +281,5 @@ export function summarizePegasusStatus(f: PegasusStatusFacts): ClusterStatus {
 
 /** The engines' `status` member for the Pegasus kinds. */
 export async function pegasusStatus(cluster: PegasusCluster, io: EngineIo): Promise<ClusterStatus> {
-  return summarizePegasusStatus(await gatherPegasusStatus(cluster, io))
+  return summarizePegasusStatus(await gatherPegasusStatus(cluster, io, pegasusTimeouts(cluster, io.env).collect))
 }
