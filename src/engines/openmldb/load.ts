@@ -142,6 +142,10 @@ async function loadOnTablet(
   }
 }
 
+/** What to do when a loaded replica's offset breaks the plan (the finding's hint and the load step's error). */
+const OFFSET_HINT =
+  'Nothing was re-added: every loaded replica keeps its rows. Run `lifeboat plan` again: the loaded replicas report their real offsets now, and the plan picks the largest.'
+
 /**
  * Where a loaded replica's offset breaks the plan: a leader holding less than the plan counted on
  * (its disk lost what the nameserver still showed, e.g. a binlog deleted by an op), or a follower
@@ -153,8 +157,6 @@ async function loadOnTablet(
  */
 export function offsetProblems(loads: readonly LoadOp[], now: readonly (TabletTableStatus | undefined)[]): Finding[] {
   const out: Finding[] = []
-  const hint =
-    'Nothing was re-added: every loaded replica keeps its rows. Plan again: the loaded replicas report their real offsets now, and the plan picks the largest.'
   const leaderNow = new Map<string, bigint>()
   loads.forEach((l, i) => {
     const s = now[i]
@@ -173,7 +175,7 @@ export function offsetProblems(loads: readonly LoadOp[], now: readonly (TabletTa
           severity: 'error',
           subject: key,
           message: `${l.endpoint} loaded ${key} as its leader at offset ${got}, not the ${planned} the plan counted on: ${planned - got} offset(s) are not on its disk`,
-          hint,
+          hint: OFFSET_HINT,
         })
       return
     }
@@ -186,7 +188,7 @@ export function offsetProblems(loads: readonly LoadOp[], now: readonly (TabletTa
         severity: 'error',
         subject: key,
         message: `${l.endpoint} loaded ${key} at offset ${got}, more than its leader's ${leader}${planned < got && planned !== leader ? ` and the ${planned} the plan saw on it` : ''}: re-adding it to that leader would drop ${got - bound} offset(s) the plan did not count as lost`,
-        hint,
+        hint: OFFSET_HINT,
       })
   })
   return out
@@ -249,9 +251,7 @@ export const loadTablesExecutor: StepExecutor<OpenMLDBContext> = {
         `${problems.length} loaded replica(s) do not hold the offsets the plan counted on; its loss prediction no longer holds`,
         {
           detail: problems.map((f) => `${f.subject}: ${f.message}`).join('\n'),
-          hints: [
-            'Nothing was re-added: every loaded replica keeps its rows. Run `lifeboat plan` again: the loaded replicas report their real offsets now, and the plan picks the largest.',
-          ],
+          hints: [OFFSET_HINT],
         },
       )
     }
