@@ -722,7 +722,7 @@ const verifyTablesStep: StepExecutor<ZkMigrationContext> = {
     if (findings.some((f) => f.severity === 'error')) return findings
     // Listed once is not serving: the meta must keep answering, with its nodes alive (verify-serving.ts).
     const serving = await watchServingOnce(
-      ctx,
+      step,
       {meta: ctx.meta, sleep: ctx.sleep},
       {
         tables: p.tables.filter((t) => t.status === 'AVAILABLE'),

@@ -109,17 +109,22 @@ export async function watchServing(watch: ServingWatch, expect: ServingExpectati
   return problem ? fail(problem, polls) : []
 }
 
-/** Contexts whose cluster already passed the watch in this run: the final verify does not wait again. */
+/**
+ * Steps whose watch passed in this process. Apply's final verify opens a context of its own but
+ * is given the same plan object, so keying on the step (not the context) is what lets the final
+ * verify, right after the step's own verify passed, skip a second grace period. A resume reads
+ * the plan again, so its steps are new objects and are watched again.
+ */
 const watched = new WeakSet<object>()
 
-/** watchServing, once per run context: the last step's verify and the engine's final verify share it. */
+/** watchServing, once per step object: the last step's verify and the engine's final verify share it. */
 export async function watchServingOnce(
-  ctx: object,
+  step: object,
   watch: ServingWatch,
   expect: ServingExpectation,
 ): Promise<Finding[]> {
-  if (watched.has(ctx)) return []
+  if (watched.has(step)) return []
   const findings = await watchServing(watch, expect)
-  if (findings.length === 0) watched.add(ctx)
+  if (findings.length === 0) watched.add(step)
   return findings
 }
