@@ -233,16 +233,16 @@ const changeLeadersExecutor: StepExecutor<OpenMLDBContext> = {
 /** OfflineEndpoint / RecoverEndpoint: one request, then the ops it created, partition by partition. */
 function endpointExecutor(method: 'OfflineEndpoint' | 'RecoverEndpoint'): StepExecutor<OpenMLDBContext> {
   const offline = method === 'OfflineEndpoint'
-  const effect = (tables: TableFacts[], p: EndpointParams): string[] => {
-    const bad: string[] = []
-    for (const op of p.predicted) {
+  /** The predicted ops whose effect is not there yet: the replica is still alive (offline) or not alive (recover). */
+  const missing = (tables: TableFacts[], p: EndpointParams): EndpointParams['predicted'] =>
+    p.predicted.filter((op) => {
       const r = partitionOf(tables, op)?.p.replicas.find((x) => x.endpoint === p.endpoint)
-      if (r === undefined) continue
-      if (offline ? r.is_alive : !r.is_alive)
-        bad.push(`${partitionKey(op.db, op.name, op.pid)} on ${p.endpoint} is_alive=${r.is_alive ? 'yes' : 'no'}`)
-    }
-    return bad
-  }
+      return r !== undefined && (offline ? r.is_alive : !r.is_alive)
+    })
+  const effect = (tables: TableFacts[], p: EndpointParams): string[] =>
+    missing(tables, p).map(
+      (op) => `${partitionKey(op.db, op.name, op.pid)} on ${p.endpoint} is_alive=${offline ? 'yes' : 'no'}`,
+    )
   return {
     // RecoverEndpoint after it brings the replicas that OfflineEndpoint took out back on purpose.
     onResume: offline ? 'trust' : 'recheck',
@@ -254,6 +254,9 @@ function endpointExecutor(method: 'OfflineEndpoint' | 'RecoverEndpoint'): StepEx
     },
     async run(ctx, step, progress, signal): Promise<StepResult> {
       const p = params<EndpointParams>(step)
+      // The nameserver creates ops only for the replicas still to change (RecoverEndpoint skips an
+      // alive one): run again on resume after part of the effect was undone, only those are waited for.
+      const todo = missing(await showTables(ctx, signal), p)
       const baseline = await opBaseline(ctx, signal)
       const deadline = ctx.now() + p.wait_seconds * 1000
       aborted(signal, method)
@@ -264,8 +267,8 @@ function endpointExecutor(method: 'OfflineEndpoint' | 'RecoverEndpoint'): StepEx
         signal,
         longCall(ctx, p.wait_seconds),
       )
-      let done = 0
-      await mapLimit(p.predicted, p.concurrency, async (op) => {
+      let done = p.predicted.length - todo.length
+      await mapLimit(todo, p.concurrency, async (op) => {
         await waitPartitionOps(ctx, op, [op.op_type], baseline, deadline, signal)
         progress(`${offline ? 'offline' : 'recover'} ${p.endpoint}: ${++done}/${p.predicted.length} ops done`, {
           done,
@@ -274,8 +277,8 @@ function endpointExecutor(method: 'OfflineEndpoint' | 'RecoverEndpoint'): StepEx
         })
       })
       return {
-        summary: `${offline ? 'offline' : 'recover'} endpoint ok: ${p.predicted.length} op(s) done`,
-        data: {endpoint: p.endpoint, ops: p.predicted.length},
+        summary: `${offline ? 'offline' : 'recover'} endpoint ok: ${todo.length} op(s) done${todo.length < p.predicted.length ? ` (${p.predicted.length - todo.length} replica(s) already ${offline ? 'offline' : 'recovered'})` : ''}`,
+        data: {endpoint: p.endpoint, ops: todo.length},
       }
     },
     async verify(ctx, step): Promise<Finding[]> {
