@@ -62,8 +62,8 @@ export interface PegasusCluster {
   /** Meta servers, `host:port`. */
   meta_servers: string[]
   zookeeper?: ZookeeperTarget
-  /** Gather deadlines (`lifeboat plan --zk-timeout/--collect-timeout` override them). */
-  timeouts?: {zk_connect_seconds?: number; collect_seconds?: number}
+  /** Gather deadlines (`lifeboat plan --zk-timeout/--collect-timeout` override them), and the serving watch of verify. */
+  timeouts?: {zk_connect_seconds?: number; collect_seconds?: number; serving_seconds?: number}
 }
 
 /** Rebuild lost ZooKeeper metadata from replica servers (`recover`). */

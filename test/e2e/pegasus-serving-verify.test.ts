@@ -29,9 +29,13 @@ interface Target {
 /**
  * A migration lab (a live table and a dropped one the replica servers still hold), copied up to the
  * manual switch. `waitSeconds`: the spec's migration.wait_seconds (how long the switch's check waits
- * for a meta to answer; 100 by default).
+ * for a meta to answer; 100 by default). `servingSeconds`: cluster.timeouts.serving_seconds (the
+ * lab's specs say 3).
  */
-async function copiedUpToSwitch(name: string, waitSeconds?: number): Promise<{lab: Lab; target: Target}> {
+async function copiedUpToSwitch(
+  name: string,
+  opts: {waitSeconds?: number; servingSeconds?: number} = {},
+): Promise<{lab: Lab; target: Target}> {
   const dir = tempDir('lifeboat-e2e-scenario-')
   dirs.push(dir)
   const scenario = writeScenario(dir, name, {
@@ -49,7 +53,8 @@ async function copiedUpToSwitch(name: string, waitSeconds?: number): Promise<{la
   const target = (lab.endpoints as typeof lab.endpoints & {migration_target: Target}).migration_target
   const spec = `${lab.cwd}/copy.yaml`
   const doc = parseDocument(readFileSync(lab.endpoints.specs['pegasus-zk-migration-copy']!, 'utf8'))
-  if (waitSeconds !== undefined) doc.setIn(['migration', 'wait_seconds'], waitSeconds)
+  if (opts.waitSeconds !== undefined) doc.setIn(['migration', 'wait_seconds'], opts.waitSeconds)
+  if (opts.servingSeconds !== undefined) doc.setIn(['cluster', 'timeouts', 'serving_seconds'], opts.servingSeconds)
   writeFileSync(spec, doc.toString())
   expectExit(await lab.cli(['plan', spec, '--out', 'copy.json']), 0)
   const first = expectExit(
@@ -81,7 +86,8 @@ async function switchAndResume(lab: Lab, target: Target): Promise<CliResult> {
 describe('Verified means serving, after a ZooKeeper migration', () => {
   it('a meta that crashes on the tree it was given fails verification', async () => {
     // The crashed meta never answers again: the switch's check gives up after wait_seconds, kept short.
-    const {lab, target} = await copiedUpToSwitch(`${NAME}_crash`, 20)
+    // The watch keeps lifeboat's default, 10 s: on a busy machine the crash may come late.
+    const {lab, target} = await copiedUpToSwitch(`${NAME}_crash`, {waitSeconds: 20, servingSeconds: 10})
     // After the copy was verified, the dropped table leaves the target tree: the replica servers still hold it.
     const client = await connectZk({hosts: target.hosts})
     try {
@@ -108,7 +114,7 @@ describe('Verified means serving, after a ZooKeeper migration', () => {
     const out = (r.stdout + r.stderr).replace(/\s+/g, ' ')
     expect(out).toContain('PEGASUS_NOT_SERVING_STEADILY')
     expect(out).toMatch(
-      /the cluster did not keep serving for 10 s after the change: (replica server\(s\) \S+ not alive|\d+ partition\(s\) have a primary)/,
+      /the cluster did not keep serving for 3 s after the change: (replica server\(s\) \S+ not alive|\d+ partition\(s\) have a primary)/,
     )
     expect((await lab.status()).meta_servers[0]).toMatchObject({phase: 'serving'})
   })

@@ -16,16 +16,26 @@ export function specDir(stateDir: string): string {
   return dir
 }
 
-/** A spec's `cluster` block: the lab's name, meta servers and where its metadata is now. */
+/**
+ * How long apply watches a lab cluster serve before it calls it verified. lifeboat's default (10 s)
+ * is a few beacon intervals of a real replica server (3 s); the lab's beacon every 300 ms (1 s in
+ * pegasus-scale), and a meta that cannot live with its tree fails at the first config sync after
+ * one, so a few seconds are as many beacons as 10 s are in Pegasus.
+ */
+export const LAB_SERVING_SECONDS = 3
+
+/** A spec's `cluster` block: the lab's name, meta servers, where its metadata is now, and the serving watch. */
 export function specCluster(layout: PegasusLabLayout): {
   name: string
   meta_servers: string[]
   zookeeper: {hosts: string; root: string}
+  timeouts: {serving_seconds: number}
 } {
   return {
     name: layout.cluster_name,
     meta_servers: layout.meta_servers.map((m) => m.address),
     zookeeper: {hosts: layout.zk_hosts, root: layout.cluster_root},
+    timeouts: {serving_seconds: LAB_SERVING_SECONDS},
   }
 }
 

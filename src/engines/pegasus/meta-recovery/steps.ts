@@ -14,7 +14,7 @@ import {readAppsRoot, probeMeta} from './gather.js'
 import {STEP_KINDS, splitHintMessage} from './planner.js'
 import type {MetaReadParams, MetaRecoverySpec, StartRecoveryParams} from './types.js'
 import {VERIFY_CODES, compareHints} from './verify.js'
-import {watchServing} from '../zk-migration/verify-serving.js'
+import {servingGraceMs, watchServing} from '../zk-migration/verify-serving.js'
 
 /** What the executors share during one apply run. */
 export interface MetaRecoveryContext {
@@ -374,7 +374,7 @@ const restartStep: StepExecutor<MetaRecoveryContext> = {
       return {app_id: Number(t.slice(0, at)), app_name: t.slice(at + 1)}
     })
     const steady = await watchServing(
-      {meta: ctx.meta, sleep: ctx.sleep},
+      {meta: ctx.meta, sleep: ctx.sleep, graceMs: servingGraceMs(ctx.spec.cluster)},
       {tables, nodes: [], meta_servers: p.meta_servers},
     )
     return [...findings, ...steady]

@@ -33,7 +33,7 @@ import {
 import {appsRootPath, metaLeaderLockDirs} from '../zk-layout.js'
 import {metaLevelName, metaLevelValue} from '../wire/index.js'
 import {listNodeRows, listTables} from './gather.js'
-import {watchServingOnce} from './verify-serving.js'
+import {servingGraceMs, watchServingOnce} from './verify-serving.js'
 import {ensembleKey, normalRoot} from './planner.js'
 import {
   STEP_KINDS,
@@ -723,7 +723,7 @@ const verifyTablesStep: StepExecutor<ZkMigrationContext> = {
     // Listed once is not serving: the meta must keep answering, with its nodes alive (verify-serving.ts).
     const serving = await watchServingOnce(
       step,
-      {meta: ctx.meta, sleep: ctx.sleep},
+      {meta: ctx.meta, sleep: ctx.sleep, graceMs: servingGraceMs(ctx.spec.cluster)},
       {
         tables: p.tables.filter((t) => t.status === 'AVAILABLE'),
         nodes: p.nodes.filter((n) => n.status === 'ALIVE').map((n) => n.address),

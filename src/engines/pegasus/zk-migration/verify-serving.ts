@@ -17,8 +17,14 @@ import type {Finding} from '../../../plan/types.js'
 import type {MetaClient} from '../client/meta-client.js'
 import {listNodeRows, listTables} from './gather.js'
 
-/** How long the cluster must keep serving before it is called verified. */
+/** How long the cluster must keep serving before it is called verified, unless the spec says (`cluster.timeouts.serving_seconds`). */
 export const SERVING_GRACE_MS = 10_000
+
+/** The grace period a spec's cluster section asks for. */
+export function servingGraceMs(cluster: {timeouts?: {serving_seconds?: number}}): number {
+  const s = cluster.timeouts?.serving_seconds
+  return s === undefined ? SERVING_GRACE_MS : s * 1000
+}
 const POLL_MS = 500
 
 /** The finding code of a cluster that did not serve steadily. */
