@@ -2,10 +2,8 @@ import {Flags} from '@oclif/core'
 
 import {checkClusterAnchor, clustersOfRuns, readClusterAnchor, type ClusterAnchor} from '../../audit/anchor.js'
 import {DEFAULT_AUDIT_LOG, checkAnchor, readAuditLog, verifyAuditLog, type AuditVerification} from '../../audit/log.js'
-import {loadSpecForEngine, specOfPlan} from '../../apply/plan-spec.js'
 import {BaseCommand, withExitCodes} from '../../cli/base-command.js'
 import {ExitCode} from '../../errors.js'
-import {readPlanFile} from '../../plan/file.js'
 
 /** What `audit verify --spec/--plan` found in the cluster. */
 interface ClusterAnchorResult {
@@ -113,6 +111,11 @@ export default class AuditVerify extends BaseCommand {
     let clusterAnchor: ClusterAnchorResult | undefined
     const target = flags.spec ?? flags.plan
     if (target !== undefined) {
+      // The spec and plan readers (YAML, the schemas, the engines' lock clients) only when a cluster is asked.
+      const [{loadSpecForEngine, specOfPlan}, {readPlanFile}] = await Promise.all([
+        import('../../apply/plan-spec.js'),
+        import('../../plan/file.js'),
+      ])
       const {engine, spec} = flags.spec
         ? await loadSpecForEngine(flags.spec, process.env)
         : await specOfPlan(await readPlanFile(target), process.env)

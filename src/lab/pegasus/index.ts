@@ -9,14 +9,7 @@ import {processAlive} from '../state.js'
 import type {RunningZooKeeper} from '../zookeeper/server.js'
 import type {PegasusLab, PegasusLabLayout} from './cluster.js'
 import {FAULT_HELP, parsePegasusFault} from './faults.js'
-import {
-  currentTarget,
-  migrationTargetRoot,
-  startTargetZooKeeper,
-  wantsMigration,
-  writeMigrationSpecs,
-  type LabMigration,
-} from './migration.js'
+import {currentTarget, type LabMigration} from './migration-place.js'
 import {parsePegasusScenario, type PegasusScenario} from './scenario.js'
 
 /** What the Pegasus lab keeps as `cluster` in lab.json: its layout and the migration, if any. */
@@ -44,10 +37,16 @@ interface PegasusStatus {
 async function up(ctx: LabUpContext<PegasusScenario>): Promise<RunningLab> {
   // The simulator is imported here, not with the module: `lab status`, `lab fault` and `lab verify`
   // need only this file's formatting and parsing (a CLI start without the cluster's code).
-  const [{PegasusLab}, {writePegasusSpecs}, {removeRoot}] = await Promise.all([
+  const [
+    {PegasusLab},
+    {writePegasusSpecs},
+    {removeRoot},
+    {migrationTargetRoot, startTargetZooKeeper, wantsMigration, writeMigrationSpecs},
+  ] = await Promise.all([
     import('./cluster.js'),
     import('./specs.js'),
     import('./zk-batch.js'),
+    import('./migration.js'),
   ])
   const s = ctx.scenario
   const zkHosts = ctx.zkHosts

@@ -12,23 +12,8 @@ import {stringify} from 'yaml'
 import type {PegasusScenario} from './scenario.js'
 import {startZooKeeper, type RunningZooKeeper} from '../zookeeper/server.js'
 import type {PegasusLabLayout} from './cluster.js'
+import {currentTarget, type LabMigration} from './migration-place.js'
 import {specCluster, specDir} from './specs.js'
-
-/** A ZooKeeper ensemble and a root in it. */
-export interface ZkPlace {
-  hosts: string
-  root: string
-}
-
-/** What `lab.json` keeps about the migration (under `migration`). */
-export interface LabMigration {
-  /** Where the cluster's metadata was when the lab came up. */
-  source: ZkPlace
-  /** Where the specs move it. */
-  target: ZkPlace
-  /** The second ZooKeeper, when the scenario asked for one (always started by the lab). */
-  zookeeper?: {hosts: string; pid: number; started_by_lab: true}
-}
 
 /** Spec names (files `<state-dir>/specs/<name>.yaml`). */
 export const MIGRATION_SPECS = {copy: 'pegasus-zk-migration-copy', recovery: 'pegasus-zk-migration-recovery'} as const
@@ -51,15 +36,6 @@ export async function startTargetZooKeeper(stateDir: string, heap = '256m'): Pro
   const dir = join(stateDir, 'zookeeper-target')
   rmSync(dir, {recursive: true, force: true})
   return startZooKeeper({dir, heap})
-}
-
-/**
- * Where the specs move the metadata now: to the target, or back to the source once the meta runs
- * at the target (so that a rewritten spec never points at the place the cluster already is).
- */
-export function currentTarget(layout: Pick<PegasusLabLayout, 'zk_hosts' | 'cluster_root'>, m: LabMigration): ZkPlace {
-  const atTarget = layout.zk_hosts === m.target.hosts && layout.cluster_root === m.target.root
-  return atTarget ? m.source : m.target
 }
 
 /** Writes the two PegasusZkMigration specs for the lab's current endpoints; returns {spec name: path}. */

@@ -7,7 +7,7 @@ import {basename, extname} from 'node:path'
 import type {MetaLevelName} from '../../engines/pegasus/wire/meta-level.js'
 import {LifeboatError} from '../../errors.js'
 import {checkScenarioSchema} from '../scenario-schema.js'
-import {invalidEnvHint} from './app-envs.js'
+import {invalidEnvHint} from './app-env-rules.js'
 import type {LabTable} from './cluster.js'
 
 /** A table of a Pegasus scenario. */
