@@ -35,15 +35,18 @@ function spec(l: PegasusLab): DddRecoverySpec {
 describe('the freeze', () => {
   it('one of three nodes dead: cluster_info says freezed, control_meta the stored level, no new primary; the DDD plan refuses with the remedy until the node is back', async () => {
     const l = await lab([{name: 'temp', partitions: 3, replicas: 3, rows: 300}])
-    const dead = l.layout.replica_servers[0].address
     await waitFor('steady once every node beacons', async () =>
       (await clusterLevel(l)) === 'steady' ? true : undefined,
     )
-    await l.fault({type: 'kill-node', node: 'replica1'})
+    // The node to kill is 1.0's primary now: round-robin placement makes it replica1, but a beacon
+    // late on a busy machine has the meta move the primary before the test gets here.
+    const dead = l.leader()!.partition('1.0')!.hp_primary!
+    const victim = l.layout.replica_servers.find((r) => r.address === dead)!.name
+    await l.fault({type: 'kill-node', node: victim})
     await waitFor('freezed', async () => ((await clusterLevel(l)) === 'freezed' ? true : undefined))
     const raw = await callRpc(meta(l), 'RPC_CM_CONTROL_META', {level: MetaFunctionLevel.fl_invalid}, 5000)
     expect(raw.response?.old_level).toBe(MetaFunctionLevel.fl_steady)
-    // A freezed meta runs no partition check: 1.0 lost its primary with replica1 and gets none.
+    // A freezed meta runs no partition check: 1.0 lost its primary with the dead node and gets none.
     expect(l.leader()?.partition('1.0')?.hp_primary).toBe('')
 
     const engine = createDddRecoveryEngine({timeoutMs: 3000})
@@ -58,7 +61,7 @@ describe('the freeze', () => {
     expect(finding?.hint).toContain(`Start the dead replica servers (${dead})`)
     expect(finding?.hint).toContain('min_live_node_count_for_unfreeze')
 
-    await l.fault({type: 'start-node', node: 'replica1'})
+    await l.fault({type: 'start-node', node: victim})
     await waitFor('steady again', async () => ((await clusterLevel(l)) === 'steady' ? true : undefined))
     await waitFor('1.0 has a primary again', () => (l.leader()?.partition('1.0')?.hp_primary ? true : undefined))
     const back = await engine.gather(spec(l), io as never)
