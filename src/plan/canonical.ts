@@ -131,12 +131,7 @@ function encode(value: unknown, ancestors: object[], w: Writer): void {
     ancestors.push(obj)
     if (Array.isArray(obj)) {
       w.text += '['
-      for (let i = 0; i < obj.length; i++) {
-        if (i > 0) w.text += ','
-        const item: unknown = obj[i]
-        if (item === undefined || typeof item === 'function') w.text += 'null'
-        else encode(item, ancestors, w)
-      }
+      encodeItems(obj as unknown[], ancestors, w)
       w.text += ']'
     } else {
       const record = obj as Record<string, unknown>
@@ -159,6 +154,122 @@ function encode(value: unknown, ancestors: object[], w: Writer): void {
     w.hash.update(w.text)
     w.text = ''
   }
+}
+
+/** Array items copied (as canonicalCopy) and handed to the native encoder at a time. */
+const BATCH_ITEMS = 512
+
+/**
+ * The items of an array, comma-separated, without the brackets. Items are copied with their keys
+ * in canonical order (canonicalCopy) a batch at a time and written by the native encoder, which at
+ * 64,000 partitions is several times faster than walking each item here; an item the copy cannot
+ * express (see canonicalCopy) is walked by encode.
+ */
+function encodeItems(items: readonly unknown[], ancestors: object[], w: Writer): void {
+  let i = 0
+  while (i < items.length) {
+    const batch: unknown[] = []
+    const start = i
+    let walk = false
+    for (; i < items.length && batch.length < BATCH_ITEMS; i++) {
+      const item = items[i]
+      if (item === undefined || typeof item === 'function') {
+        batch.push(null)
+        continue
+      }
+      const copy = canonicalCopy(item, ancestors)
+      if (copy === NOT_COPIED) {
+        walk = true
+        break
+      }
+      batch.push(copy)
+    }
+    if (batch.length > 0) {
+      if (start > 0) w.text += ','
+      w.text += JSON.stringify(batch).slice(1, -1)
+    }
+    if (walk) {
+      if (i > 0) w.text += ','
+      encode(items[i], ancestors, w)
+      i++
+    }
+    if (w.hash !== null && w.text.length >= FLUSH_CHARS) {
+      w.hash.update(w.text)
+      w.text = ''
+    }
+  }
+}
+
+/** What canonicalCopy returns for a value whose canonical form a plain object cannot hold. */
+const NOT_COPIED: unique symbol = Symbol('not copied')
+
+/**
+ * A value whose `JSON.stringify` is its canonical form (as encode writes it): the value itself
+ * when it already is one (nativeIsCanonical), else a copy with plain objects whose keys are
+ * inserted in code-unit order, undefined properties dropped, undefined and function array items
+ * as null, bigints as decimal strings. Refuses what encode refuses, with the same errors.
+ * NOT_COPIED when an object has a key JavaScript would not keep in insertion order (an array
+ * index such as `"10"` is always listed first, in numeric order) or cannot set (`__proto__`):
+ * encode walks that value instead.
+ */
+function canonicalCopy(value: unknown, ancestors: object[]): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value
+    case 'number':
+      if (!Number.isFinite(value))
+        throw new InternalError(`canonicalJson: ${String(value)} cannot be represented in JSON`)
+      return value
+    case 'bigint':
+      return value.toString()
+    case 'object':
+      break
+    default:
+      throw new InternalError(`canonicalJson: a ${typeof value} cannot be represented in JSON`)
+  }
+  if (value === null) return null
+  const obj = value as object
+  if (ancestors.includes(obj)) throw new InternalError('canonicalJson: the value contains a cycle')
+  if (nativeIsCanonical(obj, ancestors.length)) return obj
+  ancestors.push(obj)
+  let out: unknown = NOT_COPIED
+  if (Array.isArray(obj)) {
+    const items = obj as unknown[]
+    const copy: unknown[] = new Array<unknown>(items.length)
+    let i = 0
+    for (; i < items.length; i++) {
+      const item = items[i]
+      const c = item === undefined || typeof item === 'function' ? null : canonicalCopy(item, ancestors)
+      if (c === NOT_COPIED) break
+      copy[i] = c
+    }
+    if (i === items.length) out = copy
+  } else {
+    const record = obj as Record<string, unknown>
+    // Array.prototype.sort without a comparator orders strings by UTF-16 code units, as compareCodeUnits does.
+    const keys = Object.keys(record).sort()
+    const copy: Record<string, unknown> = {}
+    let complete = true
+    for (const k of keys) {
+      const first = k.charCodeAt(0)
+      if ((first >= 48 && first <= 57) || k === '__proto__') {
+        complete = false
+        break
+      }
+      const v = record[k]
+      if (v === undefined) continue
+      const c = canonicalCopy(v, ancestors)
+      if (c === NOT_COPIED) {
+        complete = false
+        break
+      }
+      copy[k] = c
+    }
+    if (complete) out = copy
+  }
+  ancestors.pop()
+  return out
 }
 
 /** Plain code-unit order: locale-independent, so every machine sorts the same way. */
