@@ -45,7 +45,47 @@ export function hasControls(text: string): boolean {
  * characters are returned as they are (the same object when nothing in it needed escaping).
  */
 export function escapeControlsDeep<T>(value: T): T {
-  return deep(value) as T
+  // Most plans hold no control character at all: a walk that allocates nothing finds that out,
+  // and only a value that needs escaping is copied.
+  return anyControls(value) ? (deep(value) as T) : value
+}
+
+/** Whether a string holds a character UNSAFE matches, without a regular expression (this runs on every string of a plan). */
+function unsafeIn(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x20 ? c !== 0x09 && c !== 0x0a : c >= 0x7f && isUnsafeFrom7f(c)) return true
+  }
+  return false
+}
+
+function isUnsafeFrom7f(c: number): boolean {
+  return (
+    c <= 0x9f ||
+    c === 0x061c ||
+    c === 0x200e ||
+    c === 0x200f ||
+    (c >= 0x202a && c <= 0x202e) ||
+    (c >= 0x2066 && c <= 0x2069)
+  )
+}
+
+/** Whether any string in `value`, keys included, holds anything escapeControls would change. */
+function anyControls(value: unknown): boolean {
+  if (typeof value === 'string') return unsafeIn(value)
+  if (value === null || typeof value !== 'object') return false
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (anyControls(value[i])) return true
+    return false
+  }
+  // for-in is the fastest walk of a plain object's keys; an inherited enumerable key (none in a
+  // plan) could only cause a needless copy, never a missed escape.
+  for (const k in value) {
+    if (unsafeIn(k)) return true
+    const v = (value as Record<string, unknown>)[k]
+    if (typeof v === 'string' ? unsafeIn(v) : typeof v === 'object' && v !== null && anyControls(v)) return true
+  }
+  return false
 }
 
 function deep(value: unknown): unknown {
