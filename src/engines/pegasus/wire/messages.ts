@@ -213,6 +213,20 @@ function readValue(p: TProtocol, kind: FieldKind): unknown {
   }
 }
 
+/** A struct's fields by id, each with its thrift type, worked out once per schema (readStruct runs per replica). */
+const fieldIndex = new WeakMap<StructSchema, Map<number, {spec: FieldSpec; ttype: number}>>()
+
+function fieldsById(schema: StructSchema): Map<number, {spec: FieldSpec; ttype: number}> {
+  let index = fieldIndex.get(schema)
+  if (!index) {
+    index = new Map()
+    // The first declaration of an id wins, as Array.find did.
+    for (const f of schema.fields) if (!index.has(f.id)) index.set(f.id, {spec: f, ttype: ttypeOf(f.kind)})
+    fieldIndex.set(schema, index)
+  }
+  return index
+}
+
 /** Writes a struct: its fields in IDL order (optional ones only when present), then STOP. */
 export function writeStruct(p: TProtocol, schema: StructSchema, v: Record<string, unknown>): void {
   if (v === null || typeof v !== 'object') throw new WireError(`${schema.name}: expected an object`)
@@ -237,12 +251,13 @@ export function writeStruct(p: TProtocol, schema: StructSchema, v: Record<string
  */
 export function readStruct(p: TProtocol, schema: StructSchema): Record<string, unknown> {
   const out = readStructDefaults(schema)
+  const fields = fieldsById(schema)
   p.readStructBegin()
   for (;;) {
     const {ftype, fid} = p.readFieldBegin()
     if (ftype === TType.STOP) break
-    const f = schema.fields.find((x) => x.id === fid)
-    if (f && ttypeOf(f.kind) === ftype) out[f.name] = readValue(p, f.kind)
+    const f = fields.get(fid)
+    if (f && f.ttype === ftype) out[f.spec.name] = readValue(p, f.spec.kind)
     else skipValue(p, ftype)
     p.readFieldEnd()
   }
