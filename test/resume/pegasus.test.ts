@@ -16,7 +16,8 @@
 //   (checks with no effect of their own), set-meta-level (the restore step sets the level back on
 //   purpose), copy (verify-copy checks it; the metas then write to the target on purpose, and the
 //   source is removed by remove-source). single-meta and switch-meta are manual: the runner trusts a
-//   manual step the operator confirmed (src/apply/runner.ts), its work is done by hand.
+//   manual step the operator confirmed (src/apply/runner.ts), its work is done by hand; the case of
+//   remove-source below shows a switch undone after it was confirmed: the removal refuses.
 // - PegasusMetaRecovery (src/engines/pegasus/meta-recovery/steps.ts): wait (recheck): here;
 //   start_recovery (plan-again): test/e2e/resume-pegasus.test.ts. Trust: check-preconditions (step
 //   02 ends them on purpose), verify (read-only). restart-meta is manual (trusted, as above).
@@ -179,7 +180,7 @@ describe('Pegasus: each step kind, its effect disturbed after the run, then resu
     expect(await rowsFound()).toBe('200 of 200')
   }, 120_000)
 
-  it('zk-migration remove-source (recheck, lossy): the source tree back after the run; resume refuses without --allow-data-loss, deletes it again with it', async () => {
+  it('zk-migration switch-meta (manual, trusted) undone before the removal: remove-source refuses; remove-source (recheck, lossy), the source tree back after the run: resume refuses without --allow-data-loss, deletes it again with it', async () => {
     const source = lab.layout.cluster_root
     const target = {hosts: zkHosts, root: `${source}_copy`}
     const spec = migrationSpec(lab, 'copy', target, true)
@@ -189,13 +190,32 @@ describe('Pegasus: each step kind, its effect disturbed after the run, then resu
     expect(remove.kind).toBe('pegasus.zk-migration.remove-source')
     const ctx = openZkMigrationContext(spec, {env: process.env})
     try {
-      const first = await run(body, zkMigrationSteps, ctx, {
+      // The run stops before the removal; then the operator's switch is undone (the metas back on
+      // the source). Resume trusts the confirmed manual switch, and the removal, which checks where
+      // the metas run before it deletes anything, refuses and says what to do.
+      const beforeRemoval = {...body, steps: body.steps.slice(0, -1)}
+      const first = await run(beforeRemoval, zkMigrationSteps, ctx, {
         operator: async (step) => {
           if (step.id === '05-switch-metas-to-target')
             await lab.restartMeta({zk: target.hosts, root: target.root, recover: false})
         },
       })
       expect(first.end).toEqual({kind: 'completed'})
+      await lab.restartMeta({zk: zkHosts, root: source, recover: false})
+      const onSource = await run(body, zkMigrationSteps, ctx, {finishedEarlier: ids(beforeRemoval)})
+      expect(onSource.steps.find((o) => o.id === '05-switch-metas-to-target')).toMatchObject({
+        status: 'done',
+        earlier: true,
+      })
+      expect(stopError(onSource).message).toBe(
+        `step ${remove.id} failed: refusing to delete the source tree: the metas do not all report the target ZooKeeper`,
+      )
+      expect(stopError(onSource).hints.join(' ')).toContain('Finish the switch of every meta to the target first')
+      expect(await zk.exists(source)).not.toBeNull()
+      // Switched again, the resume removes the source.
+      await lab.restartMeta({zk: target.hosts, root: target.root, recover: false})
+      const removed = await run(body, zkMigrationSteps, ctx, {finishedEarlier: ids(beforeRemoval)})
+      expect(removed.end).toEqual({kind: 'completed'})
       expect(await zk.exists(source)).toBeNull()
 
       // Something writes the source root again (an old meta started against it, a restore).
