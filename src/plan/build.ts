@@ -218,10 +218,16 @@ function assertUnique(values: string[], what: string): void {
   }
 }
 
-/** Drops undefined properties so that optional fields are absent, not `undefined`, in every copy. */
+/**
+ * A copy without the undefined properties, so that optional fields are absent, not `undefined`,
+ * in every copy; the other keys keep their order. A copy, not `delete`: deleting a property turns
+ * an object into a slow dictionary, and at 64,000 partitions every later walk (digest, schema
+ * check, rendering, the plan file) pays for it.
+ */
 function omitUndefined<T extends object>(value: T): T {
+  const out = {} as T
   for (const k of Object.keys(value) as (keyof T)[]) {
-    if (value[k] === undefined) delete value[k]
+    if (value[k] !== undefined) out[k] = value[k]
   }
-  return value
+  return out
 }
