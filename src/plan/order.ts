@@ -18,7 +18,11 @@ function naturalKey(text: string): NaturalKey {
   const runs = text.match(CHUNK) ?? []
   const digits = runs.map((r) => r.charCodeAt(0) >= 48 && r.charCodeAt(0) <= 57)
   // Compare digit runs without Number() so that ids longer than 2^53 still order correctly.
-  for (let i = 0; i < runs.length; i++) if (digits[i]) runs[i] = runs[i]!.replace(/^0+(?=\d)/, '')
+  // Only a run that starts with 0 and is longer than one digit has zeros to drop (the regex is the cost here).
+  for (let i = 0; i < runs.length; i++) {
+    const run = runs[i]!
+    if (digits[i] && run.length > 1 && run.charCodeAt(0) === 48) runs[i] = run.replace(/^0+(?=\d)/, '')
+  }
   return {text, runs, digits}
 }
 
