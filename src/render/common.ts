@@ -154,12 +154,27 @@ export function changeDiff(change: Change): DiffLine[] {
 /** The shape of a JSON value: its key structure and types, not its values. */
 export function valueShape(value: unknown): string {
   if (value === null || value === undefined) return 'z'
-  if (Array.isArray(value)) return `[${[...new Set(value.map(valueShape))].join('|')}]`
+  if (Array.isArray(value)) {
+    // The distinct item shapes in first-seen order (written with loops: this runs for both
+    // documents of every change, 130,000 at 64,000 partitions).
+    const shapes = new Set<string>()
+    for (let i = 0; i < value.length; i++) shapes.add(valueShape(value[i]))
+    let out = '['
+    let first = true
+    for (const s of shapes) {
+      out += first ? s : `|${s}`
+      first = false
+    }
+    return `${out}]`
+  }
   if (typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${k}:${valueShape((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`
+    const keys = Object.keys(value).sort()
+    let out = '{'
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!
+      out += `${i > 0 ? ',' : ''}${k}:${valueShape((value as Record<string, unknown>)[k])}`
+    }
+    return `${out}}`
   }
   return (typeof value)[0]!
 }
