@@ -250,7 +250,10 @@ export function writeStruct(p: TProtocol, schema: StructSchema, v: Record<string
  * are skipped, and required fields that did not arrive take their IDL default.
  */
 export function readStruct(p: TProtocol, schema: StructSchema): Record<string, unknown> {
-  const out = readStructDefaults(schema)
+  // The required fields' keys first, in IDL order (the order readStructDefaults gives); their
+  // defaults are made only for the fields that do not arrive, not for every field of every struct.
+  const out: Record<string, unknown> = {}
+  for (const f of schema.fields) if (!f.optional) out[f.name] = undefined
   const fields = fieldsById(schema)
   p.readStructBegin()
   for (;;) {
@@ -262,6 +265,7 @@ export function readStruct(p: TProtocol, schema: StructSchema): Record<string, u
     p.readFieldEnd()
   }
   p.readStructEnd()
+  for (const f of schema.fields) if (!f.optional && out[f.name] === undefined) out[f.name] = f.default ?? zeroOf(f.kind)
   return out
 }
 
