@@ -15,6 +15,7 @@ import type {MetaRecoverySpec} from '../../src/engines/pegasus/meta-recovery/typ
 import {LifeboatError} from '../../src/errors.js'
 import {HttpError, httpRequest} from '../../src/http/client.js'
 import {ZkError} from '../../src/zk/errors.js'
+import {builtinScenarioAs} from '../e2e/helpers.js'
 import {runCli} from './helpers.js'
 
 const zk = inject('zookeeper')
@@ -42,7 +43,9 @@ function variant(name: string, edit: (doc: SpecDoc) => void): string {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lifeboat-timeouts-'))
   stateDir = join(dir, 'lab')
-  const up = await cli('lab', 'up', 'pegasus-meta-recovery', '--detach', '--state-dir', stateDir, '--zk', zk)
+  // Under a name of its own: the meta-recovery demo runs this built-in scenario on the same ZooKeeper.
+  const scenario = builtinScenarioAs('pegasus-meta-recovery', `timeouts_${process.pid}`, dir)
+  const up = await cli('lab', 'up', scenario, '--detach', '--state-dir', stateDir, '--zk', zk)
   expect(up.code, up.stderr).toBe(0)
   labSpec = join(stateDir, 'specs', 'pegasus-meta-recovery.yaml')
   silent = createServer((s) => sockets.push(s))

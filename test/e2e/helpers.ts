@@ -162,6 +162,22 @@ export async function labUp(scenario: string, opts: {zk?: string; cwd?: string} 
   return lab
 }
 
+/**
+ * A built-in scenario (`src/lab/scenarios/<builtin>.yaml`) written into `dir` under another name.
+ * Labs on the suite's shared ZooKeeper must not share a name: a Pegasus lab's root is
+ * `/pegasus/<name>` (a fresh lab empties it) and every engine's apply lock is
+ * `/lifeboat/locks/<name>`, so two files running the same built-in scenario at once (a demo and
+ * a test) would wipe or lock each other's cluster.
+ */
+export function builtinScenarioAs(builtin: string, name: string, dir: string): string {
+  const text = readFileSync(join(REPO, 'src', 'lab', 'scenarios', `${builtin}.yaml`), 'utf8')
+  const renamed = text.replace(/^name: .*$/m, `name: ${name}`)
+  if (renamed === text) throw new Error(`src/lab/scenarios/${builtin}.yaml has no top-level name: line`)
+  const path = join(dir, `${name}.yaml`)
+  writeFileSync(path, renamed)
+  return path
+}
+
 /** Writes a lab scenario (YAML) into `dir` and returns its path. */
 export function writeScenario(dir: string, name: string, scenario: Record<string, unknown>): string {
   const path = join(dir, `${name}.yaml`)

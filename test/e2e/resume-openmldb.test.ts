@@ -5,7 +5,7 @@
 // and `apply --resume` finds the effect gone and runs that step again (saying so), trusts the
 // leaders still in place, and ends as the plan says: every leader planned, auto_failover as the
 // spec restores it, verify clean.
-import {readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
@@ -13,7 +13,7 @@ import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 import {OpenMLDBClient} from '../../src/engines/openmldb/client.js'
 import {confOf, tablesOf} from '../../src/engines/openmldb/gather.js'
 import {startCli, waitFor} from '../cli/helpers.js'
-import {REPO, auditRecords, editSpec, expectExit, labUp, readPlan, tempDir, type Lab} from './helpers.js'
+import {auditRecords, builtinScenarioAs, editSpec, expectExit, labUp, readPlan, tempDir, type Lab} from './helpers.js'
 
 interface OpenMLDBLabUp {
   nameservers: string[]
@@ -24,17 +24,13 @@ interface OpenMLDBLabUp {
 let lab: Lab
 let client: OpenMLDBClient
 let up: OpenMLDBLabUp
-// The built-in scenario under a name of its own: the apply lock lives at /lifeboat/locks/<cluster> on
-// the suite's shared ZooKeeper, and test/e2e/openmldb-failover.test.ts applies to an openmldb-failover
-// lab at the same time.
+// The built-in scenario under a name of its own (builtinScenarioAs): test/e2e/openmldb-failover.test.ts
+// applies to an openmldb-failover lab on the same ZooKeeper, maybe at the same time.
 const NAME = `resume_omdb_${process.pid}`
 const scenarioDir = tempDir('lifeboat-e2e-scenario-')
 
 beforeAll(async () => {
-  const scenario = join(scenarioDir, `${NAME}.yaml`)
-  const builtin = readFileSync(join(REPO, 'src', 'lab', 'scenarios', 'openmldb-failover.yaml'), 'utf8')
-  writeFileSync(scenario, builtin.replace(/^name: openmldb-failover$/m, `name: ${NAME}`))
-  lab = await labUp(scenario, {zk: inject('zookeeper')})
+  lab = await labUp(builtinScenarioAs('openmldb-failover', NAME, scenarioDir), {zk: inject('zookeeper')})
   up = lab.endpoints as unknown as OpenMLDBLabUp
   client = new OpenMLDBClient({nameservers: up.nameservers, authorization: 'foo'})
   // Offline for longer than tablet_heartbeat_timeout (1 s in the lab): the nameserver has run its

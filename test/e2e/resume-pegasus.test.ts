@@ -6,19 +6,26 @@
 // made again from the cluster as it is now recovers it. (The step kinds that run again when their
 // effect is gone are shown on the DDD executors in test/pegasus/ddd/engine.test.ts, on OpenMLDB in
 // resume-openmldb.test.ts and on TestKV in test/cli/step-status.test.ts.)
+import {rmSync} from 'node:fs'
+
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 
 import {waitFor} from '../cli/helpers.js'
-import {auditRecords, expectExit, labUp, readPlan, readZkTree, type Lab} from './helpers.js'
+import {auditRecords, builtinScenarioAs, expectExit, labUp, readPlan, readZkTree, tempDir, type Lab} from './helpers.js'
 
 let lab: Lab
+// The built-in scenario under a name of its own (builtinScenarioAs): the meta-recovery demo's lab
+// (test/e2e/pegasus-meta-recovery-demo.test.ts) runs it on the same ZooKeeper, maybe at the same time.
+const scenarioDir = tempDir('lifeboat-e2e-scenario-')
 
 beforeAll(async () => {
-  lab = await labUp('pegasus-meta-recovery', {zk: inject('zookeeper')})
+  const scenario = builtinScenarioAs('pegasus-meta-recovery', `resume_peg_${process.pid}`, scenarioDir)
+  lab = await labUp(scenario, {zk: inject('zookeeper')})
 }, 180_000)
 
 afterAll(async () => {
   await lab?.down()
+  rmSync(scenarioDir, {recursive: true, force: true})
 })
 
 const RESTART = '05-restart-meta-normal-mode'
