@@ -111,5 +111,5 @@ describe('a full disk under apply, through the CLI', () => {
     expect(checked.code, checked.stderr).toBe(0)
     expect(checked.stdout).toContain(`matches ${ws.cluster}'s anchor`)
     rmSync(ws.dir, {recursive: true, force: true})
-  }, 240_000)
+  })
 })

@@ -150,5 +150,5 @@ describe('one writer at a time', () => {
     expect(results).toEqual(Array.from({length: writers}, () => 0))
     const v = await verifyAuditLog(path)
     expect(v).toMatchObject({ok: true, records: writers * each})
-  }, 300_000)
+  })
 })

@@ -7,7 +7,7 @@ import {auditRecords, readStore, runInPty, testStore, workspace} from './helpers
 const store = testStore()
 
 describe('Ctrl-C at the approval prompt', () => {
-  it('cancels the apply without writing anything', {timeout: 180_000}, async () => {
+  it('cancels the apply without writing anything', async () => {
     const ws = workspace(store.zk, 'set: {a: "1"}')
     // The terminal is in raw mode at the prompt: Ctrl-C reaches readline as the byte 0x03.
     const r = runInPty(['apply', ws.spec], [['Enter a value:', '\u0003']], {cwd: ws.dir})

@@ -41,7 +41,7 @@ beforeAll(async () => {
     await lab.cli(['apply', 'plan.json', '--resume', '--auto-approve', '--confirm', '05-restart-meta-normal-mode']),
     0,
   )
-}, 240_000)
+})
 afterAll(async () => {
   await lab?.down()
   rmSync(scratch, {recursive: true, force: true})

@@ -91,7 +91,7 @@ beforeAll(async () => {
   await waitFor('tablet2 kOffline in ShowTablet', async () =>
     tabletStatesOf(await client.ns('ShowTablet', {})).get(dead) === 'kOffline' ? true : undefined,
   )
-}, 180_000)
+})
 
 afterAll(async () => {
   await lab?.down()
@@ -118,7 +118,7 @@ describe('OpenMLDB tablet down with auto_failover off, through the CLI', () => {
     const lost = rowsIn('audit', Number(lostPids[0]!.split('/')[1]))
     const rows = await lab.verify()
     expect(`${rows.found} of ${rows.total}`).toBe(`${TOTAL - lost - rowsUnserved(await aliveLeaders())} of ${TOTAL}`)
-  }, 300_000)
+  })
 
   it('offlineendpoint: ChangeLeader to the follower with the largest offset, then the ops the plan predicts, node for node', async () => {
     const since = await lastOpId()
@@ -149,7 +149,7 @@ describe('OpenMLDB tablet down with auto_failover off, through the CLI', () => {
     const audit = rowsIn('audit', Number(predicted.find((p) => p.op_type === 'kUpdatePartitionStatusOP')!.pid))
     expect(`${rows.found} of ${rows.total}`).toBe(`${TOTAL - audit} of ${TOTAL}`)
     expect(confOf(await client.ns('ConfGet', {})).auto_failover).toBe('false')
-  }, 300_000)
+  })
 
   it('recoverendpoint once the tablet is back: kRecoverTableOP per replica with its predicted child op; every row readable, auto_failover on', async () => {
     await lab.lab('fault', 'start-tablet', 'tablet2')
@@ -181,7 +181,7 @@ describe('OpenMLDB tablet down with auto_failover off, through the CLI', () => {
     const rows = await lab.verify()
     expect(`${rows.found} of ${rows.total}`).toBe(`${TOTAL} of ${TOTAL}`)
     expect(confOf(await client.ns('ConfGet', {})).auto_failover).toBe('true')
-  }, 300_000)
+  })
 })
 
 /** Rows of the orders and users partitions no alive tablet serves now (their alive leader is the dead tablet). */

@@ -47,4 +47,4 @@ it('runs the whole journey: 0 rows readable after the restart, 2600 of 2600 afte
   expect(r.stdout).toContain('Leaders to assign (12)')
   expect(r.stdout).toContain('Verified: the cluster matches the plan.')
   expect(existsSync(join(stateDir, 'lab.json'))).toBe(false)
-}, 300_000)
+})

@@ -53,7 +53,7 @@ beforeAll(async () => {
   up = lab.endpoints as unknown as OpenMLDBLabUp
   spec = up.specs['openmldb-recoverdata-recover']
   client = new OpenMLDBClient({nameservers: up.nameservers, authorization: 'foo'})
-}, 180_000)
+})
 
 afterAll(async () => {
   await lab?.down()
@@ -177,5 +177,5 @@ describe('OpenMLDB recoverdata through the CLI', () => {
     const rows = await lab.verify()
     expect(`${rows.found} of ${rows.total}`).toBe('2600 of 2600')
     expectExit(await lab.cli(['audit', 'verify']), 0)
-  }, 240_000)
+  })
 })

@@ -57,4 +57,4 @@ it('runs the whole journey and ends with the rows the decrees leave readable', a
   expect(audit.filter((a) => a.event === 'gate.refused')).toHaveLength(1)
   expect(audit.filter((a) => a.event === 'run.finished')).toHaveLength(3)
   expect((await lifeboat(['audit', 'verify'], {cwd: workDir!})).code).toBe(0)
-}, 480_000)
+})

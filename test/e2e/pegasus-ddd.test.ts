@@ -261,7 +261,7 @@ beforeAll(async () => {
     if (JSON.stringify(listed) === JSON.stringify(ddd) && cfg.get('1.0')?.primary) break
     await sleep(200)
   }
-}, 300_000)
+})
 
 afterAll(async () => {
   meta?.close()

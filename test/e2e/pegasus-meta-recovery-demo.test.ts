@@ -51,7 +51,7 @@ describe('lifeboat demo', () => {
     expect(r.stdout).toMatch(/^audit log OK: \d+ records/m)
     // Torn down: no lab state is left behind.
     expect(existsSync(join(stateDir, 'lab.json'))).toBe(false)
-  }, 480_000)
+  })
 
   it('tears the lab down when interrupted with Ctrl-C', async () => {
     const cwd = tempDir()
@@ -95,7 +95,7 @@ describe('lifeboat demo', () => {
       alive = false
     }
     expect(alive).toBe(false)
-  }, 120_000)
+  })
 
   it('lists the known journeys for an unknown name, without a stack trace', async () => {
     const cwd = tempDir()

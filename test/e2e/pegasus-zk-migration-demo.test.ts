@@ -78,4 +78,4 @@ it('moves the metadata by copy, then by recovery on a fresh lab, and ends each w
     'succeeded',
   ])
   expect((await lifeboat(['audit', 'verify'], {cwd: workDir!})).code).toBe(0)
-}, 300_000)
+})

@@ -40,7 +40,7 @@ beforeAll(async () => {
     const t = reply.tablets?.find((x) => x.endpoint === up.tablets[1])
     return t?.state === 'kOffline' && t.age >= 3000 ? true : undefined
   })
-}, 180_000)
+})
 
 afterAll(async () => {
   await lab?.down()
@@ -118,5 +118,5 @@ describe('OpenMLDB: a step whose effect is gone on resume runs again', () => {
     }
     expect(await autoFailover()).toBe('false')
     expectExit(await lab.cli(['audit', 'verify']), 0)
-  }, 300_000)
+  })
 })

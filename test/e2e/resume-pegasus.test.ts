@@ -21,7 +21,7 @@ const scenarioDir = tempDir('lifeboat-e2e-scenario-')
 beforeAll(async () => {
   const scenario = builtinScenarioAs('pegasus-meta-recovery', `resume_peg_${process.pid}`, scenarioDir)
   lab = await labUp(scenario, {zk: inject('zookeeper')})
-}, 180_000)
+})
 
 afterAll(async () => {
   await lab?.down()
@@ -69,5 +69,5 @@ describe('Pegasus: a step that cannot be repeated safely, its effect gone on res
     )
     expect(done.stdout).toContain('Verified: the cluster matches the plan.')
     await waitFor('every row readable', async () => ((await lab.verify()).found === 10000 ? true : undefined), 60_000)
-  }, 300_000)
+  })
 })

@@ -45,7 +45,7 @@ beforeAll(async () => {
     {cwd: dir},
   )
   pd = (lab.endpoints as unknown as {pd: string}).pd
-}, 120_000)
+})
 
 afterAll(async () => {
   await lab?.down()
@@ -109,5 +109,5 @@ describe('TiKV: a step whose effect is gone on resume runs again', () => {
       'step.started',
       'step.finished',
     ])
-  }, 300_000)
+  })
 })

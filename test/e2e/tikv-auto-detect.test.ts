@@ -88,7 +88,7 @@ describe('TiKVUnsafeRecovery: a lagging peer, and auto-detect after a failed han
       {cwd: dir},
     )
     pd = (lab.endpoints as unknown as {pd: string}).pd
-  }, 120_000)
+  })
 
   afterAll(async () => {
     await lab?.down()
@@ -99,7 +99,7 @@ describe('TiKVUnsafeRecovery: a lagging peer, and auto-detect after a failed han
     const v = verifyParams(join(lab.cwd, 'listed.json'))
     expect(v.force_leaders.map((f) => `${f.region}@${f.store}`)).toEqual(['1002@2', '1003@3'])
     expect(v.force_leaders[0].tied_with).toEqual([])
-  }, 60_000)
+  })
 
   it('auto-detect after a failed hand-run recovery: nothing buried, the same force leaders, no row lost', async () => {
     await lab.lab('fault', 'kill-store', '3')
@@ -177,5 +177,5 @@ describe('TiKVUnsafeRecovery: a lagging peer, and auto-detect after a failed han
     const rows = await lab.verify()
     expect(rows.total).toBeGreaterThan(0)
     expect(rows.found).toBe(rows.total)
-  }, 180_000)
+  })
 })

@@ -47,7 +47,7 @@ describe('TiKVUnsafeRecovery: Ctrl-C during the recovery', () => {
       {cwd: dir},
     )
     pd = (lab.endpoints as unknown as {pd: string}).pd
-  }, 120_000)
+  })
 
   afterAll(async () => {
     await lab?.down()
@@ -103,5 +103,5 @@ describe('TiKVUnsafeRecovery: Ctrl-C during the recovery', () => {
       path: '/pd/api/v1/stores?state=0&state=1&state=2',
     })
     expect(stores.stores.filter((s) => s.store.state_name === 'Tombstone').map((s) => s.store.id)).toEqual([4, 5])
-  }, 240_000)
+  })
 })

@@ -64,4 +64,4 @@ it('runs the whole journey and ends with every row but those the plan said were 
   expect(existsSync(join(stateDir, 'lab.json'))).toBe(false)
   expect(workDir).toBeDefined()
   expect(readFileSync(join(workDir!, '.lifeboat', 'audit.jsonl'), 'utf8')).toContain('tikv.remove-failed-stores')
-}, 420_000)
+})

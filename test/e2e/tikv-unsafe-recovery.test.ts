@@ -73,7 +73,7 @@ describe('TiKVUnsafeRecovery on the tikv-unsafe-recovery lab', () => {
     const doc = parse(readFileSync(up.specs['tikv-unsafe-recovery'], 'utf8')) as {recovery: Record<string, unknown>}
     spec = join(lab.cwd, 'spec.yaml')
     writeFileSync(spec, stringify({...doc, recovery: {...doc.recovery, skip_lost_partitions: true}}))
-  }, 120_000)
+  })
 
   afterAll(async () => {
     await lab?.down()
@@ -96,7 +96,7 @@ describe('TiKVUnsafeRecovery on the tikv-unsafe-recovery lab', () => {
       'TIKV_REGION_LOST region 1006',
       'TIKV_REGION_LOST region 1007',
     ])
-  }, 60_000)
+  })
 
   it('stale plans are refused with exit 5: a region split, then a failed store back', async () => {
     expectExit(await lab.cli(['plan', spec, '--out', 'split.json']), 0)
@@ -122,7 +122,7 @@ describe('TiKVUnsafeRecovery on the tikv-unsafe-recovery lab', () => {
       'TIKV_STORE_UP',
     )
     await lab.lab('fault', 'kill-store', '5', '--down-for', '3600')
-  }, 120_000)
+  })
 
   it('a lossy plan needs --allow-data-loss; an apply while another holds the lock is refused with its lock details; PD did what the plan said', async () => {
     expectExit(await lab.cli(['plan', spec, '--out', 'plan.json']), 0)
@@ -227,5 +227,5 @@ describe('TiKVUnsafeRecovery on the tikv-unsafe-recovery lab', () => {
     // Region 1005's force leader (store 3) may lag behind its failed peers: verify reports what it lacked.
     expect(dropped.length).toBeLessThanOrEqual(1)
     expect(rows.found).toBe(rows.total - lost - (dropped[0] ?? 0))
-  }, 300_000)
+  })
 })

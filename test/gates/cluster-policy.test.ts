@@ -9,7 +9,7 @@ const store = testStore()
 const zk = store.zk
 
 describe('the cluster minimum policy', () => {
-  it('is enforced over a spec that asks for nobody', {timeout: 300_000}, async () => {
+  it('is enforced over a spec that asks for nobody', async () => {
     const ws = workspace(zk, 'set: {a: "new"}\nrisk: {a: lossy}')
     await setKey(store.client, ws.root, 'a', 'precious')
     const set = await runCli(['policy', 'set', ws.spec, '--lossy', '2'], {cwd: ws.dir})

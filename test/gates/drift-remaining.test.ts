@@ -24,7 +24,7 @@ const zk = store.zk
 const recorded = (audit: string, event: string, id: string) => () =>
   auditRecords(audit).some((r) => r.event === event && r.data.step === id) ? true : undefined
 
-describe('drift in what is left to do', {timeout: 400_000}, () => {
+describe('drift in what is left to do', () => {
   it('a resume after a partial write refuses a key changed in the part not yet written: exit 5, nothing more written', async () => {
     const ws = workspace(zk, 'set: {a: "1", b: "2", c: "3"}')
     await setKey(store.client, ws.root, 'c', 'old')

@@ -9,7 +9,7 @@ const store = testStore()
 const zk = store.zk
 
 describe('a lock lost mid-step', () => {
-  it('aborts the step in flight and names what was written', {timeout: 400_000}, async () => {
+  it('aborts the step in flight and names what was written', async () => {
     const ws = workspace(zk, 'set: {a: "1", b: "2"}')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
     const proc = startCli(['apply', 'plan.json', '--auto-approve'], {

@@ -24,7 +24,7 @@ describe('a meta restarted on another cluster root makes the plan stale', () => 
       tables: [{name: 'temp', app_id: 1, partitions: 4, replicas: 3, rows: 200}],
     })
     lab = await labUp(scenario, {zk, cwd})
-  }, 180_000)
+  })
   afterAll(async () => {
     await lab?.down()
   })
@@ -50,5 +50,5 @@ describe('a meta restarted on another cluster root makes the plan stale', () => 
     expect([...(await readZkTree(hosts, `${elsewhere}/apps`)).keys()].filter((p) => p !== `${elsewhere}/apps`)).toEqual(
       [],
     )
-  }, 300_000)
+  })
 })

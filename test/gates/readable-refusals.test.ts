@@ -37,7 +37,7 @@ async function proxyTo(target: string): Promise<{address: string; close(): Promi
   }
 }
 
-describe('readable refusals', {timeout: 300_000}, () => {
+describe('readable refusals', () => {
   it('a stale plan: what changed first, in the cluster terms, then every difference', async () => {
     const ws = workspace(zk, 'set: {a: "1", b: "2"}')
     await setKey(store.client, ws.root, 'a', 'old')

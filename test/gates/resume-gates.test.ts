@@ -45,7 +45,7 @@ async function forgedLog(path: string, digest: string): Promise<void> {
   await log.append('gate.passed', {gate: 'plan', how: '--auto-approve', by: 'mallory', approvals: []})
 }
 
-describe('resume passes the gates again', {timeout: 400_000}, () => {
+describe('resume passes the gates again', () => {
   it('a forged log that "passed the gate" grants nothing: no terminal, no --auto-approve -> exit 4, nothing written', async () => {
     const ws = workspace(zk, 'set: {a: "1", b: "2"}')
     expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
@@ -69,44 +69,40 @@ describe('resume passes the gates again', {timeout: 400_000}, () => {
     expect(await readStore(store.client, ws.root)).toEqual({z: 'drift'})
   })
 
-  it(
-    'after a kill part-way: a lossy step left needs --allow-data-loss again, an honest resume applies',
-    {timeout: 400_000},
-    async () => {
-      const ws = workspace(zk, 'set: {a: "1", b: "2", c: "3"}\nrisk: {c: lossy}')
-      expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
-      const proc = startCli(['apply', 'plan.json', '--auto-approve', '--allow-data-loss'], {
-        cwd: ws.dir,
-        env: {LIFEBOAT_TEST_STEP_DELAY_MS: '600'},
-      })
-      await waitFor(
-        'the first step finished',
-        () => (auditRecords(ws.audit).some((r) => r.event === 'step.finished') ? true : undefined),
-        240_000,
-      )
-      proc.child.kill('SIGKILL')
-      await proc.done
-      const status = JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)
-      if (status.locked) await runCli(['lock', 'force-unlock', ws.spec, status.lock.id, '--force'], {cwd: ws.dir})
-      const afterKill = await readEffects(store.client, ws.root)
-      expect(Object.keys(afterKill).length).toBeGreaterThanOrEqual(1)
+  it('after a kill part-way: a lossy step left needs --allow-data-loss again, an honest resume applies', async () => {
+    const ws = workspace(zk, 'set: {a: "1", b: "2", c: "3"}\nrisk: {c: lossy}')
+    expect((await runCli(['plan', ws.spec, '--out', 'plan.json'], {cwd: ws.dir})).code).toBe(0)
+    const proc = startCli(['apply', 'plan.json', '--auto-approve', '--allow-data-loss'], {
+      cwd: ws.dir,
+      env: {LIFEBOAT_TEST_STEP_DELAY_MS: '600'},
+    })
+    await waitFor(
+      'the first step finished',
+      () => (auditRecords(ws.audit).some((r) => r.event === 'step.finished') ? true : undefined),
+      240_000,
+    )
+    proc.child.kill('SIGKILL')
+    await proc.done
+    const status = JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)
+    if (status.locked) await runCli(['lock', 'force-unlock', ws.spec, status.lock.id, '--force'], {cwd: ws.dir})
+    const afterKill = await readEffects(store.client, ws.root)
+    expect(Object.keys(afterKill).length).toBeGreaterThanOrEqual(1)
 
-      // The lossy step is still to run: --auto-approve alone is refused, whatever the first run passed.
-      const noLoss = await runCli(['apply', 'plan.json', '--resume', '--auto-approve'], {cwd: ws.dir})
-      expect(noLoss.code, noLoss.stderr).toBe(4)
-      expect(noLoss.stderr).toContain('--allow-data-loss was not given')
-      expect(await readEffects(store.client, ws.root)).toEqual(afterKill)
+    // The lossy step is still to run: --auto-approve alone is refused, whatever the first run passed.
+    const noLoss = await runCli(['apply', 'plan.json', '--resume', '--auto-approve'], {cwd: ws.dir})
+    expect(noLoss.code, noLoss.stderr).toBe(4)
+    expect(noLoss.stderr).toContain('--allow-data-loss was not given')
+    expect(await readEffects(store.client, ws.root)).toEqual(afterKill)
 
-      // Honest: the resume applies what is left.
-      const ok = await runCli(['apply', 'plan.json', '--resume', '--auto-approve', '--allow-data-loss'], {cwd: ws.dir})
-      expect(ok.code, ok.stderr).toBe(0)
-      expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2', c: '3'})
-      for (const n of Object.values(await readEffects(store.client, ws.root))) expect(n).toBe(1)
-    },
-  )
+    // Honest: the resume applies what is left.
+    const ok = await runCli(['apply', 'plan.json', '--resume', '--auto-approve', '--allow-data-loss'], {cwd: ws.dir})
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(await readStore(store.client, ws.root)).toEqual({a: '1', b: '2', c: '3'})
+    for (const n of Object.values(await readEffects(store.client, ws.root))) expect(n).toBe(1)
+  })
 })
 
-describe('the check right before the first write', {timeout: 300_000}, () => {
+describe('the check right before the first write', () => {
   it('drift while the operator reads the prompt is refused after yes: exit 5, nothing written', () => {
     const ws = workspace(zk, 'set: {a: "1"}')
     const r = runInPty(['apply', ws.spec], [['Enter a value:', 'yes', createNodeCommand(zk, `${ws.root}/data/zz`)]], {
@@ -118,7 +114,7 @@ describe('the check right before the first write', {timeout: 300_000}, () => {
   })
 })
 
-describe('a saved plan with no changes', {timeout: 300_000}, () => {
+describe('a saved plan with no changes', () => {
   it('is re-checked under the lock and audited; when the cluster has changed it is stale (exit 5)', async () => {
     const ws = workspace(zk, 'set: {a: "1"}')
     await setKey(store.client, ws.root, 'a', '1')

@@ -20,7 +20,7 @@ function keygen(dir: string, name: string): string {
 }
 
 describe('signed approvals', () => {
-  it('count only when signed by distinct allowed signers', {timeout: 400_000}, async () => {
+  it('count only when signed by distinct allowed signers', async () => {
     const ws = workspace(
       zk,
       'set: {a: "new", b: "x"}\nrisk: {a: lossy}',

@@ -27,7 +27,7 @@ describe('the cluster minimum policy on TiKV (PD etcd)', () => {
     const doc = parse(readFileSync(up.specs['tikv-unsafe-recovery']!, 'utf8')) as {recovery: Record<string, unknown>}
     spec = join(lab.cwd, 'spec.yaml')
     writeFileSync(spec, stringify({...doc, recovery: {...doc.recovery, skip_lost_partitions: true}}))
-  }, 180_000)
+  })
 
   afterAll(async () => {
     await lab?.down()
@@ -67,5 +67,5 @@ describe('the cluster minimum policy on TiKV (PD etcd)', () => {
     expect(states(after)).toEqual(states(before))
     const lock = JSON.parse(expectExit(await lab.cli(['lock', 'status', spec, '--json']), 0).stdout)
     expect(lock.locked).toBe(false)
-  }, 240_000)
+  })
 })

@@ -42,7 +42,7 @@ describe('validate discloses no file', () => {
     expect(JSON.parse(json.stdout).diagnostics.map((d: {code: string}) => d.code)).toContain(
       'NODES_FILE_OUTSIDE_SPEC_DIR',
     )
-  }, 300_000)
+  })
 
   it('with --allow-outside-paths quotes only the start of the first bad tokens', async () => {
     const {dir, spec, outside} = setup()
@@ -53,5 +53,5 @@ describe('validate discloses no file', () => {
     expect(diags.length).toBeLessThanOrEqual(6)
     expect(r.stdout).not.toContain(SECRET)
     expect(r.stdout).not.toContain('user10')
-  }, 300_000)
+  })
 })

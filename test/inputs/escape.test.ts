@@ -109,5 +109,5 @@ describe('through the binary', () => {
       expect(r.stdout).not.toContain('\u001b')
       expect(r.stdout).toContain('\\e[2J')
     }
-  }, 300_000)
+  })
 })

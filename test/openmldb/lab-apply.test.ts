@@ -147,7 +147,7 @@ beforeAll(async () => {
     zkHosts: inject('zookeeper'),
     log: process.env.OMLOG ? (l) => console.log(l) : undefined,
   })
-}, 120_000)
+})
 
 afterAll(async () => {
   await lab?.down()
@@ -188,7 +188,7 @@ describe('OpenMLDBRecovery on the lab', () => {
     const after = await planOf(spec)
     expect(after.body.steps).toEqual([])
     expect(after.live.auto_failover).toBe(true)
-  }, 120_000)
+  })
 
   it('a tablet down with auto_failover off: ChangeLeader and OfflineEndpoint as planned, node for node; then the tablet back through RecoverEndpoint', async () => {
     await lab.fault({type: 'auto-failover', on: false})
@@ -227,7 +227,7 @@ describe('OpenMLDBRecovery on the lab', () => {
     expectOpsAsPredicted(await opsSincePlan(back, again.live), again.body)
     const healthy = await planOf(specFor({auto_failover: true}))
     expect(healthy.body.steps).toEqual([])
-  }, 120_000)
+  })
 
   it('two is_leader=true replicas with different offsets: the old leader, with more data, is chosen over the last one flagged, and no row is lost', async () => {
     // Both followers of orders/0 fall behind, then its leader dies: the nameserver fails over to a follower with fewer rows.
@@ -260,5 +260,5 @@ describe('OpenMLDBRecovery on the lab', () => {
     await expectLeadersAsPlanned(spec, body)
     const rows = await verifyOpenMLDBRows(lab.layout)
     expect(`${rows.found} of ${rows.total}`).toBe('260 of 260')
-  }, 120_000)
+  })
 })

@@ -134,7 +134,7 @@ beforeAll(async () => {
     stateDir: dir,
     zkHosts: inject('zookeeper'),
   })
-}, 120_000)
+})
 
 afterAll(async () => {
   await lab?.down()
@@ -176,5 +176,5 @@ describe('the offset guard on the lab', () => {
     expect(await applyBody(spec, again)).toBeUndefined()
     const rows = await verifyOpenMLDBRows(lab.layout)
     expect(`${rows.found} of ${rows.total}`).toBe('100 of 100')
-  }, 120_000)
+  })
 })

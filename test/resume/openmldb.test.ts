@@ -108,7 +108,7 @@ beforeAll(async () => {
   )
   lab = await OpenMLDBLab.up({scenario, stateDir: dir, zkHosts: inject('zookeeper')})
   client = new OpenMLDBClient({nameservers: lab.layout.nameservers.map((n) => n.endpoint), authorization: 'foo'})
-}, 120_000)
+})
 
 afterAll(async () => {
   await lab?.down()
@@ -175,7 +175,7 @@ describe('OpenMLDB: each step kind, its effect disturbed after the run, then res
     } finally {
       await engine.close(ctx)
     }
-  }, 120_000)
+  })
 
   it('recover-endpoint (recheck): a recovered replica marked not alive since the run; resume runs it again and converges', async () => {
     await lab.fault({type: 'start-tablet', tablet: victim})
@@ -221,7 +221,7 @@ describe('OpenMLDB: each step kind, its effect disturbed after the run, then res
     } finally {
       await engine.close(ctx)
     }
-  }, 120_000)
+  })
 
   it('recover-tables (recheck): a recovered follower marked not alive since the run; resume recovers it again and converges', async () => {
     await restartEveryTablet(lab)
@@ -264,5 +264,5 @@ describe('OpenMLDB: each step kind, its effect disturbed after the run, then res
     } finally {
       await engine.close(ctx)
     }
-  }, 120_000)
+  })
 })

@@ -61,7 +61,7 @@ let zk: ZkClient
 beforeAll(async () => {
   ;({lab, close} = await startLab(zkHosts, scenario([{name: 'temp', partitions: 4, replicas: 3, rows: 200}])))
   zk = await connectZk({hosts: zkHosts})
-}, 120_000)
+})
 
 afterAll(async () => {
   await zk?.close()
@@ -178,7 +178,7 @@ describe('Pegasus: each step kind, its effect disturbed after the run, then resu
     ])
     expect(errorsOf(await zkMigrationEngine.verify(ctx, body))).toEqual([])
     expect(await rowsFound()).toBe('200 of 200')
-  }, 120_000)
+  })
 
   it('zk-migration switch-meta (manual, trusted) undone before the removal: remove-source refuses; remove-source (recheck, lossy), the source tree back after the run: resume refuses without --allow-data-loss, deletes it again with it', async () => {
     const source = lab.layout.cluster_root
@@ -242,7 +242,7 @@ describe('Pegasus: each step kind, its effect disturbed after the run, then resu
     } finally {
       await closeZkMigrationContext(ctx)
     }
-  }, 120_000)
+  })
 
   it('zk-migration start-recovery (plan-again): its target tree gone after the run; resume stops before it and says to plan again', async () => {
     // The recovery's target, <root>_new, was removed as the source of the copy since.
@@ -263,7 +263,7 @@ describe('Pegasus: each step kind, its effect disturbed after the run, then resu
     // Nothing was sent: the cluster still serves from the copy, every row readable.
     expect(lab.layout.cluster_root).toBe(`${firstRoot}_new_copy`)
     expect(await rowsFound()).toBe('200 of 200')
-  }, 60_000)
+  })
 
   it('meta-recovery wait (recheck): the meta down after the run; resume waits for it again and converges once it serves', async () => {
     await lab.fault({type: 'zk-loss'})
@@ -325,5 +325,5 @@ describe('Pegasus: each step kind, its effect disturbed after the run, then resu
     } finally {
       await metaRecoveryEngine.close(ctx)
     }
-  }, 120_000)
+  })
 })

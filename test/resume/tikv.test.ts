@@ -57,7 +57,7 @@ beforeAll(async () => {
     'inline',
   )
   lab = await TikvLab.up(scenario, dir, () => {})
-}, 120_000)
+})
 
 afterAll(async () => {
   await lab?.down()
@@ -131,5 +131,5 @@ describe('TiKV: the follow step, its finished round lost after the run, then res
     const rows = await verifyTikvRows(lab.layout)
     // The table's rows and the meta region's.
     expect(`${rows.found} of ${rows.total}`).toBe(`${300 + lab.layout.meta_rows} of ${300 + lab.layout.meta_rows}`)
-  }, 120_000)
+  })
 })

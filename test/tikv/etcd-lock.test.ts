@@ -83,7 +83,7 @@ describe.skipIf(!hasEtcd)('PD-etcd lock on a real etcd', () => {
         ? true
         : undefined,
     )
-  }, 60_000)
+  })
 
   afterAll(() => {
     if (proc?.pid !== undefined) process.kill(proc.pid, 'SIGKILL')

@@ -97,5 +97,5 @@ describe('lifeboat lab CLI (OpenMLDB)', () => {
 
     const down = await lifeboat('lab', 'down', '--state-dir', stateDir)
     expect(down.code, down.stderr).toBe(0)
-  }, 600_000)
+  })
 })

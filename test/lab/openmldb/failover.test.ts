@@ -75,7 +75,7 @@ describe('OpenMLDB lab: auto_failover', () => {
     } finally {
       await close()
     }
-  }, 120_000)
+  })
 
   it('with auto_failover off a killed tablet stays as it was; ZooKeeper wins over the flag', async () => {
     const {lab, close} = await startLab(zkHosts, scenario({auto_failover: false}))
@@ -117,5 +117,5 @@ describe('OpenMLDB lab: auto_failover', () => {
     } finally {
       await close()
     }
-  }, 60_000)
+  })
 })

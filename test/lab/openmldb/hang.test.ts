@@ -72,7 +72,7 @@ describe('OpenMLDB lab: hang-tablet', () => {
     } finally {
       await close()
     }
-  }, 120_000)
+  })
 
   it('is refused on a killed tablet; resume-tablet on a tablet that does not hang; the CLI form', async () => {
     const {lab, close} = await startLab(zkHosts, scenario({tablets: 2, tables: [{name: 't1', replicas: 2}]}))
@@ -102,5 +102,5 @@ describe('OpenMLDB lab: hang-tablet', () => {
     expect(parseOpenMLDBFault('hang-tablet', ['tablet2'])).toEqual({type: 'hang-tablet', tablet: 'tablet2'})
     expect(parseOpenMLDBFault('resume-tablet', ['127.0.0.1:9'])).toEqual({type: 'resume-tablet', tablet: '127.0.0.1:9'})
     expect(() => parseOpenMLDBFault('hang-tablet', [])).toThrow('hang-tablet takes 1 argument, got 0')
-  }, 120_000)
+  })
 })

@@ -53,5 +53,5 @@ describe('OpenMLDB lab: RecoverEndpoint need_restore', () => {
     } finally {
       await close()
     }
-  }, 90_000)
+  })
 })

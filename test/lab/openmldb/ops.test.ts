@@ -23,7 +23,7 @@ describe('OpenMLDB lab: op bookkeeping', () => {
       scenario({tables: [{name: 't1', db: 'db1', partitions: 4, replicas: 3, rows: 40}], settings: {task_ms: 150}}),
     ))
     ep = lab.layout.tablets.map((t) => t.endpoint)
-  }, 60_000)
+  })
   afterAll(async () => close?.())
 
   it('op ids beyond 2^53 are exact on the wire and in ZooKeeper', async () => {
@@ -56,7 +56,7 @@ describe('OpenMLDB lab: op bookkeeping', () => {
       const l = (await rpc(ns, 'NameServer', 'ShowOPStatus', {})).op_status as OpStatus[]
       return l.every((o) => o.status === 'kDone') ? true : undefined
     })
-  }, 60_000)
+  })
 
   it('CancelOP cancels a queued op; a second cancel is refused', async () => {
     const ns = lab.leader()?.endpoint as string
@@ -82,7 +82,7 @@ describe('OpenMLDB lab: op bookkeeping', () => {
       msg: 'op status is not kDoing or kInited',
     })
     await lab.settle()
-  }, 60_000)
+  })
 
   it('a failed op stays in ZooKeeper as kFailed with its task; protoc decodes the OPInfo', async () => {
     const ns = lab.leader()?.endpoint as string
@@ -123,5 +123,5 @@ describe('OpenMLDB lab: op bookkeeping', () => {
     expect(text).toContain('task_status: kFailed')
     expect(text).toContain('name: "t1"')
     expect(text).toContain('task_index: 0')
-  }, 60_000)
+  })
 })

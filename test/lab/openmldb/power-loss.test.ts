@@ -63,5 +63,5 @@ describe('OpenMLDB lab: every tablet lost at once under auto_failover', () => {
     } finally {
       await close()
     }
-  }, 120_000)
+  })
 })

@@ -40,7 +40,7 @@ describe('OpenMLDB lab: RecoverTable child ops', () => {
     ))
     ns = lab.leader()?.endpoint as string
     ep = lab.layout.tablets.map((t) => t.endpoint)
-  }, 60_000)
+  })
   afterAll(async () => close?.())
 
   const recover = async (pid: number, endpoint: string): Promise<string[]> => {

@@ -54,7 +54,7 @@ describe('OpenMLDB lab: recovery RPCs and ops (auto_failover off)', () => {
     ))
     ns = lab.leader()?.endpoint as string
     ep = lab.layout.tablets.map((t) => t.endpoint)
-  }, 60_000)
+  })
   afterAll(async () => close?.())
 
   it('ChangeLeader refusals: table, pid, no follower, leader alive, no alive follower', async () => {
@@ -321,5 +321,5 @@ describe('OpenMLDB lab: a killed leader nameserver hands its ops to the next', (
     } finally {
       await close()
     }
-  }, 90_000)
+  })
 })

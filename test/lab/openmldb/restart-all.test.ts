@@ -50,7 +50,7 @@ describe('OpenMLDB lab: restart-all', () => {
     } finally {
       await close()
     }
-  }, 600_000)
+  })
 
   it('16 tablets registering at once: every restart sees all of them healthy', async () => {
     const {lab, close} = await startLab(
@@ -65,5 +65,5 @@ describe('OpenMLDB lab: restart-all', () => {
     } finally {
       await close()
     }
-  }, 600_000)
+  })
 })

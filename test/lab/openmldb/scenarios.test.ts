@@ -155,5 +155,5 @@ describe('OpenMLDB lab scenarios', () => {
     } finally {
       await close()
     }
-  }, 120_000)
+  })
 })

@@ -90,7 +90,7 @@ describe('OpenMLDB lab: snapshot and binlog', () => {
     } finally {
       await close()
     }
-  }, 120_000)
+  })
 
   it('the snapshot fault on the command line', () => {
     expect(parseOpenMLDBFault('snapshot', ['t1/0@tablet2'])).toEqual({type: 'snapshot', replica: 't1/0@tablet2'})

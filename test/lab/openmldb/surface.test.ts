@@ -20,7 +20,7 @@ describe('OpenMLDB lab: nameserver surface', () => {
     ;({lab, close} = await startLab(zkHosts, scenario()))
     leader = lab.leader()?.endpoint as string
     standby = lab.nameservers.find((n) => !n.leader)?.endpoint as string
-  }, 60_000)
+  })
   afterAll(async () => close?.())
 
   it('elects the lowest lock_request node whose value is its endpoint', async () => {

@@ -20,7 +20,7 @@ describe('OpenMLDB lab: tablets', () => {
     ))
     t1 = lab.layout.tablets[0].endpoint
     t2 = lab.layout.tablets[1].endpoint
-  }, 60_000)
+  })
   afterAll(async () => close?.())
 
   it('GetTableStatus lists the replicas with offsets, modes and states by name', async () => {

@@ -58,5 +58,5 @@ describe('OpenMLDB lab: two labs on one ZooKeeper', () => {
       await b.close().catch(() => undefined)
       await zk.close()
     }
-  }, 180_000)
+  })
 })

@@ -102,7 +102,7 @@ describe('lifeboat lab CLI', () => {
     expect(down.code).toBe(0)
     expect(processAlive(state.daemon.pid)).toBe(false)
     expect(existsSync(join(stateDir, 'lab.json'))).toBe(false)
-  }, 180_000)
+  })
 
   it('says how to start a lab when none runs, and names a bad scenario', async () => {
     const none = await lifeboat('lab', 'verify', '--state-dir', join(dir, 'nothing'))
@@ -113,7 +113,7 @@ describe('lifeboat lab CLI', () => {
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain('scenario "no-such-scenario" is neither a file nor a built-in scenario')
     expect(missing.stderr).not.toContain('    at ')
-  }, 120_000)
+  })
 })
 
 describe('scenarios', () => {

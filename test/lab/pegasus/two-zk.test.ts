@@ -112,7 +112,7 @@ describe('a lab with two ZooKeepers', () => {
     await lab.down()
     expect(processAlive(second.pid)).toBe(false)
     expect(processAlive(state.daemon.pid)).toBe(false)
-  }, 180_000)
+  })
 
   it('lab down stops both ZooKeepers it started by PID after the lab process was killed -9', async () => {
     const dir = scenarioDir()
@@ -138,7 +138,7 @@ describe('a lab with two ZooKeepers', () => {
     expect(pids.some((p) => processAlive(p))).toBe(false)
     expect(existsSync(join(lab.stateDir, 'lab.json'))).toBe(false)
     await lab.down()
-  }, 180_000)
+  })
 
   it('one ZooKeeper: the target is another root on it; a root overlapping the cluster root is refused', async () => {
     const dir = scenarioDir()
@@ -177,5 +177,5 @@ describe('a lab with two ZooKeepers', () => {
     expect(spec.migration.target).toEqual({hosts: zk, root: `/pegasus/${name}_target`})
     expectExit(await lab.cli(['validate', lab.endpoints.specs['pegasus-zk-migration-recovery']!]), 0)
     await lab.down()
-  }, 180_000)
+  })
 })

@@ -95,5 +95,5 @@ describe('lifeboat lab CLI (TiKV)', () => {
 
     const down = await lifeboat('lab', 'down', '--state-dir', stateDir)
     expect(down.code, down.stderr).toBe(0)
-  }, 180_000)
+  })
 })

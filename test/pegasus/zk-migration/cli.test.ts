@@ -24,7 +24,7 @@ beforeAll(async () => {
   zkB = await startZooKeeper({heap: '512m'})
   ;[a, b] = await Promise.all([connectZk({hosts: zkA}), connectZk({hosts: zkB.connectString})])
   dir = mkdtempSync(join(tmpdir(), 'lifeboat-zkm-cli-'))
-}, 60_000)
+})
 afterAll(async () => {
   await Promise.all([a?.close(), b?.close()])
   await zkB?.stop()
@@ -154,5 +154,5 @@ describe('lifeboat apply, copy method, killed with SIGKILL during the copy', () 
     } finally {
       await close()
     }
-  }, 180_000)
+  })
 })

@@ -42,7 +42,7 @@ beforeAll(async () => {
     ]),
   ))
   meta = lab.leader()!.address
-}, 60_000)
+})
 afterAll(async () => {
   replicas.close()
   await close?.()

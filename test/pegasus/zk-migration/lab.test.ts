@@ -21,7 +21,7 @@ const io = {env: process.env, specDir: '.', progress: () => {}}
 beforeAll(async () => {
   zkB = await startZooKeeper({heap: '256m'})
   b = await connectZk({hosts: zkB.connectString})
-}, 60_000)
+})
 afterAll(async () => {
   await b?.close()
   await zkB?.stop()
