@@ -120,3 +120,47 @@ describe('canonicalJson fast path (issue 17: sorted documents go through the nat
     expect(() => canonicalSha256({x: inner})).toThrow(/cycle/)
   })
 })
+
+// The array path (issue 17 item 3): items are copied with their keys in canonical order and written
+// by the native encoder a batch at a time, except items a plain object cannot hold in that order,
+// which are walked. Both must write what the plain walk writes.
+describe('canonicalJson of array items', () => {
+  it('writes what the plain walk writes, item by item, whatever the items hold', () => {
+    const awkward: unknown[] = [
+      {partition: '1.0', table: 't', before: null, candidates: [{node: 'n', facts: {b: 1, a: 2n}, marks: ['x']}]},
+      {'10': 'ten', '9': 'nine', z: {y: 1, x: 2}},
+      {z: [{'2': 'two', '10': 'ten'}], a: 1},
+      JSON.parse('{"z": 1, "__proto__": {"b": 1, "a": 2}}') as unknown,
+      {b: [undefined, () => 0, null, {d: undefined, c: 1}], a: undefined},
+      new Date(0),
+      new Map([[1, 2]]),
+      Object.assign(Object.create(null) as object, {y: 1, x: 2}),
+      {a: -0, b: 1e21, c: 'quote " and \u0000 and lone \ud800'},
+      [[{b: 1, a: 1}], []],
+      'plain',
+      7,
+      undefined,
+      null,
+    ]
+    expect(canonicalJson(awkward)).toBe(reference(awkward))
+    // More items than one batch, with awkward ones among them and at both ends.
+    const many = Array.from({length: 1300}, (_, i) =>
+      i % 97 === 0 ? awkward[(i / 97) % awkward.length] : {id: `x.${i}`, facts: {n: i, m: BigInt(i)}, a: [i]},
+    )
+    many.push({'1': 'last'})
+    expect(canonicalJson(many)).toBe(reference(many))
+    expect(canonicalSha256(many)).toBe(sha256Hex(reference(many)))
+    expect(canonicalJson({top: many, a: 1})).toBe(reference({top: many, a: 1}))
+  })
+
+  it('refuses inside an item what the plain walk refuses', () => {
+    expect(() => canonicalJson([{b: 1, a: Number.NaN}])).toThrow(/cannot be represented/)
+    expect(() => canonicalJson([{b: 1, a: () => 1}])).toThrow(/cannot be represented/)
+    expect(() => canonicalJson([Symbol('s')])).toThrow(/cannot be represented/)
+    expect(() => canonicalJson([{b: 1, a: {toJSON: () => 'replaced'}}])).toThrow(/cannot be represented/)
+    const item: Record<string, unknown> = {b: 1}
+    item.a = [item]
+    expect(() => canonicalJson([item])).toThrow(/cycle/)
+    expect(() => canonicalSha256({x: [1, item]})).toThrow(/cycle/)
+  })
+})
