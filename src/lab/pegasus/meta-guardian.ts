@@ -33,6 +33,7 @@ import type {MetaServerConfig} from './meta-server.js'
 export interface NodeState {
   alive: boolean
   collected: boolean
+  /** When the last beacon came, on the failure detector's clock (./fd-clock.ts). */
   lastBeacon: number
 }
 

@@ -58,7 +58,13 @@ import {createTolerant, joinZk} from './zk-batch.js'
 import type {ConfigSyncReply, MetaChannel, ReplicaServer} from './replica-server.js'
 import {serveMetaHttp, type MetaHttpView} from './meta-http.js'
 import {PartitionGuardian, type NodeState} from './meta-guardian.js'
+import {AwakeClock} from './fd-clock.js'
 import {syncAppsFromReplicaNodes, type RecoveryHost} from './recovery.js'
+
+/** How often the failure detector checks the beacons: four times per grace period. */
+export function fdCheckIntervalMs(fdGraceMs: number): number {
+  return Math.max(50, Math.floor(fdGraceMs / 4))
+}
 
 /** Meta function levels by name (without `fl_`). */
 const LEVELS = META_LEVEL_VALUES
@@ -130,11 +136,13 @@ export class MetaServer implements MetaChannel {
   private readonly existApps = new Map<string, AppState>()
   private readonly nodes = new Map<string, NodeState>()
   private readonly guardian: PartitionGuardian
+  /** The failure detector's clock (./fd-clock.ts): beacon silence counts only while the lab process runs. */
+  private readonly fdClock: AwakeClock
   private recoveryRunning: Promise<void> | undefined
   private writes: Promise<unknown> = Promise.resolve()
   private pendingWrites = 0
   /** Counts of executed config changes, for status and tests. */
-  readonly counters = {checks: 0, proposals: 0, configChanges: 0}
+  readonly counters = {checks: 0, proposals: 0, configChanges: 0, fdChecks: 0}
 
   constructor(config: MetaServerConfig) {
     this.config = config
@@ -143,6 +151,8 @@ export class MetaServer implements MetaChannel {
     this.rules = {maxReservedDroppedReplicas: config.maxReservedDroppedReplicas}
     this.level = config.levelOnStart
     if (config.recover && this.level > LEVELS.steady) this.level = LEVELS.steady
+    // A check may bank at most two of its intervals: a longer gap is the lab process stalling.
+    this.fdClock = new AwakeClock(2 * fdCheckIntervalMs(config.fdGraceMs))
     this.guardian = new PartitionGuardian({
       config,
       rules: this.rules,
@@ -291,7 +301,7 @@ export class MetaServer implements MetaChannel {
   private startFailureDetector(): void {
     if (this.fdStarted) return
     this.fdStarted = true
-    const t = setInterval(() => this.checkBeacons(), Math.max(50, Math.floor(this.config.fdGraceMs / 4)))
+    const t = setInterval(() => this.checkBeacons(), fdCheckIntervalMs(this.config.fdGraceMs))
     t.unref()
     this.timers.push(t)
   }
@@ -465,7 +475,7 @@ export class MetaServer implements MetaChannel {
 
   /** `initialize_node_state`: every node serving a partition starts alive. */
   private initializeNodeState(): void {
-    const now = Date.now()
+    const now = this.fdClock.read()
     for (const app of this.apps.values()) {
       for (const pc of app.pcs) {
         for (const n of members(pc)) {
@@ -487,18 +497,23 @@ export class MetaServer implements MetaChannel {
     if (this._phase === 'crashed' || this._phase === 'stopped' || this._phase === 'starting') return
     const ns = this.nodes.get(node)
     if (!ns) {
-      this.nodes.set(node, {alive: true, collected: false, lastBeacon: Date.now()})
+      this.nodes.set(node, {alive: true, collected: false, lastBeacon: this.fdClock.read()})
       return
     }
-    ns.lastBeacon = Date.now()
+    ns.lastBeacon = this.fdClock.read()
     if (!ns.alive) {
       ns.alive = true
       this.log(`node(${node}) is alive again`)
     }
   }
 
+  /**
+   * The failure detector's check: a node is dead after fd_grace_ms without a beacon, counted on
+   * the lab process's running time (a stall of the whole lab is no node's silence).
+   */
   private checkBeacons(): void {
-    const now = Date.now()
+    const now = this.fdClock.tick()
+    this.counters.fdChecks++
     for (const [node, ns] of this.nodes) {
       if (ns.alive && now - ns.lastBeacon > this.config.fdGraceMs) {
         ns.alive = false
