@@ -139,8 +139,12 @@ function normaliseVocabulary(v: Vocabulary | undefined): Vocabulary {
   }
 }
 
-/** Facts as plan data: sorted keys, every bigint as its decimal string, undefined dropped. */
+/**
+ * Facts as plan data: sorted keys, every bigint as its decimal string, undefined dropped. Facts
+ * that already are (what a planner usually emits) are kept as they are, not copied.
+ */
 function normaliseFacts(facts: Record<string, FactValue | undefined>): Record<string, FactValue> {
+  if (isNormalDocument(facts)) return facts as Record<string, FactValue>
   const out: Record<string, FactValue> = {}
   for (const k of Object.keys(facts).sort()) {
     const v = facts[k]
@@ -161,14 +165,32 @@ function normaliseChange(c: Change): Change {
     noun: c.noun,
     action: c.action,
     reason: c.reason,
-    before: sortKeysDeep(c.before ?? null),
-    after: sortKeysDeep(c.after ?? null),
+    before: normalDocument(c.before ?? null),
+    after: normalDocument(c.after ?? null),
   })
 }
 
 function normaliseCandidate(c: Candidate): Candidate {
-  return omitUndefined({node: c.node, facts: normaliseFacts(c.facts), marks: c.marks && [...c.marks]})
+  const facts = normaliseFacts(c.facts)
+  // A candidate that already is its normal form (node, facts, marks; nothing undefined) is kept:
+  // at 64,000 partitions a copy of each of 192,000 candidates is a second copy for the GC to move.
+  if (facts === c.facts && isNormalCandidate(c)) return c
+  return omitUndefined({node: c.node, facts, marks: c.marks && [...c.marks]})
 }
+
+/** Whether `c` has exactly the keys node, facts and (optionally) marks, in that order, none undefined. */
+function isNormalCandidate(c: Candidate): boolean {
+  let i = 0
+  for (const k in c) {
+    if (k !== CANDIDATE_KEYS[i]) return false
+    i++
+  }
+  if (i < 2 || typeof c.node !== 'string') return false
+  if (i === 3 && (!Array.isArray(c.marks) || Object.getPrototypeOf(c.marks) !== Array.prototype)) return false
+  return true
+}
+
+const CANDIDATE_KEYS = ['node', 'facts', 'marks']
 
 function normalisePrimary(p: PrimaryChange): PrimaryChange {
   if (p.risk === 'lossy' && !p.atStake) {
@@ -216,6 +238,43 @@ function assertUnique(values: string[], what: string): void {
     if (seen.has(v)) throw new InternalError(`duplicate ${what} ${JSON.stringify(v)} in the plan body`)
     seen.add(v)
   }
+}
+
+/**
+ * `value` in its normal form: the value itself when it already is one (isNormalDocument), else
+ * a sortKeysDeep copy. A plan's documents (a change's before and after, a candidate's facts) are
+ * often built normal by the planner; at 64,000 partitions copying them all again would double
+ * what the GC moves. The plan and the body then share those documents; neither is changed after
+ * buildPlan.
+ */
+function normalDocument<T>(value: T): T {
+  return isNormalDocument(value) ? value : sortKeysDeep(value)
+}
+
+/**
+ * Whether sortKeysDeep(value) would be a copy identical to `value`, key order included: no
+ * bigint anywhere, every object a plain one (or an array) whose keys are in code-unit order with
+ * no undefined property. Walks without allocating.
+ */
+export function isNormalDocument(value: unknown): boolean {
+  if (typeof value === 'bigint') return false
+  if (value === null || typeof value !== 'object') return true
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false
+    for (let i = 0; i < value.length; i++) if (!isNormalDocument(value[i])) return false
+    return true
+  }
+  const proto = Object.getPrototypeOf(value) as unknown
+  if (proto !== Object.prototype && proto !== null) return false
+  let previous: string | undefined
+  for (const k in value) {
+    // for-in on a plain object walks its own keys in Object.keys order (Object.prototype has no enumerable keys).
+    if (previous !== undefined && !(previous < k)) return false
+    previous = k
+    const v = (value as Record<string, unknown>)[k]
+    if (v === undefined || !isNormalDocument(v)) return false
+  }
+  return true
 }
 
 /**

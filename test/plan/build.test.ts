@@ -1,7 +1,7 @@
 import {describe, expect, test} from 'vitest'
 
-import {buildPlan, planDigest, planHasChanges} from '../../src/plan/build.js'
-import {canonicalJson, sha256Hex} from '../../src/plan/canonical.js'
+import {buildPlan, isNormalDocument, planDigest, planHasChanges} from '../../src/plan/build.js'
+import {canonicalJson, sha256Hex, sortKeysDeep} from '../../src/plan/canonical.js'
 import {compareNatural} from '../../src/plan/order.js'
 import {serializePlan} from '../../src/plan/serialize.js'
 import {fixtureInput, largeInput} from './helpers.js'
@@ -131,6 +131,54 @@ describe('buildPlan', () => {
     )
   })
 
+  test('documents, facts and candidates in any key order give a byte-identical plan', () => {
+    /** The same JSON value with every object's keys in reverse order (not normal). */
+    const reversed = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(reversed)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .reverse()
+                .map(([k, x]) => [k, reversed(x)]),
+            )
+          : v
+    for (const name of ['meta-recovery', 'ddd'] as const) {
+      const input = fixtureInput(name)
+      const normal = sortKeysDeep(input.body)
+      const reference = serializePlan(buildPlan({...input, body: input.body}))
+      expect(serializePlan(buildPlan({...input, body: normal}))).toBe(reference)
+      const body = {
+        ...input.body,
+        changes: input.body.changes.map((c) => ({...c, after: reversed(c.after), before: reversed(c.before)})),
+        primaries: input.body.primaries.map((p) => ({
+          ...p,
+          candidates: p.candidates.map((c) => reversed(c) as typeof c),
+        })),
+      }
+      expect(serializePlan(buildPlan({...input, body}))).toBe(reference)
+      // What a planner that builds normal documents emits: buildPlan keeps those objects.
+      const kept = {
+        ...input.body,
+        changes: input.body.changes.map((c) => ({...c, after: sortKeysDeep(c.after), before: sortKeysDeep(c.before)})),
+        primaries: input.body.primaries.map((p) => ({
+          ...p,
+          candidates: p.candidates.map((c) => ({
+            node: c.node,
+            facts: sortKeysDeep(c.facts),
+            ...(c.marks ? {marks: c.marks} : {}),
+          })),
+        })),
+      }
+      const keptPlan = buildPlan({...input, body: kept})
+      expect(serializePlan(keptPlan)).toBe(reference)
+      for (const p of kept.primaries) {
+        const built = keptPlan.primaries.find((b) => b.partition === p.partition)!
+        p.candidates.forEach((c, i) => expect(built.candidates[i]).toBe(c))
+      }
+    }
+  })
+
   test('the digest covers every decision-relevant field', () => {
     const plan = buildPlan(fixtureInput('ddd'))
     const edited = structuredClone(plan)
@@ -207,5 +255,40 @@ describe('buildPlan', () => {
     const plan = buildPlan(largeInput(2000))
     expect(plan.changes).toHaveLength(2001)
     expect(plan.changes[11]!.address).toBe('zk:/pegasus/onebox/apps/2/10')
+  })
+})
+
+describe('isNormalDocument', () => {
+  test('true exactly when sortKeysDeep would copy the value unchanged, key order included', () => {
+    class Point {
+      x = 1
+    }
+    const normal: unknown[] = [
+      null,
+      'a',
+      1,
+      true,
+      [],
+      {},
+      {a: 1, b: [{c: 2, d: null}], e: 'x'},
+      [{a: [1, 2]}, 'b'],
+      Object.assign(Object.create(null) as object, {a: 1}),
+    ]
+    const notNormal: unknown[] = [
+      1n,
+      {b: 1, a: 2},
+      {a: {d: 1, c: 2}},
+      [{b: 1, a: 2}],
+      {a: undefined},
+      {a: [1n]},
+      new Point(),
+      new Date(0),
+      {'10': 1, '9': 2},
+    ]
+    for (const v of normal) {
+      expect(isNormalDocument(v), JSON.stringify(v)).toBe(true)
+      expect(JSON.stringify(sortKeysDeep(v))).toBe(JSON.stringify(v))
+    }
+    for (const v of notNormal) expect(isNormalDocument(v), String(v)).toBe(false)
   })
 })

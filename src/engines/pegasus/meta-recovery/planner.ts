@@ -25,6 +25,7 @@
 import type {PlanOptions} from '../../types.js'
 import type {Candidate, Change, PlanBody, PrimaryChange, RiskClass, Step} from '../../../plan/types.js'
 import {compareFindings, compareNatural} from '../../../plan/order.js'
+import {sortKeysDeep} from '../../../plan/canonical.js'
 import {
   APPS_ROOT_UNLOCKED,
   DEFAULT_ZK_LAYOUT,
@@ -274,9 +275,10 @@ export function planMetaRecovery(
               atStake,
               candidates: list.map((c, i): Candidate => ({
                 node: c.node,
+                // Keys in code-unit order, the order the plan keeps facts in (buildPlan then keeps this object).
                 facts: {
-                  [FACT.collected]: true,
                   [FACT.ballot]: c.ballot,
+                  [FACT.collected]: true,
                   [FACT.lastCommitted]: c.lcd,
                   [FACT.lastPrepared]: c.lpd,
                 },
@@ -298,7 +300,8 @@ export function planMetaRecovery(
           noun: NOUN.partition,
           action: 'create',
           before: null,
-          after: encodePartitionConfig(pc, layout),
+          // Keys sorted as the plan keeps them, so that buildPlan keeps this document instead of copying it.
+          after: sortKeysDeep(encodePartitionConfig(pc, layout)),
         })
       }
     }
