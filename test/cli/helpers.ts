@@ -10,6 +10,7 @@ import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, inject} from 'vitest'
 
 import {connectZk, isZkError, type ZkClient} from '../../src/zk/index.js'
+import {canRunInProcess, runInProcess} from '../in-process.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const REPO = resolve(here, '..', '..')
@@ -32,8 +33,12 @@ export interface CliResult {
   stderr: string
 }
 
-/** Runs `lifeboat ARGS` to completion, without a terminal (stdin is /dev/null). */
+/**
+ * Runs `lifeboat ARGS` to completion, without a terminal (stdin is /dev/null): in the test worker
+ * when it can (test/in-process.ts), else as a child process.
+ */
 export function runCli(args: string[], opts: {cwd: string; env?: Record<string, string>}): Promise<CliResult> {
+  if (canRunInProcess(args)) return runInProcess(args, opts.cwd, cliEnv(opts.env))
   return new Promise((resolveRun, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: opts.cwd,

@@ -10,6 +10,7 @@ import {fileURLToPath} from 'node:url'
 import {parseDocument, stringify} from 'yaml'
 
 import {connectZk, readTree} from '../../src/zk/index.js'
+import {canRunInProcess, runInProcess} from '../in-process.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const REPO = resolve(here, '..', '..')
@@ -32,11 +33,15 @@ function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return env
 }
 
-/** Runs `lifeboat ARGS` to completion in `cwd`, without a terminal (stdin is /dev/null). */
-export function lifeboat(
+/**
+ * Runs `lifeboat ARGS` to completion in `cwd`, without a terminal (stdin is /dev/null): in the test
+ * worker when it can (test/in-process.ts), else as a child process killed after `timeoutMs`.
+ */
+export async function lifeboat(
   args: string[],
   opts: {cwd: string; env?: Record<string, string>; timeoutMs?: number},
 ): Promise<CliResult> {
+  if (canRunInProcess(args)) return {args, ...(await runInProcess(args, opts.cwd, cliEnv(opts.env ?? {})))}
   return new Promise((resolveRun, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: opts.cwd,
