@@ -2,31 +2,13 @@
  * `lifeboat validate` through the real binary (built by `pretest`; run `npx tsc -p tsconfig.json`
  * first when running this file alone).
  */
-import {execFile} from 'node:child_process'
-import {fileURLToPath} from 'node:url'
-
 import {describe, expect, it} from 'vitest'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+import {REPO, lifeboat as run, type CliResult} from '../e2e/helpers.js'
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function lifeboat(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/run.js', ...args],
-      {cwd: ROOT, env: {...process.env, NO_COLOR: '1'}, timeout: 30_000},
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0
-        resolve({code, stdout, stderr})
-      },
-    )
-  })
+/** `lifeboat ARGS` from the repository root (in the test worker where it can: e2e/helpers.ts). */
+function lifeboat(...args: string[]): Promise<CliResult> {
+  return run(args, {cwd: REPO})
 }
 
 const SPECS = 'test/fixtures/specs'

@@ -1,30 +1,24 @@
 // `lifeboat lab` with the OpenMLDB lab, end to end through the built CLI (npm test builds first):
 // up --detach, verify, a tablet killed under auto_failover and found again, status, a usage
 // error, down.
-import {execFile} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {promisify} from 'node:util'
 
 import {afterAll, describe, expect, inject, it} from 'vitest'
 import {parse} from 'yaml'
 
+import {REPO, lifeboat as run, type CliResult} from '../../e2e/helpers.js'
+
 import {until} from './helpers.js'
 
-const run = promisify(execFile)
 const zk = inject('zookeeper')
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-omlab-cli-'))
 const stateDir = join(dir, 'state')
 
-async function lifeboat(...args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
-  try {
-    const r = await run(process.execPath, ['bin/run.js', ...args], {timeout: 120_000})
-    return {code: 0, stdout: r.stdout, stderr: r.stderr}
-  } catch (err) {
-    const e = err as {code: number; stdout: string; stderr: string}
-    return {code: e.code, stdout: e.stdout, stderr: e.stderr}
-  }
+/** `lifeboat ARGS` from the repository root (in the test worker where it can: e2e/helpers.ts). */
+function lifeboat(...args: string[]): Promise<CliResult> {
+  return run(args, {cwd: REPO})
 }
 
 afterAll(async () => {

@@ -1,28 +1,22 @@
 // `lifeboat lab` with the TiKV lab, end to end through the built CLI (npm test builds first): up
 // --detach, the spec it writes, verify, a raw recovery through PD's HTTP API, status, faults, down.
-import {execFile} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {promisify} from 'node:util'
 
 import {afterAll, describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
 
+import {REPO, lifeboat as run, type CliResult} from '../../e2e/helpers.js'
+
 import {waitFor} from './helpers.js'
 
-const run = promisify(execFile)
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-tikvlab-cli-'))
 const stateDir = join(dir, 'state')
 
-async function lifeboat(...args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
-  try {
-    const r = await run(process.execPath, ['bin/run.js', ...args], {timeout: 120_000})
-    return {code: 0, stdout: r.stdout, stderr: r.stderr}
-  } catch (err) {
-    const e = err as {code: number; stdout: string; stderr: string}
-    return {code: e.code, stdout: e.stdout, stderr: e.stderr}
-  }
+/** `lifeboat ARGS` from the repository root (in the test worker where it can: e2e/helpers.ts). */
+function lifeboat(...args: string[]): Promise<CliResult> {
+  return run(args, {cwd: REPO})
 }
 
 afterAll(async () => {
