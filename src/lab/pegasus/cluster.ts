@@ -122,7 +122,7 @@ export class PegasusLab {
       const viaPut = tables.filter((t) => !direct.has(t.app_id))
       if (viaPut.length > 0) {
         const t0 = Date.now()
-        const n = await loadRows(leader.address, viaPut)
+        const n = await loadRows(leader.address, viaPut, {log: lab.log})
         lab.log(`loaded ${n} rows through put in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
       }
       for (const f of s.faults) await lab.fault(f)

@@ -125,13 +125,18 @@ export class DataConnection {
     })
   }
 
+  /** Whether the connection has ended (refused, reset or closed): its calls fail at once. */
+  get closed(): boolean {
+    return this.closedWith !== undefined
+  }
+
   /** Closes the connection; calls still waiting end with ERR_NETWORK_FAILURE. */
   close(): void {
     this.fail('ERR_NETWORK_FAILURE')
   }
 }
 
-/** Connections by replica server, opened on first use. */
+/** Connections by replica server, opened on first use and again after one ended (as a client reconnects). */
 export class DataClient {
   private readonly conns = new Map<string, DataConnection>()
 
@@ -140,7 +145,7 @@ export class DataClient {
   /** The connection to `address`. */
   to(address: string): DataConnection {
     let c = this.conns.get(address)
-    if (!c) {
+    if (!c || c.closed) {
       c = new DataConnection(address, this.timeoutMs)
       this.conns.set(address, c)
     }
