@@ -135,8 +135,7 @@ function encode(value: unknown, ancestors: object[], w: Writer): void {
       w.text += ']'
     } else {
       const record = obj as Record<string, unknown>
-      // Array.prototype.sort without a comparator orders strings by UTF-16 code units, as compareCodeUnits does.
-      const keys = Object.keys(record).sort()
+      const keys = sortedKeys(record)
       w.text += '{'
       let first = true
       for (const k of keys) {
@@ -156,8 +155,12 @@ function encode(value: unknown, ancestors: object[], w: Writer): void {
   }
 }
 
-/** Array items copied (as canonicalCopy) and handed to the native encoder at a time. */
-const BATCH_ITEMS = 512
+/**
+ * Array items copied (as canonicalCopy) and handed to the native encoder at a time: about 100 KB
+ * of JSON at 64,000 partitions, a string the young generation still holds (larger ones go to the
+ * large-object space).
+ */
+const BATCH_ITEMS = 128
 
 /**
  * The items of an array, comma-separated, without the brackets. Items are copied with their keys
@@ -186,7 +189,14 @@ function encodeItems(items: readonly unknown[], ancestors: object[], w: Writer):
     }
     if (batch.length > 0) {
       if (start > 0) w.text += ','
-      w.text += JSON.stringify(batch).slice(1, -1)
+      const json = JSON.stringify(batch).slice(1, -1)
+      if (w.hash === null) w.text += json
+      else {
+        // Straight into the hash: a batch is already large, concatenating it first would copy it twice.
+        w.hash.update(w.text)
+        w.text = ''
+        w.hash.update(json)
+      }
     }
     if (walk) {
       if (i > 0) w.text += ','
@@ -247,8 +257,7 @@ function canonicalCopy(value: unknown, ancestors: object[]): unknown {
     if (i === items.length) out = copy
   } else {
     const record = obj as Record<string, unknown>
-    // Array.prototype.sort without a comparator orders strings by UTF-16 code units, as compareCodeUnits does.
-    const keys = Object.keys(record).sort()
+    const keys = sortedKeys(record)
     const copy: Record<string, unknown> = {}
     let complete = true
     for (const k of keys) {
@@ -270,6 +279,39 @@ function canonicalCopy(value: unknown, ancestors: object[]): unknown {
   }
   ancestors.pop()
   return out
+}
+
+/** Recently seen key lists and their sorted copies (see sortedKeys). */
+const shapes: {keys: string[]; sorted: string[]}[] = []
+const SHAPES = 8
+let nextShape = 0
+
+/**
+ * `Object.keys(record)` in code-unit order. The arrays of a plan hold thousands of objects with
+ * the same keys in the same order (every change, every candidate): the sorted list of a key list
+ * seen lately is reused instead of sorted again. Callers must not change the returned array.
+ */
+function sortedKeys(record: Record<string, unknown>): string[] {
+  const keys = Object.keys(record)
+  for (let s = 0; s < shapes.length; s++) {
+    const shape = shapes[s]!
+    const seen = shape.keys
+    if (seen.length !== keys.length) continue
+    let same = true
+    for (let i = 0; i < keys.length; i++) {
+      if (seen[i] !== keys[i]) {
+        same = false
+        break
+      }
+    }
+    if (same) return shape.sorted
+  }
+  // Array.prototype.sort without a comparator orders strings by UTF-16 code units, as compareCodeUnits does.
+  const shape = {keys, sorted: [...keys].sort()}
+  if (shapes.length < SHAPES) shapes.push(shape)
+  else shapes[nextShape] = shape
+  nextShape = (nextShape + 1) % SHAPES
+  return shape.sorted
 }
 
 /** Plain code-unit order: locale-independent, so every machine sorts the same way. */

@@ -164,3 +164,23 @@ describe('canonicalJson of array items', () => {
     expect(() => canonicalSha256({x: [1, item]})).toThrow(/cycle/)
   })
 })
+
+// Sorted key lists are reused for objects whose keys come in a list seen lately (a few shapes
+// at a time); the reuse must never carry one object's key order over to another's.
+describe('canonicalJson with many key shapes', () => {
+  it('writes what the plain walk writes when shapes repeat, interleave and outnumber the ones remembered', () => {
+    const letters = 'qwertyuiopasdfghjklz'.split('')
+    const shapes = Array.from({length: 12}, (_, s) => letters.slice(s % 5, (s % 5) + 2 + (s % 7)).reverse())
+    const items = Array.from({length: 2000}, (_, i) => {
+      // Same key sets in another order, and shapes the cache has dropped, come back.
+      const keys = i % 3 === 0 ? [...shapes[i % 12]!].sort() : shapes[(i * 7) % 12]!
+      return Object.fromEntries(keys.map((k, j) => [k, j % 2 === 0 ? {[k]: i, a: [j]} : `${k}${i}`]))
+    })
+    expect(canonicalJson(items)).toBe(reference(items))
+    expect(canonicalSha256({items})).toBe(sha256Hex(reference({items})))
+    // The same keys as a remembered shape, but more of them, and fewer.
+    expect(canonicalJson([{b: 1, a: 2}, {b: 1, a: 2, c: 3}, {b: 1}])).toBe(
+      '[{"a":2,"b":1},{"a":2,"b":1,"c":3},{"b":1}]',
+    )
+  })
+})
