@@ -35,10 +35,13 @@ export interface CliResult {
 
 /**
  * Runs `lifeboat ARGS` to completion, without a terminal (stdin is /dev/null): in the test worker
- * when it can (test/in-process.ts), else as a child process.
+ * when it can (test/in-process.ts), else, or with `process`, as a child process.
  */
-export function runCli(args: string[], opts: {cwd: string; env?: Record<string, string>}): Promise<CliResult> {
-  if (canRunInProcess(args)) return runInProcess(args, opts.cwd, cliEnv(opts.env))
+export function runCli(
+  args: string[],
+  opts: {cwd: string; env?: Record<string, string>; process?: boolean},
+): Promise<CliResult> {
+  if (!opts.process && canRunInProcess(args)) return runInProcess(args, opts.cwd, cliEnv(opts.env))
   return new Promise((resolveRun, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: opts.cwd,

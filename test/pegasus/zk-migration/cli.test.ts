@@ -31,9 +31,9 @@ afterAll(async () => {
   if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
-/** Runs the CLI without blocking (the shared helper spawns it): the lab's servers live in this process and must keep answering. */
+/** Runs the CLI in a child process, not in this one: the lab's servers live here and must keep answering. */
 async function cli(args: string[]): Promise<{status: number | null; out: string}> {
-  const r = await runCli(args, {cwd: dir})
+  const r = await runCli(args, {cwd: dir, process: true})
   return {status: r.code, out: r.stdout + r.stderr}
 }
 
