@@ -335,7 +335,7 @@ export function sortKeysDeep<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
     const record = value as Record<string, unknown>
     const out: Record<string, unknown> = {}
-    for (const k of Object.keys(record).sort()) {
+    for (const k of sortedKeys(record)) {
       if (record[k] !== undefined) out[k] = sortKeysDeep(record[k])
     }
     return out as T

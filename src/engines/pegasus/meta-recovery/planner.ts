@@ -56,6 +56,7 @@ import {
   outsideNodeFindings,
   predictRecovery,
   recoveryNodes,
+  type Collected,
 } from './planner-prediction.js'
 import {FINDING_CODES} from './planner-wording.js'
 
@@ -163,6 +164,29 @@ export function planMetaRecovery(
 
   const changes: Change[] = []
   const primaries: PrimaryChange[] = []
+  // Words repeated in every partition are made once per plan: 64,000 copies of one sentence would
+  // only be more for the GC to move.
+  const MARK_PRIMARY = ['primary']
+  const MARK_LAST_DROPS = ['last_drops']
+  const droppedMarks = new Map<number, string[]>()
+  const marksDropped = (keep: number): string[] => {
+    let marks = droppedMarks.get(keep)
+    if (!marks) {
+      marks = [`kept in the meta's dropped list only (max_replica_count + max_reserved_dropped_replicas = ${keep})`]
+      droppedMarks.set(keep, marks)
+    }
+    return marks
+  }
+  const reasons = new Map<string, string>()
+  const primaryReason = (collected: number, drops: number): string => {
+    const key = `${collected} ${drops}`
+    let reason = reasons.get(key)
+    if (reason === undefined) {
+      reason = `greatest (ballot, last_committed_decree, last_prepared_decree) of ${collected} collected replica(s); the next ${drops} become last_drops; secondaries are added by the meta afterwards`
+      reasons.set(key, reason)
+    }
+    return reason
+  }
   const volatile: VolatileFields[] = []
   const lossReasons: string[] = []
   let partitions = 0
@@ -218,15 +242,16 @@ export function planMetaRecovery(
       const max = app.info.max_replica_count
       for (let p = 0; p < app.info.partition_count; p++) {
         partitions++
+        const partition = `${app.id}.${p}`
         let pc: PartitionConfigInput = emptyPartitionConfig(app.id, p, max)
         if (app.available) {
           const list = app.parts[p]!
           replicasCollected += list.length
           if (list.length === 0) {
             lostCount++
-            lossReasons.push(`${app.id}.${p}`)
+            lossReasons.push(partition)
             primaries.push({
-              partition: `${app.id}.${p}`,
+              partition,
               table: app.name,
               before: null,
               after: null,
@@ -234,7 +259,7 @@ export function planMetaRecovery(
               risk: 'lossy',
               reason:
                 'no replica collected: force recovered to empty (skip_lost_partitions); the meta then assigns an empty primary',
-              atStake: `every row of partition ${app.id}.${p} of ${app.name}`,
+              atStake: `every row of partition ${partition} of ${app.name}`,
             })
           } else {
             const primary = list[0]!
@@ -250,24 +275,28 @@ export function planMetaRecovery(
             const n = Math.min(list.length, max)
             if (n < max) under++
             else full++
-            const ahead = list.slice(1).filter((c) => c.lcd > primary.lpd)
+            // The replica with the highest last_committed_decree beyond what the primary prepared (the first such, on a tie).
+            let top: Collected | undefined
+            for (let i = 1; i < list.length; i++) {
+              const c = list[i]!
+              if (c.lcd > primary.lpd && (top === undefined || c.lcd > top.lcd)) top = c
+            }
             let risk: RiskClass = 'disruptive'
             let atStake: string | undefined
-            if (ahead.length > 0) {
-              const top = ahead.reduce((a, b) => (b.lcd > a.lcd ? b : a))
+            if (top !== undefined) {
               risk = 'lossy'
               atStake = `decrees ${primary.lpd + 1}..${top.lcd} committed on ${top.node} but not prepared on the chosen primary ${primary.node}`
-              lossReasons.push(`${app.id}.${p}`)
+              lossReasons.push(partition)
               findings.push({
                 code: FINDING_CODES.primaryBehind,
                 severity: 'warning',
-                subject: `${app.id}.${p}`,
-                message: `partition(${app.id}.${p}): the primary chosen by ballot, ${primary.node} (ballot ${primary.ballot}, last prepared ${primary.lpd}), is behind ${top.node} (ballot ${top.ballot}, last committed ${top.lcd})`,
+                subject: partition,
+                message: `partition(${partition}): the primary chosen by ballot, ${primary.node} (ballot ${primary.ballot}, last prepared ${primary.lpd}), is behind ${top.node} (ballot ${top.ballot}, last committed ${top.lcd})`,
                 hint: 'Pegasus picks the highest ballot first; the decrees only the other replica committed may be lost.',
               })
             }
             primaries.push({
-              partition: `${app.id}.${p}`,
+              partition,
               table: app.name,
               before: null,
               after: primary.node,
@@ -282,16 +311,11 @@ export function planMetaRecovery(
                   [FACT.lastCommitted]: c.lcd,
                   [FACT.lastPrepared]: c.lpd,
                 },
-                marks: [
-                  i === 0
-                    ? 'primary'
-                    : i < max
-                      ? 'last_drops'
-                      : `kept in the meta's dropped list only (max_replica_count + max_reserved_dropped_replicas = ${max + reserved})`,
-                ],
+                // One marks array per distinct mark, shared by the candidates that carry it (plan data is never changed in place).
+                marks: i === 0 ? MARK_PRIMARY : i < max ? MARK_LAST_DROPS : marksDropped(max + reserved),
               })),
               ...(drops.length > 0 ? {facts: {[FACT.lastDrops]: drops.map((d) => d.node).join(', ')}} : {}),
-              reason: `greatest (ballot, last_committed_decree, last_prepared_decree) of ${list.length} collected replica(s); the next ${drops.length} become last_drops; secondaries are added by the meta afterwards`,
+              reason: primaryReason(list.length, drops.length),
             })
           }
         }
