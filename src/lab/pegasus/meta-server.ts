@@ -66,6 +66,9 @@ export function fdCheckIntervalMs(fdGraceMs: number): number {
   return Math.max(50, Math.floor(fdGraceMs / 4))
 }
 
+/** Partition writes in flight on the meta's session at most (ZooKeeper's globalOutstandingLimit is 1,000). */
+const WRITES_IN_FLIGHT = 500
+
 /** Meta function levels by name (without `fl_`). */
 const LEVELS = META_LEVEL_VALUES
 
@@ -141,6 +144,9 @@ export class MetaServer implements MetaChannel {
   private recoveryRunning: Promise<void> | undefined
   private writes: Promise<unknown> = Promise.resolve()
   private pendingWrites = 0
+  private writesInFlight = 0
+  /** Partition writes waiting for one in flight to finish (see enqueueWrite). */
+  private readonly waitingWrites: (() => void)[] = []
   /** Counts of executed config changes, for status and tests. */
   readonly counters = {checks: 0, proposals: 0, configChanges: 0, fdChecks: 0}
 
@@ -338,14 +344,33 @@ export class MetaServer implements MetaChannel {
     }
   }
 
+  /**
+   * Issues a partition write, in order, with at most {@link WRITES_IN_FLIGHT} on the session: the
+   * rest wait here. A guardian round after a 64,000-partition recovery changes every partition;
+   * issued at once, the last writes waited in the client's queue past their call deadline, which
+   * closes the session (every write after it lost, the leader lock gone) and left ZooKeeper busy
+   * with the backlog long enough for a restarted meta's connect to time out.
+   */
   private enqueueWrite(fn: (zk: ZkClient) => Promise<unknown>): void {
     const zk = this.zk
     if (!zk) return
     this.pendingWrites++
-    // One session runs requests in order; chaining keeps our own order explicit too.
-    const p = fn(zk)
-      .catch((err) => this.log(`ZooKeeper write failed: ${String(err)}`))
-      .finally(() => this.pendingWrites--)
+    const p = new Promise<void>((resolve) => {
+      const run = (): void => {
+        this.writesInFlight++
+        // One session runs requests in order, and they are issued in order.
+        void fn(zk)
+          .catch((err) => this.log(`ZooKeeper write failed: ${String(err)}`))
+          .finally(() => {
+            this.writesInFlight--
+            this.pendingWrites--
+            resolve()
+            this.waitingWrites.shift()?.()
+          })
+      }
+      if (this.writesInFlight < WRITES_IN_FLIGHT && this.waitingWrites.length === 0) run()
+      else this.waitingWrites.push(run)
+    })
     this.writes = Promise.all([this.writes, p])
   }
 
