@@ -308,6 +308,36 @@ export class PegasusLab {
     if (opts.zk) this.layout.zk_hosts = opts.zk
     if (opts.root) this.layout.cluster_root = opts.root
     await this.startMetas(opts.recover ?? false, this.layout.cluster_root, this.layout.zk_hosts)
+    await this.awaitBeacons()
+  }
+
+  /**
+   * Until the leading meta counts every running replica server alive. A meta restarted in recovery
+   * mode knows no node until its first beacon and stays freezed meanwhile; an operator reads the
+   * cluster after the nodes have registered, and so does whoever reads the lab after a fault.
+   * Bounded: a node that does not beacon within ten grace periods is left to the meta's own verdict.
+   */
+  private async awaitBeacons(): Promise<void> {
+    const leader = this.leader()
+    if (!leader) return
+    const want = this.replicas.filter((r) => r.serving).map((r) => r.address)
+    const limitMs = 10 * (this.scenario.meta.fd_grace_ms ?? 1500)
+    const t0 = Date.now()
+    for (;;) {
+      const alive = new Set(
+        leader
+          .nodeStates()
+          .filter((n) => n.alive)
+          .map((n) => n.node),
+      )
+      const missing = want.filter((a) => !alive.has(a))
+      if (missing.length === 0) return
+      if (Date.now() - t0 > limitMs) {
+        this.log(`meta restarted; no beacon yet from ${missing.join(', ')} after ${Date.now() - t0} ms`)
+        return
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
   }
 
   /** Applies one fault; returns a line for the operator. */
