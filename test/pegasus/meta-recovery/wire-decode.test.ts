@@ -1,6 +1,8 @@
 // The gather decodes 192,000 replicas at pegasus-scale (issue 17 item 3): gpids, rpc_addresses and
 // short strings are read without the bigint, Int64 and Buffer#toString they used to cost. Each
 // fast reader must give exactly what the plain decoding gives.
+import thrift from 'thrift'
+import type {TProtocol, TTransport} from 'thrift'
 import {describe, expect, test} from 'vitest'
 
 import {
@@ -78,5 +80,34 @@ describe('decodeUtf8', () => {
       disk_tag: 'données-ssd1',
     }
     expect(ReplicaInfoCodec.decode(ReplicaInfoCodec.encode(replica))).toEqual(replica)
+  })
+})
+
+describe('BinaryWriter writes what the thrift package writes', () => {
+  test('bytes, i16, i32, i64 and strings at their boundaries, without the deprecated new Buffer()', () => {
+    const write = (p: TProtocol, i64: (p: TProtocol, v: bigint) => void) => {
+      for (const v of [0, 1, -1, 127, -128, 255, 256]) p.writeByte(v)
+      for (const v of [0, 1, -1, 32767, -32768, 65535, 65536]) p.writeI16(v)
+      for (const v of [0, 1, -1, 2147483647, -2147483648, 4294967295]) p.writeI32(v)
+      for (const v of [0n, -1n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 64n - 1n]) i64(p, v)
+      for (const v of ['', 'pegasus', 'é表😀']) p.writeString(v)
+      p.writeString(Buffer.from([1, 2, 3]) as unknown as string)
+      p.writeBool(true)
+      p.writeBool(false)
+    }
+    let viaThrift = Buffer.alloc(0)
+    const trans = new thrift.TBufferedTransport(undefined, (buf?: Buffer) => {
+      viaThrift = Buffer.concat([viaThrift, buf ?? Buffer.alloc(0)])
+    }) as unknown as TTransport
+    const reference = new thrift.TBinaryProtocol(trans)
+    // The thrift package's own Int64 from the two words, as writeI64Big used to make it.
+    write(reference, (p, v) => {
+      const u = BigInt.asUintN(64, v)
+      p.writeI64(new thrift.Int64(Number(u >> 32n), Number(u & 0xffffffffn)))
+    })
+    reference.flush()
+    const w = new BinaryWriter()
+    write(w.proto, writeI64Big)
+    expect(w.toBuffer().toString('hex')).toBe(viaThrift.toString('hex'))
   })
 })
