@@ -13,9 +13,13 @@ export default defineConfig({
     // 140 s beside another suite must not fail for time. Tests wait on conditions, never on clocks.
     testTimeout: 900_000,
     hookTimeout: 900_000,
-    // Three test files at a time on two cores: most of a file's time is spent waiting on the
-    // processes it started (the CLI, a lab, ZooKeeper sessions), not running.
-    maxWorkers: 3,
+    // Four test files at a time on two cores: most of a file's time is spent waiting on the
+    // processes it started (a lab, ZooKeeper sessions) or on the cluster, not running.
+    maxWorkers: 4,
+    // A worker runs file after file in one process, so the CLI the tests run in the worker
+    // (test/in-process.ts) and the modules they import are loaded once per worker, not once per
+    // file. Nothing here mocks modules or globals; every file closes what it opened.
+    isolate: false,
     // The files known to be slow start first (test/sequencer.ts).
     sequence: {sequencer: SlowFirstSequencer},
   },

@@ -1,35 +1,34 @@
 // The order test files start in. vitest runs the files that took longest last time first, from
 // its cache; a fresh checkout (CI) has no cache, and vitest then starts the largest files first,
 // which put the 90-second demo files near the end of the run, alone on a worker while the others
-// sat idle. Files measured slow on the 2-core machine (in seconds, a quiet full run) start first
-// here, longest first; the rest follow in vitest's own order. A stale entry costs nothing but a
-// worse order.
+// sat idle. Files measured slow on the 2-core machine (in seconds, a full run beside other work)
+// start first here, longest first; the rest follow in vitest's own order. A stale entry costs
+// nothing but a worse order.
 import {BaseSequencer, type TestSpecification} from 'vitest/node'
 
 const SLOW_FIRST = [
-  'test/e2e/pegasus-zk-migration-demo.test.ts', // 91
-  'test/e2e/pegasus-zk-migration.test.ts', // 74
-  'test/cli/kill-resume.test.ts', // 72
-  'test/pegasus/zk-migration/cli.test.ts', // 64
-  'test/e2e/pegasus-serving-verify.test.ts', // 58
-  'test/e2e/pegasus-meta-recovery.test.ts', // 53
-  'test/e2e/tikv-unsafe-recovery.test.ts', // 52
-  'test/e2e/pegasus-ddd-demo.test.ts', // 46
-  'test/e2e/openmldb-recoverdata-demo.test.ts', // 45
-  'test/e2e/openmldb-recovery.test.ts', // 45
-  'test/cli/status-init.test.ts', // 33
-  'test/e2e/tikv-unsafe-recovery-demo.test.ts', // 31
-  'test/audit/anchor.test.ts', // 30
-  'test/lab/pegasus/two-zk.test.ts', // 29
-  'test/e2e/pegasus-meta-recovery-demo.test.ts', // 29
+  'test/e2e/pegasus-meta-recovery-demo.test.ts', // 130
+  'test/e2e/pegasus-zk-migration-demo.test.ts', // 130
+  'test/pegasus/zk-migration/cli.test.ts', // 122
+  'test/e2e/openmldb-recoverdata-demo.test.ts', // 119
+  'test/cli/kill-resume.test.ts', // 97
+  'test/e2e/tikv-unsafe-recovery-demo.test.ts', // 92
+  'test/inputs/file-types.test.ts', // 83
+  'test/e2e/pegasus-ddd-demo.test.ts', // 82
+  'test/lab/pegasus/cli.test.ts', // 55
+  'test/pegasus/zk-migration/lab.test.ts', // 52
+  'test/e2e/pegasus-zk-migration.test.ts', // 51
+  'test/e2e/openmldb-recovery.test.ts', // 49
+  'test/e2e/pegasus-serving-verify.test.ts', // 47
+  'test/cli/manual-and-pty.test.ts', // 45
+  'test/e2e/tikv-unsafe-recovery.test.ts', // 34
+  'test/audit/anchor.test.ts', // 32
+  'test/cli/step-status.test.ts', // 31
+  'test/e2e/openmldb-failover.test.ts', // 30
+  'test/gates/drift-remaining.test.ts', // 29
   'test/engine/plugin-engines.test.ts', // 29
-  'test/inputs/file-types.test.ts', // 29
-  'test/pegasus/zk-migration/lab.test.ts', // 27
-  'test/cli/step-status.test.ts', // 25
-  'test/cli/manual-and-pty.test.ts', // 23
-  'test/lab/pegasus/cli.test.ts', // 23
-  'test/cli/stale-and-lock.test.ts', // 22
-  'test/lab/tikv/cli.test.ts', // 22
+  'test/cli/progress-pty.test.ts', // 27
+  'test/lab/pegasus/two-zk.test.ts', // 24
 ]
 
 export default class SlowFirstSequencer extends BaseSequencer {
