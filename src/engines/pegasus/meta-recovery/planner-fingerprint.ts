@@ -1,7 +1,7 @@
 /**
  * The observed fingerprint of a PegasusMetaRecovery plan: what the stale check compares. Pure.
  */
-import {createHash} from 'node:crypto'
+import {createHash, type Hash} from 'node:crypto'
 
 import {canonicalJson} from '../../../plan/canonical.js'
 import {compareNatural} from '../../../plan/order.js'
@@ -35,41 +35,127 @@ export function fingerprintOf(live: MetaRecoveryLive, nodes: string[]): string {
       nodes,
     }),
   )
+  const out = new HashWriter(hash)
   const feed = (tag: string, list: MetaRecoveryNode[]) => {
     // By address, so that the order the gather happened to record them in does not count.
     for (const n of [...list].sort((a, b) => compareNatural(a.address, b.address))) {
-      hash.update(`\n${tag} ${JSON.stringify([n.address, n.ip, n.ok, n.error ?? null])}\n`)
-      let chunk = ''
+      out.text(`\n${tag} ${JSON.stringify([n.address, n.ip, n.ok, n.error ?? null])}\n`)
       for (const a of n.apps) {
         // Every app_info field in IDL order; envs canonical (key order carries no meaning).
-        chunk += `${JSON.stringify([
-          a.status,
-          a.app_type,
-          a.app_name,
-          a.app_id,
-          a.partition_count,
-          a.is_stateful,
-          a.max_replica_count,
-          a.expire_second,
-          a.create_second,
-          a.drop_second,
-          a.duplicating ?? null,
-          a.init_partition_count,
-          a.is_bulk_loading ?? null,
-          a.atomic_idempotent ?? null,
-        ])}${canonicalJson(a.envs ?? {})};`
+        out.text(
+          JSON.stringify([
+            a.status,
+            a.app_type,
+            a.app_name,
+            a.app_id,
+            a.partition_count,
+            a.is_stateful,
+            a.max_replica_count,
+            a.expire_second,
+            a.create_second,
+            a.drop_second,
+            a.duplicating ?? null,
+            a.init_partition_count,
+            a.is_bulk_loading ?? null,
+            a.atomic_idempotent ?? null,
+          ]),
+        )
+        out.text(canonicalJson(a.envs ?? {}))
+        out.byte(SEMICOLON)
       }
+      // `${pid} ${ballot} ${last_committed_decree} ${last_prepared_decree} ${error ? 1 : 0};` per
+      // replica, written into the buffer piece by piece: 192,000 template strings would be garbage.
       for (const r of n.replicas) {
-        chunk += `${r.pid} ${r.ballot} ${r.last_committed_decree} ${r.last_prepared_decree} ${r.status === PS_ERROR ? 1 : 0};`
-        if (chunk.length > 65536) {
-          hash.update(chunk)
-          chunk = ''
-        }
+        out.text(r.pid)
+        out.byte(SPACE)
+        out.value(r.ballot)
+        out.byte(SPACE)
+        out.value(r.last_committed_decree)
+        out.byte(SPACE)
+        out.value(r.last_prepared_decree)
+        out.byte(SPACE)
+        out.byte(r.status === PS_ERROR ? DIGIT_1 : DIGIT_0)
+        out.byte(SEMICOLON)
       }
-      hash.update(chunk)
     }
   }
   feed('node', live.nodes)
   feed('outside', live.outsideNodes ?? [])
+  out.flush()
   return hash.digest('hex')
+}
+
+const SPACE = 0x20
+const SEMICOLON = 0x3b
+const DIGIT_0 = 0x30
+const DIGIT_1 = 0x31
+
+/** Bytes collected before they go into the hash. */
+const HASH_CHUNK = 64 * 1024
+
+/**
+ * Feeds a hash the UTF-8 bytes of text and numbers through one buffer: the same bytes as
+ * `hash.update(String(...))` for each piece, without making a string per piece.
+ */
+export class HashWriter {
+  private readonly buf = Buffer.allocUnsafe(HASH_CHUNK)
+  private at = 0
+
+  constructor(private readonly hash: Hash) {}
+
+  /** `s` as UTF-8 (a lone surrogate as U+FFFD, as hash.update(string) writes it). */
+  text(s: string): void {
+    if (s.length * 3 > HASH_CHUNK - this.at) {
+      this.flush()
+      if (s.length * 3 > HASH_CHUNK) {
+        this.hash.update(s)
+        return
+      }
+    }
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) {
+        this.at += this.buf.write(s.slice(i), this.at, 'utf8')
+        return
+      }
+      this.buf[this.at++] = c
+    }
+  }
+
+  /** One ASCII byte. */
+  byte(b: number): void {
+    if (this.at === HASH_CHUNK) this.flush()
+    this.buf[this.at++] = b
+  }
+
+  /** `String(v)`: a safe integer written digit by digit, anything else through its string. */
+  value(v: unknown): void {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || Object.is(v, -0)) {
+      this.text(String(v))
+      return
+    }
+    if (HASH_CHUNK - this.at < 17) this.flush()
+    let n = v
+    if (n < 0) {
+      this.buf[this.at++] = 0x2d
+      n = -n
+    }
+    if (n === 0) {
+      this.buf[this.at++] = DIGIT_0
+      return
+    }
+    let digits = 0
+    for (let m = n; m > 0; m = Math.floor(m / 10)) digits++
+    for (let i = this.at + digits - 1; i >= this.at; i--) {
+      this.buf[i] = DIGIT_0 + (n % 10)
+      n = Math.floor(n / 10)
+    }
+    this.at += digits
+  }
+
+  /** Hands what is collected to the hash. */
+  flush(): void {
+    if (this.at > 0) this.hash.update(this.buf.subarray(0, this.at))
+    this.at = 0
+  }
 }
