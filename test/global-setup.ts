@@ -1,4 +1,10 @@
-// One real ZooKeeper for the whole test run; tests reach it through inject('zookeeper').
+// One real ZooKeeper for the whole test run; tests reach it through inject('zookeeper'). The run
+// gets a temporary directory of its own as TMPDIR (the workers, the CLI, the labs and ZooKeeper
+// inherit it), removed at the end, so the thousands of workspaces the tests make do not pile up.
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import type {TestProject} from 'vitest/node'
 
 import {LifeboatError} from '../src/errors.js'
@@ -11,8 +17,11 @@ declare module 'vitest' {
 }
 
 let server: RunningZooKeeper | undefined
+let runDir: string | undefined
 
 export async function setup(project: TestProject): Promise<void> {
+  runDir = mkdtempSync(join(tmpdir(), 'lifeboat-test-run-'))
+  process.env.TMPDIR = runDir
   try {
     server = await startZooKeeper({heap: '1g'})
   } catch (err) {
@@ -26,4 +35,5 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await server?.stop()
+  if (runDir) rmSync(runDir, {recursive: true, force: true})
 }
