@@ -56,6 +56,16 @@ function override<T extends object, K extends keyof T>(obj: T, key: K, value: T[
   }
 }
 
+/** A stream's `write` that hands the text to `take` and calls the write's callback, if any. */
+function capture(take: (text: string) => void): typeof process.stdout.write {
+  return ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    take(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'))
+    const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined
+    done?.()
+    return true
+  }) as typeof process.stdout.write
+}
+
 /** Runs `lifeboat ARGS` in this process, as `node bin/run.js ARGS` with `env`, in `cwd`. */
 export async function runInProcess(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<InProcessResult> {
   if (busy) throw new Error('runInProcess: another command is running in this worker')
@@ -82,18 +92,16 @@ export async function runInProcess(args: string[], cwd: string, env: NodeJS.Proc
   const listeners = {SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM')}
   const undo = [
     override(process, 'argv', [process.execPath, BIN, ...args]),
-    override(process.stdout, 'write', ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')
-      const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined
-      done?.()
-      return true
-    }) as typeof process.stdout.write),
-    override(process.stderr, 'write', ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')
-      const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined
-      done?.()
-      return true
-    }) as typeof process.stderr.write),
+    override(
+      process.stdout,
+      'write',
+      capture((s) => (stdout += s)),
+    ),
+    override(
+      process.stderr,
+      'write',
+      capture((s) => (stderr += s)),
+    ),
     override(process.stdout, 'isTTY', false),
     override(process.stderr, 'isTTY', false),
     override(process.stdin, 'isTTY', false),
