@@ -64,6 +64,16 @@ describe('decodeUtf8', () => {
       const buf = Buffer.concat([Buffer.from('<<'), Buffer.from(t, 'utf8'), Buffer.from('>>')])
       expect(decodeUtf8(buf, 2, buf.length - 2)).toBe(t)
     }
+    // Many distinct short strings, each read twice, more than the strings it remembers (slots collide).
+    const many = Array.from({length: 20_000}, (_, i) => `t${i}.${(i * 7919) % 10_007}`)
+    const packed = Buffer.from(many.join('|'))
+    for (let round = 0; round < 2; round++) {
+      let at = 0
+      for (const t of many) {
+        expect(decodeUtf8(packed, at, at + t.length)).toBe(t)
+        at += t.length + 1
+      }
+    }
     const invalid = Buffer.from([0x61, 0xff, 0x62, 0xc3])
     expect(decodeUtf8(invalid, 0, invalid.length)).toBe(invalid.toString('utf8'))
   })

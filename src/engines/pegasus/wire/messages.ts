@@ -7,6 +7,7 @@ import type {TProtocol} from 'thrift'
 import {
   BinaryReader,
   BinaryWriter,
+  bufferTransportOf,
   readErrorCode,
   readGpid,
   readHostPort,
@@ -269,9 +270,15 @@ export function readStruct(p: TProtocol, schema: StructSchema): Record<string, u
   // per struct, which at 192,000 replicas costs more than reading them).
   const plan = readPlanOf(schema)
   const out: Record<string, unknown> = {...plan.template}
+  const direct = bufferTransportOf(p)
   p.readStructBegin()
   for (;;) {
-    const {ftype, fid} = p.readFieldBegin()
+    let ftype: number
+    let fid = 0
+    if (direct) {
+      ftype = direct.readByte()
+      if (ftype !== TType.STOP) fid = direct.readI16()
+    } else ({ftype, fid} = p.readFieldBegin())
     if (ftype === TType.STOP) break
     const f = fid >= 0 ? plan.byId[fid] : undefined
     if (f && f.ttype === ftype) out[f.spec.name] = readValue(p, f.spec.kind)

@@ -60,8 +60,18 @@ class BufferWriteTransport {
   }
 }
 
+/**
+ * The in-memory transport under `p` when `p` reads from one (a BinaryReader's protocol): readStruct
+ * then reads field headers from it directly, as TBinaryProtocol.readFieldBegin does (a byte, then
+ * an i16 unless it is STOP) without the object that method returns for every field.
+ */
+export function bufferTransportOf(p: TProtocol): BufferReadTransport | undefined {
+  const t = (p as unknown as {trans?: unknown}).trans
+  return t instanceof BufferReadTransport ? t : undefined
+}
+
 /** Serves TBinaryProtocol's reads from one buffer, refusing to read past its end. */
-class BufferReadTransport {
+export class BufferReadTransport {
   private pos: number
   constructor(
     private readonly buf: Buffer,
@@ -114,19 +124,39 @@ class BufferReadTransport {
 /** Strings up to this many bytes are decoded here when they are ASCII (see decodeUtf8). */
 const SHORT_STRING = 32
 
+/** Short strings decoded lately, by a hash of their bytes: a gather reads the same few thousand again and again. */
+const recentStrings: (string | undefined)[] = new Array<string | undefined>(4096)
+
 /**
  * The UTF-8 text of `buf[start, end)`, as `buf.toString('utf8', start, end)` gives it. A short
- * ASCII string (a table name, a disk tag, `pegasus`) is built here: Buffer#toString's argument
- * checks cost more than the decoding at 192,000 replicas of two strings each.
+ * ASCII string (a table name, a disk tag, `pegasus`) is the one decoded last time when its bytes
+ * are the same, else it is built here: at 192,000 replicas of two strings each, Buffer#toString's
+ * argument checks cost more than the decoding, and a string per field would be garbage.
  */
 export function decodeUtf8(buf: Buffer, start: number, end: number): string {
-  if (end - start > SHORT_STRING) return buf.toString('utf8', start, end)
-  let s = ''
+  const length = end - start
+  if (length > SHORT_STRING) return buf.toString('utf8', start, end)
+  let h = length
   for (let i = start; i < end; i++) {
     const c = buf[i]!
     if (c >= 0x80) return buf.toString('utf8', start, end)
-    s += String.fromCharCode(c)
+    h = (Math.imul(h, 31) + c) | 0
   }
+  const slot = h & (recentStrings.length - 1)
+  const seen = recentStrings[slot]
+  if (seen !== undefined && seen.length === length) {
+    let same = true
+    for (let i = 0; i < length; i++) {
+      if (seen.charCodeAt(i) !== buf[start + i]) {
+        same = false
+        break
+      }
+    }
+    if (same) return seen
+  }
+  let s = ''
+  for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!)
+  recentStrings[slot] = s
   return s
 }
 
