@@ -292,6 +292,25 @@ let nextShape = 0
  * seen lately is reused instead of sorted again. Callers must not change the returned array.
  */
 function sortedKeys(record: Record<string, unknown>): string[] {
+  const proto = Object.getPrototypeOf(record) as unknown
+  if (proto === Object.prototype || proto === null) {
+    // A plain object's own keys, in Object.keys order, walked without making the array (for-in
+    // sees nothing inherited from Object.prototype or null).
+    for (let s = 0; s < shapes.length; s++) {
+      const shape = shapes[s]!
+      const seen = shape.keys
+      let i = 0
+      let same = true
+      for (const k in record) {
+        if (seen[i] !== k) {
+          same = false
+          break
+        }
+        i++
+      }
+      if (same && i === seen.length) return shape.sorted
+    }
+  }
   const keys = Object.keys(record)
   for (let s = 0; s < shapes.length; s++) {
     const shape = shapes[s]!

@@ -178,6 +178,11 @@ describe('canonicalJson with many key shapes', () => {
     })
     expect(canonicalJson(items)).toBe(reference(items))
     expect(canonicalSha256({items})).toBe(sha256Hex(reference({items})))
+    // An object whose prototype has an enumerable key that a remembered shape also has: only its own keys count.
+    const inherits = Object.assign(Object.create({b: 'inherited'}) as object, {a: 1})
+    const remembered = {a: 0, b: {d: 1, c: 2}}
+    expect(canonicalJson([remembered, inherits])).toBe('[{"a":0,"b":{"c":2,"d":1}},{"a":1}]')
+    expect(canonicalJson({x: remembered, y: inherits})).toBe(reference({x: remembered, y: inherits}))
     // The same keys as a remembered shape, but more of them, and fewer.
     expect(canonicalJson([{b: 1, a: 2}, {b: 1, a: 2, c: 3}, {b: 1}])).toBe(
       '[{"a":2,"b":1},{"a":2,"b":1,"c":3},{"b":1}]',
