@@ -363,6 +363,20 @@ export function sortKeysDeep<T>(value: T): T {
 }
 
 /**
+ * A copy of a plain object with its own keys in sorted order and undefined properties dropped; its
+ * values are kept as they are (not copied, not sorted). For a document whose values are fresh and
+ * flat, where sortKeysDeep would copy each array once more.
+ */
+export function sortKeysShallow<T extends object>(value: T): T {
+  const record = value as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (const k of sortedKeys(record)) {
+    if (record[k] !== undefined) out[k] = record[k]
+  }
+  return out as T
+}
+
+/**
  * `JSON.stringify` with exact integers: a bigint is written as its decimal string. For the plan
  * file, `--json` output and audit records.
  */

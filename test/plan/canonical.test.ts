@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {canonicalJson, canonicalSha256, sha256Hex, sortKeysDeep} from '../../src/plan/canonical.js'
+import {canonicalJson, canonicalSha256, sha256Hex, sortKeysDeep, sortKeysShallow} from '../../src/plan/canonical.js'
 
 describe('canonicalJson', () => {
   it('sorts keys by code unit, drops undefined properties, keeps JSON escapes', () => {
@@ -61,6 +61,19 @@ describe('canonicalSha256', () => {
 
   it('changes with any value', () => {
     expect(canonicalSha256({a: 1})).not.toBe(canonicalSha256({a: 2}))
+  })
+})
+
+describe('sortKeysShallow', () => {
+  it('sorts the top-level keys, drops undefined ones and keeps the values themselves', () => {
+    const list = ['b', 'a']
+    const nested = {z: 1, y: 2}
+    const doc = {pid: '1.0', ballot: 3, last_drops: list, hp: nested, gone: undefined}
+    const sorted = sortKeysShallow(doc)
+    expect(Object.keys(sorted)).toEqual(['ballot', 'hp', 'last_drops', 'pid'])
+    expect(sorted.last_drops).toBe(list)
+    expect(sorted.hp).toBe(nested)
+    expect(Object.keys(sortKeysShallow({b: 1, a: 2, c: 3}))).toEqual(['a', 'b', 'c'])
   })
 })
 

@@ -25,7 +25,7 @@
 import type {PlanOptions} from '../../types.js'
 import type {Candidate, Change, PlanBody, PrimaryChange, RiskClass, Step} from '../../../plan/types.js'
 import {compareFindings, compareNatural} from '../../../plan/order.js'
-import {sortKeysDeep} from '../../../plan/canonical.js'
+import {sortKeysShallow} from '../../../plan/canonical.js'
 import {
   APPS_ROOT_UNLOCKED,
   DEFAULT_ZK_LAYOUT,
@@ -325,7 +325,7 @@ export function planMetaRecovery(
           action: 'create',
           before: null,
           // Keys sorted as the plan keeps them, so that buildPlan keeps this document instead of copying it.
-          after: sortKeysDeep(encodePartitionConfig(pc, layout)),
+          after: sortKeysShallow(encodePartitionConfig(pc, layout)),
         })
       }
     }
