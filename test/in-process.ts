@@ -31,7 +31,6 @@ class ProcessExit extends Error {
 }
 
 let busy = false
-let config: Promise<Config> | undefined
 
 /** Whether `args` can run in the worker now; otherwise the caller starts a child process. */
 export function canRunInProcess(args: readonly string[]): boolean {
@@ -72,12 +71,14 @@ export async function runInProcess(args: string[], cwd: string, env: NodeJS.Proc
   busy = true
   let oclif: typeof import('@oclif/core')
   let oclifHandle: typeof import('@oclif/core/handle')
-  let loaded: Config
+  let config: Config
   try {
     oclif = await import('@oclif/core')
     oclifHandle = await import('@oclif/core/handle')
-    config ??= oclif.Config.load({root: REPO})
-    loaded = await config
+    // A fresh Config per run (about 15 ms): oclif's help rewrites the ids of the commands it lists
+    // in place (`lab:up` becomes `lab up`), harmless in a process that then exits, fatal to the
+    // next command of a shared one.
+    config = await oclif.Config.load({root: REPO})
   } catch (error) {
     busy = false
     throw error
@@ -114,7 +115,7 @@ export async function runInProcess(args: string[], cwd: string, env: NodeJS.Proc
   let code = 0
   try {
     process.chdir(cwd)
-    await oclif.run(args, loaded)
+    await oclif.run(args, config)
     code = Number(process.exitCode ?? 0)
   } catch (error) {
     if (error instanceof ProcessExit) {

@@ -1,6 +1,11 @@
 // The suite runs most commands in the test worker (test/in-process.ts). That is only a faithful
 // stand-in for the binary if both give the same exit code, stdout and stderr: here each command
 // runs both ways, from success through the command's own errors to ones oclif handles itself.
+// Topic help comes first: oclif's help renames the commands it lists in place, which broke every
+// later `lab` command of a worker that shared one Config between runs.
+import {join} from 'node:path'
+import {tmpdir} from 'node:os'
+
 import {describe, expect, it} from 'vitest'
 
 import {REPO, runCli} from './helpers.js'
@@ -8,6 +13,8 @@ import {REPO, runCli} from './helpers.js'
 const SPECS = 'test/fixtures/specs'
 
 const COMMANDS: string[][] = [
+  ['lab'],
+  ['audit'],
   ['--version'],
   ['--help'],
   ['validate', `${SPECS}/pegasus-meta-recovery.yaml`],
@@ -17,7 +24,7 @@ const COMMANDS: string[][] = [
   ['show', 'no-such-plan.json'],
   ['audit', 'verify', '--audit-log', 'no-such-log.jsonl'],
   ['no-such-command'],
-  ['lab'],
+  ['lab', 'up', 'no-such-scenario', '--state-dir', join(tmpdir(), 'lifeboat-in-process-lab')],
 ]
 
 describe('a command run in the test worker', () => {
