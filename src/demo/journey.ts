@@ -183,7 +183,14 @@ export async function runJourney(journey: Journey, opts: RunJourneyOptions): Pro
       if (!o.quiet) out(`\n$ lifeboat ${args.map(shellQuote).join(' ')}\n`)
       const up = args[0] === 'lab' && args[1] === 'up'
       if (up) labStarted = upRunning = true
-      const r = await exec(args, !o.quiet).finally(() => (upRunning = false))
+      const r = await exec(args, !o.quiet)
+        .then((res) => {
+          // A terminal's Ctrl-C reaches the whole foreground group: the command may die of it before
+          // the demo's own handler has run. It is the operator's interruption, not a failed step.
+          if (res.signal === 'SIGINT') onSignal('SIGINT')
+          return res
+        })
+        .finally(() => (upRunning = false))
       if (interrupted) throw new DemoInterrupted(interrupted)
       if (r.code === null || !expect.includes(r.code)) {
         throw new DemoFailed(

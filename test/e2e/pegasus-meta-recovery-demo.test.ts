@@ -53,11 +53,15 @@ describe('lifeboat demo', () => {
     expect(existsSync(join(stateDir, 'lab.json'))).toBe(false)
   })
 
-  it('tears the lab down when interrupted with Ctrl-C', async () => {
+  /**
+   * Runs the demo in a process group of its own, as a terminal's foreground job, and once its lab is
+   * up (the first `lab verify` has started) calls `interrupt` with the demo's pid and that command's.
+   * Then: exit 1, "interrupted (SIGINT)", the lab torn down and its process gone.
+   */
+  async function interruptedDemo(interrupt: (demo: number, command: number) => void): Promise<void> {
     const cwd = tempDir()
     cleanup.push(cwd)
     const stateDir = join(cwd, 'lab')
-    // Its own process group, as a terminal's foreground job: Ctrl-C reaches the demo and its current child.
     const child = spawn(process.execPath, [BIN, 'demo', '--state-dir', stateDir, '--zk', zk], {
       cwd,
       detached: true,
@@ -80,7 +84,15 @@ describe('lifeboat demo', () => {
     })
     await Promise.race([labIsUp, exited])
     expect(daemon, out).toBeTypeOf('number')
-    process.kill(-child.pid!, 'SIGINT')
+    // The demo prints the command line, then starts it: wait for that child process.
+    const children = `/proc/${child.pid}/task/${child.pid}/children`
+    let command: number | undefined
+    while (command === undefined && child.exitCode === null) {
+      command = readFileSync(children, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)[0]
+      if (command === undefined) await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(command, out).toBeTypeOf('number')
+    interrupt(child.pid!, command!)
     const code = await exited
     const workDir = /^Working directory: (.+)$/m.exec(out)?.[1]
     if (workDir) cleanup.push(workDir)
@@ -95,6 +107,16 @@ describe('lifeboat demo', () => {
       alive = false
     }
     expect(alive).toBe(false)
+  }
+
+  it('tears the lab down when interrupted with Ctrl-C', async () => {
+    // Ctrl-C reaches the demo and its current command.
+    await interruptedDemo((demo) => process.kill(-demo, 'SIGINT'))
+  })
+
+  it('takes a command that died of Ctrl-C before the demo saw it as the interruption, not a failed step', async () => {
+    // On a busy machine the command may die of the group's SIGINT before the demo's handler runs.
+    await interruptedDemo((_demo, command) => process.kill(command, 'SIGINT'))
   })
 
   it('lists the known journeys for an unknown name, without a stack trace', async () => {
