@@ -249,6 +249,43 @@ describe('buildPlan', () => {
       body: {...meta.body, changes: [{address: 'x', action: 'create' as const, before: 1, after: 2}]},
     }
     expect(() => buildPlan(badCreate)).toThrow(/before = null/)
+    // Duplicates far apart in the body still meet once sorted.
+    const changes = meta.body.changes
+    const dupChange = {...meta, body: {...meta.body, changes: [changes.at(-1)!, ...changes.slice(1), changes.at(-1)!]}}
+    expect(changes.length).toBeGreaterThan(2)
+    expect(() => buildPlan(dupChange)).toThrow(/duplicate change address/)
+    const primaries = input.body.primaries
+    const dupPrimary = {...input, body: {...input.body, primaries: [primaries[0]!, ...primaries, {...primaries[0]!}]}}
+    expect(() => buildPlan(dupPrimary)).toThrow(/duplicate primary partition/)
+  })
+
+  test('changes and primaries already in their normal form are kept, others copied in that form', () => {
+    const input = fixtureInput('meta-recovery')
+    const plan = buildPlan(input)
+    // The plan's own changes and primaries are normal: built again, every one is kept as it is.
+    const again = buildPlan({...input, body: {...input.body, changes: plan.changes, primaries: plan.primaries}})
+    expect(again.changes.length).toBeGreaterThan(0)
+    again.changes.forEach((c, i) => expect(c).toBe(plan.changes[i]))
+    const ddd = buildPlan(fixtureInput('ddd'))
+    const dddAgain = buildPlan({...fixtureInput('ddd'), body: {...fixtureInput('ddd').body, primaries: ddd.primaries}})
+    expect(ddd.primaries.length).toBeGreaterThan(0)
+    dddAgain.primaries.forEach((p, i) => expect(p).toBe(ddd.primaries[i]))
+    // Out of order, an undefined key, or a document out of order: a copy, in the normal order.
+    const c = plan.changes.find((x) => x.reason !== undefined && x.noun !== undefined)!
+    for (const variant of [
+      {after: c.after, address: c.address, noun: c.noun, action: c.action, reason: c.reason, before: c.before},
+      {...c, reason: undefined},
+      {...c, after: Object.fromEntries(Object.entries(c.after as object).reverse())},
+    ]) {
+      const built = buildPlan({...input, body: {...input.body, changes: [variant as typeof c]}}).changes[0]!
+      expect(built).not.toBe(variant)
+      expect(Object.keys(built)).toEqual(Object.keys(c).filter((k) => k !== 'reason' || variant.reason !== undefined))
+    }
+    const p = ddd.primaries[0]!
+    const reordered = {candidates: p.candidates, ...p}
+    const built = buildPlan({...fixtureInput('ddd'), body: {...fixtureInput('ddd').body, primaries: [reordered]}})
+    expect(built.primaries[0]).not.toBe(reordered)
+    expect(JSON.stringify(built.primaries[0])).toBe(JSON.stringify(p))
   })
 
   test('large plans keep every change, in natural order', () => {

@@ -205,17 +205,17 @@ export function planMetaRecovery(
             address: zkAddress(appsRoot),
             noun: NOUN.zkNode,
             action: 'create',
+            reason: 'the apps root, unlocked once every node is written',
             before: null,
             after: APPS_ROOT_UNLOCKED,
-            reason: 'the apps root, unlocked once every node is written',
           }
         : {
             address: zkAddress(appsRoot),
             noun: NOUN.zkNode,
             action: rootData === APPS_ROOT_UNLOCKED ? 'no-op' : 'update',
+            reason: 'start_recovery locks the apps root while it writes and unlocks it at the end',
             before: rootData,
             after: APPS_ROOT_UNLOCKED,
-            reason: 'start_recovery locks the apps root while it writes and unlocks it at the end',
           },
     )
     const expireSecond = nowSeconds(opts.now)
@@ -231,13 +231,13 @@ export function planMetaRecovery(
         address,
         noun: NOUN.table,
         action: 'create',
-        before: null,
-        after: encodeAppInfo(info, app.available ? AS_AVAILABLE : AS_DROPPED, layout),
         reason: app.holder
           ? `placeholder for dropped table id ${app.id} (no replica server reported it)`
           : app.available
             ? `table ${app.name}${app.name !== app.originalName ? ` (was ${app.originalName})` : ''}, reported first by ${app.from}`
             : `table ${app.name} reported as not available by ${app.from}: kept as dropped`,
+        before: null,
+        after: sortKeysShallow(encodeAppInfo(info, app.available ? AS_AVAILABLE : AS_DROPPED, layout)),
       })
       const max = app.info.max_replica_count
       for (let p = 0; p < app.info.partition_count; p++) {
@@ -255,11 +255,11 @@ export function planMetaRecovery(
               table: app.name,
               before: null,
               after: null,
-              candidates: [],
               risk: 'lossy',
               reason:
                 'no replica collected: force recovered to empty (skip_lost_partitions); the meta then assigns an empty primary',
               atStake: `every row of partition ${partition} of ${app.name}`,
+              candidates: [],
             })
           } else {
             const primary = list[0]!
@@ -295,28 +295,26 @@ export function planMetaRecovery(
                 hint: 'Pegasus picks the highest ballot first; the decrees only the other replica committed may be lost.',
               })
             }
-            primaries.push({
-              partition,
-              table: app.name,
-              before: null,
-              after: primary.node,
-              risk,
-              atStake,
-              candidates: list.map((c, i): Candidate => ({
-                node: c.node,
-                // Keys in code-unit order, the order the plan keeps facts in (buildPlan then keeps this object).
-                facts: {
-                  [FACT.ballot]: c.ballot,
-                  [FACT.collected]: true,
-                  [FACT.lastCommitted]: c.lcd,
-                  [FACT.lastPrepared]: c.lpd,
-                },
-                // One marks array per distinct mark, shared by the candidates that carry it (plan data is never changed in place).
-                marks: i === 0 ? MARK_PRIMARY : i < max ? MARK_LAST_DROPS : marksDropped(max + reserved),
-              })),
-              ...(drops.length > 0 ? {facts: {[FACT.lastDrops]: drops.map((d) => d.node).join(', ')}} : {}),
-              reason: primaryReason(list.length, drops.length),
-            })
+            const candidates = list.map((c, i): Candidate => ({
+              node: c.node,
+              // Keys in code-unit order, the order the plan keeps facts in (buildPlan then keeps this object).
+              facts: {
+                [FACT.ballot]: c.ballot,
+                [FACT.collected]: true,
+                [FACT.lastCommitted]: c.lcd,
+                [FACT.lastPrepared]: c.lpd,
+              },
+              // One marks array per distinct mark, shared by the candidates that carry it (plan data is never changed in place).
+              marks: i === 0 ? MARK_PRIMARY : i < max ? MARK_LAST_DROPS : marksDropped(max + reserved),
+            }))
+            const reason = primaryReason(list.length, drops.length)
+            // Keys in the order the plan keeps them, nothing undefined, so that buildPlan keeps this object.
+            const change: PrimaryChange =
+              atStake === undefined
+                ? {partition, table: app.name, before: null, after: primary.node, risk, reason, candidates}
+                : {partition, table: app.name, before: null, after: primary.node, risk, reason, atStake, candidates}
+            if (drops.length > 0) change.facts = {[FACT.lastDrops]: drops.map((d) => d.node).join(', ')}
+            primaries.push(change)
           }
         }
         changes.push({
