@@ -149,6 +149,8 @@ describe('canonicalJson of array items', () => {
       new Map([[1, 2]]),
       Object.assign(Object.create(null) as object, {y: 1, x: 2}),
       {a: -0, b: 1e21, c: 'quote " and \u0000 and lone \ud800'},
+      // Keys a generated copier must quote exactly.
+      {'z"\\': 1, 'a\u2028b': {y: 1, x: 2}, "it's ${x}": 3, '': 4, 'a\nb': undefined},
       [[{b: 1, a: 1}], []],
       'plain',
       7,
