@@ -258,6 +258,36 @@ describe('PegasusMetaRecovery planner: outcomes and Pegasus wording (reference/p
     expect(startStep(body).params).toMatchObject({expect_err: 'CRASH'})
   })
 
+  it('conflicting app info: each field app_info_compatible_equal compares, and only those', () => {
+    const differ: Record<string, unknown> = {
+      status: 6,
+      app_type: 'other',
+      app_name: 'renamed',
+      partition_count: 64,
+      is_stateful: false,
+      max_replica_count: 5,
+      expire_second: 7,
+      create_second: 8,
+      drop_second: 9,
+      atomic_idempotent: true,
+    }
+    const ignored: Record<string, unknown> = {
+      envs: {a: 'b'},
+      duplicating: true,
+      init_partition_count: 3,
+      is_bulk_loading: true,
+    }
+    for (const [field, value] of Object.entries({...differ, ...ignored})) {
+      const {spec, live} = loadFixture('all-good')
+      // The second node's report of the first node's app (app_id changed, it would be another app).
+      Object.assign(live.nodes[1]!.apps[0]!, {[field]: value})
+      const body = planMetaRecovery(spec, live, {now: NOW})
+      const conflict = messages(body, 'PEGASUS_APP_CONFLICT')
+      if (field in differ) expect(conflict, field).toEqual([expect.stringContaining(`: ${field} `)])
+      else expect(conflict, field).toEqual([])
+    }
+  })
+
   it('a non-empty apps root: an error that names what is there', () => {
     const body = planFixture('root-not-empty')
     expect(errors(body).map((f) => f.code)).toEqual(['PEGASUS_ROOT_NOT_EMPTY'])
