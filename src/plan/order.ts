@@ -29,8 +29,17 @@ function runEnd(s: string, at: number, digits: boolean): number {
  */
 export function compareNatural(a: string, b: string): number {
   if (a === b) return 0
+  // Runs wholly inside the common prefix are equal in both strings: start at the run holding the
+  // prefix's last character (addresses share long prefixes such as `zk:/pegasus/c1/apps/`).
   let i = 0
-  let j = 0
+  const shorter = Math.min(a.length, b.length)
+  while (i < shorter && a.charCodeAt(i) === b.charCodeAt(i)) i++
+  if (i > 0) {
+    const digits = isDigit(a.charCodeAt(i - 1))
+    i--
+    while (i > 0 && isDigit(a.charCodeAt(i - 1)) === digits) i--
+  }
+  let j = i
   while (i < a.length && j < b.length) {
     const da = isDigit(a.charCodeAt(i))
     const db = isDigit(b.charCodeAt(j))
