@@ -283,7 +283,8 @@ type Copier = (
  * prototype.
  */
 class Shape {
-  private compiled: Copier | null | undefined
+  private compiledCopier: Copier | null | undefined
+  private compiledSorter: Sorter | null | undefined
 
   constructor(
     readonly keys: string[],
@@ -291,9 +292,36 @@ class Shape {
   ) {}
 
   copier(): Copier | null {
-    if (this.compiled === undefined) this.compiled = compileCopier(this.sorted)
-    return this.compiled
+    if (this.compiledCopier === undefined) this.compiledCopier = compileCopier(this.sorted)
+    return this.compiledCopier
   }
+
+  sorter(): Sorter | null {
+    if (this.compiledSorter === undefined) this.compiledSorter = compileSorter(this.sorted)
+    return this.compiledSorter
+  }
+}
+
+/** sortKeysShallow's copy of an object of one shape; undefined when a value is undefined. */
+type Sorter = (record: object) => object | undefined
+
+/** Whether an object literal with key `k` keeps it in insertion order and as an own property. */
+function literalKey(k: string): boolean {
+  return !/^[0-9]/.test(k) && k !== '__proto__'
+}
+
+/** The Sorter of objects with `sorted` keys, generated as compileCopier's Copier is. */
+function compileSorter(sorted: string[]): Sorter | null {
+  if (!sorted.every(literalKey)) return null
+  const keys = sorted.map((k) => JSON.stringify(k))
+  const read = keys.map((key, i) => `const x${i} = record[${key}]`)
+  const check = keys.map((_, i) => `x${i} === undefined`).join(' || ')
+  const body = [
+    ...read,
+    `if (${check || 'false'}) return undefined`,
+    `return {${keys.map((key, i) => `${key}: x${i}`).join(', ')}}`,
+  ]
+  return new Function('record', body.join('\n')) as Sorter
 }
 
 /**
@@ -304,7 +332,7 @@ class Shape {
  * Keys are embedded as JSON string literals, which are JavaScript string literals.
  */
 function compileCopier(sorted: string[]): Copier | null {
-  if (sorted.some((k) => /^[0-9]/.test(k) || k === '__proto__')) return null
+  if (!sorted.every(literalKey)) return null
   const lines: string[] = []
   const fields: string[] = []
   sorted.forEach((k, i) => {
@@ -399,7 +427,7 @@ export function sortKeysDeep<T>(value: T): T {
     const record = value as Record<string, unknown>
     const out: Record<string, unknown> = {}
     for (const k of sortedKeys(record)) {
-      if (record[k] !== undefined) out[k] = sortKeysDeep(record[k])
+      if (record[k] !== undefined) setOwn(out, k, sortKeysDeep(record[k]))
     }
     return out as T
   }
@@ -413,11 +441,22 @@ export function sortKeysDeep<T>(value: T): T {
  */
 export function sortKeysShallow<T extends object>(value: T): T {
   const record = value as Record<string, unknown>
+  const shape = shapeOf(record)
+  // Through the shape's generated literal, unless a value is undefined (dropped here) or a key
+  // cannot be written in one.
+  const sorted = shape.sorter()?.(record)
+  if (sorted !== undefined) return sorted as T
   const out: Record<string, unknown> = {}
-  for (const k of sortedKeys(record)) {
-    if (record[k] !== undefined) out[k] = record[k]
+  for (const k of shape.sorted) {
+    if (record[k] !== undefined) setOwn(out, k, record[k])
   }
   return out as T
+}
+
+/** `out[k] = value` as an own property also for `__proto__` (a key JSON.parse makes, which `=` would take as the prototype). */
+function setOwn(out: Record<string, unknown>, k: string, value: unknown): void {
+  if (k === '__proto__') Object.defineProperty(out, k, {value, enumerable: true, writable: true, configurable: true})
+  else out[k] = value
 }
 
 /**

@@ -75,6 +75,23 @@ describe('sortKeysShallow', () => {
     expect(sorted.hp).toBe(nested)
     expect(Object.keys(sortKeysShallow({b: 1, a: 2, c: 3}))).toEqual(['a', 'b', 'c'])
   })
+
+  it('gives the same copy for every object of a shape, whatever its values, and for awkward keys', () => {
+    // The first objects of a shape, and later ones (the generated copy), one with an undefined value.
+    for (let i = 0; i < 4; i++) {
+      const doc = {pid: `1.${i}`, ballot: i, gone: i === 2 ? undefined : null}
+      const sorted = sortKeysShallow(doc)
+      expect(Object.keys(sorted)).toEqual(i === 2 ? ['ballot', 'pid'] : ['ballot', 'gone', 'pid'])
+      expect(sorted).not.toBe(doc)
+    }
+    const awkward = JSON.parse('{"z\\"": 1, "10": 2, "9": 3, "__proto__": {"p": 1}, "a b": 4}') as object
+    const sorted = sortKeysShallow(awkward)
+    expect(JSON.stringify(sorted)).toBe('{"9":3,"10":2,"__proto__":{"p":1},"a b":4,"z\\"":1}')
+    expect(Object.getPrototypeOf(sorted)).toBe(Object.prototype)
+    const quoted = {'z"\\': 1, 'a\u2028': 2, "it's": 3}
+    expect(JSON.stringify(sortKeysShallow(quoted))).toBe(JSON.stringify({'a\u2028': 2, "it's": 3, 'z"\\': 1}))
+    expect(JSON.stringify(sortKeysDeep({x: awkward}))).toBe('{"x":{"9":3,"10":2,"__proto__":{"p":1},"a b":4,"z\\"":1}}')
+  })
 })
 
 describe('sortKeysDeep', () => {
