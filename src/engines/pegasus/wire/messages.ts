@@ -2,6 +2,10 @@
  * Struct codecs for every Pegasus message lifeboat and the lab exchange, declared as field tables
  * that mirror the IDL (id, name, type, optional) and written/read through the thrift package's
  * TBinaryProtocol. The field tables are the single place where the IDL is transcribed.
+ *
+ * Reading has two paths that give the same values: the schema walk (readStruct), which reads
+ * through any TProtocol, and the readers compiled from the same tables (read-compiled.ts), which
+ * the codecs use when the bytes are in a buffer (every reply and request lifeboat and the lab read).
  */
 import type {TProtocol} from 'thrift'
 import {
@@ -23,91 +27,12 @@ import {
   writeI64Num,
   writeRpcAddress,
 } from './protocol.js'
+import {compiledReaderOf} from './read-compiled.js'
+import {missingValueOf, ttypeOf, type FieldKind, type FieldSpec, type StructSchema} from './schema.js'
 import type * as M from './types.js'
 
-/** What a field holds. `address`, `host_port`, `gpid` and `error_code` are Pegasus's raw encodings. */
-export type FieldKind =
-  | 'bool'
-  | 'i32'
-  | 'i64'
-  | 'i64big'
-  | 'string'
-  | 'address'
-  | 'host_port'
-  | 'gpid'
-  | 'error_code'
-  | {list: FieldKind}
-  | {map: [FieldKind, FieldKind]}
-  | {struct: StructSchema}
-
-/** One IDL field. */
-export interface FieldSpec {
-  id: number
-  name: string
-  kind: FieldKind
-  /** IDL `optional`: written only when present. */
-  optional?: boolean
-  /** The IDL default for a required field missing on the wire (else the type's zero value). */
-  default?: unknown
-}
-
-/** One IDL struct. */
-export interface StructSchema {
-  name: string
-  fields: FieldSpec[]
-}
-
-/** Thrift type id of a field of this kind, as Pegasus's generated code writes it. */
-export function ttypeOf(kind: FieldKind): number {
-  if (typeof kind === 'object') {
-    if ('list' in kind) return TType.LIST
-    if ('map' in kind) return TType.MAP
-    return TType.STRUCT
-  }
-  switch (kind) {
-    case 'bool':
-      return TType.BOOL
-    case 'i32':
-      return TType.I32
-    case 'i64':
-    case 'i64big':
-      return TType.I64
-    case 'string':
-      return TType.STRING
-    default:
-      // rpc_address, host_port, gpid and error_code are declared as structs in dsn.thrift,
-      // so their field and element type is T_STRUCT although the payload is raw.
-      return TType.STRUCT
-  }
-}
-
-function zeroOf(kind: FieldKind): unknown {
-  if (typeof kind === 'object') {
-    if ('list' in kind) return []
-    if ('map' in kind) return {}
-    return readStructDefaults(kind.struct)
-  }
-  switch (kind) {
-    case 'bool':
-      return false
-    case 'i32':
-    case 'i64':
-      return 0
-    case 'i64big':
-      return 0n
-    case 'error_code':
-      // dsn::error_code() is ERR_OK.
-      return 'ERR_OK'
-    default:
-      return ''
-  }
-}
-
-function readStructDefaults(schema: StructSchema): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const f of schema.fields) if (!f.optional) out[f.name] = f.default ?? zeroOf(f.kind)
-  return out
-}
+export type {FieldKind, FieldSpec, StructSchema} from './schema.js'
+export {ttypeOf} from './schema.js'
 
 function writeValue(p: TProtocol, kind: FieldKind, v: unknown, where: string): void {
   if (typeof kind === 'object') {
@@ -174,7 +99,9 @@ function readValue(p: TProtocol, kind: FieldKind): unknown {
     if ('list' in kind) {
       const {size} = p.readListBegin()
       if (size < 0) throw new WireError('negative list size')
-      const out: unknown[] = new Array(size)
+      // Every element takes a byte at least: a size past the bytes left (a damaged frame) fails on
+      // reading, and must not allocate first.
+      const out: unknown[] = new Array(Math.min(size, bufferTransportOf(p)?.remaining() ?? 0))
       for (let i = 0; i < size; i++) out[i] = readValue(p, kind.list)
       p.readListEnd()
       return out
@@ -245,7 +172,7 @@ export function writeStruct(p: TProtocol, schema: StructSchema, v: Record<string
     let value = v[f.name]
     if (value === undefined || value === null) {
       if (f.optional) continue
-      value = f.default ?? zeroOf(f.kind)
+      value = missingValueOf(f)
     }
     p.writeFieldBegin(f.name, ttypeOf(f.kind) as never, f.id)
     writeValue(p, f.kind, value, `${schema.name}.${f.name}`)
@@ -256,7 +183,8 @@ export function writeStruct(p: TProtocol, schema: StructSchema, v: Record<string
 }
 
 /**
- * Reads a struct. Like generated thrift code: unknown field ids and fields of an unexpected type
+ * Reads a struct by walking its schema (the reference the compiled readers match; the codecs read
+ * through {@link readStructFast}). Like generated thrift code: unknown field ids and fields of an unexpected type
  * are skipped, and required fields that did not arrive take their IDL default.
  */
 export function readStruct(p: TProtocol, schema: StructSchema): Record<string, unknown> {
@@ -283,7 +211,7 @@ export function readStruct(p: TProtocol, schema: StructSchema): Record<string, u
     p.readFieldEnd()
   }
   p.readStructEnd()
-  for (const f of plan.required) if (out[f.name] === undefined) out[f.name] = f.default ?? zeroOf(f.kind)
+  for (const f of plan.required) if (out[f.name] === undefined) out[f.name] = missingValueOf(f)
   return out
 }
 
@@ -305,12 +233,21 @@ export interface StructCodec<T> {
   decode(buf: Buffer): T
 }
 
+/**
+ * Reads a struct through its compiled reader (read-compiled.ts) when `p` reads from a buffer (a
+ * BinaryReader's protocol), else through the schema walk: the same value either way.
+ */
+export function readStructFast(p: TProtocol, schema: StructSchema): Record<string, unknown> {
+  const direct = bufferTransportOf(p)
+  return direct ? compiledReaderOf(schema)(direct) : readStruct(p, schema)
+}
+
 function codec<T>(name: string, fields: FieldSpec[]): StructCodec<T> {
   const schema: StructSchema = {name, fields}
   return {
     schema,
     write: (p, v) => writeStruct(p, schema, v as Record<string, unknown>),
-    read: (p) => readStruct(p, schema) as T,
+    read: (p) => readStructFast(p, schema) as T,
     encode(v) {
       const w = new BinaryWriter()
       writeStruct(w.proto, schema, v as Record<string, unknown>)
@@ -318,7 +255,7 @@ function codec<T>(name: string, fields: FieldSpec[]): StructCodec<T> {
     },
     decode(buf) {
       const r = new BinaryReader(buf)
-      const v = readStruct(r.proto, schema) as T
+      const v = readStructFast(r.proto, schema) as T
       if (r.remaining() !== 0) throw new WireError(`${name}: ${r.remaining()} trailing bytes`)
       return v
     },

@@ -70,11 +70,20 @@ export function bufferTransportOf(p: TProtocol): BufferReadTransport | undefined
   return t instanceof BufferReadTransport ? t : undefined
 }
 
-/** Serves TBinaryProtocol's reads from one buffer, refusing to read past its end. */
+/** The error of a read of `wanted` bytes at `offset` in a buffer of `length` bytes that ends too soon. */
+export function truncatedError(wanted: number, offset: number, length: number): WireError {
+  return new WireError(`truncated thrift data: wanted ${wanted} bytes at offset ${offset} of ${length}`)
+}
+
+/**
+ * Serves TBinaryProtocol's reads from one buffer, refusing to read past its end. The compiled
+ * struct readers (read-compiled.ts) read `buf` at `pos` themselves, with the same bounds checks.
+ */
 export class BufferReadTransport {
-  private pos: number
+  /** The next byte to read. */
+  pos: number
   constructor(
-    private readonly buf: Buffer,
+    readonly buf: Buffer,
     start = 0,
   ) {
     this.pos = start
@@ -86,9 +95,7 @@ export class BufferReadTransport {
     return this.buf.length - this.pos
   }
   private take(n: number): number {
-    if (n < 0 || this.pos + n > this.buf.length) {
-      throw new WireError(`truncated thrift data: wanted ${n} bytes at offset ${this.pos} of ${this.buf.length}`)
-    }
+    if (n < 0 || this.pos + n > this.buf.length) throw truncatedError(n, this.pos, this.buf.length)
     const at = this.pos
     this.pos += n
     return at
@@ -262,6 +269,11 @@ export function readI64Num(p: TProtocol): number {
   // and buffer slice it makes (192,000 replicas of a few i64s each in a pegasus-scale gather).
   const hi = p.readI32()
   const lo = p.readI32() >>> 0
+  return i64NumOfWords(hi, lo)
+}
+
+/** The i64 of two big-endian words (`hi` signed, `lo` unsigned) as a JS number, refusing unsafe ones. */
+export function i64NumOfWords(hi: number, lo: number): number {
   // Without a bigint when the high word is small enough that hi * 2^32 + lo is exact (every ballot,
   // decree and time a gather reads); the same answer.
   if (hi >= -0x200000 && hi < 0x200000) {
@@ -313,10 +325,15 @@ export function writeRpcAddress(p: TProtocol, addr: string): void {
 
 /** Reads an rpc_address payload. */
 export function readRpcAddress(p: TProtocol): string {
-  // The two big-endian words (ip; port << 16 | type) as i32s: no Int64, buffer slice or bigint
-  // per address; the same answer as rpcAddressFromBigInt, which still words the errors.
   const hi = p.readI32()
   const lo = p.readI32()
+  return rpcAddressOfWords(hi, lo)
+}
+
+/** The rpc_address of its two big-endian words (signed i32s: ip; port << 16 | type). */
+export function rpcAddressOfWords(hi: number, lo: number): string {
+  // No Int64, buffer slice or bigint per address; the same answer as rpcAddressFromBigInt, which
+  // still words the errors.
   const type = lo & 3
   if (type !== 1) return rpcAddressFromBigInt(BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0)))
   const ip = hi >>> 0
@@ -428,6 +445,11 @@ export function readHostPort(p: TProtocol): string {
   const host = p.readString()
   const port = p.readI16() & 0xffff
   const type = p.readByte()
+  return hostPortOf(host, port, type)
+}
+
+/** The host_port of its three parts as read (port unsigned); type 0 (invalid) gives `""`. */
+export function hostPortOf(host: string, port: number, type: number): string {
   if (type === 0) return ''
   if (type !== 1) throw new WireError(`host_port "${host}:${port}" has host type ${type}; only IPv4 (1) is served`)
   return `${host}:${port}`
