@@ -30,6 +30,48 @@ describe('HashWriter', () => {
   })
 })
 
+describe('HashWriter.json', () => {
+  test('writes what JSON.stringify writes for an array item', () => {
+    const values: unknown[] = [
+      'pegasus',
+      '',
+      'quote " back \\ nl \n tab \t nul \u0000 del \u007f',
+      'é表 \u2028',
+      '😀',
+      '\ud800 lone',
+      'lone \udfff',
+      true,
+      false,
+      null,
+      undefined,
+      0,
+      -0,
+      7,
+      -42,
+      2 ** 53 - 1,
+      2 ** 53,
+      1e21,
+      0.5,
+      -1.25e-7,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      {b: 1, a: [2]},
+      [1, 'x'],
+    ]
+    const plain = createHash('sha256').update(JSON.stringify(values)).digest('hex')
+    const hash = createHash('sha256')
+    const w = new HashWriter(hash)
+    w.text('[')
+    values.forEach((v, i) => {
+      if (i > 0) w.text(',')
+      w.json(v)
+    })
+    w.text(']')
+    w.flush()
+    expect(hash.digest('hex')).toBe(plain)
+  })
+})
+
 describe('sortCollected', () => {
   test('orders as Array#sort with the same total order, for short and long lists', () => {
     let s = 7
