@@ -27,7 +27,7 @@ import {
   writeI64Num,
   writeRpcAddress,
 } from './protocol.js'
-import {compiledReaderOf} from './read-compiled.js'
+import {CODE_GENERATION, compiledReaderOf} from './read-compiled.js'
 import {missingValueOf, ttypeOf, type FieldKind, type FieldSpec, type StructSchema} from './schema.js'
 import type * as M from './types.js'
 
@@ -235,11 +235,12 @@ export interface StructCodec<T> {
 
 /**
  * Reads a struct through its compiled reader (read-compiled.ts) when `p` reads from a buffer (a
- * BinaryReader's protocol), else through the schema walk: the same value either way.
+ * BinaryReader's protocol) and the process may compile, else through the schema walk: the same
+ * value either way.
  */
 export function readStructFast(p: TProtocol, schema: StructSchema): Record<string, unknown> {
   const direct = bufferTransportOf(p)
-  return direct ? compiledReaderOf(schema)(direct) : readStruct(p, schema)
+  return direct && CODE_GENERATION ? compiledReaderOf(schema)(direct) : readStruct(p, schema)
 }
 
 function codec<T>(name: string, fields: FieldSpec[]): StructCodec<T> {

@@ -155,6 +155,18 @@ const HELPERS = {
 const compiled = new WeakMap<StructSchema, CompiledReader>()
 const compiling = new Set<StructSchema>()
 
+/**
+ * Whether this process may make functions from source (`node --disallow-code-generation-from-strings`
+ * forbids it); where it may not, the codecs read through the schema walk.
+ */
+export const CODE_GENERATION: boolean = (() => {
+  try {
+    return new Function('return true')() === true
+  } catch {
+    return false
+  }
+})()
+
 /** The compiled reader of a schema, made on first use. */
 export function compiledReaderOf(schema: StructSchema): CompiledReader {
   let reader = compiled.get(schema)
