@@ -321,7 +321,7 @@ function compileSorter(sorted: string[]): Sorter | null {
     `if (${check || 'false'}) return undefined`,
     `return {${keys.map((key, i) => `${key}: x${i}`).join(', ')}}`,
   ]
-  return new Function('record', body.join('\n')) as Sorter
+  return generated<Sorter>(['record'], body)
 }
 
 /**
@@ -345,7 +345,20 @@ function compileCopier(sorted: string[]): Copier | null {
     fields.push(`${key}: v${i}`)
   })
   lines.push(`return {${fields.join(', ')}}`)
-  return new Function('record', 'copy', 'ancestors', 'notCopied', lines.join('\n')) as Copier
+  return generated<Copier>(['record', 'copy', 'ancestors', 'notCopied'], lines)
+}
+
+/**
+ * A function made from source, or null where the process may not make one (`node
+ * --disallow-code-generation-from-strings`): callers then take the plain path.
+ */
+function generated<F>(params: string[], lines: string[]): F | null {
+  try {
+    return new Function(...params, lines.join('\n')) as F
+  } catch (err) {
+    if (err instanceof EvalError) return null
+    throw err
+  }
 }
 
 /** Recently seen shapes (see shapeOf). */

@@ -1,4 +1,10 @@
+import {execFileSync} from 'node:child_process'
+import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
+
 import {describe, expect, it} from 'vitest'
+
+import {REPO} from '../cli/helpers.js'
 
 import {canonicalJson, canonicalSha256, sha256Hex, sortKeysDeep, sortKeysShallow} from '../../src/plan/canonical.js'
 
@@ -219,5 +225,23 @@ describe('canonicalJson with many key shapes', () => {
     expect(canonicalJson([{b: 1, a: 2}, {b: 1, a: 2, c: 3}, {b: 1}])).toBe(
       '[{"a":2,"b":1},{"a":2,"b":1,"c":3},{"b":1}]',
     )
+  })
+})
+
+// The copies above come from generated functions; a process that may not make functions from
+// source takes the plain walk and must write the same bytes.
+describe('canonicalJson without code generation', () => {
+  it('writes the same JSON under node --disallow-code-generation-from-strings', () => {
+    const script = `
+      const {canonicalJson, sortKeysShallow} = await import(${JSON.stringify(pathToFileURL(join(REPO, 'dist', 'src', 'plan', 'canonical.js')).href)})
+      const items = Array.from({length: 300}, (_, i) => ({b: i, a: {d: 1, c: [i, {z: 1, y: 2}]}, '10': 'x'}))
+      process.stdout.write(canonicalJson({items}) + JSON.stringify(sortKeysShallow({b: 1, a: 2})))`
+    const out = execFileSync(
+      process.execPath,
+      ['--disallow-code-generation-from-strings', '--input-type=module', '-e', script],
+      {encoding: 'utf8'},
+    )
+    const items = Array.from({length: 300}, (_, i) => ({b: i, a: {d: 1, c: [i, {z: 1, y: 2}]}, '10': 'x'}))
+    expect(out).toBe(canonicalJson({items}) + '{"a":2,"b":1}')
   })
 })
