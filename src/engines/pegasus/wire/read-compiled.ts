@@ -185,6 +185,22 @@ export function compiledReaderOf(schema: StructSchema): CompiledReader {
 /** A JavaScript string literal of `s`. */
 const lit = (s: string): string => JSON.stringify(s)
 
+type PlainObjectMaker = new () => Record<string, unknown>
+
+/**
+ * A constructor of plain objects (prototype Object.prototype, no own property but these) that sets
+ * `names` to undefined in this order, as the walk's stores into `{}` do (`__proto__` included).
+ * Made by `new` rather than as an object literal: V8 tracks a literal's allocation site, and with
+ * a literal the optimised read_replica_info was thrown away twice while a pegasus-scale gather kept
+ * its 192,000 replicas (`node --trace-deopt`: "code dependencies"), each recompile ~25 ms of CPU;
+ * with `new` it is compiled once (gather CPU ~0.85 s -> ~0.7 s against the lab).
+ */
+function plainObjectMaker(names: readonly string[]): PlainObjectMaker {
+  const make = new Function(names.map((n) => `this[${lit(n)}] = undefined\n`).join('')) as PlainObjectMaker
+  make.prototype = Object.prototype
+  return make
+}
+
 /**
  * The generated code keeps the buffer in `b`, its length in `n` and the position in `p`, and
  * stores `p` back into `c.pos` around what it calls with the transport (nested structs, skips).
@@ -342,12 +358,9 @@ function compile(schema: StructSchema): CompiledReader {
         `break\n`,
     )
   }
-  // The required keys first, in IDL order: an object literal, unless a name would set the
-  // prototype there (`__proto__`), where stores one by one do what the walk does.
-  const literal = required.every((f) => f.name !== '__proto__')
-  const start = literal
-    ? `const out = {${required.map((f) => `${lit(f.name)}: undefined`).join(', ')}}\n`
-    : `const out = {}\n` + required.map((f) => `out[${lit(f.name)}] = undefined\n`).join('')
+  // The required keys first, in IDL order, set by a constructor made for the struct (see
+  // plainObjectMaker): `out` is a plain object, as the walk's `{}` with the same keys.
+  const start = `const out = new ${ref(plainObjectMaker(required.map((f) => f.name)))}()\n`
   const fill = required
     .map((f) => `if (out[${lit(f.name)}] === undefined) out[${lit(f.name)}] = ${ref(() => missingValueOf(f))}()\n`)
     .join('')
