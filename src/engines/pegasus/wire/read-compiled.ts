@@ -2,7 +2,7 @@
  * Struct readers compiled from the IDL field tables, one JavaScript function per struct, made once
  * (as protobufjs and thrift's own code generator do): a switch on the field id, a store to a
  * property of a fixed name, primitives read straight from the buffer. A pegasus-scale gather reads
- * 192,000 replica_info and 100,000 app_info structs; the schema walk (readStruct in messages.ts)
+ * 192,000 replica_info and 68,000 app_info structs; the schema walk (readStruct in messages.ts)
  * spends most of its time dispatching on the field table and storing through computed keys.
  *
  * A compiled reader gives exactly what the walk gives (messages.ts keeps the walk, and the tests
@@ -27,7 +27,7 @@ import {missingValueOf, ttypeOf, type FieldKind, type StructSchema} from './sche
 /** Reads one struct from a transport's buffer at its position, leaving the position after it. */
 export type CompiledReader = (c: BufferReadTransport) => Record<string, unknown>
 
-// ---- primitives, each reading at c.pos and moving it on, as the transport's reads do ----
+// ---- skipping, read at c.pos as the transport's reads do (the generated code inlines its own reads) ----
 
 /** The offset of the `n` bytes to read next, moving past them; truncation as BufferReadTransport words it. */
 function take(c: BufferReadTransport, n: number): number {
