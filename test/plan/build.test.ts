@@ -282,7 +282,9 @@ describe('buildPlan', () => {
       expect(Object.keys(built)).toEqual(Object.keys(c).filter((k) => k !== 'reason' || variant.reason !== undefined))
     }
     const p = ddd.primaries[0]!
-    const reordered = {candidates: p.candidates, ...p}
+    const {candidates, ...rest} = p
+    const reordered = {candidates, ...rest}
+    expect(Object.keys(reordered)[0]).toBe('candidates')
     const built = buildPlan({...fixtureInput('ddd'), body: {...fixtureInput('ddd').body, primaries: [reordered]}})
     expect(built.primaries[0]).not.toBe(reordered)
     expect(JSON.stringify(built.primaries[0])).toBe(JSON.stringify(p))
