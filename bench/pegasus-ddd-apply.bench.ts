@@ -6,57 +6,13 @@
  * Prints the wall time of plan and apply, the peak RSS of each process (GNU time, when installed)
  * and of the lab, and the rows found against the rows expected from the scenario's decrees.
  */
-import {spawn} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {parse, stringify} from 'yaml'
 
-import {packageRoot} from '../src/package-root.js'
-
-const GNU_TIME = '/usr/bin/time'
-
-interface Timed {
-  code: number | null
-  stdout: string
-  stderr: string
-  wallMs: number
-  /** Peak RSS of the child in KB, when GNU time measured it. */
-  rssKb?: number
-}
-
-function lifeboat(args: string[], cwd: string): Promise<Timed> {
-  const bin = join(packageRoot(), 'bin', 'run.js')
-  const measure = existsSync(GNU_TIME)
-  const rssFile = join(cwd, `.rss-${process.pid}-${Date.now()}`)
-  const argv = measure
-    ? [GNU_TIME, '-f', '%M', '-o', rssFile, process.execPath, bin, ...args]
-    : [process.execPath, bin, ...args]
-  const t0 = performance.now()
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), {
-      cwd,
-      env: {...process.env, NO_COLOR: '1'},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const wallMs = performance.now() - t0
-      let rssKb: number | undefined
-      if (measure && existsSync(rssFile)) {
-        const last = readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? ''
-        rssKb = /^\d+$/.test(last) ? Number(last) : undefined
-        rmSync(rssFile, {force: true})
-      }
-      resolve({code, stdout, stderr, wallMs, rssKb})
-    })
-  })
-}
+import {lifeboat, mb, type Timed} from './lifeboat-cli.js'
 
 async function ok(args: string[], cwd: string): Promise<Timed> {
   const r = await lifeboat(args, cwd)
@@ -66,7 +22,6 @@ async function ok(args: string[], cwd: string): Promise<Timed> {
 }
 
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
-const mb = (kb: number | undefined): string => (kb === undefined ? 'n/a' : `${(kb / 1024).toFixed(0)} MB`)
 
 /**
  * The rows `lab verify` must find, from the scenario's decrees (see its header): per partition p of

@@ -9,9 +9,8 @@
  *    `lifeboat apply` end to end, with the wall time and peak RSS of each process.
  * Prints figures; asserts nothing about time.
  */
-import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -20,9 +19,9 @@ import {parse, stringify} from 'yaml'
 import {planUnsafeRecovery} from '../src/engines/tikv/planner.js'
 import {tikvClusterIdentity} from '../src/engines/tikv/spec.js'
 import type {RegionFacts, StoreFacts, TiKVLiveState, TiKVSpec} from '../src/engines/tikv/types.js'
-import {packageRoot} from '../src/package-root.js'
 import {buildPlan} from '../src/plan/build.js'
 import {renderPlanText} from '../src/render/text.js'
+import {lifeboat, secs, mb} from './lifeboat-cli.js'
 
 const REGIONS = 100_000
 const STORES = 100
@@ -136,45 +135,6 @@ export async function run(): Promise<void> {
   )
   await runLabPart()
 }
-
-/** Runs `lifeboat ARGS` in `cwd`, with GNU time's peak RSS where installed. */
-function lifeboat(
-  args: string[],
-  cwd: string,
-): Promise<{code: number | null; stdout: string; stderr: string; wallMs: number; rssKb?: number}> {
-  const bin = join(packageRoot(), 'bin', 'run.js')
-  const measure = existsSync(GNU_TIME)
-  const rssFile = join(cwd, `.rss-${process.pid}-${Date.now()}`)
-  const argv = measure
-    ? [GNU_TIME, '-f', '%M', '-o', rssFile, process.execPath, bin, ...args]
-    : [process.execPath, bin, ...args]
-  const t0 = performance.now()
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), {
-      cwd,
-      env: {...process.env, NO_COLOR: '1'},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      let rssKb: number | undefined
-      if (measure && existsSync(rssFile)) {
-        const last = readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? ''
-        rssKb = /^\d+$/.test(last) ? Number(last) : undefined
-        rmSync(rssFile, {force: true})
-      }
-      resolve({code, stdout, stderr, wallMs: performance.now() - t0, rssKb})
-    })
-  })
-}
-
-const GNU_TIME = '/usr/bin/time'
-const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
-const mb = (kb: number | undefined): string => (kb === undefined ? 'n/a' : `${(kb / 1024).toFixed(0)} MB`)
 
 /**
  * Part 2: the built-in `tikv-scale` lab (100 stores, 100,000 regions, stores 1-3 failed) through the

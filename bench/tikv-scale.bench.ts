@@ -11,7 +11,6 @@
  * The apply end to end is bench/tikv-recovery.bench.ts's. The load average is printed beside each
  * figure. Prints figures; asserts nothing about time.
  */
-import {spawn} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -23,52 +22,14 @@ import type {TiKVLiveState} from '../src/engines/tikv/types.js'
 import {builtinScenarioDir} from '../src/lab/scenario.js'
 import {TikvLab} from '../src/lab/tikv/cluster.js'
 import {parseTikvScenario} from '../src/lab/tikv/scenario.js'
-import {packageRoot} from '../src/package-root.js'
 import {buildPlan} from '../src/plan/build.js'
 import {renderPlanText} from '../src/render/text.js'
+import {lifeboat, secs, mb} from './lifeboat-cli.js'
 
 const SCENARIO = 'tikv-scale'
 const NOW = '2026-01-01T00:00:00.000Z'
-const GNU_TIME = '/usr/bin/time'
 
-const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
-const mb = (kb: number | undefined): string => (kb === undefined ? 'n/a' : `${(kb / 1024).toFixed(0)} MB`)
 const load = (): string => `load ${loadavg()[0].toFixed(2)}`
-
-/** Runs `lifeboat ARGS` in `cwd`, with GNU time's peak RSS where installed. */
-function lifeboat(
-  args: string[],
-  cwd: string,
-): Promise<{code: number | null; stdout: string; stderr: string; wallMs: number; rssKb?: number}> {
-  const bin = join(packageRoot(), 'bin', 'run.js')
-  const measure = existsSync(GNU_TIME)
-  const rssFile = join(cwd, `.rss-${process.pid}-${Date.now()}`)
-  const argv = measure
-    ? [GNU_TIME, '-f', '%M', '-o', rssFile, process.execPath, bin, ...args]
-    : [process.execPath, bin, ...args]
-  const t0 = performance.now()
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), {
-      cwd,
-      env: {...process.env, NO_COLOR: '1'},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      let rssKb: number | undefined
-      if (measure && existsSync(rssFile)) {
-        const last = readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? ''
-        rssKb = /^\d+$/.test(last) ? Number(last) : undefined
-        rmSync(rssFile, {force: true})
-      }
-      resolve({code, stdout, stderr, wallMs: performance.now() - t0, rssKb})
-    })
-  })
-}
 
 /** `pd-ctl region`: every region in one answer. */
 async function pdCtlRegions(pd: string): Promise<{count: number; ms: number; bytes: number}> {
