@@ -180,6 +180,22 @@ export async function waitFor<T>(
 }
 
 /**
+ * Waits until the audit log at `path` records `event` (for step `step`, when given): how a test
+ * knows how far an apply it started has gone before it kills or interrupts it.
+ */
+export function waitForAudit(path: string, event: string, step?: string, timeoutMs = 240_000): Promise<true> {
+  const what = `the audit event ${event}${step ? ` of step ${step}` : ''}`
+  return waitFor(
+    what,
+    () =>
+      auditRecords(path).some((r) => r.event === event && (step === undefined || r.data.step === step))
+        ? true
+        : undefined,
+    timeoutMs,
+  )
+}
+
+/**
  * The test ZooKeeper of this run, and a client on it for reading the store back: opened before the
  * file's tests and closed after them. Call it once, at the top of a test file.
  */

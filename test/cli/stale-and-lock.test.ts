@@ -13,7 +13,7 @@ import {
   setKey,
   startCli,
   testStore,
-  waitFor,
+  waitForAudit,
   workspace,
 } from './helpers.js'
 
@@ -82,9 +82,7 @@ describe('the apply lock', () => {
       cwd: ws.dir,
       env: {LIFEBOAT_TEST_STEP_DELAY_MS: '3600000'},
     })
-    await waitFor('the first apply to start a step', () =>
-      auditRecords(ws.audit).find((r) => r.event === 'step.started'),
-    )
+    await waitForAudit(ws.audit, 'step.started')
 
     const status = await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})
     expect(status.code, status.stderr).toBe(0)

@@ -16,7 +16,7 @@ import {
   runCli,
   startCli,
   testStore,
-  waitFor,
+  waitForAudit,
   workspace,
 } from '../cli/helpers.js'
 
@@ -184,12 +184,7 @@ describe('TestKV: Ctrl-C during apply', () => {
       cwd: ws.dir,
       env: {LIFEBOAT_TEST_STEP_DELAY_MS: '5000'},
     })
-    await waitFor(
-      'step 01-set-a to start',
-      () =>
-        auditRecords(ws.audit).some((r) => r.event === 'step.started' && r.data.step === '01-set-a') ? true : undefined,
-      180_000,
-    )
+    await waitForAudit(ws.audit, 'step.started', '01-set-a')
     proc.child.kill('SIGINT')
     const ended = await proc.done
     expect(ended.code, ended.stdout + ended.stderr).toBe(3)

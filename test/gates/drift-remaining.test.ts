@@ -13,16 +13,12 @@ import {
   setKey,
   startCli,
   testStore,
-  waitFor,
+  waitForAudit,
   workspace,
 } from '../cli/helpers.js'
 
 const store = testStore()
 const zk = store.zk
-
-/** Whether the audit log records `event` for step `id`. */
-const recorded = (audit: string, event: string, id: string) => () =>
-  auditRecords(audit).some((r) => r.event === event && r.data.step === id) ? true : undefined
 
 describe('drift in what is left to do', () => {
   it('a resume after a partial write refuses a key changed in the part not yet written: exit 5, nothing more written', async () => {
@@ -33,7 +29,7 @@ describe('drift in what is left to do', () => {
       cwd: ws.dir,
       env: {LIFEBOAT_TEST_STEP_DELAY_MS: '600'},
     })
-    await waitFor('the first step finished', recorded(ws.audit, 'step.finished', '01-set-a'), 240_000)
+    await waitForAudit(ws.audit, 'step.finished', '01-set-a')
     proc.child.kill('SIGKILL')
     await proc.done
     const status = JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)
@@ -66,7 +62,7 @@ describe('drift in what is left to do', () => {
       cwd: ws.dir,
       env: {LIFEBOAT_TEST_STEP_DELAY_MS: '600'},
     })
-    await waitFor('the first step finished', recorded(ws.audit, 'step.finished', '01-set-a'), 240_000)
+    await waitForAudit(ws.audit, 'step.finished', '01-set-a')
     proc.child.kill('SIGKILL')
     await proc.done
     const status = JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)
@@ -85,7 +81,7 @@ describe('drift in what is left to do', () => {
       env: {LIFEBOAT_TEST_STEP_DELAY_MS: '1500'},
     })
     // The first step has started (the plan was found current); b changes while it runs.
-    await waitFor('the first step started', recorded(ws.audit, 'step.started', '01-set-a'), 240_000)
+    await waitForAudit(ws.audit, 'step.started', '01-set-a')
     await setKey(store.client, ws.root, 'b', 'changed-meanwhile')
     const r = await proc.done
     expect(r.code, r.stderr).toBe(5)

@@ -3,7 +3,7 @@
 // write), with exit 3 and the command that continues.
 import {describe, expect, it} from 'vitest'
 
-import {auditRecords, readEffects, runCli, startCli, testStore, waitFor, workspace} from '../cli/helpers.js'
+import {readEffects, runCli, startCli, testStore, waitForAudit, workspace} from '../cli/helpers.js'
 
 const store = testStore()
 const zk = store.zk
@@ -17,11 +17,7 @@ describe('a lock lost mid-step', () => {
       // Long enough that two CLI runs (status, force-unlock) fit before the write, even on a loaded machine.
       env: {LIFEBOAT_TEST_STEP_DELAY_MS: '90000'},
     })
-    await waitFor(
-      'the first step started',
-      () => (auditRecords(ws.audit).some((r) => r.event === 'step.started') ? true : undefined),
-      200_000,
-    )
+    await waitForAudit(ws.audit, 'step.started')
     const status = JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)
     expect(status.locked).toBe(true)
     expect((await runCli(['lock', 'force-unlock', ws.spec, status.lock.id, '--force'], {cwd: ws.dir})).code).toBe(0)

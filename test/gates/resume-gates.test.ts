@@ -17,7 +17,7 @@ import {
   setKey,
   startCli,
   testStore,
-  waitFor,
+  waitForAudit,
   workspace,
 } from '../cli/helpers.js'
 
@@ -76,11 +76,7 @@ describe('resume passes the gates again', () => {
       cwd: ws.dir,
       env: {LIFEBOAT_TEST_STEP_DELAY_MS: '600'},
     })
-    await waitFor(
-      'the first step finished',
-      () => (auditRecords(ws.audit).some((r) => r.event === 'step.finished') ? true : undefined),
-      240_000,
-    )
+    await waitForAudit(ws.audit, 'step.finished')
     proc.child.kill('SIGKILL')
     await proc.done
     const status = JSON.parse((await runCli(['lock', 'status', ws.spec, '--json'], {cwd: ws.dir})).stdout)
