@@ -6,7 +6,7 @@
  * the invariants every consumer (apply, renderers, the plan file) relies on.
  */
 import {InternalError} from '../errors.js'
-import {canonicalSha256, sortKeysDeep} from './canonical.js'
+import {canonicalSha256, isSortedRecord, sortKeysDeep} from './canonical.js'
 import {compareFindings, sortByNatural} from './order.js'
 import {
   PLAN_FORMAT_VERSION,
@@ -320,17 +320,12 @@ export function isNormalDocument(value: unknown): boolean {
     for (let i = 0; i < value.length; i++) if (!isNormalDocument(value[i])) return false
     return true
   }
-  const proto = Object.getPrototypeOf(value) as unknown
-  if (proto !== Object.prototype && proto !== null) return false
-  let previous: string | undefined
-  for (const k in value) {
-    // for-in on a plain object walks its own keys in Object.keys order (Object.prototype has no enumerable keys).
-    if (previous !== undefined && !(previous < k)) return false
-    previous = k
-    const v = (value as Record<string, unknown>)[k]
-    if (v === undefined || !isNormalDocument(v)) return false
-  }
-  return true
+  return isSortedRecord(value, isNormalProperty, 0)
+}
+
+/** A property value sortKeysDeep keeps as it is: defined, and itself normal. */
+function isNormalProperty(v: unknown): boolean {
+  return v !== undefined && isNormalDocument(v)
 }
 
 /**

@@ -67,16 +67,33 @@ function nativeIsCanonical(value: object, depth: number): boolean {
     for (let i = 0; i < value.length; i++) if (!nativeValue(value[i], depth, false)) return false
     return true
   }
+  return isSortedRecord(value, nativeProperty, depth)
+}
+
+/**
+ * Whether `value` is a plain object (its prototype Object.prototype or null) whose own keys are in
+ * strictly ascending code-unit order and whose every value passes `valueOk(value, depth)`. Walks
+ * without allocating: for-in on a plain object lists its own keys in Object.keys order (nothing is
+ * inherited from Object.prototype or null).
+ */
+export function isSortedRecord(
+  value: object,
+  valueOk: (value: unknown, depth: number) => boolean,
+  depth: number,
+): boolean {
   const proto = Object.getPrototypeOf(value) as unknown
   if (proto !== Object.prototype && proto !== null) return false
   let previous: string | undefined
   for (const k in value) {
-    // for-in on a plain object walks its own keys in Object.keys order (nothing is inherited from Object.prototype).
     if (previous !== undefined && !(previous < k)) return false
     previous = k
-    if (!nativeValue((value as Record<string, unknown>)[k], depth, true)) return false
+    if (!valueOk((value as Record<string, unknown>)[k], depth)) return false
   }
   return true
+}
+
+function nativeProperty(v: unknown, depth: number): boolean {
+  return nativeValue(v, depth, true)
 }
 
 function nativeValue(v: unknown, depth: number, inObject: boolean): boolean {
