@@ -54,6 +54,14 @@ export function lifeboat(args: string[], cwd: string): Promise<Timed> {
   })
 }
 
+/** lifeboat() that rejects on a non-zero exit, with what the command printed. */
+export async function lifeboatOk(args: string[], cwd: string): Promise<Timed> {
+  const r = await lifeboat(args, cwd)
+  if (r.code !== 0)
+    throw new Error(`lifeboat ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`)
+  return r
+}
+
 /** Milliseconds as seconds with two decimals. */
 export const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
 

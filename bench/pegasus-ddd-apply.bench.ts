@@ -12,16 +12,7 @@ import {join} from 'node:path'
 
 import {parse, stringify} from 'yaml'
 
-import {lifeboat, mb, type Timed} from './lifeboat-cli.js'
-
-async function ok(args: string[], cwd: string): Promise<Timed> {
-  const r = await lifeboat(args, cwd)
-  if (r.code !== 0)
-    throw new Error(`lifeboat ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`)
-  return r
-}
-
-const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
+import {lifeboat, lifeboatOk, mb, secs} from './lifeboat-cli.js'
 
 /**
  * The rows `lab verify` must find, from the scenario's decrees (see its header): per partition p of
@@ -58,13 +49,18 @@ export async function run(): Promise<void> {
   let up = false
   try {
     const t0 = performance.now()
-    const started = await ok(['lab', 'up', 'pegasus-ddd-scale', '--detach', '--state-dir', stateDir, '--json'], dir)
+    const started = await lifeboatOk(
+      ['lab', 'up', 'pegasus-ddd-scale', '--detach', '--state-dir', stateDir, '--json'],
+      dir,
+    )
     up = true
     const info = JSON.parse(started.stdout) as {replica_servers: string[]; specs: Record<string, string>}
     // The guardian's checks: every partition listed as DDD, and the dead node noticed.
     let status: {partitions: {ddd: number}; replica_servers: {name: string; alive_in_meta: boolean}[]}
     for (;;) {
-      status = JSON.parse((await ok(['lab', 'status', '--state-dir', stateDir, '--json'], dir)).stdout) as typeof status
+      status = JSON.parse(
+        (await lifeboatOk(['lab', 'status', '--state-dir', stateDir, '--json'], dir)).stdout,
+      ) as typeof status
       if (
         status.partitions.ddd === 1000 &&
         status.replica_servers.find((r) => r.name === 'replica50')?.alive_in_meta === false
@@ -80,13 +76,13 @@ export async function run(): Promise<void> {
     const specPath = join(dir, 'ddd.yaml')
     writeFileSync(specPath, stringify(spec))
 
-    const plan = await ok(['plan', specPath, '--out', join(dir, 'plan.json')], dir)
+    const plan = await lifeboatOk(['plan', specPath, '--out', join(dir, 'plan.json')], dir)
     const body = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as {
       primaries: {risk: string}[]
       steps: unknown[]
     }
     const lossy = body.primaries.filter((p) => p.risk === 'lossy').length
-    const apply = await ok(['apply', join(dir, 'plan.json'), '--auto-approve', '--allow-data-loss'], dir)
+    const apply = await lifeboatOk(['apply', join(dir, 'plan.json'), '--auto-approve', '--allow-data-loss'], dir)
     const verify = JSON.parse((await lifeboat(['lab', 'verify', '--state-dir', stateDir, '--json'], dir)).stdout) as {
       found: number
       total: number
@@ -102,12 +98,12 @@ export async function run(): Promise<void> {
     console.log(
       `pegasus ddd apply: ${info.replica_servers.length} replica servers, ${status.partitions.ddd} DDD partitions (10 tables x 100), replica50 dead`,
     )
-    console.log(`  lab up + DDD faults + guardian checks: ${s(upMs)}`)
+    console.log(`  lab up + DDD faults + guardian checks: ${secs(upMs)}`)
     console.log(
-      `  plan:  ${s(plan.wallMs)} wall (process start included), peak RSS ${mb(plan.rssKb)}; ${body.primaries.length} primaries (${lossy} lossy), ${body.steps.length} steps`,
+      `  plan:  ${secs(plan.wallMs)} wall (process start included), peak RSS ${mb(plan.rssKb)}; ${body.primaries.length} primaries (${lossy} lossy), ${body.steps.length} steps`,
     )
     console.log(
-      `  apply: ${s(apply.wallMs)} wall (re-plan, ${body.primaries.length} proposals, wait, verify), peak RSS ${mb(apply.rssKb)}`,
+      `  apply: ${secs(apply.wallMs)} wall (re-plan, ${body.primaries.length} proposals, wait, verify), peak RSS ${mb(apply.rssKb)}`,
     )
     console.log(
       `  lab verify: ${verify.found} of ${verify.total} found; expected from the scenario's decrees: ${expectedRows()}${verify.found === expectedRows() ? '' : '  MISMATCH'}`,

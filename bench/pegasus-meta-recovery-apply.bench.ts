@@ -24,10 +24,10 @@ import {performance} from 'node:perf_hooks'
 import {apply, type ApplyResult} from '../src/apply/apply.js'
 import {silentReporter, type TaskReporter} from '../src/apply/ui.js'
 import {loadSpecForEngine} from '../src/apply/plan-spec.js'
-import {packageRoot} from '../src/package-root.js'
 import {buildPlan} from '../src/plan/build.js'
 import {writePlanFile} from '../src/plan/file.js'
 import {renderPlanText} from '../src/render/text.js'
+import {lifeboatOk} from './lifeboat-cli.js'
 import {PhaseMeter, load1} from './pegasus-phases.js'
 
 const SCENARIO = 'pegasus-scale'
@@ -35,29 +35,11 @@ const MANUAL_STEP = '05-restart-meta-normal-mode'
 const PART_ENV = 'LIFEBOAT_BENCH_PART'
 const DIR_ENV = 'LIFEBOAT_BENCH_DIR'
 
-/** Runs `lifeboat ARGS` as a child process; rejects on a non-zero exit with what it printed. */
-function lifeboat(args: string[], cwd: string): Promise<string> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'run.js'), ...args], {
-      cwd,
-      env: {...process.env, NO_COLOR: '1'},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')))
-    child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')))
-    child.on('error', reject)
-    child.on('close', (code) =>
-      code === 0 ? resolveRun(out) : reject(new Error(`lifeboat ${args.join(' ')} exited ${code}:\n${out.trim()}`)),
-    )
-  })
-}
-
 /** Polls `lab status` until every partition the meta serves is fully healthy (10 minutes at most). */
 async function labSettled(stateDir: string, cwd: string): Promise<void> {
   const until = Date.now() + 600_000
   for (;;) {
-    const status = JSON.parse(await lifeboat(['lab', 'status', '--json', '--state-dir', stateDir], cwd)) as {
+    const status = JSON.parse((await lifeboatOk(['lab', 'status', '--json', '--state-dir', stateDir], cwd)).stdout) as {
       partitions?: {total: number; fully_healthy: number}
     }
     const p = status.partitions
@@ -181,9 +163,9 @@ export async function run(): Promise<void> {
   const stateDir = join(dir, 'lab')
   let up = false
   try {
-    const [, tUp] = await timed(() => lifeboat(['lab', 'up', SCENARIO, '--detach', '--state-dir', stateDir], dir))
+    const [, tUp] = await timed(() => lifeboatOk(['lab', 'up', SCENARIO, '--detach', '--state-dir', stateDir], dir))
     up = true
-    const [, tLoss] = await timed(() => lifeboat(['lab', 'fault', 'zk-loss', '--state-dir', stateDir], dir))
+    const [, tLoss] = await timed(() => lifeboatOk(['lab', 'fault', 'zk-loss', '--state-dir', stateDir], dir))
     console.log(
       `lab ${SCENARIO}: up in ${tUp.toFixed(1)} s, metadata lost (zk-loss) in ${tLoss.toFixed(1)} s (lab process, not measured below; load ${load1()})`,
     )
@@ -198,7 +180,7 @@ export async function run(): Promise<void> {
     // The same plan through the binary, as an operator runs it: process start-up, every phase of
     // the part above, and the text plan written to stdout. Its wall time is the part's sum of
     // phases plus start-up, not the gather + predict + build figure alone.
-    const [, tCli] = await timed(() => lifeboat(['plan', 'spec.yaml', '--out', 'plan-cli.json'], dir))
+    const [, tCli] = await timed(() => lifeboatOk(['plan', 'spec.yaml', '--out', 'plan-cli.json'], dir))
     console.log(
       `plan through the binary (lifeboat plan spec.yaml --out FILE): ${tCli.toFixed(2)} s wall, start-up to exit (load ${load1()})`,
     )
@@ -210,7 +192,7 @@ export async function run(): Promise<void> {
     const [, tSettle] = await timed(() => labSettled(stateDir, dir))
     console.log(`the lab settles after the recovery (lab process, not measured): ${tSettle.toFixed(1)} s`)
     const [, tRestart] = await timed(() =>
-      lifeboat(['lab', 'fault', 'restart-meta', '--no-recover', '--state-dir', stateDir], dir),
+      lifeboatOk(['lab', 'fault', 'restart-meta', '--no-recover', '--state-dir', stateDir], dir),
     )
     console.log(`operator's restart of the meta (lab): ${tRestart.toFixed(1)} s (load ${load1()})`)
     const [, tResume] = await timed(() => part('resume', dir))
@@ -219,7 +201,7 @@ export async function run(): Promise<void> {
     )
   } finally {
     if (up)
-      await lifeboat(['lab', 'down', '--state-dir', stateDir], dir).catch((err: Error) =>
+      await lifeboatOk(['lab', 'down', '--state-dir', stateDir], dir).catch((err: Error) =>
         console.error(`lab down failed: ${err.message}`),
       )
     rmSync(dir, {recursive: true, force: true})

@@ -7,11 +7,9 @@
  *    rate from the audit log, and the wall time of the whole apply run is printed beside it.
  * Target on the 2-core machine: >= 12,000 nodes/s (zkcopy manages about 2,700).
  */
-import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 
 import {stringify} from 'yaml'
 
@@ -22,6 +20,7 @@ import {PegasusLab} from '../src/lab/pegasus/cluster.js'
 import {startZooKeeper, type RunningZooKeeper} from '../src/lab/zookeeper/server.js'
 import type {Step} from '../src/plan/types.js'
 import {connectZk, type ZkClient, type ZkOp} from '../src/zk/index.js'
+import {lifeboat, lifeboatOk} from './lifeboat-cli.js'
 
 const TABLES = 1000
 const PARTITIONS = 99
@@ -143,18 +142,6 @@ async function viaExecutor(a: RunningZooKeeper, b: RunningZooKeeper): Promise<vo
   }
 }
 
-/** Runs the CLI without blocking this process (the lab's servers live here). */
-function cli(cwd: string, env: NodeJS.ProcessEnv, args: string[]): Promise<{status: number | null; out: string}> {
-  const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {cwd, env})
-    let out = ''
-    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')))
-    child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')))
-    child.on('close', (status) => resolve({status, out}))
-  })
-}
-
 /** `lifeboat apply` of a copy-method plan on a lab cluster whose root holds the 100k-node tree. */
 async function viaApply(a: RunningZooKeeper, b: RunningZooKeeper): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-zkm-bench-'))
@@ -190,15 +177,13 @@ async function viaApply(a: RunningZooKeeper, b: RunningZooKeeper): Promise<void>
       migration: {method: 'copy', target: {hosts: b.connectString, root}},
     }
     writeFileSync(join(dir, 'spec.yaml'), stringify(spec))
-    const env = {...process.env, NO_COLOR: '1'}
-    const t0 = performance.now()
-    const planned = await cli(dir, env, ['plan', 'spec.yaml', '--out', 'plan.json'])
-    const t1 = performance.now()
-    if (planned.status !== 0) throw new Error(`lifeboat plan failed:\n${planned.out}`)
-    const applied = await cli(dir, env, ['apply', 'plan.json', '--auto-approve'])
-    const t2 = performance.now()
-    if (applied.status !== 3)
-      throw new Error(`lifeboat apply did not stop at the manual switch (exit ${applied.status}):\n${applied.out}`)
+    // A child process, awaited without blocking this one: the lab's servers live here.
+    const planned = await lifeboatOk(['plan', 'spec.yaml', '--out', 'plan.json'], dir)
+    const applied = await lifeboat(['apply', 'plan.json', '--auto-approve'], dir)
+    if (applied.code !== 3)
+      throw new Error(
+        `lifeboat apply did not stop at the manual switch (exit ${applied.code}):\n${applied.stdout}${applied.stderr}`,
+      )
     const records = readFileSync(join(dir, '.lifeboat', 'audit.jsonl'), 'utf8')
       .trim()
       .split('\n')
@@ -208,7 +193,7 @@ async function viaApply(a: RunningZooKeeper, b: RunningZooKeeper): Promise<void>
     if (!copy) throw new Error('the audit log has no finished copy step')
     console.log(
       `lifeboat apply, copy step: ${copy.nodes.toLocaleString('en-US')} nodes in ${(copy.ms / 1000).toFixed(2)} s = ${copy.nodesPerSecond.toLocaleString('en-US')} nodes/s` +
-        ` (plan ${((t1 - t0) / 1000).toFixed(1)} s; apply up to the manual switch, with re-plan, copy and node-for-node verification: ${((t2 - t1) / 1000).toFixed(1)} s)`,
+        ` (plan ${(planned.wallMs / 1000).toFixed(1)} s; apply up to the manual switch, with re-plan, copy and node-for-node verification: ${(applied.wallMs / 1000).toFixed(1)} s)`,
     )
   } finally {
     await lab.down()
