@@ -195,15 +195,9 @@ export function readStruct(p: TProtocol, schema: StructSchema): Record<string, u
   const plan = readPlanOf(schema)
   const out: Record<string, unknown> = {}
   for (const f of plan.required) out[f.name] = undefined
-  const direct = bufferTransportOf(p)
   p.readStructBegin()
   for (;;) {
-    let ftype: number
-    let fid = 0
-    if (direct) {
-      ftype = direct.readByte()
-      if (ftype !== TType.STOP) fid = direct.readI16()
-    } else ({ftype, fid} = p.readFieldBegin())
+    const {ftype, fid} = p.readFieldBegin()
     if (ftype === TType.STOP) break
     const f = fid >= 0 ? plan.byId[fid] : undefined
     if (f && f.ttype === ftype) out[f.spec.name] = readValue(p, f.spec.kind)

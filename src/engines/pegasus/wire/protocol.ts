@@ -61,9 +61,8 @@ class BufferWriteTransport {
 }
 
 /**
- * The in-memory transport under `p` when `p` reads from one (a BinaryReader's protocol): readStruct
- * then reads field headers from it directly, as TBinaryProtocol.readFieldBegin does (a byte, then
- * an i16 unless it is STOP) without the object that method returns for every field.
+ * The in-memory transport under `p` when `p` reads from one (a BinaryReader's protocol): the codecs
+ * then read through the compiled readers (read-compiled.ts), which read its buffer directly.
  */
 export function bufferTransportOf(p: TProtocol): BufferReadTransport | undefined {
   const t = (p as unknown as {trans?: unknown}).trans
